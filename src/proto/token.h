@@ -1,0 +1,40 @@
+// Device tokens: "hf1." base64url(claims) "." base64url(HMAC-SHA256).
+// The claims are TLV fields (account, device, expiry, key id); the MAC
+// covers the ASCII text before the second dot. See docs/protocol.md.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#define HF_NAME_MAX 64
+
+struct hf_token_claims {
+    std::string account;
+    std::string device;
+    std::string key_id;
+    uint64_t expires_at = 0; // unix seconds
+};
+
+struct hf_token_key {
+    std::string id;
+    std::string secret;
+};
+
+// Account and device names: 1..64 bytes of [A-Za-z0-9._@-]. "*" is not a
+// name; it means "every other device of my account" in SEND.
+bool hf_name_valid(std::string_view name);
+
+// Writes a signed token for claims into out. HF_ERR_BAD_FIELD if a name is
+// invalid or the secret is empty.
+int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::string *out);
+
+// Checks the token's form, key, signature and expiry (allowing skew_s
+// seconds of clock difference). Returns HF_OK and fills claims, or
+// HF_ERR_BAD_TOKEN, HF_ERR_UNKNOWN_KEY or HF_ERR_TOKEN_EXPIRED.
+int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s,
+                    uint64_t skew_s, hf_token_claims *claims);
+
+// base64url without padding (RFC 4648 section 5).
+void hf_base64url_encode(std::string_view in, std::string *out);
+bool hf_base64url_decode(std::string_view in, std::string *out);

@@ -1,0 +1,127 @@
+// Unit tests of device tokens and names.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// cmocka 1.1 headers lack extern "C" guards.
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <string>
+
+#include "handoff/protocol.h"
+#include "proto/token.h"
+
+namespace {
+
+const hf_token_key keys[] = {{"k1", "first secret"}, {"k2", "second secret"}};
+const uint64_t now = 1800000000;
+
+std::string mint(const char *account, const char *device, const char *kid, const char *secret, uint64_t expires)
+{
+    hf_token_claims c;
+    c.account = account;
+    c.device = device;
+    c.key_id = kid;
+    c.expires_at = expires;
+    std::string token;
+    assert_int_equal(hf_token_mint(&c, secret, &token), HF_OK);
+    return token;
+}
+
+void valid_token(void **)
+{
+    std::string t = mint("alice", "phone", "k2", "second secret", now + 60);
+    hf_token_claims c;
+    assert_int_equal(hf_token_verify(t, keys, 2, now, 0, &c), HF_OK);
+    assert_string_equal(c.account.c_str(), "alice");
+    assert_string_equal(c.device.c_str(), "phone");
+    assert_string_equal(c.key_id.c_str(), "k2");
+    assert_true(c.expires_at == now + 60);
+}
+
+void expired_token(void **)
+{
+    std::string t = mint("alice", "phone", "k1", "first secret", now - 10);
+    hf_token_claims c;
+    assert_int_equal(hf_token_verify(t, keys, 2, now, 0, &c), HF_ERR_TOKEN_EXPIRED);
+    // Within the allowed clock skew it still passes.
+    assert_int_equal(hf_token_verify(t, keys, 2, now, 30, &c), HF_OK);
+}
+
+void forged_token(void **)
+{
+    std::string wrong_secret = mint("alice", "phone", "k1", "guessed", now + 60);
+    hf_token_claims c;
+    assert_int_equal(hf_token_verify(wrong_secret, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
+    // Swap the claims of a good token for another account's claims.
+    std::string good = mint("alice", "phone", "k1", "first secret", now + 60);
+    std::string other = mint("mallory", "phone", "k1", "guessed", now + 60);
+    std::string spliced = other.substr(0, other.rfind('.')) + good.substr(good.rfind('.'));
+    assert_int_equal(hf_token_verify(spliced, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
+    // Flip one character of the signature.
+    std::string flipped = good;
+    flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+    assert_int_equal(hf_token_verify(flipped, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
+}
+
+void unknown_key(void **)
+{
+    std::string t = mint("alice", "phone", "k9", "first secret", now + 60);
+    hf_token_claims c;
+    assert_int_equal(hf_token_verify(t, keys, 2, now, 0, &c), HF_ERR_UNKNOWN_KEY);
+}
+
+void malformed_tokens(void **)
+{
+    const char *bad[] = {"", "hf1.", "hf1..", "hf2.abc.def", "hf1.abc", "hf1.!!!.abc", "hf1.QQ.QQ", "garbage"};
+    hf_token_claims c;
+    for (const char *t : bad)
+        assert_int_equal(hf_token_verify(t, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
+}
+
+void names(void **)
+{
+    assert_true(hf_name_valid("alice@example.com"));
+    assert_true(hf_name_valid("pc-1_a.b"));
+    assert_false(hf_name_valid(""));
+    assert_false(hf_name_valid("*"));
+    assert_false(hf_name_valid("a b"));
+    assert_false(hf_name_valid(std::string(65, 'a')));
+    hf_token_claims c;
+    c.account = "bad name";
+    c.device = "pc";
+    c.key_id = "k1";
+    std::string out;
+    assert_int_equal(hf_token_mint(&c, "s", &out), HF_ERR_BAD_FIELD);
+}
+
+void base64url(void **)
+{
+    const char *samples[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *encoded[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        std::string e, d;
+        hf_base64url_encode(samples[i], &e);
+        assert_string_equal(e.c_str(), encoded[i]);
+        assert_true(hf_base64url_decode(e, &d));
+        assert_string_equal(d.c_str(), samples[i]);
+    }
+    std::string d;
+    assert_false(hf_base64url_decode("Zh", &d)); // stray low bits
+    assert_false(hf_base64url_decode("Z", &d));
+}
+
+} // namespace
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(valid_token),  cmocka_unit_test(expired_token),    cmocka_unit_test(forged_token),
+        cmocka_unit_test(unknown_key),  cmocka_unit_test(malformed_tokens), cmocka_unit_test(names),
+        cmocka_unit_test(base64url),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
