@@ -1,0 +1,192 @@
+// handoffd: the handoff relay daemon. See handoffd(8).
+#include <getopt.h>
+#include <openssl/ssl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "core/config.h"
+#include "core/daemon.h"
+#include "core/dev.h"
+#include "core/log.h"
+
+namespace {
+
+// Exit statuses, as handoffd(8) lists them.
+const int exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_config = 78;
+
+struct options {
+    std::string config = HF_SYSCONFDIR "/handoff/handoffd.conf";
+    bool foreground = false;
+    bool check_only = false;
+    std::string pidfile;
+    bool dev = false;
+    std::string dev_dir = "./handoff-dev";
+    int port_base = 7400;
+};
+
+void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: handoffd [-f] [-c FILE] [-p PIDFILE]\n"
+            "       handoffd -t [-c FILE]\n"
+            "       handoffd --dev [--dev-dir DIR] [--port-base P]\n"
+            "\n"
+            "  -c, --config FILE    config file (default %s/handoff/handoffd.conf)\n"
+            "  -f, --foreground     stay in the foreground\n"
+            "  -t, --test           check the config and exit (errors as file:line: message)\n"
+            "  -p, --pidfile FILE   write the process id to FILE\n"
+            "      --dev            run a throwaway standalone relay on 127.0.0.1\n"
+            "      --dev-dir DIR    where --dev keeps its files (default ./handoff-dev)\n"
+            "      --port-base P    --dev ports: allocator P, devices P+1 (default 7400)\n"
+            "  -V, --version        print the version and exit\n"
+            "  -h, --help           print this help and exit\n"
+            "\n"
+            "Signals: SIGHUP reloads certificates, token keys, limits and log level;\n"
+            "SIGTERM and SIGINT stop (devices are sent GOAWAY first). See handoffd(8).\n",
+            HF_SYSCONFDIR);
+}
+
+int parse_options(int argc, char **argv, options *o)
+{
+    enum { opt_dev = 256, opt_dev_dir, opt_port_base };
+    static const struct option long_options[] = {
+        {"config", required_argument, nullptr, 'c'},    {"foreground", no_argument, nullptr, 'f'},
+        {"test", no_argument, nullptr, 't'},            {"pidfile", required_argument, nullptr, 'p'},
+        {"version", no_argument, nullptr, 'V'},         {"help", no_argument, nullptr, 'h'},
+        {"dev", no_argument, nullptr, opt_dev},         {"dev-dir", required_argument, nullptr, opt_dev_dir},
+        {"port-base", required_argument, nullptr, opt_port_base}, {nullptr, 0, nullptr, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:ftp:Vh", long_options, nullptr)) != -1) {
+        switch (ch) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'f':
+            o->foreground = true;
+            break;
+        case 't':
+            o->check_only = true;
+            break;
+        case 'p':
+            o->pidfile = optarg;
+            break;
+        case 'V':
+            printf("handoffd %s (protocol %d, module ABI %d)\n", PACKAGE_VERSION, HF_PROTOCOL_VERSION,
+                   HF_MODULE_ABI_VERSION);
+            exit(exit_ok);
+        case 'h':
+            usage(stdout);
+            exit(exit_ok);
+        case opt_dev:
+            o->dev = true;
+            o->foreground = true;
+            break;
+        case opt_dev_dir:
+            o->dev_dir = optarg;
+            break;
+        case opt_port_base: {
+            char *end;
+            long p = strtol(optarg, &end, 10);
+            if (*end || p < 1 || p > 65534) {
+                fprintf(stderr, "handoffd: --port-base wants a port from 1 to 65534, got \"%s\"\n", optarg);
+                return exit_usage;
+            }
+            o->port_base = int(p);
+            break;
+        }
+        default:
+            usage(stderr);
+            return exit_usage;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "handoffd: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return exit_usage;
+    }
+    return exit_ok;
+}
+
+std::string client_path(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    if (!slash)
+        return "handoff";
+    return std::string(argv0, size_t(slash - argv0)) + "/handoff";
+}
+
+bool write_pidfile(const std::string &path)
+{
+    FILE *f = fopen(path.c_str(), "w");
+    if (!f)
+        return false;
+    fprintf(f, "%ld\n", long(getpid()));
+    return fclose(f) == 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != exit_ok)
+        return rc;
+    if (o.dev) {
+        std::string err;
+        if (!hf_dev_prepare(o.dev_dir, o.port_base, &o.config, &err)) {
+            fprintf(stderr, "handoffd: --dev: %s\n", err.c_str());
+            return exit_failed;
+        }
+    }
+
+    auto d = std::make_unique<hf_daemon>();
+    std::string err;
+    if (!hf_config_load(o.config.c_str(), &d->cfg, &err)) {
+        fprintf(stderr, "%s\n", err.c_str());
+        return exit_config;
+    }
+    if (o.check_only) {
+        printf("%s: ok\n", o.config.c_str());
+        return exit_ok;
+    }
+    bool use_syslog = d->cfg.log_target == "syslog" || !o.foreground;
+    hf_log_setup(hf_log_level_from_name(d->cfg.log_level.c_str()), use_syslog,
+                 hf_log_facility_from_name(d->cfg.log_facility.c_str()));
+
+    if (!hf_daemon_start(d.get(), &err)) {
+        // Start-up errors go to the terminal as well, where the operator is.
+        fprintf(stderr, "handoffd: %s\n", err.c_str());
+        if (use_syslog)
+            hf_log(HF_LOG_ERROR, "%s", err.c_str());
+        hf_daemon_shutdown(d.get());
+        return exit_failed;
+    }
+    if (!o.foreground) {
+        if (daemon(0, 0) != 0) {
+            fprintf(stderr, "handoffd: cannot detach: %s\n", strerror(errno));
+            return exit_failed;
+        }
+        event_reinit(d->base.get());
+    }
+    if (!o.pidfile.empty() && !write_pidfile(o.pidfile)) {
+        hf_log(HF_LOG_ERROR, "cannot write pidfile %s: %s; check the folder exists and is writable",
+               o.pidfile.c_str(), strerror(errno));
+        hf_daemon_shutdown(d.get());
+        return exit_failed;
+    }
+    if (o.dev)
+        hf_dev_print_howto(o.dev_dir, o.port_base, client_path(argv[0]));
+    hf_daemon_run(d.get());
+    hf_daemon_shutdown(d.get());
+    if (!o.pidfile.empty())
+        unlink(o.pidfile.c_str());
+    return exit_ok;
+}

@@ -1,0 +1,97 @@
+// handoffd.conf: one declarative table of keys (name, type, default,
+// bounds, help). Parsing, `handoffd -t`, and the man page check all read it.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "handoff/module.h"
+#include "proto/token.h"
+
+enum class hf_role { standalone, server };
+
+// A key of a module's group as written, kept until the module's own table
+// can check it.
+struct hf_raw_setting {
+    std::string name;
+    std::string text;
+    bool is_string = false;
+    int line = 0;
+};
+
+struct hf_module_settings {
+    std::string module; // module name: "memory", "fixed"
+    std::vector<hf_raw_setting> raw; // keys given in the group, besides `module`
+};
+
+struct hf_config {
+    std::string path; // the file it came from
+    hf_role role = hf_role::standalone;
+    std::string server_id;
+    std::string module_dir;
+
+    std::string listen_device;
+    std::string listen_allocator;
+    std::string advertise;
+
+    std::string tls_certificate;
+    std::string tls_key;
+    std::string tls_min_version;
+
+    std::vector<hf_token_key> token_keys;
+    int64_t token_clock_skew_ms = 0;
+
+    int64_t max_frame = 0;
+    int64_t max_fields = 0;
+    int64_t handshake_timeout_ms = 0;
+    int64_t hello_timeout_ms = 0;
+    int64_t max_ttl_ms = 0;
+    int64_t queue_max_messages = 0;
+    int64_t queue_max_bytes = 0;
+
+    int64_t window = 0;
+    int64_t default_ttl_ms = 0;
+    int64_t ack_wait_ms = 0;
+    int64_t dedup_window_ms = 0;
+    int64_t expire_interval_ms = 0;
+
+    int64_t backoff_base_ms = 0;
+    int64_t backoff_cap_ms = 0;
+
+    std::string log_level;
+    std::string log_target;
+    std::string log_facility;
+
+    // Module groups; their own keys are checked against the module's table
+    // once it is loaded (hf_config_apply_module_settings).
+    hf_module_settings store;
+    hf_module_settings heartbeat;
+    std::vector<hf_setting_value> store_values;
+    std::vector<hf_setting_value> heartbeat_values;
+    std::deque<std::string> module_strings; // storage behind STRING values (stable addresses)
+};
+
+// Reads and checks the file. On failure returns false and sets *err to
+// "file:line: message".
+bool hf_config_load(const char *path, hf_config *cfg, std::string *err);
+
+// Checks the keys of a module's group against its settings table and fills
+// the resolved values (defaults for keys not given).
+bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,
+                                     std::vector<hf_setting_value> *values, std::string *err);
+
+// Parses "250ms", "30s", "5m", "2h", "7d" into milliseconds.
+bool hf_parse_duration(const char *text, int64_t *ms);
+// Parses "4096", "64k", "1m", "2g" (powers of 1024) into bytes.
+bool hf_parse_size(const char *text, int64_t *bytes);
+
+// Every key the parser accepts, with its type, default and help, for the
+// documentation check.
+struct hf_config_key_doc {
+    std::string name;
+    std::string type;
+    std::string default_value;
+    std::string help;
+};
+std::vector<hf_config_key_doc> hf_config_key_docs(void);

@@ -1,0 +1,319 @@
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+
+#include <cstring>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "proto/frame.h"
+
+namespace {
+
+// A closing connection gets this long to flush its last frames.
+const uint64_t linger_ms = 2000;
+
+void arm_timer(hf_conn *c, uint64_t ms)
+{
+    event_add(c->timer.get(), hf_daemon_timeout(c->d, ms));
+}
+
+void format_peer(const sockaddr *addr, char *out, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (addr->sa_family == AF_INET) {
+        auto *in = reinterpret_cast<const sockaddr_in *>(addr);
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        port = ntohs(in->sin_port);
+    } else if (addr->sa_family == AF_INET6) {
+        auto *in6 = reinterpret_cast<const sockaddr_in6 *>(addr);
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        port = ntohs(in6->sin6_port);
+    }
+    snprintf(out, len, addr->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+// The last step: the socket goes, the struct stays until its last ref.
+void finish_close(hf_conn *c)
+{
+    if (c->state == hf_conn_state::closed)
+        return;
+    if (c->state != hf_conn_state::closing && c->session)
+        hf_session_closed(c);
+    c->state = hf_conn_state::closed;
+    event_del(c->timer.get());
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (ssl && SSL_is_init_finished(ssl))
+        SSL_shutdown(ssl); // best effort close_notify; we do not wait for the reply
+    bufferevent_free(c->bev);
+    c->bev = nullptr;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->d->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->d->open_connections--;
+    hf_conn_unref(c);
+}
+
+void begin_close(hf_conn *c, const char *why)
+{
+    if (!hf_conn_is_open(c))
+        return;
+    hf_log(HF_LOG_DEBUG, "conn %llu %s: closing: %s", (unsigned long long)c->id, c->peer, why);
+    if (c->session)
+        hf_session_closed(c);
+    c->state = hf_conn_state::closing;
+    bufferevent_disable(c->bev, EV_READ);
+    // Finish once the output is flushed (write callback at low watermark
+    // 0), or when the linger deadline passes for a peer that stopped reading.
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+        event_active(c->timer.get(), EV_TIMEOUT, 0);
+    } else {
+        arm_timer(c, linger_ms);
+    }
+}
+
+void dispatch(hf_conn *c, const hf_msg *m)
+{
+    if (c->kind == hf_conn_kind::allocator)
+        hf_alloc_on_frame(c, m);
+    else
+        hf_session_on_frame(c, m);
+}
+
+void read_frames(hf_conn *c)
+{
+    evbuffer *in = bufferevent_get_input(c->bev);
+    while (hf_conn_is_open(c) && c->state != hf_conn_state::handshake) {
+        size_t avail = evbuffer_get_length(in);
+        if (avail == 0)
+            return;
+        uint8_t head[HF_FRAME_HEADER_MAX];
+        ev_ssize_t n = evbuffer_copyout(in, head, avail < sizeof head ? avail : sizeof head);
+        hf_frame_header hdr;
+        int rc = hf_frame_header_parse(head, size_t(n), c->d->limits.max_body, &hdr);
+        if (rc == HF_ERR_NEED_MORE)
+            return;
+        if (rc != HF_OK) {
+            c->d->stats.protocol_errors++;
+            hf_conn_fail(c, rc, rc == HF_ERR_FRAME_TOO_LARGE
+                                    ? "frame body of " + std::to_string(hdr.body_len) + " bytes exceeds max_frame " +
+                                          std::to_string(c->d->limits.max_body)
+                                    : std::string(hf_err_text(rc)) + " in frame header");
+            return;
+        }
+        size_t total = hdr.header_len + size_t(hdr.body_len);
+        if (avail < total)
+            return;
+        const uint8_t *frame = evbuffer_pullup(in, ev_ssize_t(total));
+        hf_msg m;
+        hf_decode_error err;
+        rc = hf_msg_decode(hdr.type, hdr.flags, frame + hdr.header_len, size_t(hdr.body_len), &c->d->limits, &m,
+                           &err);
+        if (rc != HF_OK) {
+            c->d->stats.protocol_errors++;
+            hf_conn_fail(c, rc, std::string(hf_msg_type_name(hdr.type)) + ": " + hf_decode_error_text(&err));
+            return;
+        }
+        c->last_rx_ms = hf_mono_ms();
+        dispatch(c, &m);
+        evbuffer_drain(in, total);
+    }
+}
+
+void on_read(bufferevent *, void *arg)
+{
+    auto *c = static_cast<hf_conn *>(arg);
+    hf_conn_ref(c);
+    read_frames(c);
+    if (c->state == hf_conn_state::closing || c->state == hf_conn_state::closed) {
+        // Anything after the frame that closed us is ignored.
+        if (c->bev)
+            evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
+    }
+    hf_conn_unref(c);
+}
+
+void on_write(bufferevent *, void *arg)
+{
+    auto *c = static_cast<hf_conn *>(arg);
+    if (c->state == hf_conn_state::closing)
+        finish_close(c);
+}
+
+void log_tls_errors(hf_conn *c)
+{
+    unsigned long e;
+    char buf[256];
+    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        ERR_error_string_n(e, buf, sizeof buf);
+        hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer, buf);
+    }
+}
+
+void on_event(bufferevent *, short what, void *arg)
+{
+    auto *c = static_cast<hf_conn *>(arg);
+    if (what & BEV_EVENT_CONNECTED) {
+        if (c->state == hf_conn_state::handshake) {
+            c->state = hf_conn_state::hello;
+            arm_timer(c, uint64_t(c->d->cfg.hello_timeout_ms));
+        }
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        if (c->state == hf_conn_state::handshake)
+            c->d->stats.tls_handshake_failures++;
+        log_tls_errors(c);
+        hf_conn_ref(c);
+        finish_close(c);
+        hf_conn_unref(c);
+    }
+}
+
+void on_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<hf_conn *>(arg);
+    hf_conn_ref(c);
+    switch (c->state) {
+    case hf_conn_state::handshake:
+        c->d->stats.tls_handshake_failures++;
+        hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS handshake timed out", (unsigned long long)c->id, c->peer);
+        finish_close(c);
+        break;
+    case hf_conn_state::hello:
+        hf_conn_fail(c, HF_ERR_TIMEOUT,
+                     c->kind == hf_conn_kind::device ? "no HELLO within limits.hello_timeout"
+                                                     : "no ALLOC_REQ within limits.hello_timeout");
+        break;
+    case hf_conn_state::ready: {
+        uint64_t silent = hf_mono_ms() - c->last_rx_ms;
+        if (silent < c->heartbeat_timeout_ms) {
+            // Traffic came since the timer was set: wait out the rest.
+            timeval tv = {time_t((c->heartbeat_timeout_ms - silent) / 1000),
+                          suseconds_t((c->heartbeat_timeout_ms - silent) % 1000 * 1000)};
+            event_add(c->timer.get(), &tv);
+            break;
+        }
+        c->d->stats.heartbeat_timeouts++;
+        if (c->d->heartbeat->on_timeout && c->session)
+            c->d->heartbeat->on_timeout(c->d->heartbeat_instance, hf_session_granted_ms(c->session.get()));
+        hf_conn_fail(c, HF_ERR_TIMEOUT, "no frame within the heartbeat timeout");
+        break;
+    }
+    case hf_conn_state::closing:
+        finish_close(c);
+        break;
+    case hf_conn_state::closed:
+        break;
+    }
+    hf_conn_unref(c);
+}
+
+} // namespace
+
+void hf_conn_ref(hf_conn *c)
+{
+    c->refs++;
+}
+
+void hf_conn_unref(hf_conn *c)
+{
+    if (--c->refs == 0)
+        delete c;
+}
+
+void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int, hf_conn_kind kind)
+{
+    SSL *ssl = SSL_new(d->tls.get());
+    if (!ssl) {
+        hf_log(HF_LOG_ERROR, "SSL_new failed: out of memory? dropping a new connection");
+        evutil_closesocket(fd);
+        return;
+    }
+    bufferevent *bev = bufferevent_openssl_socket_new(d->base.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (!bev) {
+        hf_log(HF_LOG_ERROR, "cannot create a TLS bufferevent; dropping a new connection");
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    auto *c = new hf_conn;
+    c->d = d;
+    c->id = d->next_conn_id++;
+    c->kind = kind;
+    c->bev = bev;
+    c->next = d->conns;
+    if (d->conns)
+        d->conns->prev = c;
+    d->conns = c;
+    format_peer(addr, c->peer, sizeof c->peer);
+    c->timer.reset(event_new(d->base.get(), -1, 0, on_timer, c));
+    d->open_connections++;
+    d->stats.connections_accepted++;
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    arm_timer(c, uint64_t(d->cfg.handshake_timeout_ms));
+}
+
+void hf_conn_send(hf_conn *c, const hf_msg *m)
+{
+    if (c->state == hf_conn_state::closed)
+        return;
+    std::string &buf = c->d->scratch;
+    buf.clear();
+    if (hf_msg_encode(m, &buf) != HF_OK) {
+        hf_log(HF_LOG_ERROR, "internal: cannot encode %s; please report this", hf_msg_type_name(m->type));
+        return;
+    }
+    bufferevent_write(c->bev, buf.data(), buf.size());
+}
+
+void hf_conn_fail(hf_conn *c, int code, const std::string &text)
+{
+    if (!hf_conn_is_open(c))
+        return;
+    hf_log(HF_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, hf_err_name(code),
+           text.c_str());
+    hf_msg m;
+    m.type = HF_MSG_ERROR;
+    m.code = uint64_t(code);
+    m.text = text;
+    hf_msg_set(&m, HF_TAG_CODE);
+    hf_msg_set(&m, HF_TAG_TEXT);
+    hf_conn_send(c, &m);
+    begin_close(c, hf_err_name(code));
+}
+
+void hf_conn_close(hf_conn *c, const char *why)
+{
+    begin_close(c, why);
+}
+
+void hf_conn_close_all(hf_daemon *d)
+{
+    while (d->conns) {
+        hf_conn *c = d->conns;
+        hf_conn_ref(c);
+        finish_close(c);
+        hf_conn_unref(c);
+    }
+}
+
+void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms)
+{
+    c->state = hf_conn_state::ready;
+    c->heartbeat_timeout_ms = heartbeat_timeout_ms;
+    arm_timer(c, heartbeat_timeout_ms);
+}

@@ -1,0 +1,57 @@
+// A TLS connection and its state machine:
+//   handshake -> hello -> ready -> closing -> closed
+// One function moves it forward per event; the state is never inferred.
+#pragma once
+#include <event2/bufferevent.h>
+#include <event2/util.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/daemon.h"
+
+enum class hf_conn_state { handshake, hello, ready, closing, closed };
+enum class hf_conn_kind { device, allocator };
+
+struct hf_conn {
+    hf_daemon *d = nullptr;
+    uint64_t id = 0;
+    hf_conn_kind kind = hf_conn_kind::device;
+    hf_conn_state state = hf_conn_state::handshake;
+    bufferevent *bev = nullptr;
+    hf_event_ptr timer; // phase deadline, then heartbeat timeout, then linger
+    uint32_t refs = 1;  // one for being open, one per pending callback
+    hf_conn *prev = nullptr, *next = nullptr; // every open connection, for shutdown
+    uint64_t last_rx_ms = 0;       // monotonic, last complete frame
+    uint64_t heartbeat_timeout_ms = 0;
+    std::unique_ptr<hf_session> session; // device connections after HELLO
+    char peer[64] = "";
+};
+
+// Takes ownership of an accepted socket and starts the TLS handshake.
+void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int addr_len, hf_conn_kind kind);
+
+// Encodes and queues one frame. Frames to a closing connection are still
+// written (an ERROR before the close); to a closed one they are dropped.
+void hf_conn_send(hf_conn *c, const hf_msg *m);
+
+// Sends ERROR(code, text) and closes once it is flushed.
+void hf_conn_fail(hf_conn *c, int code, const std::string &text);
+
+// Closes after flushing what is queued; the device goes offline at once.
+void hf_conn_close(hf_conn *c, const char *why);
+
+// HELLO accepted: arms the heartbeat deadline.
+void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms);
+
+static inline bool hf_conn_is_open(const hf_conn *c)
+{
+    return c->state != hf_conn_state::closing && c->state != hf_conn_state::closed;
+}
+
+// Closes every connection at once (shutdown), without waiting to flush.
+void hf_conn_close_all(hf_daemon *d);
+
+void hf_conn_ref(hf_conn *c);
+void hf_conn_unref(hf_conn *c);

@@ -1,0 +1,296 @@
+#include "core/daemon.h"
+
+#include <event2/listener.h>
+#include <signal.h>
+
+#include <cstdarg>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/route.h"
+#include "core/session.h"
+#include "core/tls.h"
+
+namespace {
+
+// Bound on the wait for GOAWAY frames to flush at shutdown.
+const uint64_t stop_flush_ms = 500;
+
+void host_log(void *, int level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hf_vlog(level, module, fmt, ap);
+    va_end(ap);
+}
+
+event_base *host_event_base(void *host)
+{
+    return static_cast<hf_daemon *>(host)->base.get();
+}
+
+uint64_t host_now_ms(void *)
+{
+    return hf_wall_ms();
+}
+
+void host_data_ready(void *host, const char *account, const char *device)
+{
+    hf_session_data_ready(static_cast<hf_daemon *>(host), account, device);
+}
+
+template <hf_conn_kind kind>
+void accept_kind(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int len, void *arg)
+{
+    hf_conn_accept(static_cast<hf_daemon *>(arg), fd, addr, len, kind);
+}
+
+void on_accept_error(evconnlistener *, void *)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    hf_log(HF_LOG_WARNING, "accept failed: %s (out of file descriptors? raise LimitNOFILE / ulimit -n)",
+           evutil_socket_error_to_string(e));
+}
+
+hf_listener_ptr listen_on(hf_daemon *d, const std::string &address, evconnlistener_cb cb, std::string *err)
+{
+    sockaddr_storage ss;
+    int len = sizeof ss;
+    if (evutil_parse_sockaddr_port(address.c_str(), reinterpret_cast<sockaddr *>(&ss), &len) != 0) {
+        *err = "cannot parse listen address \"" + address + "\"; write host:port, e.g. 127.0.0.1:7401";
+        return nullptr;
+    }
+    hf_listener_ptr l(evconnlistener_new_bind(d->base.get(), cb, d,
+                                              LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                              1024, reinterpret_cast<sockaddr *>(&ss), len));
+    if (!l) {
+        *err = "cannot listen on " + address + ": " + evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) +
+               " (is another process using the port?)";
+        return nullptr;
+    }
+    evconnlistener_set_error_cb(l.get(), on_accept_error);
+    return l;
+}
+
+template <typename Ops>
+bool load_module(hf_daemon *d, hf_module_settings *group, const char *prefix, uint32_t kind,
+                 std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module, const Ops **ops,
+                 std::string *err)
+{
+    *module = hf_module_load(&d->cfg, &d->host, prefix, kind, group->module, err);
+    if (!*module)
+        return false;
+    if (!hf_config_apply_module_settings(&d->cfg, group, &(*module)->info, values, err))
+        return false;
+    *ops = static_cast<const Ops *>((*module)->info.ops);
+    if ((*ops)->size < sizeof(Ops)) {
+        *err = "module " + (*module)->path + " has an ops table older than this daemon's; rebuild it";
+        return false;
+    }
+    return true;
+}
+
+void on_expire_done(void *arg, int status, uint64_t expired)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (status == HF_STORE_OK)
+        d->stats.messages_expired += expired;
+}
+
+void on_expire_timer(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    d->store->expire(d->store_instance, hf_wall_ms(), on_expire_done, d);
+}
+
+void on_stop_timer(evutil_socket_t, short, void *arg)
+{
+    event_base_loopexit(static_cast<hf_daemon *>(arg)->base.get(), nullptr);
+}
+
+void begin_stop(hf_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    hf_log(HF_LOG_INFO, "stopping: telling %zu devices to go elsewhere", d->online_devices.size());
+    d->device_listener.reset();
+    d->allocator_listener.reset();
+    hf_msg goaway;
+    goaway.type = HF_MSG_GOAWAY;
+    goaway.code = HF_ERR_SHUTTING_DOWN;
+    goaway.text = "server is shutting down";
+    hf_msg_set(&goaway, HF_TAG_CODE);
+    hf_msg_set(&goaway, HF_TAG_TEXT);
+    // Copy first: closing edits the table.
+    std::vector<hf_conn *> conns;
+    for (auto &entry : d->online_devices)
+        conns.push_back(entry.second->conn);
+    for (hf_conn *c : conns) {
+        hf_conn_send(c, &goaway);
+        hf_conn_close(c, "shutting down");
+    }
+    timeval tv = {0, suseconds_t(stop_flush_ms * 1000)};
+    event_add(d->stop_timer.get(), &tv);
+}
+
+void reload(hf_daemon *d)
+{
+    hf_config fresh;
+    std::string err;
+    if (!hf_config_load(d->cfg.path.c_str(), &fresh, &err)) {
+        hf_log(HF_LOG_ERROR, "reload refused, keeping the running config: %s", err.c_str());
+        return;
+    }
+    hf_ssl_ctx_ptr tls = hf_tls_server_ctx(fresh, &err);
+    if (!tls) {
+        hf_log(HF_LOG_ERROR, "reload refused, keeping the running certificate: %s", err.c_str());
+        return;
+    }
+    d->tls = std::move(tls); // new connections only; open ones keep theirs
+    hf_config &cfg = d->cfg;
+    cfg.token_keys = fresh.token_keys;
+    cfg.token_clock_skew_ms = fresh.token_clock_skew_ms;
+    cfg.max_frame = fresh.max_frame;
+    cfg.max_fields = fresh.max_fields;
+    cfg.handshake_timeout_ms = fresh.handshake_timeout_ms;
+    cfg.hello_timeout_ms = fresh.hello_timeout_ms;
+    cfg.max_ttl_ms = fresh.max_ttl_ms;
+    cfg.default_ttl_ms = fresh.default_ttl_ms;
+    cfg.ack_wait_ms = fresh.ack_wait_ms;
+    cfg.log_level = fresh.log_level;
+    d->limits.max_body = size_t(cfg.max_frame);
+    d->limits.max_fields = size_t(cfg.max_fields);
+    hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));
+    hf_log(HF_LOG_INFO, "reloaded %s: certificate, token keys, limits and log level "
+                        "(listeners, modules, window and queue quotas need a restart)",
+           cfg.path.c_str());
+}
+
+void on_signal(evutil_socket_t sig, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (sig == SIGHUP)
+        reload(d);
+    else
+        begin_stop(d);
+}
+
+} // namespace
+
+const timeval *hf_daemon_timeout(hf_daemon *d, uint64_t ms)
+{
+    auto it = d->common_timeouts.find(ms);
+    if (it != d->common_timeouts.end())
+        return it->second;
+    timeval tv = {time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+    const timeval *common = event_base_init_common_timeout(d->base.get(), &tv);
+    if (!common)
+        return nullptr; // never happens for a sane config; libevent then treats it as "no timeout"
+    d->common_timeouts[ms] = common;
+    return common;
+}
+
+std::string hf_device_key(std::string_view account, std::string_view device)
+{
+    std::string key;
+    key.reserve(account.size() + 1 + device.size());
+    key.append(account);
+    key.push_back('\0');
+    key.append(device);
+    return key;
+}
+
+bool hf_daemon_start(hf_daemon *d, std::string *err)
+{
+    d->base.reset(event_base_new());
+    if (!d->base) {
+        *err = "cannot create the event loop";
+        return false;
+    }
+    d->host.abi_version = HF_MODULE_ABI_VERSION;
+    d->host.host = d;
+    d->host.log = host_log;
+    d->host.event_base = host_event_base;
+    d->host.now_ms = host_now_ms;
+    d->host.data_ready = host_data_ready;
+    d->limits.max_body = size_t(d->cfg.max_frame);
+    d->limits.max_fields = size_t(d->cfg.max_fields);
+
+    d->tls = hf_tls_server_ctx(d->cfg, err);
+    if (!d->tls)
+        return false;
+    if (!load_module(d, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values, &d->store_module, &d->store,
+                     err) ||
+        !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values,
+                     &d->heartbeat_module, &d->heartbeat, err))
+        return false;
+    hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
+                           uint64_t(d->cfg.dedup_window_ms)};
+    char module_err[256] = "";
+    if (d->store->open(&d->host, &params, d->cfg.store_values.data(), &d->store_instance, module_err,
+                       sizeof module_err) != 0) {
+        *err = "store \"" + d->cfg.store.module + "\" failed to open: " + module_err;
+        return false;
+    }
+    if (d->heartbeat->open(&d->host, d->cfg.heartbeat_values.data(), &d->heartbeat_instance, module_err,
+                           sizeof module_err) != 0) {
+        *err = "heartbeat \"" + d->cfg.heartbeat.module + "\" failed to open: " + module_err;
+        return false;
+    }
+
+    d->device_listener = listen_on(d, d->cfg.listen_device, accept_kind<hf_conn_kind::device>, err);
+    if (!d->device_listener)
+        return false;
+    if (d->cfg.role == hf_role::standalone) {
+        d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_kind<hf_conn_kind::allocator>, err);
+        if (!d->allocator_listener)
+            return false;
+    }
+
+    d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
+    d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
+    d->expire_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_expire_timer, d));
+    uint64_t every = uint64_t(d->cfg.expire_interval_ms);
+    timeval tv = {time_t(every / 1000), suseconds_t(every % 1000 * 1000)};
+    event_add(d->expire_timer.get(), &tv);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        d->signal_events.emplace_back(evsignal_new(d->base.get(), sig, on_signal, d));
+        event_add(d->signal_events.back().get(), nullptr);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    hf_log(HF_LOG_INFO, "handoffd %s ready: devices on %s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
+           d->cfg.listen_device.c_str(), d->allocator_listener ? ", allocator on " : "",
+           d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", d->cfg.store.module.c_str(),
+           d->cfg.heartbeat.module.c_str());
+    return true;
+}
+
+void hf_daemon_run(hf_daemon *d)
+{
+    event_base_dispatch(d->base.get());
+    hf_conn_close_all(d);
+    hf_route_release_all(d);
+    hf_log(HF_LOG_INFO, "stopped");
+}
+
+void hf_daemon_shutdown(hf_daemon *d)
+{
+    d->signal_events.clear();
+    d->ack_wait_timer.reset();
+    d->stop_timer.reset();
+    d->expire_timer.reset();
+    d->device_listener.reset();
+    d->allocator_listener.reset();
+    if (d->store_instance)
+        d->store->close(d->store_instance);
+    if (d->heartbeat_instance)
+        d->heartbeat->close(d->heartbeat_instance);
+    d->store_instance = d->heartbeat_instance = nullptr;
+    d->store_module.reset();
+    d->heartbeat_module.reset();
+    d->tls.reset();
+    d->base.reset();
+}

@@ -1,0 +1,105 @@
+// The one daemon context: everything mutable that handoffd holds lives
+// here, reached from every callback through the pointer it carries.
+#pragma once
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/module.h"
+#include "proto/msg.h"
+
+struct hf_conn;
+struct hf_session;
+struct hf_pending_send;
+
+struct event_deleter {
+    void operator()(event *e) const { event_free(e); }
+};
+struct event_base_deleter {
+    void operator()(event_base *b) const { event_base_free(b); }
+};
+struct listener_deleter {
+    void operator()(evconnlistener *l) const { evconnlistener_free(l); }
+};
+struct ssl_ctx_deleter {
+    void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
+};
+using hf_event_ptr = std::unique_ptr<event, event_deleter>;
+using hf_listener_ptr = std::unique_ptr<evconnlistener, listener_deleter>;
+using hf_ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
+
+// Counters: the seeds of the metrics endpoint.
+struct hf_stats {
+    uint64_t connections_accepted = 0;
+    uint64_t tls_handshake_failures = 0;
+    uint64_t hello_refused = 0;
+    uint64_t heartbeat_timeouts = 0;
+    uint64_t messages_received = 0;
+    uint64_t messages_delivered = 0; // DELIVER frames acknowledged
+    uint64_t messages_stored = 0;
+    uint64_t messages_rejected = 0;
+    uint64_t messages_expired = 0;
+    uint64_t protocol_errors = 0;
+    uint64_t alloc_answers = 0;
+};
+
+struct hf_daemon {
+    std::unique_ptr<event_base, event_base_deleter> base;
+    hf_config cfg;
+    hf_host_api host{};
+    hf_ssl_ctx_ptr tls;
+    hf_listener_ptr device_listener;
+    hf_listener_ptr allocator_listener;
+
+    hf_loaded_module_ptr store_module;
+    const hf_store_ops *store = nullptr;
+    void *store_instance = nullptr;
+    hf_loaded_module_ptr heartbeat_module;
+    const hf_heartbeat_ops *heartbeat = nullptr;
+    void *heartbeat_instance = nullptr;
+
+    hf_decode_limits limits;
+    uint64_t next_conn_id = 1;
+    size_t open_connections = 0;
+    hf_conn *conns = nullptr; // every open connection
+    std::unordered_map<std::string, hf_session *> online_devices; // account '\0' device
+
+    // Sends waiting for their targets' acknowledgement, oldest first. They
+    // all wait the same delivery.ack_wait, so a FIFO and one timer suffice.
+    std::deque<hf_pending_send *> awaiting_ack;
+    hf_event_ptr ack_wait_timer;
+    hf_event_ptr expire_timer;
+
+    // libevent common timeouts, by duration in ms: all timers of one
+    // duration share a queue instead of each sitting in the heap.
+    std::map<uint64_t, const timeval *> common_timeouts;
+
+    std::vector<hf_event_ptr> signal_events;
+    bool stopping = false;
+    hf_event_ptr stop_timer;
+
+    std::string scratch; // reused frame encoding buffer
+    hf_stats stats;
+};
+
+// Loads modules, opens listeners and timers. False and *err on failure.
+bool hf_daemon_start(hf_daemon *d, std::string *err);
+// Runs the reactor until SIGTERM/SIGINT; then closes everything.
+void hf_daemon_run(hf_daemon *d);
+// Frees modules and the reactor.
+void hf_daemon_shutdown(hf_daemon *d);
+
+// A timeval for ms, shared through libevent's common timeouts.
+const timeval *hf_daemon_timeout(hf_daemon *d, uint64_t ms);
+
+// Key of the online table and store queues: account '\0' device.
+std::string hf_device_key(std::string_view account, std::string_view device);

@@ -1,0 +1,322 @@
+#include "core/route.h"
+
+#include "core/clock.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "proto/token.h"
+
+// One SEND in flight. It holds a copy of the message because targets
+// are enqueued after asynchronous steps (the device list for "*").
+struct hf_pending_send {
+    hf_daemon *d;
+    hf_conn *sender; // ref held until freed
+    uint64_t msg_id;
+    uint32_t refs = 1;      // the router's, one per enqueue out, one per waiter, one in the FIFO
+    uint32_t unsettled = 0; // targets without an outcome yet
+    uint32_t delivered = 0, stored = 0, rejected = 0;
+    int reject_code = HF_OK;
+    bool issuing = true; // still handing targets to the store
+    bool answered = false;
+    bool in_fifo = false;
+    uint64_t deadline_ms = 0;
+    std::string account, from, collapse, payload;
+    uint64_t stored_at_ms = 0, expires_at_ms = 0;
+};
+
+namespace {
+
+struct enqueue_ctx {
+    hf_pending_send *send;
+    std::string device;
+};
+
+enum class outcome { delivered, stored, rejected };
+
+void unref(hf_pending_send *p)
+{
+    if (--p->refs == 0) {
+        hf_conn_unref(p->sender);
+        delete p;
+    }
+}
+
+void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, const std::string &text,
+              const hf_pending_send *p)
+{
+    if (!hf_conn_is_open(sender))
+        return;
+    hf_msg m;
+    m.type = HF_MSG_SEND_ACK;
+    m.id = id;
+    m.status = status;
+    hf_msg_set(&m, HF_TAG_ID);
+    hf_msg_set(&m, HF_TAG_STATUS);
+    if (code != HF_OK) {
+        m.code = uint64_t(code);
+        m.text = text;
+        hf_msg_set(&m, HF_TAG_CODE);
+        hf_msg_set(&m, HF_TAG_TEXT);
+    }
+    if (p) {
+        m.delivered_count = p->delivered;
+        m.stored_count = p->stored;
+        m.rejected_count = p->rejected;
+        hf_msg_set(&m, HF_TAG_DELIVERED_COUNT);
+        hf_msg_set(&m, HF_TAG_STORED_COUNT);
+        hf_msg_set(&m, HF_TAG_REJECTED_COUNT);
+    }
+    hf_conn_send(sender, &m);
+}
+
+void answer(hf_pending_send *p)
+{
+    p->answered = true;
+    hf_send_status status = p->rejected ? HF_SEND_REJECTED : p->stored ? HF_SEND_STORED : HF_SEND_DELIVERED;
+    if (status == HF_SEND_REJECTED)
+        p->d->stats.messages_rejected++;
+    send_ack(p->sender, p->msg_id, status, p->reject_code, p->rejected ? hf_err_text(p->reject_code) : "", p);
+}
+
+void maybe_answer(hf_pending_send *p)
+{
+    if (!p->answered && !p->issuing && p->unsettled == 0)
+        answer(p);
+}
+
+void settle(hf_pending_send *p, outcome o, int code = HF_OK)
+{
+    p->unsettled--;
+    if (p->answered)
+        return; // ack_wait already answered "stored" for this target
+    switch (o) {
+    case outcome::delivered:
+        p->delivered++;
+        break;
+    case outcome::stored:
+        p->stored++;
+        break;
+    case outcome::rejected:
+        p->rejected++;
+        if (p->reject_code == HF_OK)
+            p->reject_code = code;
+        break;
+    }
+    maybe_answer(p);
+}
+
+void arm_ack_wait(hf_daemon *d)
+{
+    if (d->awaiting_ack.empty())
+        return;
+    uint64_t now = hf_mono_ms(), deadline = d->awaiting_ack.front()->deadline_ms;
+    uint64_t ms = deadline > now ? deadline - now : 0;
+    timeval tv = {time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+    event_add(d->ack_wait_timer.get(), &tv);
+}
+
+void wait_for_ack(hf_pending_send *p, hf_session *target, uint64_t seq)
+{
+    hf_daemon *d = p->d;
+    p->refs++;
+    target->waiters.push_back(hf_delivery_waiter{seq, p});
+    if (!p->in_fifo) {
+        p->in_fifo = true;
+        p->refs++;
+        p->deadline_ms = hf_mono_ms() + uint64_t(d->cfg.ack_wait_ms);
+        d->awaiting_ack.push_back(p);
+        if (d->awaiting_ack.size() == 1)
+            arm_ack_wait(d);
+    }
+}
+
+int reject_code_of(int store_status)
+{
+    switch (store_status) {
+    case HF_STORE_QUEUE_FULL:
+        return HF_ERR_QUEUE_FULL;
+    case HF_STORE_FULL:
+        return HF_ERR_STORE_FULL;
+    case HF_STORE_UNAVAILABLE:
+        return HF_ERR_STORE_UNAVAILABLE;
+    default:
+        return HF_ERR_INTERNAL;
+    }
+}
+
+void enqueue_done(void *arg, int status, uint64_t seq, int acked)
+{
+    auto *ctx = static_cast<enqueue_ctx *>(arg);
+    hf_pending_send *p = ctx->send;
+    hf_daemon *d = p->d;
+    hf_session *target = hf_session_find(d, p->account, ctx->device);
+    if (status == HF_STORE_OK) {
+        d->stats.messages_stored++;
+        if (target && d->cfg.ack_wait_ms > 0)
+            wait_for_ack(p, target, seq);
+        else
+            settle(p, outcome::stored);
+    } else if (status == HF_STORE_DUPLICATE) {
+        settle(p, acked ? outcome::delivered : outcome::stored);
+    } else {
+        hf_log(HF_LOG_INFO, "message from %s/%s to %s refused by the store: %s", p->account.c_str(), p->from.c_str(),
+               ctx->device.c_str(), hf_err_name(reject_code_of(status)));
+        settle(p, outcome::rejected, reject_code_of(status));
+    }
+    if (target && status == HF_STORE_OK)
+        hf_session_pump(target);
+    delete ctx;
+    unref(p);
+}
+
+void enqueue_to(hf_pending_send *p, const std::string &device)
+{
+    hf_daemon *d = p->d;
+    p->unsettled++;
+    p->refs++;
+    hf_store_enqueue_req req{p->account.c_str(),
+                             device.c_str(),
+                             p->from.c_str(),
+                             p->msg_id,
+                             p->collapse.empty() ? nullptr : p->collapse.c_str(),
+                             reinterpret_cast<const uint8_t *>(p->payload.data()),
+                             p->payload.size(),
+                             p->stored_at_ms,
+                             p->expires_at_ms};
+    d->store->enqueue(d->store_instance, &req, enqueue_done, new enqueue_ctx{p, device});
+}
+
+void finish_issuing(hf_pending_send *p)
+{
+    p->issuing = false;
+    maybe_answer(p);
+    unref(p);
+}
+
+void devices_listed(void *arg, int status, const char *const *devices, size_t count)
+{
+    auto *p = static_cast<hf_pending_send *>(arg);
+    if (status != HF_STORE_OK) {
+        p->unsettled++;
+        settle(p, outcome::rejected, reject_code_of(status));
+    } else {
+        for (size_t i = 0; i < count; i++)
+            if (p->from != devices[i])
+                enqueue_to(p, devices[i]);
+        if (p->unsettled == 0 && p->delivered + p->stored + p->rejected == 0) {
+            p->unsettled++;
+            settle(p, outcome::rejected, HF_ERR_NO_TARGET);
+        }
+    }
+    finish_issuing(p);
+}
+
+// A SEND refused before any store work: answered at once.
+bool check_send(hf_session *sender, const hf_msg *m, int *code, std::string *text)
+{
+    const hf_config &cfg = sender->conn->d->cfg;
+    if (m->to != "*" && !hf_name_valid(m->to)) {
+        *code = HF_ERR_BAD_TARGET;
+        *text = "\"to\" must be a device name (1-64 of A-Z a-z 0-9 . _ - @) or \"*\"";
+        return false;
+    }
+    if (hf_msg_has(m, HF_TAG_TTL) && m->ttl == 0) {
+        *code = HF_ERR_BAD_FIELD;
+        *text = "ttl must be at least 1 second";
+        return false;
+    }
+    if (hf_msg_has(m, HF_TAG_TTL) && m->ttl > uint64_t(cfg.max_ttl_ms) / 1000) {
+        *code = HF_ERR_TTL_TOO_LONG;
+        *text = "ttl exceeds this server's limit of " + std::to_string(cfg.max_ttl_ms / 1000) + " s";
+        return false;
+    }
+    if (hf_msg_has(m, HF_TAG_COLLAPSE) && (m->collapse.empty() || m->collapse.size() > HF_NAME_MAX)) {
+        *code = HF_ERR_BAD_FIELD;
+        *text = "collapse key must be 1-64 bytes";
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+void hf_route_send(hf_session *sender, const hf_msg *m)
+{
+    hf_conn *c = sender->conn;
+    hf_daemon *d = c->d;
+    d->stats.messages_received++;
+    int code = HF_OK;
+    std::string text;
+    if (!check_send(sender, m, &code, &text)) {
+        d->stats.messages_rejected++;
+        send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);
+        return;
+    }
+    auto *p = new hf_pending_send;
+    p->d = d;
+    p->sender = c;
+    hf_conn_ref(c);
+    p->msg_id = m->id;
+    p->account = sender->account;
+    p->from = sender->device;
+    p->collapse = m->collapse;
+    p->payload = m->payload;
+    p->stored_at_ms = hf_wall_ms();
+    uint64_t ttl_ms = hf_msg_has(m, HF_TAG_TTL) ? m->ttl * 1000 : uint64_t(d->cfg.default_ttl_ms);
+    p->expires_at_ms = p->stored_at_ms + ttl_ms;
+    if (m->to == "*") {
+        d->store->list_devices(d->store_instance, p->account.c_str(), devices_listed, p);
+        return;
+    }
+    enqueue_to(p, std::string(m->to));
+    finish_issuing(p);
+}
+
+void hf_route_acknowledged(hf_session *target, uint64_t upto)
+{
+    size_t done = 0;
+    while (done < target->waiters.size() && target->waiters[done].seq <= upto) {
+        hf_pending_send *p = target->waiters[done].send;
+        settle(p, outcome::delivered);
+        unref(p);
+        done++;
+    }
+    target->waiters.erase(target->waiters.begin(), target->waiters.begin() + long(done));
+}
+
+void hf_route_target_gone(hf_session *target)
+{
+    std::vector<hf_delivery_waiter> waiters;
+    waiters.swap(target->waiters);
+    for (const hf_delivery_waiter &w : waiters) {
+        settle(w.send, outcome::stored);
+        unref(w.send);
+    }
+}
+
+void hf_route_ack_wait_expired(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    uint64_t now = hf_mono_ms();
+    while (!d->awaiting_ack.empty() && d->awaiting_ack.front()->deadline_ms <= now) {
+        hf_pending_send *p = d->awaiting_ack.front();
+        d->awaiting_ack.pop_front();
+        p->in_fifo = false;
+        if (!p->answered && !p->issuing) {
+            // Targets still silent keep the message in their queue.
+            p->stored += p->unsettled;
+            answer(p);
+        }
+        unref(p);
+    }
+    arm_ack_wait(d);
+}
+
+void hf_route_release_all(hf_daemon *d)
+{
+    while (!d->awaiting_ack.empty()) {
+        hf_pending_send *p = d->awaiting_ack.front();
+        d->awaiting_ack.pop_front();
+        p->in_fifo = false;
+        unref(p);
+    }
+}

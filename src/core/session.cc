@@ -1,0 +1,261 @@
+#include "core/session.h"
+
+#include "core/clock.h"
+#include "core/conn.h"
+#include "core/log.h"
+#include "core/route.h"
+#include "core/tokens.h"
+
+namespace {
+
+// Bytes one fetch may bring into memory beyond its first message.
+const uint64_t fetch_max_bytes = 1 << 20;
+
+size_t inflight_count(const hf_session *s)
+{
+    return s->inflight.size() - s->inflight_head;
+}
+
+void log_store_failure(void *what, int status)
+{
+    if (status != HF_STORE_OK)
+        hf_log(HF_LOG_WARNING, "store: %s failed (status %d); check the store's health", static_cast<const char *>(what),
+               status);
+}
+
+void send_welcome(hf_conn *c, hf_session *s, uint64_t timeout_ms)
+{
+    hf_daemon *d = c->d;
+    hf_msg m;
+    m.type = HF_MSG_WELCOME;
+    m.version = HF_PROTOCOL_VERSION;
+    m.heartbeat_ms = s->granted_ms;
+    m.timeout_ms = timeout_ms;
+    m.window = uint64_t(d->cfg.window);
+    m.max_frame = uint64_t(d->cfg.max_frame);
+    m.server_id = d->cfg.server_id;
+    m.account = s->account;
+    m.device = s->device;
+    for (unsigned tag : {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
+                         HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
+        hf_msg_set(&m, tag);
+    hf_conn_send(c, &m);
+}
+
+void on_hello(hf_conn *c, const hf_msg *m)
+{
+    hf_daemon *d = c->d;
+    hf_token_claims claims;
+    int rc = hf_tokens_verify(d, m->token, &claims);
+    if (rc != HF_OK) {
+        d->stats.hello_refused++;
+        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        return;
+    }
+    uint64_t vmin = hf_msg_has(m, HF_TAG_VERSION_MIN) ? m->version_min : 1;
+    uint64_t vmax = hf_msg_has(m, HF_TAG_VERSION_MAX) ? m->version_max : vmin;
+    if (vmin > HF_PROTOCOL_VERSION || vmax < HF_PROTOCOL_VERSION) {
+        d->stats.hello_refused++;
+        hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
+        return;
+    }
+    uint64_t granted = 0, timeout = 0;
+    d->heartbeat->negotiate(d->heartbeat_instance, hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0,
+                            &granted, &timeout);
+
+    auto s = std::make_unique<hf_session>();
+    s->conn = c;
+    s->account = claims.account;
+    s->device = claims.device;
+    s->key = hf_device_key(s->account, s->device);
+    s->granted_ms = granted;
+
+    auto existing = d->online_devices.find(s->key);
+    if (existing != d->online_devices.end())
+        hf_conn_fail(existing->second->conn, HF_ERR_REPLACED, std::string("device connected again from ") + c->peer);
+    s->online = true;
+    d->online_devices[s->key] = s.get();
+    hf_session *session = s.get();
+    c->session = std::move(s);
+
+    d->store->add_device(d->store_instance, session->account.c_str(), session->device.c_str(), log_store_failure,
+                         const_cast<char *>("add_device"));
+    hf_conn_set_ready(c, timeout);
+    send_welcome(c, session, timeout);
+    hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
+           session->account.c_str(), session->device.c_str(), (unsigned long long)granted);
+    hf_session_pump(session);
+}
+
+void on_deliver_ack(hf_conn *c, const hf_msg *m)
+{
+    hf_session *s = c->session.get();
+    if (m->upto > s->last_sent_seq) {
+        hf_conn_fail(c, HF_ERR_BAD_ACK,
+                     "upto " + std::to_string(m->upto) + " is past the last delivered seq " +
+                         std::to_string(s->last_sent_seq));
+        return;
+    }
+    size_t acked = 0;
+    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head] <= m->upto) {
+        s->inflight_head++;
+        acked++;
+    }
+    if (s->inflight_head == s->inflight.size()) {
+        s->inflight.clear();
+        s->inflight_head = 0;
+    } else if (s->inflight_head > s->inflight.size() / 2) {
+        s->inflight.erase(s->inflight.begin(), s->inflight.begin() + long(s->inflight_head));
+        s->inflight_head = 0;
+    }
+    if (acked == 0)
+        return; // a repeated acknowledgement: nothing new
+    c->d->stats.messages_delivered += acked;
+    c->d->store->ack(c->d->store_instance, s->account.c_str(), s->device.c_str(), m->upto, log_store_failure,
+                     const_cast<char *>("ack"));
+    hf_route_acknowledged(s, m->upto);
+    hf_session_pump(s);
+}
+
+void on_ping(hf_conn *c, const hf_msg *m)
+{
+    hf_msg pong;
+    pong.type = HF_MSG_PONG;
+    if (hf_msg_has(m, HF_TAG_ID)) {
+        pong.id = m->id;
+        hf_msg_set(&pong, HF_TAG_ID);
+    }
+    hf_conn_send(c, &pong);
+    if (c->d->heartbeat->on_ping)
+        c->d->heartbeat->on_ping(c->d->heartbeat_instance, c->session->granted_ms);
+}
+
+void send_deliver(hf_conn *c, const hf_store_msg *sm)
+{
+    hf_msg m;
+    m.type = HF_MSG_DELIVER;
+    m.seq = sm->seq;
+    m.from = sm->from;
+    m.payload = std::string_view(reinterpret_cast<const char *>(sm->payload), sm->payload_len);
+    m.stored_at_ms = sm->stored_at_ms;
+    m.id = sm->msg_id;
+    for (unsigned tag : {HF_TAG_SEQ, HF_TAG_FROM, HF_TAG_PAYLOAD, HF_TAG_STORED_AT_MS, HF_TAG_ID})
+        hf_msg_set(&m, tag);
+    if (sm->collapse_key) {
+        m.collapse = sm->collapse_key;
+        hf_msg_set(&m, HF_TAG_COLLAPSE);
+    }
+    hf_conn_send(c, &m);
+}
+
+void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
+{
+    auto *s = static_cast<hf_session *>(arg);
+    hf_conn *c = s->conn;
+    s->fetching = false;
+    if (status != HF_STORE_OK) {
+        hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); will retry on the next event",
+               s->account.c_str(), s->device.c_str(), status);
+    } else if (hf_conn_is_open(c)) {
+        for (size_t i = 0; i < count; i++) {
+            send_deliver(c, &msgs[i]);
+            s->inflight.push_back(msgs[i].seq);
+            s->last_sent_seq = msgs[i].seq;
+        }
+        // A full batch may mean more is waiting.
+        if (count > 0 && count == s->fetch_asked)
+            s->fetch_again = true;
+    }
+    if (!s->in_fetch_call && s->fetch_again)
+        hf_session_pump(s);
+    hf_conn_unref(c);
+}
+
+} // namespace
+
+void hf_session_pump(hf_session *s)
+{
+    hf_conn *c = s->conn;
+    hf_daemon *d = c->d;
+    if (s->fetching) {
+        s->fetch_again = true;
+        return;
+    }
+    hf_conn_ref(c);
+    // Loop rather than recurse when the store completes synchronously.
+    while (hf_conn_is_open(c) && !s->fetching) {
+        size_t room = size_t(d->cfg.window) - inflight_count(s);
+        if (room == 0)
+            break;
+        s->fetching = true;
+        s->fetch_asked = uint32_t(room);
+        s->fetch_again = false;
+        s->in_fetch_call = true;
+        hf_conn_ref(c); // released by fetch_done
+        d->store->fetch(d->store_instance, s->account.c_str(), s->device.c_str(), s->last_sent_seq, uint32_t(room),
+                        fetch_max_bytes, d->host.now_ms(d->host.host), fetch_done, s);
+        s->in_fetch_call = false;
+        if (!s->fetch_again)
+            break;
+    }
+    hf_conn_unref(c);
+}
+
+void hf_session_on_frame(hf_conn *c, const hf_msg *m)
+{
+    if (c->state == hf_conn_state::hello) {
+        if (m->type != HF_MSG_HELLO) {
+            hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                         std::string(hf_msg_type_name(m->type)) + " before HELLO; send HELLO first");
+            return;
+        }
+        on_hello(c, m);
+        return;
+    }
+    switch (m->type) {
+    case HF_MSG_PING:
+        on_ping(c, m);
+        break;
+    case HF_MSG_SEND:
+        hf_route_send(c->session.get(), m);
+        break;
+    case HF_MSG_DELIVER_ACK:
+        on_deliver_ack(c, m);
+        break;
+    default:
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                     std::string(hf_msg_type_name(m->type)) + " is not accepted from a device after HELLO");
+        break;
+    }
+}
+
+void hf_session_closed(hf_conn *c)
+{
+    hf_session *s = c->session.get();
+    if (!s || !s->online)
+        return;
+    s->online = false;
+    auto it = c->d->online_devices.find(s->key);
+    if (it != c->d->online_devices.end() && it->second == s)
+        c->d->online_devices.erase(it);
+    hf_route_target_gone(s);
+    hf_log(HF_LOG_DEBUG, "%s/%s offline", s->account.c_str(), s->device.c_str());
+}
+
+hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_view device)
+{
+    auto it = d->online_devices.find(hf_device_key(account, device));
+    return it == d->online_devices.end() ? nullptr : it->second;
+}
+
+uint64_t hf_session_granted_ms(const hf_session *s)
+{
+    return s->granted_ms;
+}
+
+void hf_session_data_ready(hf_daemon *d, const char *account, const char *device)
+{
+    hf_session *s = hf_session_find(d, account, device);
+    if (s)
+        hf_session_pump(s);
+}

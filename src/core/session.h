@@ -1,0 +1,53 @@
+// Device sessions: HELLO, the online-device table, and the delivery window
+// (at most delivery.window DELIVERs unacknowledged; the rest wait in the
+// store, so a slow device costs store space, not daemon memory).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/daemon.h"
+
+struct hf_conn;
+
+// A SEND whose sender waits to hear "delivered": resolved when the target
+// acknowledges seq, or as "stored" when the target goes away first.
+struct hf_delivery_waiter {
+    uint64_t seq;
+    hf_pending_send *send;
+};
+
+struct hf_session {
+    hf_conn *conn;
+    std::string account;
+    std::string device;
+    std::string key; // hf_device_key(account, device)
+    uint64_t granted_ms = 0;
+    bool online = false; // listed in the online table
+
+    uint64_t last_sent_seq = 0;   // highest seq sent in a DELIVER
+    std::vector<uint64_t> inflight; // DELIVERed, not yet acknowledged, ascending
+    size_t inflight_head = 0;
+    bool fetching = false;
+    uint32_t fetch_asked = 0; // how many the outstanding fetch asked for
+    bool fetch_again = false; // data arrived while a fetch was out
+    bool in_fetch_call = false;
+    std::vector<hf_delivery_waiter> waiters; // ascending seq
+};
+
+// A frame from a device connection (HELLO first, then the ready set).
+void hf_session_on_frame(hf_conn *c, const hf_msg *m);
+
+// The connection is going: off the online table at once, waiters told.
+void hf_session_closed(hf_conn *c);
+
+// Sends stored messages while the window has room.
+void hf_session_pump(hf_session *s);
+
+// The online session of a device on this server, or null.
+hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_view device);
+
+uint64_t hf_session_granted_ms(const hf_session *s);
+
+// Host API entry: the store says a device has new data.
+void hf_session_data_ready(hf_daemon *d, const char *account, const char *device);

@@ -1,0 +1,45 @@
+#include "core/tls.h"
+
+#include <openssl/err.h>
+
+namespace {
+
+std::string openssl_error(void)
+{
+    char buf[256] = "unknown error";
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return buf;
+}
+
+} // namespace
+
+hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
+{
+    hf_ssl_ctx_ptr ctx(SSL_CTX_new(TLS_server_method()));
+    if (!ctx) {
+        *err = "cannot create a TLS context: " + openssl_error();
+        return nullptr;
+    }
+    SSL_CTX_set_min_proto_version(ctx.get(), cfg.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+    // Devices reconnect often; a resumed session saves a full handshake.
+    SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_certificate.c_str()) != 1) {
+        *err = "tls.certificate " + cfg.tls_certificate + ": " + openssl_error() +
+               " (give a readable PEM certificate chain)";
+        return nullptr;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
+        *err = "tls.key " + cfg.tls_key + ": " + openssl_error() + " (give a readable PEM private key)";
+        return nullptr;
+    }
+    if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+        *err = "tls.key " + cfg.tls_key + " does not match tls.certificate " + cfg.tls_certificate +
+               "; give the key the certificate was issued for";
+        return nullptr;
+    }
+    return ctx;
+}

@@ -1,0 +1,10 @@
+// The listeners' TLS context.
+#pragma once
+#include <string>
+
+#include "core/daemon.h"
+
+// Builds a server context from tls.* keys: certificate chain, a key that
+// must match it, minimum version, and SSL_MODE_RELEASE_BUFFERS so an idle
+// connection holds no record buffers. Null and *err on failure.
+hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err);

@@ -1,0 +1,283 @@
+// store_memory: per-device queues in process memory. For tests and --dev;
+// everything is lost when the daemon stops. Completions run synchronously.
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "modules/abi_v1.h"
+
+namespace {
+
+struct stored_msg {
+    std::string from;
+    uint64_t msg_id;
+    std::string collapse_key;
+    std::string payload;
+    uint64_t stored_at_ms;
+    uint64_t expires_at_ms;
+};
+
+struct dedup_entry {
+    uint64_t seq;
+    uint64_t forget_at_ms;
+};
+
+struct device_queue {
+    uint64_t next_seq = 1;
+    uint64_t acked_upto = 0;
+    uint64_t bytes = 0;
+    std::map<uint64_t, stored_msg> messages; // by seq
+    std::unordered_map<std::string, uint64_t> collapse_seqs;
+    std::unordered_map<std::string, dedup_entry> sent_ids; // from '\0' msg_id -> seq
+    std::deque<std::pair<uint64_t, std::string>> sent_ids_by_age; // (forget_at, key)
+};
+
+struct memory_store {
+    const hf_host_api *host;
+    hf_store_params params;
+    std::unordered_map<std::string, device_queue> queues; // account '\0' device
+    std::unordered_map<std::string, std::set<std::string>> account_devices;
+    std::unordered_map<std::string, std::string> presence; // account '\0' device -> server id
+};
+
+std::string device_key(const char *account, const char *device)
+{
+    std::string key = account;
+    key.push_back('\0');
+    key += device;
+    return key;
+}
+
+std::string sent_id_key(const char *from, uint64_t msg_id)
+{
+    std::string key = from;
+    key.push_back('\0');
+    key.append(reinterpret_cast<const char *>(&msg_id), sizeof msg_id);
+    return key;
+}
+
+void remove_message(device_queue *q, std::map<uint64_t, stored_msg>::iterator it)
+{
+    if (!it->second.collapse_key.empty()) {
+        auto c = q->collapse_seqs.find(it->second.collapse_key);
+        if (c != q->collapse_seqs.end() && c->second == it->first)
+            q->collapse_seqs.erase(c);
+    }
+    q->bytes -= it->second.payload.size();
+    q->messages.erase(it);
+}
+
+// Forgets ids past the dedup window, and the oldest ones when a sender
+// has sent more than the bound in one window, so memory stays bounded.
+void prune_sent_ids(memory_store *s, device_queue *q, uint64_t now_ms)
+{
+    size_t bound = s->params.queue_max_messages * 2 + 1024;
+    while (!q->sent_ids_by_age.empty() &&
+           (q->sent_ids_by_age.front().first <= now_ms || q->sent_ids_by_age.size() > bound)) {
+        auto it = q->sent_ids.find(q->sent_ids_by_age.front().second);
+        if (it != q->sent_ids.end() && it->second.forget_at_ms == q->sent_ids_by_age.front().first)
+            q->sent_ids.erase(it);
+        q->sent_ids_by_age.pop_front();
+    }
+}
+
+int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *, void **store,
+               char *, size_t)
+{
+    auto *s = new memory_store;
+    s->host = host;
+    s->params = *params;
+    *store = s;
+    return 0;
+}
+
+void store_close(void *store)
+{
+    delete static_cast<memory_store *>(store);
+}
+
+void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueue_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    device_queue &q = s->queues[device_key(req->account, req->device)];
+    uint64_t now = s->host->now_ms(s->host->host);
+    prune_sent_ids(s, &q, now);
+    std::string id_key = sent_id_key(req->from, req->msg_id);
+    auto seen = q.sent_ids.find(id_key);
+    if (seen != q.sent_ids.end()) {
+        cb(arg, HF_STORE_DUPLICATE, seen->second.seq, seen->second.seq <= q.acked_upto);
+        return;
+    }
+    bool collapsing = req->collapse_key && *req->collapse_key;
+    auto older = collapsing ? q.collapse_seqs.find(req->collapse_key) : q.collapse_seqs.end();
+    size_t freed_bytes = 0, freed_count = 0;
+    if (older != q.collapse_seqs.end()) {
+        auto it = q.messages.find(older->second);
+        if (it != q.messages.end())
+            freed_bytes = it->second.payload.size(), freed_count = 1;
+    }
+    if (q.messages.size() - freed_count >= s->params.queue_max_messages ||
+        q.bytes - freed_bytes + req->payload_len > s->params.queue_max_bytes) {
+        cb(arg, HF_STORE_QUEUE_FULL, 0, 0);
+        return;
+    }
+    if (freed_count)
+        remove_message(&q, q.messages.find(older->second));
+
+    uint64_t seq = q.next_seq++;
+    stored_msg &m = q.messages[seq];
+    m.from = req->from;
+    m.msg_id = req->msg_id;
+    m.payload.assign(reinterpret_cast<const char *>(req->payload), req->payload_len);
+    m.stored_at_ms = req->stored_at_ms;
+    m.expires_at_ms = req->expires_at_ms;
+    q.bytes += req->payload_len;
+    if (collapsing) {
+        m.collapse_key = req->collapse_key;
+        q.collapse_seqs[m.collapse_key] = seq;
+    }
+    uint64_t forget_at = now + s->params.dedup_window_ms;
+    q.sent_ids[id_key] = dedup_entry{seq, forget_at};
+    q.sent_ids_by_age.emplace_back(forget_at, std::move(id_key));
+    cb(arg, HF_STORE_OK, seq, 0);
+}
+
+void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
+                 uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    auto qit = s->queues.find(device_key(account, device));
+    if (qit == s->queues.end()) {
+        cb(arg, HF_STORE_OK, nullptr, 0);
+        return;
+    }
+    device_queue &q = qit->second;
+    std::vector<hf_store_msg> out;
+    uint64_t bytes = 0;
+    auto it = q.messages.upper_bound(after_seq);
+    while (it != q.messages.end() && out.size() < max_count) {
+        if (it->second.expires_at_ms <= now_ms) {
+            auto dead = it++;
+            remove_message(&q, dead);
+            continue;
+        }
+        const stored_msg &m = it->second;
+        if (!out.empty() && bytes + m.payload.size() > max_bytes)
+            break;
+        bytes += m.payload.size();
+        out.push_back(hf_store_msg{it->first, m.from.c_str(), m.msg_id,
+                                   m.collapse_key.empty() ? nullptr : m.collapse_key.c_str(),
+                                   reinterpret_cast<const uint8_t *>(m.payload.data()), m.payload.size(),
+                                   m.stored_at_ms, m.expires_at_ms});
+        ++it;
+    }
+    cb(arg, HF_STORE_OK, out.data(), out.size());
+}
+
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb,
+               void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    auto qit = s->queues.find(device_key(account, device));
+    if (qit != s->queues.end()) {
+        device_queue &q = qit->second;
+        while (!q.messages.empty() && q.messages.begin()->first <= upto_seq)
+            remove_message(&q, q.messages.begin());
+        if (upto_seq > q.acked_upto)
+            q.acked_upto = upto_seq;
+    }
+    cb(arg, HF_STORE_OK);
+}
+
+void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    s->account_devices[account].insert(device);
+    cb(arg, HF_STORE_OK);
+}
+
+void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    std::vector<const char *> names;
+    auto it = s->account_devices.find(account);
+    if (it != s->account_devices.end())
+        for (const std::string &d : it->second)
+            names.push_back(d.c_str());
+    cb(arg, HF_STORE_OK, names.data(), names.size());
+}
+
+void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    uint64_t expired = 0;
+    for (auto &entry : s->queues) {
+        device_queue &q = entry.second;
+        for (auto it = q.messages.begin(); it != q.messages.end();) {
+            auto cur = it++;
+            if (cur->second.expires_at_ms <= now_ms) {
+                remove_message(&q, cur);
+                expired++;
+            }
+        }
+        prune_sent_ids(s, &q, now_ms);
+    }
+    cb(arg, HF_STORE_OK, expired);
+}
+
+void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t,
+                        hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    s->presence[device_key(account, device)] = server_id;
+    cb(arg, HF_STORE_OK);
+}
+
+void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
+                          hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    auto it = s->presence.find(device_key(account, device));
+    if (it != s->presence.end() && it->second == server_id)
+        s->presence.erase(it);
+    cb(arg, HF_STORE_OK);
+}
+
+void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb,
+                           void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    auto it = s->presence.find(device_key(account, device));
+    cb(arg, HF_STORE_OK, it == s->presence.end() ? nullptr : it->second.c_str());
+}
+
+// One process holds every queue, so the only server to notify is this one.
+void store_notify(void *store, const char *, const char *account, const char *device)
+{
+    auto *s = static_cast<memory_store *>(store);
+    s->host->data_ready(s->host->host, account, device);
+}
+
+const hf_store_ops memory_ops = {
+    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,         store_fetch,
+    store_ack,            store_add_device,   store_list_devices,   store_expire,          store_presence_set,
+    store_presence_clear, store_presence_lookup, store_notify,
+};
+
+} // namespace
+
+extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
+{
+    info->abi_version = HF_MODULE_ABI_VERSION;
+    info->kind = HF_MODULE_STORE;
+    info->name = "memory";
+    info->description = "per-device queues in process memory; lost on restart";
+    info->settings = nullptr;
+    info->setting_count = 0;
+    info->ops = &memory_ops;
+    return 0;
+}
