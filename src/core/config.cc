@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "proto/units.h"
 
 namespace {
 
@@ -391,52 +392,6 @@ bool check_whole(parse_ctx *ctx)
 }
 
 } // namespace
-
-bool hf_parse_duration(const char *text, int64_t *ms)
-{
-    char *end = nullptr;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || v < 0)
-        return false;
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-    for (const auto &u : units) {
-        if (strcmp(end, u.unit) == 0) {
-            if (v > INT64_MAX / u.ms)
-                return false;
-            *ms = v * u.ms;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool hf_parse_size(const char *text, int64_t *bytes)
-{
-    char *end = nullptr;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || v < 0)
-        return false;
-    int shift = 0;
-    if (*end == 'k' || *end == 'K')
-        shift = 10;
-    else if (*end == 'm' || *end == 'M')
-        shift = 20;
-    else if (*end == 'g' || *end == 'G')
-        shift = 30;
-    else if (*end)
-        return false;
-    if (shift && end[1])
-        return false;
-    if (v > (INT64_MAX >> shift))
-        return false;
-    *bytes = int64_t(v) << shift;
-    return true;
-}
 
 bool hf_config_load(const char *path, hf_config *cfg, std::string *err)
 {

@@ -81,11 +81,6 @@ bool hf_config_load(const char *path, hf_config *cfg, std::string *err);
 bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,
                                      std::vector<hf_setting_value> *values, std::string *err);
 
-// Parses "250ms", "30s", "5m", "2h", "7d" into milliseconds.
-bool hf_parse_duration(const char *text, int64_t *ms);
-// Parses "4096", "64k", "1m", "2g" (powers of 1024) into bytes.
-bool hf_parse_size(const char *text, int64_t *bytes);
-
 // Every key the parser accepts, with its type, default and help, for the
 // documentation check.
 struct hf_config_key_doc {

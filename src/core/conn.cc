@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "core/alloc.h"
-#include "core/clock.h"
+#include "proto/clock.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "proto/frame.h"
@@ -100,7 +100,7 @@ void read_frames(hf_conn *c)
         uint8_t head[HF_FRAME_HEADER_MAX];
         ev_ssize_t n = evbuffer_copyout(in, head, avail < sizeof head ? avail : sizeof head);
         hf_frame_header hdr;
-        int rc = hf_frame_header_parse(head, size_t(n), c->d->limits.max_body, &hdr);
+        int rc = hf_frame_ready(head, size_t(n), avail, c->d->limits.max_body, &hdr);
         if (rc == HF_ERR_NEED_MORE)
             return;
         if (rc != HF_OK) {
@@ -112,8 +112,6 @@ void read_frames(hf_conn *c)
             return;
         }
         size_t total = hdr.header_len + size_t(hdr.body_len);
-        if (avail < total)
-            return;
         const uint8_t *frame = evbuffer_pullup(in, ev_ssize_t(total));
         hf_msg m;
         hf_decode_error err;

@@ -6,7 +6,7 @@
 #include <cstdarg>
 #include <cstring>
 
-#include "core/clock.h"
+#include "proto/clock.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/route.h"

@@ -1,6 +1,6 @@
 #include "core/route.h"
 
-#include "core/clock.h"
+#include "proto/clock.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "proto/token.h"

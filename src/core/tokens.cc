@@ -1,6 +1,6 @@
 #include "core/tokens.h"
 
-#include "core/clock.h"
+#include "proto/clock.h"
 
 int hf_tokens_verify(hf_daemon *d, std::string_view token, hf_token_claims *claims)
 {

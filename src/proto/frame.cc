@@ -27,3 +27,11 @@ void hf_frame_header_put(std::string *out, uint8_t type, uint8_t flags, size_t b
     out->push_back(static_cast<char>(flags));
     hf_varint_put(out, body_len);
 }
+
+int hf_frame_ready(const uint8_t *head, size_t head_len, size_t avail, size_t max_body, hf_frame_header *hdr)
+{
+    int rc = hf_frame_header_parse(head, head_len, max_body, hdr);
+    if (rc != HF_OK)
+        return rc;
+    return avail < hdr->header_len + hdr->body_len ? HF_ERR_NEED_MORE : HF_OK;
+}

@@ -20,3 +20,10 @@ int hf_frame_header_parse(const uint8_t *buf, size_t len, size_t max_body, hf_fr
 
 // Appends a frame header for a body of body_len bytes.
 void hf_frame_header_put(std::string *out, uint8_t type, uint8_t flags, size_t body_len);
+
+// The incremental step over a receive buffer: given its first bytes (head,
+// up to HF_FRAME_HEADER_MAX) and how many bytes it holds in all (avail),
+// says whether one whole frame is there. HF_OK: hdr describes a frame of
+// hdr->header_len + hdr->body_len bytes, all present. HF_ERR_NEED_MORE:
+// wait for more. Anything else: the stream is malformed; close it.
+int hf_frame_ready(const uint8_t *head, size_t head_len, size_t avail, size_t max_body, hf_frame_header *hdr);

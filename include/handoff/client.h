@@ -1,0 +1,102 @@
+/* libhandoff: what a device does, as a C API. See libhandoff(3).
+ *
+ * The client runs on a libevent event_base that the application owns and
+ * drives (event_base_dispatch or its own loop). All callbacks run on that
+ * loop; no threads are created. The client:
+ *   1. asks an allocator (each configured one in turn) for server addresses;
+ *   2. tries the addresses in the order given, the next on any failure;
+ *   3. when all fail, backs off (exponential, full jitter, capped) and asks
+ *      the allocators again;
+ *   4. once connected, pings every granted interval; a ping unanswered
+ *      within the ping timeout, a failed write or a GOAWAY closes the link
+ *      and it moves on to the next address, resending every unacknowledged
+ *      message with its original id (the server drops the duplicates). */
+#ifndef HANDOFF_CLIENT_H
+#define HANDOFF_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "handoff/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct event_base;
+typedef struct hf_client hf_client;
+
+enum hf_client_state {
+    HF_CLIENT_IDLE = 0,       /* created, not started */
+    HF_CLIENT_ALLOCATING = 1, /* asking an allocator for addresses */
+    HF_CLIENT_CONNECTING = 2, /* TLS + HELLO to one server address */
+    HF_CLIENT_CONNECTED = 3,  /* WELCOME received; sending and receiving */
+    HF_CLIENT_BACKING_OFF = 4,/* everything failed; waiting before asking again */
+    HF_CLIENT_STOPPED = 5     /* stopped by the application, or refused for good (bad token) */
+};
+
+struct hf_client_options {
+    const char *const *allocators; /* "host:port" of each allocator, tried in turn */
+    size_t allocator_count;
+    const char *ca_file;     /* PEM bundle to verify servers; NULL: the system's */
+    const char *token;       /* device token (see handoff token) */
+    uint32_t heartbeat_ms;   /* interval to ask for; 0: the server's choice */
+    uint32_t connect_timeout_ms; /* per address: TCP + TLS + HELLO; 0: 5000 */
+    uint32_t ping_timeout_ms;    /* PONG must come within; 0: 10000 (at most the interval) */
+    uint32_t backoff_base_ms;    /* 0: 500, or the allocator's hint */
+    uint32_t backoff_cap_ms;     /* 0: 30000, or the allocator's hint */
+};
+
+struct hf_client_message {
+    const char *from;      /* sending device, NUL-terminated */
+    uint64_t seq;          /* acknowledge with hf_client_ack(seq) */
+    uint64_t id;           /* the sender's message id */
+    const uint8_t *payload;
+    size_t payload_len;
+    uint64_t stored_at_ms; /* when the server took it, unix ms */
+};
+
+struct hf_client_callbacks {
+    /* Every state change, with a short reason ("connected to 127.0.0.1:7401"). */
+    void (*on_state)(void *user, int state, const char *detail);
+    /* A message arrived. Pointers are valid during the call only. The
+     * message is redelivered until acknowledged (at-least-once). */
+    void (*on_message)(void *user, const struct hf_client_message *msg);
+    /* The fate of hf_client_send's message: status is enum hf_send_status;
+     * code and text explain a rejection (code is enum hf_err). */
+    void (*on_send_result)(void *user, uint64_t id, int status, int code, const char *text);
+    /* Answer to hf_client_ping: round trip in microseconds. */
+    void (*on_pong)(void *user, uint64_t rtt_us);
+    /* Optional trace of what the client is doing, one line at a time. */
+    void (*on_trace)(void *user, const char *line);
+};
+
+/* Creates a client; copies what it needs from opts. NULL if opts are
+ * invalid (no allocator, no token) or the CA file cannot be read. */
+hf_client *hf_client_new(struct event_base *base, const struct hf_client_options *opts,
+                         const struct hf_client_callbacks *callbacks, void *user);
+/* Starts connecting. Returns 0. */
+int hf_client_start(hf_client *c);
+/* Queues a message to `to` (a device of the same account, or "*" for every
+ * other device). ttl_s 0: the server's default; collapse NULL: none. The
+ * message is kept and resent until a SEND_ACK answers it. Stores its id in
+ * *id. Returns 0, or -1 if stopped or `to` is empty. */
+int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s,
+                   const char *collapse, uint64_t *id);
+/* Acknowledges every message up to and including seq. Returns 0, or -1 if
+ * not connected (the server will deliver them again). */
+int hf_client_ack(hf_client *c, uint64_t seq);
+/* Measures a round trip; the answer comes to on_pong. -1 if not connected. */
+int hf_client_ping(hf_client *c);
+/* Closes the link and stops reconnecting. Unacknowledged sends are kept. */
+void hf_client_stop(hf_client *c);
+void hf_client_free(hf_client *c);
+int hf_client_get_state(const hf_client *c);
+/* Messages sent but not yet answered by a SEND_ACK. */
+size_t hf_client_unacked(const hf_client *c);
+const char *hf_client_state_name(int state);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

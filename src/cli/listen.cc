@@ -1,0 +1,144 @@
+// handoff listen: prints each message, then acknowledges it.
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "cli/cli.h"
+#include "proto/token.h"
+#include "proto/utf8.h"
+
+namespace {
+
+struct listen_job {
+    long count = 0; // 0: no limit
+    long received = 0;
+    bool json = false;
+};
+
+void print_json_string(std::string_view s)
+{
+    putchar('"');
+    for (unsigned char ch : s) {
+        switch (ch) {
+        case '"':
+            fputs("\\\"", stdout);
+            break;
+        case '\\':
+            fputs("\\\\", stdout);
+            break;
+        case '\n':
+            fputs("\\n", stdout);
+            break;
+        case '\r':
+            fputs("\\r", stdout);
+            break;
+        case '\t':
+            fputs("\\t", stdout);
+            break;
+        default:
+            if (ch < 0x20)
+                printf("\\u%04x", ch);
+            else
+                putchar(ch);
+        }
+    }
+    putchar('"');
+}
+
+void print_message(const listen_job *job, const hf_client_message *msg)
+{
+    std::string_view payload(reinterpret_cast<const char *>(msg->payload), msg->payload_len);
+    if (!job->json) {
+        fwrite(payload.data(), 1, payload.size(), stdout);
+        putchar('\n');
+        return;
+    }
+    printf("{\"from\":");
+    print_json_string(msg->from);
+    printf(",\"seq\":%llu,\"id\":%llu,", (unsigned long long)msg->seq, (unsigned long long)msg->id);
+    // JSON strings are text: binary payloads travel as base64url instead.
+    if (hf_utf8_valid(payload)) {
+        printf("\"payload\":");
+        print_json_string(payload);
+    } else {
+        std::string encoded;
+        hf_base64url_encode(payload, &encoded);
+        printf("\"payload_base64url\":\"%s\"", encoded.c_str());
+    }
+    printf("}\n");
+}
+
+void on_message(void *user, const hf_client_message *msg)
+{
+    auto *run = static_cast<cli_run *>(user);
+    auto *job = cli_job<listen_job>(user);
+    if (run->done || run->flushing)
+        return; // past --count: left for the next listener
+    print_message(job, msg);
+    fflush(stdout);
+    hf_client_ack(run->client, msg->seq);
+    if (job->count && ++job->received == job->count)
+        cli_finish_after_flush(run, cli_ok);
+}
+
+} // namespace
+
+int cli_listen(int argc, char **argv, cli_common *common)
+{
+    enum { opt_count = 256, opt_timeout, opt_format };
+    static const struct option options[] = {
+        {"count", required_argument, nullptr, opt_count},
+        {"timeout", required_argument, nullptr, opt_timeout},
+        {"format", required_argument, nullptr, opt_format},
+        {nullptr, 0, nullptr, 0},
+    };
+    listen_job job;
+    cli_run run;
+    run.common = common;
+    run.job = &job;
+    double timeout_s = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", options, nullptr)) != -1) {
+        switch (ch) {
+        case opt_count: {
+            char *end;
+            job.count = strtol(optarg, &end, 10);
+            if (*end || job.count < 1) {
+                fprintf(stderr, "handoff listen: --count wants a positive number\n");
+                return cli_usage;
+            }
+            break;
+        }
+        case opt_timeout:
+            if (!cli_parse_seconds(optarg, &timeout_s)) {
+                fprintf(stderr, "handoff listen: --timeout wants seconds\n");
+                return cli_usage;
+            }
+            break;
+        case opt_format:
+            if (strcmp(optarg, "raw") && strcmp(optarg, "json")) {
+                fprintf(stderr, "handoff listen: --format is raw or json\n");
+                return cli_usage;
+            }
+            job.json = !strcmp(optarg, "json");
+            break;
+        default:
+            return cli_usage;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "handoff listen: unexpected argument \"%s\"\n", argv[optind]);
+        return cli_usage;
+    }
+    hf_client_callbacks cb{};
+    cb.on_message = on_message;
+    if (!cli_start(&run, cb, timeout_s))
+        return cli_usage;
+    int status = cli_loop(&run);
+    // Without --count, running out the clock is the normal end.
+    if (status == cli_timeout && !job.count)
+        status = cli_ok;
+    return status;
+}

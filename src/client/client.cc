@@ -1,0 +1,569 @@
+// libhandoff's device state machine; see include/handoff/client.h.
+#include "handoff/client.h"
+
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/link.h"
+#include "proto/clock.h"
+
+namespace {
+
+const uint32_t default_connect_timeout_ms = 5000;
+const uint32_t default_ping_timeout_ms = 10000;
+const uint32_t default_backoff_base_ms = 500;
+const uint32_t default_backoff_cap_ms = 30000;
+// Until WELCOME says otherwise, accept frames this large.
+const size_t default_max_frame = HF_DEFAULT_MAX_FRAME;
+
+struct outgoing {
+    std::string to;
+    std::string payload;
+    uint32_t ttl_s;
+    std::string collapse;
+};
+
+enum class link_role { none, allocator, server };
+
+} // namespace
+
+struct hf_client {
+    event_base *base;
+    hf_client_callbacks cb;
+    void *user;
+    std::vector<std::string> allocators;
+    std::string token;
+    uint32_t heartbeat_ms, connect_timeout_ms, ping_timeout_ms;
+    uint32_t backoff_base_ms, backoff_cap_ms;
+    SSL_CTX *tls = nullptr;
+
+    int state = HF_CLIENT_IDLE;
+    hf_link *link = nullptr;
+    link_role role = link_role::none;
+    std::string link_address;
+    event *step_timer = nullptr; // attempt deadline, backoff delay, pong deadline
+    event *ping_timer = nullptr;
+
+    size_t allocator_index = 0;
+    size_t allocators_tried = 0; // in this round
+    std::vector<std::string> addresses;
+    size_t address_index = 0;
+    uint32_t backoff_attempt = 0;
+
+    uint64_t granted_heartbeat_ms = 0;
+    size_t max_frame = default_max_frame;
+    uint64_t next_id;
+    std::map<uint64_t, outgoing> unacked; // by id: resent in this order
+    uint64_t next_ping_id = 1;
+    uint64_t heartbeat_ping_id = 0; // outstanding heartbeat ping, 0 if none
+    uint64_t user_ping_id = 0;
+    uint64_t user_ping_sent_us = 0;
+};
+
+namespace {
+
+void trace(hf_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void trace(hf_client *c, const char *fmt, ...)
+{
+    if (!c->cb.on_trace)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->cb.on_trace(c->user, line);
+}
+
+uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
+}
+
+uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v) != 1)
+        v = mono_us() ^ (uint64_t(getpid()) << 32);
+    return v;
+}
+
+void set_state(hf_client *c, int state, const char *detail)
+{
+    if (c->state == state && state != HF_CLIENT_CONNECTING && state != HF_CLIENT_ALLOCATING)
+        return;
+    c->state = state;
+    trace(c, "state %s: %s", hf_client_state_name(state), detail);
+    if (c->cb.on_state)
+        c->cb.on_state(c->user, state, detail);
+}
+
+void arm(event *ev, uint64_t ms)
+{
+    timeval tv = {time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+    event_add(ev, &tv);
+}
+
+void drop_link(hf_client *c)
+{
+    hf_link_free(c->link);
+    c->link = nullptr;
+    c->role = link_role::none;
+    event_del(c->step_timer);
+    event_del(c->ping_timer);
+    c->heartbeat_ping_id = 0;
+    c->user_ping_id = 0;
+}
+
+void allocate(hf_client *c);
+void connect_next_server(hf_client *c);
+void on_link_open(void *arg);
+void on_link_frame(void *arg, const hf_msg *m);
+void on_link_close(void *arg, const char *why);
+
+const hf_link_callbacks link_callbacks = {on_link_open, on_link_frame, on_link_close};
+
+bool open_link(hf_client *c, const std::string &address, link_role role)
+{
+    std::string err;
+    c->link_address = address;
+    c->role = role;
+    c->link = hf_link_open(c->base, c->tls, address, c->max_frame, &link_callbacks, c, &err);
+    if (!c->link) {
+        trace(c, "%s: %s", address.c_str(), err.c_str());
+        c->role = link_role::none;
+        return false;
+    }
+    arm(c->step_timer, c->connect_timeout_ms);
+    return true;
+}
+
+// Everything failed this round: wait, then ask the allocators again.
+void back_off(hf_client *c, const char *why)
+{
+    drop_link(c);
+    uint64_t ceiling = c->backoff_base_ms;
+    for (uint32_t i = 0; i < c->backoff_attempt && ceiling < c->backoff_cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > c->backoff_cap_ms)
+        ceiling = c->backoff_cap_ms;
+    // Full jitter: a fleet that lost one server does not come back at once.
+    uint64_t delay = random_u64() % (ceiling + 1);
+    c->backoff_attempt++;
+    char detail[300];
+    snprintf(detail, sizeof detail, "%s; asking the allocators again in %llu ms (attempt %u)", why,
+             (unsigned long long)delay, c->backoff_attempt);
+    set_state(c, HF_CLIENT_BACKING_OFF, detail);
+    c->allocators_tried = 0;
+    arm(c->step_timer, delay);
+}
+
+void allocate(hf_client *c)
+{
+    drop_link(c);
+    while (c->allocators_tried < c->allocators.size()) {
+        const std::string &address = c->allocators[c->allocator_index];
+        c->allocator_index = (c->allocator_index + 1) % c->allocators.size();
+        c->allocators_tried++;
+        std::string detail = "asking allocator " + address;
+        set_state(c, HF_CLIENT_ALLOCATING, detail.c_str());
+        if (open_link(c, address, link_role::allocator))
+            return;
+    }
+    back_off(c, "no allocator answered");
+}
+
+void connect_next_server(hf_client *c)
+{
+    drop_link(c);
+    while (c->address_index < c->addresses.size()) {
+        const std::string &address = c->addresses[c->address_index];
+        char detail[300];
+        snprintf(detail, sizeof detail, "trying server %s (%zu of %zu)", address.c_str(), c->address_index + 1,
+                 c->addresses.size());
+        c->address_index++;
+        set_state(c, HF_CLIENT_CONNECTING, detail);
+        if (open_link(c, address, link_role::server))
+            return;
+    }
+    back_off(c, "no server on the list accepted the connection");
+}
+
+// A link failed: an allocator's -> the next allocator; a server's -> the
+// next server on the list (claims 4-6 of the design).
+void link_failed(hf_client *c, const char *why)
+{
+    trace(c, "%s %s failed: %s", c->role == link_role::allocator ? "allocator" : "server", c->link_address.c_str(),
+          why);
+    if (c->role == link_role::allocator)
+        allocate(c);
+    else
+        connect_next_server(c);
+}
+
+void send_frame(hf_client *c, const hf_msg *m)
+{
+    if (c->link && !hf_link_send(c->link, m))
+        trace(c, "write to %s failed", c->link_address.c_str());
+}
+
+void send_message(hf_client *c, uint64_t id, const outgoing &o)
+{
+    hf_msg m;
+    m.type = HF_MSG_SEND;
+    m.to = o.to;
+    m.id = id;
+    m.payload = o.payload;
+    hf_msg_set(&m, HF_TAG_TO);
+    hf_msg_set(&m, HF_TAG_ID);
+    hf_msg_set(&m, HF_TAG_PAYLOAD);
+    if (o.ttl_s) {
+        m.ttl = o.ttl_s;
+        hf_msg_set(&m, HF_TAG_TTL);
+    }
+    if (!o.collapse.empty()) {
+        m.collapse = o.collapse;
+        hf_msg_set(&m, HF_TAG_COLLAPSE);
+    }
+    send_frame(c, &m);
+}
+
+void send_ping(hf_client *c, uint64_t id)
+{
+    hf_msg m;
+    m.type = HF_MSG_PING;
+    m.id = id;
+    hf_msg_set(&m, HF_TAG_ID);
+    send_frame(c, &m);
+}
+
+void on_link_open(void *arg)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    hf_msg m;
+    if (c->role == link_role::allocator) {
+        m.type = HF_MSG_ALLOC_REQ;
+    } else {
+        m.type = HF_MSG_HELLO;
+        m.version_min = m.version_max = HF_PROTOCOL_VERSION;
+        hf_msg_set(&m, HF_TAG_VERSION_MIN);
+        hf_msg_set(&m, HF_TAG_VERSION_MAX);
+        if (c->heartbeat_ms) {
+            m.heartbeat_ms = c->heartbeat_ms;
+            hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
+        }
+    }
+    m.token = c->token;
+    hf_msg_set(&m, HF_TAG_TOKEN);
+    send_frame(c, &m);
+}
+
+void on_alloc_resp(hf_client *c, const hf_msg *m)
+{
+    c->addresses.assign(m->addresses, m->addresses + m->address_count);
+    c->address_index = 0;
+    if (hf_msg_has(m, HF_TAG_BACKOFF_BASE_MS) && m->backoff_base_ms > 0)
+        c->backoff_base_ms = uint32_t(m->backoff_base_ms);
+    if (hf_msg_has(m, HF_TAG_BACKOFF_CAP_MS) && m->backoff_cap_ms >= c->backoff_base_ms)
+        c->backoff_cap_ms = uint32_t(m->backoff_cap_ms);
+    std::string list;
+    for (const std::string &a : c->addresses)
+        list += (list.empty() ? "" : ", ") + a;
+    trace(c, "allocator %s answered: %s", c->link_address.c_str(), list.c_str());
+    connect_next_server(c);
+}
+
+void on_welcome(hf_client *c, const hf_msg *m)
+{
+    event_del(c->step_timer);
+    c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
+    c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
+    c->backoff_attempt = 0;
+    c->allocators_tried = 0;
+    char detail[300];
+    snprintf(detail, sizeof detail, "connected to %s, heartbeat %llu ms", c->link_address.c_str(),
+             (unsigned long long)c->granted_heartbeat_ms);
+    set_state(c, HF_CLIENT_CONNECTED, detail);
+    arm(c->ping_timer, c->granted_heartbeat_ms);
+    if (!c->unacked.empty())
+        trace(c, "resending %zu unacknowledged message(s) with their ids", c->unacked.size());
+    for (const auto &entry : c->unacked)
+        send_message(c, entry.first, entry.second);
+}
+
+// Token problems do not heal by retrying: stop and say so.
+bool refused_for_good(uint64_t code)
+{
+    return code == HF_ERR_BAD_TOKEN || code == HF_ERR_TOKEN_EXPIRED || code == HF_ERR_UNKNOWN_KEY ||
+           code == HF_ERR_UNSUPPORTED_VERSION;
+}
+
+void on_error_frame(hf_client *c, const hf_msg *m)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s %s refused: %s: %.*s", c->role == link_role::allocator ? "allocator" : "server",
+             c->link_address.c_str(), hf_err_name(int(m->code)), int(m->text.size()), m->text.data());
+    if (refused_for_good(m->code)) {
+        drop_link(c);
+        set_state(c, HF_CLIENT_STOPPED, detail);
+        return;
+    }
+    link_failed(c, detail);
+}
+
+void on_server_frame(hf_client *c, const hf_msg *m)
+{
+    switch (m->type) {
+    case HF_MSG_WELCOME:
+        on_welcome(c, m);
+        break;
+    case HF_MSG_PONG:
+        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->heartbeat_ping_id) {
+            c->heartbeat_ping_id = 0;
+            event_del(c->step_timer);
+        }
+        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->user_ping_id) {
+            c->user_ping_id = 0;
+            if (c->cb.on_pong)
+                c->cb.on_pong(c->user, mono_us() - c->user_ping_sent_us);
+        }
+        break;
+    case HF_MSG_SEND_ACK: {
+        auto it = c->unacked.find(m->id);
+        if (it == c->unacked.end())
+            break; // an answer to a resend already answered
+        c->unacked.erase(it);
+        std::string text(m->text);
+        if (c->cb.on_send_result)
+            c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
+        break;
+    }
+    case HF_MSG_DELIVER: {
+        std::string from(m->from);
+        hf_client_message msg{from.c_str(), m->seq, m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
+                              m->payload.size(), m->stored_at_ms};
+        if (c->cb.on_message)
+            c->cb.on_message(c->user, &msg);
+        break;
+    }
+    case HF_MSG_GOAWAY: {
+        std::string why = "GOAWAY: " + std::string(m->text);
+        // Addresses in a GOAWAY are where the server suggests we go next.
+        if (m->address_count) {
+            c->addresses.assign(m->addresses, m->addresses + m->address_count);
+            c->address_index = 0;
+        }
+        link_failed(c, why.c_str());
+        break;
+    }
+    case HF_MSG_ERROR:
+        on_error_frame(c, m);
+        break;
+    default:
+        link_failed(c, "unexpected frame from the server");
+        break;
+    }
+}
+
+void on_link_frame(void *arg, const hf_msg *m)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    if (c->role == link_role::server) {
+        on_server_frame(c, m);
+        return;
+    }
+    if (m->type == HF_MSG_ALLOC_RESP)
+        on_alloc_resp(c, m);
+    else if (m->type == HF_MSG_ERROR)
+        on_error_frame(c, m);
+    else
+        link_failed(c, "unexpected frame from the allocator");
+}
+
+void on_link_close(void *arg, const char *why)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    // An allocator closes after its answer; that is not a failure.
+    if (c->role == link_role::none)
+        return;
+    link_failed(c, why);
+}
+
+void on_step_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    switch (c->state) {
+    case HF_CLIENT_BACKING_OFF:
+        allocate(c);
+        break;
+    case HF_CLIENT_ALLOCATING:
+    case HF_CLIENT_CONNECTING:
+        link_failed(c, "timed out");
+        break;
+    case HF_CLIENT_CONNECTED:
+        link_failed(c, "ping unanswered within the ping timeout");
+        break;
+    default:
+        break;
+    }
+}
+
+void on_ping_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    if (c->state != HF_CLIENT_CONNECTED)
+        return;
+    if (!c->heartbeat_ping_id) {
+        c->heartbeat_ping_id = c->next_ping_id++;
+        send_ping(c, c->heartbeat_ping_id);
+        uint64_t wait = c->ping_timeout_ms < c->granted_heartbeat_ms ? c->ping_timeout_ms : c->granted_heartbeat_ms;
+        arm(c->step_timer, wait);
+    }
+    arm(c->ping_timer, c->granted_heartbeat_ms);
+}
+
+} // namespace
+
+extern "C" {
+
+const char *hf_client_state_name(int state)
+{
+    static const char *names[] = {"idle", "allocating", "connecting", "connected", "backing-off", "stopped"};
+    return state >= 0 && state <= HF_CLIENT_STOPPED ? names[state] : "unknown";
+}
+
+hf_client *hf_client_new(event_base *base, const hf_client_options *opts, const hf_client_callbacks *callbacks,
+                         void *user)
+{
+    if (!base || !opts || !opts->allocator_count || !opts->token || !*opts->token)
+        return nullptr;
+    SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+    if (!tls)
+        return nullptr;
+    SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
+    int ca_ok = opts->ca_file ? SSL_CTX_load_verify_locations(tls, opts->ca_file, nullptr)
+                              : SSL_CTX_set_default_verify_paths(tls);
+    if (ca_ok != 1) {
+        SSL_CTX_free(tls);
+        ERR_clear_error();
+        return nullptr;
+    }
+    auto *c = new hf_client;
+    c->base = base;
+    if (callbacks)
+        c->cb = *callbacks;
+    else
+        c->cb = hf_client_callbacks{};
+    c->user = user;
+    for (size_t i = 0; i < opts->allocator_count; i++)
+        c->allocators.emplace_back(opts->allocators[i]);
+    c->token = opts->token;
+    c->heartbeat_ms = opts->heartbeat_ms;
+    c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : default_connect_timeout_ms;
+    c->ping_timeout_ms = opts->ping_timeout_ms ? opts->ping_timeout_ms : default_ping_timeout_ms;
+    c->backoff_base_ms = opts->backoff_base_ms ? opts->backoff_base_ms : default_backoff_base_ms;
+    c->backoff_cap_ms = opts->backoff_cap_ms ? opts->backoff_cap_ms : default_backoff_cap_ms;
+    if (c->backoff_cap_ms < c->backoff_base_ms)
+        c->backoff_cap_ms = c->backoff_base_ms;
+    c->tls = tls;
+    c->step_timer = event_new(base, -1, 0, on_step_timer, c);
+    c->ping_timer = event_new(base, -1, 0, on_ping_timer, c);
+    // Ids must not repeat for this device within the server's dedup
+    // window, across restarts too: start at a random 62-bit point.
+    c->next_id = (random_u64() >> 2) + 1;
+    c->allocator_index = size_t(random_u64() % c->allocators.size());
+    return c;
+}
+
+int hf_client_start(hf_client *c)
+{
+    if (c->state != HF_CLIENT_IDLE && c->state != HF_CLIENT_STOPPED)
+        return 0;
+    c->allocators_tried = 0;
+    allocate(c);
+    return 0;
+}
+
+int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s,
+                   const char *collapse, uint64_t *id)
+{
+    if (!to || !*to)
+        return -1;
+    uint64_t msg_id = c->next_id++;
+    outgoing &o = c->unacked[msg_id];
+    o.to = to;
+    o.payload.assign(static_cast<const char *>(payload), len);
+    o.ttl_s = ttl_s;
+    o.collapse = collapse ? collapse : "";
+    if (id)
+        *id = msg_id;
+    if (c->state == HF_CLIENT_CONNECTED)
+        send_message(c, msg_id, o);
+    return 0;
+}
+
+int hf_client_ack(hf_client *c, uint64_t seq)
+{
+    if (c->state != HF_CLIENT_CONNECTED)
+        return -1;
+    hf_msg m;
+    m.type = HF_MSG_DELIVER_ACK;
+    m.upto = seq;
+    hf_msg_set(&m, HF_TAG_UPTO);
+    send_frame(c, &m);
+    return 0;
+}
+
+int hf_client_ping(hf_client *c)
+{
+    if (c->state != HF_CLIENT_CONNECTED)
+        return -1;
+    c->user_ping_id = c->next_ping_id++;
+    c->user_ping_sent_us = mono_us();
+    send_ping(c, c->user_ping_id);
+    return 0;
+}
+
+void hf_client_stop(hf_client *c)
+{
+    drop_link(c);
+    set_state(c, HF_CLIENT_STOPPED, "stopped by the application");
+}
+
+void hf_client_free(hf_client *c)
+{
+    if (!c)
+        return;
+    hf_link_free(c->link);
+    event_free(c->step_timer);
+    event_free(c->ping_timer);
+    SSL_CTX_free(c->tls);
+    delete c;
+}
+
+int hf_client_get_state(const hf_client *c)
+{
+    return c->state;
+}
+
+size_t hf_client_unacked(const hf_client *c)
+{
+    return c->unacked.size();
+}
+
+} // extern "C"

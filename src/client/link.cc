@@ -1,0 +1,191 @@
+#include "client/link.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <cstring>
+
+#include "proto/frame.h"
+
+struct hf_link {
+    bufferevent *bev = nullptr;
+    hf_link_callbacks cb{};
+    void *arg = nullptr;
+    size_t max_frame = 0;
+    bool open = false;
+    bool closed = false;        // on_close was called or hf_link_free was
+    int in_callback = 0;
+    bool free_requested = false;
+    std::string scratch;
+};
+
+namespace {
+
+bool split_host_port(const std::string &address, std::string *host, std::string *port)
+{
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())
+        return false;
+    *host = address.substr(0, colon);
+    *port = address.substr(colon + 1);
+    if (host->size() > 2 && host->front() == '[' && host->back() == ']')
+        *host = host->substr(1, host->size() - 2);
+    return true;
+}
+
+void destroy(hf_link *l)
+{
+    if (l->bev)
+        bufferevent_free(l->bev);
+    delete l;
+}
+
+// Runs an owner callback; the owner may free the link inside it.
+template <typename Fn>
+bool call_owner(hf_link *l, Fn fn)
+{
+    l->in_callback++;
+    fn();
+    l->in_callback--;
+    if (l->free_requested && l->in_callback == 0) {
+        destroy(l);
+        return false;
+    }
+    return !l->free_requested;
+}
+
+void close_with(hf_link *l, const char *why)
+{
+    if (l->closed)
+        return;
+    l->closed = true;
+    bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    call_owner(l, [&] { l->cb.on_close(l->arg, why); });
+}
+
+void on_read(bufferevent *bev, void *arg)
+{
+    auto *l = static_cast<hf_link *>(arg);
+    evbuffer *in = bufferevent_get_input(bev);
+    while (!l->closed) {
+        size_t avail = evbuffer_get_length(in);
+        uint8_t head[HF_FRAME_HEADER_MAX];
+        ev_ssize_t n = evbuffer_copyout(in, head, avail < sizeof head ? avail : sizeof head);
+        hf_frame_header hdr;
+        int rc = hf_frame_ready(head, size_t(n < 0 ? 0 : n), avail, l->max_frame, &hdr);
+        if (rc == HF_ERR_NEED_MORE)
+            return;
+        if (rc != HF_OK) {
+            close_with(l, "malformed frame from the peer");
+            return;
+        }
+        size_t total = hdr.header_len + size_t(hdr.body_len);
+        const uint8_t *frame = evbuffer_pullup(in, ev_ssize_t(total));
+        hf_msg m;
+        hf_decode_error err;
+        hf_decode_limits limits;
+        limits.max_body = l->max_frame;
+        if (hf_msg_decode(hdr.type, hdr.flags, frame + hdr.header_len, size_t(hdr.body_len), &limits, &m, &err) !=
+            HF_OK) {
+            std::string why = "bad frame from the peer: " + hf_decode_error_text(&err);
+            close_with(l, why.c_str());
+            return;
+        }
+        if (!call_owner(l, [&] { l->cb.on_frame(l->arg, &m); }))
+            return;
+        evbuffer_drain(in, total);
+    }
+}
+
+void on_event(bufferevent *bev, short what, void *arg)
+{
+    auto *l = static_cast<hf_link *>(arg);
+    if (what & BEV_EVENT_CONNECTED) {
+        l->open = true;
+        call_owner(l, [&] { l->cb.on_open(l->arg); });
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        char why[300];
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        int sock_err = EVUTIL_SOCKET_ERROR();
+        if (e) {
+            char tls[256];
+            ERR_error_string_n(e, tls, sizeof tls);
+            snprintf(why, sizeof why, "TLS error: %s", tls);
+        } else if (what & BEV_EVENT_EOF) {
+            snprintf(why, sizeof why, "closed by the peer");
+        } else {
+            snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(sock_err));
+        }
+        close_with(l, why);
+    }
+}
+
+} // namespace
+
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, size_t max_frame,
+                      const hf_link_callbacks *cb, void *arg, std::string *err)
+{
+    std::string host, port;
+    if (!split_host_port(address, &host, &port)) {
+        *err = "bad address \"" + address + "\"; expected host:port";
+        return nullptr;
+    }
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
+    if (gai != 0) {
+        *err = "cannot resolve " + address + ": " + gai_strerror(gai);
+        return nullptr;
+    }
+    SSL *ssl = SSL_new(tls);
+    // Verify the certificate names this host: an IP address or a DNS name.
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+        SSL_set_tlsext_host_name(ssl, host.c_str());
+        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    }
+    auto *l = new hf_link;
+    l->cb = *cb;
+    l->arg = arg;
+    l->max_frame = max_frame;
+    l->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
+    bufferevent_setcb(l->bev, on_read, nullptr, on_event, l);
+    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+    // A failed connect is reported through on_event (deferred), like any
+    // other failure, so the owner has one path for all of them.
+    bufferevent_socket_connect(l->bev, res->ai_addr, int(res->ai_addrlen));
+    freeaddrinfo(res);
+    return l;
+}
+
+bool hf_link_send(hf_link *l, const hf_msg *m)
+{
+    if (l->closed || !l->open)
+        return false;
+    l->scratch.clear();
+    if (hf_msg_encode(m, &l->scratch) != HF_OK)
+        return false;
+    return bufferevent_write(l->bev, l->scratch.data(), l->scratch.size()) == 0;
+}
+
+void hf_link_free(hf_link *l)
+{
+    if (!l)
+        return;
+    l->closed = true;
+    if (l->in_callback) {
+        l->free_requested = true;
+        bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    destroy(l);
+}

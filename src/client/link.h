@@ -1,0 +1,27 @@
+// One TLS connection from a device to an allocator or a server: connect,
+// verify the certificate against the address's host, frames in and out.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <string>
+
+#include "proto/msg.h"
+
+struct event_base;
+struct hf_link;
+
+struct hf_link_callbacks {
+    void (*on_open)(void *arg);                     // TLS is up
+    void (*on_frame)(void *arg, const hf_msg *m);   // one decoded frame
+    void (*on_close)(void *arg, const char *why);   // gone; free the link now or later
+};
+
+// Starts connecting to "host:port". Null and *err if the address is bad.
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, size_t max_frame,
+                      const hf_link_callbacks *cb, void *arg, std::string *err);
+
+// Queues one frame. Returns false if the link is closed.
+bool hf_link_send(hf_link *l, const hf_msg *m);
+
+// Closes at once; no callback runs after this. Safe inside a callback.
+void hf_link_free(hf_link *l);
