@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -115,7 +116,14 @@ struct parse_ctx {
     std::string file;
     std::string dir; // relative paths resolve against the config's folder
     std::string *err;
+    std::map<std::string, int> key_lines; // where each key was given
 };
+
+int line_of(const parse_ctx *ctx, const char *key)
+{
+    auto it = ctx->key_lines.find(key);
+    return it == ctx->key_lines.end() ? 1 : it->second;
+}
 
 bool fail(parse_ctx *ctx, int line, const std::string &message)
 {
@@ -352,6 +360,7 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_s
             module_group->raw.push_back(hf_raw_setting{config_setting_name(s), text, is_string, line});
             continue;
         }
+        ctx->key_lines[path] = line;
         const key_spec *spec = find_key(path);
         if (!spec)
             return fail(ctx, line, "unknown key \"" + path + "\" (see handoffd.conf(5))");
@@ -366,17 +375,20 @@ bool check_whole(parse_ctx *ctx)
 {
     hf_config *cfg = ctx->cfg;
     if (cfg->tls_certificate.empty() || cfg->tls_key.empty())
-        return fail(ctx, 1, "tls.certificate and tls.key are required");
+        return fail(ctx, line_of(ctx, "tls"), "tls.certificate and tls.key are required");
     cfg->tls_certificate = resolve_path(ctx, cfg->tls_certificate);
     cfg->tls_key = resolve_path(ctx, cfg->tls_key);
     if (cfg->token_keys.empty())
-        return fail(ctx, 1, "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
+        return fail(ctx, line_of(ctx, "tokens"), "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
     if (cfg->backoff_cap_ms < cfg->backoff_base_ms)
-        return fail(ctx, 1, "allocator.backoff_cap must not be below allocator.backoff_base");
+        return fail(ctx, line_of(ctx, "allocator.backoff_cap"),
+                    "allocator.backoff_cap must not be below allocator.backoff_base");
     if (cfg->default_ttl_ms > cfg->max_ttl_ms)
-        return fail(ctx, 1, "delivery.default_ttl must not exceed limits.max_ttl");
+        return fail(ctx, line_of(ctx, "delivery.default_ttl") > 1 ? line_of(ctx, "delivery.default_ttl")
+                                                                   : line_of(ctx, "limits.max_ttl"),
+                    "delivery.default_ttl must not exceed limits.max_ttl");
     if (hf_log_facility_from_name(cfg->log_facility.c_str()) < 0)
-        return fail(ctx, 1, "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
+        return fail(ctx, line_of(ctx, "log.facility"), "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
     if (cfg->advertise.empty())
         cfg->advertise = cfg->listen_device;
     if (cfg->server_id.empty()) {
@@ -397,7 +409,7 @@ bool hf_config_load(const char *path, hf_config *cfg, std::string *err)
 {
     *cfg = hf_config{};
     cfg->path = path;
-    parse_ctx ctx{cfg, path, ".", err};
+    parse_ctx ctx{cfg, path, ".", err, {}};
     const char *slash = strrchr(path, '/');
     if (slash)
         ctx.dir = std::string(path, size_t(slash - path));

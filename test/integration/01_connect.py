@@ -1,0 +1,138 @@
+"""01: configuration checks, allocation, HELLO, tokens, modules."""
+
+import os
+import subprocess
+import time
+
+import harness
+import hfwire
+from harness import Relay
+
+
+def test_config_check_reports_file_and_line():
+    relay = Relay()
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with open(relay.config, "a") as f:
+        f.write('limits = { max_frame = "huge"; };\n')
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True)
+    lines = open(relay.config).read().count("\n")
+    assert out.returncode == 78, out
+    assert out.stderr.startswith("%s:%d: limits.max_frame: expected a size" % (relay.config, lines)), out.stderr
+    with open(relay.config, "a") as f:
+        f.write("typo_key = 1;\n")
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True)
+    assert "limits.max_frame" in out.stderr  # the first error is reported first
+
+
+def test_unknown_key_and_bad_duration():
+    relay = Relay(**{"limits.hello_timeout": 10})
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True)
+    assert out.returncode == 78
+    assert "limits.hello_timeout: expected a duration with a unit" in out.stderr, out.stderr
+    relay = Relay(**{"limits.helo_timeout": "1s"})
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True)
+    assert 'unknown key "limits.helo_timeout"' in out.stderr, out.stderr
+
+
+def test_allocator_answers_with_the_server_address():
+    relay = Relay().start()
+    conn = relay.conn(relay.alloc_port)
+    conn.send(hfwire.ALLOC_REQ, [("token", relay.token("alice", "pc"))])
+    resp = conn.expect(hfwire.ALLOC_RESP)
+    assert resp["address"] == ["127.0.0.1:%d" % relay.device_port], resp
+    assert resp["backoff_base_ms"] == 1000 and resp["backoff_cap_ms"] == 60000, resp
+    conn.expect_closed()
+
+
+def test_welcome_grants_heartbeat():
+    relay = Relay(**{"heartbeat.interval": "20s", "heartbeat.grace": "1s", "delivery.window": 7}).start()
+    conn = relay.conn()
+    welcome = conn.hello(relay.token("alice", "pc"), heartbeat_ms=5000)
+    assert welcome["heartbeat_ms"] == 20000, welcome
+    assert welcome["timeout_ms"] == 31000, welcome  # 1.5 x 20 s + 1 s grace
+    assert welcome["window"] == 7 and welcome["version"] == 1, welcome
+    assert welcome["account"] == "alice" and welcome["device"] == "pc", welcome
+    conn.send(hfwire.PING, [("id", 42)])
+    assert conn.expect(hfwire.PONG) == {"id": 42}
+
+
+def expect_refused(relay, token, code, port=None):
+    conn = relay.conn(port)
+    conn.send(hfwire.ALLOC_REQ if port else hfwire.HELLO, [("token", token)])
+    err = conn.expect(hfwire.ERROR)
+    assert err["code"] == hfwire.ERR[code], err
+    conn.expect_closed()
+
+
+def test_bad_tokens_are_refused():
+    relay = Relay().start()
+    other = os.path.join(relay.dir, "other.secret")
+    with open(other, "w") as f:
+        f.write("not the secret the relay knows\n")
+    forged = relay.token("alice", "pc", secret_file=other)
+    expired = relay.token("alice", "pc", ttl="1s")
+    wrong_key = relay.token("alice", "pc", key_id="k9")
+    time.sleep(2.1)  # clock skew default is 60 s; see below for a tight one
+    for port in (None, relay.alloc_port):
+        expect_refused(relay, forged, "bad_token", port)
+        expect_refused(relay, wrong_key, "unknown_key", port)
+        expect_refused(relay, "hf1.garbage", "bad_token", port)
+    strict = Relay(**{"tokens.clock_skew": "0s"}).start()
+    expired = strict.token("alice", "pc", ttl="1s")
+    time.sleep(2.1)
+    expect_refused(strict, expired, "token_expired")
+    # And the CLI says so and exits 4, without retrying forever.
+    code, _, err = strict.cli(expired, "send", "--to", "phone", "x")
+    assert code == 4 and "token_expired" in err, (code, err)
+
+
+def test_hello_timeout_closes_silent_connection():
+    relay = Relay(**{"limits.hello_timeout": "300ms"}).start()
+    conn = relay.conn()
+    err = conn.expect(hfwire.ERROR, timeout=5)
+    assert err["code"] == hfwire.ERR["timeout"], err
+    conn.expect_closed()
+
+
+def test_unsupported_version():
+    relay = Relay().start()
+    conn = relay.conn()
+    conn.send(hfwire.HELLO, [("token", relay.token("alice", "pc")), ("version_min", 2), ("version_max", 3)])
+    assert conn.expect(hfwire.ERROR)["code"] == hfwire.ERR["unsupported_version"]
+
+
+def test_module_with_other_abi_is_refused():
+    relay = Relay(**{"store.module": "badabi"})
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 1, out
+    assert "speaks no ABI version this daemon speaks" in out.stderr, out.stderr
+    relay = Relay(**{"store.module": "nonexistent"})
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 1 and "cannot load module" in out.stderr, out.stderr
+
+
+def test_module_keys_are_checked():
+    relay = Relay(**{"heartbeat.intervall": "5s"})
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
+                         timeout=10)
+    assert out.returncode == 1 and 'module "fixed" has no such key' in out.stderr, out.stderr
+
+
+def test_replaced_device_gets_error():
+    relay = Relay().start()
+    token = relay.token("alice", "pc")
+    first = relay.conn()
+    first.hello(token)
+    second = relay.conn()
+    second.hello(token)
+    assert first.expect(hfwire.ERROR)["code"] == hfwire.ERR["replaced"]
+    first.expect_closed()
+    second.send(hfwire.PING, [("id", 1)])
+    second.expect(hfwire.PONG)
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))

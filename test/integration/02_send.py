@@ -1,0 +1,153 @@
+"""02: sending: stored and delivered, both directions, '*', accounts, dedup, window."""
+
+import json
+import time
+
+import harness
+import hfwire
+from harness import Relay, finish_background
+
+
+def listen_json(relay, token, *args):
+    code, out, err = relay.cli(token, "listen", "--format", "json", *args)
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_offline_device_gets_message_when_it_connects():
+    relay = Relay().start()
+    pc, phone = relay.token("alice", "pc"), relay.token("alice", "phone")
+    code, out, err = relay.cli(pc, "send", "--to", "phone", "https://example.org/a")
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    code, msgs, err = listen_json(relay, phone, "--count", "1", "--timeout", "10")
+    assert code == 0, err
+    assert [(m["from"], m["seq"], m["payload"]) for m in msgs] == [("pc", 1, "https://example.org/a")]
+    # Acknowledged: a second listener gets nothing more.
+    code, msgs, _ = listen_json(relay, phone, "--timeout", "1")
+    assert code == 0 and msgs == [], msgs
+
+
+def test_online_device_gets_message_at_once_both_directions():
+    relay = Relay().start()
+    pc, phone = relay.token("alice", "pc"), relay.token("alice", "phone")
+    for sender, receiver, name in ((pc, phone, "phone"), (phone, pc, "pc")):
+        online = "alice/%s online" % name
+        before = relay.log().count(online)
+        listener = relay.cli_background(receiver, "listen", "--count", "1", "--timeout", "10")
+        harness.wait_until(lambda: relay.log().count(online) > before, 10, online)
+        code, out, err = relay.cli(sender, "send", "--to", name, "hello " + name)
+        assert (code, out) == (0, "delivered\n"), (code, out, err)
+        code, out, err = finish_background(listener)
+        assert (code, out) == (0, "hello %s\n" % name), (code, out, err)
+
+
+def test_star_reaches_every_other_device_of_the_account():
+    relay = Relay().start()
+    tokens = {d: relay.token("alice", d) for d in ("pc", "phone", "tablet")}
+    bob = relay.token("bob", "phone")
+    # Devices become known to the account when they first connect.
+    for d in ("phone", "tablet"):
+        relay.cli(tokens[d], "listen", "--timeout", "0.5")
+    relay.cli(bob, "listen", "--timeout", "0.5")
+    code, out, err = relay.cli(tokens["pc"], "send", "--to", "*", "bookmark")
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    for d in ("phone", "tablet"):
+        code, msgs, _ = listen_json(relay, tokens[d], "--count", "1", "--timeout", "10")
+        assert [m["payload"] for m in msgs] == ["bookmark"], (d, msgs)
+    code, msgs, _ = listen_json(relay, tokens["pc"], "--timeout", "1")
+    assert msgs == [], "the sender must not get its own '*' message"
+    code, msgs, _ = listen_json(relay, bob, "--timeout", "1")
+    assert msgs == [], "another account must not get alice's '*' message"
+
+
+def test_star_with_no_other_device_is_rejected():
+    relay = Relay().start()
+    code, out, err = relay.cli(relay.token("carol", "pc"), "send", "--to", "*", "x")
+    assert code == 1 and "no_target" in err, (code, out, err)
+
+
+def test_devices_of_other_accounts_are_out_of_reach():
+    relay = Relay().start()
+    alice_phone, bob_pc = relay.token("alice", "phone"), relay.token("bob", "pc")
+    relay.cli(alice_phone, "listen", "--timeout", "0.5")
+    # "phone" names bob's own phone: alice's never sees it.
+    code, out, _ = relay.cli(bob_pc, "send", "--to", "phone", "for bob's phone")
+    assert (code, out) == (0, "stored\n")
+    code, msgs, _ = listen_json(relay, alice_phone, "--timeout", "1")
+    assert msgs == [], msgs
+    code, msgs, _ = listen_json(relay, relay.token("bob", "phone"), "--count", "1", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["for bob's phone"]
+
+
+def test_resend_with_same_id_is_delivered_once():
+    relay = Relay().start()
+    sender = relay.conn()
+    sender.hello(relay.token("alice", "pc"))
+    for _ in range(3):
+        sender.send(hfwire.SEND, [("to", "phone"), ("id", 77), ("payload", b"once")])
+        ack = sender.expect(hfwire.SEND_ACK)
+        assert ack["id"] == 77 and ack["status"] == hfwire.STORED, ack
+    receiver = relay.conn()
+    receiver.hello(relay.token("alice", "phone"))
+    msg = receiver.expect(hfwire.DELIVER)
+    assert msg["payload"] == b"once" and msg["id"] == 77 and msg["from"] == "pc", msg
+    receiver.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    receiver.send(hfwire.PING, [("id", 5)])
+    assert receiver.expect(hfwire.PONG)["id"] == 5, "a second DELIVER came"
+    # Once delivered, a resend is answered delivered and not sent again.
+    sender.send(hfwire.SEND, [("to", "phone"), ("id", 77), ("payload", b"once")])
+    assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+
+
+def test_window_bounds_unacknowledged_delivers():
+    relay = Relay(**{"delivery.window": 4, "delivery.ack_wait": "0ms"}).start()
+    sender = relay.conn()
+    sender.hello(relay.token("alice", "pc"))
+    for i in range(10):
+        sender.send(hfwire.SEND, [("to", "phone"), ("id", i + 1), ("payload", b"m%d" % i)])
+        assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    receiver = relay.conn()
+    receiver.hello(relay.token("alice", "phone"))
+    got = [receiver.expect(hfwire.DELIVER) for _ in range(4)]
+    receiver.send(hfwire.PING, [("id", 9)])
+    assert receiver.expect(hfwire.PONG)["id"] == 9, "more than the window was sent"
+    receiver.send(hfwire.DELIVER_ACK, [("upto", got[1]["seq"])])
+    got += [receiver.expect(hfwire.DELIVER) for _ in range(2)]
+    receiver.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+    got += [receiver.expect(hfwire.DELIVER) for _ in range(4)]
+    assert [m["payload"] for m in got] == [b"m%d" % i for i in range(10)], "FIFO order"
+    assert [m["seq"] for m in got] == list(range(1, 11))
+    # Acknowledging past what was delivered is a protocol error.
+    receiver.send(hfwire.DELIVER_ACK, [("upto", 99)])
+    assert receiver.expect(hfwire.ERROR)["code"] == hfwire.ERR["bad_ack"]
+
+
+def test_collapse_key_replaces_undelivered_message():
+    relay = Relay().start()
+    pc = relay.token("alice", "pc")
+    for n in range(3):
+        relay.cli(pc, "send", "--to", "phone", "--collapse", "open-tabs", "tabs v%d" % n)
+    relay.cli(pc, "send", "--to", "phone", "other")
+    code, msgs, _ = listen_json(relay, relay.token("alice", "phone"), "--count", "2", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["tabs v2", "other"], msgs
+
+
+def test_bad_sends_are_rejected_with_reasons():
+    relay = Relay(**{"limits.max_ttl": "1h", "delivery.default_ttl": "1h"}).start()
+    pc = relay.token("alice", "pc")
+    code, _, err = relay.cli(pc, "send", "--to", "not a name", "x")
+    assert code == 1 and "bad_target" in err, err
+    code, _, err = relay.cli(pc, "send", "--to", "phone", "--ttl", "7200", "x")
+    assert code == 1 and "ttl_too_long" in err, err
+
+
+def test_queue_quota_rejects_with_queue_full():
+    relay = Relay(**{"limits.queue_max_messages": 2}).start()
+    pc = relay.token("alice", "pc")
+    for _ in range(2):
+        assert relay.cli(pc, "send", "--to", "phone", "x")[0] == 0
+    code, _, err = relay.cli(pc, "send", "--to", "phone", "x")
+    assert code == 1 and "queue_full" in err, err
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))

@@ -1,0 +1,170 @@
+"""Starts real handoffd processes on 127.0.0.1 and drives them.
+
+Every test gets its own relay (fresh certificates, free ports, its own
+folder); when a test fails, the relay's log is printed. Tests end with a
+'N passed, N failed' line, as automake and CI read it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILDDIR = os.environ.get("HF_BUILDDIR", os.getcwd())
+HANDOFFD = os.path.join(BUILDDIR, "handoffd")
+HANDOFF = os.path.join(BUILDDIR, "handoff")
+os.environ.setdefault("HANDOFF_MODULE_DIR", os.path.join(BUILDDIR, ".libs"))
+# The CLI must not pick up a developer's own settings.
+for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
+    os.environ.pop(var, None)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Relay:
+    """One standalone handoffd. Config keys are given as dotted names."""
+
+    relays = []
+
+    def __init__(self, **settings):
+        self.dir = tempfile.mkdtemp(prefix="handoff-test-")
+        subprocess.run([HANDOFFD, "--dev", "--dev-dir", self.dir, "-t"], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.alloc_port = free_port()
+        self.device_port = free_port()
+        self.ca = os.path.join(self.dir, "ca.pem")
+        self.secret_file = os.path.join(self.dir, "token.secret")
+        self.settings = {
+            "role": "standalone",
+            "server_id": "test",
+            "listen.allocator": "127.0.0.1:%d" % self.alloc_port,
+            "listen.device": "127.0.0.1:%d" % self.device_port,
+            "tls.certificate": "server.pem",
+            "tls.key": "server.key",
+            "store.module": "memory",
+            "heartbeat.module": "fixed",
+            "log.level": "debug",
+        }
+        self.settings.update(settings)
+        self.config = os.path.join(self.dir, "handoffd.conf")
+        self.write_config()
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "handoffd.log")
+        Relay.relays.append(self)
+
+    def write_config(self):
+        groups = {"tokens": ['keys = ( { id = "k1"; secret_file = "token.secret"; } );']}
+        lines = []
+        for key, value in self.settings.items():
+            text = '"%s"' % value if isinstance(value, str) else str(value)
+            if "." in key:
+                group, name = key.split(".", 1)
+                groups.setdefault(group, []).append("%s = %s;" % (name, text))
+            else:
+                lines.append("%s = %s;" % (key, text))
+        for group, entries in groups.items():
+            lines.append("%s = { %s };" % (group, " ".join(entries)))
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self):
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log)
+        def listening():
+            assert self.proc.poll() is None, "handoffd exited with %s" % self.proc.returncode
+            try:
+                socket.create_connection(("127.0.0.1", self.alloc_port), timeout=0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_until(listening, 10, "handoffd to listen")
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout)
+        code = self.proc.returncode if self.proc else None
+        self.proc = None
+        return code
+
+    def token(self, account, device, ttl="1h", key_id="k1", secret_file=None):
+        out = subprocess.run([HANDOFF, "token", "--secret-file", secret_file or self.secret_file,
+                              "--account", account, "--device", device, "--ttl", ttl,
+                              "--key-id", key_id], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def cli_args(self, token, *args):
+        return [HANDOFF, "--allocator", "127.0.0.1:%d" % self.alloc_port, "--ca", self.ca,
+                "--token", token] + list(args)
+
+    def cli(self, token, *args, timeout=20, stdin=None):
+        """Runs the CLI to its end: (exit status, stdout, stderr)."""
+        out = subprocess.run(self.cli_args(token, *args), capture_output=True, text=True,
+                             timeout=timeout, input=stdin)
+        return out.returncode, out.stdout, out.stderr
+
+    def cli_background(self, token, *args):
+        return subprocess.Popen(self.cli_args(token, *args), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def conn(self, port=None):
+        import hfwire
+        return hfwire.Conn(port or self.device_port, self.ca)
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return "(no log)"
+
+
+def finish_background(proc, timeout=20):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def run(tests):
+    """Runs every test_* function of a module in order."""
+    passed = failed = 0
+    for name, fn in tests.items():
+        if not name.startswith("test_") or not callable(fn):
+            continue
+        Relay.relays = []
+        start = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok   %s (%.1fs)" % (name, time.monotonic() - start), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s" % name, flush=True)
+            traceback.print_exc()
+            for relay in Relay.relays:
+                print("---- handoffd log (%s) ----" % relay.dir)
+                print(relay.log()[-6000:])
+        finally:
+            for relay in Relay.relays:
+                if relay.proc and relay.proc.poll() is None:
+                    relay.proc.kill()
+                    relay.proc.wait()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)

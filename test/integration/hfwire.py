@@ -1,0 +1,156 @@
+"""The handoff wire protocol, written from docs/protocol.md for the tests.
+
+It is deliberately a second, independent implementation: when it and the
+daemon agree, the document is right too.
+"""
+
+import socket
+import ssl
+
+# Message types.
+ALLOC_REQ, ALLOC_RESP, HELLO, WELCOME, PING, PONG, SEND, SEND_ACK = 1, 2, 3, 4, 5, 6, 7, 8
+DELIVER, DELIVER_ACK, GOAWAY, ERROR, REGISTER, REGISTER_ACK = 9, 10, 11, 12, 13, 14
+CRITICAL = 0x01
+
+# Tags: (name, kind) where kind is "u" (varint), "s" (UTF-8) or "b" (bytes).
+TAGS = {
+    1: ("token", "s"), 2: ("version_min", "u"), 3: ("version_max", "u"), 4: ("version", "u"),
+    5: ("id", "u"), 6: ("to", "s"), 7: ("from", "s"), 8: ("seq", "u"), 9: ("ttl", "u"),
+    10: ("collapse", "s"), 11: ("payload", "b"), 12: ("status", "u"), 13: ("code", "u"),
+    14: ("text", "s"), 15: ("heartbeat_ms", "u"), 16: ("timeout_ms", "u"), 17: ("window", "u"),
+    18: ("max_frame", "u"), 19: ("address", "s"), 20: ("heartbeat_min_ms", "u"),
+    21: ("heartbeat_max_ms", "u"), 22: ("backoff_base_ms", "u"), 23: ("backoff_cap_ms", "u"),
+    24: ("upto", "u"), 25: ("stored_at_ms", "u"), 26: ("delivered_count", "u"),
+    27: ("stored_count", "u"), 28: ("rejected_count", "u"), 29: ("server_id", "s"),
+    30: ("key", "s"), 31: ("weight", "u"), 32: ("load", "u"), 33: ("draining", "u"),
+    34: ("account", "s"), 35: ("device", "s"), 36: ("retry_ms", "u"), 37: ("refresh_ms", "u"),
+}
+TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
+
+# Error codes used by the tests.
+ERR = {
+    "bad_frame": 1, "frame_too_large": 2, "bad_field": 3, "missing_field": 4,
+    "duplicate_field": 5, "unknown_critical": 6, "unexpected_type": 7, "unsupported_version": 8,
+    "bad_token": 9, "token_expired": 10, "unknown_key": 11, "forbidden": 12, "bad_target": 13,
+    "no_target": 14, "queue_full": 15, "ttl_too_long": 18, "timeout": 21, "replaced": 22,
+    "shutting_down": 23, "bad_ack": 25, "too_many_fields": 26,
+}
+DELIVERED, STORED, REJECTED = 0, 1, 2
+
+
+def varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    out.append(v)
+    return bytes(out)
+
+
+def read_varint(buf, pos):
+    """Returns (value, new_pos) or None if buf ends inside the varint."""
+    v = shift = 0
+    while True:
+        if pos >= len(buf):
+            return None
+        b = buf[pos]
+        pos += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, pos
+
+
+def field(tag, value):
+    if isinstance(value, int):
+        value = varint(value)
+    elif isinstance(value, str):
+        value = value.encode()
+    return varint(tag) + varint(len(value)) + value
+
+
+def frame(mtype, fields=(), flags=0, body=None):
+    """fields: a list of (name or tag, value); body overrides them with raw bytes."""
+    if body is None:
+        body = b"".join(field(TAG_OF.get(k, k), v) for k, v in fields)
+    return bytes([mtype, flags]) + varint(len(body)) + body
+
+
+def parse_body(body):
+    msg = {}
+    pos = 0
+    while pos < len(body):
+        tag, pos = read_varint(body, pos)
+        length, pos = read_varint(body, pos)
+        value = body[pos:pos + length]
+        pos += length
+        name, kind = TAGS.get(tag, (str(tag), "b"))
+        if kind == "u":
+            value = read_varint(value, 0)[0]
+        elif kind == "s":
+            value = value.decode()
+        if name == "address":
+            msg.setdefault("address", []).append(value)
+        else:
+            msg[name] = value
+    return msg
+
+
+class Conn:
+    """A raw TLS connection that speaks frames."""
+
+    def __init__(self, port, ca, timeout=5.0):
+        ctx = ssl.create_default_context(cafile=ca)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.buf = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, mtype, fields=(), flags=0):
+        self.send_raw(frame(mtype, fields, flags))
+
+    def recv(self, timeout=5.0):
+        """Returns (type, fields) or None on a clean close."""
+        self.sock.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 3:
+                hdr = read_varint(self.buf, 2)
+                if hdr:
+                    length, start = hdr
+                    if len(self.buf) >= start + length:
+                        mtype = self.buf[0]
+                        body = self.buf[start:start + length]
+                        self.buf = self.buf[start + length:]
+                        return mtype, parse_body(body)
+            try:
+                chunk = self.sock.recv(65536)
+            except (ssl.SSLError, ConnectionResetError):
+                return None
+            if not chunk:
+                return None
+            self.buf += chunk
+
+    def expect(self, mtype, timeout=5.0):
+        got = self.recv(timeout)
+        assert got is not None, "connection closed, expected type %d" % mtype
+        assert got[0] == mtype, "expected type %d, got %r" % (mtype, got)
+        return got[1]
+
+    def expect_closed(self, timeout=5.0):
+        got = self.recv(timeout)
+        assert got is None, "expected a close, got %r" % (got,)
+
+    def hello(self, token, heartbeat_ms=None):
+        fields = [("token", token), ("version_min", 1), ("version_max", 1)]
+        if heartbeat_ms:
+            fields.append(("heartbeat_ms", heartbeat_ms))
+        self.send(HELLO, fields)
+        return self.expect(WELCOME)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
