@@ -1,0 +1,56 @@
+"""04: a client whose server restarts reconnects by itself and gets what was stored."""
+
+import signal
+import time
+
+import harness
+from harness import Relay, finish_background
+
+
+def restart_while_listening(stop_signal):
+    # Short backoff hints so the test does not wait out a long jitter.
+    relay = Relay(**{"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}).start()
+    phone, pc = relay.token("alice", "phone"), relay.token("alice", "pc")
+    listener = relay.cli_background(phone, "--verbose", "listen", "--count", "2", "--timeout", "30")
+    harness.wait_until(lambda: "alice/phone online" in relay.log(), 10, "phone online")
+    code, out, _ = relay.cli(pc, "send", "--to", "phone", "before")
+    assert (code, out) == (0, "delivered\n"), out
+    relay.stop(stop_signal)
+    time.sleep(0.5)  # the listener is now backing off against a dead relay
+    relay.start()
+    # The memory store starts empty: what is stored after the restart must
+    # reach the listener once it has found its way back.
+    code, out, err = relay.cli(pc, "send", "--to", "phone", "after restart")
+    assert code == 0 and out in ("stored\n", "delivered\n"), (code, out, err)
+    code, out, err = finish_background(listener, timeout=30)
+    assert code == 0, (code, out, err)
+    assert out == "before\nafter restart\n", out
+    assert "backing-off" in err or "failed" in err, err  # the listener saw the outage
+    return err
+
+
+def test_reconnects_after_sigterm():
+    err = restart_while_listening(signal.SIGTERM)
+    assert "GOAWAY" in err, err  # a stopping server tells its devices
+
+
+def test_reconnects_after_kill_9():
+    restart_while_listening(signal.SIGKILL)
+
+
+def test_unacknowledged_send_is_resent_after_reconnect():
+    relay = Relay(**{"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"})
+    # The relay is down when the send starts: the client keeps the message
+    # and sends it once a server answers.
+    sender = relay.cli_background(relay.token("alice", "pc"), "--verbose", "send", "--to", "phone",
+                                  "--timeout", "20", "patient")
+    time.sleep(1.0)
+    relay.start()
+    code, out, err = finish_background(sender)
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    code, out, _ = relay.cli(relay.token("alice", "phone"), "listen", "--count", "1", "--timeout", "10")
+    assert out == "patient\n", out
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
