@@ -25,7 +25,7 @@ hf_install_packages() {
 HF_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libevent-dev libssl-dev
     libconfig-dev libjemalloc-dev"
 # What the tests need on top.
-HF_TEST_PACKAGES="libcmocka-dev python3 openssl"
+HF_TEST_PACKAGES="libcmocka-dev python3 openssl groff-base"
 
 # Builds in the source tree with make -j2 (the machine has two cores).
 hf_build() {
