@@ -142,6 +142,15 @@ def finish_background(proc, timeout=20):
     return proc.returncode, out, err
 
 
+def sanitizer_report(log):
+    """The first sanitizer finding in a daemon log, or ''."""
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        at = log.find(marker)
+        if at >= 0:
+            return log[max(0, at - 200):at + 3000]
+    return ""
+
+
 def run(tests):
     """Runs every test_* function of a module in order."""
     passed = failed = 0
@@ -152,6 +161,11 @@ def run(tests):
         start = time.monotonic()
         try:
             fn()
+            # A clean stop lets a sanitizer build report leaks at exit.
+            for relay in Relay.relays:
+                relay.stop()
+                report = sanitizer_report(relay.log())
+                assert not report, "sanitizer report:\n" + report
             passed += 1
             print("ok   %s (%.1fs)" % (name, time.monotonic() - start), flush=True)
         except Exception:
