@@ -44,37 +44,54 @@ void split_list(const char *text, std::vector<std::string> *out)
 
 bool cli_parse_common(int *argc, char ***argv, cli_common *common)
 {
-    enum { opt_allocator = 256, opt_ca, opt_token, opt_verbose };
-    static const struct option options[] = {
-        {"allocator", required_argument, nullptr, opt_allocator},
-        {"ca", required_argument, nullptr, opt_ca},
-        {"token", required_argument, nullptr, opt_token},
-        {"verbose", no_argument, nullptr, opt_verbose},
-        {nullptr, 0, nullptr, 0},
-    };
-    // "+" stops at the command name: its options are its own.
-    int ch;
-    while ((ch = getopt_long(*argc, *argv, "+", options, nullptr)) != -1) {
-        switch (ch) {
-        case opt_allocator:
-            split_list(optarg, &common->allocators);
+    // Common options may stand before or after the command name, so they
+    // are taken out wherever they are; the rest is left, in order, for the
+    // command's own parser.
+    static const char *const with_value[] = {"--allocator", "--ca", "--token"};
+    char **args = *argv;
+    int kept = 1; // argv[0], the program name, stays
+    for (int i = 1; i < *argc; i++) {
+        const char *arg = args[i];
+        if (!strcmp(arg, "--")) {
+            while (i < *argc)
+                args[kept++] = args[i++];
             break;
-        case opt_ca:
-            common->ca = optarg;
-            break;
-        case opt_token:
-            common->token = optarg;
-            break;
-        case opt_verbose:
-            common->verbose = true;
-            break;
-        default:
-            return false;
         }
+        if (!strcmp(arg, "--verbose")) {
+            common->verbose = true;
+            continue;
+        }
+        const char *value = nullptr;
+        size_t which = 0;
+        for (; which < 3; which++) {
+            size_t n = strlen(with_value[which]);
+            if (!strncmp(arg, with_value[which], n) && (arg[n] == '\0' || arg[n] == '=')) {
+                if (arg[n] == '=')
+                    value = arg + n + 1;
+                else if (i + 1 < *argc)
+                    value = args[++i];
+                else {
+                    fprintf(stderr, "handoff: %s needs a value\n", with_value[which]);
+                    return false;
+                }
+                break;
+            }
+        }
+        if (which == 3) {
+            args[kept++] = args[i];
+            continue;
+        }
+        if (which == 0)
+            split_list(value, &common->allocators);
+        else if (which == 1)
+            common->ca = value;
+        else
+            common->token = value;
     }
-    *argc -= optind;
-    *argv += optind;
-    optind = 0; // the command parses its own options from the start
+    // The command sees its own name as argv[0].
+    *argc = kept - 1;
+    *argv = args + 1;
+    optind = 0;
     return true;
 }
 
