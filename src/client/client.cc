@@ -32,6 +32,7 @@ struct outgoing {
     std::string payload;
     uint32_t ttl_s;
     std::string collapse;
+    bool sent = false; // written to some server before
 };
 
 enum class link_role { none, allocator, server };
@@ -220,8 +221,9 @@ void send_frame(hf_client *c, const hf_msg *m)
         trace(c, "write to %s failed", c->link_address.c_str());
 }
 
-void send_message(hf_client *c, uint64_t id, const outgoing &o)
+void send_message(hf_client *c, uint64_t id, outgoing &o)
 {
+    o.sent = true;
     hf_msg m;
     m.type = HF_MSG_SEND;
     m.to = o.to;
@@ -298,9 +300,12 @@ void on_welcome(hf_client *c, const hf_msg *m)
              (unsigned long long)c->granted_heartbeat_ms);
     set_state(c, HF_CLIENT_CONNECTED, detail);
     arm(c->ping_timer, c->granted_heartbeat_ms);
-    if (!c->unacked.empty())
-        trace(c, "resending %zu unacknowledged message(s) with their ids", c->unacked.size());
+    size_t resends = 0;
     for (const auto &entry : c->unacked)
+        resends += entry.second.sent;
+    if (resends)
+        trace(c, "resending %zu unacknowledged message(s) with their ids", resends);
+    for (auto &entry : c->unacked)
         send_message(c, entry.first, entry.second);
 }
 

@@ -210,15 +210,35 @@ void devices_listed(void *arg, int status, const char *const *devices, size_t co
     finish_issuing(p);
 }
 
-// A SEND refused before any store work: answered at once.
-bool check_send(hf_session *sender, const hf_msg *m, int *code, std::string *text)
+// The device part of `to`: "DEVICE", "*", or "ACCOUNT/DEVICE" where
+// ACCOUNT must be the sender's own (anything else is forbidden).
+bool target_device(hf_session *sender, std::string_view to, std::string_view *device, int *code,
+                   std::string *text)
 {
-    const hf_config &cfg = sender->conn->d->cfg;
-    if (m->to != "*" && !hf_name_valid(m->to)) {
+    size_t slash = to.find('/');
+    if (slash != std::string_view::npos) {
+        if (to.substr(0, slash) != sender->account) {
+            *code = HF_ERR_FORBIDDEN;
+            *text = "a device may send only to devices of its own account";
+            return false;
+        }
+        to = to.substr(slash + 1);
+    }
+    if (to != "*" && !hf_name_valid(to)) {
         *code = HF_ERR_BAD_TARGET;
-        *text = "\"to\" must be a device name (1-64 of A-Z a-z 0-9 . _ - @) or \"*\"";
+        *text = "\"to\" must be a device name (1-64 of A-Z a-z 0-9 . _ - @), \"*\" or ACCOUNT/DEVICE";
         return false;
     }
+    *device = to;
+    return true;
+}
+
+// A SEND refused before any store work: answered at once.
+bool check_send(hf_session *sender, const hf_msg *m, std::string_view *device, int *code, std::string *text)
+{
+    const hf_config &cfg = sender->conn->d->cfg;
+    if (!target_device(sender, m->to, device, code, text))
+        return false;
     if (hf_msg_has(m, HF_TAG_TTL) && m->ttl == 0) {
         *code = HF_ERR_BAD_FIELD;
         *text = "ttl must be at least 1 second";
@@ -246,7 +266,8 @@ void hf_route_send(hf_session *sender, const hf_msg *m)
     d->stats.messages_received++;
     int code = HF_OK;
     std::string text;
-    if (!check_send(sender, m, &code, &text)) {
+    std::string_view device;
+    if (!check_send(sender, m, &device, &code, &text)) {
         d->stats.messages_rejected++;
         send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);
         return;
@@ -263,11 +284,11 @@ void hf_route_send(hf_session *sender, const hf_msg *m)
     p->stored_at_ms = hf_wall_ms();
     uint64_t ttl_ms = hf_msg_has(m, HF_TAG_TTL) ? m->ttl * 1000 : uint64_t(d->cfg.default_ttl_ms);
     p->expires_at_ms = p->stored_at_ms + ttl_ms;
-    if (m->to == "*") {
+    if (device == "*") {
         d->store->list_devices(d->store_instance, p->account.c_str(), devices_listed, p);
         return;
     }
-    enqueue_to(p, std::string(m->to));
+    enqueue_to(p, std::string(device));
     finish_issuing(p);
 }
 

@@ -1,6 +1,8 @@
 """02: sending: stored and delivered, both directions, '*', accounts, dedup, window."""
 
 import json
+import os
+import subprocess
 import time
 
 import harness
@@ -76,6 +78,30 @@ def test_devices_of_other_accounts_are_out_of_reach():
     assert msgs == [], msgs
     code, msgs, _ = listen_json(relay, relay.token("bob", "phone"), "--count", "1", "--timeout", "10")
     assert [m["payload"] for m in msgs] == ["for bob's phone"]
+
+
+def test_sending_to_another_accounts_device_is_forbidden():
+    relay = Relay().start()
+    bob_pc = relay.token("bob", "pc")
+    code, _, err = relay.cli(bob_pc, "send", "--to", "alice/phone", "x")
+    assert code == 1 and "forbidden" in err, (code, err)
+    # The explicit form with one's own account is the same as the plain name.
+    code, out, _ = relay.cli(bob_pc, "send", "--to", "bob/phone", "mine")
+    assert (code, out) == (0, "stored\n")
+    code, msgs, _ = listen_json(relay, relay.token("bob", "phone"), "--count", "1", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["mine"]
+
+
+def test_readme_walkthrough_with_environment():
+    relay = Relay().start()
+    env = dict(os.environ, HANDOFF_ALLOCATOR="127.0.0.1:%d" % relay.alloc_port, HANDOFF_CA=relay.ca)
+    phone = subprocess.Popen([harness.HANDOFF, "listen", "--count", "1", "--token",
+                              relay.token("alice", "phone")], env=env, stdout=subprocess.PIPE, text=True)
+    harness.wait_until(lambda: "alice/phone online" in relay.log(), 10, "phone online")
+    out = subprocess.run([harness.HANDOFF, "send", "--token", relay.token("alice", "pc"), "--to", "phone",
+                          "https://example.org/bookmarked"], env=env, capture_output=True, text=True)
+    assert (out.returncode, out.stdout) == (0, "delivered\n"), out
+    assert phone.communicate(timeout=10)[0] == "https://example.org/bookmarked\n"
 
 
 def test_resend_with_same_id_is_delivered_once():
