@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "client/link.h"
+#include "net/link.h"
 #include "proto/clock.h"
 
 namespace {
@@ -131,9 +131,9 @@ void drop_link(hf_client *c)
 
 void allocate(hf_client *c);
 void connect_next_server(hf_client *c);
-void on_link_open(void *arg);
-void on_link_frame(void *arg, const hf_msg *m);
-void on_link_close(void *arg, const char *why);
+void on_link_open(void *arg, hf_link *l);
+void on_link_frame(void *arg, hf_link *l, const hf_msg *m);
+void on_link_close(void *arg, hf_link *l, const char *why);
 
 const hf_link_callbacks link_callbacks = {on_link_open, on_link_frame, on_link_close};
 
@@ -252,7 +252,7 @@ void send_ping(hf_client *c, uint64_t id)
     send_frame(c, &m);
 }
 
-void on_link_open(void *arg)
+void on_link_open(void *arg, hf_link *)
 {
     auto *c = static_cast<hf_client *>(arg);
     hf_msg m;
@@ -383,7 +383,7 @@ void on_server_frame(hf_client *c, const hf_msg *m)
     }
 }
 
-void on_link_frame(void *arg, const hf_msg *m)
+void on_link_frame(void *arg, hf_link *, const hf_msg *m)
 {
     auto *c = static_cast<hf_client *>(arg);
     if (c->role == link_role::server) {
@@ -398,7 +398,7 @@ void on_link_frame(void *arg, const hf_msg *m)
         link_failed(c, "unexpected frame from the allocator");
 }
 
-void on_link_close(void *arg, const char *why)
+void on_link_close(void *arg, hf_link *, const char *why)
 {
     auto *c = static_cast<hf_client *>(arg);
     // An allocator closes after its answer; that is not a failure.

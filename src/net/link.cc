@@ -1,4 +1,4 @@
-#include "client/link.h"
+#include "net/link.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -65,7 +65,7 @@ void close_with(hf_link *l, const char *why)
         return;
     l->closed = true;
     bufferevent_disable(l->bev, EV_READ | EV_WRITE);
-    call_owner(l, [&] { l->cb.on_close(l->arg, why); });
+    call_owner(l, [&] { l->cb.on_close(l->arg, l, why); });
 }
 
 void on_read(bufferevent *bev, void *arg)
@@ -96,7 +96,7 @@ void on_read(bufferevent *bev, void *arg)
             close_with(l, why.c_str());
             return;
         }
-        if (!call_owner(l, [&] { l->cb.on_frame(l->arg, &m); }))
+        if (!call_owner(l, [&] { l->cb.on_frame(l->arg, l, &m); }))
             return;
         evbuffer_drain(in, total);
     }
@@ -107,7 +107,7 @@ void on_event(bufferevent *bev, short what, void *arg)
     auto *l = static_cast<hf_link *>(arg);
     if (what & BEV_EVENT_CONNECTED) {
         l->open = true;
-        call_owner(l, [&] { l->cb.on_open(l->arg); });
+        call_owner(l, [&] { l->cb.on_open(l->arg, l); });
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {

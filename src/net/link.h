@@ -10,10 +10,11 @@
 struct event_base;
 struct hf_link;
 
+// Each callback names its link, so an owner may hold several.
 struct hf_link_callbacks {
-    void (*on_open)(void *arg);                     // TLS is up
-    void (*on_frame)(void *arg, const hf_msg *m);   // one decoded frame
-    void (*on_close)(void *arg, const char *why);   // gone; free the link now or later
+    void (*on_open)(void *arg, hf_link *l);                   // TLS is up
+    void (*on_frame)(void *arg, hf_link *l, const hf_msg *m); // one decoded frame
+    void (*on_close)(void *arg, hf_link *l, const char *why); // gone; free the link now or later
 };
 
 // Starts connecting to "host:port". Null and *err if the address is bad.
