@@ -121,7 +121,8 @@ enum hf_err {
     HF_ERR_TOO_MANY_FIELDS = 26,
     HF_ERR_AUTH_FAILED = 27,
     HF_ERR_NEED_MORE = 28, /* decoder only: not enough bytes yet; never sent */
-    HF_ERR_MAX = 28
+    HF_ERR_NO_SERVER = 29, /* allocator has no live server to offer */
+    HF_ERR_MAX = 29
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

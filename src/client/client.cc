@@ -52,6 +52,11 @@ struct hf_client {
     int state = HF_CLIENT_IDLE;
     hf_link *link = nullptr;
     link_role role = link_role::none;
+    uint64_t link_max_seq = 0; // highest DELIVER seq on this link
+    // A server that sent GOAWAY, kept until the next one says WELCOME
+    // (make before break): its last SEND_ACKs and DELIVERs still count.
+    hf_link *old_link = nullptr;
+    hf_link *delivering_link = nullptr; // during on_message: acks go back on it
     std::string link_address;
     event *step_timer = nullptr; // attempt deadline, backoff delay, pong deadline
     event *ping_timer = nullptr;
@@ -129,6 +134,14 @@ void drop_link(hf_client *c)
     c->user_ping_id = 0;
 }
 
+void drop_old_link(hf_client *c)
+{
+    if (!c->old_link)
+        return;
+    hf_link_free(c->old_link);
+    c->old_link = nullptr;
+}
+
 void allocate(hf_client *c);
 void connect_next_server(hf_client *c);
 void on_link_open(void *arg, hf_link *l);
@@ -156,6 +169,7 @@ bool open_link(hf_client *c, const std::string &address, link_role role)
 void back_off(hf_client *c, const char *why)
 {
     drop_link(c);
+    drop_old_link(c);
     uint64_t ceiling = c->backoff_base_ms;
     for (uint32_t i = 0; i < c->backoff_attempt && ceiling < c->backoff_cap_ms; i++)
         ceiling *= 2;
@@ -291,6 +305,11 @@ void on_alloc_resp(hf_client *c, const hf_msg *m)
 void on_welcome(hf_client *c, const hf_msg *m)
 {
     event_del(c->step_timer);
+    if (c->old_link) {
+        trace(c, "moved: letting go of the server that sent GOAWAY");
+        drop_old_link(c);
+    }
+    c->link_max_seq = 0;
     c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
     c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
     c->backoff_attempt = 0;
@@ -329,6 +348,63 @@ void on_error_frame(hf_client *c, const hf_msg *m)
     link_failed(c, detail);
 }
 
+void on_send_ack(hf_client *c, const hf_msg *m)
+{
+    auto it = c->unacked.find(m->id);
+    if (it == c->unacked.end())
+        return; // an answer to a resend already answered
+    c->unacked.erase(it);
+    std::string text(m->text);
+    if (c->cb.on_send_result)
+        c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
+}
+
+void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
+{
+    std::string from(m->from);
+    hf_client_message msg{from.c_str(), m->seq, m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
+                          m->payload.size(), m->stored_at_ms};
+    c->delivering_link = from_link;
+    if (c->cb.on_message)
+        c->cb.on_message(c->user, &msg);
+    c->delivering_link = nullptr;
+}
+
+// The server is going away: connect to the next server first, and let go
+// of this one only once the next one has said WELCOME.
+void on_goaway(hf_client *c, const hf_msg *m)
+{
+    std::string why = "GOAWAY from " + c->link_address + ": " + std::string(m->text);
+    // The list from the allocator is ranked for this account, so its next
+    // entry is where the account's other devices go too; the addresses the
+    // server knows come after it.
+    for (size_t i = 0; i < m->address_count; i++) {
+        std::string a(m->addresses[i]);
+        bool known = false;
+        for (const std::string &have : c->addresses)
+            known = known || have == a;
+        if (!known)
+            c->addresses.push_back(a);
+    }
+    trace(c, "%s", why.c_str());
+    drop_old_link(c);
+    c->old_link = c->link;
+    c->link = nullptr;
+    c->role = link_role::none;
+    connect_next_server(c);
+}
+
+// Frames from the server we are leaving: answers and messages still count.
+void on_old_link_frame(hf_client *c, const hf_msg *m)
+{
+    if (m->type == HF_MSG_SEND_ACK)
+        on_send_ack(c, m);
+    else if (m->type == HF_MSG_DELIVER)
+        on_deliver(c, c->old_link, m);
+    else if (m->type == HF_MSG_ERROR)
+        drop_old_link(c);
+}
+
 void on_server_frame(hf_client *c, const hf_msg *m)
 {
     switch (m->type) {
@@ -346,34 +422,16 @@ void on_server_frame(hf_client *c, const hf_msg *m)
                 c->cb.on_pong(c->user, mono_us() - c->user_ping_sent_us);
         }
         break;
-    case HF_MSG_SEND_ACK: {
-        auto it = c->unacked.find(m->id);
-        if (it == c->unacked.end())
-            break; // an answer to a resend already answered
-        c->unacked.erase(it);
-        std::string text(m->text);
-        if (c->cb.on_send_result)
-            c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
+    case HF_MSG_SEND_ACK:
+        on_send_ack(c, m);
         break;
-    }
-    case HF_MSG_DELIVER: {
-        std::string from(m->from);
-        hf_client_message msg{from.c_str(), m->seq, m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
-                              m->payload.size(), m->stored_at_ms};
-        if (c->cb.on_message)
-            c->cb.on_message(c->user, &msg);
+    case HF_MSG_DELIVER:
+        c->link_max_seq = m->seq;
+        on_deliver(c, c->link, m);
         break;
-    }
-    case HF_MSG_GOAWAY: {
-        std::string why = "GOAWAY: " + std::string(m->text);
-        // Addresses in a GOAWAY are where the server suggests we go next.
-        if (m->address_count) {
-            c->addresses.assign(m->addresses, m->addresses + m->address_count);
-            c->address_index = 0;
-        }
-        link_failed(c, why.c_str());
+    case HF_MSG_GOAWAY:
+        on_goaway(c, m);
         break;
-    }
     case HF_MSG_ERROR:
         on_error_frame(c, m);
         break;
@@ -383,9 +441,13 @@ void on_server_frame(hf_client *c, const hf_msg *m)
     }
 }
 
-void on_link_frame(void *arg, hf_link *, const hf_msg *m)
+void on_link_frame(void *arg, hf_link *l, const hf_msg *m)
 {
     auto *c = static_cast<hf_client *>(arg);
+    if (l == c->old_link) {
+        on_old_link_frame(c, m);
+        return;
+    }
     if (c->role == link_role::server) {
         on_server_frame(c, m);
         return;
@@ -398,9 +460,13 @@ void on_link_frame(void *arg, hf_link *, const hf_msg *m)
         link_failed(c, "unexpected frame from the allocator");
 }
 
-void on_link_close(void *arg, hf_link *, const char *why)
+void on_link_close(void *arg, hf_link *l, const char *why)
 {
     auto *c = static_cast<hf_client *>(arg);
+    if (l == c->old_link) {
+        drop_old_link(c);
+        return;
+    }
     // An allocator closes after its answer; that is not a failure.
     if (c->role == link_role::none)
         return;
@@ -455,19 +521,9 @@ hf_client *hf_client_new(event_base *base, const hf_client_options *opts, const 
 {
     if (!base || !opts || !opts->allocator_count || !opts->token || !*opts->token)
         return nullptr;
-    SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+    SSL_CTX *tls = hf_link_tls_ctx(opts->ca_file);
     if (!tls)
         return nullptr;
-    SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
-    SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
-    int ca_ok = opts->ca_file ? SSL_CTX_load_verify_locations(tls, opts->ca_file, nullptr)
-                              : SSL_CTX_set_default_verify_paths(tls);
-    if (ca_ok != 1) {
-        SSL_CTX_free(tls);
-        ERR_clear_error();
-        return nullptr;
-    }
     auto *c = new hf_client;
     c->base = base;
     if (callbacks)
@@ -524,14 +580,21 @@ int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len
 
 int hf_client_ack(hf_client *c, uint64_t seq)
 {
-    if (c->state != HF_CLIENT_CONNECTED)
-        return -1;
+    // Sequence numbers belong to the server that delivered them: inside
+    // on_message the ack goes back on that link; later, only to the
+    // current server and only for what it delivered. Anything else is
+    // dropped and the message comes again (at-least-once).
+    hf_link *target = c->delivering_link;
+    if (!target) {
+        if (c->state != HF_CLIENT_CONNECTED || seq > c->link_max_seq)
+            return -1;
+        target = c->link;
+    }
     hf_msg m;
     m.type = HF_MSG_DELIVER_ACK;
     m.upto = seq;
     hf_msg_set(&m, HF_TAG_UPTO);
-    send_frame(c, &m);
-    return 0;
+    return hf_link_send(target, &m) ? 0 : -1;
 }
 
 int hf_client_ping(hf_client *c)
@@ -547,6 +610,7 @@ int hf_client_ping(hf_client *c)
 void hf_client_stop(hf_client *c)
 {
     drop_link(c);
+    drop_old_link(c);
     set_state(c, HF_CLIENT_STOPPED, "stopped by the application");
 }
 
@@ -555,6 +619,7 @@ void hf_client_free(hf_client *c)
     if (!c)
         return;
     hf_link_free(c->link);
+    hf_link_free(c->old_link);
     event_free(c->step_timer);
     event_free(c->ping_timer);
     SSL_CTX_free(c->tls);

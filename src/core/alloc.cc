@@ -1,27 +1,81 @@
 #include "core/alloc.h"
 
+#include <openssl/crypto.h>
+
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/rendezvous.h"
 #include "core/tokens.h"
+#include "proto/clock.h"
 
-void hf_alloc_on_frame(hf_conn *c, const hf_msg *m)
+namespace {
+
+// A registration lives this many refresh periods (x2 for integer math):
+// one refresh may be late by half a period before the server drops out.
+const uint64_t lapse_half_periods = 3;
+// The registration connection itself is closed after this many silent
+// refresh periods.
+const uint64_t registrant_timeout_periods = 3;
+
+uint64_t lapse_ms(const hf_daemon *d)
+{
+    return uint64_t(d->cfg.refresh_interval_ms) * lapse_half_periods / 2;
+}
+
+void drop_lapsed(hf_daemon *d)
+{
+    uint64_t now = hf_mono_ms();
+    for (auto it = d->registered_servers.begin(); it != d->registered_servers.end();) {
+        if (it->second.expires_ms <= now) {
+            hf_log(HF_LOG_WARNING, "allocator: server %s (%s) lapsed: no REGISTER for %llu ms; left out of answers",
+                   it->first.c_str(), it->second.address.c_str(), (unsigned long long)lapse_ms(d));
+            it = d->registered_servers.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+// The live servers that may take new devices.
+std::vector<hf_rendezvous_server> candidates(hf_daemon *d)
+{
+    drop_lapsed(d);
+    std::vector<hf_rendezvous_server> out;
+    for (const auto &entry : d->registered_servers)
+        if (!entry.second.draining)
+            out.push_back({entry.first, entry.second.address, entry.second.weight});
+    return out;
+}
+
+void answer_alloc(hf_conn *c, const hf_token_claims &claims)
 {
     hf_daemon *d = c->d;
-    if (m->type != HF_MSG_ALLOC_REQ) {
-        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
-                     std::string(hf_msg_type_name(m->type)) + " sent to the allocator; it answers ALLOC_REQ only");
-        return;
-    }
-    hf_token_claims claims;
-    int rc = hf_tokens_verify(d, m->token, &claims);
-    if (rc != HF_OK) {
-        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
-        return;
-    }
     hf_msg resp;
     resp.type = HF_MSG_ALLOC_RESP;
-    resp.addresses[0] = d->cfg.advertise;
-    resp.address_count = 1;
+    std::vector<hf_rendezvous_server> servers;
+    if (d->cfg.role == hf_role::standalone) {
+        resp.addresses[0] = d->cfg.advertise;
+        resp.address_count = 1;
+    } else {
+        servers = candidates(d);
+        if (servers.empty()) {
+            hf_log(HF_LOG_WARNING, "allocator: no live server to offer %s/%s; are the servers registering?",
+                   claims.account.c_str(), claims.device.c_str());
+            hf_msg err;
+            err.type = HF_MSG_ERROR;
+            err.code = HF_ERR_NO_SERVER;
+            err.text = "no connection server is available; try again later";
+            err.retry_ms = uint64_t(d->cfg.backoff_base_ms);
+            for (unsigned tag : {HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS})
+                hf_msg_set(&err, tag);
+            hf_conn_send(c, &err);
+            hf_conn_close(c, "no server to offer");
+            return;
+        }
+        // Ranked by account, so every device of the account gets this list.
+        for (size_t i : hf_rendezvous_rank(claims.account, servers, size_t(d->cfg.answer_count)))
+            resp.addresses[resp.address_count++] = servers[i].address;
+    }
     resp.version = HF_PROTOCOL_VERSION;
     resp.backoff_base_ms = uint64_t(d->cfg.backoff_base_ms);
     resp.backoff_cap_ms = uint64_t(d->cfg.backoff_cap_ms);
@@ -29,7 +83,105 @@ void hf_alloc_on_frame(hf_conn *c, const hf_msg *m)
         hf_msg_set(&resp, tag);
     hf_conn_send(c, &resp);
     d->stats.alloc_answers++;
-    hf_log(HF_LOG_DEBUG, "allocator: %s/%s -> %s", claims.account.c_str(), claims.device.c_str(),
-           d->cfg.advertise.c_str());
+    hf_log(HF_LOG_DEBUG, "allocator: %s/%s -> %s%s", claims.account.c_str(), claims.device.c_str(),
+           std::string(resp.addresses[0]).c_str(), resp.address_count > 1 ? ", ..." : "");
     hf_conn_close(c, "answered");
+}
+
+bool key_matches(const std::string &expected, std::string_view given)
+{
+    return expected.size() == given.size() && CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
+}
+
+void on_register(hf_conn *c, const hf_msg *m)
+{
+    hf_daemon *d = c->d;
+    if (d->cfg.role != hf_role::allocator) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE, "REGISTER sent to a daemon that is not in the allocator role");
+        return;
+    }
+    if (!key_matches(d->cfg.cluster_key, m->key)) {
+        hf_log(HF_LOG_WARNING, "allocator: REGISTER from %s refused: wrong key; check cluster.key_file on both sides",
+               c->peer);
+        hf_conn_fail(c, HF_ERR_AUTH_FAILED, "registration key refused");
+        return;
+    }
+    if (!hf_name_valid(m->server_id) || m->address_count != 1 || m->addresses[0].empty()) {
+        hf_conn_fail(c, HF_ERR_BAD_FIELD, "REGISTER needs a server_id name and exactly one address");
+        return;
+    }
+    std::string id(m->server_id);
+    auto [it, is_new] = d->registered_servers.try_emplace(id);
+    hf_registered_server &s = it->second;
+    bool was_draining = s.draining;
+    s.address = m->addresses[0];
+    s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
+    s.load = m->load;
+    s.draining = m->draining != 0;
+    s.expires_ms = hf_mono_ms() + lapse_ms(d);
+    s.conn = c;
+    if (!c->registrant) {
+        c->registrant = true;
+        hf_conn_set_ready(c, uint64_t(d->cfg.refresh_interval_ms) * registrant_timeout_periods);
+    }
+    if (is_new)
+        hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu)", id.c_str(), s.address.c_str(),
+               (unsigned long long)s.weight);
+    if (s.draining && !was_draining)
+        hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
+
+    hf_msg ack;
+    ack.type = HF_MSG_REGISTER_ACK;
+    ack.code = HF_OK;
+    ack.refresh_ms = uint64_t(d->cfg.refresh_interval_ms);
+    hf_msg_set(&ack, HF_TAG_CODE);
+    hf_msg_set(&ack, HF_TAG_REFRESH_MS);
+    // The other live servers: where a draining server can send its devices.
+    std::vector<hf_rendezvous_server> others = candidates(d);
+    for (const hf_rendezvous_server &o : others)
+        if (o.id != id && ack.address_count < HF_MAX_ADDRESSES)
+            ack.addresses[ack.address_count++] = o.address;
+    if (ack.address_count)
+        hf_msg_set(&ack, HF_TAG_ADDRESS);
+    hf_conn_send(c, &ack);
+}
+
+} // namespace
+
+void hf_alloc_on_frame(hf_conn *c, const hf_msg *m)
+{
+    if (c->registrant && m->type != HF_MSG_REGISTER) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE, "a registration connection carries REGISTER only");
+        return;
+    }
+    if (m->type == HF_MSG_REGISTER) {
+        on_register(c, m);
+        return;
+    }
+    if (m->type != HF_MSG_ALLOC_REQ) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                     std::string(hf_msg_type_name(m->type)) + " sent to the allocator; it answers ALLOC_REQ only");
+        return;
+    }
+    hf_token_claims claims;
+    int rc = hf_tokens_verify(c->d, m->token, &claims);
+    if (rc != HF_OK) {
+        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        return;
+    }
+    answer_alloc(c, claims);
+}
+
+void hf_alloc_conn_closed(hf_conn *c)
+{
+    hf_daemon *d = c->d;
+    for (auto it = d->registered_servers.begin(); it != d->registered_servers.end();) {
+        if (it->second.conn == c) {
+            hf_log(HF_LOG_WARNING, "allocator: server %s (%s) disconnected; left out of answers", it->first.c_str(),
+                   it->second.address.c_str());
+            it = d->registered_servers.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }

@@ -17,7 +17,7 @@
 
 namespace {
 
-enum class key_type { string, choice, duration, size, integer, keyring };
+enum class key_type { string, choice, duration, size, integer, keyring, string_list };
 
 struct key_spec {
     const char *name;
@@ -43,8 +43,9 @@ constexpr int64_t day_ms = 86400000;
     {name, key_type::integer, def, min, max, nullptr, &hf_config::member, nullptr, help}
 
 const key_spec key_specs[] = {
-    {"role", key_type::choice, "standalone", 0, 0, "standalone|server", nullptr, nullptr,
-     "standalone: allocator and server in one process; server: device listener only"},
+    {"role", key_type::choice, "standalone", 0, 0, "standalone|server|allocator", nullptr, nullptr,
+     "standalone: allocator and server in one process; server: connection server that registers with "
+     "allocators; allocator: answers devices with registered servers"},
     STR("server_id", "", server_id, "name of this server in logs and frames (default: host name)"),
     STR("modules.dir", "", module_dir,
         "where modules are loaded from (default: $HANDOFF_MODULE_DIR, else the installed module directory)"),
@@ -77,6 +78,17 @@ const key_spec key_specs[] = {
         "how often expired messages are swept from the store"),
     DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),
     DUR("allocator.backoff_cap", "60s", 10, 3600000, backoff_cap_ms, "reconnect backoff cap hinted to clients"),
+    STR("cluster.key_file", "", cluster_key_file,
+        "file holding the key servers present to allocators (required for roles server and allocator)"),
+    {"register.allocators", key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
+     "allocators a server registers with: [ \"host:port\", ... ] (required for role server)"},
+    STR("register.ca", "", register_ca, "CA bundle that signed the allocators' certificates (default: the system's)"),
+    INT("register.weight", "100", 1, 1000000, register_weight, "this server's capacity relative to the others"),
+    INT("allocator.answer_count", "3", 1, 16, answer_count, "most server addresses in one answer"),
+    DUR("allocator.refresh_interval", "2s", 100, 60000, refresh_interval_ms,
+        "how often servers refresh their registration; one missed by half an interval more lapses"),
+    DUR("drain.timeout", "10s", 0, 600000, drain_timeout_ms,
+        "on SIGTERM, how long to wait for devices to move and in-flight acknowledgements to arrive"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
     CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
     STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),
@@ -107,6 +119,8 @@ const char *type_name(key_type t)
         return "integer";
     case key_type::keyring:
         return "list";
+    case key_type::string_list:
+        return "list of strings";
     }
     return "?";
 }
@@ -247,6 +261,7 @@ bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bo
     std::string why;
     switch (spec.type) {
     case key_type::keyring:
+    case key_type::string_list:
         return true;
     case key_type::string:
     case key_type::choice:
@@ -256,7 +271,9 @@ bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bo
             return fail(ctx, line,
                         std::string(spec.name) + ": \"" + text + "\" is not one of " + spec.choices);
         if (!strcmp(spec.name, "role"))
-            cfg->role = text == "server" ? hf_role::server : hf_role::standalone;
+            cfg->role = text == "server" ? hf_role::server
+                        : text == "allocator" ? hf_role::allocator
+                                              : hf_role::standalone;
         else if (!strcmp(spec.name, "store.module"))
             cfg->store.module = text;
         else if (!strcmp(spec.name, "heartbeat.module"))
@@ -272,18 +289,36 @@ bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bo
     }
 }
 
-bool read_secret_file(parse_ctx *ctx, const std::string &path, int line, std::string *secret)
+// Reads a secret (token secret, cluster key): trailing whitespace is not
+// part of it, and it must be long enough not to be guessed.
+bool read_secret_file(parse_ctx *ctx, const char *key, const std::string &path, int line, std::string *secret)
 {
     std::ifstream in(path);
     if (!in)
-        return fail(ctx, line, "tokens.keys: cannot read secret_file " + path + ": " + strerror(errno));
+        return fail(ctx, line, std::string(key) + ": cannot read " + path + ": " + strerror(errno));
     std::stringstream ss;
     ss << in.rdbuf();
     *secret = ss.str();
     while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r' || secret->back() == ' '))
         secret->pop_back();
     if (secret->size() < 16)
-        return fail(ctx, line, "tokens.keys: secret in " + path + " is shorter than 16 bytes; make a longer one");
+        return fail(ctx, line, std::string(key) + ": the secret in " + path +
+                                   " is shorter than 16 bytes; make a longer one (e.g. openssl rand -hex 32)");
+    return true;
+}
+
+bool parse_string_list(parse_ctx *ctx, const char *name, const config_setting_t *list, std::vector<std::string> *out)
+{
+    int line = config_setting_source_line(list);
+    if (!config_setting_is_list(list) && !config_setting_is_array(list))
+        return fail(ctx, line, std::string(name) + ": expected a list: [ \"host:port\", ... ]");
+    out->clear();
+    for (int i = 0; i < config_setting_length(list); i++) {
+        const char *item = config_setting_get_string_elem(list, i);
+        if (!item || !*item)
+            return fail(ctx, line, std::string(name) + ": every entry must be a non-empty string");
+        out->push_back(item);
+    }
     return true;
 }
 
@@ -304,7 +339,7 @@ bool parse_keyring(parse_ctx *ctx, const config_setting_t *list)
                 return fail(ctx, eline, std::string("tokens.keys: key id \"") + id + "\" given twice");
         hf_token_key key;
         key.id = id;
-        if (!read_secret_file(ctx, resolve_path(ctx, file), eline, &key.secret))
+        if (!read_secret_file(ctx, "tokens.keys", resolve_path(ctx, file), eline, &key.secret))
             return false;
         ctx->cfg->token_keys.push_back(std::move(key));
     }
@@ -340,8 +375,15 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_s
         const config_setting_t *s = config_setting_get_elem(group, unsigned(i));
         std::string path = setting_path(s);
         int line = config_setting_source_line(s);
+        ctx->key_lines[path] = line;
         if (path == "tokens.keys") {
             if (!parse_keyring(ctx, s))
+                return false;
+            seen->push_back(find_key(path));
+            continue;
+        }
+        if (path == "register.allocators") {
+            if (!parse_string_list(ctx, "register.allocators", s, &ctx->cfg->register_allocators))
                 return false;
             seen->push_back(find_key(path));
             continue;
@@ -360,7 +402,6 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_s
             module_group->raw.push_back(hf_raw_setting{config_setting_name(s), text, is_string, line});
             continue;
         }
-        ctx->key_lines[path] = line;
         const key_spec *spec = find_key(path);
         if (!spec)
             return fail(ctx, line, "unknown key \"" + path + "\" (see handoffd.conf(5))");
@@ -389,6 +430,19 @@ bool check_whole(parse_ctx *ctx)
                     "delivery.default_ttl must not exceed limits.max_ttl");
     if (hf_log_facility_from_name(cfg->log_facility.c_str()) < 0)
         return fail(ctx, line_of(ctx, "log.facility"), "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
+    if (cfg->role != hf_role::standalone) {
+        if (cfg->cluster_key_file.empty())
+            return fail(ctx, line_of(ctx, "role"),
+                        "roles server and allocator need cluster.key_file: the key servers register with");
+        if (!read_secret_file(ctx, "cluster.key_file", resolve_path(ctx, cfg->cluster_key_file),
+                              line_of(ctx, "cluster.key_file"), &cfg->cluster_key))
+            return false;
+    }
+    if (cfg->role == hf_role::server && cfg->register_allocators.empty())
+        return fail(ctx, line_of(ctx, "role"),
+                    "role server needs register.allocators = [ \"host:port\", ... ]: where to register");
+    if (!cfg->register_ca.empty())
+        cfg->register_ca = resolve_path(ctx, cfg->register_ca);
     if (cfg->advertise.empty())
         cfg->advertise = cfg->listen_device;
     if (cfg->server_id.empty()) {

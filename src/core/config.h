@@ -9,7 +9,7 @@
 #include "handoff/module.h"
 #include "proto/token.h"
 
-enum class hf_role { standalone, server };
+enum class hf_role { standalone, server, allocator };
 
 // A key of a module's group as written, kept until the module's own table
 // can check it.
@@ -58,6 +58,15 @@ struct hf_config {
 
     int64_t backoff_base_ms = 0;
     int64_t backoff_cap_ms = 0;
+
+    std::string cluster_key_file;
+    std::string cluster_key; // its contents: authenticates servers to allocators
+    std::vector<std::string> register_allocators;
+    std::string register_ca;
+    int64_t register_weight = 0;
+    int64_t answer_count = 0;
+    int64_t refresh_interval_ms = 0;
+    int64_t drain_timeout_ms = 0;
 
     std::string log_level;
     std::string log_target;

@@ -45,8 +45,12 @@ void finish_close(hf_conn *c)
 {
     if (c->state == hf_conn_state::closed)
         return;
-    if (c->state != hf_conn_state::closing && c->session)
-        hf_session_closed(c);
+    if (c->state != hf_conn_state::closing) {
+        if (c->session)
+            hf_session_closed(c);
+        if (c->registrant)
+            hf_alloc_conn_closed(c);
+    }
     c->state = hf_conn_state::closed;
     event_del(c->timer.get());
     SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -71,6 +75,8 @@ void begin_close(hf_conn *c, const char *why)
     hf_log(HF_LOG_DEBUG, "conn %llu %s: closing: %s", (unsigned long long)c->id, c->peer, why);
     if (c->session)
         hf_session_closed(c);
+    if (c->registrant)
+        hf_alloc_conn_closed(c);
     c->state = hf_conn_state::closing;
     bufferevent_disable(c->bev, EV_READ);
     // Finish once the output is flushed (write callback at low watermark

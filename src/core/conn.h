@@ -26,6 +26,7 @@ struct hf_conn {
     uint64_t last_rx_ms = 0;       // monotonic, last complete frame
     uint64_t heartbeat_timeout_ms = 0;
     std::unique_ptr<hf_session> session; // device connections after HELLO
+    bool registrant = false;             // allocator connections carrying REGISTERs
     char peer[64] = "";
 };
 

@@ -9,14 +9,12 @@
 #include "proto/clock.h"
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/register.h"
 #include "core/route.h"
 #include "core/session.h"
 #include "core/tls.h"
 
 namespace {
-
-// Bound on the wait for GOAWAY frames to flush at shutdown.
-const uint64_t stop_flush_ms = 500;
 
 void host_log(void *, int level, const char *module, const char *fmt, ...)
 {
@@ -105,35 +103,58 @@ void on_expire_timer(evutil_socket_t, short, void *arg)
     d->store->expire(d->store_instance, hf_wall_ms(), on_expire_done, d);
 }
 
+// How often a draining daemon looks whether its devices have all left.
+const uint64_t drain_poll_ms = 50;
+
 void on_stop_timer(evutil_socket_t, short, void *arg)
 {
-    event_base_loopexit(static_cast<hf_daemon *>(arg)->base.get(), nullptr);
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (d->online_devices.empty()) {
+        hf_log(HF_LOG_INFO, "drained: every device has left");
+        event_base_loopexit(d->base.get(), nullptr);
+        return;
+    }
+    if (hf_mono_ms() >= d->stop_deadline_ms) {
+        hf_log(HF_LOG_WARNING, "drain.timeout passed with %zu devices still connected; closing them",
+               d->online_devices.size());
+        event_base_loopexit(d->base.get(), nullptr);
+        return;
+    }
+    timeval tv = {0, suseconds_t(drain_poll_ms * 1000)};
+    event_add(d->stop_timer.get(), &tv);
 }
 
+// SIGTERM: tell the allocators we are draining (no new devices), tell
+// every device to go elsewhere (GOAWAY, with the other servers we know),
+// stop delivering, and wait until they have left or drain.timeout passes.
+// Devices keep their connection until they are connected elsewhere, so
+// acknowledgements in flight still arrive.
 void begin_stop(hf_daemon *d)
 {
     if (d->stopping)
         return;
     d->stopping = true;
-    hf_log(HF_LOG_INFO, "stopping: telling %zu devices to go elsewhere", d->online_devices.size());
+    d->stop_deadline_ms = hf_mono_ms() + uint64_t(d->cfg.drain_timeout_ms);
+    hf_log(HF_LOG_INFO, "draining: telling %zu devices to go elsewhere (at most %lld ms)", d->online_devices.size(),
+           (long long)d->cfg.drain_timeout_ms);
+    hf_register_announce(d);
     d->device_listener.reset();
     d->allocator_listener.reset();
     hf_msg goaway;
     goaway.type = HF_MSG_GOAWAY;
     goaway.code = HF_ERR_SHUTTING_DOWN;
     goaway.text = "server is shutting down";
-    hf_msg_set(&goaway, HF_TAG_CODE);
-    hf_msg_set(&goaway, HF_TAG_TEXT);
-    // Copy first: closing edits the table.
-    std::vector<hf_conn *> conns;
+    goaway.retry_ms = 0;
+    for (const std::string &peer : d->peer_addresses)
+        if (goaway.address_count < HF_MAX_ADDRESSES)
+            goaway.addresses[goaway.address_count++] = peer;
+    for (unsigned tag : {HF_TAG_CODE, HF_TAG_TEXT})
+        hf_msg_set(&goaway, tag);
+    if (goaway.address_count)
+        hf_msg_set(&goaway, HF_TAG_ADDRESS);
     for (auto &entry : d->online_devices)
-        conns.push_back(entry.second->conn);
-    for (hf_conn *c : conns) {
-        hf_conn_send(c, &goaway);
-        hf_conn_close(c, "shutting down");
-    }
-    timeval tv = {0, suseconds_t(stop_flush_ms * 1000)};
-    event_add(d->stop_timer.get(), &tv);
+        hf_conn_send(entry.second->conn, &goaway);
+    event_active(d->stop_timer.get(), EV_TIMEOUT, 0);
 }
 
 void reload(hf_daemon *d)
@@ -180,6 +201,11 @@ void on_signal(evutil_socket_t sig, short, void *arg)
 
 } // namespace
 
+namespace {
+bool start_server(hf_daemon *d, std::string *err);
+void log_ready(hf_daemon *d);
+} // namespace
+
 const timeval *hf_daemon_timeout(hf_daemon *d, uint64_t ms)
 {
     auto it = d->common_timeouts.find(ms);
@@ -222,6 +248,32 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->tls = hf_tls_server_ctx(d->cfg, err);
     if (!d->tls)
         return false;
+    if (d->cfg.role != hf_role::allocator && !start_server(d, err))
+        return false;
+    if (d->cfg.role != hf_role::server) {
+        d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_kind<hf_conn_kind::allocator>, err);
+        if (!d->allocator_listener)
+            return false;
+    }
+    if (d->cfg.role == hf_role::server && !hf_register_start(d, err))
+        return false;
+
+    d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
+    d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        d->signal_events.emplace_back(evsignal_new(d->base.get(), sig, on_signal, d));
+        event_add(d->signal_events.back().get(), nullptr);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_ready(d);
+    return true;
+}
+
+namespace {
+
+// The connection-server half: modules, the device listener, expiry.
+bool start_server(hf_daemon *d, std::string *err)
+{
     if (!load_module(d, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values, &d->store_module, &d->store,
                      err) ||
         !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values,
@@ -244,33 +296,33 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->device_listener = listen_on(d, d->cfg.listen_device, accept_kind<hf_conn_kind::device>, err);
     if (!d->device_listener)
         return false;
-    if (d->cfg.role == hf_role::standalone) {
-        d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_kind<hf_conn_kind::allocator>, err);
-        if (!d->allocator_listener)
-            return false;
-    }
-
-    d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
-    d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
     d->expire_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_expire_timer, d));
     uint64_t every = uint64_t(d->cfg.expire_interval_ms);
     timeval tv = {time_t(every / 1000), suseconds_t(every % 1000 * 1000)};
     event_add(d->expire_timer.get(), &tv);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
-        d->signal_events.emplace_back(evsignal_new(d->base.get(), sig, on_signal, d));
-        event_add(d->signal_events.back().get(), nullptr);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    hf_log(HF_LOG_INFO, "handoffd %s ready: devices on %s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
-           d->cfg.listen_device.c_str(), d->allocator_listener ? ", allocator on " : "",
-           d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", d->cfg.store.module.c_str(),
-           d->cfg.heartbeat.module.c_str());
     return true;
 }
+
+void log_ready(hf_daemon *d)
+{
+    static const char *role_names[] = {"standalone", "server", "allocator"};
+    if (d->cfg.role == hf_role::allocator)
+        hf_log(HF_LOG_INFO, "handoffd %s ready: allocator %s on %s", PACKAGE_VERSION, d->cfg.server_id.c_str(),
+               d->cfg.listen_allocator.c_str());
+    else
+        hf_log(HF_LOG_INFO, "handoffd %s ready: %s %s, devices on %s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
+               role_names[int(d->cfg.role)], d->cfg.server_id.c_str(), d->cfg.listen_device.c_str(),
+               d->allocator_listener ? ", allocator on " : "",
+               d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", d->cfg.store.module.c_str(),
+               d->cfg.heartbeat.module.c_str());
+}
+
+} // namespace
 
 void hf_daemon_run(hf_daemon *d)
 {
     event_base_dispatch(d->base.get());
+    hf_register_stop(d);
     hf_conn_close_all(d);
     hf_route_release_all(d);
     hf_log(HF_LOG_INFO, "stopped");
@@ -284,6 +336,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->expire_timer.reset();
     d->device_listener.reset();
     d->allocator_listener.reset();
+    hf_register_stop(d);
     if (d->store_instance)
         d->store->close(d->store_instance);
     if (d->heartbeat_instance)

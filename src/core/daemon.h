@@ -20,6 +20,7 @@
 struct hf_conn;
 struct hf_session;
 struct hf_pending_send;
+struct hf_registration;
 
 struct event_deleter {
     void operator()(event *e) const { event_free(e); }
@@ -34,6 +35,9 @@ struct ssl_ctx_deleter {
     void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
 };
 using hf_event_ptr = std::unique_ptr<event, event_deleter>;
+struct hf_registration_deleter {
+    void operator()(hf_registration *r) const; // in register.cc
+};
 using hf_listener_ptr = std::unique_ptr<evconnlistener, listener_deleter>;
 using hf_ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
 
@@ -50,6 +54,16 @@ struct hf_stats {
     uint64_t messages_expired = 0;
     uint64_t protocol_errors = 0;
     uint64_t alloc_answers = 0;
+};
+
+// A connection server as an allocator knows it from its REGISTERs.
+struct hf_registered_server {
+    std::string address;
+    uint64_t weight = 1;
+    uint64_t load = 0;
+    bool draining = false;
+    uint64_t expires_ms = 0; // monotonic: lapses unless refreshed by then
+    hf_conn *conn = nullptr; // the connection its REGISTERs come on
 };
 
 struct hf_daemon {
@@ -83,8 +97,17 @@ struct hf_daemon {
     // duration share a queue instead of each sitting in the heap.
     std::map<uint64_t, const timeval *> common_timeouts;
 
+    // Allocator role: registered servers, by server id.
+    std::map<std::string, hf_registered_server> registered_servers;
+    // Server role: one registration per allocator, and the other servers'
+    // addresses as the allocators last listed them (for GOAWAY).
+    std::vector<std::unique_ptr<hf_registration, hf_registration_deleter>> registrations;
+    std::vector<std::string> peer_addresses;
+    hf_ssl_ctx_ptr tls_client;
+
     std::vector<hf_event_ptr> signal_events;
-    bool stopping = false;
+    bool stopping = false; // SIGTERM: draining, then exit
+    uint64_t stop_deadline_ms = 0;
     hf_event_ptr stop_timer;
 
     std::string scratch; // reused frame encoding buffer

@@ -45,6 +45,10 @@ void send_welcome(hf_conn *c, hf_session *s, uint64_t timeout_ms)
 void on_hello(hf_conn *c, const hf_msg *m)
 {
     hf_daemon *d = c->d;
+    if (d->stopping) {
+        hf_conn_fail(c, HF_ERR_SHUTTING_DOWN, "server is draining; connect to another");
+        return;
+    }
     hf_token_claims claims;
     int rc = hf_tokens_verify(d, m->token, &claims);
     if (rc != HF_OK) {
@@ -181,6 +185,8 @@ void hf_session_pump(hf_session *s)
         s->fetch_again = true;
         return;
     }
+    if (d->stopping)
+        return; // draining: what is stored stays for the next connection
     hf_conn_ref(c);
     // Loop rather than recurse when the store completes synchronously.
     while (hf_conn_is_open(c) && !s->fetching) {

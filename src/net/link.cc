@@ -189,3 +189,20 @@ void hf_link_free(hf_link *l)
     }
     destroy(l);
 }
+
+SSL_CTX *hf_link_tls_ctx(const char *ca_file)
+{
+    SSL_CTX *tls = SSL_CTX_new(TLS_client_method());
+    if (!tls)
+        return nullptr;
+    SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
+    int ok = ca_file ? SSL_CTX_load_verify_locations(tls, ca_file, nullptr) : SSL_CTX_set_default_verify_paths(tls);
+    if (ok != 1) {
+        SSL_CTX_free(tls);
+        ERR_clear_error();
+        return nullptr;
+    }
+    return tls;
+}

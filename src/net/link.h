@@ -17,6 +17,10 @@ struct hf_link_callbacks {
     void (*on_close)(void *arg, hf_link *l, const char *why); // gone; free the link now or later
 };
 
+// A client TLS context: TLS 1.2+, idle buffers released, peers verified
+// against ca_file (PEM; NULL: the system's store). Null if unreadable.
+SSL_CTX *hf_link_tls_ctx(const char *ca_file);
+
 // Starts connecting to "host:port". Null and *err if the address is bad.
 hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, size_t max_frame,
                       const hf_link_callbacks *cb, void *arg, std::string *err);

@@ -119,7 +119,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
          bit(HF_TAG_DRAINING),
      bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS)},
     /* REGISTER_ACK */
-    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS), bit(HF_TAG_CODE)},
+    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS), bit(HF_TAG_CODE)},
 };
 
 int fail(hf_decode_error *err, int code, unsigned tag)

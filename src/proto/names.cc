@@ -38,6 +38,7 @@ const named_code err_names[HF_ERR_MAX + 1] = {
     {"too_many_fields", "too many fields in one frame"},
     {"auth_failed", "registration key refused"},
     {"need_more", "incomplete input"},
+    {"no_server", "no connection server is available"},
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {
