@@ -39,29 +39,42 @@ def wait_until(predicate, timeout, what):
 
 
 class Relay:
-    """One standalone handoffd. Config keys are given as dotted names."""
+    """One handoffd. Config keys are given as dotted names. Daemons of one
+    cluster share certificates, token secret and cluster key: pass the
+    first one as `share`."""
 
     relays = []
 
-    def __init__(self, **settings):
+    def __init__(self, role="standalone", share=None, server_id="test", **settings):
         self.dir = tempfile.mkdtemp(prefix="handoff-test-")
-        subprocess.run([HANDOFFD, "--dev", "--dev-dir", self.dir, "-t"], check=True,
-                       stdout=subprocess.DEVNULL)
+        self.role = role
+        if share:
+            self.secrets_dir = share.secrets_dir
+        else:
+            self.secrets_dir = self.dir
+            subprocess.run([HANDOFFD, "--dev", "--dev-dir", self.dir, "-t"], check=True,
+                           stdout=subprocess.DEVNULL)
+            with open(os.path.join(self.dir, "cluster.key"), "w") as f:
+                f.write(os.urandom(24).hex() + "\n")
         self.alloc_port = free_port()
         self.device_port = free_port()
-        self.ca = os.path.join(self.dir, "ca.pem")
-        self.secret_file = os.path.join(self.dir, "token.secret")
+        self.ca = os.path.join(self.secrets_dir, "ca.pem")
+        self.secret_file = os.path.join(self.secrets_dir, "token.secret")
+        self.server_id = server_id
         self.settings = {
-            "role": "standalone",
-            "server_id": "test",
+            "role": role,
+            "server_id": server_id,
             "listen.allocator": "127.0.0.1:%d" % self.alloc_port,
             "listen.device": "127.0.0.1:%d" % self.device_port,
-            "tls.certificate": "server.pem",
-            "tls.key": "server.key",
+            "tls.certificate": os.path.join(self.secrets_dir, "server.pem"),
+            "tls.key": os.path.join(self.secrets_dir, "server.key"),
             "store.module": "memory",
             "heartbeat.module": "fixed",
             "log.level": "debug",
         }
+        if role != "standalone":
+            self.settings["cluster.key_file"] = os.path.join(self.secrets_dir, "cluster.key")
+            self.settings["register.ca"] = self.ca
         self.settings.update(settings)
         self.config = os.path.join(self.dir, "handoffd.conf")
         self.write_config()
@@ -70,10 +83,15 @@ class Relay:
         Relay.relays.append(self)
 
     def write_config(self):
-        groups = {"tokens": ['keys = ( { id = "k1"; secret_file = "token.secret"; } );']}
+        groups = {"tokens": ['keys = ( { id = "k1"; secret_file = "%s"; } );' % self.secret_file]}
         lines = []
         for key, value in self.settings.items():
-            text = '"%s"' % value if isinstance(value, str) else str(value)
+            if isinstance(value, list):
+                text = "[ %s ]" % ", ".join('"%s"' % v for v in value)
+            elif isinstance(value, str):
+                text = '"%s"' % value
+            else:
+                text = str(value)
             if "." in key:
                 group, name = key.split(".", 1)
                 groups.setdefault(group, []).append("%s = %s;" % (name, text))
@@ -87,10 +105,11 @@ class Relay:
     def start(self):
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log)
+        port = self.device_port if self.role == "server" else self.alloc_port
         def listening():
             assert self.proc.poll() is None, "handoffd exited with %s" % self.proc.returncode
             try:
-                socket.create_connection(("127.0.0.1", self.alloc_port), timeout=0.2).close()
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
                 return True
             except OSError:
                 return False
@@ -104,6 +123,16 @@ class Relay:
         code = self.proc.returncode if self.proc else None
         self.proc = None
         return code
+
+    def address(self):
+        return "127.0.0.1:%d" % self.device_port
+
+    def quick_token(self, account, device):
+        """A token minted in-process (no CLI), for tests that need many."""
+        import hfwire
+        with open(self.secret_file) as f:
+            secret = f.read().strip()
+        return hfwire.mint_token(secret, account, device, int(time.time()) + 3600)
 
     def token(self, account, device, ttl="1h", key_id="k1", secret_file=None):
         out = subprocess.run([HANDOFF, "token", "--secret-file", secret_file or self.secret_file,

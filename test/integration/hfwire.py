@@ -154,3 +154,34 @@ class Conn:
             self.sock.close()
         except OSError:
             pass
+
+
+def mint_token(secret, account, device, expires_at, key_id="k1"):
+    """A device token as section 6 of docs/protocol.md describes it."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64url(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = field(1, account) + field(2, device) + field(3, expires_at) + field(4, key_id)
+    signed = "hf1." + b64url(claims)
+    mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
+    return signed + "." + b64url(mac)
+
+
+def allocate(port, ca, token):
+    """Asks an allocator; returns its addresses, or raises with its ERROR."""
+    conn = Conn(port, ca)
+    try:
+        conn.send(ALLOC_REQ, [("token", token)])
+        got = conn.recv()
+        assert got is not None, "allocator closed without answering"
+        mtype, fields = got
+        if mtype == ERROR:
+            raise RuntimeError("allocator refused: code %d %s" % (fields["code"], fields.get("text")))
+        assert mtype == ALLOC_RESP, got
+        return fields["address"]
+    finally:
+        conn.close()

@@ -1,0 +1,185 @@
+"""07: one or two allocators and several servers: placement, failover, backoff, drain, lapse."""
+
+import collections
+import signal
+import time
+
+import harness
+import hfwire
+from harness import Relay, finish_background
+
+FAST = {"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}
+
+
+def cluster(servers=3, allocators=1, refresh="500ms", **server_settings):
+    first = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": refresh}, **FAST)
+    allocs = [first] + [Relay("allocator", share=first, server_id="a%d" % (i + 2),
+                              **{"allocator.refresh_interval": refresh}, **FAST)
+                        for i in range(allocators - 1)]
+    for a in allocs:
+        a.start()
+    addrs = ["127.0.0.1:%d" % a.alloc_port for a in allocs]
+    nodes = []
+    for i in range(servers):
+        s = Relay("server", share=first, server_id="s%d" % (i + 1),
+                  **{"register.allocators": addrs}, **server_settings)
+        nodes.append(s.start())
+    for a in allocs:
+        for s in nodes:
+            harness.wait_until(lambda: "server %s registered" % s.server_id in a.log(), 10,
+                               "%s registered with %s" % (s.server_id, a.server_id))
+    return allocs, nodes
+
+
+def server_at(nodes, address):
+    return next(s for s in nodes if s.address() == address)
+
+
+def online_on(server, account, device):
+    return "%s/%s online" % (account, device) in server.log()
+
+
+def test_accounts_meet_on_one_server_and_spread_over_all():
+    (alloc,), nodes = cluster(servers=3)
+    first_choice = collections.Counter()
+    accounts = 300
+    for n in range(accounts):
+        account = "user%d" % n
+        lists = [hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.quick_token(account, d))
+                 for d in ("pc", "phone")]
+        assert lists[0] == lists[1], (account, lists)
+        assert len(lists[0]) == 3 and len(set(lists[0])) == 3, lists
+        first_choice[lists[0][0]] += 1
+    # Stated tolerance: each server is first choice for a third of the
+    # accounts, +-30% (more than 3.5 standard deviations at 300 accounts).
+    assert len(first_choice) == 3, first_choice
+    for count in first_choice.values():
+        assert 70 <= count <= 130, first_choice
+    # And two real devices of one account meet: the send is delivered live.
+    phone = alloc.token("alice", "phone")
+    listener = alloc.cli_background(phone, "listen", "--count", "1", "--timeout", "10")
+    home = server_at(nodes, hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.quick_token("alice", "x"))[0])
+    harness.wait_until(lambda: online_on(home, "alice", "phone"), 10, "phone online at its first server")
+    code, out, err = alloc.cli(alloc.token("alice", "pc"), "send", "--to", "phone", "met")
+    assert (code, out) == (0, "delivered\n"), (code, out, err)
+    assert finish_background(listener)[1] == "met\n"
+
+
+def test_kill_9_moves_devices_to_the_next_server():
+    interval_s = 1.0
+    (alloc,), nodes = cluster(servers=3, **{"heartbeat.interval": "1s", "heartbeat.grace": "0s"})
+    ranked = hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.quick_token("alice", "x"))
+    home, second = server_at(nodes, ranked[0]), server_at(nodes, ranked[1])
+    listener = alloc.cli_background(alloc.token("alice", "phone"), "--verbose", "listen", "--count", "2",
+                                    "--timeout", "30")
+    harness.wait_until(lambda: online_on(home, "alice", "phone"), 10, "phone online at home")
+    assert alloc.cli(alloc.token("alice", "pc"), "send", "--to", "phone", "one")[1] == "delivered\n"
+    killed = time.monotonic()
+    home.stop(signal.SIGKILL)
+    # Bound from the heartbeat settings: a lost FIN would be noticed within
+    # one interval plus the ping wait (<= the interval); then backoff (cap
+    # 0.5 s) and the connect. The kernel's FIN usually makes it immediate.
+    bound = 2 * interval_s + 0.5 + 1.0
+    harness.wait_until(lambda: online_on(second, "alice", "phone"), bound + 5, "phone on the second server")
+    moved_after = time.monotonic() - killed
+    assert moved_after <= bound, "moved after %.2fs, bound %.2fs" % (moved_after, bound)
+    # And the devices keep exchanging data: the pc finds the same server.
+    code, out, err = alloc.cli(alloc.token("alice", "pc"), "send", "--to", "phone", "two")
+    assert (code, out) == (0, "delivered\n"), (code, out, err)
+    code, out, err = finish_background(listener)
+    assert (code, out) == (0, "one\ntwo\n"), (code, out, err)
+    assert "server %s failed" % home.address() in err, err
+
+
+def test_all_servers_down_backs_off_and_recovers():
+    (alloc,), (server,) = cluster(servers=1)
+    server.stop(signal.SIGKILL)
+    harness.wait_until(lambda: "disconnected; left out" in alloc.log(), 5, "server dropped")
+    sender = alloc.cli_background(alloc.token("alice", "pc"), "--verbose", "send", "--to", "phone",
+                                  "--timeout", "30", "patient")
+    time.sleep(0.5)
+    before = alloc.log().count("no live server to offer")
+    window = 4.0
+    time.sleep(window)
+    asked = alloc.log().count("no live server to offer") - before
+    # Backoff with full jitter, base 100 ms, cap 500 ms: about 4 s / 0.25 s
+    # = 16 requests on average; a tight loop would make thousands.
+    assert 2 <= asked <= 40, "allocator asked %d times in %.0fs" % (asked, window)
+    server.start()
+    code, out, err = finish_background(sender, timeout=30)
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    assert "backing-off" in err, err
+
+
+def test_sigterm_moves_every_device_before_exit():
+    (alloc,), nodes = cluster(servers=2, **{"drain.timeout": "10s"})
+    s1, s2 = nodes
+    # Accounts whose first choice is s1, two devices each.
+    accounts = [a for a in ("acct%d" % n for n in range(40))
+                if hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.quick_token(a, "x"))[0] == s1.address()][:4]
+    listeners = []
+    for account in accounts:
+        for device in ("pc", "phone"):
+            listeners.append(alloc.cli_background(alloc.token(account, device), "--verbose", "listen",
+                                                  "--timeout", "25"))
+    for account in accounts:
+        for device in ("pc", "phone"):
+            harness.wait_until(lambda: online_on(s1, account, device), 10, "%s/%s on s1" % (account, device))
+    s1.proc.send_signal(signal.SIGTERM)
+    s1.proc.wait(15)
+    # s1 exits only after every device left, and a device leaves only once
+    # s2 has welcomed it: so all are on s2 now.
+    for account in accounts:
+        for device in ("pc", "phone"):
+            assert online_on(s2, account, device), "%s/%s not on s2 when s1 exited" % (account, device)
+    assert "drained: every device has left" in s1.log()
+    assert "server s1 is draining" in alloc.log()
+    # Still exchanging data.
+    code, out, _ = alloc.cli(alloc.token(accounts[0], "tablet"), "send", "--to", "phone", "after drain")
+    assert (code, out) == (0, "delivered\n"), out
+    for proc in listeners:
+        proc.kill()
+        proc.wait()
+
+
+def test_two_allocators_agree_and_lapsed_server_disappears():
+    allocs, nodes = cluster(servers=3, allocators=2, refresh="300ms")
+    a1, a2 = allocs
+    for n in range(50):
+        token = a1.quick_token("user%d" % n, "pc")
+        assert hfwire.allocate(a1.alloc_port, a1.ca, token) == hfwire.allocate(a2.alloc_port, a2.ca, token)
+    stuck = nodes[0]
+    stuck.proc.send_signal(signal.SIGSTOP)  # alive but silent: no refresh
+    stopped = time.monotonic()
+    try:
+        for a in allocs:
+            harness.wait_until(lambda: "server s1 (%s) lapsed" % stuck.address() in a.log(), 5, "s1 lapsed")
+        # One refresh period (300 ms) and its half-period grace, plus polling.
+        assert time.monotonic() - stopped < 2.0
+        for n in range(20):
+            token = a1.quick_token("user%d" % n, "pc")
+            for a in allocs:
+                assert stuck.address() not in hfwire.allocate(a.alloc_port, a.ca, token)
+    finally:
+        stuck.proc.send_signal(signal.SIGCONT)
+    # Back again once it refreshes.
+    harness.wait_until(lambda: a1.log().count("server s1 registered") >= 2, 10, "s1 registered again")
+
+
+def test_wrong_cluster_key_is_refused():
+    (alloc,), _ = cluster(servers=1)
+    import os
+    bad_key = os.path.join(alloc.dir, "wrong.key")
+    with open(bad_key, "w") as f:
+        f.write("this is not the cluster key\n")
+    rogue = Relay("server", share=alloc, server_id="rogue",
+                  **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port], "cluster.key_file": bad_key})
+    rogue.start()
+    harness.wait_until(lambda: "REGISTER from" in alloc.log(), 5, "refusal logged")
+    assert "wrong key" in alloc.log()
+    harness.wait_until(lambda: "auth_failed" in rogue.log(), 5, "rogue told why")
+    assert "server rogue registered" not in alloc.log()
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
