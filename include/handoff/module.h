@@ -167,6 +167,9 @@ struct hf_heartbeat_ops {
     /* Optional (may be NULL): a PING arrived / a connection timed out. */
     void (*on_ping)(void *policy, uint64_t granted_ms);
     void (*on_timeout)(void *policy, uint64_t granted_ms);
+    /* Optional (may be NULL for a fixed interval): the range a device may
+     * probe within; sent in WELCOME so adaptive clients know it. */
+    void (*bounds)(void *policy, uint64_t *min_ms, uint64_t *max_ms);
 };
 
 /* ---- the table a module fills ------------------------------------------ */

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "client/hb_probe.h"
 #include "net/link.h"
 #include "proto/clock.h"
 
@@ -73,6 +74,11 @@ struct hf_client {
     std::map<uint64_t, outgoing> unacked; // by id: resent in this order
     uint64_t next_ping_id = 1;
     uint64_t heartbeat_ping_id = 0; // outstanding heartbeat ping, 0 if none
+    bool ping_asks_interval = false; // that ping asks for a new interval
+    // Adaptive heartbeat: active when WELCOME gives a range to probe; what
+    // it learnt survives reconnects.
+    hf_hb_probe probe;
+    bool probing = false;
     uint64_t user_ping_id = 0;
     uint64_t user_ping_sent_us = 0;
 };
@@ -277,8 +283,9 @@ void on_link_open(void *arg, hf_link *)
         m.version_min = m.version_max = HF_PROTOCOL_VERSION;
         hf_msg_set(&m, HF_TAG_VERSION_MIN);
         hf_msg_set(&m, HF_TAG_VERSION_MAX);
-        if (c->heartbeat_ms) {
-            m.heartbeat_ms = c->heartbeat_ms;
+        uint64_t ask = c->probe.current_ms ? c->probe.current_ms : c->heartbeat_ms;
+        if (ask) {
+            m.heartbeat_ms = ask;
             hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
         }
     }
@@ -319,6 +326,14 @@ void on_welcome(hf_client *c, const hf_msg *m)
              (unsigned long long)c->granted_heartbeat_ms);
     set_state(c, HF_CLIENT_CONNECTED, detail);
     arm(c->ping_timer, c->granted_heartbeat_ms);
+    c->probing = hf_msg_has(m, HF_TAG_HEARTBEAT_MIN_MS) && hf_msg_has(m, HF_TAG_HEARTBEAT_MAX_MS) &&
+                 m->heartbeat_min_ms < m->heartbeat_max_ms;
+    if (c->probing) {
+        hf_hb_probe_start(&c->probe, m->heartbeat_min_ms, m->heartbeat_max_ms, c->granted_heartbeat_ms);
+        trace(c, "adaptive heartbeat: probing within %llu..%llu ms from %llu ms",
+              (unsigned long long)m->heartbeat_min_ms, (unsigned long long)m->heartbeat_max_ms,
+              (unsigned long long)c->granted_heartbeat_ms);
+    }
     size_t resends = 0;
     for (const auto &entry : c->unacked)
         resends += entry.second.sent;
@@ -405,6 +420,45 @@ void on_old_link_frame(hf_client *c, const hf_msg *m)
         drop_old_link(c);
 }
 
+void send_heartbeat_ping(hf_client *c, uint64_t ask_ms)
+{
+    c->heartbeat_ping_id = c->next_ping_id++;
+    c->ping_asks_interval = ask_ms != 0;
+    hf_msg m;
+    m.type = HF_MSG_PING;
+    m.id = c->heartbeat_ping_id;
+    hf_msg_set(&m, HF_TAG_ID);
+    if (ask_ms) {
+        m.heartbeat_ms = ask_ms;
+        hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
+    }
+    send_frame(c, &m);
+    uint64_t wait = c->ping_timeout_ms < c->granted_heartbeat_ms ? c->ping_timeout_ms : c->granted_heartbeat_ms;
+    arm(c->step_timer, wait);
+}
+
+void on_heartbeat_pong(hf_client *c, const hf_msg *m)
+{
+    c->heartbeat_ping_id = 0;
+    event_del(c->step_timer);
+    if (c->ping_asks_interval) {
+        // The answer to a new interval: it starts now.
+        if (hf_msg_has(m, HF_TAG_HEARTBEAT_MS) && m->heartbeat_ms) {
+            c->granted_heartbeat_ms = m->heartbeat_ms;
+            hf_hb_probe_granted(&c->probe, m->heartbeat_ms);
+            trace(c, "adaptive heartbeat: now %llu ms", (unsigned long long)m->heartbeat_ms);
+        }
+        arm(c->ping_timer, c->granted_heartbeat_ms);
+        return;
+    }
+    if (!c->probing)
+        return;
+    // A PONG after a full idle interval: the path kept the connection.
+    uint64_t next = hf_hb_probe_success(&c->probe, hf_mono_ms());
+    if (next != c->granted_heartbeat_ms)
+        send_heartbeat_ping(c, next);
+}
+
 void on_server_frame(hf_client *c, const hf_msg *m)
 {
     switch (m->type) {
@@ -412,10 +466,8 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         on_welcome(c, m);
         break;
     case HF_MSG_PONG:
-        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->heartbeat_ping_id) {
-            c->heartbeat_ping_id = 0;
-            event_del(c->step_timer);
-        }
+        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->heartbeat_ping_id)
+            on_heartbeat_pong(c, m);
         if (hf_msg_has(m, HF_TAG_ID) && m->id == c->user_ping_id) {
             c->user_ping_id = 0;
             if (c->cb.on_pong)
@@ -485,6 +537,13 @@ void on_step_timer(evutil_socket_t, short, void *arg)
         link_failed(c, "timed out");
         break;
     case HF_CLIENT_CONNECTED:
+        if (c->probing) {
+            uint64_t was = c->probe.current_ms;
+            uint64_t now_ms = hf_hb_probe_failure(&c->probe, hf_mono_ms());
+            trace(c, "adaptive heartbeat: no PONG at %llu ms; using %llu ms, pinned for %llu s",
+                  (unsigned long long)was, (unsigned long long)now_ms,
+                  (unsigned long long)(c->probe.pin_ms / 1000));
+        }
         link_failed(c, "ping unanswered within the ping timeout");
         break;
     default:
@@ -497,12 +556,8 @@ void on_ping_timer(evutil_socket_t, short, void *arg)
     auto *c = static_cast<hf_client *>(arg);
     if (c->state != HF_CLIENT_CONNECTED)
         return;
-    if (!c->heartbeat_ping_id) {
-        c->heartbeat_ping_id = c->next_ping_id++;
-        send_ping(c, c->heartbeat_ping_id);
-        uint64_t wait = c->ping_timeout_ms < c->granted_heartbeat_ms ? c->ping_timeout_ms : c->granted_heartbeat_ms;
-        arm(c->step_timer, wait);
-    }
+    if (!c->heartbeat_ping_id)
+        send_heartbeat_ping(c, 0);
     arm(c->ping_timer, c->granted_heartbeat_ms);
 }
 

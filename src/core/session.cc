@@ -39,6 +39,12 @@ void send_welcome(hf_conn *c, hf_session *s, uint64_t timeout_ms)
     for (unsigned tag : {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
                          HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
         hf_msg_set(&m, tag);
+    // An adaptive policy says how far the device may probe.
+    if (d->heartbeat->bounds) {
+        d->heartbeat->bounds(d->heartbeat_instance, &m.heartbeat_min_ms, &m.heartbeat_max_ms);
+        hf_msg_set(&m, HF_TAG_HEARTBEAT_MIN_MS);
+        hf_msg_set(&m, HF_TAG_HEARTBEAT_MAX_MS);
+    }
     hf_conn_send(c, &m);
 }
 
@@ -123,15 +129,27 @@ void on_deliver_ack(hf_conn *c, const hf_msg *m)
 
 void on_ping(hf_conn *c, const hf_msg *m)
 {
+    hf_daemon *d = c->d;
     hf_msg pong;
     pong.type = HF_MSG_PONG;
     if (hf_msg_has(m, HF_TAG_ID)) {
         pong.id = m->id;
         hf_msg_set(&pong, HF_TAG_ID);
     }
+    // A new interval from now on: granted by the policy, and the timeout
+    // follows it at once.
+    if (hf_msg_has(m, HF_TAG_HEARTBEAT_MS)) {
+        d->heartbeat->negotiate(d->heartbeat_instance, m->heartbeat_ms, &pong.heartbeat_ms, &pong.timeout_ms);
+        c->session->granted_ms = pong.heartbeat_ms;
+        hf_conn_set_ready(c, pong.timeout_ms);
+        hf_msg_set(&pong, HF_TAG_HEARTBEAT_MS);
+        hf_msg_set(&pong, HF_TAG_TIMEOUT_MS);
+        hf_log(HF_LOG_DEBUG, "%s/%s heartbeat now %llu ms", c->session->account.c_str(), c->session->device.c_str(),
+               (unsigned long long)pong.heartbeat_ms);
+    }
     hf_conn_send(c, &pong);
-    if (c->d->heartbeat->on_ping)
-        c->d->heartbeat->on_ping(c->d->heartbeat_instance, c->session->granted_ms);
+    if (d->heartbeat->on_ping)
+        d->heartbeat->on_ping(d->heartbeat_instance, c->session->granted_ms);
 }
 
 void send_deliver(hf_conn *c, const hf_store_msg *sm)

@@ -90,13 +90,14 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
      bit(HF_TAG_TOKEN)},
     /* WELCOME */
     {bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
-         bit(HF_TAG_MAX_FRAME) | bit(HF_TAG_SERVER_ID) | bit(HF_TAG_ACCOUNT) | bit(HF_TAG_DEVICE),
+         bit(HF_TAG_MAX_FRAME) | bit(HF_TAG_SERVER_ID) | bit(HF_TAG_ACCOUNT) | bit(HF_TAG_DEVICE) |
+         bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS),
      bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
          bit(HF_TAG_MAX_FRAME)},
-    /* PING */
-    {bit(HF_TAG_ID), 0},
-    /* PONG */
-    {bit(HF_TAG_ID), 0},
+    /* PING: heartbeat_ms asks for a new interval from now on */
+    {bit(HF_TAG_ID) | bit(HF_TAG_HEARTBEAT_MS), 0},
+    /* PONG: heartbeat_ms and timeout_ms answer such a request */
+    {bit(HF_TAG_ID) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS), 0},
     /* SEND */
     {bit(HF_TAG_TO) | bit(HF_TAG_ID) | bit(HF_TAG_TTL) | bit(HF_TAG_COLLAPSE) | bit(HF_TAG_PAYLOAD),
      bit(HF_TAG_TO) | bit(HF_TAG_ID) | bit(HF_TAG_PAYLOAD)},

@@ -61,5 +61,34 @@ def test_cli_keeps_connection_alive_with_pings():
     assert err.count("state connected") == 1, err
 
 
+def test_adaptive_interval_grows_then_steps_back_after_a_failure():
+    import signal
+    # Short bounds so the probe runs in seconds: 100 ms up to 800 ms.
+    relay = Relay(**{"heartbeat.module": "adaptive", "heartbeat.min": "100ms", "heartbeat.max": "800ms",
+                     "heartbeat.initial": "100ms", "heartbeat.grace": "100ms",
+                     "allocator.backoff_base": "100ms", "allocator.backoff_cap": "300ms"}).start()
+    conn = relay.conn()
+    welcome = conn.hello(relay.token("alice", "pc"))
+    assert (welcome["heartbeat_min_ms"], welcome["heartbeat_max_ms"]) == (100, 800), welcome
+    # A PING may ask for a new interval; the server clamps it and sizes the timeout.
+    conn.send(hfwire.PING, [("id", 1), ("heartbeat_ms", 5000)])
+    pong = conn.expect(hfwire.PONG)
+    assert (pong["heartbeat_ms"], pong["timeout_ms"]) == (800, 1300), pong
+    conn.close()
+
+    listener = relay.cli_background(relay.token("alice", "phone"), "--verbose", "listen", "--timeout", "40")
+    # 100 -> 150 -> 225 -> 337 -> 505 -> 757 -> 800, three PONGs per step.
+    harness.wait_until(lambda: "alice/phone heartbeat now 800 ms" in relay.log(), 20, "interval grew to 800 ms")
+    # The path fails: the server freezes past the client's ping wait.
+    relay.proc.send_signal(signal.SIGSTOP)
+    time.sleep(2.0)
+    relay.proc.send_signal(signal.SIGCONT)
+    harness.wait_until(lambda: "alice/phone online, heartbeat 757ms" in relay.log(), 20,
+                       "reconnected at the last good interval")
+    listener.terminate()
+    _, err = listener.communicate(timeout=10)
+    assert "no PONG at 800 ms; using 757 ms, pinned" in err, err
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))
