@@ -49,6 +49,14 @@ struct hf_config {
     int64_t max_ttl_ms = 0;
     int64_t queue_max_messages = 0;
     int64_t queue_max_bytes = 0;
+    int64_t max_connections = 0;
+    int64_t max_connections_per_address = 0;
+    int64_t frame_rate = 0, frame_burst = 0;
+    int64_t send_rate = 0, send_burst = 0;
+    int64_t max_devices_per_account = 0;
+    int64_t limit_log_interval_ms = 0;
+    std::string tls_ciphers;
+    std::string tls_ciphersuites;
 
     int64_t window = 0;
     int64_t default_ttl_ms = 0;

@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "proto/clock.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "proto/frame.h"
@@ -65,6 +66,7 @@ void finish_close(hf_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->d->open_connections--;
+    hf_limits_release(c->d, c->address_key);
     hf_conn_unref(c);
 }
 
@@ -129,6 +131,13 @@ void read_frames(hf_conn *c)
             return;
         }
         c->last_rx_ms = hf_mono_ms();
+        uint64_t wait_ms;
+        if (!hf_bucket_take(&c->frame_bucket, uint64_t(c->d->cfg.frame_rate), uint64_t(c->d->cfg.frame_burst),
+                            c->last_rx_ms, &wait_ms)) {
+            hf_limit_hit(c->d, hf_limit::frame_rate, c->peer);
+            hf_conn_fail(c, HF_ERR_RATE_LIMITED, "more frames than limits.frame_rate allows");
+            return;
+        }
         dispatch(c, &m);
         evbuffer_drain(in, total);
     }
@@ -238,9 +247,15 @@ void hf_conn_unref(hf_conn *c)
 
 void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int, hf_conn_kind kind)
 {
+    std::string address_key;
+    if (!hf_limits_admit(d, addr, &address_key)) {
+        evutil_closesocket(fd);
+        return;
+    }
     SSL *ssl = SSL_new(d->tls.get());
     if (!ssl) {
         hf_log(HF_LOG_ERROR, "SSL_new failed: out of memory? dropping a new connection");
+        hf_limits_release(d, address_key);
         evutil_closesocket(fd);
         return;
     }
@@ -248,6 +263,7 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int,
                                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (!bev) {
         hf_log(HF_LOG_ERROR, "cannot create a TLS bufferevent; dropping a new connection");
+        hf_limits_release(d, address_key);
         SSL_free(ssl);
         evutil_closesocket(fd);
         return;
@@ -258,6 +274,7 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int,
     c->id = d->next_conn_id++;
     c->kind = kind;
     c->bev = bev;
+    c->address_key = std::move(address_key);
     c->next = d->conns;
     if (d->conns)
         d->conns->prev = c;

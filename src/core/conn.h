@@ -27,6 +27,9 @@ struct hf_conn {
     uint64_t heartbeat_timeout_ms = 0;
     std::unique_ptr<hf_session> session; // device connections after HELLO
     bool registrant = false;             // allocator connections carrying REGISTERs
+    std::string address_key;             // source address, for the per-address limit
+    hf_token_bucket frame_bucket;        // limits.frame_rate
+    hf_token_bucket send_bucket;         // limits.send_rate
     char peer[64] = "";
 };
 

@@ -181,6 +181,14 @@ void reload(hf_daemon *d)
     cfg.max_ttl_ms = fresh.max_ttl_ms;
     cfg.default_ttl_ms = fresh.default_ttl_ms;
     cfg.ack_wait_ms = fresh.ack_wait_ms;
+    cfg.max_connections = fresh.max_connections;
+    cfg.max_connections_per_address = fresh.max_connections_per_address;
+    cfg.frame_rate = fresh.frame_rate;
+    cfg.frame_burst = fresh.frame_burst;
+    cfg.send_rate = fresh.send_rate;
+    cfg.send_burst = fresh.send_burst;
+    cfg.max_devices_per_account = fresh.max_devices_per_account;
+    cfg.limit_log_interval_ms = fresh.limit_log_interval_ms;
     cfg.log_level = fresh.log_level;
     d->limits.max_body = size_t(cfg.max_frame);
     d->limits.max_fields = size_t(cfg.max_fields);

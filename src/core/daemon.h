@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/limits.h"
 #include "core/module.h"
 #include "proto/msg.h"
 
@@ -54,6 +55,13 @@ struct hf_stats {
     uint64_t messages_expired = 0;
     uint64_t protocol_errors = 0;
     uint64_t alloc_answers = 0;
+    uint64_t limit_hits[int(hf_limit::count)] = {};
+};
+
+// When a limit was last logged, and how often it was hit since.
+struct hf_limit_log {
+    uint64_t last_logged_ms = 0;
+    uint64_t unlogged = 0;
 };
 
 // A connection server as an allocator knows it from its REGISTERs.
@@ -84,6 +92,9 @@ struct hf_daemon {
     hf_decode_limits limits;
     uint64_t next_conn_id = 1;
     size_t open_connections = 0;
+    std::unordered_map<std::string, uint32_t> connections_per_address; // raw address bytes -> open
+    std::unordered_map<std::string, uint32_t> online_per_account;
+    hf_limit_log limit_logs[int(hf_limit::count)];
     hf_conn *conns = nullptr; // every open connection
     std::unordered_map<std::string, hf_session *> online_devices; // account '\0' device
 

@@ -2,6 +2,7 @@
 
 #include "proto/clock.h"
 #include "core/conn.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "proto/token.h"
 
@@ -65,6 +66,20 @@ void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, con
         hf_msg_set(&m, HF_TAG_STORED_COUNT);
         hf_msg_set(&m, HF_TAG_REJECTED_COUNT);
     }
+    hf_conn_send(sender, &m);
+}
+
+void send_rate_limited(hf_conn *sender, uint64_t id, uint64_t wait_ms)
+{
+    hf_msg m;
+    m.type = HF_MSG_SEND_ACK;
+    m.id = id;
+    m.status = HF_SEND_REJECTED;
+    m.code = HF_ERR_RATE_LIMITED;
+    m.text = "sending faster than limits.send_rate; resend after retry_ms";
+    m.retry_ms = wait_ms;
+    for (unsigned tag : {HF_TAG_ID, HF_TAG_STATUS, HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS})
+        hf_msg_set(&m, tag);
     hf_conn_send(sender, &m);
 }
 
@@ -267,6 +282,16 @@ void hf_route_send(hf_session *sender, const hf_msg *m)
     int code = HF_OK;
     std::string text;
     std::string_view device;
+    uint64_t wait_ms = 0;
+    if (!hf_bucket_take(&c->send_bucket, uint64_t(d->cfg.send_rate), uint64_t(d->cfg.send_burst), hf_mono_ms(),
+                        &wait_ms)) {
+        // Answered, not dropped: the sender may resend this id later. A
+        // sender that ignores this runs into limits.frame_rate.
+        hf_limit_hit(d, hf_limit::send_rate, c->peer);
+        d->stats.messages_rejected++;
+        send_rate_limited(c, m->id, wait_ms);
+        return;
+    }
     if (!check_send(sender, m, &device, &code, &text)) {
         d->stats.messages_rejected++;
         send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);

@@ -1,10 +1,10 @@
 #include "core/session.h"
 
-#include "proto/clock.h"
 #include "core/conn.h"
 #include "core/log.h"
 #include "core/route.h"
 #include "core/tokens.h"
+#include "proto/clock.h"
 
 namespace {
 
@@ -81,8 +81,15 @@ void on_hello(hf_conn *c, const hf_msg *m)
     s->granted_ms = granted;
 
     auto existing = d->online_devices.find(s->key);
-    if (existing != d->online_devices.end())
+    if (existing != d->online_devices.end()) {
         hf_conn_fail(existing->second->conn, HF_ERR_REPLACED, std::string("device connected again from ") + c->peer);
+    } else if (d->online_per_account[s->account] >= uint64_t(d->cfg.max_devices_per_account)) {
+        hf_limit_hit(d, hf_limit::devices_per_account, s->account.c_str());
+        hf_conn_fail(c, HF_ERR_TOO_MANY_CONNECTIONS,
+                     "account has limits.max_devices_per_account devices online already");
+        return;
+    }
+    d->online_per_account[s->account]++;
     s->online = true;
     d->online_devices[s->key] = s.get();
     hf_session *session = s.get();
@@ -262,6 +269,9 @@ void hf_session_closed(hf_conn *c)
     auto it = c->d->online_devices.find(s->key);
     if (it != c->d->online_devices.end() && it->second == s)
         c->d->online_devices.erase(it);
+    auto count = c->d->online_per_account.find(s->account);
+    if (count != c->d->online_per_account.end() && --count->second == 0)
+        c->d->online_per_account.erase(count);
     hf_route_target_gone(s);
     hf_log(HF_LOG_DEBUG, "%s/%s offline", s->account.c_str(), s->device.c_str());
 }

@@ -25,6 +25,14 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
     }
     SSL_CTX_set_min_proto_version(ctx.get(), cfg.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+    if (!cfg.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx.get(), cfg.tls_ciphers.c_str()) != 1) {
+        *err = "tls.ciphers \"" + cfg.tls_ciphers + "\" names no cipher OpenSSL knows: " + openssl_error();
+        return nullptr;
+    }
+    if (!cfg.tls_ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx.get(), cfg.tls_ciphersuites.c_str()) != 1) {
+        *err = "tls.ciphersuites \"" + cfg.tls_ciphersuites + "\" names no suite OpenSSL knows: " + openssl_error();
+        return nullptr;
+    }
     // Devices reconnect often; a resumed session saves a full handshake.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_certificate.c_str()) != 1) {

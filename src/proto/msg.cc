@@ -103,7 +103,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
      bit(HF_TAG_TO) | bit(HF_TAG_ID) | bit(HF_TAG_PAYLOAD)},
     /* SEND_ACK */
     {bit(HF_TAG_ID) | bit(HF_TAG_STATUS) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_DELIVERED_COUNT) |
-         bit(HF_TAG_STORED_COUNT) | bit(HF_TAG_REJECTED_COUNT),
+         bit(HF_TAG_STORED_COUNT) | bit(HF_TAG_REJECTED_COUNT) | bit(HF_TAG_RETRY_MS),
      bit(HF_TAG_ID) | bit(HF_TAG_STATUS)},
     /* DELIVER */
     {bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD) | bit(HF_TAG_STORED_AT_MS) | bit(HF_TAG_ID) |
