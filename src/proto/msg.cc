@@ -182,6 +182,8 @@ int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len,
     *err = hf_decode_error{};
     if (type == 0 || type > HF_MSG_TYPE_MAX)
         return fail(err, HF_ERR_UNEXPECTED_TYPE, 0);
+    if (flags & ~HF_FLAGS_KNOWN)
+        return fail(err, HF_ERR_BAD_FRAME, 0);
     if (len > limits->max_body)
         return fail(err, HF_ERR_FRAME_TOO_LARGE, 0);
     out->type = type;

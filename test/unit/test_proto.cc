@@ -120,6 +120,13 @@ void frame_reserved_flags(void **)
     std::string frame = raw_frame(HF_MSG_PING, 0x80, "");
     hf_frame_header hdr;
     assert_int_equal(hf_frame_header_parse(bytes(frame), frame.size(), 100, &hdr), HF_ERR_BAD_FRAME);
+    // The message decoder refuses them too, whoever calls it (found by
+    // fuzzing: test/fuzz/corpus/message/regression-reserved-flags).
+    hf_msg m;
+    hf_decode_error err;
+    hf_decode_limits limits;
+    const uint8_t body[] = {0x05, 0x01, 0x01};
+    assert_int_equal(hf_msg_decode(HF_MSG_PING, 0x05, body, sizeof body, &limits, &m, &err), HF_ERR_BAD_FRAME);
 }
 
 void round_trip_every_type(void **)
