@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <openssl/err.h>
 
 #include <cstring>
@@ -17,8 +18,10 @@
 
 namespace {
 
-// A closing connection gets this long to flush its last frames.
-const uint64_t linger_ms = 2000;
+// A closing connection gets this long to flush its last frames, and then
+// this long for the peer to close its side.
+const uint64_t flush_ms = 2000;
+const uint64_t linger_ms = 1000;
 
 void arm_timer(hf_conn *c, uint64_t ms)
 {
@@ -46,7 +49,7 @@ void finish_close(hf_conn *c)
 {
     if (c->state == hf_conn_state::closed)
         return;
-    if (c->state != hf_conn_state::closing) {
+    if (hf_conn_is_open(c)) {
         if (c->session)
             hf_session_closed(c);
         if (c->registrant)
@@ -54,9 +57,6 @@ void finish_close(hf_conn *c)
     }
     c->state = hf_conn_state::closed;
     event_del(c->timer.get());
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-    if (ssl && SSL_is_init_finished(ssl))
-        SSL_shutdown(ssl); // best effort close_notify; we do not wait for the reply
     bufferevent_free(c->bev);
     c->bev = nullptr;
     if (c->prev)
@@ -70,6 +70,16 @@ void finish_close(hf_conn *c)
     hf_conn_unref(c);
 }
 
+void start_linger(hf_conn *c)
+{
+    c->state = hf_conn_state::lingering;
+    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    if (ssl && SSL_is_init_finished(ssl))
+        SSL_shutdown(ssl); // our close_notify; the peer's ends the linger
+    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    arm_timer(c, linger_ms);
+}
+
 void begin_close(hf_conn *c, const char *why)
 {
     if (!hf_conn_is_open(c))
@@ -80,14 +90,13 @@ void begin_close(hf_conn *c, const char *why)
     if (c->registrant)
         hf_alloc_conn_closed(c);
     c->state = hf_conn_state::closing;
-    bufferevent_disable(c->bev, EV_READ);
-    // Finish once the output is flushed (write callback at low watermark
-    // 0), or when the linger deadline passes for a peer that stopped reading.
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-        event_active(c->timer.get(), EV_TIMEOUT, 0);
-    } else {
-        arm_timer(c, linger_ms);
-    }
+    // Linger once the output is flushed (the write callback fires at low
+    // watermark 0), or give up when a peer that stopped reading lets the
+    // flush deadline pass.
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        start_linger(c);
+    else
+        arm_timer(c, flush_ms);
 }
 
 void dispatch(hf_conn *c, const hf_msg *m)
@@ -148,8 +157,8 @@ void on_read(bufferevent *, void *arg)
     auto *c = static_cast<hf_conn *>(arg);
     hf_conn_ref(c);
     read_frames(c);
-    if (c->state == hf_conn_state::closing || c->state == hf_conn_state::closed) {
-        // Anything after the frame that closed us is ignored.
+    if (!hf_conn_is_open(c)) {
+        // Anything after the frame that closed us is read and dropped.
         if (c->bev)
             evbuffer_drain(bufferevent_get_input(c->bev), evbuffer_get_length(bufferevent_get_input(c->bev)));
     }
@@ -159,8 +168,10 @@ void on_read(bufferevent *, void *arg)
 void on_write(bufferevent *, void *arg)
 {
     auto *c = static_cast<hf_conn *>(arg);
-    if (c->state == hf_conn_state::closing)
-        finish_close(c);
+    // Callbacks are deferred: this one may report a drain from before the
+    // last frame was queued, so look at the buffer itself.
+    if (c->state == hf_conn_state::closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        start_linger(c);
 }
 
 void log_tls_errors(hf_conn *c)
@@ -168,6 +179,8 @@ void log_tls_errors(hf_conn *c)
     unsigned long e;
     char buf[256];
     while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+        if (ERR_GET_LIB(e) == 0)
+            continue; // libevent's own marker, not an OpenSSL error
         ERR_error_string_n(e, buf, sizeof buf);
         hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer, buf);
     }
@@ -223,7 +236,8 @@ void on_timer(evutil_socket_t, short, void *arg)
         hf_conn_fail(c, HF_ERR_TIMEOUT, "no frame within the heartbeat timeout");
         break;
     }
-    case hf_conn_state::closing:
+    case hf_conn_state::closing:   // the flush deadline passed
+    case hf_conn_state::lingering: // the peer did not close in time
         finish_close(c);
         break;
     case hf_conn_state::closed:
@@ -290,8 +304,8 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int,
 
 void hf_conn_send(hf_conn *c, const hf_msg *m)
 {
-    if (c->state == hf_conn_state::closed)
-        return;
+    if (c->state == hf_conn_state::lingering || c->state == hf_conn_state::closed)
+        return; // our side is shut already
     std::string &buf = c->d->scratch;
     buf.clear();
     if (hf_msg_encode(m, &buf) != HF_OK) {

@@ -1,5 +1,9 @@
 // A TLS connection and its state machine:
-//   handshake -> hello -> ready -> closing -> closed
+//   handshake -> hello -> ready -> closing -> lingering -> closed
+// closing: flushing the last frames (an ERROR, a GOAWAY); lingering: our
+// side is shut (close_notify, FIN) and what the peer still sends is read
+// and dropped, so that closing does not reset the connection and destroy
+// that last frame before the peer reads it (nginx's "lingering close").
 // One function moves it forward per event; the state is never inferred.
 #pragma once
 #include <event2/bufferevent.h>
@@ -11,7 +15,7 @@
 
 #include "core/daemon.h"
 
-enum class hf_conn_state { handshake, hello, ready, closing, closed };
+enum class hf_conn_state { handshake, hello, ready, closing, lingering, closed };
 enum class hf_conn_kind { device, allocator };
 
 struct hf_conn {
@@ -37,7 +41,7 @@ struct hf_conn {
 void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int addr_len, hf_conn_kind kind);
 
 // Encodes and queues one frame. Frames to a closing connection are still
-// written (an ERROR before the close); to a closed one they are dropped.
+// written (an ERROR before the close); once lingering, they are dropped.
 void hf_conn_send(hf_conn *c, const hf_msg *m);
 
 // Sends ERROR(code, text) and closes once it is flushed.
@@ -51,7 +55,8 @@ void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms);
 
 static inline bool hf_conn_is_open(const hf_conn *c)
 {
-    return c->state != hf_conn_state::closing && c->state != hf_conn_state::closed;
+    return c->state == hf_conn_state::handshake || c->state == hf_conn_state::hello ||
+           c->state == hf_conn_state::ready;
 }
 
 // Closes every connection at once (shutdown), without waiting to flush.

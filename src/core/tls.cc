@@ -1,6 +1,7 @@
 #include "core/tls.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 namespace {
 
@@ -41,8 +42,12 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
         return nullptr;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx.get(), cfg.tls_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-        *err = "tls.key " + cfg.tls_key + ": " + openssl_error() + " (give a readable PEM private key)";
-        return nullptr;
+        bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+        ERR_clear_error();
+        if (!mismatch) {
+            *err = "tls.key " + cfg.tls_key + ": " + openssl_error() + " (give a readable PEM private key)";
+            return nullptr;
+        }
     }
     if (SSL_CTX_check_private_key(ctx.get()) != 1) {
         *err = "tls.key " + cfg.tls_key + " does not match tls.certificate " + cfg.tls_certificate +

@@ -45,7 +45,7 @@ class Relay:
 
     relays = []
 
-    def __init__(self, role="standalone", share=None, server_id="test", **settings):
+    def __init__(self, role="standalone", share=None, server_id="test", keys=None, **settings):
         self.dir = tempfile.mkdtemp(prefix="handoff-test-")
         self.role = role
         if share:
@@ -61,6 +61,7 @@ class Relay:
         self.ca = os.path.join(self.secrets_dir, "ca.pem")
         self.secret_file = os.path.join(self.secrets_dir, "token.secret")
         self.server_id = server_id
+        self.keys = keys or [("k1", self.secret_file)]
         self.settings = {
             "role": role,
             "server_id": server_id,
@@ -83,7 +84,8 @@ class Relay:
         Relay.relays.append(self)
 
     def write_config(self):
-        groups = {"tokens": ['keys = ( { id = "k1"; secret_file = "%s"; } );' % self.secret_file]}
+        keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in self.keys)
+        groups = {"tokens": ["keys = ( %s );" % keyring]}
         lines = []
         for key, value in self.settings.items():
             if isinstance(value, list):
@@ -157,6 +159,16 @@ class Relay:
     def conn(self, port=None):
         import hfwire
         return hfwire.Conn(port or self.device_port, self.ca)
+
+    def open_fds(self):
+        return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
 
     def log(self):
         try:
