@@ -294,14 +294,20 @@ void on_link_open(void *arg, hf_link *)
     send_frame(c, &m);
 }
 
-void on_alloc_resp(hf_client *c, const hf_msg *m)
+// The allocator's backoff hints, from its answer or its refusal.
+void take_backoff_hints(hf_client *c, const hf_msg *m)
 {
-    c->addresses.assign(m->addresses, m->addresses + m->address_count);
-    c->address_index = 0;
     if (hf_msg_has(m, HF_TAG_BACKOFF_BASE_MS) && m->backoff_base_ms > 0)
         c->backoff_base_ms = uint32_t(m->backoff_base_ms);
     if (hf_msg_has(m, HF_TAG_BACKOFF_CAP_MS) && m->backoff_cap_ms >= c->backoff_base_ms)
         c->backoff_cap_ms = uint32_t(m->backoff_cap_ms);
+}
+
+void on_alloc_resp(hf_client *c, const hf_msg *m)
+{
+    c->addresses.assign(m->addresses, m->addresses + m->address_count);
+    c->address_index = 0;
+    take_backoff_hints(c, m);
     std::string list;
     for (const std::string &a : c->addresses)
         list += (list.empty() ? "" : ", ") + a;
@@ -504,10 +510,12 @@ void on_link_frame(void *arg, hf_link *l, const hf_msg *m)
         on_server_frame(c, m);
         return;
     }
-    if (m->type == HF_MSG_ALLOC_RESP)
+    if (m->type == HF_MSG_ALLOC_RESP) {
         on_alloc_resp(c, m);
-    else if (m->type == HF_MSG_ERROR)
+    } else if (m->type == HF_MSG_ERROR) {
+        take_backoff_hints(c, m);
         on_error_frame(c, m);
+    }
     else
         link_failed(c, "unexpected frame from the allocator");
 }

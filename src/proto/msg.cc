@@ -113,8 +113,10 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_UPTO), bit(HF_TAG_UPTO)},
     /* GOAWAY */
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_RETRY_MS), bit(HF_TAG_CODE)},
-    /* ERROR */
-    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_ID) | bit(HF_TAG_RETRY_MS), bit(HF_TAG_CODE)},
+    /* ERROR (an allocator's may carry its backoff hints) */
+    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_ID) | bit(HF_TAG_RETRY_MS) | bit(HF_TAG_BACKOFF_BASE_MS) |
+         bit(HF_TAG_BACKOFF_CAP_MS),
+     bit(HF_TAG_CODE)},
     /* REGISTER */
     {bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_WEIGHT) | bit(HF_TAG_LOAD) |
          bit(HF_TAG_DRAINING),
