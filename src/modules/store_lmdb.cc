@@ -1,0 +1,673 @@
+// store_lmdb: durable per-device queues in one LMDB environment, for a
+// single server. Writes of one reactor tick share one write transaction
+// (group commit); with sync = "batch" the environment is synced every
+// sync_interval and an enqueue is acknowledged only once a sync covers it.
+// See docs/storage.md for the layout and the durability of each setting.
+#include <event2/event.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "modules/abi_v1.h"
+
+namespace {
+
+enum setting_index { path_setting, map_size_setting, sync_setting, sync_interval_setting, setting_count };
+
+const hf_setting_spec settings[setting_count] = {
+    {"path", HF_SETTING_STRING, "/var/lib/handoff/lmdb", 0, 0, "folder of the LMDB environment (created if missing)"},
+    {"map_size", HF_SETTING_SIZE, "1g", 1 << 20, int64_t(1) << 44,
+     "largest the store may grow; a full store rejects senders with store_full"},
+    {"sync", HF_SETTING_STRING, "batch", 0, 0,
+     "always: fsync every commit; batch: fsync every sync_interval, acknowledge after it; off: never"},
+    {"sync_interval", HF_SETTING_DURATION, "10ms", 1, 10000, "with sync = batch, how often the store is synced"},
+};
+
+enum class sync_mode { always, batch, off };
+
+// Key layouts (all integers big-endian so byte order is numeric order):
+//   msgs     dev 0x00 seq                      -> record
+//   meta     dev                               -> next_seq, acked_upto, count, bytes
+//   collapse dev 0x00 key                      -> seq
+//   sent     dev 0x00 from 0x00 msg_id         -> seq, forget_at
+//   sent_age forget_at dev 0x00 from 0x00 msg_id -> (empty)
+//   ttl      expires_at dev 0x00 seq           -> (empty)
+//   devices  account 0x00 device               -> (empty)
+// where dev = account 0x00 device.
+struct dbs {
+    MDB_dbi msgs, meta, collapse, sent, sent_age, ttl, devices;
+};
+
+struct queue_meta {
+    uint64_t next_seq = 1, acked_upto = 0, count = 0, bytes = 0;
+};
+
+// A write waiting for the tick's transaction.
+struct pending_write {
+    std::function<int(MDB_txn *)> apply; // returns an hf_store_status
+    std::function<void(int)> done;       // called after commit (and sync)
+    int status = HF_STORE_OK;
+};
+
+struct lmdb_store {
+    const hf_host_api *host;
+    hf_store_params params;
+    MDB_env *env = nullptr;
+    dbs db{};
+    sync_mode sync = sync_mode::batch;
+    uint64_t sync_interval_ms = 10;
+    std::vector<pending_write> queued;   // for the next commit
+    std::vector<pending_write> unsynced; // committed, waiting for the next sync (batch)
+    event *commit_event = nullptr;
+    event *sync_timer = nullptr;
+    std::unordered_map<std::string, std::string> presence; // one server: in memory
+};
+
+void put_be64(std::string *out, uint64_t v)
+{
+    for (int shift = 56; shift >= 0; shift -= 8)
+        out->push_back(char((v >> shift) & 0xff));
+}
+
+uint64_t get_be64(const void *p)
+{
+    auto *b = static_cast<const uint8_t *>(p);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+std::string dev_key(const char *account, const char *device)
+{
+    std::string k = account;
+    k.push_back('\0');
+    k += device;
+    return k;
+}
+
+std::string msg_key(const std::string &dev, uint64_t seq)
+{
+    std::string k = dev;
+    k.push_back('\0');
+    put_be64(&k, seq);
+    return k;
+}
+
+MDB_val val(const std::string &s)
+{
+    return MDB_val{s.size(), const_cast<char *>(s.data())};
+}
+
+// Record: msg_id, stored_at, expires_at (be64 each), from and collapse
+// (u16 length + bytes each), then the payload.
+std::string encode_record(const hf_store_enqueue_req *req)
+{
+    std::string r;
+    put_be64(&r, req->msg_id);
+    put_be64(&r, req->stored_at_ms);
+    put_be64(&r, req->expires_at_ms);
+    for (const char *s : {req->from, req->collapse_key ? req->collapse_key : ""}) {
+        size_t n = strlen(s);
+        r.push_back(char(n >> 8));
+        r.push_back(char(n & 0xff));
+        r.append(s, n);
+    }
+    r.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
+    return r;
+}
+
+struct record_view {
+    uint64_t msg_id, stored_at, expires_at;
+    std::string from, collapse; // copied: they must be NUL-terminated
+    const uint8_t *payload;
+    size_t payload_len;
+};
+
+bool decode_record(const MDB_val &v, record_view *out)
+{
+    auto *p = static_cast<const uint8_t *>(v.mv_data);
+    size_t n = v.mv_size, pos = 24;
+    if (n < pos)
+        return false;
+    out->msg_id = get_be64(p);
+    out->stored_at = get_be64(p + 8);
+    out->expires_at = get_be64(p + 16);
+    for (std::string *s : {&out->from, &out->collapse}) {
+        if (n < pos + 2)
+            return false;
+        size_t len = (size_t(p[pos]) << 8) | p[pos + 1];
+        pos += 2;
+        if (n < pos + len)
+            return false;
+        s->assign(reinterpret_cast<const char *>(p + pos), len);
+        pos += len;
+    }
+    out->payload = p + pos;
+    out->payload_len = n - pos;
+    return true;
+}
+
+queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
+{
+    queue_meta m;
+    MDB_val k = val(dev), v;
+    if (mdb_get(txn, s->db.meta, &k, &v) == 0 && v.mv_size == 32) {
+        auto *p = static_cast<const uint8_t *>(v.mv_data);
+        m.next_seq = get_be64(p);
+        m.acked_upto = get_be64(p + 8);
+        m.count = get_be64(p + 16);
+        m.bytes = get_be64(p + 24);
+    }
+    return m;
+}
+
+int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
+{
+    std::string v;
+    put_be64(&v, m.next_seq);
+    put_be64(&v, m.acked_upto);
+    put_be64(&v, m.count);
+    put_be64(&v, m.bytes);
+    MDB_val k = val(dev), vv = val(v);
+    return mdb_put(txn, s->db.meta, &k, &vv, 0);
+}
+
+int status_of(int rc)
+{
+    return rc == 0 ? HF_STORE_OK : rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+}
+
+// Deletes one stored message and its index entries; updates m.
+int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t seq, queue_meta *m)
+{
+    std::string key = msg_key(dev, seq);
+    MDB_val k = val(key), v;
+    if (mdb_get(txn, s->db.msgs, &k, &v) != 0)
+        return 0;
+    record_view r;
+    if (decode_record(v, &r)) {
+        if (!r.collapse.empty()) {
+            std::string ck = dev + '\0' + r.collapse;
+            MDB_val ckv = val(ck), cv;
+            if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == seq)
+                mdb_del(txn, s->db.collapse, &ckv, nullptr);
+        }
+        std::string tk;
+        put_be64(&tk, r.expires_at);
+        tk += key;
+        MDB_val tkv = val(tk);
+        mdb_del(txn, s->db.ttl, &tkv, nullptr);
+        m->bytes -= r.payload_len <= m->bytes ? r.payload_len : m->bytes;
+    }
+    if (m->count)
+        m->count--;
+    return mdb_del(txn, s->db.msgs, &k, nullptr);
+}
+
+// An enqueue as the tick's transaction needs it: everything copied, since
+// the request's pointers are valid only while store_enqueue runs.
+struct enqueue_job {
+    std::string dev, sent_key, record, collapse;
+    uint64_t payload_len, expires_at_ms, now_ms;
+    uint64_t seq = 0;
+    int acked = 0;
+};
+
+int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
+{
+    const std::string &dev = job->dev;
+    const std::string &sent_key = job->sent_key;
+    uint64_t now = job->now_ms;
+    // Dedup: the same (from, msg_id) for this device within the window.
+    MDB_val sk = val(sent_key), sv;
+    if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 && get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
+        job->seq = get_be64(sv.mv_data);
+        job->acked = job->seq <= read_meta(s, txn, dev).acked_upto;
+        return HF_STORE_DUPLICATE;
+    }
+    queue_meta m = read_meta(s, txn, dev);
+    uint64_t older = 0;
+    std::string ck;
+    if (!job->collapse.empty()) {
+        ck = dev + '\0' + job->collapse;
+        MDB_val ckv = val(ck), cv;
+        if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8)
+            older = get_be64(cv.mv_data);
+    }
+    int rc = 0;
+    if (older && (rc = delete_message(s, txn, dev, older, &m)) != 0 && rc != MDB_NOTFOUND)
+        return status_of(rc);
+    if (m.count >= s->params.queue_max_messages || m.bytes + job->payload_len > s->params.queue_max_bytes)
+        return HF_STORE_QUEUE_FULL; // the nested transaction is dropped: the collapse undone too
+    uint64_t seq = m.next_seq++;
+    std::string key = msg_key(dev, seq);
+    MDB_val k = val(key), v = val(job->record);
+    if ((rc = mdb_put(txn, s->db.msgs, &k, &v, MDB_APPEND)) != 0 && (rc = mdb_put(txn, s->db.msgs, &k, &v, 0)) != 0)
+        return status_of(rc);
+    std::string tk;
+    put_be64(&tk, job->expires_at_ms);
+    tk += key;
+    MDB_val tkv = val(tk), empty{0, nullptr};
+    if ((rc = mdb_put(txn, s->db.ttl, &tkv, &empty, 0)) != 0)
+        return status_of(rc);
+    if (!ck.empty()) {
+        std::string sv8;
+        put_be64(&sv8, seq);
+        MDB_val ckv = val(ck), cv = val(sv8);
+        if ((rc = mdb_put(txn, s->db.collapse, &ckv, &cv, 0)) != 0)
+            return status_of(rc);
+    }
+    uint64_t forget_at = now + s->params.dedup_window_ms;
+    std::string sent_val;
+    put_be64(&sent_val, seq);
+    put_be64(&sent_val, forget_at);
+    MDB_val svv = val(sent_val);
+    if ((rc = mdb_put(txn, s->db.sent, &sk, &svv, 0)) != 0)
+        return status_of(rc);
+    std::string age;
+    put_be64(&age, forget_at);
+    age += sent_key;
+    MDB_val agev = val(age);
+    if ((rc = mdb_put(txn, s->db.sent_age, &agev, &empty, 0)) != 0)
+        return status_of(rc);
+    m.count++;
+    m.bytes += job->payload_len;
+    if ((rc = write_meta(s, txn, dev, m)) != 0)
+        return status_of(rc);
+    job->seq = seq;
+    return HF_STORE_OK;
+}
+
+void run_callbacks(std::vector<pending_write> *writes)
+{
+    std::vector<pending_write> ready;
+    ready.swap(*writes);
+    for (pending_write &w : ready)
+        w.done(w.status);
+}
+
+// The tick's transaction: every queued write, each in a nested transaction
+// so that one that fails (store full, quota) is undone alone.
+void commit_queued(evutil_socket_t, short, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    if (s->queued.empty())
+        return;
+    std::vector<pending_write> batch;
+    batch.swap(s->queued);
+    MDB_txn *txn = nullptr;
+    int rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
+    for (pending_write &w : batch) {
+        if (rc != 0) {
+            w.status = HF_STORE_ERROR;
+            continue;
+        }
+        MDB_txn *child = nullptr;
+        if (mdb_txn_begin(s->env, txn, 0, &child) != 0) {
+            w.status = HF_STORE_ERROR;
+            continue;
+        }
+        w.status = w.apply(child);
+        if (w.status == HF_STORE_OK || w.status == HF_STORE_DUPLICATE) {
+            if (mdb_txn_commit(child) != 0)
+                w.status = HF_STORE_FULL;
+        } else {
+            mdb_txn_abort(child);
+        }
+    }
+    if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "commit failed: %s; check the disk and map_size",
+                     mdb_strerror(rc));
+        for (pending_write &w : batch)
+            w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+    } else if (rc != 0) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
+    }
+    if (s->sync == sync_mode::batch) {
+        for (pending_write &w : batch)
+            s->unsynced.push_back(std::move(w));
+        return; // answered after the next sync
+    }
+    run_callbacks(&batch);
+}
+
+void sync_now(evutil_socket_t, short, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    if (s->unsynced.empty())
+        return;
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc != 0) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "sync failed: %s; check the disk", mdb_strerror(rc));
+        for (pending_write &w : s->unsynced)
+            if (w.status == HF_STORE_OK)
+                w.status = HF_STORE_ERROR;
+    }
+    run_callbacks(&s->unsynced);
+}
+
+void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done)
+{
+    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK});
+    if (s->queued.size() == 1)
+        event_active(s->commit_event, EV_TIMEOUT, 0);
+}
+
+int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
+               char *err, size_t err_len)
+{
+    auto *s = new lmdb_store;
+    s->host = host;
+    s->params = *params;
+    std::string sync = values[sync_setting].string;
+    if (sync == "always")
+        s->sync = sync_mode::always;
+    else if (sync == "batch")
+        s->sync = sync_mode::batch;
+    else if (sync == "off")
+        s->sync = sync_mode::off;
+    else {
+        snprintf(err, err_len, "store.sync must be \"always\", \"batch\" or \"off\", not \"%s\"", sync.c_str());
+        delete s;
+        return -1;
+    }
+    s->sync_interval_ms = uint64_t(values[sync_interval_setting].number);
+    const char *path = values[path_setting].string;
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, err_len, "cannot create store.path %s: %s", path, strerror(errno));
+        delete s;
+        return -1;
+    }
+    unsigned flags = MDB_NOTLS | (s->sync == sync_mode::always ? 0 : MDB_NOSYNC);
+    int rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 8);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, size_t(values[map_size_setting].number));
+    if (rc == 0)
+        rc = mdb_env_open(s->env, path, flags, 0600);
+    MDB_txn *txn = nullptr;
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
+    const char *names[] = {"msgs", "meta", "collapse", "sent", "sent_age", "ttl", "devices"};
+    MDB_dbi *handles[] = {&s->db.msgs, &s->db.meta, &s->db.collapse, &s->db.sent, &s->db.sent_age, &s->db.ttl,
+                          &s->db.devices};
+    for (int i = 0; rc == 0 && i < 7; i++)
+        rc = mdb_dbi_open(txn, names[i], MDB_CREATE, handles[i]);
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else if (txn)
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot open the LMDB store in %s: %s", path, mdb_strerror(rc));
+        if (s->env)
+            mdb_env_close(s->env);
+        delete s;
+        return -1;
+    }
+    event_base *base = host->event_base(host->host);
+    s->commit_event = event_new(base, -1, 0, commit_queued, s);
+    if (s->sync == sync_mode::batch) {
+        s->sync_timer = event_new(base, -1, EV_PERSIST, sync_now, s);
+        timeval tv = {time_t(s->sync_interval_ms / 1000), suseconds_t(s->sync_interval_ms % 1000 * 1000)};
+        event_add(s->sync_timer, &tv);
+    }
+    *store = s;
+    return 0;
+}
+
+void store_close(void *store)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    commit_queued(-1, 0, s);
+    sync_now(-1, 0, s);
+    if (s->sync_timer)
+        event_free(s->sync_timer);
+    event_free(s->commit_event);
+    mdb_env_sync(s->env, 1);
+    mdb_env_close(s->env);
+    delete s;
+}
+
+void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueue_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    auto job = std::make_shared<enqueue_job>();
+    job->dev = dev_key(req->account, req->device);
+    job->sent_key = job->dev + '\0' + req->from + '\0';
+    put_be64(&job->sent_key, req->msg_id);
+    job->record = encode_record(req);
+    job->collapse = req->collapse_key ? req->collapse_key : "";
+    job->payload_len = req->payload_len;
+    job->expires_at_ms = req->expires_at_ms;
+    job->now_ms = s->host->now_ms(s->host->host);
+    queue_write(
+        s, [s, job](MDB_txn *txn) { return apply_enqueue(s, txn, job.get()); },
+        [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); });
+}
+
+// Reads run at once in a read transaction: they see what is committed.
+void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
+                 uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string dev = dev_key(account, device);
+    std::string start = msg_key(dev, after_seq + 1);
+    MDB_txn *txn = nullptr;
+    MDB_cursor *cur = nullptr;
+    if (mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn) != 0 || mdb_cursor_open(txn, s->db.msgs, &cur) != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        cb(arg, HF_STORE_ERROR, nullptr, 0);
+        return;
+    }
+    std::vector<hf_store_msg> out;
+    std::vector<record_view> records; // keep strings alive until the callback
+    records.reserve(max_count);
+    uint64_t bytes = 0;
+    MDB_val k = val(start), v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && out.size() < max_count) {
+        if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0 ||
+            static_cast<char *>(k.mv_data)[dev.size()] != '\0')
+            break; // past this device's messages
+        record_view r;
+        if (decode_record(v, &r) && r.expires_at > now_ms) { // expired ones go in the sweep
+            if (!out.empty() && bytes + r.payload_len > max_bytes)
+                break;
+            bytes += r.payload_len;
+            records.push_back(std::move(r));
+            const record_view &kept = records.back();
+            out.push_back(hf_store_msg{get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), kept.from.c_str(),
+                                       kept.msg_id, kept.collapse.empty() ? nullptr : kept.collapse.c_str(),
+                                       kept.payload, kept.payload_len, kept.stored_at, kept.expires_at});
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    cb(arg, HF_STORE_OK, out.data(), out.size());
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+}
+
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb,
+               void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string dev = dev_key(account, device);
+    queue_write(
+        s,
+        [s, dev, upto_seq](MDB_txn *txn) -> int {
+            queue_meta m = read_meta(s, txn, dev);
+            MDB_cursor *cur = nullptr;
+            if (mdb_cursor_open(txn, s->db.msgs, &cur) != 0)
+                return HF_STORE_ERROR;
+            std::string start = msg_key(dev, 0);
+            MDB_val k = val(start), v;
+            std::vector<uint64_t> seqs;
+            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+                 rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0)
+                    break;
+                uint64_t seq = get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1);
+                if (seq > upto_seq)
+                    break;
+                seqs.push_back(seq);
+            }
+            mdb_cursor_close(cur);
+            for (uint64_t seq : seqs)
+                delete_message(s, txn, dev, seq, &m);
+            if (upto_seq > m.acked_upto)
+                m.acked_upto = upto_seq;
+            return status_of(write_meta(s, txn, dev, m));
+        },
+        [cb, arg](int status) { cb(arg, status); });
+}
+
+void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string key = dev_key(account, device);
+    queue_write(
+        s,
+        [s, key](MDB_txn *txn) -> int {
+            MDB_val k = val(key), empty{0, nullptr};
+            int rc = mdb_put(txn, s->db.devices, &k, &empty, 0);
+            return status_of(rc);
+        },
+        [cb, arg](int status) { cb(arg, status); });
+}
+
+void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string prefix = std::string(account) + '\0';
+    std::vector<std::string> names;
+    MDB_txn *txn = nullptr;
+    MDB_cursor *cur = nullptr;
+    if (mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn) == 0 && mdb_cursor_open(txn, s->db.devices, &cur) == 0) {
+        MDB_val k = val(prefix), v;
+        for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            if (k.mv_size < prefix.size() || memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)
+                break;
+            names.emplace_back(static_cast<char *>(k.mv_data) + prefix.size(), k.mv_size - prefix.size());
+        }
+        mdb_cursor_close(cur);
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    std::vector<const char *> ptrs;
+    for (const std::string &n : names)
+        ptrs.push_back(n.c_str());
+    cb(arg, HF_STORE_OK, ptrs.data(), ptrs.size());
+}
+
+// Drops expired messages (TTL index, oldest first) and forgotten sender ids.
+void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    auto expired = std::make_shared<uint64_t>(0);
+    queue_write(
+        s,
+        [s, now_ms, expired](MDB_txn *txn) -> int {
+            MDB_cursor *cur = nullptr;
+            std::vector<std::string> dead; // ttl keys
+            if (mdb_cursor_open(txn, s->db.ttl, &cur) != 0)
+                return HF_STORE_ERROR;
+            MDB_val k, v;
+            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                if (k.mv_size < 8 + 9 || get_be64(k.mv_data) > now_ms)
+                    break;
+                dead.emplace_back(static_cast<char *>(k.mv_data), k.mv_size);
+            }
+            mdb_cursor_close(cur);
+            for (const std::string &tk : dead) {
+                std::string dev = tk.substr(8, tk.size() - 8 - 9);
+                uint64_t seq = get_be64(tk.data() + tk.size() - 8);
+                queue_meta m = read_meta(s, txn, dev);
+                if (delete_message(s, txn, dev, seq, &m) == 0)
+                    (*expired)++;
+                write_meta(s, txn, dev, m);
+            }
+            std::vector<std::string> forgotten; // sent_age keys
+            if (mdb_cursor_open(txn, s->db.sent_age, &cur) != 0)
+                return HF_STORE_ERROR;
+            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+                if (k.mv_size < 8 || get_be64(k.mv_data) > now_ms)
+                    break;
+                forgotten.emplace_back(static_cast<char *>(k.mv_data), k.mv_size);
+            }
+            mdb_cursor_close(cur);
+            for (const std::string &ak : forgotten) {
+                MDB_val akv = val(ak), sk{ak.size() - 8, const_cast<char *>(ak.data()) + 8};
+                mdb_del(txn, s->db.sent_age, &akv, nullptr);
+                MDB_val sv;
+                // Only if it was not renewed by a later entry.
+                if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
+                    get_be64(static_cast<char *>(sv.mv_data) + 8) <= now_ms)
+                    mdb_del(txn, s->db.sent, &sk, nullptr);
+            }
+            return HF_STORE_OK;
+        },
+        [cb, arg, expired](int status) { cb(arg, status, *expired); });
+}
+
+void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t,
+                        hf_store_done_cb cb, void *arg)
+{
+    static_cast<lmdb_store *>(store)->presence[dev_key(account, device)] = server_id;
+    cb(arg, HF_STORE_OK);
+}
+
+void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
+                          hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    auto it = s->presence.find(dev_key(account, device));
+    if (it != s->presence.end() && it->second == server_id)
+        s->presence.erase(it);
+    cb(arg, HF_STORE_OK);
+}
+
+void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb,
+                           void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    auto it = s->presence.find(dev_key(account, device));
+    cb(arg, HF_STORE_OK, it == s->presence.end() ? nullptr : it->second.c_str());
+}
+
+// One server per environment: the only server to notify is this one.
+void store_notify(void *store, const char *, const char *account, const char *device)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    s->host->data_ready(s->host->host, account, device);
+}
+
+const hf_store_ops lmdb_ops = {
+    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,         store_fetch,
+    store_ack,            store_add_device,   store_list_devices,   store_expire,          store_presence_set,
+    store_presence_clear, store_presence_lookup, store_notify,
+};
+
+} // namespace
+
+extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
+{
+    info->abi_version = HF_MODULE_ABI_VERSION;
+    info->kind = HF_MODULE_STORE;
+    info->name = "lmdb";
+    info->description = "durable per-device queues in LMDB, group commit, for one server";
+    info->settings = settings;
+    info->setting_count = setting_count;
+    info->ops = &lmdb_ops;
+    return 0;
+}
