@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -122,9 +123,9 @@ bool make_certificates(const std::string &dir, std::string *err)
            write_pem(dir + "/server.key", nullptr, server_key.get(), err);
 }
 
-std::string dev_config(int port_base)
+std::string dev_config(int port_base, const std::string &store_path)
 {
-    char text[2048];
+    char text[4096];
     snprintf(text, sizeof text,
              "# Written by `handoffd --dev`: a throwaway standalone relay on loopback.\n"
              "# See handoffd.conf(5) for every key.\n"
@@ -133,10 +134,11 @@ std::string dev_config(int port_base)
              "listen = { allocator = \"127.0.0.1:%d\"; device = \"127.0.0.1:%d\"; };\n"
              "tls = { certificate = \"server.pem\"; key = \"server.key\"; };\n"
              "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
-             "store = { module = \"memory\"; };\n"
+             "# Durable: acknowledged messages survive a crash (see docs/storage.md).\n"
+             "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
              "log = { level = \"info\"; };\n",
-             port_base, port_base + 1);
+             port_base, port_base + 1, store_path.c_str());
     return text;
 }
 
@@ -165,7 +167,11 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
             return false;
     }
     *config = dir + "/handoffd.conf";
-    if (!exists(*config) && !write_text(*config, dev_config(port_base), 0644, err))
+    // The store's path is written absolute: modules see it as given.
+    char *abs = realpath(dir.c_str(), nullptr);
+    std::string store_path = std::string(abs ? abs : dir.c_str()) + "/store";
+    free(abs);
+    if (!exists(*config) && !write_text(*config, dev_config(port_base, store_path), 0644, err))
         return false;
     return true;
 }

@@ -173,7 +173,8 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
     } else if (status == HF_STORE_DUPLICATE) {
         settle(p, acked ? outcome::delivered : outcome::stored);
     } else {
-        hf_log(HF_LOG_INFO, "message from %s/%s to %s refused by the store: %s", p->account.c_str(), p->from.c_str(),
+        // Per message, so debug: the store logs the cause, rate-limited.
+        hf_log(HF_LOG_DEBUG, "message from %s/%s to %s refused by the store: %s", p->account.c_str(), p->from.c_str(),
                ctx->device.c_str(), hf_err_name(reject_code_of(status)));
         settle(p, outcome::rejected, reject_code_of(status));
     }

@@ -69,6 +69,7 @@ struct lmdb_store {
     event *commit_event = nullptr;
     event *sync_timer = nullptr;
     std::unordered_map<std::string, std::string> presence; // one server: in memory
+    uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
 };
 
 void put_be64(std::string *out, uint64_t v)
@@ -325,8 +326,12 @@ void commit_queued(evutil_socket_t, short, void *arg)
         }
     }
     if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0) {
-        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "commit failed: %s; check the disk and map_size",
-                     mdb_strerror(rc));
+        uint64_t now = s->host->now_ms(s->host->host);
+        if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
+            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                         "commit failed: %s; senders get store_full: raise store.map_size or free disk", mdb_strerror(rc));
+            s->full_logged_ms = now;
+        }
         for (pending_write &w : batch)
             w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
     } else if (rc != 0) {

@@ -69,7 +69,8 @@ class Relay:
             "listen.device": "127.0.0.1:%d" % self.device_port,
             "tls.certificate": os.path.join(self.secrets_dir, "server.pem"),
             "tls.key": os.path.join(self.secrets_dir, "server.key"),
-            "store.module": "memory",
+            # HF_STORE runs the same tests against another store.
+            "store.module": os.environ.get("HF_STORE", "memory"),
             "heartbeat.module": "fixed",
             "log.level": "debug",
         }
@@ -77,11 +78,17 @@ class Relay:
             self.settings["cluster.key_file"] = os.path.join(self.secrets_dir, "cluster.key")
             self.settings["register.ca"] = self.ca
         self.settings.update(settings)
+        if self.settings["store.module"] == "lmdb":
+            self.settings.setdefault("store.path", os.path.join(self.dir, "lmdb"))
+            self.settings.setdefault("store.map_size", "64m")
         self.config = os.path.join(self.dir, "handoffd.conf")
         self.write_config()
         self.proc = None
         self.log_path = os.path.join(self.dir, "handoffd.log")
         Relay.relays.append(self)
+
+    def uses(self, module):
+        return self.settings["store.module"] == module
 
     def write_config(self):
         keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in self.keys)

@@ -1,0 +1,117 @@
+"""09: the LMDB store: acknowledged means durable, across kill -9."""
+
+import signal
+import time
+
+import harness
+import hfwire
+from harness import Relay
+
+
+def send_many(relay, count, to="phone", payload_of=lambda i: b"msg %06d" % i, window=500):
+    """Sends count messages on one raw connection, `window` unanswered at
+    most; returns {id: (status, code)}."""
+    conn = relay.conn()
+    conn.hello(relay.token("alice", "pc"))
+    answers = {}
+    sent = 0
+    while len(answers) < count:
+        while sent < count and sent - len(answers) < window:
+            conn.send(hfwire.SEND, [("to", to), ("id", sent + 1), ("payload", payload_of(sent))])
+            sent += 1
+        t, f = conn.recv(timeout=30)
+        if t == hfwire.SEND_ACK:
+            answers[f["id"]] = (f["status"], f.get("code"))
+    conn.close()
+    return answers
+
+
+def receive_all(relay, count, ack_every=100):
+    """Connects as the phone and takes count messages, acknowledging as it
+    goes; returns the payloads in order and checks seqs never repeat."""
+    conn = relay.conn()
+    welcome = conn.hello(relay.token("alice", "phone"))
+    got, seqs = [], []
+    while len(got) < count:
+        t, f = conn.recv(timeout=30)
+        assert t == hfwire.DELIVER, (t, f)
+        got.append(f["payload"])
+        seqs.append(f["seq"])
+        if len(got) % min(ack_every, welcome["window"]) == 0 or len(got) == count:
+            conn.send(hfwire.DELIVER_ACK, [("upto", f["seq"])])
+    conn.send(hfwire.PING, [("id", 1)])
+    t, f = conn.recv(timeout=10)
+    assert t == hfwire.PONG, "more than %d messages came: %r" % (count, (t, f))
+    assert seqs == sorted(set(seqs)), "a seq came twice or out of order"
+    return got
+
+
+def kill_9_keeps_everything(sync):
+    relay = Relay(**{"store.module": "lmdb", "store.sync": sync, "store.map_size": "256m",
+                     "limits.send_rate": 1000000, "limits.send_burst": 1000000,
+                     "limits.frame_rate": 1000000, "limits.frame_burst": 1000000}).start()
+    total = 10000
+    answers = send_many(relay, total)
+    assert all(a == (hfwire.STORED, None) for a in answers.values()), "not all stored"
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    got = receive_all(relay, total)
+    assert got == [b"msg %06d" % i for i in range(total)], "lost, reordered or repeated"
+    # Acknowledged means gone, also across a restart.
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    conn = relay.conn()
+    conn.hello(relay.token("alice", "phone"))
+    conn.send(hfwire.PING, [("id", 2)])
+    assert conn.expect(hfwire.PONG)["id"] == 2
+
+
+def test_kill_9_after_10000_acknowledged_sync_batch():
+    kill_9_keeps_everything("batch")
+
+
+def test_kill_9_after_10000_acknowledged_sync_always():
+    kill_9_keeps_everything("always")
+
+
+def test_dedup_survives_restart():
+    relay = Relay(**{"store.module": "lmdb"}).start()
+    send_many(relay, 3)
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    again = send_many(relay, 3)  # same ids, resent after the crash
+    assert all(a == (hfwire.STORED, None) for a in again.values())
+    assert receive_all(relay, 3) == [b"msg %06d" % i for i in range(3)]
+
+
+def test_full_store_rejects_with_store_full_and_keeps_serving():
+    relay = Relay(**{"store.module": "lmdb", "store.map_size": "1m", "limits.queue_max_bytes": "64m",
+                     "limits.queue_max_messages": 1000000}).start()
+    answers = send_many(relay, 400, payload_of=lambda i: bytes([i % 256]) * 8000, window=50)
+    codes = [a for a in answers.values() if a[0] == hfwire.REJECTED]
+    assert codes and all(c == (hfwire.REJECTED, hfwire.ERR["store_full"]) for c in codes), set(codes)
+    stored = sum(1 for a in answers.values() if a[0] == hfwire.STORED)
+    assert stored > 10, stored
+    assert "store_full" in relay.log() or "full" in relay.log()
+    # Draining the queue frees space: sending works again.
+    receive_all(relay, stored)
+    relay_ok = send_many(relay, 1, to="tablet", payload_of=lambda i: b"small")
+    assert list(relay_ok.values()) == [(hfwire.STORED, None)], relay_ok
+
+
+def test_expired_messages_are_swept_from_disk():
+    relay = Relay(**{"store.module": "lmdb", "delivery.expire_interval": "1s"}).start()
+    conn = relay.conn()
+    conn.hello(relay.token("alice", "pc"))
+    conn.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("ttl", 1), ("payload", b"gone")])
+    conn.send(hfwire.SEND, [("to", "phone"), ("id", 2), ("ttl", 600), ("payload", b"kept")])
+    assert conn.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    assert conn.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    time.sleep(2.5)
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    assert receive_all(relay, 1) == [b"kept"]
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
