@@ -87,6 +87,7 @@ struct hf_store_params {
     uint64_t queue_max_messages; /* per device */
     uint64_t queue_max_bytes;    /* per device, payload bytes */
     uint64_t dedup_window_ms;    /* how long (from, msg_id) is remembered */
+    const char *server_id;       /* this server's name (channels, presence) */
 };
 
 struct hf_store_enqueue_req {

@@ -103,6 +103,9 @@ const key_spec key_specs[] = {
     INT("allocator.answer_count", "3", 1, 16, answer_count, "most server addresses in one answer"),
     DUR("allocator.refresh_interval", "2s", 100, 60000, refresh_interval_ms,
         "how often servers refresh their registration; one missed by half an interval more lapses"),
+    DUR("cluster.presence_ttl", "60s", 1000, 3600000, presence_ttl_ms,
+        "how long a device's presence (which server holds it) lives in a shared store unless refreshed; "
+        "refreshed every third of it"),
     DUR("drain.timeout", "10s", 0, 600000, drain_timeout_ms,
         "on SIGTERM, how long to wait for devices to move and in-flight acknowledgements to arrive"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),

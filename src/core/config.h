@@ -75,6 +75,7 @@ struct hf_config {
     int64_t answer_count = 0;
     int64_t refresh_interval_ms = 0;
     int64_t drain_timeout_ms = 0;
+    int64_t presence_ttl_ms = 0;
 
     std::string log_level;
     std::string log_target;

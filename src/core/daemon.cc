@@ -106,6 +106,11 @@ void on_expire_timer(evutil_socket_t, short, void *arg)
 // How often a draining daemon looks whether its devices have all left.
 const uint64_t drain_poll_ms = 50;
 
+void on_presence_timer(evutil_socket_t, short, void *arg)
+{
+    hf_session_refresh_presence(static_cast<hf_daemon *>(arg));
+}
+
 void on_stop_timer(evutil_socket_t, short, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
@@ -288,7 +293,7 @@ bool start_server(hf_daemon *d, std::string *err)
                      &d->heartbeat_module, &d->heartbeat, err))
         return false;
     hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
-                           uint64_t(d->cfg.dedup_window_ms)};
+                           uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str()};
     char module_err[256] = "";
     if (d->store->open(&d->host, &params, d->cfg.store_values.data(), &d->store_instance, module_err,
                        sizeof module_err) != 0) {
@@ -308,6 +313,10 @@ bool start_server(hf_daemon *d, std::string *err)
     uint64_t every = uint64_t(d->cfg.expire_interval_ms);
     timeval tv = {time_t(every / 1000), suseconds_t(every % 1000 * 1000)};
     event_add(d->expire_timer.get(), &tv);
+    d->presence_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_presence_timer, d));
+    uint64_t refresh = uint64_t(d->cfg.presence_ttl_ms) / 3;
+    timeval ptv = {time_t(refresh / 1000), suseconds_t(refresh % 1000 * 1000)};
+    event_add(d->presence_timer.get(), &ptv);
     return true;
 }
 
@@ -342,6 +351,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->ack_wait_timer.reset();
     d->stop_timer.reset();
     d->expire_timer.reset();
+    d->presence_timer.reset();
     d->device_listener.reset();
     d->allocator_listener.reset();
     hf_register_stop(d);

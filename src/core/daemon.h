@@ -103,6 +103,7 @@ struct hf_daemon {
     std::deque<hf_pending_send *> awaiting_ack;
     hf_event_ptr ack_wait_timer;
     hf_event_ptr expire_timer;
+    hf_event_ptr presence_timer;
 
     // libevent common timeouts, by duration in ms: all timers of one
     // duration share a queue instead of each sitting in the heap.

@@ -4,6 +4,8 @@
 #include "core/conn.h"
 #include "core/limits.h"
 #include "core/log.h"
+
+#include <memory>
 #include "proto/token.h"
 
 // One SEND in flight. It holds a copy of the message because targets
@@ -158,6 +160,27 @@ int reject_code_of(int store_status)
     }
 }
 
+struct presence_ctx {
+    hf_daemon *d;
+    std::string account, device;
+};
+
+void presence_found(void *arg, int status, const char *server_id)
+{
+    std::unique_ptr<presence_ctx> ctx(static_cast<presence_ctx *>(arg));
+    hf_daemon *d = ctx->d;
+    if (status == HF_STORE_OK && server_id && d->cfg.server_id != server_id)
+        d->store->notify(d->store_instance, server_id, ctx->account.c_str(), ctx->device.c_str());
+}
+
+// The target is not here: if a shared store says another server holds
+// it, tell that server to deliver.
+void notify_elsewhere(hf_daemon *d, const std::string &account, const std::string &device)
+{
+    auto *ctx = new presence_ctx{d, account, device};
+    d->store->presence_lookup(d->store_instance, account.c_str(), device.c_str(), presence_found, ctx);
+}
+
 void enqueue_done(void *arg, int status, uint64_t seq, int acked)
 {
     auto *ctx = static_cast<enqueue_ctx *>(arg);
@@ -180,6 +203,8 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
     }
     if (target && status == HF_STORE_OK)
         hf_session_pump(target);
+    else if (status == HF_STORE_OK)
+        notify_elsewhere(d, p->account, ctx->device);
     delete ctx;
     unref(p);
 }

@@ -23,6 +23,14 @@ void log_store_failure(void *what, int status)
                status);
 }
 
+// Presence is refreshed periodically and only matters for shared stores:
+// a failure is for the debug log (the store logs its outage itself).
+void presence_done(void *, int status)
+{
+    if (status != HF_STORE_OK)
+        hf_log(HF_LOG_DEBUG, "store: presence update failed (status %d)", status);
+}
+
 void send_welcome(hf_conn *c, hf_session *s, uint64_t timeout_ms)
 {
     hf_daemon *d = c->d;
@@ -97,6 +105,8 @@ void on_hello(hf_conn *c, const hf_msg *m)
 
     d->store->add_device(d->store_instance, session->account.c_str(), session->device.c_str(), log_store_failure,
                          const_cast<char *>("add_device"));
+    d->store->presence_set(d->store_instance, session->account.c_str(), session->device.c_str(),
+                           d->cfg.server_id.c_str(), uint64_t(d->cfg.presence_ttl_ms), presence_done, nullptr);
     hf_conn_set_ready(c, timeout);
     send_welcome(c, session, timeout);
     hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
@@ -273,6 +283,9 @@ void hf_session_closed(hf_conn *c)
     if (count != c->d->online_per_account.end() && --count->second == 0)
         c->d->online_per_account.erase(count);
     hf_route_target_gone(s);
+    hf_daemon *d = c->d;
+    d->store->presence_clear(d->store_instance, s->account.c_str(), s->device.c_str(), d->cfg.server_id.c_str(),
+                             presence_done, nullptr);
     hf_log(HF_LOG_DEBUG, "%s/%s offline", s->account.c_str(), s->device.c_str());
 }
 
@@ -285,6 +298,13 @@ hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_
 uint64_t hf_session_granted_ms(const hf_session *s)
 {
     return s->granted_ms;
+}
+
+void hf_session_refresh_presence(hf_daemon *d)
+{
+    for (auto &entry : d->online_devices)
+        d->store->presence_set(d->store_instance, entry.second->account.c_str(), entry.second->device.c_str(),
+                               d->cfg.server_id.c_str(), uint64_t(d->cfg.presence_ttl_ms), presence_done, nullptr);
 }
 
 void hf_session_data_ready(hf_daemon *d, const char *account, const char *device)

@@ -49,5 +49,9 @@ hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_
 
 uint64_t hf_session_granted_ms(const hf_session *s);
 
+// Renews every online device's presence in the store (a shared store
+// forgets a dead server's devices when this stops).
+void hf_session_refresh_presence(hf_daemon *d);
+
 // Host API entry: the store says a device has new data.
 void hf_session_data_ready(hf_daemon *d, const char *account, const char *device);

@@ -38,6 +38,51 @@ def wait_until(predicate, timeout, what):
     raise AssertionError("timed out waiting for " + what)
 
 
+class RedisServer:
+    """A real redis-server on a free loopback port, persisting every write
+    (appendfsync always) so that a restart keeps what was acknowledged."""
+
+    servers = []
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="handoff-redis-")
+        self.port = free_port()
+        self.proc = None
+        RedisServer.servers.append(self)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes"],
+            stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
+        def up():
+            assert self.proc.poll() is None, "redis-server exited"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(64).startswith(b"+PONG")
+            except OSError:
+                return False
+        wait_until(up, 10, "redis-server to answer")
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+
+def shared_redis():
+    """The Redis of this test, started on first use (HF_STORE=redis)."""
+    if not RedisServer.servers:
+        RedisServer().start()
+    return RedisServer.servers[0]
+
+
 class Relay:
     """One handoffd. Config keys are given as dotted names. Daemons of one
     cluster share certificates, token secret and cluster key: pass the
@@ -78,6 +123,10 @@ class Relay:
             self.settings["cluster.key_file"] = os.path.join(self.secrets_dir, "cluster.key")
             self.settings["register.ca"] = self.ca
         self.settings.update(settings)
+        if self.settings["store.module"] == "redis":
+            self.settings.setdefault("store.address", shared_redis().address())
+            # Each relay its own key space unless it shares one on purpose.
+            self.settings.setdefault("store.prefix", "hf%d:" % id(self))
         if self.settings["store.module"] == "lmdb":
             self.settings.setdefault("store.path", os.path.join(self.dir, "lmdb"))
             self.settings.setdefault("store.map_size", "64m")
@@ -206,6 +255,7 @@ def run(tests):
         if not name.startswith("test_") or not callable(fn):
             continue
         Relay.relays = []
+        RedisServer.servers = []
         start = time.monotonic()
         try:
             fn()
@@ -228,5 +278,7 @@ def run(tests):
                 if relay.proc and relay.proc.poll() is None:
                     relay.proc.kill()
                     relay.proc.wait()
+            for redis in RedisServer.servers:
+                redis.stop()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)

@@ -1,0 +1,6 @@
+"""06_ttl again, against the Redis store."""
+import os
+import runpy
+
+os.environ["HF_STORE"] = "redis"
+runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "06_ttl.py"), run_name="__main__")
