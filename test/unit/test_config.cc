@@ -155,7 +155,7 @@ void module_keys_are_documented(void **)
     std::string man = read_file(srcdir() + "/man/handoffd.conf.5");
     const char *module_dir = getenv("HANDOFF_MODULE_DIR");
     assert_non_null(module_dir);
-    for (const char *file : {"store_memory.so", "store_lmdb.so", "hb_fixed.so", "hb_adaptive.so"}) {
+    for (const char *file : {"store_memory.so", "store_lmdb.so", "store_redis.so", "hb_fixed.so", "hb_adaptive.so"}) {
         void *handle = dlopen((std::string(module_dir) + "/" + file).c_str(), RTLD_NOW | RTLD_LOCAL);
         assert_non_null(handle);
         auto init = reinterpret_cast<hf_module_init_fn>(dlsym(handle, "handoff_module_init"));

@@ -1,0 +1,93 @@
+"""10: several servers sharing Redis: immediate delivery across servers, re-homing, a Redis restart."""
+
+import signal
+import time
+
+import harness
+import hfwire
+from harness import Relay, RedisServer, finish_background
+
+
+def cluster_on_redis():
+    redis = RedisServer().start()
+    store = {"store.module": "redis", "store.address": redis.address(), "store.prefix": "shared:",
+             "allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
+    nodes = []
+    for i in (1, 2):
+        s = Relay("server", share=alloc, server_id="s%d" % i,
+                  **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store)
+        nodes.append(s.start())
+    for s in nodes:
+        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    return redis, alloc, nodes
+
+
+def test_devices_on_two_servers_exchange_at_once():
+    redis, alloc, (s1, s2) = cluster_on_redis()
+    a = s1.conn()
+    a.hello(alloc.token("alice", "a"))
+    b = s2.conn()
+    b.hello(alloc.token("alice", "b"))
+    time.sleep(0.2)  # presence written
+    for sender, receiver, name, text in ((a, b, "b", b"a to b"), (b, a, "a", b"b to a")):
+        sender.send(hfwire.SEND, [("to", name), ("id", 1), ("payload", text)])
+        msg = receiver.expect(hfwire.DELIVER, timeout=5)
+        assert msg["payload"] == text, msg
+        receiver.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+        assert sender.expect(hfwire.SEND_ACK)["status"] in (hfwire.STORED, hfwire.DELIVERED)
+
+
+def test_killed_servers_device_rehomes_and_gets_what_was_stored():
+    redis, alloc, (s1, s2) = cluster_on_redis()
+    a = s1.conn()
+    a.hello(alloc.token("alice", "a"))
+    b = s2.conn()
+    b.hello(alloc.token("alice", "b"))
+    s1.stop(signal.SIGKILL)
+    b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"while you were away")])
+    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    harness.wait_until(lambda: "server s1" in alloc.log() and "left out" in alloc.log(), 5, "s1 dropped")
+    # A asks the allocator again and lands on s2, where Redis has its queue.
+    code, out, err = alloc.cli(alloc.token("alice", "a"), "listen", "--count", "1", "--timeout", "15")
+    assert (code, out) == (0, "while you were away\n"), (code, out, err)
+    assert "alice/a online" in s2.log()
+
+
+def test_redis_restart_answers_unavailable_then_delivers_everything():
+    redis, alloc, (s1, s2) = cluster_on_redis()
+    b = s2.conn()
+    b.hello(alloc.token("alice", "b"))
+    b.send(hfwire.SEND, [("to", "a"), ("id", 1), ("payload", b"before")])
+    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    redis.stop()
+    b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"during")])
+    ack = b.expect(hfwire.SEND_ACK)
+    assert (ack["status"], ack["code"]) == (hfwire.REJECTED, hfwire.ERR["store_unavailable"]), ack
+    b.send(hfwire.PING, [("id", 7)])
+    assert b.expect(hfwire.PONG)["id"] == 7, "the connection did not stay up"
+    redis.start()
+    # The sender resends with the same id until the store is back.
+    deadline = time.monotonic() + 15
+    while True:
+        b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"during")])
+        ack = b.expect(hfwire.SEND_ACK)
+        if ack["status"] == hfwire.STORED or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert ack["status"] == hfwire.STORED, ack
+    b.send(hfwire.SEND, [("to", "a"), ("id", 3), ("payload", b"after")])
+    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    a = s1.conn()
+    a.hello(alloc.token("alice", "a"))
+    got = []
+    for _ in range(3):
+        msg = a.expect(hfwire.DELIVER)
+        got.append(msg["payload"])
+        a.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    assert got == [b"before", b"during", b"after"], got
+    assert "store_unavailable" in s2.log() or "Redis" in s2.log()
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
