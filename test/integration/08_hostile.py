@@ -210,7 +210,8 @@ def test_silent_receiver_gets_a_window_and_memory_stays_bounded():
         delivers += 1
     assert delivers == 8, delivers
     growth = relay.rss_kib() - rss_before
-    assert growth < 8 * 1024, "RSS grew %d KiB for 20 MiB offered" % growth
+    if not harness.SANITIZED:
+        assert growth < 8 * 1024, "RSS grew %d KiB for 20 MiB offered" % growth
 
 
 def test_tls_certificate_reload_keeps_connections():

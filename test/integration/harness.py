@@ -15,6 +15,8 @@ import time
 import traceback
 
 BUILDDIR = os.environ.get("HF_BUILDDIR", os.getcwd())
+# Under ASan freed memory sits in quarantine: RSS says nothing there.
+SANITIZED = bool(os.environ.get("HF_SANITIZERS", "").strip())
 HANDOFFD = os.path.join(BUILDDIR, "handoffd")
 HANDOFF = os.path.join(BUILDDIR, "handoff")
 os.environ.setdefault("HANDOFF_MODULE_DIR", os.path.join(BUILDDIR, ".libs"))
