@@ -108,6 +108,8 @@ const key_spec key_specs[] = {
         "refreshed every third of it"),
     DUR("drain.timeout", "10s", 0, 600000, drain_timeout_ms,
         "on SIGTERM, how long to wait for devices to move and in-flight acknowledgements to arrive"),
+    STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
+        "HTTP listener for /metrics (Prometheus) and /healthz; \"\" turns it off"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
     CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
     STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),

@@ -77,6 +77,7 @@ struct hf_config {
     int64_t drain_timeout_ms = 0;
     int64_t presence_ttl_ms = 0;
 
+    std::string metrics_listen;
     std::string log_level;
     std::string log_target;
     std::string log_facility;

@@ -231,7 +231,7 @@ void on_timer(evutil_socket_t, short, void *arg)
             break;
         }
         c->d->stats.heartbeat_timeouts++;
-        if (c->d->heartbeat->on_timeout && c->session)
+        if (c->session && c->d->heartbeat->on_timeout)
             c->d->heartbeat->on_timeout(c->d->heartbeat_instance, hf_session_granted_ms(c->session.get()));
         hf_conn_fail(c, HF_ERR_TIMEOUT, "no frame within the heartbeat timeout");
         break;

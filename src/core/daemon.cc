@@ -9,6 +9,7 @@
 #include "proto/clock.h"
 #include "core/conn.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/register.h"
 #include "core/route.h"
 #include "core/session.h"
@@ -270,6 +271,8 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     }
     if (d->cfg.role == hf_role::server && !hf_register_start(d, err))
         return false;
+    if (!hf_metrics_start(d, err))
+        return false;
 
     d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
     d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
@@ -354,6 +357,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->presence_timer.reset();
     d->device_listener.reset();
     d->allocator_listener.reset();
+    d->metrics_http.reset();
     hf_register_stop(d);
     if (d->store_instance)
         d->store->close(d->store_instance);

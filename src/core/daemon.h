@@ -2,6 +2,7 @@
 // here, reached from every callback through the pointer it carries.
 #pragma once
 #include <event2/event.h>
+#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
@@ -42,7 +43,19 @@ struct hf_registration_deleter {
 using hf_listener_ptr = std::unique_ptr<evconnlistener, listener_deleter>;
 using hf_ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
 
-// Counters: the seeds of the metrics endpoint.
+// A Prometheus histogram of durations, in microseconds.
+struct hf_histogram {
+    static constexpr uint64_t bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+                                             500000, 1000000};
+    static constexpr size_t bucket_count = sizeof bounds_us / sizeof bounds_us[0];
+    uint64_t buckets[bucket_count] = {}; // observations <= each bound
+    uint64_t count = 0;
+    uint64_t sum_us = 0;
+};
+
+void hf_histogram_observe(hf_histogram *h, uint64_t us);
+
+// Counters and gauges behind /metrics (see handoffd(8)).
 struct hf_stats {
     uint64_t connections_accepted = 0;
     uint64_t tls_handshake_failures = 0;
@@ -51,8 +64,9 @@ struct hf_stats {
     uint64_t messages_received = 0;
     uint64_t messages_delivered = 0; // DELIVER frames acknowledged
     uint64_t messages_stored = 0;
-    uint64_t messages_rejected = 0;
+    uint64_t messages_rejected[HF_ERR_MAX + 1] = {}; // by reason
     uint64_t messages_expired = 0;
+    hf_histogram store_enqueue_seconds;
     uint64_t protocol_errors = 0;
     uint64_t alloc_answers = 0;
     uint64_t limit_hits[int(hf_limit::count)] = {};
@@ -122,6 +136,7 @@ struct hf_daemon {
     uint64_t stop_deadline_ms = 0;
     hf_event_ptr stop_timer;
 
+    std::unique_ptr<evhttp, void (*)(evhttp *)> metrics_http{nullptr, nullptr};
     std::string scratch; // reused frame encoding buffer
     hf_stats stats;
 };

@@ -31,7 +31,15 @@ namespace {
 struct enqueue_ctx {
     hf_pending_send *send;
     std::string device;
+    uint64_t started_us; // for the store latency histogram
 };
+
+uint64_t mono_us(void)
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
+}
 
 enum class outcome { delivered, stored, rejected };
 
@@ -90,7 +98,7 @@ void answer(hf_pending_send *p)
     p->answered = true;
     hf_send_status status = p->rejected ? HF_SEND_REJECTED : p->stored ? HF_SEND_STORED : HF_SEND_DELIVERED;
     if (status == HF_SEND_REJECTED)
-        p->d->stats.messages_rejected++;
+        p->d->stats.messages_rejected[p->reject_code]++;
     send_ack(p->sender, p->msg_id, status, p->reject_code, p->rejected ? hf_err_text(p->reject_code) : "", p);
 }
 
@@ -186,6 +194,7 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
     auto *ctx = static_cast<enqueue_ctx *>(arg);
     hf_pending_send *p = ctx->send;
     hf_daemon *d = p->d;
+    hf_histogram_observe(&d->stats.store_enqueue_seconds, mono_us() - ctx->started_us);
     hf_session *target = hf_session_find(d, p->account, ctx->device);
     if (status == HF_STORE_OK) {
         d->stats.messages_stored++;
@@ -223,7 +232,7 @@ void enqueue_to(hf_pending_send *p, const std::string &device)
                              p->payload.size(),
                              p->stored_at_ms,
                              p->expires_at_ms};
-    d->store->enqueue(d->store_instance, &req, enqueue_done, new enqueue_ctx{p, device});
+    d->store->enqueue(d->store_instance, &req, enqueue_done, new enqueue_ctx{p, device, mono_us()});
 }
 
 void finish_issuing(hf_pending_send *p)
@@ -314,12 +323,12 @@ void hf_route_send(hf_session *sender, const hf_msg *m)
         // Answered, not dropped: the sender may resend this id later. A
         // sender that ignores this runs into limits.frame_rate.
         hf_limit_hit(d, hf_limit::send_rate, c->peer);
-        d->stats.messages_rejected++;
+        d->stats.messages_rejected[HF_ERR_RATE_LIMITED]++;
         send_rate_limited(c, m->id, wait_ms);
         return;
     }
     if (!check_send(sender, m, &device, &code, &text)) {
-        d->stats.messages_rejected++;
+        d->stats.messages_rejected[code]++;
         send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);
         return;
     }

@@ -80,7 +80,12 @@ def test_kill_9_moves_devices_to_the_next_server():
     # one interval plus the ping wait (<= the interval); then backoff (cap
     # 0.5 s) and the connect. The kernel's FIN usually makes it immediate.
     bound = 2 * interval_s + 0.5 + 1.0
-    harness.wait_until(lambda: online_on(second, "alice", "phone"), bound + 5, "phone on the second server")
+    try:
+        harness.wait_until(lambda: online_on(second, "alice", "phone"), bound + 5, "phone on the second server")
+    except AssertionError:
+        listener.kill()
+        print("listener's trace:\n" + listener.communicate()[1])
+        raise
     moved_after = time.monotonic() - killed
     assert moved_after <= bound, "moved after %.2fs, bound %.2fs" % (moved_after, bound)
     # And the devices keep exchanging data: the pc finds the same server.

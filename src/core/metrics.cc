@@ -1,0 +1,160 @@
+#include "core/metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "core/conn.h"
+#include "core/session.h"
+
+namespace {
+
+// Reasons a SEND is rejected, exported even at zero so that dashboards
+// and alerts see every series from the start.
+const int reject_reasons[] = {HF_ERR_BAD_FIELD,     HF_ERR_BAD_TARGET,        HF_ERR_NO_TARGET,
+                              HF_ERR_FORBIDDEN,     HF_ERR_QUEUE_FULL,        HF_ERR_STORE_FULL,
+                              HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG, HF_ERR_RATE_LIMITED,
+                              HF_ERR_INTERNAL};
+
+void metric(std::string *out, const char *name, const char *type, const char *help, uint64_t value)
+{
+    char line[512];
+    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
+    *out += line;
+}
+
+void header(std::string *out, const char *name, const char *type, const char *help)
+{
+    char line[512];
+    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    *out += line;
+}
+
+void labelled(std::string *out, const char *name, const char *label, const char *value, uint64_t n)
+{
+    char line[256];
+    snprintf(line, sizeof line, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, value, n);
+    *out += line;
+}
+
+void histogram(std::string *out, const char *name, const char *help, const hf_histogram &h)
+{
+    header(out, name, "histogram", help);
+    char line[256];
+    for (size_t i = 0; i < hf_histogram::bucket_count; i++) {
+        snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                 double(hf_histogram::bounds_us[i]) / 1e6, h.buckets[i]);
+        *out += line;
+    }
+    snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
+             h.count, name, double(h.sum_us) / 1e6, name, h.count);
+    *out += line;
+}
+
+void reply(evhttp_request *req, int code, const char *reason, const std::string &body, const char *type)
+{
+    evbuffer *buf = evbuffer_new();
+    evbuffer_add(buf, body.data(), body.size());
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, code, reason, buf);
+    evbuffer_free(buf);
+}
+
+void on_metrics(evhttp_request *req, void *arg)
+{
+    reply(req, 200, "OK", hf_metrics_render(static_cast<hf_daemon *>(arg)), "text/plain; version=0.0.4");
+}
+
+void on_healthz(evhttp_request *req, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (d->stopping)
+        reply(req, 503, "Draining", "draining\n", "text/plain");
+    else
+        reply(req, 200, "OK", "ok\n", "text/plain");
+}
+
+} // namespace
+
+void hf_histogram_observe(hf_histogram *h, uint64_t us)
+{
+    for (size_t i = 0; i < hf_histogram::bucket_count; i++)
+        if (us <= hf_histogram::bounds_us[i])
+            h->buckets[i]++;
+    h->count++;
+    h->sum_us += us;
+}
+
+std::string hf_metrics_render(hf_daemon *d)
+{
+    const hf_stats &st = d->stats;
+    std::string out;
+    out.reserve(8192);
+    metric(&out, "handoff_connections", "gauge", "Open TLS connections of every kind.", d->open_connections);
+    metric(&out, "handoff_online_devices", "gauge", "Devices connected to this server after HELLO.",
+           d->online_devices.size());
+    uint64_t inflight = 0;
+    for (const auto &entry : d->online_devices)
+        inflight += entry.second->inflight.size() - entry.second->inflight_head;
+    metric(&out, "handoff_deliveries_unacknowledged", "gauge", "DELIVERs sent and not yet acknowledged.", inflight);
+    metric(&out, "handoff_sends_waiting", "gauge", "SENDs waiting for their targets' acknowledgement.",
+           d->awaiting_ack.size());
+    metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.",
+           st.connections_accepted);
+    metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
+           st.tls_handshake_failures);
+    metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",
+           st.hello_refused);
+    metric(&out, "handoff_heartbeat_timeouts_total", "counter", "Connections dropped for silence.",
+           st.heartbeat_timeouts);
+    metric(&out, "handoff_protocol_errors_total", "counter", "Malformed frames answered with ERROR.",
+           st.protocol_errors);
+    metric(&out, "handoff_messages_received_total", "counter", "SENDs received.", st.messages_received);
+    metric(&out, "handoff_messages_stored_total", "counter", "Message copies accepted by the store.",
+           st.messages_stored);
+    metric(&out, "handoff_messages_delivered_total", "counter", "DELIVERs acknowledged by their device.",
+           st.messages_delivered);
+    metric(&out, "handoff_messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
+           st.messages_expired);
+    header(&out, "handoff_messages_rejected_total", "counter", "SENDs answered rejected, by reason.");
+    for (int code : reject_reasons)
+        labelled(&out, "handoff_messages_rejected_total", "reason", hf_err_name(code), st.messages_rejected[code]);
+    header(&out, "handoff_limit_hits_total", "counter", "Times a limit was reached, by config key.");
+    for (int i = 0; i < int(hf_limit::count); i++)
+        labelled(&out, "handoff_limit_hits_total", "limit", hf_limit_key(hf_limit(i)), st.limit_hits[i]);
+    histogram(&out, "handoff_store_enqueue_seconds", "Time from handing a message to the store to its answer.",
+              st.store_enqueue_seconds);
+    metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.",
+           st.alloc_answers);
+    metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
+           d->registered_servers.size());
+    metric(&out, "handoff_draining", "gauge", "1 while the daemon drains after SIGTERM.", d->stopping ? 1 : 0);
+    return out;
+}
+
+bool hf_metrics_start(hf_daemon *d, std::string *err)
+{
+    const std::string &address = d->cfg.metrics_listen;
+    if (address.empty())
+        return true;
+    size_t colon = address.rfind(':');
+    if (colon == std::string::npos) {
+        *err = "metrics.listen \"" + address + "\": expected host:port";
+        return false;
+    }
+    std::string host = address.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[')
+        host = host.substr(1, host.size() - 2);
+    int port = atoi(address.c_str() + colon + 1);
+    d->metrics_http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(d->base.get()), evhttp_free);
+    if (!d->metrics_http || evhttp_bind_socket(d->metrics_http.get(), host.c_str(), uint16_t(port)) != 0) {
+        *err = "cannot listen for metrics on " + address + " (port in use? set metrics.listen, or \"\" to turn off)";
+        return false;
+    }
+    evhttp_set_allowed_methods(d->metrics_http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_cb(d->metrics_http.get(), "/metrics", on_metrics, d);
+    evhttp_set_cb(d->metrics_http.get(), "/healthz", on_healthz, d);
+    return true;
+}
