@@ -132,13 +132,14 @@ std::string dev_config(int port_base, const std::string &store_path)
              "role = \"standalone\";\n"
              "server_id = \"dev\";\n"
              "listen = { allocator = \"127.0.0.1:%d\"; device = \"127.0.0.1:%d\"; };\n"
+             "metrics = { listen = \"127.0.0.1:%d\"; };  # /metrics and /healthz\n"
              "tls = { certificate = \"server.pem\"; key = \"server.key\"; };\n"
              "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
              "# Durable: acknowledged messages survive a crash (see docs/storage.md).\n"
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
              "log = { level = \"info\"; };\n",
-             port_base, port_base + 1, store_path.c_str());
+             port_base, port_base + 1, port_base + 2, store_path.c_str());
     return text;
 }
 
@@ -178,7 +179,8 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
 
 void hf_dev_print_howto(const std::string &dir, int port_base, const std::string &client)
 {
-    printf("\nhandoff dev relay: allocator 127.0.0.1:%d, devices 127.0.0.1:%d, files in %s/\n"
+    printf("\nhandoff dev relay: allocator 127.0.0.1:%d, devices 127.0.0.1:%d, metrics "
+           "http://127.0.0.1:%d/metrics, files in %s/\n"
            "Throwaway credentials: do not use them for anything real. Ctrl-C stops it.\n\n"
            "Try it from two more terminals:\n\n"
            "  export HANDOFF_ALLOCATOR=127.0.0.1:%d HANDOFF_CA=%s/ca.pem\n"
@@ -187,7 +189,7 @@ void hf_dev_print_howto(const std::string &dir, int port_base, const std::string
            "  # the pc sends to it (or to '*', every other device of alice):\n"
            "  %s send --token \"$(%s token --secret-file %s/token.secret --account alice --device pc)\" \\\n"
            "      --to phone 'https://example.org/bookmarked'\n\n",
-           port_base, port_base + 1, dir.c_str(), port_base, dir.c_str(), client.c_str(), client.c_str(),
+           port_base, port_base + 1, port_base + 2, dir.c_str(), port_base, dir.c_str(), client.c_str(), client.c_str(),
            dir.c_str(), client.c_str(), client.c_str(), dir.c_str());
     fflush(stdout);
 }

@@ -105,6 +105,7 @@ class Relay:
                 f.write(os.urandom(24).hex() + "\n")
         self.alloc_port = free_port()
         self.device_port = free_port()
+        self.metrics_port = free_port()
         self.ca = os.path.join(self.secrets_dir, "ca.pem")
         self.secret_file = os.path.join(self.secrets_dir, "token.secret")
         self.server_id = server_id
@@ -114,6 +115,7 @@ class Relay:
             "server_id": server_id,
             "listen.allocator": "127.0.0.1:%d" % self.alloc_port,
             "listen.device": "127.0.0.1:%d" % self.device_port,
+            "metrics.listen": "127.0.0.1:%d" % self.metrics_port,
             "tls.certificate": os.path.join(self.secrets_dir, "server.pem"),
             "tls.key": os.path.join(self.secrets_dir, "server.key"),
             # HF_STORE runs the same tests against another store.
