@@ -27,20 +27,20 @@ struct event_base;
 typedef struct hf_client hf_client;
 
 enum hf_client_state {
-    HF_CLIENT_IDLE = 0,       /* created, not started */
-    HF_CLIENT_ALLOCATING = 1, /* asking an allocator for addresses */
-    HF_CLIENT_CONNECTING = 2, /* TLS + HELLO to one server address */
-    HF_CLIENT_CONNECTED = 3,  /* WELCOME received; sending and receiving */
-    HF_CLIENT_BACKING_OFF = 4,/* everything failed; waiting before asking again */
-    HF_CLIENT_STOPPED = 5     /* stopped by the application, or refused for good (bad token) */
+    HF_CLIENT_IDLE = 0,        /* created, not started */
+    HF_CLIENT_ALLOCATING = 1,  /* asking an allocator for addresses */
+    HF_CLIENT_CONNECTING = 2,  /* TLS + HELLO to one server address */
+    HF_CLIENT_CONNECTED = 3,   /* WELCOME received; sending and receiving */
+    HF_CLIENT_BACKING_OFF = 4, /* everything failed; waiting before asking again */
+    HF_CLIENT_STOPPED = 5      /* stopped by the application, or refused for good (bad token) */
 };
 
 struct hf_client_options {
     const char *const *allocators; /* "host:port" of each allocator, tried in turn */
     size_t allocator_count;
-    const char *ca_file;     /* PEM bundle to verify servers; NULL: the system's */
-    const char *token;       /* device token (see handoff token) */
-    uint32_t heartbeat_ms;   /* interval to ask for; 0: the server's choice */
+    const char *ca_file;         /* PEM bundle to verify servers; NULL: the system's */
+    const char *token;           /* device token (see handoff token) */
+    uint32_t heartbeat_ms;       /* interval to ask for; 0: the server's choice */
     uint32_t connect_timeout_ms; /* per address: TCP + TLS + HELLO; 0: 5000 */
     uint32_t ping_timeout_ms;    /* PONG must come within; 0: 10000 (at most the interval) */
     uint32_t backoff_base_ms;    /* 0: 500, or the allocator's hint */
@@ -48,9 +48,9 @@ struct hf_client_options {
 };
 
 struct hf_client_message {
-    const char *from;      /* sending device, NUL-terminated */
-    uint64_t seq;          /* acknowledge with hf_client_ack(seq) */
-    uint64_t id;           /* the sender's message id */
+    const char *from; /* sending device, NUL-terminated */
+    uint64_t seq;     /* acknowledge with hf_client_ack(seq) */
+    uint64_t id;      /* the sender's message id */
     const uint8_t *payload;
     size_t payload_len;
     uint64_t stored_at_ms; /* when the server took it, unix ms */
@@ -81,8 +81,8 @@ int hf_client_start(hf_client *c);
  * other device). ttl_s 0: the server's default; collapse NULL: none. The
  * message is kept and resent until a SEND_ACK answers it. Stores its id in
  * *id. Returns 0, or -1 if stopped or `to` is empty. */
-int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s,
-                   const char *collapse, uint64_t *id);
+int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s, const char *collapse,
+                   uint64_t *id);
 /* Acknowledges every message up to and including seq. Returns 0, or -1 if
  * not connected (the server will deliver them again). */
 int hf_client_ack(hf_client *c, uint64_t seq);

@@ -92,9 +92,9 @@ struct hf_store_params {
 
 struct hf_store_enqueue_req {
     const char *account;
-    const char *device; /* target device */
-    const char *from;   /* sending device */
-    uint64_t msg_id;    /* sender's id; (device, from, msg_id) is unique */
+    const char *device;       /* target device */
+    const char *from;         /* sending device */
+    uint64_t msg_id;          /* sender's id; (device, from, msg_id) is unique */
     const char *collapse_key; /* NULL for none */
     const uint8_t *payload;
     size_t payload_len;
@@ -144,12 +144,11 @@ struct hf_store_ops {
     /* Drops every message expired at now_ms; reports how many. */
     void (*expire)(void *store, uint64_t now_ms, void (*cb)(void *arg, int status, uint64_t expired), void *arg);
     /* Presence, for stores shared by several servers. */
-    void (*presence_set)(void *store, const char *account, const char *device, const char *server_id,
-                         uint64_t ttl_ms, hf_store_done_cb cb, void *arg);
+    void (*presence_set)(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
+                         hf_store_done_cb cb, void *arg);
     void (*presence_clear)(void *store, const char *account, const char *device, const char *server_id,
                            hf_store_done_cb cb, void *arg);
-    void (*presence_lookup)(void *store, const char *account, const char *device, hf_store_presence_cb cb,
-                            void *arg);
+    void (*presence_lookup)(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg);
     /* Tells server_id that the device has new data; that server's store
      * instance calls host->data_ready. */
     void (*notify)(void *store, const char *server_id, const char *account, const char *device);

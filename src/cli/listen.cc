@@ -9,7 +9,8 @@
 #include "proto/token.h"
 #include "proto/utf8.h"
 
-namespace {
+namespace
+{
 
 struct listen_job {
     long count = 0; // 0: no limit

@@ -6,7 +6,8 @@
 
 #include "cli/cli.h"
 
-namespace {
+namespace
+{
 
 void usage(FILE *out)
 {

@@ -5,7 +5,8 @@
 
 #include "cli/cli.h"
 
-namespace {
+namespace
+{
 
 void on_state(void *user, int state, const char *detail)
 {

@@ -4,7 +4,8 @@
 
 #include "cli/cli.h"
 
-namespace {
+namespace
+{
 
 // How long cli_finish_after_flush waits for its PONG.
 const long flush_wait_s = 2;

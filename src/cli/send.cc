@@ -8,7 +8,8 @@
 
 #include "cli/cli.h"
 
-namespace {
+namespace
+{
 
 struct send_job {
     cli_run run;

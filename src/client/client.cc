@@ -19,7 +19,8 @@
 #include "net/link.h"
 #include "proto/clock.h"
 
-namespace {
+namespace
+{
 
 const uint32_t default_connect_timeout_ms = 5000;
 const uint32_t default_ping_timeout_ms = 10000;
@@ -73,7 +74,7 @@ struct hf_client {
     uint64_t next_id;
     std::map<uint64_t, outgoing> unacked; // by id: resent in this order
     uint64_t next_ping_id = 1;
-    uint64_t heartbeat_ping_id = 0; // outstanding heartbeat ping, 0 if none
+    uint64_t heartbeat_ping_id = 0;  // outstanding heartbeat ping, 0 if none
     bool ping_asks_interval = false; // that ping asks for a new interval
     // Adaptive heartbeat: active when WELCOME gives a range to probe; what
     // it learnt survives reconnects.
@@ -83,7 +84,8 @@ struct hf_client {
     uint64_t user_ping_sent_us = 0;
 };
 
-namespace {
+namespace
+{
 
 void trace(hf_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void trace(hf_client *c, const char *fmt, ...)
@@ -383,8 +385,9 @@ void on_send_ack(hf_client *c, const hf_msg *m)
 void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
 {
     std::string from(m->from);
-    hf_client_message msg{from.c_str(), m->seq, m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
-                          m->payload.size(), m->stored_at_ms};
+    hf_client_message msg{
+        from.c_str(),      m->seq,         m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
+        m->payload.size(), m->stored_at_ms};
     c->delivering_link = from_link;
     if (c->cb.on_message)
         c->cb.on_message(c->user, &msg);
@@ -515,8 +518,7 @@ void on_link_frame(void *arg, hf_link *l, const hf_msg *m)
     } else if (m->type == HF_MSG_ERROR) {
         take_backoff_hints(c, m);
         on_error_frame(c, m);
-    }
-    else
+    } else
         link_failed(c, "unexpected frame from the allocator");
 }
 
@@ -549,8 +551,7 @@ void on_step_timer(evutil_socket_t, short, void *arg)
             uint64_t was = c->probe.current_ms;
             uint64_t now_ms = hf_hb_probe_failure(&c->probe, hf_mono_ms());
             trace(c, "adaptive heartbeat: no PONG at %llu ms; using %llu ms, pinned for %llu s",
-                  (unsigned long long)was, (unsigned long long)now_ms,
-                  (unsigned long long)(c->probe.pin_ms / 1000));
+                  (unsigned long long)was, (unsigned long long)now_ms, (unsigned long long)(c->probe.pin_ms / 1000));
         }
         link_failed(c, "ping unanswered within the ping timeout");
         break;
@@ -623,8 +624,8 @@ int hf_client_start(hf_client *c)
     return 0;
 }
 
-int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s,
-                   const char *collapse, uint64_t *id)
+int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s, const char *collapse,
+                   uint64_t *id)
 {
     if (!to || !*to)
         return -1;

@@ -1,6 +1,7 @@
 #include "client/hb_probe.h"
 
-namespace {
+namespace
+{
 
 uint64_t clamp(const hf_hb_probe *p, uint64_t ms)
 {

@@ -8,7 +8,8 @@
 #include "core/tokens.h"
 #include "proto/clock.h"
 
-namespace {
+namespace
+{
 
 // A registration lives this many refresh periods (x2 for integer math):
 // one refresh may be late by half a period before the server drops out.
@@ -69,7 +70,8 @@ void answer_alloc(hf_conn *c, const hf_token_claims &claims)
             // The hints pace the fleet's retries even while nothing is up.
             err.backoff_base_ms = uint64_t(d->cfg.backoff_base_ms);
             err.backoff_cap_ms = uint64_t(d->cfg.backoff_cap_ms);
-            for (unsigned tag : {HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS, HF_TAG_BACKOFF_BASE_MS, HF_TAG_BACKOFF_CAP_MS})
+            for (unsigned tag :
+                 {HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS, HF_TAG_BACKOFF_BASE_MS, HF_TAG_BACKOFF_CAP_MS})
                 hf_msg_set(&err, tag);
             hf_conn_send(c, &err);
             hf_conn_close(c, "no server to offer");

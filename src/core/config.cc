@@ -15,7 +15,8 @@
 #include "core/log.h"
 #include "proto/units.h"
 
-namespace {
+namespace
+{
 
 enum class key_type { string, choice, duration, size, integer, keyring, string_list };
 
@@ -32,15 +33,26 @@ struct key_spec {
 
 constexpr int64_t day_ms = 86400000;
 
-#define STR(name, def, member, help) {name, key_type::string, def, 0, 0, nullptr, nullptr, &hf_config::member, help}
-#define CHOICE(name, def, choices, member, help) \
-    {name, key_type::choice, def, 0, 0, choices, nullptr, &hf_config::member, help}
-#define DUR(name, def, min, max, member, help) \
-    {name, key_type::duration, def, min, max, nullptr, &hf_config::member, nullptr, help}
-#define SIZE(name, def, min, max, member, help) \
-    {name, key_type::size, def, min, max, nullptr, &hf_config::member, nullptr, help}
-#define INT(name, def, min, max, member, help) \
-    {name, key_type::integer, def, min, max, nullptr, &hf_config::member, nullptr, help}
+#define STR(name, def, member, help)                                                                                   \
+    {                                                                                                                  \
+        name, key_type::string, def, 0, 0, nullptr, nullptr, &hf_config::member, help                                  \
+    }
+#define CHOICE(name, def, choices, member, help)                                                                       \
+    {                                                                                                                  \
+        name, key_type::choice, def, 0, 0, choices, nullptr, &hf_config::member, help                                  \
+    }
+#define DUR(name, def, min, max, member, help)                                                                         \
+    {                                                                                                                  \
+        name, key_type::duration, def, min, max, nullptr, &hf_config::member, nullptr, help                            \
+    }
+#define SIZE(name, def, min, max, member, help)                                                                        \
+    {                                                                                                                  \
+        name, key_type::size, def, min, max, nullptr, &hf_config::member, nullptr, help                                \
+    }
+#define INT(name, def, min, max, member, help)                                                                         \
+    {                                                                                                                  \
+        name, key_type::integer, def, min, max, nullptr, &hf_config::member, nullptr, help                             \
+    }
 
 const key_spec key_specs[] = {
     {"role", key_type::choice, "standalone", 0, 0, "standalone|server|allocator", nullptr, nullptr,
@@ -289,10 +301,9 @@ bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bo
         if (!is_string)
             return fail(ctx, line, std::string(spec.name) + ": expected a string in double quotes");
         if (spec.type == key_type::choice && !choice_allowed(spec.choices, text))
-            return fail(ctx, line,
-                        std::string(spec.name) + ": \"" + text + "\" is not one of " + spec.choices);
+            return fail(ctx, line, std::string(spec.name) + ": \"" + text + "\" is not one of " + spec.choices);
         if (!strcmp(spec.name, "role"))
-            cfg->role = text == "server" ? hf_role::server
+            cfg->role = text == "server"      ? hf_role::server
                         : text == "allocator" ? hf_role::allocator
                                               : hf_role::standalone;
         else if (!strcmp(spec.name, "store.module"))
@@ -303,8 +314,7 @@ bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bo
             cfg->*spec.text = text;
         return true;
     default:
-        if (!parse_number(setting_type_of(spec.type), text, is_string, spec.min, spec.max, &(cfg->*spec.number),
-                          &why))
+        if (!parse_number(setting_type_of(spec.type), text, is_string, spec.min, spec.max, &(cfg->*spec.number), &why))
             return fail(ctx, line, std::string(spec.name) + ": " + why);
         return true;
     }
@@ -323,8 +333,9 @@ bool read_secret_file(parse_ctx *ctx, const char *key, const std::string &path, 
     while (!secret->empty() && (secret->back() == '\n' || secret->back() == '\r' || secret->back() == ' '))
         secret->pop_back();
     if (secret->size() < 16)
-        return fail(ctx, line, std::string(key) + ": the secret in " + path +
-                                   " is shorter than 16 bytes; make a longer one (e.g. openssl rand -hex 32)");
+        return fail(ctx, line,
+                    std::string(key) + ": the secret in " + path +
+                        " is shorter than 16 bytes; make a longer one (e.g. openssl rand -hex 32)");
     return true;
 }
 
@@ -441,16 +452,19 @@ bool check_whole(parse_ctx *ctx)
     cfg->tls_certificate = resolve_path(ctx, cfg->tls_certificate);
     cfg->tls_key = resolve_path(ctx, cfg->tls_key);
     if (cfg->token_keys.empty())
-        return fail(ctx, line_of(ctx, "tokens"), "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
+        return fail(ctx, line_of(ctx, "tokens"),
+                    "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
     if (cfg->backoff_cap_ms < cfg->backoff_base_ms)
         return fail(ctx, line_of(ctx, "allocator.backoff_cap"),
                     "allocator.backoff_cap must not be below allocator.backoff_base");
     if (cfg->default_ttl_ms > cfg->max_ttl_ms)
-        return fail(ctx, line_of(ctx, "delivery.default_ttl") > 1 ? line_of(ctx, "delivery.default_ttl")
-                                                                   : line_of(ctx, "limits.max_ttl"),
+        return fail(ctx,
+                    line_of(ctx, "delivery.default_ttl") > 1 ? line_of(ctx, "delivery.default_ttl")
+                                                             : line_of(ctx, "limits.max_ttl"),
                     "delivery.default_ttl must not exceed limits.max_ttl");
     if (hf_log_facility_from_name(cfg->log_facility.c_str()) < 0)
-        return fail(ctx, line_of(ctx, "log.facility"), "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
+        return fail(ctx, line_of(ctx, "log.facility"),
+                    "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
     if (cfg->role != hf_role::standalone) {
         if (cfg->cluster_key_file.empty())
             return fail(ctx, line_of(ctx, "role"),
@@ -537,7 +551,8 @@ bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, 
         while (i < info->setting_count && raw.name != info->settings[i].name)
             i++;
         if (i == info->setting_count) {
-            *err = where(raw.line) + raw.name + ": module \"" + info->name + "\" has no such key (see handoffd.conf(5))";
+            *err =
+                where(raw.line) + raw.name + ": module \"" + info->name + "\" has no such key (see handoffd.conf(5))";
             return false;
         }
         given[i] = true;

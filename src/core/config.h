@@ -21,7 +21,7 @@ struct hf_raw_setting {
 };
 
 struct hf_module_settings {
-    std::string module; // module name: "memory", "fixed"
+    std::string module;              // module name: "memory", "fixed"
     std::vector<hf_raw_setting> raw; // keys given in the group, besides `module`
 };
 

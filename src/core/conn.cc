@@ -16,7 +16,8 @@
 #include "core/session.h"
 #include "proto/frame.h"
 
-namespace {
+namespace
+{
 
 // A closing connection gets this long to flush its last frames, and then
 // this long for the peer to close its side.
@@ -122,18 +123,18 @@ void read_frames(hf_conn *c)
             return;
         if (rc != HF_OK) {
             c->d->stats.protocol_errors++;
-            hf_conn_fail(c, rc, rc == HF_ERR_FRAME_TOO_LARGE
-                                    ? "frame body of " + std::to_string(hdr.body_len) + " bytes exceeds max_frame " +
-                                          std::to_string(c->d->limits.max_body)
-                                    : std::string(hf_err_text(rc)) + " in frame header");
+            hf_conn_fail(c, rc,
+                         rc == HF_ERR_FRAME_TOO_LARGE
+                             ? "frame body of " + std::to_string(hdr.body_len) + " bytes exceeds max_frame " +
+                                   std::to_string(c->d->limits.max_body)
+                             : std::string(hf_err_text(rc)) + " in frame header");
             return;
         }
         size_t total = hdr.header_len + size_t(hdr.body_len);
         const uint8_t *frame = evbuffer_pullup(in, ev_ssize_t(total));
         hf_msg m;
         hf_decode_error err;
-        rc = hf_msg_decode(hdr.type, hdr.flags, frame + hdr.header_len, size_t(hdr.body_len), &c->d->limits, &m,
-                           &err);
+        rc = hf_msg_decode(hdr.type, hdr.flags, frame + hdr.header_len, size_t(hdr.body_len), &c->d->limits, &m, &err);
         if (rc != HF_OK) {
             c->d->stats.protocol_errors++;
             hf_conn_fail(c, rc, std::string(hf_msg_type_name(hdr.type)) + ": " + hf_decode_error_text(&err));
@@ -319,8 +320,7 @@ void hf_conn_fail(hf_conn *c, int code, const std::string &text)
 {
     if (!hf_conn_is_open(c))
         return;
-    hf_log(HF_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, hf_err_name(code),
-           text.c_str());
+    hf_log(HF_LOG_INFO, "conn %llu %s: %s: %s", (unsigned long long)c->id, c->peer, hf_err_name(code), text.c_str());
     hf_msg m;
     m.type = HF_MSG_ERROR;
     m.code = uint64_t(code);

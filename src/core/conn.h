@@ -24,10 +24,10 @@ struct hf_conn {
     hf_conn_kind kind = hf_conn_kind::device;
     hf_conn_state state = hf_conn_state::handshake;
     bufferevent *bev = nullptr;
-    hf_event_ptr timer; // phase deadline, then heartbeat timeout, then linger
-    uint32_t refs = 1;  // one for being open, one per pending callback
+    hf_event_ptr timer;                       // phase deadline, then heartbeat timeout, then linger
+    uint32_t refs = 1;                        // one for being open, one per pending callback
     hf_conn *prev = nullptr, *next = nullptr; // every open connection, for shutdown
-    uint64_t last_rx_ms = 0;       // monotonic, last complete frame
+    uint64_t last_rx_ms = 0;                  // monotonic, last complete frame
     uint64_t heartbeat_timeout_ms = 0;
     std::unique_ptr<hf_session> session; // device connections after HELLO
     bool registrant = false;             // allocator connections carrying REGISTERs
@@ -55,8 +55,7 @@ void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms);
 
 static inline bool hf_conn_is_open(const hf_conn *c)
 {
-    return c->state == hf_conn_state::handshake || c->state == hf_conn_state::hello ||
-           c->state == hf_conn_state::ready;
+    return c->state == hf_conn_state::handshake || c->state == hf_conn_state::hello || c->state == hf_conn_state::ready;
 }
 
 // Closes every connection at once (shutdown), without waiting to flush.

@@ -15,7 +15,8 @@
 #include "core/session.h"
 #include "core/tls.h"
 
-namespace {
+namespace
+{
 
 void host_log(void *, int level, const char *module, const char *fmt, ...)
 {
@@ -62,8 +63,8 @@ hf_listener_ptr listen_on(hf_daemon *d, const std::string &address, evconnlisten
         return nullptr;
     }
     hf_listener_ptr l(evconnlistener_new_bind(d->base.get(), cb, d,
-                                              LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
-                                              1024, reinterpret_cast<sockaddr *>(&ss), len));
+                                              LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+                                              reinterpret_cast<sockaddr *>(&ss), len));
     if (!l) {
         *err = "cannot listen on " + address + ": " + evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) +
                " (is another process using the port?)";
@@ -75,8 +76,7 @@ hf_listener_ptr listen_on(hf_daemon *d, const std::string &address, evconnlisten
 
 template <typename Ops>
 bool load_module(hf_daemon *d, hf_module_settings *group, const char *prefix, uint32_t kind,
-                 std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module, const Ops **ops,
-                 std::string *err)
+                 std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module, const Ops **ops, std::string *err)
 {
     *module = hf_module_load(&d->cfg, &d->host, prefix, kind, group->module, err);
     if (!*module)
@@ -199,8 +199,9 @@ void reload(hf_daemon *d)
     d->limits.max_body = size_t(cfg.max_frame);
     d->limits.max_fields = size_t(cfg.max_fields);
     hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));
-    hf_log(HF_LOG_INFO, "reloaded %s: certificate, token keys, limits and log level "
-                        "(listeners, modules, window and queue quotas need a restart)",
+    hf_log(HF_LOG_INFO,
+           "reloaded %s: certificate, token keys, limits and log level "
+           "(listeners, modules, window and queue quotas need a restart)",
            cfg.path.c_str());
 }
 
@@ -215,7 +216,8 @@ void on_signal(evutil_socket_t sig, short, void *arg)
 
 } // namespace
 
-namespace {
+namespace
+{
 bool start_server(hf_daemon *d, std::string *err);
 void log_ready(hf_daemon *d);
 } // namespace
@@ -285,15 +287,16 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     return true;
 }
 
-namespace {
+namespace
+{
 
 // The connection-server half: modules, the device listener, expiry.
 bool start_server(hf_daemon *d, std::string *err)
 {
     if (!load_module(d, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values, &d->store_module, &d->store,
                      err) ||
-        !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values,
-                     &d->heartbeat_module, &d->heartbeat, err))
+        !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values, &d->heartbeat_module,
+                     &d->heartbeat, err))
         return false;
     hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
                            uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str()};

@@ -45,8 +45,8 @@ using hf_ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
 
 // A Prometheus histogram of durations, in microseconds.
 struct hf_histogram {
-    static constexpr uint64_t bounds_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
-                                             500000, 1000000};
+    static constexpr uint64_t bounds_us[] = {100,   250,   500,    1000,   2500,   5000,   10000,
+                                             25000, 50000, 100000, 250000, 500000, 1000000};
     static constexpr size_t bucket_count = sizeof bounds_us / sizeof bounds_us[0];
     uint64_t buckets[bucket_count] = {}; // observations <= each bound
     uint64_t count = 0;
@@ -109,7 +109,7 @@ struct hf_daemon {
     std::unordered_map<std::string, uint32_t> connections_per_address; // raw address bytes -> open
     std::unordered_map<std::string, uint32_t> online_per_account;
     hf_limit_log limit_logs[int(hf_limit::count)];
-    hf_conn *conns = nullptr; // every open connection
+    hf_conn *conns = nullptr;                                     // every open connection
     std::unordered_map<std::string, hf_session *> online_devices; // account '\0' device
 
     // Sends waiting for their targets' acknowledgement, oldest first. They

@@ -13,7 +13,8 @@
 #include <cstring>
 #include <memory>
 
-namespace {
+namespace
+{
 
 struct pkey_deleter {
     void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
@@ -81,7 +82,8 @@ bool write_pem(const std::string &path, X509 *cert, EVP_PKEY *key, std::string *
     }
     if (key)
         fchmod(fileno(f), 0600);
-    bool ok = cert ? PEM_write_X509(f, cert) == 1 : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
+    bool ok =
+        cert ? PEM_write_X509(f, cert) == 1 : PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr) == 1;
     ok = fclose(f) == 0 && ok;
     if (!ok)
         *err = "cannot write " + path;

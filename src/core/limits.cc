@@ -6,11 +6,12 @@
 #include "core/log.h"
 #include "proto/clock.h"
 
-namespace {
+namespace
+{
 
 const char *limit_keys[] = {
-    "limits.max_connections", "limits.max_connections_per_address", "limits.frame_rate", "limits.send_rate",
-    "limits.max_devices_per_account",
+    "limits.max_connections", "limits.max_connections_per_address", "limits.frame_rate",
+    "limits.send_rate",       "limits.max_devices_per_account",
 };
 
 // The source address without the port: 4 or 16 raw bytes.
@@ -42,8 +43,9 @@ void hf_limit_hit(hf_daemon *d, hf_limit limit, const char *detail)
     uint64_t now = hf_mono_ms();
     if (log.last_logged_ms && now - log.last_logged_ms < uint64_t(d->cfg.limit_log_interval_ms))
         return;
-    hf_log(HF_LOG_WARNING, "limit %s reached %llu time(s) since the last report, latest: %s; raise it if this "
-                           "traffic is legitimate",
+    hf_log(HF_LOG_WARNING,
+           "limit %s reached %llu time(s) since the last report, latest: %s; raise it if this "
+           "traffic is legitimate",
            hf_limit_key(limit), (unsigned long long)log.unlogged, detail);
     log.unlogged = 0;
     log.last_logged_ms = now;

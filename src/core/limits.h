@@ -10,14 +10,7 @@
 
 struct hf_daemon;
 
-enum class hf_limit {
-    connections,
-    connections_per_address,
-    frame_rate,
-    send_rate,
-    devices_per_account,
-    count
-};
+enum class hf_limit { connections, connections_per_address, frame_rate, send_rate, devices_per_account, count };
 
 // Name of the config key behind a limit ("limits.send_rate").
 const char *hf_limit_key(hf_limit limit);

@@ -6,7 +6,8 @@
 
 #include "core/log.h"
 
-namespace {
+namespace
+{
 
 struct log_settings {
     int level = HF_LOG_INFO;

@@ -15,7 +15,8 @@
 #include "core/dev.h"
 #include "core/log.h"
 
-namespace {
+namespace
+{
 
 // Exit statuses, as handoffd(8) lists them.
 const int exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_config = 78;
@@ -56,11 +57,16 @@ int parse_options(int argc, char **argv, options *o)
 {
     enum { opt_dev = 256, opt_dev_dir, opt_port_base };
     static const struct option long_options[] = {
-        {"config", required_argument, nullptr, 'c'},    {"foreground", no_argument, nullptr, 'f'},
-        {"test", no_argument, nullptr, 't'},            {"pidfile", required_argument, nullptr, 'p'},
-        {"version", no_argument, nullptr, 'V'},         {"help", no_argument, nullptr, 'h'},
-        {"dev", no_argument, nullptr, opt_dev},         {"dev-dir", required_argument, nullptr, opt_dev_dir},
-        {"port-base", required_argument, nullptr, opt_port_base}, {nullptr, 0, nullptr, 0},
+        {"config", required_argument, nullptr, 'c'},
+        {"foreground", no_argument, nullptr, 'f'},
+        {"test", no_argument, nullptr, 't'},
+        {"pidfile", required_argument, nullptr, 'p'},
+        {"version", no_argument, nullptr, 'V'},
+        {"help", no_argument, nullptr, 'h'},
+        {"dev", no_argument, nullptr, opt_dev},
+        {"dev-dir", required_argument, nullptr, opt_dev_dir},
+        {"port-base", required_argument, nullptr, opt_port_base},
+        {nullptr, 0, nullptr, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "c:ftp:Vh", long_options, nullptr)) != -1) {
@@ -177,8 +183,8 @@ int main(int argc, char **argv)
         event_reinit(d->base.get());
     }
     if (!o.pidfile.empty() && !write_pidfile(o.pidfile)) {
-        hf_log(HF_LOG_ERROR, "cannot write pidfile %s: %s; check the folder exists and is writable",
-               o.pidfile.c_str(), strerror(errno));
+        hf_log(HF_LOG_ERROR, "cannot write pidfile %s: %s; check the folder exists and is writable", o.pidfile.c_str(),
+               strerror(errno));
         hf_daemon_shutdown(d.get());
         return exit_failed;
     }

@@ -9,14 +9,14 @@
 #include "core/conn.h"
 #include "core/session.h"
 
-namespace {
+namespace
+{
 
 // Reasons a SEND is rejected, exported even at zero so that dashboards
 // and alerts see every series from the start.
-const int reject_reasons[] = {HF_ERR_BAD_FIELD,     HF_ERR_BAD_TARGET,        HF_ERR_NO_TARGET,
-                              HF_ERR_FORBIDDEN,     HF_ERR_QUEUE_FULL,        HF_ERR_STORE_FULL,
-                              HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG, HF_ERR_RATE_LIMITED,
-                              HF_ERR_INTERNAL};
+const int reject_reasons[] = {HF_ERR_BAD_FIELD,    HF_ERR_BAD_TARGET, HF_ERR_NO_TARGET,         HF_ERR_FORBIDDEN,
+                              HF_ERR_QUEUE_FULL,   HF_ERR_STORE_FULL, HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG,
+                              HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL};
 
 void metric(std::string *out, const char *name, const char *type, const char *help, uint64_t value)
 {
@@ -101,8 +101,7 @@ std::string hf_metrics_render(hf_daemon *d)
     metric(&out, "handoff_deliveries_unacknowledged", "gauge", "DELIVERs sent and not yet acknowledged.", inflight);
     metric(&out, "handoff_sends_waiting", "gauge", "SENDs waiting for their targets' acknowledgement.",
            d->awaiting_ack.size());
-    metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.",
-           st.connections_accepted);
+    metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.", st.connections_accepted);
     metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
            st.tls_handshake_failures);
     metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",
@@ -126,8 +125,7 @@ std::string hf_metrics_render(hf_daemon *d)
         labelled(&out, "handoff_limit_hits_total", "limit", hf_limit_key(hf_limit(i)), st.limit_hits[i]);
     histogram(&out, "handoff_store_enqueue_seconds", "Time from handing a message to the store to its answer.",
               st.store_enqueue_seconds);
-    metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.",
-           st.alloc_answers);
+    metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.", st.alloc_answers);
     metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
            d->registered_servers.size());
     metric(&out, "handoff_draining", "gauge", "1 while the daemon drains after SIGTERM.", d->stopping ? 1 : 0);

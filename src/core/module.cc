@@ -9,8 +9,8 @@ void hf_loaded_module_deleter::operator()(hf_loaded_module *m) const
     delete m;
 }
 
-hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *host, const char *prefix,
-                                    uint32_t kind, const std::string &name, std::string *err)
+hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *host, const char *prefix, uint32_t kind,
+                                    const std::string &name, std::string *err)
 {
     hf_loaded_module_ptr m(new hf_loaded_module);
     m->path = cfg->module_dir + "/" + prefix + name + ".so";
@@ -29,9 +29,9 @@ hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *hos
     const int supported[] = {HF_MODULE_ABI_VERSION};
     int picked = version_fn(1, supported);
     if (picked != HF_MODULE_ABI_VERSION) {
-        *err = "module " + m->path + " speaks no ABI version this daemon speaks (daemon: " +
-               std::to_string(HF_MODULE_ABI_VERSION) + ", module picked: " + std::to_string(picked) +
-               "); rebuild the module against this handoff";
+        *err = "module " + m->path +
+               " speaks no ABI version this daemon speaks (daemon: " + std::to_string(HF_MODULE_ABI_VERSION) +
+               ", module picked: " + std::to_string(picked) + "); rebuild the module against this handoff";
         return nullptr;
     }
     if (init_fn(host, &m->info) != 0) {

@@ -22,5 +22,5 @@ using hf_loaded_module_ptr = std::unique_ptr<hf_loaded_module, hf_loaded_module_
 // Loads <dir>/<prefix><name>.so, checks it speaks our ABI and is of the
 // expected kind, and resolves its settings from the group. On failure
 // returns null and sets *err (one line that says what to do).
-hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *host, const char *prefix,
-                                    uint32_t kind, const std::string &name, std::string *err);
+hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *host, const char *prefix, uint32_t kind,
+                                    const std::string &name, std::string *err);

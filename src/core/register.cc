@@ -7,8 +7,8 @@ struct hf_registration {
     hf_daemon *d;
     std::string allocator;
     hf_link *link = nullptr;
-    bool registered = false;     // a REGISTER_ACK came on this link
-    bool reported_down = false;  // logged once per outage, not per retry
+    bool registered = false;    // a REGISTER_ACK came on this link
+    bool reported_down = false; // logged once per outage, not per retry
     uint32_t attempt = 0;
     hf_event_ptr timer; // next refresh, or next reconnect
 };
@@ -19,7 +19,8 @@ void hf_registration_deleter::operator()(hf_registration *r) const
     delete r;
 }
 
-namespace {
+namespace
+{
 
 // Reconnect backoff towards an allocator: quick first, then capped.
 const uint64_t retry_base_ms = 200;
@@ -106,8 +107,8 @@ const hf_link_callbacks callbacks = {on_open, on_frame, on_close};
 void connect_allocator(hf_registration *r)
 {
     std::string err;
-    r->link = hf_link_open(r->d->base.get(), r->d->tls_client.get(), r->allocator, HF_DEFAULT_MAX_FRAME, &callbacks,
-                           r, &err);
+    r->link =
+        hf_link_open(r->d->base.get(), r->d->tls_client.get(), r->allocator, HF_DEFAULT_MAX_FRAME, &callbacks, r, &err);
     if (!r->link)
         retry_later(r, err.c_str());
 }

@@ -26,7 +26,8 @@ struct hf_pending_send {
     uint64_t stored_at_ms = 0, expires_at_ms = 0;
 };
 
-namespace {
+namespace
+{
 
 struct enqueue_ctx {
     hf_pending_send *send;
@@ -262,8 +263,7 @@ void devices_listed(void *arg, int status, const char *const *devices, size_t co
 
 // The device part of `to`: "DEVICE", "*", or "ACCOUNT/DEVICE" where
 // ACCOUNT must be the sender's own (anything else is forbidden).
-bool target_device(hf_session *sender, std::string_view to, std::string_view *device, int *code,
-                   std::string *text)
+bool target_device(hf_session *sender, std::string_view to, std::string_view *device, int *code, std::string *text)
 {
     size_t slash = to.find('/');
     if (slash != std::string_view::npos) {

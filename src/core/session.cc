@@ -6,7 +6,8 @@
 #include "core/tokens.h"
 #include "proto/clock.h"
 
-namespace {
+namespace
+{
 
 // Bytes one fetch may bring into memory beyond its first message.
 const uint64_t fetch_max_bytes = 1 << 20;
@@ -19,8 +20,8 @@ size_t inflight_count(const hf_session *s)
 void log_store_failure(void *what, int status)
 {
     if (status != HF_STORE_OK)
-        hf_log(HF_LOG_WARNING, "store: %s failed (status %d); check the store's health", static_cast<const char *>(what),
-               status);
+        hf_log(HF_LOG_WARNING, "store: %s failed (status %d); check the store's health",
+               static_cast<const char *>(what), status);
 }
 
 // Presence is refreshed periodically and only matters for shared stores:
@@ -78,8 +79,8 @@ void on_hello(hf_conn *c, const hf_msg *m)
         return;
     }
     uint64_t granted = 0, timeout = 0;
-    d->heartbeat->negotiate(d->heartbeat_instance, hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0,
-                            &granted, &timeout);
+    d->heartbeat->negotiate(d->heartbeat_instance, hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0, &granted,
+                            &timeout);
 
     auto s = std::make_unique<hf_session>();
     s->conn = c;

@@ -25,7 +25,7 @@ struct hf_session {
     uint64_t granted_ms = 0;
     bool online = false; // listed in the online table
 
-    uint64_t last_sent_seq = 0;   // highest seq sent in a DELIVER
+    uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
     std::vector<uint64_t> inflight; // DELIVERed, not yet acknowledged, ascending
     size_t inflight_head = 0;
     bool fetching = false;

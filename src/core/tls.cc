@@ -3,7 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-namespace {
+namespace
+{
 
 std::string openssl_error(void)
 {

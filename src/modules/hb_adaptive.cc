@@ -7,7 +7,8 @@
 
 #include "modules/abi_v1.h"
 
-namespace {
+namespace
+{
 
 enum setting_index { min_ms, max_ms, initial_ms, factor_percent, grace_ms, setting_count };
 
@@ -64,8 +65,8 @@ void policy_on_timeout(void *policy, uint64_t granted_ms)
 {
     auto *p = static_cast<adaptive_policy *>(policy);
     p->timeouts++;
-    p->host->log(p->host->host, HF_LOG_DEBUG, "hb_adaptive", "a device went silent at %" PRIu64 " ms (%" PRIu64
-                 " so far)", granted_ms, p->timeouts);
+    p->host->log(p->host->host, HF_LOG_DEBUG, "hb_adaptive",
+                 "a device went silent at %" PRIu64 " ms (%" PRIu64 " so far)", granted_ms, p->timeouts);
 }
 
 void policy_bounds(void *policy, uint64_t *min, uint64_t *max)

@@ -3,7 +3,8 @@
 // rule does with factor 1.5.
 #include "modules/abi_v1.h"
 
-namespace {
+namespace
+{
 
 enum setting_index { interval_ms, factor_percent, grace_ms, setting_count };
 
@@ -40,8 +41,8 @@ void policy_negotiate(void *policy, uint64_t, uint64_t *granted_ms, uint64_t *ti
     *timeout_ms = p->timeout_ms;
 }
 
-const hf_heartbeat_ops fixed_ops = {sizeof(hf_heartbeat_ops), policy_open, policy_close, policy_negotiate, nullptr,
-                                    nullptr, nullptr};
+const hf_heartbeat_ops fixed_ops = {
+    sizeof(hf_heartbeat_ops), policy_open, policy_close, policy_negotiate, nullptr, nullptr, nullptr};
 
 } // namespace
 

@@ -17,8 +17,10 @@
 #include <vector>
 
 #include "modules/abi_v1.h"
+#include "modules/local_presence.h"
 
-namespace {
+namespace
+{
 
 enum setting_index { path_setting, map_size_setting, sync_setting, sync_interval_setting, setting_count };
 
@@ -68,7 +70,7 @@ struct lmdb_store {
     std::vector<pending_write> unsynced; // committed, waiting for the next sync (batch)
     event *commit_event = nullptr;
     event *sync_timer = nullptr;
-    std::unordered_map<std::string, std::string> presence; // one server: in memory
+    hf_local_presence presence;  // one server: in memory
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
 };
 
@@ -230,7 +232,8 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     uint64_t now = job->now_ms;
     // Dedup: the same (from, msg_id) for this device within the window.
     MDB_val sk = val(sent_key), sv;
-    if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 && get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
+    if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
+        get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
         job->seq = get_be64(sv.mv_data);
         job->acked = job->seq <= read_meta(s, txn, dev).acked_upto;
         return HF_STORE_DUPLICATE;
@@ -329,7 +332,8 @@ void commit_queued(evutil_socket_t, short, void *arg)
         uint64_t now = s->host->now_ms(s->host->host);
         if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
             s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
-                         "commit failed: %s; senders get store_full: raise store.map_size or free disk", mdb_strerror(rc));
+                         "commit failed: %s; senders get store_full: raise store.map_size or free disk",
+                         mdb_strerror(rc));
             s->full_logged_ms = now;
         }
         for (pending_write &w : batch)
@@ -404,8 +408,8 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     if (rc == 0)
         rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
     const char *names[] = {"msgs", "meta", "collapse", "sent", "sent_age", "ttl", "devices"};
-    MDB_dbi *handles[] = {&s->db.msgs, &s->db.meta, &s->db.collapse, &s->db.sent, &s->db.sent_age, &s->db.ttl,
-                          &s->db.devices};
+    MDB_dbi *handles[] = {&s->db.msgs,     &s->db.meta, &s->db.collapse, &s->db.sent,
+                          &s->db.sent_age, &s->db.ttl,  &s->db.devices};
     for (int i = 0; rc == 0 && i < 7; i++)
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, handles[i]);
     if (rc == 0)
@@ -503,8 +507,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     mdb_txn_abort(txn);
 }
 
-void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb,
-               void *arg)
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<lmdb_store *>(store);
     std::string dev = dev_key(account, device);
@@ -625,42 +628,20 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
         [cb, arg, expired](int status) { cb(arg, status, *expired); });
 }
 
-void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t,
-                        hf_store_done_cb cb, void *arg)
-{
-    static_cast<lmdb_store *>(store)->presence[dev_key(account, device)] = server_id;
-    cb(arg, HF_STORE_OK);
-}
-
-void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
-                          hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<lmdb_store *>(store);
-    auto it = s->presence.find(dev_key(account, device));
-    if (it != s->presence.end() && it->second == server_id)
-        s->presence.erase(it);
-    cb(arg, HF_STORE_OK);
-}
-
-void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb,
-                           void *arg)
-{
-    auto *s = static_cast<lmdb_store *>(store);
-    auto it = s->presence.find(dev_key(account, device));
-    cb(arg, HF_STORE_OK, it == s->presence.end() ? nullptr : it->second.c_str());
-}
-
-// One server per environment: the only server to notify is this one.
-void store_notify(void *store, const char *, const char *account, const char *device)
-{
-    auto *s = static_cast<lmdb_store *>(store);
-    s->host->data_ready(s->host->host, account, device);
-}
-
 const hf_store_ops lmdb_ops = {
-    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,         store_fetch,
-    store_ack,            store_add_device,   store_list_devices,   store_expire,          store_presence_set,
-    store_presence_clear, store_presence_lookup, store_notify,
+    sizeof(hf_store_ops),
+    store_open,
+    store_close,
+    store_enqueue,
+    store_fetch,
+    store_ack,
+    store_add_device,
+    store_list_devices,
+    store_expire,
+    local_presence_set<lmdb_store>,
+    local_presence_clear<lmdb_store>,
+    local_presence_lookup<lmdb_store>,
+    local_notify<lmdb_store>,
 };
 
 } // namespace

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "modules/abi_v1.h"
+#include "modules/local_presence.h"
 
-namespace {
+namespace
+{
 
 struct stored_msg {
     std::string from;
@@ -32,7 +34,7 @@ struct device_queue {
     uint64_t bytes = 0;
     std::map<uint64_t, stored_msg> messages; // by seq
     std::unordered_map<std::string, uint64_t> collapse_seqs;
-    std::unordered_map<std::string, dedup_entry> sent_ids; // from '\0' msg_id -> seq
+    std::unordered_map<std::string, dedup_entry> sent_ids;        // from '\0' msg_id -> seq
     std::deque<std::pair<uint64_t, std::string>> sent_ids_by_age; // (forget_at, key)
 };
 
@@ -41,7 +43,7 @@ struct memory_store {
     hf_store_params params;
     std::unordered_map<std::string, device_queue> queues; // account '\0' device
     std::unordered_map<std::string, std::set<std::string>> account_devices;
-    std::unordered_map<std::string, std::string> presence; // account '\0' device -> server id
+    hf_local_presence presence;
 };
 
 std::string device_key(const char *account, const char *device)
@@ -85,8 +87,8 @@ void prune_sent_ids(memory_store *s, device_queue *q, uint64_t now_ms)
     }
 }
 
-int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *, void **store,
-               char *, size_t)
+int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *, void **store, char *,
+               size_t)
 {
     auto *s = new memory_store;
     s->host = host;
@@ -169,17 +171,15 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
         if (!out.empty() && bytes + m.payload.size() > max_bytes)
             break;
         bytes += m.payload.size();
-        out.push_back(hf_store_msg{it->first, m.from.c_str(), m.msg_id,
-                                   m.collapse_key.empty() ? nullptr : m.collapse_key.c_str(),
-                                   reinterpret_cast<const uint8_t *>(m.payload.data()), m.payload.size(),
-                                   m.stored_at_ms, m.expires_at_ms});
+        out.push_back(hf_store_msg{
+            it->first, m.from.c_str(), m.msg_id, m.collapse_key.empty() ? nullptr : m.collapse_key.c_str(),
+            reinterpret_cast<const uint8_t *>(m.payload.data()), m.payload.size(), m.stored_at_ms, m.expires_at_ms});
         ++it;
     }
     cb(arg, HF_STORE_OK, out.data(), out.size());
 }
 
-void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb,
-               void *arg)
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<memory_store *>(store);
     auto qit = s->queues.find(device_key(account, device));
@@ -229,43 +229,20 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
     cb(arg, HF_STORE_OK, expired);
 }
 
-void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t,
-                        hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<memory_store *>(store);
-    s->presence[device_key(account, device)] = server_id;
-    cb(arg, HF_STORE_OK);
-}
-
-void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
-                          hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<memory_store *>(store);
-    auto it = s->presence.find(device_key(account, device));
-    if (it != s->presence.end() && it->second == server_id)
-        s->presence.erase(it);
-    cb(arg, HF_STORE_OK);
-}
-
-void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb,
-                           void *arg)
-{
-    auto *s = static_cast<memory_store *>(store);
-    auto it = s->presence.find(device_key(account, device));
-    cb(arg, HF_STORE_OK, it == s->presence.end() ? nullptr : it->second.c_str());
-}
-
-// One process holds every queue, so the only server to notify is this one.
-void store_notify(void *store, const char *, const char *account, const char *device)
-{
-    auto *s = static_cast<memory_store *>(store);
-    s->host->data_ready(s->host->host, account, device);
-}
-
 const hf_store_ops memory_ops = {
-    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,         store_fetch,
-    store_ack,            store_add_device,   store_list_devices,   store_expire,          store_presence_set,
-    store_presence_clear, store_presence_lookup, store_notify,
+    sizeof(hf_store_ops),
+    store_open,
+    store_close,
+    store_enqueue,
+    store_fetch,
+    store_ack,
+    store_add_device,
+    store_list_devices,
+    store_expire,
+    local_presence_set<memory_store>,
+    local_presence_clear<memory_store>,
+    local_presence_lookup<memory_store>,
+    local_notify<memory_store>,
 };
 
 } // namespace

@@ -19,7 +19,8 @@
 #include "modules/abi_v1.h"
 #include "modules/store_redis_scripts.h"
 
-namespace {
+namespace
+{
 
 enum setting_index {
     address_setting,
@@ -51,7 +52,7 @@ struct redis_store;
 struct redis_link {
     redis_store *s = nullptr;
     redisAsyncContext *ac = nullptr;
-    bool ready = false;   // connected, AUTH/SELECT sent
+    bool ready = false; // connected, AUTH/SELECT sent
     bool subscriber = false;
     uint32_t attempt = 0;
     event *retry_timer = nullptr;
@@ -157,8 +158,8 @@ void on_connect(const redisAsyncContext *ac, int status)
     l->ready = true;
     l->attempt = 0;
     if (l->reported_down)
-        s->host->log(s->host->host, HF_LOG_INFO, "store_redis", "Redis %s:%d is back%s", s->host_name.c_str(),
-                     s->port, l->subscriber ? " (notifications)" : "");
+        s->host->log(s->host->host, HF_LOG_INFO, "store_redis", "Redis %s:%d is back%s", s->host_name.c_str(), s->port,
+                     l->subscriber ? " (notifications)" : "");
     l->reported_down = false;
 }
 
@@ -284,8 +285,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     record.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
     std::string sent = s->prefix + "s:" + dev + "|" + req->from + "|" + std::to_string(req->msg_id);
     command(s,
-            {"EVAL", hf_redis_enqueue_lua, "0", s->prefix, dev, sent, record, std::to_string(req->payload_len), collapse,
-             std::to_string(req->expires_at_ms), std::to_string(s->params.queue_max_messages),
+            {"EVAL", hf_redis_enqueue_lua, "0", s->prefix, dev, sent, record, std::to_string(req->payload_len),
+             collapse, std::to_string(req->expires_at_ms), std::to_string(s->params.queue_max_messages),
              std::to_string(s->params.queue_max_bytes), std::to_string(s->params.dedup_window_ms)},
             [cb, arg](redisReply *r) {
                 if (!r) {
@@ -293,8 +294,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
                     return;
                 }
                 if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-                    cb(arg, r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM") ? HF_STORE_FULL : HF_STORE_ERROR,
-                       0, 0);
+                    cb(arg, r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM") ? HF_STORE_FULL : HF_STORE_ERROR, 0,
+                       0);
                     return;
                 }
                 int status = int_of(r->element[0]);
@@ -367,8 +368,7 @@ void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
     cb(arg, !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK);
 }
 
-void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb,
-               void *arg)
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
     command(s, {"EVAL", hf_redis_ack_lua, "0", s->prefix, dev_of(account, device), std::to_string(upto_seq)},
@@ -420,8 +420,7 @@ void store_presence_clear(void *store, const char *account, const char *device, 
             [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
-void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb,
-                           void *arg)
+void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
     command(s, {"GET", s->prefix + "p:" + dev_of(account, device)}, [cb, arg](redisReply *r) {
@@ -441,9 +440,10 @@ void store_notify(void *store, const char *server_id, const char *account, const
 }
 
 const hf_store_ops redis_ops = {
-    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,         store_fetch,
-    store_ack,            store_add_device,   store_list_devices,   store_expire,          store_presence_set,
-    store_presence_clear, store_presence_lookup, store_notify,
+    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,
+    store_fetch,          store_ack,          store_add_device,     store_list_devices,
+    store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
+    store_notify,
 };
 
 } // namespace

@@ -12,20 +12,20 @@
 #pragma once
 
 // Parses a record's header; shared by the scripts that remove messages.
-#define HF_REDIS_LUA_REMOVE                                                                                     \
-    "local function remove(P, dev, seq)\n"                                                                     \
-    "  local rec = redis.call('HGET', P..'m:'..dev, seq)\n"                                                    \
-    "  if not rec then return end\n"                                                                           \
-    "  local plen, exp, st, id, flen, clen = string.match(rec, '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)\\n')\n" \
-    "  local hdr = string.find(rec, '\\n', 1, true)\n"                                                         \
-    "  local col = string.sub(rec, hdr + 1 + tonumber(flen), hdr + tonumber(flen) + tonumber(clen))\n"          \
-    "  if col ~= '' and redis.call('HGET', P..'c:'..dev, col) == tostring(seq) then\n"                         \
-    "    redis.call('HDEL', P..'c:'..dev, col) end\n"                                                          \
-    "  redis.call('HDEL', P..'m:'..dev, seq)\n"                                                                \
-    "  redis.call('ZREM', P..'o:'..dev, seq)\n"                                                                \
-    "  redis.call('ZREM', P..'ttl', dev..'|'..seq)\n"                                                          \
-    "  redis.call('HINCRBY', P..'i:'..dev, 'count', -1)\n"                                                      \
-    "  redis.call('HINCRBY', P..'i:'..dev, 'bytes', -tonumber(plen))\n"                                         \
+#define HF_REDIS_LUA_REMOVE                                                                                            \
+    "local function remove(P, dev, seq)\n"                                                                             \
+    "  local rec = redis.call('HGET', P..'m:'..dev, seq)\n"                                                            \
+    "  if not rec then return end\n"                                                                                   \
+    "  local plen, exp, st, id, flen, clen = string.match(rec, '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)\\n')\n"           \
+    "  local hdr = string.find(rec, '\\n', 1, true)\n"                                                                 \
+    "  local col = string.sub(rec, hdr + 1 + tonumber(flen), hdr + tonumber(flen) + tonumber(clen))\n"                 \
+    "  if col ~= '' and redis.call('HGET', P..'c:'..dev, col) == tostring(seq) then\n"                                 \
+    "    redis.call('HDEL', P..'c:'..dev, col) end\n"                                                                  \
+    "  redis.call('HDEL', P..'m:'..dev, seq)\n"                                                                        \
+    "  redis.call('ZREM', P..'o:'..dev, seq)\n"                                                                        \
+    "  redis.call('ZREM', P..'ttl', dev..'|'..seq)\n"                                                                  \
+    "  redis.call('HINCRBY', P..'i:'..dev, 'count', -1)\n"                                                             \
+    "  redis.call('HINCRBY', P..'i:'..dev, 'bytes', -tonumber(plen))\n"                                                \
     "end\n"
 
 // ARGV: P, dev, sent key, record, payload_len, collapse, expires_at,
@@ -76,24 +76,24 @@ static const char hf_redis_fetch_lua[] =
     "return out\n";
 
 // ARGV: P, dev, upto. Drops every message with seq <= upto.
-static const char hf_redis_ack_lua[] = HF_REDIS_LUA_REMOVE
-    "local P, dev = ARGV[1], ARGV[2]\n"
-    "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P..'o:'..dev, '-inf', ARGV[3])) do\n"
-    "  remove(P, dev, seq) end\n"
-    "local acked = tonumber(redis.call('HGET', P..'i:'..dev, 'acked') or '0')\n"
-    "if tonumber(ARGV[3]) > acked then redis.call('HSET', P..'i:'..dev, 'acked', ARGV[3]) end\n"
-    "return 0\n";
+static const char hf_redis_ack_lua[] =
+    HF_REDIS_LUA_REMOVE "local P, dev = ARGV[1], ARGV[2]\n"
+                        "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P..'o:'..dev, '-inf', ARGV[3])) do\n"
+                        "  remove(P, dev, seq) end\n"
+                        "local acked = tonumber(redis.call('HGET', P..'i:'..dev, 'acked') or '0')\n"
+                        "if tonumber(ARGV[3]) > acked then redis.call('HSET', P..'i:'..dev, 'acked', ARGV[3]) end\n"
+                        "return 0\n";
 
 // ARGV: P, now. Drops up to 1000 expired messages; returns how many.
-static const char hf_redis_expire_lua[] = HF_REDIS_LUA_REMOVE
-    "local P = ARGV[1]\n"
-    "local dead = redis.call('ZRANGEBYSCORE', P..'ttl', '-inf', ARGV[2], 'LIMIT', 0, 1000)\n"
-    "for _, member in ipairs(dead) do\n"
-    "  local dev, seq = string.match(member, '^(.*)|(%d+)$')\n"
-    "  remove(P, dev, seq)\n"
-    "  redis.call('ZREM', P..'ttl', member)\n"
-    "end\n"
-    "return #dead\n";
+static const char hf_redis_expire_lua[] =
+    HF_REDIS_LUA_REMOVE "local P = ARGV[1]\n"
+                        "local dead = redis.call('ZRANGEBYSCORE', P..'ttl', '-inf', ARGV[2], 'LIMIT', 0, 1000)\n"
+                        "for _, member in ipairs(dead) do\n"
+                        "  local dev, seq = string.match(member, '^(.*)|(%d+)$')\n"
+                        "  remove(P, dev, seq)\n"
+                        "  redis.call('ZREM', P..'ttl', member)\n"
+                        "end\n"
+                        "return #dead\n";
 
 // ARGV: key, server id. Clears presence only if it is still ours.
 static const char hf_redis_presence_clear_lua[] =

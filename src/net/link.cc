@@ -18,13 +18,14 @@ struct hf_link {
     void *arg = nullptr;
     size_t max_frame = 0;
     bool open = false;
-    bool closed = false;        // on_close was called or hf_link_free was
+    bool closed = false; // on_close was called or hf_link_free was
     int in_callback = 0;
     bool free_requested = false;
     std::string scratch;
 };
 
-namespace {
+namespace
+{
 
 bool split_host_port(const std::string &address, std::string *host, std::string *port)
 {

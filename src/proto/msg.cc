@@ -4,7 +4,8 @@
 #include "proto/utf8.h"
 #include "proto/varint.h"
 
-namespace {
+namespace
+{
 
 enum class field_kind : uint8_t { none, uint, string, bytes };
 
@@ -15,9 +16,18 @@ struct tag_spec {
     std::string_view hf_msg::*text_member; // string and bytes
 };
 
-#define U(name, member) {name, field_kind::uint, &hf_msg::member, nullptr}
-#define S(name, member) {name, field_kind::string, nullptr, &hf_msg::member}
-#define B(name, member) {name, field_kind::bytes, nullptr, &hf_msg::member}
+#define U(name, member)                                                                                                \
+    {                                                                                                                  \
+        name, field_kind::uint, &hf_msg::member, nullptr                                                               \
+    }
+#define S(name, member)                                                                                                \
+    {                                                                                                                  \
+        name, field_kind::string, nullptr, &hf_msg::member                                                             \
+    }
+#define B(name, member)                                                                                                \
+    {                                                                                                                  \
+        name, field_kind::bytes, nullptr, &hf_msg::member                                                              \
+    }
 
 // Indexed by tag. HF_TAG_ADDRESS is a repeatable string kept in an array,
 // so it has no single member.
@@ -177,8 +187,8 @@ void put_field_header(std::string *out, unsigned tag, size_t len)
 
 } // namespace
 
-int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len,
-                  const hf_decode_limits *limits, hf_msg *out, hf_decode_error *err)
+int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len, const hf_decode_limits *limits,
+                  hf_msg *out, hf_decode_error *err)
 {
     *out = hf_msg{};
     *err = hf_decode_error{};

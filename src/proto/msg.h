@@ -57,8 +57,8 @@ static inline void hf_msg_set(hf_msg *m, unsigned tag)
 // Decodes the body of a frame whose header said type/flags. Checks the
 // message's schema: required fields, duplicates, field kinds, and unknown
 // tags (skipped unless HF_FLAG_CRITICAL is set). Returns an hf_err.
-int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len,
-                  const hf_decode_limits *limits, hf_msg *out, hf_decode_error *err);
+int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len, const hf_decode_limits *limits,
+                  hf_msg *out, hf_decode_error *err);
 
 // Appends a whole frame (header and body) for every field present in m.
 // Returns HF_ERR_BAD_FIELD if m has a field its type does not allow.

@@ -1,6 +1,7 @@
 #include "handoff/protocol.h"
 
-namespace {
+namespace
+{
 
 struct named_code {
     const char *name;
@@ -42,8 +43,8 @@ const named_code err_names[HF_ERR_MAX + 1] = {
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {
-    "UNKNOWN", "ALLOC_REQ", "ALLOC_RESP", "HELLO",  "WELCOME",  "PING",     "PONG",         "SEND",
-    "SEND_ACK", "DELIVER",  "DELIVER_ACK", "GOAWAY", "ERROR",    "REGISTER", "REGISTER_ACK",
+    "UNKNOWN",  "ALLOC_REQ", "ALLOC_RESP",  "HELLO",  "WELCOME", "PING",     "PONG",         "SEND",
+    "SEND_ACK", "DELIVER",   "DELIVER_ACK", "GOAWAY", "ERROR",   "REGISTER", "REGISTER_ACK",
 };
 
 } // namespace

@@ -8,7 +8,8 @@
 #include "proto/utf8.h"
 #include "proto/varint.h"
 
-namespace {
+namespace
+{
 
 const char token_prefix[] = "hf1.";
 const size_t mac_len = 32;
@@ -97,8 +98,8 @@ bool hf_name_valid(std::string_view name)
     if (name.empty() || name.size() > HF_NAME_MAX)
         return false;
     for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-' || c == '@';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-' || c == '@';
         if (!ok)
             return false;
     }
@@ -171,8 +172,8 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
     return HF_OK;
 }
 
-int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s,
-                    uint64_t skew_s, hf_token_claims *claims)
+int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s, uint64_t skew_s,
+                    hf_token_claims *claims)
 {
     if (token.substr(0, sizeof token_prefix - 1) != token_prefix)
         return HF_ERR_BAD_TOKEN;

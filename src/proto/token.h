@@ -32,8 +32,8 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
 // Checks the token's form, key, signature and expiry (allowing skew_s
 // seconds of clock difference). Returns HF_OK and fills claims, or
 // HF_ERR_BAD_TOKEN, HF_ERR_UNKNOWN_KEY or HF_ERR_TOKEN_EXPIRED.
-int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s,
-                    uint64_t skew_s, hf_token_claims *claims);
+int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s, uint64_t skew_s,
+                    hf_token_claims *claims);
 
 // base64url without padding (RFC 4648 section 5).
 void hf_base64url_encode(std::string_view in, std::string *out);

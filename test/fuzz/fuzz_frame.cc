@@ -18,8 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         hf_msg m;
         hf_decode_error err;
-        if (hf_msg_decode(hdr.type, hdr.flags, data + pos + hdr.header_len, size_t(hdr.body_len), &limits, &m,
-                          &err) != HF_OK)
+        if (hf_msg_decode(hdr.type, hdr.flags, data + pos + hdr.header_len, size_t(hdr.body_len), &limits, &m, &err) !=
+            HF_OK)
             break;
         pos += hdr.header_len + size_t(hdr.body_len);
     }

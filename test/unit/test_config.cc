@@ -23,7 +23,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-namespace {
+namespace
+{
 
 std::string read_file(const std::string &path)
 {

@@ -11,7 +11,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-namespace {
+namespace
+{
 
 // Runs n healthy pings at the current interval, advancing the clock.
 uint64_t healthy(hf_hb_probe *p, uint64_t *now, int n)
@@ -63,8 +64,8 @@ void halves_when_the_good_interval_fails(void **)
     hf_hb_probe p;
     uint64_t now = 0;
     hf_hb_probe_start(&p, 1000, 8000, 4000);
-    healthy(&p, &now, 3); // 4000 proven, probing 6000
-    hf_hb_probe_failure(&p, now);          // back to 4000
+    healthy(&p, &now, 3);         // 4000 proven, probing 6000
+    hf_hb_probe_failure(&p, now); // back to 4000
     assert_int_equal(p.current_ms, 4000);
     assert_int_equal(hf_hb_probe_failure(&p, now), 2000); // 4000 failed too
     assert_int_equal(p.last_good_ms, 2000);

@@ -15,7 +15,8 @@ extern "C" {
 #include "proto/msg.h"
 #include "proto/varint.h"
 
-namespace {
+namespace
+{
 
 const uint8_t *bytes(const std::string &s)
 {
@@ -286,8 +287,7 @@ void bad_strings(void **)
     assert_int_equal(decode_frame(raw_frame(HF_MSG_HELLO, 0, nul), &m, &err), HF_ERR_BAD_FIELD);
     const char *bad_utf8[] = {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82", "\xff"};
     for (const char *s : bad_utf8) {
-        assert_int_equal(decode_frame(raw_frame(HF_MSG_HELLO, 0, field(HF_TAG_TOKEN, s)), &m, &err),
-                         HF_ERR_BAD_FIELD);
+        assert_int_equal(decode_frame(raw_frame(HF_MSG_HELLO, 0, field(HF_TAG_TOKEN, s)), &m, &err), HF_ERR_BAD_FIELD);
     }
 }
 
@@ -325,8 +325,8 @@ void documented_example_bytes(void **)
     hf_msg_set(&m, HF_TAG_PAYLOAD);
     std::string out;
     assert_int_equal(hf_msg_encode(&m, &out), HF_OK);
-    const uint8_t expected[] = {0x07, 0x00, 0x0e, 0x05, 0x01, 0x01, 0x06, 0x05, 'p', 'h',
-                                'o',  'n',  'e',  0x0b, 0x02, 'h',  'i'};
+    const uint8_t expected[] = {0x07, 0x00, 0x0e, 0x05, 0x01, 0x01, 0x06, 0x05, 'p',
+                                'h',  'o',  'n',  'e',  0x0b, 0x02, 'h',  'i'};
     assert_int_equal(out.size(), sizeof expected);
     assert_memory_equal(out.data(), expected, sizeof expected);
 }

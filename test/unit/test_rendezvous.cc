@@ -16,7 +16,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
-namespace {
+namespace
+{
 
 std::vector<hf_rendezvous_server> servers(int n, uint64_t weight = 100)
 {

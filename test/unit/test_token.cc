@@ -14,7 +14,8 @@ extern "C" {
 #include "handoff/protocol.h"
 #include "proto/token.h"
 
-namespace {
+namespace
+{
 
 const hf_token_key keys[] = {{"k1", "first secret"}, {"k2", "second secret"}};
 const uint64_t now = 1800000000;
@@ -119,8 +120,8 @@ void base64url(void **)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(valid_token),  cmocka_unit_test(expired_token),    cmocka_unit_test(forged_token),
-        cmocka_unit_test(unknown_key),  cmocka_unit_test(malformed_tokens), cmocka_unit_test(names),
+        cmocka_unit_test(valid_token), cmocka_unit_test(expired_token),    cmocka_unit_test(forged_token),
+        cmocka_unit_test(unknown_key), cmocka_unit_test(malformed_tokens), cmocka_unit_test(names),
         cmocka_unit_test(base64url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
