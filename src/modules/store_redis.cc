@@ -137,6 +137,18 @@ void on_notification(redisAsyncContext *, void *r, void *privdata)
     s->host->data_ready(s->host->host, account.c_str(), device.c_str());
 }
 
+void on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+    auto *reply = static_cast<redisReply *>(r);
+    if (!reply || reply->type != REDIS_REPLY_ERROR)
+        return;
+    auto *l = static_cast<redis_link *>(privdata);
+    l->s->host->log(l->s->host->host, HF_LOG_ERROR, "store_redis", "Redis %s:%d refused AUTH: %s; check store.password",
+                    l->s->host_name.c_str(), l->s->port, reply->str);
+    l->reported_down = true; // said why; the retry loop stays quiet
+    redisAsyncDisconnect(ac);
+}
+
 void on_connect(const redisAsyncContext *ac, int status)
 {
     auto *l = static_cast<redis_link *>(ac->data);
@@ -148,7 +160,7 @@ void on_connect(const redisAsyncContext *ac, int status)
     auto *mut = const_cast<redisAsyncContext *>(ac);
     // Commands queue in order: AUTH and SELECT go before anything else.
     if (!s->password.empty())
-        redisAsyncCommand(mut, nullptr, nullptr, "AUTH %b", s->password.data(), s->password.size());
+        redisAsyncCommand(mut, on_auth, l, "AUTH %b", s->password.data(), s->password.size());
     if (l->subscriber) {
         std::string channel = s->prefix + "n:" + s->server_id;
         redisAsyncCommand(mut, on_notification, s, "SUBSCRIBE %b", channel.data(), channel.size());

@@ -89,5 +89,28 @@ def test_redis_restart_answers_unavailable_then_delivers_everything():
     assert "store_unavailable" in s2.log() or "Redis" in s2.log()
 
 
+def test_password_and_database():
+    redis = RedisServer(password="s3cret-for-tests").start()
+    relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.password": "s3cret-for-tests",
+                     "store.database": 3}).start()
+    code, out, err = relay.cli(relay.token("alice", "pc"), "send", "--to", "phone", "behind a password")
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    code, out, _ = relay.cli(relay.token("alice", "phone"), "listen", "--count", "1", "--timeout", "10")
+    assert out == "behind a password\n", out
+    # The keys are in database 3, not 0.
+    import socket as sk
+    with sk.create_connection(("127.0.0.1", redis.port), timeout=5) as c:
+        c.sendall(b"AUTH s3cret-for-tests\r\nSELECT 3\r\nDBSIZE\r\nSELECT 0\r\nDBSIZE\r\n")
+        time.sleep(0.3)
+        answer = c.recv(256).decode()
+    sizes = [line for line in answer.split("\r\n") if line.startswith(":")]
+    assert len(sizes) == 2 and sizes[0] != ":0" and sizes[1] == ":0", answer
+    # A wrong password: senders are told the store is unavailable.
+    wrong = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.password": "wrong"}).start()
+    code, _, err = wrong.cli(wrong.token("alice", "pc"), "send", "--to", "phone", "x")
+    assert code == 1 and "store_unavailable" in err, (code, err)
+    assert "refused AUTH" in wrong.log() and "check store.password" in wrong.log()
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -46,23 +46,26 @@ class RedisServer:
 
     servers = []
 
-    def __init__(self):
+    def __init__(self, password=None):
         self.dir = tempfile.mkdtemp(prefix="handoff-redis-")
         self.port = free_port()
+        self.password = password
         self.proc = None
         RedisServer.servers.append(self)
 
     def start(self):
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes"],
+             "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes"]
+            + (["--requirepass", self.password] if self.password else []),
             stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
         def up():
             assert self.proc.poll() is None, "redis-server exited"
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
-                    return s.recv(64).startswith(b"+PONG")
+                    answer = s.recv(64)
+                    return answer.startswith(b"+PONG") or answer.startswith(b"-NOAUTH")
             except OSError:
                 return False
         wait_until(up, 10, "redis-server to answer")
