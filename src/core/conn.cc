@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
 
@@ -267,6 +268,10 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int,
         evutil_closesocket(fd);
         return;
     }
+    // Frames are small and answered at once: Nagle would hold a WELCOME or
+    // a DELIVER behind an unacknowledged TLS record for a delayed ACK (40 ms).
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL *ssl = SSL_new(d->tls.get());
     if (!ssl) {
         hf_log(HF_LOG_ERROR, "SSL_new failed: out of memory? dropping a new connection");

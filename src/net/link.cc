@@ -5,6 +5,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -165,6 +167,11 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address
     // other failure, so the owner has one path for all of them.
     bufferevent_socket_connect(l->bev, res->ai_addr, int(res->ai_addrlen));
     freeaddrinfo(res);
+    // Small frames answered at once: no Nagle delay behind a TLS record.
+    int one = 1;
+    evutil_socket_t fd = bufferevent_getfd(l->bev);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return l;
 }
 
