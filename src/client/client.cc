@@ -100,18 +100,11 @@ void trace(hf_client *c, const char *fmt, ...)
     c->cb.on_trace(c->user, line);
 }
 
-uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
-}
-
 uint64_t random_u64(void)
 {
     uint64_t v = 0;
     if (RAND_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v) != 1)
-        v = mono_us() ^ (uint64_t(getpid()) << 32);
+        v = hf_mono_us() ^ (uint64_t(getpid()) << 32);
     return v;
 }
 
@@ -480,7 +473,7 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         if (hf_msg_has(m, HF_TAG_ID) && m->id == c->user_ping_id) {
             c->user_ping_id = 0;
             if (c->cb.on_pong)
-                c->cb.on_pong(c->user, mono_us() - c->user_ping_sent_us);
+                c->cb.on_pong(c->user, hf_mono_us() - c->user_ping_sent_us);
         }
         break;
     case HF_MSG_SEND_ACK:
@@ -666,7 +659,7 @@ int hf_client_ping(hf_client *c)
     if (c->state != HF_CLIENT_CONNECTED)
         return -1;
     c->user_ping_id = c->next_ping_id++;
-    c->user_ping_sent_us = mono_us();
+    c->user_ping_sent_us = hf_mono_us();
     send_ping(c, c->user_ping_id);
     return 0;
 }

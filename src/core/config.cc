@@ -583,6 +583,38 @@ bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, 
     return true;
 }
 
+namespace
+{
+
+// The store's quotas are handed to it once, at open.
+bool reloadable(const key_spec &spec)
+{
+    static const char *const extra[] = {"tokens.clock_skew", "delivery.default_ttl", "delivery.ack_wait", "log.level",
+                                        "log.limit_interval"};
+    std::string name = spec.name;
+    if (name.rfind("limits.", 0) == 0)
+        return name.rfind("limits.queue_max_", 0) != 0;
+    for (const char *key : extra)
+        if (name == key)
+            return true;
+    return false;
+}
+
+} // namespace
+
+void hf_config_apply_reload(const hf_config &fresh, hf_config *running)
+{
+    running->token_keys = fresh.token_keys;
+    for (const key_spec &spec : key_specs) {
+        if (!reloadable(spec))
+            continue;
+        if (spec.number)
+            running->*spec.number = fresh.*spec.number;
+        else if (spec.text)
+            running->*spec.text = fresh.*spec.text;
+    }
+}
+
 std::vector<hf_config_key_doc> hf_config_key_docs(void)
 {
     std::vector<hf_config_key_doc> docs;

@@ -100,6 +100,11 @@ bool hf_config_load(const char *path, hf_config *cfg, std::string *err);
 bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,
                                      std::vector<hf_setting_value> *values, std::string *err);
 
+// SIGHUP: copies from fresh into running every key that takes effect
+// without a restart (limits, timeouts, token keys, log level); listeners,
+// roles, modules and the store's quotas keep their running values.
+void hf_config_apply_reload(const hf_config &fresh, hf_config *running);
+
 // Every key the parser accepts, with its type, default and help, for the
 // documentation check.
 struct hf_config_key_doc {

@@ -178,24 +178,7 @@ void reload(hf_daemon *d)
     }
     d->tls = std::move(tls); // new connections only; open ones keep theirs
     hf_config &cfg = d->cfg;
-    cfg.token_keys = fresh.token_keys;
-    cfg.token_clock_skew_ms = fresh.token_clock_skew_ms;
-    cfg.max_frame = fresh.max_frame;
-    cfg.max_fields = fresh.max_fields;
-    cfg.handshake_timeout_ms = fresh.handshake_timeout_ms;
-    cfg.hello_timeout_ms = fresh.hello_timeout_ms;
-    cfg.max_ttl_ms = fresh.max_ttl_ms;
-    cfg.default_ttl_ms = fresh.default_ttl_ms;
-    cfg.ack_wait_ms = fresh.ack_wait_ms;
-    cfg.max_connections = fresh.max_connections;
-    cfg.max_connections_per_address = fresh.max_connections_per_address;
-    cfg.frame_rate = fresh.frame_rate;
-    cfg.frame_burst = fresh.frame_burst;
-    cfg.send_rate = fresh.send_rate;
-    cfg.send_burst = fresh.send_burst;
-    cfg.max_devices_per_account = fresh.max_devices_per_account;
-    cfg.limit_log_interval_ms = fresh.limit_log_interval_ms;
-    cfg.log_level = fresh.log_level;
+    hf_config_apply_reload(fresh, &cfg);
     d->limits.max_body = size_t(cfg.max_frame);
     d->limits.max_fields = size_t(cfg.max_fields);
     hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));

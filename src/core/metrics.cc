@@ -18,17 +18,18 @@ const int reject_reasons[] = {HF_ERR_BAD_FIELD,    HF_ERR_BAD_TARGET, HF_ERR_NO_
                               HF_ERR_QUEUE_FULL,   HF_ERR_STORE_FULL, HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG,
                               HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL};
 
-void metric(std::string *out, const char *name, const char *type, const char *help, uint64_t value)
-{
-    char line[512];
-    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, value);
-    *out += line;
-}
-
 void header(std::string *out, const char *name, const char *type, const char *help)
 {
     char line[512];
     snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    *out += line;
+}
+
+void metric(std::string *out, const char *name, const char *type, const char *help, uint64_t value)
+{
+    header(out, name, type, help);
+    char line[256];
+    snprintf(line, sizeof line, "%s %" PRIu64 "\n", name, value);
     *out += line;
 }
 

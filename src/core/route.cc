@@ -35,13 +35,6 @@ struct enqueue_ctx {
     uint64_t started_us; // for the store latency histogram
 };
 
-uint64_t mono_us(void)
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000 + uint64_t(ts.tv_nsec) / 1000;
-}
-
 enum class outcome { delivered, stored, rejected };
 
 void unref(hf_pending_send *p)
@@ -195,7 +188,7 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
     auto *ctx = static_cast<enqueue_ctx *>(arg);
     hf_pending_send *p = ctx->send;
     hf_daemon *d = p->d;
-    hf_histogram_observe(&d->stats.store_enqueue_seconds, mono_us() - ctx->started_us);
+    hf_histogram_observe(&d->stats.store_enqueue_seconds, hf_mono_us() - ctx->started_us);
     hf_session *target = hf_session_find(d, p->account, ctx->device);
     if (status == HF_STORE_OK) {
         d->stats.messages_stored++;
@@ -233,7 +226,7 @@ void enqueue_to(hf_pending_send *p, const std::string &device)
                              p->payload.size(),
                              p->stored_at_ms,
                              p->expires_at_ms};
-    d->store->enqueue(d->store_instance, &req, enqueue_done, new enqueue_ctx{p, device, mono_us()});
+    d->store->enqueue(d->store_instance, &req, enqueue_done, new enqueue_ctx{p, device, hf_mono_us()});
 }
 
 void finish_issuing(hf_pending_send *p)

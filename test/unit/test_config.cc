@@ -131,6 +131,25 @@ void module_settings(void **)
     assert_non_null(strstr(err.c_str(), ":3: heartbeat.interval: value 2m out of range"));
 }
 
+void reload_takes_limits_not_quotas(void **)
+{
+    hf_config running, fresh;
+    std::string err;
+    assert_true(hf_config_load(write_config("").c_str(), &running, &err));
+    assert_true(hf_config_load(write_config("limits = { send_rate = 7; queue_max_messages = 5; };\n"
+                                            "delivery = { window = 3; ack_wait = \"1s\"; };\n"
+                                            "log = { level = \"debug\"; };\n")
+                                   .c_str(),
+                               &fresh, &err));
+    hf_config_apply_reload(fresh, &running);
+    assert_int_equal(running.send_rate, 7);
+    assert_int_equal(running.ack_wait_ms, 1000);
+    assert_string_equal(running.log_level.c_str(), "debug");
+    // The store's quota and the window need a restart.
+    assert_int_equal(running.queue_max_messages, 10000);
+    assert_int_equal(running.window, 64);
+}
+
 // Every key the parser accepts is in handoffd.conf(5) and etc/handoffd.conf.
 void keys_are_documented(void **)
 {
@@ -183,6 +202,7 @@ int main(void)
         cmocka_unit_test(defaults_and_values),
         cmocka_unit_test(errors_name_file_and_line),
         cmocka_unit_test(module_settings),
+        cmocka_unit_test(reload_takes_limits_not_quotas),
         cmocka_unit_test(keys_are_documented),
         cmocka_unit_test(module_keys_are_documented),
     };
