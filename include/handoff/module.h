@@ -152,6 +152,10 @@ struct hf_store_ops {
     /* Tells server_id that the device has new data; that server's store
      * instance calls host->data_ready. */
     void (*notify)(void *store, const char *server_id, const char *account, const char *device);
+    /* Optional (NULL, or absent in a module whose `size` ends before it):
+     * how many messages the store holds for every device together, for the
+     * queue-depth metric. A networked store may answer later. */
+    void (*depth)(void *store, void (*cb)(void *arg, int status, uint64_t messages), void *arg);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

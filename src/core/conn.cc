@@ -193,6 +193,7 @@ void on_event(bufferevent *, short what, void *arg)
     auto *c = static_cast<hf_conn *>(arg);
     if (what & BEV_EVENT_CONNECTED) {
         if (c->state == hf_conn_state::handshake) {
+            c->d->stats.tls_handshakes++;
             c->state = hf_conn_state::hello;
             arm_timer(c, uint64_t(c->d->cfg.hello_timeout_ms));
         }

@@ -58,6 +58,7 @@ void hf_histogram_observe(hf_histogram *h, uint64_t us);
 // Counters and gauges behind /metrics (see handoffd(8)).
 struct hf_stats {
     uint64_t connections_accepted = 0;
+    uint64_t tls_handshakes = 0; // completed
     uint64_t tls_handshake_failures = 0;
     uint64_t hello_refused = 0;
     uint64_t heartbeat_timeouts = 0;
@@ -67,6 +68,7 @@ struct hf_stats {
     uint64_t messages_rejected[HF_ERR_MAX + 1] = {}; // by reason
     uint64_t messages_expired = 0;
     hf_histogram store_enqueue_seconds;
+    hf_histogram store_fetch_seconds;
     uint64_t protocol_errors = 0;
     uint64_t alloc_answers = 0;
     uint64_t limit_hits[int(hf_limit::count)] = {};
@@ -139,6 +141,7 @@ struct hf_daemon {
     std::unique_ptr<evhttp, void (*)(evhttp *)> metrics_http{nullptr, nullptr};
     std::string scratch; // reused frame encoding buffer
     hf_stats stats;
+    int64_t queue_depth = -1; // the store's last answer; -1 before any
 };
 
 // Loads modules, opens listeners and timers. False and *err on failure.

@@ -4,6 +4,7 @@
 #include <event2/http.h>
 
 #include <cinttypes>
+#include <cstddef>
 #include <cstdio>
 
 #include "core/conn.h"
@@ -40,17 +41,18 @@ void labelled(std::string *out, const char *name, const char *label, const char 
     *out += line;
 }
 
-void histogram(std::string *out, const char *name, const char *help, const hf_histogram &h)
+// One labelled series of a histogram whose header is already written.
+void histogram_series(std::string *out, const char *name, const char *label, const char *value, const hf_histogram &h)
 {
-    header(out, name, "histogram", help);
     char line[256];
     for (size_t i = 0; i < hf_histogram::bucket_count; i++) {
-        snprintf(line, sizeof line, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+        snprintf(line, sizeof line, "%s_bucket{%s=\"%s\",le=\"%g\"} %" PRIu64 "\n", name, label, value,
                  double(hf_histogram::bounds_us[i]) / 1e6, h.buckets[i]);
         *out += line;
     }
-    snprintf(line, sizeof line, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n%s_count %" PRIu64 "\n", name,
-             h.count, name, double(h.sum_us) / 1e6, name, h.count);
+    snprintf(line, sizeof line,
+             "%s_bucket{%s=\"%s\",le=\"+Inf\"} %" PRIu64 "\n%s_sum{%s=\"%s\"} %.6f\n%s_count{%s=\"%s\"} %" PRIu64 "\n",
+             name, label, value, h.count, name, label, value, double(h.sum_us) / 1e6, name, label, value, h.count);
     *out += line;
 }
 
@@ -63,9 +65,25 @@ void reply(evhttp_request *req, int code, const char *reason, const std::string 
     evbuffer_free(buf);
 }
 
+void on_depth(void *arg, int status, uint64_t messages)
+{
+    if (status == HF_STORE_OK)
+        static_cast<hf_daemon *>(arg)->queue_depth = int64_t(messages);
+}
+
+bool store_has_depth(const hf_daemon *d)
+{
+    return d->store->size >= offsetof(hf_store_ops, depth) + sizeof d->store->depth && d->store->depth;
+}
+
 void on_metrics(evhttp_request *req, void *arg)
 {
-    reply(req, 200, "OK", hf_metrics_render(static_cast<hf_daemon *>(arg)), "text/plain; version=0.0.4");
+    auto *d = static_cast<hf_daemon *>(arg);
+    // Local stores answer at once, so the scrape shows the current depth; a
+    // networked one answers later and the scrape shows the previous answer.
+    if (store_has_depth(d))
+        d->store->depth(d->store_instance, on_depth, d);
+    reply(req, 200, "OK", hf_metrics_render(d), "text/plain; version=0.0.4");
 }
 
 void on_healthz(evhttp_request *req, void *arg)
@@ -103,6 +121,7 @@ std::string hf_metrics_render(hf_daemon *d)
     metric(&out, "handoff_sends_waiting", "gauge", "SENDs waiting for their targets' acknowledgement.",
            d->awaiting_ack.size());
     metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.", st.connections_accepted);
+    metric(&out, "handoff_tls_handshakes_total", "counter", "TLS handshakes completed.", st.tls_handshakes);
     metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
            st.tls_handshake_failures);
     metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",
@@ -124,8 +143,12 @@ std::string hf_metrics_render(hf_daemon *d)
     header(&out, "handoff_limit_hits_total", "counter", "Times a limit was reached, by config key.");
     for (int i = 0; i < int(hf_limit::count); i++)
         labelled(&out, "handoff_limit_hits_total", "limit", hf_limit_key(hf_limit(i)), st.limit_hits[i]);
-    histogram(&out, "handoff_store_enqueue_seconds", "Time from handing a message to the store to its answer.",
-              st.store_enqueue_seconds);
+    header(&out, "handoff_store_seconds", "histogram", "Time from a store request to its answer, by operation.");
+    histogram_series(&out, "handoff_store_seconds", "op", "enqueue", st.store_enqueue_seconds);
+    histogram_series(&out, "handoff_store_seconds", "op", "fetch", st.store_fetch_seconds);
+    if (d->queue_depth >= 0)
+        metric(&out, "handoff_queue_depth", "gauge",
+               "Messages in the store, every device together, not yet acknowledged.", uint64_t(d->queue_depth));
     metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.", st.alloc_answers);
     metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
            d->registered_servers.size());

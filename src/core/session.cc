@@ -193,6 +193,7 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
     auto *s = static_cast<hf_session *>(arg);
     hf_conn *c = s->conn;
     s->fetching = false;
+    hf_histogram_observe(&c->d->stats.store_fetch_seconds, hf_mono_us() - s->fetch_started_us);
     if (status != HF_STORE_OK) {
         hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); will retry on the next event",
                s->account.c_str(), s->device.c_str(), status);
@@ -234,6 +235,7 @@ void hf_session_pump(hf_session *s)
         s->fetch_again = false;
         s->in_fetch_call = true;
         hf_conn_ref(c); // released by fetch_done
+        s->fetch_started_us = hf_mono_us();
         d->store->fetch(d->store_instance, s->account.c_str(), s->device.c_str(), s->last_sent_seq, uint32_t(room),
                         fetch_max_bytes, d->host.now_ms(d->host.host), fetch_done, s);
         s->in_fetch_call = false;

@@ -32,6 +32,7 @@ struct hf_session {
     uint32_t fetch_asked = 0; // how many the outstanding fetch asked for
     bool fetch_again = false; // data arrived while a fetch was out
     bool in_fetch_call = false;
+    uint64_t fetch_started_us = 0;           // for the store latency histogram
     std::vector<hf_delivery_waiter> waiters; // ascending seq
 };
 

@@ -628,6 +628,21 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
         [cb, arg, expired](int status) { cb(arg, status, *expired); });
 }
 
+// The message table's entry count, as of the last commit (a scrape does not
+// wait for the group commit).
+void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    MDB_txn *txn = nullptr;
+    MDB_stat st;
+    int rc = mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_stat(txn, s->db.msgs, &st);
+    if (txn)
+        mdb_txn_abort(txn);
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? uint64_t(st.ms_entries) : 0);
+}
+
 const hf_store_ops lmdb_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -642,6 +657,7 @@ const hf_store_ops lmdb_ops = {
     local_presence_clear<lmdb_store>,
     local_presence_lookup<lmdb_store>,
     local_notify<lmdb_store>,
+    store_depth,
 };
 
 } // namespace

@@ -229,6 +229,14 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
     cb(arg, HF_STORE_OK, expired);
 }
 
+void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
+{
+    uint64_t messages = 0;
+    for (const auto &entry : static_cast<memory_store *>(store)->queues)
+        messages += entry.second.messages.size();
+    cb(arg, HF_STORE_OK, messages);
+}
+
 const hf_store_ops memory_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -243,6 +251,7 @@ const hf_store_ops memory_ops = {
     local_presence_clear<memory_store>,
     local_presence_lookup<memory_store>,
     local_notify<memory_store>,
+    store_depth,
 };
 
 } // namespace

@@ -408,12 +408,26 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
     });
 }
 
+// Answers a count callback from an integer reply.
+reply_fn count_reply(void (*cb)(void *, int, uint64_t), void *arg)
+{
+    return [cb, arg](redisReply *r) {
+        cb(arg, r ? HF_STORE_OK : HF_STORE_UNAVAILABLE, r && r->type == REDIS_REPLY_INTEGER ? uint64_t(r->integer) : 0);
+    };
+}
+
 void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"EVAL", hf_redis_expire_lua, "0", s->prefix, std::to_string(now_ms)}, [cb, arg](redisReply *r) {
-        cb(arg, r ? HF_STORE_OK : HF_STORE_UNAVAILABLE, r && r->type == REDIS_REPLY_INTEGER ? uint64_t(r->integer) : 0);
-    });
+    command(s, {"EVAL", hf_redis_expire_lua, "0", s->prefix, std::to_string(now_ms)}, count_reply(cb, arg));
+}
+
+// Every stored message has one entry in the TTL index, so its size is the
+// depth of all queues together, in O(1).
+void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    command(s, {"ZCARD", s->prefix + "ttl"}, count_reply(cb, arg));
 }
 
 void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
@@ -455,7 +469,7 @@ const hf_store_ops redis_ops = {
     sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,
     store_fetch,          store_ack,          store_add_device,     store_list_devices,
     store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
-    store_notify,
+    store_notify,         store_depth,
 };
 
 } // namespace

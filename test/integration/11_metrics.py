@@ -1,6 +1,7 @@
 """11: /metrics and /healthz: the counters move as messages flow."""
 
 import re
+import time
 import urllib.request
 
 import harness
@@ -17,6 +18,18 @@ def value(text, series):
     m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.M)
     assert m, "no series %s" % series
     return float(m.group(1))
+
+
+def queue_depth_becomes(relay, wanted):
+    """The Redis store answers the depth for the next scrape, so ask
+    again for a bounded time."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        _, text = scrape(relay)
+        if "handoff_queue_depth " in text and value(text, "handoff_queue_depth") == wanted:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_counters_move_as_messages_flow():
@@ -43,7 +56,10 @@ def test_counters_move_as_messages_flow():
     assert value(after, "handoff_messages_stored_total") == 3
     assert value(after, "handoff_messages_delivered_total") == 1
     assert value(after, 'handoff_messages_rejected_total{reason="queue_full"}') == 1
-    assert value(after, "handoff_store_enqueue_seconds_count") == 4
+    assert value(after, 'handoff_store_seconds_count{op="enqueue"}') == 4
+    assert value(after, 'handoff_store_seconds_count{op="fetch"}') >= 1
+    assert queue_depth_becomes(relay, 2)  # the tablet's two
+    assert value(after, "handoff_tls_handshakes_total") >= 2
     assert value(after, "handoff_deliveries_unacknowledged") == 0
     assert value(after, "handoff_connections_accepted_total") >= 2
     assert value(after, 'handoff_limit_hits_total{limit="limits.send_rate"}') == 0
