@@ -45,6 +45,7 @@ struct hf_client_options {
     uint32_t ping_timeout_ms;    /* PONG must come within; 0: 10000 (at most the interval) */
     uint32_t backoff_base_ms;    /* 0: 500, or the allocator's hint */
     uint32_t backoff_cap_ms;     /* 0: 30000, or the allocator's hint */
+    const char *server_name;     /* name every server's certificate must carry; NULL: the host of each address */
 };
 
 struct hf_client_message {

@@ -13,6 +13,7 @@ enum cli_exit { cli_ok = 0, cli_rejected = 1, cli_usage = 2, cli_timeout = 3, cl
 struct cli_common {
     std::vector<std::string> allocators; // --allocator, or HANDOFF_ALLOCATOR (comma-separated)
     std::string ca;                      // --ca, or HANDOFF_CA
+    std::string server_name;             // --server-name, or HANDOFF_SERVER_NAME
     std::string token;                   // --token, or HANDOFF_TOKEN
     bool verbose = false;
 };

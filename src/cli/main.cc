@@ -20,6 +20,8 @@ void usage(FILE *out)
             "COMMON:\n"
             "  --allocator HOST:PORT  allocator to ask (repeatable; env HANDOFF_ALLOCATOR, comma-separated)\n"
             "  --ca FILE              CA bundle that signed the servers (env HANDOFF_CA)\n"
+            "  --server-name NAME     name the servers' certificates carry, if not their address's host\n"
+            "                         (env HANDOFF_SERVER_NAME)\n"
             "  --token TOKEN          this device's token (env HANDOFF_TOKEN)\n"
             "  --verbose              trace allocation, failover and backoff on stderr\n"
             "\n"
@@ -48,7 +50,8 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
     // Common options may stand before or after the command name, so they
     // are taken out wherever they are; the rest is left, in order, for the
     // command's own parser.
-    static const char *const with_value[] = {"--allocator", "--ca", "--token"};
+    static const char *const with_value[] = {"--allocator", "--ca", "--token", "--server-name"};
+    const size_t with_value_count = sizeof with_value / sizeof with_value[0];
     char **args = *argv;
     int kept = 1; // argv[0], the program name, stays
     for (int i = 1; i < *argc; i++) {
@@ -64,7 +67,7 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
         }
         const char *value = nullptr;
         size_t which = 0;
-        for (; which < 3; which++) {
+        for (; which < with_value_count; which++) {
             size_t n = strlen(with_value[which]);
             if (!strncmp(arg, with_value[which], n) && (arg[n] == '\0' || arg[n] == '=')) {
                 if (arg[n] == '=')
@@ -78,7 +81,7 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
                 break;
             }
         }
-        if (which == 3) {
+        if (which == with_value_count) {
             args[kept++] = args[i];
             continue;
         }
@@ -86,8 +89,10 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
             split_list(value, &common->allocators);
         else if (which == 1)
             common->ca = value;
-        else
+        else if (which == 2)
             common->token = value;
+        else
+            common->server_name = value;
     }
     // The command sees its own name as argv[0].
     *argc = kept - 1;
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
         common.ca = env;
     if (common.token.empty() && (env = getenv("HANDOFF_TOKEN")))
         common.token = env;
+    if (common.server_name.empty() && (env = getenv("HANDOFF_SERVER_NAME")))
+        common.server_name = env;
     if (argc < 1) {
         usage(stderr);
         return cli_usage;

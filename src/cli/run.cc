@@ -60,6 +60,7 @@ bool cli_start(cli_run *run, hf_client_callbacks callbacks, double timeout_s)
     opts.allocator_count = allocators.size();
     opts.ca_file = run->common->ca.empty() ? nullptr : run->common->ca.c_str();
     opts.token = run->common->token.c_str();
+    opts.server_name = run->common->server_name.empty() ? nullptr : run->common->server_name.c_str();
     if (!callbacks.on_state)
         callbacks.on_state = cli_on_state;
     callbacks.on_pong = callbacks.on_pong ? callbacks.on_pong : cli_on_flushed;

@@ -71,6 +71,7 @@ struct hf_client {
 
     uint64_t granted_heartbeat_ms = 0;
     size_t max_frame = default_max_frame;
+    std::string server_name; // the name certificates must carry; empty: each address's host
     uint64_t next_id;
     std::map<uint64_t, outgoing> unacked; // by id: resent in this order
     uint64_t next_ping_id = 1;
@@ -156,7 +157,7 @@ bool open_link(hf_client *c, const std::string &address, link_role role)
     std::string err;
     c->link_address = address;
     c->role = role;
-    c->link = hf_link_open(c->base, c->tls, address, c->max_frame, &link_callbacks, c, &err);
+    c->link = hf_link_open(c->base, c->tls, address, c->server_name.c_str(), c->max_frame, &link_callbacks, c, &err);
     if (!c->link) {
         trace(c, "%s: %s", address.c_str(), err.c_str());
         c->role = link_role::none;
@@ -591,6 +592,7 @@ hf_client *hf_client_new(event_base *base, const hf_client_options *opts, const 
     for (size_t i = 0; i < opts->allocator_count; i++)
         c->allocators.emplace_back(opts->allocators[i]);
     c->token = opts->token;
+    c->server_name = opts->server_name ? opts->server_name : "";
     c->heartbeat_ms = opts->heartbeat_ms;
     c->connect_timeout_ms = opts->connect_timeout_ms ? opts->connect_timeout_ms : default_connect_timeout_ms;
     c->ping_timeout_ms = opts->ping_timeout_ms ? opts->ping_timeout_ms : default_ping_timeout_ms;

@@ -132,8 +132,8 @@ void on_event(bufferevent *bev, short what, void *arg)
 
 } // namespace
 
-hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, size_t max_frame,
-                      const hf_link_callbacks *cb, void *arg, std::string *err)
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, const char *server_name,
+                      size_t max_frame, const hf_link_callbacks *cb, void *arg, std::string *err)
 {
     std::string host, port;
     if (!split_host_port(address, &host, &port)) {
@@ -148,11 +148,13 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address
         return nullptr;
     }
     SSL *ssl = SSL_new(tls);
-    // Verify the certificate names this host: an IP address or a DNS name.
+    // Verify the certificate names this host (or the name asked for): an
+    // IP address or a DNS name.
+    const std::string name = server_name && *server_name ? server_name : host;
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
-        SSL_set_tlsext_host_name(ssl, host.c_str());
-        X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str()) != 1) {
+        SSL_set_tlsext_host_name(ssl, name.c_str());
+        X509_VERIFY_PARAM_set1_host(param, name.c_str(), 0);
     }
     auto *l = new hf_link;
     l->cb = *cb;

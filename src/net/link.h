@@ -21,9 +21,11 @@ struct hf_link_callbacks {
 // against ca_file (PEM; NULL: the system's store). Null if unreadable.
 SSL_CTX *hf_link_tls_ctx(const char *ca_file);
 
-// Starts connecting to "host:port". Null and *err if the address is bad.
-hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, size_t max_frame,
-                      const hf_link_callbacks *cb, void *arg, std::string *err);
+// Starts connecting to "host:port"; the peer's certificate must name
+// server_name, or the host when it is null or empty. Null and *err if the
+// address is bad.
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, const char *server_name,
+                      size_t max_frame, const hf_link_callbacks *cb, void *arg, std::string *err);
 
 // Queues one frame. Returns false if the link is closed.
 bool hf_link_send(hf_link *l, const hf_msg *m);

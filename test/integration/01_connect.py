@@ -134,5 +134,16 @@ def test_replaced_device_gets_error():
     second.expect(hfwire.PONG)
 
 
+
+def test_server_name_is_what_the_certificate_must_name():
+    relay = Relay().start()
+    token = relay.token("alice", "pc")
+    # The test certificate names localhost and 127.0.0.1, not relay.example.
+    code, _, err = relay.cli(token, "--server-name", "localhost", "ping", "--timeout", "5")
+    assert code == 0, err
+    code, _, err = relay.cli(token, "--verbose", "--server-name", "relay.example", "ping", "--timeout", "2")
+    assert code == 3, err
+    assert "certificate verify failed" in err, err
+
 if __name__ == "__main__":
     harness.run(dict(globals()))
