@@ -12,6 +12,7 @@
 
 #include "core/config.h"
 #include "core/daemon.h"
+#include "core/detach.h"
 #include "core/dev.h"
 #include "core/log.h"
 
@@ -128,6 +129,16 @@ std::string client_path(const char *argv0)
     return std::string(argv0, size_t(slash - argv0)) + "/handoff";
 }
 
+std::string absolute_path(const std::string &path)
+{
+    if (path.empty() || path[0] == '/')
+        return path;
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return path;
+    return std::string(cwd) + "/" + path;
+}
+
 bool write_pidfile(const std::string &path)
 {
     FILE *f = fopen(path.c_str(), "w");
@@ -153,6 +164,12 @@ int main(int argc, char **argv)
         }
     }
 
+    // A daemon in the background works in "/" and reloads later: relative
+    // paths must not depend on where it was started.
+    o.config = absolute_path(o.config);
+    if (!o.pidfile.empty())
+        o.pidfile = absolute_path(o.pidfile);
+
     auto d = std::make_unique<hf_daemon>();
     std::string err;
     if (!hf_config_load(o.config.c_str(), &d->cfg, &err)) {
@@ -166,28 +183,31 @@ int main(int argc, char **argv)
     bool use_syslog = d->cfg.log_target == "syslog" || !o.foreground;
     hf_log_setup(hf_log_level_from_name(d->cfg.log_level.c_str()), use_syslog,
                  hf_log_facility_from_name(d->cfg.log_facility.c_str()));
-
-    if (!hf_daemon_start(d.get(), &err)) {
-        // Start-up errors go to the terminal as well, where the operator is.
+    int report_fd = -1;
+    if (!o.foreground && (report_fd = hf_detach_begin(&err)) < 0) {
         fprintf(stderr, "handoffd: %s\n", err.c_str());
+        return exit_failed;
+    }
+
+    bool started = hf_daemon_start(d.get(), &err);
+    if (started && !o.pidfile.empty() && !write_pidfile(o.pidfile)) {
+        err =
+            "cannot write pidfile " + o.pidfile + ": " + strerror(errno) + "; check the folder exists and is writable";
+        started = false;
+    }
+    if (!started) {
+        // Start-up errors go to the terminal (through the waiting parent when
+        // detached) as well as to the log.
+        if (report_fd >= 0)
+            hf_detach_failed(report_fd, err);
+        else
+            fprintf(stderr, "handoffd: %s\n", err.c_str());
         if (use_syslog)
             hf_log(HF_LOG_ERROR, "%s", err.c_str());
         hf_daemon_shutdown(d.get());
         return exit_failed;
     }
-    if (!o.foreground) {
-        if (daemon(0, 0) != 0) {
-            fprintf(stderr, "handoffd: cannot detach: %s\n", strerror(errno));
-            return exit_failed;
-        }
-        event_reinit(d->base.get());
-    }
-    if (!o.pidfile.empty() && !write_pidfile(o.pidfile)) {
-        hf_log(HF_LOG_ERROR, "cannot write pidfile %s: %s; check the folder exists and is writable", o.pidfile.c_str(),
-               strerror(errno));
-        hf_daemon_shutdown(d.get());
-        return exit_failed;
-    }
+    hf_detach_ready(report_fd);
     if (o.dev)
         hf_dev_print_howto(o.dev_dir, o.port_base, client_path(argv[0]));
     hf_daemon_run(d.get());
