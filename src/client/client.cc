@@ -157,7 +157,10 @@ bool open_link(hf_client *c, const std::string &address, link_role role)
     std::string err;
     c->link_address = address;
     c->role = role;
-    c->link = hf_link_open(c->base, c->tls, address, c->server_name.c_str(), c->max_frame, &link_callbacks, c, &err);
+    hf_link_target target;
+    target.address = address;
+    target.server_name = c->server_name.c_str();
+    c->link = hf_link_open(c->base, c->tls, &target, c->max_frame, &link_callbacks, c, &err);
     if (!c->link) {
         trace(c, "%s: %s", address.c_str(), err.c_str());
         c->role = link_role::none;

@@ -107,8 +107,10 @@ const hf_link_callbacks callbacks = {on_open, on_frame, on_close};
 void connect_allocator(hf_registration *r)
 {
     std::string err;
-    r->link = hf_link_open(r->d->base.get(), r->d->tls_client.get(), r->allocator, nullptr, HF_DEFAULT_MAX_FRAME,
-                           &callbacks, r, &err);
+    hf_link_target target;
+    target.address = r->allocator;
+    r->link =
+        hf_link_open(r->d->base.get(), r->d->tls_client.get(), &target, HF_DEFAULT_MAX_FRAME, &callbacks, r, &err);
     if (!r->link)
         retry_later(r, err.c_str());
 }

@@ -10,6 +10,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "proto/frame.h"
@@ -130,11 +133,39 @@ void on_event(bufferevent *bev, short what, void *arg)
     }
 }
 
+// A non-blocking socket bound to source_ip with the port left to connect(),
+// so that many sources each get the whole ephemeral port range.
+evutil_socket_t bound_socket(const addrinfo *dest, const char *source_ip, std::string *err)
+{
+    addrinfo hints{}, *src = nullptr;
+    hints.ai_family = dest->ai_family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(source_ip, "0", &hints, &src) != 0) {
+        *err = std::string("bad source address \"") + source_ip + "\"";
+        return -1;
+    }
+    evutil_socket_t fd = socket(dest->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (fd < 0 || bind(fd, src->ai_addr, src->ai_addrlen) != 0) {
+        *err = std::string("cannot bind ") + source_ip + ": " + strerror(errno);
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(src);
+    return fd;
+}
+
 } // namespace
 
-hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, const char *server_name,
-                      size_t max_frame, const hf_link_callbacks *cb, void *arg, std::string *err)
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *target, size_t max_frame,
+                      const hf_link_callbacks *cb, void *arg, std::string *err)
 {
+    const std::string &address = target->address;
+    const char *server_name = target->server_name;
     std::string host, port;
     if (!split_host_port(address, &host, &port)) {
         *err = "bad address \"" + address + "\"; expected host:port";
@@ -145,6 +176,11 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address
     int gai = getaddrinfo(host.c_str(), port.c_str(), &hints, &res);
     if (gai != 0) {
         *err = "cannot resolve " + address + ": " + gai_strerror(gai);
+        return nullptr;
+    }
+    evutil_socket_t fd = -1;
+    if (target->source_ip && (fd = bound_socket(res, target->source_ip, err)) < 0) {
+        freeaddrinfo(res);
         return nullptr;
     }
     SSL *ssl = SSL_new(tls);
@@ -160,7 +196,7 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address
     l->cb = *cb;
     l->arg = arg;
     l->max_frame = max_frame;
-    l->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+    l->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
     bufferevent_setcb(l->bev, on_read, nullptr, on_event, l);
@@ -171,7 +207,7 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address
     freeaddrinfo(res);
     // Small frames answered at once: no Nagle delay behind a TLS record.
     int one = 1;
-    evutil_socket_t fd = bufferevent_getfd(l->bev);
+    fd = bufferevent_getfd(l->bev);
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return l;

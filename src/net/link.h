@@ -21,11 +21,17 @@ struct hf_link_callbacks {
 // against ca_file (PEM; NULL: the system's store). Null if unreadable.
 SSL_CTX *hf_link_tls_ctx(const char *ca_file);
 
-// Starts connecting to "host:port"; the peer's certificate must name
-// server_name, or the host when it is null or empty. Null and *err if the
-// address is bad.
-hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const std::string &address, const char *server_name,
-                      size_t max_frame, const hf_link_callbacks *cb, void *arg, std::string *err);
+// Where a link goes.
+struct hf_link_target {
+    std::string address;               // "host:port"
+    const char *server_name = nullptr; // the name the certificate must carry; null or "": the host
+    const char *source_ip = nullptr;   // local address to connect from; null: the kernel's choice
+};
+
+// Starts connecting. Null and *err if the address is bad or the source
+// address cannot be bound.
+hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *target, size_t max_frame,
+                      const hf_link_callbacks *cb, void *arg, std::string *err);
 
 // Queues one frame. Returns false if the link is closed.
 bool hf_link_send(hf_link *l, const hf_msg *m);

@@ -6,6 +6,7 @@ folder); when a test fails, the relay's log is printed. Tests end with a
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,9 +27,17 @@ for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range (32768 and
+    up), so that no outgoing connection takes it between now and the bind
+    of the process it is meant for."""
+    while True:
+        port = random.randint(20000, 32767)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def wait_until(predicate, timeout, what):

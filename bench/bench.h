@@ -1,0 +1,61 @@
+// handoff-bench: load scenarios against running handoffd processes. It
+// speaks the protocol itself (src/proto, src/net/link) rather than through
+// libhandoff, mints its own tokens from the token secret, and prints a
+// table and one JSON object per run. See docs/benchmarks.md.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct event_base;
+
+struct bench_options {
+    std::string scenario;
+    std::vector<std::string> servers; // device listeners; storm moves devices to the second
+    std::vector<std::string> sources; // local addresses to spread connections over
+    std::string ca, server_name, secret_file, key_id = "k1";
+    std::string account;        // drain: the account to queue for or receive (default: a fresh one)
+    std::string phase = "both"; // drain: queue, receive or both
+    uint64_t connections = 1000;
+    uint64_t pairs = 1;
+    uint64_t devices = 10;
+    uint64_t size = 256;
+    uint64_t count = 100000;
+    uint64_t window = 1000;
+    double rate = 0;            // msgs/s in all; 0: as fast as acknowledgements allow
+    uint64_t concurrency = 256; // connections being set up at once
+    uint32_t heartbeat_ms = 30000;
+    double hold_s = 2;
+    double timeout_s = 120;
+    int pid = 0;  // daemon to measure (RSS, CPU)
+    int kill = 0; // storm: the daemon to kill -9
+};
+
+struct bench_ctx {
+    event_base *base = nullptr;
+    SSL_CTX *tls = nullptr;
+    bench_options opt;
+    std::string secret;
+    std::string run_id; // prefix of this run's account names
+    size_t next_source = 0;
+};
+
+// The next source address, round robin; null when none were given.
+const char *bench_next_source(bench_ctx *ctx);
+
+// A signed token for account/device, valid for a day.
+std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device);
+
+// Runs the event loop until done() is true or the timeout passes; false on
+// timeout. Checks every 10 ms.
+bool bench_run_until(bench_ctx *ctx, bool (*done)(void *), void *arg, double timeout_s);
+
+// Scenarios: each prints its table and JSON; returns 0, or 1 if the run
+// failed (timeout, lost messages, refused connections).
+int bench_idle(bench_ctx *ctx);
+int bench_pairs(bench_ctx *ctx);
+int bench_fanout(bench_ctx *ctx);
+int bench_drain(bench_ctx *ctx);
+int bench_storm(bench_ctx *ctx);

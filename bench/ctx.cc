@@ -1,0 +1,58 @@
+#include <event2/event.h>
+
+#include <ctime>
+
+#include "bench/bench.h"
+#include "proto/token.h"
+
+const char *bench_next_source(bench_ctx *ctx)
+{
+    if (ctx->opt.sources.empty())
+        return nullptr;
+    return ctx->opt.sources[ctx->next_source++ % ctx->opt.sources.size()].c_str();
+}
+
+std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device)
+{
+    hf_token_claims claims;
+    claims.account = account;
+    claims.device = device;
+    claims.key_id = ctx->opt.key_id;
+    claims.expires_at = uint64_t(time(nullptr)) + 86400;
+    std::string token;
+    hf_token_mint(&claims, ctx->secret, &token);
+    return token;
+}
+
+namespace
+{
+
+struct waiter {
+    bool (*done)(void *);
+    void *arg;
+    bench_ctx *ctx;
+};
+
+void check(evutil_socket_t, short, void *p)
+{
+    auto *w = static_cast<waiter *>(p);
+    if (w->done(w->arg))
+        event_base_loopbreak(w->ctx->base);
+}
+
+} // namespace
+
+bool bench_run_until(bench_ctx *ctx, bool (*done)(void *), void *arg, double timeout_s)
+{
+    if (done(arg))
+        return true;
+    waiter w{done, arg, ctx};
+    event *tick = event_new(ctx->base, -1, EV_PERSIST, check, &w);
+    timeval every = {0, 10000};
+    event_add(tick, &every);
+    timeval limit = {time_t(timeout_s), suseconds_t((timeout_s - double(time_t(timeout_s))) * 1e6)};
+    event_base_loopexit(ctx->base, &limit);
+    event_base_dispatch(ctx->base);
+    event_free(tick);
+    return done(arg);
+}
