@@ -58,6 +58,7 @@ void finish_close(hf_conn *c)
             hf_alloc_conn_closed(c);
     }
     c->state = hf_conn_state::closed;
+    c->out.clear();
     event_del(c->timer.get());
     bufferevent_free(c->bev);
     c->bev = nullptr;
@@ -82,6 +83,17 @@ void start_linger(hf_conn *c)
     arm_timer(c, linger_ms);
 }
 
+void flush(hf_conn *c)
+{
+    if (c->out.empty())
+        return;
+    bufferevent_write(c->bev, c->out.data(), c->out.size());
+    c->out.clear();
+    // A burst's buffer is not kept by a connection that goes idle.
+    if (c->out.capacity() > 64 * 1024)
+        c->out.shrink_to_fit();
+}
+
 void begin_close(hf_conn *c, const char *why)
 {
     if (!hf_conn_is_open(c))
@@ -92,6 +104,7 @@ void begin_close(hf_conn *c, const char *why)
     if (c->registrant)
         hf_alloc_conn_closed(c);
     c->state = hf_conn_state::closing;
+    flush(c);
     // Linger once the output is flushed (the write callback fires at low
     // watermark 0), or give up when a peer that stopped reading lets the
     // flush deadline pass.
@@ -313,13 +326,32 @@ void hf_conn_send(hf_conn *c, const hf_msg *m)
 {
     if (c->state == hf_conn_state::lingering || c->state == hf_conn_state::closed)
         return; // our side is shut already
-    std::string &buf = c->d->scratch;
-    buf.clear();
-    if (hf_msg_encode(m, &buf) != HF_OK) {
+    size_t before = c->out.size();
+    if (hf_msg_encode(m, &c->out) != HF_OK) {
+        c->out.resize(before);
         hf_log(HF_LOG_ERROR, "internal: cannot encode %s; please report this", hf_msg_type_name(m->type));
         return;
     }
-    bufferevent_write(c->bev, buf.data(), buf.size());
+    if (c->out_queued)
+        return;
+    c->out_queued = true;
+    hf_conn_ref(c); // released by the flush
+    c->d->flush_queue.push_back(c);
+    if (c->d->flush_queue.size() == 1)
+        event_active(c->d->flush_event.get(), EV_TIMEOUT, 0);
+}
+
+void hf_conn_flush_queued(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    std::vector<hf_conn *> queued;
+    queued.swap(d->flush_queue);
+    for (hf_conn *c : queued) {
+        c->out_queued = false;
+        if (c->state != hf_conn_state::closed)
+            flush(c);
+        hf_conn_unref(c);
+    }
 }
 
 void hf_conn_fail(hf_conn *c, int code, const std::string &text)
@@ -350,6 +382,7 @@ void hf_conn_close_all(hf_daemon *d)
         finish_close(c);
         hf_conn_unref(c);
     }
+    hf_conn_flush_queued(-1, 0, d); // every one is closed: this only drops the queue's references
 }
 
 void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms)

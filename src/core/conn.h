@@ -35,6 +35,8 @@ struct hf_conn {
     hf_token_bucket frame_bucket;        // limits.frame_rate
     hf_token_bucket send_bucket;         // limits.send_rate
     char peer[64] = "";
+    std::string out;         // frames queued in this reactor pass
+    bool out_queued = false; // in d->flush_queue
 };
 
 // Takes ownership of an accepted socket and starts the TLS handshake.
@@ -42,7 +44,12 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int 
 
 // Encodes and queues one frame. Frames to a closing connection are still
 // written (an ERROR before the close); once lingering, they are dropped.
+// The frames of one reactor pass go out in one write, so they share TLS
+// records and system calls instead of costing one of each.
 void hf_conn_send(hf_conn *c, const hf_msg *m);
+
+// The flush event's callback: writes every connection's queued frames.
+void hf_conn_flush_queued(evutil_socket_t, short, void *daemon);
 
 // Sends ERROR(code, text) and closes once it is flushed.
 void hf_conn_fail(hf_conn *c, int code, const std::string &text);

@@ -243,6 +243,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->host.data_ready = host_data_ready;
     d->limits.max_body = size_t(d->cfg.max_frame);
     d->limits.max_fields = size_t(d->cfg.max_fields);
+    d->flush_event.reset(event_new(d->base.get(), -1, 0, hf_conn_flush_queued, d));
 
     d->tls = hf_tls_server_ctx(d->cfg, err);
     if (!d->tls)

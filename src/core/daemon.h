@@ -139,7 +139,10 @@ struct hf_daemon {
     hf_event_ptr stop_timer;
 
     std::unique_ptr<evhttp, void (*)(evhttp *)> metrics_http{nullptr, nullptr};
-    std::string scratch; // reused frame encoding buffer
+    // Connections with frames queued in this reactor pass, written out
+    // together once the pass's events are handled (see hf_conn_send).
+    std::vector<hf_conn *> flush_queue;
+    hf_event_ptr flush_event;
     hf_stats stats;
     int64_t queue_depth = -1; // the store's last answer; -1 before any
 };

@@ -396,7 +396,11 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         delete s;
         return -1;
     }
-    unsigned flags = MDB_NOTLS | (s->sync == sync_mode::always ? 0 : MDB_NOSYNC);
+    // MDB_NOMEMINIT: LMDB would otherwise zero every new page before use,
+    // 7 pages a message here (9% of the daemon's instructions in a
+    // profile). The file is the daemon's own (mode 0600), so stale heap
+    // bytes in unused page tails stay with their owner.
+    unsigned flags = MDB_NOTLS | MDB_NOMEMINIT | (s->sync == sync_mode::always ? 0 : MDB_NOSYNC);
     int rc = mdb_env_create(&s->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs(s->env, 8);
