@@ -113,6 +113,10 @@ struct hf_daemon {
     hf_limit_log limit_logs[int(hf_limit::count)];
     hf_conn *conns = nullptr;                                     // every open connection
     std::unordered_map<std::string, hf_session *> online_devices; // account '\0' device
+    // What devices that just went offline had acknowledged, and when they
+    // left (monotonic ms): a store answers an enqueue only after its sync,
+    // and the device may have been sent, acknowledged and gone by then.
+    std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> recent_acks;
 
     // Sends waiting for their targets' acknowledgement, oldest first. They
     // all wait the same delivery.ack_wait, so a FIFO and one timer suffice.

@@ -192,7 +192,12 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
     hf_session *target = hf_session_find(d, p->account, ctx->device);
     if (status == HF_STORE_OK) {
         d->stats.messages_stored++;
-        if (target && d->cfg.ack_wait_ms > 0)
+        // A store may show a message to its device before the enqueue is
+        // durable (LMDB's batch sync), so the device may have acknowledged
+        // it already.
+        if (seq <= hf_session_acked_upto(d, p->account, ctx->device))
+            settle(p, outcome::delivered);
+        else if (target && d->cfg.ack_wait_ms > 0)
             wait_for_ack(p, target, seq);
         else
             settle(p, outcome::stored);

@@ -101,6 +101,11 @@ void on_hello(hf_conn *c, const hf_msg *m)
     d->online_per_account[s->account]++;
     s->online = true;
     d->online_devices[s->key] = s.get();
+    auto recent = d->recent_acks.find(s->key);
+    if (recent != d->recent_acks.end()) {
+        s->acked_upto = recent->second.first; // its queue's sequence goes on
+        d->recent_acks.erase(recent);
+    }
     hf_session *session = s.get();
     c->session = std::move(s);
 
@@ -138,6 +143,7 @@ void on_deliver_ack(hf_conn *c, const hf_msg *m)
     }
     if (acked == 0)
         return; // a repeated acknowledgement: nothing new
+    s->acked_upto = m->upto;
     c->d->stats.messages_delivered += acked;
     c->d->store->ack(c->d->store_instance, s->account.c_str(), s->device.c_str(), m->upto, log_store_failure,
                      const_cast<char *>("ack"));
@@ -282,6 +288,8 @@ void hf_session_closed(hf_conn *c)
     auto it = c->d->online_devices.find(s->key);
     if (it != c->d->online_devices.end() && it->second == s)
         c->d->online_devices.erase(it);
+    if (s->acked_upto)
+        c->d->recent_acks[s->key] = {s->acked_upto, hf_mono_ms()};
     auto count = c->d->online_per_account.find(s->account);
     if (count != c->d->online_per_account.end() && --count->second == 0)
         c->d->online_per_account.erase(count);
@@ -296,6 +304,23 @@ hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_
 {
     auto it = d->online_devices.find(hf_device_key(account, device));
     return it == d->online_devices.end() ? nullptr : it->second;
+}
+
+uint64_t hf_session_acked_upto(hf_daemon *d, std::string_view account, std::string_view device)
+{
+    std::string key = hf_device_key(account, device);
+    auto online = d->online_devices.find(key);
+    if (online != d->online_devices.end())
+        return online->second->acked_upto;
+    auto recent = d->recent_acks.find(key);
+    return recent == d->recent_acks.end() ? 0 : recent->second.first;
+}
+
+void hf_session_prune_recent_acks(hf_daemon *d)
+{
+    uint64_t now = hf_mono_ms();
+    for (auto it = d->recent_acks.begin(); it != d->recent_acks.end();)
+        it = now - it->second.second > 60000 ? d->recent_acks.erase(it) : std::next(it);
 }
 
 uint64_t hf_session_granted_ms(const hf_session *s)

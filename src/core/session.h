@@ -26,6 +26,7 @@ struct hf_session {
     bool online = false; // listed in the online table
 
     uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
+    uint64_t acked_upto = 0;        // highest seq the device acknowledged
     std::vector<uint64_t> inflight; // DELIVERed, not yet acknowledged, ascending
     size_t inflight_head = 0;
     bool fetching = false;
@@ -47,6 +48,13 @@ void hf_session_pump(hf_session *s);
 
 // The online session of a device on this server, or null.
 hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_view device);
+
+// The highest seq the device acknowledged, online now or recently (0: none
+// known).
+uint64_t hf_session_acked_upto(hf_daemon *d, std::string_view account, std::string_view device);
+
+// Forgets what devices that left more than a minute ago acknowledged.
+void hf_session_prune_recent_acks(hf_daemon *d);
 
 uint64_t hf_session_granted_ms(const hf_session *s);
 

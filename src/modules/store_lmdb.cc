@@ -57,6 +57,7 @@ struct pending_write {
     std::function<int(MDB_txn *)> apply; // returns an hf_store_status
     std::function<void(int)> done;       // called after commit (and sync)
     int status = HF_STORE_OK;
+    const std::string *ready_dev = nullptr; // enqueue: the device whose queue grew
 };
 
 struct lmdb_store {
@@ -342,6 +343,15 @@ void commit_queued(evutil_socket_t, short, void *arg)
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
     }
     if (s->sync == sync_mode::batch) {
+        // Committed, not yet synced: a connected device may be sent the
+        // message now (the host then answers the sender only after the
+        // sync). A crash before the sync loses no acknowledged message: the
+        // sender, unanswered, resends it.
+        if (rc == 0)
+            for (const pending_write &w : batch)
+                if (w.ready_dev && w.status == HF_STORE_OK)
+                    s->host->data_ready(s->host->host, w.ready_dev->c_str(),
+                                        w.ready_dev->c_str() + strlen(w.ready_dev->c_str()) + 1);
         for (pending_write &w : batch)
             s->unsynced.push_back(std::move(w));
         return; // answered after the next sync
@@ -364,9 +374,10 @@ void sync_now(evutil_socket_t, short, void *arg)
     run_callbacks(&s->unsynced);
 }
 
-void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done)
+void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done,
+                 const std::string *ready_dev = nullptr)
 {
-    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK});
+    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK, ready_dev});
     if (s->queued.size() == 1)
         event_active(s->commit_event, EV_TIMEOUT, 0);
 }
@@ -465,7 +476,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     job->now_ms = s->host->now_ms(s->host->host);
     queue_write(
         s, [s, job](MDB_txn *txn) { return apply_enqueue(s, txn, job.get()); },
-        [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); });
+        [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); }, &job->dev);
 }
 
 // Reads run at once in a read transaction: they see what is committed.
