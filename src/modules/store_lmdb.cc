@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -73,6 +74,10 @@ struct lmdb_store {
     event *sync_timer = nullptr;
     hf_local_presence presence;  // one server: in memory
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
+    // One read transaction kept reset between fetches: renewing it costs
+    // far less than a new one (a fetch follows every commit).
+    MDB_txn *read_txn = nullptr;
+    bool read_txn_busy = false; // a fetch inside a fetch's callback opens its own
 };
 
 void put_be64(std::string *out, uint64_t v)
@@ -454,6 +459,8 @@ void store_close(void *store)
     auto *s = static_cast<lmdb_store *>(store);
     commit_queued(-1, 0, s);
     sync_now(-1, 0, s);
+    if (s->read_txn)
+        mdb_txn_abort(s->read_txn);
     if (s->sync_timer)
         event_free(s->sync_timer);
     event_free(s->commit_event);
@@ -486,20 +493,26 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     auto *s = static_cast<lmdb_store *>(store);
     std::string dev = dev_key(account, device);
     std::string start = msg_key(dev, after_seq + 1);
-    MDB_txn *txn = nullptr;
+    bool reuse = !s->read_txn_busy;
+    MDB_txn *txn = reuse ? s->read_txn : nullptr;
+    int rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn);
+    if (rc == 0 && reuse)
+        s->read_txn = txn; // kept, reset between fetches
     MDB_cursor *cur = nullptr;
-    if (mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn) != 0 || mdb_cursor_open(txn, s->db.msgs, &cur) != 0) {
-        if (txn)
+    if (rc != 0 || mdb_cursor_open(txn, s->db.msgs, &cur) != 0) {
+        if (rc == 0 && reuse)
+            mdb_txn_reset(txn);
+        else if (rc == 0)
             mdb_txn_abort(txn);
         cb(arg, HF_STORE_ERROR, nullptr, 0);
         return;
     }
+    s->read_txn_busy = reuse;
     std::vector<hf_store_msg> out;
-    std::vector<record_view> records; // keep strings alive until the callback
-    records.reserve(max_count);
+    std::deque<record_view> records; // keep strings alive (and in place) until the callback
     uint64_t bytes = 0;
     MDB_val k = val(start), v;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0 && out.size() < max_count) {
         if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0 ||
             static_cast<char *>(k.mv_data)[dev.size()] != '\0')
@@ -519,7 +532,12 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     }
     cb(arg, HF_STORE_OK, out.data(), out.size());
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    if (reuse) {
+        mdb_txn_reset(txn);
+        s->read_txn_busy = false;
+    } else {
+        mdb_txn_abort(txn);
+    }
 }
 
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
