@@ -316,7 +316,23 @@ void commit_queued(evutil_socket_t, short, void *arg)
     batch.swap(s->queued);
     MDB_txn *txn = nullptr;
     int rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
+    // Fast path: every write straight into the batch's transaction. A
+    // write that fails or is refused may have changed something before it
+    // stopped (a collapse before queue_full) or broken the transaction
+    // (map full), so then the batch is redone with a nested transaction
+    // per write, each dropped on its own.
+    bool all_fine = rc == 0;
+    for (size_t i = 0; all_fine && i < batch.size(); i++) {
+        batch[i].status = batch[i].apply(txn);
+        all_fine = batch[i].status == HF_STORE_OK || batch[i].status == HF_STORE_DUPLICATE;
+    }
+    if (rc == 0 && !all_fine) {
+        mdb_txn_abort(txn);
+        rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
+    }
     for (pending_write &w : batch) {
+        if (all_fine)
+            break;
         if (rc != 0) {
             w.status = HF_STORE_ERROR;
             continue;

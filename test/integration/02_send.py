@@ -175,5 +175,37 @@ def test_queue_quota_rejects_with_queue_full():
     assert code == 1 and "queue_full" in err, err
 
 
+
+def test_a_refused_send_in_a_batch_leaves_the_others_whole():
+    """SENDs that arrive in one read are stored together (one LMDB write
+    transaction); one refused among them, after a collapse it would have
+    made, must neither undo the others nor leave a trace."""
+    relay = Relay(**{"limits.queue_max_messages": 3}).start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+
+    def send(msg_id, to, payload, collapse=None):
+        fields = [("to", to), ("id", msg_id), ("payload", payload)]
+        if collapse:
+            fields.append(("collapse", collapse))
+        return hfwire.frame(hfwire.SEND, fields)
+
+    pc.send_raw(send(1, "tablet", b"m1") + send(2, "tablet", b"m2", "tabs"))
+    assert [pc.expect(hfwire.SEND_ACK)["status"] for _ in range(2)] == [hfwire.STORED] * 2
+    # The queue holds 2 of 3: m3 fills it, m4 is refused, m5 replaces m2.
+    pc.send_raw(send(3, "tablet", b"m3") + send(4, "tablet", b"m4") + send(5, "tablet", b"m5", "tabs") +
+                send(6, "phone", b"m6"))
+    acks = {}
+    for _ in range(4):
+        ack = pc.expect(hfwire.SEND_ACK)
+        acks[ack["id"]] = ack
+    assert [acks[i]["status"] for i in (3, 4, 5, 6)] == [hfwire.STORED, hfwire.REJECTED, hfwire.STORED,
+                                                          hfwire.STORED], acks
+    assert acks[4]["code"] == hfwire.ERR["queue_full"], acks
+    _, msgs, _ = listen_json(relay, relay.token("alice", "tablet"), "--count", "3", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["m1", "m3", "m5"], msgs
+    _, msgs, _ = listen_json(relay, relay.token("alice", "phone"), "--count", "1", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["m6"], msgs
+
 if __name__ == "__main__":
     harness.run(dict(globals()))
