@@ -80,10 +80,13 @@ struct lmdb_store {
     bool read_txn_busy = false; // a fetch inside a fetch's callback opens its own
 };
 
+// One append, not eight push_backs: keys are built for every message.
 void put_be64(std::string *out, uint64_t v)
 {
-    for (int shift = 56; shift >= 0; shift -= 8)
-        out->push_back(char((v >> shift) & 0xff));
+    char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = char((v >> (56 - 8 * i)) & 0xff);
+    out->append(b, sizeof b);
 }
 
 uint64_t get_be64(const void *p)

@@ -4,11 +4,15 @@
 
 void hf_varint_put(std::string *out, uint64_t v)
 {
+    // Built on the stack and appended once: every frame field goes through here.
+    char b[HF_VARINT_MAX];
+    size_t n = 0;
     while (v >= 0x80) {
-        out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+        b[n++] = static_cast<char>((v & 0x7f) | 0x80);
         v >>= 7;
     }
-    out->push_back(static_cast<char>(v));
+    b[n++] = static_cast<char>(v);
+    out->append(b, n);
 }
 
 size_t hf_varint_size(uint64_t v)
