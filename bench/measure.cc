@@ -28,11 +28,21 @@ void bench_latency_report(bench_latency *l, bench_report *r)
     bench_report_number(r, "max_ms", double(s.back()) / 1000.0, "ms", 3);
 }
 
-uint64_t bench_rss_kib(int pid)
+namespace
+{
+
+FILE *open_proc(int pid, const char *name)
 {
     char path[64];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, name);
+    return fopen(path, "r");
+}
+
+} // namespace
+
+uint64_t bench_rss_kib(int pid)
+{
+    FILE *f = open_proc(pid, "status");
     if (!f)
         return 0;
     char line[256];
@@ -46,9 +56,7 @@ uint64_t bench_rss_kib(int pid)
 
 uint64_t bench_cpu_us(int pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
+    FILE *f = open_proc(pid, "stat");
     if (!f)
         return 0;
     char buf[1024];
