@@ -63,6 +63,14 @@ const key_spec key_specs[] = {
         "where modules are loaded from (default: $HANDOFF_MODULE_DIR, else the installed module directory)"),
     STR("listen.device", "127.0.0.1:7401", listen_device, "TLS listener for devices, host:port"),
     STR("listen.allocator", "127.0.0.1:7400", listen_allocator, "TLS listener for address requests, host:port"),
+    STR("listen.websocket", "", listen_websocket,
+        "TLS listener for browsers (WebSocket), host:port; \"\" turns it off"),
+    STR("websocket.path", "/handoff", websocket_path, "the path of the WebSocket endpoint"),
+    {"websocket.origins", key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
+     "web pages allowed to connect: [ \"https://app.example.org\", ... ], or [ \"*\" ] for any; a request "
+     "without Origin (not a browser) is always allowed"},
+    SIZE("websocket.max_request", "8k", 1024, 65536, websocket_max_request,
+         "largest WebSocket opening request (request line and headers)"),
     STR("advertise", "", advertise, "device address handed out by the allocator (default: listen.device)"),
     STR("tls.certificate", "", tls_certificate, "PEM certificate chain of the listeners (required)"),
     STR("tls.key", "", tls_key, "PEM private key matching tls.certificate (required)"),
@@ -339,6 +347,16 @@ bool read_secret_file(parse_ctx *ctx, const char *key, const std::string &path, 
     return true;
 }
 
+// The config's lists of strings, by key.
+std::vector<std::string> hf_config::*string_list_member(const std::string &path)
+{
+    if (path == "register.allocators")
+        return &hf_config::register_allocators;
+    if (path == "websocket.origins")
+        return &hf_config::websocket_origins;
+    return nullptr;
+}
+
 bool parse_string_list(parse_ctx *ctx, const char *name, const config_setting_t *list, std::vector<std::string> *out)
 {
     int line = config_setting_source_line(list);
@@ -414,8 +432,8 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_s
             seen->push_back(find_key(path));
             continue;
         }
-        if (path == "register.allocators") {
-            if (!parse_string_list(ctx, "register.allocators", s, &ctx->cfg->register_allocators))
+        if (std::vector<std::string> hf_config::*list = string_list_member(path)) {
+            if (!parse_string_list(ctx, path.c_str(), s, &(ctx->cfg->*list)))
                 return false;
             seen->push_back(find_key(path));
             continue;

@@ -33,6 +33,10 @@ struct hf_config {
 
     std::string listen_device;
     std::string listen_allocator;
+    std::string listen_websocket;
+    std::string websocket_path;
+    std::vector<std::string> websocket_origins;
+    int64_t websocket_max_request = 0;
     std::string advertise;
 
     std::string tls_certificate;

@@ -15,6 +15,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/ws.h"
 #include "proto/frame.h"
 
 namespace
@@ -24,6 +25,7 @@ namespace
 // this long for the peer to close its side.
 const uint64_t flush_ms = 2000;
 const uint64_t linger_ms = 1000;
+const uint64_t ws_drain_poll_ms = 10;
 
 void arm_timer(hf_conn *c, uint64_t ms)
 {
@@ -59,6 +61,7 @@ void finish_close(hf_conn *c)
     }
     c->state = hf_conn_state::closed;
     c->out.clear();
+    c->ws = nullptr; // freed with the filter below
     event_del(c->timer.get());
     bufferevent_free(c->bev);
     c->bev = nullptr;
@@ -73,10 +76,26 @@ void finish_close(hf_conn *c)
     hf_conn_unref(c);
 }
 
+// The TLS bufferevent: c->bev itself, or the one under the WebSocket filter.
+bufferevent *tls_bev(const hf_conn *c)
+{
+    bufferevent *under = bufferevent_get_underlying(c->bev);
+    return under ? under : c->bev;
+}
+
+// Bytes not yet handed to the kernel, in the filter and under it.
+size_t unsent(const hf_conn *c)
+{
+    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    if (c->ws)
+        n += evbuffer_get_length(bufferevent_get_output(tls_bev(c)));
+    return n;
+}
+
 void start_linger(hf_conn *c)
 {
     c->state = hf_conn_state::lingering;
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+    SSL *ssl = bufferevent_openssl_get_ssl(tls_bev(c));
     if (ssl && SSL_is_init_finished(ssl))
         SSL_shutdown(ssl); // our close_notify; the peer's ends the linger
     shutdown(bufferevent_getfd(c->bev), SHUT_WR);
@@ -105,13 +124,16 @@ void begin_close(hf_conn *c, const char *why)
         hf_alloc_conn_closed(c);
     c->state = hf_conn_state::closing;
     flush(c);
+    hf_ws_send_close(c);
     // Linger once the output is flushed (the write callback fires at low
     // watermark 0), or give up when a peer that stopped reading lets the
-    // flush deadline pass.
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    // flush deadline pass. Under a WebSocket filter no callback says when
+    // the TLS buffer below has drained, so the timer looks.
+    c->flush_deadline_ms = hf_mono_ms() + flush_ms;
+    if (unsent(c) == 0)
         start_linger(c);
     else
-        arm_timer(c, flush_ms);
+        arm_timer(c, c->ws ? ws_drain_poll_ms : flush_ms);
 }
 
 void dispatch(hf_conn *c, const hf_msg *m)
@@ -171,7 +193,12 @@ void on_read(bufferevent *, void *arg)
 {
     auto *c = static_cast<hf_conn *>(arg);
     hf_conn_ref(c);
-    read_frames(c);
+    if (c->state == hf_conn_state::handshake && c->kind == hf_conn_kind::websocket)
+        hf_ws_read_upgrade(c);
+    else
+        read_frames(c);
+    if (hf_ws_peer_closed(c))
+        hf_conn_close(c, "WebSocket closed by the peer");
     if (!hf_conn_is_open(c)) {
         // Anything after the frame that closed us is read and dropped.
         if (c->bev)
@@ -185,7 +212,7 @@ void on_write(bufferevent *, void *arg)
     auto *c = static_cast<hf_conn *>(arg);
     // Callbacks are deferred: this one may report a drain from before the
     // last frame was queued, so look at the buffer itself.
-    if (c->state == hf_conn_state::closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    if (c->state == hf_conn_state::closing && unsent(c) == 0)
         start_linger(c);
 }
 
@@ -193,7 +220,7 @@ void log_tls_errors(hf_conn *c)
 {
     unsigned long e;
     char buf[256];
-    while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+    while ((e = bufferevent_get_openssl_error(tls_bev(c))) != 0) {
         if (ERR_GET_LIB(e) == 0)
             continue; // libevent's own marker, not an OpenSSL error
         ERR_error_string_n(e, buf, sizeof buf);
@@ -205,15 +232,18 @@ void on_event(bufferevent *, short what, void *arg)
 {
     auto *c = static_cast<hf_conn *>(arg);
     if (what & BEV_EVENT_CONNECTED) {
-        if (c->state == hf_conn_state::handshake) {
+        if (c->state == hf_conn_state::handshake && !c->tls_up) {
+            c->tls_up = true;
             c->d->stats.tls_handshakes++;
+            if (c->kind == hf_conn_kind::websocket)
+                return; // the HTTP upgrade comes next, within the same deadline
             c->state = hf_conn_state::hello;
             arm_timer(c, uint64_t(c->d->cfg.hello_timeout_ms));
         }
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        if (c->state == hf_conn_state::handshake)
+        if (c->state == hf_conn_state::handshake && !c->tls_up)
             c->d->stats.tls_handshake_failures++;
         log_tls_errors(c);
         hf_conn_ref(c);
@@ -228,14 +258,16 @@ void on_timer(evutil_socket_t, short, void *arg)
     hf_conn_ref(c);
     switch (c->state) {
     case hf_conn_state::handshake:
-        c->d->stats.tls_handshake_failures++;
-        hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS handshake timed out", (unsigned long long)c->id, c->peer);
+        if (!c->tls_up)
+            c->d->stats.tls_handshake_failures++;
+        hf_log(HF_LOG_DEBUG, "conn %llu %s: %s timed out", (unsigned long long)c->id, c->peer,
+               c->tls_up ? "WebSocket upgrade" : "TLS handshake");
         finish_close(c);
         break;
     case hf_conn_state::hello:
         hf_conn_fail(c, HF_ERR_TIMEOUT,
-                     c->kind == hf_conn_kind::device ? "no HELLO within limits.hello_timeout"
-                                                     : "no ALLOC_REQ within limits.hello_timeout");
+                     c->kind == hf_conn_kind::allocator ? "no ALLOC_REQ within limits.hello_timeout"
+                                                        : "no HELLO within limits.hello_timeout");
         break;
     case hf_conn_state::ready: {
         uint64_t silent = hf_mono_ms() - c->last_rx_ms;
@@ -252,7 +284,14 @@ void on_timer(evutil_socket_t, short, void *arg)
         hf_conn_fail(c, HF_ERR_TIMEOUT, "no frame within the heartbeat timeout");
         break;
     }
-    case hf_conn_state::closing:   // the flush deadline passed
+    case hf_conn_state::closing: // flushed under a WebSocket filter, or the flush deadline passed
+        if (unsent(c) == 0)
+            start_linger(c);
+        else if (hf_mono_ms() < c->flush_deadline_ms)
+            arm_timer(c, ws_drain_poll_ms);
+        else
+            finish_close(c);
+        break;
     case hf_conn_state::lingering: // the peer did not close in time
         finish_close(c);
         break;
@@ -383,6 +422,15 @@ void hf_conn_close_all(hf_daemon *d)
         hf_conn_unref(c);
     }
     hf_conn_flush_queued(-1, 0, d); // every one is closed: this only drops the queue's references
+}
+
+void hf_conn_upgraded(hf_conn *c, bufferevent *filter)
+{
+    c->bev = filter;
+    bufferevent_setcb(filter, on_read, on_write, on_event, c);
+    bufferevent_enable(filter, EV_READ | EV_WRITE);
+    c->state = hf_conn_state::hello;
+    arm_timer(c, uint64_t(c->d->cfg.hello_timeout_ms));
 }
 
 void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms)

@@ -16,7 +16,9 @@
 #include "core/daemon.h"
 
 enum class hf_conn_state { handshake, hello, ready, closing, lingering, closed };
-enum class hf_conn_kind { device, allocator };
+enum class hf_conn_kind { device, allocator, websocket };
+
+struct hf_ws_stream;
 
 struct hf_conn {
     hf_daemon *d = nullptr;
@@ -35,8 +37,11 @@ struct hf_conn {
     hf_token_bucket frame_bucket;        // limits.frame_rate
     hf_token_bucket send_bucket;         // limits.send_rate
     char peer[64] = "";
-    std::string out;         // frames queued in this reactor pass
-    bool out_queued = false; // in d->flush_queue
+    bool tls_up = false;            // the TLS handshake finished
+    uint64_t flush_deadline_ms = 0; // closing: monotonic time to give up flushing
+    hf_ws_stream *ws = nullptr;     // WebSocket framing, owned by the filter that c->bev is then
+    std::string out;                // frames queued in this reactor pass
+    bool out_queued = false;        // in d->flush_queue
 };
 
 // Takes ownership of an accepted socket and starts the TLS handshake.
@@ -56,6 +61,10 @@ void hf_conn_fail(hf_conn *c, int code, const std::string &text);
 
 // Closes after flushing what is queued; the device goes offline at once.
 void hf_conn_close(hf_conn *c, const char *why);
+
+// A WebSocket upgrade succeeded: the connection now reads and writes
+// through filter (over its TLS bufferevent) and waits for HELLO.
+void hf_conn_upgraded(hf_conn *c, bufferevent *filter);
 
 // HELLO accepted: arms the heartbeat deadline.
 void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms);

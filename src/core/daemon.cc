@@ -147,6 +147,7 @@ void begin_stop(hf_daemon *d)
     hf_register_announce(d);
     d->device_listener.reset();
     d->allocator_listener.reset();
+    d->websocket_listener.reset();
     hf_msg goaway;
     goaway.type = HF_MSG_GOAWAY;
     goaway.code = HF_ERR_SHUTTING_DOWN;
@@ -300,6 +301,9 @@ bool start_server(hf_daemon *d, std::string *err)
     d->device_listener = listen_on(d, d->cfg.listen_device, accept_kind<hf_conn_kind::device>, err);
     if (!d->device_listener)
         return false;
+    if (!d->cfg.listen_websocket.empty() &&
+        !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_kind<hf_conn_kind::websocket>, err)))
+        return false;
     d->expire_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_expire_timer, d));
     uint64_t every = uint64_t(d->cfg.expire_interval_ms);
     timeval tv = {time_t(every / 1000), suseconds_t(every % 1000 * 1000)};
@@ -345,6 +349,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->presence_timer.reset();
     d->device_listener.reset();
     d->allocator_listener.reset();
+    d->websocket_listener.reset();
     d->metrics_http.reset();
     hf_register_stop(d);
     if (d->store_instance)

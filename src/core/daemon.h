@@ -97,6 +97,7 @@ struct hf_daemon {
     hf_ssl_ctx_ptr tls;
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;
+    hf_listener_ptr websocket_listener; // browsers, if listen.websocket is set
 
     hf_loaded_module_ptr store_module;
     const hf_store_ops *store = nullptr;

@@ -1,0 +1,117 @@
+"""13: browsers over WebSocket (listen.websocket): the upgrade, framing per
+RFC 6455, and delivery between WebSocket and plain TLS devices."""
+
+import struct
+
+import harness
+import hfwire
+import wsclient
+from harness import Relay
+from wsclient import Ws
+
+ORIGIN = "https://app.example"
+
+
+def ws_relay(**settings):
+    settings.setdefault("listen.websocket", "127.0.0.1:%d" % harness.free_port())
+    settings.setdefault("websocket.origins", [ORIGIN])
+    relay = Relay(**settings).start()
+    relay.ws_port = int(relay.settings["listen.websocket"].rsplit(":", 1)[1])
+    return relay
+
+
+def browser(relay, account="alice", device="pc"):
+    ws = Ws(relay.ws_port, relay.ca)
+    status, _, body = ws.upgrade(origin=ORIGIN)
+    assert status == 101, (status, body)
+    ws.send(hfwire.HELLO, [("token", relay.quick_token(account, device)), ("version_min", 1), ("version_max", 1)])
+    ws.expect(hfwire.WELCOME)
+    return ws
+
+
+def test_browser_and_tls_device_exchange_both_ways():
+    relay = ws_relay()
+    pc = browser(relay)
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"https://example.org/a")])
+    got = phone.expect(hfwire.DELIVER)
+    assert got["payload"] == b"https://example.org/a" and got["from"] == "pc"
+    phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+    phone.send(hfwire.SEND, [("to", "pc"), ("id", 1), ("payload", b"back")])
+    got = pc.expect(hfwire.DELIVER)
+    assert got["payload"] == b"back"
+    pc.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    assert phone.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+
+
+def test_fragments_and_pings_between_them():
+    relay = ws_relay()
+    pc = browser(relay)
+    data = hfwire.frame(hfwire.PING, [("id", 77)]) + hfwire.frame(hfwire.SEND, [("to", "tablet"), ("id", 2),
+                                                                                 ("payload", b"x" * 300)])
+    pc.send_frame(wsclient.BINARY, data[:5], fin=False)
+    pc.send_frame(wsclient.PING, b"are you there")
+    fin, opcode, payload = pc.recv_frame()
+    assert (fin, opcode, payload) == (True, wsclient.PONG, b"are you there")
+    pc.send_frame(wsclient.CONT, data[5:200], fin=False)
+    pc.send_frame(wsclient.CONT, data[200:], fin=True)
+    assert pc.expect(hfwire.PONG)["id"] == 77
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+
+
+def test_framing_errors_close_with_the_rfc_codes():
+    relay = ws_relay(**{"limits.max_frame": "1k"})
+    cases = [
+        (lambda ws: ws.send_frame(wsclient.BINARY, b"\x05\x00\x00", mask=False), 1002),  # unmasked
+        (lambda ws: ws.send_frame(wsclient.TEXT, b"hello"), 1003),
+        (lambda ws: ws.send_frame(wsclient.BINARY, b"y" * 2000), 1009),  # over max_frame
+        (lambda ws: ws.send_frame(wsclient.CONT, b"z"), 1002),  # nothing to continue
+        (lambda ws: ws.sock.sendall(b"\x83\x80abcd"), 1002),  # reserved opcode
+    ]
+    for act, code in cases:
+        ws = browser(relay)
+        act(ws)
+        ws.expect_close(code)
+        assert ws.recv_frame(timeout=5) is None, "still open after close %d" % code
+    # And the server is still serving.
+    pc = browser(relay)
+    pc.send(hfwire.PING, [("id", 1)])
+    pc.expect(hfwire.PONG)
+
+
+def test_close_handshake_is_answered():
+    relay = ws_relay()
+    pc = browser(relay)
+    pc.send_frame(wsclient.CLOSE, struct.pack(">H", 1000) + b"bye")
+    pc.expect_close(1000)
+    assert pc.recv_frame(timeout=5) is None
+
+
+def test_bad_upgrades_get_http_errors():
+    relay = ws_relay(**{"websocket.max_request": "1k"})
+    cases = [
+        (dict(path="/elsewhere", origin=ORIGIN), 404),
+        (dict(origin=ORIGIN, key="c2hvcnQ="), 400),
+        (dict(origin=ORIGIN, version="8"), 426),
+        (dict(origin="https://evil.example"), 403),
+        (dict(origin=ORIGIN, method="POST"), 405),
+        (dict(origin=ORIGIN, extra="X-Padding: %s\r\n" % ("p" * 2000)), 431),
+    ]
+    for kw, want in cases:
+        ws = Ws(relay.ws_port, relay.ca)
+        status, headers, body = ws.upgrade(**kw)
+        assert status == want, (kw, status, body)
+        if want == 426:
+            assert headers.get("sec-websocket-version") == "13", headers
+        ws.close()
+    garbage = Ws(relay.ws_port, relay.ca)
+    assert garbage.upgrade(raw_request=b"HELLO THERE\r\n\r\n")[0] == 400
+    # No Origin: not a browser; the token decides.
+    ws = Ws(relay.ws_port, relay.ca)
+    assert ws.upgrade()[0] == 101
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
