@@ -37,50 +37,65 @@ void drop_lapsed(hf_daemon *d)
     }
 }
 
-// The live servers that may take new devices.
-std::vector<hf_rendezvous_server> candidates(hf_daemon *d)
+// The live servers that may take new devices; for browsers, those with a
+// WebSocket listener, by their wss:// URL.
+std::vector<hf_rendezvous_server> candidates(hf_daemon *d, bool browser = false)
 {
     drop_lapsed(d);
     std::vector<hf_rendezvous_server> out;
     for (const auto &entry : d->registered_servers)
-        if (!entry.second.draining)
-            out.push_back({entry.first, entry.second.address, entry.second.weight});
+        if (!entry.second.draining && (!browser || !entry.second.websocket_url.empty()))
+            out.push_back(
+                {entry.first, browser ? entry.second.websocket_url : entry.second.address, entry.second.weight});
     return out;
 }
+
+} // namespace
+
+bool hf_alloc_addresses(hf_daemon *d, const std::string &account, bool browser, std::vector<std::string> *out)
+{
+    out->clear();
+    if (d->cfg.role == hf_role::standalone) {
+        const std::string &own = browser ? d->cfg.websocket_advertise : d->cfg.advertise;
+        if (!own.empty())
+            out->push_back(own);
+        return !out->empty();
+    }
+    std::vector<hf_rendezvous_server> servers = candidates(d, browser);
+    // Ranked by account, so every device of the account gets this list.
+    for (size_t i : hf_rendezvous_rank(account, servers, size_t(d->cfg.answer_count)))
+        out->push_back(servers[i].address);
+    return !out->empty();
+}
+
+namespace
+{
 
 void answer_alloc(hf_conn *c, const hf_token_claims &claims)
 {
     hf_daemon *d = c->d;
     hf_msg resp;
     resp.type = HF_MSG_ALLOC_RESP;
-    std::vector<hf_rendezvous_server> servers;
-    if (d->cfg.role == hf_role::standalone) {
-        resp.addresses[0] = d->cfg.advertise;
-        resp.address_count = 1;
-    } else {
-        servers = candidates(d);
-        if (servers.empty()) {
-            hf_log(HF_LOG_WARNING, "allocator: no live server to offer %s/%s; are the servers registering?",
-                   claims.account.c_str(), claims.device.c_str());
-            hf_msg err;
-            err.type = HF_MSG_ERROR;
-            err.code = HF_ERR_NO_SERVER;
-            err.text = "no connection server is available; try again later";
-            err.retry_ms = uint64_t(d->cfg.backoff_base_ms);
-            // The hints pace the fleet's retries even while nothing is up.
-            err.backoff_base_ms = uint64_t(d->cfg.backoff_base_ms);
-            err.backoff_cap_ms = uint64_t(d->cfg.backoff_cap_ms);
-            for (unsigned tag :
-                 {HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS, HF_TAG_BACKOFF_BASE_MS, HF_TAG_BACKOFF_CAP_MS})
-                hf_msg_set(&err, tag);
-            hf_conn_send(c, &err);
-            hf_conn_close(c, "no server to offer");
-            return;
-        }
-        // Ranked by account, so every device of the account gets this list.
-        for (size_t i : hf_rendezvous_rank(claims.account, servers, size_t(d->cfg.answer_count)))
-            resp.addresses[resp.address_count++] = servers[i].address;
+    std::vector<std::string> addresses;
+    if (!hf_alloc_addresses(d, claims.account, false, &addresses)) {
+        hf_log(HF_LOG_WARNING, "allocator: no live server to offer %s/%s; are the servers registering?",
+               claims.account.c_str(), claims.device.c_str());
+        hf_msg err;
+        err.type = HF_MSG_ERROR;
+        err.code = HF_ERR_NO_SERVER;
+        err.text = "no connection server is available; try again later";
+        err.retry_ms = uint64_t(d->cfg.backoff_base_ms);
+        // The hints pace the fleet's retries even while nothing is up.
+        err.backoff_base_ms = uint64_t(d->cfg.backoff_base_ms);
+        err.backoff_cap_ms = uint64_t(d->cfg.backoff_cap_ms);
+        for (unsigned tag : {HF_TAG_CODE, HF_TAG_TEXT, HF_TAG_RETRY_MS, HF_TAG_BACKOFF_BASE_MS, HF_TAG_BACKOFF_CAP_MS})
+            hf_msg_set(&err, tag);
+        hf_conn_send(c, &err);
+        hf_conn_close(c, "no server to offer");
+        return;
     }
+    for (const std::string &a : addresses)
+        resp.addresses[resp.address_count++] = a;
     resp.version = HF_PROTOCOL_VERSION;
     resp.backoff_base_ms = uint64_t(d->cfg.backoff_base_ms);
     resp.backoff_cap_ms = uint64_t(d->cfg.backoff_cap_ms);
@@ -111,8 +126,9 @@ void on_register(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_AUTH_FAILED, "registration key refused");
         return;
     }
-    if (!hf_name_valid(m->server_id) || m->address_count != 1 || m->addresses[0].empty()) {
-        hf_conn_fail(c, HF_ERR_BAD_FIELD, "REGISTER needs a server_id name and exactly one address");
+    if (!hf_name_valid(m->server_id) || m->address_count < 1 || m->address_count > 2 || m->addresses[0].empty()) {
+        hf_conn_fail(c, HF_ERR_BAD_FIELD,
+                     "REGISTER needs a server_id name, its device address and at most a wss:// URL after it");
         return;
     }
     std::string id(m->server_id);
@@ -120,6 +136,7 @@ void on_register(hf_conn *c, const hf_msg *m)
     hf_registered_server &s = it->second;
     bool was_draining = s.draining;
     s.address = m->addresses[0];
+    s.websocket_url = m->address_count > 1 ? std::string(m->addresses[1]) : "";
     s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
     s.load = m->load;
     s.draining = m->draining != 0;

@@ -12,3 +12,8 @@ void hf_alloc_on_frame(hf_conn *c, const hf_msg *m);
 
 // A registration connection closed: its server is gone from answers.
 void hf_alloc_conn_closed(hf_conn *c);
+
+// The servers to offer a device of account, best first (at most
+// allocator.answer_count): device addresses, or for a browser the wss://
+// URLs of those with a WebSocket listener. False if there are none.
+bool hf_alloc_addresses(hf_daemon *d, const std::string &account, bool browser, std::vector<std::string> *out);

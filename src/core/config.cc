@@ -69,6 +69,10 @@ const key_spec key_specs[] = {
     {"websocket.origins", key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
      "web pages allowed to connect: [ \"https://app.example.org\", ... ], or [ \"*\" ] for any; a request "
      "without Origin (not a browser) is always allowed"},
+    STR("websocket.advertise", "", websocket_advertise,
+        "the URL browsers are given for this server (default: wss://listen.websocket + websocket.path)"),
+    STR("websocket.allocate_path", "/allocate", websocket_allocate_path,
+        "the path where browsers get server URLs over HTTPS (roles standalone and allocator)"),
     SIZE("websocket.max_request", "8k", 1024, 65536, websocket_max_request,
          "largest WebSocket opening request (request line and headers)"),
     STR("advertise", "", advertise, "device address handed out by the allocator (default: listen.device)"),
@@ -498,6 +502,8 @@ bool check_whole(parse_ctx *ctx)
         cfg->register_ca = resolve_path(ctx, cfg->register_ca);
     if (cfg->advertise.empty())
         cfg->advertise = cfg->listen_device;
+    if (cfg->websocket_advertise.empty() && !cfg->listen_websocket.empty())
+        cfg->websocket_advertise = "wss://" + cfg->listen_websocket + cfg->websocket_path;
     if (cfg->server_id.empty()) {
         char host[256] = "handoffd";
         gethostname(host, sizeof host - 1);

@@ -35,6 +35,8 @@ struct hf_config {
     std::string listen_allocator;
     std::string listen_websocket;
     std::string websocket_path;
+    std::string websocket_advertise;
+    std::string websocket_allocate_path;
     std::vector<std::string> websocket_origins;
     int64_t websocket_max_request = 0;
     std::string advertise;

@@ -257,6 +257,10 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         if (!d->allocator_listener)
             return false;
     }
+    // Browsers: devices on servers, address requests on allocators.
+    if (!d->cfg.listen_websocket.empty() &&
+        !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_kind<hf_conn_kind::websocket>, err)))
+        return false;
     if (d->cfg.role == hf_role::server && !hf_register_start(d, err))
         return false;
     if (!hf_metrics_start(d, err))
@@ -300,9 +304,6 @@ bool start_server(hf_daemon *d, std::string *err)
 
     d->device_listener = listen_on(d, d->cfg.listen_device, accept_kind<hf_conn_kind::device>, err);
     if (!d->device_listener)
-        return false;
-    if (!d->cfg.listen_websocket.empty() &&
-        !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_kind<hf_conn_kind::websocket>, err)))
         return false;
     d->expire_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_expire_timer, d));
     uint64_t every = uint64_t(d->cfg.expire_interval_ms);

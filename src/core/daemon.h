@@ -83,6 +83,7 @@ struct hf_limit_log {
 // A connection server as an allocator knows it from its REGISTERs.
 struct hf_registered_server {
     std::string address;
+    std::string websocket_url; // for browsers; empty if it has no WebSocket listener
     uint64_t weight = 1;
     uint64_t load = 0;
     bool draining = false;

@@ -41,6 +41,9 @@ void send_register(hf_registration *r)
     m.key = d->cfg.cluster_key;
     m.addresses[0] = d->cfg.advertise;
     m.address_count = 1;
+    // The second address, if any, is the wss:// URL for browsers.
+    if (!d->cfg.websocket_advertise.empty())
+        m.addresses[m.address_count++] = d->cfg.websocket_advertise;
     m.weight = uint64_t(d->cfg.register_weight);
     m.load = d->open_connections;
     m.draining = d->stopping ? 1 : 0;

@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/alloc.h"
 #include "core/conn.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "core/tokens.h"
 #include "proto/frame.h"
 #include "proto/ws.h"
 
@@ -136,6 +138,12 @@ void free_stream(void *arg)
 const char *reason_of(int status)
 {
     switch (status) {
+    case 200:
+        return "OK";
+    case 401:
+        return "Unauthorized";
+    case 503:
+        return "Service Unavailable";
     case 400:
         return "Bad Request";
     case 403:
@@ -151,19 +159,21 @@ const char *reason_of(int status)
     }
 }
 
+// Answers with status, extra header lines and a body, and closes.
+void reply_and_close(hf_conn *c, int status, const std::string &headers, const char *type, const std::string &body)
+{
+    std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + reason_of(status) + "\r\nContent-Type: " + type +
+                        "\r\nContent-Length: " + std::to_string(body.size()) +
+                        "\r\nCache-Control: no-store\r\nConnection: close\r\n" + headers + "\r\n" + body;
+    bufferevent_write(c->bev, reply.data(), reply.size());
+    hf_conn_close(c, "HTTP request answered");
+}
+
 void refuse(hf_conn *c, int status, const std::string &why)
 {
-    std::string body = why + "\n";
-    std::string reply = "HTTP/1.1 " + std::to_string(status) + " " + reason_of(status) +
-                        "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-                        "\r\nConnection: close\r\n";
-    if (status == 426)
-        reply += "Sec-WebSocket-Version: 13\r\n";
-    reply += "\r\n" + body;
-    bufferevent_write(c->bev, reply.data(), reply.size());
-    hf_log(HF_LOG_DEBUG, "conn %llu %s: WebSocket upgrade refused (%d): %s", (unsigned long long)c->id, c->peer, status,
+    hf_log(HF_LOG_DEBUG, "conn %llu %s: HTTP request refused (%d): %s", (unsigned long long)c->id, c->peer, status,
            why.c_str());
-    hf_conn_close(c, "WebSocket upgrade refused");
+    reply_and_close(c, status, status == 426 ? "Sec-WebSocket-Version: 13\r\n" : "", "text/plain", why + "\n");
 }
 
 bool origin_allowed(const hf_config &cfg, const std::string &origin)
@@ -174,6 +184,70 @@ bool origin_allowed(const hf_config &cfg, const std::string &origin)
         if (allowed == "*" || allowed == origin)
             return true;
     return false;
+}
+
+std::string json_string(const std::string &s)
+{
+    std::string out = "\"";
+    for (char ch : s) {
+        if (ch == '"' || ch == '\\')
+            out += '\\';
+        if (static_cast<unsigned char>(ch) >= 0x20)
+            out += ch;
+    }
+    return out + "\"";
+}
+
+// The value of name in a query string ("a=1&token=..."); tokens need no
+// percent-decoding (base64url and dots).
+std::string query_value(const std::string &target, const std::string &name)
+{
+    size_t q = target.find('?');
+    std::string_view query = q == std::string::npos ? "" : std::string_view(target).substr(q + 1);
+    while (!query.empty()) {
+        std::string_view pair = query.substr(0, query.find('&'));
+        if (pair.substr(0, name.size() + 1) == name + "=")
+            return std::string(pair.substr(name.size() + 1));
+        query.remove_prefix(std::min(query.size(), pair.size() + 1));
+    }
+    return "";
+}
+
+// GET websocket.allocate_path?token=T: the wss:// URLs for the token's
+// account, best first, as JSON; readable by the allowed web pages (CORS).
+void answer_allocate(hf_conn *c, const hf_ws_request &req)
+{
+    hf_daemon *d = c->d;
+    std::string cors;
+    if (!req.origin.empty())
+        cors = "Access-Control-Allow-Origin: " + req.origin + "\r\nVary: Origin\r\n";
+    auto fail = [&](int status, const char *code, const std::string &text) {
+        reply_and_close(c, status, cors, "application/json",
+                        "{\"error\": " + json_string(code) + ", \"text\": " + json_string(text) +
+                            ", \"retry_ms\": " + std::to_string(d->cfg.backoff_base_ms) + "}\n");
+    };
+    if (d->cfg.role == hf_role::server) {
+        fail(404, "not_allocator", "this server hands out no addresses; ask an allocator");
+        return;
+    }
+    hf_token_claims claims;
+    int rc = hf_tokens_verify(d, query_value(req.path, "token"), &claims);
+    if (rc != HF_OK) {
+        fail(401, hf_err_name(rc), "the token parameter is missing or not valid here");
+        return;
+    }
+    std::vector<std::string> urls;
+    if (!hf_alloc_addresses(d, claims.account, true, &urls)) {
+        fail(503, "no_server", "no server with a WebSocket listener is available; try again later");
+        return;
+    }
+    std::string body = "{\"addresses\": [";
+    for (size_t i = 0; i < urls.size(); i++)
+        body += (i ? ", " : "") + json_string(urls[i]);
+    body += "], \"backoff_base_ms\": " + std::to_string(d->cfg.backoff_base_ms) +
+            ", \"backoff_cap_ms\": " + std::to_string(d->cfg.backoff_cap_ms) + "}\n";
+    d->stats.alloc_answers++;
+    reply_and_close(c, 200, cors, "application/json", body);
 }
 
 } // namespace
@@ -194,10 +268,22 @@ void hf_ws_read_upgrade(hf_conn *c)
     evbuffer_drain(in, 2);
     hf_ws_request req;
     std::string why;
-    int status = hf_ws_parse_request(head, &req, &why) ? hf_ws_check_request(&req, cfg.websocket_path, &why) : 400;
-    if (status == 0 && !origin_allowed(cfg, req.origin)) {
-        status = 403;
-        why = "Origin " + req.origin + " is not in websocket.origins";
+    if (!hf_ws_parse_request(head, &req, &why)) {
+        refuse(c, 400, why);
+        return;
+    }
+    if (!origin_allowed(cfg, req.origin)) {
+        refuse(c, 403, "Origin " + req.origin + " is not in websocket.origins");
+        return;
+    }
+    if (req.method == "GET" && req.path.substr(0, req.path.find('?')) == cfg.websocket_allocate_path) {
+        answer_allocate(c, req);
+        return;
+    }
+    int status = hf_ws_check_request(&req, cfg.websocket_path, &why);
+    if (status == 0 && cfg.role == hf_role::allocator) {
+        status = 404;
+        why = "an allocator holds no devices; GET " + cfg.websocket_allocate_path + " for servers";
     }
     if (status != 0) {
         refuse(c, status, why);

@@ -1,6 +1,7 @@
 """13: browsers over WebSocket (listen.websocket): the upgrade, framing per
 RFC 6455, and delivery between WebSocket and plain TLS devices."""
 
+import json
 import struct
 
 import harness
@@ -112,6 +113,60 @@ def test_bad_upgrades_get_http_errors():
     ws = Ws(relay.ws_port, relay.ca)
     assert ws.upgrade()[0] == 101
 
+
+
+def allocate(port, ca, token, origin=ORIGIN):
+    """GET /allocate over TLS: (status, headers, JSON)."""
+    ws = Ws(port, ca)
+    raw = ("GET /allocate?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" %
+           (token, "Origin: %s\r\n" % origin if origin else "")).encode()
+    status, headers, body = ws.upgrade(raw_request=raw)
+    while len(body) < int(headers.get("content-length", "0")):
+        chunk = ws.sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    ws.close()
+    return status, headers, json.loads(body)
+
+
+def test_browsers_get_wss_urls_from_a_standalone_relay():
+    relay = ws_relay()
+    token = relay.quick_token("alice", "pc")
+    status, headers, answer = allocate(relay.ws_port, relay.ca, token)
+    assert status == 200, answer
+    assert answer["addresses"] == ["wss://127.0.0.1:%d/handoff" % relay.ws_port], answer
+    assert headers["access-control-allow-origin"] == ORIGIN and headers["vary"] == "Origin", headers
+    status, headers, answer = allocate(relay.ws_port, relay.ca, token + "x")
+    assert (status, answer["error"]) == (401, "bad_token"), answer
+    ws = Ws(relay.ws_port, relay.ca)
+    status, _, _ = ws.upgrade(raw_request=("GET /allocate?token=%s HTTP/1.1\r\nHost: x\r\n"
+                                           "Origin: https://evil.example\r\n\r\n" % token).encode())
+    assert status == 403
+
+
+def test_an_allocator_ranks_servers_for_browsers_as_for_devices():
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "500ms",
+                                                  "listen.websocket": "127.0.0.1:%d" % harness.free_port(),
+                                                  "websocket.origins": [ORIGIN]}).start()
+    alloc_ws = int(alloc.settings["listen.websocket"].rsplit(":", 1)[1])
+    servers = []
+    for i in range(3):
+        s = Relay("server", share=alloc, server_id="s%d" % (i + 1),
+                  **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port],
+                     "listen.websocket": "127.0.0.1:%d" % harness.free_port()}).start()
+        servers.append(s)
+        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    wss_of = {s.address(): "wss://%s/handoff" % s.settings["listen.websocket"] for s in servers}
+    for account in ("alice", "bob", "carol", "dave"):
+        token = alloc.quick_token(account, "pc")
+        ranked = hfwire.allocate(alloc.alloc_port, alloc.ca, token)
+        status, _, answer = allocate(alloc_ws, alloc.ca, token)
+        assert status == 200, answer
+        assert answer["addresses"] == [wss_of[a] for a in ranked], (answer, ranked)
+    # The allocator itself holds no devices.
+    ws = Ws(alloc_ws, alloc.ca)
+    assert ws.upgrade(origin=ORIGIN)[0] == 404
 
 if __name__ == "__main__":
     harness.run(dict(globals()))
