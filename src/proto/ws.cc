@@ -87,7 +87,7 @@ bool hf_ws_has_token(std::string_view list, std::string_view token)
 
 int hf_ws_check_request(const hf_ws_request *req, const std::string &path, std::string *why)
 {
-    std::string_view target = req->path.substr(0, req->path.find('?'));
+    std::string target = req->path.substr(0, req->path.find('?'));
     if (req->method != "GET") {
         *why = "method " + req->method + " (a WebSocket handshake is a GET)";
         return 405;

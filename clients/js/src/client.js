@@ -1,0 +1,252 @@
+// HandoffClient: a browser (or Node) device, doing what libhandoff does:
+// ask an allocator for server URLs, try them in order, back off with full
+// jitter and ask again when all fail, ping at the granted interval and move
+// on when a PONG is late, resend unacknowledged SENDs with the same ids
+// after a reconnect, acknowledge DELIVERs cumulatively.
+import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
+
+// Refusals that no retry will fix.
+const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden']);
+
+const DEFAULTS = {
+  connectTimeoutMs: 5000, pingTimeoutMs: 10000, backoffBaseMs: 500, backoffCapMs: 30000, heartbeatMs: 0,
+};
+
+export class HandoffError extends Error {
+  constructor(code, text, retryMs) {
+    super(`${code}${text ? `: ${text}` : ''}`);
+    this.code = code;
+    this.retryMs = retryMs;
+  }
+}
+
+export class HandoffClient extends EventTarget {
+  #opts; #state = 'idle'; #ws = null; #stopped = false;
+  #pending = new Map(); // id -> { fields, resolve, reject }, in sending order
+  #nextId; #ackUpto = 0; #ackScheduled = false;
+  #attempt = 0; #wake = null;
+
+  constructor(options) {
+    super();
+    if (!options || !options.allocators || !options.allocators.length || !options.token)
+      throw new TypeError('HandoffClient needs allocators (URLs of /allocate) and a token');
+    this.#opts = { ...DEFAULTS, ...options };
+    this.#opts.WebSocket ||= globalThis.WebSocket;
+    this.#opts.fetch ||= globalThis.fetch?.bind(globalThis);
+    // Ids start at a random point so a reloaded page does not reuse ids the
+    // server still remembers for de-duplication.
+    this.#nextId = Math.floor(Math.random() * 2 ** 40) * 1000;
+  }
+
+  get state() { return this.#state; }
+
+  // Starts connecting; runs until stop() or a refusal for good.
+  start() {
+    if (this.#state !== 'idle') return;
+    this.#run();
+  }
+
+  // Closes the connection; unanswered sends are rejected.
+  stop() {
+    this.#stopped = true;
+    this.#ws?.close(1000);
+    this.#wake?.();
+    for (const p of this.#pending.values()) p.reject(new HandoffError('stopped', 'the client was stopped'));
+    this.#pending.clear();
+    this.#setState('stopped');
+  }
+
+  // Sends to a device of the account ('*': all the others). Resolves to
+  // 'delivered' or 'stored'; rejects with a HandoffError when refused.
+  send(to, payload, { ttl, collapse } = {}) {
+    if (this.#stopped) return Promise.reject(new HandoffError('stopped', 'the client was stopped'));
+    const id = ++this.#nextId;
+    const fields = { id, to, payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload,
+      ttl, collapse };
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { fields, resolve, reject });
+      if (this.#state === 'connected') this.#write(TYPE.SEND, fields);
+    });
+  }
+
+  #setState(state) {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+  }
+
+  #trace(text) {
+    this.dispatchEvent(new CustomEvent('trace', { detail: text }));
+  }
+
+  #write(type, fields) {
+    if (this.#ws && this.#ws.readyState === 1) this.#ws.send(encodeFrame(type, fields));
+  }
+
+  async #token() {
+    const t = this.#opts.token;
+    return typeof t === 'function' ? await t() : t;
+  }
+
+  async #run() {
+    while (!this.#stopped) {
+      let urls;
+      try {
+        urls = await this.#allocate();
+      } catch (e) {
+        if (e instanceof HandoffError && FATAL.has(e.code)) return this.#fatal(e);
+        this.#trace(`allocation failed: ${e.message}`);
+        await this.#backoff();
+        continue;
+      }
+      let connected = false;
+      for (const url of urls) {
+        if (this.#stopped) return;
+        try {
+          connected = (await this.#session(url)) || connected;
+        } catch (e) {
+          return this.#fatal(e);
+        }
+      }
+      if (!connected) await this.#backoff();
+    }
+  }
+
+  #fatal(e) {
+    this.dispatchEvent(new CustomEvent('error', { detail: e }));
+    this.stop();
+  }
+
+  async #allocate() {
+    this.#setState('allocating');
+    const token = await this.#token();
+    let last = new Error('no allocator answered');
+    for (const base of this.#opts.allocators) {
+      try {
+        const res = await this.#opts.fetch(`${base}?token=${encodeURIComponent(token)}`);
+        const answer = await res.json();
+        if (res.ok && answer.addresses?.length) {
+          if (answer.backoff_base_ms) this.#opts.backoffBaseMs = answer.backoff_base_ms;
+          if (answer.backoff_cap_ms) this.#opts.backoffCapMs = answer.backoff_cap_ms;
+          this.#trace(`${base}: ${answer.addresses.join(', ')}`);
+          return answer.addresses;
+        }
+        last = new HandoffError(answer.error || `http_${res.status}`, answer.text);
+        if (FATAL.has(last.code)) throw last;
+      } catch (e) {
+        if (e instanceof HandoffError && FATAL.has(e.code)) throw e;
+        last = e;
+        this.#trace(`${base}: ${e.message}`);
+      }
+    }
+    throw last;
+  }
+
+  // Full jitter: a random wait up to base x 2^attempt, capped.
+  #backoff() {
+    this.#setState('backing-off');
+    const ceiling = Math.min(this.#opts.backoffCapMs, this.#opts.backoffBaseMs * 2 ** this.#attempt++);
+    const wait = Math.random() * ceiling;
+    this.#trace(`backing off ${Math.round(wait)} ms`);
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.#wake = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  // One connection to one URL; resolves true if it got as far as WELCOME.
+  async #session(url) {
+    this.#setState('connecting');
+    const token = await this.#token();
+    return new Promise((resolve, reject) => {
+      const ws = new this.#opts.WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      this.#ws = ws;
+      let buffer = new Uint8Array(0);
+      let welcomed = false;
+      let pingTimer = null, pongTimer = null, pingId = 0;
+      const connectTimer = setTimeout(() => { this.#trace(`${url}: no WELCOME in time`); ws.close(); },
+        this.#opts.connectTimeoutMs);
+      const finish = () => {
+        clearTimeout(connectTimer);
+        clearInterval(pingTimer);
+        clearTimeout(pongTimer);
+        if (this.#ws === ws) this.#ws = null;
+        resolve(welcomed);
+      };
+      ws.onopen = () => {
+        this.#write(TYPE.HELLO, { token, version_min: 1, version_max: 1,
+          heartbeat_ms: this.#opts.heartbeatMs || undefined });
+      };
+      ws.onclose = finish;
+      ws.onerror = () => this.#trace(`${url}: connection failed`);
+      ws.onmessage = (event) => {
+        const data = new Uint8Array(event.data);
+        const joined = new Uint8Array(buffer.length + data.length);
+        joined.set(buffer);
+        joined.set(data, buffer.length);
+        let frames;
+        [frames, buffer] = decodeFrames(joined);
+        for (const [type, msg] of frames) {
+          if (type === TYPE.WELCOME) {
+            welcomed = true;
+            this.#attempt = 0;
+            clearTimeout(connectTimer);
+            this.#setState('connected');
+            this.#ackUpto = 0;
+            const interval = msg.heartbeat_ms || 30000;
+            pingTimer = setInterval(() => {
+              this.#write(TYPE.PING, { id: ++pingId });
+              clearTimeout(pongTimer);
+              pongTimer = setTimeout(() => { this.#trace(`${url}: no PONG`); ws.close(); },
+                Math.min(this.#opts.pingTimeoutMs, interval));
+            }, interval);
+            // What was never answered goes again, with the same ids.
+            for (const p of this.#pending.values()) this.#write(TYPE.SEND, p.fields);
+          } else if (type === TYPE.PONG) {
+            clearTimeout(pongTimer);
+          } else if (type === TYPE.SEND_ACK) {
+            this.#answered(msg);
+          } else if (type === TYPE.DELIVER) {
+            this.#delivered(msg);
+          } else if (type === TYPE.GOAWAY) {
+            this.#trace(`${url}: GOAWAY, moving on`);
+            ws.close(1001);
+          } else if (type === TYPE.ERROR) {
+            const code = ERRORS[msg.code] || String(msg.code);
+            this.#trace(`${url}: ERROR ${code}: ${msg.text || ''}`);
+            if (FATAL.has(code)) {
+              ws.close();
+              reject(new HandoffError(code, msg.text));
+            }
+          }
+        }
+      };
+    });
+  }
+
+  #answered(msg) {
+    const p = this.#pending.get(msg.id);
+    if (!p) return;
+    this.#pending.delete(msg.id);
+    if (msg.status === STATUS.DELIVERED) p.resolve('delivered');
+    else if (msg.status === STATUS.STORED) p.resolve('stored');
+    else p.reject(new HandoffError(ERRORS[msg.code] || String(msg.code), msg.text, msg.retry_ms));
+  }
+
+  #delivered(msg) {
+    const text = () => new TextDecoder().decode(msg.payload);
+    this.dispatchEvent(new CustomEvent('message', {
+      detail: { from: msg.from, id: msg.id, seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms, text },
+    }));
+    // Cumulative: one DELIVER_ACK for everything that arrived together.
+    this.#ackUpto = Math.max(this.#ackUpto, msg.seq);
+    if (!this.#ackScheduled) {
+      this.#ackScheduled = true;
+      queueMicrotask(() => {
+        this.#ackScheduled = false;
+        this.#write(TYPE.DELIVER_ACK, { upto: this.#ackUpto });
+      });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// Types of the handoff JavaScript client (an ES module, no dependencies).
+
+export type SendResult = 'delivered' | 'stored';
+export type ClientState = 'idle' | 'allocating' | 'connecting' | 'connected' | 'backing-off' | 'stopped';
+
+export interface HandoffOptions {
+  /** URLs of allocators' /allocate endpoints, tried in turn. */
+  allocators: string[];
+  /** The device token, or a function that fetches a fresh one from the web app's backend. */
+  token: string | (() => string | Promise<string>);
+  /** WebSocket constructor (default: globalThis.WebSocket). */
+  WebSocket?: typeof WebSocket | any;
+  /** fetch (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Heartbeat interval to ask for, ms (0: the server's choice). */
+  heartbeatMs?: number;
+  /** Per server URL: WebSocket + HELLO -> WELCOME, ms (default 5000). */
+  connectTimeoutMs?: number;
+  /** A PONG must come within, ms (default 10000, at most the interval). */
+  pingTimeoutMs?: number;
+  /** Backoff when every server failed, ms (defaults 500 and 30000; the allocator's hints override). */
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+}
+
+export interface HandoffMessage {
+  from: string;
+  id: number;
+  seq: number;
+  payload: Uint8Array;
+  storedAt?: number;
+  /** The payload as UTF-8 text. */
+  text(): string;
+}
+
+export class HandoffError extends Error {
+  /** The protocol's error name: 'queue_full', 'bad_target', 'bad_token', ... */
+  code: string;
+  /** For 'rate_limited': when to try again. */
+  retryMs?: number;
+}
+
+export class HandoffClient extends EventTarget {
+  constructor(options: HandoffOptions);
+  readonly state: ClientState;
+  /** Starts connecting; runs until stop() or a refusal for good ('error' event). */
+  start(): void;
+  /** Closes; unanswered sends reject with code 'stopped'. */
+  stop(): void;
+  /** Sends to a device of the account, or '*' for all the others. */
+  send(to: string, payload: string | Uint8Array, options?: { ttl?: number; collapse?: string }): Promise<SendResult>;
+  addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
+  addEventListener(type: 'state', listener: (event: CustomEvent<ClientState>) => void): void;
+  addEventListener(type: 'error', listener: (event: CustomEvent<HandoffError>) => void): void;
+  addEventListener(type: 'trace', listener: (event: CustomEvent<string>) => void): void;
+}
+
+export const TYPE: Readonly<Record<string, number>>;
+export const STATUS: Readonly<{ DELIVERED: 0; STORED: 1; REJECTED: 2 }>;
+export const ERRORS: Readonly<Record<number, string>>;
+export function encodeFrame(type: number, fields?: Record<string, unknown>): Uint8Array;
+export function decodeFrames(buffer: Uint8Array): [Array<[number, Record<string, any>]>, Uint8Array];

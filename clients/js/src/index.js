@@ -1,0 +1,2 @@
+export { HandoffClient, HandoffError } from './client.js';
+export { encodeFrame, decodeFrames, TYPE, STATUS, ERRORS } from './frames.js';
