@@ -56,6 +56,12 @@ bool hf_ws_parse_request(std::string_view head, hf_ws_request *req, std::string 
             return false;
         }
         std::string_view name = header.substr(0, colon), value = trim(header.substr(colon + 1));
+        // A value is echoed in answers (Origin): no control characters.
+        for (char ch : value)
+            if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t') {
+                *err = "a control character in a header value";
+                return false;
+            }
         struct {
             const char *name;
             std::string *into;

@@ -53,6 +53,7 @@ void request_is_parsed_and_checked(void **)
     assert_int_equal(hf_ws_check_request(&req, "/handoff", &why), 405);
     assert_false(hf_ws_parse_request("GET / HTTP/1.0\r\n", &req, &err));
     assert_false(hf_ws_parse_request("GET / HTTP/1.1\r\nno colon here\r\n", &req, &err));
+    assert_false(hf_ws_parse_request("GET / HTTP/1.1\r\nOrigin: a\rSet-Cookie: x\r\n", &req, &err));
 }
 
 void frame_headers(void **)
