@@ -87,6 +87,10 @@ int cli_loop(cli_run *run)
     hf_client_free(run->client);
     if (run->deadline)
         event_free(run->deadline);
+    // libevent frees a bufferevent in a deferred callback, and one still
+    // queued when the loop stopped (a connection being set up when the
+    // command timed out) would never run: one more pass runs them.
+    event_base_loop(run->base, EVLOOP_NONBLOCK);
     event_base_free(run->base);
     return run->status;
 }
