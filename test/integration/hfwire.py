@@ -97,13 +97,18 @@ def parse_body(body):
     return msg
 
 
+def tls_socket(port, ca, timeout=5.0):
+    """A TLS connection to 127.0.0.1:port, verified against ca."""
+    ctx = ssl.create_default_context(cafile=ca)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
 class Conn:
     """A raw TLS connection that speaks frames."""
 
     def __init__(self, port, ca, timeout=5.0):
-        ctx = ssl.create_default_context(cafile=ca)
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.sock = tls_socket(port, ca, timeout)
         self.buf = b""
 
     def send_raw(self, data):

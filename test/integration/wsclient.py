@@ -5,7 +5,6 @@ frames, and handoff frames carried in binary messages."""
 import base64
 import hashlib
 import os
-import socket
 import ssl
 import struct
 
@@ -44,9 +43,7 @@ class Ws:
     """One WebSocket connection; upgrade() says how the server answered."""
 
     def __init__(self, port, ca, timeout=5.0):
-        ctx = ssl.create_default_context(cafile=ca)
-        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        self.sock = hfwire.tls_socket(port, ca, timeout)
         self.buf = b""
         self.frames = b""  # handoff frames received, not yet parsed
 
