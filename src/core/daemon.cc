@@ -250,6 +250,10 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->tls = hf_tls_server_ctx(d->cfg, err);
     if (!d->tls)
         return false;
+    // Before the device listeners: once those accept (the kernel does so
+    // before the loop runs), /healthz must answer too.
+    if (!hf_metrics_start(d, err))
+        return false;
     if (d->cfg.role != hf_role::allocator && !start_server(d, err))
         return false;
     if (d->cfg.role != hf_role::server) {
@@ -262,8 +266,6 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_kind<hf_conn_kind::websocket>, err)))
         return false;
     if (d->cfg.role == hf_role::server && !hf_register_start(d, err))
-        return false;
-    if (!hf_metrics_start(d, err))
         return false;
 
     d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
