@@ -308,8 +308,42 @@ void run_callbacks(std::vector<pending_write> *writes)
         w.done(w.status);
 }
 
-// The tick's transaction: every queued write, each in a nested transaction
-// so that one that fails (store full, quota) is undone alone.
+bool accepted(int status)
+{
+    return status == HF_STORE_OK || status == HF_STORE_DUPLICATE;
+}
+
+// Every write straight into txn; false at the first that fails or is
+// refused (it may have changed something before it stopped, or broken the
+// transaction).
+bool apply_direct(std::vector<pending_write> *batch, MDB_txn *txn)
+{
+    for (pending_write &w : *batch)
+        if (!accepted(w.status = w.apply(txn)))
+            return false;
+    return true;
+}
+
+// Every write in a nested transaction of txn, so one that fails (store
+// full, quota) is undone alone.
+void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn)
+{
+    for (pending_write &w : *batch) {
+        MDB_txn *child = nullptr;
+        if (mdb_txn_begin(s->env, txn, 0, &child) != 0) {
+            w.status = HF_STORE_ERROR;
+            continue;
+        }
+        w.status = w.apply(child);
+        if (!accepted(w.status))
+            mdb_txn_abort(child);
+        else if (mdb_txn_commit(child) != 0)
+            w.status = HF_STORE_FULL;
+    }
+}
+
+// The tick's transaction: every queued write, directly; a batch with a
+// failed or refused write is redone with a nested transaction per write.
 void commit_queued(evutil_socket_t, short, void *arg)
 {
     auto *s = static_cast<lmdb_store *>(arg);
@@ -319,40 +353,14 @@ void commit_queued(evutil_socket_t, short, void *arg)
     batch.swap(s->queued);
     MDB_txn *txn = nullptr;
     int rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
-    // Fast path: every write straight into the batch's transaction. A
-    // write that fails or is refused may have changed something before it
-    // stopped (a collapse before queue_full) or broken the transaction
-    // (map full), so then the batch is redone with a nested transaction
-    // per write, each dropped on its own.
-    bool all_fine = rc == 0;
-    for (size_t i = 0; all_fine && i < batch.size(); i++) {
-        batch[i].status = batch[i].apply(txn);
-        all_fine = batch[i].status == HF_STORE_OK || batch[i].status == HF_STORE_DUPLICATE;
-    }
-    if (rc == 0 && !all_fine) {
+    if (rc == 0 && !apply_direct(&batch, txn)) {
         mdb_txn_abort(txn);
-        rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
+        if ((rc = mdb_txn_begin(s->env, nullptr, 0, &txn)) == 0)
+            apply_nested(s, &batch, txn);
     }
-    for (pending_write &w : batch) {
-        if (all_fine)
-            break;
-        if (rc != 0) {
+    if (rc != 0)
+        for (pending_write &w : batch)
             w.status = HF_STORE_ERROR;
-            continue;
-        }
-        MDB_txn *child = nullptr;
-        if (mdb_txn_begin(s->env, txn, 0, &child) != 0) {
-            w.status = HF_STORE_ERROR;
-            continue;
-        }
-        w.status = w.apply(child);
-        if (w.status == HF_STORE_OK || w.status == HF_STORE_DUPLICATE) {
-            if (mdb_txn_commit(child) != 0)
-                w.status = HF_STORE_FULL;
-        } else {
-            mdb_txn_abort(child);
-        }
-    }
     if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0) {
         uint64_t now = s->host->now_ms(s->host->host);
         if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
