@@ -97,6 +97,33 @@ def parse_body(body):
     return msg
 
 
+def take_frame(buf):
+    """((type, fields), rest) when buf starts with a whole frame, else None."""
+    hdr = read_varint(buf, 2) if len(buf) >= 3 else None
+    if not hdr or len(buf) < hdr[1] + hdr[0]:
+        return None
+    length, start = hdr
+    return (buf[0], parse_body(buf[start:start + length])), buf[start + length:]
+
+
+def read_parsed(conn, take, timeout):
+    """Reads conn.sock into conn.buf until take(conn.buf) finds a whole
+    unit; returns it, or None when the connection closed."""
+    conn.sock.settimeout(timeout)
+    while True:
+        got = take(conn.buf)
+        if got:
+            conn.buf = got[1]
+            return got[0]
+        try:
+            chunk = conn.sock.recv(65536)
+        except (ssl.SSLError, ConnectionResetError):
+            return None
+        if not chunk:
+            return None
+        conn.buf += chunk
+
+
 def tls_socket(port, ca, timeout=5.0):
     """A TLS connection to 127.0.0.1:port, verified against ca."""
     ctx = ssl.create_default_context(cafile=ca)
@@ -119,24 +146,7 @@ class Conn:
 
     def recv(self, timeout=5.0):
         """Returns (type, fields) or None on a clean close."""
-        self.sock.settimeout(timeout)
-        while True:
-            if len(self.buf) >= 3:
-                hdr = read_varint(self.buf, 2)
-                if hdr:
-                    length, start = hdr
-                    if len(self.buf) >= start + length:
-                        mtype = self.buf[0]
-                        body = self.buf[start:start + length]
-                        self.buf = self.buf[start + length:]
-                        return mtype, parse_body(body)
-            try:
-                chunk = self.sock.recv(65536)
-            except (ssl.SSLError, ConnectionResetError):
-                return None
-            if not chunk:
-                return None
-            self.buf += chunk
+        return read_parsed(self, take_frame, timeout)
 
     def expect(self, mtype, timeout=5.0):
         got = self.recv(timeout)

@@ -5,7 +5,6 @@ frames, and handoff frames carried in binary messages."""
 import base64
 import hashlib
 import os
-import ssl
 import struct
 
 import hfwire
@@ -37,6 +36,26 @@ def frame(opcode, payload=b"", fin=True, mask=True):
         return head + payload
     key = os.urandom(4)
     return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def take_ws_frame(buf):
+    """((fin, opcode, payload), rest) when buf starts with a whole server
+    frame, else None."""
+    if len(buf) < 2:
+        return None
+    assert not buf[1] & 0x80, "a server frame was masked"
+    n, pos = buf[1] & 0x7F, 2
+    if n == 126:
+        if len(buf) < 4:
+            return None
+        n, pos = struct.unpack(">H", buf[2:4])[0], 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None
+        n, pos = struct.unpack(">Q", buf[2:10])[0], 10
+    if len(buf) < pos + n:
+        return None
+    return (bool(buf[0] & 0x80), buf[0] & 0x0F, buf[pos:pos + n]), buf[pos + n:]
 
 
 class Ws:
@@ -77,27 +96,7 @@ class Ws:
 
     def recv_frame(self, timeout=5.0):
         """(fin, opcode, payload), or None when the connection closed."""
-        self.sock.settimeout(timeout)
-        while True:
-            if len(self.buf) >= 2:
-                n, pos = self.buf[1] & 0x7F, 2
-                if n == 126 and len(self.buf) >= 4:
-                    n, pos = struct.unpack(">H", self.buf[2:4])[0], 4
-                elif n == 127 and len(self.buf) >= 10:
-                    n, pos = struct.unpack(">Q", self.buf[2:10])[0], 10
-                assert not self.buf[1] & 0x80, "a server frame was masked"
-                if n < 126 or pos > 2:
-                    if len(self.buf) >= pos + n:
-                        fin, opcode = bool(self.buf[0] & 0x80), self.buf[0] & 0x0F
-                        payload, self.buf = self.buf[pos:pos + n], self.buf[pos + n:]
-                        return fin, opcode, payload
-            try:
-                chunk = self.sock.recv(65536)
-            except (ssl.SSLError, ConnectionResetError):
-                return None
-            if not chunk:
-                return None
-            self.buf += chunk
+        return hfwire.read_parsed(self, take_ws_frame, timeout)
 
     def send(self, mtype, fields=()):
         """One handoff frame as one binary message."""
@@ -106,13 +105,10 @@ class Ws:
     def recv(self, timeout=5.0):
         """The next handoff frame (type, fields), or None on a close."""
         while True:
-            if len(self.frames) >= 3:
-                hdr = hfwire.read_varint(self.frames, 2)
-                if hdr and len(self.frames) >= hdr[1] + hdr[0]:
-                    length, start = hdr
-                    mtype, body = self.frames[0], self.frames[start:start + length]
-                    self.frames = self.frames[start + length:]
-                    return mtype, hfwire.parse_body(body)
+            got = hfwire.take_frame(self.frames)
+            if got:
+                self.frames = got[1]
+                return got[0]
             got = self.recv_frame(timeout)
             if got is None or got[1] == CLOSE:
                 return None
