@@ -20,7 +20,7 @@ std::vector<hf_rendezvous_server> make_servers(size_t count)
 {
     std::vector<hf_rendezvous_server> servers;
     for (size_t i = 0; i < count; i++)
-        servers.push_back({"relay" + std::to_string(i), "10.0.0." + std::to_string(i) + ":7401", 100});
+        servers.push_back({"relay" + std::to_string(i), "relay" + std::to_string(i) + ".invalid:7401", 100});
     return servers;
 }
 
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 
     // One server is added: only accounts that now rank it first move.
     std::vector<hf_rendezvous_server> with = servers;
-    with.push_back({"relay" + std::to_string(server_count), "10.0.1.0:7401", 100});
+    with.push_back({"relay" + std::to_string(server_count), "relay-new.invalid:7401", 100});
     std::vector<std::string> after_add = assign(with, accounts);
     size_t moved_add = moved(base, after_add);
     size_t to_new = size_t(std::count(after_add.begin(), after_add.end(), with.back().id));
