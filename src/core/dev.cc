@@ -133,15 +133,19 @@ std::string dev_config(int port_base, const std::string &store_path)
              "# See handoffd.conf(5) for every key.\n"
              "role = \"standalone\";\n"
              "server_id = \"dev\";\n"
-             "listen = { allocator = \"127.0.0.1:%d\"; device = \"127.0.0.1:%d\"; };\n"
+             "listen = { allocator = \"127.0.0.1:%d\"; device = \"127.0.0.1:%d\";\n"
+             "           websocket = \"127.0.0.1:%d\"; };  # browsers (docs/browser.md)\n"
              "metrics = { listen = \"127.0.0.1:%d\"; };  # /metrics and /healthz\n"
+             "# The browser demo's pages, as tools/web-demo serves them.\n"
+             "websocket = { origins = [ \"http://127.0.0.1:%d\", \"http://localhost:%d\" ]; };\n"
              "tls = { certificate = \"server.pem\"; key = \"server.key\"; };\n"
              "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
              "# Durable: acknowledged messages survive a crash (see docs/storage.md).\n"
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
              "log = { level = \"info\"; };\n",
-             port_base, port_base + 1, port_base + 2, store_path.c_str());
+             port_base, port_base + 1, port_base + 3, port_base + 2, port_base + 4, port_base + 4,
+             store_path.c_str());
     return text;
 }
 
@@ -190,8 +194,10 @@ void hf_dev_print_howto(const std::string &dir, int port_base, const std::string
            "  %s listen --token \"$(%s token --secret-file %s/token.secret --account alice --device phone)\"\n"
            "  # the pc sends to it (or to '*', every other device of alice):\n"
            "  %s send --token \"$(%s token --secret-file %s/token.secret --account alice --device pc)\" \\\n"
-           "      --to phone 'https://example.org/bookmarked'\n\n",
+           "      --to phone 'https://example.org/bookmarked'\n\n"
+           "Browsers: tools/web-demo serves a bookmark list on http://127.0.0.1:%d/web-demo/\n"
+           "and prints a page address for a pc and a phone of alice.\n\n",
            port_base, port_base + 1, port_base + 2, dir.c_str(), port_base, dir.c_str(), client.c_str(), client.c_str(),
-           dir.c_str(), client.c_str(), client.c_str(), dir.c_str());
+           dir.c_str(), client.c_str(), client.c_str(), dir.c_str(), port_base + 4);
     fflush(stdout);
 }

@@ -45,7 +45,8 @@ void usage(FILE *out)
             "  -p, --pidfile FILE   write the process id to FILE\n"
             "      --dev            run a throwaway standalone relay on 127.0.0.1\n"
             "      --dev-dir DIR    where --dev keeps its files (default ./handoff-dev)\n"
-            "      --port-base P    --dev ports: allocator P, devices P+1 (default 7400)\n"
+            "      --port-base P    --dev ports: allocator P, devices P+1, metrics P+2, browsers P+3\n"
+            "                       (pages from http://127.0.0.1:P+4; default 7400)\n"
             "  -V, --version        print the version and exit\n"
             "  -h, --help           print this help and exit\n"
             "\n"
@@ -101,8 +102,8 @@ int parse_options(int argc, char **argv, options *o)
         case opt_port_base: {
             char *end;
             long p = strtol(optarg, &end, 10);
-            if (*end || p < 1 || p > 65534) {
-                fprintf(stderr, "handoffd: --port-base wants a port from 1 to 65534, got \"%s\"\n", optarg);
+            if (*end || p < 1 || p > 65531) {
+                fprintf(stderr, "handoffd: --port-base wants a port from 1 to 65531, got \"%s\"\n", optarg);
                 return exit_usage;
             }
             o->port_base = int(p);

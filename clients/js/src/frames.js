@@ -86,13 +86,15 @@ export function decodeFrames(buffer) {
     const len = readVarint(buffer, pos + 2);
     if (!len || len[1] + len[0] > buffer.length) break;
     const [bodyLen, start] = len;
-    frames.push([buffer[pos], parseBody(buffer.subarray(start, start + bodyLen))]);
+    frames.push([buffer[pos], parseFields(buffer.subarray(start, start + bodyLen))]);
     pos = start + bodyLen;
   }
   return [frames, buffer.subarray(pos)];
 }
 
-function parseBody(body) {
+// Fields of a frame body (or of a token's claims, with their own tag table)
+// into {name: value}.
+export function parseFields(body, tags = TAGS) {
   const msg = {};
   let pos = 0;
   while (pos < body.length) {
@@ -101,7 +103,7 @@ function parseBody(body) {
     if (!len) throw new Error('malformed frame from the server');
     const value = body.subarray(len[1], len[1] + len[0]);
     pos = len[1] + len[0];
-    const [name, kind] = TAGS[tag[0]] || [String(tag[0]), 'b'];
+    const [name, kind] = tags[tag[0]] || [String(tag[0]), 'b'];
     let v = value;
     if (kind === 'u') v = readVarint(value, 0)[0];
     else if (kind === 's') v = fromUtf8.decode(value);

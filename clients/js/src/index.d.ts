@@ -60,3 +60,13 @@ export const STATUS: Readonly<{ DELIVERED: 0; STORED: 1; REJECTED: 2 }>;
 export const ERRORS: Readonly<Record<number, string>>;
 export function encodeFrame(type: number, fields?: Record<string, unknown>): Uint8Array;
 export function decodeFrames(buffer: Uint8Array): [Array<[number, Record<string, any>]>, Uint8Array];
+
+export interface TokenClaims {
+  account: string;
+  device: string;
+  /** Unix seconds: ask the backend for a fresh token before then. */
+  expiresAt: number;
+  keyId: string;
+}
+/** A token's claims, read without the secret (only the server can tell it is genuine). Throws a TypeError on a malformed token. */
+export function tokenClaims(token: string): TokenClaims;

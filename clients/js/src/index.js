@@ -1,2 +1,3 @@
 export { HandoffClient, HandoffError } from './client.js';
 export { encodeFrame, decodeFrames, TYPE, STATUS, ERRORS } from './frames.js';
+export { tokenClaims } from './token.js';

@@ -3,43 +3,17 @@
 // app's backend would (docs/browser.md).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { HandoffClient, HandoffError } from '../src/index.js';
+import { HandoffClient, HandoffError, tokenClaims } from '../src/index.js';
+import { startRelay, mintToken as mint } from './relay.js';
 
 const dir = process.env.HF_TEST_DIR;
 const build = process.env.HANDOFF_BUILD;
-let daemon, wsPort, allocateUrl;
+let relay, wsPort, allocateUrl;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// protocol.md section 6: hf1.b64url(claims).b64url(HMAC-SHA256).
-function mintToken(account, device) {
-  const field = (tag, value) => {
-    const v = typeof value === 'number' ? varint(value) : Buffer.from(value);
-    return Buffer.concat([varint(tag), varint(v.length), v]);
-  };
-  const varint = (n) => {
-    const out = [];
-    do { let b = n % 128; n = Math.floor(n / 128); if (n) b |= 0x80; out.push(b); } while (n);
-    return Buffer.from(out);
-  };
-  const claims = Buffer.concat([field(1, account), field(2, device),
-    field(3, Math.floor(Date.now() / 1000) + 3600), field(4, 'k1')]);
-  const head = 'hf1.' + claims.toString('base64url');
-  const secret = readFileSync(`${dir}/token.secret`, 'utf8').trim();
-  return head + '.' + createHmac('sha256', secret).update(head).digest('base64url');
-}
+const mintToken = (account, device) => mint(dir, account, device);
 
 function client(device, options = {}) {
   const c = new HandoffClient({ allocators: [allocateUrl], token: mintToken('alice', device), WebSocket, ...options });
@@ -65,35 +39,24 @@ const connected = (c) => once(c, 'state', (s) => s === 'connected');
 const limit = { timeout: 20000 };
 
 before(async () => {
-  wsPort = await freePort();
-  const [devicePort, allocPort] = [await freePort(), await freePort()];
-  allocateUrl = `https://127.0.0.1:${wsPort}/allocate`;
-  writeFileSync(`${dir}/js.conf`, `
-    role = "standalone"; server_id = "js";
-    listen = { device = "127.0.0.1:${devicePort}"; allocator = "127.0.0.1:${allocPort}";
-               websocket = "127.0.0.1:${wsPort}"; };
-    websocket = { origins = [ "*" ]; };
-    metrics = { listen = ""; };
-    tls = { certificate = "${dir}/server.pem"; key = "${dir}/server.key"; };
-    tokens = { keys = ( { id = "k1"; secret_file = "${dir}/token.secret"; } ); };
-    store = { module = "memory"; };
-  `);
-  daemon = spawn(`${build}/handoffd`, ['-f', '-c', `${dir}/js.conf`], { stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => {
-      const s = net.connect(wsPort, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('handoffd did not start');
+  relay = await startRelay({ dir, build });
+  ({ wsPort, allocateUrl } = relay);
 });
 
-after(() => daemon?.kill());
+after(() => relay?.stop());
 
-test('the token minted here is the one the token format describes', limit, () => {
-  assert.match(mintToken('alice', 'pc'), /^hf1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+test('tokenClaims reads the claims of tokens minted here and by the CLI', limit, () => {
+  const cli = execFileSync(`${build}/handoff`, ['token', '--secret-file', `${dir}/token.secret`,
+    '--account', 'alice', '--device', 'phone', '--ttl', '2h'], { encoding: 'utf8' }).trim();
+  const now = Date.now() / 1000;
+  for (const [token, device, ttl] of [[mintToken('alice', 'pc'), 'pc', 3600], [cli, 'phone', 7200]]) {
+    const claims = tokenClaims(token);
+    assert.equal(claims.account, 'alice');
+    assert.equal(claims.device, device);
+    assert.ok(Math.abs(claims.expiresAt - now - ttl) < 60, `expiresAt ${claims.expiresAt}`);
+  }
+  assert.throws(() => tokenClaims('hf1.AAAA.x'), TypeError);
+  assert.throws(() => tokenClaims('not a token'), TypeError);
 });
 
 test('a live send is delivered and the other device gets it', limit, async () => {

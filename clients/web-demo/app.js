@@ -1,0 +1,111 @@
+// The demo page: one device of an account, given by the token in the URL
+// fragment (#relay=https://HOST:PORT&token=hf1...). It shows the list,
+// takes new bookmarks and removals, and says what the relay did with them.
+import { HandoffClient, tokenClaims } from '../js/src/index.js';
+import { BookmarkList } from './bookmarks.js';
+import { BookmarkSync } from './sync.js';
+
+const $ = (id) => document.getElementById(id);
+
+const RESULT_TEXT = {
+  delivered: 'delivered to every other device',
+  stored: 'stored for the devices that are away; they get it when they connect',
+  no_target: 'no other device of this account yet; a new one gets the whole list when it joins',
+};
+
+function start() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const token = params.get('token');
+  const relay = (params.get('relay') || '').replace(/\/+$/, '');
+  let claims;
+  try {
+    claims = tokenClaims(token);
+  } catch {
+    $('help').hidden = false;
+    return;
+  }
+  if (!relay) {
+    $('help').hidden = false;
+    return;
+  }
+  const device = claims.device;
+  $('who').textContent = `${claims.account} · ${device}`;
+  document.title = `${device} · handoff bookmarks`;
+  $('app').hidden = false;
+
+  const prefix = `handoff-demo:${claims.account}:${device}`;
+  const list = new BookmarkList(localStorage, `${prefix}:bookmarks`);
+  const client = new HandoffClient({ allocators: [`${relay}/allocate`], token });
+  const sync = new BookmarkSync(client, list, localStorage, `${prefix}:outbox`);
+
+  const render = () => {
+    const ul = $('bookmarks');
+    ul.replaceChildren(...list.items.map((b) => bookmarkItem(b, () => {
+      sync.publish(list.remove(b.id));
+      render();
+    })));
+    $('empty').hidden = list.items.length > 0;
+  };
+  const say = (text) => { $('status').textContent = text; };
+
+  client.addEventListener('state', (event) => {
+    $('state').textContent = event.detail;
+    $('state').className = `state ${event.detail}`;
+  });
+  client.addEventListener('error', (event) => say(`the relay refused this device: ${event.detail.message}`));
+  client.addEventListener('trace', (event) => {
+    if (/connection failed/.test(event.detail) && client.state !== 'connected')
+      say(`cannot reach ${relay}: is it running, and does this browser trust its certificate? ` +
+          `Open ${relay}/allocate once to accept it.`);
+  });
+  sync.addEventListener('changed', (event) => {
+    render();
+    say(`updated from ${event.detail.from}`);
+  });
+  sync.addEventListener('sent', (event) => {
+    if (event.detail.op.op !== 'sync' && event.detail.op.op !== 'snapshot')
+      say(RESULT_TEXT[event.detail.result] || `not sent: ${event.detail.result}`);
+  });
+
+  $('add').addEventListener('submit', (event) => {
+    event.preventDefault();
+    try {
+      sync.publish(list.add($('url').value.trim(), $('title').value.trim(), device));
+    } catch (e) {
+      say(e.message);
+      return;
+    }
+    $('add').reset();
+    render();
+    say(client.state === 'connected' ? 'sending...' : 'kept here; it goes out when the relay is reachable');
+  });
+
+  render();
+  sync.start();
+  client.start();
+}
+
+// One <li>; built from text nodes only, since titles and URLs come from
+// other devices.
+function bookmarkItem(b, onRemove) {
+  const li = document.createElement('li');
+  li.dataset.id = b.id;
+  const a = document.createElement('a');
+  a.href = b.url;
+  a.textContent = b.title;
+  a.rel = 'noopener noreferrer';
+  a.target = '_blank';
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  meta.textContent = `${b.addedBy ? `${b.addedBy}, ` : ''}${new Date(b.addedAt).toLocaleTimeString()}`;
+  const remove = document.createElement('button');
+  remove.type = 'button';
+  remove.title = 'remove on every device';
+  remove.textContent = '✕';
+  remove.addEventListener('click', onRemove);
+  li.append(a, meta, remove);
+  return li;
+}
+
+start();
+
