@@ -18,7 +18,7 @@ export function tokenClaims(token) {
   try {
     const claims = parseFields(fromBase64url(parts[1]), CLAIM_TAGS);
     if (claims.account && claims.device) return claims;
-  } catch (e) {
+  } catch {
     // falls through to the same error as a token without the claims
   }
   throw new TypeError('the token has no account and device claims');

@@ -1,0 +1,149 @@
+// The bookmark demo (clients/web-demo) in two real browser pages, "pc" and
+// "phone" of one account, plus two CLI devices, through a real handoffd:
+// Debian's chromium, headless, driven by playwright-core. The browser trusts
+// the throwaway certificate by its key's hash, as a user would after
+// accepting it once (tools/web-demo).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+import { freePort, mintToken, startRelay, waitForPort } from '../../clients/js/test/relay.js';
+
+const build = process.env.HANDOFF_BUILD;
+const dir = process.env.HF_TEST_DIR;
+const output = process.env.HF_TEST_OUTPUT;
+const clients = new URL('../../clients', import.meta.url).pathname;
+const WAIT_MS = 15000;
+
+// The base64 SHA-256 of the certificate's public key, the form
+// --ignore-certificate-errors-spki-list takes.
+function spkiHash(pemFile) {
+  const der = new X509Certificate(readFileSync(pemFile)).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64');
+}
+
+// The static pages, served the way tools/web-demo serves them.
+async function servePages() {
+  const port = await freePort();
+  const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', clients, String(port)],
+    { stdio: 'ignore' });
+  await waitForPort(port, 'the page server');
+  return { origin: `http://127.0.0.1:${port}`, stop: () => server.kill() };
+}
+
+function cliArgs(relay, device) {
+  return ['--allocator', `127.0.0.1:${relay.allocPort}`, '--ca', `${dir}/ca.pem`,
+    '--token', mintToken(dir, 'alice', device)];
+}
+
+// `handoff listen` as device "cli": resolves once it is connected; lines
+// holds what it printed, one JSON object per message.
+function listenCli(relay) {
+  const child = spawn(`${build}/handoff`, [...cliArgs(relay, 'cli'), '--verbose', 'listen', '--format', 'json']);
+  const lines = [];
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+    const parts = out.split('\n');
+    out = parts.pop();
+    lines.push(...parts.map((line) => JSON.parse(line)));
+  });
+  const connected = new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (chunk) => {
+      err += chunk;
+      if (/state connected/.test(err)) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`handoff listen exited ${code}: ${err}`)));
+  });
+  return { lines, connected, stop: () => child.kill() };
+}
+
+async function until(what, predicate) {
+  for (let waited = 0; waited < WAIT_MS; waited += 50) {
+    if (predicate()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const link = (url) => `#bookmarks a[href="${url}"]`;
+
+test('a bookmark made on one device reaches the others, and a closed page gets it when reopened', { timeout: 120000 }, async () => {
+  const pages = await servePages();
+  const relay = await startRelay({ dir, build, origins: [pages.origin] });
+  const cli = listenCli(relay);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [`--ignore-certificate-errors-spki-list=${spkiHash(`${dir}/server.pem`)}`],
+  });
+  const errors = [];
+  const open = async (context, device) => {
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (e) => errors.push(`${device}: ${e.message}`));
+    await page.goto(`${pages.origin}/web-demo/index.html#relay=${relay.relayUrl}&token=${mintToken(dir, 'alice', device)}`);
+    await page.waitForSelector('#state.connected');
+    return page;
+  };
+  const add = async (page, url, title) => {
+    await page.fill('#url', url);
+    await page.fill('#title', title);
+    await page.click('#add button[type=submit]');
+  };
+  const statusSays = (page, text) => page.waitForFunction(
+    (t) => document.getElementById('status').textContent.startsWith(t), text);
+  try {
+    await cli.connected;
+    const pcContext = await browser.newContext();
+    const phoneContext = await browser.newContext(); // its own localStorage
+    const pc = await open(pcContext, 'pc');
+    let phone = await open(phoneContext, 'phone');
+    assert.equal(await pc.textContent('#who'), 'alice · pc');
+
+    // Everyone online: the page and the CLI device get it at once.
+    const one = 'https://example.org/one';
+    await add(pc, one, 'One');
+    await phone.waitForSelector(link(one));
+    assert.equal(await phone.textContent(link(one)), 'One');
+    await statusSays(pc, 'delivered to every other device');
+    await until('the CLI device to print bookmark one', () =>
+      cli.lines.some((m) => m.from === 'pc' && JSON.parse(m.payload).bookmark?.url === one));
+
+    // The phone's page is closed while a bookmark is sent: stored for it.
+    await phone.close();
+    const two = 'https://example.org/two';
+    await add(pc, two, 'Two');
+    await statusSays(pc, 'stored for the devices that are away');
+    await until('the CLI device to print bookmark two', () =>
+      cli.lines.some((m) => JSON.parse(m.payload).bookmark?.url === two));
+    phone = await open(phoneContext, 'phone');
+    await phone.waitForSelector(link(two));
+    assert.ok(await phone.$(link(one)), 'the phone kept bookmark one');
+
+    // A plain URL from another kind of device becomes a bookmark everywhere.
+    const three = 'https://example.org/three';
+    await promisify(execFile)(`${build}/handoff`, [...cliArgs(relay, 'cli-sender'), 'send', '--to', '*', three]);
+    await pc.waitForSelector(link(three));
+    await phone.waitForSelector(link(three));
+
+    // A removal on the phone removes it on the pc.
+    await phone.click(`#bookmarks li:has(a[href="${one}"]) button`);
+    await pc.waitForSelector(link(one), { state: 'detached' });
+    assert.deepEqual(await pc.$$eval('#bookmarks a', (as) => as.map((a) => a.href)), [three, two]);
+
+    for (const [name, page] of [['pc', pc], ['phone', phone]]) {
+      await page.screenshot({ path: `${output}/${name}.png`, fullPage: true });
+      assert.ok(statSync(`${output}/${name}.png`).size > 1000, `${name}.png is a picture`);
+    }
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    cli.stop();
+    relay.stop();
+    pages.stop();
+  }
+});
