@@ -144,8 +144,7 @@ std::string dev_config(int port_base, const std::string &store_path)
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
              "log = { level = \"info\"; };\n",
-             port_base, port_base + 1, port_base + 3, port_base + 2, port_base + 4, port_base + 4,
-             store_path.c_str());
+             port_base, port_base + 1, port_base + 3, port_base + 2, port_base + 4, port_base + 4, store_path.c_str());
     return text;
 }
 
