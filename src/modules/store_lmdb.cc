@@ -14,16 +14,26 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "modules/abi_v1.h"
 #include "modules/local_presence.h"
+#include "modules/tail_cache.h"
 
 namespace
 {
 
-enum setting_index { path_setting, map_size_setting, sync_setting, sync_interval_setting, setting_count };
+enum setting_index {
+    path_setting,
+    map_size_setting,
+    sync_setting,
+    sync_interval_setting,
+    tail_cache_setting,
+    setting_count
+};
 
 const hf_setting_spec settings[setting_count] = {
     {"path", HF_SETTING_STRING, "/var/lib/handoff/lmdb", 0, 0, "folder of the LMDB environment (created if missing)"},
@@ -32,7 +42,14 @@ const hf_setting_spec settings[setting_count] = {
     {"sync", HF_SETTING_STRING, "batch", 0, 0,
      "always: fsync every commit; batch: fsync every sync_interval, acknowledge after it; off: never"},
     {"sync_interval", HF_SETTING_DURATION, "10ms", 1, 10000, "with sync = batch, how often the store is synced"},
+    {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
+     "memory for messages committed but not yet fetched by their connected devices, so that live delivery "
+     "reads nothing back from LMDB (0: off)"},
 };
+
+// One device's share of tail_cache: a device that stops fetching lets its
+// tail grow to this, then loses it.
+const size_t tail_per_device = 256 << 10;
 
 enum class sync_mode { always, batch, off };
 
@@ -53,12 +70,14 @@ struct queue_meta {
     uint64_t next_seq = 1, acked_upto = 0, count = 0, bytes = 0;
 };
 
+struct enqueue_job;
+
 // A write waiting for the tick's transaction.
 struct pending_write {
     std::function<int(MDB_txn *)> apply; // returns an hf_store_status
     std::function<void(int)> done;       // called after commit (and sync)
     int status = HF_STORE_OK;
-    const std::string *ready_dev = nullptr; // enqueue: the device whose queue grew
+    enqueue_job *enqueue = nullptr; // for enqueues: kept alive by apply and done
 };
 
 struct lmdb_store {
@@ -72,7 +91,8 @@ struct lmdb_store {
     std::vector<pending_write> unsynced; // committed, waiting for the next sync (batch)
     event *commit_event = nullptr;
     event *sync_timer = nullptr;
-    hf_local_presence presence;  // one server: in memory
+    hf_local_presence presence; // one server: in memory
+    hf_tail_cache tail;
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
     // One read transaction kept reset between fetches: renewing it costs
     // far less than a new one (a fetch follows every commit).
@@ -231,6 +251,7 @@ struct enqueue_job {
     std::string dev, sent_key, record, collapse;
     uint64_t payload_len, expires_at_ms, now_ms;
     uint64_t seq = 0;
+    uint64_t collapsed = 0; // the older message of the collapse key it replaced
     int acked = 0;
 };
 
@@ -249,6 +270,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     }
     queue_meta m = read_meta(s, txn, dev);
     uint64_t older = 0;
+    job->collapsed = 0; // a batch may be applied twice (commit_queued)
     std::string ck;
     if (!job->collapse.empty()) {
         ck = dev + '\0' + job->collapse;
@@ -259,6 +281,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     int rc = 0;
     if (older && (rc = delete_message(s, txn, dev, older, &m)) != 0 && rc != MDB_NOTFOUND)
         return status_of(rc);
+    job->collapsed = older;
     if (m.count >= s->params.queue_max_messages || m.bytes + job->payload_len > s->params.queue_max_bytes)
         return HF_STORE_QUEUE_FULL; // the nested transaction is dropped: the collapse undone too
     uint64_t seq = m.next_seq++;
@@ -342,6 +365,29 @@ void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn
     }
 }
 
+// After a commit: the batch's messages go into their devices' tails (see
+// tail_cache.h); with tell, each device whose queue grew is told once, as
+// one fetch takes all it has.
+void publish_committed(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
+{
+    for (pending_write &w : *batch) {
+        if (!w.enqueue || w.status != HF_STORE_OK)
+            continue;
+        if (w.enqueue->collapsed)
+            hf_tail_remove(&s->tail, w.enqueue->dev, w.enqueue->collapsed);
+        hf_tail_append(&s->tail, w.enqueue->dev, w.enqueue->seq, std::move(w.enqueue->record));
+    }
+    if (!tell)
+        return;
+    std::unordered_set<std::string_view> told;
+    for (const pending_write &w : *batch) {
+        if (!w.enqueue || w.status != HF_STORE_OK || !told.insert(w.enqueue->dev).second)
+            continue;
+        const char *account = w.enqueue->dev.c_str(); // account NUL device
+        s->host->data_ready(s->host->host, account, account + strlen(account) + 1);
+    }
+}
+
 // The tick's transaction: every queued write, directly; a batch with a
 // failed or refused write is redone with a nested transaction per write.
 void commit_queued(evutil_socket_t, short, void *arg)
@@ -374,16 +420,13 @@ void commit_queued(evutil_socket_t, short, void *arg)
     } else if (rc != 0) {
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
     }
+    // With sync = batch the devices are told before the sync: a connected
+    // device may be sent the message now (the host answers the sender
+    // only after the sync). A crash before the sync loses no acknowledged
+    // message: the sender, unanswered, resends it.
+    if (rc == 0)
+        publish_committed(s, &batch, s->sync == sync_mode::batch);
     if (s->sync == sync_mode::batch) {
-        // Committed, not yet synced: a connected device may be sent the
-        // message now (the host then answers the sender only after the
-        // sync). A crash before the sync loses no acknowledged message: the
-        // sender, unanswered, resends it.
-        if (rc == 0)
-            for (const pending_write &w : batch)
-                if (w.ready_dev && w.status == HF_STORE_OK)
-                    s->host->data_ready(s->host->host, w.ready_dev->c_str(),
-                                        w.ready_dev->c_str() + strlen(w.ready_dev->c_str()) + 1);
         for (pending_write &w : batch)
             s->unsynced.push_back(std::move(w));
         return; // answered after the next sync
@@ -407,9 +450,9 @@ void sync_now(evutil_socket_t, short, void *arg)
 }
 
 void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done,
-                 const std::string *ready_dev = nullptr)
+                 enqueue_job *enqueue = nullptr)
 {
-    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK, ready_dev});
+    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK, enqueue});
     if (s->queued.size() == 1)
         event_active(s->commit_event, EV_TIMEOUT, 0);
 }
@@ -433,6 +476,8 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         return -1;
     }
     s->sync_interval_ms = uint64_t(values[sync_interval_setting].number);
+    s->tail.budget = size_t(values[tail_cache_setting].number);
+    s->tail.per_device = tail_per_device;
     const char *path = values[path_setting].string;
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create store.path %s: %s", path, strerror(errno));
@@ -510,15 +555,45 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     job->now_ms = s->host->now_ms(s->host->host);
     queue_write(
         s, [s, job](MDB_txn *txn) { return apply_enqueue(s, txn, job.get()); },
-        [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); }, &job->dev);
+        [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); }, job.get());
 }
 
-// Reads run at once in a read transaction: they see what is committed.
-void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
-                 uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
+// What one fetch returns, gathered from LMDB or from a tail: records are
+// decoded into `records`, which keeps their strings in place until the
+// callback.
+struct fetch_batch {
+    uint32_t max_count;
+    uint64_t max_bytes, now_ms;
+    uint64_t bytes = 0;
+    std::vector<hf_store_msg> out;
+    std::deque<record_view> records;
+
+    // Takes one stored message, or skips it if expired (the sweep drops
+    // those); false when the batch is full and the message was not taken.
+    bool take(uint64_t seq, const MDB_val &v)
+    {
+        record_view r;
+        if (out.size() >= max_count)
+            return false;
+        if (!decode_record(v, &r) || r.expires_at <= now_ms)
+            return true;
+        if (!out.empty() && bytes + r.payload_len > max_bytes)
+            return false;
+        bytes += r.payload_len;
+        records.push_back(std::move(r));
+        const record_view &kept = records.back();
+        out.push_back(hf_store_msg{seq, kept.from.c_str(), kept.msg_id,
+                                   kept.collapse.empty() ? nullptr : kept.collapse.c_str(), kept.payload,
+                                   kept.payload_len, kept.stored_at, kept.expires_at});
+        return true;
+    }
+};
+
+// Reads from LMDB in a read transaction: it sees what is committed. A read
+// that reaches the end of the device's queue starts its tail.
+void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, fetch_batch *b, hf_store_fetch_cb cb,
+                     void *arg)
 {
-    auto *s = static_cast<lmdb_store *>(store);
-    std::string dev = dev_key(account, device);
     std::string start = msg_key(dev, after_seq + 1);
     bool reuse = !s->read_txn_busy;
     MDB_txn *txn = reuse ? s->read_txn : nullptr;
@@ -535,29 +610,20 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
         return;
     }
     s->read_txn_busy = reuse;
-    std::vector<hf_store_msg> out;
-    std::deque<record_view> records; // keep strings alive (and in place) until the callback
-    uint64_t bytes = 0;
+    bool at_end = false;
     MDB_val k = val(start), v;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && out.size() < max_count) {
-        if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0 ||
-            static_cast<char *>(k.mv_data)[dev.size()] != '\0')
-            break; // past this device's messages
-        record_view r;
-        if (decode_record(v, &r) && r.expires_at > now_ms) { // expired ones go in the sweep
-            if (!out.empty() && bytes + r.payload_len > max_bytes)
-                break;
-            bytes += r.payload_len;
-            records.push_back(std::move(r));
-            const record_view &kept = records.back();
-            out.push_back(hf_store_msg{get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), kept.from.c_str(),
-                                       kept.msg_id, kept.collapse.empty() ? nullptr : kept.collapse.c_str(),
-                                       kept.payload, kept.payload_len, kept.stored_at, kept.expires_at});
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (rc != 0 || k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0 ||
+            static_cast<char *>(k.mv_data)[dev.size()] != '\0') {
+            at_end = true; // past this device's messages
+            break;
         }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        if (!b->take(get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), v))
+            break;
     }
-    cb(arg, HF_STORE_OK, out.data(), out.size());
+    if (at_end)
+        hf_tail_covered(&s->tail, dev, (b->out.empty() ? after_seq : b->out.back().seq) + 1);
+    cb(arg, HF_STORE_OK, b->out.data(), b->out.size());
     mdb_cursor_close(cur);
     if (reuse) {
         mdb_txn_reset(txn);
@@ -565,6 +631,23 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     } else {
         mdb_txn_abort(txn);
     }
+}
+
+void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
+                 uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string dev = dev_key(account, device);
+    fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+    const hf_tail *tail = hf_tail_after(&s->tail, dev, after_seq);
+    if (!tail) {
+        fetch_from_lmdb(s, dev, after_seq, &b, cb, arg);
+        return;
+    }
+    for (const hf_tail_entry &e : tail->entries)
+        if (!b.take(e.seq, MDB_val{e.record.size(), const_cast<char *>(e.record.data())}))
+            break;
+    cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
 }
 
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
