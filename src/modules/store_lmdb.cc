@@ -98,6 +98,13 @@ struct lmdb_store {
     // far less than a new one (a fetch follows every commit).
     MDB_txn *read_txn = nullptr;
     bool read_txn_busy = false; // a fetch inside a fetch's callback opens its own
+    // Queue metadata is read and written once per device per commit, not
+    // once per message: the batch's changes gather in batch_meta and are
+    // put into the transaction just before it commits; meta_cache holds
+    // committed values. A batch redone with nested transactions reads and
+    // writes LMDB directly (meta_direct) and empties the cache.
+    std::unordered_map<std::string, queue_meta> batch_meta, meta_cache;
+    bool meta_direct = false;
 };
 
 // One append, not eight push_backs: keys are built for every message.
@@ -188,8 +195,17 @@ bool decode_record(const MDB_val &v, record_view *out)
     return true;
 }
 
+// Devices whose metadata meta_cache keeps at most; past that it starts
+// again empty (about 100 bytes each).
+const size_t meta_cache_max = 100000;
+
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 {
+    if (!s->meta_direct) {
+        auto it = s->batch_meta.find(dev);
+        if (it != s->batch_meta.end() || (it = s->meta_cache.find(dev)) != s->meta_cache.end())
+            return it->second;
+    }
     queue_meta m;
     MDB_val k = val(dev), v;
     if (mdb_get(txn, s->db.meta, &k, &v) == 0 && v.mv_size == 32) {
@@ -202,7 +218,7 @@ queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
     return m;
 }
 
-int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
+int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
 {
     std::string v;
     put_be64(&v, m.next_seq);
@@ -213,24 +229,62 @@ int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_
     return mdb_put(txn, s->db.meta, &k, &vv, 0);
 }
 
+int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
+{
+    if (s->meta_direct)
+        return put_meta(s, txn, dev, m);
+    s->batch_meta[dev] = m;
+    return 0;
+}
+
+// The batch's metadata into its transaction, once per device.
+bool put_batch_meta(lmdb_store *s, MDB_txn *txn)
+{
+    for (const auto &[dev, m] : s->batch_meta)
+        if (put_meta(s, txn, dev, m) != 0)
+            return false;
+    return true;
+}
+
+// After a commit: what the batch changed is now the committed metadata.
+void keep_batch_meta(lmdb_store *s)
+{
+    if (s->meta_cache.size() + s->batch_meta.size() > meta_cache_max)
+        s->meta_cache.clear();
+    for (auto &[dev, m] : s->batch_meta)
+        s->meta_cache[dev] = m;
+}
+
 int status_of(int rc)
 {
     return rc == 0 ? HF_STORE_OK : rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
 }
 
-// Deletes one stored message and its index entries; updates m.
-int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t seq, queue_meta *m)
+// What deleting a stored message undoes besides its record, read from the
+// record (copied: deleting index entries may move the page it is on).
+struct stored_ref {
+    uint64_t seq;
+    bool decoded; // false: a damaged record, deleted without index entries
+    record_view record;
+};
+
+stored_ref ref_of(uint64_t seq, const MDB_val &v)
 {
-    std::string key = msg_key(dev, seq);
-    MDB_val k = val(key), v;
-    if (mdb_get(txn, s->db.msgs, &k, &v) != 0)
-        return 0;
-    record_view r;
-    if (decode_record(v, &r)) {
+    stored_ref ref{seq, false, {}};
+    ref.decoded = decode_record(v, &ref.record);
+    return ref;
+}
+
+// Deletes one stored message and its index entries; updates m.
+int delete_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const stored_ref &ref, queue_meta *m)
+{
+    std::string key = msg_key(dev, ref.seq);
+    const record_view &r = ref.record;
+    if (ref.decoded) {
         if (!r.collapse.empty()) {
             std::string ck = dev + '\0' + r.collapse;
             MDB_val ckv = val(ck), cv;
-            if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == seq)
+            if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == ref.seq)
                 mdb_del(txn, s->db.collapse, &ckv, nullptr);
         }
         std::string tk;
@@ -242,7 +296,18 @@ int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t
     }
     if (m->count)
         m->count--;
+    MDB_val k = val(key);
     return mdb_del(txn, s->db.msgs, &k, nullptr);
+}
+
+// The same, found by its seq; 0 if it is not there.
+int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t seq, queue_meta *m)
+{
+    std::string key = msg_key(dev, seq);
+    MDB_val k = val(key), v;
+    if (mdb_get(txn, s->db.msgs, &k, &v) != 0)
+        return 0;
+    return delete_stored(s, txn, dev, ref_of(seq, v), m);
 }
 
 // An enqueue as the tick's transaction needs it: everything copied, since
@@ -399,10 +464,15 @@ void commit_queued(evutil_socket_t, short, void *arg)
     batch.swap(s->queued);
     MDB_txn *txn = nullptr;
     int rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
-    if (rc == 0 && !apply_direct(&batch, txn)) {
+    bool direct = rc == 0 && apply_direct(&batch, txn) && put_batch_meta(s, txn);
+    if (rc == 0 && !direct) {
         mdb_txn_abort(txn);
+        s->batch_meta.clear();
+        s->meta_cache.clear(); // the nested writes go around it
+        s->meta_direct = true;
         if ((rc = mdb_txn_begin(s->env, nullptr, 0, &txn)) == 0)
             apply_nested(s, &batch, txn);
+        s->meta_direct = false;
     }
     if (rc != 0)
         for (pending_write &w : batch)
@@ -420,6 +490,9 @@ void commit_queued(evutil_socket_t, short, void *arg)
     } else if (rc != 0) {
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
     }
+    if (rc == 0 && direct)
+        keep_batch_meta(s);
+    s->batch_meta.clear();
     // With sync = batch the devices are told before the sync: a connected
     // device may be sent the message now (the host answers the sender
     // only after the sync). A crash before the sync loses no acknowledged
@@ -663,7 +736,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
                 return HF_STORE_ERROR;
             std::string start = msg_key(dev, 0);
             MDB_val k = val(start), v;
-            std::vector<uint64_t> seqs;
+            std::vector<stored_ref> acked; // read on the way: no second lookup per message
             for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
                  rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
                 if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0)
@@ -671,11 +744,11 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
                 uint64_t seq = get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1);
                 if (seq > upto_seq)
                     break;
-                seqs.push_back(seq);
+                acked.push_back(ref_of(seq, v));
             }
             mdb_cursor_close(cur);
-            for (uint64_t seq : seqs)
-                delete_message(s, txn, dev, seq, &m);
+            for (const stored_ref &ref : acked)
+                delete_stored(s, txn, dev, ref, &m);
             if (upto_seq > m.acked_upto)
                 m.acked_upto = upto_seq;
             return status_of(write_meta(s, txn, dev, m));
