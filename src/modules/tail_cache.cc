@@ -6,7 +6,7 @@ namespace
 {
 
 // What a tail and an entry cost beyond their bytes: map node, key, list
-// and deque slots, roughly; it keeps empty tails from being free.
+// and vector slots, roughly; it keeps empty tails from being free.
 const size_t tail_overhead = 128;
 const size_t entry_overhead = 48;
 
@@ -75,7 +75,7 @@ void hf_tail_remove(hf_tail_cache *c, const std::string &dev, uint64_t seq)
     auto it = c->tails.find(dev);
     if (it == c->tails.end())
         return;
-    std::deque<hf_tail_entry> &entries = it->second.entries;
+    std::vector<hf_tail_entry> &entries = it->second.entries;
     auto at = std::lower_bound(entries.begin(), entries.end(), seq,
                                [](const hf_tail_entry &e, uint64_t s) { return e.seq < s; });
     if (at == entries.end() || at->seq != seq)
@@ -90,10 +90,12 @@ const hf_tail *hf_tail_after(hf_tail_cache *c, const std::string &dev, uint64_t 
     if (it == c->tails.end() || after_seq + 1 < it->second.from)
         return nullptr;
     hf_tail &t = it->second;
-    while (!t.entries.empty() && t.entries.front().seq <= after_seq) {
-        entry_gone(c, &t, t.entries.front());
-        t.entries.pop_front();
-    }
+    auto sent = t.entries.begin();
+    for (; sent != t.entries.end() && sent->seq <= after_seq; ++sent)
+        entry_gone(c, &t, *sent);
+    t.entries.erase(t.entries.begin(), sent);
+    if (t.entries.empty())
+        t.entries.shrink_to_fit(); // an idle device's tail holds no buffer
     t.from = std::max(t.from, after_seq + 1);
     c->lru.splice(c->lru.end(), c->lru, t.lru);
     return &t;

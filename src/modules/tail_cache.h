@@ -17,10 +17,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 struct hf_tail_entry {
     uint64_t seq;
@@ -29,7 +29,7 @@ struct hf_tail_entry {
 
 struct hf_tail {
     uint64_t from = 0;
-    std::deque<hf_tail_entry> entries;            // seq ascending
+    std::vector<hf_tail_entry> entries;           // seq ascending; no allocation while empty
     size_t bytes = 0;                             // this tail's share of the cache's bytes
     std::list<const std::string *>::iterator lru; // its place in hf_tail_cache.lru
 };
