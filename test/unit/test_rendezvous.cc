@@ -23,7 +23,7 @@ std::vector<hf_rendezvous_server> servers(int n, uint64_t weight = 100)
 {
     std::vector<hf_rendezvous_server> out;
     for (int i = 0; i < n; i++)
-        out.push_back({"s" + std::to_string(i + 1), "10.0.0." + std::to_string(i + 1) + ":7401", weight});
+        out.push_back({"s" + std::to_string(i + 1), "s" + std::to_string(i + 1) + ".invalid:7401", weight});
     return out;
 }
 
