@@ -157,6 +157,32 @@ def test_collapse_key_replaces_undelivered_message():
     assert [m["payload"] for m in msgs] == ["tabs v2", "other"], msgs
 
 
+def test_collapse_while_the_target_is_online_with_a_full_window():
+    """The phone is connected but has not acknowledged its window, so
+    what arrives waits (in LMDB's tail cache, with that store); a later
+    message with the same collapse key must replace it there too."""
+    relay = Relay(**{"delivery.window": 1, "delivery.ack_wait": "0ms"}).start()
+    receiver = relay.conn()
+    receiver.hello(relay.token("alice", "phone"))
+    sender = relay.conn()
+    sender.hello(relay.token("alice", "pc"))
+    for i, (payload, collapse) in enumerate([(b"first", None), (b"tabs v1", "tabs"), (b"tabs v2", "tabs"),
+                                             (b"last", None)]):
+        fields = [("to", "phone"), ("id", i + 1), ("payload", payload)]
+        if collapse:
+            fields.append(("collapse", collapse))
+        sender.send(hfwire.SEND, fields)
+        assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    got = []
+    for _ in range(3):
+        msg = receiver.expect(hfwire.DELIVER)
+        got.append(msg["payload"])
+        receiver.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    receiver.send(hfwire.PING, [("id", 3)])
+    assert receiver.expect(hfwire.PONG)["id"] == 3, "a replaced message came too"
+    assert got == [b"first", b"tabs v2", b"last"], got
+
+
 def test_bad_sends_are_rejected_with_reasons():
     relay = Relay(**{"limits.max_ttl": "1h", "delivery.default_ttl": "1h"}).start()
     pc = relay.token("alice", "pc")
