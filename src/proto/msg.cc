@@ -250,9 +250,10 @@ int hf_msg_encode(const hf_msg *m, std::string *out)
     // Compute the body length first so the frame is written in one pass
     // into out, with no temporary body buffer.
     size_t body_len = 0;
-    for (unsigned tag = 1; tag <= HF_TAG_MAX; tag++) {
-        if (!hf_msg_has(m, tag))
-            continue;
+    // Only the present fields, in tag order: a frame carries a handful of
+    // the possible tags, and every message sent goes through here.
+    for (uint64_t left = m->present; left; left &= left - 1) {
+        unsigned tag = unsigned(__builtin_ctzll(left));
         const tag_spec &spec = tag_specs[tag];
         if (tag == HF_TAG_ADDRESS) {
             for (size_t i = 0; i < m->address_count; i++)
@@ -267,9 +268,8 @@ int hf_msg_encode(const hf_msg *m, std::string *out)
     }
     out->reserve(out->size() + HF_FRAME_HEADER_MAX + body_len);
     hf_frame_header_put(out, m->type, m->flags, body_len);
-    for (unsigned tag = 1; tag <= HF_TAG_MAX; tag++) {
-        if (!hf_msg_has(m, tag))
-            continue;
+    for (uint64_t left = m->present; left; left &= left - 1) {
+        unsigned tag = unsigned(__builtin_ctzll(left));
         const tag_spec &spec = tag_specs[tag];
         if (tag == HF_TAG_ADDRESS) {
             for (size_t i = 0; i < m->address_count; i++) {
