@@ -4,6 +4,7 @@
 // sync_interval and an enqueue is acknowledged only once a sync covers it.
 // See docs/storage.md for the layout and the durability of each setting.
 #include <event2/event.h>
+#include <endian.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 
@@ -107,22 +108,18 @@ struct lmdb_store {
     bool meta_direct = false;
 };
 
-// One append, not eight push_backs: keys are built for every message.
+// One byte swap and one append: keys are built for every message.
 void put_be64(std::string *out, uint64_t v)
 {
-    char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = char((v >> (56 - 8 * i)) & 0xff);
-    out->append(b, sizeof b);
+    uint64_t be = htobe64(v);
+    out->append(reinterpret_cast<const char *>(&be), sizeof be);
 }
 
 uint64_t get_be64(const void *p)
 {
-    auto *b = static_cast<const uint8_t *>(p);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    return v;
+    uint64_t be;
+    memcpy(&be, p, sizeof be);
+    return be64toh(be);
 }
 
 std::string dev_key(const char *account, const char *device)
@@ -135,7 +132,9 @@ std::string dev_key(const char *account, const char *device)
 
 std::string msg_key(const std::string &dev, uint64_t seq)
 {
-    std::string k = dev;
+    std::string k;
+    k.reserve(dev.size() + 9);
+    k += dev;
     k.push_back('\0');
     put_be64(&k, seq);
     return k;
@@ -150,11 +149,13 @@ MDB_val val(const std::string &s)
 // (u16 length + bytes each), then the payload.
 std::string encode_record(const hf_store_enqueue_req *req)
 {
+    const char *collapse = req->collapse_key ? req->collapse_key : "";
     std::string r;
+    r.reserve(24 + 2 + strlen(req->from) + 2 + strlen(collapse) + req->payload_len); // one allocation
     put_be64(&r, req->msg_id);
     put_be64(&r, req->stored_at_ms);
     put_be64(&r, req->expires_at_ms);
-    for (const char *s : {req->from, req->collapse_key ? req->collapse_key : ""}) {
+    for (const char *s : {req->from, collapse}) {
         size_t n = strlen(s);
         r.push_back(char(n >> 8));
         r.push_back(char(n & 0xff));
@@ -355,6 +356,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     if ((rc = mdb_put(txn, s->db.msgs, &k, &v, MDB_APPEND)) != 0 && (rc = mdb_put(txn, s->db.msgs, &k, &v, 0)) != 0)
         return status_of(rc);
     std::string tk;
+    tk.reserve(8 + key.size());
     put_be64(&tk, job->expires_at_ms);
     tk += key;
     MDB_val tkv = val(tk), empty{0, nullptr};
@@ -375,6 +377,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     if ((rc = mdb_put(txn, s->db.sent, &sk, &svv, 0)) != 0)
         return status_of(rc);
     std::string age;
+    age.reserve(8 + sent_key.size());
     put_be64(&age, forget_at);
     age += sent_key;
     MDB_val agev = val(age);
