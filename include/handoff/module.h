@@ -13,7 +13,8 @@
  * naming both. Modules reach the daemon only through `hf_host_api`; they
  * never touch its internals. All callbacks run on the daemon's one reactor
  * thread: a module may call back synchronously or later, never from another
- * thread. */
+ * thread. A module may run work of its own on a thread (store_lmdb waits for
+ * fsync on one) as long as its callbacks and host calls stay on the reactor. */
 #ifndef HANDOFF_MODULE_H
 #define HANDOFF_MODULE_H
 

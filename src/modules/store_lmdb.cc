@@ -1,7 +1,8 @@
 // store_lmdb: durable per-device queues in one LMDB environment, for a
 // single server. Writes of one reactor tick share one write transaction
-// (group commit); with sync = "batch" the environment is synced every
-// sync_interval and an enqueue is acknowledged only once a sync covers it.
+// (group commit); with sync = "batch" a thread syncs the environment (at
+// most once per sync_interval, see syncer.h) and an enqueue is
+// acknowledged only once a sync covers it.
 // See docs/storage.md for the layout and the durability of each setting.
 #include <event2/event.h>
 #include <endian.h>
@@ -22,6 +23,7 @@
 
 #include "modules/abi_v1.h"
 #include "modules/local_presence.h"
+#include "modules/syncer.h"
 #include "modules/tail_cache.h"
 
 namespace
@@ -41,8 +43,10 @@ const hf_setting_spec settings[setting_count] = {
     {"map_size", HF_SETTING_SIZE, "1g", 1 << 20, int64_t(1) << 44,
      "largest the store may grow; a full store rejects senders with store_full"},
     {"sync", HF_SETTING_STRING, "batch", 0, 0,
-     "always: fsync every commit; batch: fsync every sync_interval, acknowledge after it; off: never"},
-    {"sync_interval", HF_SETTING_DURATION, "10ms", 1, 10000, "with sync = batch, how often the store is synced"},
+     "always: fsync every commit; batch: fsync on a thread, at most every sync_interval, acknowledge after it; "
+     "off: never"},
+    {"sync_interval", HF_SETTING_DURATION, "10ms", 0, 10000,
+     "with sync = batch, the least time between the starts of two syncs (done on a thread of their own)"},
     {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
      "memory for messages committed but not yet fetched by their connected devices, so that live delivery "
      "reads nothing back from LMDB (0: off)"},
@@ -88,10 +92,13 @@ struct lmdb_store {
     dbs db{};
     sync_mode sync = sync_mode::batch;
     uint64_t sync_interval_ms = 10;
-    std::vector<pending_write> queued;   // for the next commit
-    std::vector<pending_write> unsynced; // committed, waiting for the next sync (batch)
+    std::vector<pending_write> queued; // for the next commit
+    // sync = batch: committed batches by generation, waiting for the sync
+    // thread to cover them.
+    std::deque<std::pair<uint64_t, std::vector<pending_write>>> unsynced;
+    uint64_t commit_gen = 0;
+    hf_syncer *syncer = nullptr;
     event *commit_event = nullptr;
-    event *sync_timer = nullptr;
     hf_local_presence presence; // one server: in memory
     hf_tail_cache tail;
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
@@ -503,26 +510,54 @@ void commit_queued(evutil_socket_t, short, void *arg)
     if (rc == 0)
         publish_committed(s, &batch, s->sync == sync_mode::batch);
     if (s->sync == sync_mode::batch) {
-        for (pending_write &w : batch)
-            s->unsynced.push_back(std::move(w));
-        return; // answered after the next sync
+        s->unsynced.emplace_back(++s->commit_gen, std::move(batch));
+        hf_syncer_request(s->syncer, s->commit_gen);
+        return; // answered once a sync covers it
     }
     run_callbacks(&batch);
 }
 
-void sync_now(evutil_socket_t, short, void *arg)
+// On the sync thread: commits go to the kernel at once (MDB_NOSYNC); this
+// waits for the disk. LMDB's sync is an fdatasync of the data file, safe
+// beside a write transaction on the reactor.
+int sync_env(void *arg)
+{
+    return mdb_env_sync(static_cast<lmdb_store *>(arg)->env, 1);
+}
+
+// Answers the writes of every batch up to synced_gen; those a failed sync
+// covered may not be on disk, so they are answered with an error.
+void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
 {
     auto *s = static_cast<lmdb_store *>(arg);
+    std::vector<pending_write> ready;
+    bool lost = false;
+    while (!s->unsynced.empty() && s->unsynced.front().first <= synced_gen) {
+        bool failed = s->unsynced.front().first <= failed_gen;
+        for (pending_write &w : s->unsynced.front().second) {
+            if (failed && w.status == HF_STORE_OK) {
+                w.status = HF_STORE_ERROR;
+                lost = true;
+            }
+            ready.push_back(std::move(w));
+        }
+        s->unsynced.pop_front();
+    }
+    if (lost)
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                     "sync failed; senders of the messages it covered get an error: check the disk");
+    run_callbacks(&ready);
+}
+
+// At close, on the reactor: the last sync, once the thread has stopped.
+void sync_all(lmdb_store *s)
+{
     if (s->unsynced.empty())
         return;
     int rc = mdb_env_sync(s->env, 1);
-    if (rc != 0) {
+    if (rc != 0)
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "sync failed: %s; check the disk", mdb_strerror(rc));
-        for (pending_write &w : s->unsynced)
-            if (w.status == HF_STORE_OK)
-                w.status = HF_STORE_ERROR;
-    }
-    run_callbacks(&s->unsynced);
+    answer_synced(s, s->commit_gen, rc == 0 ? 0 : s->commit_gen);
 }
 
 void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done,
@@ -593,10 +628,14 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     }
     event_base *base = host->event_base(host->host);
     s->commit_event = event_new(base, -1, 0, commit_queued, s);
-    if (s->sync == sync_mode::batch) {
-        s->sync_timer = event_new(base, -1, EV_PERSIST, sync_now, s);
-        timeval tv = {time_t(s->sync_interval_ms / 1000), suseconds_t(s->sync_interval_ms % 1000 * 1000)};
-        event_add(s->sync_timer, &tv);
+    std::string syncer_err;
+    if (s->sync == sync_mode::batch &&
+        !(s->syncer = hf_syncer_start(base, sync_env, answer_synced, s, s->sync_interval_ms, &syncer_err))) {
+        snprintf(err, err_len, "%s", syncer_err.c_str());
+        event_free(s->commit_event);
+        mdb_env_close(s->env);
+        delete s;
+        return -1;
     }
     *store = s;
     return 0;
@@ -606,11 +645,11 @@ void store_close(void *store)
 {
     auto *s = static_cast<lmdb_store *>(store);
     commit_queued(-1, 0, s);
-    sync_now(-1, 0, s);
+    if (s->syncer)
+        hf_syncer_stop(s->syncer);
+    sync_all(s);
     if (s->read_txn)
         mdb_txn_abort(s->read_txn);
-    if (s->sync_timer)
-        event_free(s->sync_timer);
     event_free(s->commit_event);
     mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
