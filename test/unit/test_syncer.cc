@@ -1,0 +1,142 @@
+// Unit tests of the stores' sync thread: requests are covered, answers
+// come on the reactor with the generation synced, a failed sync is
+// reported for what it covered, and stopping joins the thread.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "modules/syncer.h"
+
+// cmocka 1.1 headers lack extern "C" guards.
+extern "C" {
+#include <cmocka.h>
+}
+
+namespace
+{
+
+struct fixture {
+    event_base *base = event_base_new();
+    std::atomic<int> syncs{0};
+    std::atomic<int> fail_next{0}; // the next sync returns an error
+    std::thread::id reactor = std::this_thread::get_id();
+    bool synced_on_other_thread = true;
+    uint64_t synced = 0, failed = 0;
+    int answers = 0;
+};
+
+int fake_sync(void *arg)
+{
+    auto *f = static_cast<fixture *>(arg);
+    if (std::this_thread::get_id() == f->reactor)
+        f->synced_on_other_thread = false;
+    f->syncs++;
+    return f->fail_next.exchange(0);
+}
+
+void on_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
+{
+    auto *f = static_cast<fixture *>(arg);
+    assert_true(std::this_thread::get_id() == f->reactor); // answers on the reactor
+    f->synced = synced_gen;
+    f->failed = failed_gen;
+    f->answers++;
+}
+
+// Runs the reactor until the syncer has answered up to gen (at most 5 s).
+void run_until_synced(fixture *f, uint64_t gen)
+{
+    for (int i = 0; i < 500 && f->synced < gen; i++) {
+        timeval tick = {0, 10000};
+        event_base_loopexit(f->base, &tick);
+        event_base_dispatch(f->base);
+    }
+}
+
+void a_request_is_synced_off_the_reactor(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 0, &err);
+    assert_non_null(s);
+    hf_syncer_request(s, 1);
+    run_until_synced(&f, 1);
+    assert_int_equal(f.synced, 1);
+    assert_int_equal(f.failed, 0);
+    assert_true(f.synced_on_other_thread);
+    // Later commits, one sync or more, end covered up to the last.
+    hf_syncer_request(s, 2);
+    hf_syncer_request(s, 3);
+    run_until_synced(&f, 3);
+    assert_int_equal(f.synced, 3);
+    assert_in_range(f.syncs.load(), 2, 3);
+    hf_syncer_stop(s);
+    event_base_free(f.base);
+}
+
+void a_failed_sync_is_reported_for_what_it_covered(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 0, &err);
+    assert_non_null(s);
+    f.fail_next = 5; // EIO, say
+    hf_syncer_request(s, 1);
+    run_until_synced(&f, 1);
+    assert_int_equal(f.failed, 1);
+    hf_syncer_request(s, 2); // the next one succeeds: failed stays at 1
+    run_until_synced(&f, 2);
+    assert_int_equal(f.synced, 2);
+    assert_int_equal(f.failed, 1);
+    hf_syncer_stop(s);
+    event_base_free(f.base);
+}
+
+void the_gap_gathers_commits_into_one_sync(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 1000, &err);
+    assert_non_null(s);
+    hf_syncer_request(s, 1);
+    run_until_synced(&f, 1); // the first sync goes at once
+    int after_first = f.syncs.load();
+    for (uint64_t gen = 2; gen <= 20; gen++)
+        hf_syncer_request(s, gen); // within the 1 s gap, short of a stall that long
+    run_until_synced(&f, 20);
+    assert_int_equal(f.synced, 20);
+    assert_in_range(f.syncs.load() - after_first, 1, 2); // not 19
+    hf_syncer_stop(s);
+    event_base_free(f.base);
+}
+
+void stop_with_nothing_asked_returns(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 10, &err);
+    assert_non_null(s);
+    hf_syncer_stop(s);
+    assert_int_equal(f.syncs.load(), 0);
+    event_base_free(f.base);
+}
+
+} // namespace
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_request_is_synced_off_the_reactor),
+        cmocka_unit_test(a_failed_sync_is_reported_for_what_it_covered),
+        cmocka_unit_test(the_gap_gathers_commits_into_one_sync),
+        cmocka_unit_test(stop_with_nothing_asked_returns),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
