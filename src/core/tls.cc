@@ -36,7 +36,10 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
         return nullptr;
     }
     // Devices reconnect often; a resumed session saves a full handshake.
+    // One TLS 1.3 ticket is enough for a device's next connection; OpenSSL
+    // sends two by default, each an encryption and a record per handshake.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_num_tickets(ctx.get(), 1);
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_certificate.c_str()) != 1) {
         *err = "tls.certificate " + cfg.tls_certificate + ": " + openssl_error() +
                " (give a readable PEM certificate chain)";
