@@ -209,10 +209,12 @@ void enqueue_done(void *arg, int status, uint64_t seq, int acked)
                ctx->device.c_str(), hf_err_name(reject_code_of(status)));
         settle(p, outcome::rejected, reject_code_of(status));
     }
-    if (target && status == HF_STORE_OK)
-        hf_session_pump(target);
-    else if (status == HF_STORE_OK)
+    if (status == HF_STORE_OK && !target)
         notify_elsewhere(d, p->account, ctx->device);
+    // A store that tells the daemon at commit (LMDB) has usually had the
+    // message sent already; pumping again would only fetch nothing.
+    else if (status == HF_STORE_OK && seq > target->last_sent_seq)
+        hf_session_pump(target);
     delete ctx;
     unref(p);
 }
