@@ -70,6 +70,14 @@ void on_wake(evutil_socket_t fd, short, void *arg)
     s->done(s->arg, synced, failed);
 }
 
+// What start made, once the thread is gone (or never ran).
+void release(hf_syncer *s)
+{
+    event_free(s->wake_event);
+    close(s->wake_fd);
+    delete s;
+}
+
 } // namespace
 
 hf_syncer *hf_syncer_start(event_base *base, hf_syncer_sync_fn sync, hf_syncer_done_fn done, void *arg,
@@ -92,9 +100,7 @@ hf_syncer *hf_syncer_start(event_base *base, hf_syncer_sync_fn sync, hf_syncer_d
         s->thread = std::thread(run, s);
     } catch (const std::system_error &e) {
         *err = std::string("cannot start the sync thread: ") + e.what();
-        event_free(s->wake_event);
-        close(s->wake_fd);
-        delete s;
+        release(s);
         return nullptr;
     }
     return s;
@@ -117,7 +123,5 @@ void hf_syncer_stop(hf_syncer *s)
         s->asked.notify_one();
     }
     s->thread.join();
-    event_free(s->wake_event);
-    close(s->wake_fd);
-    delete s;
+    release(s);
 }
