@@ -1,8 +1,12 @@
 // store_lmdb: durable per-device queues in one LMDB environment, for a
-// single server. Writes of one reactor tick share one write transaction
-// (group commit); with sync = "batch" a thread syncs the environment (at
-// most once per sync_interval, see syncer.h) and an enqueue is
-// acknowledged only once a sync covers it.
+// single server. Writes of one reactor tick are applied together, in a
+// nested transaction of the open "window" transaction, and published at
+// once (connected devices are sent new messages from the window). With
+// sync = "batch" the window is committed only when a sync can start (at
+// most once per sync_interval, see syncer.h), so a page that many ticks
+// change is written once, and a message acknowledged within the window
+// costs its pages no disk write; an enqueue is acknowledged only once a
+// sync covers it. Other sync settings commit the window every tick.
 // See docs/storage.md for the layout and the durability of each setting.
 #include <event2/event.h>
 #include <endian.h>
@@ -92,27 +96,37 @@ struct lmdb_store {
     dbs db{};
     sync_mode sync = sync_mode::batch;
     uint64_t sync_interval_ms = 10;
-    std::vector<pending_write> queued; // for the next commit
-    // sync = batch: committed batches by generation, waiting for the sync
+    std::vector<pending_write> queued; // for the next tick's apply
+    // The open write transaction that ticks apply into, and the writes
+    // applied in it, answered once it is committed (and synced).
+    MDB_txn *window = nullptr;
+    std::vector<pending_write> window_writes;
+    // sync = batch: committed windows by generation, waiting for the sync
     // thread to cover them.
     std::deque<std::pair<uint64_t, std::vector<pending_write>>> unsynced;
     uint64_t commit_gen = 0;
     hf_syncer *syncer = nullptr;
-    event *commit_event = nullptr;
+    event *apply_event = nullptr;
     hf_local_presence presence; // one server: in memory
     hf_tail_cache tail;
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
-    // One read transaction kept reset between fetches: renewing it costs
-    // far less than a new one (a fetch follows every commit).
+    // While no window is open, reads use one read transaction kept reset
+    // between them: renewing it costs far less than a new one.
     MDB_txn *read_txn = nullptr;
-    bool read_txn_busy = false; // a fetch inside a fetch's callback opens its own
-    // Queue metadata is read and written once per device per commit, not
-    // once per message: the batch's changes gather in batch_meta and are
-    // put into the transaction just before it commits; meta_cache holds
-    // committed values. A batch redone with nested transactions reads and
-    // writes LMDB directly (meta_direct) and empties the cache.
+    bool read_txn_busy = false; // a read inside a read's callback opens its own
+    // Queue metadata is read and written once per device per tick, not
+    // once per message: the tick's changes gather in batch_meta and are
+    // put into its transaction just before it ends; meta_cache holds the
+    // values applied so far. A batch redone with nested transactions reads
+    // and writes LMDB directly (meta_direct) and empties the cache.
     std::unordered_map<std::string, queue_meta> batch_meta, meta_cache;
     bool meta_direct = false;
+    // Each device's next seq as applied in the window. Should the window
+    // fail to commit, its messages are gone but may have been sent, and
+    // their seqs acknowledged later: seq_floors keeps those seqs from
+    // being given again (an acknowledgement would delete a message never
+    // sent).
+    std::unordered_map<std::string, uint64_t> window_seqs, seq_floors;
 };
 
 // One byte swap and one append: keys are built for every message.
@@ -223,6 +237,11 @@ queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
         m.count = get_be64(p + 16);
         m.bytes = get_be64(p + 24);
     }
+    if (!s->seq_floors.empty()) {
+        auto floor = s->seq_floors.find(dev);
+        if (floor != s->seq_floors.end() && floor->second > m.next_seq)
+            m.next_seq = floor->second;
+    }
     return m;
 }
 
@@ -239,8 +258,10 @@ int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_me
 
 int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
 {
-    if (s->meta_direct)
+    if (s->meta_direct) {
+        s->window_seqs[dev] = m.next_seq; // perhaps undone: a higher floor is harmless
         return put_meta(s, txn, dev, m);
+    }
     s->batch_meta[dev] = m;
     return 0;
 }
@@ -254,13 +275,16 @@ bool put_batch_meta(lmdb_store *s, MDB_txn *txn)
     return true;
 }
 
-// After a commit: what the batch changed is now the committed metadata.
+// After a tick's transaction: what the batch changed is now the applied
+// metadata.
 void keep_batch_meta(lmdb_store *s)
 {
     if (s->meta_cache.size() + s->batch_meta.size() > meta_cache_max)
         s->meta_cache.clear();
-    for (auto &[dev, m] : s->batch_meta)
+    for (auto &[dev, m] : s->batch_meta) {
         s->meta_cache[dev] = m;
+        s->window_seqs[dev] = m.next_seq;
+    }
 }
 
 int status_of(int rc)
@@ -343,7 +367,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     }
     queue_meta m = read_meta(s, txn, dev);
     uint64_t older = 0;
-    job->collapsed = 0; // a batch may be applied twice (commit_queued)
+    job->collapsed = 0; // a batch may be applied twice (apply_queued)
     std::string ck;
     if (!job->collapse.empty()) {
         ck = dev + '\0' + job->collapse;
@@ -360,7 +384,11 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     uint64_t seq = m.next_seq++;
     std::string key = msg_key(dev, seq);
     MDB_val k = val(key), v = val(job->record);
-    if ((rc = mdb_put(txn, s->db.msgs, &k, &v, MDB_APPEND)) != 0 && (rc = mdb_put(txn, s->db.msgs, &k, &v, 0)) != 0)
+    // Appending works while this device's keys sort last; anything but
+    // MDB_KEYEXIST (not last) has broken the transaction.
+    if ((rc = mdb_put(txn, s->db.msgs, &k, &v, MDB_APPEND)) == MDB_KEYEXIST)
+        rc = mdb_put(txn, s->db.msgs, &k, &v, 0);
+    if (rc != 0)
         return status_of(rc);
     std::string tk;
     tk.reserve(8 + key.size());
@@ -411,6 +439,16 @@ bool accepted(int status)
     return status == HF_STORE_OK || status == HF_STORE_DUPLICATE;
 }
 
+// False if an LMDB call failed in txn (MDB_MAP_FULL, say) unnoticed by
+// the write that made it: LMDB then refuses every call with MDB_BAD_TXN,
+// and committing such a nested transaction would break the window too.
+bool usable(lmdb_store *s, MDB_txn *txn)
+{
+    char probe = 0;
+    MDB_val k{1, &probe}, v;
+    return mdb_get(txn, s->db.meta, &k, &v) != MDB_BAD_TXN;
+}
+
 // Every write straight into txn; false at the first that fails or is
 // refused (it may have changed something before it stopped, or broken the
 // transaction).
@@ -433,6 +471,8 @@ void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn
             continue;
         }
         w.status = w.apply(child);
+        if (accepted(w.status) && !usable(s, child))
+            w.status = HF_STORE_ERROR;
         if (!accepted(w.status))
             mdb_txn_abort(child);
         else if (mdb_txn_commit(child) != 0)
@@ -440,10 +480,10 @@ void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn
     }
 }
 
-// After a commit: the batch's messages go into their devices' tails (see
-// tail_cache.h); with tell, each device whose queue grew is told once, as
-// one fetch takes all it has.
-void publish_committed(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
+// After a tick's transaction: the batch's messages go into their devices'
+// tails (see tail_cache.h); with tell, each device whose queue grew is
+// told once, as one fetch takes all it has.
+void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
 {
     for (pending_write &w : *batch) {
         if (!w.enqueue || w.status != HF_STORE_OK)
@@ -463,9 +503,60 @@ void publish_committed(lmdb_store *s, std::vector<pending_write> *batch, bool te
     }
 }
 
-// The tick's transaction: every queued write, directly; a batch with a
-// failed or refused write is redone with a nested transaction per write.
-void commit_queued(evutil_socket_t, short, void *arg)
+void log_commit_failure(lmdb_store *s, int rc)
+{
+    uint64_t now = s->host->now_ms(s->host->host);
+    if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                     "commit failed: %s; senders get store_full: raise store.map_size or free disk", mdb_strerror(rc));
+        s->full_logged_ms = now;
+    }
+}
+
+// The window did not commit: what it applied is gone though it was
+// published. Reads go to LMDB again and its seqs are not given again.
+void forget_window(lmdb_store *s)
+{
+    hf_tail_clear(&s->tail);
+    s->meta_cache.clear();
+    for (const auto &[dev, next_seq] : s->window_seqs)
+        if (next_seq > s->seq_floors[dev])
+            s->seq_floors[dev] = next_seq;
+}
+
+// Commits the window. With sync = batch its writes wait for the sync of
+// the generation returned (0: nothing to sync); otherwise they are
+// answered now.
+uint64_t commit_window(void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    if (!s->window) { // none could begin: its writes failed already
+        run_callbacks(&s->window_writes);
+        return 0;
+    }
+    int rc = mdb_txn_commit(s->window);
+    s->window = nullptr;
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    if (rc != 0) {
+        log_commit_failure(s, rc);
+        forget_window(s);
+        for (pending_write &w : writes)
+            w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+    }
+    s->window_seqs.clear();
+    if (rc == 0 && s->sync == sync_mode::batch) {
+        s->unsynced.emplace_back(++s->commit_gen, std::move(writes));
+        return s->commit_gen;
+    }
+    run_callbacks(&writes);
+    return 0;
+}
+
+// The tick: every queued write applied in one transaction nested in the
+// window, directly; a batch with a failed or refused write is redone with
+// a nested transaction per write.
+void apply_queued(evutil_socket_t, short, void *arg)
 {
     auto *s = static_cast<lmdb_store *>(arg);
     if (s->queued.empty())
@@ -473,48 +564,45 @@ void commit_queued(evutil_socket_t, short, void *arg)
     std::vector<pending_write> batch;
     batch.swap(s->queued);
     MDB_txn *txn = nullptr;
-    int rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
-    bool direct = rc == 0 && apply_direct(&batch, txn) && put_batch_meta(s, txn);
-    if (rc == 0 && !direct) {
-        mdb_txn_abort(txn);
+    int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window);
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, s->window, 0, &txn);
+    bool direct = false;
+    if (rc == 0) {
+        direct = apply_direct(&batch, txn) && put_batch_meta(s, txn) && usable(s, txn);
+        if (!direct)
+            mdb_txn_abort(txn);
+        else if ((rc = mdb_txn_commit(txn)) != 0)
+            log_commit_failure(s, rc);
+    }
+    if (rc == 0 && direct) {
+        keep_batch_meta(s);
+    } else if (rc == 0) {
         s->batch_meta.clear();
         s->meta_cache.clear(); // the nested writes go around it
         s->meta_direct = true;
-        if ((rc = mdb_txn_begin(s->env, nullptr, 0, &txn)) == 0)
-            apply_nested(s, &batch, txn);
+        apply_nested(s, &batch, s->window);
         s->meta_direct = false;
-    }
-    if (rc != 0)
-        for (pending_write &w : batch)
-            w.status = HF_STORE_ERROR;
-    if (rc == 0 && (rc = mdb_txn_commit(txn)) != 0) {
-        uint64_t now = s->host->now_ms(s->host->host);
-        if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
-            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
-                         "commit failed: %s; senders get store_full: raise store.map_size or free disk",
-                         mdb_strerror(rc));
-            s->full_logged_ms = now;
-        }
+    } else {
+        if (!txn)
+            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
         for (pending_write &w : batch)
             w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
-    } else if (rc != 0) {
-        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
     }
-    if (rc == 0 && direct)
-        keep_batch_meta(s);
     s->batch_meta.clear();
-    // With sync = batch the devices are told before the sync: a connected
-    // device may be sent the message now (the host answers the sender
-    // only after the sync). A crash before the sync loses no acknowledged
-    // message: the sender, unanswered, resends it.
+    // With sync = batch the devices are told before the sync (even before
+    // the commit): a connected device may be sent the message now (the
+    // host answers the sender only after the sync). A crash before the
+    // sync loses no acknowledged message: the sender, unanswered, resends
+    // it.
     if (rc == 0)
-        publish_committed(s, &batch, s->sync == sync_mode::batch);
-    if (s->sync == sync_mode::batch) {
-        s->unsynced.emplace_back(++s->commit_gen, std::move(batch));
-        hf_syncer_request(s->syncer, s->commit_gen);
-        return; // answered once a sync covers it
-    }
-    run_callbacks(&batch);
+        publish_applied(s, &batch, s->sync == sync_mode::batch);
+    for (pending_write &w : batch)
+        s->window_writes.push_back(std::move(w));
+    if (s->sync == sync_mode::batch)
+        hf_syncer_request(s->syncer); // commits the window when a sync can start
+    else
+        commit_window(s);
 }
 
 // On the sync thread: commits go to the kernel at once (MDB_NOSYNC); this
@@ -525,7 +613,7 @@ int sync_env(void *arg)
     return mdb_env_sync(static_cast<lmdb_store *>(arg)->env, 1);
 }
 
-// Answers the writes of every batch up to synced_gen; those a failed sync
+// Answers the writes of every window up to synced_gen; those a failed sync
 // covered may not be on disk, so they are answered with an error.
 void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
 {
@@ -565,7 +653,45 @@ void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::functi
 {
     s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK, enqueue});
     if (s->queued.size() == 1)
-        event_active(s->commit_event, EV_TIMEOUT, 0);
+        event_active(s->apply_event, EV_TIMEOUT, 0);
+}
+
+// A transaction to read in: the window when one is open (it holds what
+// was applied and not yet committed), else a read transaction.
+struct reader {
+    MDB_txn *txn = nullptr;
+    bool in_window = false; // nothing to end
+    bool kept = false;      // s->read_txn, renewed: reset when done
+};
+
+// 0 or an LMDB error; end_read only after 0.
+int begin_read(lmdb_store *s, reader *r)
+{
+    if (s->window) {
+        r->txn = s->window;
+        r->in_window = true;
+        return 0;
+    }
+    r->kept = !s->read_txn_busy;
+    int rc = r->kept && s->read_txn ? mdb_txn_renew(s->read_txn)
+                                    : mdb_txn_begin(s->env, nullptr, MDB_RDONLY, r->kept ? &s->read_txn : &r->txn);
+    if (r->kept) {
+        r->txn = s->read_txn;
+        s->read_txn_busy = rc == 0;
+    }
+    return rc;
+}
+
+void end_read(lmdb_store *s, reader *r)
+{
+    if (r->in_window)
+        return;
+    if (r->kept) {
+        mdb_txn_reset(r->txn);
+        s->read_txn_busy = false;
+    } else {
+        mdb_txn_abort(r->txn);
+    }
 }
 
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
@@ -627,12 +753,12 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         return -1;
     }
     event_base *base = host->event_base(host->host);
-    s->commit_event = event_new(base, -1, 0, commit_queued, s);
+    s->apply_event = event_new(base, -1, 0, apply_queued, s);
     std::string syncer_err;
-    if (s->sync == sync_mode::batch &&
-        !(s->syncer = hf_syncer_start(base, sync_env, answer_synced, s, s->sync_interval_ms, &syncer_err))) {
+    if (s->sync == sync_mode::batch && !(s->syncer = hf_syncer_start(base, {commit_window, sync_env, answer_synced, s},
+                                                                     s->sync_interval_ms, &syncer_err))) {
         snprintf(err, err_len, "%s", syncer_err.c_str());
-        event_free(s->commit_event);
+        event_free(s->apply_event);
         mdb_env_close(s->env);
         delete s;
         return -1;
@@ -644,13 +770,14 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
 void store_close(void *store)
 {
     auto *s = static_cast<lmdb_store *>(store);
-    commit_queued(-1, 0, s);
+    apply_queued(-1, 0, s);
     if (s->syncer)
         hf_syncer_stop(s->syncer);
+    commit_window(s);
     sync_all(s);
     if (s->read_txn)
         mdb_txn_abort(s->read_txn);
-    event_free(s->commit_event);
+    event_free(s->apply_event);
     mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
     delete s;
@@ -704,27 +831,21 @@ struct fetch_batch {
     }
 };
 
-// Reads from LMDB in a read transaction: it sees what is committed. A read
-// that reaches the end of the device's queue starts its tail.
+// Reads from LMDB (the window, or what is committed when none is open). A
+// read that reaches the end of the device's queue starts its tail.
 void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, fetch_batch *b, hf_store_fetch_cb cb,
                      void *arg)
 {
     std::string start = msg_key(dev, after_seq + 1);
-    bool reuse = !s->read_txn_busy;
-    MDB_txn *txn = reuse ? s->read_txn : nullptr;
-    int rc = txn ? mdb_txn_renew(txn) : mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn);
-    if (rc == 0 && reuse)
-        s->read_txn = txn; // kept, reset between fetches
+    reader r;
+    int rc = begin_read(s, &r);
     MDB_cursor *cur = nullptr;
-    if (rc != 0 || mdb_cursor_open(txn, s->db.msgs, &cur) != 0) {
-        if (rc == 0 && reuse)
-            mdb_txn_reset(txn);
-        else if (rc == 0)
-            mdb_txn_abort(txn);
+    if (rc != 0 || mdb_cursor_open(r.txn, s->db.msgs, &cur) != 0) {
+        if (rc == 0)
+            end_read(s, &r);
         cb(arg, HF_STORE_ERROR, nullptr, 0);
         return;
     }
-    s->read_txn_busy = reuse;
     bool at_end = false;
     MDB_val k = val(start), v;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -740,12 +861,7 @@ void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, 
         hf_tail_covered(&s->tail, dev, (b->out.empty() ? after_seq : b->out.back().seq) + 1);
     cb(arg, HF_STORE_OK, b->out.data(), b->out.size());
     mdb_cursor_close(cur);
-    if (reuse) {
-        mdb_txn_reset(txn);
-        s->read_txn_busy = false;
-    } else {
-        mdb_txn_abort(txn);
-    }
+    end_read(s, &r);
 }
 
 void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
@@ -789,8 +905,11 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
                 acked.push_back(ref_of(seq, v));
             }
             mdb_cursor_close(cur);
-            for (const stored_ref &ref : acked)
-                delete_stored(s, txn, dev, ref, &m);
+            for (const stored_ref &ref : acked) {
+                int rc = delete_stored(s, txn, dev, ref, &m);
+                if (rc != 0 && rc != MDB_NOTFOUND)
+                    return status_of(rc);
+            }
             if (upto_seq > m.acked_upto)
                 m.acked_upto = upto_seq;
             return status_of(write_meta(s, txn, dev, m));
@@ -817,9 +936,10 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
     auto *s = static_cast<lmdb_store *>(store);
     std::string prefix = std::string(account) + '\0';
     std::vector<std::string> names;
-    MDB_txn *txn = nullptr;
+    reader r;
+    bool reading = begin_read(s, &r) == 0;
     MDB_cursor *cur = nullptr;
-    if (mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn) == 0 && mdb_cursor_open(txn, s->db.devices, &cur) == 0) {
+    if (reading && mdb_cursor_open(r.txn, s->db.devices, &cur) == 0) {
         MDB_val k = val(prefix), v;
         for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
             if (k.mv_size < prefix.size() || memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)
@@ -828,8 +948,8 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
         }
         mdb_cursor_close(cur);
     }
-    if (txn)
-        mdb_txn_abort(txn);
+    if (reading)
+        end_read(s, &r);
     std::vector<const char *> ptrs;
     for (const std::string &n : names)
         ptrs.push_back(n.c_str());
@@ -859,9 +979,13 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                 std::string dev = tk.substr(8, tk.size() - 8 - 9);
                 uint64_t seq = get_be64(tk.data() + tk.size() - 8);
                 queue_meta m = read_meta(s, txn, dev);
-                if (delete_message(s, txn, dev, seq, &m) == 0)
+                int rc = delete_message(s, txn, dev, seq, &m);
+                if (rc == 0)
                     (*expired)++;
-                write_meta(s, txn, dev, m);
+                else if (rc != MDB_NOTFOUND)
+                    return status_of(rc);
+                if ((rc = write_meta(s, txn, dev, m)) != 0)
+                    return status_of(rc);
             }
             std::vector<std::string> forgotten; // sent_age keys
             if (mdb_cursor_open(txn, s->db.sent_age, &cur) != 0)
@@ -874,30 +998,32 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
             mdb_cursor_close(cur);
             for (const std::string &ak : forgotten) {
                 MDB_val akv = val(ak), sk{ak.size() - 8, const_cast<char *>(ak.data()) + 8};
-                mdb_del(txn, s->db.sent_age, &akv, nullptr);
+                int rc = mdb_del(txn, s->db.sent_age, &akv, nullptr);
                 MDB_val sv;
                 // Only if it was not renewed by a later entry.
-                if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
+                if (rc == 0 && mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
                     get_be64(static_cast<char *>(sv.mv_data) + 8) <= now_ms)
-                    mdb_del(txn, s->db.sent, &sk, nullptr);
+                    rc = mdb_del(txn, s->db.sent, &sk, nullptr);
+                if (rc != 0 && rc != MDB_NOTFOUND)
+                    return status_of(rc);
             }
             return HF_STORE_OK;
         },
         [cb, arg, expired](int status) { cb(arg, status, *expired); });
 }
 
-// The message table's entry count, as of the last commit (a scrape does not
-// wait for the group commit).
+// The message table's entry count, as of the last tick (a scrape does not
+// wait for the next one).
 void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<lmdb_store *>(store);
-    MDB_txn *txn = nullptr;
+    reader r;
     MDB_stat st;
-    int rc = mdb_txn_begin(s->env, nullptr, MDB_RDONLY, &txn);
-    if (rc == 0)
-        rc = mdb_stat(txn, s->db.msgs, &st);
-    if (txn)
-        mdb_txn_abort(txn);
+    int rc = begin_read(s, &r);
+    if (rc == 0) {
+        rc = mdb_stat(r.txn, s->db.msgs, &st);
+        end_read(s, &r);
+    }
     cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? uint64_t(st.ms_entries) : 0);
 }
 

@@ -100,3 +100,10 @@ const hf_tail *hf_tail_after(hf_tail_cache *c, const std::string &dev, uint64_t 
     c->lru.splice(c->lru.end(), c->lru, t.lru);
     return &t;
 }
+
+void hf_tail_clear(hf_tail_cache *c)
+{
+    c->tails.clear();
+    c->lru.clear();
+    c->bytes = 0;
+}

@@ -57,4 +57,8 @@ void hf_tail_remove(hf_tail_cache *c, const std::string &dev, uint64_t seq);
 // not cover them and the store must be read.
 const hf_tail *hf_tail_after(hf_tail_cache *c, const std::string &dev, uint64_t after_seq);
 
+// Drops every tail: the store lost writes it had published (a failed
+// commit), so what the tails hold may not be stored.
+void hf_tail_clear(hf_tail_cache *c);
+
 #endif

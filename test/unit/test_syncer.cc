@@ -1,6 +1,8 @@
-// Unit tests of the stores' sync thread: requests are covered, answers
-// come on the reactor with the generation synced, a failed sync is
-// reported for what it covered, and stopping joins the thread.
+// Unit tests of the stores' sync thread: a request is committed on the
+// reactor and synced on the thread, answers come on the reactor with the
+// generation synced, requests within the gap share one commit and sync, a
+// failed sync is reported for what it covered, and stopping joins the
+// thread.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,12 +27,25 @@ namespace
 struct fixture {
     event_base *base = event_base_new();
     std::atomic<int> syncs{0};
+    uint64_t commits = 0;          // also the generation of the last commit
+    bool commit_fails = false;     // the next commit fails: nothing to sync
     std::atomic<int> fail_next{0}; // the next sync returns an error
     std::thread::id reactor = std::this_thread::get_id();
     bool synced_on_other_thread = true;
     uint64_t synced = 0, failed = 0;
     int answers = 0;
 };
+
+uint64_t fake_commit(void *arg)
+{
+    auto *f = static_cast<fixture *>(arg);
+    assert_true(std::this_thread::get_id() == f->reactor);
+    if (f->commit_fails) {
+        f->commit_fails = false;
+        return 0;
+    }
+    return ++f->commits;
+}
 
 int fake_sync(void *arg)
 {
@@ -64,19 +79,21 @@ void a_request_is_synced_off_the_reactor(void **)
 {
     fixture f;
     std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 0, &err);
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
     assert_non_null(s);
-    hf_syncer_request(s, 1);
+    hf_syncer_request(s);
+    assert_int_equal(f.commits, 1); // at once: nothing ran before
     run_until_synced(&f, 1);
     assert_int_equal(f.synced, 1);
     assert_int_equal(f.failed, 0);
     assert_true(f.synced_on_other_thread);
-    // Later commits, one sync or more, end covered up to the last.
-    hf_syncer_request(s, 2);
-    hf_syncer_request(s, 3);
-    run_until_synced(&f, 3);
-    assert_int_equal(f.synced, 3);
-    assert_in_range(f.syncs.load(), 2, 3);
+    // Later requests, one commit and sync or more, end covered up to the last.
+    hf_syncer_request(s);
+    hf_syncer_request(s);
+    run_until_synced(&f, f.commits);
+    assert_int_equal(f.synced, f.commits);
+    assert_in_range(f.commits, 2, 3);
+    assert_int_equal(f.syncs.load(), f.commits);
     hf_syncer_stop(s);
     event_base_free(f.base);
 }
@@ -85,13 +102,13 @@ void a_failed_sync_is_reported_for_what_it_covered(void **)
 {
     fixture f;
     std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 0, &err);
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
     assert_non_null(s);
     f.fail_next = 5; // EIO, say
-    hf_syncer_request(s, 1);
+    hf_syncer_request(s);
     run_until_synced(&f, 1);
     assert_int_equal(f.failed, 1);
-    hf_syncer_request(s, 2); // the next one succeeds: failed stays at 1
+    hf_syncer_request(s); // the next one succeeds: failed stays at 1
     run_until_synced(&f, 2);
     assert_int_equal(f.synced, 2);
     assert_int_equal(f.failed, 1);
@@ -103,16 +120,32 @@ void the_gap_gathers_commits_into_one_sync(void **)
 {
     fixture f;
     std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 1000, &err);
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 1000, &err);
     assert_non_null(s);
-    hf_syncer_request(s, 1);
+    hf_syncer_request(s);
     run_until_synced(&f, 1); // the first sync goes at once
-    int after_first = f.syncs.load();
-    for (uint64_t gen = 2; gen <= 20; gen++)
-        hf_syncer_request(s, gen); // within the 1 s gap, short of a stall that long
-    run_until_synced(&f, 20);
-    assert_int_equal(f.synced, 20);
-    assert_in_range(f.syncs.load() - after_first, 1, 2); // not 19
+    for (int i = 0; i < 19; i++)
+        hf_syncer_request(s);       // within the 1 s gap, short of a stall that long
+    assert_int_equal(f.commits, 1); // the writes wait, uncommitted
+    run_until_synced(&f, 2);
+    assert_int_equal(f.commits, 2); // one commit for the 19, not 19
+    assert_int_equal(f.syncs.load(), 2);
+    hf_syncer_stop(s);
+    event_base_free(f.base);
+}
+
+void a_failed_commit_starts_no_sync(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
+    assert_non_null(s);
+    f.commit_fails = true;
+    hf_syncer_request(s);
+    assert_int_equal(f.syncs.load(), 0);
+    hf_syncer_request(s); // the syncer is free for the next
+    run_until_synced(&f, 1);
+    assert_int_equal(f.syncs.load(), 1);
     hf_syncer_stop(s);
     event_base_free(f.base);
 }
@@ -121,7 +154,7 @@ void stop_with_nothing_asked_returns(void **)
 {
     fixture f;
     std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, fake_sync, on_synced, &f, 10, &err);
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 10, &err);
     assert_non_null(s);
     hf_syncer_stop(s);
     assert_int_equal(f.syncs.load(), 0);
@@ -136,6 +169,7 @@ int main(void)
         cmocka_unit_test(a_request_is_synced_off_the_reactor),
         cmocka_unit_test(a_failed_sync_is_reported_for_what_it_covered),
         cmocka_unit_test(the_gap_gathers_commits_into_one_sync),
+        cmocka_unit_test(a_failed_commit_starts_no_sync),
         cmocka_unit_test(stop_with_nothing_asked_returns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

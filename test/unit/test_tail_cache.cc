@@ -116,6 +116,22 @@ void off_when_the_budget_is_zero(void **)
     assert_int_equal(c.bytes, 0);
 }
 
+void clear_uncovers_every_device(void **)
+{
+    hf_tail_cache c = cache();
+    for (const char *dev : {"a", "b"}) {
+        hf_tail_covered(&c, dev, 1);
+        hf_tail_append(&c, dev, 1, "one");
+    }
+    hf_tail_clear(&c);
+    assert_string_equal(seqs_after(&c, "a", 0).c_str(), "-");
+    assert_string_equal(seqs_after(&c, "b", 0).c_str(), "-");
+    assert_int_equal(c.bytes, 0);
+    hf_tail_covered(&c, "a", 2); // and the cache works on afterwards
+    hf_tail_append(&c, "a", 2, "two");
+    assert_string_equal(seqs_after(&c, "a", 1).c_str(), "2");
+}
+
 } // namespace
 
 int main(void)
@@ -127,6 +143,7 @@ int main(void)
         cmocka_unit_test(a_device_that_stops_fetching_loses_its_tail),
         cmocka_unit_test(the_budget_drops_the_least_recently_fetched),
         cmocka_unit_test(off_when_the_budget_is_zero),
+        cmocka_unit_test(clear_uncovers_every_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
