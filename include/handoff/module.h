@@ -70,6 +70,12 @@ struct hf_host_api {
     /* A store calls this when another server announces new data for a
      * device (see hf_store_ops.notify). */
     void (*data_ready)(void *host, const char *account, const char *device);
+    /* Optional for a store whose enqueue completes only once durable (a
+     * batched sync): as soon as an enqueued message has its seq and
+     * fetches see it, the store may say so, passing the enqueue's callback
+     * argument. The host then counts the target's acknowledgement as
+     * delivery at once; the enqueue's callback must still follow. */
+    void (*enqueue_applied)(void *host, void *enqueue_arg, uint64_t seq);
 };
 
 /* ---- store modules ---------------------------------------------------- */

@@ -112,6 +112,8 @@ const key_spec key_specs[] = {
     DUR("delivery.default_ttl", "7d", 1000, 365 * day_ms, default_ttl_ms, "ttl of a SEND that gives none"),
     DUR("delivery.ack_wait", "2s", 0, 60000, ack_wait_ms,
         "how long SEND_ACK waits for an online target's acknowledgement before answering stored"),
+    DUR("delivery.ack_batch", "1ms", 0, 1000, ack_batch_ms,
+        "SEND_ACKs that targets' acknowledgements settle are gathered this long and sent together (0: at once)"),
     DUR("delivery.dedup_window", "1h", 1000, 7 * day_ms, dedup_window_ms,
         "how long a (sender, id) pair is remembered to drop resends"),
     DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
@@ -613,8 +615,9 @@ namespace
 // The store's quotas are handed to it once, at open.
 bool reloadable(const key_spec &spec)
 {
-    static const char *const extra[] = {"tokens.clock_skew", "delivery.default_ttl", "delivery.ack_wait", "log.level",
-                                        "log.limit_interval"};
+    static const char *const extra[] = {"tokens.clock_skew", "delivery.default_ttl",
+                                        "delivery.ack_wait", "delivery.ack_batch",
+                                        "log.level",         "log.limit_interval"};
     std::string name = spec.name;
     if (name.rfind("limits.", 0) == 0)
         return name.rfind("limits.queue_max_", 0) != 0;

@@ -67,6 +67,7 @@ struct hf_config {
     int64_t window = 0;
     int64_t default_ttl_ms = 0;
     int64_t ack_wait_ms = 0;
+    int64_t ack_batch_ms = 0;
     int64_t dedup_window_ms = 0;
     int64_t expire_interval_ms = 0;
 

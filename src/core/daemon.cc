@@ -41,6 +41,11 @@ void host_data_ready(void *host, const char *account, const char *device)
     hf_session_data_ready(static_cast<hf_daemon *>(host), account, device);
 }
 
+void host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
+{
+    hf_route_enqueue_applied(enqueue_arg, seq);
+}
+
 template <hf_conn_kind kind>
 void accept_kind(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int len, void *arg)
 {
@@ -264,6 +269,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->host.event_base = host_event_base;
     d->host.now_ms = host_now_ms;
     d->host.data_ready = host_data_ready;
+    d->host.enqueue_applied = host_enqueue_applied;
     d->limits.max_body = size_t(d->cfg.max_frame);
     d->limits.max_fields = size_t(d->cfg.max_fields);
     d->flush_event.reset(event_new(d->base.get(), -1, 0, hf_conn_flush_queued, d));
@@ -290,6 +296,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         return false;
 
     d->ack_wait_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_wait_expired, d));
+    d->ack_batch_timer.reset(event_new(d->base.get(), -1, 0, hf_route_ack_batch_due, d));
     d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
     for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
         d->signal_events.emplace_back(evsignal_new(d->base.get(), sig, on_signal, d));
@@ -368,6 +375,7 @@ void hf_daemon_shutdown(hf_daemon *d)
 {
     d->signal_events.clear();
     d->ack_wait_timer.reset();
+    d->ack_batch_timer.reset();
     d->stop_timer.reset();
     d->expire_timer.reset();
     d->presence_timer.reset();

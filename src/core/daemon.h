@@ -22,6 +22,7 @@
 struct hf_conn;
 struct hf_session;
 struct hf_pending_send;
+struct hf_target_copy;
 struct hf_registration;
 
 struct event_deleter {
@@ -124,6 +125,10 @@ struct hf_daemon {
     // all wait the same delivery.ack_wait, so a FIFO and one timer suffice.
     std::deque<hf_pending_send *> awaiting_ack;
     hf_event_ptr ack_wait_timer;
+    // Target copies their targets acknowledged, settled together once
+    // delivery.ack_batch has passed (see route.cc).
+    std::vector<hf_target_copy *> acked_copies;
+    hf_event_ptr ack_batch_timer;
     hf_event_ptr expire_timer;
     hf_event_ptr presence_timer;
 

@@ -13,6 +13,15 @@ void hf_route_acknowledged(hf_session *target, uint64_t upto);
 // The target went away: its waiters count as stored.
 void hf_route_target_gone(hf_session *target);
 
+// The store queued a target's copy as seq and shows it to fetches, ahead
+// of the enqueue's (durable) completion: the target may acknowledge it
+// before then, and the sender hear "delivered" at once. copy is the
+// enqueue's callback argument.
+void hf_route_enqueue_applied(void *copy, uint64_t seq);
+
+// delivery.ack_batch passed: the acknowledged copies gathered are settled.
+void hf_route_ack_batch_due(evutil_socket_t, short, void *daemon);
+
 // delivery.ack_wait passed for the oldest waiting sends.
 void hf_route_ack_wait_expired(evutil_socket_t, short, void *daemon);
 

@@ -10,11 +10,14 @@
 
 struct hf_conn;
 
+struct hf_target_copy;
+
 // A SEND whose sender waits to hear "delivered": resolved when the target
-// acknowledges seq, or as "stored" when the target goes away first.
+// acknowledges seq, or as "stored" when the target goes away first (once
+// the store has made it durable).
 struct hf_delivery_waiter {
     uint64_t seq;
-    hf_pending_send *send;
+    hf_target_copy *copy; // the SEND's copy for this target (route.cc)
 };
 
 struct hf_session {

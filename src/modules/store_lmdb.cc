@@ -350,6 +350,7 @@ struct enqueue_job {
     uint64_t seq = 0;
     uint64_t collapsed = 0; // the older message of the collapse key it replaced
     int acked = 0;
+    void *cb_arg = nullptr; // the host's, for enqueue_applied
 };
 
 int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
@@ -481,7 +482,8 @@ void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn
 }
 
 // After a tick's transaction: the batch's messages go into their devices'
-// tails (see tail_cache.h); with tell, each device whose queue grew is
+// tails (see tail_cache.h); with tell (their enqueues wait for a sync),
+// the host hears each message's seq, and each device whose queue grew is
 // told once, as one fetch takes all it has.
 void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
 {
@@ -491,6 +493,8 @@ void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
         if (w.enqueue->collapsed)
             hf_tail_remove(&s->tail, w.enqueue->dev, w.enqueue->collapsed);
         hf_tail_append(&s->tail, w.enqueue->dev, w.enqueue->seq, std::move(w.enqueue->record));
+        if (tell && s->host->enqueue_applied)
+            s->host->enqueue_applied(s->host->host, w.enqueue->cb_arg, w.enqueue->seq);
     }
     if (!tell)
         return;
@@ -795,6 +799,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     job->payload_len = req->payload_len;
     job->expires_at_ms = req->expires_at_ms;
     job->now_ms = s->host->now_ms(s->host->host);
+    job->cb_arg = arg;
     queue_write(
         s, [s, job](MDB_txn *txn) { return apply_enqueue(s, txn, job.get()); },
         [cb, arg, job](int status) { cb(arg, status, job->seq, job->acked); }, job.get());

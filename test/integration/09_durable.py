@@ -99,6 +99,38 @@ def test_full_store_rejects_with_store_full_and_keeps_serving():
     assert list(relay_ok.values()) == [(hfwire.STORED, None)], relay_ok
 
 
+def test_delivered_is_answered_before_the_sync_and_stored_only_after_it():
+    # One sync every 4 s at most: an answer before the next one cannot
+    # have waited for it.
+    relay = Relay(**{"store.module": "lmdb", "store.sync_interval": "4s", "delivery.ack_batch": "0ms"}).start()
+    phone = relay.conn()
+    phone.hello(relay.token("alice", "phone"))
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+
+    def send_and_ack(msg_id, timeout):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", msg_id), ("payload", b"tab %d" % msg_id)])
+        deliver = phone.expect(hfwire.DELIVER)
+        phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
+        return pc.expect(hfwire.SEND_ACK, timeout=timeout)
+
+    first = send_and_ack(1, timeout=10)  # its sync began at once
+    assert (first["id"], first["status"]) == (1, hfwire.DELIVERED), first
+    after_first = time.monotonic()
+    # The next sync is 4 s off; the phone's acknowledgement answers at once.
+    second = send_and_ack(2, timeout=2.5)
+    assert (second["id"], second["status"]) == (2, hfwire.DELIVERED), second
+    # "stored" is said only once the message is on disk: after that sync.
+    pc.send(hfwire.SEND, [("to", "tablet"), ("id", 3), ("payload", b"for later")])
+    third = pc.expect(hfwire.SEND_ACK, timeout=10)
+    assert (third["id"], third["status"]) == (3, hfwire.STORED), third
+    assert time.monotonic() - after_first >= 3, "stored was answered before the sync"
+    # And it is there for the tablet, as the phone's are not.
+    tablet = relay.conn()
+    tablet.hello(relay.token("alice", "tablet"))
+    assert tablet.expect(hfwire.DELIVER)["payload"] == b"for later"
+
+
 def test_expired_messages_are_swept_from_disk():
     relay = Relay(**{"store.module": "lmdb", "delivery.expire_interval": "1s"}).start()
     conn = relay.conn()
