@@ -74,8 +74,10 @@ struct hf_host_api {
      * batched sync): as soon as an enqueued message has its seq and
      * fetches see it, the store may say so, passing the enqueue's callback
      * argument. The host then counts the target's acknowledgement as
-     * delivery at once; the enqueue's callback must still follow. */
-    void (*enqueue_applied)(void *host, void *enqueue_arg, uint64_t seq);
+     * delivery at once; the enqueue's callback must still follow. Returns
+     * nonzero when the sender's answer waits for that callback (the target
+     * is not connected here), so the store should sync without delay. */
+    int (*enqueue_applied)(void *host, void *enqueue_arg, uint64_t seq);
 };
 
 /* ---- store modules ---------------------------------------------------- */

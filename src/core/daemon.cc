@@ -41,9 +41,9 @@ void host_data_ready(void *host, const char *account, const char *device)
     hf_session_data_ready(static_cast<hf_daemon *>(host), account, device);
 }
 
-void host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
+int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
 {
-    hf_route_enqueue_applied(enqueue_arg, seq);
+    return hf_route_enqueue_applied(enqueue_arg, seq) ? 1 : 0;
 }
 
 template <hf_conn_kind kind>

@@ -466,14 +466,17 @@ void hf_route_target_gone(hf_session *target)
     }
 }
 
-void hf_route_enqueue_applied(void *copy, uint64_t seq)
+bool hf_route_enqueue_applied(void *copy, uint64_t seq)
 {
     auto *t = static_cast<hf_target_copy *>(copy);
     hf_daemon *d = t->send->d;
-    if (t->settled || t->waiting || d->cfg.ack_wait_ms == 0)
-        return;
-    if (hf_session *target = hf_session_find(d, t->send->account, t->device))
-        add_waiter(t, target, seq);
+    if (t->settled || t->waiting)
+        return false;
+    hf_session *target = d->cfg.ack_wait_ms > 0 ? hf_session_find(d, t->send->account, t->device) : nullptr;
+    if (!target)
+        return true;
+    add_waiter(t, target, seq);
+    return false;
 }
 
 void hf_route_ack_wait_expired(evutil_socket_t, short, void *arg)

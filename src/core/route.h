@@ -16,8 +16,9 @@ void hf_route_target_gone(hf_session *target);
 // The store queued a target's copy as seq and shows it to fetches, ahead
 // of the enqueue's (durable) completion: the target may acknowledge it
 // before then, and the sender hear "delivered" at once. copy is the
-// enqueue's callback argument.
-void hf_route_enqueue_applied(void *copy, uint64_t seq);
+// enqueue's callback argument. True when the sender's answer waits for
+// the completion instead (no target here to acknowledge).
+bool hf_route_enqueue_applied(void *copy, uint64_t seq);
 
 // delivery.ack_batch passed: the acknowledged copies gathered are settled.
 void hf_route_ack_batch_due(evutil_socket_t, short, void *daemon);

@@ -484,9 +484,11 @@ void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn
 // After a tick's transaction: the batch's messages go into their devices'
 // tails (see tail_cache.h); with tell (their enqueues wait for a sync),
 // the host hears each message's seq, and each device whose queue grew is
-// told once, as one fetch takes all it has.
-void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
+// told once, as one fetch takes all it has. True when a sender waits for
+// one of them to be durable.
+bool publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
 {
+    bool urgent = false;
     for (pending_write &w : *batch) {
         if (!w.enqueue || w.status != HF_STORE_OK)
             continue;
@@ -494,10 +496,10 @@ void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
             hf_tail_remove(&s->tail, w.enqueue->dev, w.enqueue->collapsed);
         hf_tail_append(&s->tail, w.enqueue->dev, w.enqueue->seq, std::move(w.enqueue->record));
         if (tell && s->host->enqueue_applied)
-            s->host->enqueue_applied(s->host->host, w.enqueue->cb_arg, w.enqueue->seq);
+            urgent |= s->host->enqueue_applied(s->host->host, w.enqueue->cb_arg, w.enqueue->seq) != 0;
     }
     if (!tell)
-        return;
+        return urgent;
     std::unordered_set<std::string_view> told;
     for (const pending_write &w : *batch) {
         if (!w.enqueue || w.status != HF_STORE_OK || !told.insert(w.enqueue->dev).second)
@@ -505,6 +507,7 @@ void publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
         const char *account = w.enqueue->dev.c_str(); // account NUL device
         s->host->data_ready(s->host->host, account, account + strlen(account) + 1);
     }
+    return urgent;
 }
 
 void log_commit_failure(lmdb_store *s, int rc)
@@ -599,12 +602,11 @@ void apply_queued(evutil_socket_t, short, void *arg)
     // host answers the sender only after the sync). A crash before the
     // sync loses no acknowledged message: the sender, unanswered, resends
     // it.
-    if (rc == 0)
-        publish_applied(s, &batch, s->sync == sync_mode::batch);
+    bool urgent = rc == 0 && publish_applied(s, &batch, s->sync == sync_mode::batch);
     for (pending_write &w : batch)
         s->window_writes.push_back(std::move(w));
     if (s->sync == sync_mode::batch)
-        hf_syncer_request(s->syncer); // commits the window when a sync can start
+        hf_syncer_request(s->syncer, urgent); // commits the window when a sync can start
     else
         commit_window(s);
 }

@@ -19,6 +19,7 @@ struct hf_syncer {
     std::chrono::milliseconds min_gap;
     // The reactor's side: only the reactor touches these.
     bool pending = false; // asked since the last commit
+    bool urgent = false;  // and one of those asked without the gap
     bool running = false; // the thread has a sync to do or is doing it
     sync_clock::time_point last_start;
     event *gap_timer = nullptr;
@@ -61,7 +62,7 @@ void maybe_start(hf_syncer *s)
 {
     if (!s->pending || s->running)
         return;
-    sync_clock::time_point now = sync_clock::now(), due = s->last_start + s->min_gap;
+    sync_clock::time_point now = sync_clock::now(), due = s->urgent ? s->last_start : s->last_start + s->min_gap;
     if (now < due) {
         if (!evtimer_pending(s->gap_timer, nullptr)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(due - now).count();
@@ -70,7 +71,7 @@ void maybe_start(hf_syncer *s)
         }
         return;
     }
-    s->pending = false;
+    s->pending = s->urgent = false;
     uint64_t gen = s->fns.commit(s->fns.arg);
     if (gen == 0)
         return;
@@ -138,9 +139,10 @@ hf_syncer *hf_syncer_start(event_base *base, const hf_syncer_fns &fns, uint64_t 
     return s;
 }
 
-void hf_syncer_request(hf_syncer *s)
+void hf_syncer_request(hf_syncer *s, bool urgent)
 {
     s->pending = true;
+    s->urgent = s->urgent || urgent;
     maybe_start(s);
 }
 

@@ -36,7 +36,9 @@ struct hf_syncer_fns {
 hf_syncer *hf_syncer_start(event_base *base, const hf_syncer_fns &fns, uint64_t min_gap_ms, std::string *err);
 // There are writes waiting: commit and sync them as soon as the syncer is
 // free and the gap has passed (at once, from inside this call, if so).
-void hf_syncer_request(hf_syncer *s);
+// Urgent writes (someone waits for them to be durable) skip the gap: they
+// wait only for a sync that is running.
+void hf_syncer_request(hf_syncer *s, bool urgent);
 // Stops and joins the thread; a sync it was running finishes first. What
 // was not yet committed and synced is the caller's to commit and sync.
 void hf_syncer_stop(hf_syncer *s);

@@ -81,15 +81,15 @@ void a_request_is_synced_off_the_reactor(void **)
     std::string err;
     hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
     assert_non_null(s);
-    hf_syncer_request(s);
+    hf_syncer_request(s, false);
     assert_int_equal(f.commits, 1); // at once: nothing ran before
     run_until_synced(&f, 1);
     assert_int_equal(f.synced, 1);
     assert_int_equal(f.failed, 0);
     assert_true(f.synced_on_other_thread);
     // Later requests, one commit and sync or more, end covered up to the last.
-    hf_syncer_request(s);
-    hf_syncer_request(s);
+    hf_syncer_request(s, false);
+    hf_syncer_request(s, false);
     run_until_synced(&f, f.commits);
     assert_int_equal(f.synced, f.commits);
     assert_in_range(f.commits, 2, 3);
@@ -105,10 +105,10 @@ void a_failed_sync_is_reported_for_what_it_covered(void **)
     hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
     assert_non_null(s);
     f.fail_next = 5; // EIO, say
-    hf_syncer_request(s);
+    hf_syncer_request(s, false);
     run_until_synced(&f, 1);
     assert_int_equal(f.failed, 1);
-    hf_syncer_request(s); // the next one succeeds: failed stays at 1
+    hf_syncer_request(s, false); // the next one succeeds: failed stays at 1
     run_until_synced(&f, 2);
     assert_int_equal(f.synced, 2);
     assert_int_equal(f.failed, 1);
@@ -122,13 +122,31 @@ void the_gap_gathers_commits_into_one_sync(void **)
     std::string err;
     hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 1000, &err);
     assert_non_null(s);
-    hf_syncer_request(s);
+    hf_syncer_request(s, false);
     run_until_synced(&f, 1); // the first sync goes at once
     for (int i = 0; i < 19; i++)
-        hf_syncer_request(s);       // within the 1 s gap, short of a stall that long
-    assert_int_equal(f.commits, 1); // the writes wait, uncommitted
+        hf_syncer_request(s, false); // within the 1 s gap, short of a stall that long
+    assert_int_equal(f.commits, 1);  // the writes wait, uncommitted
     run_until_synced(&f, 2);
     assert_int_equal(f.commits, 2); // one commit for the 19, not 19
+    assert_int_equal(f.syncs.load(), 2);
+    hf_syncer_stop(s);
+    event_base_free(f.base);
+}
+
+void an_urgent_request_skips_the_gap(void **)
+{
+    fixture f;
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 60000, &err);
+    assert_non_null(s);
+    hf_syncer_request(s, false);
+    run_until_synced(&f, 1);
+    hf_syncer_request(s, false); // waits out the minute
+    assert_int_equal(f.commits, 1);
+    hf_syncer_request(s, true); // a sender waits: now, with what waited
+    assert_int_equal(f.commits, 2);
+    run_until_synced(&f, 2);
     assert_int_equal(f.syncs.load(), 2);
     hf_syncer_stop(s);
     event_base_free(f.base);
@@ -141,9 +159,9 @@ void a_failed_commit_starts_no_sync(void **)
     hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
     assert_non_null(s);
     f.commit_fails = true;
-    hf_syncer_request(s);
+    hf_syncer_request(s, false);
     assert_int_equal(f.syncs.load(), 0);
-    hf_syncer_request(s); // the syncer is free for the next
+    hf_syncer_request(s, false); // the syncer is free for the next
     run_until_synced(&f, 1);
     assert_int_equal(f.syncs.load(), 1);
     hf_syncer_stop(s);
@@ -169,6 +187,7 @@ int main(void)
         cmocka_unit_test(a_request_is_synced_off_the_reactor),
         cmocka_unit_test(a_failed_sync_is_reported_for_what_it_covered),
         cmocka_unit_test(the_gap_gathers_commits_into_one_sync),
+        cmocka_unit_test(an_urgent_request_skips_the_gap),
         cmocka_unit_test(a_failed_commit_starts_no_sync),
         cmocka_unit_test(stop_with_nothing_asked_returns),
     };
