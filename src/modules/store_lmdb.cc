@@ -50,9 +50,10 @@ const hf_setting_spec settings[setting_count] = {
      "always: fsync every commit; batch: fsync on a thread, at most every sync_interval, acknowledge after it; "
      "off: never"},
     {"sync_interval", HF_SETTING_DURATION, "10ms", 0, 10000,
-     "with sync = batch, the least time between the starts of two syncs (done on a thread of their own)"},
+     "with sync = batch, the least time between the starts of two syncs (done on a thread of their own); "
+     "skipped for a message whose sender waits to hear stored"},
     {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
-     "memory for messages committed but not yet fetched by their connected devices, so that live delivery "
+     "memory for messages applied but not yet fetched by their connected devices, so that live delivery "
      "reads nothing back from LMDB (0: off)"},
 };
 

@@ -1,10 +1,11 @@
-// The tail cache of a store: for each device, the messages committed since
+// The tail cache of a store: for each device, the messages stored since
 // its last fetch that reached the end of its queue. A connected device is
-// fetched right after every commit that adds to its queue (and after every
+// fetched right after every write that adds to its queue (and after every
 // acknowledgement), so nearly every fetch asks only for what the last
-// commits added; served from here, it costs no store read at all.
+// writes added; served from here, it costs no store read at all. "Stored"
+// is the store's to say: LMDB counts a write applied in its open window.
 //
-// A device's tail "covers from F": every committed message of the device
+// A device's tail "covers from F": every stored message of the device
 // with seq >= F is in it (collapsed ones taken out). A fetch after seq A is
 // served from the tail when A + 1 >= F. Tails are bounded: one that grows
 // past per_device bytes (a device that stopped fetching) or would take the
@@ -42,17 +43,17 @@ struct hf_tail_cache {
     std::list<const std::string *> lru;             // keys of tails, least recently fetched first
 };
 
-// A fetch of dev read every committed message up to the end of its queue;
+// A fetch of dev read every stored message up to the end of its queue;
 // next_seq is one past the last it saw (or past its after_seq).
 void hf_tail_covered(hf_tail_cache *c, const std::string &dev, uint64_t next_seq);
 
-// After a commit: a message the commit added (seq ascending per device).
+// After a write: a message it added (seq ascending per device).
 void hf_tail_append(hf_tail_cache *c, const std::string &dev, uint64_t seq, std::string record);
 
-// After a commit: a message the commit deleted (a collapse key replaced it).
+// After a write: a message it deleted (a collapse key replaced it).
 void hf_tail_remove(hf_tail_cache *c, const std::string &dev, uint64_t seq);
 
-// The tail holding every committed message of dev after after_seq, with
+// The tail holding every stored message of dev after after_seq, with
 // those up to after_seq (already sent) dropped; nullptr when the tail does
 // not cover them and the store must be read.
 const hf_tail *hf_tail_after(hf_tail_cache *c, const std::string &dev, uint64_t after_seq);
