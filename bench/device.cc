@@ -88,6 +88,7 @@ bool bench_device_connect(bench_device *d, size_t server)
     target.address = d->ctx->opt.servers[server];
     target.server_name = d->ctx->opt.server_name.c_str();
     target.source_ip = bench_next_source(d->ctx);
+    target.session = &d->tls_session;
     std::string err;
     d->ack_upto = d->acked_upto = 0;
     d->link = hf_link_open(d->ctx->base, d->ctx->tls, &target, HF_DEFAULT_MAX_FRAME, &callbacks, d, &err);
@@ -127,4 +128,6 @@ void bench_device_close(bench_device *d)
     if (d->ack_event)
         event_free(d->ack_event);
     d->ack_event = nullptr;
+    SSL_SESSION_free(d->tls_session);
+    d->tls_session = nullptr;
 }

@@ -33,6 +33,7 @@ struct bench_device {
     uint64_t acked_upto = 0; // highest seq acknowledged
     event *ack_event = nullptr;
     std::string payload_scratch;
+    SSL_SESSION *tls_session = nullptr; // offered on reconnect (storm)
 };
 
 // Connects to ctx->opt.servers[server]; false (and a line on stderr) when

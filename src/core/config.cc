@@ -81,6 +81,9 @@ const key_spec key_specs[] = {
     CHOICE("tls.min_version", "1.2", "1.2|1.3", tls_min_version, "lowest TLS version accepted"),
     STR("tls.ciphers", "", tls_ciphers, "OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)"),
     STR("tls.ciphersuites", "", tls_ciphersuites, "OpenSSL ciphersuites for TLS 1.3 (default: OpenSSL's)"),
+    STR("tls.ticket_key_file", "", tls_ticket_key_file,
+        "file of 80 or more secret bytes that every server of a cluster shares, so a device resumes its TLS session "
+        "on any of them (default: a random key per process)"),
     {"tokens.keys", key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
      "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens (required)"},
     DUR("tokens.clock_skew", "60s", 0, 3600000, token_clock_skew_ms, "how far past expiry a token is still accepted"),

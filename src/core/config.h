@@ -63,6 +63,7 @@ struct hf_config {
     int64_t limit_log_interval_ms = 0;
     std::string tls_ciphers;
     std::string tls_ciphersuites;
+    std::string tls_ticket_key_file;
 
     int64_t window = 0;
     int64_t default_ttl_ms = 0;

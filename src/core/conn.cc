@@ -235,6 +235,8 @@ void on_event(bufferevent *, short what, void *arg)
         if (c->state == hf_conn_state::handshake && !c->tls_up) {
             c->tls_up = true;
             c->d->stats.tls_handshakes++;
+            if (SSL_session_reused(bufferevent_openssl_get_ssl(tls_bev(c))))
+                c->d->stats.tls_resumed++;
             if (c->kind == hf_conn_kind::websocket)
                 return; // the HTTP upgrade comes next, within the same deadline
             c->state = hf_conn_state::hello;

@@ -60,6 +60,7 @@ void hf_histogram_observe(hf_histogram *h, uint64_t us);
 struct hf_stats {
     uint64_t connections_accepted = 0;
     uint64_t tls_handshakes = 0; // completed
+    uint64_t tls_resumed = 0;    // of those, resumed sessions
     uint64_t tls_handshake_failures = 0;
     uint64_t hello_refused = 0;
     uint64_t heartbeat_timeouts = 0;

@@ -122,6 +122,8 @@ std::string hf_metrics_render(hf_daemon *d)
            d->awaiting_ack.size());
     metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.", st.connections_accepted);
     metric(&out, "handoff_tls_handshakes_total", "counter", "TLS handshakes completed.", st.tls_handshakes);
+    metric(&out, "handoff_tls_resumed_total", "counter", "TLS handshakes that resumed a session (no certificate).",
+           st.tls_resumed);
     metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
            st.tls_handshake_failures);
     metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",

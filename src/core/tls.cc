@@ -1,7 +1,12 @@
 #include "core/tls.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace
 {
@@ -14,6 +19,29 @@ std::string openssl_error(void)
         ERR_error_string_n(e, buf, sizeof buf);
     ERR_clear_error();
     return buf;
+}
+
+// The key that encrypts session tickets, from a file every server of the
+// cluster shares: a device re-homed after a server dies resumes its
+// session (no certificate signature or verification) on the next one.
+// OpenSSL takes 80 bytes: a 16-byte key name, then the HMAC and AES keys.
+bool use_ticket_key(SSL_CTX *ctx, const std::string &path, std::string *err)
+{
+    const std::string wanted =
+        "it must hold at least 80 secret bytes (head -c 80 /dev/urandom > FILE, the same file on every server)";
+    FILE *f = fopen(path.c_str(), "rb");
+    if (!f) {
+        *err = "tls.ticket_key_file " + path + ": " + strerror(errno) + "; " + wanted;
+        return false;
+    }
+    unsigned char key[80];
+    size_t got = fread(key, 1, sizeof key, f);
+    fclose(f);
+    bool ok = got == sizeof key && SSL_CTX_set_tlsext_ticket_keys(ctx, key, sizeof key) == 1;
+    OPENSSL_cleanse(key, sizeof key);
+    if (!ok)
+        *err = "tls.ticket_key_file " + path + ": " + wanted;
+    return ok;
 }
 
 } // namespace
@@ -40,6 +68,8 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
     // sends two by default, each an encryption and a record per handshake.
     SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_num_tickets(ctx.get(), 1);
+    if (!cfg.tls_ticket_key_file.empty() && !use_ticket_key(ctx.get(), cfg.tls_ticket_key_file, err))
+        return nullptr;
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), cfg.tls_certificate.c_str()) != 1) {
         *err = "tls.certificate " + cfg.tls_certificate + ": " + openssl_error() +
                " (give a readable PEM certificate chain)";

@@ -27,6 +27,7 @@ struct hf_link {
     int in_callback = 0;
     bool free_requested = false;
     std::string scratch;
+    SSL_SESSION **session = nullptr; // the owner's slot, from hf_link_target
 };
 
 namespace
@@ -46,9 +47,27 @@ bool split_host_port(const std::string &address, std::string *host, std::string 
 
 void destroy(hf_link *l)
 {
-    if (l->bev)
+    if (l->bev) {
+        SSL_set_app_data(bufferevent_openssl_get_ssl(l->bev), nullptr);
         bufferevent_free(l->bev);
+    }
     delete l;
+}
+
+// A ticket from the server: the link's owner keeps a copy of the latest.
+// A copy, because OpenSSL marks the connection's own session not
+// resumable when the connection is freed without a TLS shutdown (a server
+// that died, a link its owner dropped), and a device must resume after
+// exactly those.
+int keep_session(SSL *ssl, SSL_SESSION *session)
+{
+    auto *l = static_cast<hf_link *>(SSL_get_app_data(ssl));
+    SSL_SESSION *copy = l && l->session ? SSL_SESSION_dup(session) : nullptr;
+    if (copy) {
+        SSL_SESSION_free(*l->session);
+        *l->session = copy;
+    }
+    return 0; // OpenSSL keeps what it gave
 }
 
 // Runs an owner callback; the owner may free the link inside it.
@@ -196,6 +215,15 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
     l->cb = *cb;
     l->arg = arg;
     l->max_frame = max_frame;
+    l->session = target->session;
+    SSL_set_app_data(ssl, l);
+    // A copy again (see keep_session); a stale one means a full handshake.
+    SSL_SESSION *offer = l->session && *l->session ? SSL_SESSION_dup(*l->session) : nullptr;
+    if (offer) {
+        SSL_set_session(ssl, offer);
+        SSL_SESSION_free(offer);
+    }
+
     l->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
@@ -244,6 +272,9 @@ SSL_CTX *hf_link_tls_ctx(const char *ca_file)
     SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION);
     SSL_CTX_set_mode(tls, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(tls, SSL_VERIFY_PEER, nullptr);
+    // No cache of OpenSSL's own: each link's owner keeps its session.
+    SSL_CTX_set_session_cache_mode(tls, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(tls, keep_session);
     int ok = ca_file ? SSL_CTX_load_verify_locations(tls, ca_file, nullptr) : SSL_CTX_set_default_verify_paths(tls);
     if (ok != 1) {
         SSL_CTX_free(tls);

@@ -18,7 +18,8 @@ struct hf_link_callbacks {
 };
 
 // A client TLS context: TLS 1.2+, idle buffers released, peers verified
-// against ca_file (PEM; NULL: the system's store). Null if unreadable.
+// against ca_file (PEM; NULL: the system's store), sessions handed to the
+// links' session slots. Null if unreadable.
 SSL_CTX *hf_link_tls_ctx(const char *ca_file);
 
 // Where a link goes.
@@ -26,6 +27,12 @@ struct hf_link_target {
     std::string address;               // "host:port"
     const char *server_name = nullptr; // the name the certificate must carry; null or "": the host
     const char *source_ip = nullptr;   // local address to connect from; null: the kernel's choice
+    // The owner's slot for a TLS session: one it holds is offered, so a
+    // server that issued it (or shares its ticket key) resumes without a
+    // full handshake; the tickets the server sends replace it. Null: none.
+    // The owner frees what it holds (SSL_SESSION_free) and keeps the slot
+    // alive while the link is.
+    SSL_SESSION **session = nullptr;
 };
 
 // Starts connecting. Null and *err if the address is bad or the source
