@@ -1,7 +1,7 @@
 // store_lmdb: durable per-device queues in one LMDB environment, for a
-// single server. Writes of one reactor tick are applied together, in a
-// nested transaction of the open "window" transaction, and published at
-// once (connected devices are sent new messages from the window). With
+// single server. Writes of one reactor tick are applied together, straight
+// into the open "window" transaction, and published at once (connected
+// devices are sent new messages from the window). With
 // sync = "batch" the window is committed only when a sync can start (at
 // most once per sync_interval, see syncer.h), so a page that many ticks
 // change is written once, and a message acknowledged within the window
@@ -117,11 +117,9 @@ struct lmdb_store {
     bool read_txn_busy = false; // a read inside a read's callback opens its own
     // Queue metadata is read and written once per device per tick, not
     // once per message: the tick's changes gather in batch_meta and are
-    // put into its transaction just before it ends; meta_cache holds the
-    // values applied so far. A batch redone with nested transactions reads
-    // and writes LMDB directly (meta_direct) and empties the cache.
+    // put into the window at the end of the tick; meta_cache holds the
+    // values applied so far.
     std::unordered_map<std::string, queue_meta> batch_meta, meta_cache;
-    bool meta_direct = false;
     // Each device's next seq as applied in the window. Should the window
     // fail to commit, its messages are gone but may have been sent, and
     // their seqs acknowledged later: seq_floors keeps those seqs from
@@ -224,11 +222,9 @@ const size_t meta_cache_max = 100000;
 
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 {
-    if (!s->meta_direct) {
-        auto it = s->batch_meta.find(dev);
-        if (it != s->batch_meta.end() || (it = s->meta_cache.find(dev)) != s->meta_cache.end())
-            return it->second;
-    }
+    auto it = s->batch_meta.find(dev);
+    if (it != s->batch_meta.end() || (it = s->meta_cache.find(dev)) != s->meta_cache.end())
+        return it->second;
     queue_meta m;
     MDB_val k = val(dev), v;
     if (mdb_get(txn, s->db.meta, &k, &v) == 0 && v.mv_size == 32) {
@@ -257,23 +253,18 @@ int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_me
     return mdb_put(txn, s->db.meta, &k, &vv, 0);
 }
 
-int write_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
+void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m)
 {
-    if (s->meta_direct) {
-        s->window_seqs[dev] = m.next_seq; // perhaps undone: a higher floor is harmless
-        return put_meta(s, txn, dev, m);
-    }
     s->batch_meta[dev] = m;
-    return 0;
 }
 
 // The batch's metadata into its transaction, once per device.
-bool put_batch_meta(lmdb_store *s, MDB_txn *txn)
+int put_batch_meta(lmdb_store *s, MDB_txn *txn)
 {
     for (const auto &[dev, m] : s->batch_meta)
-        if (put_meta(s, txn, dev, m) != 0)
-            return false;
-    return true;
+        if (int rc = put_meta(s, txn, dev, m); rc != 0)
+            return rc;
+    return 0;
 }
 
 // After a tick's transaction: what the batch changed is now the applied
@@ -368,21 +359,30 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
         return HF_STORE_DUPLICATE;
     }
     queue_meta m = read_meta(s, txn, dev);
-    uint64_t older = 0;
-    job->collapsed = 0; // a batch may be applied twice (apply_queued)
+    // The older message of the collapse key, and what dropping it frees.
+    uint64_t older = 0, freed_count = 0, freed_bytes = 0;
     std::string ck;
     if (!job->collapse.empty()) {
         ck = dev + '\0' + job->collapse;
-        MDB_val ckv = val(ck), cv;
+        MDB_val ckv = val(ck), cv, ov;
+        record_view r;
         if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8)
             older = get_be64(cv.mv_data);
+        std::string ok_key = older ? msg_key(dev, older) : std::string();
+        MDB_val okv = val(ok_key);
+        if (older && mdb_get(txn, s->db.msgs, &okv, &ov) == 0) {
+            freed_count = 1;
+            freed_bytes = decode_record(ov, &r) ? r.payload_len : 0;
+        }
     }
+    // Refused before anything is written: the window stays as it was.
+    if (m.count - std::min(m.count, freed_count) >= s->params.queue_max_messages ||
+        m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes)
+        return HF_STORE_QUEUE_FULL;
     int rc = 0;
     if (older && (rc = delete_message(s, txn, dev, older, &m)) != 0 && rc != MDB_NOTFOUND)
         return status_of(rc);
     job->collapsed = older;
-    if (m.count >= s->params.queue_max_messages || m.bytes + job->payload_len > s->params.queue_max_bytes)
-        return HF_STORE_QUEUE_FULL; // the nested transaction is dropped: the collapse undone too
     uint64_t seq = m.next_seq++;
     std::string key = msg_key(dev, seq);
     MDB_val k = val(key), v = val(job->record);
@@ -422,8 +422,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
         return status_of(rc);
     m.count++;
     m.bytes += job->payload_len;
-    if ((rc = write_meta(s, txn, dev, m)) != 0)
-        return status_of(rc);
+    write_meta(s, dev, m);
     job->seq = seq;
     return HF_STORE_OK;
 }
@@ -442,8 +441,7 @@ bool accepted(int status)
 }
 
 // False if an LMDB call failed in txn (MDB_MAP_FULL, say) unnoticed by
-// the write that made it: LMDB then refuses every call with MDB_BAD_TXN,
-// and committing such a nested transaction would break the window too.
+// the write that made it: LMDB then refuses every call with MDB_BAD_TXN.
 bool usable(lmdb_store *s, MDB_txn *txn)
 {
     char probe = 0;
@@ -451,35 +449,19 @@ bool usable(lmdb_store *s, MDB_txn *txn)
     return mdb_get(txn, s->db.meta, &k, &v) != MDB_BAD_TXN;
 }
 
-// Every write straight into txn; false at the first that fails or is
-// refused (it may have changed something before it stopped, or broken the
-// transaction).
-bool apply_direct(std::vector<pending_write> *batch, MDB_txn *txn)
-{
-    for (pending_write &w : *batch)
-        if (!accepted(w.status = w.apply(txn)))
-            return false;
-    return true;
-}
-
-// Every write in a nested transaction of txn, so one that fails (store
-// full, quota) is undone alone.
-void apply_nested(lmdb_store *s, std::vector<pending_write> *batch, MDB_txn *txn)
+// Every write straight into the window. A refused enqueue (a full queue)
+// has written nothing and a duplicate writes nothing; any other failure
+// may have broken the window: its status is returned, else HF_STORE_OK.
+int apply_batch(lmdb_store *s, std::vector<pending_write> *batch)
 {
     for (pending_write &w : *batch) {
-        MDB_txn *child = nullptr;
-        if (mdb_txn_begin(s->env, txn, 0, &child) != 0) {
-            w.status = HF_STORE_ERROR;
-            continue;
-        }
-        w.status = w.apply(child);
-        if (accepted(w.status) && !usable(s, child))
-            w.status = HF_STORE_ERROR;
-        if (!accepted(w.status))
-            mdb_txn_abort(child);
-        else if (mdb_txn_commit(child) != 0)
-            w.status = HF_STORE_FULL;
+        w.status = w.apply(s->window);
+        if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
+            return w.status;
     }
+    if (int rc = put_batch_meta(s, s->window); rc != 0)
+        return status_of(rc);
+    return usable(s, s->window) ? HF_STORE_OK : HF_STORE_ERROR;
 }
 
 // After a tick's transaction: the batch's messages go into their devices'
@@ -561,9 +543,28 @@ uint64_t commit_window(void *arg)
     return 0;
 }
 
-// The tick: every queued write applied in one transaction nested in the
-// window, directly; a batch with a failed or refused write is redone with
-// a nested transaction per write.
+// An LMDB error broke the window (a full map, most likely): nothing it
+// held can be committed, though its messages were published. It is
+// dropped as a failed commit is, and its writes and the batch's are
+// answered with status; the senders resend.
+void drop_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
+{
+    mdb_txn_abort(s->window);
+    s->window = nullptr;
+    s->batch_meta.clear();
+    forget_window(s);
+    s->window_seqs.clear();
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    for (pending_write &w : *batch)
+        writes.push_back(std::move(w));
+    for (pending_write &w : writes)
+        w.status = status;
+    run_callbacks(&writes);
+}
+
+// The tick: every queued write applied straight into the window, then
+// published.
 void apply_queued(evutil_socket_t, short, void *arg)
 {
     auto *s = static_cast<lmdb_store *>(arg);
@@ -571,39 +572,30 @@ void apply_queued(evutil_socket_t, short, void *arg)
         return;
     std::vector<pending_write> batch;
     batch.swap(s->queued);
-    MDB_txn *txn = nullptr;
-    int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window);
-    if (rc == 0)
-        rc = mdb_txn_begin(s->env, s->window, 0, &txn);
-    bool direct = false;
-    if (rc == 0) {
-        direct = apply_direct(&batch, txn) && put_batch_meta(s, txn) && usable(s, txn);
-        if (!direct)
-            mdb_txn_abort(txn);
-        else if ((rc = mdb_txn_commit(txn)) != 0)
-            log_commit_failure(s, rc);
-    }
-    if (rc == 0 && direct) {
-        keep_batch_meta(s);
-    } else if (rc == 0) {
-        s->batch_meta.clear();
-        s->meta_cache.clear(); // the nested writes go around it
-        s->meta_direct = true;
-        apply_nested(s, &batch, s->window);
-        s->meta_direct = false;
-    } else {
-        if (!txn)
-            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
+    if (int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window); rc != 0) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
         for (pending_write &w : batch)
-            w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+            w.status = status_of(rc);
+        run_callbacks(&batch);
+        return;
     }
+    if (int failed = apply_batch(s, &batch); failed != HF_STORE_OK) {
+        if (failed == HF_STORE_FULL)
+            log_commit_failure(s, MDB_MAP_FULL);
+        else
+            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                         "a write failed; the uncommitted writes are dropped and their senders get an error");
+        drop_window(s, &batch, failed);
+        return;
+    }
+    keep_batch_meta(s);
     s->batch_meta.clear();
     // With sync = batch the devices are told before the sync (even before
     // the commit): a connected device may be sent the message now (the
-    // host answers the sender only after the sync). A crash before the
-    // sync loses no acknowledged message: the sender, unanswered, resends
-    // it.
-    bool urgent = rc == 0 && publish_applied(s, &batch, s->sync == sync_mode::batch);
+    // host answers the sender only after the sync, or once the device
+    // acknowledges it). A crash before the sync loses no acknowledged
+    // message: the sender, unanswered, resends it.
+    bool urgent = publish_applied(s, &batch, s->sync == sync_mode::batch);
     for (pending_write &w : batch)
         s->window_writes.push_back(std::move(w));
     if (s->sync == sync_mode::batch)
@@ -920,7 +912,8 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
             }
             if (upto_seq > m.acked_upto)
                 m.acked_upto = upto_seq;
-            return status_of(write_meta(s, txn, dev, m));
+            write_meta(s, dev, m);
+            return HF_STORE_OK;
         },
         [cb, arg](int status) { cb(arg, status); });
 }
@@ -992,8 +985,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                     (*expired)++;
                 else if (rc != MDB_NOTFOUND)
                     return status_of(rc);
-                if ((rc = write_meta(s, txn, dev, m)) != 0)
-                    return status_of(rc);
+                write_meta(s, dev, m);
             }
             std::vector<std::string> forgotten; // sent_age keys
             if (mdb_cursor_open(txn, s->db.sent_age, &cur) != 0)
