@@ -13,6 +13,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -115,17 +116,16 @@ struct lmdb_store {
     // between them: renewing it costs far less than a new one.
     MDB_txn *read_txn = nullptr;
     bool read_txn_busy = false; // a read inside a read's callback opens its own
-    // Queue metadata is read and written once per device per tick, not
-    // once per message: the tick's changes gather in batch_meta and are
-    // put into the window at the end of the tick; meta_cache holds the
-    // values applied so far.
-    std::unordered_map<std::string, queue_meta> batch_meta, meta_cache;
-    // Each device's next seq as applied in the window. Should the window
-    // fail to commit, its messages are gone but may have been sent, and
-    // their seqs acknowledged later: seq_floors keeps those seqs from
-    // being given again (an acknowledgement would delete a message never
-    // sent).
-    std::unordered_map<std::string, uint64_t> window_seqs, seq_floors;
+    // Queue metadata as applied (in the window or committed), written into
+    // LMDB once per device per window, just before it commits, not once
+    // per message: dirty_meta names the devices it changed.
+    std::unordered_map<std::string, queue_meta> meta_cache;
+    std::unordered_set<std::string> dirty_meta;
+    // Should a window be lost, its messages are gone but may have been
+    // sent, and their seqs acknowledged later: seq_floors keeps those seqs
+    // from being given again (an acknowledgement would delete a message
+    // never sent).
+    std::unordered_map<std::string, uint64_t> seq_floors;
 };
 
 // One byte swap and one append: keys are built for every message.
@@ -217,13 +217,12 @@ bool decode_record(const MDB_val &v, record_view *out)
 }
 
 // Devices whose metadata meta_cache keeps at most; past that it starts
-// again empty (about 100 bytes each).
+// again empty after a commit (about 100 bytes each).
 const size_t meta_cache_max = 100000;
 
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 {
-    auto it = s->batch_meta.find(dev);
-    if (it != s->batch_meta.end() || (it = s->meta_cache.find(dev)) != s->meta_cache.end())
+    if (auto it = s->meta_cache.find(dev); it != s->meta_cache.end())
         return it->second;
     queue_meta m;
     MDB_val k = val(dev), v;
@@ -255,28 +254,17 @@ int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_me
 
 void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m)
 {
-    s->batch_meta[dev] = m;
+    s->meta_cache[dev] = m;
+    s->dirty_meta.insert(dev);
 }
 
-// The batch's metadata into its transaction, once per device.
-int put_batch_meta(lmdb_store *s, MDB_txn *txn)
+// The window's metadata into it, once per device it changed.
+int put_dirty_meta(lmdb_store *s)
 {
-    for (const auto &[dev, m] : s->batch_meta)
-        if (int rc = put_meta(s, txn, dev, m); rc != 0)
+    for (const std::string &dev : s->dirty_meta)
+        if (int rc = put_meta(s, s->window, dev, s->meta_cache[dev]); rc != 0)
             return rc;
     return 0;
-}
-
-// After a tick's transaction: what the batch changed is now the applied
-// metadata.
-void keep_batch_meta(lmdb_store *s)
-{
-    if (s->meta_cache.size() + s->batch_meta.size() > meta_cache_max)
-        s->meta_cache.clear();
-    for (auto &[dev, m] : s->batch_meta) {
-        s->meta_cache[dev] = m;
-        s->window_seqs[dev] = m.next_seq;
-    }
 }
 
 int status_of(int rc)
@@ -459,8 +447,6 @@ int apply_batch(lmdb_store *s, std::vector<pending_write> *batch)
         if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
             return w.status;
     }
-    if (int rc = put_batch_meta(s, s->window); rc != 0)
-        return status_of(rc);
     return usable(s, s->window) ? HF_STORE_OK : HF_STORE_ERROR;
 }
 
@@ -503,15 +489,29 @@ void log_commit_failure(lmdb_store *s, int rc)
     }
 }
 
-// The window did not commit: what it applied is gone though it was
-// published. Reads go to LMDB again and its seqs are not given again.
-void forget_window(lmdb_store *s)
+// The window is gone uncommitted: its commit failed, or a write broke it
+// (a full map, most likely) and it was aborted. What it applied is lost
+// though it was published: its writes and the batch's (if any) are
+// answered with status, and the senders resend. Reads go to LMDB again
+// and its seqs are not given again.
+void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
 {
+    s->window = nullptr;
     hf_tail_clear(&s->tail);
+    for (const std::string &dev : s->dirty_meta) {
+        uint64_t &floor = s->seq_floors[dev];
+        floor = std::max(floor, s->meta_cache[dev].next_seq);
+    }
     s->meta_cache.clear();
-    for (const auto &[dev, next_seq] : s->window_seqs)
-        if (next_seq > s->seq_floors[dev])
-            s->seq_floors[dev] = next_seq;
+    s->dirty_meta.clear();
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    if (batch)
+        for (pending_write &w : *batch)
+            writes.push_back(std::move(w));
+    for (pending_write &w : writes)
+        w.status = status;
+    run_callbacks(&writes);
 }
 
 // Commits the window. With sync = batch its writes wait for the sync of
@@ -520,47 +520,30 @@ void forget_window(lmdb_store *s)
 uint64_t commit_window(void *arg)
 {
     auto *s = static_cast<lmdb_store *>(arg);
-    if (!s->window) { // none could begin: its writes failed already
-        run_callbacks(&s->window_writes);
+    if (!s->window)
         return 0;
-    }
-    int rc = mdb_txn_commit(s->window);
-    s->window = nullptr;
-    std::vector<pending_write> writes;
-    writes.swap(s->window_writes);
+    int rc = put_dirty_meta(s);
+    if (rc != 0)
+        mdb_txn_abort(s->window);
+    else
+        rc = mdb_txn_commit(s->window);
     if (rc != 0) {
         log_commit_failure(s, rc);
-        forget_window(s);
-        for (pending_write &w : writes)
-            w.status = rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+        lose_window(s, nullptr, status_of(rc));
+        return 0;
     }
-    s->window_seqs.clear();
-    if (rc == 0 && s->sync == sync_mode::batch) {
+    s->window = nullptr;
+    s->dirty_meta.clear();
+    if (s->meta_cache.size() > meta_cache_max)
+        s->meta_cache.clear();
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    if (s->sync == sync_mode::batch) {
         s->unsynced.emplace_back(++s->commit_gen, std::move(writes));
         return s->commit_gen;
     }
     run_callbacks(&writes);
     return 0;
-}
-
-// An LMDB error broke the window (a full map, most likely): nothing it
-// held can be committed, though its messages were published. It is
-// dropped as a failed commit is, and its writes and the batch's are
-// answered with status; the senders resend.
-void drop_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
-{
-    mdb_txn_abort(s->window);
-    s->window = nullptr;
-    s->batch_meta.clear();
-    forget_window(s);
-    s->window_seqs.clear();
-    std::vector<pending_write> writes;
-    writes.swap(s->window_writes);
-    for (pending_write &w : *batch)
-        writes.push_back(std::move(w));
-    for (pending_write &w : writes)
-        w.status = status;
-    run_callbacks(&writes);
 }
 
 // The tick: every queued write applied straight into the window, then
@@ -585,11 +568,10 @@ void apply_queued(evutil_socket_t, short, void *arg)
         else
             s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
                          "a write failed; the uncommitted writes are dropped and their senders get an error");
-        drop_window(s, &batch, failed);
+        mdb_txn_abort(s->window);
+        lose_window(s, &batch, failed);
         return;
     }
-    keep_batch_meta(s);
-    s->batch_meta.clear();
     // With sync = batch the devices are told before the sync (even before
     // the commit): a connected device may be sent the message now (the
     // host answers the sender only after the sync, or once the device
