@@ -34,6 +34,7 @@ struct fixture {
     bool synced_on_other_thread = true;
     uint64_t synced = 0, failed = 0;
     int answers = 0;
+    ~fixture() { event_base_free(base); } // after the test has stopped its syncer
 };
 
 uint64_t fake_commit(void *arg)
@@ -65,6 +66,14 @@ void on_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
     f->answers++;
 }
 
+hf_syncer *start(fixture *f, uint64_t min_gap_ms)
+{
+    std::string err;
+    hf_syncer *s = hf_syncer_start(f->base, {fake_commit, fake_sync, on_synced, f}, min_gap_ms, &err);
+    assert_non_null(s);
+    return s;
+}
+
 // Runs the reactor until the syncer has answered up to gen (at most 5 s).
 void run_until_synced(fixture *f, uint64_t gen)
 {
@@ -78,9 +87,7 @@ void run_until_synced(fixture *f, uint64_t gen)
 void a_request_is_synced_off_the_reactor(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 0);
     hf_syncer_request(s, false);
     assert_int_equal(f.commits, 1); // at once: nothing ran before
     run_until_synced(&f, 1);
@@ -95,15 +102,12 @@ void a_request_is_synced_off_the_reactor(void **)
     assert_in_range(f.commits, 2, 3);
     assert_int_equal(f.syncs.load(), f.commits);
     hf_syncer_stop(s);
-    event_base_free(f.base);
 }
 
 void a_failed_sync_is_reported_for_what_it_covered(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 0);
     f.fail_next = 5; // EIO, say
     hf_syncer_request(s, false);
     run_until_synced(&f, 1);
@@ -113,15 +117,12 @@ void a_failed_sync_is_reported_for_what_it_covered(void **)
     assert_int_equal(f.synced, 2);
     assert_int_equal(f.failed, 1);
     hf_syncer_stop(s);
-    event_base_free(f.base);
 }
 
 void the_gap_gathers_commits_into_one_sync(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 1000, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 1000);
     hf_syncer_request(s, false);
     run_until_synced(&f, 1); // the first sync goes at once
     for (int i = 0; i < 19; i++)
@@ -131,15 +132,12 @@ void the_gap_gathers_commits_into_one_sync(void **)
     assert_int_equal(f.commits, 2); // one commit for the 19, not 19
     assert_int_equal(f.syncs.load(), 2);
     hf_syncer_stop(s);
-    event_base_free(f.base);
 }
 
 void an_urgent_request_skips_the_gap(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 60000, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 60000);
     hf_syncer_request(s, false);
     run_until_synced(&f, 1);
     hf_syncer_request(s, false); // waits out the minute
@@ -149,15 +147,12 @@ void an_urgent_request_skips_the_gap(void **)
     run_until_synced(&f, 2);
     assert_int_equal(f.syncs.load(), 2);
     hf_syncer_stop(s);
-    event_base_free(f.base);
 }
 
 void a_failed_commit_starts_no_sync(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 0, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 0);
     f.commit_fails = true;
     hf_syncer_request(s, false);
     assert_int_equal(f.syncs.load(), 0);
@@ -165,18 +160,14 @@ void a_failed_commit_starts_no_sync(void **)
     run_until_synced(&f, 1);
     assert_int_equal(f.syncs.load(), 1);
     hf_syncer_stop(s);
-    event_base_free(f.base);
 }
 
 void stop_with_nothing_asked_returns(void **)
 {
     fixture f;
-    std::string err;
-    hf_syncer *s = hf_syncer_start(f.base, {fake_commit, fake_sync, on_synced, &f}, 10, &err);
-    assert_non_null(s);
+    hf_syncer *s = start(&f, 10);
     hf_syncer_stop(s);
     assert_int_equal(f.syncs.load(), 0);
-    event_base_free(f.base);
 }
 
 } // namespace
