@@ -2,11 +2,9 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <openssl/err.h>
 
 #include <cstring>
 
@@ -16,6 +14,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/ws.h"
+#include "net/tls_stream.h"
 #include "proto/frame.h"
 
 namespace
@@ -25,7 +24,7 @@ namespace
 // this long for the peer to close its side.
 const uint64_t flush_ms = 2000;
 const uint64_t linger_ms = 1000;
-const uint64_t ws_drain_poll_ms = 10;
+const uint64_t drain_poll_ms = 10;
 
 void arm_timer(hf_conn *c, uint64_t ms)
 {
@@ -61,7 +60,8 @@ void finish_close(hf_conn *c)
     }
     c->state = hf_conn_state::closed;
     c->out.clear();
-    c->ws = nullptr; // freed with the filter below
+    c->ws = nullptr;  // freed with the filters below
+    c->tls = nullptr; // likewise
     event_del(c->timer.get());
     bufferevent_free(c->bev);
     c->bev = nullptr;
@@ -76,29 +76,19 @@ void finish_close(hf_conn *c)
     hf_conn_unref(c);
 }
 
-// The TLS bufferevent: c->bev itself, or the one under the WebSocket filter.
-bufferevent *tls_bev(const hf_conn *c)
-{
-    bufferevent *under = bufferevent_get_underlying(c->bev);
-    return under ? under : c->bev;
-}
-
-// Bytes not yet handed to the kernel, in the filter and under it.
+// Bytes not yet handed to the kernel, in the WebSocket filter and under it.
 size_t unsent(const hf_conn *c)
 {
-    size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
+    size_t n = hf_tls_stream_unsent(c->tls);
     if (c->ws)
-        n += evbuffer_get_length(bufferevent_get_output(tls_bev(c)));
+        n += evbuffer_get_length(bufferevent_get_output(c->bev));
     return n;
 }
 
 void start_linger(hf_conn *c)
 {
     c->state = hf_conn_state::lingering;
-    SSL *ssl = bufferevent_openssl_get_ssl(tls_bev(c));
-    if (ssl && SSL_is_init_finished(ssl))
-        SSL_shutdown(ssl); // our close_notify; the peer's ends the linger
-    shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    hf_tls_stream_shutdown(c->tls); // our close_notify; the peer's ends the linger
     arm_timer(c, linger_ms);
 }
 
@@ -125,15 +115,15 @@ void begin_close(hf_conn *c, const char *why)
     c->state = hf_conn_state::closing;
     flush(c);
     hf_ws_send_close(c);
-    // Linger once the output is flushed (the write callback fires at low
-    // watermark 0), or give up when a peer that stopped reading lets the
-    // flush deadline pass. Under a WebSocket filter no callback says when
-    // the TLS buffer below has drained, so the timer looks.
+    // Linger once the output is flushed, or give up when a peer that
+    // stopped reading lets the flush deadline pass. No callback says when
+    // the socket's buffer under the TLS filter has drained, so the timer
+    // looks.
     c->flush_deadline_ms = hf_mono_ms() + flush_ms;
     if (unsent(c) == 0)
         start_linger(c);
     else
-        arm_timer(c, c->ws ? ws_drain_poll_ms : flush_ms);
+        arm_timer(c, drain_poll_ms);
 }
 
 void dispatch(hf_conn *c, const hf_msg *m)
@@ -216,18 +206,6 @@ void on_write(bufferevent *, void *arg)
         start_linger(c);
 }
 
-void log_tls_errors(hf_conn *c)
-{
-    unsigned long e;
-    char buf[256];
-    while ((e = bufferevent_get_openssl_error(tls_bev(c))) != 0) {
-        if (ERR_GET_LIB(e) == 0)
-            continue; // libevent's own marker, not an OpenSSL error
-        ERR_error_string_n(e, buf, sizeof buf);
-        hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer, buf);
-    }
-}
-
 void on_event(bufferevent *, short what, void *arg)
 {
     auto *c = static_cast<hf_conn *>(arg);
@@ -235,8 +213,10 @@ void on_event(bufferevent *, short what, void *arg)
         if (c->state == hf_conn_state::handshake && !c->tls_up) {
             c->tls_up = true;
             c->d->stats.tls_handshakes++;
-            if (SSL_session_reused(bufferevent_openssl_get_ssl(tls_bev(c))))
+            if (hf_tls_stream_resumed(c->tls))
                 c->d->stats.tls_resumed++;
+            if (hf_tls_stream_detached(c->tls))
+                c->d->stats.tls_detached++;
             if (c->kind == hf_conn_kind::websocket)
                 return; // the HTTP upgrade comes next, within the same deadline
             c->state = hf_conn_state::hello;
@@ -247,7 +227,9 @@ void on_event(bufferevent *, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (c->state == hf_conn_state::handshake && !c->tls_up)
             c->d->stats.tls_handshake_failures++;
-        log_tls_errors(c);
+        if (*hf_tls_stream_error(c->tls))
+            hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer,
+                   hf_tls_stream_error(c->tls));
         hf_conn_ref(c);
         finish_close(c);
         hf_conn_unref(c);
@@ -290,7 +272,7 @@ void on_timer(evutil_socket_t, short, void *arg)
         if (unsent(c) == 0)
             start_linger(c);
         else if (hf_mono_ms() < c->flush_deadline_ms)
-            arm_timer(c, ws_drain_poll_ms);
+            arm_timer(c, drain_poll_ms);
         else
             finish_close(c);
         break;
@@ -327,28 +309,19 @@ void hf_conn_accept(hf_daemon *d, evutil_socket_t fd, const sockaddr *addr, int,
     // a DELIVER behind an unacknowledged TLS record for a delayed ACK (40 ms).
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    SSL *ssl = SSL_new(d->tls.get());
-    if (!ssl) {
-        hf_log(HF_LOG_ERROR, "SSL_new failed: out of memory? dropping a new connection");
-        hf_limits_release(d, address_key);
-        evutil_closesocket(fd);
-        return;
-    }
-    bufferevent *bev = bufferevent_openssl_socket_new(d->base.get(), fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    hf_tls_stream *tls = nullptr;
+    bufferevent *bev = hf_tls_stream_accept(d->base.get(), fd, d->tls.get(), d->tls_aead.get(), &tls);
     if (!bev) {
-        hf_log(HF_LOG_ERROR, "cannot create a TLS bufferevent; dropping a new connection");
+        hf_log(HF_LOG_ERROR, "cannot start a TLS connection (out of memory?); dropping a new connection");
         hf_limits_release(d, address_key);
-        SSL_free(ssl);
-        evutil_closesocket(fd);
         return;
     }
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     auto *c = new hf_conn;
     c->d = d;
     c->id = d->next_conn_id++;
     c->kind = kind;
     c->bev = bev;
+    c->tls = tls;
     c->address_key = std::move(address_key);
     c->next = d->conns;
     if (d->conns)

@@ -19,6 +19,7 @@ enum class hf_conn_state { handshake, hello, ready, closing, lingering, closed }
 enum class hf_conn_kind { device, allocator, websocket };
 
 struct hf_ws_stream;
+struct hf_tls_stream;
 
 struct hf_conn {
     hf_daemon *d = nullptr;
@@ -39,6 +40,7 @@ struct hf_conn {
     char peer[64] = "";
     bool tls_up = false;            // the TLS handshake finished
     uint64_t flush_deadline_ms = 0; // closing: monotonic time to give up flushing
+    hf_tls_stream *tls = nullptr;   // the TLS layer, owned by its filter (c->bev, or the one under c->ws)
     hf_ws_stream *ws = nullptr;     // WebSocket framing, owned by the filter that c->bev is then
     std::string out;                // frames queued in this reactor pass
     bool out_queued = false;        // in d->flush_queue

@@ -277,6 +277,11 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->tls = hf_tls_server_ctx(d->cfg, err);
     if (!d->tls)
         return false;
+    d->tls_aead.reset(hf_tls_aead_new());
+    if (!d->tls_aead) {
+        *err = "cannot create cipher contexts: out of memory";
+        return false;
+    }
     // Before the device listeners: once those accept (the kernel does so
     // before the loop runs), /healthz must answer too.
     if (!hf_metrics_start(d, err))

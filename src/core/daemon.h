@@ -17,6 +17,7 @@
 #include "core/config.h"
 #include "core/limits.h"
 #include "core/module.h"
+#include "net/tls_record.h"
 #include "proto/msg.h"
 
 struct hf_conn;
@@ -36,6 +37,9 @@ struct listener_deleter {
 };
 struct ssl_ctx_deleter {
     void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
+};
+struct tls_aead_deleter {
+    void operator()(hf_tls_aead *a) const { hf_tls_aead_free(a); }
 };
 using hf_event_ptr = std::unique_ptr<event, event_deleter>;
 struct hf_registration_deleter {
@@ -61,6 +65,7 @@ struct hf_stats {
     uint64_t connections_accepted = 0;
     uint64_t tls_handshakes = 0; // completed
     uint64_t tls_resumed = 0;    // of those, resumed sessions
+    uint64_t tls_detached = 0;   // of those, handed from OpenSSL to our record layer
     uint64_t tls_handshake_failures = 0;
     uint64_t hello_refused = 0;
     uint64_t heartbeat_timeouts = 0;
@@ -98,6 +103,7 @@ struct hf_daemon {
     hf_config cfg;
     hf_host_api host{};
     hf_ssl_ctx_ptr tls;
+    std::unique_ptr<hf_tls_aead, tls_aead_deleter> tls_aead; // the connections' shared cipher contexts
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;
     hf_listener_ptr websocket_listener; // browsers, if listen.websocket is set

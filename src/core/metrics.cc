@@ -124,6 +124,9 @@ std::string hf_metrics_render(hf_daemon *d)
     metric(&out, "handoff_tls_handshakes_total", "counter", "TLS handshakes completed.", st.tls_handshakes);
     metric(&out, "handoff_tls_resumed_total", "counter", "TLS handshakes that resumed a session (no certificate).",
            st.tls_resumed);
+    metric(&out, "handoff_tls_detached_total", "counter",
+           "TLS handshakes after which the connection left OpenSSL for the daemon's own TLS 1.3 record layer.",
+           st.tls_detached);
     metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
            st.tls_handshake_failures);
     metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",

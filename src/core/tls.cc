@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/tls_stream.h"
+
 namespace
 {
 
@@ -55,6 +57,7 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
     }
     SSL_CTX_set_min_proto_version(ctx.get(), cfg.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+    hf_tls_stream_prepare(ctx.get());
     if (!cfg.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx.get(), cfg.tls_ciphers.c_str()) != 1) {
         *err = "tls.ciphers \"" + cfg.tls_ciphers + "\" names no cipher OpenSSL knows: " + openssl_error();
         return nullptr;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "core/alloc.h"
 #include "core/conn.h"
@@ -107,11 +108,16 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
     return produced || ws->done ? BEV_OK : BEV_NEED_MORE;
 }
 
-// The protocol's frames out, one binary message each.
+// The protocol's frames out, one binary message each. They are gathered
+// first and handed down in one piece: the TLS layer below seals what each
+// addition brings, so a piece per header would be a record per header.
 bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *)
 {
     bool produced = false;
     std::string header;
+    std::unique_ptr<evbuffer, void (*)(evbuffer *)> messages(evbuffer_new(), evbuffer_free);
+    if (!messages)
+        return BEV_ERROR;
     for (;;) {
         size_t avail = evbuffer_get_length(src);
         uint8_t head[HF_FRAME_HEADER_MAX];
@@ -123,10 +129,11 @@ bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
         size_t total = hdr.header_len + size_t(hdr.body_len);
         header.clear();
         hf_ws_frame_header_put(&header, HF_WS_BINARY, total);
-        evbuffer_add(dst, header.data(), header.size());
-        evbuffer_remove_buffer(src, dst, total);
+        evbuffer_add(messages.get(), header.data(), header.size());
+        evbuffer_remove_buffer(src, messages.get(), total);
         produced = true;
     }
+    evbuffer_add_buffer(dst, messages.get());
     return produced ? BEV_OK : BEV_NEED_MORE;
 }
 

@@ -1,0 +1,507 @@
+#include "net/tls_stream.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "net/tls_record.h"
+
+namespace
+{
+
+enum class tls_phase { handshake, detached, held, failed };
+
+// Alert descriptions we send (RFC 8446 section 6).
+enum : uint8_t {
+    ALERT_CLOSE_NOTIFY = 0,
+    ALERT_UNEXPECTED_MESSAGE = 10,
+    ALERT_BAD_RECORD_MAC = 20,
+    ALERT_RECORD_OVERFLOW = 22,
+    ALERT_INTERNAL_ERROR = 80,
+};
+
+const uint8_t HANDSHAKE_KEY_UPDATE = 24;
+
+// What OpenSSL owns: during the handshake, and for good when held.
+struct openssl_side {
+    SSL *ssl = nullptr;
+    BIO *rbio = nullptr; // records we feed it; owned by ssl
+    BIO *wbio = nullptr; // records it wrote; owned by ssl
+    uint8_t client_secret[HF_TLS_MAX_SECRET];
+    uint8_t server_secret[HF_TLS_MAX_SECRET];
+    size_t client_secret_len = 0;
+    size_t server_secret_len = 0;
+    size_t record_left = 0; // bytes of the record being fed still to come
+
+    ~openssl_side()
+    {
+        SSL_free(ssl);
+        OPENSSL_cleanse(client_secret, sizeof client_secret);
+        OPENSSL_cleanse(server_secret, sizeof server_secret);
+    }
+};
+
+} // namespace
+
+struct hf_tls_stream {
+    bufferevent *raw = nullptr; // the socket's
+    bufferevent *top = nullptr; // the filter over it
+    hf_tls_aead *aead = nullptr;
+    tls_phase phase = tls_phase::handshake;
+    std::unique_ptr<openssl_side> openssl; // null once detached
+    hf_tls_suite suite;
+    hf_tls_traffic rx, tx;
+    bool resumed = false;
+    bool shut = false;
+    std::string error;
+
+    ~hf_tls_stream()
+    {
+        OPENSSL_cleanse(&rx, sizeof rx);
+        OPENSSL_cleanse(&tx, sizeof tx);
+    }
+};
+
+namespace
+{
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+// "LABEL <client random> <secret>", NSS key log format: the one place
+// OpenSSL 3.0 hands out TLS 1.3 traffic secrets.
+void keylog(const SSL *ssl, const char *line)
+{
+    auto *side = static_cast<openssl_side *>(SSL_get_app_data(ssl));
+    if (!side)
+        return;
+    uint8_t *secret;
+    size_t *secret_len;
+    if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
+        secret = side->client_secret;
+        secret_len = &side->client_secret_len;
+    } else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
+        secret = side->server_secret;
+        secret_len = &side->server_secret_len;
+    } else {
+        return;
+    }
+    const char *hex = strchr(line + 24, ' ');
+    if (!hex)
+        return;
+    hex++;
+    size_t n = 0;
+    while (n < HF_TLS_MAX_SECRET && hex_value(hex[2 * n]) >= 0 && hex_value(hex[2 * n + 1]) >= 0) {
+        secret[n] = uint8_t(hex_value(hex[2 * n]) << 4 | hex_value(hex[2 * n + 1]));
+        n++;
+    }
+    *secret_len = n;
+}
+
+evutil_socket_t fd_of(const hf_tls_stream *t)
+{
+    return bufferevent_getfd(t->raw);
+}
+
+// Hands the socket what is queued now, without waiting for the reactor:
+// the last bytes before a close or a shutdown; drop_rest drops what it
+// does not take. The socket bufferevent freezes its output's start so
+// that only it drains it; it is thawed for this moment.
+void write_now(hf_tls_stream *t, bool drop_rest)
+{
+    evbuffer *out = bufferevent_get_output(t->raw);
+    evbuffer_unfreeze(out, 1);
+    while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd_of(t)) > 0) {
+    }
+    if (drop_rest)
+        evbuffer_drain(out, evbuffer_get_length(out));
+    evbuffer_freeze(out, 1);
+}
+
+// Moves what OpenSSL wrote to the socket; returns how many records it was.
+size_t take_openssl_output(hf_tls_stream *t)
+{
+    char *data = nullptr;
+    long len = BIO_get_mem_data(t->openssl->wbio, &data);
+    size_t records = 0;
+    for (long at = 0; at + long(HF_TLS_HEADER) <= len; records++)
+        at += long(HF_TLS_HEADER) + (uint8_t(data[at + 3]) << 8 | uint8_t(data[at + 4]));
+    if (len > 0)
+        bufferevent_write(t->raw, data, size_t(len));
+    (void)BIO_reset(t->openssl->wbio);
+    return records;
+}
+
+std::string openssl_error_text(const char *what)
+{
+    char buf[256] = "";
+    unsigned long e = ERR_peek_last_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return e ? std::string(what) + ": " + buf : std::string(what);
+}
+
+void send_alert(hf_tls_stream *t, uint8_t description)
+{
+    if (t->phase != tls_phase::detached)
+        return;
+    const uint8_t alert[2] = {description == ALERT_CLOSE_NOTIFY ? uint8_t(1) : uint8_t(2), description};
+    uint8_t record[2 + HF_TLS_SEAL_OVERHEAD];
+    if (hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_ALERT, alert, sizeof alert, record))
+        bufferevent_write(t->raw, record, sizeof record);
+}
+
+// A TLS error: the alert goes out now, the owner hears BEV_EVENT_ERROR
+// after the data that came before it, and the rest is dropped.
+void fail(hf_tls_stream *t, uint8_t alert, const std::string &why)
+{
+    if (t->phase == tls_phase::failed)
+        return;
+    t->error = why;
+    if (t->phase == tls_phase::detached)
+        send_alert(t, alert);
+    else if (t->openssl)
+        take_openssl_output(t); // the alert OpenSSL wrote
+    t->phase = tls_phase::failed;
+    write_now(t, false);
+    bufferevent_trigger_event(t->top, BEV_EVENT_ERROR | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void send_close_notify(hf_tls_stream *t)
+{
+    if (t->phase == tls_phase::detached) {
+        send_alert(t, ALERT_CLOSE_NOTIFY);
+    } else if (t->phase == tls_phase::held) {
+        SSL_shutdown(t->openssl->ssl);
+        take_openssl_output(t);
+    }
+    t->shut = true;
+}
+
+// The peer's close_notify: ours answers it (a clean close both ways), and
+// nothing more is read or written.
+void peer_closed(hf_tls_stream *t)
+{
+    if (!t->shut) {
+        send_close_notify(t);
+        write_now(t, false);
+    }
+    t->phase = tls_phase::failed;
+    bufferevent_trigger_event(t->top, BEV_EVENT_EOF | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+// The handshake is done: detach from OpenSSL if the connection is TLS 1.3
+// with a suite we know and both secrets arrived; hold on to it otherwise.
+// records_after counts the records OpenSSL wrote in its last step (the
+// session tickets), all of them under the server's application key.
+void handshake_done(hf_tls_stream *t, size_t records_after)
+{
+    openssl_side *side = t->openssl.get();
+    t->resumed = SSL_session_reused(side->ssl) == 1;
+    const SSL_CIPHER *cipher = SSL_get_current_cipher(side->ssl);
+    t->phase = tls_phase::held;
+    if (SSL_version(side->ssl) == TLS1_3_VERSION && cipher &&
+        hf_tls_suite_find(SSL_CIPHER_get_protocol_id(cipher), &t->suite) &&
+        side->client_secret_len == t->suite.hash_len && side->server_secret_len == t->suite.hash_len &&
+        BIO_ctrl_pending(side->rbio) == 0 && SSL_pending(side->ssl) == 0 &&
+        hf_tls_traffic_init(t->aead, &t->rx, &t->suite, side->client_secret, 0) &&
+        hf_tls_traffic_init(t->aead, &t->tx, &t->suite, side->server_secret, records_after)) {
+        t->phase = tls_phase::detached;
+        t->openssl.reset();
+    }
+    bufferevent_trigger_event(t->top, BEV_EVENT_CONNECTED, BEV_TRIG_DEFER_CALLBACKS);
+    // Frames written before the handshake ended waited in the filter.
+    bufferevent_flush(t->top, EV_WRITE, BEV_NORMAL);
+}
+
+// Feeds OpenSSL until its handshake is done, never past the end of the
+// record at hand: what follows the client's Finished is ours to open.
+// Partial records go in as they come, so that OpenSSL judges a bad header
+// at once rather than after waiting for the length it claims.
+void feed_handshake(hf_tls_stream *t, evbuffer *src)
+{
+    openssl_side *side = t->openssl.get();
+    while (t->phase == tls_phase::handshake) {
+        size_t avail = evbuffer_get_length(src);
+        size_t len = avail < side->record_left ? avail : side->record_left;
+        if (side->record_left == 0) {
+            uint8_t header[HF_TLS_HEADER];
+            if (evbuffer_copyout(src, header, sizeof header) < ev_ssize_t(sizeof header))
+                return;
+            len = sizeof header;
+            side->record_left = size_t(header[3] << 8 | header[4]) + sizeof header;
+        }
+        if (len == 0)
+            return;
+        BIO_write(side->rbio, evbuffer_pullup(src, ev_ssize_t(len)), int(len));
+        evbuffer_drain(src, len);
+        side->record_left -= len;
+        ERR_clear_error();
+        int rc = SSL_do_handshake(side->ssl);
+        size_t records = take_openssl_output(t);
+        if (rc == 1)
+            handshake_done(t, records);
+        else if (SSL_get_error(side->ssl, rc) != SSL_ERROR_WANT_READ)
+            fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("handshake failed"));
+    }
+}
+
+// KeyUpdate (RFC 8446 section 4.6.3): the peer's next key; and ours too if
+// it asks, announced under the old one. No other handshake message may
+// follow a server's handshake.
+void on_post_handshake(hf_tls_stream *t, const uint8_t *msg, size_t len)
+{
+    if (len != 5 || msg[0] != HANDSHAKE_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 || msg[4] > 1) {
+        fail(t, ALERT_UNEXPECTED_MESSAGE, "unexpected post-handshake message");
+        return;
+    }
+    if (!hf_tls_traffic_update(t->aead, &t->rx, &t->suite)) {
+        fail(t, ALERT_INTERNAL_ERROR, "cannot update the read key");
+        return;
+    }
+    if (msg[4] == 0)
+        return;
+    const uint8_t answer[5] = {HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0};
+    uint8_t record[sizeof answer + HF_TLS_SEAL_OVERHEAD];
+    if (!hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_HANDSHAKE, answer, sizeof answer, record) ||
+        !hf_tls_traffic_update(t->aead, &t->tx, &t->suite)) {
+        fail(t, ALERT_INTERNAL_ERROR, "cannot update the write key");
+        return;
+    }
+    bufferevent_write(t->raw, record, sizeof record);
+}
+
+void on_alert(hf_tls_stream *t, const uint8_t *alert, size_t len)
+{
+    if (len == 2 && alert[1] == ALERT_CLOSE_NOTIFY)
+        peer_closed(t);
+    else
+        fail(t, ALERT_UNEXPECTED_MESSAGE,
+             len == 2 ? "the peer sent alert " + std::to_string(alert[1]) : std::string("malformed alert"));
+}
+
+// Opens every whole record in src; returns whether any data came out.
+bool open_records(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
+{
+    bool produced = false;
+    while (t->phase == tls_phase::detached) {
+        uint8_t header[HF_TLS_HEADER];
+        if (evbuffer_copyout(src, header, sizeof header) < ev_ssize_t(sizeof header))
+            break;
+        size_t body = size_t(header[3] << 8 | header[4]);
+        if (body > HF_TLS_MAX_BODY) {
+            fail(t, ALERT_RECORD_OVERFLOW, "record longer than TLS allows");
+            break;
+        }
+        size_t len = HF_TLS_HEADER + body;
+        if (evbuffer_get_length(src) < len)
+            break;
+        evbuffer_iovec space;
+        if (evbuffer_reserve_space(dst, ev_ssize_t(body), &space, 1) < 1) {
+            fail(t, ALERT_INTERNAL_ERROR, "out of memory");
+            break;
+        }
+        auto *plain = static_cast<uint8_t *>(space.iov_base);
+        size_t plain_len = 0;
+        uint8_t type = 0;
+        hf_tls_open_result rc = hf_tls_open(t->aead, &t->rx, &t->suite, evbuffer_pullup(src, ev_ssize_t(len)), len,
+                                            plain, &plain_len, &type);
+        evbuffer_drain(src, len);
+        if (rc == hf_tls_open_result::bad_mac) {
+            fail(t, ALERT_BAD_RECORD_MAC, "a record failed authentication");
+        } else if (rc == hf_tls_open_result::bad_record) {
+            fail(t, ALERT_UNEXPECTED_MESSAGE, "malformed record");
+        } else if (type == HF_TLS_APPLICATION_DATA) {
+            space.iov_len = plain_len;
+            evbuffer_commit_space(dst, &space, 1);
+            produced = produced || plain_len > 0;
+        } else if (type == HF_TLS_HANDSHAKE) {
+            on_post_handshake(t, plain, plain_len);
+        } else if (type == HF_TLS_ALERT) {
+            on_alert(t, plain, plain_len);
+        } else {
+            fail(t, ALERT_UNEXPECTED_MESSAGE, "unexpected record type " + std::to_string(type));
+        }
+    }
+    return produced;
+}
+
+// OpenSSL's own record layer, for connections it keeps.
+bool read_held(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
+{
+    size_t len = evbuffer_get_length(src);
+    if (len > 0)
+        BIO_write(t->openssl->rbio, evbuffer_pullup(src, ev_ssize_t(len)), int(len));
+    evbuffer_drain(src, len);
+    bool produced = false;
+    for (;;) {
+        evbuffer_iovec space;
+        if (evbuffer_reserve_space(dst, HF_TLS_MAX_PLAIN, &space, 1) < 1) {
+            fail(t, ALERT_INTERNAL_ERROR, "out of memory");
+            break;
+        }
+        ERR_clear_error();
+        int n = SSL_read(t->openssl->ssl, space.iov_base, int(space.iov_len));
+        if (n > 0) {
+            space.iov_len = size_t(n);
+            evbuffer_commit_space(dst, &space, 1);
+            produced = true;
+            continue;
+        }
+        int e = SSL_get_error(t->openssl->ssl, n);
+        if (e == SSL_ERROR_ZERO_RETURN)
+            peer_closed(t);
+        else if (e != SSL_ERROR_WANT_READ)
+            fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("TLS error"));
+        break;
+    }
+    if (t->openssl)
+        take_openssl_output(t);
+    return produced;
+}
+
+bufferevent_filter_result on_input(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *arg)
+{
+    auto *t = static_cast<hf_tls_stream *>(arg);
+    if (t->phase == tls_phase::handshake)
+        feed_handshake(t, src);
+    bool produced = false;
+    if (t->phase == tls_phase::detached)
+        produced = open_records(t, src, dst);
+    else if (t->phase == tls_phase::held)
+        produced = read_held(t, src, dst);
+    if (t->phase == tls_phase::failed)
+        evbuffer_drain(src, evbuffer_get_length(src));
+    return produced ? BEV_OK : BEV_NEED_MORE;
+}
+
+bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *arg)
+{
+    auto *t = static_cast<hf_tls_stream *>(arg);
+    if (t->phase == tls_phase::handshake)
+        return BEV_NEED_MORE; // sent once the handshake is done
+    if (t->phase == tls_phase::failed || t->shut) {
+        evbuffer_drain(src, evbuffer_get_length(src));
+        return BEV_NEED_MORE;
+    }
+    bool produced = false;
+    while (size_t avail = evbuffer_get_length(src)) {
+        size_t len = avail < HF_TLS_MAX_PLAIN ? avail : HF_TLS_MAX_PLAIN;
+        const uint8_t *plain = evbuffer_pullup(src, ev_ssize_t(len));
+        if (t->phase == tls_phase::held) {
+            ERR_clear_error();
+            if (SSL_write(t->openssl->ssl, plain, int(len)) <= 0) {
+                fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("TLS write failed"));
+                break;
+            }
+            take_openssl_output(t);
+        } else {
+            evbuffer_iovec space;
+            if (evbuffer_reserve_space(dst, ev_ssize_t(len + HF_TLS_SEAL_OVERHEAD), &space, 1) < 1 ||
+                !hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_APPLICATION_DATA, plain, len,
+                             static_cast<uint8_t *>(space.iov_base))) {
+                fail(t, ALERT_INTERNAL_ERROR, "cannot seal a record");
+                break;
+            }
+            space.iov_len = len + HF_TLS_SEAL_OVERHEAD;
+            evbuffer_commit_space(dst, &space, 1);
+        }
+        evbuffer_drain(src, len);
+        produced = true;
+    }
+    if (t->phase == tls_phase::failed)
+        evbuffer_drain(src, evbuffer_get_length(src));
+    return produced ? BEV_OK : BEV_NEED_MORE;
+}
+
+void free_stream(void *arg)
+{
+    delete static_cast<hf_tls_stream *>(arg);
+}
+
+} // namespace
+
+void hf_tls_stream_prepare(SSL_CTX *ctx)
+{
+    SSL_CTX_set_keylog_callback(ctx, keylog);
+}
+
+bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX *ctx, hf_tls_aead *aead,
+                                  hf_tls_stream **stream)
+{
+    auto t = std::make_unique<hf_tls_stream>();
+    t->aead = aead;
+    t->openssl = std::make_unique<openssl_side>();
+    openssl_side *side = t->openssl.get();
+    side->ssl = SSL_new(ctx);
+    side->rbio = BIO_new(BIO_s_mem());
+    side->wbio = BIO_new(BIO_s_mem());
+    if (!side->ssl || !side->rbio || !side->wbio) {
+        BIO_free(side->rbio);
+        BIO_free(side->wbio);
+        evutil_closesocket(fd);
+        return nullptr;
+    }
+    // An empty memory BIO means "wait for more", not end of file.
+    BIO_set_mem_eof_return(side->rbio, -1);
+    SSL_set_bio(side->ssl, side->rbio, side->wbio);
+    SSL_set_accept_state(side->ssl);
+    SSL_set_app_data(side->ssl, side);
+    t->raw = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!t->raw) {
+        evutil_closesocket(fd);
+        return nullptr;
+    }
+    t->top = bufferevent_filter_new(t->raw, on_input, on_output, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS,
+                                    free_stream, t.get());
+    if (!t->top) {
+        bufferevent_free(t->raw);
+        return nullptr;
+    }
+    *stream = t.release();
+    return (*stream)->top;
+}
+
+bool hf_tls_stream_resumed(const hf_tls_stream *t)
+{
+    return t->resumed;
+}
+
+bool hf_tls_stream_detached(const hf_tls_stream *t)
+{
+    return !t->openssl;
+}
+
+const char *hf_tls_stream_error(const hf_tls_stream *t)
+{
+    return t->error.c_str();
+}
+
+size_t hf_tls_stream_unsent(const hf_tls_stream *t)
+{
+    return evbuffer_get_length(bufferevent_get_output(t->top)) + evbuffer_get_length(bufferevent_get_output(t->raw));
+}
+
+void hf_tls_stream_shutdown(hf_tls_stream *t)
+{
+    if (t->shut)
+        return;
+    send_close_notify(t);
+    write_now(t, true);
+    shutdown(fd_of(t), SHUT_WR);
+}

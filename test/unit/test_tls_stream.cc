@@ -1,0 +1,381 @@
+// Unit tests of the daemon's TLS layer (net/tls_stream over
+// net/tls_record) against a real OpenSSL client on the other end of a
+// socket pair: data both ways in many records after the session tickets,
+// a KeyUpdate the client asks to be answered, close_notify both ways, a
+// forged record, an oversized one, TLS 1.2 held by OpenSSL, and a resumed
+// session.
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <string>
+
+#include "net/tls_record.h"
+#include "net/tls_stream.h"
+
+// cmocka 1.1 headers lack extern "C" guards.
+extern "C" {
+#include <cmocka.h>
+}
+
+namespace
+{
+
+// A throwaway self-signed P-256 certificate, made in memory.
+SSL_CTX *server_ctx(void)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cert = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_NAME *name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char *>("localhost"), -1, -1,
+                               0);
+    X509_set_issuer_name(cert, name);
+    X509_set_pubkey(cert, key);
+    X509_sign(cert, key, EVP_sha256());
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_use_certificate(ctx, cert);
+    SSL_CTX_use_PrivateKey(ctx, key);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_num_tickets(ctx, 2);
+    hf_tls_stream_prepare(ctx);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return ctx;
+}
+
+struct fixture {
+    event_base *base = nullptr;
+    SSL_CTX *server_tls = nullptr;
+    SSL_CTX *client_tls = nullptr;
+    hf_tls_aead *aead = nullptr;
+    bufferevent *server = nullptr;
+    hf_tls_stream *stream = nullptr;
+    SSL *client = nullptr;
+    int client_fd = -1;
+    std::string server_got;  // what the server's reader drained
+    short server_events = 0; // EOF / ERROR seen by the server's owner
+    bool server_connected = false;
+};
+
+void on_server_read(bufferevent *bev, void *arg)
+{
+    auto *f = static_cast<fixture *>(arg);
+    evbuffer *in = bufferevent_get_input(bev);
+    size_t n = evbuffer_get_length(in);
+    f->server_got.append(reinterpret_cast<const char *>(evbuffer_pullup(in, ev_ssize_t(n))), n);
+    evbuffer_drain(in, n);
+}
+
+void on_server_event(bufferevent *, short what, void *arg)
+{
+    auto *f = static_cast<fixture *>(arg);
+    if (what & BEV_EVENT_CONNECTED)
+        f->server_connected = true;
+    else
+        f->server_events |= what;
+}
+
+// A new connection: server stream on one end of a socket pair, an OpenSSL
+// client (capped at max_version, offering session if not null) on the other.
+void connect_pair(fixture *f, int max_version, SSL_SESSION *session)
+{
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    evutil_make_socket_nonblocking(fds[0]);
+    evutil_make_socket_nonblocking(fds[1]);
+    f->server = hf_tls_stream_accept(f->base, fds[0], f->server_tls, f->aead, &f->stream);
+    assert_non_null(f->server);
+    bufferevent_setcb(f->server, on_server_read, nullptr, on_server_event, f);
+    bufferevent_enable(f->server, EV_READ | EV_WRITE);
+    f->client_fd = fds[1];
+    f->client = SSL_new(f->client_tls);
+    SSL_set_max_proto_version(f->client, max_version);
+    SSL_set_fd(f->client, fds[1]);
+    SSL_set_connect_state(f->client);
+    if (session)
+        SSL_set_session(f->client, session);
+    f->server_got.clear();
+    f->server_events = 0;
+    f->server_connected = false;
+}
+
+void disconnect(fixture *f)
+{
+    if (f->server)
+        bufferevent_free(f->server);
+    f->server = nullptr;
+    SSL_free(f->client);
+    f->client = nullptr;
+    if (f->client_fd >= 0)
+        close(f->client_fd);
+    f->client_fd = -1;
+}
+
+int setup(void **state)
+{
+    auto *f = new fixture;
+    f->base = event_base_new();
+    f->server_tls = server_ctx();
+    f->client_tls = SSL_CTX_new(TLS_client_method());
+    f->aead = hf_tls_aead_new();
+    *state = f;
+    return 0;
+}
+
+int teardown(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    disconnect(f);
+    hf_tls_aead_free(f->aead);
+    SSL_CTX_free(f->server_tls);
+    SSL_CTX_free(f->client_tls);
+    event_base_free(f->base);
+    delete f;
+    return 0;
+}
+
+// Runs the server's reactor and the client's step in turn until done()
+// holds; fails after a bounded number of turns.
+template <typename Step>
+void pump(fixture *f, Step step)
+{
+    for (int turn = 0; turn < 20000; turn++) {
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+        if (step())
+            return;
+    }
+    fail_msg("the exchange did not finish");
+}
+
+void handshake(fixture *f)
+{
+    pump(f, [f] {
+        int rc = SSL_do_handshake(f->client);
+        if (rc != 1)
+            assert_int_equal(SSL_get_error(f->client, rc), SSL_ERROR_WANT_READ);
+        return rc == 1 && f->server_connected;
+    });
+}
+
+void client_write(fixture *f, const std::string &data)
+{
+    size_t at = 0;
+    pump(f, [&] {
+        if (at == data.size())
+            return true;
+        int n = SSL_write(f->client, data.data() + at, int(data.size() - at));
+        if (n > 0)
+            at += size_t(n);
+        else
+            assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_WANT_WRITE);
+        return at == data.size();
+    });
+}
+
+// Reads until want bytes came; returns them.
+std::string client_read(fixture *f, size_t want)
+{
+    std::string got;
+    pump(f, [&] {
+        char buf[16384];
+        int n = SSL_read(f->client, buf, sizeof buf);
+        if (n > 0)
+            got.append(buf, size_t(n));
+        else
+            assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_WANT_READ);
+        return got.size() >= want;
+    });
+    return got;
+}
+
+void wait_server_got(fixture *f, size_t want)
+{
+    pump(f, [f, want] { return f->server_got.size() >= want; });
+}
+
+void wait_server_event(fixture *f, short what)
+{
+    pump(f, [f, what] { return (f->server_events & what) != 0; });
+}
+
+std::string pattern(size_t len, char seed)
+{
+    std::string s(len, '\0');
+    for (size_t i = 0; i < len; i++)
+        s[i] = char(seed + i * 7 % 251);
+    return s;
+}
+
+// Both ways, in many records; the server's first record follows its
+// session tickets, so its sequence numbers start after them.
+void test_detached_carries_data_both_ways(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    assert_true(hf_tls_stream_detached(f->stream));
+    assert_false(hf_tls_stream_resumed(f->stream));
+    std::string up = pattern(100000, 'a');
+    client_write(f, up);
+    wait_server_got(f, up.size());
+    assert_true(f->server_got == up);
+    std::string down = pattern(70000, 'z');
+    bufferevent_write(f->server, down.data(), down.size());
+    assert_true(client_read(f, down.size()) == down);
+    assert_string_equal(hf_tls_stream_error(f->stream), "");
+}
+
+void test_key_update_is_answered(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    client_write(f, "before");
+    assert_int_equal(SSL_key_update(f->client, SSL_KEY_UPDATE_REQUESTED), 1);
+    client_write(f, "after");
+    wait_server_got(f, 11);
+    assert_string_equal(f->server_got.c_str(), "beforeafter");
+    // Our answer came under the old key and the reply under the new one:
+    // the client opens both.
+    bufferevent_write(f->server, "reply", 5);
+    assert_string_equal(client_read(f, 5).c_str(), "reply");
+    client_write(f, "again");
+    wait_server_got(f, 16);
+    assert_int_equal(f->server_events, 0);
+}
+
+void test_close_notify_comes_after_the_data(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    assert_int_equal(SSL_write(f->client, "last words", 10), 10);
+    SSL_shutdown(f->client);
+    wait_server_event(f, BEV_EVENT_EOF);
+    assert_string_equal(f->server_got.c_str(), "last words");
+    assert_false(f->server_events & BEV_EVENT_ERROR);
+    // Answered with ours: a clean close both ways.
+    char buf[16];
+    int n = SSL_read(f->client, buf, sizeof buf);
+    assert_int_equal(n, 0);
+    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_ZERO_RETURN);
+}
+
+void test_shutdown_sends_close_notify(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    bufferevent_write(f->server, "bye", 3);
+    pump(f, [f] { return hf_tls_stream_unsent(f->stream) == 0; });
+    hf_tls_stream_shutdown(f->stream);
+    assert_string_equal(client_read(f, 3).c_str(), "bye");
+    char buf[16];
+    int n = SSL_read(f->client, buf, sizeof buf);
+    assert_int_equal(n, 0);
+    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_ZERO_RETURN);
+}
+
+void test_forged_record_is_refused(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    client_write(f, "genuine");
+    uint8_t forged[HF_TLS_HEADER + 40] = {HF_TLS_APPLICATION_DATA, 3, 3, 0, 40};
+    assert_int_equal(write(f->client_fd, forged, sizeof forged), ssize_t(sizeof forged));
+    wait_server_event(f, BEV_EVENT_ERROR);
+    assert_string_equal(f->server_got.c_str(), "genuine");
+    assert_non_null(strstr(hf_tls_stream_error(f->stream), "authentication"));
+    // The client hears why: a bad_record_mac alert.
+    char buf[16];
+    ERR_clear_error();
+    int n = SSL_read(f->client, buf, sizeof buf);
+    assert_true(n <= 0);
+    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_SSL);
+    ERR_clear_error();
+}
+
+void test_oversized_record_is_refused(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    uint8_t header[HF_TLS_HEADER] = {HF_TLS_APPLICATION_DATA, 3, 3, 0x48, 0x01}; // 2^14 + 2049
+    assert_int_equal(write(f->client_fd, header, sizeof header), ssize_t(sizeof header));
+    wait_server_event(f, BEV_EVENT_ERROR);
+    assert_non_null(strstr(hf_tls_stream_error(f->stream), "longer than TLS allows"));
+}
+
+void test_tls12_stays_with_openssl(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_2_VERSION, nullptr);
+    handshake(f);
+    assert_false(hf_tls_stream_detached(f->stream));
+    std::string up = pattern(40000, 'q');
+    client_write(f, up);
+    wait_server_got(f, up.size());
+    assert_true(f->server_got == up);
+    bufferevent_write(f->server, "held", 4);
+    assert_string_equal(client_read(f, 4).c_str(), "held");
+    SSL_shutdown(f->client);
+    wait_server_event(f, BEV_EVENT_EOF);
+}
+
+void test_resumed_session_is_detached_too(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    bufferevent_write(f->server, "x", 1);
+    client_read(f, 1); // and the tickets before it
+    // A copy: freeing a connection without a shutdown spoils its own session.
+    SSL_SESSION *session = SSL_SESSION_dup(SSL_get_session(f->client));
+    assert_non_null(session);
+    disconnect(f);
+    connect_pair(f, TLS1_3_VERSION, session);
+    handshake(f);
+    SSL_SESSION_free(session);
+    assert_true(hf_tls_stream_resumed(f->stream));
+    assert_true(hf_tls_stream_detached(f->stream));
+    client_write(f, "resumed");
+    wait_server_got(f, 7);
+    bufferevent_write(f->server, "yes", 3);
+    assert_string_equal(client_read(f, 3).c_str(), "yes");
+}
+
+} // namespace
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); // as the daemon does: a closed peer is an error code, not a signal
+    const CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_detached_carries_data_both_ways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_update_is_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_notify_comes_after_the_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_sends_close_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_record_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls12_stays_with_openssl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resumed_session_is_detached_too, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
