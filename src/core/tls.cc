@@ -57,6 +57,10 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
     }
     SSL_CTX_set_min_proto_version(ctx.get(), cfg.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx.get(), SSL_MODE_RELEASE_BUFFERS);
+    // A TLS 1.2 client may not renegotiate: the connection's records would
+    // turn into a handshake in the middle of our frames (and it costs the
+    // server a handshake at the client's whim).
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
     hf_tls_stream_prepare(ctx.get());
     if (!cfg.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx.get(), cfg.tls_ciphers.c_str()) != 1) {
         *err = "tls.ciphers \"" + cfg.tls_ciphers + "\" names no cipher OpenSSL knows: " + openssl_error();
