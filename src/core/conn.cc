@@ -60,6 +60,7 @@ void finish_close(hf_conn *c)
     }
     c->state = hf_conn_state::closed;
     c->out.clear();
+    hf_tls_stream_stop(c->tls);
     c->ws = nullptr;  // freed with the filters below
     c->tls = nullptr; // likewise
     event_del(c->timer.get());

@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <cstring>
 #include <memory>
 #include <string>
@@ -50,8 +52,9 @@ struct openssl_side {
 } // namespace
 
 struct hf_tls_stream {
-    bufferevent *raw = nullptr; // the socket's
+    bufferevent *raw = nullptr; // the socket's: it writes when the kernel's buffer was full, never reads
     bufferevent *top = nullptr; // the filter over it
+    event *reader = nullptr;    // our reads of the socket (see on_readable)
     hf_tls_aead *aead = nullptr;
     tls_phase phase = tls_phase::handshake;
     std::unique_ptr<openssl_side> openssl; // null once detached
@@ -63,6 +66,8 @@ struct hf_tls_stream {
 
     ~hf_tls_stream()
     {
+        if (reader)
+            event_free(reader);
         OPENSSL_cleanse(&rx, sizeof rx);
         OPENSSL_cleanse(&tx, sizeof tx);
     }
@@ -132,6 +137,25 @@ void write_now(hf_tls_stream *t, bool drop_rest)
     evbuffer_freeze(out, 1);
 }
 
+// Writes go to the kernel at once, from the pass that made them: the
+// socket bufferevent would wait for the next pass and toggle its write
+// interest (two epoll_ctl calls) for every flush. It takes over only when
+// the kernel's buffer is full.
+void push(hf_tls_stream *t)
+{
+    write_now(t, false);
+    if (evbuffer_get_length(bufferevent_get_output(t->raw)) == 0)
+        bufferevent_disable(t->raw, EV_WRITE);
+    else
+        bufferevent_enable(t->raw, EV_WRITE);
+}
+
+void send_raw(hf_tls_stream *t, const void *data, size_t len)
+{
+    evbuffer_add(bufferevent_get_output(t->raw), data, len);
+    push(t);
+}
+
 // Moves what OpenSSL wrote to the socket; returns how many records it was.
 size_t take_openssl_output(hf_tls_stream *t)
 {
@@ -141,7 +165,7 @@ size_t take_openssl_output(hf_tls_stream *t)
     for (long at = 0; at + long(HF_TLS_HEADER) <= len; records++)
         at += long(HF_TLS_HEADER) + (uint8_t(data[at + 3]) << 8 | uint8_t(data[at + 4]));
     if (len > 0)
-        bufferevent_write(t->raw, data, size_t(len));
+        send_raw(t, data, size_t(len));
     (void)BIO_reset(t->openssl->wbio);
     return records;
 }
@@ -163,7 +187,7 @@ void send_alert(hf_tls_stream *t, uint8_t description)
     const uint8_t alert[2] = {description == ALERT_CLOSE_NOTIFY ? uint8_t(1) : uint8_t(2), description};
     uint8_t record[2 + HF_TLS_SEAL_OVERHEAD];
     if (hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_ALERT, alert, sizeof alert, record))
-        bufferevent_write(t->raw, record, sizeof record);
+        send_raw(t, record, sizeof record);
 }
 
 // A TLS error: the alert goes out now, the owner hears BEV_EVENT_ERROR
@@ -283,7 +307,7 @@ void on_post_handshake(hf_tls_stream *t, const uint8_t *msg, size_t len)
         fail(t, ALERT_INTERNAL_ERROR, "cannot update the write key");
         return;
     }
-    bufferevent_write(t->raw, record, sizeof record);
+    send_raw(t, record, sizeof record);
 }
 
 void on_alert(hf_tls_stream *t, const uint8_t *alert, size_t len)
@@ -426,7 +450,54 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
     }
     if (t->phase == tls_phase::failed)
         evbuffer_drain(src, evbuffer_get_length(src));
+    else if (produced)
+        push(t);
     return produced ? BEV_OK : BEV_NEED_MORE;
+}
+
+// Our reads, not the socket bufferevent's: libevent 2.1 asks FIONREAD
+// before each read and then reads at most 4 KiB, one read per pass. This
+// reads until the socket is drained (a short read) or read_budget is
+// taken, then lets the filter open all of it at once.
+const size_t read_chunk = 64 * 1024;
+const size_t read_budget = 256 * 1024;
+
+void on_readable(evutil_socket_t fd, short, void *arg)
+{
+    auto *t = static_cast<hf_tls_stream *>(arg);
+    evbuffer *in = bufferevent_get_input(t->raw);
+    evbuffer_unfreeze(in, 0); // the socket bufferevent keeps its end for itself
+    short ended = 0;
+    size_t taken = 0;
+    while (taken < read_budget) {
+        evbuffer_iovec space;
+        if (evbuffer_reserve_space(in, ev_ssize_t(read_chunk), &space, 1) < 1) {
+            ended = BEV_EVENT_ERROR;
+            break;
+        }
+        ssize_t n = recv(fd, space.iov_base, read_chunk, 0);
+        if (n > 0) {
+            space.iov_len = size_t(n);
+            evbuffer_commit_space(in, &space, 1);
+            taken += size_t(n);
+            if (size_t(n) < read_chunk)
+                break;
+        } else if (n == 0) {
+            ended = BEV_EVENT_EOF;
+            break;
+        } else if (errno != EINTR) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ended = BEV_EVENT_ERROR;
+            break;
+        }
+    }
+    evbuffer_freeze(in, 0);
+    if (taken > 0)
+        bufferevent_trigger(t->raw, EV_READ, 0); // the filter's turn: on_input
+    if (ended) {
+        event_del(t->reader);
+        bufferevent_trigger_event(t->top, short(ended | BEV_EVENT_READING), BEV_TRIG_DEFER_CALLBACKS);
+    }
 }
 
 void free_stream(void *arg)
@@ -473,6 +544,13 @@ bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX 
         bufferevent_free(t->raw);
         return nullptr;
     }
+    t->reader = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, t.get());
+    if (!t->reader) {
+        bufferevent_free(t->top);
+        return nullptr; // t went with the filter
+    }
+    bufferevent_disable(t->raw, EV_READ);
+    event_add(t->reader, nullptr);
     *stream = t.release();
     return (*stream)->top;
 }
@@ -495,6 +573,11 @@ const char *hf_tls_stream_error(const hf_tls_stream *t)
 size_t hf_tls_stream_unsent(const hf_tls_stream *t)
 {
     return evbuffer_get_length(bufferevent_get_output(t->top)) + evbuffer_get_length(bufferevent_get_output(t->raw));
+}
+
+void hf_tls_stream_stop(hf_tls_stream *t)
+{
+    event_del(t->reader);
 }
 
 void hf_tls_stream_shutdown(hf_tls_stream *t)

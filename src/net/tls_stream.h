@@ -42,6 +42,10 @@ const char *hf_tls_stream_error(const hf_tls_stream *t);
 // Bytes written to the stream that the kernel has not taken yet.
 size_t hf_tls_stream_unsent(const hf_tls_stream *t);
 
+// Stops reading the socket: call it before freeing the bufferevent, so the
+// socket is closed with no event of ours left on it.
+void hf_tls_stream_stop(hf_tls_stream *t);
+
 // Sends close_notify if the socket takes it at once, then shuts our side
 // of the socket (FIN); what the peer still sends can be read.
 void hf_tls_stream_shutdown(hf_tls_stream *t);
