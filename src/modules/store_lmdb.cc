@@ -287,10 +287,11 @@ stored_ref ref_of(uint64_t seq, const MDB_val &v)
     return ref;
 }
 
-// Deletes one stored message and its index entries; updates m.
-int delete_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const stored_ref &ref, queue_meta *m)
+// Deletes a stored message's index entries and counts it out of m; its
+// record is the caller's to delete.
+void unindex_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const std::string &key, const stored_ref &ref,
+                    queue_meta *m)
 {
-    std::string key = msg_key(dev, ref.seq);
     const record_view &r = ref.record;
     if (ref.decoded) {
         if (!r.collapse.empty()) {
@@ -308,6 +309,13 @@ int delete_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const sto
     }
     if (m->count)
         m->count--;
+}
+
+// Deletes one stored message and its index entries; updates m.
+int delete_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const stored_ref &ref, queue_meta *m)
+{
+    std::string key = msg_key(dev, ref.seq);
+    unindex_stored(s, txn, dev, key, ref, m);
     MDB_val k = val(key);
     return mdb_del(txn, s->db.msgs, &k, nullptr);
 }
@@ -320,6 +328,16 @@ int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t
     if (mdb_get(txn, s->db.msgs, &k, &v) != 0)
         return 0;
     return delete_stored(s, txn, dev, ref_of(seq, v), m);
+}
+
+// A put whose key most likely sorts last: a device's next message, or a
+// time-ordered index entry. Appending walks the tree's right edge instead
+// of searching it; a key that is not last (MDB_KEYEXIST, the transaction
+// unharmed) is put the usual way.
+int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value)
+{
+    int rc = mdb_put(txn, dbi, key, value, MDB_APPEND);
+    return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, key, value, 0) : rc;
 }
 
 // An enqueue as the tick's transaction needs it: everything copied, since
@@ -338,15 +356,28 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     const std::string &dev = job->dev;
     const std::string &sent_key = job->sent_key;
     uint64_t now = job->now_ms;
-    // Dedup: the same (from, msg_id) for this device within the window.
-    MDB_val sk = val(sent_key), sv;
-    if (mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
-        get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
-        job->seq = get_be64(sv.mv_data);
-        job->acked = job->seq <= read_meta(s, txn, dev).acked_upto;
-        return HF_STORE_DUPLICATE;
-    }
     queue_meta m = read_meta(s, txn, dev);
+    // Dedup: the same (from, msg_id) for this device within the window.
+    // One put finds an earlier entry or makes this one (its seq is the
+    // next), so a new message costs one search of the tree, not two.
+    uint64_t forget_at = now + s->params.dedup_window_ms;
+    std::string sent_val;
+    put_be64(&sent_val, m.next_seq);
+    put_be64(&sent_val, forget_at);
+    MDB_val sk = val(sent_key), sv = val(sent_val);
+    int rc = mdb_put(txn, s->db.sent, &sk, &sv, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        // sv is the entry found.
+        if (sv.mv_size == 16 && get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
+            job->seq = get_be64(sv.mv_data);
+            job->acked = job->seq <= m.acked_upto;
+            return HF_STORE_DUPLICATE;
+        }
+        sv = val(sent_val); // forgotten, not swept yet: this send is new
+        rc = mdb_put(txn, s->db.sent, &sk, &sv, 0);
+    }
+    if (rc != 0)
+        return status_of(rc);
     // The older message of the collapse key, and what dropping it frees.
     uint64_t older = 0, freed_count = 0, freed_bytes = 0;
     std::string ck;
@@ -363,29 +394,26 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
             freed_bytes = decode_record(ov, &r) ? r.payload_len : 0;
         }
     }
-    // Refused before anything is written: the window stays as it was.
+    // Refused: the window is left as it was, but for the entry put above.
     if (m.count - std::min(m.count, freed_count) >= s->params.queue_max_messages ||
-        m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes)
-        return HF_STORE_QUEUE_FULL;
-    int rc = 0;
+        m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes) {
+        rc = mdb_del(txn, s->db.sent, &sk, nullptr);
+        return rc == 0 ? HF_STORE_QUEUE_FULL : status_of(rc);
+    }
     if (older && (rc = delete_message(s, txn, dev, older, &m)) != 0 && rc != MDB_NOTFOUND)
         return status_of(rc);
     job->collapsed = older;
     uint64_t seq = m.next_seq++;
     std::string key = msg_key(dev, seq);
     MDB_val k = val(key), v = val(job->record);
-    // Appending works while this device's keys sort last; anything but
-    // MDB_KEYEXIST (not last) has broken the transaction.
-    if ((rc = mdb_put(txn, s->db.msgs, &k, &v, MDB_APPEND)) == MDB_KEYEXIST)
-        rc = mdb_put(txn, s->db.msgs, &k, &v, 0);
-    if (rc != 0)
+    if ((rc = put_maybe_last(txn, s->db.msgs, &k, &v)) != 0)
         return status_of(rc);
     std::string tk;
     tk.reserve(8 + key.size());
     put_be64(&tk, job->expires_at_ms);
     tk += key;
     MDB_val tkv = val(tk), empty{0, nullptr};
-    if ((rc = mdb_put(txn, s->db.ttl, &tkv, &empty, 0)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty)) != 0)
         return status_of(rc);
     if (!ck.empty()) {
         std::string sv8;
@@ -394,19 +422,12 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
         if ((rc = mdb_put(txn, s->db.collapse, &ckv, &cv, 0)) != 0)
             return status_of(rc);
     }
-    uint64_t forget_at = now + s->params.dedup_window_ms;
-    std::string sent_val;
-    put_be64(&sent_val, seq);
-    put_be64(&sent_val, forget_at);
-    MDB_val svv = val(sent_val);
-    if ((rc = mdb_put(txn, s->db.sent, &sk, &svv, 0)) != 0)
-        return status_of(rc);
     std::string age;
     age.reserve(8 + sent_key.size());
     put_be64(&age, forget_at);
     age += sent_key;
     MDB_val agev = val(age);
-    if ((rc = mdb_put(txn, s->db.sent_age, &agev, &empty, 0)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.sent_age, &agev, &empty)) != 0)
         return status_of(rc);
     m.count++;
     m.bytes += job->payload_len;
@@ -874,24 +895,25 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
             MDB_cursor *cur = nullptr;
             if (mdb_cursor_open(txn, s->db.msgs, &cur) != 0)
                 return HF_STORE_ERROR;
+            // Each record is deleted where the scan stands, without a
+            // second search of the tree for it.
             std::string start = msg_key(dev, 0);
             MDB_val k = val(start), v;
-            std::vector<stored_ref> acked; // read on the way: no second lookup per message
-            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-                 rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+            int rc;
+            for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
                 if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0)
                     break;
                 uint64_t seq = get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1);
                 if (seq > upto_seq)
                     break;
-                acked.push_back(ref_of(seq, v));
+                std::string key(static_cast<char *>(k.mv_data), k.mv_size);
+                unindex_stored(s, txn, dev, key, ref_of(seq, v), &m);
+                if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                    break;
             }
             mdb_cursor_close(cur);
-            for (const stored_ref &ref : acked) {
-                int rc = delete_stored(s, txn, dev, ref, &m);
-                if (rc != 0 && rc != MDB_NOTFOUND)
-                    return status_of(rc);
-            }
+            if (rc != 0 && rc != MDB_NOTFOUND)
+                return status_of(rc);
             if (upto_seq > m.acked_upto)
                 m.acked_upto = upto_seq;
             write_meta(s, dev, m);

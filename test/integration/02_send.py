@@ -232,6 +232,13 @@ def test_a_refused_send_in_a_batch_leaves_the_others_whole():
     assert [m["payload"] for m in msgs] == ["m1", "m3", "m5"], msgs
     _, msgs, _ = listen_json(relay, relay.token("alice", "phone"), "--count", "1", "--timeout", "10")
     assert [m["payload"] for m in msgs] == ["m6"], msgs
+    # Nor did the refused m4 leave a trace in de-duplication: sent again
+    # once there is room, it is a new message, stored and delivered.
+    pc.send_raw(send(4, "tablet", b"m4"))
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    _, msgs, _ = listen_json(relay, relay.token("alice", "tablet"), "--count", "1", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["m4"], msgs
+
 
 if __name__ == "__main__":
     harness.run(dict(globals()))
