@@ -126,6 +126,8 @@ struct lmdb_store {
     // from being given again (an acknowledgement would delete a message
     // never sent).
     std::unordered_map<std::string, uint64_t> seq_floors;
+    // The greatest keys put into msgs, ttl and sent_age (see put_maybe_last).
+    std::string greatest_msg_key, greatest_ttl_key, greatest_age_key;
 };
 
 // One byte swap and one append: keys are built for every message.
@@ -330,14 +332,30 @@ int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t
     return delete_stored(s, txn, dev, ref_of(seq, v), m);
 }
 
-// A put whose key most likely sorts last: a device's next message, or a
+// A put whose key may sort last: a device's next message, or a
 // time-ordered index entry. Appending walks the tree's right edge instead
-// of searching it; a key that is not last (MDB_KEYEXIST, the transaction
-// unharmed) is put the usual way.
-int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value)
+// of searching it, but a refused append (MDB_KEYEXIST, the transaction
+// unharmed) has walked it for nothing, so it is tried only for a key above
+// the table's greatest (*greatest: read once, then kept by these puts, the
+// only ones into the table; deletes and lost windows leave it too high,
+// which only costs appends).
+int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value, std::string *greatest)
 {
-    int rc = mdb_put(txn, dbi, key, value, MDB_APPEND);
-    return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, key, value, 0) : rc;
+    MDB_cursor *cur = nullptr;
+    if (greatest->empty() && mdb_cursor_open(txn, dbi, &cur) == 0) {
+        MDB_val k, v;
+        if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0)
+            greatest->assign(static_cast<const char *>(k.mv_data), k.mv_size);
+        mdb_cursor_close(cur);
+    }
+    MDB_val top = val(*greatest);
+    bool above = greatest->empty() || mdb_cmp(txn, dbi, key, &top) > 0;
+    int rc = above ? mdb_put(txn, dbi, key, value, MDB_APPEND) : MDB_KEYEXIST;
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_put(txn, dbi, key, value, 0);
+    if (rc == 0 && above)
+        greatest->assign(static_cast<const char *>(key->mv_data), key->mv_size);
+    return rc;
 }
 
 // An enqueue as the tick's transaction needs it: everything copied, since
@@ -406,14 +424,14 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     uint64_t seq = m.next_seq++;
     std::string key = msg_key(dev, seq);
     MDB_val k = val(key), v = val(job->record);
-    if ((rc = put_maybe_last(txn, s->db.msgs, &k, &v)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.msgs, &k, &v, &s->greatest_msg_key)) != 0)
         return status_of(rc);
     std::string tk;
     tk.reserve(8 + key.size());
     put_be64(&tk, job->expires_at_ms);
     tk += key;
     MDB_val tkv = val(tk), empty{0, nullptr};
-    if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty, &s->greatest_ttl_key)) != 0)
         return status_of(rc);
     if (!ck.empty()) {
         std::string sv8;
@@ -427,7 +445,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     put_be64(&age, forget_at);
     age += sent_key;
     MDB_val agev = val(age);
-    if ((rc = put_maybe_last(txn, s->db.sent_age, &agev, &empty)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.sent_age, &agev, &empty, &s->greatest_age_key)) != 0)
         return status_of(rc);
     m.count++;
     m.bytes += job->payload_len;
