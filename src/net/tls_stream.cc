@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-
 #include <cstring>
 #include <memory>
 #include <string>
@@ -122,10 +121,10 @@ evutil_socket_t fd_of(const hf_tls_stream *t)
     return bufferevent_getfd(t->raw);
 }
 
-// Hands the socket what is queued now, without waiting for the reactor:
-// the last bytes before a close or a shutdown; drop_rest drops what it
-// does not take. The socket bufferevent freezes its output's start so
-// that only it drains it; it is thawed for this moment.
+// Hands the socket what is queued, now rather than on the reactor's next
+// turn; drop_rest drops what it does not take (the last bytes before a
+// shutdown). The socket bufferevent freezes its output's start so that
+// only it drains it; it is thawed for this moment.
 void write_now(hf_tls_stream *t, bool drop_rest)
 {
     evbuffer *out = bufferevent_get_output(t->raw);
@@ -140,9 +139,13 @@ void write_now(hf_tls_stream *t, bool drop_rest)
 // Writes go to the kernel at once, from the pass that made them: the
 // socket bufferevent would wait for the next pass and toggle its write
 // interest (two epoll_ctl calls) for every flush. It takes over only when
-// the kernel's buffer is full.
-void push(hf_tls_stream *t)
+// the kernel's buffer is full: bytes queued before this push (waiting_before)
+// are waiting for room, and the new ones wait behind them without a try
+// that would only meet EAGAIN.
+void push(hf_tls_stream *t, size_t waiting_before)
 {
+    if (waiting_before > 0)
+        return; // the socket bufferevent's write interest is on since then
     write_now(t, false);
     if (evbuffer_get_length(bufferevent_get_output(t->raw)) == 0)
         bufferevent_disable(t->raw, EV_WRITE);
@@ -152,8 +155,10 @@ void push(hf_tls_stream *t)
 
 void send_raw(hf_tls_stream *t, const void *data, size_t len)
 {
-    evbuffer_add(bufferevent_get_output(t->raw), data, len);
-    push(t);
+    evbuffer *out = bufferevent_get_output(t->raw);
+    size_t waiting = evbuffer_get_length(out);
+    evbuffer_add(out, data, len);
+    push(t, waiting);
 }
 
 // Moves what OpenSSL wrote to the socket; returns how many records it was.
@@ -424,6 +429,7 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
         return BEV_NEED_MORE;
     }
     bool produced = false;
+    size_t waiting = evbuffer_get_length(dst);
     while (size_t avail = evbuffer_get_length(src)) {
         size_t len = avail < HF_TLS_MAX_PLAIN ? avail : HF_TLS_MAX_PLAIN;
         const uint8_t *plain = evbuffer_pullup(src, ev_ssize_t(len));
@@ -451,7 +457,7 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
     if (t->phase == tls_phase::failed)
         evbuffer_drain(src, evbuffer_get_length(src));
     else if (produced)
-        push(t);
+        push(t, waiting);
     return produced ? BEV_OK : BEV_NEED_MORE;
 }
 
