@@ -75,17 +75,6 @@ struct hf_tls_stream {
 namespace
 {
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // "LABEL <client random> <secret>", NSS key log format: the one place
 // OpenSSL 3.0 hands out TLS 1.3 traffic secrets.
 void keylog(const SSL *ssl, const char *line)
@@ -109,9 +98,12 @@ void keylog(const SSL *ssl, const char *line)
         return;
     hex++;
     size_t n = 0;
-    while (n < HF_TLS_MAX_SECRET && hex_value(hex[2 * n]) >= 0 && hex_value(hex[2 * n + 1]) >= 0) {
-        secret[n] = uint8_t(hex_value(hex[2 * n]) << 4 | hex_value(hex[2 * n + 1]));
-        n++;
+    while (n < HF_TLS_MAX_SECRET) {
+        int hi = OPENSSL_hexchar2int(uint8_t(hex[2 * n]));
+        int lo = hi < 0 ? -1 : OPENSSL_hexchar2int(uint8_t(hex[2 * n + 1])); // not past the end
+        if (lo < 0)
+            break;
+        secret[n++] = uint8_t(hi << 4 | lo);
     }
     *secret_len = n;
 }

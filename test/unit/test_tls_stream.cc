@@ -207,6 +207,15 @@ std::string client_read(fixture *f, size_t want)
     return got;
 }
 
+// The next thing the client reads is the server's close_notify.
+void client_reads_close_notify(fixture *f)
+{
+    char buf[16];
+    int n = SSL_read(f->client, buf, sizeof buf);
+    assert_int_equal(n, 0);
+    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_ZERO_RETURN);
+}
+
 void wait_server_got(fixture *f, size_t want)
 {
     pump(f, [f, want] { return f->server_got.size() >= want; });
@@ -279,11 +288,7 @@ void test_close_notify_comes_after_the_data(void **state)
     wait_server_event(f, BEV_EVENT_EOF);
     assert_string_equal(f->server_got.c_str(), "last words");
     assert_false(f->server_events & BEV_EVENT_ERROR);
-    // Answered with ours: a clean close both ways.
-    char buf[16];
-    int n = SSL_read(f->client, buf, sizeof buf);
-    assert_int_equal(n, 0);
-    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_ZERO_RETURN);
+    client_reads_close_notify(f); // ours answered it: a clean close both ways
 }
 
 void test_shutdown_sends_close_notify(void **state)
@@ -295,10 +300,7 @@ void test_shutdown_sends_close_notify(void **state)
     pump(f, [f] { return hf_tls_stream_unsent(f->stream) == 0; });
     hf_tls_stream_shutdown(f->stream);
     assert_string_equal(client_read(f, 3).c_str(), "bye");
-    char buf[16];
-    int n = SSL_read(f->client, buf, sizeof buf);
-    assert_int_equal(n, 0);
-    assert_int_equal(SSL_get_error(f->client, n), SSL_ERROR_ZERO_RETURN);
+    client_reads_close_notify(f);
 }
 
 void test_forged_record_is_refused(void **state)
