@@ -354,15 +354,17 @@ bool start_server(hf_daemon *d, std::string *err)
 void log_ready(hf_daemon *d)
 {
     static const char *role_names[] = {"standalone", "server", "allocator"};
+    const char *browsers = d->websocket_listener ? ", browsers on " : "";
+    const char *browsers_on = d->websocket_listener ? d->cfg.listen_websocket.c_str() : "";
     if (d->cfg.role == hf_role::allocator)
-        hf_log(HF_LOG_INFO, "handoffd %s ready: allocator %s on %s", PACKAGE_VERSION, d->cfg.server_id.c_str(),
-               d->cfg.listen_allocator.c_str());
+        hf_log(HF_LOG_INFO, "handoffd %s ready: allocator %s on %s%s%s", PACKAGE_VERSION, d->cfg.server_id.c_str(),
+               d->cfg.listen_allocator.c_str(), browsers, browsers_on);
     else
-        hf_log(HF_LOG_INFO, "handoffd %s ready: %s %s, devices on %s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
+        hf_log(HF_LOG_INFO, "handoffd %s ready: %s %s, devices on %s%s%s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
                role_names[int(d->cfg.role)], d->cfg.server_id.c_str(), d->cfg.listen_device.c_str(),
                d->allocator_listener ? ", allocator on " : "",
-               d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", d->cfg.store.module.c_str(),
-               d->cfg.heartbeat.module.c_str());
+               d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", browsers, browsers_on,
+               d->cfg.store.module.c_str(), d->cfg.heartbeat.module.c_str());
 }
 
 } // namespace

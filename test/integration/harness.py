@@ -191,17 +191,15 @@ class Relay:
         return self
 
     def launch(self):
+        # The daemon logs "ready" once every listener is bound; a connect
+        # to one port alone could win the race against the next bind.
+        logged = len(self.log()) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log)
-        port = self.device_port if self.role == "server" else self.alloc_port
-        def listening():
+        def ready():
             assert self.proc.poll() is None, "handoffd exited with %s" % self.proc.returncode
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return True
-            except OSError:
-                return False
-        wait_until(listening, 10, "handoffd to listen")
+            return " ready: " in self.log()[logged:]
+        wait_until(ready, 10, "handoffd to be ready")
 
     def repick_ports(self):
         for attr, key in (("alloc_port", "listen.allocator"), ("device_port", "listen.device"),
@@ -209,6 +207,8 @@ class Relay:
             if self.settings.get(key) == "127.0.0.1:%d" % getattr(self, attr):
                 setattr(self, attr, free_port())
                 self.settings[key] = "127.0.0.1:%d" % getattr(self, attr)
+        if self.settings.get("listen.websocket", "").startswith("127.0.0.1:"):
+            self.settings["listen.websocket"] = "127.0.0.1:%d" % free_port()
         self.write_config()
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
