@@ -61,7 +61,11 @@ struct hf_client_callbacks {
     /* Every state change, with a short reason ("connected to 127.0.0.1:7401"). */
     void (*on_state)(void *user, int state, const char *detail);
     /* A message arrived. Pointers are valid during the call only. The
-     * message is redelivered until acknowledged (at-least-once). */
+     * message is redelivered until acknowledged (at-least-once). Once
+     * acknowledged, a copy a server delivers again (the acknowledgement was
+     * lost with a connection, or a second server sent it during a move) is
+     * acknowledged by the client and not passed on; the newest 4096
+     * acknowledged (from, id) pairs are remembered. */
     void (*on_message)(void *user, const struct hf_client_message *msg);
     /* The fate of hf_client_send's message: status is enum hf_send_status;
      * code and text explain a rejection (code is enum hf_err). */
@@ -85,7 +89,8 @@ int hf_client_start(hf_client *c);
 int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s, const char *collapse,
                    uint64_t *id);
 /* Acknowledges every message up to and including seq. Returns 0, or -1 if
- * not connected (the server will deliver them again). */
+ * not connected (the server will deliver them again; the copies of what
+ * was delivered on the connection just lost are then not passed on). */
 int hf_client_ack(hf_client *c, uint64_t seq);
 /* Measures a round trip; the answer comes to on_pong. -1 if not connected. */
 int hf_client_ping(hf_client *c);

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "client/deliveries.h"
 #include "client/hb_probe.h"
 #include "net/link.h"
 #include "proto/clock.h"
@@ -59,6 +60,11 @@ struct hf_client {
     // (make before break): its last SEND_ACKs and DELIVERs still count.
     hf_link *old_link = nullptr;
     hf_link *delivering_link = nullptr; // during on_message: acks go back on it
+    // DELIVERs not yet acknowledged by the application: the current (or
+    // last) server link's and the old link's; and the keys of those it
+    // acknowledged, so that copies are not shown again.
+    hf_link_deliveries deliveries, old_deliveries;
+    hf_acked_ids acked;
     std::string link_address;
     event *step_timer = nullptr; // attempt deadline, backoff delay, pong deadline
     event *ping_timer = nullptr;
@@ -146,6 +152,7 @@ void drop_old_link(hf_client *c)
         return;
     hf_link_free(c->old_link);
     c->old_link = nullptr;
+    c->old_deliveries.by_seq.clear();
 }
 
 void allocate(hf_client *c);
@@ -327,6 +334,7 @@ void on_welcome(hf_client *c, const hf_msg *m)
         drop_old_link(c);
     }
     c->link_max_seq = 0;
+    c->deliveries.by_seq.clear(); // seqs are the new server's from now on
     c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
     c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
     c->backoff_attempt = 0;
@@ -384,9 +392,27 @@ void on_send_ack(hf_client *c, const hf_msg *m)
         c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
 }
 
+bool send_deliver_ack(hf_link *l, uint64_t upto)
+{
+    hf_msg m;
+    m.type = HF_MSG_DELIVER_ACK;
+    m.upto = upto;
+    hf_msg_set(&m, HF_TAG_UPTO);
+    return hf_link_send(l, &m);
+}
+
 void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
 {
     std::string from(m->from);
+    hf_link_deliveries *pending = from_link == c->old_link ? &c->old_deliveries : &c->deliveries;
+    uint64_t ack_upto;
+    if (hf_deliveries_arrived(&c->acked, pending, from.c_str(), m->id, m->seq, &ack_upto)) {
+        trace(c, "message %llu from %s again (seq %llu): acknowledged before, not shown", (unsigned long long)m->id,
+              from.c_str(), (unsigned long long)m->seq);
+        if (ack_upto)
+            send_deliver_ack(from_link, ack_upto);
+        return;
+    }
     hf_client_message msg{
         from.c_str(),      m->seq,         m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
         m->payload.size(), m->stored_at_ms};
@@ -415,6 +441,8 @@ void on_goaway(hf_client *c, const hf_msg *m)
     trace(c, "%s", why.c_str());
     drop_old_link(c);
     c->old_link = c->link;
+    c->old_deliveries = std::move(c->deliveries);
+    c->deliveries.by_seq.clear();
     c->link = nullptr;
     c->role = link_role::none;
     connect_next_server(c);
@@ -648,20 +676,24 @@ int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len
 int hf_client_ack(hf_client *c, uint64_t seq)
 {
     // Sequence numbers belong to the server that delivered them: inside
-    // on_message the ack goes back on that link; later, only to the
-    // current server and only for what it delivered. Anything else is
-    // dropped and the message comes again (at-least-once).
+    // on_message the ack goes back on that link; later, to the server
+    // being left during a move, or to the current server for what it
+    // delivered. Anything else is dropped and the message comes again
+    // (at-least-once).
     hf_link *target = c->delivering_link;
-    if (!target) {
-        if (c->state != HF_CLIENT_CONNECTED || seq > c->link_max_seq)
-            return -1;
+    if (!target && c->old_link)
+        target = c->old_link;
+    else if (!target && c->state == HF_CLIENT_CONNECTED && seq <= c->link_max_seq)
         target = c->link;
+    if (!target) {
+        // A seq of a connection just lost: what the application handled
+        // is remembered, so the next server's copies are not shown.
+        if (c->state != HF_CLIENT_CONNECTED)
+            hf_deliveries_acked(&c->acked, &c->deliveries, seq);
+        return -1;
     }
-    hf_msg m;
-    m.type = HF_MSG_DELIVER_ACK;
-    m.upto = seq;
-    hf_msg_set(&m, HF_TAG_UPTO);
-    return hf_link_send(target, &m) ? 0 : -1;
+    hf_link_deliveries *pending = target == c->old_link ? &c->old_deliveries : &c->deliveries;
+    return send_deliver_ack(target, hf_deliveries_acked(&c->acked, pending, seq)) ? 0 : -1;
 }
 
 int hf_client_ping(hf_client *c)

@@ -4,7 +4,9 @@ import signal
 import time
 
 import harness
+import hfwire
 from harness import Relay, finish_background
+from tcpproxy import TcpProxy
 
 
 def restart_while_listening(stop_signal):
@@ -50,6 +52,37 @@ def test_unacknowledged_send_is_resent_after_reconnect():
     assert (code, out) == (0, "stored\n"), (code, out, err)
     code, out, _ = relay.cli(relay.token("alice", "phone"), "listen", "--count", "1", "--timeout", "10")
     assert out == "patient\n", out
+
+
+def test_a_message_acknowledged_on_a_lost_connection_is_not_shown_again():
+    # The phone reaches the server through a proxy; the server never gets
+    # its acknowledgement of "one", so it delivers "one" again after the
+    # reconnect. The library knows the phone acknowledged it: the copy is
+    # acknowledged, not shown.
+    proxy = TcpProxy()
+    relay = Relay(**{"advertise": "127.0.0.1:%d" % proxy.port, "allocator.backoff_base": "100ms",
+                     "allocator.backoff_cap": "300ms"}).start()
+    proxy.target_port = relay.device_port
+    try:
+        listener = relay.cli_background(relay.token("alice", "phone"), "--verbose", "listen", "--count", "2",
+                                        "--timeout", "30")
+        harness.wait_until(lambda: "alice/phone online" in relay.log(), 10, "phone online")
+        proxy.lose_upward()
+        pc = relay.conn()
+        pc.hello(relay.quick_token("alice", "pc"))
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"one")])
+        assert listener.stdout.readline() == "one\n"
+        proxy.cut()
+        harness.wait_until(lambda: relay.log().count("alice/phone online") == 2, 10, "phone back online")
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 2), ("payload", b"two")])
+        code, out, err = finish_background(listener)
+        assert (code, out) == (0, "two\n"), (code, out, err)
+        assert "message 1 from pc again" in err and "acknowledged before, not shown" in err, err
+        # The copy was acknowledged: nothing is left for the phone.
+        code, out, err = relay.cli(relay.token("alice", "phone"), "listen", "--timeout", "1")
+        assert out == "", (code, out, err)
+    finally:
+        proxy.close()
 
 
 if __name__ == "__main__":

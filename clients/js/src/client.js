@@ -2,11 +2,15 @@
 // ask an allocator for server URLs, try them in order, back off with full
 // jitter and ask again when all fail, ping at the granted interval and move
 // on when a PONG is late, resend unacknowledged SENDs with the same ids
-// after a reconnect, acknowledge DELIVERs cumulatively.
+// after a reconnect, acknowledge DELIVERs cumulatively, and not dispatch a
+// copy of a message it has dispatched (and so acknowledged) before.
 import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
 
 // Refusals that no retry will fix.
 const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden']);
+
+// How many dispatched messages are remembered to recognise copies.
+const DISPATCHED_REMEMBERED = 4096;
 
 const DEFAULTS = {
   connectTimeoutMs: 5000, pingTimeoutMs: 10000, backoffBaseMs: 500, backoffCapMs: 30000, heartbeatMs: 0,
@@ -24,6 +28,10 @@ export class HandoffClient extends EventTarget {
   #opts; #state = 'idle'; #ws = null; #stopped = false;
   #pending = new Map(); // id -> { fields, resolve, reject }, in sending order
   #nextId; #ackUpto = 0; #ackScheduled = false;
+  // `from NUL id` of the newest dispatched messages, oldest first. Delivery
+  // is at-least-once: an acknowledgement lost with a connection brings the
+  // message again, with the same sender and id.
+  #dispatched = new Set();
   #attempt = 0; #wake = null;
 
   constructor(options) {
@@ -235,10 +243,17 @@ export class HandoffClient extends EventTarget {
   }
 
   #delivered(msg) {
-    const text = () => new TextDecoder().decode(msg.payload);
-    this.dispatchEvent(new CustomEvent('message', {
-      detail: { from: msg.from, id: msg.id, seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms, text },
-    }));
+    const key = `${msg.from}\0${msg.id}`;
+    if (this.#dispatched.has(key)) {
+      this.#trace(`message ${msg.id} from ${msg.from} again: dispatched before, acknowledged, not dispatched`);
+    } else {
+      this.#dispatched.add(key);
+      if (this.#dispatched.size > DISPATCHED_REMEMBERED) this.#dispatched.delete(this.#dispatched.values().next().value);
+      const text = () => new TextDecoder().decode(msg.payload);
+      this.dispatchEvent(new CustomEvent('message', {
+        detail: { from: msg.from, id: msg.id, seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms, text },
+      }));
+    }
     // Cumulative: one DELIVER_ACK for everything that arrived together.
     this.#ackUpto = Math.max(this.#ackUpto, msg.seq);
     if (!this.#ackScheduled) {

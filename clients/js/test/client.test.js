@@ -96,6 +96,9 @@ test('a bad token stops the client with an error event', limit, async () => {
   assert.equal(c.state, 'stopped');
 });
 
+// The client's sockets to the relay, as libuv holds them.
+const relaySockets = () => process._getActiveHandles().filter((h) => h instanceof net.Socket && h.remotePort === wsPort);
+
 test('unanswered sends go again after a reconnect, and are answered once', limit, async () => {
   const pc = client('pc', { connectTimeoutMs: 2000 });
   await connected(pc);
@@ -104,7 +107,7 @@ test('unanswered sends go again after a reconnect, and are answered once', limit
   // the client must send them again on its next connection.
   const reconnected = connected(pc);
   const sent = [pc.send('phone2', 'resent'), pc.send('phone2', 'after')];
-  const sockets = process._getActiveHandles().filter((h) => h instanceof net.Socket && h.remotePort === wsPort);
+  const sockets = relaySockets();
   assert.ok(sockets.length > 0, 'the client socket was found');
   for (const socket of sockets) socket.destroy();
   await reconnected;
@@ -120,6 +123,43 @@ test('unanswered sends go again after a reconnect, and are answered once', limit
     phone.addEventListener('message', (e) => { got.push(e.detail.text()); if (got.length === 3) resolve(got); });
   });
   assert.deepEqual(texts, ['resent', 'after', 'marker']);
+  pc.stop();
+  phone.stop();
+});
+
+test('a message dispatched before its connection was lost is not dispatched again', limit, async () => {
+  const pc = client('pc4');
+  await connected(pc);
+  const pcSockets = new Set(relaySockets());
+  const phone = client('phone4', { connectTimeoutMs: 2000 });
+  await connected(phone);
+  const phoneSockets = relaySockets().filter((s) => !pcSockets.has(s));
+  assert.ok(phoneSockets.length > 0, 'the phone socket was found');
+  const traces = [];
+  phone.addEventListener('trace', (e) => traces.push(e.detail));
+  // The connection is cut inside the listener of "one", before the
+  // DELIVER_ACK (written in a microtask) leaves: the server delivers "one"
+  // again on the next connection.
+  let reconnected;
+  const texts = [];
+  const cut = new Promise((resolveCut) => {
+    phone.addEventListener('message', (e) => {
+      texts.push(e.detail.text());
+      if (texts.length > 1) return;
+      reconnected = connected(phone);
+      for (const s of phoneSockets) s.destroy();
+      resolveCut();
+    });
+  });
+  const first = pc.send('phone4', 'one');
+  await cut;
+  await reconnected;
+  const got = once(phone, 'message');
+  assert.equal(await pc.send('phone4', 'two'), 'delivered');
+  assert.equal((await got).text(), 'two');
+  assert.deepEqual(texts, ['one', 'two']);
+  assert.ok(['stored', 'delivered'].includes(await first));
+  assert.ok(traces.some((t) => t.includes('again: dispatched before')), traces.join('\n'));
   pc.stop();
   phone.stop();
 });
