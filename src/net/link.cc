@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/quiet_bio.h"
 #include "proto/frame.h"
 
 struct hf_link {
@@ -236,8 +237,13 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
     // Small frames answered at once: no Nagle delay behind a TLS record.
     int one = 1;
     fd = bufferevent_getfd(l->bev);
-    if (fd >= 0)
+    if (fd >= 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        // libevent gave the SSL a plain socket BIO when it set the fd; no
+        // byte has moved yet (the handshake starts from the loop).
+        if (BIO *quiet = hf_quiet_bio_new(fd))
+            SSL_set_bio(ssl, quiet, quiet);
+    }
     return l;
 }
 
