@@ -85,5 +85,23 @@ def test_a_message_acknowledged_on_a_lost_connection_is_not_shown_again():
         proxy.close()
 
 
+def test_a_closed_connection_does_not_kill_the_client():
+    # The proxy closes each connection once the device has sent 20 kB, in
+    # the middle of a 200 kB SEND: the device's next writes meet a closed
+    # socket (EPIPE). It must treat that as a failed link and keep trying,
+    # not die of SIGPIPE.
+    proxy = TcpProxy()
+    proxy.close_after_upward = 20000
+    relay = Relay(**{"advertise": "127.0.0.1:%d" % proxy.port, "limits.max_frame": "1m",
+                     "allocator.backoff_base": "50ms", "allocator.backoff_cap": "100ms"}).start()
+    proxy.target_port = relay.device_port
+    try:
+        code, out, err = relay.cli(relay.token("alice", "pc"), "--verbose", "send", "--to", "phone",
+                                   "--timeout", "2", "-", stdin="x" * 200000)
+        assert code >= 0, "killed by signal %d" % -code
+        assert "failed" in err, err
+    finally:
+        proxy.close()
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -18,6 +18,9 @@ class TcpProxy:
         self.listener.listen(16)
         self.lock = threading.Lock()
         self.pairs = []
+        # Close a device's connection once it has sent this many bytes: its
+        # writes after that meet a closed socket (RST, then EPIPE).
+        self.close_after_upward = None
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def _accept_loop(self):
@@ -27,7 +30,7 @@ class TcpProxy:
             except OSError:
                 return  # closed
             server = socket.create_connection(("127.0.0.1", self.target_port))
-            pair = {"sockets": (device, server), "lose_upward": False}
+            pair = {"sockets": (device, server), "lose_upward": False, "upward_left": self.close_after_upward}
             with self.lock:
                 self.pairs.append(pair)
             threading.Thread(target=self._pump, args=(device, server, pair, True), daemon=True).start()
@@ -37,6 +40,11 @@ class TcpProxy:
     def _pump(src, dst, pair, upward):
         try:
             while data := src.recv(65536):
+                if upward and pair["upward_left"] is not None:
+                    pair["upward_left"] -= len(data)
+                    if pair["upward_left"] < 0:
+                        src.close()
+                        return
                 if not (upward and pair["lose_upward"]):
                     dst.sendall(data)
         except OSError:
