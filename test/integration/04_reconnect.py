@@ -103,5 +103,6 @@ def test_a_closed_connection_does_not_kill_the_client():
     finally:
         proxy.close()
 
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -1,6 +1,7 @@
 """A real TCP relay between devices and a server on loopback, which can
-lose what devices send and then cut every connection: a network that
-fails right after a device acknowledged something."""
+fail as networks do: lose what devices send and then cut every connection
+(right after a device acknowledged something), or close a connection in
+the middle of what a device is sending."""
 
 import socket
 import threading
