@@ -22,6 +22,9 @@ struct hf_ws_stream {
     uint64_t message_len = 0;
     bool close_sent = false;
     bool done = false; // closed by the peer, or framing broken
+    // Outgoing messages gathered in one flush (see ws_output); kept, so a
+    // flush allocates no buffer.
+    std::unique_ptr<evbuffer, void (*)(evbuffer *)> gathered{evbuffer_new(), evbuffer_free};
 };
 
 namespace
@@ -111,13 +114,11 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
 // The protocol's frames out, one binary message each. They are gathered
 // first and handed down in one piece: the TLS layer below seals what each
 // addition brings, so a piece per header would be a record per header.
-bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *)
+bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *arg)
 {
+    evbuffer *messages = static_cast<hf_ws_stream *>(arg)->gathered.get();
     bool produced = false;
     std::string header;
-    std::unique_ptr<evbuffer, void (*)(evbuffer *)> messages(evbuffer_new(), evbuffer_free);
-    if (!messages)
-        return BEV_ERROR;
     for (;;) {
         size_t avail = evbuffer_get_length(src);
         uint8_t head[HF_FRAME_HEADER_MAX];
@@ -129,11 +130,11 @@ bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
         size_t total = hdr.header_len + size_t(hdr.body_len);
         header.clear();
         hf_ws_frame_header_put(&header, HF_WS_BINARY, total);
-        evbuffer_add(messages.get(), header.data(), header.size());
-        evbuffer_remove_buffer(src, messages.get(), total);
+        evbuffer_add(messages, header.data(), header.size());
+        evbuffer_remove_buffer(src, messages, total);
         produced = true;
     }
-    evbuffer_add_buffer(dst, messages.get());
+    evbuffer_add_buffer(dst, messages);
     return produced ? BEV_OK : BEV_NEED_MORE;
 }
 
@@ -304,8 +305,10 @@ void hf_ws_read_upgrade(hf_conn *c)
     ws->tls = c->bev;
     // A message holds whole frames: the largest frame and its header.
     ws->max_message = uint64_t(cfg.max_frame) + HF_FRAME_HEADER_MAX;
-    bufferevent *filter = bufferevent_filter_new(c->bev, ws_input, ws_output,
-                                                 BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, free_stream, ws);
+    bufferevent *filter = ws->gathered
+                              ? bufferevent_filter_new(c->bev, ws_input, ws_output,
+                                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, free_stream, ws)
+                              : nullptr;
     if (!filter) {
         delete ws;
         hf_conn_close(c, "cannot create the WebSocket filter");
