@@ -54,15 +54,22 @@ def test_unacknowledged_send_is_resent_after_reconnect():
     assert out == "patient\n", out
 
 
+def behind_a_proxy(**settings):
+    """A relay whose allocator sends devices through a TcpProxy, with short
+    backoff hints so that devices come back quickly."""
+    proxy = TcpProxy()
+    relay = Relay(**{"advertise": "127.0.0.1:%d" % proxy.port, "allocator.backoff_base": "50ms",
+                     "allocator.backoff_cap": "300ms", **settings}).start()
+    proxy.target_port = relay.device_port
+    return proxy, relay
+
+
 def test_a_message_acknowledged_on_a_lost_connection_is_not_shown_again():
     # The phone reaches the server through a proxy; the server never gets
     # its acknowledgement of "one", so it delivers "one" again after the
     # reconnect. The library knows the phone acknowledged it: the copy is
     # acknowledged, not shown.
-    proxy = TcpProxy()
-    relay = Relay(**{"advertise": "127.0.0.1:%d" % proxy.port, "allocator.backoff_base": "100ms",
-                     "allocator.backoff_cap": "300ms"}).start()
-    proxy.target_port = relay.device_port
+    proxy, relay = behind_a_proxy()
     try:
         listener = relay.cli_background(relay.token("alice", "phone"), "--verbose", "listen", "--count", "2",
                                         "--timeout", "30")
@@ -90,11 +97,8 @@ def test_a_closed_connection_does_not_kill_the_client():
     # the middle of a 200 kB SEND: the device's next writes meet a closed
     # socket (EPIPE). It must treat that as a failed link and keep trying,
     # not die of SIGPIPE.
-    proxy = TcpProxy()
+    proxy, relay = behind_a_proxy(**{"limits.max_frame": "1m"})
     proxy.close_after_upward = 20000
-    relay = Relay(**{"advertise": "127.0.0.1:%d" % proxy.port, "limits.max_frame": "1m",
-                     "allocator.backoff_base": "50ms", "allocator.backoff_cap": "100ms"}).start()
-    proxy.target_port = relay.device_port
     try:
         code, out, err = relay.cli(relay.token("alice", "pc"), "--verbose", "send", "--to", "phone",
                                    "--timeout", "2", "-", stdin="x" * 200000)

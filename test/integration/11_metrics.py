@@ -1,6 +1,5 @@
 """11: /metrics and /healthz: the counters move as messages flow."""
 
-import re
 import time
 import urllib.request
 
@@ -14,19 +13,13 @@ def scrape(relay, path="/metrics"):
         return r.status, r.read().decode()
 
 
-def value(text, series):
-    m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.M)
-    assert m, "no series %s" % series
-    return float(m.group(1))
-
-
 def queue_depth_becomes(relay, wanted):
     """The Redis store answers the depth for the next scrape, so ask
     again for a bounded time."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         _, text = scrape(relay)
-        if "handoff_queue_depth " in text and value(text, "handoff_queue_depth") == wanted:
+        if "handoff_queue_depth " in text and harness.metric_value(text, "handoff_queue_depth") == wanted:
             return True
         time.sleep(0.05)
     return False
@@ -44,25 +37,25 @@ def test_counters_move_as_messages_flow():
     pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"x")])
     msg = phone.expect(hfwire.DELIVER)
     _, during = scrape(relay)
-    assert value(during, "handoff_online_devices") == 2
-    assert value(during, "handoff_deliveries_unacknowledged") == 1
+    assert harness.metric_value(during, "handoff_online_devices") == 2
+    assert harness.metric_value(during, "handoff_deliveries_unacknowledged") == 1
     phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
     assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
     for i in (2, 3, 4):  # to the absent tablet: 2 stored, then queue_full
         pc.send(hfwire.SEND, [("to", "tablet"), ("id", i), ("payload", b"y")])
         pc.expect(hfwire.SEND_ACK)
     _, after = scrape(relay)
-    assert value(after, "handoff_messages_received_total") == 4
-    assert value(after, "handoff_messages_stored_total") == 3
-    assert value(after, "handoff_messages_delivered_total") == 1
-    assert value(after, 'handoff_messages_rejected_total{reason="queue_full"}') == 1
-    assert value(after, 'handoff_store_seconds_count{op="enqueue"}') == 4
-    assert value(after, 'handoff_store_seconds_count{op="fetch"}') >= 1
+    assert harness.metric_value(after, "handoff_messages_received_total") == 4
+    assert harness.metric_value(after, "handoff_messages_stored_total") == 3
+    assert harness.metric_value(after, "handoff_messages_delivered_total") == 1
+    assert harness.metric_value(after, 'handoff_messages_rejected_total{reason="queue_full"}') == 1
+    assert harness.metric_value(after, 'handoff_store_seconds_count{op="enqueue"}') == 4
+    assert harness.metric_value(after, 'handoff_store_seconds_count{op="fetch"}') >= 1
     assert queue_depth_becomes(relay, 2)  # the tablet's two
-    assert value(after, "handoff_tls_handshakes_total") >= 2
-    assert value(after, "handoff_deliveries_unacknowledged") == 0
-    assert value(after, "handoff_connections_accepted_total") >= 2
-    assert value(after, 'handoff_limit_hits_total{limit="limits.send_rate"}') == 0
+    assert harness.metric_value(after, "handoff_tls_handshakes_total") >= 2
+    assert harness.metric_value(after, "handoff_deliveries_unacknowledged") == 0
+    assert harness.metric_value(after, "handoff_connections_accepted_total") >= 2
+    assert harness.metric_value(after, 'handoff_limit_hits_total{limit="limits.send_rate"}') == 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,7 @@ without the key makes a full handshake; a ticket key file too short is
 refused at start; libhandoff (the CLI) resumes after a server restart."""
 
 import os
-import re
-import socket
 import ssl
-import urllib.request
 
 import harness
 import hfwire
@@ -25,23 +22,13 @@ def key_file(relay, size=80):
 def handshake(relay, ctx, session=None):
     """A device's connection up to WELCOME (the ticket comes after the
     handshake); returns the session it ends with and whether it resumed."""
-    raw = socket.create_connection(("127.0.0.1", relay.device_port), timeout=5)
-    conn = hfwire.Conn.__new__(hfwire.Conn)
-    conn.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session)
-    conn.buf = b""
+    conn = hfwire.Conn(relay.device_port, relay.ca, ctx=ctx, session=session)
     conn.hello(relay.token("alice", "phone"))
     conn.send(hfwire.PING, [("id", 1)])
     assert conn.expect(hfwire.PONG)["id"] == 1
     result = conn.sock.session, conn.sock.session_reused
     conn.close()
     return result
-
-
-def resumed_count(relay):
-    url = "http://127.0.0.1:%d/metrics" % relay.metrics_port
-    with urllib.request.urlopen(url, timeout=5) as r:
-        text = r.read().decode()
-    return int(float(re.search(r"^handoff_tls_resumed_total (\S+)$", text, re.M).group(1)))
 
 
 def test_a_device_resumes_on_the_server_that_issued_its_ticket():
@@ -51,7 +38,7 @@ def test_a_device_resumes_on_the_server_that_issued_its_ticket():
     assert not reused and session is not None
     _, reused = handshake(relay, ctx, session)
     assert reused
-    assert resumed_count(relay) == 1
+    assert relay.metric("handoff_tls_resumed_total") == 1
 
 
 def test_servers_sharing_a_ticket_key_resume_each_others_sessions():
@@ -68,7 +55,7 @@ def test_servers_sharing_a_ticket_key_resume_each_others_sessions():
     assert reused, "b did not resume a's session"
     _, reused = handshake(c, ctx, session)
     assert not reused  # a full handshake instead, which works
-    assert (resumed_count(b), resumed_count(c)) == (1, 0)
+    assert (b.metric("handoff_tls_resumed_total"), c.metric("handoff_tls_resumed_total")) == (1, 0)
 
 
 def test_a_short_ticket_key_file_is_refused_at_start():
@@ -94,7 +81,7 @@ def test_the_client_library_resumes_after_a_restart():
     relay.stop()
     relay.start()  # same ticket key: the CLI's ticket is still good
     harness.wait_until(lambda: relay.log().count("alice/phone online") >= 2, 15, "the CLI to reconnect")
-    assert resumed_count(relay) >= 1, "the CLI made a full handshake"
+    assert relay.metric("handoff_tls_resumed_total") >= 1, "the CLI made a full handshake"
     listener.terminate()
     listener.communicate(timeout=10)
 

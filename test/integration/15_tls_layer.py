@@ -4,32 +4,20 @@ stay with OpenSSL and talk to them; a device's close_notify takes it
 offline at once; bytes that are no TLS record after the handshake get an
 alert and a close while the daemon serves on."""
 
-import re
 import socket
 import ssl
 import struct
-import urllib.request
 
 import harness
 import hfwire
 from harness import Relay
 
 
-def metric(relay, name):
-    url = "http://127.0.0.1:%d/metrics" % relay.metrics_port
-    with urllib.request.urlopen(url, timeout=5) as r:
-        text = r.read().decode()
-    return int(float(re.search(r"^%s (\S+)$" % name, text, re.M).group(1)))
-
-
 def device(relay, name, max_version=None):
     ctx = ssl.create_default_context(cafile=relay.ca)
     if max_version:
         ctx.maximum_version = max_version
-    conn = hfwire.Conn.__new__(hfwire.Conn)
-    raw = socket.create_connection(("127.0.0.1", relay.device_port), timeout=5)
-    conn.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-    conn.buf = b""
+    conn = hfwire.Conn(relay.device_port, relay.ca, ctx=ctx)
     conn.hello(relay.token("alice", name))
     return conn
 
@@ -52,8 +40,8 @@ def test_tls13_devices_leave_openssl_and_carry_big_frames():
     exchange(phone, pc, "pc", big[::-1], 2)
     for i in range(3, 50):
         exchange(pc, phone, "phone", b"small %d" % i, i)
-    assert metric(relay, "handoff_tls_handshakes_total") == 2
-    assert metric(relay, "handoff_tls_detached_total") == 2
+    assert relay.metric("handoff_tls_handshakes_total") == 2
+    assert relay.metric("handoff_tls_detached_total") == 2
 
 
 def test_tls12_devices_stay_with_openssl_and_talk_to_tls13_ones():
@@ -63,7 +51,7 @@ def test_tls12_devices_stay_with_openssl_and_talk_to_tls13_ones():
     assert old.sock.version() == "TLSv1.2"
     exchange(old, new, "new", b"from 1.2", 1)
     exchange(new, old, "old", b"x" * 30000, 2)
-    assert metric(relay, "handoff_tls_detached_total") == 1
+    assert relay.metric("handoff_tls_detached_total") == 1
 
 
 def test_close_notify_takes_the_device_offline_at_once():
@@ -90,7 +78,7 @@ def test_a_record_that_fails_authentication_is_refused():
     except ssl.SSLError as e:
         assert "BAD_RECORD_MAC" in str(e).upper(), e
     harness.wait_until(lambda: "alice/phone offline" in relay.log(), 5, "phone offline")
-    assert metric(relay, "handoff_tls_detached_total") == 1
+    assert relay.metric("handoff_tls_detached_total") == 1
     exchange(device(relay, "pc"), device(relay, "tablet"), "tablet", b"still serving", 1)
 
 

@@ -7,6 +7,7 @@ folder); when a test fails, the relay's log is printed. Tests end with a
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 
 BUILDDIR = os.environ.get("HF_BUILDDIR", os.getcwd())
 # Under ASan freed memory sits in quarantine: RSS says nothing there.
@@ -38,6 +40,13 @@ def free_port():
             except OSError:
                 continue
             return port
+
+
+def metric_value(text, series):
+    """One series' value in a /metrics page."""
+    m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.M)
+    assert m, "no series %s" % series
+    return float(m.group(1))
 
 
 def wait_until(predicate, timeout, what):
@@ -221,6 +230,11 @@ class Relay:
 
     def address(self):
         return "127.0.0.1:%d" % self.device_port
+
+    def metric(self, series):
+        """One series' value on this daemon's /metrics now."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+            return metric_value(r.read().decode(), series)
 
     def quick_token(self, account, device):
         """A token minted in-process (no CLI), for tests that need many."""

@@ -124,18 +124,19 @@ def read_parsed(conn, take, timeout):
         conn.buf += chunk
 
 
-def tls_socket(port, ca, timeout=5.0):
-    """A TLS connection to 127.0.0.1:port, verified against ca."""
-    ctx = ssl.create_default_context(cafile=ca)
+def tls_socket(port, ca, timeout=5.0, ctx=None, session=None):
+    """A TLS connection to 127.0.0.1:port, verified against ca (or made
+    with ctx), offering session if given."""
+    ctx = ctx or ssl.create_default_context(cafile=ca)
     raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    return ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session)
 
 
 class Conn:
     """A raw TLS connection that speaks frames."""
 
-    def __init__(self, port, ca, timeout=5.0):
-        self.sock = tls_socket(port, ca, timeout)
+    def __init__(self, port, ca, timeout=5.0, ctx=None, session=None):
+        self.sock = tls_socket(port, ca, timeout, ctx, session)
         self.buf = b""
 
     def send_raw(self, data):
