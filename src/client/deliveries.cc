@@ -1,20 +1,15 @@
 // See deliveries.h.
 #include "client/deliveries.h"
 
-#include <cinttypes>
-#include <cstdio>
-
 namespace
 {
 
 std::string message_key(const char *from, uint64_t id)
 {
-    char id_text[24];
-    snprintf(id_text, sizeof id_text, "%" PRIu64, id);
     // Device names never hold a NUL, so the key is unambiguous.
     std::string key(from);
     key += '\0';
-    key += id_text;
+    key.append(reinterpret_cast<const char *>(&id), sizeof id);
     return key;
 }
 
