@@ -84,7 +84,7 @@ struct hf_host_api {
 
 enum hf_store_status {
     HF_STORE_OK = 0,
-    HF_STORE_DUPLICATE = 1,   /* enqueue: (from, msg_id) already taken; seq is the original */
+    HF_STORE_DUPLICATE = 1,   /* enqueue: (from, msg_id) already taken; seq is 0 or the original's */
     HF_STORE_QUEUE_FULL = 2,  /* per-device quota reached */
     HF_STORE_FULL = 3,        /* store out of space */
     HF_STORE_UNAVAILABLE = 4, /* backend unreachable; nothing was changed */
@@ -95,8 +95,13 @@ enum hf_store_status {
 struct hf_store_params {
     uint64_t queue_max_messages; /* per device */
     uint64_t queue_max_bytes;    /* per device, payload bytes */
-    uint64_t dedup_window_ms;    /* how long (from, msg_id) is remembered */
+    uint64_t dedup_window_ms;    /* how long a (device, from) pair's ids are remembered after its last message */
     const char *server_id;       /* this server's name (channels, presence) */
+    /* How many of a sender's newest ids to one device are told apart from
+     * resends: a power of two, at least 64. Stores keep a record of this
+     * many bits per (device, from) pair, never one per message; see
+     * docs/protocol.md, "Resends", for the rules. */
+    uint64_t dedup_ids;
 };
 
 struct hf_store_enqueue_req {
@@ -123,8 +128,8 @@ struct hf_store_msg {
 };
 
 /* Completion callbacks. Pointers inside results are valid only during the
- * callback. `acked` (enqueue): for a duplicate, whether the original was
- * already acknowledged by the target. */
+ * callback. `acked` (enqueue): for a duplicate, whether the original is
+ * known to be acknowledged by the target (0 when the store cannot tell). */
 typedef void (*hf_store_enqueue_cb)(void *arg, int status, uint64_t seq, int acked);
 typedef void (*hf_store_fetch_cb)(void *arg, int status, const struct hf_store_msg *msgs, size_t count);
 typedef void (*hf_store_done_cb)(void *arg, int status);

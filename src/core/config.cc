@@ -118,7 +118,12 @@ const key_spec key_specs[] = {
     DUR("delivery.ack_batch", "1ms", 0, 1000, ack_batch_ms,
         "SEND_ACKs that targets' acknowledgements settle are gathered this long and sent together (0: at once)"),
     DUR("delivery.dedup_window", "1h", 1000, 7 * day_ms, dedup_window_ms,
-        "how long a (sender, id) pair is remembered to drop resends"),
+        "how long a sender's recent ids to one target are remembered after its last message, to drop resends"),
+    INT("delivery.dedup_ids", "1024", 64, 16384, dedup_ids,
+        "how many of a sender's newest ids to one target are told apart from resends (rounded up to a power of "
+        "two; the store keeps one bit each per sender and target)"),
+    DUR("delivery.store_retry", "1s", 10, 600000, store_retry_ms,
+        "retry_ms in a SEND_ACK rejected store_full or store_unavailable: when the sender should try again"),
     DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
         "how often expired messages are swept from the store"),
     DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),

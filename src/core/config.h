@@ -70,6 +70,8 @@ struct hf_config {
     int64_t ack_wait_ms = 0;
     int64_t ack_batch_ms = 0;
     int64_t dedup_window_ms = 0;
+    int64_t dedup_ids = 0;
+    int64_t store_retry_ms = 0;
     int64_t expire_interval_ms = 0;
 
     int64_t backoff_base_ms = 0;

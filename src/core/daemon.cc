@@ -323,8 +323,11 @@ bool start_server(hf_daemon *d, std::string *err)
         !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values, &d->heartbeat_module,
                      &d->heartbeat, err))
         return false;
+    uint64_t dedup_ids = 64;
+    while (dedup_ids < uint64_t(d->cfg.dedup_ids))
+        dedup_ids <<= 1;
     hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
-                           uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str()};
+                           uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str(), dedup_ids};
     char module_err[256] = "";
     if (d->store->open(&d->host, &params, d->cfg.store_values.data(), &d->store_instance, module_err,
                        sizeof module_err) != 0) {

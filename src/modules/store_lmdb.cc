@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "modules/abi_v1.h"
+#include "modules/dedup.h"
 #include "modules/local_presence.h"
 #include "modules/syncer.h"
 #include "modules/tail_cache.h"
@@ -68,13 +69,12 @@ enum class sync_mode { always, batch, off };
 //   msgs     dev 0x00 seq                      -> record
 //   meta     dev                               -> next_seq, acked_upto, count, bytes
 //   collapse dev 0x00 key                      -> seq
-//   sent     dev 0x00 from 0x00 msg_id         -> seq, forget_at
-//   sent_age forget_at dev 0x00 from 0x00 msg_id -> (empty)
+//   dedup    dev 0x00 from                     -> the pair's dedup record (dedup.h)
 //   ttl      expires_at dev 0x00 seq           -> (empty)
 //   devices  account 0x00 device               -> (empty)
 // where dev = account 0x00 device.
 struct dbs {
-    MDB_dbi msgs, meta, collapse, sent, sent_age, ttl, devices;
+    MDB_dbi msgs, meta, collapse, dedup, ttl, devices;
 };
 
 struct queue_meta {
@@ -84,7 +84,8 @@ struct queue_meta {
 // An enqueue as the tick's transaction needs it: everything copied, since
 // the request's pointers are valid only while store_enqueue runs.
 struct enqueue_job {
-    std::string dev, sent_key, record, collapse;
+    std::string dev, sender_key, record, collapse;
+    uint64_t msg_id;
     uint64_t payload_len, expires_at_ms, now_ms;
     uint64_t seq = 0;
     uint64_t collapsed = 0; // the older message of the collapse key it replaced
@@ -139,8 +140,11 @@ struct lmdb_store {
     // from being given again (an acknowledgement would delete a message
     // never sent).
     std::unordered_map<std::string, uint64_t> seq_floors;
-    // The greatest keys put into msgs, ttl and sent_age (see put_maybe_last).
-    std::string greatest_msg_key, greatest_ttl_key, greatest_age_key;
+    // The greatest keys put into msgs and ttl (see put_maybe_last).
+    std::string greatest_msg_key, greatest_ttl_key;
+    // Where the sweep of silent senders' dedup records goes on from: it
+    // reads a slice of the table per sweep, not all of it.
+    std::string dedup_sweep_from;
 };
 
 // One byte swap and one append: keys are built for every message.
@@ -302,35 +306,45 @@ stored_ref ref_of(uint64_t seq, const MDB_val &v)
     return ref;
 }
 
+// A delete's result: an entry already gone is no failure.
+int deleted(int rc)
+{
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 // Deletes a stored message's index entries and counts it out of m; its
-// record is the caller's to delete.
-void unindex_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const std::string &key, const stored_ref &ref,
-                    queue_meta *m)
+// record is the caller's to delete. A delete can fail for want of a page
+// (a full map): that failure is returned, so that the caller reports the
+// store full rather than a transaction LMDB has given up on.
+int unindex_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const std::string &key, const stored_ref &ref,
+                   queue_meta *m)
 {
     const record_view &r = ref.record;
-    if (ref.decoded) {
-        if (!r.collapse.empty()) {
-            std::string ck = dev + '\0' + r.collapse;
-            MDB_val ckv = val(ck), cv;
-            if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == ref.seq)
-                mdb_del(txn, s->db.collapse, &ckv, nullptr);
-        }
-        std::string tk;
-        put_be64(&tk, r.expires_at);
-        tk += key;
-        MDB_val tkv = val(tk);
-        mdb_del(txn, s->db.ttl, &tkv, nullptr);
-        m->bytes -= r.payload_len <= m->bytes ? r.payload_len : m->bytes;
-    }
     if (m->count)
         m->count--;
+    if (!ref.decoded)
+        return 0;
+    m->bytes -= r.payload_len <= m->bytes ? r.payload_len : m->bytes;
+    int rc = 0;
+    if (!r.collapse.empty()) {
+        std::string ck = dev + '\0' + r.collapse;
+        MDB_val ckv = val(ck), cv;
+        if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == ref.seq)
+            rc = deleted(mdb_del(txn, s->db.collapse, &ckv, nullptr));
+    }
+    std::string tk;
+    put_be64(&tk, r.expires_at);
+    tk += key;
+    MDB_val tkv = val(tk);
+    return rc != 0 ? rc : deleted(mdb_del(txn, s->db.ttl, &tkv, nullptr));
 }
 
 // Deletes one stored message and its index entries; updates m.
 int delete_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const stored_ref &ref, queue_meta *m)
 {
     std::string key = msg_key(dev, ref.seq);
-    unindex_stored(s, txn, dev, key, ref, m);
+    if (int rc = unindex_stored(s, txn, dev, key, ref, m); rc != 0)
+        return rc;
     MDB_val k = val(key);
     return mdb_del(txn, s->db.msgs, &k, nullptr);
 }
@@ -371,87 +385,97 @@ int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value, std:
     return rc;
 }
 
-int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
+// A resend: its sender's dedup record has its id. *acked: the target has
+// acknowledged everything the sender sent it.
+bool is_resend(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, const queue_meta &m, int *acked)
 {
-    const std::string &dev = job->dev;
-    const std::string &sent_key = job->sent_key;
-    uint64_t now = job->now_ms;
-    queue_meta m = read_meta(s, txn, dev);
-    // Dedup: the same (from, msg_id) for this device within the window.
-    // One put finds an earlier entry or makes this one (its seq is the
-    // next), so a new message costs one search of the tree, not two.
-    uint64_t forget_at = now + s->params.dedup_window_ms;
-    std::string sent_val;
-    put_be64(&sent_val, m.next_seq);
-    put_be64(&sent_val, forget_at);
-    MDB_val sk = val(sent_key), sv = val(sent_val);
-    int rc = mdb_put(txn, s->db.sent, &sk, &sv, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) {
-        // sv is the entry found.
-        if (sv.mv_size == 16 && get_be64(static_cast<char *>(sv.mv_data) + 8) > now) {
-            job->seq = get_be64(sv.mv_data);
-            job->acked = job->seq <= m.acked_upto;
-            return HF_STORE_DUPLICATE;
-        }
-        sv = val(sent_val); // forgotten, not swept yet: this send is new
-        rc = mdb_put(txn, s->db.sent, &sk, &sv, 0);
-    }
-    if (rc != 0)
-        return status_of(rc);
-    // The older message of the collapse key, and what dropping it frees.
-    uint64_t older = 0, freed_count = 0, freed_bytes = 0;
-    std::string ck;
-    if (!job->collapse.empty()) {
-        ck = dev + '\0' + job->collapse;
-        MDB_val ckv = val(ck), cv, ov;
-        record_view r;
-        if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8)
-            older = get_be64(cv.mv_data);
-        std::string ok_key = older ? msg_key(dev, older) : std::string();
-        MDB_val okv = val(ok_key);
-        if (older && mdb_get(txn, s->db.msgs, &okv, &ov) == 0) {
-            freed_count = 1;
-            freed_bytes = decode_record(ov, &r) ? r.payload_len : 0;
-        }
-    }
-    // Refused: the window is left as it was, but for the entry put above.
-    if (m.count - std::min(m.count, freed_count) >= s->params.queue_max_messages ||
-        m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes) {
-        rc = mdb_del(txn, s->db.sent, &sk, nullptr);
-        return rc == 0 ? HF_STORE_QUEUE_FULL : status_of(rc);
-    }
-    if (older && (rc = delete_message(s, txn, dev, older, &m)) != 0 && rc != MDB_NOTFOUND)
-        return status_of(rc);
-    job->collapsed = older;
-    uint64_t seq = m.next_seq++;
-    std::string key = msg_key(dev, seq);
+    MDB_val k = val(job->sender_key), v;
+    if (mdb_get(txn, s->db.dedup, &k, &v) != 0)
+        return false;
+    auto *record = static_cast<const uint8_t *>(v.mv_data);
+    if (!hf_dedup_seen(record, v.mv_size, job->msg_id))
+        return false;
+    *acked = hf_dedup_last_seq(record, v.mv_size) <= m.acked_upto;
+    return true;
+}
+
+// Notes the id in its sender's dedup record.
+int remember_id(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t seq)
+{
+    MDB_val k = val(job->sender_key), v;
+    std::string record;
+    if (mdb_get(txn, s->db.dedup, &k, &v) == 0)
+        record.assign(static_cast<const char *>(v.mv_data), v.mv_size);
+    hf_dedup_accept(&record, s->params.dedup_ids, job->msg_id, seq, job->now_ms);
+    v = val(record);
+    return mdb_put(txn, s->db.dedup, &k, &v, 0);
+}
+
+// The seq of the older message of the job's collapse key (0: none) and,
+// in *freed_bytes, what dropping it frees.
+uint64_t collapsed_by(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t *freed_bytes)
+{
+    *freed_bytes = 0;
+    if (job->collapse.empty())
+        return 0;
+    std::string ck = job->dev + '\0' + job->collapse;
+    MDB_val ckv = val(ck), cv, ov;
+    if (mdb_get(txn, s->db.collapse, &ckv, &cv) != 0 || cv.mv_size != 8)
+        return 0;
+    uint64_t older = get_be64(cv.mv_data);
+    std::string older_key = msg_key(job->dev, older);
+    MDB_val okv = val(older_key);
+    if (mdb_get(txn, s->db.msgs, &okv, &ov) != 0)
+        return 0;
+    record_view r;
+    *freed_bytes = decode_record(ov, &r) ? r.payload_len : 0;
+    return older;
+}
+
+// The message's record and its index entries under seq.
+int put_message(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t seq)
+{
+    std::string key = msg_key(job->dev, seq);
     MDB_val k = val(key), v = val(job->record);
-    if ((rc = put_maybe_last(txn, s->db.msgs, &k, &v, &s->greatest_msg_key)) != 0)
-        return status_of(rc);
+    int rc = put_maybe_last(txn, s->db.msgs, &k, &v, &s->greatest_msg_key);
+    if (rc != 0)
+        return rc;
     std::string tk;
     tk.reserve(8 + key.size());
     put_be64(&tk, job->expires_at_ms);
     tk += key;
     MDB_val tkv = val(tk), empty{0, nullptr};
-    if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty, &s->greatest_ttl_key)) != 0)
+    if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty, &s->greatest_ttl_key)) != 0 || job->collapse.empty())
+        return rc;
+    std::string ck = job->dev + '\0' + job->collapse, seq_value;
+    put_be64(&seq_value, seq);
+    MDB_val ckv = val(ck), cv = val(seq_value);
+    return mdb_put(txn, s->db.collapse, &ckv, &cv, 0);
+}
+
+// De-duplication, then the collapse key and the quota, then the put. A
+// resend or a full queue writes nothing.
+int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
+{
+    queue_meta m = read_meta(s, txn, job->dev);
+    if (is_resend(s, txn, job, m, &job->acked))
+        return HF_STORE_DUPLICATE;
+    uint64_t freed_bytes = 0;
+    uint64_t older = collapsed_by(s, txn, job, &freed_bytes);
+    uint64_t freed_count = older ? 1 : 0;
+    if (m.count - std::min(m.count, freed_count) >= s->params.queue_max_messages ||
+        m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes)
+        return HF_STORE_QUEUE_FULL;
+    int rc = older ? delete_message(s, txn, job->dev, older, &m) : 0;
+    if (rc != 0 && rc != MDB_NOTFOUND)
         return status_of(rc);
-    if (!ck.empty()) {
-        std::string sv8;
-        put_be64(&sv8, seq);
-        MDB_val ckv = val(ck), cv = val(sv8);
-        if ((rc = mdb_put(txn, s->db.collapse, &ckv, &cv, 0)) != 0)
-            return status_of(rc);
-    }
-    std::string age;
-    age.reserve(8 + sent_key.size());
-    put_be64(&age, forget_at);
-    age += sent_key;
-    MDB_val agev = val(age);
-    if ((rc = put_maybe_last(txn, s->db.sent_age, &agev, &empty, &s->greatest_age_key)) != 0)
+    job->collapsed = older;
+    uint64_t seq = m.next_seq++;
+    if ((rc = put_message(s, txn, job, seq)) != 0 || (rc = remember_id(s, txn, job, seq)) != 0)
         return status_of(rc);
     m.count++;
     m.bytes += job->payload_len;
-    write_meta(s, dev, m);
+    write_meta(s, job->dev, m);
     job->seq = seq;
     return HF_STORE_OK;
 }
@@ -716,6 +740,22 @@ void end_read(lmdb_store *s, reader *r)
     }
 }
 
+// Stores written before dedup records kept a pair of entries per message
+// ("sent", "sent_age"): they go, and with them the memory of ids sent
+// before the upgrade.
+int drop_old_tables(MDB_txn *txn)
+{
+    for (const char *name : {"sent", "sent_age"}) {
+        MDB_dbi old;
+        int rc = mdb_dbi_open(txn, name, 0, &old);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc != 0 || (rc = mdb_drop(txn, old, 1)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
                char *err, size_t err_len)
 {
@@ -758,11 +798,12 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     MDB_txn *txn = nullptr;
     if (rc == 0)
         rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
-    const char *names[] = {"msgs", "meta", "collapse", "sent", "sent_age", "ttl", "devices"};
-    MDB_dbi *handles[] = {&s->db.msgs,     &s->db.meta, &s->db.collapse, &s->db.sent,
-                          &s->db.sent_age, &s->db.ttl,  &s->db.devices};
-    for (int i = 0; rc == 0 && i < 7; i++)
+    const char *names[] = {"msgs", "meta", "collapse", "dedup", "ttl", "devices"};
+    MDB_dbi *handles[] = {&s->db.msgs, &s->db.meta, &s->db.collapse, &s->db.dedup, &s->db.ttl, &s->db.devices};
+    for (int i = 0; rc == 0 && i < 6; i++)
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, handles[i]);
+    if (rc == 0)
+        rc = drop_old_tables(txn);
     if (rc == 0)
         rc = mdb_txn_commit(txn);
     else if (txn)
@@ -810,8 +851,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     auto *s = static_cast<lmdb_store *>(store);
     auto job = std::make_unique<enqueue_job>();
     job->dev = dev_key(req->account, req->device);
-    job->sent_key = job->dev + '\0' + req->from + '\0';
-    put_be64(&job->sent_key, req->msg_id);
+    job->sender_key = job->dev + '\0' + req->from;
+    job->msg_id = req->msg_id;
     job->record = encode_record(req);
     job->collapse = req->collapse_key ? req->collapse_key : "";
     job->payload_len = req->payload_len;
@@ -929,8 +970,8 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
                 if (seq > upto_seq)
                     break;
                 std::string key(static_cast<char *>(k.mv_data), k.mv_size);
-                unindex_stored(s, txn, dev, key, ref_of(seq, v), &m);
-                if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                if ((rc = unindex_stored(s, txn, dev, key, ref_of(seq, v), &m)) != 0 ||
+                    (rc = mdb_cursor_del(cur, 0)) != 0)
                     break;
             }
             mdb_cursor_close(cur);
@@ -983,7 +1024,37 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
     cb(arg, HF_STORE_OK, ptrs.data(), ptrs.size());
 }
 
-// Drops expired messages (TTL index, oldest first) and forgotten sender ids.
+// Dedup records one sweep reads at most: a slice of the table, the next
+// sweep going on where this one stopped, so a sweep stays short however
+// many pairs there are.
+const size_t dedup_sweep_slice = 10000;
+
+// Deletes the dedup records of senders silent for the dedup window, in
+// the next slice of the table.
+int forget_silent_senders(lmdb_store *s, MDB_txn *txn, uint64_t now_ms)
+{
+    MDB_cursor *cur = nullptr;
+    if (mdb_cursor_open(txn, s->db.dedup, &cur) != 0)
+        return HF_STORE_ERROR;
+    MDB_val k = val(s->dedup_sweep_from), v;
+    int rc = mdb_cursor_get(cur, &k, &v, s->dedup_sweep_from.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    for (size_t read = 0; rc == 0 && read < dedup_sweep_slice; read++) {
+        auto *record = static_cast<const uint8_t *>(v.mv_data);
+        if (hf_dedup_last_ms(record, v.mv_size) + s->params.dedup_window_ms <= now_ms &&
+            (rc = mdb_cursor_del(cur, 0)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); // after a delete: the record that followed it
+    }
+    if (rc == 0)
+        s->dedup_sweep_from.assign(static_cast<char *>(k.mv_data), k.mv_size);
+    else
+        s->dedup_sweep_from.clear(); // the end: the next sweep starts again
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? HF_STORE_OK : status_of(rc);
+}
+
+// Drops expired messages (TTL index, oldest first) and the dedup records
+// of silent senders.
 void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<lmdb_store *>(store);
@@ -1013,27 +1084,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                     return status_of(rc);
                 write_meta(s, dev, m);
             }
-            std::vector<std::string> forgotten; // sent_age keys
-            if (mdb_cursor_open(txn, s->db.sent_age, &cur) != 0)
-                return HF_STORE_ERROR;
-            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-                if (k.mv_size < 8 || get_be64(k.mv_data) > now_ms)
-                    break;
-                forgotten.emplace_back(static_cast<char *>(k.mv_data), k.mv_size);
-            }
-            mdb_cursor_close(cur);
-            for (const std::string &ak : forgotten) {
-                MDB_val akv = val(ak), sk{ak.size() - 8, const_cast<char *>(ak.data()) + 8};
-                int rc = mdb_del(txn, s->db.sent_age, &akv, nullptr);
-                MDB_val sv;
-                // Only if it was not renewed by a later entry.
-                if (rc == 0 && mdb_get(txn, s->db.sent, &sk, &sv) == 0 && sv.mv_size == 16 &&
-                    get_be64(static_cast<char *>(sv.mv_data) + 8) <= now_ms)
-                    rc = mdb_del(txn, s->db.sent, &sk, nullptr);
-                if (rc != 0 && rc != MDB_NOTFOUND)
-                    return status_of(rc);
-            }
-            return HF_STORE_OK;
+            return forget_silent_senders(s, txn, now_ms);
         },
         [cb, arg, expired](int status) { cb(arg, status, *expired); });
 }

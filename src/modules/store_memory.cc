@@ -1,7 +1,6 @@
 // store_memory: per-device queues in process memory. For tests and --dev;
 // everything is lost when the daemon stops. Completions run synchronously.
 #include <cstring>
-#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -9,6 +8,7 @@
 #include <vector>
 
 #include "modules/abi_v1.h"
+#include "modules/dedup.h"
 #include "modules/local_presence.h"
 
 namespace
@@ -23,19 +23,13 @@ struct stored_msg {
     uint64_t expires_at_ms;
 };
 
-struct dedup_entry {
-    uint64_t seq;
-    uint64_t forget_at_ms;
-};
-
 struct device_queue {
     uint64_t next_seq = 1;
     uint64_t acked_upto = 0;
     uint64_t bytes = 0;
     std::map<uint64_t, stored_msg> messages; // by seq
     std::unordered_map<std::string, uint64_t> collapse_seqs;
-    std::unordered_map<std::string, dedup_entry> sent_ids;        // from '\0' msg_id -> seq
-    std::deque<std::pair<uint64_t, std::string>> sent_ids_by_age; // (forget_at, key)
+    std::unordered_map<std::string, std::string> sender_ids; // from -> its dedup record (dedup.h)
 };
 
 struct memory_store {
@@ -54,14 +48,6 @@ std::string device_key(const char *account, const char *device)
     return key;
 }
 
-std::string sent_id_key(const char *from, uint64_t msg_id)
-{
-    std::string key = from;
-    key.push_back('\0');
-    key.append(reinterpret_cast<const char *>(&msg_id), sizeof msg_id);
-    return key;
-}
-
 void remove_message(device_queue *q, std::map<uint64_t, stored_msg>::iterator it)
 {
     if (!it->second.collapse_key.empty()) {
@@ -73,17 +59,16 @@ void remove_message(device_queue *q, std::map<uint64_t, stored_msg>::iterator it
     q->messages.erase(it);
 }
 
-// Forgets ids past the dedup window, and the oldest ones when a sender
-// has sent more than the bound in one window, so memory stays bounded.
-void prune_sent_ids(memory_store *s, device_queue *q, uint64_t now_ms)
+// Forgets the records of senders silent for the dedup window.
+void forget_silent_senders(memory_store *s, device_queue *q, uint64_t now_ms)
 {
-    size_t bound = s->params.queue_max_messages * 2 + 1024;
-    while (!q->sent_ids_by_age.empty() &&
-           (q->sent_ids_by_age.front().first <= now_ms || q->sent_ids_by_age.size() > bound)) {
-        auto it = q->sent_ids.find(q->sent_ids_by_age.front().second);
-        if (it != q->sent_ids.end() && it->second.forget_at_ms == q->sent_ids_by_age.front().first)
-            q->sent_ids.erase(it);
-        q->sent_ids_by_age.pop_front();
+    for (auto it = q->sender_ids.begin(); it != q->sender_ids.end();) {
+        const std::string &r = it->second;
+        if (hf_dedup_last_ms(reinterpret_cast<const uint8_t *>(r.data()), r.size()) + s->params.dedup_window_ms <=
+            now_ms)
+            it = q->sender_ids.erase(it);
+        else
+            ++it;
     }
 }
 
@@ -106,12 +91,10 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
 {
     auto *s = static_cast<memory_store *>(store);
     device_queue &q = s->queues[device_key(req->account, req->device)];
-    uint64_t now = s->host->now_ms(s->host->host);
-    prune_sent_ids(s, &q, now);
-    std::string id_key = sent_id_key(req->from, req->msg_id);
-    auto seen = q.sent_ids.find(id_key);
-    if (seen != q.sent_ids.end()) {
-        cb(arg, HF_STORE_DUPLICATE, seen->second.seq, seen->second.seq <= q.acked_upto);
+    std::string &sender = q.sender_ids[req->from];
+    auto *record = reinterpret_cast<const uint8_t *>(sender.data());
+    if (hf_dedup_seen(record, sender.size(), req->msg_id)) {
+        cb(arg, HF_STORE_DUPLICATE, 0, hf_dedup_last_seq(record, sender.size()) <= q.acked_upto);
         return;
     }
     bool collapsing = req->collapse_key && *req->collapse_key;
@@ -142,9 +125,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
         m.collapse_key = req->collapse_key;
         q.collapse_seqs[m.collapse_key] = seq;
     }
-    uint64_t forget_at = now + s->params.dedup_window_ms;
-    q.sent_ids[id_key] = dedup_entry{seq, forget_at};
-    q.sent_ids_by_age.emplace_back(forget_at, std::move(id_key));
+    hf_dedup_accept(&sender, s->params.dedup_ids, req->msg_id, seq, s->host->now_ms(s->host->host));
     cb(arg, HF_STORE_OK, seq, 0);
 }
 
@@ -224,7 +205,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                 expired++;
             }
         }
-        prune_sent_ids(s, &q, now_ms);
+        forget_silent_senders(s, &q, now_ms);
     }
     cb(arg, HF_STORE_OK, expired);
 }

@@ -295,11 +295,12 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     record += req->from;
     record += collapse;
     record.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
-    std::string sent = s->prefix + "s:" + dev + "|" + req->from + "|" + std::to_string(req->msg_id);
     command(s,
-            {"EVAL", hf_redis_enqueue_lua, "0", s->prefix, dev, sent, record, std::to_string(req->payload_len),
-             collapse, std::to_string(req->expires_at_ms), std::to_string(s->params.queue_max_messages),
-             std::to_string(s->params.queue_max_bytes), std::to_string(s->params.dedup_window_ms)},
+            {"EVAL", hf_redis_enqueue_lua, "0", s->prefix, dev, req->from, std::to_string(req->msg_id >> 32),
+             std::to_string(req->msg_id & 0xffffffffu), record, std::to_string(req->payload_len), collapse,
+             std::to_string(req->expires_at_ms), std::to_string(s->params.queue_max_messages),
+             std::to_string(s->params.queue_max_bytes), std::to_string(s->params.dedup_window_ms),
+             std::to_string(s->params.dedup_ids), std::to_string(s->host->now_ms(s->host->host))},
             [cb, arg](redisReply *r) {
                 if (!r) {
                     cb(arg, HF_STORE_UNAVAILABLE, 0, 0);

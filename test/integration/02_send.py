@@ -124,6 +124,50 @@ def test_resend_with_same_id_is_delivered_once():
     assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
 
 
+def test_resends_are_told_apart_by_the_senders_recent_ids():
+    """The store keeps, per sender and target, its newest ids (here 64),
+    not a record per message (docs/protocol.md, "Resends")."""
+    relay = Relay(**{"delivery.dedup_ids": 64}).start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+
+    def send_all(ids, to="phone"):
+        pc.send_raw(b"".join(hfwire.frame(hfwire.SEND, [("to", to), ("id", i), ("payload", b"%d" % i)])
+                             for i in ids))
+        acks = [pc.expect(hfwire.SEND_ACK) for _ in ids]
+        assert all(a["status"] == hfwire.STORED for a in acks), acks
+
+    def stored():
+        return relay.metric("handoff_messages_stored_total")
+
+    # Ids counting up from a random point (as the clients start), every
+    # third to the tablet: interleaved over targets.
+    first = 1 << 40
+    ids = list(range(first, first + 100))
+    send_all([i for i in ids if i % 3], "phone")
+    send_all([i for i in ids if i % 3 == 0], "tablet")
+    assert stored() == 100
+    # Every resend within 64 ids of the newest is recognised, to each target.
+    send_all([i for i in ids[-64:] if i % 3], "phone")
+    send_all([i for i in ids[-64:] if i % 3 == 0], "tablet")
+    assert stored() == 100
+    # An id the phone never had is new to it, though the tablet had it.
+    send_all([first + 98], "phone")
+    assert stored() == 101
+    # Too old to tell (more than 64 below the newest): taken again.
+    send_all([first + 1], "phone")
+    assert stored() == 102
+    # A client that restarts at a lower random point starts afresh, and
+    # its own resends are recognised.
+    send_all([5, 6, 5, 6], "phone")
+    assert stored() == 104
+    # Each message stored is delivered, in order; the second copy of
+    # first + 1 too, which libhandoff recognises and does not show.
+    _, msgs, _ = listen_json(relay, relay.token("alice", "phone"), "--count", "70", "--timeout", "10")
+    expected = [i for i in ids if i % 3] + [first + 98, 5, 6]
+    assert [int(m["payload"]) for m in msgs] == expected, msgs
+
+
 def test_window_bounds_unacknowledged_delivers():
     relay = Relay(**{"delivery.window": 4, "delivery.ack_wait": "0ms"}).start()
     sender = relay.conn()

@@ -122,7 +122,7 @@ struct fixture {
         // sync_interval, tail_cache.
         hf_setting_value values[] = {
             {0, dir}, {64 << 20, nullptr}, {0, "batch"}, {sync_interval_ms, nullptr}, {1 << 20, nullptr}};
-        hf_store_params params{1000, 64 << 20, 3600000, "test"};
+        hf_store_params params{1000, 64 << 20, 3600000, "test", 1024};
         char err[256] = "";
         assert_int_equal(ops->open(&api, &params, values, &store, err, sizeof err), 0);
     }
