@@ -31,6 +31,12 @@ struct bench_options {
     double timeout_s = 120;
     int pid = 0;  // daemon to measure (RSS, CPU)
     int kill = 0; // storm: the daemon to kill -9
+    // pairs for a time instead of a count, watched (bench/soak.h):
+    double seconds = 0;     // 0: --count messages
+    double sample_s = 60;   // a row this often
+    double churn = 0;       // devices a second that connect, say HELLO and leave
+    std::string metrics;    // the daemon's /metrics, host:port
+    std::string store_file; // the store's file (LMDB's data.mdb)
 };
 
 struct bench_ctx {

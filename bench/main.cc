@@ -22,6 +22,9 @@ void usage(FILE *out)
                  "scenarios:\n"
                  "  idle   --connections N [--hold S] [--pid PID]    hold N devices; connect rate, daemon KiB each\n"
                  "  pairs  --pairs K --size B --count M --window W [--rate R]   acknowledged sender->receiver\n"
+                 "  pairs  ... --seconds S [--sample S] [--churn N] [--metrics HOST:PORT] [--store-file F]\n"
+                 "         a soak: pairs for S seconds, a row of the daemon's memory, files and store size each\n"
+                 "         --sample seconds (60), N devices a second connecting and leaving beside them\n"
                  "  fanout --devices D --count M --window W          one sender to \"*\"\n"
                  "  drain  --count M --window W [--phase queue|receive|both] [--account A]\n"
                  "  storm  --connections N --kill PID --server A --server B   kill A, time the move to B\n"
@@ -80,7 +83,18 @@ bool read_secret(const std::string &path, std::string *secret)
 
 int parse(int argc, char **argv, bench_options *o)
 {
-    enum { opt_server = 256, opt_ca, opt_server_name, opt_secret, opt_key_id, opt_sources, opt_account, opt_phase };
+    enum {
+        opt_server = 256,
+        opt_ca,
+        opt_server_name,
+        opt_secret,
+        opt_key_id,
+        opt_sources,
+        opt_account,
+        opt_phase,
+        opt_metrics,
+        opt_store_file
+    };
     static const option longs[] = {
         {"server", required_argument, nullptr, opt_server},
         {"ca", required_argument, nullptr, opt_ca},
@@ -103,6 +117,11 @@ int parse(int argc, char **argv, bench_options *o)
         {"timeout", required_argument, nullptr, 't'},
         {"pid", required_argument, nullptr, 'p'},
         {"kill", required_argument, nullptr, 'K'},
+        {"seconds", required_argument, nullptr, 'S'},
+        {"sample", required_argument, nullptr, 'e'},
+        {"churn", required_argument, nullptr, 'u'},
+        {"metrics", required_argument, nullptr, opt_metrics},
+        {"store-file", required_argument, nullptr, opt_store_file},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
@@ -118,7 +137,7 @@ int parse(int argc, char **argv, bench_options *o)
         const option *given = longs;
         while (given->name && given->val != c)
             given++;
-        if (c < 128 && strchr("nkdbmwrcHotpK", c) && !parse_number(given->name, optarg, &v))
+        if (c < 128 && strchr("nkdbmwrcHotpKSeu", c) && !parse_number(given->name, optarg, &v))
             return 2;
         switch (c) {
         case opt_server:
@@ -183,6 +202,21 @@ int parse(int argc, char **argv, bench_options *o)
             break;
         case 'K':
             o->kill = int(v);
+            break;
+        case 'S':
+            o->seconds = v;
+            break;
+        case 'e':
+            o->sample_s = v > 0 ? v : 60;
+            break;
+        case 'u':
+            o->churn = v;
+            break;
+        case opt_metrics:
+            o->metrics = optarg;
+            break;
+        case opt_store_file:
+            o->store_file = optarg;
             break;
         case 'h':
             usage(stdout);

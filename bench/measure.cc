@@ -1,5 +1,6 @@
 #include "bench/measure.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,18 +41,38 @@ FILE *open_proc(int pid, const char *name)
 
 } // namespace
 
-uint64_t bench_rss_kib(int pid)
+uint64_t bench_status_kib(int pid, const char *field)
 {
     FILE *f = open_proc(pid, "status");
     if (!f)
         return 0;
     char line[256];
+    size_t n = strlen(field);
     uint64_t kib = 0;
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %lu kB", &kib) == 1)
+        if (!strncmp(line, field, n) && line[n] == ':' && sscanf(line + n + 1, " %lu kB", &kib) == 1)
             break;
     fclose(f);
     return kib;
+}
+
+uint64_t bench_rss_kib(int pid)
+{
+    return bench_status_kib(pid, "VmRSS");
+}
+
+uint64_t bench_open_fds(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return 0;
+    uint64_t count = 0;
+    while (const dirent *e = readdir(dir))
+        count += e->d_name[0] != '.';
+    closedir(dir);
+    return count;
 }
 
 uint64_t bench_cpu_us(int pid)

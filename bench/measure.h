@@ -18,6 +18,13 @@ void bench_latency_report(bench_latency *l, bench_report *r);
 // Resident memory of pid in KiB; 0 if unknown.
 uint64_t bench_rss_kib(int pid);
 
+// One "Field: N kB" line of /proc/PID/status (RssAnon, RssFile, ...); 0
+// if unknown.
+uint64_t bench_status_kib(int pid, const char *field);
+
+// How many files pid has open; 0 if unknown.
+uint64_t bench_open_fds(int pid);
+
 // User + system CPU time of pid in microseconds; 0 if unknown.
 uint64_t bench_cpu_us(int pid);
 

@@ -9,6 +9,7 @@
 
 #include "bench/fleet.h"
 #include "bench/measure.h"
+#include "bench/soak.h"
 #include "proto/clock.h"
 
 namespace
@@ -32,12 +33,15 @@ struct flow {
     std::string payload;
     bool started = false;
     uint64_t start_us = 0, last_deliver_us = 0, last_pace_us = 0;
+    uint64_t deadline_us = 0; // with --seconds: no sends after it
     double rate_per_sender = 0;
 };
 
 void fill(flow *f, flow_sender *s)
 {
     uint64_t window = f->ctx->opt.window;
+    if (f->deadline_us && hf_mono_us() >= f->deadline_us)
+        return;
     while (s->in_flight < window && s->sent < s->to_send && (f->rate_per_sender == 0 || s->credit >= 1)) {
         bench_stamp(&f->payload, f->ctx->opt.size);
         bench_device_send(s->dev, s->to.c_str(), f->payload);
@@ -89,6 +93,14 @@ void pace(evutil_socket_t, short, void *arg)
 bool finished(void *arg)
 {
     auto *f = static_cast<flow *>(arg);
+    if (f->deadline_us) {
+        if (hf_mono_us() < f->deadline_us)
+            return false;
+        for (const flow_sender &s : f->senders)
+            if (s.in_flight)
+                return false;
+        return true;
+    }
     if (f->delivered < f->expected)
         return false;
     for (const flow_sender &s : f->senders)
@@ -120,10 +132,15 @@ int run(flow *f, const char *scenario, uint64_t messages)
         timeval ms = {0, 1000};
         event_add(pacer, &ms);
     }
+    bench_soak *soak = nullptr;
+    if (o.seconds > 0) {
+        f->deadline_us = f->start_us + uint64_t(o.seconds * 1e6);
+        soak = bench_soak_start(f->ctx, &f->delivered);
+    }
     for (flow_sender &s : f->senders)
         if (s.dev)
             fill(f, &s);
-    bool done = bench_run_until(f->ctx, finished, f, o.timeout_s);
+    bool done = bench_run_until(f->ctx, finished, f, o.seconds + o.timeout_s);
     uint64_t cpu_after = o.pid ? bench_cpu_us(o.pid) : 0;
     if (pacer)
         event_free(pacer);
@@ -135,6 +152,9 @@ int run(flow *f, const char *scenario, uint64_t messages)
     bench_report_number(&r, "size", double(o.size), "bytes");
     bench_report_number(&r, "window", double(o.window), "per sender");
     bench_report_number(&r, "rate", o.rate, "msgs/s asked (0: unpaced)");
+    if (soak)
+        for (const flow_sender &s : f->senders)
+            messages += s.sent;
     bench_report_number(&r, "messages", double(messages), "sent");
     bench_report_number(&r, "delivered", double(f->delivered), "");
     bench_report_number(&r, "acked_delivered", double(f->acks[HF_SEND_DELIVERED]), "");
@@ -147,9 +167,10 @@ int run(flow *f, const char *scenario, uint64_t messages)
         bench_report_number(&r, "daemon_cpu_us_per_msg", double(cpu_after - cpu_before) / double(f->delivered), "us",
                             2);
     bench_report_text(&r, "complete", done ? "yes" : "no (timed out)");
+    int soak_rc = soak ? bench_soak_finish(soak, &r) : 0;
     bench_report_print(&r);
     bench_fleet_close(&f->fleet);
-    return done && f->acks[HF_SEND_REJECTED] == 0 ? 0 : 1;
+    return done && f->acks[HF_SEND_REJECTED] == 0 && soak_rc == 0 ? 0 : 1;
 }
 
 void setup(flow *f, bench_ctx *ctx)
@@ -183,10 +204,10 @@ int bench_pairs(bench_ctx *ctx)
         s.dev = sender;
         s.to = "r";
         // The count split over the pairs, the remainder to the first.
-        s.to_send = o.count / o.pairs + (i == 0 ? o.count % o.pairs : 0);
+        s.to_send = o.seconds > 0 ? UINT64_MAX : o.count / o.pairs + (i == 0 ? o.count % o.pairs : 0);
     }
     f.expected = o.count;
-    return run(&f, "pairs", o.count);
+    return run(&f, o.seconds > 0 ? "soak" : "pairs", o.seconds > 0 ? 0 : o.count);
 }
 
 int bench_fanout(bench_ctx *ctx)

@@ -170,6 +170,11 @@ struct hf_store_ops {
      * how many messages the store holds for every device together, for the
      * queue-depth metric. A networked store may answer later. */
     void (*depth)(void *store, void (*cb)(void *arg, int status, uint64_t messages), void *arg);
+    /* Optional, like depth: the bytes the store uses for everything it
+     * keeps (queues, indexes, de-duplication) and the most it may use (0:
+     * no limit it knows of), for the store-size metrics. */
+    void (*usage)(void *store, void (*cb)(void *arg, int status, uint64_t used_bytes, uint64_t capacity_bytes),
+                  void *arg);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

@@ -163,6 +163,7 @@ struct hf_daemon {
     hf_event_ptr flush_event;
     hf_stats stats;
     int64_t queue_depth = -1; // the store's last answer; -1 before any
+    int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op
 };
 
 // Loads modules, opens listeners and timers. False and *err on failure.

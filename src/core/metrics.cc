@@ -71,18 +71,29 @@ void on_depth(void *arg, int status, uint64_t messages)
         static_cast<hf_daemon *>(arg)->queue_depth = int64_t(messages);
 }
 
-bool store_has_depth(const hf_daemon *d)
+void on_usage(void *arg, int status, uint64_t used_bytes, uint64_t capacity_bytes)
 {
-    return d->store->size >= offsetof(hf_store_ops, depth) + sizeof d->store->depth && d->store->depth;
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (status != HF_STORE_OK)
+        return;
+    d->store_used_bytes = int64_t(used_bytes);
+    d->store_capacity_bytes = int64_t(capacity_bytes);
 }
+
+// Whether a module built against this header has the optional op, and
+// set it: its ops table may end before it.
+#define HF_STORE_HAS(d, op)                                                                                            \
+    ((d)->store->size >= offsetof(hf_store_ops, op) + sizeof(d)->store->op && (d)->store->op)
 
 void on_metrics(evhttp_request *req, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
     // Local stores answer at once, so the scrape shows the current depth; a
     // networked one answers later and the scrape shows the previous answer.
-    if (store_has_depth(d))
+    if (HF_STORE_HAS(d, depth))
         d->store->depth(d->store_instance, on_depth, d);
+    if (HF_STORE_HAS(d, usage))
+        d->store->usage(d->store_instance, on_usage, d);
     reply(req, 200, "OK", hf_metrics_render(d), "text/plain; version=0.0.4");
 }
 
@@ -154,6 +165,14 @@ std::string hf_metrics_render(hf_daemon *d)
     if (d->queue_depth >= 0)
         metric(&out, "handoff_queue_depth", "gauge",
                "Messages in the store, every device together, not yet acknowledged.", uint64_t(d->queue_depth));
+    if (d->store_used_bytes >= 0)
+        metric(&out, "handoff_store_used_bytes", "gauge",
+               "Bytes the store uses for all it keeps: queues, indexes and de-duplication records.",
+               uint64_t(d->store_used_bytes));
+    if (d->store_capacity_bytes > 0)
+        metric(&out, "handoff_store_capacity_bytes", "gauge",
+               "The most the store may use (LMDB: store.map_size; Redis: maxmemory); past it, store_full.",
+               uint64_t(d->store_capacity_bytes));
     metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.", st.alloc_answers);
     metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
            d->registered_servers.size());

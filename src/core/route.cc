@@ -69,6 +69,12 @@ void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, con
         hf_msg_set(&m, HF_TAG_CODE);
         hf_msg_set(&m, HF_TAG_TEXT);
     }
+    // A store that is full or away comes back by itself: the sender is told
+    // when to try again, as with rate_limited.
+    if (p && (code == HF_ERR_STORE_FULL || code == HF_ERR_STORE_UNAVAILABLE)) {
+        m.retry_ms = uint64_t(p->d->cfg.store_retry_ms);
+        hf_msg_set(&m, HF_TAG_RETRY_MS);
+    }
     if (p) {
         m.delivered_count = p->delivered;
         m.stored_count = p->stored;

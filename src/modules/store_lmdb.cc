@@ -1104,6 +1104,30 @@ void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
     cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? uint64_t(st.ms_entries) : 0);
 }
 
+// The pages of every table, and the map they must fit in.
+void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    MDB_envinfo info;
+    reader r;
+    uint64_t pages = 0;
+    int rc = mdb_env_info(s->env, &info);
+    if (rc == 0 && (rc = begin_read(s, &r)) == 0) {
+        for (MDB_dbi dbi : {s->db.msgs, s->db.meta, s->db.collapse, s->db.dedup, s->db.ttl, s->db.devices}) {
+            MDB_stat st;
+            if ((rc = mdb_stat(r.txn, dbi, &st)) != 0)
+                break;
+            pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+        }
+        end_read(s, &r);
+    }
+    MDB_stat env;
+    if (rc == 0)
+        rc = mdb_env_stat(s->env, &env);
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? pages * env.ms_psize : 0,
+       rc == 0 ? uint64_t(info.me_mapsize) : 0);
+}
+
 const hf_store_ops lmdb_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -1119,6 +1143,7 @@ const hf_store_ops lmdb_ops = {
     local_presence_lookup<lmdb_store>,
     local_notify<lmdb_store>,
     store_depth,
+    store_usage,
 };
 
 } // namespace

@@ -218,6 +218,20 @@ void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
     cb(arg, HF_STORE_OK, messages);
 }
 
+// What the queues and dedup records hold, without the containers' own
+// overhead; no limit but the daemon's memory.
+void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void *arg)
+{
+    uint64_t bytes = 0;
+    for (const auto &entry : static_cast<memory_store *>(store)->queues) {
+        const device_queue &q = entry.second;
+        bytes += entry.first.size() + q.bytes + q.messages.size() * sizeof(stored_msg);
+        for (const auto &sender : q.sender_ids)
+            bytes += sender.first.size() + sender.second.size();
+    }
+    cb(arg, HF_STORE_OK, bytes, 0);
+}
+
 const hf_store_ops memory_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -233,6 +247,7 @@ const hf_store_ops memory_ops = {
     local_presence_lookup<memory_store>,
     local_notify<memory_store>,
     store_depth,
+    store_usage,
 };
 
 } // namespace

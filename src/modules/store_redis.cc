@@ -431,6 +431,28 @@ void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
     command(s, {"ZCARD", s->prefix + "ttl"}, count_reply(cb, arg));
 }
 
+// One "name:value" line of an INFO reply, as a number; 0 if absent.
+uint64_t info_field(const redisReply *r, const char *name)
+{
+    std::string key = std::string("\n") + name + ":";
+    const char *at = strstr(r->str, key.c_str());
+    return at ? strtoull(at + key.size(), nullptr, 10) : 0;
+}
+
+// Redis's own memory: the whole instance, which servers sharing it (and
+// anything else kept there) use together.
+void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    command(s, {"INFO", "memory"}, [cb, arg](redisReply *r) {
+        if (!r || r->type != REDIS_REPLY_STRING) {
+            cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, 0, 0);
+            return;
+        }
+        cb(arg, HF_STORE_OK, info_field(r, "used_memory"), info_field(r, "maxmemory"));
+    });
+}
+
 void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
                         hf_store_done_cb cb, void *arg)
 {
@@ -470,7 +492,7 @@ const hf_store_ops redis_ops = {
     sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,
     store_fetch,          store_ack,          store_add_device,     store_list_devices,
     store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
-    store_notify,         store_depth,
+    store_notify,         store_depth,        store_usage,
 };
 
 } // namespace
