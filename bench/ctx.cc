@@ -40,8 +40,16 @@ void check(evutil_socket_t, short, void *p)
         event_base_loopbreak(w->ctx->base);
 }
 
+void give_up(evutil_socket_t, short, void *base)
+{
+    event_base_loopbreak(static_cast<event_base *>(base));
+}
+
 } // namespace
 
+// The time limit is an event of this call's own, freed with it: a
+// loopexit would stay armed after a run that ended early and cut the next
+// run short (a soak stopped at the connect's 120 s).
 bool bench_run_until(bench_ctx *ctx, bool (*done)(void *), void *arg, double timeout_s)
 {
     if (done(arg))
@@ -50,9 +58,11 @@ bool bench_run_until(bench_ctx *ctx, bool (*done)(void *), void *arg, double tim
     event *tick = event_new(ctx->base, -1, EV_PERSIST, check, &w);
     timeval every = {0, 10000};
     event_add(tick, &every);
-    timeval limit = {time_t(timeout_s), suseconds_t((timeout_s - double(time_t(timeout_s))) * 1e6)};
-    event_base_loopexit(ctx->base, &limit);
+    event *limit = event_new(ctx->base, -1, 0, give_up, ctx->base);
+    timeval after = {time_t(timeout_s), suseconds_t((timeout_s - double(time_t(timeout_s))) * 1e6)};
+    event_add(limit, &after);
     event_base_dispatch(ctx->base);
+    event_free(limit);
     event_free(tick);
     return done(arg);
 }

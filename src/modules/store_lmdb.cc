@@ -86,6 +86,7 @@ struct queue_meta {
 struct enqueue_job {
     std::string dev, sender_key, record, collapse;
     uint64_t msg_id;
+    std::string sender_ids; // the pair's dedup record, read by is_resend
     uint64_t payload_len, expires_at_ms, now_ms;
     uint64_t seq = 0;
     uint64_t collapsed = 0; // the older message of the collapse key it replaced
@@ -386,12 +387,16 @@ int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value, std:
 }
 
 // A resend: its sender's dedup record has its id. *acked: the target has
-// acknowledged everything the sender sent it.
-bool is_resend(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, const queue_meta &m, int *acked)
+// acknowledged everything the sender sent it. The record is kept in the
+// job for remember_id.
+bool is_resend(lmdb_store *s, MDB_txn *txn, enqueue_job *job, const queue_meta &m, int *acked)
 {
     MDB_val k = val(job->sender_key), v;
-    if (mdb_get(txn, s->db.dedup, &k, &v) != 0)
+    if (mdb_get(txn, s->db.dedup, &k, &v) != 0) {
+        job->sender_ids.clear();
         return false;
+    }
+    job->sender_ids.assign(static_cast<const char *>(v.mv_data), v.mv_size);
     auto *record = static_cast<const uint8_t *>(v.mv_data);
     if (!hf_dedup_seen(record, v.mv_size, job->msg_id))
         return false;
@@ -399,15 +404,11 @@ bool is_resend(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, const queue_
     return true;
 }
 
-// Notes the id in its sender's dedup record.
-int remember_id(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t seq)
+// Notes the id in its sender's dedup record, as is_resend read it.
+int remember_id(lmdb_store *s, MDB_txn *txn, enqueue_job *job, uint64_t seq)
 {
-    MDB_val k = val(job->sender_key), v;
-    std::string record;
-    if (mdb_get(txn, s->db.dedup, &k, &v) == 0)
-        record.assign(static_cast<const char *>(v.mv_data), v.mv_size);
-    hf_dedup_accept(&record, s->params.dedup_ids, job->msg_id, seq, job->now_ms);
-    v = val(record);
+    hf_dedup_accept(&job->sender_ids, s->params.dedup_ids, job->msg_id, seq, job->now_ms);
+    MDB_val k = val(job->sender_key), v = val(job->sender_ids);
     return mdb_put(txn, s->db.dedup, &k, &v, 0);
 }
 
