@@ -153,8 +153,8 @@ void on_churn(evutil_socket_t, short, void *arg)
 {
     auto *s = static_cast<bench_soak *>(arg);
     uint64_t now = hf_mono_us();
-    s->churn_credit = std::min(s->churn_credit + s->ctx->opt.churn * double(now - s->last_churn_us) / 1e6,
-                               double(churn_devices));
+    s->churn_credit =
+        std::min(s->churn_credit + s->ctx->opt.churn * double(now - s->last_churn_us) / 1e6, double(churn_devices));
     s->last_churn_us = now;
     for (auto &slot : s->slots) {
         if (s->churn_credit < 1)
@@ -226,8 +226,8 @@ int bench_soak_finish(bench_soak *s, bench_report *r)
     const sample &first = s->samples.front(), &last = s->samples.back();
     bool is_flat = flat(double(first.anon_kib), double(last.anon_kib), 4096) &&
                    flat(double(first.file_kib), double(last.file_kib), 4096) &&
-                   flat(double(first.fds), double(last.fds), 16) &&
-                   flat(first.store_used, last.store_used, 1 << 20) && flat(first.store_file, last.store_file, 4 << 20);
+                   flat(double(first.fds), double(last.fds), 16) && flat(first.store_used, last.store_used, 1 << 20) &&
+                   flat(first.store_file, last.store_file, 4 << 20);
     bench_report_number(r, "samples", double(s->samples.size()), "");
     bench_report_number(r, "churn_connects", double(s->churned), "connect, HELLO, close");
     bench_report_number(r, "churn_failed", double(s->churn_failed), "");

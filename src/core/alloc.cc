@@ -191,6 +191,11 @@ void hf_alloc_on_frame(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
         return;
     }
+    // Checked after the token, in the same order as HELLO.
+    if (!hf_msg_speaks_our_version(m)) {
+        hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this allocator speaks protocol version 1 only");
+        return;
+    }
     answer_alloc(c, claims);
 }
 

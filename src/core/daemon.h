@@ -162,7 +162,7 @@ struct hf_daemon {
     std::vector<hf_conn *> flush_queue;
     hf_event_ptr flush_event;
     hf_stats stats;
-    int64_t queue_depth = -1; // the store's last answer; -1 before any
+    int64_t queue_depth = -1;                                // the store's last answer; -1 before any
     int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op
 };
 

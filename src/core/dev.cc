@@ -182,21 +182,23 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
     return true;
 }
 
-void hf_dev_print_howto(const std::string &dir, int port_base, const std::string &client)
+void hf_dev_print_howto(const std::string &dir, const hf_config &cfg, const std::string &client)
 {
-    printf("\nhandoff dev relay: allocator 127.0.0.1:%d, devices 127.0.0.1:%d, metrics "
-           "http://127.0.0.1:%d/metrics, files in %s/\n"
+    std::string metrics = cfg.metrics_listen.empty() ? "off" : "http://" + cfg.metrics_listen + "/metrics";
+    std::string browsers = cfg.listen_websocket.empty() ? "off" : "wss://" + cfg.listen_websocket;
+    printf("\nhandoff dev relay: allocator %s, devices %s, browsers %s, metrics %s, files in %s/\n"
            "Throwaway credentials: do not use them for anything real. Ctrl-C stops it.\n\n"
            "Try it from two more terminals:\n\n"
-           "  export HANDOFF_ALLOCATOR=127.0.0.1:%d HANDOFF_CA=%s/ca.pem\n"
+           "  export HANDOFF_ALLOCATOR=%s HANDOFF_CA=%s/ca.pem\n"
            "  # the phone listens:\n"
            "  %s listen --token \"$(%s token --secret-file %s/token.secret --account alice --device phone)\"\n"
            "  # the pc sends to it (or to '*', every other device of alice):\n"
            "  %s send --token \"$(%s token --secret-file %s/token.secret --account alice --device pc)\" \\\n"
            "      --to phone 'https://example.org/bookmarked'\n\n"
-           "Browsers: tools/web-demo serves a bookmark list on http://127.0.0.1:%d/web-demo/\n"
-           "and prints a page address for a pc and a phone of alice.\n\n",
-           port_base, port_base + 1, port_base + 2, dir.c_str(), port_base, dir.c_str(), client.c_str(), client.c_str(),
-           dir.c_str(), client.c_str(), client.c_str(), dir.c_str(), port_base + 4);
+           "Browsers: tools/web-demo serves a bookmark list and prints a page address for a pc\n"
+           "and a phone of alice.\n\n",
+           cfg.listen_allocator.c_str(), cfg.listen_device.c_str(), browsers.c_str(), metrics.c_str(), dir.c_str(),
+           cfg.listen_allocator.c_str(), dir.c_str(), client.c_str(), client.c_str(), dir.c_str(), client.c_str(),
+           client.c_str(), dir.c_str());
     fflush(stdout);
 }

@@ -210,7 +210,7 @@ int main(int argc, char **argv)
     }
     hf_detach_ready(report_fd);
     if (o.dev)
-        hf_dev_print_howto(o.dev_dir, o.port_base, client_path(argv[0]));
+        hf_dev_print_howto(o.dev_dir, d->cfg, client_path(argv[0]));
     hf_daemon_run(d.get());
     hf_daemon_shutdown(d.get());
     if (!o.pidfile.empty())

@@ -82,8 +82,7 @@ void on_usage(void *arg, int status, uint64_t used_bytes, uint64_t capacity_byte
 
 // Whether a module built against this header has the optional op, and
 // set it: its ops table may end before it.
-#define HF_STORE_HAS(d, op)                                                                                            \
-    ((d)->store->size >= offsetof(hf_store_ops, op) + sizeof(d)->store->op && (d)->store->op)
+#define HF_STORE_HAS(d, op) ((d)->store->size >= offsetof(hf_store_ops, op) + sizeof(d)->store->op && (d)->store->op)
 
 void on_metrics(evhttp_request *req, void *arg)
 {

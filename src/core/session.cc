@@ -71,9 +71,7 @@ void on_hello(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
         return;
     }
-    uint64_t vmin = hf_msg_has(m, HF_TAG_VERSION_MIN) ? m->version_min : 1;
-    uint64_t vmax = hf_msg_has(m, HF_TAG_VERSION_MAX) ? m->version_max : vmin;
-    if (vmin > HF_PROTOCOL_VERSION || vmax < HF_PROTOCOL_VERSION) {
+    if (!hf_msg_speaks_our_version(m)) {
         d->stats.hello_refused++;
         hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
         return;

@@ -42,7 +42,7 @@
     "  if not nl or #rec - nl ~= W / 8 then return nil end\n"                                                          \
     "  local hi, lo, seq = string.match(string.sub(rec, 1, nl - 1), '^(%d+) (%d+) (%d+) %d+$')\n"                      \
     "  if not hi then return nil end\n"                                                                                \
-    "  return {hi = tonumber(hi), lo = tonumber(lo), seq = tonumber(seq), ring = {string.byte(rec, nl + 1, -1)}}\n"     \
+    "  return {hi = tonumber(hi), lo = tonumber(lo), seq = tonumber(seq), ring = {string.byte(rec, nl + 1, -1)}}\n"    \
     "end\n"                                                                                                            \
     "local function dedup_bit(ring, W, lo) local p = lo % W\n"                                                         \
     "  return math.floor(p / 8) + 1, bit.lshift(1, p % 8) end\n"                                                       \

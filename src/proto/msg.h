@@ -54,6 +54,15 @@ static inline void hf_msg_set(hf_msg *m, unsigned tag)
     m->present |= uint64_t{1} << tag;
 }
 
+// Whether the version range a HELLO or ALLOC_REQ asks for (version_min,
+// default 1; version_max, default version_min) holds the one we speak.
+static inline bool hf_msg_speaks_our_version(const hf_msg *m)
+{
+    uint64_t lowest = hf_msg_has(m, HF_TAG_VERSION_MIN) ? m->version_min : 1;
+    uint64_t highest = hf_msg_has(m, HF_TAG_VERSION_MAX) ? m->version_max : lowest;
+    return lowest <= HF_PROTOCOL_VERSION && HF_PROTOCOL_VERSION <= highest;
+}
+
 // Decodes the body of a frame whose header said type/flags. Checks the
 // message's schema: required fields, duplicates, field kinds, and unknown
 // tags (skipped unless HF_FLAG_CRITICAL is set). Returns an hf_err.

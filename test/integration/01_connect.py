@@ -1,7 +1,9 @@
 """01: configuration checks, allocation, HELLO, tokens, modules."""
 
 import os
+import socket
 import subprocess
+import tempfile
 import time
 
 import harness
@@ -100,6 +102,60 @@ def test_unsupported_version():
     conn = relay.conn()
     conn.send(hfwire.HELLO, [("token", relay.token("alice", "pc")), ("version_min", 2), ("version_max", 3)])
     assert conn.expect(hfwire.ERROR)["code"] == hfwire.ERR["unsupported_version"]
+
+
+def test_alloc_req_outside_our_version_is_refused_as_hello_is():
+    relay = Relay().start()
+    token = relay.token("alice", "pc")
+    for asked in ([("version_min", 2), ("version_max", 2)], [("version_min", 2)], [("version_max", 0)]):
+        conn = hfwire.Conn(relay.alloc_port, relay.ca)
+        conn.send(hfwire.ALLOC_REQ, [("token", token)] + asked)
+        assert conn.expect(hfwire.ERROR)["code"] == hfwire.ERR["unsupported_version"], asked
+        conn.close()
+    # A range that holds version 1 is answered with version 1.
+    conn = hfwire.Conn(relay.alloc_port, relay.ca)
+    conn.send(hfwire.ALLOC_REQ, [("token", token), ("version_min", 1), ("version_max", 5)])
+    assert conn.expect(hfwire.ALLOC_RESP)["version"] == 1
+
+
+def free_port_run(count):
+    """A base port whose next count - 1 ports are free too."""
+    for _ in range(50):
+        base = harness.free_port()
+        if base + count > 32768:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no run of %d free loopback ports below 32768" % count)
+
+
+def test_dev_banner_names_the_ports_of_the_config_it_runs():
+    """A dev folder keeps its handoffd.conf; started again with another
+    --port-base, --dev runs that config's ports and must print them."""
+    written = free_port_run(5)
+    folder = tempfile.mkdtemp(prefix="handoff-test-dev-")
+    subprocess.run([harness.HANDOFFD, "--dev", "--dev-dir", folder, "--port-base", str(written), "-t"], check=True,
+                   stdout=subprocess.DEVNULL)
+    other = written + 10 if written + 15 < 32768 else written - 10
+    proc = subprocess.Popen([harness.HANDOFFD, "--dev", "--dev-dir", folder, "--port-base", str(other)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        banner = ""
+        while "Browsers:" not in banner:
+            line = proc.stdout.readline()
+            assert line, "handoffd --dev exited before its banner: %s" % banner
+            banner += line
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert "allocator 127.0.0.1:%d, devices 127.0.0.1:%d" % (written, written + 1) in banner, banner
+    assert "HANDOFF_ALLOCATOR=127.0.0.1:%d " % written in banner, banner
+    assert str(other) not in banner, banner
 
 
 def test_module_with_other_abi_is_refused():

@@ -11,13 +11,14 @@ export const STATUS = Object.freeze({ DELIVERED: 0, STORED: 1, REJECTED: 2 });
 
 // Error codes by number (protocol.md section 7), for messages and for
 // telling a refusal for good (bad token) from one worth retrying.
+// test/style/tables.py checks this table against include/handoff/protocol.h.
 export const ERRORS = Object.freeze({
   1: 'bad_frame', 2: 'frame_too_large', 3: 'bad_field', 4: 'missing_field', 5: 'duplicate_field',
   6: 'unknown_critical', 7: 'unexpected_type', 8: 'unsupported_version', 9: 'bad_token',
   10: 'token_expired', 11: 'unknown_key', 12: 'forbidden', 13: 'bad_target', 14: 'no_target',
   15: 'queue_full', 16: 'store_full', 17: 'store_unavailable', 18: 'ttl_too_long', 19: 'rate_limited',
-  20: 'too_many_connections', 21: 'timeout', 22: 'replaced', 23: 'shutting_down', 24: 'no_server',
-  25: 'bad_ack', 26: 'too_many_fields',
+  20: 'too_many_connections', 21: 'timeout', 22: 'replaced', 23: 'shutting_down', 24: 'internal',
+  25: 'bad_ack', 26: 'too_many_fields', 27: 'auth_failed', 29: 'no_server',
 });
 
 // tag -> [name, kind]: 'u' unsigned varint, 's' string, 'b' bytes.
