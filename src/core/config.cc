@@ -79,7 +79,8 @@ const key_spec key_specs[] = {
     STR("tls.certificate", "", tls_certificate, "PEM certificate chain of the listeners (required)"),
     STR("tls.key", "", tls_key, "PEM private key matching tls.certificate (required)"),
     CHOICE("tls.min_version", "1.2", "1.2|1.3", tls_min_version, "lowest TLS version accepted"),
-    STR("tls.ciphers", "", tls_ciphers, "OpenSSL cipher list for TLS 1.2 (default: OpenSSL's)"),
+    STR("tls.ciphers", "ECDHE+AESGCM:ECDHE+CHACHA20", tls_ciphers,
+        "OpenSSL cipher list for TLS 1.2; the default is forward-secret AEAD suites only (no CBC: LUCKY13)"),
     STR("tls.ciphersuites", "", tls_ciphersuites, "OpenSSL ciphersuites for TLS 1.3 (default: OpenSSL's)"),
     STR("tls.ticket_key_file", "", tls_ticket_key_file,
         "file of 80 or more secret bytes that every server of a cluster shares, so a device resumes its TLS session "

@@ -62,7 +62,7 @@ hf_ssl_ctx_ptr hf_tls_server_ctx(const hf_config &cfg, std::string *err)
     // server a handshake at the client's whim).
     SSL_CTX_set_options(ctx.get(), SSL_OP_NO_RENEGOTIATION);
     hf_tls_stream_prepare(ctx.get());
-    if (!cfg.tls_ciphers.empty() && SSL_CTX_set_cipher_list(ctx.get(), cfg.tls_ciphers.c_str()) != 1) {
+    if (SSL_CTX_set_cipher_list(ctx.get(), cfg.tls_ciphers.c_str()) != 1) {
         *err = "tls.ciphers \"" + cfg.tls_ciphers + "\" names no cipher OpenSSL knows: " + openssl_error();
         return nullptr;
     }

@@ -244,6 +244,23 @@ def test_bad_certificate_settings_are_clear_errors():
     assert out.returncode == 1 and "tls.certificate /nonexistent/cert.pem" in out.stderr, out.stderr
 
 
+def test_tls12_offers_no_cbc_suite_by_default():
+    relay = Relay().start()
+    for suites, taken in (("ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384:"
+                           "ECDHE-RSA-AES256-SHA384:AES128-SHA:AES256-SHA256", False),
+                          ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                           "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305", True)):
+        ctx = ssl.create_default_context(cafile=relay.ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(suites)
+        with socket.create_connection(("127.0.0.1", relay.device_port)) as raw:
+            try:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    assert taken, "TLS 1.2 with %s" % tls.cipher()[0]
+            except ssl.SSLError:
+                assert not taken, "no AEAD suite in common: " + suites
+
+
 def test_tls_minimum_version():
     relay = Relay(**{"tls.min_version": "1.3"}).start()
     ctx = ssl.create_default_context(cafile=relay.ca)
