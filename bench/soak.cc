@@ -23,6 +23,7 @@ namespace
 struct sample {
     double elapsed_s = 0;
     uint64_t delivered = 0, churned = 0;
+    uint64_t cpu_us = 0; // the daemon's, since it started
     uint64_t anon_kib = 0, file_kib = 0, fds = 0;
     double store_used = -1, store_full = -1; // from /metrics; -1 unknown
     double store_file = -1;                  // bytes on disk; -1 unknown
@@ -93,6 +94,7 @@ void take_sample(bench_soak *s)
         row.anon_kib = bench_status_kib(o.pid, "RssAnon");
         row.file_kib = bench_status_kib(o.pid, "RssFile");
         row.fds = bench_open_fds(o.pid);
+        row.cpu_us = bench_cpu_us(o.pid);
     }
     if (!o.metrics.empty()) {
         row.store_used = scrape(o.metrics, "handoff_store_used_bytes");
@@ -102,13 +104,18 @@ void take_sample(bench_soak *s)
     if (!o.store_file.empty() && stat(o.store_file.c_str(), &st) == 0)
         row.store_file = double(st.st_size);
     if (s->samples.empty())
-        printf("%8s %12s %10s %10s %10s %6s %14s %14s %10s %8s\n", "seconds", "delivered", "msgs/s", "anon_kib",
-               "file_kib", "fds", "store_used", "store_file", "store_full", "churned");
+        printf("%8s %12s %10s %8s %10s %10s %6s %14s %14s %10s %8s\n", "seconds", "delivered", "msgs/s", "cpu_us",
+               "anon_kib", "file_kib", "fds", "store_used", "store_file", "store_full", "churned");
     const sample *prev = s->samples.empty() ? nullptr : &s->samples.back();
     double span = row.elapsed_s - (prev ? prev->elapsed_s : 0);
-    double rate = span > 0 ? double(row.delivered - (prev ? prev->delivered : 0)) / span : 0;
-    printf("%8.0f %12lu %10.0f %10lu %10lu %6lu %14.0f %14.0f %10.0f %8lu\n", row.elapsed_s, row.delivered, rate,
-           row.anon_kib, row.file_kib, row.fds, row.store_used, row.store_file, row.store_full, row.churned);
+    uint64_t delivered = row.delivered - (prev ? prev->delivered : 0);
+    double rate = span > 0 ? double(delivered) / span : 0;
+    // The daemon's CPU per message in this row's span (churn included):
+    // whether it gets slower, apart from the machine's own drift.
+    double cpu_per_msg = prev && delivered ? double(row.cpu_us - prev->cpu_us) / double(delivered) : 0;
+    printf("%8.0f %12lu %10.0f %8.2f %10lu %10lu %6lu %14.0f %14.0f %10.0f %8lu\n", row.elapsed_s, row.delivered, rate,
+           cpu_per_msg, row.anon_kib, row.file_kib, row.fds, row.store_used, row.store_file, row.store_full,
+           row.churned);
     fflush(stdout);
     s->samples.push_back(row);
 }
