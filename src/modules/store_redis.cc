@@ -7,6 +7,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "modules/abi_v1.h"
@@ -66,6 +68,7 @@ struct redis_store {
     std::string host_name;
     int port = 6379;
     std::string password, prefix;
+    std::unordered_map<const char *, std::string> script_shas; // script text -> its SHA-1, hex
     int64_t database = 0;
     uint64_t timeout_ms = 2000;
     redis_link cmd, sub;
@@ -101,6 +104,42 @@ void command(redis_store *s, const std::vector<std::string> &args, reply_fn done
         std::unique_ptr<reply_fn> owned(fn);
         (*owned)(nullptr);
     }
+}
+
+// The SHA-1 of a script, as EVALSHA names it; computed once per script.
+const std::string &script_sha(redis_store *s, const char *script)
+{
+    std::string &hex = s->script_shas[script];
+    if (hex.empty()) {
+        unsigned char digest[SHA_DIGEST_LENGTH];
+        SHA1(reinterpret_cast<const unsigned char *>(script), strlen(script), digest);
+        static const char digits[] = "0123456789abcdef";
+        for (unsigned char byte : digest) {
+            hex.push_back(digits[byte >> 4]);
+            hex.push_back(digits[byte & 15]);
+        }
+    }
+    return hex;
+}
+
+// Runs one of store_redis_scripts.h by its SHA-1 (EVALSHA), so a message
+// costs its arguments on the wire and not the script's few kilobytes,
+// which Redis would also hash on every EVAL. A Redis that does not know
+// the script yet (a restart, a failover) answers NOSCRIPT: then once with
+// EVAL, which also makes it known. `args` are the script's, after numkeys.
+void run_script(redis_store *s, const char *script, std::vector<std::string> args, reply_fn done)
+{
+    args.insert(args.begin(), {"EVALSHA", script_sha(s, script), "0"});
+    auto call = std::make_shared<std::vector<std::string>>(std::move(args));
+    command(s, *call, [s, script, call, done = std::move(done)](redisReply *r) {
+        if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0) {
+            done(r);
+            return;
+        }
+        (*call)[0] = "EVAL";
+        (*call)[1] = script;
+        command(s, *call, done);
+    });
 }
 
 void schedule_retry(redis_link *l, const char *why)
@@ -295,26 +334,26 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     record += req->from;
     record += collapse;
     record.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
-    command(s,
-            {"EVAL", hf_redis_enqueue_lua, "0", s->prefix, dev, req->from, std::to_string(req->msg_id >> 32),
-             std::to_string(req->msg_id & 0xffffffffu), record, std::to_string(req->payload_len), collapse,
-             std::to_string(req->expires_at_ms), std::to_string(s->params.queue_max_messages),
-             std::to_string(s->params.queue_max_bytes), std::to_string(s->params.dedup_window_ms),
-             std::to_string(s->params.dedup_ids), std::to_string(s->host->now_ms(s->host->host))},
-            [cb, arg](redisReply *r) {
-                if (!r) {
-                    cb(arg, HF_STORE_UNAVAILABLE, 0, 0);
-                    return;
-                }
-                if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-                    cb(arg, r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM") ? HF_STORE_FULL : HF_STORE_ERROR, 0,
-                       0);
-                    return;
-                }
-                int status = int_of(r->element[0]);
-                int mapped = status == 0 ? HF_STORE_OK : status == 1 ? HF_STORE_DUPLICATE : HF_STORE_QUEUE_FULL;
-                cb(arg, mapped, uint64_t(r->element[1]->integer), int(r->element[2]->integer));
-            });
+    run_script(s, hf_redis_enqueue_lua,
+               {s->prefix, dev, req->from, std::to_string(req->msg_id >> 32), std::to_string(req->msg_id & 0xffffffffu),
+                record, std::to_string(req->payload_len), collapse, std::to_string(req->expires_at_ms),
+                std::to_string(s->params.queue_max_messages), std::to_string(s->params.queue_max_bytes),
+                std::to_string(s->params.dedup_window_ms), std::to_string(s->params.dedup_ids),
+                std::to_string(s->host->now_ms(s->host->host))},
+               [cb, arg](redisReply *r) {
+                   if (!r) {
+                       cb(arg, HF_STORE_UNAVAILABLE, 0, 0);
+                       return;
+                   }
+                   if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+                       cb(arg, r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM") ? HF_STORE_FULL : HF_STORE_ERROR,
+                          0, 0);
+                       return;
+                   }
+                   int status = int_of(r->element[0]);
+                   int mapped = status == 0 ? HF_STORE_OK : status == 1 ? HF_STORE_DUPLICATE : HF_STORE_QUEUE_FULL;
+                   cb(arg, mapped, uint64_t(r->element[1]->integer), int(r->element[2]->integer));
+               });
 }
 
 // Splits a record written by store_enqueue.
@@ -343,37 +382,37 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
                  uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s,
-            {"EVAL", hf_redis_fetch_lua, "0", s->prefix, dev_of(account, device), std::to_string(after_seq),
-             std::to_string(max_count), std::to_string(now_ms)},
-            [cb, arg, max_bytes](redisReply *r) {
-                if (!r || r->type != REDIS_REPLY_ARRAY) {
-                    cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
-                    return;
-                }
-                std::vector<hf_store_msg> out;
-                std::vector<std::string> strings; // from and collapse, kept for the callback
-                strings.reserve(r->elements);
-                uint64_t bytes = 0;
-                for (size_t i = 0; i + 1 < r->elements; i += 2) {
-                    hf_store_msg m{};
-                    std::string from, collapse;
-                    if (!parse_record(r->element[i + 1]->str, r->element[i + 1]->len, &m, &from, &collapse))
-                        continue;
-                    if (!out.empty() && bytes + m.payload_len > max_bytes)
-                        break;
-                    bytes += m.payload_len;
-                    m.seq = strtoull(r->element[i]->str, nullptr, 10);
-                    strings.push_back(std::move(from));
-                    m.from = strings.back().c_str();
-                    if (!collapse.empty()) {
-                        strings.push_back(std::move(collapse));
-                        m.collapse_key = strings.back().c_str();
-                    }
-                    out.push_back(m);
-                }
-                cb(arg, HF_STORE_OK, out.data(), out.size());
-            });
+    run_script(s, hf_redis_fetch_lua,
+               {s->prefix, dev_of(account, device), std::to_string(after_seq), std::to_string(max_count),
+                std::to_string(now_ms)},
+               [cb, arg, max_bytes](redisReply *r) {
+                   if (!r || r->type != REDIS_REPLY_ARRAY) {
+                       cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
+                       return;
+                   }
+                   std::vector<hf_store_msg> out;
+                   std::vector<std::string> strings; // from and collapse, kept for the callback
+                   strings.reserve(r->elements);
+                   uint64_t bytes = 0;
+                   for (size_t i = 0; i + 1 < r->elements; i += 2) {
+                       hf_store_msg m{};
+                       std::string from, collapse;
+                       if (!parse_record(r->element[i + 1]->str, r->element[i + 1]->len, &m, &from, &collapse))
+                           continue;
+                       if (!out.empty() && bytes + m.payload_len > max_bytes)
+                           break;
+                       bytes += m.payload_len;
+                       m.seq = strtoull(r->element[i]->str, nullptr, 10);
+                       strings.push_back(std::move(from));
+                       m.from = strings.back().c_str();
+                       if (!collapse.empty()) {
+                           strings.push_back(std::move(collapse));
+                           m.collapse_key = strings.back().c_str();
+                       }
+                       out.push_back(m);
+                   }
+                   cb(arg, HF_STORE_OK, out.data(), out.size());
+               });
 }
 
 void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
@@ -384,8 +423,8 @@ void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"EVAL", hf_redis_ack_lua, "0", s->prefix, dev_of(account, device), std::to_string(upto_seq)},
-            [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    run_script(s, hf_redis_ack_lua, {s->prefix, dev_of(account, device), std::to_string(upto_seq)},
+               [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
@@ -420,7 +459,7 @@ reply_fn count_reply(void (*cb)(void *, int, uint64_t), void *arg)
 void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"EVAL", hf_redis_expire_lua, "0", s->prefix, std::to_string(now_ms)}, count_reply(cb, arg));
+    run_script(s, hf_redis_expire_lua, {s->prefix, std::to_string(now_ms)}, count_reply(cb, arg));
 }
 
 // Every stored message has one entry in the TTL index, so its size is the
@@ -465,8 +504,8 @@ void store_presence_clear(void *store, const char *account, const char *device, 
                           hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"EVAL", hf_redis_presence_clear_lua, "0", s->prefix + "p:" + dev_of(account, device), server_id},
-            [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    run_script(s, hf_redis_presence_clear_lua, {s->prefix + "p:" + dev_of(account, device), server_id},
+               [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
