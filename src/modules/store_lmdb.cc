@@ -555,11 +555,47 @@ void log_commit_failure(lmdb_store *s, int rc)
     }
 }
 
+// After a full map lost the window: the writes that free space
+// (acknowledgements, expiry) and the device records are applied again in
+// a transaction of their own, committed at once, with no enqueue beside
+// them to fill the map again. Without this, a full store whose
+// acknowledgements kept arriving in windows with new messages would never
+// have room again. Committed without waiting for the disk, as any window
+// with sync = batch: a crash may undo them, and the messages they
+// acknowledged are delivered again (at least once). Sets each status.
+void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
+{
+    int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
+    int failed = rc == 0 ? HF_STORE_OK : status_of(rc);
+    for (size_t i = 0; failed == HF_STORE_OK && i < writes->size(); i++) {
+        pending_write &w = (*writes)[i];
+        w.status = w.apply(s->window);
+        if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
+            failed = w.status;
+    }
+    if (failed == HF_STORE_OK && !usable(s, s->window))
+        failed = HF_STORE_ERROR;
+    if (failed == HF_STORE_OK && (rc = put_dirty_meta(s)) != 0)
+        failed = status_of(rc);
+    if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->window)) != 0)
+        failed = status_of(rc);
+    else if (failed != HF_STORE_OK && s->window)
+        mdb_txn_abort(s->window);
+    s->window = nullptr;
+    s->dirty_meta.clear();
+    if (failed == HF_STORE_OK)
+        return;
+    s->meta_cache.clear();
+    for (pending_write &w : *writes)
+        w.status = failed;
+}
+
 // The window is gone uncommitted: its commit failed, or a write broke it
 // (a full map, most likely) and it was aborted. What it applied is lost
 // though it was published: its writes and the batch's (if any) are
 // answered with status, and the senders resend. Reads go to LMDB again
-// and its seqs are not given again.
+// and its seqs are not given again; after a full map, the writes that
+// are not enqueues are applied again alone (apply_alone).
 void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
 {
     s->window = nullptr;
@@ -575,9 +611,15 @@ void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
     if (batch)
         for (pending_write &w : *batch)
             writes.push_back(std::move(w));
-    for (pending_write &w : writes)
+    std::vector<pending_write> lost, again;
+    for (pending_write &w : writes) {
         w.status = status;
-    run_callbacks(&writes);
+        (status == HF_STORE_FULL && !w.enqueue ? again : lost).push_back(std::move(w));
+    }
+    if (!again.empty())
+        apply_alone(s, &again);
+    run_callbacks(&lost);
+    run_callbacks(&again);
 }
 
 // Commits the window. With sync = batch its writes wait for the sync of
@@ -1063,6 +1105,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
     queue_write(
         s,
         [s, now_ms, expired](MDB_txn *txn) -> int {
+            *expired = 0; // applied again after a full map lost the window: count once
             MDB_cursor *cur = nullptr;
             std::vector<std::string> dead; // ttl keys
             if (mdb_cursor_open(txn, s->db.ttl, &cur) != 0)

@@ -64,7 +64,10 @@ def test_redis_keeps_no_key_per_acknowledged_message():
 
 
 def test_a_full_store_refuses_with_retry_ms_and_recovers():
-    relay = Relay(**{"store.module": "lmdb", "store.map_size": "1m", "delivery.store_retry": "250ms",
+    # A long sync interval: the window of uncommitted writes spans many
+    # passes, so acknowledgements and refused sends meet in one.
+    relay = Relay(**{"store.module": "lmdb", "store.map_size": "1m", "store.sync_interval": "200ms",
+                     "delivery.store_retry": "250ms",
                      "limits.queue_max_bytes": "64m"}).start()
     pc = relay.conn()
     pc.hello(relay.quick_token("alice", "pc"))
@@ -91,10 +94,16 @@ def test_a_full_store_refuses_with_retry_ms_and_recovers():
         assert msg["payload"] == payload, msg
         seqs.append(msg["seq"])
         phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+        # While the store is still full, sends it refuses in the same
+        # window as the acknowledgements: those must not be lost with
+        # them, or the store would never have room again.
+        if len(seqs) <= 10:
+            pc.send(hfwire.SEND, [("to", "tablet"), ("id", 1000 + len(seqs)), ("payload", payload)])
+            assert pc.expect(hfwire.SEND_ACK)["status"] in (hfwire.STORED, hfwire.REJECTED)
     assert seqs == sorted(seqs) and len(set(seqs)) == backlog
     # The refused message, sent again after retry_ms, is taken.
     def taken():
-        pc.send(hfwire.SEND, [("to", "tablet"), ("id", full["id"]), ("payload", payload)])
+        pc.send(hfwire.SEND, [("to", "laptop"), ("id", full["id"]), ("payload", payload)])
         return pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
     harness.wait_until(taken, 10, "the store to take messages again")
     assert "senders get store_full" in relay.log()
