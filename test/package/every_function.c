@@ -1,0 +1,29 @@
+/* Built by tools/package-test against the installed libhandoff-dev: every
+ * function the public headers declare must link, and the ones that need
+ * no connection must answer. */
+#include <stdio.h>
+#include <string.h>
+
+#include <handoff/client.h>
+
+int main(void)
+{
+    /* Referenced, so the link fails for any the library does not export. */
+    void *every[] = {
+        (void *)hf_client_new,   (void *)hf_client_start,      (void *)hf_client_send,
+        (void *)hf_client_ack,   (void *)hf_client_ping,       (void *)hf_client_stop,
+        (void *)hf_client_free,  (void *)hf_client_get_state,  (void *)hf_client_unacked,
+        (void *)hf_client_state_name, (void *)hf_err_name,     (void *)hf_err_text,
+        (void *)hf_msg_type_name,
+    };
+    for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
+        if (!every[i])
+            return 1;
+    if (strcmp(hf_err_name(HF_ERR_QUEUE_FULL), "queue_full") != 0 || strcmp(hf_msg_type_name(HF_MSG_SEND), "SEND") ||
+        !*hf_err_text(HF_ERR_STORE_FULL) || !*hf_client_state_name(0)) {
+        fprintf(stderr, "libhandoff answers wrongly\n");
+        return 1;
+    }
+    printf("every public function of libhandoff links and answers\n");
+    return 0;
+}
