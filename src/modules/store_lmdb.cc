@@ -566,15 +566,7 @@ void log_commit_failure(lmdb_store *s, int rc)
 void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
 {
     int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
-    int failed = rc == 0 ? HF_STORE_OK : status_of(rc);
-    for (size_t i = 0; failed == HF_STORE_OK && i < writes->size(); i++) {
-        pending_write &w = (*writes)[i];
-        w.status = w.apply(s->window);
-        if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
-            failed = w.status;
-    }
-    if (failed == HF_STORE_OK && !usable(s, s->window))
-        failed = HF_STORE_ERROR;
+    int failed = rc == 0 ? apply_batch(s, writes) : status_of(rc);
     if (failed == HF_STORE_OK && (rc = put_dirty_meta(s)) != 0)
         failed = status_of(rc);
     if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->window)) != 0)
