@@ -24,6 +24,7 @@ struct bench_device {
     const bench_device_events *events = nullptr;
     void *owner = nullptr;
     size_t index = 0; // the scenario's number for this device
+    size_t home = 0;  // which of opt.servers bench_fleet_connect_all connects it to
     std::string account, device;
     hf_link *link = nullptr;
     bool ready = false;

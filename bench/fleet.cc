@@ -104,11 +104,11 @@ void bench_fleet_connect(bench_fleet *f, bench_device *d, size_t server)
     pump(f);
 }
 
-double bench_fleet_connect_all(bench_fleet *f, size_t server)
+double bench_fleet_connect_all(bench_fleet *f)
 {
     uint64_t start = hf_mono_us();
     for (auto &d : f->devices)
-        f->to_connect.emplace_back(d.get(), server);
+        f->to_connect.emplace_back(d.get(), d->home);
     pump(f);
     if (!bench_run_until(f->ctx, all_settled, f, f->ctx->opt.timeout_s))
         return -1;

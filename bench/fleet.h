@@ -35,9 +35,9 @@ bench_device *bench_fleet_add(bench_fleet *f, const std::string &account, const 
 // Queues a device to connect to ctx->opt.servers[server].
 void bench_fleet_connect(bench_fleet *f, bench_device *d, size_t server);
 
-// Queues every device, runs until all are ready (or failed), and returns
-// the seconds it took; negative on timeout.
-double bench_fleet_connect_all(bench_fleet *f, size_t server);
+// Queues every device to connect to its home server, runs until all are
+// ready (or failed), and returns the seconds it took; negative on timeout.
+double bench_fleet_connect_all(bench_fleet *f);
 
 // Closes every device.
 void bench_fleet_close(bench_fleet *f);

@@ -22,6 +22,7 @@ void usage(FILE *out)
                  "scenarios:\n"
                  "  idle   --connections N [--hold S] [--pid PID]    hold N devices; connect rate, daemon KiB each\n"
                  "  pairs  --pairs K --size B --count M --window W [--rate R]   acknowledged sender->receiver\n"
+                 "         (given two --server, senders on the first, receivers on the second)\n"
                  "  pairs  ... --seconds S [--sample S] [--churn N] [--metrics HOST:PORT] [--store-file F]\n"
                  "         a soak: pairs for S seconds, a row of the daemon's memory, files and store size each\n"
                  "         --sample seconds (60), N devices a second connecting and leaving beside them\n"
@@ -29,14 +30,17 @@ void usage(FILE *out)
                  "  drain  --count M --window W [--phase queue|receive|both] [--account A]\n"
                  "  storm  --connections N --kill PID --server A --server B   kill A, time the move to B\n"
                  "options:\n"
-                 "  --server HOST:PORT    device listener (storm: give two)\n"
+                 "  --server HOST:PORT    device listener (storm and cross-server pairs: give two)\n"
                  "  --ca FILE             CA of the servers' certificates\n"
                  "  --server-name NAME    name the certificates carry (default: the host)\n"
                  "  --secret-file FILE    token secret; --key-id K (default k1)\n"
                  "  --sources A,B,...     local addresses to connect from (127.0.0.x), when ports run short\n"
                  "  --concurrency N       connections being set up at once (256)\n"
                  "  --heartbeat MS        interval asked for in HELLO (30000)\n"
-                 "  --pid PID             daemon whose RSS and CPU time to read\n"
+                 "  --pid PID             daemon whose RSS and CPU time to read; pairs and fanout add up\n"
+                 "                        the CPU time of every --pid given (a flow across servers)\n"
+                 "  --store-pid PID       a store process (Redis) whose CPU per message pairs reports;\n"
+                 "                        may be given once per process (a cluster)\n"
                  "  --timeout S           give up after S seconds (120)\n");
 }
 
@@ -116,6 +120,7 @@ int parse(int argc, char **argv, bench_options *o)
         {"hold", required_argument, nullptr, 'o'},
         {"timeout", required_argument, nullptr, 't'},
         {"pid", required_argument, nullptr, 'p'},
+        {"store-pid", required_argument, nullptr, 'P'},
         {"kill", required_argument, nullptr, 'K'},
         {"seconds", required_argument, nullptr, 'S'},
         {"sample", required_argument, nullptr, 'e'},
@@ -137,7 +142,7 @@ int parse(int argc, char **argv, bench_options *o)
         const option *given = longs;
         while (given->name && given->val != c)
             given++;
-        if (c < 128 && strchr("nkdbmwrcHotpKSeu", c) && !parse_number(given->name, optarg, &v))
+        if (c < 128 && strchr("nkdbmwrcHotpPKSeu", c) && !parse_number(given->name, optarg, &v))
             return 2;
         switch (c) {
         case opt_server:
@@ -198,7 +203,12 @@ int parse(int argc, char **argv, bench_options *o)
             o->timeout_s = v;
             break;
         case 'p':
-            o->pid = int(v);
+            if (o->pids.empty())
+                o->pid = int(v);
+            o->pids.push_back(int(v));
+            break;
+        case 'P':
+            o->store_pids.push_back(int(v));
             break;
         case 'K':
             o->kill = int(v);

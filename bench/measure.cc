@@ -108,3 +108,11 @@ uint64_t bench_stamp_age_us(const void *payload, size_t len)
     memcpy(&sent, payload, 8);
     return hf_mono_us() - sent;
 }
+
+uint64_t bench_cpu_us_sum(const std::vector<int> &pids)
+{
+    uint64_t sum = 0;
+    for (int pid : pids)
+        sum += bench_cpu_us(pid);
+    return sum;
+}

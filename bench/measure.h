@@ -28,6 +28,9 @@ uint64_t bench_open_fds(int pid);
 // User + system CPU time of pid in microseconds; 0 if unknown.
 uint64_t bench_cpu_us(int pid);
 
+// The CPU time of several processes together.
+uint64_t bench_cpu_us_sum(const std::vector<int> &pids);
+
 // The first 8 bytes of a payload: when it was sent (monotonic us).
 void bench_stamp(std::string *payload, uint64_t size);
 uint64_t bench_stamp_age_us(const void *payload, size_t len);

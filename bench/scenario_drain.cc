@@ -96,7 +96,7 @@ int bench_drain(bench_ctx *ctx)
 
     if (o.phase != "receive") {
         s.sender = bench_fleet_add(&s.fleet, account, "s");
-        if (bench_fleet_connect_all(&s.fleet, 0) < 0 || !s.sender->ready) {
+        if (bench_fleet_connect_all(&s.fleet) < 0 || !s.sender->ready) {
             fprintf(stderr, "handoff-bench: drain: the sender could not connect\n");
             return 1;
         }

@@ -113,14 +113,14 @@ bool finished(void *arg)
 int run(flow *f, const char *scenario, uint64_t messages)
 {
     const bench_options &o = f->ctx->opt;
-    double connect_s = bench_fleet_connect_all(&f->fleet, 0);
+    double connect_s = bench_fleet_connect_all(&f->fleet);
     if (connect_s < 0 || f->fleet.failed) {
         fprintf(stderr, "handoff-bench: %s: %zu of %zu devices connected\n", scenario, f->fleet.ready,
                 f->fleet.devices.size());
         bench_fleet_close(&f->fleet);
         return 1;
     }
-    uint64_t cpu_before = o.pid ? bench_cpu_us(o.pid) : 0;
+    uint64_t cpu_before = bench_cpu_us_sum(o.pids), store_cpu_before = bench_cpu_us_sum(o.store_pids);
     f->start_us = f->last_pace_us = hf_mono_us();
     event *pacer = nullptr;
     size_t sender_count = 0;
@@ -141,7 +141,7 @@ int run(flow *f, const char *scenario, uint64_t messages)
         if (s.dev)
             fill(f, &s);
     bool done = bench_run_until(f->ctx, finished, f, o.seconds + o.timeout_s);
-    uint64_t cpu_after = o.pid ? bench_cpu_us(o.pid) : 0;
+    uint64_t cpu_after = bench_cpu_us_sum(o.pids), store_cpu_after = bench_cpu_us_sum(o.store_pids);
     if (pacer)
         event_free(pacer);
     double seconds = double((f->last_deliver_us ? f->last_deliver_us : hf_mono_us()) - f->start_us) / 1e6;
@@ -166,6 +166,9 @@ int run(flow *f, const char *scenario, uint64_t messages)
     if (o.pid && f->delivered)
         bench_report_number(&r, "daemon_cpu_us_per_msg", double(cpu_after - cpu_before) / double(f->delivered), "us",
                             2);
+    if (!o.store_pids.empty() && f->delivered)
+        bench_report_number(&r, "store_cpu_us_per_msg",
+                            double(store_cpu_after - store_cpu_before) / double(f->delivered), "us", 2);
     bench_report_text(&r, "complete", done ? "yes" : "no (timed out)");
     int soak_rc = soak ? bench_soak_finish(soak, &r) : 0;
     bench_report_print(&r);
@@ -199,7 +202,8 @@ int bench_pairs(bench_ctx *ctx)
     for (uint64_t i = 0; i < o.pairs; i++) {
         std::string account = ctx->run_id + "-p" + std::to_string(i);
         bench_device *sender = add(&f, account, "s");
-        add(&f, account, "r");
+        // Given two servers, each receiver is on the second: a flow across servers.
+        add(&f, account, "r")->home = o.servers.size() > 1 ? 1 : 0;
         flow_sender &s = f.senders[sender->index];
         s.dev = sender;
         s.to = "r";

@@ -32,7 +32,7 @@ int bench_idle(bench_ctx *ctx)
         bench_fleet_add(&fleet, ctx->run_id + "-i" + std::to_string(i), "d");
     uint64_t rss_before = o.pid ? bench_rss_kib(o.pid) : 0;
     uint64_t cpu_before = o.pid ? bench_cpu_us(o.pid) : 0;
-    double seconds = bench_fleet_connect_all(&fleet, 0);
+    double seconds = bench_fleet_connect_all(&fleet);
     uint64_t cpu_after = o.pid ? bench_cpu_us(o.pid) : 0;
     size_t ready_after_connect = fleet.ready;
     // Hold them: heartbeats flow, idle buffers are released.

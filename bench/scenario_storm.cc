@@ -113,7 +113,7 @@ int bench_storm(bench_ctx *ctx)
         d->index = i;
     }
     s.got.assign(s.fleet.devices.size(), 0);
-    if (bench_fleet_connect_all(&s.fleet, 0) < 0 || s.fleet.failed) {
+    if (bench_fleet_connect_all(&s.fleet) < 0 || s.fleet.failed) {
         fprintf(stderr, "handoff-bench: storm: %zu of %zu devices connected\n", s.fleet.ready, s.fleet.devices.size());
         bench_fleet_close(&s.fleet);
         return 1;
