@@ -1,4 +1,5 @@
 #include "modules/dedup.h"
+#include "modules/record.h"
 
 #include <endian.h>
 
@@ -6,13 +7,6 @@
 
 namespace
 {
-
-uint64_t be64_at(const uint8_t *p)
-{
-    uint64_t be;
-    memcpy(&be, p, sizeof be);
-    return be64toh(be);
-}
 
 void put_be64_at(uint8_t *p, uint64_t v)
 {
@@ -52,7 +46,7 @@ bool hf_dedup_seen(const uint8_t *record, size_t len, uint64_t id)
     size_t width = width_of(len);
     if (width == 0)
         return false;
-    uint64_t top = be64_at(record);
+    uint64_t top = hf_get_be64(record);
     if (id > top || top - id >= width)
         return false;
     return bit_at(record + hf_dedup_header_bytes, width, id);
@@ -64,7 +58,7 @@ void hf_dedup_accept(std::string *record, size_t width, uint64_t id, uint64_t se
         begin(record, width, id);
     auto *p = reinterpret_cast<uint8_t *>(record->data());
     uint8_t *ring = p + hf_dedup_header_bytes;
-    uint64_t top = be64_at(p);
+    uint64_t top = hf_get_be64(p);
     bool remembered = true;
     if (id > top) {
         // The ids skipped on the way up were not accepted (they went to
@@ -84,17 +78,17 @@ void hf_dedup_accept(std::string *record, size_t width, uint64_t id, uint64_t se
     }
     if (remembered)
         set_bit(ring, width, id, true);
-    if (seq > be64_at(p + 8))
+    if (seq > hf_get_be64(p + 8))
         put_be64_at(p + 8, seq);
     put_be64_at(p + 16, now_ms);
 }
 
 uint64_t hf_dedup_last_seq(const uint8_t *record, size_t len)
 {
-    return width_of(len) ? be64_at(record + 8) : 0;
+    return width_of(len) ? hf_get_be64(record + 8) : 0;
 }
 
 uint64_t hf_dedup_last_ms(const uint8_t *record, size_t len)
 {
-    return width_of(len) ? be64_at(record + 16) : 0;
+    return width_of(len) ? hf_get_be64(record + 16) : 0;
 }

@@ -30,6 +30,7 @@
 #include "modules/dedup.h"
 #include "modules/local_presence.h"
 #include "modules/syncer.h"
+#include "modules/record.h"
 #include "modules/tail_cache.h"
 
 namespace
@@ -148,20 +149,6 @@ struct lmdb_store {
     std::string dedup_sweep_from;
 };
 
-// One byte swap and one append: keys are built for every message.
-void put_be64(std::string *out, uint64_t v)
-{
-    uint64_t be = htobe64(v);
-    out->append(reinterpret_cast<const char *>(&be), sizeof be);
-}
-
-uint64_t get_be64(const void *p)
-{
-    uint64_t be;
-    memcpy(&be, p, sizeof be);
-    return be64toh(be);
-}
-
 std::string dev_key(const char *account, const char *device)
 {
     std::string k = account;
@@ -176,7 +163,7 @@ std::string msg_key(const std::string &dev, uint64_t seq)
     k.reserve(dev.size() + 9);
     k += dev;
     k.push_back('\0');
-    put_be64(&k, seq);
+    hf_put_be64(&k, seq);
     return k;
 }
 
@@ -187,54 +174,6 @@ MDB_val val(const std::string &s)
 
 // Record: msg_id, stored_at, expires_at (be64 each), from and collapse
 // (u16 length + bytes each), then the payload.
-std::string encode_record(const hf_store_enqueue_req *req)
-{
-    const char *collapse = req->collapse_key ? req->collapse_key : "";
-    std::string r;
-    r.reserve(24 + 2 + strlen(req->from) + 2 + strlen(collapse) + req->payload_len); // one allocation
-    put_be64(&r, req->msg_id);
-    put_be64(&r, req->stored_at_ms);
-    put_be64(&r, req->expires_at_ms);
-    for (const char *s : {req->from, collapse}) {
-        size_t n = strlen(s);
-        r.push_back(char(n >> 8));
-        r.push_back(char(n & 0xff));
-        r.append(s, n);
-    }
-    r.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
-    return r;
-}
-
-struct record_view {
-    uint64_t msg_id, stored_at, expires_at;
-    std::string from, collapse; // copied: they must be NUL-terminated
-    const uint8_t *payload;
-    size_t payload_len;
-};
-
-bool decode_record(const MDB_val &v, record_view *out)
-{
-    auto *p = static_cast<const uint8_t *>(v.mv_data);
-    size_t n = v.mv_size, pos = 24;
-    if (n < pos)
-        return false;
-    out->msg_id = get_be64(p);
-    out->stored_at = get_be64(p + 8);
-    out->expires_at = get_be64(p + 16);
-    for (std::string *s : {&out->from, &out->collapse}) {
-        if (n < pos + 2)
-            return false;
-        size_t len = (size_t(p[pos]) << 8) | p[pos + 1];
-        pos += 2;
-        if (n < pos + len)
-            return false;
-        s->assign(reinterpret_cast<const char *>(p + pos), len);
-        pos += len;
-    }
-    out->payload = p + pos;
-    out->payload_len = n - pos;
-    return true;
-}
 
 // Devices whose metadata meta_cache keeps at most; past that it starts
 // again empty after a commit (about 100 bytes each).
@@ -248,10 +187,10 @@ queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
     MDB_val k = val(dev), v;
     if (mdb_get(txn, s->db.meta, &k, &v) == 0 && v.mv_size == 32) {
         auto *p = static_cast<const uint8_t *>(v.mv_data);
-        m.next_seq = get_be64(p);
-        m.acked_upto = get_be64(p + 8);
-        m.count = get_be64(p + 16);
-        m.bytes = get_be64(p + 24);
+        m.next_seq = hf_get_be64(p);
+        m.acked_upto = hf_get_be64(p + 8);
+        m.count = hf_get_be64(p + 16);
+        m.bytes = hf_get_be64(p + 24);
     }
     if (!s->seq_floors.empty()) {
         auto floor = s->seq_floors.find(dev);
@@ -264,10 +203,10 @@ queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_meta &m)
 {
     std::string v;
-    put_be64(&v, m.next_seq);
-    put_be64(&v, m.acked_upto);
-    put_be64(&v, m.count);
-    put_be64(&v, m.bytes);
+    hf_put_be64(&v, m.next_seq);
+    hf_put_be64(&v, m.acked_upto);
+    hf_put_be64(&v, m.count);
+    hf_put_be64(&v, m.bytes);
     MDB_val k = val(dev), vv = val(v);
     return mdb_put(txn, s->db.meta, &k, &vv, 0);
 }
@@ -297,13 +236,13 @@ int status_of(int rc)
 struct stored_ref {
     uint64_t seq;
     bool decoded; // false: a damaged record, deleted without index entries
-    record_view record;
+    hf_record record;
 };
 
 stored_ref ref_of(uint64_t seq, const MDB_val &v)
 {
     stored_ref ref{seq, false, {}};
-    ref.decoded = decode_record(v, &ref.record);
+    ref.decoded = hf_record_decode(v.mv_data, v.mv_size, &ref.record);
     return ref;
 }
 
@@ -320,7 +259,7 @@ int deleted(int rc)
 int unindex_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const std::string &key, const stored_ref &ref,
                    queue_meta *m)
 {
-    const record_view &r = ref.record;
+    const hf_record &r = ref.record;
     if (m->count)
         m->count--;
     if (!ref.decoded)
@@ -330,11 +269,11 @@ int unindex_stored(lmdb_store *s, MDB_txn *txn, const std::string &dev, const st
     if (!r.collapse.empty()) {
         std::string ck = dev + '\0' + r.collapse;
         MDB_val ckv = val(ck), cv;
-        if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && get_be64(cv.mv_data) == ref.seq)
+        if (mdb_get(txn, s->db.collapse, &ckv, &cv) == 0 && cv.mv_size == 8 && hf_get_be64(cv.mv_data) == ref.seq)
             rc = deleted(mdb_del(txn, s->db.collapse, &ckv, nullptr));
     }
     std::string tk;
-    put_be64(&tk, r.expires_at);
+    hf_put_be64(&tk, r.expires_at);
     tk += key;
     MDB_val tkv = val(tk);
     return rc != 0 ? rc : deleted(mdb_del(txn, s->db.ttl, &tkv, nullptr));
@@ -423,13 +362,13 @@ uint64_t collapsed_by(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint6
     MDB_val ckv = val(ck), cv, ov;
     if (mdb_get(txn, s->db.collapse, &ckv, &cv) != 0 || cv.mv_size != 8)
         return 0;
-    uint64_t older = get_be64(cv.mv_data);
+    uint64_t older = hf_get_be64(cv.mv_data);
     std::string older_key = msg_key(job->dev, older);
     MDB_val okv = val(older_key);
     if (mdb_get(txn, s->db.msgs, &okv, &ov) != 0)
         return 0;
-    record_view r;
-    *freed_bytes = decode_record(ov, &r) ? r.payload_len : 0;
+    hf_record r;
+    *freed_bytes = hf_record_decode(ov.mv_data, ov.mv_size, &r) ? r.payload_len : 0;
     return older;
 }
 
@@ -443,13 +382,13 @@ int put_message(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t se
         return rc;
     std::string tk;
     tk.reserve(8 + key.size());
-    put_be64(&tk, job->expires_at_ms);
+    hf_put_be64(&tk, job->expires_at_ms);
     tk += key;
     MDB_val tkv = val(tk), empty{0, nullptr};
     if ((rc = put_maybe_last(txn, s->db.ttl, &tkv, &empty, &s->greatest_ttl_key)) != 0 || job->collapse.empty())
         return rc;
     std::string ck = job->dev + '\0' + job->collapse, seq_value;
-    put_be64(&seq_value, seq);
+    hf_put_be64(&seq_value, seq);
     MDB_val ckv = val(ck), cv = val(seq_value);
     return mdb_put(txn, s->db.collapse, &ckv, &cv, 0);
 }
@@ -888,7 +827,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     job->dev = dev_key(req->account, req->device);
     job->sender_key = job->dev + '\0' + req->from;
     job->msg_id = req->msg_id;
-    job->record = encode_record(req);
+    job->record = hf_record_encode(req);
     job->collapse = req->collapse_key ? req->collapse_key : "";
     job->payload_len = req->payload_len;
     job->expires_at_ms = req->expires_at_ms;
@@ -909,22 +848,22 @@ struct fetch_batch {
     uint64_t max_bytes, now_ms;
     uint64_t bytes = 0;
     std::vector<hf_store_msg> out;
-    std::deque<record_view> records;
+    std::deque<hf_record> records;
 
     // Takes one stored message, or skips it if expired (the sweep drops
     // those); false when the batch is full and the message was not taken.
     bool take(uint64_t seq, const MDB_val &v)
     {
-        record_view r;
+        hf_record r;
         if (out.size() >= max_count)
             return false;
-        if (!decode_record(v, &r) || r.expires_at <= now_ms)
+        if (!hf_record_decode(v.mv_data, v.mv_size, &r) || r.expires_at <= now_ms)
             return true;
         if (!out.empty() && bytes + r.payload_len > max_bytes)
             return false;
         bytes += r.payload_len;
         records.push_back(std::move(r));
-        const record_view &kept = records.back();
+        const hf_record &kept = records.back();
         out.push_back(hf_store_msg{seq, kept.from.c_str(), kept.msg_id,
                                    kept.collapse.empty() ? nullptr : kept.collapse.c_str(), kept.payload,
                                    kept.payload_len, kept.stored_at, kept.expires_at});
@@ -955,7 +894,7 @@ void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, 
             at_end = true; // past this device's messages
             break;
         }
-        if (!b->take(get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), v))
+        if (!b->take(hf_get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), v))
             break;
     }
     if (at_end)
@@ -1001,7 +940,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
             for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
                 if (k.mv_size != dev.size() + 9 || memcmp(k.mv_data, dev.data(), dev.size()) != 0)
                     break;
-                uint64_t seq = get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1);
+                uint64_t seq = hf_get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1);
                 if (seq > upto_seq)
                     break;
                 std::string key(static_cast<char *>(k.mv_data), k.mv_size);
@@ -1104,14 +1043,14 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                 return HF_STORE_ERROR;
             MDB_val k, v;
             for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-                if (k.mv_size < 8 + 9 || get_be64(k.mv_data) > now_ms)
+                if (k.mv_size < 8 + 9 || hf_get_be64(k.mv_data) > now_ms)
                     break;
                 dead.emplace_back(static_cast<char *>(k.mv_data), k.mv_size);
             }
             mdb_cursor_close(cur);
             for (const std::string &tk : dead) {
                 std::string dev = tk.substr(8, tk.size() - 8 - 9);
-                uint64_t seq = get_be64(tk.data() + tk.size() - 8);
+                uint64_t seq = hf_get_be64(tk.data() + tk.size() - 8);
                 queue_meta m = read_meta(s, txn, dev);
                 int rc = delete_message(s, txn, dev, seq, &m);
                 if (rc == 0)

@@ -1,270 +1,150 @@
 // store_redis: queues, presence and "new data" notifications in Redis, so
-// several servers share them. hiredis's async API runs on the daemon's own
-// libevent base: no extra thread. While Redis is unreachable every
-// operation completes with HF_STORE_UNAVAILABLE (never a false
-// acknowledgement) and the module reconnects with backoff.
+// several servers share them: one Redis, or a Redis Cluster
+// (redis_nodes.h routes by slot). A device's queue is a Redis stream;
+// the key layout is in store_redis_scripts.h. Work is gathered per
+// reactor pass: the pass's enqueues for one slot go in one script call,
+// its acknowledgements of one device in one, its notifications to one
+// server in one PUBLISH, and everything a pass sends a node leaves in one
+// write. A fetch is a plain XRANGE, or no read at all when this server's
+// own writes are the end of the queue (the tail cache). While Redis is
+// unreachable every operation completes with HF_STORE_UNAVAILABLE (never
+// a false acknowledgement) and the connections come back with backoff.
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/sha.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "modules/abi_v1.h"
+#include "modules/record.h"
+#include "modules/redis_nodes.h"
+#include "modules/redis_slots.h"
 #include "modules/store_redis_scripts.h"
+#include "modules/tail_cache.h"
 
 namespace
 {
 
 enum setting_index {
     address_setting,
+    cluster_setting,
     password_setting,
     database_setting,
     prefix_setting,
     timeout_setting,
+    replicas_setting,
+    wait_timeout_setting,
+    tail_cache_setting,
     setting_count
 };
 
 const hf_setting_spec settings[setting_count] = {
-    {"address", HF_SETTING_STRING, "127.0.0.1:6379", 0, 0, "Redis server, host:port"},
+    {"address", HF_SETTING_STRING, "127.0.0.1:6379", 0, 0, "one Redis server, host:port"},
+    {"cluster", HF_SETTING_STRING, "", 0, 0,
+     "seed nodes of a Redis Cluster, host:port,host:port,...; when set, address is not used"},
     {"password", HF_SETTING_STRING, "", 0, 0, "password for AUTH (empty: none)"},
-    {"database", HF_SETTING_INT, "0", 0, 1000, "database number for SELECT"},
+    {"database", HF_SETTING_INT, "0", 0, 1000, "database number for SELECT (one Redis only)"},
     {"prefix", HF_SETTING_STRING, "hf:", 0, 0, "prefix of every key and channel"},
     {"timeout", HF_SETTING_DURATION, "2s", 10, 60000,
-     "connect timeout, and how long an unanswered health PING may take before the connection is dropped"},
+     "how long an unanswered health PING may take before the connection is dropped"},
+    {"replicas", HF_SETTING_INT, "-1", -1, 16,
+     "replicas a message must reach before it is acknowledged stored (WAIT); -1: 1 on a cluster, 0 on one Redis"},
+    {"wait_timeout", HF_SETTING_DURATION, "1s", 10, 60000,
+     "how long an enqueue waits for its replicas before the sender is told store_unavailable"},
+    {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
+     "memory for the messages this server just wrote, so their delivery reads nothing back (0: off)"},
 };
 
-// Reconnect backoff: quick first, then capped.
-const uint64_t retry_base_ms = 100;
-const uint64_t retry_cap_ms = 5000;
+// One device's share of tail_cache, as store_lmdb has it.
+const size_t tail_per_device = 256 << 10;
+// Devices the sweep reads from one slot's expiry index at a time, and how
+// many reads one expire call makes of the one index of a single Redis (a
+// cluster's slots are read once each: 16,384 of them).
+const size_t sweep_devices_per_read = 100;
+const int sweep_rounds_one_redis = 100;
 
-using reply_fn = std::function<void(redisReply *)>; // null reply: unavailable
+// One enqueue of a batch, until its answer.
+struct pending_enqueue {
+    hf_store_enqueue_cb cb;
+    void *arg;
+    size_t dev; // index into the batch's devices
+    std::string record;
+};
 
-struct redis_store;
+// A pass's enqueues to the devices of one slot.
+struct enqueue_batch {
+    int slot = -1;
+    std::vector<std::string> keys;    // index, counter, then q i c s per device
+    std::vector<std::string> devs;    // "A|D" per device
+    std::vector<std::string> members; // ARGV per message, 8 each
+    std::vector<pending_enqueue> items;
+    std::unordered_map<std::string, size_t> dev_index;
+};
 
-// One connection: commands (the main one) or the notification subscription.
-struct redis_link {
-    redis_store *s = nullptr;
-    redisAsyncContext *ac = nullptr;
-    bool ready = false; // connected, AUTH/SELECT sent
-    bool subscriber = false;
-    uint32_t attempt = 0;
-    event *retry_timer = nullptr;
-    bool reported_down = false;
+// A pass's acknowledgements of one device: the highest wins.
+struct pending_ack {
+    std::string account, device;
+    uint64_t upto = 0;
+    std::vector<std::pair<hf_store_done_cb, void *>> done;
 };
 
 struct redis_store {
     const hf_host_api *host;
     hf_store_params params;
-    std::string server_id;
-    std::string host_name;
-    int port = 6379;
-    std::string password, prefix;
-    std::unordered_map<const char *, std::string> script_shas; // script text -> its SHA-1, hex
-    int64_t database = 0;
-    uint64_t timeout_ms = 2000;
-    redis_link cmd, sub;
-    event *health_timer = nullptr;
-    bool health_ping_out = false;
+    std::string server_id, prefix;
+    bool cluster = false;
+    uint64_t replicas = 0;
+    hf_redis_nodes *nodes = nullptr;
+    hf_tail_cache tail;
+    event *flush_event = nullptr;
+    std::map<int, enqueue_batch> enqueues; // by slot (every slot 0 on one Redis)
+    std::unordered_map<std::string, pending_ack> acks;
+    std::map<std::string, std::string> notices; // server id -> "A|D\n..."
 };
-
-void connect_link(redis_link *l);
-
-void on_reply(redisAsyncContext *, void *r, void *privdata)
-{
-    std::unique_ptr<reply_fn> fn(static_cast<reply_fn *>(privdata));
-    if (fn && *fn)
-        (*fn)(static_cast<redisReply *>(r));
-}
-
-// Sends a command; done runs with the reply, or null if Redis is not
-// reachable (now, or before it answers).
-void command(redis_store *s, const std::vector<std::string> &args, reply_fn done)
-{
-    if (!s->cmd.ready) {
-        done(nullptr);
-        return;
-    }
-    std::vector<const char *> argv;
-    std::vector<size_t> lens;
-    for (const std::string &a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    auto *fn = new reply_fn(std::move(done));
-    if (redisAsyncCommandArgv(s->cmd.ac, on_reply, fn, int(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-        std::unique_ptr<reply_fn> owned(fn);
-        (*owned)(nullptr);
-    }
-}
-
-// The SHA-1 of a script, as EVALSHA names it; computed once per script.
-const std::string &script_sha(redis_store *s, const char *script)
-{
-    std::string &hex = s->script_shas[script];
-    if (hex.empty()) {
-        unsigned char digest[SHA_DIGEST_LENGTH];
-        SHA1(reinterpret_cast<const unsigned char *>(script), strlen(script), digest);
-        static const char digits[] = "0123456789abcdef";
-        for (unsigned char byte : digest) {
-            hex.push_back(digits[byte >> 4]);
-            hex.push_back(digits[byte & 15]);
-        }
-    }
-    return hex;
-}
-
-// Runs one of store_redis_scripts.h by its SHA-1 (EVALSHA), so a message
-// costs its arguments on the wire and not the script's few kilobytes,
-// which Redis would also hash on every EVAL. A Redis that does not know
-// the script yet (a restart, a failover) answers NOSCRIPT: then once with
-// EVAL, which also makes it known. `args` are the script's, after numkeys.
-void run_script(redis_store *s, const char *script, std::vector<std::string> args, reply_fn done)
-{
-    args.insert(args.begin(), {"EVALSHA", script_sha(s, script), "0"});
-    auto call = std::make_shared<std::vector<std::string>>(std::move(args));
-    command(s, *call, [s, script, call, done = std::move(done)](redisReply *r) {
-        if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) != 0) {
-            done(r);
-            return;
-        }
-        (*call)[0] = "EVAL";
-        (*call)[1] = script;
-        command(s, *call, done);
-    });
-}
-
-void schedule_retry(redis_link *l, const char *why)
-{
-    l->ready = false;
-    l->ac = nullptr;
-    if (!l->reported_down) {
-        l->s->host->log(l->s->host->host, HF_LOG_WARNING, "store_redis",
-                        "Redis %s:%d %s: %s; senders get store_unavailable until it is back (retrying)",
-                        l->s->host_name.c_str(), l->s->port, l->subscriber ? "(notifications)" : "", why);
-        l->reported_down = true;
-    }
-    uint64_t delay = retry_base_ms << (l->attempt < 6 ? l->attempt : 6);
-    l->attempt++;
-    if (delay > retry_cap_ms)
-        delay = retry_cap_ms;
-    timeval tv = {time_t(delay / 1000), suseconds_t(delay % 1000 * 1000)};
-    event_add(l->retry_timer, &tv);
-}
-
-void on_notification(redisAsyncContext *, void *r, void *privdata)
-{
-    auto *s = static_cast<redis_store *>(privdata);
-    auto *reply = static_cast<redisReply *>(r);
-    // ["message", channel, "account|device"]
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-        strcmp(reply->element[0]->str, "message") != 0)
-        return;
-    std::string body(reply->element[2]->str, reply->element[2]->len);
-    size_t bar = body.find('|');
-    if (bar == std::string::npos)
-        return;
-    std::string account = body.substr(0, bar), device = body.substr(bar + 1);
-    s->host->data_ready(s->host->host, account.c_str(), device.c_str());
-}
-
-void on_auth(redisAsyncContext *ac, void *r, void *privdata)
-{
-    auto *reply = static_cast<redisReply *>(r);
-    if (!reply || reply->type != REDIS_REPLY_ERROR)
-        return;
-    auto *l = static_cast<redis_link *>(privdata);
-    l->s->host->log(l->s->host->host, HF_LOG_ERROR, "store_redis", "Redis %s:%d refused AUTH: %s; check store.password",
-                    l->s->host_name.c_str(), l->s->port, reply->str);
-    l->reported_down = true; // said why; the retry loop stays quiet
-    redisAsyncDisconnect(ac);
-}
-
-void on_connect(const redisAsyncContext *ac, int status)
-{
-    auto *l = static_cast<redis_link *>(ac->data);
-    if (status != REDIS_OK) {
-        schedule_retry(l, ac->errstr);
-        return;
-    }
-    redis_store *s = l->s;
-    auto *mut = const_cast<redisAsyncContext *>(ac);
-    // Commands queue in order: AUTH and SELECT go before anything else.
-    if (!s->password.empty())
-        redisAsyncCommand(mut, on_auth, l, "AUTH %b", s->password.data(), s->password.size());
-    if (l->subscriber) {
-        std::string channel = s->prefix + "n:" + s->server_id;
-        redisAsyncCommand(mut, on_notification, s, "SUBSCRIBE %b", channel.data(), channel.size());
-    } else if (s->database) {
-        redisAsyncCommand(mut, nullptr, nullptr, "SELECT %lld", (long long)s->database);
-    }
-    l->ready = true;
-    l->attempt = 0;
-    if (l->reported_down)
-        s->host->log(s->host->host, HF_LOG_INFO, "store_redis", "Redis %s:%d is back%s", s->host_name.c_str(), s->port,
-                     l->subscriber ? " (notifications)" : "");
-    l->reported_down = false;
-}
-
-void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    auto *l = static_cast<redis_link *>(ac->data);
-    if (!l)
-        return; // closed by store_close
-    schedule_retry(l, status == REDIS_OK ? "connection closed" : ac->errstr);
-}
-
-void connect_link(redis_link *l)
-{
-    redis_store *s = l->s;
-    redisAsyncContext *ac = redisAsyncConnect(s->host_name.c_str(), s->port);
-    if (!ac || ac->err) {
-        std::string why = ac ? ac->errstr : "out of memory";
-        if (ac)
-            redisAsyncFree(ac);
-        schedule_retry(l, why.c_str());
-        return;
-    }
-    ac->data = l;
-    l->ac = ac;
-    redisLibeventAttach(ac, s->host->event_base(s->host->host));
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-}
-
-void on_retry(evutil_socket_t, short, void *arg)
-{
-    connect_link(static_cast<redis_link *>(arg));
-}
-
-// A Redis that hangs (no answers, no close) is treated as down: hiredis
-// 0.14 has no command timeout of its own.
-void on_health(evutil_socket_t, short, void *arg)
-{
-    auto *s = static_cast<redis_store *>(arg);
-    if (s->health_ping_out && s->cmd.ready) {
-        redisAsyncContext *ac = s->cmd.ac;
-        s->health_ping_out = false;
-        redisAsyncDisconnect(ac); // pending callbacks get null: unavailable
-        return;
-    }
-    if (!s->cmd.ready)
-        return;
-    s->health_ping_out = true;
-    command(s, {"PING"}, [s](redisReply *) { s->health_ping_out = false; });
-}
 
 std::string dev_of(const char *account, const char *device)
 {
     return std::string(account) + "|" + device;
+}
+
+// A key of an account: P{A}<kind>[:D].
+std::string key_of(const redis_store *s, const std::string &account, const char *kind, const char *device = nullptr)
+{
+    std::string k = s->prefix + "{" + account + "}" + kind;
+    if (device)
+        k.append(":").append(device);
+    return k;
+}
+
+// A key kept per slot: P{T}<kind>.
+std::string slot_key(const redis_store *s, int slot, const char *kind)
+{
+    return s->prefix + "{" + hf_redis_slot_tags()[size_t(slot)] + "}" + kind;
+}
+
+int slot_of(const std::string &account)
+{
+    return hf_redis_key_slot(account);
+}
+
+// The slot whose expiry index and depth counter count an account's
+// devices: its own on a cluster; on one Redis, where no script is bound
+// to a slot, slot 0's for every account, so the sweep and the depth read
+// one key each rather than 16,384.
+int index_slot(const redis_store *s, const std::string &account)
+{
+    return s->cluster ? slot_of(account) : 0;
+}
+
+int indexed_slots(const redis_store *s)
+{
+    return s->cluster ? hf_redis_slot_count : 1;
 }
 
 int int_of(const redisReply *r)
@@ -272,171 +152,279 @@ int int_of(const redisReply *r)
     return r && r->type == REDIS_REPLY_INTEGER ? int(r->integer) : -1;
 }
 
-int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
-               char *err, size_t err_len)
+void want_flush(redis_store *s)
 {
-    auto *s = new redis_store;
-    s->host = host;
-    s->params = *params;
-    s->server_id = params->server_id ? params->server_id : "";
-    std::string address = values[address_setting].string;
-    size_t colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0) {
-        snprintf(err, err_len, "store.address \"%s\": expected host:port", address.c_str());
-        delete s;
-        return -1;
-    }
-    s->host_name = address.substr(0, colon);
-    s->port = atoi(address.c_str() + colon + 1);
-    s->password = values[password_setting].string;
-    s->database = values[database_setting].number;
-    s->prefix = values[prefix_setting].string;
-    s->timeout_ms = uint64_t(values[timeout_setting].number);
-    event_base *base = host->event_base(host->host);
-    for (redis_link *l : {&s->cmd, &s->sub}) {
-        l->s = s;
-        l->retry_timer = event_new(base, -1, 0, on_retry, l);
-    }
-    s->sub.subscriber = true;
-    connect_link(&s->cmd);
-    connect_link(&s->sub);
-    s->health_timer = event_new(base, -1, EV_PERSIST, on_health, s);
-    timeval tv = {time_t(s->timeout_ms / 1000), suseconds_t(s->timeout_ms % 1000 * 1000)};
-    event_add(s->health_timer, &tv);
-    *store = s;
-    return 0;
+    event_active(s->flush_event, EV_TIMEOUT, 0);
 }
 
-void store_close(void *store)
+// ---- enqueue ---------------------------------------------------------
+
+// The outcome of one message of a batch: status, seq, acked, collapsed.
+struct enqueue_result {
+    int status = HF_STORE_ERROR;
+    uint64_t seq = 0;
+    int acked = 0;
+};
+
+void send_enqueues(redis_store *s, enqueue_batch &b)
 {
-    auto *s = static_cast<redis_store *>(store);
-    event_free(s->health_timer);
-    for (redis_link *l : {&s->cmd, &s->sub}) {
-        event_free(l->retry_timer);
-        if (l->ac) {
-            l->ac->data = nullptr;
-            redisAsyncFree(l->ac);
-        }
-    }
-    delete s;
+    std::vector<std::string> args = {
+        std::to_string(s->host->now_ms(s->host->host)), std::to_string(s->params.dedup_ids),
+        std::to_string(s->params.dedup_window_ms),      std::to_string(s->params.queue_max_messages),
+        std::to_string(s->params.queue_max_bytes),      std::to_string(b.devs.size())};
+    args.insert(args.end(), b.devs.begin(), b.devs.end());
+    args.insert(args.end(), std::make_move_iterator(b.members.begin()), std::make_move_iterator(b.members.end()));
+    auto items = std::make_shared<std::vector<pending_enqueue>>(std::move(b.items));
+    auto results = std::make_shared<std::vector<enqueue_result>>(items->size());
+    auto devs = std::make_shared<std::vector<std::string>>(std::move(b.devs));
+    hf_redis_script(
+        s->nodes, b.slot, hf_redis_enqueue_lua, std::move(b.keys), std::move(args),
+        [s, items, results, devs](redisReply *r) {
+            if (!r) { // no durable step follows
+                for (pending_enqueue &e : *items)
+                    e.cb(e.arg, HF_STORE_UNAVAILABLE, 0, 0);
+                return;
+            }
+            int failed = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM")              ? HF_STORE_FULL
+                         : r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM")            ? HF_STORE_FULL
+                         : r->type != REDIS_REPLY_ARRAY || r->elements != 4 * items->size() ? HF_STORE_ERROR
+                                                                                            : HF_STORE_OK;
+            if (failed != HF_STORE_OK) {
+                if (failed == HF_STORE_ERROR)
+                    s->host->log(s->host->host, HF_LOG_ERROR, "store_redis", "enqueue script failed: %s",
+                                 r->type == REDIS_REPLY_ERROR ? r->str : "an answer of another shape");
+                for (enqueue_result &res : *results)
+                    res.status = failed;
+                return;
+            }
+            for (size_t i = 0; i < items->size(); i++) {
+                int status = int_of(r->element[4 * i]);
+                enqueue_result &res = (*results)[i];
+                res.status = status == 0 ? HF_STORE_OK : status == 1 ? HF_STORE_DUPLICATE : HF_STORE_QUEUE_FULL;
+                res.seq = uint64_t(r->element[4 * i + 1]->integer);
+                res.acked = int_of(r->element[4 * i + 2]);
+                if (res.status != HF_STORE_OK)
+                    continue;
+                pending_enqueue &e = (*items)[i];
+                const std::string &dev = (*devs)[e.dev];
+                if (uint64_t collapsed = uint64_t(r->element[4 * i + 3]->integer))
+                    hf_tail_remove(&s->tail, dev, collapsed);
+                hf_tail_append(&s->tail, dev, res.seq, std::move(e.record));
+                // Fetches see it now; the sender's answer waits for the
+                // WAIT behind it.
+                if (s->replicas && s->host->enqueue_applied)
+                    s->host->enqueue_applied(s->host->host, e.arg, res.seq);
+            }
+        },
+        [items, results](bool replicated) {
+            for (size_t i = 0; i < items->size(); i++) {
+                const enqueue_result &res = (*results)[i];
+                int status = res.status == HF_STORE_OK && !replicated ? HF_STORE_UNAVAILABLE : res.status;
+                (*items)[i].cb((*items)[i].arg, status, status == HF_STORE_OK ? res.seq : 0, res.acked);
+            }
+        });
 }
 
 void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueue_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
+    // A cluster's scripts keep to one slot, so a pass has a batch per
+    // slot; one Redis takes the whole pass in one.
+    int slot = slot_of(req->account);
+    enqueue_batch &b = s->enqueues[s->cluster ? slot : 0];
+    if (b.keys.empty()) {
+        b.slot = slot;
+        int index = index_slot(s, req->account);
+        b.keys = {slot_key(s, index, "e"), slot_key(s, index, "n")};
+    }
     std::string dev = dev_of(req->account, req->device);
-    std::string collapse = req->collapse_key ? req->collapse_key : "";
-    char header[160];
-    snprintf(header, sizeof header, "%zu %llu %llu %llu %zu %zu\n", req->payload_len,
-             (unsigned long long)req->expires_at_ms, (unsigned long long)req->stored_at_ms,
-             (unsigned long long)req->msg_id, strlen(req->from), collapse.size());
-    std::string record = header;
-    record += req->from;
-    record += collapse;
-    record.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
-    run_script(s, hf_redis_enqueue_lua,
-               {s->prefix, dev, req->from, std::to_string(req->msg_id >> 32), std::to_string(req->msg_id & 0xffffffffu),
-                record, std::to_string(req->payload_len), collapse, std::to_string(req->expires_at_ms),
-                std::to_string(s->params.queue_max_messages), std::to_string(s->params.queue_max_bytes),
-                std::to_string(s->params.dedup_window_ms), std::to_string(s->params.dedup_ids),
-                std::to_string(s->host->now_ms(s->host->host))},
-               [cb, arg](redisReply *r) {
-                   if (!r) {
-                       cb(arg, HF_STORE_UNAVAILABLE, 0, 0);
-                       return;
-                   }
-                   if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
-                       cb(arg, r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM") ? HF_STORE_FULL : HF_STORE_ERROR,
-                          0, 0);
-                       return;
-                   }
-                   int status = int_of(r->element[0]);
-                   int mapped = status == 0 ? HF_STORE_OK : status == 1 ? HF_STORE_DUPLICATE : HF_STORE_QUEUE_FULL;
-                   cb(arg, mapped, uint64_t(r->element[1]->integer), int(r->element[2]->integer));
-               });
+    auto [at, added] = b.dev_index.emplace(dev, b.devs.size());
+    if (added) {
+        for (const char *kind : {"q", "i", "c", "s"})
+            b.keys.push_back(key_of(s, req->account, kind, req->device));
+        b.devs.push_back(dev);
+    }
+    const char *collapse = req->collapse_key ? req->collapse_key : "";
+    b.members.insert(b.members.end(), {std::to_string(at->second + 1), req->from, std::to_string(req->msg_id >> 32),
+                                       std::to_string(req->msg_id & 0xffffffffu), std::to_string(req->payload_len),
+                                       collapse, std::to_string(req->expires_at_ms), hf_record_encode(req)});
+    b.items.push_back(pending_enqueue{cb, arg, at->second, b.members.back()});
+    want_flush(s);
 }
 
-// Splits a record written by store_enqueue.
-bool parse_record(const char *data, size_t len, hf_store_msg *m, std::string *from, std::string *collapse)
+// ---- fetch -----------------------------------------------------------
+
+// What one fetch returns: records decoded, their strings kept until the
+// callback.
+struct fetch_batch {
+    uint32_t max_count;
+    uint64_t max_bytes, now_ms;
+    uint64_t bytes = 0;
+    std::vector<hf_store_msg> out;
+    std::vector<std::unique_ptr<hf_record>> records;
+
+    // Takes one stored message, or skips it if expired (the sweep drops
+    // those); false when the batch is full and it was not taken.
+    bool take(uint64_t seq, const char *data, size_t len)
+    {
+        if (out.size() >= max_count)
+            return false;
+        auto r = std::make_unique<hf_record>();
+        if (!hf_record_decode(data, len, r.get()) || r->expires_at <= now_ms)
+            return true;
+        if (!out.empty() && bytes + r->payload_len > max_bytes)
+            return false;
+        bytes += r->payload_len;
+        out.push_back(hf_store_msg{seq, r->from.c_str(), r->msg_id, r->collapse.empty() ? nullptr : r->collapse.c_str(),
+                                   r->payload, r->payload_len, r->stored_at, r->expires_at});
+        records.push_back(std::move(r));
+        return true;
+    }
+};
+
+// A stream entry's seq: its id is "0-<seq>".
+uint64_t seq_of_id(const redisReply *id)
 {
-    const char *nl = static_cast<const char *>(memchr(data, '\n', len));
-    if (!nl)
-        return false;
-    unsigned long long plen, exp, stored, id, flen, clen;
-    if (sscanf(data, "%llu %llu %llu %llu %llu %llu", &plen, &exp, &stored, &id, &flen, &clen) != 6)
-        return false;
-    size_t body = size_t(nl - data) + 1;
-    if (body + flen + clen + plen != len)
-        return false;
-    from->assign(data + body, flen);
-    collapse->assign(data + body + flen, clen);
-    m->msg_id = id;
-    m->expires_at_ms = exp;
-    m->stored_at_ms = stored;
-    m->payload = reinterpret_cast<const uint8_t *>(data + body + flen + clen);
-    m->payload_len = plen;
-    return true;
+    return id->type == REDIS_REPLY_STRING && id->len > 2 ? strtoull(id->str + 2, nullptr, 10) : 0;
 }
 
 void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
                  uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    run_script(s, hf_redis_fetch_lua,
-               {s->prefix, dev_of(account, device), std::to_string(after_seq), std::to_string(max_count),
-                std::to_string(now_ms)},
-               [cb, arg, max_bytes](redisReply *r) {
-                   if (!r || r->type != REDIS_REPLY_ARRAY) {
-                       cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
-                       return;
-                   }
-                   std::vector<hf_store_msg> out;
-                   std::vector<std::string> strings; // from and collapse, kept for the callback
-                   strings.reserve(r->elements);
-                   uint64_t bytes = 0;
-                   for (size_t i = 0; i + 1 < r->elements; i += 2) {
-                       hf_store_msg m{};
-                       std::string from, collapse;
-                       if (!parse_record(r->element[i + 1]->str, r->element[i + 1]->len, &m, &from, &collapse))
-                           continue;
-                       if (!out.empty() && bytes + m.payload_len > max_bytes)
-                           break;
-                       bytes += m.payload_len;
-                       m.seq = strtoull(r->element[i]->str, nullptr, 10);
-                       strings.push_back(std::move(from));
-                       m.from = strings.back().c_str();
-                       if (!collapse.empty()) {
-                           strings.push_back(std::move(collapse));
-                           m.collapse_key = strings.back().c_str();
-                       }
-                       out.push_back(m);
-                   }
-                   cb(arg, HF_STORE_OK, out.data(), out.size());
-               });
+    std::string dev = dev_of(account, device);
+    if (const hf_tail *tail = hf_tail_after(&s->tail, dev, after_seq)) {
+        fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+        for (const hf_tail_entry &e : tail->entries)
+            if (!b.take(e.seq, e.record.data(), e.record.size()))
+                break;
+        cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+        return;
+    }
+    hf_redis_call(s->nodes, slot_of(account),
+                  {"XRANGE", key_of(s, account, "q", device), "(0-" + std::to_string(after_seq), "+", "COUNT",
+                   std::to_string(max_count)},
+                  [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg](redisReply *r) {
+                      if (!r || r->type != REDIS_REPLY_ARRAY) {
+                          cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
+                          return;
+                      }
+                      fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+                      size_t taken = 0;
+                      uint64_t last = after_seq;
+                      for (; taken < r->elements; taken++) {
+                          const redisReply *e = r->element[taken];
+                          if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->elements != 2)
+                              continue;
+                          const redisReply *record = e->element[1]->element[1];
+                          if (!b.take(seq_of_id(e->element[0]), record->str, record->len))
+                              break;
+                          last = seq_of_id(e->element[0]);
+                      }
+                      // A read that reached the end of the queue starts its tail.
+                      if (taken == r->elements && r->elements < max_count)
+                          hf_tail_covered(&s->tail, dev, last + 1);
+                      cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+                  });
 }
+
+// ---- acknowledgements ------------------------------------------------
+
+void send_ack(redis_store *s, pending_ack &a)
+{
+    auto done = std::make_shared<std::vector<std::pair<hf_store_done_cb, void *>>>(std::move(a.done));
+    hf_redis_script(
+        s->nodes, slot_of(a.account), hf_redis_ack_lua,
+        {key_of(s, a.account, "q", a.device.c_str()), key_of(s, a.account, "i", a.device.c_str()),
+         key_of(s, a.account, "c", a.device.c_str()), slot_key(s, index_slot(s, a.account), "n")},
+        {std::to_string(a.upto)}, [done](redisReply *r) {
+            int status = !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK;
+            for (auto &[cb, arg] : *done)
+                cb(arg, status);
+        });
+}
+
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    pending_ack &a = s->acks[dev_of(account, device)];
+    if (a.done.empty()) {
+        a.account = account;
+        a.device = device;
+    }
+    if (upto_seq > a.upto)
+        a.upto = upto_seq;
+    a.done.emplace_back(cb, arg);
+    want_flush(s);
+}
+
+// ---- notifications ---------------------------------------------------
+
+void store_notify(void *store, const char *server_id, const char *account, const char *device)
+{
+    auto *s = static_cast<redis_store *>(store);
+    std::string &body = s->notices[server_id];
+    body.append(account).append("|").append(device).append("\n");
+    want_flush(s);
+}
+
+// Another server wrote to devices held here: "A|D\n" each.
+void on_notice(redis_store *s, const char *data, size_t len)
+{
+    std::string body(data, len);
+    size_t start = 0;
+    while (start < body.size()) {
+        size_t end = body.find('\n', start);
+        if (end == std::string::npos)
+            end = body.size();
+        std::string dev = body.substr(start, end - start);
+        size_t bar = dev.find('|');
+        if (bar != std::string::npos) {
+            hf_tail_drop(&s->tail, dev); // its queue grew where this cache did not see it
+            s->host->data_ready(s->host->host, dev.substr(0, bar).c_str(), dev.substr(bar + 1).c_str());
+        }
+        start = end + 1;
+    }
+}
+
+// The end of a reactor pass: what it gathered goes out.
+void on_flush(evutil_socket_t, short, void *arg)
+{
+    auto *s = static_cast<redis_store *>(arg);
+    std::map<int, enqueue_batch> enqueues = std::move(s->enqueues);
+    s->enqueues.clear();
+    for (auto &[slot, batch] : enqueues)
+        send_enqueues(s, batch);
+    std::unordered_map<std::string, pending_ack> acks = std::move(s->acks);
+    s->acks.clear();
+    for (auto &[dev, ack] : acks)
+        send_ack(s, ack);
+    std::map<std::string, std::string> notices = std::move(s->notices);
+    s->notices.clear();
+    for (auto &[server, body] : notices) {
+        body.pop_back(); // the last "\n"
+        hf_redis_call(s->nodes, -1, {"PUBLISH", s->prefix + "n:" + server, body}, [](redisReply *) {});
+    }
+}
+
+// ---- devices and presence --------------------------------------------
 
 void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
 {
     cb(arg, !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK);
 }
 
-void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    run_script(s, hf_redis_ack_lua, {s->prefix, dev_of(account, device), std::to_string(upto_seq)},
-               [cb, arg](redisReply *r) { done_status(cb, arg, r); });
-}
-
 void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"SADD", s->prefix + "d:" + account, device}, [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    hf_redis_call(s->nodes, slot_of(account), {"SADD", key_of(s, account, "d"), device},
+                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"SMEMBERS", s->prefix + "d:" + account}, [cb, arg](redisReply *r) {
+    hf_redis_call(s->nodes, slot_of(account), {"SMEMBERS", key_of(s, account, "d")}, [cb, arg](redisReply *r) {
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
             return;
@@ -448,26 +436,133 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
     });
 }
 
-// Answers a count callback from an integer reply.
-reply_fn count_reply(void (*cb)(void *, int, uint64_t), void *arg)
+void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
+                        hf_store_done_cb cb, void *arg)
 {
-    return [cb, arg](redisReply *r) {
-        cb(arg, r ? HF_STORE_OK : HF_STORE_UNAVAILABLE, r && r->type == REDIS_REPLY_INTEGER ? uint64_t(r->integer) : 0);
-    };
+    auto *s = static_cast<redis_store *>(store);
+    // The device (re)connected here: what other servers did to its queue
+    // while it was elsewhere is not in this server's tail.
+    hf_tail_drop(&s->tail, dev_of(account, device));
+    hf_redis_call(s->nodes, slot_of(account),
+                  {"SET", key_of(s, account, "p", device), server_id, "PX", std::to_string(ttl_ms)},
+                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
+void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
+                          hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    hf_redis_script(s->nodes, slot_of(account), hf_redis_presence_clear_lua, {key_of(s, account, "p", device)},
+                    {server_id}, [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+}
+
+void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    hf_redis_call(s->nodes, slot_of(account), {"GET", key_of(s, account, "p", device)}, [cb, arg](redisReply *r) {
+        if (!r) {
+            cb(arg, HF_STORE_UNAVAILABLE, nullptr);
+            return;
+        }
+        std::string id = r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+        cb(arg, HF_STORE_OK, id.empty() ? nullptr : id.c_str());
+    });
+}
+
+// ---- whole-store operations ------------------------------------------
+
+// Answers an expire or depth call once every slot it asked has: a count,
+// and whether every one answered.
+struct slot_tally {
+    uint64_t total = 0;
+    int left = 0;
+    bool unavailable = false;
+    void (*cb)(void *, int, uint64_t);
+    void *arg;
+
+    void one_done()
+    {
+        if (--left == 0) {
+            cb(arg, unavailable ? HF_STORE_UNAVAILABLE : HF_STORE_OK, total);
+            delete this;
+        }
+    }
+};
+
+// Drops the expired messages of one device its slot's index says is due.
+void expire_device(redis_store *s, slot_tally *tally, int index, const std::string &member, uint64_t now_ms)
+{
+    size_t bar = member.find('|');
+    if (bar == std::string::npos)
+        return;
+    std::string account = member.substr(0, bar), device = member.substr(bar + 1);
+    tally->left++;
+    hf_redis_script(s->nodes, slot_of(account), hf_redis_expire_lua,
+                    {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
+                     key_of(s, account, "c", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n")},
+                    {std::to_string(now_ms), member}, [tally](redisReply *r) {
+                        if (!r)
+                            tally->unavailable = true;
+                        else if (r->type == REDIS_REPLY_INTEGER)
+                            tally->total += uint64_t(r->integer);
+                        tally->one_done();
+                    });
+}
+
+// Reads the devices of one slot's index that are due, expires each, and
+// reads again while a read came back full (each expire script rescoring
+// its device runs before the next read, on the same connection), up to
+// `rounds` reads.
+void sweep_slot(redis_store *s, slot_tally *tally, int index, uint64_t now_ms, int rounds)
+{
+    tally->left++;
+    hf_redis_call(s->nodes, index,
+                  {"ZRANGEBYSCORE", slot_key(s, index, "e"), "-inf", std::to_string(now_ms), "LIMIT", "0",
+                   std::to_string(sweep_devices_per_read)},
+                  [s, tally, index, now_ms, rounds](redisReply *r) {
+                      if (!r)
+                          tally->unavailable = true;
+                      if (r && r->type == REDIS_REPLY_ARRAY) {
+                          for (size_t i = 0; i < r->elements; i++)
+                              expire_device(s, tally, index, std::string(r->element[i]->str, r->element[i]->len),
+                                            now_ms);
+                          if (r->elements == sweep_devices_per_read && rounds > 1)
+                              sweep_slot(s, tally, index, now_ms, rounds - 1);
+                      }
+                      tally->one_done();
+                  });
+}
+
+// Each slot keeps an index of its devices by their earliest expiry (no
+// key spans slots, so a cluster's nodes sweep what they hold): the
+// devices due are read first, and only their queues are touched.
 void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    run_script(s, hf_redis_expire_lua, {s->prefix, std::to_string(now_ms)}, count_reply(cb, arg));
+    auto *tally = new slot_tally{0, 1, false, cb, arg};
+    int slots = indexed_slots(s);
+    for (int index = 0; index < slots; index++)
+        sweep_slot(s, tally, index, now_ms, s->cluster ? 1 : sweep_rounds_one_redis);
+    tally->one_done();
 }
 
-// Every stored message has one entry in the TTL index, so its size is the
-// depth of all queues together, in O(1).
+// The depth counters of every slot, added up.
 void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"ZCARD", s->prefix + "ttl"}, count_reply(cb, arg));
+    auto *tally = new slot_tally{0, 1, false, cb, arg};
+    int slots = indexed_slots(s);
+    for (int index = 0; index < slots; index++) {
+        tally->left++;
+        hf_redis_call(s->nodes, index, {"GET", slot_key(s, index, "n")}, [tally](redisReply *r) {
+            if (!r)
+                tally->unavailable = true;
+            else if (r->type == REDIS_REPLY_STRING)
+                tally->total += strtoull(r->str, nullptr, 10);
+            tally->one_done();
+        });
+    }
+    tally->one_done();
 }
 
 // One "name:value" line of an INFO reply, as a number; 0 if absent.
@@ -478,53 +573,97 @@ uint64_t info_field(const redisReply *r, const char *name)
     return at ? strtoull(at + key.size(), nullptr, 10) : 0;
 }
 
-// Redis's own memory: the whole instance, which servers sharing it (and
+// Redis's own memory: every primary's, which servers sharing it (and
 // anything else kept there) use together.
 void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"INFO", "memory"}, [cb, arg](redisReply *r) {
-        if (!r || r->type != REDIS_REPLY_STRING) {
-            cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, 0, 0);
-            return;
+    struct totals {
+        uint64_t used = 0, capacity = 0;
+        int status = HF_STORE_OK;
+    };
+    auto t = std::make_shared<totals>();
+    hf_redis_call_each(
+        s->nodes, {"INFO", "memory"},
+        [t](redisReply *r) {
+            if (!r || r->type != REDIS_REPLY_STRING) {
+                t->status = r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE;
+                return;
+            }
+            t->used += info_field(r, "used_memory");
+            t->capacity += info_field(r, "maxmemory");
+        },
+        [t, cb, arg]() { cb(arg, t->status, t->used, t->capacity); });
+}
+
+// ---- open and close --------------------------------------------------
+
+void split_list(const std::string &text, std::vector<std::string> *out)
+{
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos)
+            comma = text.size();
+        std::string item = text.substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty())
+            out->push_back(item);
+        start = comma + 1;
+    }
+}
+
+int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
+               char *err, size_t err_len)
+{
+    hf_redis_nodes_config config;
+    std::string cluster = values[cluster_setting].string;
+    config.cluster = !cluster.empty();
+    if (config.cluster)
+        split_list(cluster, &config.seeds);
+    else
+        config.seeds.push_back(values[address_setting].string);
+    for (const std::string &seed : config.seeds) {
+        std::string h;
+        int p;
+        if (!hf_redis_split_address(seed, &h, &p)) {
+            snprintf(err, err_len, "store.%s \"%s\": expected host:port", config.cluster ? "cluster" : "address",
+                     seed.c_str());
+            return -1;
         }
-        cb(arg, HF_STORE_OK, info_field(r, "used_memory"), info_field(r, "maxmemory"));
-    });
+    }
+    if (config.seeds.empty()) {
+        snprintf(err, err_len, "store.cluster: no host:port in \"%s\"", cluster.c_str());
+        return -1;
+    }
+    auto *s = new redis_store;
+    s->host = host;
+    s->params = *params;
+    s->server_id = params->server_id ? params->server_id : "";
+    s->prefix = values[prefix_setting].string;
+    s->cluster = config.cluster;
+    s->tail.budget = size_t(values[tail_cache_setting].number);
+    s->tail.per_device = tail_per_device;
+    config.password = values[password_setting].string;
+    config.database = values[database_setting].number;
+    config.timeout_ms = uint64_t(values[timeout_setting].number);
+    int64_t replicas = values[replicas_setting].number;
+    config.replicas = s->replicas = uint64_t(replicas < 0 ? (config.cluster ? 1 : 0) : replicas);
+    config.wait_timeout_ms = uint64_t(values[wait_timeout_setting].number);
+    config.channel = s->prefix + "n:" + s->server_id;
+    s->flush_event = event_new(host->event_base(host->host), -1, 0, on_flush, s);
+    s->nodes = hf_redis_nodes_open(host, config, [s](const char *data, size_t len) { on_notice(s, data, len); });
+    *store = s;
+    return 0;
 }
 
-void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
-                        hf_store_done_cb cb, void *arg)
+void store_close(void *store)
 {
     auto *s = static_cast<redis_store *>(store);
-    command(s, {"SET", s->prefix + "p:" + dev_of(account, device), server_id, "PX", std::to_string(ttl_ms)},
-            [cb, arg](redisReply *r) { done_status(cb, arg, r); });
-}
-
-void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
-                          hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    run_script(s, hf_redis_presence_clear_lua, {s->prefix + "p:" + dev_of(account, device), server_id},
-               [cb, arg](redisReply *r) { done_status(cb, arg, r); });
-}
-
-void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    command(s, {"GET", s->prefix + "p:" + dev_of(account, device)}, [cb, arg](redisReply *r) {
-        if (!r) {
-            cb(arg, HF_STORE_UNAVAILABLE, nullptr);
-            return;
-        }
-        std::string id = r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
-        cb(arg, HF_STORE_OK, id.empty() ? nullptr : id.c_str());
-    });
-}
-
-void store_notify(void *store, const char *server_id, const char *account, const char *device)
-{
-    auto *s = static_cast<redis_store *>(store);
-    command(s, {"PUBLISH", s->prefix + "n:" + server_id, dev_of(account, device)}, [](redisReply *) {});
+    hf_redis_nodes_close(s->nodes);
+    event_free(s->flush_event);
+    delete s;
 }
 
 const hf_store_ops redis_ops = {
@@ -541,7 +680,7 @@ extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
     info->abi_version = HF_MODULE_ABI_VERSION;
     info->kind = HF_MODULE_STORE;
     info->name = "redis";
-    info->description = "queues, presence and notifications in Redis, shared by several servers";
+    info->description = "queues, presence and notifications in Redis or a Redis Cluster, shared by several servers";
     info->settings = settings;
     info->setting_count = setting_count;
     info->ops = &redis_ops;

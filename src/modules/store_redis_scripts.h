@@ -1,40 +1,48 @@
-// Lua scripts of store_redis: each runs atomically inside Redis, so
-// de-duplication, collapse, quota and sequence numbers cannot race between
-// servers. Keys (prefix P, dev = account|device):
-//   P m:dev   hash  seq -> record      P o:dev  zset  seq (score seq)
-//   P i:dev   hash  next, acked, count, bytes
-//   P c:dev   hash  collapse key -> seq
-//   P s:dev   hash  from -> dedup record (PX dedup window, renewed per message)
-//   P ttl     zset  "dev|seq" (score expires_at)
-//   P d:account set devices          P p:dev  string server id (PX ttl)
-// A record is a header line "payload_len expires_at stored_at msg_id
-// from_len collapse_len\n", then from, collapse and payload. A dedup
-// record is a line "top_hi top_lo last_seq last_ms\n" and then the ring,
-// width / 8 bytes: the rules of modules/dedup.h, in Lua. Lua's numbers
-// are doubles, so 64-bit ids come as two 32-bit halves; a distance
-// between two ids is exact while it is below 2^53, and the rules only
-// compare larger ones with the ring's width and the restart gap.
+// Lua scripts of store_redis: each runs atomically inside one Redis node,
+// so de-duplication, collapse, quota and sequence numbers cannot race
+// between servers. Every key a script touches is in its KEYS and in one
+// slot: an account's keys carry the account as their hash tag, and the
+// keys kept per slot carry that slot's tag (redis_slots.h). Keys (P is
+// store.prefix, A the account, D the device, T a slot's tag):
+//   P{A}q:D  stream  the queue: entry id 0-<seq>, one field "r", the record
+//   P{A}i:D  hash    next (last seq given), acked, bytes (payload bytes queued)
+//   P{A}c:D  hash    collapse key -> seq
+//   P{A}s:D  hash    from -> dedup record (PX dedup window, renewed per batch)
+//   P{A}d    set     the account's devices    P{A}p:D string server id (PX)
+//   P{T}e    zset    "A|D" of the slot's devices with messages, scored by the
+//                    earliest expiry known (a hint: the sweep reads the queue)
+//   P{T}n    string  how many messages the slot's queues hold (queue depth)
+// A record is modules/record.h's: msg_id, stored_at, expires_at (8 bytes
+// each, big-endian), from after its 2-byte length, the collapse key after
+// its own, and the payload. A dedup record is a line "top_hi top_lo
+// last_seq last_ms\n" and then the ring, width / 8 bytes: the rules of
+// modules/dedup.h, in Lua. Lua's numbers are doubles, so 64-bit ids come
+// as two 32-bit halves; a distance between two ids is exact while it is
+// below 2^53, and the rules only compare larger ones with the ring's
+// width and the restart gap. Seqs and times stay below 2^53.
 #pragma once
 
-// Parses a record's header; shared by the scripts that remove messages.
-#define HF_REDIS_LUA_REMOVE                                                                                            \
-    "local function remove(P, dev, seq)\n"                                                                             \
-    "  local rec = redis.call('HGET', P..'m:'..dev, seq)\n"                                                            \
-    "  if not rec then return end\n"                                                                                   \
-    "  local plen, exp, st, id, flen, clen = string.match(rec, '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)\\n')\n"           \
-    "  local hdr = string.find(rec, '\\n', 1, true)\n"                                                                 \
-    "  local col = string.sub(rec, hdr + 1 + tonumber(flen), hdr + tonumber(flen) + tonumber(clen))\n"                 \
-    "  if col ~= '' and redis.call('HGET', P..'c:'..dev, col) == tostring(seq) then\n"                                 \
-    "    redis.call('HDEL', P..'c:'..dev, col) end\n"                                                                  \
-    "  redis.call('HDEL', P..'m:'..dev, seq)\n"                                                                        \
-    "  redis.call('ZREM', P..'o:'..dev, seq)\n"                                                                        \
-    "  redis.call('ZREM', P..'ttl', dev..'|'..seq)\n"                                                                  \
-    "  redis.call('HINCRBY', P..'i:'..dev, 'count', -1)\n"                                                             \
-    "  redis.call('HINCRBY', P..'i:'..dev, 'bytes', -tonumber(plen))\n"                                                \
+// A record's payload length and collapse key.
+#define HF_REDIS_LUA_RECORD                                                                                            \
+    "local function rec_parts(r)\n"                                                                                    \
+    "  local f1, f2 = string.byte(r, 25, 26)\n"                                                                        \
+    "  local flen = f1 * 256 + f2\n"                                                                                   \
+    "  local c1, c2 = string.byte(r, 27 + flen, 28 + flen)\n"                                                          \
+    "  local clen = c1 * 256 + c2\n"                                                                                   \
+    "  return #r - 28 - flen - clen, clen > 0 and string.sub(r, 29 + flen, 28 + flen + clen) or nil\n"                 \
+    "end\n"                                                                                                            \
+    "local function rec_expires(r)\n"                                                                                  \
+    "  local t = 0\n"                                                                                                  \
+    "  for _, b in ipairs({string.byte(r, 17, 24)}) do t = t * 256 + b end\n"                                          \
+    "  return t\n"                                                                                                     \
+    "end\n"                                                                                                            \
+    "local function forget_collapse(ckey, col, seq)\n"                                                                 \
+    "  if col and redis.call('HGET', ckey, col) == seq then redis.call('HDEL', ckey, col) end\n"                       \
     "end\n"
 
 // The dedup record of modules/dedup.h: read (nil when absent or of
-// another width), seen, accept and write.
+// another width), seen, accept and write. The ring is a table of bytes
+// while a batch works on it, a string in Redis.
 #define HF_REDIS_LUA_DEDUP                                                                                             \
     "local function dedup_read(rec, W)\n"                                                                              \
     "  if not rec then return nil end\n"                                                                               \
@@ -44,13 +52,13 @@
     "  if not hi then return nil end\n"                                                                                \
     "  return {hi = tonumber(hi), lo = tonumber(lo), seq = tonumber(seq), ring = {string.byte(rec, nl + 1, -1)}}\n"    \
     "end\n"                                                                                                            \
-    "local function dedup_bit(ring, W, lo) local p = lo % W\n"                                                         \
+    "local function dedup_bit(W, lo) local p = lo % W\n"                                                               \
     "  return math.floor(p / 8) + 1, bit.lshift(1, p % 8) end\n"                                                       \
     "local function dedup_seen(d, W, hi, lo)\n"                                                                        \
     "  if not d then return false end\n"                                                                               \
     "  local below = (d.hi - hi) * 4294967296 + (d.lo - lo)\n"                                                         \
     "  if below < 0 or below >= W then return false end\n"                                                             \
-    "  local i, mask = dedup_bit(d.ring, W, lo)\n"                                                                     \
+    "  local i, mask = dedup_bit(W, lo)\n"                                                                             \
     "  return bit.band(d.ring[i], mask) ~= 0\n"                                                                        \
     "end\n"                                                                                                            \
     "local function dedup_fresh(W, hi, lo) local ring = {}\n"                                                          \
@@ -61,88 +69,140 @@
     "  local below, remember = (d.hi - hi) * 4294967296 + (d.lo - lo), true\n"                                         \
     "  if below < 0 then\n"                                                                                            \
     "    if -below >= W then d.ring = dedup_fresh(W, hi, lo).ring else\n"                                              \
-    "      for k = 1, -below - 1 do local i, mask = dedup_bit(d.ring, W, d.lo + k)\n"                                  \
+    "      for k = 1, -below - 1 do local i, mask = dedup_bit(W, d.lo + k)\n"                                          \
     "        d.ring[i] = bit.band(d.ring[i], bit.bnot(mask)) end end\n"                                                \
     "    d.hi, d.lo = hi, lo\n"                                                                                        \
     "  elseif below >= 2147483648 then d = dedup_fresh(W, hi, lo)\n"                                                   \
     "  elseif below >= W then remember = false end\n"                                                                  \
-    "  if remember then local i, mask = dedup_bit(d.ring, W, lo); d.ring[i] = bit.bor(d.ring[i], mask) end\n"          \
+    "  if remember then local i, mask = dedup_bit(W, lo); d.ring[i] = bit.bor(d.ring[i], mask) end\n"                  \
     "  if seq > d.seq then d.seq = seq end\n"                                                                          \
     "  return d\n"                                                                                                     \
     "end\n"                                                                                                            \
     "local function dedup_write(d, now)\n"                                                                             \
     "  return string.format('%d %d %d %d\\n', d.hi, d.lo, d.seq, now)..string.char(unpack(d.ring)) end\n"
 
-// ARGV: P, dev, from, id_hi, id_lo, record, payload_len, collapse,
-// expires_at, max_count, max_bytes, dedup_ms, dedup width, now. Returns
-// {status, seq, acked}: status 0 stored, 1 duplicate (seq 0), 2 queue full.
-static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_REMOVE HF_REDIS_LUA_DEDUP
-    "local P, dev, from = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local hi, lo, W = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[13])\n"
-    "local info, senders = P..'i:'..dev, P..'s:'..dev\n"
-    "local d = dedup_read(redis.call('HGET', senders, from), W)\n"
-    "if dedup_seen(d, W, hi, lo) then\n"
-    "  local acked = tonumber(redis.call('HGET', info, 'acked') or '0')\n"
-    "  return {1, 0, (d.seq <= acked) and 1 or 0}\n"
+// The enqueues of one reactor pass to the devices of one slot (of one
+// Redis, when it is not a cluster). KEYS: the slot's expiry index and
+// depth counter, then q, i, c, s of each device. ARGV: now, dedup width,
+// dedup window ms, max count, max bytes, device count, each device's
+// "A|D", then per message: device number (1-based), from, id_hi, id_lo,
+// payload length, collapse key ("" for none), expires_at, record.
+// Returns four numbers per message: status (0 stored, 1 duplicate, 2
+// queue full), seq, acked (a duplicate the target acknowledged), and the
+// seq its collapse key replaced (0: none).
+static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_RECORD HF_REDIS_LUA_DEDUP
+    "local now, W, window = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+    "local max_count, max_bytes, ndev = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "local devs = {}\n"
+    "for j = 1, ndev do\n"
+    "  local b = 2 + (j - 1) * 4\n"
+    "  local v = {q = KEYS[b + 1], i = KEYS[b + 2], c = KEYS[b + 3], s = KEYS[b + 4], member = ARGV[6 + j],\n"
+    "    senders = {}, dirty = {}, added = 0, removed = 0}\n"
+    "  local info = redis.call('HMGET', v.i, 'next', 'acked', 'bytes')\n"
+    "  v.next, v.acked, v.bytes = tonumber(info[1] or '0'), tonumber(info[2] or '0'), tonumber(info[3] or '0')\n"
+    "  v.count = redis.call('XLEN', v.q)\n"
+    "  devs[j] = v\n"
     "end\n"
-    "local plen = tonumber(ARGV[7])\n"
-    "local older = nil\n"
-    "if ARGV[8] ~= '' then older = redis.call('HGET', P..'c:'..dev, ARGV[8]) end\n"
-    "local count = tonumber(redis.call('HGET', info, 'count') or '0')\n"
-    "local bytes = tonumber(redis.call('HGET', info, 'bytes') or '0')\n"
-    "local freed_count, freed_bytes = 0, 0\n"
-    "if older then\n"
-    "  local rec = redis.call('HGET', P..'m:'..dev, older)\n"
-    "  if rec then freed_count = 1; freed_bytes = tonumber(string.match(rec, '^(%d+) ')) end\n"
+    "local out, a = {}, 7 + ndev\n"
+    "while a <= #ARGV do\n"
+    "  local v, from = devs[tonumber(ARGV[a])], ARGV[a + 1]\n"
+    "  local hi, lo, plen, col = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]\n"
+    "  local exp, rec = tonumber(ARGV[a + 6]), ARGV[a + 7]\n"
+    "  a = a + 8\n"
+    "  local d = v.senders[from]\n"
+    "  if d == nil then d = dedup_read(redis.call('HGET', v.s, from), W) or false; v.senders[from] = d end\n"
+    "  if dedup_seen(d, W, hi, lo) then\n"
+    "    table.insert(out, 1); table.insert(out, 0); table.insert(out, d.seq <= v.acked and 1 or 0)\n"
+    "    table.insert(out, 0)\n"
+    "  else\n"
+    "    local older, older_bytes = nil, 0\n"
+    "    if col ~= '' then\n"
+    "      older = redis.call('HGET', v.c, col)\n"
+    "      local e = older and redis.call('XRANGE', v.q, '0-'..older, '0-'..older)[1]\n"
+    "      if e then older_bytes = rec_parts(e[2][2]) else older = nil end\n"
+    "    end\n"
+    "    local freed = older and 1 or 0\n"
+    "    if v.count - freed >= max_count or v.bytes - older_bytes + plen > max_bytes then\n"
+    "      table.insert(out, 2); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)\n"
+    "    else\n"
+    "      if older then\n"
+    "        redis.call('XDEL', v.q, '0-'..older)\n"
+    "        v.count, v.bytes, v.removed = v.count - 1, v.bytes - older_bytes, v.removed + 1\n"
+    "      end\n"
+    "      v.next = v.next + 1\n"
+    "      redis.call('XADD', v.q, '0-'..v.next, 'r', rec)\n"
+    "      if col ~= '' then redis.call('HSET', v.c, col, v.next) end\n"
+    "      v.count, v.bytes, v.added = v.count + 1, v.bytes + plen, v.added + 1\n"
+    "      v.senders[from] = dedup_accept(d or nil, W, hi, lo, v.next); v.dirty[from] = true\n"
+    "      if not v.expires or exp < v.expires then v.expires = exp end\n"
+    "      table.insert(out, 0); table.insert(out, v.next); table.insert(out, 0)\n"
+    "      table.insert(out, older and tonumber(older) or 0)\n"
+    "    end\n"
+    "  end\n"
     "end\n"
-    "if count - freed_count >= tonumber(ARGV[10]) or bytes - freed_bytes + plen > tonumber(ARGV[11]) then\n"
-    "  return {2, 0, 0} end\n"
-    "if older then remove(P, dev, older) end\n"
-    "local seq = redis.call('HINCRBY', info, 'next', 1)\n"
-    "redis.call('HSET', P..'m:'..dev, seq, ARGV[6])\n"
-    "redis.call('ZADD', P..'o:'..dev, seq, seq)\n"
-    "redis.call('ZADD', P..'ttl', ARGV[9], dev..'|'..seq)\n"
-    "if ARGV[8] ~= '' then redis.call('HSET', P..'c:'..dev, ARGV[8], seq) end\n"
-    "redis.call('HINCRBY', info, 'count', 1)\n"
-    "redis.call('HINCRBY', info, 'bytes', plen)\n"
-    "redis.call('HSET', senders, from, dedup_write(dedup_accept(d, W, hi, lo, seq), ARGV[14]))\n"
-    "redis.call('PEXPIRE', senders, ARGV[12])\n"
-    "return {0, seq, 0}\n";
-
-// ARGV: P, dev, after, max_count, now. Returns {seq, record, ...} of the
-// next messages not expired (expired ones are left to the sweep).
-static const char hf_redis_fetch_lua[] =
-    "local P, dev = ARGV[1], ARGV[2]\n"
-    "local seqs = redis.call('ZRANGEBYSCORE', P..'o:'..dev, '('..ARGV[3], '+inf', 'LIMIT', 0, ARGV[4])\n"
-    "local out = {}\n"
-    "for _, seq in ipairs(seqs) do\n"
-    "  local rec = redis.call('HGET', P..'m:'..dev, seq)\n"
-    "  if rec and tonumber(string.match(rec, '^%d+ (%d+) ')) > tonumber(ARGV[5]) then\n"
-    "    table.insert(out, seq); table.insert(out, rec) end\n"
+    "local total = 0\n"
+    "for j = 1, ndev do\n"
+    "  local v, written = devs[j], false\n"
+    "  if v.added > 0 then\n"
+    "    redis.call('HSET', v.i, 'next', v.next, 'bytes', v.bytes)\n"
+    "    redis.call('ZADD', KEYS[1], 'LT', v.expires, v.member)\n"
+    "    total = total + v.added - v.removed\n"
+    "  end\n"
+    "  for from in pairs(v.dirty) do\n"
+    "    redis.call('HSET', v.s, from, dedup_write(v.senders[from], now)); written = true end\n"
+    "  if written then redis.call('PEXPIRE', v.s, window) end\n"
     "end\n"
+    "if total ~= 0 then redis.call('INCRBY', KEYS[2], total) end\n"
     "return out\n";
 
-// ARGV: P, dev, upto. Drops every message with seq <= upto.
+// KEYS: q, i, c of a device, its slot's depth counter. ARGV: upto.
+// Drops every message with seq <= upto; returns how many.
 static const char hf_redis_ack_lua[] =
-    HF_REDIS_LUA_REMOVE "local P, dev = ARGV[1], ARGV[2]\n"
-                        "for _, seq in ipairs(redis.call('ZRANGEBYSCORE', P..'o:'..dev, '-inf', ARGV[3])) do\n"
-                        "  remove(P, dev, seq) end\n"
-                        "local acked = tonumber(redis.call('HGET', P..'i:'..dev, 'acked') or '0')\n"
-                        "if tonumber(ARGV[3]) > acked then redis.call('HSET', P..'i:'..dev, 'acked', ARGV[3]) end\n"
-                        "return 0\n";
-
-// ARGV: P, now. Drops up to 1000 expired messages; returns how many.
-static const char hf_redis_expire_lua[] =
-    HF_REDIS_LUA_REMOVE "local P = ARGV[1]\n"
-                        "local dead = redis.call('ZRANGEBYSCORE', P..'ttl', '-inf', ARGV[2], 'LIMIT', 0, 1000)\n"
-                        "for _, member in ipairs(dead) do\n"
-                        "  local dev, seq = string.match(member, '^(.*)|(%d+)$')\n"
-                        "  remove(P, dev, seq)\n"
-                        "  redis.call('ZREM', P..'ttl', member)\n"
+    HF_REDIS_LUA_RECORD "local upto = tonumber(ARGV[1])\n"
+                        "if upto <= tonumber(redis.call('HGET', KEYS[2], 'acked') or '0') then return 0 end\n"
+                        "local gone, bytes = redis.call('XRANGE', KEYS[1], '-', '0-'..ARGV[1]), 0\n"
+                        "for _, e in ipairs(gone) do\n"
+                        "  local plen, col = rec_parts(e[2][2])\n"
+                        "  bytes = bytes + plen\n"
+                        "  forget_collapse(KEYS[3], col, string.sub(e[1], 3))\n"
                         "end\n"
-                        "return #dead\n";
+                        "if #gone > 0 then\n"
+                        "  redis.call('XTRIM', KEYS[1], 'MINID', '0-'..(upto + 1))\n"
+                        "  redis.call('HINCRBY', KEYS[2], 'bytes', -bytes)\n"
+                        "  redis.call('DECRBY', KEYS[4], #gone)\n"
+                        "end\n"
+                        "redis.call('HSET', KEYS[2], 'acked', ARGV[1])\n"
+                        "return #gone\n";
 
-// ARGV: key, server id. Clears presence only if it is still ours.
+// KEYS: q, i, c of a device, its slot's expiry index and depth counter.
+// ARGV: now, "A|D". Drops the expired messages among the first `scan` of
+// the queue and scores the device again by the earliest expiry left (or
+// takes it out of the index when its queue is empty); returns how many
+// it dropped. A queue longer than `scan` is read from its head only: one
+// whose head outlives later messages keeps those until the head goes or
+// they are acknowledged (fetch skips them meanwhile).
+static const char hf_redis_expire_lua[] = HF_REDIS_LUA_RECORD
+    "local now, scan = tonumber(ARGV[1]), 1000\n"
+    "local entries, gone, bytes, earliest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', scan), 0, 0, nil\n"
+    "for _, e in ipairs(entries) do\n"
+    "  local r = e[2][2]\n"
+    "  local exp = rec_expires(r)\n"
+    "  if exp <= now then\n"
+    "    local plen, col = rec_parts(r)\n"
+    "    redis.call('XDEL', KEYS[1], e[1])\n"
+    "    forget_collapse(KEYS[3], col, string.sub(e[1], 3))\n"
+    "    gone, bytes = gone + 1, bytes + plen\n"
+    "  elseif not earliest or exp < earliest then earliest = exp end\n"
+    "end\n"
+    "if gone > 0 then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'bytes', -bytes)\n"
+    "  redis.call('DECRBY', KEYS[5], gone)\n"
+    "end\n"
+    "if redis.call('XLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[4], ARGV[2])\n"
+    "else redis.call('ZADD', KEYS[4], earliest or now, ARGV[2]) end\n"
+    "return gone\n";
+
+// KEYS: a presence key. ARGV: server id. Clears it only if it is still ours.
 static const char hf_redis_presence_clear_lua[] =
-    "if redis.call('GET', ARGV[1]) == ARGV[2] then redis.call('DEL', ARGV[1]) end\n"
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";

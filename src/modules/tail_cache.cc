@@ -45,7 +45,7 @@ void hf_tail_covered(hf_tail_cache *c, const std::string &dev, uint64_t next_seq
     if (!make_room(c, tail_overhead))
         return;
     it = c->tails.emplace(dev, hf_tail{}).first;
-    it->second.from = next_seq;
+    it->second.from = it->second.next = next_seq;
     it->second.bytes = tail_overhead;
     it->second.lru = c->lru.insert(c->lru.end(), &it->first);
     c->bytes += tail_overhead;
@@ -54,18 +54,20 @@ void hf_tail_covered(hf_tail_cache *c, const std::string &dev, uint64_t next_seq
 void hf_tail_append(hf_tail_cache *c, const std::string &dev, uint64_t seq, std::string record)
 {
     auto it = c->tails.find(dev);
-    if (it == c->tails.end() || seq < it->second.from)
-        return;
+    if (it == c->tails.end() || seq < it->second.next)
+        return; // a fetch that started the tail read it already
     size_t size = record.size() + entry_overhead;
-    if (it->second.bytes + size > c->per_device) {
-        // A device that stopped fetching: its tail no longer covers it,
-        // and its reads go to the store.
+    if (seq > it->second.next || it->second.bytes + size > c->per_device) {
+        // Someone else's write between, or a device that stopped
+        // fetching: the tail no longer covers its queue, and its reads go
+        // to the store.
         drop(c, it);
         return;
     }
     if (!make_room(c, size) || (it = c->tails.find(dev)) == c->tails.end())
         return; // the least recently fetched was this one
     it->second.entries.push_back(hf_tail_entry{seq, std::move(record)});
+    it->second.next = seq + 1;
     it->second.bytes += size;
     c->bytes += size;
 }
@@ -99,6 +101,13 @@ const hf_tail *hf_tail_after(hf_tail_cache *c, const std::string &dev, uint64_t 
     t.from = std::max(t.from, after_seq + 1);
     c->lru.splice(c->lru.end(), c->lru, t.lru);
     return &t;
+}
+
+void hf_tail_drop(hf_tail_cache *c, const std::string &dev)
+{
+    auto it = c->tails.find(dev);
+    if (it != c->tails.end())
+        drop(c, it);
 }
 
 void hf_tail_clear(hf_tail_cache *c)

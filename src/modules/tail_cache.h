@@ -30,6 +30,7 @@ struct hf_tail_entry {
 
 struct hf_tail {
     uint64_t from = 0;
+    uint64_t next = 0;                            // the seq the next write must have to join it
     std::vector<hf_tail_entry> entries;           // seq ascending; no allocation while empty
     size_t bytes = 0;                             // this tail's share of the cache's bytes
     std::list<const std::string *>::iterator lru; // its place in hf_tail_cache.lru
@@ -47,8 +48,14 @@ struct hf_tail_cache {
 // next_seq is one past the last it saw (or past its after_seq).
 void hf_tail_covered(hf_tail_cache *c, const std::string &dev, uint64_t next_seq);
 
-// After a write: a message it added (seq ascending per device).
+// After a write: a message it added (one the tail covers already is
+// ignored). A seq past the one that would follow the tail's last means
+// someone else wrote between (another server sharing the store): the tail
+// no longer covers the queue and is dropped.
 void hf_tail_append(hf_tail_cache *c, const std::string &dev, uint64_t seq, std::string record);
+
+// Drops dev's tail: its queue changed where this cache did not see it.
+void hf_tail_drop(hf_tail_cache *c, const std::string &dev);
 
 // After a write: a message it deleted (a collapse key replaced it).
 void hf_tail_remove(hf_tail_cache *c, const std::string &dev, uint64_t seq);

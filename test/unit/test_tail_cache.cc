@@ -132,12 +132,32 @@ void clear_uncovers_every_device(void **)
     assert_string_equal(seqs_after(&c, "a", 1).c_str(), "2");
 }
 
+void someone_elses_write_drops_the_tail(void **)
+{
+    hf_tail_cache c = cache();
+    hf_tail_covered(&c, "d", 1);
+    hf_tail_append(&c, "d", 1, "one");
+    hf_tail_append(&c, "d", 1, "one"); // covered already: no copy
+    assert_string_equal(seqs_after(&c, "d", 0).c_str(), "1");
+    // Another server sharing the store took seq 2: this cache's next
+    // write is 3, and its tail would miss 2.
+    hf_tail_append(&c, "d", 3, "three");
+    assert_string_equal(seqs_after(&c, "d", 0).c_str(), "-");
+    assert_int_equal(c.bytes, 0);
+    hf_tail_covered(&c, "e", 1);
+    hf_tail_append(&c, "e", 1, "one");
+    hf_tail_drop(&c, "e"); // told of a write elsewhere
+    assert_string_equal(seqs_after(&c, "e", 0).c_str(), "-");
+    assert_int_equal(c.bytes, 0);
+}
+
 } // namespace
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uncovered_until_a_fetch_reaches_the_end),
+        cmocka_unit_test(someone_elses_write_drops_the_tail),
         cmocka_unit_test(a_fetch_drops_what_was_sent),
         cmocka_unit_test(collapse_takes_the_older_message_out),
         cmocka_unit_test(a_device_that_stops_fetching_loses_its_tail),

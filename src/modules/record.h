@@ -1,0 +1,43 @@
+// A stored message as store_lmdb and store_redis keep it: one string, so
+// a queue entry is one value. Big-endian: msg_id, stored_at_ms,
+// expires_at_ms (8 bytes each); from's length (2) and from; the collapse
+// key's length (2) and the key (0 bytes: none); then the payload. The
+// Redis store's Lua scripts read the same layout (store_redis_scripts.h).
+#ifndef HANDOFF_MODULES_RECORD_H
+#define HANDOFF_MODULES_RECORD_H
+
+#include <endian.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "handoff/module.h"
+
+// One byte swap and one append: keys and records are built per message.
+inline void hf_put_be64(std::string *out, uint64_t v)
+{
+    uint64_t be = htobe64(v);
+    out->append(reinterpret_cast<const char *>(&be), sizeof be);
+}
+
+inline uint64_t hf_get_be64(const void *p)
+{
+    uint64_t be;
+    memcpy(&be, p, sizeof be);
+    return be64toh(be);
+}
+
+std::string hf_record_encode(const hf_store_enqueue_req *req);
+
+struct hf_record {
+    uint64_t msg_id, stored_at, expires_at;
+    std::string from, collapse; // copied: they must be NUL-terminated
+    const uint8_t *payload;     // inside the decoded bytes
+    size_t payload_len;
+};
+
+// False for bytes too short for what their lengths say.
+bool hf_record_decode(const void *data, size_t len, hf_record *out);
+
+#endif

@@ -1,0 +1,610 @@
+#include "modules/redis_nodes.h"
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include <cstring>
+#include <memory>
+#include <set>
+#include <unordered_map>
+
+#include "handoff/module.h"
+#include "modules/redis_slots.h"
+
+namespace
+{
+
+// Reconnect backoff: quick first, then capped.
+const uint64_t retry_base_ms = 100;
+const uint64_t retry_cap_ms = 5000;
+// A cluster's slot map is read again this often, and at once after a
+// redirection, a lost node or CLUSTERDOWN.
+const uint64_t map_refresh_ms = 5000;
+// MOVED and ASK hops one call may take, and how often it is sent again
+// after TRYAGAIN (a slot half moved) or CLUSTERDOWN (a failover), this far
+// apart; then it gives up and its caller answers store_unavailable.
+const int max_redirects = 5;
+const int max_retries = 10;
+const uint64_t retry_gap_ms = 50;
+
+struct node;
+
+// One call in flight.
+struct call {
+    hf_redis_nodes *n = nullptr;
+    int slot = -1;
+    node *fixed = nullptr;        // sent to this node, not by slot
+    const char *script = nullptr; // an EVALSHA's text, for NOSCRIPT
+    std::vector<std::string> args;
+    hf_redis_reply_fn on_reply;
+    hf_redis_durable_fn on_durable;
+    int redirects = 0, retries = 0;
+    std::string ask_address; // ASKING first, there, once
+    node *ran_on = nullptr;
+    event *retry_timer = nullptr;
+};
+
+struct node {
+    hf_redis_nodes *n = nullptr;
+    std::string address, host;
+    int port = 0;
+    bool subscriber = false; // the notification connection
+    redisAsyncContext *ac = nullptr;
+    bool ready = false; // connected, AUTH/SELECT queued
+    bool wanted = true; // in the slot map (or a seed while there is none): keep it connected
+    bool retry_pending = false;
+    uint32_t attempt = 0;
+    event *retry_timer = nullptr;
+    bool reported_down = false;
+    bool ping_out = false;
+    std::vector<hf_redis_durable_fn> unwaited; // durable calls answered since the last WAIT went
+};
+
+timeval tv_of(uint64_t ms)
+{
+    return timeval{time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+}
+
+} // namespace
+
+struct hf_redis_nodes {
+    const hf_host_api *host = nullptr;
+    hf_redis_nodes_config config;
+    hf_redis_message_fn on_message;
+    std::unordered_map<std::string, std::unique_ptr<node>> nodes; // by address: primaries, seeds
+    std::vector<node *> owner = std::vector<node *>(hf_redis_slot_count, nullptr);
+    bool mapped = false;
+    node sub;
+    bool refreshing = false;
+    bool closing = false;
+    event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
+    std::set<call *> retrying;
+    std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
+};
+
+namespace
+{
+
+void connect_node(node *nd);
+void send_call(call *c);
+
+void log_at(hf_redis_nodes *n, int level, const char *fmt, const std::string &a, const std::string &b)
+{
+    n->host->log(n->host->host, level, "store_redis", fmt, a.c_str(), b.c_str());
+}
+
+node *node_at(hf_redis_nodes *n, const std::string &address)
+{
+    auto it = n->nodes.find(address);
+    if (it != n->nodes.end())
+        return it->second.get();
+    auto nd = std::make_unique<node>();
+    nd->n = n;
+    nd->address = address;
+    if (!hf_redis_split_address(address, &nd->host, &nd->port))
+        return nullptr;
+    nd->retry_timer = event_new(
+        n->host->event_base(n->host->host), -1, 0,
+        [](evutil_socket_t, short, void *arg) {
+            auto *l = static_cast<node *>(arg);
+            l->retry_pending = false;
+            connect_node(l);
+        },
+        nd.get());
+    node *out = nd.get();
+    n->nodes.emplace(address, std::move(nd));
+    connect_node(out);
+    return out;
+}
+
+node *any_ready(hf_redis_nodes *n)
+{
+    for (auto &[address, nd] : n->nodes)
+        if (nd->ready && nd->wanted)
+            return nd.get();
+    for (auto &[address, nd] : n->nodes)
+        if (nd->ready)
+            return nd.get();
+    return nullptr;
+}
+
+void on_slots(redisAsyncContext *, void *r, void *privdata)
+{
+    auto *from = static_cast<node *>(privdata);
+    hf_redis_nodes *n = from->n;
+    n->refreshing = false;
+    if (n->closing || !r)
+        return;
+    hf_redis_slot_map map;
+    std::string err;
+    if (!hf_redis_map_from_slots(static_cast<redisReply *>(r), from->address, &map, &err)) {
+        log_at(n, HF_LOG_ERROR, "Redis Cluster %s: %s; is store.cluster a cluster's nodes?", from->address, err);
+        return;
+    }
+    for (auto &[address, nd] : n->nodes)
+        nd->wanted = false;
+    std::vector<node *> by_index;
+    for (const std::string &address : map.addresses) {
+        node *nd = node_at(n, address);
+        if (nd)
+            nd->wanted = true;
+        by_index.push_back(nd);
+    }
+    for (int slot = 0; slot < hf_redis_slot_count; slot++) {
+        int index = map.owner[size_t(slot)];
+        n->owner[size_t(slot)] = index < 0 ? nullptr : by_index[size_t(index)];
+    }
+    n->mapped = true;
+    for (auto &[address, nd] : n->nodes)
+        if (nd->wanted && !nd->ac && !nd->retry_pending)
+            connect_node(nd.get());
+}
+
+// Reads the slot map again from any node that answers (one read at a time).
+void refresh_map(hf_redis_nodes *n)
+{
+    if (!n->config.cluster || n->refreshing || n->closing)
+        return;
+    node *from = any_ready(n);
+    if (!from)
+        return; // the next node to connect asks
+    n->refreshing = true;
+    if (redisAsyncCommand(from->ac, on_slots, from, "CLUSTER SLOTS") != REDIS_OK)
+        n->refreshing = false;
+}
+
+void schedule_reconnect(node *nd, const char *why)
+{
+    hf_redis_nodes *n = nd->n;
+    nd->ready = false;
+    nd->ac = nullptr;
+    nd->ping_out = false;
+    if (!nd->reported_down) {
+        log_at(n, HF_LOG_WARNING, "Redis %s%s: senders get store_unavailable until it is back (retrying)", nd->address,
+               std::string(nd->subscriber ? " (notifications): " : ": ") + why);
+        nd->reported_down = true;
+    }
+    if (n->closing || !nd->wanted)
+        return;
+    uint64_t delay = retry_base_ms << (nd->attempt < 6 ? nd->attempt : 6);
+    nd->attempt++;
+    if (delay > retry_cap_ms)
+        delay = retry_cap_ms;
+    timeval tv = tv_of(delay);
+    nd->retry_pending = true;
+    event_add(nd->retry_timer, &tv);
+    refresh_map(n); // a cluster may have promoted a replica
+}
+
+void on_message(redisAsyncContext *, void *r, void *privdata)
+{
+    auto *n = static_cast<hf_redis_nodes *>(privdata);
+    auto *reply = static_cast<redisReply *>(r);
+    // ["message", channel, body]
+    if (n->closing || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        strcmp(reply->element[0]->str, "message") != 0)
+        return;
+    n->on_message(reply->element[2]->str, reply->element[2]->len);
+}
+
+void on_auth(redisAsyncContext *ac, void *r, void *privdata)
+{
+    auto *reply = static_cast<redisReply *>(r);
+    if (!reply || reply->type != REDIS_REPLY_ERROR)
+        return;
+    auto *nd = static_cast<node *>(privdata);
+    log_at(nd->n, HF_LOG_ERROR, "Redis %s refused AUTH: %s; check store.password", nd->address, reply->str);
+    nd->reported_down = true; // said why; the retry loop stays quiet
+    redisAsyncDisconnect(ac);
+}
+
+void on_connect(const redisAsyncContext *ac, int status)
+{
+    auto *nd = static_cast<node *>(ac->data);
+    if (!nd)
+        return;
+    if (status != REDIS_OK) {
+        schedule_reconnect(nd, ac->errstr);
+        return;
+    }
+    hf_redis_nodes *n = nd->n;
+    auto *mut = const_cast<redisAsyncContext *>(ac);
+    // Commands queue in order: AUTH and SELECT go before anything else.
+    if (!n->config.password.empty())
+        redisAsyncCommand(mut, on_auth, nd, "AUTH %b", n->config.password.data(), n->config.password.size());
+    if (nd->subscriber)
+        redisAsyncCommand(mut, on_message, n, "SUBSCRIBE %b", n->config.channel.data(), n->config.channel.size());
+    else if (n->config.database && !n->config.cluster)
+        redisAsyncCommand(mut, nullptr, nullptr, "SELECT %lld", (long long)n->config.database);
+    nd->ready = true;
+    nd->attempt = 0;
+    if (nd->reported_down)
+        log_at(n, HF_LOG_INFO, "Redis %s is back%s", nd->address, nd->subscriber ? " (notifications)" : "");
+    nd->reported_down = false;
+    if (!nd->subscriber && n->config.cluster && !n->mapped)
+        refresh_map(n);
+}
+
+void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    auto *nd = static_cast<node *>(ac->data);
+    if (!nd)
+        return; // closed by hf_redis_nodes_close
+    schedule_reconnect(nd, status == REDIS_OK ? "connection closed" : ac->errstr);
+}
+
+// The notification connection goes to the one Redis, or to any node of
+// a cluster: its nodes pass PUBLISH on to one another.
+void pick_subscriber_address(hf_redis_nodes *n)
+{
+    node *to = n->config.cluster ? any_ready(n) : nullptr;
+    n->sub.address = to ? to->address : n->config.seeds[0];
+    hf_redis_split_address(n->sub.address, &n->sub.host, &n->sub.port);
+}
+
+void connect_node(node *nd)
+{
+    hf_redis_nodes *n = nd->n;
+    if (nd->subscriber)
+        pick_subscriber_address(n);
+    redisAsyncContext *ac = redisAsyncConnect(nd->host.c_str(), nd->port);
+    if (!ac || ac->err) {
+        std::string why = ac ? ac->errstr : "out of memory";
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(nd, why.c_str());
+        return;
+    }
+    ac->data = nd;
+    nd->ac = ac;
+    redisLibeventAttach(ac, n->host->event_base(n->host->host));
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+// A Redis that hangs (no answers, no close) is treated as down: hiredis
+// 0.14 has no command timeout of its own.
+void on_pong(redisAsyncContext *, void *, void *privdata)
+{
+    static_cast<node *>(privdata)->ping_out = false;
+}
+
+void check_health(node *nd)
+{
+    if (!nd->ready)
+        return;
+    if (nd->ping_out) {
+        nd->ping_out = false;
+        redisAsyncDisconnect(nd->ac); // pending callbacks get null: unavailable
+        return;
+    }
+    if (!nd->subscriber && redisAsyncCommand(nd->ac, on_pong, nd, "PING") == REDIS_OK)
+        nd->ping_out = true;
+}
+
+void on_health(evutil_socket_t, short, void *arg)
+{
+    auto *n = static_cast<hf_redis_nodes *>(arg);
+    for (auto &[address, nd] : n->nodes)
+        check_health(nd.get());
+}
+
+void finish(call *c, redisReply *r)
+{
+    hf_redis_nodes *n = c->n;
+    std::unique_ptr<call> owned(c);
+    if (n->closing)
+        return;
+    c->on_reply(r);
+    if (!r || !c->on_durable)
+        return;
+    if (n->config.replicas == 0) {
+        c->on_durable(true);
+        return;
+    }
+    c->ran_on->unwaited.push_back(std::move(c->on_durable));
+    event_active(n->wait_event, EV_TIMEOUT, 0);
+}
+
+void on_retry_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<call *>(arg);
+    c->n->retrying.erase(c);
+    event_free(c->retry_timer);
+    c->retry_timer = nullptr;
+    send_call(c);
+}
+
+// Sends c again after a pause, or gives up.
+void retry_later(call *c, uint64_t ms)
+{
+    if (++c->retries > max_retries) {
+        finish(c, nullptr);
+        return;
+    }
+    hf_redis_nodes *n = c->n;
+    c->retry_timer = event_new(n->host->event_base(n->host->host), -1, 0, on_retry_timer, c);
+    timeval tv = tv_of(ms);
+    event_add(c->retry_timer, &tv);
+    n->retrying.insert(c);
+}
+
+bool starts_with(const redisReply *r, const char *prefix)
+{
+    return strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+void on_call_reply(redisAsyncContext *, void *r, void *privdata)
+{
+    auto *c = static_cast<call *>(privdata);
+    auto *reply = static_cast<redisReply *>(r);
+    hf_redis_nodes *n = c->n;
+    if (!reply || reply->type != REDIS_REPLY_ERROR || n->closing) {
+        if (!reply)
+            refresh_map(n);
+        finish(c, reply);
+        return;
+    }
+    hf_redis_redirect to;
+    if (hf_redis_parse_redirect(reply->str, reply->len, &to) && !c->fixed) {
+        if (++c->redirects > max_redirects) {
+            finish(c, nullptr);
+            return;
+        }
+        if (to.ask) {
+            c->ask_address = to.address;
+        } else {
+            n->owner[size_t(to.slot)] = node_at(n, to.address);
+            refresh_map(n);
+        }
+        send_call(c);
+    } else if (starts_with(reply, "NOSCRIPT") && c->script) {
+        c->args[0] = "EVAL";
+        c->args[1] = c->script;
+        c->script = nullptr;
+        send_call(c);
+    } else if (starts_with(reply, "TRYAGAIN")) {
+        retry_later(c, retry_gap_ms);
+    } else if (starts_with(reply, "CLUSTERDOWN")) {
+        refresh_map(n);
+        retry_later(c, retry_gap_ms * 4);
+    } else {
+        finish(c, reply);
+    }
+}
+
+void send_call(call *c)
+{
+    hf_redis_nodes *n = c->n;
+    node *to = c->fixed;
+    bool asking = !c->ask_address.empty();
+    if (asking)
+        to = node_at(n, c->ask_address);
+    else if (!to)
+        to = c->slot >= 0 ? n->owner[size_t(c->slot)] : any_ready(n);
+    c->ask_address.clear();
+    if (!to || !to->ready) {
+        if (!to)
+            refresh_map(n);
+        finish(c, nullptr);
+        return;
+    }
+    std::vector<const char *> argv;
+    std::vector<size_t> lens;
+    for (const std::string &a : c->args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    c->ran_on = to;
+    if (asking)
+        redisAsyncCommand(to->ac, nullptr, nullptr, "ASKING");
+    if (redisAsyncCommandArgv(to->ac, on_call_reply, c, int(argv.size()), argv.data(), lens.data()) != REDIS_OK)
+        finish(c, nullptr);
+}
+
+// The durable calls of one node that one WAIT answers.
+struct wait_batch {
+    hf_redis_nodes *n;
+    std::vector<hf_redis_durable_fn> calls;
+};
+
+void on_wait(redisAsyncContext *, void *r, void *privdata)
+{
+    std::unique_ptr<wait_batch> batch(static_cast<wait_batch *>(privdata));
+    auto *reply = static_cast<redisReply *>(r);
+    if (batch->n->closing)
+        return;
+    bool replicated =
+        reply && reply->type == REDIS_REPLY_INTEGER && uint64_t(reply->integer) >= batch->n->config.replicas;
+    for (hf_redis_durable_fn &fn : batch->calls)
+        fn(replicated);
+}
+
+// End of a reactor pass that answered durable calls: one WAIT per node
+// for all of them.
+void on_wait_event(evutil_socket_t, short, void *arg)
+{
+    auto *n = static_cast<hf_redis_nodes *>(arg);
+    for (auto &[address, nd] : n->nodes) {
+        if (nd->unwaited.empty())
+            continue;
+        auto *batch = new wait_batch{n, std::move(nd->unwaited)};
+        nd->unwaited.clear();
+        if (!nd->ready ||
+            redisAsyncCommand(nd->ac, on_wait, batch, "WAIT %llu %llu", (unsigned long long)n->config.replicas,
+                              (unsigned long long)n->config.wait_timeout_ms) != REDIS_OK)
+            on_wait(nullptr, nullptr, batch);
+    }
+}
+
+void on_refresh_timer(evutil_socket_t, short, void *arg)
+{
+    refresh_map(static_cast<hf_redis_nodes *>(arg));
+}
+
+const std::string &script_sha(hf_redis_nodes *n, const char *script)
+{
+    std::string &hex = n->shas[script];
+    if (hex.empty()) {
+        unsigned char digest[SHA_DIGEST_LENGTH];
+        SHA1(reinterpret_cast<const unsigned char *>(script), strlen(script), digest);
+        static const char digits[] = "0123456789abcdef";
+        for (unsigned char byte : digest) {
+            hex.push_back(digits[byte >> 4]);
+            hex.push_back(digits[byte & 15]);
+        }
+    }
+    return hex;
+}
+
+call *new_call(hf_redis_nodes *n, int slot, std::vector<std::string> args, hf_redis_reply_fn on_reply,
+               hf_redis_durable_fn on_durable)
+{
+    auto *c = new call;
+    c->n = n;
+    c->slot = slot;
+    c->args = std::move(args);
+    c->on_reply = std::move(on_reply);
+    c->on_durable = std::move(on_durable);
+    return c;
+}
+
+} // namespace
+
+hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_nodes_config &config,
+                                    hf_redis_message_fn on_message)
+{
+    auto *n = new hf_redis_nodes;
+    n->host = host;
+    n->config = config;
+    n->on_message = std::move(on_message);
+    event_base *base = host->event_base(host->host);
+    for (const std::string &seed : config.seeds) {
+        node *nd = node_at(n, seed);
+        if (nd && !config.cluster)
+            std::fill(n->owner.begin(), n->owner.end(), nd);
+    }
+    n->mapped = !config.cluster;
+    if (!config.channel.empty()) {
+        n->sub.n = n;
+        n->sub.subscriber = true;
+        n->sub.retry_timer = event_new(
+            base, -1, 0,
+            [](evutil_socket_t, short, void *arg) {
+                auto *l = static_cast<node *>(arg);
+                l->retry_pending = false;
+                connect_node(l);
+            },
+            &n->sub);
+        connect_node(&n->sub);
+    }
+    n->health_timer = event_new(base, -1, EV_PERSIST, on_health, n);
+    timeval health = tv_of(config.timeout_ms);
+    event_add(n->health_timer, &health);
+    n->wait_event = event_new(base, -1, 0, on_wait_event, n);
+    if (config.cluster) {
+        n->refresh_timer = event_new(base, -1, EV_PERSIST, on_refresh_timer, n);
+        timeval refresh = tv_of(map_refresh_ms);
+        event_add(n->refresh_timer, &refresh);
+    }
+    return n;
+}
+
+void hf_redis_nodes_close(hf_redis_nodes *n)
+{
+    n->closing = true;
+    for (call *c : n->retrying) {
+        event_free(c->retry_timer);
+        delete c;
+    }
+    std::vector<node *> all;
+    for (auto &[address, nd] : n->nodes)
+        all.push_back(nd.get());
+    if (!n->config.channel.empty())
+        all.push_back(&n->sub);
+    for (node *nd : all) {
+        event_free(nd->retry_timer);
+        if (nd->ac) {
+            nd->ac->data = nullptr;
+            redisAsyncFree(nd->ac); // pending callbacks run with null, and see closing
+        }
+    }
+    event_free(n->health_timer);
+    event_free(n->wait_event);
+    if (n->refresh_timer)
+        event_free(n->refresh_timer);
+    delete n;
+}
+
+void hf_redis_call(hf_redis_nodes *n, int slot, std::vector<std::string> args, hf_redis_reply_fn on_reply,
+                   hf_redis_durable_fn on_durable)
+{
+    send_call(new_call(n, slot, std::move(args), std::move(on_reply), std::move(on_durable)));
+}
+
+void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vector<std::string> keys,
+                     std::vector<std::string> args, hf_redis_reply_fn on_reply, hf_redis_durable_fn on_durable)
+{
+    std::vector<std::string> argv;
+    argv.reserve(3 + keys.size() + args.size());
+    argv.push_back("EVALSHA");
+    argv.push_back(script_sha(n, script));
+    argv.push_back(std::to_string(keys.size()));
+    for (std::vector<std::string> *part : {&keys, &args})
+        argv.insert(argv.end(), std::make_move_iterator(part->begin()), std::make_move_iterator(part->end()));
+    call *c = new_call(n, slot, std::move(argv), std::move(on_reply), std::move(on_durable));
+    c->script = script;
+    send_call(c);
+}
+
+void hf_redis_call_each(hf_redis_nodes *n, const std::vector<std::string> &args, hf_redis_reply_fn each,
+                        std::function<void()> done)
+{
+    std::set<node *> primaries(n->owner.begin(), n->owner.end());
+    primaries.erase(nullptr);
+    auto left = std::make_shared<size_t>(primaries.size());
+    if (primaries.empty()) {
+        done();
+        return;
+    }
+    for (node *nd : primaries) {
+        call *c = new_call(
+            n, -1, args,
+            [each, done, left](redisReply *r) {
+                each(r);
+                if (--*left == 0)
+                    done();
+            },
+            nullptr);
+        c->fixed = nd;
+        send_call(c);
+    }
+}
+
+bool hf_redis_nodes_mapped(const hf_redis_nodes *n)
+{
+    return n->mapped;
+}
