@@ -82,7 +82,7 @@ struct enqueue_batch {
     int slot = -1;
     std::vector<std::string> keys;    // index, counter, then q i c s per device
     std::vector<std::string> devs;    // "A|D" per device
-    std::vector<std::string> members; // ARGV per message, 8 each
+    std::vector<std::string> members; // ARGV per message: device number, record
     std::vector<pending_enqueue> items;
     std::unordered_map<std::string, size_t> dev_index;
 };
@@ -244,10 +244,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
             b.keys.push_back(key_of(s, req->account, kind, req->device));
         b.devs.push_back(dev);
     }
-    const char *collapse = req->collapse_key ? req->collapse_key : "";
-    b.members.insert(b.members.end(), {std::to_string(at->second + 1), req->from, std::to_string(req->msg_id >> 32),
-                                       std::to_string(req->msg_id & 0xffffffffu), std::to_string(req->payload_len),
-                                       collapse, std::to_string(req->expires_at_ms), hf_record_encode(req)});
+    b.members.push_back(std::to_string(at->second + 1));
+    b.members.push_back(hf_record_encode(req));
     b.items.push_back(pending_enqueue{cb, arg, at->second, b.members.back()});
     want_flush(s);
 }

@@ -22,19 +22,30 @@
 // width and the restart gap. Seqs and times stay below 2^53.
 #pragma once
 
-// A record's payload length and collapse key.
+// A record's parts: payload length and collapse key (nil: none); expiry;
+// and what an enqueue reads: the id's halves, from and the collapse key
+// ("": none).
 #define HF_REDIS_LUA_RECORD                                                                                            \
-    "local function rec_parts(r)\n"                                                                                    \
+    "local function be32(a, b, c, d) return ((a * 256 + b) * 256 + c) * 256 + d end\n"                                 \
+    "local function rec_lengths(r)\n"                                                                                  \
     "  local f1, f2 = string.byte(r, 25, 26)\n"                                                                        \
     "  local flen = f1 * 256 + f2\n"                                                                                   \
     "  local c1, c2 = string.byte(r, 27 + flen, 28 + flen)\n"                                                          \
-    "  local clen = c1 * 256 + c2\n"                                                                                   \
+    "  return flen, c1 * 256 + c2\n"                                                                                   \
+    "end\n"                                                                                                            \
+    "local function rec_parts(r)\n"                                                                                    \
+    "  local flen, clen = rec_lengths(r)\n"                                                                            \
     "  return #r - 28 - flen - clen, clen > 0 and string.sub(r, 29 + flen, 28 + flen + clen) or nil\n"                 \
     "end\n"                                                                                                            \
     "local function rec_expires(r)\n"                                                                                  \
-    "  local t = 0\n"                                                                                                  \
-    "  for _, b in ipairs({string.byte(r, 17, 24)}) do t = t * 256 + b end\n"                                          \
-    "  return t\n"                                                                                                     \
+    "  local a, b, c, d, e, f, g, h = string.byte(r, 17, 24)\n"                                                        \
+    "  return be32(a, b, c, d) * 4294967296 + be32(e, f, g, h)\n"                                                      \
+    "end\n"                                                                                                            \
+    "local function rec_meta(r)\n"                                                                                     \
+    "  local a, b, c, d, e, f, g, h = string.byte(r, 1, 8)\n"                                                          \
+    "  local flen, clen = rec_lengths(r)\n"                                                                            \
+    "  return be32(a, b, c, d), be32(e, f, g, h), string.sub(r, 27, 26 + flen),\n"                                     \
+    "    string.sub(r, 29 + flen, 28 + flen + clen), #r - 28 - flen - clen\n"                                          \
     "end\n"                                                                                                            \
     "local function forget_collapse(ckey, col, seq)\n"                                                                 \
     "  if col and redis.call('HGET', ckey, col) == seq then redis.call('HDEL', ckey, col) end\n"                       \
@@ -85,8 +96,8 @@
 // Redis, when it is not a cluster). KEYS: the slot's expiry index and
 // depth counter, then q, i, c, s of each device. ARGV: now, dedup width,
 // dedup window ms, max count, max bytes, device count, each device's
-// "A|D", then per message: device number (1-based), from, id_hi, id_lo,
-// payload length, collapse key ("" for none), expires_at, record.
+// "A|D", then per message: its device's number (1-based) and its record,
+// which says the rest.
 // Returns four numbers per message: status (0 stored, 1 duplicate, 2
 // queue full), seq, acked (a duplicate the target acknowledged), and the
 // seq its collapse key replaced (0: none).
@@ -105,10 +116,9 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_RECORD HF_REDIS_LUA_DEDU
     "end\n"
     "local out, a = {}, 7 + ndev\n"
     "while a <= #ARGV do\n"
-    "  local v, from = devs[tonumber(ARGV[a])], ARGV[a + 1]\n"
-    "  local hi, lo, plen, col = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), ARGV[a + 5]\n"
-    "  local exp, rec = tonumber(ARGV[a + 6]), ARGV[a + 7]\n"
-    "  a = a + 8\n"
+    "  local v, rec = devs[tonumber(ARGV[a])], ARGV[a + 1]\n"
+    "  local hi, lo, from, col, plen = rec_meta(rec)\n"
+    "  a = a + 2\n"
     "  local d = v.senders[from]\n"
     "  if d == nil then d = dedup_read(redis.call('HGET', v.s, from), W) or false; v.senders[from] = d end\n"
     "  if dedup_seen(d, W, hi, lo) then\n"
@@ -134,6 +144,7 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_RECORD HF_REDIS_LUA_DEDU
     "      if col ~= '' then redis.call('HSET', v.c, col, v.next) end\n"
     "      v.count, v.bytes, v.added = v.count + 1, v.bytes + plen, v.added + 1\n"
     "      v.senders[from] = dedup_accept(d or nil, W, hi, lo, v.next); v.dirty[from] = true\n"
+    "      local exp = rec_expires(rec)\n"
     "      if not v.expires or exp < v.expires then v.expires = exp end\n"
     "      table.insert(out, 0); table.insert(out, v.next); table.insert(out, 0)\n"
     "      table.insert(out, older and tonumber(older) or 0)\n"
