@@ -53,7 +53,7 @@ struct node {
     int port = 0;
     bool subscriber = false; // the notification connection
     redisAsyncContext *ac = nullptr;
-    bool ready = false; // connected, AUTH/SELECT queued
+    bool ready = false; // connecting or connected, AUTH/SELECT queued first
     bool wanted = true; // in the slot map (or a seed while there is none): keep it connected
     bool retry_pending = false;
     uint32_t attempt = 0;
@@ -82,6 +82,8 @@ struct hf_redis_nodes {
     bool closing = false;
     event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
     std::set<call *> retrying;
+    std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
+    event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
 };
 
@@ -161,6 +163,11 @@ void on_slots(redisAsyncContext *, void *r, void *privdata)
     for (auto &[address, nd] : n->nodes)
         if (nd->wanted && !nd->ac && !nd->retry_pending)
             connect_node(nd.get());
+    std::vector<call *> parked = std::move(n->unmapped);
+    n->unmapped.clear();
+    event_del(n->unmapped_timer);
+    for (call *c : parked)
+        send_call(c);
 }
 
 // Reads the slot map again from any node that answers (one read at a time).
@@ -231,15 +238,6 @@ void on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     hf_redis_nodes *n = nd->n;
-    auto *mut = const_cast<redisAsyncContext *>(ac);
-    // Commands queue in order: AUTH and SELECT go before anything else.
-    if (!n->config.password.empty())
-        redisAsyncCommand(mut, on_auth, nd, "AUTH %b", n->config.password.data(), n->config.password.size());
-    if (nd->subscriber)
-        redisAsyncCommand(mut, on_message, n, "SUBSCRIBE %b", n->config.channel.data(), n->config.channel.size());
-    else if (n->config.database && !n->config.cluster)
-        redisAsyncCommand(mut, nullptr, nullptr, "SELECT %lld", (long long)n->config.database);
-    nd->ready = true;
     nd->attempt = 0;
     if (nd->reported_down)
         log_at(n, HF_LOG_INFO, "Redis %s is back%s", nd->address, nd->subscriber ? " (notifications)" : "");
@@ -283,6 +281,16 @@ void connect_node(node *nd)
     redisLibeventAttach(ac, n->host->event_base(n->host->host));
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    // hiredis keeps what is sent before the connection is up and writes it
+    // in order once it is: AUTH and SELECT first, then calls at once (a
+    // failed connect answers them with null).
+    if (!n->config.password.empty())
+        redisAsyncCommand(ac, on_auth, nd, "AUTH %b", n->config.password.data(), n->config.password.size());
+    if (nd->subscriber)
+        redisAsyncCommand(ac, on_message, n, "SUBSCRIBE %b", n->config.channel.data(), n->config.channel.size());
+    else if (n->config.database && !n->config.cluster)
+        redisAsyncCommand(ac, nullptr, nullptr, "SELECT %lld", (long long)n->config.database);
+    nd->ready = true;
 }
 
 // A Redis that hangs (no answers, no close) is treated as down: hiredis
@@ -396,9 +404,28 @@ void on_call_reply(redisAsyncContext *, void *r, void *privdata)
     }
 }
 
+// A cluster whose slot map is not read yet (the store just opened) holds
+// calls for up to `timeout`, rather than refusing the first sends.
+void on_unmapped_timeout(evutil_socket_t, short, void *arg)
+{
+    auto *n = static_cast<hf_redis_nodes *>(arg);
+    std::vector<call *> parked = std::move(n->unmapped);
+    n->unmapped.clear();
+    for (call *c : parked)
+        finish(c, nullptr);
+}
+
 void send_call(call *c)
 {
     hf_redis_nodes *n = c->n;
+    if (!n->mapped && !c->fixed) {
+        if (n->unmapped.empty()) {
+            timeval tv = tv_of(n->config.timeout_ms);
+            event_add(n->unmapped_timer, &tv);
+        }
+        n->unmapped.push_back(c);
+        return;
+    }
     node *to = c->fixed;
     bool asking = !c->ask_address.empty();
     if (asking)
@@ -525,6 +552,7 @@ hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_node
     timeval health = tv_of(config.timeout_ms);
     event_add(n->health_timer, &health);
     n->wait_event = event_new(base, -1, 0, on_wait_event, n);
+    n->unmapped_timer = event_new(base, -1, 0, on_unmapped_timeout, n);
     if (config.cluster) {
         n->refresh_timer = event_new(base, -1, EV_PERSIST, on_refresh_timer, n);
         timeval refresh = tv_of(map_refresh_ms);
@@ -540,6 +568,9 @@ void hf_redis_nodes_close(hf_redis_nodes *n)
         event_free(c->retry_timer);
         delete c;
     }
+    for (call *c : n->unmapped)
+        delete c;
+    event_free(n->unmapped_timer);
     std::vector<node *> all;
     for (auto &[address, nd] : n->nodes)
         all.push_back(nd.get());

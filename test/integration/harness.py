@@ -28,18 +28,20 @@ for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
     os.environ.pop(var, None)
 
 
-def free_port():
+def free_port(bus=False):
     """A free loopback port below the kernel's ephemeral range (32768 and
     up), so that no outgoing connection takes it between now and the bind
-    of the process it is meant for."""
+    of the process it is meant for. With bus, port + 10000 is free too: a
+    Redis Cluster node's bus port."""
     while True:
-        port = random.randint(20000, 32767)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
+        port = random.randint(20000, 22767 if bus else 32767)
+        try:
+            for p in (port, port + 10000) if bus else (port,):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return port
 
 
 def metric_value(text, series):
@@ -64,17 +66,24 @@ class RedisServer:
 
     servers = []
 
-    def __init__(self, password=None):
+    def __init__(self, password=None, cluster=False, port=None):
         self.dir = tempfile.mkdtemp(prefix="handoff-redis-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.password = password
+        self.cluster = cluster
         self.proc = None
-        RedisServer.servers.append(self)
+        if not cluster:
+            RedisServer.servers.append(self)
 
     def start(self):
+        # A cluster node's writes are kept by its replica (store.replicas),
+        # a lone Redis's by its disk.
+        cluster = ["--cluster-enabled", "yes", "--cluster-config-file", os.path.join(self.dir, "nodes.conf"),
+                   "--cluster-node-timeout", "1000", "--appendfsync", "everysec"] if self.cluster else [
+                   "--appendfsync", "always"]
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
-             "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--protected-mode", "yes"]
+             "--appendonly", "yes", "--daemonize", "no", "--protected-mode", "yes"] + cluster
             + (["--requirepass", self.password] if self.password else []),
             stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
         def up():
@@ -99,6 +108,125 @@ class RedisServer:
         return "127.0.0.1:%d" % self.port
 
 
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def cli(self, *args):
+        """A redis-cli command against this node; its output."""
+        return subprocess.run(["redis-cli", "-p", str(self.port)] + [str(a) for a in args], capture_output=True,
+                              text=True, timeout=30).stdout
+
+
+class RedisCluster:
+    """A real Redis Cluster on loopback: `primaries` primaries, each with a
+    replica, made with redis-cli --cluster create. Lives until the test
+    file ends (making one takes seconds), so relays keep to their own
+    prefix."""
+
+    clusters = []
+
+    def __init__(self, primaries=3, ports=None):
+        count = primaries * 2
+        while not ports or len(set(ports)) < count:
+            ports = [free_port(bus=True) for _ in range(count)]
+        self.nodes = [RedisServer(cluster=True, port=p) for p in ports]
+        self.primaries = primaries
+        RedisCluster.clusters.append(self)
+
+    def start_nodes(self):
+        for node in self.nodes:
+            node.start()
+        return self
+
+    def start(self):
+        self.start_nodes()
+        out = subprocess.run(["redis-cli", "--cluster", "create"] + [n.address() for n in self.nodes]
+                             + ["--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, "redis-cli --cluster create failed:\n" + out.stdout + out.stderr
+        self.wait_ok()
+        return self
+
+    def live(self):
+        return [n for n in self.nodes if n.proc and n.proc.poll() is None]
+
+    def wait_ok(self, timeout=30, replicated=True):
+        """Until every live node says the cluster is ok, every slot has a
+        live primary and (replicated) every primary a replica in sync, as
+        store.replicas = 1 needs."""
+        def ok():
+            for node in self.live():
+                if "cluster_state:ok" not in node.cli("CLUSTER", "INFO"):
+                    return False
+            ranges = self.slot_ranges()
+            if sum(hi - lo + 1 for lo, hi, _ in ranges) != 16384:
+                return False
+            for address in set(a for _, _, a in ranges) if replicated else ():
+                info = next(n for n in self.nodes if n.address() == address).cli("INFO", "replication")
+                if "state=online" not in info:
+                    return False
+            return True
+        wait_until(ok, timeout, "the Redis Cluster to be ok")
+
+    def node_lines(self):
+        """CLUSTER NODES as a live node sees it, split."""
+        return [line.split() for line in self.live()[0].cli("CLUSTER", "NODES").splitlines() if line.strip()]
+
+    def slot_ranges(self):
+        """(first, last, "host:port") of every slot range a live primary serves."""
+        ranges = []
+        for f in self.node_lines():
+            if "master" in f[2] and "fail" not in f[2]:
+                for part in f[8:]:
+                    if part.startswith("["):
+                        continue  # a slot being moved
+                    lo, _, hi = part.partition("-")
+                    ranges.append((int(lo), int(hi or lo), f[1].split("@")[0]))
+        return ranges
+
+    def node_of_slot(self, slot):
+        for lo, hi, address in self.slot_ranges():
+            if lo <= slot <= hi:
+                return next(n for n in self.nodes if n.address() == address)
+        raise AssertionError("no primary serves slot %d" % slot)
+
+    def node_id(self, node):
+        return next(f[0] for f in self.node_lines() if f[1].split("@")[0] == node.address())
+
+    def seeds(self):
+        return ",".join(n.address() for n in self.nodes[:self.primaries])
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+
+
+def key_slot(key):
+    """Redis Cluster's slot of a key: CRC16-XMODEM of its {tag} or all of it."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            key = key[start + 1:end]
+    crc = 0
+    for byte in key.encode():
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc % 16384
+
+
+def shared_cluster():
+    """The Redis Cluster of this test file, made on first use."""
+    if not RedisCluster.clusters:
+        RedisCluster().start()
+    return RedisCluster.clusters[0]
+
+
 def shared_redis():
     """The Redis of this test, started on first use (HF_STORE=redis)."""
     if not RedisServer.servers:
@@ -112,6 +240,7 @@ class Relay:
     first one as `share`."""
 
     relays = []
+    made = 0
 
     def __init__(self, role="standalone", share=None, server_id="test", keys=None, **settings):
         self.dir = tempfile.mkdtemp(prefix="handoff-test-")
@@ -149,9 +278,15 @@ class Relay:
             self.settings["register.ca"] = self.ca
         self.settings.update(settings)
         if self.settings["store.module"] == "redis":
-            self.settings.setdefault("store.address", shared_redis().address())
-            # Each relay its own key space unless it shares one on purpose.
-            self.settings.setdefault("store.prefix", "hf%d:" % id(self))
+            # HF_REDIS=cluster runs them against a Redis Cluster.
+            if os.environ.get("HF_REDIS") == "cluster" and "store.address" not in self.settings:
+                self.settings.setdefault("store.cluster", shared_cluster().seeds())
+            else:
+                self.settings.setdefault("store.address", shared_redis().address())
+            # Each relay its own key space unless it shares one on purpose
+            # (a cluster outlives the tests of a file).
+            Relay.made += 1
+            self.settings.setdefault("store.prefix", "hf%d-%d:" % (os.getpid(), Relay.made))
         if self.settings["store.module"] == "lmdb":
             self.settings.setdefault("store.path", os.path.join(self.dir, "lmdb"))
             self.settings.setdefault("store.map_size", "64m")
@@ -331,5 +466,7 @@ def run(tests):
                     relay.proc.wait()
             for redis in RedisServer.servers:
                 redis.stop()
+    for cluster in RedisCluster.clusters:
+        cluster.stop()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
