@@ -199,8 +199,15 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
     s->fetching = false;
     hf_histogram_observe(&c->d->stats.store_fetch_seconds, hf_mono_us() - s->fetch_started_us);
     if (status != HF_STORE_OK) {
-        hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); will retry on the next event",
-               s->account.c_str(), s->device.c_str(), status);
+        // A store that is down (a Redis failover) comes back by itself;
+        // the device's queue is read again then, not at its next event.
+        hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); trying again in %lld ms", s->account.c_str(),
+               s->device.c_str(), status, (long long)c->d->cfg.store_retry_ms);
+        if (!s->fetch_retry)
+            s->fetch_retry.reset(event_new(
+                c->d->base.get(), -1, 0,
+                [](evutil_socket_t, short, void *arg) { hf_session_pump(static_cast<hf_session *>(arg)); }, s));
+        event_add(s->fetch_retry.get(), hf_daemon_timeout(c->d, uint64_t(c->d->cfg.store_retry_ms)));
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
             send_deliver(c, &msgs[i]);

@@ -80,6 +80,7 @@ struct hf_redis_nodes {
     node sub;
     bool refreshing = false;
     bool closing = false;
+    bool said_unreached = false; // the one warning while no seed of a cluster answers
     event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
     std::set<call *> retrying;
     std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
@@ -159,6 +160,9 @@ void on_slots(redisAsyncContext *, void *r, void *privdata)
         int index = map.owner[size_t(slot)];
         n->owner[size_t(slot)] = index < 0 ? nullptr : by_index[size_t(index)];
     }
+    if (!n->mapped)
+        n->host->log(n->host->host, HF_LOG_INFO, "store_redis", "Redis Cluster: %zu primaries, slot map read from %s",
+                     map.addresses.size(), from->address.c_str());
     n->mapped = true;
     for (auto &[address, nd] : n->nodes)
         if (nd->wanted && !nd->ac && !nd->retry_pending)
@@ -189,6 +193,20 @@ void schedule_reconnect(node *nd, const char *why)
     nd->ready = false;
     nd->ac = nullptr;
     nd->ping_out = false;
+    if (n->config.cluster && !n->mapped && !nd->reported_down) {
+        // A cluster not reached yet says so once, not once per seed.
+        if (!n->said_unreached) {
+            std::string seeds;
+            for (const std::string &seed : n->config.seeds)
+                seeds += (seeds.empty() ? "" : ", ") + seed;
+            log_at(n, HF_LOG_WARNING,
+                   "Redis Cluster: no seed node answers (%s: %s); senders get store_unavailable until one does "
+                   "(retrying)",
+                   seeds, why);
+            n->said_unreached = true;
+        }
+        nd->reported_down = true;
+    }
     if (!nd->reported_down) {
         log_at(n, HF_LOG_WARNING, "Redis %s%s: senders get store_unavailable until it is back (retrying)", nd->address,
                std::string(nd->subscriber ? " (notifications): " : ": ") + why);
@@ -434,8 +452,7 @@ void send_call(call *c)
         to = c->slot >= 0 ? n->owner[size_t(c->slot)] : any_ready(n);
     c->ask_address.clear();
     if (!to || !to->ready) {
-        if (!to)
-            refresh_map(n);
+        refresh_map(n); // a cluster may serve the slot elsewhere by now
         finish(c, nullptr);
         return;
     }

@@ -28,6 +28,9 @@ for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
     os.environ.pop(var, None)
 
 
+_ports_given = set()
+
+
 def free_port(bus=False):
     """A free loopback port below the kernel's ephemeral range (32768 and
     up), so that no outgoing connection takes it between now and the bind
@@ -35,12 +38,15 @@ def free_port(bus=False):
     Redis Cluster node's bus port."""
     while True:
         port = random.randint(20000, 22767 if bus else 32767)
+        if port in _ports_given or (bus and port + 10000 in _ports_given):
+            continue  # handed out already, perhaps not bound yet
         try:
             for p in (port, port + 10000) if bus else (port,):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", p))
         except OSError:
             continue
+        _ports_given.update((port, port + 10000) if bus else (port,))
         return port
 
 
@@ -127,6 +133,7 @@ class RedisCluster:
     prefix."""
 
     clusters = []
+    shared = None
 
     def __init__(self, primaries=3, ports=None):
         count = primaries * 2
@@ -162,8 +169,9 @@ class RedisCluster:
                 if "cluster_state:ok" not in node.cli("CLUSTER", "INFO"):
                     return False
             ranges = self.slot_ranges()
-            if sum(hi - lo + 1 for lo, hi, _ in ranges) != 16384:
-                return False
+            live = set(n.address() for n in self.live())
+            if sum(hi - lo + 1 for lo, hi, _ in ranges) != 16384 or any(a not in live for _, _, a in ranges):
+                return False  # a dead primary not yet replaced
             for address in set(a for _, _, a in ranges) if replicated else ():
                 info = next(n for n in self.nodes if n.address() == address).cli("INFO", "replication")
                 if "state=online" not in info:
@@ -221,10 +229,11 @@ def key_slot(key):
 
 
 def shared_cluster():
-    """The Redis Cluster of this test file, made on first use."""
-    if not RedisCluster.clusters:
-        RedisCluster().start()
-    return RedisCluster.clusters[0]
+    """The Redis Cluster the tests of a file share, made on first use
+    (tests that kill nodes make their own)."""
+    if not RedisCluster.shared:
+        RedisCluster.shared = RedisCluster().start()
+    return RedisCluster.shared
 
 
 def shared_redis():

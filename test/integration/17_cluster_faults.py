@@ -1,0 +1,224 @@
+"""17: the Redis store on a real Redis Cluster (three primaries, three
+replicas) under faults: an acknowledged message survives its primary's
+kill -9, senders are told store_unavailable (never a false stored) until
+the failover and then go on by themselves, slots move under traffic with
+nothing lost, repeated or reordered, a cluster unreachable at start is
+one log line and then served, and a killed handoffd's devices find their
+queues on another server."""
+
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+import hfwire
+from harness import Relay, RedisCluster, key_slot
+
+
+def on_cluster(cluster, **settings):
+    """A standalone relay on the cluster's Redis store."""
+    return Relay(**{"store.module": "redis", "store.cluster": cluster.seeds(), **settings}).start()
+
+
+def accounts_on(cluster, node, count, prefix="acct", below_slot=None):
+    """Account names whose slot the given primary serves (and, with
+    below_slot, one of the slots below it)."""
+    found, n = [], 0
+    while len(found) < count:
+        name = "%s%d" % (prefix, n)
+        slot = key_slot(name)
+        if cluster.node_of_slot(slot) is node and (below_slot is None or slot < below_slot):
+            found.append(name)
+        n += 1
+    return found
+
+
+def send_until_taken(conn, msg_id, payload, to="phone", deadline_s=40):
+    """Sends one message, again with the same id while the store is
+    unavailable, as libhandoff does; returns the statuses seen."""
+    seen = []
+    deadline = time.monotonic() + deadline_s
+    while True:
+        conn.send(hfwire.SEND, [("to", to), ("id", msg_id), ("payload", payload)])
+        ack = conn.expect(hfwire.SEND_ACK, timeout=10)
+        seen.append(ack["status"])
+        if ack["status"] != hfwire.REJECTED:
+            return seen
+        assert ack["code"] == hfwire.ERR["store_unavailable"], ack
+        assert time.monotonic() < deadline, "the store never came back"
+        time.sleep(0.05)
+
+
+class Receiver(threading.Thread):
+    """A device that takes every DELIVER and acknowledges it; keeps (id,
+    payload) in arrival order."""
+
+    def __init__(self, conn):
+        super().__init__(daemon=True)
+        self.conn, self.got, self.running, self.closed = conn, [], True, False
+
+    def run(self):
+        while self.running:
+            try:
+                frame = self.conn.recv(timeout=0.2)
+            except OSError:
+                continue  # a read timeout: nothing came
+            if frame is None:
+                self.closed = True
+                return
+            mtype, fields = frame
+            if mtype == hfwire.DELIVER:
+                self.got.append((fields["id"], fields["payload"]))
+                self.conn.send(hfwire.DELIVER_ACK, [("upto", fields["seq"])])
+
+    def shown(self):
+        """What a client shows: copies of one (from, id) dropped, as libhandoff does."""
+        out, ids = [], set()
+        for msg_id, payload in self.got:
+            if msg_id not in ids:
+                ids.add(msg_id)
+                out.append(payload)
+        return out
+
+    def stop(self):
+        self.running = False
+        self.join(5)
+
+
+def test_acknowledged_sends_survive_their_primary_killed():
+    cluster = RedisCluster().start()
+    relay = on_cluster(cluster)
+    victim = cluster.node_of_slot(key_slot("acct0"))
+    names = accounts_on(cluster, victim, 4)
+    acked = {}
+    for name in names:
+        sender = relay.conn()
+        sender.hello(relay.token(name, "pc"))
+        for i in range(1, 31):
+            sender.send(hfwire.SEND, [("to", "phone"), ("id", i), ("payload", b"%s-%d" % (name.encode(), i))])
+        for i in range(1, 31):
+            ack = sender.expect(hfwire.SEND_ACK)
+            if ack["status"] == hfwire.STORED:
+                acked.setdefault(name, []).append("%s-%d" % (name, ack["id"]))
+        sender.close()
+    assert sum(len(v) for v in acked.values()) == 120, acked
+    victim.kill()  # right after the burst: only WAIT put the messages on its replica
+    cluster.wait_ok(replicated=False)
+    assert cluster.node_of_slot(key_slot(names[0])) is not victim
+    for name in names:
+        code, out, err = relay.cli(relay.token(name, "phone"), "listen", "--count", "30", "--timeout", "30")
+        assert code == 0, (code, err)
+        assert out.splitlines() == acked[name], (name, out)
+
+
+def test_a_primary_killed_under_load_costs_store_unavailable_then_traffic_goes_on():
+    cluster = RedisCluster().start()
+    relay = on_cluster(cluster, **{"delivery.store_retry": "100ms"})
+    victim = cluster.node_of_slot(key_slot("acct0"))
+    name = accounts_on(cluster, victim, 1)[0]
+    sender, phone = relay.conn(), relay.conn()
+    sender.hello(relay.token(name, "pc"))
+    phone.hello(relay.token(name, "phone"))
+    receiver = Receiver(phone)
+    receiver.start()
+    statuses = []
+    restarted = False
+    for i in range(1, 301):
+        if i == 100:
+            victim.kill()
+        if i > 100 and not restarted and hfwire.REJECTED in statuses:
+            # The promoted replica needs a replica of its own before
+            # store.replicas = 1 acknowledges again: the old primary
+            # comes back as one.
+            cluster.wait_ok(replicated=False)
+            victim.start()
+            restarted = True
+        statuses += send_until_taken(sender, i, b"m%d" % i)
+    assert hfwire.REJECTED in statuses, "the kill was never seen"
+    harness.wait_until(lambda: len(receiver.shown()) >= 300, 30, "every message delivered")
+    receiver.stop()
+    assert receiver.shown() == [b"m%d" % i for i in range(1, 301)], receiver.shown()
+    assert not receiver.closed, "the receiver lost its connection"
+    sender.send(hfwire.PING, [("id", 9)])
+    assert sender.expect(hfwire.PONG)["id"] == 9, "the sender lost its connection"
+
+
+def test_slots_move_under_traffic_with_nothing_lost_repeated_or_reordered():
+    cluster = RedisCluster().start()
+    relay = on_cluster(cluster, **{"delivery.store_retry": "100ms"})
+    source = cluster.node_of_slot(0)
+    target = cluster.node_of_slot(16383)
+    moved = 40  # redis-cli takes a source's lowest slots first
+    name = accounts_on(cluster, source, 1, prefix="moving", below_slot=moved)[0]
+    sender, phone = relay.conn(), relay.conn()
+    sender.hello(relay.token(name, "pc"))
+    phone.hello(relay.token(name, "phone"))
+    receiver = Receiver(phone)
+    receiver.start()
+    reshard = subprocess.Popen(
+        ["redis-cli", "--cluster", "reshard", source.address(), "--cluster-from", cluster.node_id(source),
+         "--cluster-to", cluster.node_id(target), "--cluster-slots", str(moved), "--cluster-yes",
+         "--cluster-pipeline", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    i = 0
+    while reshard.poll() is None or i < 200:
+        i += 1
+        send_until_taken(sender, i, b"r%d" % i)
+    assert reshard.returncode == 0, reshard.stdout.read()
+    assert cluster.node_of_slot(key_slot(name)) is target
+    harness.wait_until(lambda: len(receiver.shown()) >= i, 30, "every message delivered")
+    receiver.stop()
+    assert receiver.shown() == [b"r%d" % n for n in range(1, i + 1)], receiver.shown()[:50]
+    assert not receiver.closed
+
+
+def test_a_cluster_unreachable_at_start_is_one_log_line_then_served():
+    cluster = RedisCluster()  # ports chosen, nothing listening yet
+    relay = on_cluster(cluster, **{"log.level": "info"})
+    code, _, err = relay.cli(relay.token("alice", "pc"), "send", "--to", "phone", "too early")
+    assert code == 1 and "store_unavailable" in err, (code, err)
+    time.sleep(1.5)  # reconnect attempts go on meanwhile
+    warnings = [line for line in relay.log().splitlines() if "Redis" in line and "warning" in line]
+    assert len(warnings) == 1 and "no seed node answers" in warnings[0], warnings
+    cluster.start()
+    deadline = time.monotonic() + 20
+    while True:
+        code, out, err = relay.cli(relay.token("alice", "pc"), "send", "--to", "phone", "in time")
+        if code == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert (code, out) == (0, "stored\n"), (code, out, err)
+    code, out, _ = relay.cli(relay.token("alice", "phone"), "listen", "--count", "1", "--timeout", "10")
+    assert out == "in time\n", out
+
+
+def test_a_killed_servers_devices_rehome_and_find_their_queues():
+    cluster = harness.shared_cluster()
+    store = {"store.module": "redis", "store.cluster": cluster.seeds(), "store.prefix": "rehome:",
+             "allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
+    s1, s2 = [Relay("server", share=alloc, server_id="s%d" % i,
+                    **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store).start() for i in (1, 2)]
+    for s in (s1, s2):
+        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    a, b = s1.conn(), s2.conn()
+    a.hello(alloc.token("alice", "a"))
+    b.hello(alloc.token("alice", "b"))
+    time.sleep(0.2)  # presence written
+    b.send(hfwire.SEND, [("to", "a"), ("id", 1), ("payload", b"live across servers")])
+    msg = a.expect(hfwire.DELIVER, timeout=5)
+    assert msg["payload"] == b"live across servers"
+    a.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    a.send(hfwire.PING, [("id", 1)])
+    assert a.expect(hfwire.PONG)["id"] == 1
+    time.sleep(0.3)  # the acknowledgement applied, so that it is not delivered again
+    s1.stop(signal.SIGKILL)
+    b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"while you were away")])
+    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    harness.wait_until(lambda: "server s1" in alloc.log() and "left out" in alloc.log(), 5, "s1 dropped")
+    code, out, err = alloc.cli(alloc.token("alice", "a"), "listen", "--count", "1", "--timeout", "15")
+    assert (code, out) == (0, "while you were away\n"), (code, out, err)
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
