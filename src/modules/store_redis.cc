@@ -87,10 +87,13 @@ struct enqueue_batch {
     std::unordered_map<std::string, size_t> dev_index;
 };
 
-// A pass's acknowledgements of one device: the highest wins.
-struct pending_ack {
-    std::string account, device;
-    uint64_t upto = 0;
+// A pass's acknowledgements of the devices of one slot: per device, the
+// highest wins.
+struct ack_batch {
+    int slot = -1;
+    std::vector<std::string> keys; // the depth counter, then q i c per device
+    std::vector<uint64_t> upto;    // per device
+    std::unordered_map<std::string, size_t> dev_index;
     std::vector<std::pair<hf_store_done_cb, void *>> done;
 };
 
@@ -103,8 +106,8 @@ struct redis_store {
     hf_redis_nodes *nodes = nullptr;
     hf_tail_cache tail;
     event *flush_event = nullptr;
-    std::map<int, enqueue_batch> enqueues; // by slot (every slot 0 on one Redis)
-    std::unordered_map<std::string, pending_ack> acks;
+    std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)
+    std::map<int, ack_batch> acks;              // by slot, as enqueues
     std::map<std::string, std::string> notices; // server id -> "A|D\n..."
 };
 
@@ -328,31 +331,37 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
 
 // ---- acknowledgements ------------------------------------------------
 
-void send_ack(redis_store *s, pending_ack &a)
+void send_acks(redis_store *s, ack_batch &b)
 {
-    auto done = std::make_shared<std::vector<std::pair<hf_store_done_cb, void *>>>(std::move(a.done));
-    hf_redis_script(
-        s->nodes, slot_of(a.account), hf_redis_ack_lua,
-        {key_of(s, a.account, "q", a.device.c_str()), key_of(s, a.account, "i", a.device.c_str()),
-         key_of(s, a.account, "c", a.device.c_str()), slot_key(s, index_slot(s, a.account), "n")},
-        {std::to_string(a.upto)}, [done](redisReply *r) {
-            int status = !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK;
-            for (auto &[cb, arg] : *done)
-                cb(arg, status);
-        });
+    auto done = std::make_shared<std::vector<std::pair<hf_store_done_cb, void *>>>(std::move(b.done));
+    std::vector<std::string> args;
+    for (uint64_t upto : b.upto)
+        args.push_back(std::to_string(upto));
+    hf_redis_script(s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args), [done](redisReply *r) {
+        int status = !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK;
+        for (auto &[cb, arg] : *done)
+            cb(arg, status);
+    });
 }
 
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    pending_ack &a = s->acks[dev_of(account, device)];
-    if (a.done.empty()) {
-        a.account = account;
-        a.device = device;
+    int slot = slot_of(account);
+    ack_batch &b = s->acks[s->cluster ? slot : 0];
+    if (b.keys.empty()) {
+        b.slot = slot;
+        b.keys.push_back(slot_key(s, index_slot(s, account), "n"));
     }
-    if (upto_seq > a.upto)
-        a.upto = upto_seq;
-    a.done.emplace_back(cb, arg);
+    auto [at, added] = b.dev_index.emplace(dev_of(account, device), b.upto.size());
+    if (added) {
+        for (const char *kind : {"q", "i", "c"})
+            b.keys.push_back(key_of(s, account, kind, device));
+        b.upto.push_back(upto_seq);
+    } else if (upto_seq > b.upto[at->second]) {
+        b.upto[at->second] = upto_seq;
+    }
+    b.done.emplace_back(cb, arg);
     want_flush(s);
 }
 
@@ -393,10 +402,10 @@ void on_flush(evutil_socket_t, short, void *arg)
     s->enqueues.clear();
     for (auto &[slot, batch] : enqueues)
         send_enqueues(s, batch);
-    std::unordered_map<std::string, pending_ack> acks = std::move(s->acks);
+    std::map<int, ack_batch> acks = std::move(s->acks);
     s->acks.clear();
-    for (auto &[dev, ack] : acks)
-        send_ack(s, ack);
+    for (auto &[slot, batch] : acks)
+        send_acks(s, batch);
     std::map<std::string, std::string> notices = std::move(s->notices);
     s->notices.clear();
     for (auto &[server, body] : notices) {
