@@ -32,7 +32,7 @@ struct bench_options {
     int pid = 0;                 // daemon to measure (RSS, CPU): the first --pid
     std::vector<int> pids;       // every --pid: daemons whose CPU time flows add up
     std::vector<int> store_pids; // --store-pid: the store's processes (Redis), CPU per message
-    int kill = 0; // storm: the daemon to kill -9
+    int kill = 0;                // storm: the daemon to kill -9
     // pairs for a time instead of a count, watched (bench/soak.h):
     double seconds = 0;     // 0: --count messages
     double sample_s = 60;   // a row this often

@@ -169,27 +169,27 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_RECORD HF_REDIS_LUA_DEDU
 // The acknowledgements of one reactor pass to the devices of one slot.
 // KEYS: the slot's depth counter, then q, i, c of each device. ARGV: each
 // device's upto. Drops every message with seq <= upto; returns how many.
-static const char hf_redis_ack_lua[] = HF_REDIS_LUA_RECORD
-    "local dropped = 0\n"
-    "for j = 1, #ARGV do\n"
-    "  local q, i, c, upto = KEYS[3 * j - 1], KEYS[3 * j], KEYS[3 * j + 1], tonumber(ARGV[j])\n"
-    "  if upto > tonumber(redis.call('HGET', i, 'acked') or '0') then\n"
-    "    local gone, bytes = redis.call('XRANGE', q, '-', '0-'..ARGV[j]), 0\n"
-    "    for _, e in ipairs(gone) do\n"
-    "      local plen, col = rec_parts(e[2][2])\n"
-    "      bytes = bytes + plen\n"
-    "      forget_collapse(c, col, string.sub(e[1], 3))\n"
-    "    end\n"
-    "    if #gone > 0 then\n"
-    "      redis.call('XTRIM', q, 'MINID', '0-'..(upto + 1))\n"
-    "      redis.call('HINCRBY', i, 'bytes', -bytes)\n"
-    "      dropped = dropped + #gone\n"
-    "    end\n"
-    "    redis.call('HSET', i, 'acked', ARGV[j])\n"
-    "  end\n"
-    "end\n"
-    "if dropped > 0 then redis.call('DECRBY', KEYS[1], dropped) end\n"
-    "return dropped\n";
+static const char hf_redis_ack_lua[] =
+    HF_REDIS_LUA_RECORD "local dropped = 0\n"
+                        "for j = 1, #ARGV do\n"
+                        "  local q, i, c, upto = KEYS[3 * j - 1], KEYS[3 * j], KEYS[3 * j + 1], tonumber(ARGV[j])\n"
+                        "  if upto > tonumber(redis.call('HGET', i, 'acked') or '0') then\n"
+                        "    local gone, bytes = redis.call('XRANGE', q, '-', '0-'..ARGV[j]), 0\n"
+                        "    for _, e in ipairs(gone) do\n"
+                        "      local plen, col = rec_parts(e[2][2])\n"
+                        "      bytes = bytes + plen\n"
+                        "      forget_collapse(c, col, string.sub(e[1], 3))\n"
+                        "    end\n"
+                        "    if #gone > 0 then\n"
+                        "      redis.call('XTRIM', q, 'MINID', '0-'..(upto + 1))\n"
+                        "      redis.call('HINCRBY', i, 'bytes', -bytes)\n"
+                        "      dropped = dropped + #gone\n"
+                        "    end\n"
+                        "    redis.call('HSET', i, 'acked', ARGV[j])\n"
+                        "  end\n"
+                        "end\n"
+                        "if dropped > 0 then redis.call('DECRBY', KEYS[1], dropped) end\n"
+                        "return dropped\n";
 
 // KEYS: q, i, c of a device, its slot's expiry index and depth counter.
 // ARGV: now, "A|D". Drops the expired messages among the first `scan` of

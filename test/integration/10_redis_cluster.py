@@ -1,25 +1,16 @@
 """10: several servers sharing Redis: immediate delivery across servers, re-homing, a Redis restart."""
 
-import signal
 import time
 
 import harness
 import hfwire
-from harness import Relay, RedisServer, finish_background
+from harness import Relay, RedisServer
 
 
 def cluster_on_redis():
     redis = RedisServer().start()
-    store = {"store.module": "redis", "store.address": redis.address(), "store.prefix": "shared:",
-             "allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}
-    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
-    nodes = []
-    for i in (1, 2):
-        s = Relay("server", share=alloc, server_id="s%d" % i,
-                  **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store)
-        nodes.append(s.start())
-    for s in nodes:
-        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    alloc, nodes = harness.servers_sharing({"store.module": "redis", "store.address": redis.address(),
+                                            "store.prefix": "shared:"})
     return redis, alloc, nodes
 
 
@@ -44,14 +35,7 @@ def test_killed_servers_device_rehomes_and_gets_what_was_stored():
     a.hello(alloc.token("alice", "a"))
     b = s2.conn()
     b.hello(alloc.token("alice", "b"))
-    s1.stop(signal.SIGKILL)
-    b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"while you were away")])
-    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
-    harness.wait_until(lambda: "server s1" in alloc.log() and "left out" in alloc.log(), 5, "s1 dropped")
-    # A asks the allocator again and lands on s2, where Redis has its queue.
-    code, out, err = alloc.cli(alloc.token("alice", "a"), "listen", "--count", "1", "--timeout", "15")
-    assert (code, out) == (0, "while you were away\n"), (code, out, err)
-    assert "alice/a online" in s2.log()
+    harness.kill_and_rehome(alloc, s1, s2, b)
 
 
 def test_redis_restart_answers_unavailable_then_delivers_everything():

@@ -6,7 +6,6 @@ nothing lost, repeated or reordered, a cluster unreachable at start is
 one log line and then served, and a killed handoffd's devices find their
 queues on another server."""
 
-import signal
 import subprocess
 import threading
 import time
@@ -193,14 +192,8 @@ def test_a_cluster_unreachable_at_start_is_one_log_line_then_served():
 
 
 def test_a_killed_servers_devices_rehome_and_find_their_queues():
-    cluster = harness.shared_cluster()
-    store = {"store.module": "redis", "store.cluster": cluster.seeds(), "store.prefix": "rehome:",
-             "allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"}
-    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
-    s1, s2 = [Relay("server", share=alloc, server_id="s%d" % i,
-                    **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store).start() for i in (1, 2)]
-    for s in (s1, s2):
-        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    alloc, (s1, s2) = harness.servers_sharing({"store.module": "redis", "store.cluster": harness.shared_cluster().seeds(),
+                                               "store.prefix": "rehome:"})
     a, b = s1.conn(), s2.conn()
     a.hello(alloc.token("alice", "a"))
     b.hello(alloc.token("alice", "b"))
@@ -212,12 +205,7 @@ def test_a_killed_servers_devices_rehome_and_find_their_queues():
     a.send(hfwire.PING, [("id", 1)])
     assert a.expect(hfwire.PONG)["id"] == 1
     time.sleep(0.3)  # the acknowledgement applied, so that it is not delivered again
-    s1.stop(signal.SIGKILL)
-    b.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"while you were away")])
-    assert b.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
-    harness.wait_until(lambda: "server s1" in alloc.log() and "left out" in alloc.log(), 5, "s1 dropped")
-    code, out, err = alloc.cli(alloc.token("alice", "a"), "listen", "--count", "1", "--timeout", "15")
-    assert (code, out) == (0, "while you were away\n"), (code, out, err)
+    harness.kill_and_rehome(alloc, s1, s2, b)
 
 
 if __name__ == "__main__":

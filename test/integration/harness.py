@@ -429,6 +429,32 @@ class Relay:
             return "(no log)"
 
 
+def servers_sharing(store):
+    """An allocator and two servers s1, s2 registered with it, on one
+    shared store (dotted config keys); returns (alloc, [s1, s2])."""
+    store = dict(store, **{"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"})
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
+    nodes = [Relay("server", share=alloc, server_id="s%d" % i,
+                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store).start() for i in (1, 2)]
+    for s in nodes:
+        wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
+    return alloc, nodes
+
+
+def kill_and_rehome(alloc, s1, s2, sender):
+    """Kills s1 (SIGKILL); sender, on s2, stores a message for alice/a,
+    which was on s1; alice/a asks the allocator again, lands on s2 and
+    gets it from the shared store."""
+    import hfwire
+    s1.stop(signal.SIGKILL)
+    sender.send(hfwire.SEND, [("to", "a"), ("id", 2), ("payload", b"while you were away")])
+    assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    wait_until(lambda: "server s1" in alloc.log() and "left out" in alloc.log(), 5, "s1 dropped")
+    code, out, err = alloc.cli(alloc.token("alice", "a"), "listen", "--count", "1", "--timeout", "15")
+    assert (code, out) == (0, "while you were away\n"), (code, out, err)
+    assert "alice/a online" in s2.log()
+
+
 def finish_background(proc, timeout=20):
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
