@@ -342,9 +342,9 @@ void finish(call *c, redisReply *r)
 {
     hf_redis_nodes *n = c->n;
     std::unique_ptr<call> owned(c);
+    c->on_reply(r); // while closing, null: the caller's state is released
     if (n->closing)
         return;
-    c->on_reply(r);
     if (!r || !c->on_durable)
         return;
     if (n->config.replicas == 0) {
@@ -436,6 +436,10 @@ void on_unmapped_timeout(evutil_socket_t, short, void *arg)
 void send_call(call *c)
 {
     hf_redis_nodes *n = c->n;
+    if (n->closing) {
+        finish(c, nullptr);
+        return;
+    }
     if (!n->mapped && !c->fixed) {
         if (n->unmapped.empty()) {
             timeval tv = tv_of(n->config.timeout_ms);
@@ -479,8 +483,6 @@ void on_wait(redisAsyncContext *, void *r, void *privdata)
 {
     std::unique_ptr<wait_batch> batch(static_cast<wait_batch *>(privdata));
     auto *reply = static_cast<redisReply *>(r);
-    if (batch->n->closing)
-        return;
     bool replicated =
         reply && reply->type == REDIS_REPLY_INTEGER && uint64_t(reply->integer) >= batch->n->config.replicas;
     for (hf_redis_durable_fn &fn : batch->calls)
@@ -580,13 +582,17 @@ hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_node
 
 void hf_redis_nodes_close(hf_redis_nodes *n)
 {
+    // Every call still out is answered null, so that its caller lets go
+    // of what it holds (a connection waiting for a fetch).
     n->closing = true;
-    for (call *c : n->retrying) {
+    std::set<call *> retrying = std::move(n->retrying);
+    for (call *c : retrying) {
         event_free(c->retry_timer);
-        delete c;
+        finish(c, nullptr);
     }
-    for (call *c : n->unmapped)
-        delete c;
+    std::vector<call *> unmapped = std::move(n->unmapped);
+    for (call *c : unmapped)
+        finish(c, nullptr);
     event_free(n->unmapped_timer);
     std::vector<node *> all;
     for (auto &[address, nd] : n->nodes)
@@ -598,8 +604,11 @@ void hf_redis_nodes_close(hf_redis_nodes *n)
         if (nd->ac) {
             nd->ac->data = nullptr;
             redisAsyncFree(nd->ac); // pending callbacks run with null, and see closing
+            nd->ac = nullptr;
         }
+        nd->ready = false;
     }
+    on_wait_event(-1, 0, n); // durable calls answered: not replicated
     event_free(n->health_timer);
     event_free(n->wait_event);
     if (n->refresh_timer)

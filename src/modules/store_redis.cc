@@ -102,6 +102,7 @@ struct redis_store {
     hf_store_params params;
     std::string server_id, prefix;
     bool cluster = false;
+    bool closing = false; // calls made while closing are answered store_unavailable at once
     uint64_t replicas = 0;
     hf_redis_nodes *nodes = nullptr;
     hf_tail_cache tail;
@@ -231,6 +232,10 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
 void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueue_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
+    if (s->closing) {
+        cb(arg, HF_STORE_UNAVAILABLE, 0, 0);
+        return;
+    }
     // A cluster's scripts keep to one slot, so a pass has a batch per
     // slot; one Redis takes the whole pass in one.
     int slot = slot_of(req->account);
@@ -347,6 +352,10 @@ void send_acks(redis_store *s, ack_batch &b)
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
+    if (s->closing) {
+        cb(arg, HF_STORE_UNAVAILABLE);
+        return;
+    }
     int slot = slot_of(account);
     ack_batch &b = s->acks[s->cluster ? slot : 0];
     if (b.keys.empty()) {
@@ -479,7 +488,8 @@ void store_presence_lookup(void *store, const char *account, const char *device,
 // ---- whole-store operations ------------------------------------------
 
 // Answers an expire or depth call once every slot it asked has: a count,
-// and whether every one answered.
+// and whether every one answered. Shared by the calls' callbacks, so a
+// store closed before the last answer frees it with them.
 struct slot_tally {
     uint64_t total = 0;
     int left = 0;
@@ -489,15 +499,14 @@ struct slot_tally {
 
     void one_done()
     {
-        if (--left == 0) {
+        if (--left == 0)
             cb(arg, unavailable ? HF_STORE_UNAVAILABLE : HF_STORE_OK, total);
-            delete this;
-        }
     }
 };
+using tally_ptr = std::shared_ptr<slot_tally>;
 
 // Drops the expired messages of one device its slot's index says is due.
-void expire_device(redis_store *s, slot_tally *tally, int index, const std::string &member, uint64_t now_ms)
+void expire_device(redis_store *s, const tally_ptr &tally, int index, const std::string &member, uint64_t now_ms)
 {
     size_t bar = member.find('|');
     if (bar == std::string::npos)
@@ -520,7 +529,7 @@ void expire_device(redis_store *s, slot_tally *tally, int index, const std::stri
 // reads again while a read came back full (each expire script rescoring
 // its device runs before the next read, on the same connection), up to
 // `rounds` reads.
-void sweep_slot(redis_store *s, slot_tally *tally, int index, uint64_t now_ms, int rounds)
+void sweep_slot(redis_store *s, const tally_ptr &tally, int index, uint64_t now_ms, int rounds)
 {
     tally->left++;
     hf_redis_call(s->nodes, index,
@@ -546,7 +555,7 @@ void sweep_slot(redis_store *s, slot_tally *tally, int index, uint64_t now_ms, i
 void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    auto *tally = new slot_tally{0, 1, false, cb, arg};
+    auto tally = std::make_shared<slot_tally>(slot_tally{0, 1, false, cb, arg});
     int slots = indexed_slots(s);
     for (int index = 0; index < slots; index++)
         sweep_slot(s, tally, index, now_ms, s->cluster ? 1 : sweep_rounds_one_redis);
@@ -557,7 +566,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
 void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    auto *tally = new slot_tally{0, 1, false, cb, arg};
+    auto tally = std::make_shared<slot_tally>(slot_tally{0, 1, false, cb, arg});
     int slots = indexed_slots(s);
     for (int index = 0; index < slots; index++) {
         tally->left++;
@@ -668,6 +677,10 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
 void store_close(void *store)
 {
     auto *s = static_cast<redis_store *>(store);
+    // What the pass gathered goes to the nodes, which answer it null as
+    // they close: every caller is answered.
+    on_flush(-1, 0, s);
+    s->closing = true;
     hf_redis_nodes_close(s->nodes);
     event_free(s->flush_event);
     delete s;
