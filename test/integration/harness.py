@@ -204,6 +204,12 @@ class RedisCluster:
     def node_id(self, node):
         return next(f[0] for f in self.node_lines() if f[1].split("@")[0] == node.address())
 
+    def replica_of(self, primary):
+        """The node replicating primary."""
+        primary_id = self.node_id(primary)
+        address = next(f[1].split("@")[0] for f in self.node_lines() if "slave" in f[2] and f[3] == primary_id)
+        return next(n for n in self.nodes if n.address() == address)
+
     def seeds(self):
         return ",".join(n.address() for n in self.nodes[:self.primaries])
 
