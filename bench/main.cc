@@ -12,6 +12,7 @@
 
 #include "bench/bench.h"
 #include "net/link.h"
+#include "proto/units.h"
 
 namespace
 {
@@ -53,20 +54,6 @@ bool parse_number(const char *name, const char *text, double *out)
         return false;
     }
     return true;
-}
-
-void split(const char *text, std::vector<std::string> *out)
-{
-    std::string s = text;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t comma = s.find(',', start);
-        if (comma == std::string::npos)
-            comma = s.size();
-        if (comma > start)
-            out->push_back(s.substr(start, comma - start));
-        start = comma + 1;
-    }
 }
 
 bool read_secret(const std::string &path, std::string *secret)
@@ -161,7 +148,7 @@ int parse(int argc, char **argv, bench_options *o)
             o->key_id = optarg;
             break;
         case opt_sources:
-            split(optarg, &o->sources);
+            hf_split_list(optarg, &o->sources);
             break;
         case opt_account:
             o->account = optarg;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "proto/units.h"
 
 namespace
 {
@@ -26,21 +27,6 @@ void usage(FILE *out)
             "  --verbose              trace allocation, failover and backoff on stderr\n"
             "\n"
             "Exit status: 0 ok, 1 rejected, 2 usage, 3 timed out, 4 refused (token). See handoff(1).\n");
-}
-
-void split_list(const char *text, std::vector<std::string> *out)
-{
-    std::string s = text;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t comma = s.find(',', start);
-        std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty())
-            out->push_back(item);
-        if (comma == std::string::npos)
-            break;
-        start = comma + 1;
-    }
 }
 
 } // namespace
@@ -86,7 +72,7 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
             continue;
         }
         if (which == 0)
-            split_list(value, &common->allocators);
+            hf_split_list(value, &common->allocators);
         else if (which == 1)
             common->ca = value;
         else if (which == 2)
@@ -117,7 +103,7 @@ int main(int argc, char **argv)
     // Options that were not given come from the environment.
     const char *env;
     if (common.allocators.empty() && (env = getenv("HANDOFF_ALLOCATOR")))
-        split_list(env, &common.allocators);
+        hf_split_list(env, &common.allocators);
     if (common.ca.empty() && (env = getenv("HANDOFF_CA")))
         common.ca = env;
     if (common.token.empty() && (env = getenv("HANDOFF_TOKEN")))

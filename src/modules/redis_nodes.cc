@@ -94,6 +94,13 @@ namespace
 void connect_node(node *nd);
 void send_call(call *c);
 
+void on_reconnect_timer(evutil_socket_t, short, void *arg)
+{
+    auto *nd = static_cast<node *>(arg);
+    nd->retry_pending = false;
+    connect_node(nd);
+}
+
 void log_at(hf_redis_nodes *n, int level, const char *fmt, const std::string &a, const std::string &b)
 {
     n->host->log(n->host->host, level, "store_redis", fmt, a.c_str(), b.c_str());
@@ -109,14 +116,7 @@ node *node_at(hf_redis_nodes *n, const std::string &address)
     nd->address = address;
     if (!hf_redis_split_address(address, &nd->host, &nd->port))
         return nullptr;
-    nd->retry_timer = event_new(
-        n->host->event_base(n->host->host), -1, 0,
-        [](evutil_socket_t, short, void *arg) {
-            auto *l = static_cast<node *>(arg);
-            l->retry_pending = false;
-            connect_node(l);
-        },
-        nd.get());
+    nd->retry_timer = event_new(n->host->event_base(n->host->host), -1, 0, on_reconnect_timer, nd.get());
     node *out = nd.get();
     n->nodes.emplace(address, std::move(nd));
     connect_node(out);
@@ -557,14 +557,7 @@ hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_node
     if (!config.channel.empty()) {
         n->sub.n = n;
         n->sub.subscriber = true;
-        n->sub.retry_timer = event_new(
-            base, -1, 0,
-            [](evutil_socket_t, short, void *arg) {
-                auto *l = static_cast<node *>(arg);
-                l->retry_pending = false;
-                connect_node(l);
-            },
-            &n->sub);
+        n->sub.retry_timer = event_new(base, -1, 0, on_reconnect_timer, &n->sub);
         connect_node(&n->sub);
     }
     n->health_timer = event_new(base, -1, EV_PERSIST, on_health, n);

@@ -27,6 +27,7 @@
 #include "modules/redis_slots.h"
 #include "modules/store_redis_scripts.h"
 #include "modules/tail_cache.h"
+#include "proto/units.h"
 
 namespace
 {
@@ -138,12 +139,12 @@ int slot_of(const std::string &account)
 }
 
 // The slot whose expiry index and depth counter count an account's
-// devices: its own on a cluster; on one Redis, where no script is bound
-// to a slot, slot 0's for every account, so the sweep and the depth read
-// one key each rather than 16,384.
-int index_slot(const redis_store *s, const std::string &account)
+// devices (given the account's slot): its own on a cluster; on one Redis,
+// where no script is bound to a slot, slot 0's for every account, so the
+// sweep and the depth read one key each rather than 16,384.
+int index_slot(const redis_store *s, int account_slot)
 {
-    return s->cluster ? slot_of(account) : 0;
+    return s->cluster ? account_slot : 0;
 }
 
 int indexed_slots(const redis_store *s)
@@ -242,7 +243,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     enqueue_batch &b = s->enqueues[s->cluster ? slot : 0];
     if (b.keys.empty()) {
         b.slot = slot;
-        int index = index_slot(s, req->account);
+        int index = index_slot(s, slot);
         b.keys = {slot_key(s, index, "e"), slot_key(s, index, "n")};
     }
     std::string dev = dev_of(req->account, req->device);
@@ -254,7 +255,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     }
     b.members.push_back(std::to_string(at->second + 1));
     b.members.push_back(hf_record_encode(req));
-    b.items.push_back(pending_enqueue{cb, arg, at->second, b.members.back()});
+    // The tail keeps its own copy; none when the cache is off.
+    b.items.push_back(pending_enqueue{cb, arg, at->second, s->tail.budget ? b.members.back() : std::string()});
     want_flush(s);
 }
 
@@ -360,7 +362,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
     ack_batch &b = s->acks[s->cluster ? slot : 0];
     if (b.keys.empty()) {
         b.slot = slot;
-        b.keys.push_back(slot_key(s, index_slot(s, account), "n"));
+        b.keys.push_back(slot_key(s, index_slot(s, slot), "n"));
     }
     auto [at, added] = b.dev_index.emplace(dev_of(account, device), b.upto.size());
     if (added) {
@@ -614,22 +616,6 @@ void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void 
 
 // ---- open and close --------------------------------------------------
 
-void split_list(const std::string &text, std::vector<std::string> *out)
-{
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t comma = text.find(',', start);
-        if (comma == std::string::npos)
-            comma = text.size();
-        std::string item = text.substr(start, comma - start);
-        item.erase(0, item.find_first_not_of(' '));
-        item.erase(item.find_last_not_of(' ') + 1);
-        if (!item.empty())
-            out->push_back(item);
-        start = comma + 1;
-    }
-}
-
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
                char *err, size_t err_len)
 {
@@ -637,7 +623,7 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     std::string cluster = values[cluster_setting].string;
     config.cluster = !cluster.empty();
     if (config.cluster)
-        split_list(cluster, &config.seeds);
+        hf_split_list(cluster, &config.seeds);
     else
         config.seeds.push_back(values[address_setting].string);
     for (const std::string &seed : config.seeds) {

@@ -49,3 +49,17 @@ bool hf_parse_size(const char *text, int64_t *bytes)
     *bytes = int64_t(v) << shift;
     return true;
 }
+
+void hf_split_list(const std::string &text, std::vector<std::string> *out)
+{
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos)
+            comma = text.size();
+        size_t first = text.find_first_not_of(' ', start), last = text.find_last_not_of(' ', comma - 1);
+        if (first < comma && last != std::string::npos && last >= first)
+            out->push_back(text.substr(first, last - first + 1));
+        start = comma + 1;
+    }
+}

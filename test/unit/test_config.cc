@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "proto/units.h"
@@ -71,6 +72,15 @@ void units(void **)
     assert_true(hf_parse_size("2G", &v) && v == 2147483648LL);
     assert_false(hf_parse_size("1kb", &v));
     assert_false(hf_parse_size("k", &v));
+    std::vector<std::string> items;
+    hf_split_list(" 127.0.0.1:7000, 127.0.0.1:7001,,  ,h:1", &items);
+    assert_int_equal(items.size(), 3);
+    assert_string_equal(items[0].c_str(), "127.0.0.1:7000");
+    assert_string_equal(items[1].c_str(), "127.0.0.1:7001");
+    assert_string_equal(items[2].c_str(), "h:1");
+    items.clear();
+    hf_split_list("", &items);
+    assert_true(items.empty());
 }
 
 void defaults_and_values(void **)
