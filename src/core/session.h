@@ -37,7 +37,7 @@ struct hf_session {
     bool fetch_again = false; // data arrived while a fetch was out
     bool in_fetch_call = false;
     uint64_t fetch_started_us = 0;           // for the store latency histogram
-    hf_event_ptr fetch_retry;                // after a failed fetch: store.retry later, made on first use
+    hf_event_ptr fetch_retry;                // after a failed fetch: delivery.store_retry later, made on first use
     std::vector<hf_delivery_waiter> waiters; // ascending seq
 };
 

@@ -41,3 +41,21 @@ bool hf_record_decode(const void *data, size_t len, hf_record *out)
     out->payload_len = len - pos;
     return true;
 }
+
+bool hf_fetch_batch::take(uint64_t seq, const void *record, size_t len)
+{
+    hf_record r;
+    if (out.size() >= max_count)
+        return false;
+    if (!hf_record_decode(record, len, &r) || r.expires_at <= now_ms)
+        return true;
+    if (!out.empty() && bytes + r.payload_len > max_bytes)
+        return false;
+    bytes += r.payload_len;
+    records.push_back(std::move(r));
+    const hf_record &kept = records.back();
+    out.push_back(hf_store_msg{seq, kept.from.c_str(), kept.msg_id,
+                               kept.collapse.empty() ? nullptr : kept.collapse.c_str(), kept.payload, kept.payload_len,
+                               kept.stored_at, kept.expires_at});
+    return true;
+}

@@ -10,7 +10,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "handoff/module.h"
 
@@ -39,5 +41,20 @@ struct hf_record {
 
 // False for bytes too short for what their lengths say.
 bool hf_record_decode(const void *data, size_t len, hf_record *out);
+
+// What one fetch returns, gathered from a store or from a tail cache:
+// records are decoded into `records`, which keeps their strings in place
+// until the fetch's callback.
+struct hf_fetch_batch {
+    uint32_t max_count;
+    uint64_t max_bytes, now_ms;
+    uint64_t bytes = 0;
+    std::vector<hf_store_msg> out;
+    std::deque<hf_record> records;
+
+    // Takes one stored message, or skips it if expired (the sweep drops
+    // those); false when the batch is full and the message was not taken.
+    bool take(uint64_t seq, const void *record, size_t len);
+};
 
 #endif

@@ -840,40 +840,9 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
         [j](int status) { j->cb(j->cb_arg, status, j->seq, j->acked); }, std::move(job));
 }
 
-// What one fetch returns, gathered from LMDB or from a tail: records are
-// decoded into `records`, which keeps their strings in place until the
-// callback.
-struct fetch_batch {
-    uint32_t max_count;
-    uint64_t max_bytes, now_ms;
-    uint64_t bytes = 0;
-    std::vector<hf_store_msg> out;
-    std::deque<hf_record> records;
-
-    // Takes one stored message, or skips it if expired (the sweep drops
-    // those); false when the batch is full and the message was not taken.
-    bool take(uint64_t seq, const MDB_val &v)
-    {
-        hf_record r;
-        if (out.size() >= max_count)
-            return false;
-        if (!hf_record_decode(v.mv_data, v.mv_size, &r) || r.expires_at <= now_ms)
-            return true;
-        if (!out.empty() && bytes + r.payload_len > max_bytes)
-            return false;
-        bytes += r.payload_len;
-        records.push_back(std::move(r));
-        const hf_record &kept = records.back();
-        out.push_back(hf_store_msg{seq, kept.from.c_str(), kept.msg_id,
-                                   kept.collapse.empty() ? nullptr : kept.collapse.c_str(), kept.payload,
-                                   kept.payload_len, kept.stored_at, kept.expires_at});
-        return true;
-    }
-};
-
 // Reads from LMDB (the window, or what is committed when none is open). A
 // read that reaches the end of the device's queue starts its tail.
-void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, fetch_batch *b, hf_store_fetch_cb cb,
+void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, hf_fetch_batch *b, hf_store_fetch_cb cb,
                      void *arg)
 {
     std::string start = msg_key(dev, after_seq + 1);
@@ -894,7 +863,7 @@ void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, 
             at_end = true; // past this device's messages
             break;
         }
-        if (!b->take(hf_get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), v))
+        if (!b->take(hf_get_be64(static_cast<char *>(k.mv_data) + dev.size() + 1), v.mv_data, v.mv_size))
             break;
     }
     if (at_end)
@@ -909,14 +878,14 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
 {
     auto *s = static_cast<lmdb_store *>(store);
     std::string dev = dev_key(account, device);
-    fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+    hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
     const hf_tail *tail = hf_tail_after(&s->tail, dev, after_seq);
     if (!tail) {
         fetch_from_lmdb(s, dev, after_seq, &b, cb, arg);
         return;
     }
     for (const hf_tail_entry &e : tail->entries)
-        if (!b.take(e.seq, MDB_val{e.record.size(), const_cast<char *>(e.record.data())}))
+        if (!b.take(e.seq, e.record.data(), e.record.size()))
             break;
     cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
 }

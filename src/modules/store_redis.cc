@@ -164,7 +164,7 @@ void want_flush(redis_store *s)
 
 // ---- enqueue ---------------------------------------------------------
 
-// The outcome of one message of a batch: status, seq, acked, collapsed.
+// The outcome of one message of a batch, until the WAIT behind it answers.
 struct enqueue_result {
     int status = HF_STORE_ERROR;
     uint64_t seq = 0;
@@ -190,8 +190,8 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
                     e.cb(e.arg, HF_STORE_UNAVAILABLE, 0, 0);
                 return;
             }
-            int failed = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM")              ? HF_STORE_FULL
-                         : r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM")            ? HF_STORE_FULL
+            bool oom = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM");
+            int failed = oom                                                                ? HF_STORE_FULL
                          : r->type != REDIS_REPLY_ARRAY || r->elements != 4 * items->size() ? HF_STORE_ERROR
                                                                                             : HF_STORE_OK;
             if (failed != HF_STORE_OK) {
@@ -262,34 +262,6 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
 
 // ---- fetch -----------------------------------------------------------
 
-// What one fetch returns: records decoded, their strings kept until the
-// callback.
-struct fetch_batch {
-    uint32_t max_count;
-    uint64_t max_bytes, now_ms;
-    uint64_t bytes = 0;
-    std::vector<hf_store_msg> out;
-    std::vector<std::unique_ptr<hf_record>> records;
-
-    // Takes one stored message, or skips it if expired (the sweep drops
-    // those); false when the batch is full and it was not taken.
-    bool take(uint64_t seq, const char *data, size_t len)
-    {
-        if (out.size() >= max_count)
-            return false;
-        auto r = std::make_unique<hf_record>();
-        if (!hf_record_decode(data, len, r.get()) || r->expires_at <= now_ms)
-            return true;
-        if (!out.empty() && bytes + r->payload_len > max_bytes)
-            return false;
-        bytes += r->payload_len;
-        out.push_back(hf_store_msg{seq, r->from.c_str(), r->msg_id, r->collapse.empty() ? nullptr : r->collapse.c_str(),
-                                   r->payload, r->payload_len, r->stored_at, r->expires_at});
-        records.push_back(std::move(r));
-        return true;
-    }
-};
-
 // A stream entry's seq: its id is "0-<seq>".
 uint64_t seq_of_id(const redisReply *id)
 {
@@ -302,7 +274,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     auto *s = static_cast<redis_store *>(store);
     std::string dev = dev_of(account, device);
     if (const hf_tail *tail = hf_tail_after(&s->tail, dev, after_seq)) {
-        fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+        hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
         for (const hf_tail_entry &e : tail->entries)
             if (!b.take(e.seq, e.record.data(), e.record.size()))
                 break;
@@ -317,7 +289,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
                           cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
                           return;
                       }
-                      fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+                      hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
                       size_t taken = 0;
                       uint64_t last = after_seq;
                       for (; taken < r->elements; taken++) {
