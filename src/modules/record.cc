@@ -1,20 +1,25 @@
 #include "modules/record.h"
 
-std::string hf_record_encode(const hf_store_enqueue_req *req)
+void hf_record_append(std::string *out, const hf_store_enqueue_req *req)
 {
     const char *collapse = req->collapse_key ? req->collapse_key : "";
-    std::string r;
-    r.reserve(24 + 2 + strlen(req->from) + 2 + strlen(collapse) + req->payload_len); // one allocation
-    hf_put_be64(&r, req->msg_id);
-    hf_put_be64(&r, req->stored_at_ms);
-    hf_put_be64(&r, req->expires_at_ms);
-    for (const char *s : {req->from, collapse}) {
-        size_t n = strlen(s);
-        r.push_back(char(n >> 8));
-        r.push_back(char(n & 0xff));
-        r.append(s, n);
+    size_t from_len = strlen(req->from), collapse_len = strlen(collapse);
+    out->reserve(out->size() + 24 + 2 + from_len + 2 + collapse_len + req->payload_len); // one allocation
+    hf_put_be64(out, req->msg_id);
+    hf_put_be64(out, req->stored_at_ms);
+    hf_put_be64(out, req->expires_at_ms);
+    for (auto [s, n] : {std::pair{req->from, from_len}, std::pair{collapse, collapse_len}}) {
+        out->push_back(char(n >> 8));
+        out->push_back(char(n & 0xff));
+        out->append(s, n);
     }
-    r.append(reinterpret_cast<const char *>(req->payload), req->payload_len);
+    out->append(reinterpret_cast<const char *>(req->payload), req->payload_len);
+}
+
+std::string hf_record_encode(const hf_store_enqueue_req *req)
+{
+    std::string r;
+    hf_record_append(&r, req);
     return r;
 }
 

@@ -30,6 +30,9 @@ inline uint64_t hf_get_be64(const void *p)
     return be64toh(be);
 }
 
+// A record of req, appended to *out (store_redis gathers a pass's
+// records for one device in one string), or on its own.
+void hf_record_append(std::string *out, const hf_store_enqueue_req *req);
 std::string hf_record_encode(const hf_store_enqueue_req *req);
 
 struct hf_record {

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -74,17 +75,22 @@ const int sweep_rounds_one_redis = 100;
 struct pending_enqueue {
     hf_store_enqueue_cb cb;
     void *arg;
-    size_t dev; // index into the batch's devices
-    std::string record;
+    std::string record; // the tail cache's copy (empty when the cache is off)
+};
+
+// A pass's enqueues to one device: one stream entry.
+struct device_batch {
+    std::string dev;  // "A|D"
+    std::string blob; // a 4-byte length and a record, each message
+    uint64_t expires; // the earliest expiry among them
+    std::vector<pending_enqueue> items;
 };
 
 // A pass's enqueues to the devices of one slot.
 struct enqueue_batch {
     int slot = -1;
-    std::vector<std::string> keys;    // index, counter, then q i c s per device
-    std::vector<std::string> devs;    // "A|D" per device
-    std::vector<std::string> members; // ARGV per message: device number, record
-    std::vector<pending_enqueue> items;
+    std::vector<std::string> keys; // index, counter, then q i c s x per device
+    std::vector<device_batch> devs;
     std::unordered_map<std::string, size_t> dev_index;
 };
 
@@ -92,7 +98,7 @@ struct enqueue_batch {
 // highest wins.
 struct ack_batch {
     int slot = -1;
-    std::vector<std::string> keys; // the depth counter, then q i c per device
+    std::vector<std::string> keys; // the depth counter, then q i c x per device
     std::vector<uint64_t> upto;    // per device
     std::unordered_map<std::string, size_t> dev_index;
     std::vector<std::pair<hf_store_done_cb, void *>> done;
@@ -152,11 +158,6 @@ int indexed_slots(const redis_store *s)
     return s->cluster ? hf_redis_slot_count : 1;
 }
 
-int int_of(const redisReply *r)
-{
-    return r && r->type == REDIS_REPLY_INTEGER ? int(r->integer) : -1;
-}
-
 void want_flush(redis_store *s)
 {
     event_active(s->flush_event, EV_TIMEOUT, 0);
@@ -171,61 +172,97 @@ struct enqueue_result {
     int acked = 0;
 };
 
+// A device batch's messages, each with its outcome, in the order the
+// script answers them.
+struct sent_enqueue {
+    const std::string *dev;
+    pending_enqueue item;
+    enqueue_result result;
+};
+
+// The script's answer: a status digit per message, each device's first
+// seq, and (message number, seq replaced) pairs. False when it has
+// another shape.
+bool read_enqueue_answer(redis_store *s, const redisReply *r, std::vector<sent_enqueue> *sent)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[0]->len != sent->size() || r->element[1]->type != REDIS_REPLY_ARRAY ||
+        r->element[2]->type != REDIS_REPLY_ARRAY)
+        return false;
+    const char *digits = r->element[0]->str;
+    const redisReply *firsts = r->element[1];
+    size_t dev = 0;
+    uint64_t next = 0;
+    for (size_t i = 0; i < sent->size(); i++) {
+        sent_enqueue &e = (*sent)[i];
+        if (i == 0 || e.dev != (*sent)[i - 1].dev) {
+            if (dev >= firsts->elements)
+                return false;
+            next = uint64_t(firsts->element[dev++]->integer);
+        }
+        enqueue_result &res = e.result;
+        res.status = digits[i] == '0' ? HF_STORE_OK : digits[i] == '3' ? HF_STORE_QUEUE_FULL : HF_STORE_DUPLICATE;
+        res.acked = digits[i] == '2';
+        if (res.status == HF_STORE_OK)
+            res.seq = next++;
+    }
+    const redisReply *replaced = r->element[2];
+    for (size_t k = 0; k + 1 < replaced->elements; k += 2) {
+        size_t message = size_t(replaced->element[k]->integer);
+        if (message >= 1 && message <= sent->size())
+            hf_tail_remove(&s->tail, *(*sent)[message - 1].dev, uint64_t(replaced->element[k + 1]->integer));
+    }
+    return true;
+}
+
 void send_enqueues(redis_store *s, enqueue_batch &b)
 {
-    std::vector<std::string> args = {
-        std::to_string(s->host->now_ms(s->host->host)), std::to_string(s->params.dedup_ids),
-        std::to_string(s->params.dedup_window_ms),      std::to_string(s->params.queue_max_messages),
-        std::to_string(s->params.queue_max_bytes),      std::to_string(b.devs.size())};
-    args.insert(args.end(), b.devs.begin(), b.devs.end());
-    args.insert(args.end(), std::make_move_iterator(b.members.begin()), std::make_move_iterator(b.members.end()));
-    auto items = std::make_shared<std::vector<pending_enqueue>>(std::move(b.items));
-    auto results = std::make_shared<std::vector<enqueue_result>>(items->size());
-    auto devs = std::make_shared<std::vector<std::string>>(std::move(b.devs));
+    std::vector<std::string> args = {std::to_string(s->host->now_ms(s->host->host)),
+                                     std::to_string(s->params.dedup_ids), std::to_string(s->params.dedup_window_ms),
+                                     std::to_string(s->params.queue_max_messages),
+                                     std::to_string(s->params.queue_max_bytes)};
+    auto devs = std::make_shared<std::vector<std::string>>();
+    auto sent = std::make_shared<std::vector<sent_enqueue>>();
+    devs->reserve(b.devs.size()); // sent points into it
+    for (device_batch &d : b.devs) {
+        args.push_back(d.dev);
+        args.push_back(std::to_string(d.expires));
+        args.push_back(std::move(d.blob));
+        devs->push_back(std::move(d.dev));
+        for (pending_enqueue &e : d.items)
+            sent->push_back(sent_enqueue{&devs->back(), std::move(e), {}});
+    }
     hf_redis_script(
         s->nodes, b.slot, hf_redis_enqueue_lua, std::move(b.keys), std::move(args),
-        [s, items, results, devs](redisReply *r) {
+        [s, devs, sent](redisReply *r) {
             if (!r) { // no durable step follows
-                for (pending_enqueue &e : *items)
-                    e.cb(e.arg, HF_STORE_UNAVAILABLE, 0, 0);
+                for (sent_enqueue &e : *sent)
+                    e.item.cb(e.item.arg, HF_STORE_UNAVAILABLE, 0, 0);
                 return;
             }
-            bool oom = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM");
-            int failed = oom                                                                ? HF_STORE_FULL
-                         : r->type != REDIS_REPLY_ARRAY || r->elements != 4 * items->size() ? HF_STORE_ERROR
-                                                                                            : HF_STORE_OK;
-            if (failed != HF_STORE_OK) {
-                if (failed == HF_STORE_ERROR)
+            if (!read_enqueue_answer(s, r, sent.get())) {
+                bool oom = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM");
+                if (!oom)
                     s->host->log(s->host->host, HF_LOG_ERROR, "store_redis", "enqueue script failed: %s",
                                  r->type == REDIS_REPLY_ERROR ? r->str : "an answer of another shape");
-                for (enqueue_result &res : *results)
-                    res.status = failed;
+                for (sent_enqueue &e : *sent)
+                    e.result = enqueue_result{oom ? HF_STORE_FULL : HF_STORE_ERROR, 0, 0};
                 return;
             }
-            for (size_t i = 0; i < items->size(); i++) {
-                int status = int_of(r->element[4 * i]);
-                enqueue_result &res = (*results)[i];
-                res.status = status == 0 ? HF_STORE_OK : status == 1 ? HF_STORE_DUPLICATE : HF_STORE_QUEUE_FULL;
-                res.seq = uint64_t(r->element[4 * i + 1]->integer);
-                res.acked = int_of(r->element[4 * i + 2]);
-                if (res.status != HF_STORE_OK)
+            for (sent_enqueue &e : *sent) {
+                if (e.result.status != HF_STORE_OK)
                     continue;
-                pending_enqueue &e = (*items)[i];
-                const std::string &dev = (*devs)[e.dev];
-                if (uint64_t collapsed = uint64_t(r->element[4 * i + 3]->integer))
-                    hf_tail_remove(&s->tail, dev, collapsed);
-                hf_tail_append(&s->tail, dev, res.seq, std::move(e.record));
+                hf_tail_append(&s->tail, *e.dev, e.result.seq, std::move(e.item.record));
                 // Fetches see it now; the sender's answer waits for the
                 // WAIT behind it.
                 if (s->replicas && s->host->enqueue_applied)
-                    s->host->enqueue_applied(s->host->host, e.arg, res.seq);
+                    s->host->enqueue_applied(s->host->host, e.item.arg, e.result.seq);
             }
         },
-        [items, results](bool replicated) {
-            for (size_t i = 0; i < items->size(); i++) {
-                const enqueue_result &res = (*results)[i];
-                int status = res.status == HF_STORE_OK && !replicated ? HF_STORE_UNAVAILABLE : res.status;
-                (*items)[i].cb((*items)[i].arg, status, status == HF_STORE_OK ? res.seq : 0, res.acked);
+        [sent](bool replicated) {
+            for (sent_enqueue &e : *sent) {
+                int status = e.result.status == HF_STORE_OK && !replicated ? HF_STORE_UNAVAILABLE : e.result.status;
+                e.item.cb(e.item.arg, status, status == HF_STORE_OK ? e.result.seq : 0, e.result.acked);
             }
         });
 }
@@ -249,23 +286,57 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     std::string dev = dev_of(req->account, req->device);
     auto [at, added] = b.dev_index.emplace(dev, b.devs.size());
     if (added) {
-        for (const char *kind : {"q", "i", "c", "s"})
+        for (const char *kind : {"q", "i", "c", "s", "x"})
             b.keys.push_back(key_of(s, req->account, kind, req->device));
-        b.devs.push_back(dev);
+        b.devs.push_back(device_batch{std::move(dev), {}, req->expires_at_ms, {}});
     }
-    b.members.push_back(std::to_string(at->second + 1));
-    b.members.push_back(hf_record_encode(req));
+    device_batch &d = b.devs[at->second];
+    size_t start = d.blob.size();
+    d.blob.append(4, '\0'); // the length, once the record is there
+    hf_record_append(&d.blob, req);
+    uint32_t len = htobe32(uint32_t(d.blob.size() - start - 4));
+    memcpy(&d.blob[start], &len, sizeof len);
+    if (req->expires_at_ms < d.expires)
+        d.expires = req->expires_at_ms;
     // The tail keeps its own copy; none when the cache is off.
-    b.items.push_back(pending_enqueue{cb, arg, at->second, s->tail.budget ? b.members.back() : std::string()});
+    d.items.push_back(pending_enqueue{cb, arg, s->tail.budget ? d.blob.substr(start + 4) : std::string()});
     want_flush(s);
 }
 
 // ---- fetch -----------------------------------------------------------
 
-// A stream entry's seq: its id is "0-<seq>".
-uint64_t seq_of_id(const redisReply *id)
+// A stream entry's first seq: its id is "<last seq>-<first seq>".
+uint64_t first_of_id(const redisReply *id)
 {
-    return id->type == REDIS_REPLY_STRING && id->len > 2 ? strtoull(id->str + 2, nullptr, 10) : 0;
+    const char *dash = id->type == REDIS_REPLY_STRING ? strchr(id->str, '-') : nullptr;
+    return dash ? strtoull(dash + 1, nullptr, 10) : 0;
+}
+
+// The fetch script's answer (store_redis_scripts.h) into a batch; false
+// when the batch filled before the messages read ran out. *last: the last
+// seq read.
+bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, uint64_t *last)
+{
+    const redisReply *entries = r->element[0], *dead = r->element[1];
+    std::vector<uint64_t> dead_seqs;
+    for (size_t i = 0; i < dead->elements; i++)
+        dead_seqs.push_back(uint64_t(dead->element[i]->integer));
+    for (size_t i = 0; i + 1 < entries->elements; i += 2) {
+        const redisReply *blob = entries->element[i + 1];
+        auto *p = reinterpret_cast<const uint8_t *>(blob->str);
+        size_t pos = 0;
+        for (uint64_t seq = first_of_id(entries->element[i]); pos + 4 <= blob->len; seq++) {
+            size_t len = (size_t(p[pos]) << 24) | (size_t(p[pos + 1]) << 16) | (size_t(p[pos + 2]) << 8) | p[pos + 3];
+            if (pos + 4 + len > blob->len)
+                break;
+            bool skip = seq <= after_seq || std::find(dead_seqs.begin(), dead_seqs.end(), seq) != dead_seqs.end();
+            if (!skip && !b->take(seq, p + pos + 4, len))
+                return false;
+            *last = std::max(*last, seq);
+            pos += 4 + len;
+        }
+    }
+    return true;
 }
 
 void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
@@ -281,31 +352,21 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
         cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
         return;
     }
-    hf_redis_call(s->nodes, slot_of(account),
-                  {"XRANGE", key_of(s, account, "q", device), "(0-" + std::to_string(after_seq), "+", "COUNT",
-                   std::to_string(max_count)},
-                  [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg](redisReply *r) {
-                      if (!r || r->type != REDIS_REPLY_ARRAY) {
-                          cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
-                          return;
-                      }
-                      hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
-                      size_t taken = 0;
-                      uint64_t last = after_seq;
-                      for (; taken < r->elements; taken++) {
-                          const redisReply *e = r->element[taken];
-                          if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->elements != 2)
-                              continue;
-                          const redisReply *record = e->element[1]->element[1];
-                          if (!b.take(seq_of_id(e->element[0]), record->str, record->len))
-                              break;
-                          last = seq_of_id(e->element[0]);
-                      }
-                      // A read that reached the end of the queue starts its tail.
-                      if (taken == r->elements && r->elements < max_count)
-                          hf_tail_covered(&s->tail, dev, last + 1);
-                      cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
-                  });
+    hf_redis_script(s->nodes, slot_of(account), hf_redis_fetch_lua,
+                    {key_of(s, account, "q", device), key_of(s, account, "x", device)},
+                    {std::to_string(after_seq), std::to_string(max_count), std::to_string(max_bytes)},
+                    [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg](redisReply *r) {
+                        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+                            cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
+                            return;
+                        }
+                        hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
+                        uint64_t last = after_seq;
+                        // A read that reached the end of the queue starts its tail.
+                        if (take_entries(r, after_seq, &b, &last) && r->element[2]->integer == 1)
+                            hf_tail_covered(&s->tail, dev, last + 1);
+                        cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+                    });
 }
 
 // ---- acknowledgements ------------------------------------------------
@@ -338,7 +399,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
     }
     auto [at, added] = b.dev_index.emplace(dev_of(account, device), b.upto.size());
     if (added) {
-        for (const char *kind : {"q", "i", "c"})
+        for (const char *kind : {"q", "i", "c", "x"})
             b.keys.push_back(key_of(s, account, kind, device));
         b.upto.push_back(upto_seq);
     } else if (upto_seq > b.upto[at->second]) {
@@ -489,7 +550,7 @@ void expire_device(redis_store *s, const tally_ptr &tally, int index, const std:
     tally->left++;
     hf_redis_script(s->nodes, slot_of(account), hf_redis_expire_lua,
                     {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
-                     key_of(s, account, "c", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n")},
+                     key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n")},
                     {std::to_string(now_ms), member}, [tally](redisReply *r) {
                         if (!r)
                             tally->unavailable = true;

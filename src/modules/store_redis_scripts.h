@@ -4,14 +4,27 @@
 // slot: an account's keys carry the account as their hash tag, and the
 // keys kept per slot carry that slot's tag (redis_slots.h). Keys (P is
 // store.prefix, A the account, D the device, T a slot's tag):
-//   P{A}q:D  stream  the queue: entry id 0-<seq>, one field "r", the record
-//   P{A}i:D  hash    next (last seq given), acked, bytes (payload bytes queued)
-//   P{A}c:D  hash    collapse key -> seq
+//   P{A}q:D  stream  the queue: one entry per write (a reactor pass's
+//                    messages to the device), id "<last seq>-<first seq>",
+//                    fields r (the messages: a 4-byte length and a record,
+//                    each) and b (their payload bytes)
+//   P{A}i:D  hash    next (last seq given), acked, count and bytes (what
+//                    the queue's entries hold, less its dead messages)
+//   P{A}x:D  hash    seq -> payload bytes of a dead message: replaced by a
+//                    collapse key or expired, in an entry still kept
+//   P{A}c:D  hash    collapse key -> seq (stale once that seq is acked or
+//                    dead; emptied with the queue)
 //   P{A}s:D  hash    from -> dedup record (PX dedup window, renewed per batch)
 //   P{A}d    set     the account's devices    P{A}p:D string server id (PX)
 //   P{T}e    zset    "A|D" of the slot's devices with messages, scored by the
 //                    earliest expiry known (a hint: the sweep reads the queue)
 //   P{T}n    string  how many messages the slot's queues hold (queue depth)
+// One entry per write rather than per message: Redis's cost is per
+// command and per entry far more than per byte (an XADD a message cost
+// 4.4 us of Redis CPU with AOF on; one per pass, 0.5 us a message). Ids
+// sort by last seq, so XTRIM MINID <upto + 1> drops exactly the entries
+// acknowledged whole, and XRANGE <seq> + starts at the entry holding seq.
+// An entry acknowledged in part stays whole until its last message is.
 // A record is modules/record.h's: msg_id, stored_at, expires_at (8 bytes
 // each, big-endian), from after its 2-byte length, the collapse key after
 // its own, and the payload. A dedup record is a line "top_hi top_lo
@@ -22,33 +35,44 @@
 // width and the restart gap. Seqs and times stay below 2^53.
 #pragma once
 
-// A record's parts: payload length and collapse key (nil: none); expiry;
-// and what an enqueue reads: the id's halves, from and the collapse key
-// ("": none).
-#define HF_REDIS_LUA_RECORD                                                                                            \
+// Entries and the records in them: an entry's seqs from its id; walks a
+// blob of records (fn(seq, record start, record length), false stops);
+// a record's expiry and payload length; the payload length of a stored
+// message (nil: not in the queue); the device's dead messages as a table.
+#define HF_REDIS_LUA_ENTRY                                                                                             \
     "local function be32(a, b, c, d) return ((a * 256 + b) * 256 + c) * 256 + d end\n"                                 \
-    "local function rec_lengths(r)\n"                                                                                  \
-    "  local f1, f2 = string.byte(r, 25, 26)\n"                                                                        \
+    "local function entry_seqs(id)\n"                                                                                  \
+    "  local last, first = string.match(id, '^(%d+)-(%d+)$')\n"                                                        \
+    "  return tonumber(first), tonumber(last)\n"                                                                       \
+    "end\n"                                                                                                            \
+    "local function each_record(blob, seq, fn)\n"                                                                      \
+    "  local pos = 1\n"                                                                                                \
+    "  while pos < #blob do\n"                                                                                         \
+    "    local len = be32(string.byte(blob, pos, pos + 3))\n"                                                          \
+    "    if fn(seq, pos + 4, len) == false then return end\n"                                                          \
+    "    pos, seq = pos + 4 + len, seq + 1\n"                                                                          \
+    "  end\n"                                                                                                          \
+    "end\n"                                                                                                            \
+    "local function rec_expires(blob, at)\n"                                                                           \
+    "  return be32(string.byte(blob, at + 16, at + 19)) * 4294967296 + be32(string.byte(blob, at + 20, at + 23))\n"    \
+    "end\n"                                                                                                            \
+    "local function rec_plen(blob, at, len)\n"                                                                         \
+    "  local f1, f2 = string.byte(blob, at + 24, at + 25)\n"                                                           \
     "  local flen = f1 * 256 + f2\n"                                                                                   \
-    "  local c1, c2 = string.byte(r, 27 + flen, 28 + flen)\n"                                                          \
-    "  return flen, c1 * 256 + c2\n"                                                                                   \
+    "  local c1, c2 = string.byte(blob, at + 26 + flen, at + 27 + flen)\n"                                             \
+    "  return len - 28 - flen - c1 * 256 - c2\n"                                                                       \
     "end\n"                                                                                                            \
-    "local function rec_parts(r)\n"                                                                                    \
-    "  local flen, clen = rec_lengths(r)\n"                                                                            \
-    "  return #r - 28 - flen - clen, clen > 0 and string.sub(r, 29 + flen, 28 + flen + clen) or nil\n"                 \
+    "local function stored_plen(q, seq)\n"                                                                             \
+    "  local e, plen = redis.call('XRANGE', q, seq, '+', 'COUNT', 1)[1], nil\n"                                        \
+    "  if not e or entry_seqs(e[1]) > seq then return nil end\n"                                                       \
+    "  each_record(e[2][2], entry_seqs(e[1]), function(s, at, len)\n"                                                  \
+    "    if s == seq then plen = rec_plen(e[2][2], at, len); return false end end)\n"                                  \
+    "  return plen\n"                                                                                                  \
     "end\n"                                                                                                            \
-    "local function rec_expires(r)\n"                                                                                  \
-    "  local a, b, c, d, e, f, g, h = string.byte(r, 17, 24)\n"                                                        \
-    "  return be32(a, b, c, d) * 4294967296 + be32(e, f, g, h)\n"                                                      \
-    "end\n"                                                                                                            \
-    "local function rec_meta(r)\n"                                                                                     \
-    "  local a, b, c, d, e, f, g, h = string.byte(r, 1, 8)\n"                                                          \
-    "  local flen, clen = rec_lengths(r)\n"                                                                            \
-    "  return be32(a, b, c, d), be32(e, f, g, h), string.sub(r, 27, 26 + flen),\n"                                     \
-    "    string.sub(r, 29 + flen, 28 + flen + clen), #r - 28 - flen - clen\n"                                          \
-    "end\n"                                                                                                            \
-    "local function forget_collapse(ckey, col, seq)\n"                                                                 \
-    "  if col and redis.call('HGET', ckey, col) == seq then redis.call('HDEL', ckey, col) end\n"                       \
+    "local function dead_of(x)\n"                                                                                      \
+    "  local flat, dead = redis.call('HGETALL', x), {}\n"                                                              \
+    "  for k = 1, #flat, 2 do dead[tonumber(flat[k])] = tonumber(flat[k + 1]) end\n"                                   \
+    "  return dead\n"                                                                                                  \
     "end\n"
 
 // The dedup record of modules/dedup.h: read (nil when absent or of
@@ -94,128 +118,183 @@
 
 // The enqueues of one reactor pass to the devices of one slot (of one
 // Redis, when it is not a cluster). KEYS: the slot's expiry index and
-// depth counter, then q, i, c, s of each device. ARGV: now, dedup width,
-// dedup window ms, max count, max bytes, device count, each device's
-// "A|D", then per message: its device's number (1-based) and its record,
-// which says the rest.
-// Returns four numbers per message: status (0 stored, 1 duplicate, 2
-// queue full), seq, acked (a duplicate the target acknowledged), and the
-// seq its collapse key replaced (0: none).
-static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_RECORD HF_REDIS_LUA_DEDUP
+// depth counter, then q, i, c, s, x of each device. ARGV: now, dedup
+// width, dedup window ms, max count, max bytes, then per device its "A|D",
+// the earliest expiry of its messages and the messages (a 4-byte length
+// and a record, each), which become one stream entry. Returns a string of one digit per message, devices in
+// order (0 stored, 1 duplicate, 2 duplicate the target acknowledged, 3
+// queue full); the seq of each device's first stored message (its others
+// follow one by one); and pairs of a message's number (1-based) and the
+// seq its collapse key replaced.
+static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_ENTRY HF_REDIS_LUA_DEDUP
     "local now, W, window = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
-    "local max_count, max_bytes, ndev = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-    "local devs = {}\n"
-    "for j = 1, ndev do\n"
-    "  local b = 2 + (j - 1) * 4\n"
-    "  local v = {q = KEYS[b + 1], i = KEYS[b + 2], c = KEYS[b + 3], s = KEYS[b + 4], member = ARGV[6 + j],\n"
-    "    senders = {}, dirty = {}, added = 0, removed = 0}\n"
-    "  local info = redis.call('HMGET', v.i, 'next', 'acked', 'bytes')\n"
-    "  v.next, v.acked, v.bytes = tonumber(info[1] or '0'), tonumber(info[2] or '0'), tonumber(info[3] or '0')\n"
-    "  v.count = redis.call('XLEN', v.q)\n"
-    "  devs[j] = v\n"
-    "end\n"
-    "local out, a = {}, 7 + ndev\n"
-    "while a <= #ARGV do\n"
-    "  local v, rec = devs[tonumber(ARGV[a])], ARGV[a + 1]\n"
-    "  local hi, lo, from, col, plen = rec_meta(rec)\n"
-    "  a = a + 2\n"
-    "  local d = v.senders[from]\n"
-    "  if d == nil then d = dedup_read(redis.call('HGET', v.s, from), W) or false; v.senders[from] = d end\n"
-    "  if dedup_seen(d, W, hi, lo) then\n"
-    "    table.insert(out, 1); table.insert(out, 0); table.insert(out, d.seq <= v.acked and 1 or 0)\n"
-    "    table.insert(out, 0)\n"
-    "  else\n"
-    "    local older, older_bytes = nil, 0\n"
-    "    if col ~= '' then\n"
-    "      older = redis.call('HGET', v.c, col)\n"
-    "      local e = older and redis.call('XRANGE', v.q, '0-'..older, '0-'..older)[1]\n"
-    "      if e then older_bytes = rec_parts(e[2][2]) else older = nil end\n"
-    "    end\n"
-    "    local freed = older and 1 or 0\n"
-    "    if v.count - freed >= max_count or v.bytes - older_bytes + plen > max_bytes then\n"
-    "      table.insert(out, 2); table.insert(out, 0); table.insert(out, 0); table.insert(out, 0)\n"
+    "local max_count, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local status, firsts, replaced, total, m = {}, {}, {}, 0, 0\n"
+    "for j = 1, (#ARGV - 5) / 3 do\n"
+    "  local k = 2 + (j - 1) * 5\n"
+    "  local q, i, c, s, x = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]\n"
+    "  local member, expires, blob = ARGV[3 + 3 * j], ARGV[4 + 3 * j], ARGV[5 + 3 * j]\n"
+    "  local info = redis.call('HMGET', i, 'next', 'acked', 'count', 'bytes')\n"
+    "  local next, acked = tonumber(info[1] or '0'), tonumber(info[2] or '0')\n"
+    "  local count, bytes = tonumber(info[3] or '0'), tonumber(info[4] or '0')\n"
+    "  local first, senders, dirty, mine, kept, entry_bytes = next + 1, {}, {}, {}, nil, 0\n"
+    "  local pos = 1\n"
+    "  while pos < #blob do\n"
+    "    local len = be32(string.byte(blob, pos, pos + 3))\n"
+    "    local at, to = pos + 4, pos + 3 + len\n"
+    "    local hi, lo = be32(string.byte(blob, at, at + 3)), be32(string.byte(blob, at + 4, at + 7))\n"
+    "    local f1, f2 = string.byte(blob, at + 24, at + 25)\n"
+    "    local flen = f1 * 256 + f2\n"
+    "    local from = string.sub(blob, at + 26, at + 25 + flen)\n"
+    "    local c1, c2 = string.byte(blob, at + 26 + flen, at + 27 + flen)\n"
+    "    local clen = c1 * 256 + c2\n"
+    "    local plen = len - 28 - flen - clen\n"
+    "    m = m + 1\n"
+    "    local d = senders[from]\n"
+    "    if d == nil then d = dedup_read(redis.call('HGET', s, from), W) or false; senders[from] = d end\n"
+    "    local verdict\n"
+    "    if dedup_seen(d, W, hi, lo) then verdict = d.seq <= acked and '2' or '1'\n"
     "    else\n"
-    "      if older then\n"
-    "        redis.call('XDEL', v.q, '0-'..older)\n"
-    "        v.count, v.bytes, v.removed = v.count - 1, v.bytes - older_bytes, v.removed + 1\n"
+    "      local col, older, older_bytes = clen > 0 and string.sub(blob, at + 28 + flen, at + 27 + flen + clen), nil, "
+    "nil\n"
+    "      if col then\n"
+    "        local o = tonumber(redis.call('HGET', c, col))\n"
+    "        if o and o > acked then\n"
+    "          if o >= first then older_bytes = mine[o]\n"
+    "          elseif redis.call('HEXISTS', x, o) == 0 then older_bytes = stored_plen(q, o) end\n"
+    "        end\n"
+    "        if older_bytes then older = o end\n"
     "      end\n"
-    "      v.next = v.next + 1\n"
-    "      redis.call('XADD', v.q, '0-'..v.next, 'r', rec)\n"
-    "      if col ~= '' then redis.call('HSET', v.c, col, v.next) end\n"
-    "      v.count, v.bytes, v.added = v.count + 1, v.bytes + plen, v.added + 1\n"
-    "      v.senders[from] = dedup_accept(d or nil, W, hi, lo, v.next); v.dirty[from] = true\n"
-    "      local exp = rec_expires(rec)\n"
-    "      if not v.expires or exp < v.expires then v.expires = exp end\n"
-    "      table.insert(out, 0); table.insert(out, v.next); table.insert(out, 0)\n"
-    "      table.insert(out, older and tonumber(older) or 0)\n"
+    "      if count - (older and 1 or 0) >= max_count or bytes - (older_bytes or 0) + plen > max_bytes then\n"
+    "        verdict = '3'\n"
+    "      else\n"
+    "        verdict = '0'\n"
+    "        if older then\n"
+    "          redis.call('HSET', x, older, older_bytes); mine[older] = nil\n"
+    "          count, bytes = count - 1, bytes - older_bytes\n"
+    "          table.insert(replaced, m); table.insert(replaced, older)\n"
+    "        end\n"
+    "        next = next + 1\n"
+    "        mine[next] = plen\n"
+    "        if col then redis.call('HSET', c, col, next) end\n"
+    "        count, bytes, entry_bytes, total = count + 1, bytes + plen, entry_bytes + plen, total + 1\n"
+    "        senders[from] = dedup_accept(d or nil, W, hi, lo, next); dirty[from] = true\n"
+    "        if kept then table.insert(kept, string.sub(blob, pos, to)) end\n"
+    "      end\n"
     "    end\n"
+    "    if verdict ~= '0' and not kept then kept = {string.sub(blob, 1, pos - 1)} end\n"
+    "    status[m] = verdict\n"
+    "    pos = to + 1\n"
     "  end\n"
-    "end\n"
-    "local total = 0\n"
-    "for j = 1, ndev do\n"
-    "  local v, written = devs[j], false\n"
-    "  if v.added > 0 then\n"
-    "    redis.call('HSET', v.i, 'next', v.next, 'bytes', v.bytes)\n"
-    "    redis.call('ZADD', KEYS[1], 'LT', v.expires, v.member)\n"
-    "    total = total + v.added - v.removed\n"
-    "  end\n"
-    "  for from in pairs(v.dirty) do\n"
-    "    redis.call('HSET', v.s, from, dedup_write(v.senders[from], now)); written = true end\n"
-    "  if written then redis.call('PEXPIRE', v.s, window) end\n"
+    "  if next >= first then\n"
+    "    redis.call('XADD', q, next..'-'..first, 'r', kept and table.concat(kept) or blob, 'b', entry_bytes)\n"
+    "    redis.call('HSET', i, 'next', next, 'count', count, 'bytes', bytes)\n"
+    "    redis.call('ZADD', KEYS[1], 'LT', expires, member)\n"
+    "    firsts[j] = first\n"
+    "  else firsts[j] = 0 end\n"
+    "  local written = false\n"
+    "  for from in pairs(dirty) do redis.call('HSET', s, from, dedup_write(senders[from], now)); written = true end\n"
+    "  if written then redis.call('PEXPIRE', s, window) end\n"
     "end\n"
     "if total ~= 0 then redis.call('INCRBY', KEYS[2], total) end\n"
-    "return out\n";
+    "return {table.concat(status), firsts, replaced}\n";
 
 // The acknowledgements of one reactor pass to the devices of one slot.
-// KEYS: the slot's depth counter, then q, i, c of each device. ARGV: each
-// device's upto. Drops every message with seq <= upto; returns how many.
+// KEYS: the slot's depth counter, then q, i, c, x of each device. ARGV:
+// each device's upto. Drops the entries whose every message has seq <=
+// upto (and the dead marks in them); returns how many messages went.
 static const char hf_redis_ack_lua[] =
-    HF_REDIS_LUA_RECORD "local dropped = 0\n"
-                        "for j = 1, #ARGV do\n"
-                        "  local q, i, c, upto = KEYS[3 * j - 1], KEYS[3 * j], KEYS[3 * j + 1], tonumber(ARGV[j])\n"
-                        "  if upto > tonumber(redis.call('HGET', i, 'acked') or '0') then\n"
-                        "    local gone, bytes = redis.call('XRANGE', q, '-', '0-'..ARGV[j]), 0\n"
-                        "    for _, e in ipairs(gone) do\n"
-                        "      local plen, col = rec_parts(e[2][2])\n"
-                        "      bytes = bytes + plen\n"
-                        "      forget_collapse(c, col, string.sub(e[1], 3))\n"
-                        "    end\n"
-                        "    if #gone > 0 then\n"
-                        "      redis.call('XTRIM', q, 'MINID', '0-'..(upto + 1))\n"
-                        "      redis.call('HINCRBY', i, 'bytes', -bytes)\n"
-                        "      dropped = dropped + #gone\n"
-                        "    end\n"
-                        "    redis.call('HSET', i, 'acked', ARGV[j])\n"
-                        "  end\n"
-                        "end\n"
-                        "if dropped > 0 then redis.call('DECRBY', KEYS[1], dropped) end\n"
-                        "return dropped\n";
+    HF_REDIS_LUA_ENTRY "local dropped = 0\n"
+                       "for j = 1, #ARGV do\n"
+                       "  local q, i, c, x = KEYS[4 * j - 2], KEYS[4 * j - 1], KEYS[4 * j], KEYS[4 * j + 1]\n"
+                       "  local upto = tonumber(ARGV[j])\n"
+                       "  local info = redis.call('HMGET', i, 'acked', 'count', 'bytes')\n"
+                       "  local acked, count, bytes = tonumber(info[1] or '0'), tonumber(info[2] or '0'),\n"
+                       "    tonumber(info[3] or '0')\n"
+                       "  if upto > acked then\n"
+                       "    local gone, to, n, b = redis.call('XRANGE', q, '-', upto), 0, 0, 0\n"
+                       "    for _, e in ipairs(gone) do\n"
+                       "      local first, last = entry_seqs(e[1])\n"
+                       "      n, b, to = n + last - first + 1, b + tonumber(e[2][4]), last\n"
+                       "    end\n"
+                       "    if #gone > 0 then\n"
+                       "      redis.call('XTRIM', q, 'MINID', to + 1)\n"
+                       "      if redis.call('EXISTS', x) == 1 then\n"
+                       "        for seq, plen in pairs(dead_of(x)) do\n"
+                       "          if seq <= to then n, b = n - 1, b - plen; redis.call('HDEL', x, seq) end\n"
+                       "        end\n"
+                       "      end\n"
+                       "      count, bytes, dropped = count - n, bytes - b, dropped + n\n"
+                       "      if count <= 0 then redis.call('DEL', c) end\n"
+                       "    end\n"
+                       "    redis.call('HSET', i, 'acked', upto, 'count', count, 'bytes', bytes)\n"
+                       "  end\n"
+                       "end\n"
+                       "if dropped > 0 then redis.call('DECRBY', KEYS[1], dropped) end\n"
+                       "return dropped\n";
 
-// KEYS: q, i, c of a device, its slot's expiry index and depth counter.
-// ARGV: now, "A|D". Drops the expired messages among the first `scan` of
-// the queue and scores the device again by the earliest expiry left (or
-// takes it out of the index when its queue is empty); returns how many
-// it dropped. A queue longer than `scan` is read from its head only: one
-// whose head outlives later messages keeps those until the head goes or
-// they are acknowledged (fetch skips them meanwhile).
-static const char hf_redis_expire_lua[] = HF_REDIS_LUA_RECORD
-    "local now, scan = tonumber(ARGV[1]), 1000\n"
-    "local entries, gone, bytes, earliest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', scan), 0, 0, nil\n"
+// A fetch. KEYS: q and x of a device. ARGV: after seq, max messages, max
+// bytes. Returns the entries holding the messages after `after`, from the
+// one holding after + 1, until they hold max messages or bytes or the
+// queue ends: id and r of each; then the seqs of the dead messages; then
+// 1 if it read to the end of the queue.
+static const char hf_redis_fetch_lua[] = HF_REDIS_LUA_ENTRY
+    "local from, max_count, max_bytes = tonumber(ARGV[1]) + 1, tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out, dead, n, b, ended = {}, {}, 0, 0, 0\n"
+    "while true do\n"
+    "  local got = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', 8)\n"
+    "  for _, e in ipairs(got) do\n"
+    "    local first, last = entry_seqs(e[1])\n"
+    "    table.insert(out, e[1]); table.insert(out, e[2][2])\n"
+    "    n, b, from = n + last - math.max(first, from) + 1, b + #e[2][2], last + 1\n"
+    "  end\n"
+    "  if #got < 8 then ended = 1; break end\n"
+    "  if n >= max_count or b >= max_bytes then break end\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[2]) == 1 then\n"
+    "  for seq in pairs(dead_of(KEYS[2])) do table.insert(dead, seq) end\n"
+    "end\n"
+    "return {out, dead, ended}\n";
+
+// KEYS: q, i, x of a device, its slot's expiry index and depth counter.
+// ARGV: now, "A|D". Marks dead the expired messages in the first `scan`
+// entries of the queue, drops the entries whose every message is dead,
+// and scores the device again by the earliest expiry left (or takes it
+// out of the index when its queue is empty); returns how many messages
+// expired. A queue longer than `scan` entries is read from its head only:
+// one whose head outlives later messages keeps those until the head goes
+// or they are acknowledged (fetch skips them meanwhile).
+static const char hf_redis_expire_lua[] = HF_REDIS_LUA_ENTRY
+    "local now, scan = tonumber(ARGV[1]), 100\n"
+    "local q, i, x = KEYS[1], KEYS[2], KEYS[3]\n"
+    "local entries, gone, bytes, earliest = redis.call('XRANGE', q, '-', '+', 'COUNT', scan), 0, 0, nil\n"
+    "local dead = redis.call('EXISTS', x) == 1 and dead_of(x) or {}\n"
     "for _, e in ipairs(entries) do\n"
-    "  local r = e[2][2]\n"
-    "  local exp = rec_expires(r)\n"
-    "  if exp <= now then\n"
-    "    local plen, col = rec_parts(r)\n"
-    "    redis.call('XDEL', KEYS[1], e[1])\n"
-    "    forget_collapse(KEYS[3], col, string.sub(e[1], 3))\n"
-    "    gone, bytes = gone + 1, bytes + plen\n"
-    "  elseif not earliest or exp < earliest then earliest = exp end\n"
+    "  local first, last = entry_seqs(e[1])\n"
+    "  local live = 0\n"
+    "  each_record(e[2][2], first, function(seq, at, len)\n"
+    "    if dead[seq] then return end\n"
+    "    local exp = rec_expires(e[2][2], at)\n"
+    "    if exp <= now then\n"
+    "      local plen = rec_plen(e[2][2], at, len)\n"
+    "      dead[seq] = plen; redis.call('HSET', x, seq, plen)\n"
+    "      gone, bytes = gone + 1, bytes + plen\n"
+    "    else\n"
+    "      live = live + 1\n"
+    "      if not earliest or exp < earliest then earliest = exp end\n"
+    "    end\n"
+    "  end)\n"
+    "  if live == 0 then\n"
+    "    redis.call('XDEL', q, e[1])\n"
+    "    for seq = first, last do if dead[seq] then redis.call('HDEL', x, seq) end end\n"
+    "  end\n"
     "end\n"
     "if gone > 0 then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'bytes', -bytes)\n"
+    "  redis.call('HINCRBY', i, 'count', -gone)\n"
+    "  redis.call('HINCRBY', i, 'bytes', -bytes)\n"
     "  redis.call('DECRBY', KEYS[5], gone)\n"
     "end\n"
-    "if redis.call('XLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[4], ARGV[2])\n"
+    "if redis.call('XLEN', q) == 0 then redis.call('ZREM', KEYS[4], ARGV[2])\n"
     "else redis.call('ZADD', KEYS[4], earliest or now, ARGV[2]) end\n"
     "return gone\n";
 

@@ -34,5 +34,30 @@ def test_expiry_sweep_drops_and_counts():
     assert receiver.expect(hfwire.PONG)["id"] == 3, "an expired message was delivered"
 
 
+def test_expiry_among_messages_stored_together_spares_the_rest():
+    """Messages that arrive in one read are stored together (one Redis
+    stream entry); those that expire go, the others are delivered, and
+    the queue's depth counts only what is left."""
+    relay = Relay(**{"delivery.expire_interval": "1s"}).start()
+    conn = relay.conn()
+    conn.hello(relay.token("alice", "pc"))
+    conn.send_raw(b"".join(
+        hfwire.frame(hfwire.SEND, [("to", "phone"), ("id", i), ("ttl", ttl), ("payload", b"m%d" % i)])
+        for i, ttl in enumerate((1, 600, 1, 600), start=1)))
+    assert [conn.expect(hfwire.SEND_ACK)["status"] for _ in range(4)] == [hfwire.STORED] * 4
+    assert relay.metric_becomes("handoff_messages_expired_total", 2), "the sweep did not drop the two"
+    assert relay.metric_becomes("handoff_queue_depth", 2)
+    receiver = relay.conn()
+    receiver.hello(relay.token("alice", "phone"))
+    got = [receiver.expect(hfwire.DELIVER) for _ in range(2)]
+    assert [m["payload"] for m in got] == [b"m2", b"m4"], got
+    receiver.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+    assert relay.metric_becomes("handoff_queue_depth", 0)
+    conn.send(hfwire.SEND, [("to", "phone"), ("id", 5), ("payload", b"m5")])
+    assert receiver.expect(hfwire.DELIVER)["payload"] == b"m5"
+    receiver.send(hfwire.PING, [("id", 6)])
+    assert receiver.expect(hfwire.PONG)["id"] == 6, "an expired message was delivered"
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

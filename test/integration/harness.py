@@ -386,6 +386,19 @@ class Relay:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
             return metric_value(r.read().decode(), series)
 
+    def metric_becomes(self, series, wanted, timeout=5):
+        """Whether a series reaches a value within timeout seconds: the
+        Redis store answers a depth for the next scrape, so this asks
+        again."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as r:
+                text = r.read().decode()
+            if re.search("^" + re.escape(series) + " ", text, re.M) and metric_value(text, series) == wanted:
+                return True
+            time.sleep(0.05)
+        return False
+
     def quick_token(self, account, device):
         """A token minted in-process (no CLI), for tests that need many."""
         import hfwire
