@@ -63,6 +63,9 @@ const hf_setting_spec settings[setting_count] = {
      "memory for the messages this server just wrote, so their delivery reads nothing back (0: off)"},
 };
 
+// The most one stream entry holds: a device's messages of one pass past
+// this start another, so a fetch (a few entries at a time) stays small.
+const size_t entry_max_bytes = 1 << 20;
 // One device's share of tail_cache, as store_lmdb has it.
 const size_t tail_per_device = 256 << 10;
 // Devices the sweep reads from one slot's expiry index at a time, and how
@@ -170,6 +173,7 @@ struct enqueue_result {
     int status = HF_STORE_ERROR;
     uint64_t seq = 0;
     int acked = 0;
+    uint64_t replaced = 0; // the seq its collapse key replaced (0: none)
 };
 
 // A device batch's messages, each with its outcome, in the order the
@@ -183,7 +187,7 @@ struct sent_enqueue {
 // The script's answer: a status digit per message, each device's first
 // seq, and (message number, seq replaced) pairs. False when it has
 // another shape.
-bool read_enqueue_answer(redis_store *s, const redisReply *r, std::vector<sent_enqueue> *sent)
+bool read_enqueue_answer(const redisReply *r, std::vector<sent_enqueue> *sent)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[0]->len != sent->size() || r->element[1]->type != REDIS_REPLY_ARRAY ||
@@ -210,7 +214,7 @@ bool read_enqueue_answer(redis_store *s, const redisReply *r, std::vector<sent_e
     for (size_t k = 0; k + 1 < replaced->elements; k += 2) {
         size_t message = size_t(replaced->element[k]->integer);
         if (message >= 1 && message <= sent->size())
-            hf_tail_remove(&s->tail, *(*sent)[message - 1].dev, uint64_t(replaced->element[k + 1]->integer));
+            (*sent)[message - 1].result.replaced = uint64_t(replaced->element[k + 1]->integer);
     }
     return true;
 }
@@ -240,7 +244,7 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
                     e.item.cb(e.item.arg, HF_STORE_UNAVAILABLE, 0, 0);
                 return;
             }
-            if (!read_enqueue_answer(s, r, sent.get())) {
+            if (!read_enqueue_answer(r, sent.get())) {
                 bool oom = r->type == REDIS_REPLY_ERROR && strstr(r->str, "OOM");
                 if (!oom)
                     s->host->log(s->host->host, HF_LOG_ERROR, "store_redis", "enqueue script failed: %s",
@@ -252,6 +256,9 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
             for (sent_enqueue &e : *sent) {
                 if (e.result.status != HF_STORE_OK)
                     continue;
+                // In message order: what it replaced may be one of this batch.
+                if (e.result.replaced)
+                    hf_tail_remove(&s->tail, *e.dev, e.result.replaced);
                 hf_tail_append(&s->tail, *e.dev, e.result.seq, std::move(e.item.record));
                 // Fetches see it now; the sender's answer waits for the
                 // WAIT behind it.
@@ -285,9 +292,10 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     }
     std::string dev = dev_of(req->account, req->device);
     auto [at, added] = b.dev_index.emplace(dev, b.devs.size());
-    if (added) {
+    if (added || b.devs[at->second].blob.size() >= entry_max_bytes) {
         for (const char *kind : {"q", "i", "c", "s", "x"})
             b.keys.push_back(key_of(s, req->account, kind, req->device));
+        at->second = b.devs.size();
         b.devs.push_back(device_batch{std::move(dev), {}, req->expires_at_ms, {}});
     }
     device_batch &d = b.devs[at->second];
@@ -321,6 +329,7 @@ bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, ui
     std::vector<uint64_t> dead_seqs;
     for (size_t i = 0; i < dead->elements; i++)
         dead_seqs.push_back(uint64_t(dead->element[i]->integer));
+    std::sort(dead_seqs.begin(), dead_seqs.end());
     for (size_t i = 0; i + 1 < entries->elements; i += 2) {
         const redisReply *blob = entries->element[i + 1];
         auto *p = reinterpret_cast<const uint8_t *>(blob->str);
@@ -329,7 +338,7 @@ bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, ui
             size_t len = (size_t(p[pos]) << 24) | (size_t(p[pos + 1]) << 16) | (size_t(p[pos + 2]) << 8) | p[pos + 3];
             if (pos + 4 + len > blob->len)
                 break;
-            bool skip = seq <= after_seq || std::find(dead_seqs.begin(), dead_seqs.end(), seq) != dead_seqs.end();
+            bool skip = seq <= after_seq || std::binary_search(dead_seqs.begin(), dead_seqs.end(), seq);
             if (!skip && !b->take(seq, p + pos + 4, len))
                 return false;
             *last = std::max(*last, seq);
@@ -550,7 +559,8 @@ void expire_device(redis_store *s, const tally_ptr &tally, int index, const std:
     tally->left++;
     hf_redis_script(s->nodes, slot_of(account), hf_redis_expire_lua,
                     {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
-                     key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n")},
+                     key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n"),
+                     key_of(s, account, "c", device.c_str())},
                     {std::to_string(now_ms), member}, [tally](redisReply *r) {
                         if (!r)
                             tally->unavailable = true;

@@ -256,7 +256,8 @@ static const char hf_redis_fetch_lua[] = HF_REDIS_LUA_ENTRY
     "end\n"
     "return {out, dead, ended}\n";
 
-// KEYS: q, i, x of a device, its slot's expiry index and depth counter.
+// KEYS: q, i, x of a device, its slot's expiry index and depth counter,
+// and its c (emptied with the queue).
 // ARGV: now, "A|D". Marks dead the expired messages in the first `scan`
 // entries of the queue, drops the entries whose every message is dead,
 // and scores the device again by the earliest expiry left (or takes it
@@ -294,7 +295,7 @@ static const char hf_redis_expire_lua[] = HF_REDIS_LUA_ENTRY
     "  redis.call('HINCRBY', i, 'bytes', -bytes)\n"
     "  redis.call('DECRBY', KEYS[5], gone)\n"
     "end\n"
-    "if redis.call('XLEN', q) == 0 then redis.call('ZREM', KEYS[4], ARGV[2])\n"
+    "if redis.call('XLEN', q) == 0 then redis.call('ZREM', KEYS[4], ARGV[2]); redis.call('DEL', KEYS[6])\n"
     "else redis.call('ZADD', KEYS[4], earliest or now, ARGV[2]) end\n"
     "return gone\n";
 

@@ -201,22 +201,30 @@ def test_collapse_key_replaces_undelivered_message():
     assert [m["payload"] for m in msgs] == ["tabs v2", "other"], msgs
 
 
-def test_collapse_while_the_target_is_online_with_a_full_window():
+def collapse_while_online_with_a_full_window(together):
     """The phone is connected but has not acknowledged its window, so
-    what arrives waits (in LMDB's tail cache, with that store); a later
-    message with the same collapse key must replace it there too."""
+    what arrives waits (in the store's tail cache); a later message with
+    the same collapse key must replace it there too, whether it came
+    alone or in the same read (one write to the store) as the one it
+    replaces."""
     relay = Relay(**{"delivery.window": 1, "delivery.ack_wait": "0ms"}).start()
     receiver = relay.conn()
     receiver.hello(relay.token("alice", "phone"))
     sender = relay.conn()
     sender.hello(relay.token("alice", "pc"))
+    frames = []
     for i, (payload, collapse) in enumerate([(b"first", None), (b"tabs v1", "tabs"), (b"tabs v2", "tabs"),
                                              (b"last", None)]):
         fields = [("to", "phone"), ("id", i + 1), ("payload", payload)]
         if collapse:
             fields.append(("collapse", collapse))
-        sender.send(hfwire.SEND, fields)
-        assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+        frames.append(hfwire.frame(hfwire.SEND, fields))
+        if not together:
+            sender.send_raw(frames.pop())
+            assert sender.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    if together:
+        sender.send_raw(b"".join(frames))
+        assert [sender.expect(hfwire.SEND_ACK)["status"] for _ in frames] == [hfwire.STORED] * 4
     got = []
     for _ in range(3):
         msg = receiver.expect(hfwire.DELIVER)
@@ -225,6 +233,35 @@ def test_collapse_while_the_target_is_online_with_a_full_window():
     receiver.send(hfwire.PING, [("id", 3)])
     assert receiver.expect(hfwire.PONG)["id"] == 3, "a replaced message came too"
     assert got == [b"first", b"tabs v2", b"last"], got
+
+
+def test_collapse_while_the_target_is_online_with_a_full_window():
+    collapse_while_online_with_a_full_window(together=False)
+
+
+def test_collapse_within_one_read_while_the_target_is_online():
+    collapse_while_online_with_a_full_window(together=True)
+
+
+def test_large_messages_in_one_read_arrive_whole_and_in_order():
+    """Six 200 KB messages sent in one write to one device, stored over
+    several passes (and with the Redis store several stream entries): a
+    device that connects later gets every one, whole and in order."""
+    relay = Relay().start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+    payloads = [bytes([65 + i]) * 200000 for i in range(6)]
+    pc.send_raw(b"".join(
+        hfwire.frame(hfwire.SEND, [("to", "phone"), ("id", i + 1), ("payload", p)]) for i, p in enumerate(payloads)))
+    assert [pc.expect(hfwire.SEND_ACK)["status"] for _ in payloads] == [hfwire.STORED] * 6
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    got = []
+    while len(got) < 6:
+        got.append(phone.expect(hfwire.DELIVER))
+        phone.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+    assert [m["payload"] for m in got] == payloads
+    assert [m["seq"] for m in got] == list(range(1, 7))
 
 
 def test_bad_sends_are_rejected_with_reasons():
