@@ -142,9 +142,11 @@ std::string slot_key(const redis_store *s, int slot, const char *kind)
     return s->prefix + "{" + hf_redis_slot_tags()[size_t(slot)] + "}" + kind;
 }
 
-int slot_of(const std::string &account)
+// The slot an account's calls go to: its own on a cluster; on one Redis,
+// which routes nothing, 0 (and no CRC16 a message).
+int slot_of(const redis_store *s, const std::string &account)
 {
-    return hf_redis_key_slot(account);
+    return s->cluster ? hf_redis_key_slot(account) : 0;
 }
 
 // The slot whose expiry index and depth counter count an account's
@@ -283,8 +285,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     }
     // A cluster's scripts keep to one slot, so a pass has a batch per
     // slot; one Redis takes the whole pass in one.
-    int slot = slot_of(req->account);
-    enqueue_batch &b = s->enqueues[s->cluster ? slot : 0];
+    int slot = slot_of(s, req->account);
+    enqueue_batch &b = s->enqueues[slot];
     if (b.keys.empty()) {
         b.slot = slot;
         int index = index_slot(s, slot);
@@ -361,7 +363,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
         cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
         return;
     }
-    hf_redis_script(s->nodes, slot_of(account), hf_redis_fetch_lua,
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_fetch_lua,
                     {key_of(s, account, "q", device), key_of(s, account, "x", device)},
                     {std::to_string(after_seq), std::to_string(max_count), std::to_string(max_bytes)},
                     [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg](redisReply *r) {
@@ -400,8 +402,8 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
         cb(arg, HF_STORE_UNAVAILABLE);
         return;
     }
-    int slot = slot_of(account);
-    ack_batch &b = s->acks[s->cluster ? slot : 0];
+    int slot = slot_of(s, account);
+    ack_batch &b = s->acks[slot];
     if (b.keys.empty()) {
         b.slot = slot;
         b.keys.push_back(slot_key(s, index_slot(s, slot), "n"));
@@ -477,14 +479,14 @@ void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
 void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(account), {"SADD", key_of(s, account, "d"), device},
+    hf_redis_call(s->nodes, slot_of(s, account), {"SADD", key_of(s, account, "d"), device},
                   [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(account), {"SMEMBERS", key_of(s, account, "d")}, [cb, arg](redisReply *r) {
+    hf_redis_call(s->nodes, slot_of(s, account), {"SMEMBERS", key_of(s, account, "d")}, [cb, arg](redisReply *r) {
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
             return;
@@ -503,7 +505,7 @@ void store_presence_set(void *store, const char *account, const char *device, co
     // The device (re)connected here: what other servers did to its queue
     // while it was elsewhere is not in this server's tail.
     hf_tail_drop(&s->tail, dev_of(account, device));
-    hf_redis_call(s->nodes, slot_of(account),
+    hf_redis_call(s->nodes, slot_of(s, account),
                   {"SET", key_of(s, account, "p", device), server_id, "PX", std::to_string(ttl_ms)},
                   [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
@@ -512,14 +514,14 @@ void store_presence_clear(void *store, const char *account, const char *device, 
                           hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_script(s->nodes, slot_of(account), hf_redis_presence_clear_lua, {key_of(s, account, "p", device)},
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_clear_lua, {key_of(s, account, "p", device)},
                     {server_id}, [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(account), {"GET", key_of(s, account, "p", device)}, [cb, arg](redisReply *r) {
+    hf_redis_call(s->nodes, slot_of(s, account), {"GET", key_of(s, account, "p", device)}, [cb, arg](redisReply *r) {
         if (!r) {
             cb(arg, HF_STORE_UNAVAILABLE, nullptr);
             return;
@@ -557,7 +559,7 @@ void expire_device(redis_store *s, const tally_ptr &tally, int index, const std:
         return;
     std::string account = member.substr(0, bar), device = member.substr(bar + 1);
     tally->left++;
-    hf_redis_script(s->nodes, slot_of(account), hf_redis_expire_lua,
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_expire_lua,
                     {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
                      key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n"),
                      key_of(s, account, "c", device.c_str())},
