@@ -14,6 +14,10 @@ extern "C" {
 
 #define HF_PROTOCOL_VERSION 1
 #define HF_DEFAULT_MAX_FRAME (256u * 1024u)
+/* What a DELIVER's other fields may take beside its payload: a SEND's
+ * payload may be at most max_frame less this (WELCOME's max_payload), so
+ * its DELIVER never exceeds the receiver's max_frame. */
+#define HF_DELIVER_RESERVE 256u
 /* Longest varint: 10 bytes carry 64 bits. */
 #define HF_VARINT_MAX 10
 /* type + flags + varint length. */
@@ -81,7 +85,8 @@ enum hf_tag {
     HF_TAG_DEVICE = 35,           /* string */
     HF_TAG_RETRY_MS = 36,         /* uint */
     HF_TAG_REFRESH_MS = 37,       /* uint */
-    HF_TAG_MAX = 37
+    HF_TAG_MAX_PAYLOAD = 38,      /* uint */
+    HF_TAG_MAX = 38
 };
 
 enum hf_send_status {
@@ -120,9 +125,10 @@ enum hf_err {
     HF_ERR_BAD_ACK = 25,
     HF_ERR_TOO_MANY_FIELDS = 26,
     HF_ERR_AUTH_FAILED = 27,
-    HF_ERR_NEED_MORE = 28, /* decoder only: not enough bytes yet; never sent */
-    HF_ERR_NO_SERVER = 29, /* allocator has no live server to offer */
-    HF_ERR_MAX = 29
+    HF_ERR_NEED_MORE = 28,         /* decoder only: not enough bytes yet; never sent */
+    HF_ERR_NO_SERVER = 29,         /* allocator has no live server to offer */
+    HF_ERR_PAYLOAD_TOO_LARGE = 30, /* payload over the max_payload announced in WELCOME */
+    HF_ERR_MAX = 30
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

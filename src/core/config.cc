@@ -125,6 +125,10 @@ const key_spec key_specs[] = {
         "two; the store keeps one bit each per sender and target)"),
     DUR("delivery.store_retry", "1s", 10, 600000, store_retry_ms,
         "retry_ms in a SEND_ACK rejected store_full or store_unavailable: when the sender should try again"),
+    INT("delivery.max_attempts", "5", 1, 1000, max_attempts,
+        "a message whose device closes its connection (or is closed) this many times in a row with it the oldest "
+        "unacknowledged is set aside: acknowledged on the device's behalf, logged and counted, so the rest of its "
+        "queue flows"),
     DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
         "how often expired messages are swept from the store"),
     DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),

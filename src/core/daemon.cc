@@ -107,7 +107,7 @@ void on_expire_timer(evutil_socket_t, short, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
     d->store->expire(d->store_instance, hf_wall_ms(), on_expire_done, d);
-    hf_session_prune_recent_acks(d);
+    hf_session_prune(d);
 }
 
 // How often a draining daemon looks whether its devices have all left.

@@ -74,6 +74,7 @@ struct hf_stats {
     uint64_t messages_stored = 0;
     uint64_t messages_rejected[HF_ERR_MAX + 1] = {}; // by reason
     uint64_t messages_expired = 0;
+    uint64_t messages_set_aside = 0; // acknowledged on a device's behalf: it could not take them
     hf_histogram store_enqueue_seconds;
     hf_histogram store_fetch_seconds;
     uint64_t protocol_errors = 0;
@@ -96,6 +97,13 @@ struct hf_registered_server {
     bool draining = false;
     uint64_t expires_ms = 0; // monotonic: lapses unless refreshed by then
     hf_conn *conn = nullptr; // the connection its REGISTERs come on
+};
+
+// A message its device's connections ended on without acknowledging it.
+struct hf_failed_delivery {
+    uint64_t seq = 0;
+    uint64_t times = 0;
+    uint64_t last_ms = 0; // monotonic
 };
 
 struct hf_daemon {
@@ -127,6 +135,9 @@ struct hf_daemon {
     // left (monotonic ms): a store answers an enqueue only after its sync,
     // and the device may have been sent, acknowledged and gone by then.
     std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> recent_acks;
+    // Devices whose connections ended with the same message the oldest
+    // unacknowledged, by device key (delivery.max_attempts).
+    std::unordered_map<std::string, hf_failed_delivery> failed_deliveries;
 
     // Sends waiting for their targets' acknowledgement, oldest first. They
     // all wait the same delivery.ack_wait, so a FIFO and one timer suffice.

@@ -17,7 +17,7 @@ namespace
 // and alerts see every series from the start.
 const int reject_reasons[] = {HF_ERR_BAD_FIELD,    HF_ERR_BAD_TARGET, HF_ERR_NO_TARGET,         HF_ERR_FORBIDDEN,
                               HF_ERR_QUEUE_FULL,   HF_ERR_STORE_FULL, HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG,
-                              HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL};
+                              HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL,   HF_ERR_PAYLOAD_TOO_LARGE};
 
 void header(std::string *out, const char *name, const char *type, const char *help)
 {
@@ -152,6 +152,10 @@ std::string hf_metrics_render(hf_daemon *d)
            st.messages_delivered);
     metric(&out, "handoff_messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
            st.messages_expired);
+    metric(&out, "handoff_messages_set_aside_total", "counter",
+           "Messages acknowledged on their device's behalf: too large for max_frame, or delivery.max_attempts "
+           "connections ended on them.",
+           st.messages_set_aside);
     header(&out, "handoff_messages_rejected_total", "counter", "SENDs answered rejected, by reason.");
     for (int code : reject_reasons)
         labelled(&out, "handoff_messages_rejected_total", "reason", hf_err_name(code), st.messages_rejected[code]);

@@ -356,6 +356,13 @@ bool check_send(hf_session *sender, const hf_msg *m, std::string_view *device, i
         *text = "ttl exceeds this server's limit of " + std::to_string(cfg.max_ttl_ms / 1000) + " s";
         return false;
     }
+    uint64_t max_payload = uint64_t(cfg.max_frame) - HF_DELIVER_RESERVE;
+    if (m->payload.size() > max_payload) {
+        *code = HF_ERR_PAYLOAD_TOO_LARGE;
+        *text = "payload of " + std::to_string(m->payload.size()) + " bytes exceeds max_payload " +
+                std::to_string(max_payload) + " (WELCOME): its DELIVER would not fit the receiver's max_frame";
+        return false;
+    }
     if (hf_msg_has(m, HF_TAG_COLLAPSE) && (m->collapse.empty() || m->collapse.size() > HF_NAME_MAX)) {
         *code = HF_ERR_BAD_FIELD;
         *text = "collapse key must be 1-64 bytes";

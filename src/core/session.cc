@@ -42,11 +42,12 @@ void send_welcome(hf_conn *c, hf_session *s, uint64_t timeout_ms)
     m.timeout_ms = timeout_ms;
     m.window = uint64_t(d->cfg.window);
     m.max_frame = uint64_t(d->cfg.max_frame);
+    m.max_payload = m.max_frame - HF_DELIVER_RESERVE;
     m.server_id = d->cfg.server_id;
     m.account = s->account;
     m.device = s->device;
     for (unsigned tag : {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
-                         HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
+                         HF_TAG_MAX_PAYLOAD, HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
         hf_msg_set(&m, tag);
     // An adaptive policy says how far the device may probe.
     if (d->heartbeat->bounds) {
@@ -118,19 +119,13 @@ void on_hello(hf_conn *c, const hf_msg *m)
     hf_session_pump(session);
 }
 
-void on_deliver_ack(hf_conn *c, const hf_msg *m)
+// Takes the seqs up to upto out of the window; returns how many.
+size_t drop_inflight(hf_session *s, uint64_t upto)
 {
-    hf_session *s = c->session.get();
-    if (m->upto > s->last_sent_seq) {
-        hf_conn_fail(c, HF_ERR_BAD_ACK,
-                     "upto " + std::to_string(m->upto) + " is past the last delivered seq " +
-                         std::to_string(s->last_sent_seq));
-        return;
-    }
-    size_t acked = 0;
-    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head] <= m->upto) {
+    size_t dropped = 0;
+    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head] <= upto) {
         s->inflight_head++;
-        acked++;
+        dropped++;
     }
     if (s->inflight_head == s->inflight.size()) {
         s->inflight.clear();
@@ -139,13 +134,88 @@ void on_deliver_ack(hf_conn *c, const hf_msg *m)
         s->inflight.erase(s->inflight.begin(), s->inflight.begin() + long(s->inflight_head));
         s->inflight_head = 0;
     }
+    return dropped;
+}
+
+// A message this device cannot take, acknowledged on its behalf so that
+// the rest of its queue flows: logged once, counted, gone from the store.
+// Every older one is acknowledged already (seq is the oldest in flight),
+// or the device's own acknowledgement passed it.
+void set_aside(hf_session *s, uint64_t seq, const std::string &why)
+{
+    hf_daemon *d = s->conn->d;
+    d->stats.messages_set_aside++;
+    hf_log(HF_LOG_WARNING, "%s/%s: message seq %llu set aside (acknowledged for the device, not delivered): %s",
+           s->account.c_str(), s->device.c_str(), (unsigned long long)seq, why.c_str());
+    if (seq <= s->acked_upto)
+        return;
+    s->acked_upto = seq;
+    d->store->ack(d->store_instance, s->account.c_str(), s->device.c_str(), seq, log_store_failure,
+                  const_cast<char *>("ack"));
+}
+
+// Messages too large to send that are now the oldest in flight, or that
+// an acknowledgement of later ones passed (and counted as delivered).
+void settle_too_large(hf_session *s)
+{
+    while (!s->too_large.empty()) {
+        auto [seq, bytes] = s->too_large.front();
+        bool passed = seq <= s->acked_upto;
+        if (!passed && (s->inflight_head == s->inflight.size() || s->inflight[s->inflight_head] != seq))
+            break;
+        s->too_large.erase(s->too_large.begin());
+        if (passed)
+            s->conn->d->stats.messages_delivered--;
+        else
+            drop_inflight(s, seq);
+        set_aside(s, seq,
+                  "its payload of " + std::to_string(bytes) + " bytes makes a DELIVER larger than limits.max_frame " +
+                      std::to_string(s->conn->d->cfg.max_frame) + " (it was stored under a larger limit)");
+    }
+}
+
+// The connection ended with seq the oldest unacknowledged: after
+// delivery.max_attempts such ends in a row, the device cannot take it.
+void count_failed_delivery(hf_session *s, uint64_t seq)
+{
+    hf_daemon *d = s->conn->d;
+    hf_failed_delivery &f = d->failed_deliveries[s->key];
+    if (f.seq != seq)
+        f = hf_failed_delivery{seq, 0, 0};
+    f.times++;
+    f.last_ms = hf_mono_ms();
+    if (f.times < uint64_t(d->cfg.max_attempts))
+        return;
+    d->failed_deliveries.erase(s->key);
+    set_aside(s, seq,
+              std::to_string(d->cfg.max_attempts) +
+                  " connections in a row ended with it unacknowledged (delivery.max_attempts)");
+}
+
+void on_deliver_ack(hf_conn *c, const hf_msg *m)
+{
+    hf_session *s = c->session.get();
+    hf_daemon *d = c->d;
+    if (m->upto > s->last_sent_seq) {
+        hf_conn_fail(c, HF_ERR_BAD_ACK,
+                     "upto " + std::to_string(m->upto) + " is past the last delivered seq " +
+                         std::to_string(s->last_sent_seq));
+        return;
+    }
+    size_t acked = drop_inflight(s, m->upto);
     if (acked == 0)
         return; // a repeated acknowledgement: nothing new
     s->acked_upto = m->upto;
-    c->d->stats.messages_delivered += acked;
-    c->d->store->ack(c->d->store_instance, s->account.c_str(), s->device.c_str(), m->upto, log_store_failure,
-                     const_cast<char *>("ack"));
+    d->stats.messages_delivered += acked;
+    d->store->ack(d->store_instance, s->account.c_str(), s->device.c_str(), m->upto, log_store_failure,
+                  const_cast<char *>("ack"));
+    if (!d->failed_deliveries.empty()) {
+        auto failed = d->failed_deliveries.find(s->key);
+        if (failed != d->failed_deliveries.end() && failed->second.seq <= m->upto)
+            d->failed_deliveries.erase(failed); // it got through after all
+    }
     hf_route_acknowledged(s, m->upto);
+    settle_too_large(s);
     hf_session_pump(s);
 }
 
@@ -174,7 +244,8 @@ void on_ping(hf_conn *c, const hf_msg *m)
         d->heartbeat->on_ping(d->heartbeat_instance, c->session->granted_ms);
 }
 
-void send_deliver(hf_conn *c, const hf_store_msg *sm)
+// False, sending nothing, when the DELIVER would pass max_frame.
+bool send_deliver(hf_conn *c, const hf_store_msg *sm)
 {
     hf_msg m;
     m.type = HF_MSG_DELIVER;
@@ -189,7 +260,11 @@ void send_deliver(hf_conn *c, const hf_store_msg *sm)
         m.collapse = sm->collapse_key;
         hf_msg_set(&m, HF_TAG_COLLAPSE);
     }
+    uint64_t max_frame = uint64_t(c->d->cfg.max_frame);
+    if (sm->payload_len + HF_DELIVER_RESERVE > max_frame && hf_msg_body_size(&m) > max_frame)
+        return false;
     hf_conn_send(c, &m);
+    return true;
 }
 
 void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
@@ -210,10 +285,12 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
         event_add(s->fetch_retry.get(), hf_daemon_timeout(c->d, uint64_t(c->d->cfg.store_retry_ms)));
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
-            send_deliver(c, &msgs[i]);
+            if (!send_deliver(c, &msgs[i]))
+                s->too_large.emplace_back(msgs[i].seq, msgs[i].payload_len);
             s->inflight.push_back(msgs[i].seq);
             s->last_sent_seq = msgs[i].seq;
         }
+        settle_too_large(s);
         // A full batch may mean more is waiting.
         if (count > 0 && count == s->fetch_asked)
             s->fetch_again = true;
@@ -293,6 +370,9 @@ void hf_session_closed(hf_conn *c)
     auto it = c->d->online_devices.find(s->key);
     if (it != c->d->online_devices.end() && it->second == s)
         c->d->online_devices.erase(it);
+    // A drain closes every connection: that says nothing of the message.
+    if (s->inflight_head < s->inflight.size() && !c->d->stopping)
+        count_failed_delivery(s, s->inflight[s->inflight_head]);
     if (s->acked_upto)
         c->d->recent_acks[s->key] = {s->acked_upto, hf_mono_ms()};
     auto count = c->d->online_per_account.find(s->account);
@@ -321,11 +401,13 @@ uint64_t hf_session_acked_upto(hf_daemon *d, std::string_view account, std::stri
     return recent == d->recent_acks.end() ? 0 : recent->second.first;
 }
 
-void hf_session_prune_recent_acks(hf_daemon *d)
+void hf_session_prune(hf_daemon *d)
 {
     uint64_t now = hf_mono_ms();
     for (auto it = d->recent_acks.begin(); it != d->recent_acks.end();)
         it = now - it->second.second > 60000 ? d->recent_acks.erase(it) : std::next(it);
+    for (auto it = d->failed_deliveries.begin(); it != d->failed_deliveries.end();)
+        it = now - it->second.last_ms > 3600000 ? d->failed_deliveries.erase(it) : std::next(it);
 }
 
 uint64_t hf_session_granted_ms(const hf_session *s)

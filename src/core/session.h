@@ -39,6 +39,10 @@ struct hf_session {
     uint64_t fetch_started_us = 0;           // for the store latency histogram
     hf_event_ptr fetch_retry;                // after a failed fetch: delivery.store_retry later, made on first use
     std::vector<hf_delivery_waiter> waiters; // ascending seq
+    // Fetched messages whose DELIVER would pass max_frame (stored before
+    // the limit was lowered): in inflight, never sent, set aside once
+    // they are the oldest there. (seq, payload bytes), ascending.
+    std::vector<std::pair<uint64_t, size_t>> too_large;
 };
 
 // A frame from a device connection (HELLO first, then the ready set).
@@ -57,8 +61,9 @@ hf_session *hf_session_find(hf_daemon *d, std::string_view account, std::string_
 // known).
 uint64_t hf_session_acked_upto(hf_daemon *d, std::string_view account, std::string_view device);
 
-// Forgets what devices that left more than a minute ago acknowledged.
-void hf_session_prune_recent_acks(hf_daemon *d);
+// Forgets what devices that left more than a minute ago acknowledged, and
+// deliveries that failed more than an hour ago.
+void hf_session_prune(hf_daemon *d);
 
 uint64_t hf_session_granted_ms(const hf_session *s);
 

@@ -70,6 +70,7 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     S("device", device),
     U("retry_ms", retry_ms),
     U("refresh_ms", refresh_ms),
+    U("max_payload", max_payload),
 };
 
 #undef U
@@ -101,7 +102,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     /* WELCOME */
     {bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
          bit(HF_TAG_MAX_FRAME) | bit(HF_TAG_SERVER_ID) | bit(HF_TAG_ACCOUNT) | bit(HF_TAG_DEVICE) |
-         bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS),
+         bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS) | bit(HF_TAG_MAX_PAYLOAD),
      bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
          bit(HF_TAG_MAX_FRAME)},
     /* PING: heartbeat_ms asks for a new interval from now on */
@@ -237,18 +238,8 @@ int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len, 
     return HF_OK;
 }
 
-int hf_msg_encode(const hf_msg *m, std::string *out)
+size_t hf_msg_body_size(const hf_msg *m)
 {
-    if (m->type == 0 || m->type > HF_MSG_TYPE_MAX)
-        return HF_ERR_UNEXPECTED_TYPE;
-    const msg_schema &schema = schemas[m->type];
-    if (m->present & ~schema.allowed)
-        return HF_ERR_BAD_FIELD;
-    if (m->address_count > HF_MAX_ADDRESSES)
-        return HF_ERR_TOO_MANY_FIELDS;
-
-    // Compute the body length first so the frame is written in one pass
-    // into out, with no temporary body buffer.
     size_t body_len = 0;
     // Only the present fields, in tag order: a frame carries a handful of
     // the possible tags, and every message sent goes through here.
@@ -266,6 +257,22 @@ int hf_msg_encode(const hf_msg *m, std::string *out)
             body_len += hf_varint_size(tag) + hf_varint_size(vlen) + vlen;
         }
     }
+    return body_len;
+}
+
+int hf_msg_encode(const hf_msg *m, std::string *out)
+{
+    if (m->type == 0 || m->type > HF_MSG_TYPE_MAX)
+        return HF_ERR_UNEXPECTED_TYPE;
+    const msg_schema &schema = schemas[m->type];
+    if (m->present & ~schema.allowed)
+        return HF_ERR_BAD_FIELD;
+    if (m->address_count > HF_MAX_ADDRESSES)
+        return HF_ERR_TOO_MANY_FIELDS;
+
+    // The body length first, so the frame is written in one pass into
+    // out, with no temporary body buffer.
+    size_t body_len = hf_msg_body_size(m);
     out->reserve(out->size() + HF_FRAME_HEADER_MAX + body_len);
     hf_frame_header_put(out, m->type, m->flags, body_len);
     for (uint64_t left = m->present; left; left &= left - 1) {

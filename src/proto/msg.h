@@ -29,7 +29,7 @@ struct hf_msg {
     uint64_t heartbeat_min_ms = 0, heartbeat_max_ms = 0, backoff_base_ms = 0, backoff_cap_ms = 0;
     uint64_t upto = 0, stored_at_ms = 0;
     uint64_t delivered_count = 0, stored_count = 0, rejected_count = 0;
-    uint64_t weight = 0, load = 0, draining = 0, retry_ms = 0, refresh_ms = 0;
+    uint64_t weight = 0, load = 0, draining = 0, retry_ms = 0, refresh_ms = 0, max_payload = 0;
 };
 
 struct hf_decode_limits {
@@ -72,6 +72,9 @@ int hf_msg_decode(uint8_t type, uint8_t flags, const uint8_t *body, size_t len, 
 // Appends a whole frame (header and body) for every field present in m.
 // Returns HF_ERR_BAD_FIELD if m has a field its type does not allow.
 int hf_msg_encode(const hf_msg *m, std::string *out);
+
+// The length of the body hf_msg_encode would write for m.
+size_t hf_msg_body_size(const hf_msg *m);
 
 // Human-readable detail for a decode error: "field 6 (to): duplicate".
 std::string hf_decode_error_text(const hf_decode_error *err);

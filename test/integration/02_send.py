@@ -264,6 +264,95 @@ def test_large_messages_in_one_read_arrive_whole_and_in_order():
     assert [m["seq"] for m in got] == list(range(1, 7))
 
 
+def test_payload_limits_are_announced_and_no_deliver_passes_max_frame():
+    """WELCOME says the largest payload; a longer one is rejected with its
+    own code and the connection stays; the longest allowed, from the
+    longest sender name with the longest collapse key and id, arrives in
+    a DELIVER within the receiver's max_frame."""
+    relay = Relay(**{"limits.max_frame": "4k"}).start()
+    sender_name = "s" * 64
+    pc = relay.conn()
+    welcome = pc.hello(relay.quick_token("alice", sender_name))
+    assert welcome["max_frame"] == 4096 and welcome["max_payload"] == 4096 - 256, welcome
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"x" * (welcome["max_payload"] + 1))])
+    ack = pc.expect(hfwire.SEND_ACK)
+    assert ack["status"] == hfwire.REJECTED and ack["code"] == hfwire.ERR["payload_too_large"], ack
+    assert "max_payload" in ack["text"], ack
+    biggest = (1 << 64) - 1
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", biggest), ("collapse", "c" * 64),
+                          ("payload", b"y" * welcome["max_payload"])])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    msg = phone.expect(hfwire.DELIVER)
+    assert msg["payload"] == b"y" * welcome["max_payload"] and msg["id"] == biggest, msg
+    # Encoded as the server does (minimal, every field once), its body:
+    body_len, _ = hfwire.read_varint(hfwire.frame(hfwire.DELIVER, list(msg.items())), 2)
+    assert 4096 - 256 < body_len <= 4096, body_len
+
+
+def test_a_message_the_device_cannot_take_is_set_aside():
+    """A device whose connection ends every time one message comes (a
+    client that refuses it, or crashes on it): after
+    delivery.max_attempts such ends that message is acknowledged for it,
+    counted and logged, and the rest of its queue flows."""
+    relay = Relay(**{"delivery.max_attempts": 3}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    for i, payload in enumerate((b"m1", b"poison", b"m3"), start=1):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", i), ("payload", payload)])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    phone_token = relay.token("alice", "phone")
+    for attempt in range(3):
+        phone = relay.conn()
+        phone.hello(phone_token)
+        while True:
+            msg = phone.expect(hfwire.DELIVER)
+            if msg["payload"] == b"poison":
+                break
+            phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+        assert relay.metric("handoff_messages_set_aside_total") == 0, "set aside after %d" % attempt
+        phone.close()
+        assert relay.metric_becomes("handoff_online_devices", 1), "the phone's close was not seen"
+    assert relay.metric_becomes("handoff_messages_set_aside_total", 1)
+    phone = relay.conn()
+    phone.hello(phone_token)
+    msg = phone.expect(hfwire.DELIVER)
+    assert msg["payload"] == b"m3", msg
+    phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    phone.send(hfwire.PING, [("id", 9)])
+    assert phone.expect(hfwire.PONG)["id"] == 9, "the message set aside came again"
+    assert "set aside" in relay.log() and "delivery.max_attempts" in relay.log()
+
+
+def test_an_acknowledgement_clears_a_messages_failed_deliveries():
+    """Connections that end with a message unacknowledged (a flaky
+    network) count against it only while it stays unacknowledged."""
+    relay = Relay(**{"delivery.max_attempts": 2}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    phone_token = relay.token("alice", "phone")
+    for i in (1, 2):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", i), ("payload", b"m%d" % i)])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+        # Dropped once with it unacknowledged, then taken.
+        phone = relay.conn()
+        phone.hello(phone_token)
+        assert phone.expect(hfwire.DELIVER)["payload"] == b"m%d" % i
+        phone.close()
+        assert relay.metric_becomes("handoff_online_devices", 1)
+        phone = relay.conn()
+        phone.hello(phone_token)
+        msg = phone.expect(hfwire.DELIVER)
+        assert msg["payload"] == b"m%d" % i, msg
+        phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+        phone.send(hfwire.PING, [("id", i)])
+        assert phone.expect(hfwire.PONG)["id"] == i
+        phone.close()
+        assert relay.metric_becomes("handoff_online_devices", 1)
+    assert relay.metric("handoff_messages_set_aside_total") == 0
+
+
 def test_bad_sends_are_rejected_with_reasons():
     relay = Relay(**{"limits.max_ttl": "1h", "delivery.default_ttl": "1h"}).start()
     pc = relay.token("alice", "pc")

@@ -144,5 +144,24 @@ def test_expired_messages_are_swept_from_disk():
     assert receive_all(relay, 1) == [b"kept"]
 
 
+def test_a_message_stored_under_a_larger_max_frame_is_set_aside():
+    """limits.max_frame lowered across a restart: a message stored before,
+    whose DELIVER would pass the new limit, is never sent (no frame
+    passes the max_frame announced); it is set aside and the rest of the
+    queue flows."""
+    relay = Relay(**{"store.module": "lmdb"}).start()
+    # The first one is the oldest in the window at once; the second is
+    # passed by the phone's acknowledgement of the messages after it.
+    send_many(relay, 4, payload_of=lambda i: b"x" * 3000 if i in (0, 2) else b"small %d" % i)
+    relay.stop()
+    relay.settings["limits.max_frame"] = "1k"
+    relay.write_config()
+    relay.start()
+    assert receive_all(relay, 2) == [b"small 1", b"small 3"]
+    assert relay.metric("handoff_messages_set_aside_total") == 2
+    assert relay.metric("handoff_messages_delivered_total") == 2
+    assert "DELIVER larger than limits.max_frame" in relay.log()
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -24,6 +24,7 @@ TAGS = {
     27: ("stored_count", "u"), 28: ("rejected_count", "u"), 29: ("server_id", "s"),
     30: ("key", "s"), 31: ("weight", "u"), 32: ("load", "u"), 33: ("draining", "u"),
     34: ("account", "s"), 35: ("device", "s"), 36: ("retry_ms", "u"), 37: ("refresh_ms", "u"),
+    38: ("max_payload", "u"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 
@@ -34,7 +35,7 @@ ERR = {
     "bad_token": 9, "token_expired": 10, "unknown_key": 11, "forbidden": 12, "bad_target": 13,
     "no_target": 14, "queue_full": 15, "store_full": 16, "store_unavailable": 17, "ttl_too_long": 18, "rate_limited": 19,
     "too_many_connections": 20, "timeout": 21, "replaced": 22,
-    "shutting_down": 23, "bad_ack": 25, "too_many_fields": 26,
+    "shutting_down": 23, "bad_ack": 25, "too_many_fields": 26, "payload_too_large": 30,
 }
 DELIVERED, STORED, REJECTED = 0, 1, 2
 

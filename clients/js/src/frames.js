@@ -18,7 +18,7 @@ export const ERRORS = Object.freeze({
   10: 'token_expired', 11: 'unknown_key', 12: 'forbidden', 13: 'bad_target', 14: 'no_target',
   15: 'queue_full', 16: 'store_full', 17: 'store_unavailable', 18: 'ttl_too_long', 19: 'rate_limited',
   20: 'too_many_connections', 21: 'timeout', 22: 'replaced', 23: 'shutting_down', 24: 'internal',
-  25: 'bad_ack', 26: 'too_many_fields', 27: 'auth_failed', 29: 'no_server',
+  25: 'bad_ack', 26: 'too_many_fields', 27: 'auth_failed', 29: 'no_server', 30: 'payload_too_large',
 });
 
 // tag -> [name, kind]: 'u' unsigned varint, 's' string, 'b' bytes.
@@ -31,7 +31,7 @@ const TAGS = {
   21: ['heartbeat_max_ms', 'u'], 22: ['backoff_base_ms', 'u'], 23: ['backoff_cap_ms', 'u'],
   24: ['upto', 'u'], 25: ['stored_at_ms', 'u'], 26: ['delivered_count', 'u'],
   27: ['stored_count', 'u'], 28: ['rejected_count', 'u'], 29: ['server_id', 's'],
-  36: ['retry_ms', 'u'],
+  36: ['retry_ms', 'u'], 38: ['max_payload', 'u'],
 };
 const TAG_OF = Object.fromEntries(Object.entries(TAGS).map(([tag, [name]]) => [name, Number(tag)]));
 const utf8 = new TextEncoder();
