@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "handoff/module.h"
 #include "modules/redis_slots.h"
@@ -60,7 +61,8 @@ struct node {
     event *retry_timer = nullptr;
     bool reported_down = false;
     bool ping_out = false;
-    std::vector<hf_redis_durable_fn> unwaited; // durable calls answered since the last WAIT went
+    std::vector<hf_redis_durable_fn> unwaited;     // durable calls answered since the last WAIT went
+    std::unordered_set<const char *> scripts_sent; // on this connection, whole (EVAL) once
 };
 
 timeval tv_of(uint64_t ms)
@@ -296,6 +298,7 @@ void connect_node(node *nd)
     }
     ac->data = nd;
     nd->ac = ac;
+    nd->scripts_sent.clear(); // a new connection may be to a Redis that never saw them
     redisLibeventAttach(ac, n->host->event_base(n->host->host));
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -407,7 +410,7 @@ void on_call_reply(redisAsyncContext *, void *r, void *privdata)
             refresh_map(n);
         }
         send_call(c);
-    } else if (starts_with(reply, "NOSCRIPT") && c->script) {
+    } else if (starts_with(reply, "NOSCRIPT") && c->script) { // SCRIPT FLUSH since
         c->args[0] = "EVAL";
         c->args[1] = c->script;
         c->script = nullptr;
@@ -459,6 +462,14 @@ void send_call(call *c)
         refresh_map(n); // a cluster may serve the slot elsewhere by now
         finish(c, nullptr);
         return;
+    }
+    // A script goes whole the first time on each connection, by its SHA-1
+    // after that. Were the first EVALSHA answered NOSCRIPT, it would go
+    // again behind calls sent since, which then run first: a pass's
+    // enqueues overtaking the one before, its messages out of order.
+    if (c->script && to->scripts_sent.insert(c->script).second) {
+        c->args[0] = "EVAL";
+        c->args[1] = c->script;
     }
     std::vector<const char *> argv;
     std::vector<size_t> lens;

@@ -260,8 +260,47 @@ def test_large_messages_in_one_read_arrive_whole_and_in_order():
     while len(got) < 6:
         got.append(phone.expect(hfwire.DELIVER))
         phone.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
-    assert [m["payload"] for m in got] == payloads
-    assert [m["seq"] for m in got] == list(range(1, 7))
+    assert [m["seq"] for m in got] == list(range(1, 7)), [m["seq"] for m in got]
+    assert [m["payload"] for m in got] == payloads, [(m["payload"][:1], len(m["payload"])) for m in got]
+
+
+def many_in_one_write(online):
+    """600 messages of 10-40 KB sent in one write, stored over many passes
+    (with the Redis store, several messages to an entry, and its scripts
+    new to Redis, as after a restart: the first passes' enqueues must not
+    be overtaken by later ones); the phone, online with a small window or
+    connecting afterwards, gets them in order, whole."""
+    unlimited = {key: 1000000 for key in ("limits.send_rate", "limits.send_burst", "limits.frame_rate",
+                                          "limits.frame_burst")}
+    relay = Relay(**{"delivery.window": 8}, **unlimited).start()
+    harness.forget_redis_scripts(relay)
+    phone = relay.conn()
+    if online:
+        phone.hello(relay.quick_token("alice", "phone"))
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+    payloads = [(b"%05d" % i) * (2000 + (i * 7919) % 6000) for i in range(600)]
+    pc.send_raw(b"".join(hfwire.frame(hfwire.SEND, [("to", "phone"), ("id", i + 1), ("payload", p)])
+                         for i, p in enumerate(payloads)))
+    if not online:
+        assert [pc.expect(hfwire.SEND_ACK, timeout=30)["status"] for _ in payloads] == [hfwire.STORED] * 600
+        phone.hello(relay.quick_token("alice", "phone"))
+    got = []
+    while len(got) < len(payloads):
+        got.append(phone.expect(hfwire.DELIVER, timeout=30))
+        if len(got) % 3 == 0 or len(got) == len(payloads):
+            phone.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+    assert [m["seq"] for m in got] == list(range(1, 601))
+    wrong = [(i, m["payload"][:5]) for i, m in enumerate(got) if m["payload"] != payloads[i]]
+    assert not wrong, "%d out of place, first: %r" % (len(wrong), wrong[:3])
+
+
+def test_many_messages_in_one_write_to_a_device_online():
+    many_in_one_write(online=True)
+
+
+def test_many_messages_in_one_write_to_a_device_offline():
+    many_in_one_write(online=False)
 
 
 def test_payload_limits_are_announced_and_no_deliver_passes_max_frame():

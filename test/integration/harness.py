@@ -249,6 +249,17 @@ def shared_redis():
     return RedisServer.servers[0]
 
 
+def forget_redis_scripts(relay):
+    """SCRIPT FLUSH on the Redis (or every node of the cluster) a relay of
+    the Redis store uses, as after a restart: its scripts are new there
+    again. Nothing for other stores."""
+    if "store.cluster" in relay.settings:
+        for node in shared_cluster().nodes:
+            node.cli("SCRIPT", "FLUSH")
+    elif relay.settings.get("store.module") == "redis":
+        shared_redis().cli("SCRIPT", "FLUSH")
+
+
 class Relay:
     """One handoffd. Config keys are given as dotted names. Daemons of one
     cluster share certificates, token secret and cluster key: pass the
