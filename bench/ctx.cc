@@ -4,6 +4,7 @@
 
 #include "bench/bench.h"
 #include "proto/token.h"
+#include "proto/clock.h"
 
 const char *bench_next_source(bench_ctx *ctx)
 {
@@ -59,7 +60,7 @@ bool bench_run_until(bench_ctx *ctx, bool (*done)(void *), void *arg, double tim
     timeval every = {0, 10000};
     event_add(tick, &every);
     event *limit = event_new(ctx->base, -1, 0, give_up, ctx->base);
-    timeval after = {time_t(timeout_s), suseconds_t((timeout_s - double(time_t(timeout_s))) * 1e6)};
+    timeval after = hf_timeval_s(timeout_s);
     event_add(limit, &after);
     event_base_dispatch(ctx->base);
     event_free(limit);

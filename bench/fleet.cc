@@ -92,7 +92,7 @@ bench_device *bench_fleet_add(bench_fleet *f, const std::string &account, const 
     if (!f->heartbeat) {
         f->heartbeat = event_new(f->ctx->base, -1, EV_PERSIST, ping_all, f);
         uint64_t every_ms = f->ctx->opt.heartbeat_ms * 2 / 3;
-        timeval tv = {time_t(every_ms / 1000), suseconds_t(every_ms % 1000 * 1000)};
+        timeval tv = hf_timeval_ms(every_ms);
         event_add(f->heartbeat, &tv);
     }
     return f->devices.back().get();

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bench/report.h"
-#include "core/rendezvous.h"
+#include "core/allocator/rendezvous.h"
 
 namespace
 {

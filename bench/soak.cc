@@ -176,8 +176,7 @@ void on_churn(evutil_socket_t, short, void *arg)
 event *every(bench_soak *s, double seconds, event_callback_fn fn)
 {
     event *ev = event_new(s->ctx->base, -1, EV_PERSIST, fn, s);
-    uint64_t us = uint64_t(seconds * 1e6);
-    timeval tv = {time_t(us / 1000000), suseconds_t(us % 1000000)};
+    timeval tv = hf_timeval_s(seconds);
     event_add(ev, &tv);
     return ev;
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "cli/cli.h"
+#include "proto/clock.h"
 
 namespace
 {
@@ -73,7 +74,7 @@ bool cli_start(cli_run *run, hf_client_callbacks callbacks, double timeout_s)
     }
     if (timeout_s > 0) {
         run->deadline = evtimer_new(run->base, on_deadline, run);
-        timeval tv = {time_t(timeout_s), suseconds_t((timeout_s - double(time_t(timeout_s))) * 1e6)};
+        timeval tv = hf_timeval_s(timeout_s);
         evtimer_add(run->deadline, &tv);
     }
     hf_client_start(run->client);

@@ -131,7 +131,7 @@ void set_state(hf_client *c, int state, const char *detail)
 
 void arm(event *ev, uint64_t ms)
 {
-    timeval tv = {time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
+    timeval tv = hf_timeval_ms(ms);
     event_add(ev, &tv);
 }
 

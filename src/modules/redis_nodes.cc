@@ -14,6 +14,7 @@
 
 #include "handoff/module.h"
 #include "modules/redis_slots.h"
+#include "proto/clock.h"
 
 namespace
 {
@@ -64,11 +65,6 @@ struct node {
     std::vector<hf_redis_durable_fn> unwaited;     // durable calls answered since the last WAIT went
     std::unordered_set<const char *> scripts_sent; // on this connection, whole (EVAL) once
 };
-
-timeval tv_of(uint64_t ms)
-{
-    return timeval{time_t(ms / 1000), suseconds_t(ms % 1000 * 1000)};
-}
 
 } // namespace
 
@@ -220,7 +216,7 @@ void schedule_reconnect(node *nd, const char *why)
     nd->attempt++;
     if (delay > retry_cap_ms)
         delay = retry_cap_ms;
-    timeval tv = tv_of(delay);
+    timeval tv = hf_timeval_ms(delay);
     nd->retry_pending = true;
     event_add(nd->retry_timer, &tv);
     refresh_map(n); // a cluster may have promoted a replica
@@ -376,7 +372,7 @@ void retry_later(call *c, uint64_t ms)
     }
     hf_redis_nodes *n = c->n;
     c->retry_timer = event_new(n->host->event_base(n->host->host), -1, 0, on_retry_timer, c);
-    timeval tv = tv_of(ms);
+    timeval tv = hf_timeval_ms(ms);
     event_add(c->retry_timer, &tv);
     n->retrying.insert(c);
 }
@@ -445,7 +441,7 @@ void send_call(call *c)
     }
     if (!n->mapped && !c->fixed) {
         if (n->unmapped.empty()) {
-            timeval tv = tv_of(n->config.timeout_ms);
+            timeval tv = hf_timeval_ms(n->config.timeout_ms);
             event_add(n->unmapped_timer, &tv);
         }
         n->unmapped.push_back(c);
@@ -572,13 +568,13 @@ hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_node
         connect_node(&n->sub);
     }
     n->health_timer = event_new(base, -1, EV_PERSIST, on_health, n);
-    timeval health = tv_of(config.timeout_ms);
+    timeval health = hf_timeval_ms(config.timeout_ms);
     event_add(n->health_timer, &health);
     n->wait_event = event_new(base, -1, 0, on_wait_event, n);
     n->unmapped_timer = event_new(base, -1, 0, on_unmapped_timeout, n);
     if (config.cluster) {
         n->refresh_timer = event_new(base, -1, EV_PERSIST, on_refresh_timer, n);
-        timeval refresh = tv_of(map_refresh_ms);
+        timeval refresh = hf_timeval_ms(map_refresh_ms);
         event_add(n->refresh_timer, &refresh);
     }
     return n;

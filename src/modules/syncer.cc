@@ -1,5 +1,7 @@
 #include "modules/syncer.h"
 
+#include "proto/clock.h"
+
 #include <event2/event.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -66,7 +68,7 @@ void maybe_start(hf_syncer *s)
     if (now < due) {
         if (!evtimer_pending(s->gap_timer, nullptr)) {
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(due - now).count();
-            timeval wait = {time_t(us / 1000000), suseconds_t(us % 1000000)};
+            timeval wait = hf_timeval_us(uint64_t(us));
             evtimer_add(s->gap_timer, &wait);
         }
         return;

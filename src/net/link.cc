@@ -16,7 +16,7 @@
 #include <cstring>
 
 #include "net/quiet_bio.h"
-#include "proto/frame.h"
+#include "net/frame_reader.h"
 
 struct hf_link {
     bufferevent *bev = nullptr;
@@ -98,33 +98,23 @@ void on_read(bufferevent *bev, void *arg)
 {
     auto *l = static_cast<hf_link *>(arg);
     evbuffer *in = bufferevent_get_input(bev);
+    hf_decode_limits limits;
+    limits.max_body = l->max_frame;
     while (!l->closed) {
-        size_t avail = evbuffer_get_length(in);
-        uint8_t head[HF_FRAME_HEADER_MAX];
-        ev_ssize_t n = evbuffer_copyout(in, head, avail < sizeof head ? avail : sizeof head);
-        hf_frame_header hdr;
-        int rc = hf_frame_ready(head, size_t(n < 0 ? 0 : n), avail, l->max_frame, &hdr);
+        hf_msg m;
+        size_t frame_len = 0;
+        std::string why;
+        int rc = hf_frame_next(in, &limits, &m, &frame_len, &why);
         if (rc == HF_ERR_NEED_MORE)
             return;
         if (rc != HF_OK) {
-            close_with(l, "malformed frame from the peer");
-            return;
-        }
-        size_t total = hdr.header_len + size_t(hdr.body_len);
-        const uint8_t *frame = evbuffer_pullup(in, ev_ssize_t(total));
-        hf_msg m;
-        hf_decode_error err;
-        hf_decode_limits limits;
-        limits.max_body = l->max_frame;
-        if (hf_msg_decode(hdr.type, hdr.flags, frame + hdr.header_len, size_t(hdr.body_len), &limits, &m, &err) !=
-            HF_OK) {
-            std::string why = "bad frame from the peer: " + hf_decode_error_text(&err);
+            why = "bad frame from the peer: " + why;
             close_with(l, why.c_str());
             return;
         }
         if (!call_owner(l, [&] { l->cb.on_frame(l->arg, l, &m); }))
             return;
-        evbuffer_drain(in, total);
+        evbuffer_drain(in, frame_len);
     }
 }
 

@@ -2,7 +2,7 @@
 # Every C and C++ file is formatted as .clang-format says.
 set -u
 cd "$HF_SRCDIR"
-files=$(ls src/*/*.cc src/*/*.h include/handoff/*.h test/unit/*.cc test/fuzz/*.cc test/modules/*.cc)
+files=$(find src -name "*.cc" -o -name "*.h" | sort; ls include/handoff/*.h test/unit/*.cc test/fuzz/*.cc test/modules/*.cc)
 if clang-format --dry-run -Werror $files; then
     echo "ok   $(echo "$files" | wc -w) files formatted"
 else

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "core/common/config.h"
 #include "proto/units.h"
 
 // Last: cmocka's fail() macro would clash with iostream's fail().

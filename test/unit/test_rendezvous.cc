@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/rendezvous.h"
+#include "core/allocator/rendezvous.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

@@ -1,0 +1,225 @@
+#include "core/allocator/allocation.h"
+
+#include <openssl/crypto.h>
+
+#include "core/common/log.h"
+#include "core/allocator/rendezvous.h"
+#include "core/common/token_check.h"
+#include "proto/build.h"
+#include "proto/clock.h"
+
+namespace
+{
+
+// A registration lives this many refresh periods (x2 for integer math):
+// one refresh may be late by half a period before the server drops out.
+const uint64_t lapse_half_periods = 3;
+// The registration connection itself is closed after this many silent
+// refresh periods.
+const uint64_t registrant_timeout_periods = 3;
+
+uint64_t lapse_ms(const hf_allocator *a)
+{
+    return uint64_t(a->cfg->refresh_interval_ms) * lapse_half_periods / 2;
+}
+
+hf_allocator *allocator_of(const hf_conn *c)
+{
+    return static_cast<hf_allocator *>(c->handler_ctx);
+}
+
+// A connection that carries REGISTERs is marked by its owner pointer.
+bool is_registrant(const hf_conn *c)
+{
+    return c->owner != nullptr;
+}
+
+void drop_lapsed(hf_allocator *a)
+{
+    uint64_t now = hf_mono_ms();
+    for (auto it = a->servers.begin(); it != a->servers.end();) {
+        if (it->second.expires_ms <= now) {
+            hf_log(HF_LOG_WARNING, "allocator: server %s (%s) lapsed: no REGISTER for %llu ms; left out of answers",
+                   it->first.c_str(), it->second.address.c_str(), (unsigned long long)lapse_ms(a));
+            it = a->servers.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+// The live servers that may take new devices; for browsers, those with a
+// WebSocket listener, by their wss:// URL.
+std::vector<hf_rendezvous_server> candidates(hf_allocator *a, bool browser = false)
+{
+    drop_lapsed(a);
+    std::vector<hf_rendezvous_server> out;
+    for (const auto &entry : a->servers)
+        if (!entry.second.draining && (!browser || !entry.second.websocket_url.empty()))
+            out.push_back(
+                {entry.first, browser ? entry.second.websocket_url : entry.second.address, entry.second.weight});
+    return out;
+}
+
+} // namespace
+
+bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)
+{
+    const hf_config &cfg = *a->cfg;
+    out->clear();
+    if (cfg.role == hf_role::standalone) {
+        const std::string &own = browser ? cfg.websocket_advertise : cfg.advertise;
+        if (!own.empty())
+            out->push_back(own);
+        return !out->empty();
+    }
+    std::vector<hf_rendezvous_server> servers = candidates(a, browser);
+    // Ranked by account, so every device of the account gets this list.
+    for (size_t i : hf_rendezvous_rank(account, servers, size_t(cfg.answer_count)))
+        out->push_back(servers[i].address);
+    return !out->empty();
+}
+
+namespace
+{
+
+void answer_alloc(hf_conn *c, const hf_token_claims &claims)
+{
+    hf_allocator *a = allocator_of(c);
+    const hf_config &cfg = *a->cfg;
+    std::vector<std::string> addresses;
+    if (!hf_allocation_addresses(a, claims.account, false, &addresses)) {
+        hf_log(HF_LOG_WARNING, "allocator: no live server to offer %s/%s; are the servers registering?",
+               claims.account.c_str(), claims.device.c_str());
+        hf_msg err = hf_msg_error(HF_ERR_NO_SERVER, "no connection server is available; try again later");
+        hf_msg_add_retry(&err, uint64_t(cfg.backoff_base_ms));
+        // The hints pace the fleet's retries even while nothing is up.
+        hf_msg_add_backoff(&err, uint64_t(cfg.backoff_base_ms), uint64_t(cfg.backoff_cap_ms));
+        hf_conn_send(c, &err);
+        hf_conn_close(c, "no server to offer");
+        return;
+    }
+    hf_msg resp;
+    resp.type = HF_MSG_ALLOC_RESP;
+    hf_msg_add_addresses(&resp, addresses.data(), addresses.size());
+    resp.version = HF_PROTOCOL_VERSION;
+    hf_msg_set(&resp, HF_TAG_VERSION);
+    hf_msg_add_backoff(&resp, uint64_t(cfg.backoff_base_ms), uint64_t(cfg.backoff_cap_ms));
+    hf_conn_send(c, &resp);
+    a->stats->alloc_answers++;
+    hf_log(HF_LOG_DEBUG, "allocator: %s/%s -> %s%s", claims.account.c_str(), claims.device.c_str(),
+           std::string(resp.addresses[0]).c_str(), resp.address_count > 1 ? ", ..." : "");
+    hf_conn_close(c, "answered");
+}
+
+bool key_matches(const std::string &expected, std::string_view given)
+{
+    return expected.size() == given.size() && CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
+}
+
+void on_register(hf_conn *c, const hf_msg *m)
+{
+    hf_allocator *a = allocator_of(c);
+    const hf_config &cfg = *a->cfg;
+    if (cfg.role != hf_role::allocator) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE, "REGISTER sent to a daemon that is not in the allocator role");
+        return;
+    }
+    if (!key_matches(cfg.cluster_key, m->key)) {
+        hf_log(HF_LOG_WARNING, "allocator: REGISTER from %s refused: wrong key; check cluster.key_file on both sides",
+               c->peer);
+        hf_conn_fail(c, HF_ERR_AUTH_FAILED, "registration key refused");
+        return;
+    }
+    if (!hf_name_valid(m->server_id) || m->address_count < 1 || m->address_count > 2 || m->addresses[0].empty()) {
+        hf_conn_fail(c, HF_ERR_BAD_FIELD,
+                     "REGISTER needs a server_id name, its device address and at most a wss:// URL after it");
+        return;
+    }
+    std::string id(m->server_id);
+    auto [it, is_new] = a->servers.try_emplace(id);
+    hf_registered_server &s = it->second;
+    bool was_draining = s.draining;
+    s.address = m->addresses[0];
+    s.websocket_url = m->address_count > 1 ? std::string(m->addresses[1]) : "";
+    s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
+    s.load = m->load;
+    s.draining = m->draining != 0;
+    s.expires_ms = hf_mono_ms() + lapse_ms(a);
+    s.conn = c;
+    if (!is_registrant(c)) {
+        c->owner = a; // any non-null mark
+        hf_conn_set_ready(c, uint64_t(cfg.refresh_interval_ms) * registrant_timeout_periods);
+    }
+    if (is_new)
+        hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu)", id.c_str(), s.address.c_str(),
+               (unsigned long long)s.weight);
+    if (s.draining && !was_draining)
+        hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
+
+    hf_msg ack;
+    ack.type = HF_MSG_REGISTER_ACK;
+    ack.code = HF_OK;
+    ack.refresh_ms = uint64_t(cfg.refresh_interval_ms);
+    hf_msg_set(&ack, HF_TAG_CODE);
+    hf_msg_set(&ack, HF_TAG_REFRESH_MS);
+    // The other live servers: where a draining server can send its devices.
+    std::vector<std::string> others;
+    for (const hf_rendezvous_server &o : candidates(a))
+        if (o.id != id)
+            others.push_back(o.address);
+    hf_msg_add_addresses(&ack, others.data(), others.size());
+    hf_conn_send(c, &ack);
+}
+
+void on_frame(hf_conn *c, const hf_msg *m)
+{
+    if (is_registrant(c) && m->type != HF_MSG_REGISTER) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE, "a registration connection carries REGISTER only");
+        return;
+    }
+    if (m->type == HF_MSG_REGISTER) {
+        on_register(c, m);
+        return;
+    }
+    if (m->type != HF_MSG_ALLOC_REQ) {
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                     std::string(hf_msg_type_name(m->type)) + " sent to the allocator; it answers ALLOC_REQ only");
+        return;
+    }
+    hf_token_claims claims;
+    int rc = hf_token_check(allocator_of(c)->cfg, m->token, &claims);
+    if (rc != HF_OK) {
+        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        return;
+    }
+    // Checked after the token, in the same order as HELLO.
+    if (!hf_msg_speaks_our_version(m)) {
+        hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this allocator speaks protocol version 1 only");
+        return;
+    }
+    answer_alloc(c, claims);
+}
+
+// A registration connection closed: its server is gone from answers.
+void on_closed(hf_conn *c)
+{
+    if (!is_registrant(c))
+        return;
+    hf_allocator *a = allocator_of(c);
+    for (auto it = a->servers.begin(); it != a->servers.end();) {
+        if (it->second.conn == c) {
+            hf_log(HF_LOG_WARNING, "allocator: server %s (%s) disconnected; left out of answers", it->first.c_str(),
+                   it->second.address.c_str());
+            it = a->servers.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+} // namespace
+
+const hf_conn_handler hf_allocation_handler = {
+    nullptr, on_frame, on_closed, nullptr, nullptr, "no ALLOC_REQ within limits.hello_timeout",
+};

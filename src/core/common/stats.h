@@ -1,0 +1,39 @@
+// The daemon's counters behind /metrics (see handoffd(8)): one struct that
+// every part counts into and the metrics page reads.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "handoff/protocol.h"
+
+// A Prometheus histogram of durations, in microseconds.
+struct hf_histogram {
+    static constexpr uint64_t bounds_us[] = {100,   250,   500,    1000,   2500,   5000,   10000,
+                                             25000, 50000, 100000, 250000, 500000, 1000000};
+    static constexpr size_t bucket_count = sizeof bounds_us / sizeof bounds_us[0];
+    uint64_t buckets[bucket_count] = {}; // observations <= each bound
+    uint64_t count = 0;
+    uint64_t sum_us = 0;
+};
+
+void hf_histogram_observe(hf_histogram *h, uint64_t us);
+
+struct hf_stats {
+    uint64_t connections_accepted = 0;
+    uint64_t tls_handshakes = 0; // completed
+    uint64_t tls_resumed = 0;    // of those, resumed sessions
+    uint64_t tls_detached = 0;   // of those, handed from OpenSSL to our record layer
+    uint64_t tls_handshake_failures = 0;
+    uint64_t hello_refused = 0;
+    uint64_t heartbeat_timeouts = 0;
+    uint64_t messages_received = 0;
+    uint64_t messages_delivered = 0; // DELIVER frames acknowledged
+    uint64_t messages_stored = 0;
+    uint64_t messages_rejected[HF_ERR_MAX + 1] = {}; // by reason
+    uint64_t messages_expired = 0;
+    uint64_t messages_set_aside = 0; // acknowledged on a device's behalf: it could not take them
+    hf_histogram store_enqueue_seconds;
+    hf_histogram store_fetch_seconds;
+    uint64_t protocol_errors = 0;
+    uint64_t alloc_answers = 0;
+};

@@ -1,0 +1,193 @@
+#include "core/server/delivery.h"
+
+#include "core/common/log.h"
+#include "core/conn/conn.h"
+#include "core/server/server.h"
+#include "proto/build.h"
+#include "proto/clock.h"
+
+namespace
+{
+
+// Bytes one fetch may bring into memory beyond its first message.
+const uint64_t fetch_max_bytes = 1 << 20;
+
+// Takes the seqs up to upto out of the window; returns how many.
+size_t drop_inflight(hf_session *s, uint64_t upto)
+{
+    size_t dropped = 0;
+    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head] <= upto) {
+        s->inflight_head++;
+        dropped++;
+    }
+    if (s->inflight_head == s->inflight.size()) {
+        s->inflight.clear();
+        s->inflight_head = 0;
+    } else if (s->inflight_head > s->inflight.size() / 2) {
+        s->inflight.erase(s->inflight.begin(), s->inflight.begin() + long(s->inflight_head));
+        s->inflight_head = 0;
+    }
+    return dropped;
+}
+
+// A message this device cannot take, acknowledged on its behalf so that
+// the rest of its queue flows: logged once, counted, gone from the store.
+// Every older one is acknowledged already (seq is the oldest in flight),
+// or the device's own acknowledgement passed it.
+void set_aside(hf_session *s, uint64_t seq, const std::string &why)
+{
+    hf_server *srv = s->srv;
+    srv->stats->messages_set_aside++;
+    hf_log(HF_LOG_WARNING, "%s/%s: message seq %llu set aside (acknowledged for the device, not delivered): %s",
+           s->account.c_str(), s->device.c_str(), (unsigned long long)seq, why.c_str());
+    if (seq <= s->acked_upto)
+        return;
+    s->acked_upto = seq;
+    srv->store(&hf_store_ops::ack, s->account.c_str(), s->device.c_str(), seq, hf_server_store_done,
+               const_cast<char *>("ack"));
+}
+
+// Messages too large to send that are now the oldest in flight, or that
+// an acknowledgement of later ones passed (and counted as delivered).
+void settle_too_large(hf_session *s)
+{
+    while (!s->too_large.empty()) {
+        auto [seq, bytes] = s->too_large.front();
+        bool passed = seq <= s->acked_upto;
+        if (!passed && (s->inflight_head == s->inflight.size() || s->inflight[s->inflight_head] != seq))
+            break;
+        s->too_large.erase(s->too_large.begin());
+        if (passed)
+            s->srv->stats->messages_delivered--;
+        else
+            drop_inflight(s, seq);
+        set_aside(s, seq,
+                  "its payload of " + std::to_string(bytes) + " bytes makes a DELIVER larger than limits.max_frame " +
+                      std::to_string(s->srv->cfg->max_frame) + " (it was stored under a larger limit)");
+    }
+}
+
+// False, sending nothing, when the DELIVER would pass max_frame.
+bool send_deliver(hf_session *s, const hf_store_msg *sm)
+{
+    hf_msg m = hf_msg_deliver(sm->seq, sm->from,
+                              std::string_view(reinterpret_cast<const char *>(sm->payload), sm->payload_len),
+                              sm->stored_at_ms, sm->msg_id, sm->collapse_key ? sm->collapse_key : "");
+    uint64_t max_frame = uint64_t(s->srv->cfg->max_frame);
+    if (sm->payload_len + HF_DELIVER_RESERVE > max_frame && hf_msg_body_size(&m) > max_frame)
+        return false;
+    hf_conn_send(s->conn, &m);
+    return true;
+}
+
+void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
+{
+    auto *s = static_cast<hf_session *>(arg);
+    hf_conn *c = s->conn;
+    hf_server *srv = s->srv;
+    s->fetching = false;
+    hf_histogram_observe(&srv->stats->store_fetch_seconds, hf_mono_us() - s->fetch_started_us);
+    if (status != HF_STORE_OK) {
+        // A store that is down (a Redis failover) comes back by itself;
+        // the device's queue is read again then, not at its next event.
+        hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); trying again in %lld ms", s->account.c_str(),
+               s->device.c_str(), status, (long long)srv->cfg->store_retry_ms);
+        if (!s->fetch_retry)
+            s->fetch_retry.reset(event_new(
+                srv->conns->base, -1, 0,
+                [](evutil_socket_t, short, void *arg) { hf_delivery_pump(static_cast<hf_session *>(arg)); }, s));
+        hf_timeout_arm(srv->conns->timeouts, s->fetch_retry.get(), uint64_t(srv->cfg->store_retry_ms));
+    } else if (hf_conn_is_open(c)) {
+        for (size_t i = 0; i < count; i++) {
+            if (!send_deliver(s, &msgs[i]))
+                s->too_large.emplace_back(msgs[i].seq, msgs[i].payload_len);
+            s->inflight.push_back(msgs[i].seq);
+            s->last_sent_seq = msgs[i].seq;
+        }
+        settle_too_large(s);
+        // A full batch may mean more is waiting.
+        if (count > 0 && count == s->fetch_asked)
+            s->fetch_again = true;
+    }
+    if (!s->in_fetch_call && s->fetch_again)
+        hf_delivery_pump(s);
+    hf_conn_unref(c);
+}
+
+} // namespace
+
+void hf_delivery_pump(hf_session *s)
+{
+    hf_conn *c = s->conn;
+    hf_server *srv = s->srv;
+    if (s->fetching) {
+        s->fetch_again = true;
+        return;
+    }
+    if (srv->stopping)
+        return; // draining: what is stored stays for the next connection
+    hf_conn_ref(c);
+    // Loop rather than recurse when the store completes synchronously.
+    while (hf_conn_is_open(c) && !s->fetching) {
+        size_t room = size_t(srv->cfg->window) - hf_session_inflight(s);
+        if (room == 0)
+            break;
+        s->fetching = true;
+        s->fetch_asked = uint32_t(room);
+        s->fetch_again = false;
+        s->in_fetch_call = true;
+        hf_conn_ref(c); // released by fetch_done
+        s->fetch_started_us = hf_mono_us();
+        srv->store(&hf_store_ops::fetch, s->account.c_str(), s->device.c_str(), s->last_sent_seq, uint32_t(room),
+                   fetch_max_bytes, hf_wall_ms(), fetch_done, s);
+        s->in_fetch_call = false;
+        if (!s->fetch_again)
+            break;
+    }
+    hf_conn_unref(c);
+}
+
+size_t hf_delivery_take_ack(hf_session *s, uint64_t upto)
+{
+    hf_server *srv = s->srv;
+    size_t acked = drop_inflight(s, upto);
+    if (acked == 0)
+        return 0;
+    s->acked_upto = upto;
+    srv->stats->messages_delivered += acked;
+    srv->store(&hf_store_ops::ack, s->account.c_str(), s->device.c_str(), upto, hf_server_store_done,
+               const_cast<char *>("ack"));
+    auto &failed = srv->online.failed_deliveries;
+    if (!failed.empty()) {
+        auto it = failed.find(s->key);
+        if (it != failed.end() && it->second.seq <= upto)
+            failed.erase(it); // it got through after all
+    }
+    return acked;
+}
+
+void hf_delivery_after_ack(hf_session *s)
+{
+    settle_too_large(s);
+    hf_delivery_pump(s);
+}
+
+void hf_delivery_connection_ended(hf_session *s)
+{
+    hf_server *srv = s->srv;
+    // A drain closes every connection: that says nothing of the message.
+    if (s->inflight_head == s->inflight.size() || srv->stopping)
+        return;
+    uint64_t seq = s->inflight[s->inflight_head];
+    hf_failed_delivery &f = srv->online.failed_deliveries[s->key];
+    if (f.seq != seq)
+        f = hf_failed_delivery{seq, 0, 0};
+    f.times++;
+    f.last_ms = hf_mono_ms();
+    if (f.times < uint64_t(srv->cfg->max_attempts))
+        return;
+    srv->online.failed_deliveries.erase(s->key);
+    set_aside(s, seq,
+              std::to_string(srv->cfg->max_attempts) +
+                  " connections in a row ended with it unacknowledged (delivery.max_attempts)");
+}

@@ -1,0 +1,238 @@
+#include "core/server/devices.h"
+
+#include <memory>
+
+#include "core/common/log.h"
+#include "core/common/token_check.h"
+#include "core/server/delivery.h"
+#include "core/server/router.h"
+#include "core/server/session.h"
+#include "proto/build.h"
+
+namespace
+{
+
+hf_server *server_of(const hf_conn *c)
+{
+    return static_cast<hf_server *>(c->handler_ctx);
+}
+
+hf_session *session_of(const hf_conn *c)
+{
+    return static_cast<hf_session *>(c->owner);
+}
+
+// Presence is refreshed periodically and only matters for shared stores:
+// a failure is for the debug log (the store logs its outage itself).
+void presence_done(void *, int status)
+{
+    if (status != HF_STORE_OK)
+        hf_log(HF_LOG_DEBUG, "store: presence update failed (status %d)", status);
+}
+
+void send_welcome(hf_session *s, uint64_t timeout_ms)
+{
+    hf_server *srv = s->srv;
+    hf_msg m;
+    m.type = HF_MSG_WELCOME;
+    m.version = HF_PROTOCOL_VERSION;
+    m.heartbeat_ms = s->granted_ms;
+    m.timeout_ms = timeout_ms;
+    m.window = uint64_t(srv->cfg->window);
+    m.max_frame = uint64_t(srv->cfg->max_frame);
+    m.max_payload = m.max_frame - HF_DELIVER_RESERVE;
+    m.server_id = srv->cfg->server_id;
+    m.account = s->account;
+    m.device = s->device;
+    for (unsigned tag : {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
+                         HF_TAG_MAX_PAYLOAD, HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
+        hf_msg_set(&m, tag);
+    // An adaptive policy says how far the device may probe.
+    if (srv->heartbeat.has(&hf_heartbeat_ops::bounds)) {
+        srv->heartbeat(&hf_heartbeat_ops::bounds, &m.heartbeat_min_ms, &m.heartbeat_max_ms);
+        hf_msg_set(&m, HF_TAG_HEARTBEAT_MIN_MS);
+        hf_msg_set(&m, HF_TAG_HEARTBEAT_MAX_MS);
+    }
+    hf_conn_send(s->conn, &m);
+}
+
+void on_hello(hf_conn *c, const hf_msg *m)
+{
+    hf_server *srv = server_of(c);
+    if (srv->stopping) {
+        hf_conn_fail(c, HF_ERR_SHUTTING_DOWN, "server is draining; connect to another");
+        return;
+    }
+    hf_token_claims claims;
+    int rc = hf_token_check(srv->cfg, m->token, &claims);
+    if (rc != HF_OK) {
+        srv->stats->hello_refused++;
+        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        return;
+    }
+    if (!hf_msg_speaks_our_version(m)) {
+        srv->stats->hello_refused++;
+        hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
+        return;
+    }
+    uint64_t granted = 0, timeout = 0;
+    srv->heartbeat(&hf_heartbeat_ops::negotiate, hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0, &granted,
+                   &timeout);
+
+    auto s = std::make_unique<hf_session>();
+    s->conn = c;
+    s->srv = srv;
+    s->account = claims.account;
+    s->device = claims.device;
+    s->key = hf_device_key(s->account, s->device);
+    s->granted_ms = granted;
+
+    hf_online &online = srv->online;
+    auto existing = online.devices.find(s->key);
+    if (existing != online.devices.end()) {
+        hf_conn_fail(existing->second->conn, HF_ERR_REPLACED, std::string("device connected again from ") + c->peer);
+    } else if (online.per_account[s->account] >= uint64_t(srv->cfg->max_devices_per_account)) {
+        hf_limit_hit(&srv->conns->limits, hf_limit::devices_per_account, s->account.c_str());
+        hf_conn_fail(c, HF_ERR_TOO_MANY_CONNECTIONS,
+                     "account has limits.max_devices_per_account devices online already");
+        return;
+    }
+    hf_session *session = s.release();
+    c->owner = session;
+    hf_online_enter(&online, session);
+
+    srv->store(&hf_store_ops::add_device, session->account.c_str(), session->device.c_str(), hf_server_store_done,
+               const_cast<char *>("add_device"));
+    srv->store(&hf_store_ops::presence_set, session->account.c_str(), session->device.c_str(),
+               srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+    hf_conn_set_ready(c, timeout);
+    send_welcome(session, timeout);
+    hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
+           session->account.c_str(), session->device.c_str(), (unsigned long long)granted);
+    hf_delivery_pump(session);
+}
+
+void on_deliver_ack(hf_session *s, const hf_msg *m)
+{
+    if (m->upto > s->last_sent_seq) {
+        hf_conn_fail(s->conn, HF_ERR_BAD_ACK,
+                     "upto " + std::to_string(m->upto) + " is past the last delivered seq " +
+                         std::to_string(s->last_sent_seq));
+        return;
+    }
+    if (hf_delivery_take_ack(s, m->upto) == 0)
+        return; // a repeated acknowledgement: nothing new
+    hf_router_acknowledged(s->srv->router, s, m->upto);
+    hf_delivery_after_ack(s);
+}
+
+void on_ping(hf_session *s, const hf_msg *m)
+{
+    hf_server *srv = s->srv;
+    hf_msg pong;
+    pong.type = HF_MSG_PONG;
+    if (hf_msg_has(m, HF_TAG_ID)) {
+        pong.id = m->id;
+        hf_msg_set(&pong, HF_TAG_ID);
+    }
+    // A new interval from now on: granted by the policy, and the timeout
+    // follows it at once.
+    if (hf_msg_has(m, HF_TAG_HEARTBEAT_MS)) {
+        srv->heartbeat(&hf_heartbeat_ops::negotiate, m->heartbeat_ms, &pong.heartbeat_ms, &pong.timeout_ms);
+        s->granted_ms = pong.heartbeat_ms;
+        hf_conn_set_ready(s->conn, pong.timeout_ms);
+        hf_msg_set(&pong, HF_TAG_HEARTBEAT_MS);
+        hf_msg_set(&pong, HF_TAG_TIMEOUT_MS);
+        hf_log(HF_LOG_DEBUG, "%s/%s heartbeat now %llu ms", s->account.c_str(), s->device.c_str(),
+               (unsigned long long)pong.heartbeat_ms);
+    }
+    hf_conn_send(s->conn, &pong);
+    if (srv->heartbeat.has(&hf_heartbeat_ops::on_ping))
+        srv->heartbeat(&hf_heartbeat_ops::on_ping, s->granted_ms);
+}
+
+void on_frame(hf_conn *c, const hf_msg *m)
+{
+    hf_session *s = session_of(c);
+    if (c->state == hf_conn_state::hello) {
+        if (m->type != HF_MSG_HELLO) {
+            hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                         std::string(hf_msg_type_name(m->type)) + " before HELLO; send HELLO first");
+            return;
+        }
+        on_hello(c, m);
+        return;
+    }
+    switch (m->type) {
+    case HF_MSG_PING:
+        on_ping(s, m);
+        break;
+    case HF_MSG_SEND:
+        hf_router_send(s->srv->router, s, m);
+        break;
+    case HF_MSG_DELIVER_ACK:
+        on_deliver_ack(s, m);
+        break;
+    default:
+        hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
+                     std::string(hf_msg_type_name(m->type)) + " is not accepted from a device after HELLO");
+        break;
+    }
+}
+
+// The connection is going: off the online table at once, waiters told.
+void on_closed(hf_conn *c)
+{
+    hf_session *s = session_of(c);
+    if (!s || !s->online)
+        return;
+    hf_server *srv = s->srv;
+    hf_delivery_connection_ended(s); // may set a message aside: before what it acknowledged is kept
+    hf_online_leave(&srv->online, s);
+    hf_router_target_gone(srv->router, s);
+    srv->store(&hf_store_ops::presence_clear, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
+               presence_done, nullptr);
+    hf_log(HF_LOG_DEBUG, "%s/%s offline", s->account.c_str(), s->device.c_str());
+}
+
+// The heartbeat policy hears of a device that fell silent at its interval.
+void on_heartbeat_timeout(hf_conn *c)
+{
+    hf_session *s = session_of(c);
+    if (s && s->srv->heartbeat.has(&hf_heartbeat_ops::on_timeout))
+        s->srv->heartbeat(&hf_heartbeat_ops::on_timeout, s->granted_ms);
+}
+
+void on_free(hf_conn *c)
+{
+    delete session_of(c);
+    c->owner = nullptr;
+}
+
+} // namespace
+
+const hf_conn_handler hf_devices_handler = {
+    nullptr, on_frame, on_closed, on_heartbeat_timeout, on_free, "no HELLO within limits.hello_timeout",
+};
+
+void hf_devices_refresh_presence(hf_server *srv)
+{
+    for (auto &entry : srv->online.devices)
+        srv->store(&hf_store_ops::presence_set, entry.second->account.c_str(), entry.second->device.c_str(),
+                   srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+}
+
+void hf_devices_data_ready(hf_server *srv, const char *account, const char *device)
+{
+    hf_session *s = hf_online_find(&srv->online, account, device);
+    if (s)
+        hf_delivery_pump(s);
+}
+
+void hf_devices_goaway(hf_server *srv)
+{
+    hf_msg goaway = hf_msg_goaway(HF_ERR_SHUTTING_DOWN, "server is shutting down");
+    hf_msg_add_addresses(&goaway, srv->peer_addresses.data(), srv->peer_addresses.size());
+    for (auto &entry : srv->online.devices)
+        hf_conn_send(entry.second->conn, &goaway);
+}

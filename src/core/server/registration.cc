@@ -1,0 +1,166 @@
+#include "core/server/registration.h"
+
+#include "core/common/log.h"
+#include "proto/clock.h"
+#include "net/link.h"
+
+struct hf_registration {
+    hf_registrations *regs;
+    std::string allocator;
+    hf_link *link = nullptr;
+    bool registered = false;    // a REGISTER_ACK came on this link
+    bool reported_down = false; // logged once per outage, not per retry
+    uint32_t attempt = 0;
+    hf_event_ptr timer; // next refresh, or next reconnect
+};
+
+void hf_registration_deleter::operator()(hf_registration *r) const
+{
+    hf_link_free(r->link);
+    delete r;
+}
+
+namespace
+{
+
+// Reconnect backoff towards an allocator: quick first, then capped.
+const uint64_t retry_base_ms = 200;
+const uint64_t retry_cap_ms = 5000;
+
+void arm(hf_registration *r, uint64_t ms)
+{
+    timeval tv = hf_timeval_ms(ms);
+    event_add(r->timer.get(), &tv);
+}
+
+void send_register(hf_registration *r)
+{
+    hf_server *srv = r->regs->srv;
+    const hf_config &cfg = *srv->cfg;
+    hf_msg m;
+    m.type = HF_MSG_REGISTER;
+    m.server_id = cfg.server_id;
+    m.key = cfg.cluster_key;
+    m.addresses[0] = cfg.advertise;
+    m.address_count = 1;
+    // The second address, if any, is the wss:// URL for browsers.
+    if (!cfg.websocket_advertise.empty())
+        m.addresses[m.address_count++] = cfg.websocket_advertise;
+    m.weight = uint64_t(cfg.register_weight);
+    m.load = srv->conns->open;
+    m.draining = srv->stopping ? 1 : 0;
+    for (unsigned tag : {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING})
+        hf_msg_set(&m, tag);
+    hf_link_send(r->link, &m);
+}
+
+void connect_allocator(hf_registration *r);
+
+void retry_later(hf_registration *r, const char *why)
+{
+    hf_link_free(r->link);
+    r->link = nullptr;
+    r->registered = false;
+    if (!r->reported_down) {
+        hf_log(HF_LOG_WARNING, "register: allocator %s: %s; retrying (devices cannot be sent here meanwhile)",
+               r->allocator.c_str(), why);
+        r->reported_down = true;
+    }
+    uint64_t delay = retry_base_ms << (r->attempt < 5 ? r->attempt : 5);
+    r->attempt++;
+    arm(r, delay < retry_cap_ms ? delay : retry_cap_ms);
+}
+
+void on_open(void *arg, hf_link *)
+{
+    send_register(static_cast<hf_registration *>(arg));
+}
+
+void on_frame(void *arg, hf_link *, const hf_msg *m)
+{
+    auto *r = static_cast<hf_registration *>(arg);
+    hf_server *srv = r->regs->srv;
+    if (m->type == HF_MSG_ERROR || (m->type == HF_MSG_REGISTER_ACK && m->code != HF_OK)) {
+        std::string why = std::string("refused: ") + hf_err_name(int(m->code)) + ": " + std::string(m->text);
+        if (m->code == HF_ERR_AUTH_FAILED)
+            why += " (cluster.key_file must hold the same key here and on the allocator)";
+        r->reported_down = false; // always say why a refusal happened
+        retry_later(r, why.c_str());
+        return;
+    }
+    if (m->type != HF_MSG_REGISTER_ACK) {
+        retry_later(r, "unexpected frame from the allocator");
+        return;
+    }
+    if (!r->registered || r->reported_down)
+        hf_log(HF_LOG_INFO, "register: registered with allocator %s", r->allocator.c_str());
+    r->registered = true;
+    r->reported_down = false;
+    r->attempt = 0;
+    // The allocators agree on the live servers; the latest answer will do.
+    srv->peer_addresses.assign(m->addresses, m->addresses + m->address_count);
+    arm(r, m->refresh_ms ? m->refresh_ms : uint64_t(srv->cfg->refresh_interval_ms));
+}
+
+void on_close(void *arg, hf_link *, const char *why)
+{
+    retry_later(static_cast<hf_registration *>(arg), why);
+}
+
+const hf_link_callbacks callbacks = {on_open, on_frame, on_close};
+
+void connect_allocator(hf_registration *r)
+{
+    std::string err;
+    hf_link_target target;
+    target.address = r->allocator;
+    r->link = hf_link_open(r->regs->srv->conns->base, r->regs->tls_client, &target, HF_DEFAULT_MAX_FRAME, &callbacks, r,
+                           &err);
+    if (!r->link)
+        retry_later(r, err.c_str());
+}
+
+void on_timer(evutil_socket_t, short, void *arg)
+{
+    auto *r = static_cast<hf_registration *>(arg);
+    if (r->link && r->registered)
+        send_register(r);
+    else if (!r->link)
+        connect_allocator(r);
+}
+
+} // namespace
+
+bool hf_registration_start(hf_registrations *regs, hf_server *srv, std::string *err)
+{
+    const hf_config &cfg = *srv->cfg;
+    regs->srv = srv;
+    regs->tls_client = hf_link_tls_ctx(cfg.register_ca.empty() ? nullptr : cfg.register_ca.c_str());
+    if (!regs->tls_client) {
+        *err = "register.ca " + cfg.register_ca + ": cannot read it as a PEM CA bundle";
+        return false;
+    }
+    for (const std::string &address : cfg.register_allocators) {
+        std::unique_ptr<hf_registration, hf_registration_deleter> r(new hf_registration);
+        r->regs = regs;
+        r->allocator = address;
+        r->timer.reset(event_new(srv->conns->base, -1, 0, on_timer, r.get()));
+        connect_allocator(r.get());
+        regs->links.push_back(std::move(r));
+    }
+    return true;
+}
+
+void hf_registration_announce(hf_registrations *regs)
+{
+    for (const auto &r : regs->links)
+        if (r->link && r->registered)
+            send_register(r.get());
+}
+
+void hf_registration_stop(hf_registrations *regs)
+{
+    regs->links.clear();
+    SSL_CTX_free(regs->tls_client);
+    regs->tls_client = nullptr;
+}

@@ -1,0 +1,44 @@
+// Routing a SEND: every target's copy goes through the store (which gives
+// it the next sequence of that device's queue and de-duplicates resends),
+// then out at once if the target is online here. SEND_ACK answers when
+// every target is settled: delivered (acknowledged), stored, or rejected.
+//
+// The router owns what is in flight between a SEND and its SEND_ACK: the
+// pending sends, their targets' copies, the copies waiting for a target's
+// acknowledgement (by target session), the batch of acknowledged copies,
+// and the two timers (delivery.ack_wait, delivery.ack_batch). Sessions
+// tell it of three events, below; it asks the online table who is here and
+// the delivery window to pump.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "proto/msg.h"
+
+struct hf_router;
+struct hf_server;
+struct hf_session;
+
+hf_router *hf_router_new(hf_server *srv);
+
+// Shutdown: lets go of every send still waiting (their senders are gone).
+void hf_router_free(hf_router *r);
+
+// A SEND from sender.
+void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m);
+
+// The target acknowledged everything up to seq: its waiters are delivered.
+void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto);
+
+// The target went away: its waiters count as stored.
+void hf_router_target_gone(hf_router *r, hf_session *target);
+
+// The store queued a target's copy as seq and shows it to fetches, ahead
+// of the enqueue's (durable) completion: the target may acknowledge it
+// before then, and the sender hear "delivered" at once. copy is the
+// enqueue's callback argument. True when the sender's answer waits for
+// the completion instead (no target here to acknowledge).
+bool hf_router_enqueue_applied(void *copy, uint64_t seq);
+
+// Sends waiting for their targets' acknowledgement (a metric).
+size_t hf_router_awaiting_ack(const hf_router *r);

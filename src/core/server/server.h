@@ -1,0 +1,39 @@
+// What the connection-server part shares: its config, the store and the
+// heartbeat policy it was given, the online table, and the router. The
+// shell fills it in at start; the server part's units reach each other's
+// state only through it.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/common/config.h"
+#include "core/common/log.h"
+#include "core/common/module_handle.h"
+#include "core/common/stats.h"
+#include "core/conn/conn.h"
+#include "core/server/online.h"
+
+struct hf_router;
+
+struct hf_server {
+    const hf_config *cfg = nullptr;
+    hf_stats *stats = nullptr;
+    hf_conn_pool *conns = nullptr;
+    hf_store store;
+    hf_heartbeat heartbeat;
+    hf_online online;
+    hf_router *router = nullptr; // see router.h
+    bool stopping = false;       // SIGTERM: draining, then exit
+    // The other servers' addresses as the allocators last listed them (for
+    // GOAWAY).
+    std::vector<std::string> peer_addresses;
+};
+
+// A store call's completion that only logs a failure; what names the call
+// ("ack").
+static inline void hf_server_store_done(void *what, int status)
+{
+    if (status != HF_STORE_OK)
+        hf_log(HF_LOG_WARNING, "store: %s failed (status %d); check the store's health",
+               static_cast<const char *>(what), status);
+}

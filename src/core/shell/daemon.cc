@@ -1,0 +1,413 @@
+#include "core/shell/daemon.h"
+
+#include <event2/listener.h>
+#include <signal.h>
+
+#include <cstdarg>
+#include <cstring>
+
+#include "core/allocator/allocation.h"
+#include "core/common/log.h"
+#include "core/server/devices.h"
+#include "core/server/router.h"
+#include "core/shell/metrics.h"
+#include "proto/clock.h"
+
+namespace
+{
+
+void host_log(void *, int level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hf_vlog(level, module, fmt, ap);
+    va_end(ap);
+}
+
+event_base *host_event_base(void *host)
+{
+    return static_cast<hf_daemon *>(host)->base.get();
+}
+
+uint64_t host_now_ms(void *)
+{
+    return hf_wall_ms();
+}
+
+void host_data_ready(void *host, const char *account, const char *device)
+{
+    hf_devices_data_ready(&static_cast<hf_daemon *>(host)->server, account, device);
+}
+
+int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
+{
+    return hf_router_enqueue_applied(enqueue_arg, seq) ? 1 : 0;
+}
+
+void accept_device(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    hf_conn_accept(&d->conns, fd, addr, &hf_devices_handler, &d->server);
+}
+
+void accept_allocator(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    hf_conn_accept(&d->conns, fd, addr, &hf_allocation_handler, &d->allocator);
+}
+
+void accept_websocket(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    hf_conn_accept(&d->conns, fd, addr, &hf_websocket_front_handler, &d->websocket_front);
+}
+
+void on_accept_error(evconnlistener *, void *)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    hf_log(HF_LOG_WARNING, "accept failed: %s (out of file descriptors? raise LimitNOFILE / ulimit -n)",
+           evutil_socket_error_to_string(e));
+}
+
+hf_listener_ptr listen_on(hf_daemon *d, const std::string &address, evconnlistener_cb cb, std::string *err)
+{
+    sockaddr_storage ss;
+    int len = sizeof ss;
+    if (evutil_parse_sockaddr_port(address.c_str(), reinterpret_cast<sockaddr *>(&ss), &len) != 0) {
+        *err = "cannot parse listen address \"" + address + "\"; write host:port, e.g. 127.0.0.1:7401";
+        return nullptr;
+    }
+    hf_listener_ptr l(evconnlistener_new_bind(d->base.get(), cb, d,
+                                              LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+                                              reinterpret_cast<sockaddr *>(&ss), len));
+    if (!l) {
+        *err = "cannot listen on " + address + ": " + evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) +
+               " (is another process using the port?)";
+        return nullptr;
+    }
+    evconnlistener_set_error_cb(l.get(), on_accept_error);
+    return l;
+}
+
+template <typename Ops>
+bool load_module(hf_daemon *d, hf_module_settings *group, const char *prefix, uint32_t kind,
+                 std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module, const Ops **ops, std::string *err)
+{
+    *module = hf_module_load(&d->cfg, &d->host, prefix, kind, group->module, err);
+    if (!*module)
+        return false;
+    if (!hf_config_apply_module_settings(&d->cfg, group, &(*module)->info, values, err))
+        return false;
+    *ops = static_cast<const Ops *>((*module)->info.ops);
+    if ((*ops)->size < sizeof(Ops)) {
+        *err = "module " + (*module)->path + " has an ops table older than this daemon's; rebuild it";
+        return false;
+    }
+    return true;
+}
+
+void on_expire_done(void *arg, int status, uint64_t expired)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (status == HF_STORE_OK)
+        d->stats.messages_expired += expired;
+}
+
+void on_expire_timer(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    d->server.store(&hf_store_ops::expire, hf_wall_ms(), on_expire_done, d);
+    hf_online_prune(&d->server.online);
+}
+
+// How often a draining daemon looks whether its devices have all left.
+const uint64_t drain_poll_ms = 50;
+
+void on_presence_timer(evutil_socket_t, short, void *arg)
+{
+    hf_devices_refresh_presence(&static_cast<hf_daemon *>(arg)->server);
+}
+
+void on_stop_timer(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (d->server.online.devices.empty()) {
+        hf_log(HF_LOG_INFO, "drained: every device has left");
+        event_base_loopexit(d->base.get(), nullptr);
+        return;
+    }
+    if (hf_mono_ms() >= d->stop_deadline_ms) {
+        hf_log(HF_LOG_WARNING, "drain.timeout passed with %zu devices still connected; closing them",
+               d->server.online.devices.size());
+        event_base_loopexit(d->base.get(), nullptr);
+        return;
+    }
+    timeval tv = hf_timeval_ms(drain_poll_ms);
+    event_add(d->stop_timer.get(), &tv);
+}
+
+// SIGTERM: tell the allocators we are draining (no new devices), tell
+// every device to go elsewhere (GOAWAY, with the other servers we know),
+// stop delivering, and wait until they have left or drain.timeout passes.
+// Devices keep their connection until they are connected elsewhere, so
+// acknowledgements in flight still arrive.
+void begin_stop(hf_daemon *d)
+{
+    if (d->server.stopping)
+        return;
+    d->server.stopping = true;
+    d->conns.going_away = true;
+    d->stop_deadline_ms = hf_mono_ms() + uint64_t(d->cfg.drain_timeout_ms);
+    hf_log(HF_LOG_INFO, "draining: telling %zu devices to go elsewhere (at most %lld ms)",
+           d->server.online.devices.size(), (long long)d->cfg.drain_timeout_ms);
+    hf_registration_announce(&d->registrations);
+    d->device_listener.reset();
+    d->allocator_listener.reset();
+    d->websocket_listener.reset();
+    hf_devices_goaway(&d->server);
+    event_active(d->stop_timer.get(), EV_TIMEOUT, 0);
+}
+
+void reload(hf_daemon *d)
+{
+    hf_config fresh;
+    std::string err;
+    if (!hf_config_load(d->cfg.path.c_str(), &fresh, &err)) {
+        hf_log(HF_LOG_ERROR, "reload refused, keeping the running config: %s", err.c_str());
+        return;
+    }
+    hf_ssl_ctx_ptr tls = hf_tls_server_ctx(fresh, &err);
+    if (!tls) {
+        hf_log(HF_LOG_ERROR, "reload refused, keeping the running certificate: %s", err.c_str());
+        return;
+    }
+    d->tls = std::move(tls); // new connections only; open ones keep theirs
+    d->conns.tls = d->tls.get();
+    hf_config &cfg = d->cfg;
+    hf_config_apply_reload(fresh, &cfg);
+    d->conns.decode.max_body = size_t(cfg.max_frame);
+    d->conns.decode.max_fields = size_t(cfg.max_fields);
+    hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));
+    hf_log(HF_LOG_INFO,
+           "reloaded %s: certificate, token keys, limits and log level "
+           "(listeners, modules, window and queue quotas need a restart)",
+           cfg.path.c_str());
+}
+
+void on_signal(evutil_socket_t sig, short, void *arg)
+{
+    auto *d = static_cast<hf_daemon *>(arg);
+    if (sig == SIGHUP)
+        reload(d);
+    else
+        begin_stop(d);
+}
+
+} // namespace
+
+namespace
+{
+bool start_server(hf_daemon *d, std::string *err);
+void log_ready(hf_daemon *d);
+} // namespace
+
+namespace
+{
+
+// The reactor. With epoll's changelist, the read/write interest changes a
+// connection makes within one loop pass (a bufferevent turns writing on
+// and off as its output fills and drains) cost one epoll_ctl, or none if
+// they cancel out, instead of one each. The daemon never dup()s a socket,
+// which is the changelist's one caveat.
+event_base *new_reactor(void)
+{
+    event_config *cfg = event_config_new();
+    if (!cfg)
+        return nullptr;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
+// Each part gets the shared pieces it uses.
+void wire_parts(hf_daemon *d)
+{
+    d->timeouts.base = d->base.get();
+    hf_conn_pool &conns = d->conns;
+    conns.base = d->base.get();
+    conns.timeouts = &d->timeouts;
+    conns.cfg = &d->cfg;
+    conns.stats = &d->stats;
+    conns.decode.max_body = size_t(d->cfg.max_frame);
+    conns.decode.max_fields = size_t(d->cfg.max_fields);
+    hf_conn_pool_init(&conns);
+    d->server.cfg = &d->cfg;
+    d->server.stats = &d->stats;
+    d->server.conns = &conns;
+    d->allocator.cfg = &d->cfg;
+    d->allocator.stats = &d->stats;
+    d->websocket_front.cfg = &d->cfg;
+    d->websocket_front.stats = &d->stats;
+    // Browsers: devices on servers, address requests on allocators.
+    d->websocket_front.server = d->cfg.role != hf_role::allocator ? &d->server : nullptr;
+    d->websocket_front.allocator = d->cfg.role != hf_role::server ? &d->allocator : nullptr;
+    d->metrics.cfg = &d->cfg;
+    d->metrics.stats = &d->stats;
+    d->metrics.conns = &conns;
+    d->metrics.server = &d->server;
+    d->metrics.allocator = &d->allocator;
+}
+
+} // namespace
+
+bool hf_daemon_start(hf_daemon *d, std::string *err)
+{
+    d->base.reset(new_reactor());
+    if (!d->base) {
+        *err = "cannot create the event loop";
+        return false;
+    }
+    d->host.abi_version = HF_MODULE_ABI_VERSION;
+    d->host.host = d;
+    d->host.log = host_log;
+    d->host.event_base = host_event_base;
+    d->host.now_ms = host_now_ms;
+    d->host.data_ready = host_data_ready;
+    d->host.enqueue_applied = host_enqueue_applied;
+    wire_parts(d);
+
+    d->tls = hf_tls_server_ctx(d->cfg, err);
+    if (!d->tls)
+        return false;
+    d->tls_aead.reset(hf_tls_aead_new());
+    if (!d->tls_aead) {
+        *err = "cannot create cipher contexts: out of memory";
+        return false;
+    }
+    d->conns.tls = d->tls.get();
+    d->conns.tls_aead = d->tls_aead.get();
+    // Before the device listeners: once those accept (the kernel does so
+    // before the loop runs), /healthz must answer too.
+    if (!hf_metrics_start(&d->metrics, d->base.get(), err))
+        return false;
+    if (d->cfg.role != hf_role::allocator && !start_server(d, err))
+        return false;
+    if (d->cfg.role != hf_role::server) {
+        d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_allocator, err);
+        if (!d->allocator_listener)
+            return false;
+    }
+    if (!d->cfg.listen_websocket.empty() &&
+        !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_websocket, err)))
+        return false;
+    if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
+        return false;
+
+    d->stop_timer.reset(event_new(d->base.get(), -1, 0, on_stop_timer, d));
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        d->signal_events.emplace_back(evsignal_new(d->base.get(), sig, on_signal, d));
+        event_add(d->signal_events.back().get(), nullptr);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    log_ready(d);
+    return true;
+}
+
+namespace
+{
+
+// The connection-server half: modules, the device listener, expiry.
+bool start_server(hf_daemon *d, std::string *err)
+{
+    hf_server &srv = d->server;
+    if (!load_module(d, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values, &d->store_module,
+                     &srv.store.ops, err) ||
+        !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values, &d->heartbeat_module,
+                     &srv.heartbeat.ops, err))
+        return false;
+    uint64_t dedup_ids = 64;
+    while (dedup_ids < uint64_t(d->cfg.dedup_ids))
+        dedup_ids <<= 1;
+    hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
+                           uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str(), dedup_ids};
+    char module_err[256] = "";
+    if (srv.store.ops->open(&d->host, &params, d->cfg.store_values.data(), &srv.store.instance, module_err,
+                            sizeof module_err) != 0) {
+        *err = "store \"" + d->cfg.store.module + "\" failed to open: " + module_err;
+        return false;
+    }
+    if (srv.heartbeat.ops->open(&d->host, d->cfg.heartbeat_values.data(), &srv.heartbeat.instance, module_err,
+                                sizeof module_err) != 0) {
+        *err = "heartbeat \"" + d->cfg.heartbeat.module + "\" failed to open: " + module_err;
+        return false;
+    }
+
+    srv.router = hf_router_new(&srv);
+
+    d->device_listener = listen_on(d, d->cfg.listen_device, accept_device, err);
+    if (!d->device_listener)
+        return false;
+    d->expire_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_expire_timer, d));
+    timeval tv = hf_timeval_ms(uint64_t(d->cfg.expire_interval_ms));
+    event_add(d->expire_timer.get(), &tv);
+    d->presence_timer.reset(event_new(d->base.get(), -1, EV_PERSIST, on_presence_timer, d));
+    timeval ptv = hf_timeval_ms(uint64_t(d->cfg.presence_ttl_ms) / 3);
+    event_add(d->presence_timer.get(), &ptv);
+    return true;
+}
+
+void log_ready(hf_daemon *d)
+{
+    static const char *role_names[] = {"standalone", "server", "allocator"};
+    const char *browsers = d->websocket_listener ? ", browsers on " : "";
+    const char *browsers_on = d->websocket_listener ? d->cfg.listen_websocket.c_str() : "";
+    if (d->cfg.role == hf_role::allocator)
+        hf_log(HF_LOG_INFO, "handoffd %s ready: allocator %s on %s%s%s", PACKAGE_VERSION, d->cfg.server_id.c_str(),
+               d->cfg.listen_allocator.c_str(), browsers, browsers_on);
+    else
+        hf_log(HF_LOG_INFO, "handoffd %s ready: %s %s, devices on %s%s%s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
+               role_names[int(d->cfg.role)], d->cfg.server_id.c_str(), d->cfg.listen_device.c_str(),
+               d->allocator_listener ? ", allocator on " : "",
+               d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", browsers, browsers_on,
+               d->cfg.store.module.c_str(), d->cfg.heartbeat.module.c_str());
+}
+
+} // namespace
+
+void hf_daemon_run(hf_daemon *d)
+{
+    event_base_dispatch(d->base.get());
+    hf_registration_stop(&d->registrations);
+    hf_conn_close_all(&d->conns);
+    hf_router_free(d->server.router);
+    d->server.router = nullptr;
+    hf_log(HF_LOG_INFO, "stopped");
+}
+
+void hf_daemon_shutdown(hf_daemon *d)
+{
+    d->signal_events.clear();
+    d->stop_timer.reset();
+    d->expire_timer.reset();
+    d->presence_timer.reset();
+    d->device_listener.reset();
+    d->allocator_listener.reset();
+    d->websocket_listener.reset();
+    d->metrics.http.reset();
+    hf_registration_stop(&d->registrations);
+    hf_router_free(d->server.router);
+    d->server.router = nullptr;
+    hf_store &store = d->server.store;
+    if (store.instance)
+        store.ops->close(store.instance);
+    hf_heartbeat &heartbeat = d->server.heartbeat;
+    if (heartbeat.instance)
+        heartbeat.ops->close(heartbeat.instance);
+    store.instance = heartbeat.instance = nullptr;
+    d->store_module.reset();
+    d->heartbeat_module.reset();
+    d->conns.flush_event.reset();
+    d->tls.reset();
+    d->base.reset();
+}

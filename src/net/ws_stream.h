@@ -1,0 +1,22 @@
+// WebSocket framing for the daemon's browser connections (RFC 6455): a
+// libevent filter over the TLS bufferevent that turns binary WebSocket
+// messages into the protocol's byte stream and back, answers pings and
+// close frames, and refuses text, unmasked or oversized messages.
+#pragma once
+#include <event2/bufferevent.h>
+
+#include <cstdint>
+
+struct hf_ws_stream;
+
+// The filter over tls, for messages of at most max_message bytes; its
+// state in *ws, freed with the filter. Null when out of memory.
+bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stream **ws);
+
+// True once the peer sent a close frame (the filter answered it) or broke
+// the framing (the filter sent its close frame).
+bool hf_ws_stream_done(const hf_ws_stream *ws);
+
+// Queues our close frame (1000, or 1001 when going_away), unless one was
+// sent already.
+void hf_ws_stream_close(hf_ws_stream *ws, bool going_away);

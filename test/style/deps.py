@@ -1,0 +1,122 @@
+"""Dependencies in src/ point one way. A unit is a .cc file and its .h
+file; it depends on every unit whose header it includes. This fails, naming
+them, on any circle of units, and on any include against the layers below
+(a folder may include its own units and those of the folders it lists).
+Printing the graph: deps.py --dot."""
+import collections
+import os
+import re
+import sys
+
+SRC = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+ROOT = os.path.join(SRC, "src")
+
+# What each folder may include besides itself: the shell on top, then the
+# server and allocator parts side by side, then the connection layer and
+# what every part of the daemon shares, then net and proto.
+ALLOWED = {
+    "proto": set(),
+    "net": {"proto"},
+    "modules": {"proto"},
+    "client": {"net", "proto"},
+    "cli": {"proto"},
+    "core/common": {"proto"},
+    "core/conn": {"core/common", "net", "proto"},
+    "core/server": {"core/conn", "core/common", "net", "proto"},
+    "core/allocator": {"core/conn", "core/common", "net", "proto"},
+    "core/shell": {"core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+}
+
+
+def units():
+    """unit name ("core/conn/conn") -> its files."""
+    out = collections.defaultdict(list)
+    for folder, _, files in os.walk(ROOT):
+        for name in files:
+            if name.endswith((".cc", ".h")):
+                path = os.path.join(folder, name)
+                out[os.path.relpath(path, ROOT).rsplit(".", 1)[0]].append(path)
+    return out
+
+
+def folder_of(unit):
+    return unit.rsplit("/", 1)[0]
+
+
+def graph(all_units):
+    deps = {}
+    for unit, files in all_units.items():
+        deps[unit] = set()
+        for path in files:
+            with open(path) as f:
+                for included in re.findall(r'^#include "([^"]+)\.h"', f.read(), re.M):
+                    if included in all_units and included != unit:
+                        deps[unit].add(included)
+    return deps
+
+
+def circles(deps):
+    """Strongly connected components of more than one unit (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(deps[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(10000)
+    for v in sorted(deps):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def main():
+    all_units = units()
+    deps = graph(all_units)
+    if "--dot" in sys.argv:
+        print("digraph src {")
+        for unit in sorted(deps):
+            for d in sorted(deps[unit]):
+                print('  "%s" -> "%s";' % (unit, d))
+        print("}")
+        return 0
+    failures = []
+    for component in circles(deps):
+        failures.append("circle of units: " + ", ".join(component))
+    for unit in sorted(deps):
+        folder = folder_of(unit)
+        if folder not in ALLOWED:
+            failures.append("%s: folder %s has no place in the layers (add it to ALLOWED in %s)" %
+                            (unit, folder, os.path.basename(__file__)))
+            continue
+        for d in sorted(deps[unit]):
+            if folder_of(d) != folder and folder_of(d) not in ALLOWED[folder]:
+                failures.append("%s includes %s: %s may not depend on %s" % (unit, d, folder, folder_of(d)))
+    for line in failures:
+        print("FAIL " + line)
+    edges = sum(len(v) for v in deps.values())
+    print("%d units, %d dependencies, %d problems" % (len(deps), edges, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
