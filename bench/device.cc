@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "net/link.h"
+#include "proto/build.h"
 
 namespace
 {
@@ -14,10 +15,7 @@ void send_ack_now(evutil_socket_t, short, void *arg)
     auto *d = static_cast<bench_device *>(arg);
     if (!d->link || d->ack_upto <= d->acked_upto)
         return;
-    hf_msg m;
-    m.type = HF_MSG_DELIVER_ACK;
-    m.upto = d->ack_upto;
-    hf_msg_set(&m, HF_TAG_UPTO);
+    hf_msg m = hf_msg_deliver_ack(d->ack_upto);
     hf_link_send(d->link, &m);
     d->acked_upto = d->ack_upto;
 }
@@ -25,16 +23,8 @@ void send_ack_now(evutil_socket_t, short, void *arg)
 void on_open(void *arg, hf_link *l)
 {
     auto *d = static_cast<bench_device *>(arg);
-    hf_msg m;
-    m.type = HF_MSG_HELLO;
     std::string token = bench_token(d->ctx, d->account, d->device);
-    m.token = token;
-    m.version_min = m.version_max = HF_PROTOCOL_VERSION;
-    m.heartbeat_ms = d->ctx->opt.heartbeat_ms;
-    hf_msg_set(&m, HF_TAG_TOKEN);
-    hf_msg_set(&m, HF_TAG_VERSION_MIN);
-    hf_msg_set(&m, HF_TAG_VERSION_MAX);
-    hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
+    hf_msg m = hf_msg_hello(token, d->ctx->opt.heartbeat_ms);
     hf_link_send(l, &m);
 }
 
@@ -99,14 +89,7 @@ bool bench_device_connect(bench_device *d, size_t server)
 
 uint64_t bench_device_send(bench_device *d, const char *to, const std::string &payload)
 {
-    hf_msg m;
-    m.type = HF_MSG_SEND;
-    m.id = d->next_id++;
-    m.to = to;
-    m.payload = payload;
-    hf_msg_set(&m, HF_TAG_ID);
-    hf_msg_set(&m, HF_TAG_TO);
-    hf_msg_set(&m, HF_TAG_PAYLOAD);
+    hf_msg m = hf_msg_send(to, d->next_id++, payload, 0, "");
     if (d->link)
         hf_link_send(d->link, &m);
     return m.id;

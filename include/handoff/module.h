@@ -210,6 +210,39 @@ struct hf_module_info {
 typedef int (*hf_module_version_fn)(int count, const int *versions);
 typedef int (*hf_module_init_fn)(const struct hf_host_api *host, struct hf_module_info *info);
 
+/* Declares the two entry points of a module that speaks ABI version 1, in
+ * one line at the end of its source file:
+ *
+ *   HF_MODULE_DECLARE(HF_MODULE_STORE, "mine", "what it does", settings, setting_count, &my_ops)
+ *
+ * settings is an array of struct hf_setting_spec (NULL with count 0 for
+ * none); the last argument points at the module's ops table. */
+#ifdef __cplusplus
+#define HF_MODULE_EXTERN_C extern "C"
+#else
+#define HF_MODULE_EXTERN_C
+#endif
+#define HF_MODULE_DECLARE(kind_, name_, description_, settings_, setting_count_, ops_)                                 \
+    HF_MODULE_EXTERN_C int handoff_module_version(int count, const int *versions)                                      \
+    {                                                                                                                  \
+        for (int i = 0; i < count; i++)                                                                                \
+            if (versions[i] == HF_MODULE_ABI_VERSION)                                                                  \
+                return HF_MODULE_ABI_VERSION;                                                                          \
+        return -1;                                                                                                     \
+    }                                                                                                                  \
+    HF_MODULE_EXTERN_C int handoff_module_init(const struct hf_host_api *host, struct hf_module_info *info)            \
+    {                                                                                                                  \
+        (void)host;                                                                                                    \
+        info->abi_version = HF_MODULE_ABI_VERSION;                                                                     \
+        info->kind = (kind_);                                                                                          \
+        info->name = (name_);                                                                                          \
+        info->description = (description_);                                                                            \
+        info->settings = (settings_);                                                                                  \
+        info->setting_count = (setting_count_);                                                                        \
+        info->ops = (ops_);                                                                                            \
+        return 0;                                                                                                      \
+    }
+
 #ifdef __cplusplus
 }
 #endif

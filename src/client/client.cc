@@ -18,6 +18,7 @@
 #include "client/deliveries.h"
 #include "client/hb_probe.h"
 #include "net/link.h"
+#include "proto/build.h"
 #include "proto/clock.h"
 
 namespace
@@ -255,53 +256,21 @@ void send_frame(hf_client *c, const hf_msg *m)
 void send_message(hf_client *c, uint64_t id, outgoing &o)
 {
     o.sent = true;
-    hf_msg m;
-    m.type = HF_MSG_SEND;
-    m.to = o.to;
-    m.id = id;
-    m.payload = o.payload;
-    hf_msg_set(&m, HF_TAG_TO);
-    hf_msg_set(&m, HF_TAG_ID);
-    hf_msg_set(&m, HF_TAG_PAYLOAD);
-    if (o.ttl_s) {
-        m.ttl = o.ttl_s;
-        hf_msg_set(&m, HF_TAG_TTL);
-    }
-    if (!o.collapse.empty()) {
-        m.collapse = o.collapse;
-        hf_msg_set(&m, HF_TAG_COLLAPSE);
-    }
+    hf_msg m = hf_msg_send(o.to, id, o.payload, o.ttl_s, o.collapse);
     send_frame(c, &m);
 }
 
 void send_ping(hf_client *c, uint64_t id)
 {
-    hf_msg m;
-    m.type = HF_MSG_PING;
-    m.id = id;
-    hf_msg_set(&m, HF_TAG_ID);
+    hf_msg m = hf_msg_ping(id);
     send_frame(c, &m);
 }
 
 void on_link_open(void *arg, hf_link *)
 {
     auto *c = static_cast<hf_client *>(arg);
-    hf_msg m;
-    if (c->role == link_role::allocator) {
-        m.type = HF_MSG_ALLOC_REQ;
-    } else {
-        m.type = HF_MSG_HELLO;
-        m.version_min = m.version_max = HF_PROTOCOL_VERSION;
-        hf_msg_set(&m, HF_TAG_VERSION_MIN);
-        hf_msg_set(&m, HF_TAG_VERSION_MAX);
-        uint64_t ask = c->probe.current_ms ? c->probe.current_ms : c->heartbeat_ms;
-        if (ask) {
-            m.heartbeat_ms = ask;
-            hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
-        }
-    }
-    m.token = c->token;
-    hf_msg_set(&m, HF_TAG_TOKEN);
+    uint64_t ask = c->probe.current_ms ? c->probe.current_ms : c->heartbeat_ms;
+    hf_msg m = c->role == link_role::allocator ? hf_msg_alloc_req(c->token) : hf_msg_hello(c->token, ask);
     send_frame(c, &m);
 }
 
@@ -394,10 +363,7 @@ void on_send_ack(hf_client *c, const hf_msg *m)
 
 bool send_deliver_ack(hf_link *l, uint64_t upto)
 {
-    hf_msg m;
-    m.type = HF_MSG_DELIVER_ACK;
-    m.upto = upto;
-    hf_msg_set(&m, HF_TAG_UPTO);
+    hf_msg m = hf_msg_deliver_ack(upto);
     return hf_link_send(l, &m);
 }
 
@@ -463,14 +429,9 @@ void send_heartbeat_ping(hf_client *c, uint64_t ask_ms)
 {
     c->heartbeat_ping_id = c->next_ping_id++;
     c->ping_asks_interval = ask_ms != 0;
-    hf_msg m;
-    m.type = HF_MSG_PING;
-    m.id = c->heartbeat_ping_id;
-    hf_msg_set(&m, HF_TAG_ID);
-    if (ask_ms) {
-        m.heartbeat_ms = ask_ms;
-        hf_msg_set(&m, HF_TAG_HEARTBEAT_MS);
-    }
+    hf_msg m = hf_msg_ping(c->heartbeat_ping_id);
+    if (ask_ms)
+        hf_msg_add_heartbeat(&m, ask_ms);
     send_frame(c, &m);
     uint64_t wait = c->ping_timeout_ms < c->granted_heartbeat_ms ? c->ping_timeout_ms : c->granted_heartbeat_ms;
     arm(c->step_timer, wait);

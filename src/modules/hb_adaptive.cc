@@ -5,7 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "modules/abi_v1.h"
+#include "handoff/module.h"
 
 namespace
 {
@@ -82,14 +82,6 @@ const hf_heartbeat_ops adaptive_ops = {
 
 } // namespace
 
-extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
-{
-    info->abi_version = HF_MODULE_ABI_VERSION;
-    info->kind = HF_MODULE_HEARTBEAT;
-    info->name = "adaptive";
-    info->description = "devices probe longer intervals within bounds; timeout sized from the grant";
-    info->settings = settings;
-    info->setting_count = setting_count;
-    info->ops = &adaptive_ops;
-    return 0;
-}
+HF_MODULE_DECLARE(HF_MODULE_HEARTBEAT, "adaptive",
+                  "devices probe longer intervals within bounds; timeout sized from the grant", settings, setting_count,
+                  &adaptive_ops)

@@ -1,7 +1,7 @@
 // hb_fixed: every device gets the configured interval; the server drops a
 // connection silent for factor x interval + grace, as MQTT's keep-alive
 // rule does with factor 1.5.
-#include "modules/abi_v1.h"
+#include "handoff/module.h"
 
 namespace
 {
@@ -46,14 +46,5 @@ const hf_heartbeat_ops fixed_ops = {
 
 } // namespace
 
-extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
-{
-    info->abi_version = HF_MODULE_ABI_VERSION;
-    info->kind = HF_MODULE_HEARTBEAT;
-    info->name = "fixed";
-    info->description = "one configured interval for every device";
-    info->settings = settings;
-    info->setting_count = setting_count;
-    info->ops = &fixed_ops;
-    return 0;
-}
+HF_MODULE_DECLARE(HF_MODULE_HEARTBEAT, "fixed", "one configured interval for every device", settings, setting_count,
+                  &fixed_ops)

@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "modules/abi_v1.h"
+#include "handoff/module.h"
 #include "modules/dedup.h"
 #include "modules/local_presence.h"
 
@@ -252,14 +252,5 @@ const hf_store_ops memory_ops = {
 
 } // namespace
 
-extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
-{
-    info->abi_version = HF_MODULE_ABI_VERSION;
-    info->kind = HF_MODULE_STORE;
-    info->name = "memory";
-    info->description = "per-device queues in process memory; lost on restart";
-    info->settings = nullptr;
-    info->setting_count = 0;
-    info->ops = &memory_ops;
-    return 0;
-}
+HF_MODULE_DECLARE(HF_MODULE_STORE, "memory", "per-device queues in process memory; lost on restart", nullptr, 0,
+                  &memory_ops)

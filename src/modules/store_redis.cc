@@ -22,7 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "modules/abi_v1.h"
+#include "handoff/module.h"
 #include "modules/record.h"
 #include "modules/redis_nodes.h"
 #include "modules/redis_slots.h"
@@ -726,14 +726,6 @@ const hf_store_ops redis_ops = {
 
 } // namespace
 
-extern "C" int handoff_module_init(const hf_host_api *, hf_module_info *info)
-{
-    info->abi_version = HF_MODULE_ABI_VERSION;
-    info->kind = HF_MODULE_STORE;
-    info->name = "redis";
-    info->description = "queues, presence and notifications in Redis or a Redis Cluster, shared by several servers";
-    info->settings = settings;
-    info->setting_count = setting_count;
-    info->ops = &redis_ops;
-    return 0;
-}
+HF_MODULE_DECLARE(HF_MODULE_STORE, "redis",
+                  "queues, presence and notifications in Redis or a Redis Cluster, shared by several servers", settings,
+                  setting_count, &redis_ops)

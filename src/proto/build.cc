@@ -1,17 +1,36 @@
 #include "proto/build.h"
 
-hf_msg hf_msg_error(int code, std::string_view text)
+#include <initializer_list>
+
+namespace
+{
+
+hf_msg of_type(uint8_t type)
 {
     hf_msg m;
-    m.type = HF_MSG_ERROR;
+    m.type = type;
+    return m;
+}
+
+// Marks every tag of the list present.
+void mark(hf_msg *m, std::initializer_list<unsigned> tags)
+{
+    for (unsigned tag : tags)
+        hf_msg_set(m, tag);
+}
+
+} // namespace
+
+hf_msg hf_msg_error(int code, std::string_view text)
+{
+    hf_msg m = of_type(HF_MSG_ERROR);
     hf_msg_add_reason(&m, code, text);
     return m;
 }
 
 hf_msg hf_msg_goaway(int code, std::string_view text)
 {
-    hf_msg m;
-    m.type = HF_MSG_GOAWAY;
+    hf_msg m = of_type(HF_MSG_GOAWAY);
     hf_msg_add_reason(&m, code, text);
     return m;
 }
@@ -19,30 +38,26 @@ hf_msg hf_msg_goaway(int code, std::string_view text)
 hf_msg hf_msg_deliver(uint64_t seq, std::string_view from, std::string_view payload, uint64_t stored_at_ms, uint64_t id,
                       std::string_view collapse)
 {
-    hf_msg m;
-    m.type = HF_MSG_DELIVER;
+    hf_msg m = of_type(HF_MSG_DELIVER);
     m.seq = seq;
     m.from = from;
     m.payload = payload;
     m.stored_at_ms = stored_at_ms;
     m.id = id;
-    m.present = uint64_t{1} << HF_TAG_SEQ | uint64_t{1} << HF_TAG_FROM | uint64_t{1} << HF_TAG_PAYLOAD |
-                uint64_t{1} << HF_TAG_STORED_AT_MS | uint64_t{1} << HF_TAG_ID;
+    mark(&m, {HF_TAG_SEQ, HF_TAG_FROM, HF_TAG_PAYLOAD, HF_TAG_STORED_AT_MS, HF_TAG_ID});
     if (!collapse.empty()) {
         m.collapse = collapse;
-        hf_msg_set(&m, HF_TAG_COLLAPSE);
+        mark(&m, {HF_TAG_COLLAPSE});
     }
     return m;
 }
 
 hf_msg hf_msg_send_ack(uint64_t id, hf_send_status status)
 {
-    hf_msg m;
-    m.type = HF_MSG_SEND_ACK;
+    hf_msg m = of_type(HF_MSG_SEND_ACK);
     m.id = id;
     m.status = status;
-    hf_msg_set(&m, HF_TAG_ID);
-    hf_msg_set(&m, HF_TAG_STATUS);
+    mark(&m, {HF_TAG_ID, HF_TAG_STATUS});
     return m;
 }
 
@@ -50,8 +65,7 @@ void hf_msg_add_reason(hf_msg *m, int code, std::string_view text)
 {
     m->code = uint64_t(code);
     m->text = text;
-    hf_msg_set(m, HF_TAG_CODE);
-    hf_msg_set(m, HF_TAG_TEXT);
+    mark(m, {HF_TAG_CODE, HF_TAG_TEXT});
 }
 
 void hf_msg_add_retry(hf_msg *m, uint64_t retry_ms)
@@ -65,17 +79,14 @@ void hf_msg_add_counts(hf_msg *m, uint64_t delivered, uint64_t stored, uint64_t 
     m->delivered_count = delivered;
     m->stored_count = stored;
     m->rejected_count = rejected;
-    hf_msg_set(m, HF_TAG_DELIVERED_COUNT);
-    hf_msg_set(m, HF_TAG_STORED_COUNT);
-    hf_msg_set(m, HF_TAG_REJECTED_COUNT);
+    mark(m, {HF_TAG_DELIVERED_COUNT, HF_TAG_STORED_COUNT, HF_TAG_REJECTED_COUNT});
 }
 
 void hf_msg_add_backoff(hf_msg *m, uint64_t base_ms, uint64_t cap_ms)
 {
     m->backoff_base_ms = base_ms;
     m->backoff_cap_ms = cap_ms;
-    hf_msg_set(m, HF_TAG_BACKOFF_BASE_MS);
-    hf_msg_set(m, HF_TAG_BACKOFF_CAP_MS);
+    mark(m, {HF_TAG_BACKOFF_BASE_MS, HF_TAG_BACKOFF_CAP_MS});
 }
 
 void hf_msg_add_addresses(hf_msg *m, const std::string *addresses, size_t count)
@@ -84,4 +95,143 @@ void hf_msg_add_addresses(hf_msg *m, const std::string *addresses, size_t count)
         m->addresses[m->address_count++] = addresses[i];
     if (m->address_count)
         hf_msg_set(m, HF_TAG_ADDRESS);
+}
+
+hf_msg hf_msg_hello(std::string_view token, uint64_t heartbeat_ms)
+{
+    hf_msg m = of_type(HF_MSG_HELLO);
+    m.token = token;
+    m.version_min = m.version_max = HF_PROTOCOL_VERSION;
+    mark(&m, {HF_TAG_TOKEN, HF_TAG_VERSION_MIN, HF_TAG_VERSION_MAX});
+    if (heartbeat_ms)
+        hf_msg_add_heartbeat(&m, heartbeat_ms);
+    return m;
+}
+
+hf_msg hf_msg_alloc_req(std::string_view token)
+{
+    hf_msg m = of_type(HF_MSG_ALLOC_REQ);
+    m.token = token;
+    mark(&m, {HF_TAG_TOKEN});
+    return m;
+}
+
+hf_msg hf_msg_send(std::string_view to, uint64_t id, std::string_view payload, uint64_t ttl_s,
+                   std::string_view collapse)
+{
+    hf_msg m = of_type(HF_MSG_SEND);
+    m.to = to;
+    m.id = id;
+    m.payload = payload;
+    mark(&m, {HF_TAG_TO, HF_TAG_ID, HF_TAG_PAYLOAD});
+    if (ttl_s) {
+        m.ttl = ttl_s;
+        mark(&m, {HF_TAG_TTL});
+    }
+    if (!collapse.empty()) {
+        m.collapse = collapse;
+        mark(&m, {HF_TAG_COLLAPSE});
+    }
+    return m;
+}
+
+hf_msg hf_msg_ping(uint64_t id)
+{
+    hf_msg m = of_type(HF_MSG_PING);
+    m.id = id;
+    mark(&m, {HF_TAG_ID});
+    return m;
+}
+
+hf_msg hf_msg_deliver_ack(uint64_t upto)
+{
+    hf_msg m = of_type(HF_MSG_DELIVER_ACK);
+    m.upto = upto;
+    mark(&m, {HF_TAG_UPTO});
+    return m;
+}
+
+void hf_msg_add_heartbeat(hf_msg *m, uint64_t heartbeat_ms)
+{
+    m->heartbeat_ms = heartbeat_ms;
+    mark(m, {HF_TAG_HEARTBEAT_MS});
+}
+
+hf_msg hf_msg_welcome(uint64_t heartbeat_ms, uint64_t timeout_ms, uint64_t window, uint64_t max_frame,
+                      uint64_t max_payload, std::string_view server_id, std::string_view account,
+                      std::string_view device)
+{
+    hf_msg m = of_type(HF_MSG_WELCOME);
+    m.version = HF_PROTOCOL_VERSION;
+    m.heartbeat_ms = heartbeat_ms;
+    m.timeout_ms = timeout_ms;
+    m.window = window;
+    m.max_frame = max_frame;
+    m.max_payload = max_payload;
+    m.server_id = server_id;
+    m.account = account;
+    m.device = device;
+    mark(&m, {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
+              HF_TAG_MAX_PAYLOAD, HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE});
+    return m;
+}
+
+void hf_msg_add_bounds(hf_msg *m, uint64_t min_ms, uint64_t max_ms)
+{
+    m->heartbeat_min_ms = min_ms;
+    m->heartbeat_max_ms = max_ms;
+    mark(m, {HF_TAG_HEARTBEAT_MIN_MS, HF_TAG_HEARTBEAT_MAX_MS});
+}
+
+hf_msg hf_msg_pong(const hf_msg *ping)
+{
+    hf_msg m = of_type(HF_MSG_PONG);
+    if (hf_msg_has(ping, HF_TAG_ID)) {
+        m.id = ping->id;
+        mark(&m, {HF_TAG_ID});
+    }
+    return m;
+}
+
+void hf_msg_add_grant(hf_msg *m, uint64_t heartbeat_ms, uint64_t timeout_ms)
+{
+    m->heartbeat_ms = heartbeat_ms;
+    m->timeout_ms = timeout_ms;
+    mark(m, {HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS});
+}
+
+hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t backoff_base_ms, uint64_t backoff_cap_ms)
+{
+    hf_msg m = of_type(HF_MSG_ALLOC_RESP);
+    hf_msg_add_addresses(&m, addresses, count);
+    m.version = HF_PROTOCOL_VERSION;
+    mark(&m, {HF_TAG_VERSION});
+    hf_msg_add_backoff(&m, backoff_base_ms, backoff_cap_ms);
+    return m;
+}
+
+hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
+                       std::string_view websocket_url, uint64_t weight, uint64_t load, bool draining)
+{
+    hf_msg m = of_type(HF_MSG_REGISTER);
+    m.server_id = server_id;
+    m.key = key;
+    m.addresses[m.address_count++] = address;
+    // The second address, if any, is the wss:// URL for browsers.
+    if (!websocket_url.empty())
+        m.addresses[m.address_count++] = websocket_url;
+    m.weight = weight;
+    m.load = load;
+    m.draining = draining ? 1 : 0;
+    mark(&m, {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING});
+    return m;
+}
+
+hf_msg hf_msg_register_ack(uint64_t refresh_ms)
+{
+    hf_msg m = of_type(HF_MSG_REGISTER_ACK);
+    m.code = HF_OK;
+    m.refresh_ms = refresh_ms;
+    mark(&m, {HF_TAG_CODE, HF_TAG_REFRESH_MS});
+    return m;
 }

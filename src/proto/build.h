@@ -32,3 +32,50 @@ void hf_msg_add_backoff(hf_msg *m, uint64_t base_ms, uint64_t cap_ms);
 
 // The addresses (at most HF_MAX_ADDRESSES of them), in order; none: no field.
 void hf_msg_add_addresses(hf_msg *m, const std::string *addresses, size_t count);
+
+// Device to server or allocator.
+
+// HELLO(token) asking for our protocol version; heartbeat_ms 0: no wish.
+hf_msg hf_msg_hello(std::string_view token, uint64_t heartbeat_ms);
+
+// ALLOC_REQ(token).
+hf_msg hf_msg_alloc_req(std::string_view token);
+
+// SEND; ttl_s 0: the server's default; collapse empty: none.
+hf_msg hf_msg_send(std::string_view to, uint64_t id, std::string_view payload, uint64_t ttl_s,
+                   std::string_view collapse);
+
+// PING(id); hf_msg_add_heartbeat asks for a new interval.
+hf_msg hf_msg_ping(uint64_t id);
+
+// DELIVER_ACK(upto).
+hf_msg hf_msg_deliver_ack(uint64_t upto);
+
+// heartbeat_ms: the interval a PING asks for.
+void hf_msg_add_heartbeat(hf_msg *m, uint64_t heartbeat_ms);
+
+// Server to device, server to allocator, allocator to both.
+
+// WELCOME with every field but the heartbeat bounds (hf_msg_add_bounds).
+hf_msg hf_msg_welcome(uint64_t heartbeat_ms, uint64_t timeout_ms, uint64_t window, uint64_t max_frame,
+                      uint64_t max_payload, std::string_view server_id, std::string_view account,
+                      std::string_view device);
+
+// heartbeat_min_ms and heartbeat_max_ms: how far an adaptive device may probe.
+void hf_msg_add_bounds(hf_msg *m, uint64_t min_ms, uint64_t max_ms);
+
+// PONG answering ping (its id, if it had one).
+hf_msg hf_msg_pong(const hf_msg *ping);
+
+// heartbeat_ms and timeout_ms: the interval granted, and the timeout with it.
+void hf_msg_add_grant(hf_msg *m, uint64_t heartbeat_ms, uint64_t timeout_ms);
+
+// ALLOC_RESP with the addresses, best first, and the backoff hints.
+hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t backoff_base_ms, uint64_t backoff_cap_ms);
+
+// REGISTER; websocket_url empty: none.
+hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
+                       std::string_view websocket_url, uint64_t weight, uint64_t load, bool draining);
+
+// REGISTER_ACK(ok, refresh_ms); hf_msg_add_addresses names the other servers.
+hf_msg hf_msg_register_ack(uint64_t refresh_ms);

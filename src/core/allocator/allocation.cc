@@ -99,12 +99,8 @@ void answer_alloc(hf_conn *c, const hf_token_claims &claims)
         hf_conn_close(c, "no server to offer");
         return;
     }
-    hf_msg resp;
-    resp.type = HF_MSG_ALLOC_RESP;
-    hf_msg_add_addresses(&resp, addresses.data(), addresses.size());
-    resp.version = HF_PROTOCOL_VERSION;
-    hf_msg_set(&resp, HF_TAG_VERSION);
-    hf_msg_add_backoff(&resp, uint64_t(cfg.backoff_base_ms), uint64_t(cfg.backoff_cap_ms));
+    hf_msg resp = hf_msg_alloc_resp(addresses.data(), addresses.size(), uint64_t(cfg.backoff_base_ms),
+                                    uint64_t(cfg.backoff_cap_ms));
     hf_conn_send(c, &resp);
     a->stats->alloc_answers++;
     hf_log(HF_LOG_DEBUG, "allocator: %s/%s -> %s%s", claims.account.c_str(), claims.device.c_str(),
@@ -157,12 +153,7 @@ void on_register(hf_conn *c, const hf_msg *m)
     if (s.draining && !was_draining)
         hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
 
-    hf_msg ack;
-    ack.type = HF_MSG_REGISTER_ACK;
-    ack.code = HF_OK;
-    ack.refresh_ms = uint64_t(cfg.refresh_interval_ms);
-    hf_msg_set(&ack, HF_TAG_CODE);
-    hf_msg_set(&ack, HF_TAG_REFRESH_MS);
+    hf_msg ack = hf_msg_register_ack(uint64_t(cfg.refresh_interval_ms));
     // The other live servers: where a draining server can send its devices.
     std::vector<std::string> others;
     for (const hf_rendezvous_server &o : candidates(a))

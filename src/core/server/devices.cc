@@ -33,25 +33,14 @@ void presence_done(void *, int status)
 void send_welcome(hf_session *s, uint64_t timeout_ms)
 {
     hf_server *srv = s->srv;
-    hf_msg m;
-    m.type = HF_MSG_WELCOME;
-    m.version = HF_PROTOCOL_VERSION;
-    m.heartbeat_ms = s->granted_ms;
-    m.timeout_ms = timeout_ms;
-    m.window = uint64_t(srv->cfg->window);
-    m.max_frame = uint64_t(srv->cfg->max_frame);
-    m.max_payload = m.max_frame - HF_DELIVER_RESERVE;
-    m.server_id = srv->cfg->server_id;
-    m.account = s->account;
-    m.device = s->device;
-    for (unsigned tag : {HF_TAG_VERSION, HF_TAG_HEARTBEAT_MS, HF_TAG_TIMEOUT_MS, HF_TAG_WINDOW, HF_TAG_MAX_FRAME,
-                         HF_TAG_MAX_PAYLOAD, HF_TAG_SERVER_ID, HF_TAG_ACCOUNT, HF_TAG_DEVICE})
-        hf_msg_set(&m, tag);
+    uint64_t max_frame = uint64_t(srv->cfg->max_frame);
+    hf_msg m = hf_msg_welcome(s->granted_ms, timeout_ms, uint64_t(srv->cfg->window), max_frame,
+                              max_frame - HF_DELIVER_RESERVE, srv->cfg->server_id, s->account, s->device);
     // An adaptive policy says how far the device may probe.
     if (srv->heartbeat.has(&hf_heartbeat_ops::bounds)) {
-        srv->heartbeat(&hf_heartbeat_ops::bounds, &m.heartbeat_min_ms, &m.heartbeat_max_ms);
-        hf_msg_set(&m, HF_TAG_HEARTBEAT_MIN_MS);
-        hf_msg_set(&m, HF_TAG_HEARTBEAT_MAX_MS);
+        uint64_t min_ms = 0, max_ms = 0;
+        srv->heartbeat(&hf_heartbeat_ops::bounds, &min_ms, &max_ms);
+        hf_msg_add_bounds(&m, min_ms, max_ms);
     }
     hf_conn_send(s->conn, &m);
 }
@@ -129,22 +118,17 @@ void on_deliver_ack(hf_session *s, const hf_msg *m)
 void on_ping(hf_session *s, const hf_msg *m)
 {
     hf_server *srv = s->srv;
-    hf_msg pong;
-    pong.type = HF_MSG_PONG;
-    if (hf_msg_has(m, HF_TAG_ID)) {
-        pong.id = m->id;
-        hf_msg_set(&pong, HF_TAG_ID);
-    }
+    hf_msg pong = hf_msg_pong(m);
     // A new interval from now on: granted by the policy, and the timeout
     // follows it at once.
     if (hf_msg_has(m, HF_TAG_HEARTBEAT_MS)) {
-        srv->heartbeat(&hf_heartbeat_ops::negotiate, m->heartbeat_ms, &pong.heartbeat_ms, &pong.timeout_ms);
-        s->granted_ms = pong.heartbeat_ms;
-        hf_conn_set_ready(s->conn, pong.timeout_ms);
-        hf_msg_set(&pong, HF_TAG_HEARTBEAT_MS);
-        hf_msg_set(&pong, HF_TAG_TIMEOUT_MS);
+        uint64_t granted = 0, timeout = 0;
+        srv->heartbeat(&hf_heartbeat_ops::negotiate, m->heartbeat_ms, &granted, &timeout);
+        s->granted_ms = granted;
+        hf_conn_set_ready(s->conn, timeout);
+        hf_msg_add_grant(&pong, granted, timeout);
         hf_log(HF_LOG_DEBUG, "%s/%s heartbeat now %llu ms", s->account.c_str(), s->device.c_str(),
-               (unsigned long long)pong.heartbeat_ms);
+               (unsigned long long)granted);
     }
     hf_conn_send(s->conn, &pong);
     if (srv->heartbeat.has(&hf_heartbeat_ops::on_ping))

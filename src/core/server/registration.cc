@@ -1,6 +1,7 @@
 #include "core/server/registration.h"
 
 #include "core/common/log.h"
+#include "proto/build.h"
 #include "proto/clock.h"
 #include "net/link.h"
 
@@ -37,20 +38,8 @@ void send_register(hf_registration *r)
 {
     hf_server *srv = r->regs->srv;
     const hf_config &cfg = *srv->cfg;
-    hf_msg m;
-    m.type = HF_MSG_REGISTER;
-    m.server_id = cfg.server_id;
-    m.key = cfg.cluster_key;
-    m.addresses[0] = cfg.advertise;
-    m.address_count = 1;
-    // The second address, if any, is the wss:// URL for browsers.
-    if (!cfg.websocket_advertise.empty())
-        m.addresses[m.address_count++] = cfg.websocket_advertise;
-    m.weight = uint64_t(cfg.register_weight);
-    m.load = srv->conns->open;
-    m.draining = srv->stopping ? 1 : 0;
-    for (unsigned tag : {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING})
-        hf_msg_set(&m, tag);
+    hf_msg m = hf_msg_register(cfg.server_id, cfg.cluster_key, cfg.advertise, cfg.websocket_advertise,
+                               uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
     hf_link_send(r->link, &m);
 }
 

@@ -1,0 +1,294 @@
+#include "modules/lmdb_window.h"
+
+#include "modules/lmdb_queue.h"
+
+namespace hf_lmdb
+{
+
+void run_callbacks(std::vector<pending_write> *writes)
+{
+    std::vector<pending_write> ready;
+    ready.swap(*writes);
+    for (pending_write &w : ready)
+        w.done(w.status);
+}
+
+bool accepted(int status)
+{
+    return status == HF_STORE_OK || status == HF_STORE_DUPLICATE;
+}
+
+// False if an LMDB call failed in txn (MDB_MAP_FULL, say) unnoticed by
+// the write that made it: LMDB then refuses every call with MDB_BAD_TXN.
+bool usable(lmdb_store *s, MDB_txn *txn)
+{
+    char probe = 0;
+    MDB_val k{1, &probe}, v;
+    return mdb_get(txn, s->db.meta, &k, &v) != MDB_BAD_TXN;
+}
+
+// Every write straight into the window. A refused enqueue (a full queue)
+// has written nothing and a duplicate writes nothing; any other failure
+// may have broken the window: its status is returned, else HF_STORE_OK.
+int apply_batch(lmdb_store *s, std::vector<pending_write> *batch)
+{
+    for (pending_write &w : *batch) {
+        w.status = w.apply(s->window);
+        if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
+            return w.status;
+    }
+    return usable(s, s->window) ? HF_STORE_OK : HF_STORE_ERROR;
+}
+
+// After a tick's transaction: the batch's messages go into their devices'
+// tails (see tail_cache.h); with tell (their enqueues wait for a sync),
+// the host hears each message's seq, and each device whose queue grew is
+// told once, as one fetch takes all it has. True when a sender waits for
+// one of them to be durable.
+bool publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell)
+{
+    bool urgent = false;
+    for (pending_write &w : *batch) {
+        if (!w.enqueue || w.status != HF_STORE_OK)
+            continue;
+        if (w.enqueue->collapsed)
+            hf_tail_remove(&s->tail, w.enqueue->dev, w.enqueue->collapsed);
+        hf_tail_append(&s->tail, w.enqueue->dev, w.enqueue->seq, std::move(w.enqueue->record));
+        if (tell && s->host->enqueue_applied)
+            urgent |= s->host->enqueue_applied(s->host->host, w.enqueue->cb_arg, w.enqueue->seq) != 0;
+    }
+    if (!tell)
+        return urgent;
+    std::unordered_set<std::string_view> told;
+    for (const pending_write &w : *batch) {
+        if (!w.enqueue || w.status != HF_STORE_OK || !told.insert(w.enqueue->dev).second)
+            continue;
+        const char *account = w.enqueue->dev.c_str(); // account NUL device
+        s->host->data_ready(s->host->host, account, account + strlen(account) + 1);
+    }
+    return urgent;
+}
+
+void log_commit_failure(lmdb_store *s, int rc)
+{
+    uint64_t now = s->host->now_ms(s->host->host);
+    if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                     "commit failed: %s; senders get store_full: raise store.map_size or free disk", mdb_strerror(rc));
+        s->full_logged_ms = now;
+    }
+}
+
+// After a full map lost the window: the writes that free space
+// (acknowledgements, expiry) and the device records are applied again in
+// a transaction of their own, committed at once, with no enqueue beside
+// them to fill the map again. Without this, a full store whose
+// acknowledgements kept arriving in windows with new messages would never
+// have room again. Committed without waiting for the disk, as any window
+// with sync = batch: a crash may undo them, and the messages they
+// acknowledged are delivered again (at least once). Sets each status.
+void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
+{
+    int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
+    int failed = rc == 0 ? apply_batch(s, writes) : status_of(rc);
+    if (failed == HF_STORE_OK && (rc = put_dirty_meta(s)) != 0)
+        failed = status_of(rc);
+    if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->window)) != 0)
+        failed = status_of(rc);
+    else if (failed != HF_STORE_OK && s->window)
+        mdb_txn_abort(s->window);
+    s->window = nullptr;
+    s->dirty_meta.clear();
+    if (failed == HF_STORE_OK)
+        return;
+    s->meta_cache.clear();
+    for (pending_write &w : *writes)
+        w.status = failed;
+}
+
+// The window is gone uncommitted: its commit failed, or a write broke it
+// (a full map, most likely) and it was aborted. What it applied is lost
+// though it was published: its writes and the batch's (if any) are
+// answered with status, and the senders resend. Reads go to LMDB again
+// and its seqs are not given again; after a full map, the writes that
+// are not enqueues are applied again alone (apply_alone).
+void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
+{
+    s->window = nullptr;
+    hf_tail_clear(&s->tail);
+    for (const std::string &dev : s->dirty_meta) {
+        uint64_t &floor = s->seq_floors[dev];
+        floor = std::max(floor, s->meta_cache[dev].next_seq);
+    }
+    s->meta_cache.clear();
+    s->dirty_meta.clear();
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    if (batch)
+        for (pending_write &w : *batch)
+            writes.push_back(std::move(w));
+    std::vector<pending_write> lost, again;
+    for (pending_write &w : writes) {
+        w.status = status;
+        (status == HF_STORE_FULL && !w.enqueue ? again : lost).push_back(std::move(w));
+    }
+    if (!again.empty())
+        apply_alone(s, &again);
+    run_callbacks(&lost);
+    run_callbacks(&again);
+}
+
+// Commits the window. With sync = batch its writes wait for the sync of
+// the generation returned (0: nothing to sync); otherwise they are
+// answered now.
+uint64_t commit_window(void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    if (!s->window)
+        return 0;
+    int rc = put_dirty_meta(s);
+    if (rc != 0)
+        mdb_txn_abort(s->window);
+    else
+        rc = mdb_txn_commit(s->window);
+    if (rc != 0) {
+        log_commit_failure(s, rc);
+        lose_window(s, nullptr, status_of(rc));
+        return 0;
+    }
+    s->window = nullptr;
+    s->dirty_meta.clear();
+    if (s->meta_cache.size() > meta_cache_max)
+        s->meta_cache.clear();
+    std::vector<pending_write> writes;
+    writes.swap(s->window_writes);
+    if (s->sync == sync_mode::batch) {
+        s->unsynced.emplace_back(++s->commit_gen, std::move(writes));
+        return s->commit_gen;
+    }
+    run_callbacks(&writes);
+    return 0;
+}
+
+// The tick: every queued write applied straight into the window, then
+// published.
+void apply_queued(evutil_socket_t, short, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    if (s->queued.empty())
+        return;
+    std::vector<pending_write> batch;
+    batch.swap(s->queued);
+    if (int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window); rc != 0) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
+        for (pending_write &w : batch)
+            w.status = status_of(rc);
+        run_callbacks(&batch);
+        return;
+    }
+    if (int failed = apply_batch(s, &batch); failed != HF_STORE_OK) {
+        if (failed == HF_STORE_FULL)
+            log_commit_failure(s, MDB_MAP_FULL);
+        else
+            s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                         "a write failed; the uncommitted writes are dropped and their senders get an error");
+        mdb_txn_abort(s->window);
+        lose_window(s, &batch, failed);
+        return;
+    }
+    // With sync = batch the devices are told before the sync (even before
+    // the commit): a connected device may be sent the message now (the
+    // host answers the sender only after the sync, or once the device
+    // acknowledges it). A crash before the sync loses no acknowledged
+    // message: the sender, unanswered, resends it.
+    bool urgent = publish_applied(s, &batch, s->sync == sync_mode::batch);
+    for (pending_write &w : batch)
+        s->window_writes.push_back(std::move(w));
+    if (s->sync == sync_mode::batch)
+        hf_syncer_request(s->syncer, urgent); // commits the window when a sync can start
+    else
+        commit_window(s);
+}
+
+// On the sync thread: commits go to the kernel at once (MDB_NOSYNC); this
+// waits for the disk. LMDB's sync is an fdatasync of the data file, safe
+// beside a write transaction on the reactor.
+int sync_env(void *arg)
+{
+    return mdb_env_sync(static_cast<lmdb_store *>(arg)->env, 1);
+}
+
+// Answers the writes of every window up to synced_gen; those a failed sync
+// covered may not be on disk, so they are answered with an error.
+void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    std::vector<pending_write> ready;
+    bool lost = false;
+    while (!s->unsynced.empty() && s->unsynced.front().first <= synced_gen) {
+        bool failed = s->unsynced.front().first <= failed_gen;
+        for (pending_write &w : s->unsynced.front().second) {
+            if (failed && w.status == HF_STORE_OK) {
+                w.status = HF_STORE_ERROR;
+                lost = true;
+            }
+            ready.push_back(std::move(w));
+        }
+        s->unsynced.pop_front();
+    }
+    if (lost)
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                     "sync failed; senders of the messages it covered get an error: check the disk");
+    run_callbacks(&ready);
+}
+
+// At close, on the reactor: the last sync, once the thread has stopped.
+void sync_all(lmdb_store *s)
+{
+    if (s->unsynced.empty())
+        return;
+    int rc = mdb_env_sync(s->env, 1);
+    if (rc != 0)
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "sync failed: %s; check the disk", mdb_strerror(rc));
+    answer_synced(s, s->commit_gen, rc == 0 ? 0 : s->commit_gen);
+}
+
+void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done,
+                 std::unique_ptr<enqueue_job> enqueue)
+{
+    s->queued.push_back(pending_write{std::move(apply), std::move(done), HF_STORE_OK, std::move(enqueue)});
+    if (s->queued.size() == 1)
+        event_active(s->apply_event, EV_TIMEOUT, 0);
+}
+
+// 0 or an LMDB error; end_read only after 0.
+int begin_read(lmdb_store *s, reader *r)
+{
+    if (s->window) {
+        r->txn = s->window;
+        r->in_window = true;
+        return 0;
+    }
+    r->kept = !s->read_txn_busy;
+    int rc = r->kept && s->read_txn ? mdb_txn_renew(s->read_txn)
+                                    : mdb_txn_begin(s->env, nullptr, MDB_RDONLY, r->kept ? &s->read_txn : &r->txn);
+    if (r->kept) {
+        r->txn = s->read_txn;
+        s->read_txn_busy = rc == 0;
+    }
+    return rc;
+}
+
+void end_read(lmdb_store *s, reader *r)
+{
+    if (r->in_window)
+        return;
+    if (r->kept) {
+        mdb_txn_reset(r->txn);
+        s->read_txn_busy = false;
+    } else {
+        mdb_txn_abort(r->txn);
+    }
+}
+
+} // namespace hf_lmdb
