@@ -29,9 +29,13 @@
 #include "modules/store_redis_scripts.h"
 #include "modules/tail_cache.h"
 #include "proto/units.h"
+#include "modules/redis_store.h"
+#include "modules/redis_totals.h"
 
 namespace
 {
+
+using namespace hf_redis_store;
 
 enum setting_index {
     address_setting,
@@ -62,106 +66,6 @@ const hf_setting_spec settings[setting_count] = {
     {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
      "memory for the messages this server just wrote, so their delivery reads nothing back (0: off)"},
 };
-
-// The most one stream entry holds: a device's messages of one pass past
-// this start another, so a fetch (a few entries at a time) stays small.
-const size_t entry_max_bytes = 1 << 20;
-// One device's share of tail_cache, as store_lmdb has it.
-const size_t tail_per_device = 256 << 10;
-// Devices the sweep reads from one slot's expiry index at a time, and how
-// many reads one expire call makes of the one index of a single Redis (a
-// cluster's slots are read once each: 16,384 of them).
-const size_t sweep_devices_per_read = 100;
-const int sweep_rounds_one_redis = 100;
-
-// One enqueue of a batch, until its answer.
-struct pending_enqueue {
-    hf_store_enqueue_cb cb;
-    void *arg;
-    std::string record; // the tail cache's copy (empty when the cache is off)
-};
-
-// A pass's enqueues to one device: one stream entry.
-struct device_batch {
-    std::string dev;  // "A|D"
-    std::string blob; // a 4-byte length and a record, each message
-    uint64_t expires; // the earliest expiry among them
-    std::vector<pending_enqueue> items;
-};
-
-// A pass's enqueues to the devices of one slot.
-struct enqueue_batch {
-    int slot = -1;
-    std::vector<std::string> keys; // index, counter, then q i c s x per device
-    std::vector<device_batch> devs;
-    std::unordered_map<std::string, size_t> dev_index;
-};
-
-// A pass's acknowledgements of the devices of one slot: per device, the
-// highest wins.
-struct ack_batch {
-    int slot = -1;
-    std::vector<std::string> keys; // the depth counter, then q i c x per device
-    std::vector<uint64_t> upto;    // per device
-    std::unordered_map<std::string, size_t> dev_index;
-    std::vector<std::pair<hf_store_done_cb, void *>> done;
-};
-
-struct redis_store {
-    const hf_host_api *host;
-    hf_store_params params;
-    std::string server_id, prefix;
-    bool cluster = false;
-    bool closing = false; // calls made while closing are answered store_unavailable at once
-    uint64_t replicas = 0;
-    hf_redis_nodes *nodes = nullptr;
-    hf_tail_cache tail;
-    event *flush_event = nullptr;
-    std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)
-    std::map<int, ack_batch> acks;              // by slot, as enqueues
-    std::map<std::string, std::string> notices; // server id -> "A|D\n..."
-};
-
-std::string dev_of(const char *account, const char *device)
-{
-    return std::string(account) + "|" + device;
-}
-
-// A key of an account: P{A}<kind>[:D].
-std::string key_of(const redis_store *s, const std::string &account, const char *kind, const char *device = nullptr)
-{
-    std::string k = s->prefix + "{" + account + "}" + kind;
-    if (device)
-        k.append(":").append(device);
-    return k;
-}
-
-// A key kept per slot: P{T}<kind>.
-std::string slot_key(const redis_store *s, int slot, const char *kind)
-{
-    return s->prefix + "{" + hf_redis_slot_tags()[size_t(slot)] + "}" + kind;
-}
-
-// The slot an account's calls go to: its own on a cluster; on one Redis,
-// which routes nothing, 0 (and no CRC16 a message).
-int slot_of(const redis_store *s, const std::string &account)
-{
-    return s->cluster ? hf_redis_key_slot(account) : 0;
-}
-
-// The slot whose expiry index and depth counter count an account's
-// devices (given the account's slot): its own on a cluster; on one Redis,
-// where no script is bound to a slot, slot 0's for every account, so the
-// sweep and the depth read one key each rather than 16,384.
-int index_slot(const redis_store *s, int account_slot)
-{
-    return s->cluster ? account_slot : 0;
-}
-
-int indexed_slots(const redis_store *s)
-{
-    return s->cluster ? hf_redis_slot_count : 1;
-}
 
 void want_flush(redis_store *s)
 {
@@ -529,134 +433,6 @@ void store_presence_lookup(void *store, const char *account, const char *device,
         std::string id = r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
         cb(arg, HF_STORE_OK, id.empty() ? nullptr : id.c_str());
     });
-}
-
-// ---- whole-store operations ------------------------------------------
-
-// Answers an expire or depth call once every slot it asked has: a count,
-// and whether every one answered. Shared by the calls' callbacks, so a
-// store closed before the last answer frees it with them.
-struct slot_tally {
-    uint64_t total = 0;
-    int left = 0;
-    bool unavailable = false;
-    void (*cb)(void *, int, uint64_t);
-    void *arg;
-
-    void one_done()
-    {
-        if (--left == 0)
-            cb(arg, unavailable ? HF_STORE_UNAVAILABLE : HF_STORE_OK, total);
-    }
-};
-using tally_ptr = std::shared_ptr<slot_tally>;
-
-// Drops the expired messages of one device its slot's index says is due.
-void expire_device(redis_store *s, const tally_ptr &tally, int index, const std::string &member, uint64_t now_ms)
-{
-    size_t bar = member.find('|');
-    if (bar == std::string::npos)
-        return;
-    std::string account = member.substr(0, bar), device = member.substr(bar + 1);
-    tally->left++;
-    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_expire_lua,
-                    {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
-                     key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n"),
-                     key_of(s, account, "c", device.c_str())},
-                    {std::to_string(now_ms), member}, [tally](redisReply *r) {
-                        if (!r)
-                            tally->unavailable = true;
-                        else if (r->type == REDIS_REPLY_INTEGER)
-                            tally->total += uint64_t(r->integer);
-                        tally->one_done();
-                    });
-}
-
-// Reads the devices of one slot's index that are due, expires each, and
-// reads again while a read came back full (each expire script rescoring
-// its device runs before the next read, on the same connection), up to
-// `rounds` reads.
-void sweep_slot(redis_store *s, const tally_ptr &tally, int index, uint64_t now_ms, int rounds)
-{
-    tally->left++;
-    hf_redis_call(s->nodes, index,
-                  {"ZRANGEBYSCORE", slot_key(s, index, "e"), "-inf", std::to_string(now_ms), "LIMIT", "0",
-                   std::to_string(sweep_devices_per_read)},
-                  [s, tally, index, now_ms, rounds](redisReply *r) {
-                      if (!r)
-                          tally->unavailable = true;
-                      if (r && r->type == REDIS_REPLY_ARRAY) {
-                          for (size_t i = 0; i < r->elements; i++)
-                              expire_device(s, tally, index, std::string(r->element[i]->str, r->element[i]->len),
-                                            now_ms);
-                          if (r->elements == sweep_devices_per_read && rounds > 1)
-                              sweep_slot(s, tally, index, now_ms, rounds - 1);
-                      }
-                      tally->one_done();
-                  });
-}
-
-// Each slot keeps an index of its devices by their earliest expiry (no
-// key spans slots, so a cluster's nodes sweep what they hold): the
-// devices due are read first, and only their queues are touched.
-void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t), void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    auto tally = std::make_shared<slot_tally>(slot_tally{0, 1, false, cb, arg});
-    int slots = indexed_slots(s);
-    for (int index = 0; index < slots; index++)
-        sweep_slot(s, tally, index, now_ms, s->cluster ? 1 : sweep_rounds_one_redis);
-    tally->one_done();
-}
-
-// The depth counters of every slot, added up.
-void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    auto tally = std::make_shared<slot_tally>(slot_tally{0, 1, false, cb, arg});
-    int slots = indexed_slots(s);
-    for (int index = 0; index < slots; index++) {
-        tally->left++;
-        hf_redis_call(s->nodes, index, {"GET", slot_key(s, index, "n")}, [tally](redisReply *r) {
-            if (!r)
-                tally->unavailable = true;
-            else if (r->type == REDIS_REPLY_STRING)
-                tally->total += strtoull(r->str, nullptr, 10);
-            tally->one_done();
-        });
-    }
-    tally->one_done();
-}
-
-// One "name:value" line of an INFO reply, as a number; 0 if absent.
-uint64_t info_field(const redisReply *r, const char *name)
-{
-    std::string key = std::string("\n") + name + ":";
-    const char *at = strstr(r->str, key.c_str());
-    return at ? strtoull(at + key.size(), nullptr, 10) : 0;
-}
-
-// Redis's own memory: every primary's, which servers sharing it (and
-// anything else kept there) use together.
-void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    struct totals {
-        uint64_t used = 0, capacity = 0;
-        int status = HF_STORE_OK;
-    };
-    auto t = std::make_shared<totals>();
-    hf_redis_call_each(
-        s->nodes, {"INFO", "memory"},
-        [t](redisReply *r) {
-            if (!r || r->type != REDIS_REPLY_STRING) {
-                t->status = r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE;
-                return;
-            }
-            t->used += info_field(r, "used_memory");
-            t->capacity += info_field(r, "maxmemory");
-        },
-        [t, cb, arg]() { cb(arg, t->status, t->used, t->capacity); });
 }
 
 // ---- open and close --------------------------------------------------

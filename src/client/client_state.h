@@ -1,0 +1,92 @@
+// libhandoff's state of one device: what hf_client holds between calls.
+// failover.cc moves it between allocators and servers, frames.cc answers
+// what they send, client.cc is the public API (include/handoff/client.h).
+#pragma once
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "client/deliveries.h"
+#include "client/hb_probe.h"
+#include "handoff/client.h"
+#include "net/link.h"
+
+namespace hf_clientlib
+{
+
+const uint32_t default_connect_timeout_ms = 5000;
+const uint32_t default_ping_timeout_ms = 10000;
+const uint32_t default_backoff_base_ms = 500;
+const uint32_t default_backoff_cap_ms = 30000;
+// Until WELCOME says otherwise, accept frames this large.
+const size_t default_max_frame = HF_DEFAULT_MAX_FRAME;
+
+struct outgoing {
+    std::string to;
+    std::string payload;
+    uint32_t ttl_s;
+    std::string collapse;
+    bool sent = false; // written to some server before
+};
+
+enum class link_role { none, allocator, server };
+
+} // namespace hf_clientlib
+
+struct hf_client {
+    event_base *base;
+    hf_client_callbacks cb;
+    void *user;
+    std::vector<std::string> allocators;
+    std::string token;
+    uint32_t heartbeat_ms, connect_timeout_ms, ping_timeout_ms;
+    uint32_t backoff_base_ms, backoff_cap_ms;
+    SSL_CTX *tls = nullptr;
+    const hf_link_callbacks *link_callbacks = nullptr; // frames.cc's
+
+    int state = HF_CLIENT_IDLE;
+    hf_link *link = nullptr;
+    hf_clientlib::link_role role = hf_clientlib::link_role::none;
+    uint64_t link_max_seq = 0; // highest DELIVER seq on this link
+    // A server that sent GOAWAY, kept until the next one says WELCOME
+    // (make before break): its last SEND_ACKs and DELIVERs still count.
+    hf_link *old_link = nullptr;
+    hf_link *delivering_link = nullptr; // during on_message: acks go back on it
+    // DELIVERs not yet acknowledged by the application: the current (or
+    // last) server link's and the old link's; and the keys of those it
+    // acknowledged, so that copies are not shown again.
+    hf_link_deliveries deliveries, old_deliveries;
+    hf_acked_ids acked;
+    std::string link_address;
+    event *step_timer = nullptr; // attempt deadline, backoff delay, pong deadline
+    event *ping_timer = nullptr;
+
+    size_t allocator_index = 0;
+    size_t allocators_tried = 0; // in this round
+    std::vector<std::string> addresses;
+    size_t address_index = 0;
+    uint32_t backoff_attempt = 0;
+
+    uint64_t granted_heartbeat_ms = 0;
+    size_t max_frame = hf_clientlib::default_max_frame;
+    std::string server_name; // the name certificates must carry; empty: each address's host
+    // The latest TLS session ticket, offered on the next connection: a
+    // resumed handshake skips the certificate (less CPU, a mobile
+    // device's battery included).
+    SSL_SESSION *tls_session = nullptr;
+    uint64_t next_id;
+    std::map<uint64_t, hf_clientlib::outgoing> unacked; // by id: resent in this order
+    uint64_t next_ping_id = 1;
+    uint64_t heartbeat_ping_id = 0;  // outstanding heartbeat ping, 0 if none
+    bool ping_asks_interval = false; // that ping asks for a new interval
+    // Adaptive heartbeat: active when WELCOME gives a range to probe; what
+    // it learnt survives reconnects.
+    hf_hb_probe probe;
+    bool probing = false;
+    uint64_t user_ping_id = 0;
+    uint64_t user_ping_sent_us = 0;
+};

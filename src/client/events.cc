@@ -1,0 +1,50 @@
+#include "client/events.h"
+
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+
+#include "proto/clock.h"
+
+namespace hf_clientlib
+{
+
+void trace(hf_client *c, const char *fmt, ...)
+{
+    if (!c->cb.on_trace)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->cb.on_trace(c->user, line);
+}
+
+uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (RAND_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v) != 1)
+        v = hf_mono_us() ^ (uint64_t(getpid()) << 32);
+    return v;
+}
+
+void set_state(hf_client *c, int state, const char *detail)
+{
+    if (c->state == state && state != HF_CLIENT_CONNECTING && state != HF_CLIENT_ALLOCATING)
+        return;
+    c->state = state;
+    trace(c, "state %s: %s", hf_client_state_name(state), detail);
+    if (c->cb.on_state)
+        c->cb.on_state(c->user, state, detail);
+}
+
+void arm(event *ev, uint64_t ms)
+{
+    timeval tv = hf_timeval_ms(ms);
+    event_add(ev, &tv);
+}
+
+} // namespace hf_clientlib

@@ -1,0 +1,145 @@
+#include "client/failover.h"
+
+#include <cstdio>
+
+#include "client/events.h"
+#include "proto/clock.h"
+
+namespace hf_clientlib
+{
+
+void drop_link(hf_client *c)
+{
+    hf_link_free(c->link);
+    c->link = nullptr;
+    c->role = link_role::none;
+    event_del(c->step_timer);
+    event_del(c->ping_timer);
+    c->heartbeat_ping_id = 0;
+    c->user_ping_id = 0;
+}
+
+void drop_old_link(hf_client *c)
+{
+    if (!c->old_link)
+        return;
+    hf_link_free(c->old_link);
+    c->old_link = nullptr;
+    c->old_deliveries.by_seq.clear();
+}
+
+bool open_link(hf_client *c, const std::string &address, link_role role)
+{
+    std::string err;
+    c->link_address = address;
+    c->role = role;
+    hf_link_target target;
+    target.address = address;
+    target.server_name = c->server_name.c_str();
+    target.session = &c->tls_session;
+    c->link = hf_link_open(c->base, c->tls, &target, c->max_frame, c->link_callbacks, c, &err);
+    if (!c->link) {
+        trace(c, "%s: %s", address.c_str(), err.c_str());
+        c->role = link_role::none;
+        return false;
+    }
+    arm(c->step_timer, c->connect_timeout_ms);
+    return true;
+}
+
+// Everything failed this round: wait, then ask the allocators again.
+void back_off(hf_client *c, const char *why)
+{
+    drop_link(c);
+    drop_old_link(c);
+    uint64_t ceiling = c->backoff_base_ms;
+    for (uint32_t i = 0; i < c->backoff_attempt && ceiling < c->backoff_cap_ms; i++)
+        ceiling *= 2;
+    if (ceiling > c->backoff_cap_ms)
+        ceiling = c->backoff_cap_ms;
+    // Full jitter: a fleet that lost one server does not come back at once.
+    uint64_t delay = random_u64() % (ceiling + 1);
+    c->backoff_attempt++;
+    char detail[300];
+    snprintf(detail, sizeof detail, "%s; asking the allocators again in %llu ms (attempt %u)", why,
+             (unsigned long long)delay, c->backoff_attempt);
+    set_state(c, HF_CLIENT_BACKING_OFF, detail);
+    c->allocators_tried = 0;
+    arm(c->step_timer, delay);
+}
+
+void allocate(hf_client *c)
+{
+    drop_link(c);
+    while (c->allocators_tried < c->allocators.size()) {
+        const std::string &address = c->allocators[c->allocator_index];
+        c->allocator_index = (c->allocator_index + 1) % c->allocators.size();
+        c->allocators_tried++;
+        std::string detail = "asking allocator " + address;
+        set_state(c, HF_CLIENT_ALLOCATING, detail.c_str());
+        if (open_link(c, address, link_role::allocator))
+            return;
+    }
+    back_off(c, "no allocator answered");
+}
+
+void connect_next_server(hf_client *c)
+{
+    drop_link(c);
+    while (c->address_index < c->addresses.size()) {
+        const std::string &address = c->addresses[c->address_index];
+        char detail[300];
+        snprintf(detail, sizeof detail, "trying server %s (%zu of %zu)", address.c_str(), c->address_index + 1,
+                 c->addresses.size());
+        c->address_index++;
+        set_state(c, HF_CLIENT_CONNECTING, detail);
+        if (open_link(c, address, link_role::server))
+            return;
+    }
+    back_off(c, "no server on the list accepted the connection");
+}
+
+// A link failed: an allocator's -> the next allocator; a server's -> the
+// next server on the list (claims 4-6 of the design).
+void link_failed(hf_client *c, const char *why)
+{
+    trace(c, "%s %s failed: %s", c->role == link_role::allocator ? "allocator" : "server", c->link_address.c_str(),
+          why);
+    if (c->role == link_role::allocator)
+        allocate(c);
+    else
+        connect_next_server(c);
+}
+
+void send_frame(hf_client *c, const hf_msg *m)
+{
+    if (c->link && !hf_link_send(c->link, m))
+        trace(c, "write to %s failed", c->link_address.c_str());
+}
+
+void on_step_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    switch (c->state) {
+    case HF_CLIENT_BACKING_OFF:
+        allocate(c);
+        break;
+    case HF_CLIENT_ALLOCATING:
+    case HF_CLIENT_CONNECTING:
+        link_failed(c, "timed out");
+        break;
+    case HF_CLIENT_CONNECTED:
+        if (c->probing) {
+            uint64_t was = c->probe.current_ms;
+            uint64_t now_ms = hf_hb_probe_failure(&c->probe, hf_mono_ms());
+            trace(c, "adaptive heartbeat: no PONG at %llu ms; using %llu ms, pinned for %llu s",
+                  (unsigned long long)was, (unsigned long long)now_ms, (unsigned long long)(c->probe.pin_ms / 1000));
+        }
+        link_failed(c, "ping unanswered within the ping timeout");
+        break;
+    default:
+        break;
+    }
+}
+
+} // namespace hf_clientlib

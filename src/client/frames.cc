@@ -1,0 +1,296 @@
+#include "client/frames.h"
+
+#include "client/events.h"
+#include "client/failover.h"
+#include "proto/build.h"
+#include "proto/clock.h"
+
+namespace hf_clientlib
+{
+
+void send_message(hf_client *c, uint64_t id, outgoing &o)
+{
+    o.sent = true;
+    hf_msg m = hf_msg_send(o.to, id, o.payload, o.ttl_s, o.collapse);
+    send_frame(c, &m);
+}
+
+void send_ping(hf_client *c, uint64_t id)
+{
+    hf_msg m = hf_msg_ping(id);
+    send_frame(c, &m);
+}
+
+void on_link_open(void *arg, hf_link *)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    uint64_t ask = c->probe.current_ms ? c->probe.current_ms : c->heartbeat_ms;
+    hf_msg m = c->role == link_role::allocator ? hf_msg_alloc_req(c->token) : hf_msg_hello(c->token, ask);
+    send_frame(c, &m);
+}
+
+// The allocator's backoff hints, from its answer or its refusal.
+void take_backoff_hints(hf_client *c, const hf_msg *m)
+{
+    if (hf_msg_has(m, HF_TAG_BACKOFF_BASE_MS) && m->backoff_base_ms > 0)
+        c->backoff_base_ms = uint32_t(m->backoff_base_ms);
+    if (hf_msg_has(m, HF_TAG_BACKOFF_CAP_MS) && m->backoff_cap_ms >= c->backoff_base_ms)
+        c->backoff_cap_ms = uint32_t(m->backoff_cap_ms);
+}
+
+void on_alloc_resp(hf_client *c, const hf_msg *m)
+{
+    c->addresses.assign(m->addresses, m->addresses + m->address_count);
+    c->address_index = 0;
+    take_backoff_hints(c, m);
+    std::string list;
+    for (const std::string &a : c->addresses)
+        list += (list.empty() ? "" : ", ") + a;
+    trace(c, "allocator %s answered: %s", c->link_address.c_str(), list.c_str());
+    connect_next_server(c);
+}
+
+void on_welcome(hf_client *c, const hf_msg *m)
+{
+    event_del(c->step_timer);
+    if (c->old_link) {
+        trace(c, "moved: letting go of the server that sent GOAWAY");
+        drop_old_link(c);
+    }
+    c->link_max_seq = 0;
+    c->deliveries.by_seq.clear(); // seqs are the new server's from now on
+    c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
+    c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
+    c->backoff_attempt = 0;
+    c->allocators_tried = 0;
+    char detail[300];
+    snprintf(detail, sizeof detail, "connected to %s, heartbeat %llu ms", c->link_address.c_str(),
+             (unsigned long long)c->granted_heartbeat_ms);
+    set_state(c, HF_CLIENT_CONNECTED, detail);
+    arm(c->ping_timer, c->granted_heartbeat_ms);
+    c->probing = hf_msg_has(m, HF_TAG_HEARTBEAT_MIN_MS) && hf_msg_has(m, HF_TAG_HEARTBEAT_MAX_MS) &&
+                 m->heartbeat_min_ms < m->heartbeat_max_ms;
+    if (c->probing) {
+        hf_hb_probe_start(&c->probe, m->heartbeat_min_ms, m->heartbeat_max_ms, c->granted_heartbeat_ms);
+        trace(c, "adaptive heartbeat: probing within %llu..%llu ms from %llu ms",
+              (unsigned long long)m->heartbeat_min_ms, (unsigned long long)m->heartbeat_max_ms,
+              (unsigned long long)c->granted_heartbeat_ms);
+    }
+    size_t resends = 0;
+    for (const auto &entry : c->unacked)
+        resends += entry.second.sent;
+    if (resends)
+        trace(c, "resending %zu unacknowledged message(s) with their ids", resends);
+    for (auto &entry : c->unacked)
+        send_message(c, entry.first, entry.second);
+}
+
+// Token problems do not heal by retrying: stop and say so.
+bool refused_for_good(uint64_t code)
+{
+    return code == HF_ERR_BAD_TOKEN || code == HF_ERR_TOKEN_EXPIRED || code == HF_ERR_UNKNOWN_KEY ||
+           code == HF_ERR_UNSUPPORTED_VERSION;
+}
+
+void on_error_frame(hf_client *c, const hf_msg *m)
+{
+    char detail[400];
+    snprintf(detail, sizeof detail, "%s %s refused: %s: %.*s", c->role == link_role::allocator ? "allocator" : "server",
+             c->link_address.c_str(), hf_err_name(int(m->code)), int(m->text.size()), m->text.data());
+    if (refused_for_good(m->code)) {
+        drop_link(c);
+        set_state(c, HF_CLIENT_STOPPED, detail);
+        return;
+    }
+    link_failed(c, detail);
+}
+
+void on_send_ack(hf_client *c, const hf_msg *m)
+{
+    auto it = c->unacked.find(m->id);
+    if (it == c->unacked.end())
+        return; // an answer to a resend already answered
+    c->unacked.erase(it);
+    std::string text(m->text);
+    if (c->cb.on_send_result)
+        c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
+}
+
+bool send_deliver_ack(hf_link *l, uint64_t upto)
+{
+    hf_msg m = hf_msg_deliver_ack(upto);
+    return hf_link_send(l, &m);
+}
+
+void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
+{
+    std::string from(m->from);
+    hf_link_deliveries *pending = from_link == c->old_link ? &c->old_deliveries : &c->deliveries;
+    uint64_t ack_upto;
+    if (hf_deliveries_arrived(&c->acked, pending, from.c_str(), m->id, m->seq, &ack_upto)) {
+        trace(c, "message %llu from %s again (seq %llu): acknowledged before, not shown", (unsigned long long)m->id,
+              from.c_str(), (unsigned long long)m->seq);
+        if (ack_upto)
+            send_deliver_ack(from_link, ack_upto);
+        return;
+    }
+    hf_client_message msg{
+        from.c_str(),      m->seq,         m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
+        m->payload.size(), m->stored_at_ms};
+    c->delivering_link = from_link;
+    if (c->cb.on_message)
+        c->cb.on_message(c->user, &msg);
+    c->delivering_link = nullptr;
+}
+
+// The server is going away: connect to the next server first, and let go
+// of this one only once the next one has said WELCOME.
+void on_goaway(hf_client *c, const hf_msg *m)
+{
+    std::string why = "GOAWAY from " + c->link_address + ": " + std::string(m->text);
+    // The list from the allocator is ranked for this account, so its next
+    // entry is where the account's other devices go too; the addresses the
+    // server knows come after it.
+    for (size_t i = 0; i < m->address_count; i++) {
+        std::string a(m->addresses[i]);
+        bool known = false;
+        for (const std::string &have : c->addresses)
+            known = known || have == a;
+        if (!known)
+            c->addresses.push_back(a);
+    }
+    trace(c, "%s", why.c_str());
+    drop_old_link(c);
+    c->old_link = c->link;
+    c->old_deliveries = std::move(c->deliveries);
+    c->deliveries.by_seq.clear();
+    c->link = nullptr;
+    c->role = link_role::none;
+    connect_next_server(c);
+}
+
+// Frames from the server we are leaving: answers and messages still count.
+void on_old_link_frame(hf_client *c, const hf_msg *m)
+{
+    if (m->type == HF_MSG_SEND_ACK)
+        on_send_ack(c, m);
+    else if (m->type == HF_MSG_DELIVER)
+        on_deliver(c, c->old_link, m);
+    else if (m->type == HF_MSG_ERROR)
+        drop_old_link(c);
+}
+
+void send_heartbeat_ping(hf_client *c, uint64_t ask_ms)
+{
+    c->heartbeat_ping_id = c->next_ping_id++;
+    c->ping_asks_interval = ask_ms != 0;
+    hf_msg m = hf_msg_ping(c->heartbeat_ping_id);
+    if (ask_ms)
+        hf_msg_add_heartbeat(&m, ask_ms);
+    send_frame(c, &m);
+    uint64_t wait = c->ping_timeout_ms < c->granted_heartbeat_ms ? c->ping_timeout_ms : c->granted_heartbeat_ms;
+    arm(c->step_timer, wait);
+}
+
+void on_heartbeat_pong(hf_client *c, const hf_msg *m)
+{
+    c->heartbeat_ping_id = 0;
+    event_del(c->step_timer);
+    if (c->ping_asks_interval) {
+        // The answer to a new interval: it starts now.
+        if (hf_msg_has(m, HF_TAG_HEARTBEAT_MS) && m->heartbeat_ms) {
+            c->granted_heartbeat_ms = m->heartbeat_ms;
+            hf_hb_probe_granted(&c->probe, m->heartbeat_ms);
+            trace(c, "adaptive heartbeat: now %llu ms", (unsigned long long)m->heartbeat_ms);
+        }
+        arm(c->ping_timer, c->granted_heartbeat_ms);
+        return;
+    }
+    if (!c->probing)
+        return;
+    // A PONG after a full idle interval: the path kept the connection.
+    uint64_t next = hf_hb_probe_success(&c->probe, hf_mono_ms());
+    if (next != c->granted_heartbeat_ms)
+        send_heartbeat_ping(c, next);
+}
+
+void on_server_frame(hf_client *c, const hf_msg *m)
+{
+    switch (m->type) {
+    case HF_MSG_WELCOME:
+        on_welcome(c, m);
+        break;
+    case HF_MSG_PONG:
+        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->heartbeat_ping_id)
+            on_heartbeat_pong(c, m);
+        if (hf_msg_has(m, HF_TAG_ID) && m->id == c->user_ping_id) {
+            c->user_ping_id = 0;
+            if (c->cb.on_pong)
+                c->cb.on_pong(c->user, hf_mono_us() - c->user_ping_sent_us);
+        }
+        break;
+    case HF_MSG_SEND_ACK:
+        on_send_ack(c, m);
+        break;
+    case HF_MSG_DELIVER:
+        c->link_max_seq = m->seq;
+        on_deliver(c, c->link, m);
+        break;
+    case HF_MSG_GOAWAY:
+        on_goaway(c, m);
+        break;
+    case HF_MSG_ERROR:
+        on_error_frame(c, m);
+        break;
+    default:
+        link_failed(c, "unexpected frame from the server");
+        break;
+    }
+}
+
+void on_link_frame(void *arg, hf_link *l, const hf_msg *m)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    if (l == c->old_link) {
+        on_old_link_frame(c, m);
+        return;
+    }
+    if (c->role == link_role::server) {
+        on_server_frame(c, m);
+        return;
+    }
+    if (m->type == HF_MSG_ALLOC_RESP) {
+        on_alloc_resp(c, m);
+    } else if (m->type == HF_MSG_ERROR) {
+        take_backoff_hints(c, m);
+        on_error_frame(c, m);
+    } else
+        link_failed(c, "unexpected frame from the allocator");
+}
+
+void on_link_close(void *arg, hf_link *l, const char *why)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    if (l == c->old_link) {
+        drop_old_link(c);
+        return;
+    }
+    // An allocator closes after its answer; that is not a failure.
+    if (c->role == link_role::none)
+        return;
+    link_failed(c, why);
+}
+
+void on_ping_timer(evutil_socket_t, short, void *arg)
+{
+    auto *c = static_cast<hf_client *>(arg);
+    if (c->state != HF_CLIENT_CONNECTED)
+        return;
+    if (!c->heartbeat_ping_id)
+        send_heartbeat_ping(c, 0);
+    arm(c->ping_timer, c->granted_heartbeat_ms);
+}
+
+const hf_link_callbacks link_callbacks = {on_link_open, on_link_frame, on_link_close};
+
+} // namespace hf_clientlib

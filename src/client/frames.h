@@ -1,0 +1,28 @@
+// What allocators and servers send a device, and the frames it sends
+// back: ALLOC_RESP, WELCOME, DELIVER, SEND_ACK, PONG, GOAWAY, ERROR.
+#pragma once
+#include <event2/util.h>
+
+#include <cstdint>
+
+#include "client/client_state.h"
+
+namespace hf_clientlib
+{
+
+// The links' callbacks: frames in, opens and closes.
+extern const hf_link_callbacks link_callbacks;
+
+// SEND of an outgoing message under its id (marked sent).
+void send_message(hf_client *c, uint64_t id, outgoing &o);
+
+// PING(id) on the current link.
+void send_ping(hf_client *c, uint64_t id);
+
+// DELIVER_ACK(upto) on l; false if it is closed.
+bool send_deliver_ack(hf_link *l, uint64_t upto);
+
+// The heartbeat timer: a PING when the interval passed with none out.
+void on_ping_timer(evutil_socket_t, short, void *arg);
+
+} // namespace hf_clientlib

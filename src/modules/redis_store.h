@@ -1,0 +1,98 @@
+// store_redis's state: the pass's gathered enqueues and acknowledgements
+// by slot, the notices by server, and the connections (redis_nodes.h);
+// and the key names every part of the store builds (redis_store.cc).
+// store_redis.cc holds
+// the per-device operations, redis_totals.cc those over the whole store.
+#pragma once
+#include <event2/event.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "handoff/module.h"
+#include "modules/redis_nodes.h"
+#include "modules/tail_cache.h"
+
+namespace hf_redis_store
+{
+
+// The most one stream entry holds: a device's messages of one pass past
+// this start another, so a fetch (a few entries at a time) stays small.
+const size_t entry_max_bytes = 1 << 20;
+// One device's share of tail_cache, as store_lmdb has it.
+const size_t tail_per_device = 256 << 10;
+
+// One enqueue of a batch, until its answer.
+struct pending_enqueue {
+    hf_store_enqueue_cb cb;
+    void *arg;
+    std::string record; // the tail cache's copy (empty when the cache is off)
+};
+
+// A pass's enqueues to one device: one stream entry.
+struct device_batch {
+    std::string dev;  // "A|D"
+    std::string blob; // a 4-byte length and a record, each message
+    uint64_t expires; // the earliest expiry among them
+    std::vector<pending_enqueue> items;
+};
+
+// A pass's enqueues to the devices of one slot.
+struct enqueue_batch {
+    int slot = -1;
+    std::vector<std::string> keys; // index, counter, then q i c s x per device
+    std::vector<device_batch> devs;
+    std::unordered_map<std::string, size_t> dev_index;
+};
+
+// A pass's acknowledgements of the devices of one slot: per device, the
+// highest wins.
+struct ack_batch {
+    int slot = -1;
+    std::vector<std::string> keys; // the depth counter, then q i c x per device
+    std::vector<uint64_t> upto;    // per device
+    std::unordered_map<std::string, size_t> dev_index;
+    std::vector<std::pair<hf_store_done_cb, void *>> done;
+};
+
+struct redis_store {
+    const hf_host_api *host;
+    hf_store_params params;
+    std::string server_id, prefix;
+    bool cluster = false;
+    bool closing = false; // calls made while closing are answered store_unavailable at once
+    uint64_t replicas = 0;
+    hf_redis_nodes *nodes = nullptr;
+    hf_tail_cache tail;
+    event *flush_event = nullptr;
+    std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)
+    std::map<int, ack_batch> acks;              // by slot, as enqueues
+    std::map<std::string, std::string> notices; // server id -> "A|D\n..."
+};
+
+std::string dev_of(const char *account, const char *device);
+
+// A key of an account: P{A}<kind>[:D].
+std::string key_of(const redis_store *s, const std::string &account, const char *kind, const char *device = nullptr);
+
+// A key kept per slot: P{T}<kind>.
+std::string slot_key(const redis_store *s, int slot, const char *kind);
+
+// The slot an account's calls go to: its own on a cluster; on one Redis,
+// which routes nothing, 0 (and no CRC16 a message).
+int slot_of(const redis_store *s, const std::string &account);
+
+// The slot whose expiry index and depth counter count an account's
+// devices (given the account's slot): its own on a cluster; on one Redis,
+// where no script is bound to a slot, slot 0's for every account, so the
+// sweep and the depth read one key each rather than 16,384.
+int index_slot(const redis_store *s, int account_slot);
+
+int indexed_slots(const redis_store *s);
+
+} // namespace hf_redis_store
