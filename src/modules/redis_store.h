@@ -1,8 +1,8 @@
 // store_redis's state: the pass's gathered enqueues and acknowledgements
 // by slot, the notices by server, and the connections (redis_nodes.h);
 // and the key names every part of the store builds (redis_store.cc).
-// store_redis.cc holds
-// the per-device operations, redis_totals.cc those over the whole store.
+// store_redis.cc holds the per-device operations, redis_totals.cc those
+// over the whole store.
 #pragma once
 #include <event2/event.h>
 
