@@ -108,6 +108,25 @@ void hf_tls_aead_free(hf_tls_aead *a)
     delete a;
 }
 
+bool hf_tls_aead_idle(const hf_tls_aead *a)
+{
+    return a->seal_key == 0 && a->open_key == 0;
+}
+
+void hf_tls_aead_forget(hf_tls_aead *a, uint64_t key_id)
+{
+    if (key_id == 0)
+        return;
+    if (a->seal_key == key_id) {
+        EVP_CIPHER_CTX_reset(a->seal);
+        a->seal_key = 0;
+    }
+    if (a->open_key == key_id) {
+        EVP_CIPHER_CTX_reset(a->open);
+        a->open_key = 0;
+    }
+}
+
 bool hf_tls_traffic_init(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *s, const uint8_t *secret, uint64_t seq)
 {
     memcpy(t->secret, secret, s->hash_len);
@@ -122,6 +141,7 @@ bool hf_tls_traffic_update(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite
         return false;
     memcpy(t->secret, next, s->hash_len);
     OPENSSL_cleanse(next, sizeof next);
+    hf_tls_aead_forget(a, t->key_id);
     t->seq = 0;
     return derive_keys(a, t, s);
 }
@@ -129,7 +149,7 @@ bool hf_tls_traffic_update(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite
 bool hf_tls_seal(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *s, uint8_t type, const uint8_t *plain,
                  size_t len, uint8_t *out)
 {
-    if (len > HF_TLS_MAX_PLAIN || !load_key(a->seal, &a->seal_key, t, s, 1))
+    if (len + 1 + HF_TLS_TAG > HF_TLS_MAX_BODY || !load_key(a->seal, &a->seal_key, t, s, 1))
         return false;
     size_t body = len + 1 + HF_TLS_TAG;
     out[0] = HF_TLS_APPLICATION_DATA;
@@ -181,8 +201,10 @@ hf_tls_open_result hf_tls_open(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_s
     size_t end = cipher_len;
     while (end > 0 && out[end - 1] == 0)
         end--;
-    if (end == 0 || end - 1 > HF_TLS_MAX_PLAIN)
+    if (end == 0)
         return hf_tls_open_result::bad_record;
+    if (end - 1 > HF_TLS_MAX_PLAIN)
+        return hf_tls_open_result::overflow;
     *type = out[end - 1];
     *out_len = end - 1;
     return hf_tls_open_result::ok;

@@ -54,6 +54,13 @@ struct hf_tls_aead;
 hf_tls_aead *hf_tls_aead_new(void);
 void hf_tls_aead_free(hf_tls_aead *a);
 
+// True when no context holds a connection's key schedule.
+bool hf_tls_aead_idle(const hf_tls_aead *a);
+
+// A connection's key goes (it closed, or moved to its next key): the
+// context that holds its schedule is wiped.
+void hf_tls_aead_forget(hf_tls_aead *a, uint64_t key_id);
+
 // Sets the traffic keys from a traffic secret; seq counts the records
 // already protected with it. False if the key schedule fails.
 bool hf_tls_traffic_init(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *s, const uint8_t *secret, uint64_t seq);
@@ -61,12 +68,16 @@ bool hf_tls_traffic_init(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *
 // KeyUpdate: the next generation of secret and keys (section 7.2).
 bool hf_tls_traffic_update(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *s);
 
-// Protects len (at most HF_TLS_MAX_PLAIN) bytes of content type into out,
-// which holds len + HF_TLS_SEAL_OVERHEAD bytes: header, ciphertext, tag.
+// Protects len bytes of content type into out, which holds len +
+// HF_TLS_SEAL_OVERHEAD bytes: header, ciphertext, tag. A sender keeps len
+// within HF_TLS_MAX_PLAIN; this refuses only what no record body holds
+// (so that tests can make content too long for a record).
 bool hf_tls_seal(hf_tls_aead *a, hf_tls_traffic *t, const hf_tls_suite *s, uint8_t type, const uint8_t *plain,
                  size_t len, uint8_t *out);
 
-enum class hf_tls_open_result { ok, bad_record, bad_mac };
+// bad_record: not a well-formed protected record, or no content type in
+// it (only padding); overflow: content past 2^14 bytes (record_overflow).
+enum class hf_tls_open_result { ok, bad_record, bad_mac, overflow };
 
 // Opens one whole record (header and body, body at most HF_TLS_MAX_BODY)
 // into out (room for the body's length): the content and, in *type, its

@@ -24,10 +24,30 @@ enum : uint8_t {
     ALERT_UNEXPECTED_MESSAGE = 10,
     ALERT_BAD_RECORD_MAC = 20,
     ALERT_RECORD_OVERFLOW = 22,
+    ALERT_ILLEGAL_PARAMETER = 47,
+    ALERT_DECODE_ERROR = 50,
     ALERT_INTERNAL_ERROR = 80,
+    ALERT_NONE = 255, // fail() without an alert: the peer's fatal alert ended it
 };
 
+const uint8_t ALERT_LEVEL_WARNING = 1;
 const uint8_t HANDSHAKE_KEY_UPDATE = 24;
+const size_t KEY_UPDATE_LEN = 5; // type, 24-bit length 1, request_update
+
+// KeyUpdates in a row with no application data between them before the
+// connection is refused (BoringSSL's limit).
+const uint32_t max_key_update_run = 32;
+// A post-handshake message in pieces is kept up to this; a KeyUpdate is 5.
+const size_t max_handshake_buffer = 64;
+// Records under one key before we change ours, or ask the peer to change
+// its (RFC 8446 section 5.5: about 2^24.5 full records per AES-GCM key),
+// and the peer's records under one key past which it is refused.
+const uint64_t default_rekey_after = uint64_t(1) << 23;
+const uint64_t default_peer_key_limit = 23726566; // 2^24.5
+// Bytes waiting for the kernel past which the peer's input is not read
+// until they drain to half of it: a peer that does not read cannot make
+// the daemon queue answers without bound.
+const size_t max_unsent = 4 << 20;
 
 // What OpenSSL owns: during the handshake, and for good when held.
 struct openssl_side {
@@ -62,11 +82,23 @@ struct hf_tls_stream {
     bool resumed = false;
     bool shut = false;
     std::string error;
+    std::string handshake_bytes; // a post-handshake message not yet whole
+    uint32_t key_update_run = 0; // KeyUpdates since the last application data
+    bool update_owed = false;    // the peer asked for our KeyUpdate: sent once per read
+    bool asked_peer_update = false;
+    uint64_t rekey_after = default_rekey_after;
+    uint64_t peer_key_limit = default_peer_key_limit;
+    bool reading_paused = false; // max_unsent reached
+    bool stopped = false;        // hf_tls_stream_stop: never read again
+    hf_tls_control_hook control_hook = nullptr;
+    void *control_arg = nullptr;
 
     ~hf_tls_stream()
     {
         if (reader)
             event_free(reader);
+        hf_tls_aead_forget(aead, rx.key_id);
+        hf_tls_aead_forget(aead, tx.key_id);
         OPENSSL_cleanse(&rx, sizeof rx);
         OPENSSL_cleanse(&tx, sizeof tx);
     }
@@ -194,12 +226,16 @@ void fail(hf_tls_stream *t, uint8_t alert, const std::string &why)
     if (t->phase == tls_phase::failed)
         return;
     t->error = why;
-    if (t->phase == tls_phase::detached)
+    if (t->phase == tls_phase::detached && alert != ALERT_NONE && !t->shut)
         send_alert(t, alert);
     else if (t->openssl)
         take_openssl_output(t); // the alert OpenSSL wrote
     t->phase = tls_phase::failed;
+    // The alert, then our FIN: the peer reads why before the end, and the
+    // owner lingers reading what still comes, so no reset destroys it.
     write_now(t, false);
+    shutdown(fd_of(t), SHUT_WR);
+    t->shut = true;
     bufferevent_trigger_event(t->top, BEV_EVENT_ERROR | BEV_EVENT_READING, BEV_TRIG_DEFER_CALLBACKS);
 }
 
@@ -236,7 +272,11 @@ void handshake_done(hf_tls_stream *t, size_t records_after)
     t->resumed = SSL_session_reused(side->ssl) == 1;
     const SSL_CIPHER *cipher = SSL_get_current_cipher(side->ssl);
     t->phase = tls_phase::held;
-    if (SSL_version(side->ssl) == TLS1_3_VERSION && cipher &&
+    SSL_SESSION *session = SSL_get_session(side->ssl);
+    bool plain_records = session &&
+                         SSL_SESSION_get_max_fragment_length(session) == TLSEXT_max_fragment_length_DISABLED &&
+                         SSL_get_early_data_status(side->ssl) != SSL_EARLY_DATA_ACCEPTED;
+    if (SSL_version(side->ssl) == TLS1_3_VERSION && cipher && plain_records &&
         hf_tls_suite_find(SSL_CIPHER_get_protocol_id(cipher), &t->suite) &&
         side->client_secret_len == t->suite.hash_len && side->server_secret_len == t->suite.hash_len &&
         BIO_ctrl_pending(side->rbio) == 0 && SSL_pending(side->ssl) == 0 &&
@@ -282,38 +322,123 @@ void feed_handshake(hf_tls_stream *t, evbuffer *src)
     }
 }
 
-// KeyUpdate (RFC 8446 section 4.6.3): the peer's next key; and ours too if
-// it asks, announced under the old one. No other handshake message may
-// follow a server's handshake.
-void on_post_handshake(hf_tls_stream *t, const uint8_t *msg, size_t len)
+// Seals one record of our own (a KeyUpdate) into out, ahead of whatever
+// is sealed after it.
+bool seal_into(hf_tls_stream *t, evbuffer *out, uint8_t type, const uint8_t *data, size_t len)
 {
-    if (len != 5 || msg[0] != HANDSHAKE_KEY_UPDATE || msg[1] != 0 || msg[2] != 0 || msg[3] != 1 || msg[4] > 1) {
-        fail(t, ALERT_UNEXPECTED_MESSAGE, "unexpected post-handshake message");
+    evbuffer_iovec space;
+    if (evbuffer_reserve_space(out, ev_ssize_t(len + HF_TLS_SEAL_OVERHEAD), &space, 1) < 1 ||
+        !hf_tls_seal(t->aead, &t->tx, &t->suite, type, data, len, static_cast<uint8_t *>(space.iov_base)))
+        return false;
+    space.iov_len = len + HF_TLS_SEAL_OVERHEAD;
+    evbuffer_commit_space(out, &space, 1);
+    return true;
+}
+
+// Our KeyUpdate, under the old key; then the new one. request: the peer
+// is asked to change its key too.
+bool send_key_update(hf_tls_stream *t, bool request)
+{
+    const uint8_t msg[KEY_UPDATE_LEN] = {HANDSHAKE_KEY_UPDATE, 0, 0, 1, request ? uint8_t(1) : uint8_t(0)};
+    if (!seal_into(t, bufferevent_get_output(t->raw), HF_TLS_HANDSHAKE, msg, sizeof msg) ||
+        !hf_tls_traffic_update(t->aead, &t->tx, &t->suite)) {
+        fail(t, ALERT_INTERNAL_ERROR, "cannot update the write key");
+        return false;
+    }
+    if (request)
+        t->asked_peer_update = true;
+    return true;
+}
+
+// One KeyUpdate from the peer (RFC 8446 section 4.6.3): its next key. A
+// request for ours is owed, and answered once for a whole run of them
+// (at the end of the read), never after our close_notify.
+void on_key_update(hf_tls_stream *t, uint8_t request_update)
+{
+    if (request_update > 1) {
+        fail(t, ALERT_ILLEGAL_PARAMETER, "KeyUpdate with request_update " + std::to_string(request_update));
+        return;
+    }
+    if (++t->key_update_run > max_key_update_run) {
+        fail(t, ALERT_UNEXPECTED_MESSAGE,
+             "more than " + std::to_string(max_key_update_run) + " KeyUpdates without application data");
+        return;
+    }
+    if (t->control_hook && !t->control_hook(t->control_arg)) {
+        fail(t, ALERT_UNEXPECTED_MESSAGE, "KeyUpdates faster than limits.frame_rate allows");
         return;
     }
     if (!hf_tls_traffic_update(t->aead, &t->rx, &t->suite)) {
         fail(t, ALERT_INTERNAL_ERROR, "cannot update the read key");
         return;
     }
-    if (msg[4] == 0)
-        return;
-    const uint8_t answer[5] = {HANDSHAKE_KEY_UPDATE, 0, 0, 1, 0};
-    uint8_t record[sizeof answer + HF_TLS_SEAL_OVERHEAD];
-    if (!hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_HANDSHAKE, answer, sizeof answer, record) ||
-        !hf_tls_traffic_update(t->aead, &t->tx, &t->suite)) {
-        fail(t, ALERT_INTERNAL_ERROR, "cannot update the write key");
-        return;
-    }
-    send_raw(t, record, sizeof record);
+    t->asked_peer_update = false;
+    if (request_update == 1 && !t->shut)
+        t->update_owed = true;
 }
 
+// A handshake record's content. Only KeyUpdate may follow a server's
+// handshake; a message may come in pieces over several records, but one
+// that changes the key must end its record (section 5.1).
+void on_post_handshake(hf_tls_stream *t, const uint8_t *data, size_t len)
+{
+    t->handshake_bytes.append(reinterpret_cast<const char *>(data), len);
+    std::string &buf = t->handshake_bytes;
+    while (t->phase == tls_phase::detached && buf.size() >= 4) {
+        auto *msg = reinterpret_cast<const uint8_t *>(buf.data());
+        if (msg[0] != HANDSHAKE_KEY_UPDATE) {
+            fail(t, ALERT_UNEXPECTED_MESSAGE, "unexpected post-handshake message " + std::to_string(msg[0]));
+            return;
+        }
+        if (msg[1] != 0 || msg[2] != 0 || msg[3] != 1) {
+            fail(t, ALERT_DECODE_ERROR, "KeyUpdate of a wrong length");
+            return;
+        }
+        if (buf.size() < KEY_UPDATE_LEN)
+            break;
+        uint8_t request_update = msg[4];
+        buf.erase(0, KEY_UPDATE_LEN);
+        if (!buf.empty()) {
+            fail(t, ALERT_UNEXPECTED_MESSAGE, "data after a KeyUpdate in its record");
+            return;
+        }
+        on_key_update(t, request_update);
+    }
+    if (buf.size() > max_handshake_buffer)
+        fail(t, ALERT_UNEXPECTED_MESSAGE, "post-handshake message too long");
+}
+
+// Alerts: close_notify ends the connection cleanly; a warning
+// (user_canceled, say) is noted and the connection goes on; any other ends
+// it, with no alert of ours after the peer's.
 void on_alert(hf_tls_stream *t, const uint8_t *alert, size_t len)
 {
-    if (len == 2 && alert[1] == ALERT_CLOSE_NOTIFY)
+    if (len != 2)
+        fail(t, ALERT_DECODE_ERROR, "malformed alert");
+    else if (alert[1] == ALERT_CLOSE_NOTIFY)
         peer_closed(t);
-    else
-        fail(t, ALERT_UNEXPECTED_MESSAGE,
-             len == 2 ? "the peer sent alert " + std::to_string(alert[1]) : std::string("malformed alert"));
+    else if (alert[0] != ALERT_LEVEL_WARNING)
+        fail(t, ALERT_NONE, "the peer sent alert " + std::to_string(alert[1]));
+}
+
+// After a read: the KeyUpdate a run of requests owes, and our side of the
+// AEAD usage limit on the peer's key (ask for its next; refuse it past
+// the limit).
+void after_records(hf_tls_stream *t)
+{
+    if (t->phase != tls_phase::detached)
+        return;
+    if (t->rx.seq >= t->peer_key_limit) {
+        fail(t, ALERT_UNEXPECTED_MESSAGE, "the peer kept its key past the AEAD usage limit");
+        return;
+    }
+    bool ask = t->rx.seq >= t->rekey_after && !t->asked_peer_update && !t->shut;
+    if (t->update_owed || ask) {
+        t->update_owed = false;
+        size_t waiting = evbuffer_get_length(bufferevent_get_output(t->raw));
+        if (send_key_update(t, ask))
+            push(t, waiting);
+    }
 }
 
 // Opens every whole record in src; returns whether any data came out.
@@ -345,9 +470,14 @@ bool open_records(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
         evbuffer_drain(src, len);
         if (rc == hf_tls_open_result::bad_mac) {
             fail(t, ALERT_BAD_RECORD_MAC, "a record failed authentication");
+        } else if (rc == hf_tls_open_result::overflow) {
+            fail(t, ALERT_RECORD_OVERFLOW, "record content longer than 2^14 bytes");
         } else if (rc == hf_tls_open_result::bad_record) {
             fail(t, ALERT_UNEXPECTED_MESSAGE, "malformed record");
+        } else if (type != HF_TLS_HANDSHAKE && !t->handshake_bytes.empty()) {
+            fail(t, ALERT_UNEXPECTED_MESSAGE, "a handshake message interleaved with other records");
         } else if (type == HF_TLS_APPLICATION_DATA) {
+            t->key_update_run = 0;
             space.iov_len = plain_len;
             evbuffer_commit_space(dst, &space, 1);
             produced = produced || plain_len > 0;
@@ -359,7 +489,38 @@ bool open_records(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
             fail(t, ALERT_UNEXPECTED_MESSAGE, "unexpected record type " + std::to_string(type));
         }
     }
+    after_records(t);
     return produced;
+}
+
+// A memory BIO keeps the capacity of the largest record it held: an idle
+// held connection gives it back by taking a fresh one, once it is empty.
+const size_t bio_keep = 4096;
+
+bool bio_worth_releasing(BIO *bio)
+{
+    BUF_MEM *mem = nullptr;
+    return BIO_ctrl_pending(bio) == 0 && BIO_get_mem_ptr(bio, &mem) == 1 && mem && mem->max > bio_keep;
+}
+
+void release_idle_bios(hf_tls_stream *t)
+{
+    openssl_side *side = t->openssl.get();
+    if (bio_worth_releasing(side->rbio)) {
+        BIO *fresh = BIO_new(BIO_s_mem());
+        if (fresh) {
+            BIO_set_mem_eof_return(fresh, -1);
+            SSL_set0_rbio(side->ssl, fresh); // frees the old one
+            side->rbio = fresh;
+        }
+    }
+    if (bio_worth_releasing(side->wbio)) {
+        BIO *fresh = BIO_new(BIO_s_mem());
+        if (fresh) {
+            SSL_set0_wbio(side->ssl, fresh);
+            side->wbio = fresh;
+        }
+    }
 }
 
 // OpenSSL's own record layer, for connections it keeps.
@@ -391,8 +552,10 @@ bool read_held(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
             fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("TLS error"));
         break;
     }
-    if (t->openssl)
+    if (t->openssl) {
         take_openssl_output(t);
+        release_idle_bios(t);
+    }
     return produced;
 }
 
@@ -433,19 +596,19 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
             }
             take_openssl_output(t);
         } else {
-            evbuffer_iovec space;
-            if (evbuffer_reserve_space(dst, ev_ssize_t(len + HF_TLS_SEAL_OVERHEAD), &space, 1) < 1 ||
-                !hf_tls_seal(t->aead, &t->tx, &t->suite, HF_TLS_APPLICATION_DATA, plain, len,
-                             static_cast<uint8_t *>(space.iov_base))) {
+            // Our key's usage limit: the next one, announced under this one.
+            if (t->tx.seq >= t->rekey_after && !send_key_update(t, false))
+                break;
+            if (!seal_into(t, dst, HF_TLS_APPLICATION_DATA, plain, len)) {
                 fail(t, ALERT_INTERNAL_ERROR, "cannot seal a record");
                 break;
             }
-            space.iov_len = len + HF_TLS_SEAL_OVERHEAD;
-            evbuffer_commit_space(dst, &space, 1);
         }
         evbuffer_drain(src, len);
         produced = true;
     }
+    if (t->phase == tls_phase::held)
+        release_idle_bios(t);
     if (t->phase == tls_phase::failed)
         evbuffer_drain(src, evbuffer_get_length(src));
     else if (produced)
@@ -465,9 +628,24 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
 const size_t read_chunk = 16 * 1024 - 256;
 const size_t read_budget = 4 * read_chunk;
 
+// The output drained: reading goes on once it is down to half the cap.
+void on_output_drained(evbuffer *out, const evbuffer_cb_info *info, void *arg)
+{
+    auto *t = static_cast<hf_tls_stream *>(arg);
+    if (t->reading_paused && !t->stopped && info->n_deleted > 0 && evbuffer_get_length(out) <= max_unsent / 2) {
+        t->reading_paused = false;
+        event_add(t->reader, nullptr);
+    }
+}
+
 void on_readable(evutil_socket_t fd, short, void *arg)
 {
     auto *t = static_cast<hf_tls_stream *>(arg);
+    if (evbuffer_get_length(bufferevent_get_output(t->raw)) > max_unsent) {
+        t->reading_paused = true;
+        event_del(t->reader);
+        return;
+    }
     evbuffer *in = bufferevent_get_input(t->raw);
     evbuffer_unfreeze(in, 0); // the socket bufferevent keeps its end for itself
     short ended = 0;
@@ -554,6 +732,7 @@ bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX 
     }
     bufferevent_disable(t->raw, EV_READ);
     event_add(t->reader, nullptr);
+    evbuffer_add_cb(bufferevent_get_output(t->raw), on_output_drained, t.get());
     *stream = t.release();
     return (*stream)->top;
 }
@@ -568,6 +747,19 @@ bool hf_tls_stream_detached(const hf_tls_stream *t)
     return !t->openssl;
 }
 
+size_t hf_tls_stream_held_buffers(const hf_tls_stream *t)
+{
+    if (!t->openssl)
+        return 0;
+    size_t n = 0;
+    for (BIO *bio : {t->openssl->rbio, t->openssl->wbio}) {
+        BUF_MEM *mem = nullptr;
+        if (BIO_get_mem_ptr(bio, &mem) == 1 && mem)
+            n += mem->max;
+    }
+    return n;
+}
+
 const char *hf_tls_stream_error(const hf_tls_stream *t)
 {
     return t->error.c_str();
@@ -580,7 +772,20 @@ size_t hf_tls_stream_unsent(const hf_tls_stream *t)
 
 void hf_tls_stream_stop(hf_tls_stream *t)
 {
+    t->stopped = true;
     event_del(t->reader);
+}
+
+void hf_tls_stream_set_control_hook(hf_tls_stream *t, hf_tls_control_hook hook, void *arg)
+{
+    t->control_hook = hook;
+    t->control_arg = arg;
+}
+
+void hf_tls_stream_set_key_limits(hf_tls_stream *t, uint64_t rekey_after, uint64_t peer_key_limit)
+{
+    t->rekey_after = rekey_after;
+    t->peer_key_limit = peer_key_limit;
 }
 
 void hf_tls_stream_shutdown(hf_tls_stream *t)

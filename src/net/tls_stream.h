@@ -5,7 +5,8 @@
 // and opened by net/tls_record ("detached"): an idle connection keeps
 // about 300 bytes of TLS state instead of OpenSSL's 13 KiB, and one read
 // of the socket opens every record it brought. TLS 1.2 and anything
-// unexpected stay with OpenSSL ("held").
+// unexpected stay with OpenSSL ("held"): a connection leaves only with
+// a suite of ours, no max_fragment_length (RFC 6066) and no early data.
 //
 // The filter's event callback gets BEV_EVENT_CONNECTED once the handshake
 // is done, BEV_EVENT_EOF at the peer's close_notify and BEV_EVENT_ERROR on
@@ -21,6 +22,10 @@
 struct hf_tls_aead;
 struct hf_tls_stream;
 
+// Told of each control record the peer sends (a KeyUpdate); false refuses
+// it, and the connection ends with an alert.
+typedef bool (*hf_tls_control_hook)(void *arg);
+
 // Lets the context's handshakes hand their traffic secrets to the streams
 // (through the keylog callback, which is therefore taken).
 void hf_tls_stream_prepare(SSL_CTX *ctx);
@@ -30,11 +35,22 @@ void hf_tls_stream_prepare(SSL_CTX *ctx);
 bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX *ctx, hf_tls_aead *aead,
                                   hf_tls_stream **stream);
 
+void hf_tls_stream_set_control_hook(hf_tls_stream *t, hf_tls_control_hook hook, void *arg);
+
+// The AEAD usage limits, in records (for tests; the defaults follow RFC
+// 8446 section 5.5): past rekey_after we change our key, and ask the peer
+// to change its; a peer key used for peer_key_limit records is refused.
+void hf_tls_stream_set_key_limits(hf_tls_stream *t, uint64_t rekey_after, uint64_t peer_key_limit);
+
 // The handshake resumed a session (no certificate was sent).
 bool hf_tls_stream_resumed(const hf_tls_stream *t);
 
 // The handshake ended with the connection detached from OpenSSL.
 bool hf_tls_stream_detached(const hf_tls_stream *t);
+
+// Bytes OpenSSL's buffers keep for a connection it holds (0 once
+// detached): small once it is idle, whatever it carried.
+size_t hf_tls_stream_held_buffers(const hf_tls_stream *t);
 
 // What broke the connection, or "".
 const char *hf_tls_stream_error(const hf_tls_stream *t);

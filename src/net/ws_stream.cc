@@ -14,7 +14,11 @@
 struct hf_ws_stream {
     bufferevent *tls = nullptr; // the TLS bufferevent under the filter
     uint64_t max_message = 0;
-    bool in_message = false; // a fragmented binary message has begun
+    hf_ws_control_hook control_hook = nullptr;
+    void *control_arg = nullptr;
+    bool pong_owed = false;
+    std::string pong_payload; // the latest ping's: one pong answers a read's pings (RFC 6455 section 5.5.3)
+    bool in_message = false;  // a fragmented binary message has begun
     uint64_t message_len = 0;
     bool close_sent = false;
     bool done = false; // closed by the peer, or framing broken
@@ -91,14 +95,24 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
             ws->message_len = h.fin ? 0 : ws->message_len + h.payload_len;
             continue;
         }
-        if (h.opcode == HF_WS_PING)
-            send_control(ws, HF_WS_PONG, payload, len);
+        if (h.opcode == HF_WS_PING) {
+            if (ws->control_hook && !ws->control_hook(ws->control_arg)) {
+                close_with(ws, HF_WS_CLOSE_POLICY, "pings faster than limits.frame_rate");
+                break;
+            }
+            ws->pong_owed = true;
+            ws->pong_payload.assign(reinterpret_cast<const char *>(payload), len);
+        }
         if (h.opcode == HF_WS_CLOSE) {
             // Echo the peer's code (RFC 6455 section 5.5.1).
             uint16_t code = len >= 2 ? uint16_t(payload[0] << 8 | payload[1]) : uint16_t(HF_WS_CLOSE_NORMAL);
             close_with(ws, code, "");
         }
         evbuffer_drain(src, len);
+    }
+    if (ws->pong_owed && !ws->close_sent) {
+        send_control(ws, HF_WS_PONG, ws->pong_payload.data(), ws->pong_payload.size());
+        ws->pong_owed = false;
     }
     if (ws->done)
         evbuffer_drain(src, evbuffer_get_length(src));
@@ -156,6 +170,12 @@ bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stre
     }
     *out = ws;
     return filter;
+}
+
+void hf_ws_stream_set_control_hook(hf_ws_stream *ws, hf_ws_control_hook hook, void *arg)
+{
+    ws->control_hook = hook;
+    ws->control_arg = arg;
 }
 
 bool hf_ws_stream_done(const hf_ws_stream *ws)

@@ -62,6 +62,26 @@ def test_fragments_and_pings_between_them():
     assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
 
 
+def test_a_run_of_pings_gets_one_pong_and_a_flood_is_refused():
+    relay = ws_relay(**{"limits.frame_rate": 5, "limits.frame_burst": 50})
+    pc = browser(relay)
+    # 40 pings in one write: one answer, the latest's payload.
+    pc.sock.sendall(b"".join(wsclient.frame(wsclient.PING, b"p%d" % i) for i in range(40)))
+    pc.send(hfwire.PING, [("id", 5)])
+    got = []
+    while True:
+        fin, opcode, payload = pc.recv_frame()
+        if opcode == wsclient.PONG:
+            got.append(payload)
+        elif opcode == wsclient.BINARY:
+            break
+    assert got == [b"p39"], got
+    # Pings cost frames: past limits.frame_burst, the connection goes.
+    pc.sock.sendall(b"".join(wsclient.frame(wsclient.PING, b"f") for _ in range(100)))
+    pc.expect_close(1008)
+    assert relay.metric('handoff_limit_hits_total{limit="limits.frame_rate"}') >= 1
+
+
 def test_framing_errors_close_with_the_rfc_codes():
     relay = ws_relay(**{"limits.max_frame": "1k"})
     cases = [

@@ -7,6 +7,9 @@ alert and a close while the daemon serves on."""
 import socket
 import ssl
 import struct
+import subprocess
+import threading
+import time
 
 import harness
 import hfwire
@@ -80,6 +83,60 @@ def test_a_record_that_fails_authentication_is_refused():
     harness.wait_until(lambda: "alice/phone offline" in relay.log(), 5, "phone offline")
     assert relay.metric("handoff_tls_detached_total") == 1
     exchange(device(relay, "pc"), device(relay, "tablet"), "tablet", b"still serving", 1)
+
+
+def test_after_an_alert_the_daemon_lingers():
+    """After its alert the daemon shuts its side and lingers, reading and
+    dropping what the peer still sends, as after an ERROR: closing with
+    unread input would send a reset, which can destroy the alert before
+    the peer reads it."""
+    relay = Relay().start()
+    phone = device(relay, "phone")
+    raw = socket.socket(fileno=phone.sock.fileno())
+    raw.sendall(struct.pack(">BHH", 23, 0x0303, 40) + bytes(40))
+    try:
+        got = phone.sock.recv(100)
+        raise AssertionError("read %r instead of an alert" % got)
+    except ssl.SSLError as e:
+        assert "BAD_RECORD_MAC" in str(e).upper(), e
+    for _ in range(3):  # each would meet a reset had the socket closed
+        raw.sendall(bytes(100000))
+        time.sleep(0.1)
+    raw.close()
+
+
+def test_a_max_fragment_length_client_stays_with_openssl():
+    """A client that negotiated max_fragment_length 512 (RFC 6066) is
+    served by OpenSSL, which keeps to it: a 3,000-byte DELIVER arrives in
+    small records, where the daemon's own layer would send one record."""
+    relay = Relay().start()
+    client = subprocess.Popen(["openssl", "s_client", "-quiet", "-tls1_3", "-maxfraglen", "512", "-CAfile", relay.ca,
+                               "-connect", "127.0.0.1:%d" % relay.device_port],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = []
+    reader = threading.Thread(target=lambda: out.append(client.stdout.read()), daemon=True)
+    try:
+        hello = [("token", relay.token("alice", "small")), ("version_min", 1), ("version_max", 1)]
+        client.stdin.write(hfwire.frame(hfwire.HELLO, hello))
+        client.stdin.flush()
+        harness.wait_until(lambda: "alice/small online" in relay.log(), 10, "the s_client device online")
+        pc = device(relay, "pc")
+        payload = bytes(range(256)) * 11 + b"end"
+        pc.send(hfwire.SEND, [("to", "small"), ("id", 1), ("payload", payload)])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    finally:
+        client.stdin.close()
+        reader.start()
+        time.sleep(1)
+        client.terminate()
+        client.wait(5)
+        reader.join(5)
+    data = out[0] if out else b""
+    welcome, rest = hfwire.take_frame(data)
+    assert welcome[0] == hfwire.WELCOME, welcome
+    deliver, _ = hfwire.take_frame(rest)
+    assert deliver[0] == hfwire.DELIVER and deliver[1]["payload"] == payload, deliver
+    assert relay.metric("handoff_tls_detached_total") == 1  # the pc only
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 // socket pair: data both ways in many records after the session tickets,
 // a KeyUpdate the client asks to be answered, close_notify both ways, a
 // forged record, an oversized one, TLS 1.2 held by OpenSSL, and a resumed
-// session.
+// session. After an OpenSSL handshake, a raw TLS 1.3 client (our own
+// record functions, with the client's secrets from its key log) sends what
+// OpenSSL never would: runs of KeyUpdates, split and malformed ones,
+// content past 2^14, warning alerts, and keys kept past their limit.
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +23,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include <cstring>
 
 #include <string>
 
@@ -58,6 +63,34 @@ SSL_CTX *server_ctx(void)
     X509_free(cert);
     EVP_PKEY_free(key);
     return ctx;
+}
+
+// The client's traffic secrets, from its key log.
+struct client_secrets {
+    uint8_t client[HF_TLS_MAX_SECRET], server[HF_TLS_MAX_SECRET];
+    size_t client_len = 0, server_len = 0;
+};
+client_secrets logged;
+
+void hex_into(const char *hex, uint8_t *out, size_t *len)
+{
+    *len = 0;
+    while (*len < HF_TLS_MAX_SECRET && hex[2 * *len] && hex[2 * *len + 1]) {
+        out[*len] =
+            uint8_t(OPENSSL_hexchar2int(uint8_t(hex[2 * *len])) << 4 | OPENSSL_hexchar2int(uint8_t(hex[2 * *len + 1])));
+        ++*len;
+    }
+}
+
+void client_keylog(const SSL *, const char *line)
+{
+    const char *hex = strrchr(line, ' ');
+    if (!hex)
+        return;
+    if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0)
+        hex_into(hex + 1, logged.client, &logged.client_len);
+    else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0)
+        hex_into(hex + 1, logged.server, &logged.server_len);
 }
 
 struct fixture {
@@ -136,6 +169,7 @@ int setup(void **state)
     f->base = event_base_new();
     f->server_tls = server_ctx();
     f->client_tls = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_keylog_callback(f->client_tls, client_keylog);
     f->aead = hf_tls_aead_new();
     *state = f;
     return 0;
@@ -145,10 +179,10 @@ int teardown(void **state)
 {
     auto *f = static_cast<fixture *>(*state);
     disconnect(f);
+    event_base_free(f->base); // the streams' last frees, which wipe their keys in aead
     hf_tls_aead_free(f->aead);
     SSL_CTX_free(f->server_tls);
     SSL_CTX_free(f->client_tls);
-    event_base_free(f->base);
     delete f;
     return 0;
 }
@@ -350,6 +384,31 @@ void test_tls12_stays_with_openssl(void **state)
     wait_server_event(f, BEV_EVENT_EOF);
 }
 
+// A held connection gives back the buffers of a large frame once idle,
+// and a closed one leaves no key schedule in the shared contexts.
+void test_idle_connections_keep_no_buffers_or_keys(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_2_VERSION, nullptr);
+    handshake(f);
+    std::string up = pattern(60000, 'u');
+    client_write(f, up);
+    wait_server_got(f, up.size());
+    bufferevent_write(f->server, up.data(), up.size());
+    assert_true(client_read(f, up.size()) == up);
+    pump(f, [f] { return hf_tls_stream_unsent(f->stream) == 0; });
+    assert_true(hf_tls_stream_held_buffers(f->stream) <= 2 * 4096);
+    disconnect(f);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    handshake(f);
+    client_write(f, "keyed");
+    wait_server_got(f, 5);
+    assert_false(hf_tls_aead_idle(f->aead));
+    disconnect(f);
+    event_base_loop(f->base, EVLOOP_NONBLOCK); // the filter's deferred free
+    assert_true(hf_tls_aead_idle(f->aead));
+}
+
 void test_resumed_session_is_detached_too(void **state)
 {
     auto *f = static_cast<fixture *>(*state);
@@ -372,6 +431,285 @@ void test_resumed_session_is_detached_too(void **state)
     assert_string_equal(client_read(f, 3).c_str(), "yes");
 }
 
+// A raw TLS 1.3 client on the OpenSSL client's socket once its handshake
+// is done: it seals and opens records itself, so it can send anything.
+struct raw_client {
+    hf_tls_aead *aead = nullptr;
+    hf_tls_suite suite;
+    hf_tls_traffic tx, rx;
+    std::string pending; // bytes read and not yet a whole record
+    int alert = -1;      // the last alert's description
+    bool eof = false;
+    int key_updates = 0; // the server's, followed
+};
+
+void raw_start(fixture *f, raw_client *r)
+{
+    handshake(f);
+    assert_true(hf_tls_stream_detached(f->stream));
+    r->aead = hf_tls_aead_new();
+    assert_true(hf_tls_suite_find(SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(f->client)), &r->suite));
+    assert_int_equal(logged.client_len, r->suite.hash_len);
+    assert_true(hf_tls_traffic_init(r->aead, &r->tx, &r->suite, logged.client, 0));
+    assert_true(hf_tls_traffic_init(r->aead, &r->rx, &r->suite, logged.server, 0));
+}
+
+void raw_stop(raw_client *r)
+{
+    hf_tls_aead_free(r->aead);
+}
+
+// One record of content type with data, sealed; appended to wire.
+void raw_seal(raw_client *r, std::string *wire, uint8_t type, const std::string &data)
+{
+    std::string record(data.size() + HF_TLS_SEAL_OVERHEAD, '\0');
+    assert_true(hf_tls_seal(r->aead, &r->tx, &r->suite, type, reinterpret_cast<const uint8_t *>(data.data()),
+                            data.size(), reinterpret_cast<uint8_t *>(&record[0])));
+    *wire += record;
+}
+
+void raw_write(fixture *f, const std::string &wire)
+{
+    size_t at = 0;
+    pump(f, [&] {
+        ssize_t n = write(f->client_fd, wire.data() + at, wire.size() - at);
+        if (n > 0)
+            at += size_t(n);
+        return at == wire.size();
+    });
+}
+
+const std::string key_update_not_requested("\x18\x00\x00\x01\x00", 5);
+const std::string key_update_requested("\x18\x00\x00\x01\x01", 5);
+
+// Reads and opens what the server sent until done() holds: application
+// data into *got, KeyUpdates followed (and counted), tickets skipped.
+template <typename Done>
+void raw_read(fixture *f, raw_client *r, std::string *got, Done done)
+{
+    pump(f, [&] {
+        char buf[65536];
+        ssize_t n = read(f->client_fd, buf, sizeof buf);
+        if (n > 0)
+            r->pending.append(buf, size_t(n));
+        if (n == 0)
+            r->eof = true;
+        while (r->pending.size() >= HF_TLS_HEADER) {
+            size_t len = HF_TLS_HEADER + size_t(uint8_t(r->pending[3]) << 8 | uint8_t(r->pending[4]));
+            if (r->pending.size() < len)
+                break;
+            std::string plain(len, '\0');
+            size_t plain_len = 0;
+            uint8_t type = 0;
+            assert_true(hf_tls_open(r->aead, &r->rx, &r->suite, reinterpret_cast<const uint8_t *>(r->pending.data()),
+                                    len, reinterpret_cast<uint8_t *>(&plain[0]), &plain_len,
+                                    &type) == hf_tls_open_result::ok);
+            r->pending.erase(0, len);
+            if (type == HF_TLS_APPLICATION_DATA)
+                got->append(plain, 0, plain_len);
+            else if (type == HF_TLS_ALERT && plain_len == 2)
+                r->alert = uint8_t(plain[1]);
+            else if (type == HF_TLS_HANDSHAKE && plain[0] == 24) {
+                r->key_updates++;
+                assert_true(hf_tls_traffic_update(r->aead, &r->rx, &r->suite));
+            }
+        }
+        return done();
+    });
+}
+
+// The server answers after what came: data both ways under the keys both
+// sides now hold.
+void raw_still_talks(fixture *f, raw_client *r)
+{
+    std::string wire;
+    raw_seal(r, &wire, HF_TLS_APPLICATION_DATA, "ping");
+    size_t before = f->server_got.size();
+    raw_write(f, wire);
+    wait_server_got(f, before + 4);
+    bufferevent_write(f->server, "pong", 4);
+    std::string got;
+    raw_read(f, r, &got, [&] { return got.size() >= 4; });
+    assert_string_equal(got.c_str(), "pong");
+    assert_int_equal(f->server_events, 0);
+}
+
+// The server refused with this alert and closed.
+void raw_refused(fixture *f, raw_client *r, int alert, const char *why)
+{
+    std::string got;
+    raw_read(f, r, &got, [&] { return r->eof; });
+    assert_int_equal(r->alert, alert);
+    wait_server_event(f, BEV_EVENT_ERROR);
+    assert_non_null(strstr(hf_tls_stream_error(f->stream), why));
+}
+
+void test_key_update_run_is_answered_once(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    std::string wire;
+    for (int i = 0; i < 10; i++) {
+        raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_requested);
+        assert_true(hf_tls_traffic_update(r.aead, &r.tx, &r.suite));
+    }
+    raw_write(f, wire);
+    raw_still_talks(f, &r);
+    assert_int_equal(r.key_updates, 1);
+    raw_stop(&r);
+}
+
+void test_key_update_flood_is_refused(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    std::string wire;
+    for (int i = 0; i < 40; i++) {
+        raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_not_requested);
+        assert_true(hf_tls_traffic_update(r.aead, &r.tx, &r.suite));
+    }
+    raw_write(f, wire);
+    raw_refused(f, &r, 10, "KeyUpdates without application data");
+    raw_stop(&r);
+}
+
+bool refuse_control(void *)
+{
+    return false;
+}
+
+void test_key_update_costs_a_frame(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    hf_tls_stream_set_control_hook(f->stream, refuse_control, nullptr);
+    std::string wire;
+    raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_not_requested);
+    raw_write(f, wire);
+    raw_refused(f, &r, 10, "limits.frame_rate");
+    raw_stop(&r);
+}
+
+void test_split_key_update_is_accepted(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    std::string wire;
+    raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_requested.substr(0, 2));
+    raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_requested.substr(2));
+    assert_true(hf_tls_traffic_update(r.aead, &r.tx, &r.suite));
+    raw_write(f, wire);
+    raw_still_talks(f, &r);
+    assert_int_equal(r.key_updates, 1);
+    raw_stop(&r);
+}
+
+void test_bad_key_updates_get_their_alerts(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    struct {
+        std::string msg;
+        int alert;
+        const char *why;
+    } cases[] = {
+        {std::string("\x18\x00\x00\x01\x02", 5), 47, "request_update 2"},
+        {std::string("\x18\x00\x00\x02\x00\x00", 6), 50, "wrong length"},
+        {std::string("\x04\x00\x00\x01\x00", 5), 10, "unexpected post-handshake message"},
+    };
+    for (const auto &c : cases) {
+        connect_pair(f, TLS1_3_VERSION, nullptr);
+        raw_client r;
+        raw_start(f, &r);
+        std::string wire;
+        raw_seal(&r, &wire, HF_TLS_HANDSHAKE, c.msg);
+        raw_write(f, wire);
+        raw_refused(f, &r, c.alert, c.why);
+        raw_stop(&r);
+        disconnect(f);
+    }
+}
+
+void test_content_past_2_14_gets_record_overflow(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    std::string wire;
+    raw_seal(&r, &wire, HF_TLS_APPLICATION_DATA, std::string(HF_TLS_MAX_PLAIN + 1, 'x'));
+    raw_write(f, wire);
+    raw_refused(f, &r, 22, "longer than 2^14");
+    raw_stop(&r);
+}
+
+void test_warning_alert_does_not_end_the_connection(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    std::string wire;
+    raw_seal(&r, &wire, HF_TLS_ALERT, std::string("\x01\x5a", 2)); // warning, user_canceled
+    raw_write(f, wire);
+    raw_still_talks(f, &r);
+    raw_stop(&r);
+}
+
+void test_no_key_update_after_close_notify(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    hf_tls_stream_shutdown(f->stream);
+    std::string got;
+    raw_read(f, &r, &got, [&] { return r.alert == 0; });
+    std::string wire;
+    raw_seal(&r, &wire, HF_TLS_HANDSHAKE, key_update_requested);
+    raw_write(f, wire);
+    raw_read(f, &r, &got, [&] { return r.eof; });
+    assert_int_equal(r.key_updates, 0);
+    raw_stop(&r);
+}
+
+void test_keys_change_at_their_usage_limit(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    connect_pair(f, TLS1_3_VERSION, nullptr);
+    raw_client r;
+    raw_start(f, &r);
+    hf_tls_stream_set_key_limits(f->stream, 8, 20);
+    // Ours: 30 records down, a KeyUpdate of ours every 8.
+    std::string down = pattern(30 * HF_TLS_MAX_PLAIN, 'k');
+    bufferevent_write(f->server, down.data(), down.size());
+    std::string got;
+    raw_read(f, &r, &got, [&] { return got.size() >= down.size(); });
+    assert_true(got == down);
+    assert_true(r.key_updates >= 3);
+    // The peer's: past 8 records the server asks for its next key, and
+    // refuses a key used for 20.
+    int asked_before = r.key_updates;
+    std::string wire;
+    for (int i = 0; i < 10; i++)
+        raw_seal(&r, &wire, HF_TLS_APPLICATION_DATA, "x");
+    raw_write(f, wire);
+    raw_read(f, &r, &got, [&] { return r.key_updates > asked_before; });
+    wire.clear();
+    for (int i = 0; i < 10; i++)
+        raw_seal(&r, &wire, HF_TLS_APPLICATION_DATA, "y");
+    raw_write(f, wire);
+    raw_refused(f, &r, 10, "AEAD usage limit");
+    raw_stop(&r);
+}
+
 } // namespace
 
 int main(void)
@@ -386,6 +724,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oversized_record_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls12_stays_with_openssl, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resumed_session_is_detached_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_connections_keep_no_buffers_or_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_update_run_is_answered_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_update_flood_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_update_costs_a_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_key_update_is_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_key_updates_get_their_alerts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_past_2_14_gets_record_overflow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warning_alert_does_not_end_the_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_key_update_after_close_notify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keys_change_at_their_usage_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

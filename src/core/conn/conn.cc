@@ -157,6 +157,20 @@ void begin_close(hf_conn *c, const char *why)
         start_linger(c);
 }
 
+// A control record (a TLS KeyUpdate, a WebSocket ping) costs a frame's
+// token: a peer cannot flood the reactor with what carries no frame.
+bool take_control_token(void *arg)
+{
+    auto *c = static_cast<hf_conn *>(arg);
+    hf_conn_pool *p = c->pool;
+    uint64_t wait_ms;
+    if (hf_token_bucket_take(&c->frame_bucket, uint64_t(p->cfg->frame_rate), uint64_t(p->cfg->frame_burst),
+                             hf_mono_ms(), &wait_ms))
+        return true;
+    hf_limit_hit(&p->limits, hf_limit::frame_rate, c->peer);
+    return false;
+}
+
 void read_frames(hf_conn *c)
 {
     hf_conn_pool *p = c->pool;
@@ -235,11 +249,21 @@ void on_event(bufferevent *, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (c->state == hf_conn_state::handshake)
             stats->tls_handshake_failures++;
-        if (*hf_tls_stream_error(c->tls))
+        bool alerted = *hf_tls_stream_error(c->tls) && (what & BEV_EVENT_ERROR);
+        if (alerted)
             hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer,
                    hf_tls_stream_error(c->tls));
         hf_conn_ref(c);
-        finish_close(c);
+        // The TLS layer sent an alert and shut our side: linger as after
+        // an ERROR, reading what the peer still sends until it closes, so
+        // that a reset does not destroy the alert before it is read.
+        if (alerted && c->state != hf_conn_state::lingering && c->state != hf_conn_state::closed) {
+            tell_closed(c);
+            c->out.clear();
+            set_state(c, hf_conn_state::lingering);
+        } else {
+            finish_close(c);
+        }
         hf_conn_unref(c);
     }
 }
@@ -362,6 +386,7 @@ void hf_conn_accept(hf_conn_pool *p, evutil_socket_t fd, const sockaddr *addr, c
     c->timer.reset(event_new(p->base, -1, 0, on_timer, c));
     p->open++;
     p->stats->connections_accepted++;
+    hf_tls_stream_set_control_hook(tls, take_control_token, c);
     bufferevent_setcb(bev, on_read, on_write, on_event, c);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     set_state(c, hf_conn_state::handshake);
@@ -418,6 +443,7 @@ void hf_conn_upgraded(hf_conn *c, bufferevent *filter, hf_ws_stream *ws, const h
 {
     c->bev = filter;
     c->ws = ws;
+    hf_ws_stream_set_control_hook(ws, take_control_token, c);
     c->handler = handler;
     c->handler_ctx = handler_ctx;
     bufferevent_setcb(filter, on_read, on_write, on_event, c);

@@ -432,18 +432,24 @@ hf_router *hf_router_new(hf_server *srv)
     return r;
 }
 
-void hf_router_free(hf_router *r)
+void hf_router_release_all(hf_router *r)
 {
-    if (!r)
-        return;
     for (hf_target_copy *t : r->acked_copies)
         unref_copy(t);
+    r->acked_copies.clear();
     while (!r->awaiting_ack.empty()) {
         hf_pending_send *p = r->awaiting_ack.front();
         r->awaiting_ack.pop_front();
         p->in_fifo = false;
         unref(p);
     }
+}
+
+void hf_router_free(hf_router *r)
+{
+    if (!r)
+        return;
+    hf_router_release_all(r);
     delete r;
 }
 

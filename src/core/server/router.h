@@ -22,6 +22,10 @@ struct hf_session;
 hf_router *hf_router_new(hf_server *srv);
 
 // Shutdown: lets go of every send still waiting (their senders are gone).
+// The store may still complete enqueues into the router until it closes.
+void hf_router_release_all(hf_router *r);
+
+// Once the store is closed: the router goes.
 void hf_router_free(hf_router *r);
 
 // A SEND from sender.

@@ -380,8 +380,8 @@ void hf_daemon_run(hf_daemon *d)
     event_base_dispatch(d->base.get());
     hf_registration_stop(&d->registrations);
     hf_conn_close_all(&d->conns);
-    hf_router_free(d->server.router);
-    d->server.router = nullptr;
+    if (d->server.router)
+        hf_router_release_all(d->server.router);
     hf_log(HF_LOG_INFO, "stopped");
 }
 
@@ -396,11 +396,11 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->websocket_listener.reset();
     d->metrics.http.reset();
     hf_registration_stop(&d->registrations);
-    hf_router_free(d->server.router);
-    d->server.router = nullptr;
     hf_store &store = d->server.store;
     if (store.instance)
-        store.ops->close(store.instance);
+        store.ops->close(store.instance); // may complete enqueues: the router is still there
+    hf_router_free(d->server.router);
+    d->server.router = nullptr;
     hf_heartbeat &heartbeat = d->server.heartbeat;
     if (heartbeat.instance)
         heartbeat.ops->close(heartbeat.instance);
