@@ -128,7 +128,8 @@ enum hf_err {
     HF_ERR_NEED_MORE = 28,         /* decoder only: not enough bytes yet; never sent */
     HF_ERR_NO_SERVER = 29,         /* allocator has no live server to offer */
     HF_ERR_PAYLOAD_TOO_LARGE = 30, /* payload over the max_payload announced in WELCOME */
-    HF_ERR_MAX = 30
+    HF_ERR_UNKNOWN_DEVICE = 31,    /* target never connected (delivery.unknown_devices = "reject") */
+    HF_ERR_MAX = 31
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

@@ -41,6 +41,7 @@ const named_code err_names[HF_ERR_MAX + 1] = {
     {"need_more", "incomplete input"},
     {"no_server", "no connection server is available"},
     {"payload_too_large", "payload larger than the server's max_payload"},
+    {"unknown_device", "the target device has never connected"},
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {

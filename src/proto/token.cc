@@ -175,7 +175,7 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
 int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s, uint64_t skew_s,
                     hf_token_claims *claims)
 {
-    if (token.substr(0, sizeof token_prefix - 1) != token_prefix)
+    if (token.size() > HF_TOKEN_MAX || token.substr(0, sizeof token_prefix - 1) != token_prefix)
         return HF_ERR_BAD_TOKEN;
     size_t dot = token.rfind('.');
     if (dot < sizeof token_prefix - 1)

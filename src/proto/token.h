@@ -8,6 +8,8 @@
 #include <string_view>
 
 #define HF_NAME_MAX 64
+// The longest token accepted (a real one is under 400 bytes).
+#define HF_TOKEN_MAX 1024
 
 struct hf_token_claims {
     std::string account;

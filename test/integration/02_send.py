@@ -449,5 +449,64 @@ def test_a_refused_send_in_a_batch_leaves_the_others_whole():
     assert [m["payload"] for m in msgs] == ["m4"], msgs
 
 
+def send_ack(conn, to, msg_id, payload=b"x", extra=()):
+    conn.send(hfwire.SEND, [("to", to), ("id", msg_id), ("payload", payload)] + list(extra))
+    return conn.expect(hfwire.SEND_ACK)
+
+
+def test_the_to_grammar_and_other_decided_cases():
+    """docs/protocol.md, "SEND: what is rejected and what is fatal"."""
+    relay = Relay().start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"), heartbeat_ms=0)  # 0: the default interval
+    code = lambda ack: (ack["status"], ack.get("code", 0))
+    rejected = lambda name: (hfwire.REJECTED, hfwire.ERR[name])
+    assert code(send_ack(pc, "a/b/c", 1)) == rejected("bad_target")
+    assert code(send_ack(pc, "bob/*", 2)) == rejected("forbidden")
+    assert code(send_ack(pc, "", 3)) == rejected("bad_target")
+    assert code(send_ack(pc, "phone", 4, extra=[("collapse", "k" * 65)])) == rejected("bad_field")
+    assert code(send_ack(pc, "phone", 5, extra=[("ttl", 0)])) == rejected("bad_field")
+    assert send_ack(pc, "alice/phone", 6, b"")["status"] == hfwire.STORED  # an empty payload is a message
+    # The same id again with another payload is a resend: the first stays.
+    assert send_ack(pc, "phone", 6, b"other")["status"] == hfwire.STORED
+    assert code(send_ack(pc, "alice/*", 7)) == rejected("no_target")  # the phone never connected yet
+    # A device may send to itself.
+    pc.send(hfwire.SEND, [("to", "pc"), ("id", 8), ("payload", b"note to self")])
+    note = pc.expect(hfwire.DELIVER)
+    assert note["payload"] == b"note to self" and note["from"] == "pc"
+    pc.send(hfwire.DELIVER_ACK, [("upto", note["seq"])])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+    pc.send(hfwire.DELIVER_ACK, [("upto", note["seq"])])  # twice: ignored
+    pc.send(hfwire.PING, [("id", 9)])
+    assert pc.expect(hfwire.PONG)["id"] == 9
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    assert phone.expect(hfwire.DELIVER)["payload"] == b""
+    assert send_ack(pc, "alice/*", 11, b"to all")["status"] in (hfwire.STORED, hfwire.DELIVERED)
+    assert phone.expect(hfwire.DELIVER)["payload"] == b"to all"
+    # A NUL in `to` is a malformed string: a fatal ERROR, not a rejection.
+    pc.send(hfwire.SEND, [("to", "ph\0one"), ("id", 10), ("payload", b"x")])
+    assert pc.expect(hfwire.ERROR)["code"] == hfwire.ERR["bad_field"]
+
+
+def test_unknown_devices_are_rejected_when_configured():
+    relay = Relay(**{"delivery.unknown_devices": "reject"}).start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+    ack = send_ack(pc, "phnoe", 1)
+    assert ack["status"] == hfwire.REJECTED and ack["code"] == hfwire.ERR["unknown_device"], ack
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    phone.close()
+    harness.wait_until(lambda: "alice/phone offline" in relay.log(), 5, "phone offline")
+    assert send_ack(pc, "phone", 2)["status"] == hfwire.STORED  # it connected once: known
+    assert relay.metric('handoff_messages_rejected_total{reason="unknown_device"}') == 1
+    # The default keeps the message for a device yet to connect.
+    other = Relay().start()
+    tablet = other.conn()
+    tablet.hello(other.quick_token("alice", "tablet"))
+    assert send_ack(tablet, "phone", 1)["status"] == hfwire.STORED
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -14,12 +14,19 @@ def cluster_on_redis():
     return redis, alloc, nodes
 
 
-def test_devices_on_two_servers_exchange_at_once():
+def two_servers_one_device_each():
+    """A shared Redis, an allocator and two servers; alice/a on the first,
+    alice/b on the second."""
     redis, alloc, (s1, s2) = cluster_on_redis()
     a = s1.conn()
     a.hello(alloc.token("alice", "a"))
     b = s2.conn()
     b.hello(alloc.token("alice", "b"))
+    return redis, alloc, (s1, s2), a, b
+
+
+def test_devices_on_two_servers_exchange_at_once():
+    redis, alloc, (s1, s2), a, b = two_servers_one_device_each()
     time.sleep(0.2)  # presence written
     for sender, receiver, name, text in ((a, b, "b", b"a to b"), (b, a, "a", b"b to a")):
         sender.send(hfwire.SEND, [("to", name), ("id", 1), ("payload", text)])
@@ -30,11 +37,7 @@ def test_devices_on_two_servers_exchange_at_once():
 
 
 def test_killed_servers_device_rehomes_and_gets_what_was_stored():
-    redis, alloc, (s1, s2) = cluster_on_redis()
-    a = s1.conn()
-    a.hello(alloc.token("alice", "a"))
-    b = s2.conn()
-    b.hello(alloc.token("alice", "b"))
+    redis, alloc, (s1, s2), a, b = two_servers_one_device_each()
     harness.kill_and_rehome(alloc, s1, s2, b)
 
 

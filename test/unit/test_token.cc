@@ -9,6 +9,10 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
 #include <string>
 
 #include "handoff/protocol.h"
@@ -83,6 +87,46 @@ void malformed_tokens(void **)
         assert_int_equal(hf_token_verify(t, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
 }
 
+// A token of these claims (TLV, in the order given), signed with secret.
+std::string sign(const std::string &claims, const char *secret)
+{
+    std::string token = "hf1.";
+    hf_base64url_encode(claims, &token);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret, int(strlen(secret)), reinterpret_cast<const unsigned char *>(token.data()), token.size(),
+         mac, &len);
+    token += ".";
+    hf_base64url_encode(std::string(reinterpret_cast<char *>(mac), len), &token);
+    return token;
+}
+
+std::string claim(unsigned tag, const std::string &value)
+{
+    return std::string(1, char(tag)) + std::string(1, char(value.size())) + value;
+}
+
+// docs/protocol.md section 6: claims in any order, no other claim, no
+// padding, at most 1024 bytes.
+void token_rules(void **)
+{
+    std::string expiry = claim(3, std::string("\xe4\xa4\xa7\xda\x06", 5)); // 1800000100
+    std::string reordered = claim(4, "k1") + expiry + claim(2, "pc") + claim(1, "alice");
+    hf_token_claims c;
+    assert_int_equal(hf_token_verify(sign(reordered, "first secret"), keys, 2, now, 0, &c), HF_OK);
+    assert_string_equal(c.device.c_str(), "pc");
+    assert_int_equal(hf_token_verify(sign(reordered + claim(5, "x"), "first secret"), keys, 2, now, 0, &c),
+                     HF_ERR_BAD_TOKEN);
+    std::string good = mint("alice", "pc", "k1", "first secret", now + 60);
+    std::string padded = good.substr(0, good.find('.', 4)) + "=" + good.substr(good.find('.', 4));
+    assert_int_equal(hf_token_verify(padded, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
+    std::string long_id(1000, 'k');
+    const hf_token_key long_keys[] = {{long_id, "first secret"}};
+    std::string too_long = mint("alice", "pc", long_id.c_str(), "first secret", now + 60);
+    assert_true(too_long.size() > HF_TOKEN_MAX);
+    assert_int_equal(hf_token_verify(too_long, long_keys, 1, now, 0, &c), HF_ERR_BAD_TOKEN);
+}
+
 void names(void **)
 {
     assert_true(hf_name_valid("alice@example.com"));
@@ -122,7 +166,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(valid_token), cmocka_unit_test(expired_token),    cmocka_unit_test(forged_token),
         cmocka_unit_test(unknown_key), cmocka_unit_test(malformed_tokens), cmocka_unit_test(names),
-        cmocka_unit_test(base64url),
+        cmocka_unit_test(base64url),   cmocka_unit_test(token_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

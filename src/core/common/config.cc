@@ -129,6 +129,9 @@ const key_spec key_specs[] = {
         "a message whose device closes its connection (or is closed) this many times in a row with it the oldest "
         "unacknowledged is set aside: acknowledged on the device's behalf, logged and counted, so the rest of its "
         "queue flows"),
+    CHOICE("delivery.unknown_devices", "store", "store|reject", unknown_devices,
+           "a SEND to a device of the account that has never connected: store (it waits for the device's first "
+           "connection, until its ttl) or reject (SEND_ACK unknown_device: a typo makes no silent queue)"),
     DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
         "how often expired messages are swept from the store"),
     DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),

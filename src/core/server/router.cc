@@ -1,5 +1,6 @@
 #include "core/server/router.h"
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 #include <unordered_map>
@@ -29,6 +30,7 @@ struct hf_pending_send {
     bool in_fifo = false;
     uint64_t deadline_ms = 0;
     std::string account, from, collapse, payload;
+    std::string target; // one device, checked against the account's before its enqueue
     uint64_t stored_at_ms = 0, expires_at_ms = 0;
 };
 
@@ -323,12 +325,35 @@ void devices_listed(void *arg, int status, const char *const *devices, size_t co
     finish_issuing(p);
 }
 
+// delivery.unknown_devices = "reject": the one target goes into the store
+// only if the account's device list has it (every HELLO adds the device).
+void target_checked(void *arg, int status, const char *const *devices, size_t count)
+{
+    auto *p = static_cast<hf_pending_send *>(arg);
+    if (status != HF_STORE_OK) {
+        p->unsettled++;
+        settle(p, outcome::rejected, reject_code_of(status));
+    } else if (std::find(devices, devices + count, p->target) == devices + count) {
+        p->unsettled++;
+        settle(p, outcome::rejected, HF_ERR_UNKNOWN_DEVICE);
+    } else {
+        enqueue_to(p, p->target);
+    }
+    finish_issuing(p);
+}
+
 // The device part of `to`: "DEVICE", "*", or "ACCOUNT/DEVICE" where
 // ACCOUNT must be the sender's own (anything else is forbidden).
 bool target_device(hf_session *sender, std::string_view to, std::string_view *device, int *code, std::string *text)
 {
     size_t slash = to.find('/');
     if (slash != std::string_view::npos) {
+        // The grammar first: "a/b/c" is no target at all, whoever a is.
+        if (to.find('/', slash + 1) != std::string_view::npos) {
+            *code = HF_ERR_BAD_TARGET;
+            *text = "\"to\" has more than one '/'; write DEVICE, * or ACCOUNT/DEVICE";
+            return false;
+        }
         if (to.substr(0, slash) != sender->account) {
             *code = HF_ERR_FORBIDDEN;
             *text = "a device may send only to devices of its own account";
@@ -491,6 +516,12 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
     p->expires_at_ms = p->stored_at_ms + ttl_ms;
     if (device == "*") {
         srv->store(&hf_store_ops::list_devices, p->account.c_str(), devices_listed, p);
+        return;
+    }
+    // A device online here is known; any other is looked up if it must be.
+    if (cfg.unknown_devices == "reject" && !hf_online_find(&srv->online, p->account, device)) {
+        p->target = device;
+        srv->store(&hf_store_ops::list_devices, p->account.c_str(), target_checked, p);
         return;
     }
     enqueue_to(p, std::string(device));
