@@ -78,6 +78,10 @@ struct hf_host_api {
      * nonzero when the sender's answer waits for that callback (the target
      * is not connected here), so the store should sync without delay. */
     int (*enqueue_applied)(void *host, void *enqueue_arg, uint64_t seq);
+    /* A store calls this when another server asks this one to cut a
+     * device's connection (see hf_store_ops.kick), with the error code
+     * (protocol.h) the device is told. */
+    void (*kick)(void *host, const char *account, const char *device, int code);
 };
 
 /* ---- store modules ---------------------------------------------------- */
@@ -136,6 +140,18 @@ typedef void (*hf_store_done_cb)(void *arg, int status);
 typedef void (*hf_store_devices_cb)(void *arg, int status, const char *const *devices, size_t count);
 typedef void (*hf_store_presence_cb)(void *arg, int status, const char *server_id);
 
+/* What a store knows of one device (hf_store_ops.device_state). */
+struct hf_store_device_state {
+    const char *server_id;       /* the server holding it (as presence says), NULL when offline */
+    uint64_t connected_since_ms; /* unix ms, while online; 0 when not known */
+    uint64_t last_seen_ms;       /* when it last left, unix ms; 0 when not known */
+    uint64_t queue_messages;     /* what its queue holds */
+    uint64_t queue_bytes;        /* payload bytes */
+    uint64_t not_before_ms;      /* tokens issued before this are refused; 0: none */
+    int revoked;                 /* nonzero: every token is refused until it is restored */
+};
+typedef void (*hf_store_state_cb)(void *arg, int status, const struct hf_store_device_state *state);
+
 struct hf_store_ops {
     size_t size; /* sizeof(struct hf_store_ops) as the module was built */
     int (*open)(const struct hf_host_api *host, const struct hf_store_params *params,
@@ -175,6 +191,16 @@ struct hf_store_ops {
      * no limit it knows of), for the store-size metrics. */
     void (*usage)(void *store, void (*cb)(void *arg, int status, uint64_t used_bytes, uint64_t capacity_bytes),
                   void *arg);
+    /* Optional, like depth (the HTTP API's revoke, restore and device list
+     * need all three). The device's presence, queue and revocation. */
+    void (*device_state)(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg);
+    /* Records a revocation, durably: tokens of the device issued before
+     * not_before_ms are refused, and with `revoked` every token is. */
+    void (*set_revocation)(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
+                           hf_store_done_cb cb, void *arg);
+    /* Asks server_id to cut the device's connection with ERROR code; that
+     * server's store instance calls host->kick. */
+    void (*kick)(void *store, const char *server_id, const char *account, const char *device, int code);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

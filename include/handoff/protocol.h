@@ -129,7 +129,9 @@ enum hf_err {
     HF_ERR_NO_SERVER = 29,         /* allocator has no live server to offer */
     HF_ERR_PAYLOAD_TOO_LARGE = 30, /* payload over the max_payload announced in WELCOME */
     HF_ERR_UNKNOWN_DEVICE = 31,    /* target never connected (delivery.unknown_devices = "reject") */
-    HF_ERR_MAX = 31
+    HF_ERR_REVOKED = 32,           /* the device was revoked: its tokens are refused until it is restored */
+    HF_ERR_DISCONNECTED = 33,      /* an operator cut the connection; the device may reconnect */
+    HF_ERR_MAX = 33
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

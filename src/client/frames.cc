@@ -89,7 +89,7 @@ void on_welcome(hf_client *c, const hf_msg *m)
 bool refused_for_good(uint64_t code)
 {
     return code == HF_ERR_BAD_TOKEN || code == HF_ERR_TOKEN_EXPIRED || code == HF_ERR_UNKNOWN_KEY ||
-           code == HF_ERR_UNSUPPORTED_VERSION;
+           code == HF_ERR_UNSUPPORTED_VERSION || code == HF_ERR_REVOKED;
 }
 
 void on_error_frame(hf_client *c, const hf_msg *m)

@@ -35,7 +35,7 @@ enum class sync_mode { always, batch, off };
 //   collapse dev 0x00 key                      -> seq
 //   dedup    dev 0x00 from                     -> the pair's dedup record (dedup.h)
 //   ttl      expires_at dev 0x00 seq           -> (empty)
-//   devices  account 0x00 device               -> (empty)
+//   devices  account 0x00 device               -> (empty) or its revocation
 // where dev = account 0x00 device.
 struct dbs {
     MDB_dbi msgs, meta, collapse, dedup, ttl, devices;

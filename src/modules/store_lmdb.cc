@@ -286,8 +286,9 @@ void store_add_device(void *store, const char *account, const char *device, hf_s
         s,
         [s, key](MDB_txn *txn) -> int {
             MDB_val k = val(key), empty{0, nullptr};
-            int rc = mdb_put(txn, s->db.devices, &k, &empty, 0);
-            return status_of(rc);
+            // The value is the device's revocation, if it has one: kept.
+            int rc = mdb_put(txn, s->db.devices, &k, &empty, MDB_NOOVERWRITE);
+            return rc == MDB_KEYEXIST ? HF_STORE_OK : status_of(rc);
         },
         [cb, arg](int status) { cb(arg, status); });
 }
@@ -422,6 +423,50 @@ void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void 
        rc == 0 ? uint64_t(info.me_mapsize) : 0);
 }
 
+// A revocation, as the devices table's value holds it: not_before_ms
+// (8 bytes, big-endian) and revoked (1 byte); empty for none.
+const size_t revocation_len = 9;
+
+void store_device_state(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string key = dev_key(account, device);
+    hf_store_device_state state{};
+    reader r;
+    int rc = begin_read(s, &r);
+    if (rc == 0) {
+        queue_meta m = read_meta(s, r.txn, key);
+        state.queue_messages = m.count;
+        state.queue_bytes = m.bytes;
+        MDB_val k = val(key), v;
+        if (mdb_get(r.txn, s->db.devices, &k, &v) == 0 && v.mv_size == revocation_len) {
+            auto *p = static_cast<const uint8_t *>(v.mv_data);
+            state.not_before_ms = hf_get_be64(p);
+            state.revoked = p[8];
+        }
+        end_read(s, &r);
+    }
+    hf_local_presence_state(&s->presence, account, device, &state);
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, &state);
+}
+
+void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
+                          hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string key = dev_key(account, device);
+    std::string value;
+    hf_put_be64(&value, not_before_ms);
+    value.push_back(char(revoked ? 1 : 0));
+    queue_write(
+        s,
+        [s, key, value](MDB_txn *txn) -> int {
+            MDB_val k = val(key), v = val(value);
+            return status_of(mdb_put(txn, s->db.devices, &k, &v, 0));
+        },
+        [cb, arg](int status) { cb(arg, status); });
+}
+
 const hf_store_ops lmdb_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -438,6 +483,9 @@ const hf_store_ops lmdb_ops = {
     local_notify<lmdb_store>,
     store_depth,
     store_usage,
+    store_device_state,
+    store_set_revocation,
+    local_kick<lmdb_store>,
 };
 
 } // namespace

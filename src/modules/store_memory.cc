@@ -38,6 +38,7 @@ struct memory_store {
     std::unordered_map<std::string, device_queue> queues; // account '\0' device
     std::unordered_map<std::string, std::set<std::string>> account_devices;
     hf_local_presence presence;
+    std::unordered_map<std::string, hf_store_device_state> revocations; // account '\0' device
 };
 
 std::string device_key(const char *account, const char *device)
@@ -232,6 +233,32 @@ void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void 
     cb(arg, HF_STORE_OK, bytes, 0);
 }
 
+void store_device_state(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    std::string key = device_key(account, device);
+    hf_store_device_state state{};
+    auto revoked = s->revocations.find(key);
+    if (revoked != s->revocations.end())
+        state = revoked->second;
+    auto q = s->queues.find(key);
+    if (q != s->queues.end()) {
+        state.queue_messages = q->second.messages.size();
+        state.queue_bytes = q->second.bytes;
+    }
+    hf_local_presence_state(&s->presence, account, device, &state);
+    cb(arg, HF_STORE_OK, &state);
+}
+
+void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
+                          hf_store_done_cb cb, void *arg)
+{
+    hf_store_device_state &r = static_cast<memory_store *>(store)->revocations[device_key(account, device)];
+    r.not_before_ms = not_before_ms;
+    r.revoked = revoked;
+    cb(arg, HF_STORE_OK);
+}
+
 const hf_store_ops memory_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -248,6 +275,9 @@ const hf_store_ops memory_ops = {
     local_notify<memory_store>,
     store_depth,
     store_usage,
+    store_device_state,
+    store_set_revocation,
+    local_kick<memory_store>,
 };
 
 } // namespace

@@ -334,7 +334,8 @@ void store_notify(void *store, const char *server_id, const char *account, const
     want_flush(s);
 }
 
-// Another server wrote to devices held here: "A|D\n" each.
+// Another server wrote to devices held here ("A|D\n" each), or asks to
+// cut one ("!code|A|D\n").
 void on_notice(redis_store *s, const char *data, size_t len)
 {
     std::string body(data, len);
@@ -345,7 +346,12 @@ void on_notice(redis_store *s, const char *data, size_t len)
             end = body.size();
         std::string dev = body.substr(start, end - start);
         size_t bar = dev.find('|');
-        if (bar != std::string::npos) {
+        if (bar != std::string::npos && dev[0] == '!') {
+            size_t second = dev.find('|', bar + 1);
+            if (second != std::string::npos)
+                s->host->kick(s->host->host, dev.substr(bar + 1, second - bar - 1).c_str(),
+                              dev.substr(second + 1).c_str(), atoi(dev.c_str() + 1));
+        } else if (bar != std::string::npos) {
             hf_tail_drop(&s->tail, dev); // its queue grew where this cache did not see it
             s->host->data_ready(s->host->host, dev.substr(0, bar).c_str(), dev.substr(bar + 1).c_str());
         }
@@ -374,6 +380,13 @@ void on_flush(evutil_socket_t, short, void *arg)
 }
 
 // ---- devices and presence --------------------------------------------
+
+// The server of a presence value "<server id>|<since>" ("" for none).
+std::string presence_server(const std::string &value)
+{
+    size_t bar = value.rfind('|');
+    return bar == std::string::npos ? std::string() : value.substr(0, bar);
+}
 
 void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
 {
@@ -409,17 +422,19 @@ void store_presence_set(void *store, const char *account, const char *device, co
     // The device (re)connected here: what other servers did to its queue
     // while it was elsewhere is not in this server's tail.
     hf_tail_drop(&s->tail, dev_of(account, device));
-    hf_redis_call(s->nodes, slot_of(s, account),
-                  {"SET", key_of(s, account, "p", device), server_id, "PX", std::to_string(ttl_ms)},
-                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_set_lua, {key_of(s, account, "p", device)},
+                    {server_id, std::to_string(ttl_ms), std::to_string(s->host->now_ms(s->host->host))},
+                    [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
                           hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_clear_lua, {key_of(s, account, "p", device)},
-                    {server_id}, [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_clear_lua,
+                    {key_of(s, account, "p", device), key_of(s, account, "l", device)},
+                    {server_id, std::to_string(s->host->now_ms(s->host->host))},
+                    [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
@@ -430,9 +445,71 @@ void store_presence_lookup(void *store, const char *account, const char *device,
             cb(arg, HF_STORE_UNAVAILABLE, nullptr);
             return;
         }
-        std::string id = r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+        std::string id = r->type == REDIS_REPLY_STRING ? presence_server(std::string(r->str, r->len)) : "";
         cb(arg, HF_STORE_OK, id.empty() ? nullptr : id.c_str());
     });
+}
+
+uint64_t number_of(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING ? strtoull(r->str, nullptr, 10) : 0;
+}
+
+void device_state_read(hf_store_state_cb cb, void *arg, redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
+        cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr);
+        return;
+    }
+    hf_store_device_state state{};
+    std::string presence(r->element[0]->str, r->element[0]->len);
+    std::string server = presence_server(presence);
+    if (!server.empty()) {
+        state.server_id = server.c_str();
+        state.connected_since_ms = strtoull(presence.c_str() + server.size() + 1, nullptr, 10);
+    }
+    state.last_seen_ms = number_of(r->element[1]);
+    state.queue_messages = number_of(r->element[2]);
+    state.queue_bytes = number_of(r->element[3]);
+    std::string revocation(r->element[4]->str, r->element[4]->len);
+    size_t bar = revocation.find('|');
+    if (bar != std::string::npos) {
+        state.not_before_ms = strtoull(revocation.c_str(), nullptr, 10);
+        state.revoked = revocation[bar + 1] == '1';
+    }
+    cb(arg, HF_STORE_OK, &state);
+}
+
+void store_device_state(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    std::vector<std::string> keys;
+    for (const char *kind : {"p", "l", "i", "r"})
+        keys.push_back(key_of(s, account, kind, device));
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_device_state_lua, std::move(keys), {},
+                    [cb, arg](redisReply *r) { device_state_read(cb, arg, r); });
+}
+
+void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
+                          hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    hf_redis_call(s->nodes, slot_of(s, account),
+                  {"SET", key_of(s, account, "r", device), std::to_string(not_before_ms) + (revoked ? "|1" : "|0")},
+                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+}
+
+// Asked of the server holding the device, with the notices: "!code|A|D".
+void store_kick(void *store, const char *server_id, const char *account, const char *device, int code)
+{
+    auto *s = static_cast<redis_store *>(store);
+    s->notices[server_id]
+        .append("!" + std::to_string(code) + "|")
+        .append(account)
+        .append("|")
+        .append(device)
+        .append("\n");
+    want_flush(s);
 }
 
 // ---- open and close --------------------------------------------------
@@ -497,7 +574,8 @@ const hf_store_ops redis_ops = {
     sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,
     store_fetch,          store_ack,          store_add_device,     store_list_devices,
     store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
-    store_notify,         store_depth,        store_usage,
+    store_notify,         store_depth,        store_usage,          store_device_state,
+    store_set_revocation, store_kick,
 };
 
 } // namespace

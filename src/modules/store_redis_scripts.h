@@ -15,7 +15,10 @@
 //   P{A}c:D  hash    collapse key -> seq (stale once that seq is acked or
 //                    dead; emptied with the queue)
 //   P{A}s:D  hash    from -> dedup record (PX dedup window, renewed per batch)
-//   P{A}d    set     the account's devices    P{A}p:D string server id (PX)
+//   P{A}d    set     the account's devices
+//   P{A}p:D  string  "<server id>|<since ms>" while online (PX)
+//   P{A}l:D  string  when it last left (ms)
+//   P{A}r:D  string  its revocation: "<not_before ms>|<revoked 0 or 1>"
 //   P{T}e    zset    "A|D" of the slot's devices with messages, scored by the
 //                    earliest expiry known (a hint: the sweep reads the queue)
 //   P{T}n    string  how many messages the slot's queues hold (queue depth)
@@ -299,7 +302,33 @@ static const char hf_redis_expire_lua[] = HF_REDIS_LUA_ENTRY
     "else redis.call('ZADD', KEYS[4], earliest or now, ARGV[2]) end\n"
     "return gone\n";
 
-// KEYS: a presence key. ARGV: server id. Clears it only if it is still ours.
+// A presence key holds "<server id>|<since, unix ms>".
+#define HF_REDIS_LUA_PRESENCE                                                                                          \
+    "local function presence_server(v)\n"                                                                              \
+    "  if not v then return nil, nil end\n"                                                                            \
+    "  return string.match(v, '^(.*)|(%d+)$')\n"                                                                       \
+    "end\n"
+
+// KEYS: a presence key. ARGV: server id, ttl ms, now ms. A refresh by the
+// same server keeps the time the device came.
+static const char hf_redis_presence_set_lua[] =
+    HF_REDIS_LUA_PRESENCE "local server, since = presence_server(redis.call('GET', KEYS[1]))\n"
+                          "if server ~= ARGV[1] then since = ARGV[3] end\n"
+                          "redis.call('SET', KEYS[1], ARGV[1] .. '|' .. since, 'PX', ARGV[2])\n"
+                          "return 0\n";
+
+// KEYS: a presence key, the device's last-seen key. ARGV: server id, now
+// ms. Clears presence only if it is still ours.
 static const char hf_redis_presence_clear_lua[] =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
-    "return 0\n";
+    HF_REDIS_LUA_PRESENCE "if presence_server(redis.call('GET', KEYS[1])) == ARGV[1] then\n"
+                          "  redis.call('DEL', KEYS[1])\n"
+                          "  redis.call('SET', KEYS[2], ARGV[2])\n"
+                          "end\n"
+                          "return 0\n";
+
+// KEYS: the device's presence, last-seen, queue info and revocation keys.
+// Returns them as strings: presence, last seen, count, bytes, revocation.
+static const char hf_redis_device_state_lua[] =
+    "local info = redis.call('HMGET', KEYS[3], 'count', 'bytes')\n"
+    "return {redis.call('GET', KEYS[1]) or '', redis.call('GET', KEYS[2]) or '0', info[1] or '0', info[2] or '0',\n"
+    "        redis.call('GET', KEYS[4]) or ''}\n";

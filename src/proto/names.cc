@@ -42,6 +42,8 @@ const named_code err_names[HF_ERR_MAX + 1] = {
     {"no_server", "no connection server is available"},
     {"payload_too_large", "payload larger than the server's max_payload"},
     {"unknown_device", "the target device has never connected"},
+    {"revoked", "the device was revoked; a token minted after it is restored is needed"},
+    {"disconnected", "an operator disconnected the device"},
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {

@@ -14,7 +14,23 @@ namespace
 const char token_prefix[] = "hf1.";
 const size_t mac_len = 32;
 
-enum claim_tag : unsigned { claim_account = 1, claim_device = 2, claim_expires_at = 3, claim_key_id = 4 };
+enum claim_tag : unsigned {
+    claim_account = 1,
+    claim_device = 2,
+    claim_expires_at = 3,
+    claim_key_id = 4,
+    claim_issued_at = 5 // optional: tokens minted before it existed have none
+};
+
+const unsigned required_claims =
+    (1u << claim_account) | (1u << claim_device) | (1u << claim_expires_at) | (1u << claim_key_id);
+
+void put_uint_claim(std::string *out, unsigned tag, uint64_t v)
+{
+    hf_varint_put(out, tag);
+    hf_varint_put(out, hf_varint_size(v));
+    hf_varint_put(out, v);
+}
 
 const char b64url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -48,7 +64,8 @@ bool hmac_sha256(std::string_view secret, std::string_view data, unsigned char m
            len == mac_len;
 }
 
-// Parses the claims TLV; every claim must appear exactly once.
+// Parses the claims TLV; every claim appears at most once, and all but
+// issued_at must.
 bool parse_claims(std::string_view body, hf_token_claims *claims)
 {
     const auto *p = reinterpret_cast<const uint8_t *>(body.data());
@@ -63,7 +80,7 @@ bool parse_claims(std::string_view body, hf_token_claims *claims)
         if (hf_varint_get(p + pos, len - pos, &flen, &used) != HF_OK)
             return false;
         pos += used;
-        if (flen > len - pos || tag < claim_account || tag > claim_key_id || (seen & (1u << tag)))
+        if (flen > len - pos || tag < claim_account || tag > claim_issued_at || (seen & (1u << tag)))
             return false;
         seen |= 1u << tag;
         std::string_view value(body.data() + pos, flen);
@@ -79,16 +96,21 @@ bool parse_claims(std::string_view body, hf_token_claims *claims)
                 return false;
             claims->key_id = value;
             break;
-        case claim_expires_at: {
+        case claim_expires_at:
+        case claim_issued_at: {
             size_t vused = 0;
-            if (hf_varint_get(p + pos, flen, &claims->expires_at, &vused) != HF_OK || vused != flen)
+            uint64_t *at = tag == claim_expires_at ? &claims->expires_at : &claims->issued_at;
+            if (hf_varint_get(p + pos, flen, at, &vused) != HF_OK || vused != flen)
                 return false;
             break;
         }
         }
         pos += flen;
     }
-    return seen == 0x1e && hf_name_valid(claims->account) && hf_name_valid(claims->device);
+    // A device's name never starts with '@': that is how messages from the
+    // HTTP API (from "@<key id>") are told apart.
+    return (seen & required_claims) == required_claims && hf_name_valid(claims->account) &&
+           hf_name_valid(claims->device) && claims->device[0] != '@';
 }
 
 } // namespace
@@ -150,16 +172,16 @@ bool hf_base64url_decode(std::string_view in, std::string *out)
 
 int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::string *out)
 {
-    if (!hf_name_valid(claims->account) || !hf_name_valid(claims->device) || claims->key_id.empty() ||
-        !hf_utf8_valid(claims->key_id) || secret.empty())
+    if (!hf_name_valid(claims->account) || !hf_name_valid(claims->device) || claims->device[0] == '@' ||
+        claims->key_id.empty() || !hf_utf8_valid(claims->key_id) || secret.empty())
         return HF_ERR_BAD_FIELD;
     std::string body;
     put_text_claim(&body, claim_account, claims->account);
     put_text_claim(&body, claim_device, claims->device);
-    hf_varint_put(&body, claim_expires_at);
-    hf_varint_put(&body, hf_varint_size(claims->expires_at));
-    hf_varint_put(&body, claims->expires_at);
+    put_uint_claim(&body, claim_expires_at, claims->expires_at);
     put_text_claim(&body, claim_key_id, claims->key_id);
+    if (claims->issued_at != 0)
+        put_uint_claim(&body, claim_issued_at, claims->issued_at);
 
     std::string token = token_prefix;
     hf_base64url_encode(body, &token);

@@ -1,5 +1,6 @@
 // Device tokens: "hf1." base64url(claims) "." base64url(HMAC-SHA256).
-// The claims are TLV fields (account, device, expiry, key id); the MAC
+// The claims are TLV fields (account, device, expiry, key id, and the
+// optional issue time); the MAC
 // covers the ASCII text before the second dot. See docs/protocol.md.
 #pragma once
 #include <cstddef>
@@ -16,6 +17,7 @@ struct hf_token_claims {
     std::string device;
     std::string key_id;
     uint64_t expires_at = 0; // unix seconds
+    uint64_t issued_at = 0;  // unix seconds; 0: the token has none (minted before the claim existed)
 };
 
 struct hf_token_key {
@@ -27,7 +29,7 @@ struct hf_token_key {
 // name; it means "every other device of my account" in SEND.
 bool hf_name_valid(std::string_view name);
 
-// Writes a signed token for claims into out. HF_ERR_BAD_FIELD if a name is
+// Writes a signed token for claims into out (issued_at only if nonzero). HF_ERR_BAD_FIELD if a name is
 // invalid or the secret is empty.
 int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::string *out);
 

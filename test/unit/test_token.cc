@@ -115,8 +115,18 @@ void token_rules(void **)
     hf_token_claims c;
     assert_int_equal(hf_token_verify(sign(reordered, "first secret"), keys, 2, now, 0, &c), HF_OK);
     assert_string_equal(c.device.c_str(), "pc");
-    assert_int_equal(hf_token_verify(sign(reordered + claim(5, "x"), "first secret"), keys, 2, now, 0, &c),
+    assert_int_equal(c.issued_at, 0u); // none: a token minted before the claim existed
+    assert_int_equal(hf_token_verify(sign(reordered + claim(6, "x"), "first secret"), keys, 2, now, 0, &c),
                      HF_ERR_BAD_TOKEN);
+    // issued_at (5) is optional, once at most.
+    std::string issued = claim(5, std::string("\xe4\xa4\xa7\xda\x06", 5));
+    assert_int_equal(hf_token_verify(sign(reordered + issued, "first secret"), keys, 2, now, 0, &c), HF_OK);
+    assert_int_equal(c.issued_at, 1800000100u);
+    assert_int_equal(hf_token_verify(sign(reordered + issued + issued, "first secret"), keys, 2, now, 0, &c),
+                     HF_ERR_BAD_TOKEN);
+    // A device's name never starts with '@' (the HTTP API's senders do).
+    std::string at_device = claim(4, "k1") + expiry + claim(2, "@pc") + claim(1, "alice");
+    assert_int_equal(hf_token_verify(sign(at_device, "first secret"), keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
     std::string good = mint("alice", "pc", "k1", "first secret", now + 60);
     std::string padded = good.substr(0, good.find('.', 4)) + "=" + good.substr(good.find('.', 4));
     assert_int_equal(hf_token_verify(padded, keys, 2, now, 0, &c), HF_ERR_BAD_TOKEN);
@@ -140,6 +150,9 @@ void names(void **)
     c.device = "pc";
     c.key_id = "k1";
     std::string out;
+    assert_int_equal(hf_token_mint(&c, "s", &out), HF_ERR_BAD_FIELD);
+    c.account = "alice";
+    c.device = "@backend";
     assert_int_equal(hf_token_mint(&c, "s", &out), HF_ERR_BAD_FIELD);
 }
 

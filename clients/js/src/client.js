@@ -7,7 +7,7 @@
 import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
 
 // Refusals that no retry will fix.
-const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden']);
+const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden', 'revoked']);
 
 // How many dispatched messages are remembered to recognise copies.
 const DISPATCHED_REMEMBERED = 4096;

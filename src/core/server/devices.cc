@@ -8,6 +8,7 @@
 #include "core/server/router.h"
 #include "core/server/session.h"
 #include "proto/build.h"
+#include "proto/frame.h"
 
 namespace
 {
@@ -45,6 +46,94 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
     hf_conn_send(s->conn, &m);
 }
 
+// What a revocation leaves of a token: refused while the device is
+// revoked, and if issued before its not_before (a token without issued_at
+// counts as issued at 0). Seconds against ms: a restore's not_before is
+// its second, so a token minted in that second works.
+bool token_revoked(const hf_store_device_state *state, const hf_token_claims *claims)
+{
+    return state->revoked || claims->issued_at * 1000 < state->not_before_ms;
+}
+
+// The token is good and not revoked: the device goes online here.
+void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
+{
+    hf_conn *c = s->conn;
+    hf_server *srv = s->srv;
+    uint64_t granted = 0, timeout = 0;
+    srv->heartbeat(&hf_heartbeat_ops::negotiate, requested_heartbeat_ms, &granted, &timeout);
+    s->granted_ms = granted;
+    hf_online &online = srv->online;
+    auto existing = online.devices.find(s->key);
+    if (existing != online.devices.end()) {
+        hf_conn_fail(existing->second->conn, HF_ERR_REPLACED, std::string("device connected again from ") + c->peer);
+    } else if (online.per_account[s->account] >= uint64_t(srv->cfg->max_devices_per_account)) {
+        hf_limit_hit(&srv->conns->limits, hf_limit::devices_per_account, s->account.c_str());
+        hf_conn_fail(c, HF_ERR_TOO_MANY_CONNECTIONS,
+                     "account has limits.max_devices_per_account devices online already");
+        return;
+    }
+    hf_online_enter(&online, s);
+    srv->store(&hf_store_ops::add_device, s->account.c_str(), s->device.c_str(), hf_server_store_done,
+               const_cast<char *>("add_device"));
+    srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
+               uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+    hf_conn_set_ready(c, timeout);
+    send_welcome(s, timeout);
+    hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
+           s->account.c_str(), s->device.c_str(), (unsigned long long)granted);
+    hf_delivery_pump(s);
+}
+
+void on_frame(hf_conn *c, const hf_msg *m);
+
+// A HELLO waiting for the store's word on the device's revocation.
+struct hello_check {
+    hf_session *session;
+    hf_token_claims claims;
+    uint64_t requested_heartbeat_ms;
+};
+
+// Frames that came behind the HELLO while it waited, in order.
+void replay_early_frames(hf_session *s)
+{
+    std::vector<std::string> frames;
+    frames.swap(s->early_frames);
+    for (const std::string &frame : frames) {
+        if (!hf_conn_is_open(s->conn))
+            return;
+        hf_frame_header hdr;
+        hf_msg m;
+        hf_decode_error derr;
+        const auto *bytes = reinterpret_cast<const uint8_t *>(frame.data());
+        if (hf_frame_header_parse(bytes, frame.size(), frame.size(), &hdr) == HF_OK &&
+            hf_msg_decode(hdr.type, hdr.flags, bytes + hdr.header_len, size_t(hdr.body_len), &s->conn->pool->decode, &m,
+                          &derr) == HF_OK)
+            on_frame(s->conn, &m);
+    }
+}
+
+void revocation_read(void *arg, int status, const hf_store_device_state *state)
+{
+    std::unique_ptr<hello_check> check(static_cast<hello_check *>(arg));
+    hf_session *s = check->session;
+    hf_conn *c = s->conn;
+    if (hf_conn_is_open(c)) {
+        s->hello_pending = false;
+        if (status != HF_STORE_OK) {
+            s->srv->stats->hello_refused++;
+            hf_conn_fail(c, HF_ERR_STORE_UNAVAILABLE, "cannot check the device's revocation; connect again later");
+        } else if (token_revoked(state, &check->claims)) {
+            s->srv->stats->hello_refused++;
+            hf_conn_fail(c, HF_ERR_REVOKED, std::string("token refused: ") + hf_err_text(HF_ERR_REVOKED));
+        } else {
+            welcome(s, check->requested_heartbeat_ms);
+            replay_early_frames(s);
+        }
+    }
+    hf_conn_unref(c);
+}
+
 void on_hello(hf_conn *c, const hf_msg *m)
 {
     hf_server *srv = server_of(c);
@@ -64,41 +153,23 @@ void on_hello(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
         return;
     }
-    uint64_t granted = 0, timeout = 0;
-    srv->heartbeat(&hf_heartbeat_ops::negotiate, hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0, &granted,
-                   &timeout);
-
-    auto s = std::make_unique<hf_session>();
+    auto *s = new hf_session;
     s->conn = c;
     s->srv = srv;
     s->account = claims.account;
     s->device = claims.device;
     s->key = hf_device_key(s->account, s->device);
-    s->granted_ms = granted;
-
-    hf_online &online = srv->online;
-    auto existing = online.devices.find(s->key);
-    if (existing != online.devices.end()) {
-        hf_conn_fail(existing->second->conn, HF_ERR_REPLACED, std::string("device connected again from ") + c->peer);
-    } else if (online.per_account[s->account] >= uint64_t(srv->cfg->max_devices_per_account)) {
-        hf_limit_hit(&srv->conns->limits, hf_limit::devices_per_account, s->account.c_str());
-        hf_conn_fail(c, HF_ERR_TOO_MANY_CONNECTIONS,
-                     "account has limits.max_devices_per_account devices online already");
+    c->owner = s;
+    uint64_t requested_heartbeat_ms = hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0;
+    if (!srv->store.has(&hf_store_ops::device_state)) {
+        welcome(s, requested_heartbeat_ms);
         return;
     }
-    hf_session *session = s.release();
-    c->owner = session;
-    hf_online_enter(&online, session);
-
-    srv->store(&hf_store_ops::add_device, session->account.c_str(), session->device.c_str(), hf_server_store_done,
-               const_cast<char *>("add_device"));
-    srv->store(&hf_store_ops::presence_set, session->account.c_str(), session->device.c_str(),
-               srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
-    hf_conn_set_ready(c, timeout);
-    send_welcome(session, timeout);
-    hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
-           session->account.c_str(), session->device.c_str(), (unsigned long long)granted);
-    hf_delivery_pump(session);
+    // A store may answer later: frames behind the HELLO wait for it.
+    s->hello_pending = true;
+    hf_conn_ref(c);
+    srv->store(&hf_store_ops::device_state, s->account.c_str(), s->device.c_str(), revocation_read,
+               new hello_check{s, std::move(claims), requested_heartbeat_ms});
 }
 
 void on_deliver_ack(hf_session *s, const hf_msg *m)
@@ -135,9 +206,32 @@ void on_ping(hf_session *s, const hf_msg *m)
         srv->heartbeat(&hf_heartbeat_ops::on_ping, s->granted_ms);
 }
 
+// Most frames held behind a HELLO waiting for the store: a client that
+// sends on before WELCOME sends a window's worth at most.
+const size_t early_frames_max = 256;
+
+void hold_early_frame(hf_session *s, const hf_msg *m)
+{
+    if (m->type == HF_MSG_HELLO) {
+        hf_conn_fail(s->conn, HF_ERR_UNEXPECTED_TYPE, "HELLO sent twice");
+        return;
+    }
+    if (s->early_frames.size() >= early_frames_max) {
+        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED, "too many frames before WELCOME; wait for it");
+        return;
+    }
+    std::string frame;
+    hf_msg_encode(m, &frame);
+    s->early_frames.push_back(std::move(frame));
+}
+
 void on_frame(hf_conn *c, const hf_msg *m)
 {
     hf_session *s = session_of(c);
+    if (s && s->hello_pending) {
+        hold_early_frame(s, m);
+        return;
+    }
     if (c->state == hf_conn_state::hello) {
         if (m->type != HF_MSG_HELLO) {
             hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
@@ -219,4 +313,11 @@ void hf_devices_goaway(hf_server *srv)
     hf_msg_add_addresses(&goaway, srv->peer_addresses.data(), srv->peer_addresses.size());
     for (auto &entry : srv->online.devices)
         hf_conn_send(entry.second->conn, &goaway);
+}
+
+void hf_devices_kick(hf_server *srv, const char *account, const char *device, int code, const char *why)
+{
+    hf_session *s = hf_online_find(&srv->online, account, device);
+    if (s)
+        hf_conn_fail(s->conn, code, why);
 }

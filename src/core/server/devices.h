@@ -19,3 +19,7 @@ void hf_devices_data_ready(hf_server *srv, const char *account, const char *devi
 // Draining: tells every device online here to go elsewhere, naming the
 // other servers the allocators listed.
 void hf_devices_goaway(hf_server *srv);
+
+// Cuts the device's connection here, if it has one, with ERROR code: a
+// revocation (revoked) or an operator's disconnect (disconnected).
+void hf_devices_kick(hf_server *srv, const char *account, const char *device, int code, const char *why);

@@ -18,7 +18,9 @@
 // are enqueued after asynchronous steps (the device list for "*").
 struct hf_pending_send {
     hf_router *r;
-    hf_conn *sender; // ref held until freed
+    hf_conn *sender = nullptr;             // a device's (ref held until freed), or null for an API call
+    hf_send_answer_fn answer_fn = nullptr; // an API call's (when sender is null)
+    void *answer_arg = nullptr;
     uint64_t msg_id;
     uint32_t refs = 1;        // the router's, one per target copy, one in the FIFO
     uint32_t unsettled = 0;   // targets without an outcome yet
@@ -73,10 +75,19 @@ namespace
 
 enum class outcome { delivered, stored, rejected };
 
+void answer(hf_pending_send *p);
+
 void unref(hf_pending_send *p)
 {
     if (--p->refs == 0) {
-        hf_conn_unref(p->sender);
+        // Shutdown let go of it unanswered: an API caller still hears.
+        if (!p->answered && p->answer_fn) {
+            p->rejected++;
+            p->reject_code = HF_ERR_SHUTTING_DOWN;
+            answer(p);
+        }
+        if (p->sender)
+            hf_conn_unref(p->sender);
         delete p;
     }
 }
@@ -114,7 +125,15 @@ void answer(hf_pending_send *p)
     hf_send_status status = p->rejected ? HF_SEND_REJECTED : p->stored ? HF_SEND_STORED : HF_SEND_DELIVERED;
     if (status == HF_SEND_REJECTED)
         p->r->srv->stats->messages_rejected[p->reject_code]++;
-    send_ack(p->sender, p->msg_id, status, p->reject_code, p->rejected ? hf_err_text(p->reject_code) : "", p);
+    const char *text = p->rejected ? hf_err_text(p->reject_code) : "";
+    if (p->sender) {
+        send_ack(p->sender, p->msg_id, status, p->reject_code, text, p);
+        return;
+    }
+    hf_send_outcome o{status, p->reject_code, text, p->delivered, p->stored, p->rejected, 0};
+    if (p->reject_code == HF_ERR_STORE_FULL || p->reject_code == HF_ERR_STORE_UNAVAILABLE)
+        o.retry_ms = uint64_t(p->r->srv->cfg->store_retry_ms);
+    p->answer_fn(p->answer_arg, &o);
 }
 
 void unref_copy(hf_target_copy *t)
@@ -370,18 +389,15 @@ bool target_device(hf_session *sender, std::string_view to, std::string_view *de
     return true;
 }
 
-// A SEND refused before any store work: answered at once.
-bool check_send(hf_session *sender, const hf_msg *m, std::string_view *device, int *code, std::string *text)
+// A SEND's fields, whoever sent it (a device, an API call).
+bool check_fields(const hf_config &cfg, const hf_send_request *m, int *code, std::string *text)
 {
-    const hf_config &cfg = *sender->srv->cfg;
-    if (!target_device(sender, m->to, device, code, text))
-        return false;
-    if (hf_msg_has(m, HF_TAG_TTL) && m->ttl == 0) {
+    if (m->has_ttl && m->ttl == 0) {
         *code = HF_ERR_BAD_FIELD;
         *text = "ttl must be at least 1 second";
         return false;
     }
-    if (hf_msg_has(m, HF_TAG_TTL) && m->ttl > uint64_t(cfg.max_ttl_ms) / 1000) {
+    if (m->has_ttl && m->ttl > uint64_t(cfg.max_ttl_ms) / 1000) {
         *code = HF_ERR_TTL_TOO_LONG;
         *text = "ttl exceeds this server's limit of " + std::to_string(cfg.max_ttl_ms / 1000) + " s";
         return false;
@@ -393,7 +409,7 @@ bool check_send(hf_session *sender, const hf_msg *m, std::string_view *device, i
                 std::to_string(max_payload) + " (WELCOME): its DELIVER would not fit the receiver's max_frame";
         return false;
     }
-    if (hf_msg_has(m, HF_TAG_COLLAPSE) && (m->collapse.empty() || m->collapse.size() > HF_NAME_MAX)) {
+    if (m->has_collapse && (m->collapse.empty() || m->collapse.size() > HF_NAME_MAX)) {
         *code = HF_ERR_BAD_FIELD;
         *text = "collapse key must be 1-64 bytes";
         return false;
@@ -478,6 +494,39 @@ void hf_router_free(hf_router *r)
     delete r;
 }
 
+namespace
+{
+
+// The store work of a SEND whose checks passed: its targets' enqueues.
+void start_send(hf_router *r, const hf_send_request *m, std::string_view device, hf_pending_send *p)
+{
+    hf_server *srv = r->srv;
+    const hf_config &cfg = *srv->cfg;
+    p->r = r;
+    p->msg_id = m->id;
+    p->account = m->account;
+    p->from = m->from;
+    p->collapse = m->collapse;
+    p->payload = m->payload;
+    p->stored_at_ms = hf_wall_ms();
+    uint64_t ttl_ms = m->has_ttl ? m->ttl * 1000 : uint64_t(cfg.default_ttl_ms);
+    p->expires_at_ms = p->stored_at_ms + ttl_ms;
+    if (device == "*") {
+        srv->store(&hf_store_ops::list_devices, p->account.c_str(), devices_listed, p);
+        return;
+    }
+    // A device online here is known; any other is looked up if it must be.
+    if (cfg.unknown_devices == "reject" && !hf_online_find(&srv->online, p->account, device)) {
+        p->target = device;
+        srv->store(&hf_store_ops::list_devices, p->account.c_str(), target_checked, p);
+        return;
+    }
+    enqueue_to(p, std::string(device));
+    finish_issuing(p);
+}
+
+} // namespace
+
 void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
 {
     hf_conn *c = sender->conn;
@@ -497,35 +546,46 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
         send_rate_limited(c, m->id, wait_ms);
         return;
     }
-    if (!check_send(sender, m, &device, &code, &text)) {
+    hf_send_request req{sender->account,
+                        sender->device,
+                        m->to,
+                        m->id,
+                        m->collapse,
+                        m->payload,
+                        hf_msg_has(m, HF_TAG_TTL),
+                        m->ttl,
+                        hf_msg_has(m, HF_TAG_COLLAPSE)};
+    if (!target_device(sender, m->to, &device, &code, &text) || !check_fields(cfg, &req, &code, &text)) {
         srv->stats->messages_rejected[code]++;
         send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);
         return;
     }
     auto *p = new hf_pending_send;
-    p->r = r;
     p->sender = c;
     hf_conn_ref(c);
-    p->msg_id = m->id;
-    p->account = sender->account;
-    p->from = sender->device;
-    p->collapse = m->collapse;
-    p->payload = m->payload;
-    p->stored_at_ms = hf_wall_ms();
-    uint64_t ttl_ms = hf_msg_has(m, HF_TAG_TTL) ? m->ttl * 1000 : uint64_t(cfg.default_ttl_ms);
-    p->expires_at_ms = p->stored_at_ms + ttl_ms;
-    if (device == "*") {
-        srv->store(&hf_store_ops::list_devices, p->account.c_str(), devices_listed, p);
+    start_send(r, &req, device, p);
+}
+
+void hf_router_submit(hf_router *r, const hf_send_request *m, hf_send_answer_fn answer_fn, void *answer_arg)
+{
+    hf_server *srv = r->srv;
+    srv->stats->messages_received++;
+    int code = HF_OK;
+    std::string text;
+    if (m->to != "*" && !hf_name_valid(m->to)) {
+        code = HF_ERR_BAD_TARGET;
+        text = "\"to\" must be a device name (1-64 of A-Z a-z 0-9 . _ - @) or \"*\"";
+    }
+    if (code != HF_OK || !check_fields(*srv->cfg, m, &code, &text)) {
+        srv->stats->messages_rejected[code]++;
+        hf_send_outcome o{HF_SEND_REJECTED, code, text.c_str(), 0, 0, 1, 0};
+        answer_fn(answer_arg, &o);
         return;
     }
-    // A device online here is known; any other is looked up if it must be.
-    if (cfg.unknown_devices == "reject" && !hf_online_find(&srv->online, p->account, device)) {
-        p->target = device;
-        srv->store(&hf_store_ops::list_devices, p->account.c_str(), target_checked, p);
-        return;
-    }
-    enqueue_to(p, std::string(device));
-    finish_issuing(p);
+    auto *p = new hf_pending_send;
+    p->answer_fn = answer_fn;
+    p->answer_arg = answer_arg;
+    start_send(r, m, m->to, p);
 }
 
 void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto)

@@ -20,7 +20,11 @@ struct hf_session {
     std::string device;
     std::string key; // hf_device_key(account, device)
     uint64_t granted_ms = 0;
-    bool online = false;         // listed in the online table
+    bool online = false; // listed in the online table
+    // HELLO waits for the store's word on the device's revocation, and
+    // the frames behind it (encoded) wait with it.
+    bool hello_pending = false;
+    std::vector<std::string> early_frames;
     hf_token_bucket send_bucket; // limits.send_rate
 
     uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER

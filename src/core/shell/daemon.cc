@@ -39,6 +39,11 @@ void host_data_ready(void *host, const char *account, const char *device)
     hf_devices_data_ready(&static_cast<hf_daemon *>(host)->server, account, device);
 }
 
+void host_kick(void *host, const char *account, const char *device, int code)
+{
+    hf_devices_kick(&static_cast<hf_daemon *>(host)->server, account, device, code, hf_err_text(code));
+}
+
 int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
 {
     return hf_router_enqueue_applied(enqueue_arg, seq) ? 1 : 0;
@@ -274,6 +279,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->host.event_base = host_event_base;
     d->host.now_ms = host_now_ms;
     d->host.data_ready = host_data_ready;
+    d->host.kick = host_kick;
     d->host.enqueue_applied = host_enqueue_applied;
     wire_parts(d);
 
