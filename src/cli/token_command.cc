@@ -2,11 +2,11 @@
 #include <getopt.h>
 
 #include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <sstream>
 
 #include "cli/cli.h"
+#include "proto/clock.h"
 #include "proto/token.h"
 #include "proto/units.h"
 
@@ -67,8 +67,8 @@ int cli_token(int argc, char **argv)
     // The daemon trims trailing whitespace the same way.
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' '))
         secret.pop_back();
-    claims.issued_at = uint64_t(time(nullptr));
-    claims.expires_at = claims.issued_at + uint64_t(ttl_ms / 1000);
+    claims.issued_at_ms = hf_wall_ms();
+    claims.expires_at = claims.issued_at_ms / 1000 + uint64_t(ttl_ms / 1000);
     std::string token;
     if (hf_token_mint(&claims, secret, &token) != HF_OK) {
         fprintf(stderr, "handoff token: account and device must be 1-64 of A-Z a-z 0-9 . _ - @, "

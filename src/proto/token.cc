@@ -19,7 +19,7 @@ enum claim_tag : unsigned {
     claim_device = 2,
     claim_expires_at = 3,
     claim_key_id = 4,
-    claim_issued_at = 5 // optional: tokens minted before it existed have none
+    claim_issued_at_ms = 5 // optional: tokens minted before it existed have none
 };
 
 const unsigned required_claims =
@@ -65,7 +65,7 @@ bool hmac_sha256(std::string_view secret, std::string_view data, unsigned char m
 }
 
 // Parses the claims TLV; every claim appears at most once, and all but
-// issued_at must.
+// issued_at_ms must.
 bool parse_claims(std::string_view body, hf_token_claims *claims)
 {
     const auto *p = reinterpret_cast<const uint8_t *>(body.data());
@@ -80,7 +80,7 @@ bool parse_claims(std::string_view body, hf_token_claims *claims)
         if (hf_varint_get(p + pos, len - pos, &flen, &used) != HF_OK)
             return false;
         pos += used;
-        if (flen > len - pos || tag < claim_account || tag > claim_issued_at || (seen & (1u << tag)))
+        if (flen > len - pos || tag < claim_account || tag > claim_issued_at_ms || (seen & (1u << tag)))
             return false;
         seen |= 1u << tag;
         std::string_view value(body.data() + pos, flen);
@@ -97,9 +97,9 @@ bool parse_claims(std::string_view body, hf_token_claims *claims)
             claims->key_id = value;
             break;
         case claim_expires_at:
-        case claim_issued_at: {
+        case claim_issued_at_ms: {
             size_t vused = 0;
-            uint64_t *at = tag == claim_expires_at ? &claims->expires_at : &claims->issued_at;
+            uint64_t *at = tag == claim_expires_at ? &claims->expires_at : &claims->issued_at_ms;
             if (hf_varint_get(p + pos, flen, at, &vused) != HF_OK || vused != flen)
                 return false;
             break;
@@ -180,8 +180,8 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
     put_text_claim(&body, claim_device, claims->device);
     put_uint_claim(&body, claim_expires_at, claims->expires_at);
     put_text_claim(&body, claim_key_id, claims->key_id);
-    if (claims->issued_at != 0)
-        put_uint_claim(&body, claim_issued_at, claims->issued_at);
+    if (claims->issued_at_ms != 0)
+        put_uint_claim(&body, claim_issued_at_ms, claims->issued_at_ms);
 
     std::string token = token_prefix;
     hf_base64url_encode(body, &token);

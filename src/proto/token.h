@@ -16,8 +16,8 @@ struct hf_token_claims {
     std::string account;
     std::string device;
     std::string key_id;
-    uint64_t expires_at = 0; // unix seconds
-    uint64_t issued_at = 0;  // unix seconds; 0: the token has none (minted before the claim existed)
+    uint64_t expires_at = 0;   // unix seconds
+    uint64_t issued_at_ms = 0; // unix ms; 0: the token has none (minted before the claim existed)
 };
 
 struct hf_token_key {
@@ -29,7 +29,8 @@ struct hf_token_key {
 // name; it means "every other device of my account" in SEND.
 bool hf_name_valid(std::string_view name);
 
-// Writes a signed token for claims into out (issued_at only if nonzero). HF_ERR_BAD_FIELD if a name is
+// Writes a signed token for claims into out (issued_at_ms only if
+// nonzero). HF_ERR_BAD_FIELD if a name is
 // invalid or the secret is empty.
 int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::string *out);
 

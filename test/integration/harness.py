@@ -5,6 +5,7 @@ folder); when a test fails, the relay's log is printed. Tests end with a
 'N passed, N failed' line, as automake and CI read it.
 """
 
+import json
 import os
 import random
 import re
@@ -268,7 +269,7 @@ class Relay:
     relays = []
     made = 0
 
-    def __init__(self, role="standalone", share=None, server_id="test", keys=None, **settings):
+    def __init__(self, role="standalone", share=None, server_id="test", keys=None, api_keys=None, **settings):
         self.dir = tempfile.mkdtemp(prefix="handoff-test-")
         self.role = role
         if share:
@@ -286,6 +287,13 @@ class Relay:
         self.secret_file = os.path.join(self.secrets_dir, "token.secret")
         self.server_id = server_id
         self.keys = keys or [("k1", self.secret_file)]
+        # The HTTP API, with (id, secret file, scope) keys: `api_keys=True`
+        # gives one admin key "backend" (its secret: self.api_secret).
+        self.api_secret = os.path.join(self.secrets_dir, "api.secret")
+        if api_keys is True:
+            api_keys = [("backend", self.api_secret, "admin")]
+        self.api_keys = api_keys or []
+        self.api_port = free_port() if self.api_keys else None
         self.settings = {
             "role": role,
             "server_id": server_id,
@@ -299,6 +307,8 @@ class Relay:
             "heartbeat.module": "fixed",
             "log.level": "debug",
         }
+        if self.api_keys:
+            self.settings["listen.api"] = "127.0.0.1:%d" % self.api_port
         if role != "standalone":
             self.settings["cluster.key_file"] = os.path.join(self.secrets_dir, "cluster.key")
             self.settings["register.ca"] = self.ca
@@ -328,6 +338,9 @@ class Relay:
     def write_config(self):
         keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in self.keys)
         groups = {"tokens": ["keys = ( %s );" % keyring]}
+        if self.api_keys:
+            api_ring = ", ".join('{ id = "%s"; secret_file = "%s"; scope = "%s"; }' % k for k in self.api_keys)
+            groups["api"] = ["keys = ( %s );" % api_ring]
         lines = []
         for key, value in self.settings.items():
             if isinstance(value, list):
@@ -373,7 +386,7 @@ class Relay:
 
     def repick_ports(self):
         for attr, key in (("alloc_port", "listen.allocator"), ("device_port", "listen.device"),
-                          ("metrics_port", "metrics.listen")):
+                          ("metrics_port", "metrics.listen"), ("api_port", "listen.api")):
             if self.settings.get(key) == "127.0.0.1:%d" % getattr(self, attr):
                 setattr(self, attr, free_port())
                 self.settings[key] = "127.0.0.1:%d" % getattr(self, attr)
@@ -436,6 +449,28 @@ class Relay:
     def cli_background(self, token, *args):
         return subprocess.Popen(self.cli_args(token, *args), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
+
+    def api(self, method, path, body=None, secret_file=None, raw=None, headers=()):
+        """One HTTP API request with curl: (status, parsed JSON body).
+        body is sent as JSON, raw as given; secret_file picks the key
+        ("" for none)."""
+        secret_file = self.api_secret if secret_file is None else secret_file
+        args = ["curl", "-sS", "--max-time", "10", "--cacert", self.ca, "-X", method,
+                "-o", "-", "-w", "\n%{http_code}", "-H", "Content-Type: application/json"]
+        if secret_file:
+            with open(secret_file) as f:
+                args += ["-H", "Authorization: Bearer " + f.read().strip()]
+        for h in headers:
+            args += ["-H", h]
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            args += ["--data-binary", "@-"]
+        args.append("https://127.0.0.1:%d%s" % (self.api_port, path))
+        out = subprocess.run(args, input=data.encode() if isinstance(data, str) else data,
+                             capture_output=True, timeout=20)
+        assert out.returncode == 0, out.stderr.decode()
+        text, _, status = out.stdout.decode().rpartition("\n")
+        return int(status), json.loads(text) if text.strip() else None
 
     def conn(self, port=None):
         import hfwire

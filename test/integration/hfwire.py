@@ -175,7 +175,7 @@ class Conn:
             pass
 
 
-def mint_token(secret, account, device, expires_at, key_id="k1"):
+def mint_token(secret, account, device, expires_at, key_id="k1", issued_at_ms=None):
     """A device token as section 6 of docs/protocol.md describes it."""
     import base64
     import hashlib
@@ -185,6 +185,8 @@ def mint_token(secret, account, device, expires_at, key_id="k1"):
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     claims = field(1, account) + field(2, device) + field(3, expires_at) + field(4, key_id)
+    if issued_at_ms is not None:
+        claims += field(5, issued_at_ms)
     signed = "hf1." + b64url(claims)
     mac = hmac.new(secret.encode(), signed.encode(), hashlib.sha256).digest()
     return signed + "." + b64url(mac)

@@ -12,8 +12,9 @@ SRC = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(_
 ROOT = os.path.join(SRC, "src")
 
 # What each folder may include besides itself: the shell on top, then the
-# server and allocator parts side by side, then the connection layer and
-# what every part of the daemon shares, then net and proto.
+# HTTP API over the server part, the server and allocator parts side by
+# side, then the connection layer and what every part of the daemon
+# shares, then net and proto.
 ALLOWED = {
     "proto": set(),
     "net": {"proto"},
@@ -24,7 +25,8 @@ ALLOWED = {
     "core/conn": {"core/common", "net", "proto"},
     "core/server": {"core/conn", "core/common", "net", "proto"},
     "core/allocator": {"core/conn", "core/common", "net", "proto"},
-    "core/shell": {"core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/api": {"core/server", "core/conn", "core/common", "net", "proto"},
+    "core/shell": {"core/api", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
 }
 
 

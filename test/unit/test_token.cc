@@ -115,13 +115,13 @@ void token_rules(void **)
     hf_token_claims c;
     assert_int_equal(hf_token_verify(sign(reordered, "first secret"), keys, 2, now, 0, &c), HF_OK);
     assert_string_equal(c.device.c_str(), "pc");
-    assert_int_equal(c.issued_at, 0u); // none: a token minted before the claim existed
+    assert_int_equal(c.issued_at_ms, 0u); // none: a token minted before the claim existed
     assert_int_equal(hf_token_verify(sign(reordered + claim(6, "x"), "first secret"), keys, 2, now, 0, &c),
                      HF_ERR_BAD_TOKEN);
-    // issued_at (5) is optional, once at most.
+    // issued_at_ms (5, unix ms) is optional, once at most.
     std::string issued = claim(5, std::string("\xe4\xa4\xa7\xda\x06", 5));
     assert_int_equal(hf_token_verify(sign(reordered + issued, "first secret"), keys, 2, now, 0, &c), HF_OK);
-    assert_int_equal(c.issued_at, 1800000100u);
+    assert_int_equal(c.issued_at_ms, 1800000100u);
     assert_int_equal(hf_token_verify(sign(reordered + issued + issued, "first secret"), keys, 2, now, 0, &c),
                      HF_ERR_BAD_TOKEN);
     // A device's name never starts with '@' (the HTTP API's senders do).

@@ -6,183 +6,36 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 
+#include "core/common/config_keys.h"
 #include "core/common/log.h"
 #include "proto/units.h"
 
 namespace
 {
 
-enum class key_type { string, choice, duration, size, integer, keyring, string_list };
-
-struct key_spec {
-    const char *name;
-    key_type type;
-    const char *default_value;
-    int64_t min, max;
-    const char *choices; // for choice: "a|b|c"
-    int64_t hf_config::*number;
-    std::string hf_config::*text;
-    const char *help;
-};
-
-constexpr int64_t day_ms = 86400000;
-
-#define STR(name, def, member, help)                                                                                   \
-    {                                                                                                                  \
-        name, key_type::string, def, 0, 0, nullptr, nullptr, &hf_config::member, help                                  \
-    }
-#define CHOICE(name, def, choices, member, help)                                                                       \
-    {                                                                                                                  \
-        name, key_type::choice, def, 0, 0, choices, nullptr, &hf_config::member, help                                  \
-    }
-#define DUR(name, def, min, max, member, help)                                                                         \
-    {                                                                                                                  \
-        name, key_type::duration, def, min, max, nullptr, &hf_config::member, nullptr, help                            \
-    }
-#define SIZE(name, def, min, max, member, help)                                                                        \
-    {                                                                                                                  \
-        name, key_type::size, def, min, max, nullptr, &hf_config::member, nullptr, help                                \
-    }
-#define INT(name, def, min, max, member, help)                                                                         \
-    {                                                                                                                  \
-        name, key_type::integer, def, min, max, nullptr, &hf_config::member, nullptr, help                             \
-    }
-
-const key_spec key_specs[] = {
-    {"role", key_type::choice, "standalone", 0, 0, "standalone|server|allocator", nullptr, nullptr,
-     "standalone: allocator and server in one process; server: connection server that registers with "
-     "allocators; allocator: answers devices with registered servers"},
-    STR("server_id", "", server_id, "name of this server in logs and frames (default: host name)"),
-    STR("modules.dir", "", module_dir,
-        "where modules are loaded from (default: $HANDOFF_MODULE_DIR, else the installed module directory)"),
-    STR("listen.device", "127.0.0.1:7401", listen_device, "TLS listener for devices, host:port"),
-    STR("listen.allocator", "127.0.0.1:7400", listen_allocator, "TLS listener for address requests, host:port"),
-    STR("listen.websocket", "", listen_websocket,
-        "TLS listener for browsers (WebSocket), host:port; \"\" turns it off"),
-    STR("websocket.path", "/handoff", websocket_path, "the path of the WebSocket endpoint"),
-    {"websocket.origins", key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
-     "web pages allowed to connect: [ \"https://app.example.org\", ... ], or [ \"*\" ] for any; a request "
-     "without Origin (not a browser) is always allowed"},
-    STR("websocket.advertise", "", websocket_advertise,
-        "the URL browsers are given for this server (default: wss://listen.websocket + websocket.path)"),
-    STR("websocket.allocate_path", "/allocate", websocket_allocate_path,
-        "the path where browsers get server URLs over HTTPS (roles standalone and allocator)"),
-    SIZE("websocket.max_request", "8k", 1024, 65536, websocket_max_request,
-         "largest WebSocket opening request (request line and headers)"),
-    STR("advertise", "", advertise, "device address handed out by the allocator (default: listen.device)"),
-    STR("tls.certificate", "", tls_certificate, "PEM certificate chain of the listeners (required)"),
-    STR("tls.key", "", tls_key, "PEM private key matching tls.certificate (required)"),
-    CHOICE("tls.min_version", "1.2", "1.2|1.3", tls_min_version, "lowest TLS version accepted"),
-    STR("tls.ciphers", "ECDHE+AESGCM:ECDHE+CHACHA20", tls_ciphers,
-        "OpenSSL cipher list for TLS 1.2; the default is forward-secret AEAD suites only (no CBC: LUCKY13)"),
-    STR("tls.ciphersuites", "", tls_ciphersuites, "OpenSSL ciphersuites for TLS 1.3 (default: OpenSSL's)"),
-    STR("tls.ticket_key_file", "", tls_ticket_key_file,
-        "file of 80 or more secret bytes that every server of a cluster shares, so a device resumes its TLS session "
-        "on any of them (default: a random key per process)"),
-    {"tokens.keys", key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
-     "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens (required)"},
-    DUR("tokens.clock_skew", "60s", 0, 3600000, token_clock_skew_ms, "how far past expiry a token is still accepted"),
-    SIZE("limits.max_frame", "256k", 1024, 16 << 20, max_frame, "largest frame body accepted or sent"),
-    INT("limits.max_fields", "64", 8, 4096, max_fields, "most fields in one frame"),
-    DUR("limits.handshake_timeout", "10s", 100, 300000, handshake_timeout_ms, "time allowed for the TLS handshake"),
-    DUR("limits.hello_timeout", "10s", 100, 300000, hello_timeout_ms,
-        "time allowed between the handshake and HELLO (or ALLOC_REQ)"),
-    DUR("limits.max_ttl", "28d", 1000, 365 * day_ms, max_ttl_ms, "longest ttl a SEND may ask for"),
-    INT("limits.queue_max_messages", "10000", 1, 100000000, queue_max_messages,
-        "most messages waiting for one device; more are rejected with queue_full"),
-    SIZE("limits.queue_max_bytes", "64m", 1024, int64_t(1) << 40, queue_max_bytes,
-         "most payload bytes waiting for one device; more are rejected with queue_full"),
-    INT("limits.max_connections", "50000", 1, 10000000, max_connections,
-        "most open connections in all; more are closed at once"),
-    INT("limits.max_connections_per_address", "1000", 1, 10000000, max_connections_per_address,
-        "most open connections from one source address"),
-    INT("limits.frame_rate", "2000", 1, 10000000, frame_rate,
-        "frames a second one connection may send on average; beyond the burst: ERROR rate_limited and a close"),
-    INT("limits.frame_burst", "4000", 1, 10000000, frame_burst, "frames one connection may send at once"),
-    INT("limits.send_rate", "500", 1, 10000000, send_rate,
-        "SENDs a second one device may make on average; beyond the burst: rejected rate_limited"),
-    INT("limits.send_burst", "1000", 1, 10000000, send_burst, "SENDs one device may make at once"),
-    INT("limits.max_devices_per_account", "100", 1, 1000000, max_devices_per_account,
-        "most devices of one account online at once on this server"),
-    DUR("log.limit_interval", "10s", 0, 3600000, limit_log_interval_ms,
-        "a limit being reached is logged at most this often (with the count)"),
-    INT("delivery.window", "64", 1, 65535, window, "most DELIVERs a device may leave unacknowledged"),
-    DUR("delivery.default_ttl", "7d", 1000, 365 * day_ms, default_ttl_ms, "ttl of a SEND that gives none"),
-    DUR("delivery.ack_wait", "2s", 0, 60000, ack_wait_ms,
-        "how long SEND_ACK waits for an online target's acknowledgement before answering stored"),
-    DUR("delivery.ack_batch", "1ms", 0, 1000, ack_batch_ms,
-        "SEND_ACKs that targets' acknowledgements settle are gathered this long and sent together (0: at once)"),
-    DUR("delivery.dedup_window", "1h", 1000, 7 * day_ms, dedup_window_ms,
-        "how long a sender's recent ids to one target are remembered after its last message, to drop resends"),
-    INT("delivery.dedup_ids", "1024", 64, 16384, dedup_ids,
-        "how many of a sender's newest ids to one target are told apart from resends (rounded up to a power of "
-        "two; the store keeps one bit each per sender and target)"),
-    DUR("delivery.store_retry", "1s", 10, 600000, store_retry_ms,
-        "retry_ms in a SEND_ACK rejected store_full or store_unavailable: when the sender should try again"),
-    INT("delivery.max_attempts", "5", 1, 1000, max_attempts,
-        "a message whose device closes its connection (or is closed) this many times in a row with it the oldest "
-        "unacknowledged is set aside: acknowledged on the device's behalf, logged and counted, so the rest of its "
-        "queue flows"),
-    CHOICE("delivery.unknown_devices", "store", "store|reject", unknown_devices,
-           "a SEND to a device of the account that has never connected: store (it waits for the device's first "
-           "connection, until its ttl) or reject (SEND_ACK unknown_device: a typo makes no silent queue)"),
-    DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
-        "how often expired messages are swept from the store"),
-    DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),
-    DUR("allocator.backoff_cap", "60s", 10, 3600000, backoff_cap_ms, "reconnect backoff cap hinted to clients"),
-    STR("cluster.key_file", "", cluster_key_file,
-        "file holding the key servers present to allocators (required for roles server and allocator)"),
-    {"register.allocators", key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
-     "allocators a server registers with: [ \"host:port\", ... ] (required for role server)"},
-    STR("register.ca", "", register_ca, "CA bundle that signed the allocators' certificates (default: the system's)"),
-    INT("register.weight", "100", 1, 1000000, register_weight, "this server's capacity relative to the others"),
-    INT("allocator.answer_count", "3", 1, 16, answer_count, "most server addresses in one answer"),
-    DUR("allocator.refresh_interval", "2s", 100, 60000, refresh_interval_ms,
-        "how often servers refresh their registration; one missed by half an interval more lapses"),
-    DUR("cluster.presence_ttl", "60s", 1000, 3600000, presence_ttl_ms,
-        "how long a device's presence (which server holds it) lives in a shared store unless refreshed; "
-        "refreshed every third of it"),
-    DUR("drain.timeout", "10s", 0, 600000, drain_timeout_ms,
-        "on SIGTERM, how long to wait for devices to move and in-flight acknowledgements to arrive"),
-    STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
-        "HTTP listener for /metrics (Prometheus) and /healthz; \"\" turns it off"),
-    CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
-    CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
-    STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),
-    {"store.module", key_type::string, "memory", 0, 0, nullptr, nullptr, nullptr,
-     "store module (loads store_NAME.so); its own keys go in the same group"},
-    {"heartbeat.module", key_type::string, "fixed", 0, 0, nullptr, nullptr, nullptr,
-     "heartbeat policy module (loads hb_NAME.so); its own keys go in the same group"},
-};
-
-#undef STR
-#undef CHOICE
-#undef DUR
-#undef SIZE
-#undef INT
-
-const char *type_name(key_type t)
+const char *type_name(hf_key_type t)
 {
     switch (t) {
-    case key_type::string:
+    case hf_key_type::string:
         return "string";
-    case key_type::choice:
+    case hf_key_type::choice:
         return "choice";
-    case key_type::duration:
+    case hf_key_type::duration:
         return "duration";
-    case key_type::size:
+    case hf_key_type::size:
         return "size";
-    case key_type::integer:
+    case hf_key_type::integer:
         return "integer";
-    case key_type::keyring:
+    case hf_key_type::keyring:
         return "list";
-    case key_type::string_list:
+    case hf_key_type::string_list:
         return "list of strings";
     }
     return "?";
@@ -297,14 +150,14 @@ bool parse_number(int type, const std::string &text, bool is_string, int64_t min
     return true;
 }
 
-int setting_type_of(key_type t)
+int setting_type_of(hf_key_type t)
 {
     switch (t) {
-    case key_type::duration:
+    case hf_key_type::duration:
         return HF_SETTING_DURATION;
-    case key_type::size:
+    case hf_key_type::size:
         return HF_SETTING_SIZE;
-    case key_type::integer:
+    case hf_key_type::integer:
         return HF_SETTING_INT;
     default:
         return HF_SETTING_STRING;
@@ -318,19 +171,19 @@ bool choice_allowed(const char *choices, const std::string &v)
 }
 
 // Applies one table row to the config from text (the file's, or the default).
-bool apply_key(parse_ctx *ctx, const key_spec &spec, const std::string &text, bool is_string, int line)
+bool apply_key(parse_ctx *ctx, const hf_key_spec &spec, const std::string &text, bool is_string, int line)
 {
     hf_config *cfg = ctx->cfg;
     std::string why;
     switch (spec.type) {
-    case key_type::keyring:
-    case key_type::string_list:
+    case hf_key_type::keyring:
+    case hf_key_type::string_list:
         return true;
-    case key_type::string:
-    case key_type::choice:
+    case hf_key_type::string:
+    case hf_key_type::choice:
         if (!is_string)
             return fail(ctx, line, std::string(spec.name) + ": expected a string in double quotes");
-        if (spec.type == key_type::choice && !choice_allowed(spec.choices, text))
+        if (spec.type == hf_key_type::choice && !choice_allowed(spec.choices, text))
             return fail(ctx, line, std::string(spec.name) + ": \"" + text + "\" is not one of " + spec.choices);
         if (!strcmp(spec.name, "role"))
             cfg->role = text == "server"      ? hf_role::server
@@ -394,33 +247,50 @@ bool parse_string_list(parse_ctx *ctx, const char *name, const config_setting_t 
     return true;
 }
 
-bool parse_keyring(parse_ctx *ctx, const config_setting_t *list)
+// tokens.keys (id, secret_file) and api.keys (the same and a scope): the
+// keys are read into cfg->token_keys or cfg->api_keys.
+bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting_t *list)
 {
+    bool scoped = name == "api.keys";
+    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
+                              : "{ id = \"k1\"; secret_file = \"token.secret\"; }";
     int line = config_setting_source_line(list);
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
-        return fail(ctx, line, "tokens.keys: expected a list: ( { id = \"k1\"; secret_file = \"...\"; } )");
+        return fail(ctx, line, name + ": expected a list: ( " + form + " )");
+    std::vector<std::string> ids;
     for (int i = 0; i < config_setting_length(list); i++) {
         const config_setting_t *entry = config_setting_get_elem(list, unsigned(i));
         int eline = config_setting_source_line(entry);
-        const char *id = nullptr, *file = nullptr;
+        const char *id = nullptr, *file = nullptr, *scope = nullptr;
         if (!config_setting_is_group(entry) || !config_setting_lookup_string(entry, "id", &id) ||
-            !config_setting_lookup_string(entry, "secret_file", &file) || config_setting_length(entry) != 2)
-            return fail(ctx, eline, "tokens.keys: each entry is { id = \"k1\"; secret_file = \"path\"; }");
-        for (const hf_token_key &k : ctx->cfg->token_keys)
-            if (k.id == id)
-                return fail(ctx, eline, std::string("tokens.keys: key id \"") + id + "\" given twice");
-        hf_token_key key;
-        key.id = id;
-        if (!read_secret_file(ctx, "tokens.keys", resolve_path(ctx, file), eline, &key.secret))
+            !config_setting_lookup_string(entry, "secret_file", &file) ||
+            (scoped && !config_setting_lookup_string(entry, "scope", &scope)) ||
+            config_setting_length(entry) != (scoped ? 3 : 2))
+            return fail(ctx, eline, name + ": each entry is " + form);
+        if (scoped && strcmp(scope, "send") != 0 && strcmp(scope, "admin") != 0)
+            return fail(ctx, eline, name + ": scope \"" + scope + "\" is not \"send\" or \"admin\"");
+        // An API key's messages come from "@<id>", a name too.
+        if (!hf_name_valid(scoped ? std::string("@") + id : std::string(id)))
+            return fail(ctx, eline,
+                        name + ": key id \"" + id + "\" is not 1-" + (scoped ? "63" : "64") +
+                            " of A-Z a-z 0-9 . _ - @");
+        if (std::find(ids.begin(), ids.end(), id) != ids.end())
+            return fail(ctx, eline, name + ": key id \"" + id + "\" given twice");
+        ids.push_back(id);
+        std::string secret;
+        if (!read_secret_file(ctx, name.c_str(), resolve_path(ctx, file), eline, &secret))
             return false;
-        ctx->cfg->token_keys.push_back(std::move(key));
+        if (scoped)
+            ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), strcmp(scope, "admin") == 0});
+        else
+            ctx->cfg->token_keys.push_back(hf_token_key{id, std::move(secret)});
     }
     return true;
 }
 
-const key_spec *find_key(const std::string &path)
+const hf_key_spec *find_key(const std::string &path)
 {
-    for (const key_spec &spec : key_specs)
+    for (const hf_key_spec &spec : hf_key_table())
         if (path == spec.name)
             return &spec;
     return nullptr;
@@ -441,15 +311,15 @@ bool is_module_group(const std::string &path, hf_module_settings **group, hf_con
 
 // Walks every setting in the file: known keys are applied, module keys
 // kept for later, anything else is an error (a typo must not pass quietly).
-bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_spec *> *seen)
+bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const hf_key_spec *> *seen)
 {
     for (int i = 0; i < config_setting_length(group); i++) {
         const config_setting_t *s = config_setting_get_elem(group, unsigned(i));
         std::string path = setting_path(s);
         int line = config_setting_source_line(s);
         ctx->key_lines[path] = line;
-        if (path == "tokens.keys") {
-            if (!parse_keyring(ctx, s))
+        if (path == "tokens.keys" || path == "api.keys") {
+            if (!parse_keyring(ctx, path, s))
                 return false;
             seen->push_back(find_key(path));
             continue;
@@ -474,7 +344,7 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const key_s
             module_group->raw.push_back(hf_raw_setting{config_setting_name(s), text, is_string, line});
             continue;
         }
-        const key_spec *spec = find_key(path);
+        const hf_key_spec *spec = find_key(path);
         if (!spec)
             return fail(ctx, line, "unknown key \"" + path + "\" (see handoffd.conf(5))");
         if (!apply_key(ctx, *spec, text, is_string, line))
@@ -494,6 +364,12 @@ bool check_whole(parse_ctx *ctx)
     if (cfg->token_keys.empty())
         return fail(ctx, line_of(ctx, "tokens"),
                     "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
+    if (!cfg->listen_api.empty() && cfg->role == hf_role::allocator)
+        return fail(ctx, line_of(ctx, "listen.api"), "listen.api is for roles standalone and server, not allocator");
+    if (!cfg->listen_api.empty() && cfg->api_keys.empty())
+        return fail(ctx, line_of(ctx, "listen.api"),
+                    "listen.api needs api.keys = ( { id = \"backend\"; secret_file = \"api.secret\"; scope = "
+                    "\"send\"; } )");
     if (cfg->backoff_cap_ms < cfg->backoff_base_ms)
         return fail(ctx, line_of(ctx, "allocator.backoff_cap"),
                     "allocator.backoff_cap must not be below allocator.backoff_base");
@@ -548,10 +424,10 @@ bool hf_config_load(const char *path, hf_config *cfg, std::string *err)
         ctx.dir = "/";
 
     // Defaults first, through the same code as the file's values.
-    for (const key_spec &spec : key_specs) {
-        if (spec.type == key_type::keyring)
+    for (const hf_key_spec &spec : hf_key_table()) {
+        if (spec.type == hf_key_type::keyring)
             continue;
-        bool is_string = spec.type != key_type::integer;
+        bool is_string = spec.type != hf_key_type::integer;
         if (!apply_key(&ctx, spec, spec.default_value, is_string, 0))
             return false;
     }
@@ -575,7 +451,7 @@ bool hf_config_load(const char *path, hf_config *cfg, std::string *err)
                config_error_text(conf.get());
         return false;
     }
-    std::vector<const key_spec *> seen;
+    std::vector<const hf_key_spec *> seen;
     if (!walk(&ctx, config_root_setting(conf.get()), &seen))
         return false;
     return check_whole(&ctx);
@@ -629,7 +505,7 @@ namespace
 {
 
 // The store's quotas are handed to it once, at open.
-bool reloadable(const key_spec &spec)
+bool reloadable(const hf_key_spec &spec)
 {
     static const char *const extra[] = {"tokens.clock_skew", "delivery.default_ttl",
                                         "delivery.ack_wait", "delivery.ack_batch",
@@ -648,7 +524,8 @@ bool reloadable(const key_spec &spec)
 void hf_config_apply_reload(const hf_config &fresh, hf_config *running)
 {
     running->token_keys = fresh.token_keys;
-    for (const key_spec &spec : key_specs) {
+    running->api_keys = fresh.api_keys;
+    for (const hf_key_spec &spec : hf_key_table()) {
         if (!reloadable(spec))
             continue;
         if (spec.number)
@@ -661,8 +538,9 @@ void hf_config_apply_reload(const hf_config &fresh, hf_config *running)
 std::vector<hf_config_key_doc> hf_config_key_docs(void)
 {
     std::vector<hf_config_key_doc> docs;
-    for (const key_spec &spec : key_specs)
-        docs.push_back(hf_config_key_doc{spec.name, spec.type == key_type::choice ? spec.choices : type_name(spec.type),
+    for (const hf_key_spec &spec : hf_key_table())
+        docs.push_back(hf_config_key_doc{spec.name,
+                                         spec.type == hf_key_type::choice ? spec.choices : type_name(spec.type),
                                          spec.default_value, spec.help});
     return docs;
 }

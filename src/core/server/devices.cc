@@ -47,12 +47,11 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
 }
 
 // What a revocation leaves of a token: refused while the device is
-// revoked, and if issued before its not_before (a token without issued_at
-// counts as issued at 0). Seconds against ms: a restore's not_before is
-// its second, so a token minted in that second works.
+// revoked, and if issued before its not_before (a token without
+// issued_at_ms counts as issued at 0).
 bool token_revoked(const hf_store_device_state *state, const hf_token_claims *claims)
 {
-    return state->revoked || claims->issued_at * 1000 < state->not_before_ms;
+    return state->revoked || claims->issued_at_ms < state->not_before_ms;
 }
 
 // The token is good and not revoked: the device goes online here.

@@ -199,6 +199,23 @@ void reload(hf_daemon *d)
            cfg.path.c_str());
 }
 
+// What GET /v1/status says of this server (the API adds the store's part).
+json_t *api_status(void *shell)
+{
+    auto *d = static_cast<hf_daemon *>(shell);
+    static const char *role_names[] = {"standalone", "server", "allocator"};
+    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "server_id", d->cfg.server_id.c_str(), "role",
+                     role_names[int(d->cfg.role)], "version", PACKAGE_VERSION, "draining", d->server.stopping,
+                     "connections", json_int_t(d->conns.open), "online_devices",
+                     json_int_t(d->server.online.devices.size()), "sends_waiting",
+                     json_int_t(d->server.router ? hf_router_awaiting_ack(d->server.router) : 0));
+}
+
+void api_drain(void *shell)
+{
+    begin_stop(static_cast<hf_daemon *>(shell));
+}
+
 void on_signal(evutil_socket_t sig, short, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
@@ -262,6 +279,13 @@ void wire_parts(hf_daemon *d)
     d->metrics.conns = &conns;
     d->metrics.server = &d->server;
     d->metrics.allocator = &d->allocator;
+    d->metrics.api = &d->api;
+    d->api.cfg = &d->cfg;
+    d->api.server = &d->server;
+    d->api.conns = &conns;
+    d->api.status = api_status;
+    d->api.drain = api_drain;
+    d->api.shell = d;
 }
 
 } // namespace
@@ -306,6 +330,8 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     }
     if (!d->cfg.listen_websocket.empty() &&
         !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_websocket, err)))
+        return false;
+    if (d->cfg.role != hf_role::allocator && !hf_api_start(&d->api, d->base.get(), err))
         return false;
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
         return false;
@@ -384,6 +410,7 @@ void log_ready(hf_daemon *d)
 void hf_daemon_run(hf_daemon *d)
 {
     event_base_dispatch(d->base.get());
+    hf_api_close(&d->api); // before the router lets go of the API's sends
     hf_registration_stop(&d->registrations);
     hf_conn_close_all(&d->conns);
     if (d->server.router)

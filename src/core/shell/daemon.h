@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/allocator/allocator.h"
+#include "core/api/api.h"
 #include "core/common/config.h"
 #include "core/common/event_ptr.h"
 #include "core/common/stats.h"
@@ -54,6 +55,7 @@ struct hf_daemon {
     hf_allocator allocator;
     hf_registrations registrations; // server role: our registration with each allocator
     hf_websocket_front websocket_front;
+    hf_api api; // the HTTP API, if listen.api is set
 
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;

@@ -125,6 +125,20 @@ bool make_certificates(const std::string &dir, std::string *err)
            write_pem(dir + "/server.key", nullptr, server_key.get(), err);
 }
 
+// 32 random bytes, as hex, in a file only its owner reads.
+bool write_random_secret(const std::string &path, std::string *err)
+{
+    unsigned char secret[32];
+    RAND_bytes(secret, sizeof secret);
+    std::string hex;
+    for (unsigned char b : secret) {
+        char two[3];
+        snprintf(two, sizeof two, "%02x", b);
+        hex += two;
+    }
+    return write_text(path, hex + "\n", 0600, err);
+}
+
 std::string dev_config(int port_base, const std::string &store_path)
 {
     char text[4096];
@@ -134,8 +148,10 @@ std::string dev_config(int port_base, const std::string &store_path)
              "role = \"standalone\";\n"
              "server_id = \"dev\";\n"
              "listen = { allocator = \"127.0.0.1:%d\"; device = \"127.0.0.1:%d\";\n"
-             "           websocket = \"127.0.0.1:%d\"; };  # browsers (docs/browser.md)\n"
+             "           websocket = \"127.0.0.1:%d\";  # browsers (docs/browser.md)\n"
+             "           api = \"127.0.0.1:%d\"; };  # the HTTP API (docs/api.md)\n"
              "metrics = { listen = \"127.0.0.1:%d\"; };  # /metrics and /healthz\n"
+             "api = { keys = ( { id = \"dev\"; secret_file = \"api.secret\"; scope = \"admin\"; } ); };\n"
              "# The browser demo's pages, as tools/web-demo serves them.\n"
              "websocket = { origins = [ \"http://127.0.0.1:%d\", \"http://localhost:%d\" ]; };\n"
              "tls = { certificate = \"server.pem\"; key = \"server.key\"; };\n"
@@ -144,7 +160,8 @@ std::string dev_config(int port_base, const std::string &store_path)
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
              "log = { level = \"info\"; };\n",
-             port_base, port_base + 1, port_base + 3, port_base + 2, port_base + 4, port_base + 4, store_path.c_str());
+             port_base, port_base + 1, port_base + 3, port_base + 5, port_base + 2, port_base + 4, port_base + 4,
+             store_path.c_str());
     return text;
 }
 
@@ -160,18 +177,9 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
         if (!make_certificates(dir, err))
             return false;
     }
-    if (!exists(dir + "/token.secret")) {
-        unsigned char secret[32];
-        RAND_bytes(secret, sizeof secret);
-        std::string hex;
-        for (unsigned char b : secret) {
-            char two[3];
-            snprintf(two, sizeof two, "%02x", b);
-            hex += two;
-        }
-        if (!write_text(dir + "/token.secret", hex + "\n", 0600, err))
+    for (const char *name : {"/token.secret", "/api.secret"})
+        if (!exists(dir + name) && !write_random_secret(dir + name, err))
             return false;
-    }
     *config = dir + "/handoffd.conf";
     // The store's path is written absolute: modules see it as given.
     char *abs = realpath(dir.c_str(), nullptr);
@@ -186,6 +194,11 @@ void hf_dev_print_howto(const std::string &dir, const hf_config &cfg, const std:
 {
     std::string metrics = cfg.metrics_listen.empty() ? "off" : "http://" + cfg.metrics_listen + "/metrics";
     std::string browsers = cfg.listen_websocket.empty() ? "off" : "wss://" + cfg.listen_websocket;
+    std::string api;
+    if (!cfg.listen_api.empty())
+        api = "A backend or an operator, over the HTTP API (docs/api.md):\n\n"
+              "  handoffctl --url https://" +
+              cfg.listen_api + " --ca " + dir + "/ca.pem --key-file " + dir + "/api.secret devices alice\n\n";
     printf("\nhandoff dev relay: allocator %s, devices %s, browsers %s, metrics %s, files in %s/\n"
            "Throwaway credentials: do not use them for anything real. Ctrl-C stops it.\n\n"
            "Try it from two more terminals:\n\n"
@@ -196,9 +209,10 @@ void hf_dev_print_howto(const std::string &dir, const hf_config &cfg, const std:
            "  %s send --token \"$(%s token --secret-file %s/token.secret --account alice --device pc)\" \\\n"
            "      --to phone 'https://example.org/bookmarked'\n\n"
            "Browsers: tools/web-demo serves a bookmark list and prints a page address for a pc\n"
-           "and a phone of alice.\n\n",
+           "and a phone of alice.\n\n"
+           "%s",
            cfg.listen_allocator.c_str(), cfg.listen_device.c_str(), browsers.c_str(), metrics.c_str(), dir.c_str(),
            cfg.listen_allocator.c_str(), dir.c_str(), client.c_str(), client.c_str(), dir.c_str(), client.c_str(),
-           client.c_str(), dir.c_str());
+           client.c_str(), dir.c_str(), api.c_str());
     fflush(stdout);
 }

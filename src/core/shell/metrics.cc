@@ -173,6 +173,13 @@ std::string hf_metrics_render(hf_metrics *d)
     metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
            d->allocator->servers.size());
     metric(&out, "handoff_draining", "gauge", "1 while the daemon drains after SIGTERM.", d->server->stopping ? 1 : 0);
+    header(&out, "handoff_api_requests_total", "counter", "HTTP API requests answered, by route and status.");
+    for (const auto &[route_status, n] : d->api->answered) {
+        char line[256];
+        snprintf(line, sizeof line, "handoff_api_requests_total{route=\"%s\",status=\"%d\"} %" PRIu64 "\n",
+                 route_status.first.c_str(), route_status.second, n);
+        out += line;
+    }
     return out;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/allocator/allocator.h"
+#include "core/api/api.h"
 #include "core/conn/conn.h"
 #include "core/server/server.h"
 
@@ -19,6 +20,7 @@ struct hf_metrics {
     const hf_conn_pool *conns = nullptr;
     hf_server *server = nullptr; // its store is asked for depth and usage
     const hf_allocator *allocator = nullptr;
+    const hf_api *api = nullptr; // its answers, counted
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
     int64_t queue_depth = -1;                                // the store's last answer; -1 before any
     int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op

@@ -1,0 +1,48 @@
+// One HTTP API request while it is answered, and what the routes share:
+// answering with JSON (a result or an error) and the names in the path.
+// A call is answered exactly once, by hf_api_reply or hf_api_fail, which
+// free it; a route that waits for the store or the router keeps it until
+// then. If the API closes first, it answers 503 itself and keeps the call
+// for the route's own last answer, which then only frees it.
+#pragma once
+#include <event2/http.h>
+#include <jansson.h>
+
+#include <string>
+
+#include "core/api/api.h"
+
+struct hf_api_call {
+    hf_api *api = nullptr;
+    evhttp_request *req = nullptr; // null once the API answered it at close
+    const char *route = "";        // for the count ("messages", "devices", ...)
+    std::string key_id;            // the caller's api.keys id
+    std::string account, device;   // from the path
+    json_t *body = nullptr;        // a POST's parsed body, or null
+    ~hf_api_call() { json_decref(body); }
+};
+
+// Answers with status and body (taken: the call owns the reference) and
+// frees the call.
+void hf_api_reply(hf_api_call *call, int status, json_t *body);
+
+// Answers {"error": error, "message": message} and frees the call.
+// retry_ms, if not 0, is also sent as Retry-After (in whole seconds) and
+// "retry_ms".
+void hf_api_fail(hf_api_call *call, int status, const char *error, const std::string &message, uint64_t retry_ms = 0);
+
+// A protocol error code as an HTTP status, for a rejected message or a
+// store that failed (hf_api_fail with its name).
+int hf_api_status_of(int code);
+
+// The store's failure for an operation, answered.
+void hf_api_fail_store(hf_api_call *call, int store_status);
+
+// The routes. Each answers the call, now or later.
+void hf_api_post_message(hf_api_call *call);
+void hf_api_list_devices(hf_api_call *call);
+void hf_api_revoke(hf_api_call *call);
+void hf_api_restore(hf_api_call *call);
+void hf_api_disconnect(hf_api_call *call);
+void hf_api_status(hf_api_call *call);
+void hf_api_drain(hf_api_call *call);

@@ -1,0 +1,325 @@
+// The device routes: an account's devices with their presence and queues,
+// and revoke, restore and disconnect. Each asks the store (shared by every
+// server with Redis), and a device held by another server is cut there
+// through the store's kick.
+#include <algorithm>
+#include <vector>
+
+#include "core/api/api_call.h"
+#include "core/server/devices.h"
+#include "proto/clock.h"
+
+namespace
+{
+
+// Most fetch-and-acknowledge rounds of a revocation's purge (each takes
+// a whole queue's worth, so one is the rule).
+const int purge_rounds_max = 16;
+
+// A device route's state across its store calls.
+struct device_call {
+    hf_api_call *call;
+    void (*next)(device_call *); // once the device is known
+    std::vector<std::string> names;
+    std::vector<json_t *> states; // the list: one per name
+    size_t waiting = 0;
+    int failed = HF_STORE_OK;
+    std::string server; // where the device is online, if anywhere
+    uint64_t purged = 0;
+    int purge_rounds = 0;
+    uint64_t not_before_ms = 0;
+};
+
+hf_server *server_of(const device_call *d)
+{
+    return d->call->api->server;
+}
+
+// Answers and frees d (with its call).
+void finish(device_call *d, int status, json_t *body)
+{
+    hf_api_reply(d->call, status, body);
+    for (json_t *s : d->states)
+        json_decref(s);
+    delete d;
+}
+
+void finish_failed(device_call *d, int store_status)
+{
+    hf_api_fail_store(d->call, store_status);
+    for (json_t *s : d->states)
+        json_decref(s);
+    delete d;
+}
+
+// The store's answer came after the API closed: nothing more is asked.
+bool abandoned(device_call *d)
+{
+    if (d->call->req)
+        return false;
+    finish(d, 503, json_object());
+    return true;
+}
+
+json_t *state_json(const std::string &device, const hf_store_device_state *st)
+{
+    json_t *o = json_pack("{s:s, s:b, s:I, s:I, s:b}", "device", device.c_str(), "online", st->server_id != nullptr,
+                          "queue_messages", json_int_t(st->queue_messages), "queue_bytes", json_int_t(st->queue_bytes),
+                          "revoked", st->revoked != 0);
+    json_object_set_new(o, "server", st->server_id ? json_string(st->server_id) : json_null());
+    json_object_set_new(o, "connected_since_ms",
+                        st->connected_since_ms ? json_integer(json_int_t(st->connected_since_ms)) : json_null());
+    json_object_set_new(o, "last_seen_ms", st->last_seen_ms ? json_integer(json_int_t(st->last_seen_ms)) : json_null());
+    return o;
+}
+
+// ---- GET .../devices ----------------------------------------------------
+
+void list_done(device_call *d)
+{
+    if (d->failed != HF_STORE_OK) {
+        finish_failed(d, d->failed);
+        return;
+    }
+    std::vector<size_t> order(d->names.size());
+    for (size_t i = 0; i < order.size(); i++)
+        order[i] = i;
+    std::sort(order.begin(), order.end(), [d](size_t a, size_t b) { return d->names[a] < d->names[b]; });
+    json_t *devices = json_array();
+    for (size_t i : order) {
+        json_array_append(devices, d->states[i]);
+    }
+    finish(d, 200, json_pack("{s:s, s:o}", "account", d->call->account.c_str(), "devices", devices));
+}
+
+struct state_slot {
+    device_call *d;
+    size_t index;
+};
+
+void state_read(void *arg, int status, const hf_store_device_state *st)
+{
+    auto *slot = static_cast<state_slot *>(arg);
+    device_call *d = slot->d;
+    if (status != HF_STORE_OK)
+        d->failed = status;
+    else
+        d->states[slot->index] = state_json(d->names[slot->index], st);
+    delete slot;
+    if (--d->waiting == 0)
+        list_done(d);
+}
+
+void describe_all(device_call *d)
+{
+    d->states.assign(d->names.size(), nullptr);
+    d->waiting = d->names.size() + 1; // the last answer, or this function, finishes
+    for (size_t i = 0; i < d->names.size(); i++)
+        server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->names[i].c_str(), state_read,
+                            new state_slot{d, i});
+    if (--d->waiting == 0)
+        list_done(d);
+}
+
+void devices_listed(void *arg, int status, const char *const *devices, size_t count)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (abandoned(d))
+        return;
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    d->names.assign(devices, devices + count);
+    if (!d->call->device.empty() && std::find(d->names.begin(), d->names.end(), d->call->device) == d->names.end()) {
+        hf_api_fail(d->call, 404, hf_err_name(HF_ERR_UNKNOWN_DEVICE),
+                    "account \"" + d->call->account + "\" has no device \"" + d->call->device + "\"");
+        delete d;
+        return;
+    }
+    if (count == 0) {
+        hf_api_fail(d->call, 404, "unknown_account",
+                    "account \"" + d->call->account + "\" has no devices: none has connected");
+        delete d;
+        return;
+    }
+    d->next(d);
+}
+
+// Every device route starts here: the account's devices, and the one the
+// path names among them.
+void start(hf_api_call *call, void (*next)(device_call *))
+{
+    hf_server *srv = call->api->server;
+    if (!srv->store.has(&hf_store_ops::device_state) || !srv->store.has(&hf_store_ops::set_revocation) ||
+        !srv->store.has(&hf_store_ops::kick)) {
+        hf_api_fail(call, 501, "not_supported", "the store module does not keep device state (an older module?)");
+        return;
+    }
+    auto *d = new device_call;
+    d->call = call;
+    d->next = next;
+    srv->store(&hf_store_ops::list_devices, call->account.c_str(), devices_listed, d);
+}
+
+// ---- cutting a device ---------------------------------------------------
+
+// Cuts the device here, or asks the server holding it.
+void kick(device_call *d, int code)
+{
+    hf_server *srv = server_of(d);
+    const char *account = d->call->account.c_str(), *device = d->call->device.c_str();
+    hf_devices_kick(srv, account, device, code, hf_err_text(code));
+    if (!d->server.empty() && d->server != srv->cfg->server_id)
+        srv->store(&hf_store_ops::kick, d->server.c_str(), account, device, code);
+}
+
+void disconnect_found(void *arg, int status, const hf_store_device_state *st)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (abandoned(d))
+        return;
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    d->server = st->server_id ? st->server_id : "";
+    kick(d, HF_ERR_DISCONNECTED);
+    json_t *body = json_pack("{s:s, s:b}", "device", d->call->device.c_str(), "was_online", !d->server.empty());
+    json_object_set_new(body, "server", d->server.empty() ? json_null() : json_string(d->server.c_str()));
+    finish(d, 200, body);
+}
+
+void disconnect(device_call *d)
+{
+    server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(),
+                        disconnect_found, d);
+}
+
+// ---- revoke: record, cut, purge -----------------------------------------
+
+void purge_next(device_call *d);
+
+void purge_acked(void *arg, int status)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    purge_next(d);
+}
+
+void purge_fetched(void *arg, int status, const hf_store_msg *msgs, size_t count)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    if (count == 0 || ++d->purge_rounds > purge_rounds_max) {
+        json_t *body = json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 1, "purged",
+                                 json_int_t(d->purged));
+        json_object_set_new(body, "server", d->server.empty() ? json_null() : json_string(d->server.c_str()));
+        finish(d, 200, body);
+        return;
+    }
+    d->purged += count;
+    server_of(d)->store(&hf_store_ops::ack, d->call->account.c_str(), d->call->device.c_str(), msgs[count - 1].seq,
+                        purge_acked, d);
+}
+
+void purge_next(device_call *d)
+{
+    const hf_config &cfg = *server_of(d)->cfg;
+    server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->call->device.c_str(), uint64_t(0),
+                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), hf_wall_ms(), purge_fetched,
+                        d);
+}
+
+void revoke_found(void *arg, int status, const hf_store_device_state *st)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    d->server = st->server_id ? st->server_id : "";
+    kick(d, HF_ERR_REVOKED);
+    purge_next(d);
+}
+
+// Recorded first: the device's reconnect, wherever it lands, is refused.
+void revocation_recorded(void *arg, int status)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(), revoke_found,
+                        d);
+}
+
+void revoke(device_call *d)
+{
+    server_of(d)->store(&hf_store_ops::set_revocation, d->call->account.c_str(), d->call->device.c_str(), hf_wall_ms(),
+                        1, revocation_recorded, d);
+}
+
+// ---- restore ------------------------------------------------------------
+
+void restored(void *arg, int status)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return;
+    }
+    finish(d, 200,
+           json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 0, "not_before_ms",
+                     json_int_t(d->not_before_ms)));
+}
+
+// Tokens issued from now on work; those before stay refused.
+void restore(device_call *d)
+{
+    d->not_before_ms = hf_wall_ms();
+    server_of(d)->store(&hf_store_ops::set_revocation, d->call->account.c_str(), d->call->device.c_str(),
+                        d->not_before_ms, 0, restored, d);
+}
+
+// Bodies of these routes carry nothing: an empty body or {}.
+bool no_fields(hf_api_call *call)
+{
+    if (call->body && json_object_size(call->body) > 0) {
+        hf_api_fail(call, 400, "unknown_field", "this route takes no fields; send an empty body or {}");
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+void hf_api_list_devices(hf_api_call *call)
+{
+    start(call, describe_all);
+}
+
+void hf_api_revoke(hf_api_call *call)
+{
+    if (no_fields(call))
+        start(call, revoke);
+}
+
+void hf_api_restore(hf_api_call *call)
+{
+    if (no_fields(call))
+        start(call, restore);
+}
+
+void hf_api_disconnect(hf_api_call *call)
+{
+    if (no_fields(call))
+        start(call, disconnect);
+}

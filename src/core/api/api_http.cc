@@ -1,0 +1,340 @@
+// The API's listener and the steps every request goes through before its
+// route: TLS, the bearer key, the route and method, the key's scope and
+// rate, and the body as JSON. Answers are counted by route and status.
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+#include <vector>
+
+#include "core/api/api.h"
+#include "core/api/api_call.h"
+#include "core/common/log.h"
+#include "core/conn/token_bucket.h"
+#include "proto/clock.h"
+#include "proto/token.h"
+
+namespace
+{
+
+// Bodies up to this many times api.max_body are read, and answered 413 in
+// JSON; evhttp cuts larger ones itself (its own 413) before reading them.
+const int64_t body_read_factor = 2;
+
+void answer(hf_api_call *call, int status, const std::string &text, const char *retry_after)
+{
+    hf_api *api = call->api;
+    api->pending.erase(call);
+    if (!call->req)
+        return; // answered at close
+    api->answered[{call->route, status}]++;
+    {
+        evkeyvalq *headers = evhttp_request_get_output_headers(call->req);
+        evhttp_add_header(headers, "Content-Type", "application/json");
+        evhttp_add_header(headers, "Cache-Control", "no-store");
+        if (status == 401)
+            evhttp_add_header(headers, "WWW-Authenticate", "Bearer realm=\"handoff\"");
+        if (retry_after)
+            evhttp_add_header(headers, "Retry-After", retry_after);
+        evbuffer *buf = evbuffer_new();
+        evbuffer_add(buf, text.data(), text.size());
+        evbuffer_add(buf, "\n", 1);
+        evhttp_send_reply(call->req, status, nullptr, buf);
+        evbuffer_free(buf);
+    }
+}
+
+std::string dump(json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    std::string out = text ? text : "{}";
+    free(text);
+    return out;
+}
+
+// SHA-256 of a secret: keys are compared by digest, in constant time and
+// whatever the lengths.
+void digest(const std::string &secret, unsigned char out[32])
+{
+    unsigned int len = 0;
+    EVP_Digest(secret.data(), secret.size(), out, &len, EVP_sha256(), nullptr);
+}
+
+// The api.keys entry whose secret the request presents, or null.
+const hf_api_key *caller_key(const hf_config *cfg, evhttp_request *req)
+{
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
+        return nullptr;
+    unsigned char presented[32], expected[32];
+    digest(auth + 7, presented);
+    const hf_api_key *found = nullptr;
+    for (const hf_api_key &key : cfg->api_keys) {
+        digest(key.secret, expected);
+        if (CRYPTO_memcmp(presented, expected, sizeof presented) == 0)
+            found = &key;
+    }
+    return found;
+}
+
+// A route: the path's segments ("*" matches a name), the method, whether
+// send keys may call it, and its handler.
+struct route {
+    const char *name;
+    std::vector<const char *> segments;
+    evhttp_cmd_type method;
+    bool send_scope;
+    void (*handler)(hf_api_call *);
+};
+
+const route routes[] = {
+    {"messages", {"v1", "accounts", "*", "messages"}, EVHTTP_REQ_POST, true, hf_api_post_message},
+    {"devices", {"v1", "accounts", "*", "devices"}, EVHTTP_REQ_GET, false, hf_api_list_devices},
+    {"revoke", {"v1", "accounts", "*", "devices", "*", "revoke"}, EVHTTP_REQ_POST, false, hf_api_revoke},
+    {"restore", {"v1", "accounts", "*", "devices", "*", "restore"}, EVHTTP_REQ_POST, false, hf_api_restore},
+    {"disconnect", {"v1", "accounts", "*", "devices", "*", "disconnect"}, EVHTTP_REQ_POST, false, hf_api_disconnect},
+    {"status", {"v1", "status"}, EVHTTP_REQ_GET, false, hf_api_status},
+    {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, false, hf_api_drain},
+};
+
+// The path's segments, percent-decoded. False for an empty segment.
+bool split_path(const char *path, std::vector<std::string> *out)
+{
+    if (!path || *path != '/')
+        return false;
+    std::string p(path + 1);
+    size_t start = 0;
+    while (start <= p.size()) {
+        size_t end = p.find('/', start);
+        if (end == std::string::npos)
+            end = p.size();
+        size_t len = 0;
+        char *decoded = evhttp_uridecode(p.substr(start, end - start).c_str(), 0, &len);
+        if (!decoded)
+            return false;
+        out->emplace_back(decoded, len);
+        free(decoded);
+        if (out->back().empty())
+            return false;
+        start = end + 1;
+    }
+    return true;
+}
+
+// Which route the path names (and its names), or null.
+const route *match(const std::vector<std::string> &segments, std::vector<std::string> *names)
+{
+    for (const route &r : routes) {
+        if (r.segments.size() != segments.size())
+            continue;
+        std::vector<std::string> found;
+        size_t i = 0;
+        for (; i < segments.size(); i++) {
+            if (strcmp(r.segments[i], "*") == 0)
+                found.push_back(segments[i]);
+            else if (segments[i] != r.segments[i])
+                break;
+        }
+        if (i == segments.size()) {
+            *names = std::move(found);
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+const char *method_name(evhttp_cmd_type m)
+{
+    return m == EVHTTP_REQ_GET ? "GET" : "POST";
+}
+
+// The body: empty, or one JSON object.
+bool read_body(hf_api_call *call)
+{
+    evbuffer *in = evhttp_request_get_input_buffer(call->req);
+    size_t len = evbuffer_get_length(in);
+    if (len > size_t(call->api->cfg->api_max_body)) {
+        hf_api_fail(call, 413, "body_too_large",
+                    "the body is " + std::to_string(len) + " bytes; api.max_body is " +
+                        std::to_string(call->api->cfg->api_max_body));
+        return false;
+    }
+    if (len == 0)
+        return true;
+    json_error_t err;
+    call->body = json_loadb(reinterpret_cast<const char *>(evbuffer_pullup(in, -1)), len, JSON_REJECT_DUPLICATES, &err);
+    if (!call->body) {
+        hf_api_fail(call, 400, "bad_json",
+                    std::string("the body is not JSON: ") + err.text + " at byte " + std::to_string(err.position));
+        return false;
+    }
+    if (!json_is_object(call->body)) {
+        hf_api_fail(call, 400, "bad_json", "the body must be a JSON object");
+        return false;
+    }
+    return true;
+}
+
+void on_request(evhttp_request *req, void *arg)
+{
+    auto *api = static_cast<hf_api *>(arg);
+    auto *call = new hf_api_call;
+    call->api = api;
+    call->req = req;
+    call->route = "unknown";
+    api->pending.insert(call);
+    const hf_api_key *key = caller_key(api->cfg, req);
+    if (!key) {
+        hf_api_fail(call, 401, "unauthorized", "send an api.keys secret as \"Authorization: Bearer <secret>\"");
+        return;
+    }
+    call->key_id = key->id;
+    std::vector<std::string> segments, names;
+    const route *r = nullptr;
+    if (split_path(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)), &segments))
+        r = match(segments, &names);
+    if (!r) {
+        hf_api_fail(call, 404, "not_found", "no such route; the routes are in docs/api.md");
+        return;
+    }
+    call->route = r->name;
+    if (evhttp_request_get_command(req) != r->method) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", method_name(r->method));
+        hf_api_fail(call, 405, "method_not_allowed", std::string("this route takes ") + method_name(r->method));
+        return;
+    }
+    if (!key->admin && !r->send_scope) {
+        hf_api_fail(call, 403, "forbidden", "key \"" + key->id + "\" has scope send; this route needs admin");
+        return;
+    }
+    uint64_t wait_ms = 0;
+    if (!hf_token_bucket_take(&api->buckets[key->id], uint64_t(api->cfg->api_rate), uint64_t(api->cfg->api_burst),
+                              hf_mono_ms(), &wait_ms)) {
+        hf_api_fail(call, 429, "rate_limited", "key \"" + key->id + "\" is past api.rate", wait_ms > 0 ? wait_ms : 1);
+        return;
+    }
+    for (const std::string &name : names) {
+        if (!hf_name_valid(name)) {
+            hf_api_fail(call, 400, "bad_field", "\"" + name + "\" is not a name: 1-64 of A-Z a-z 0-9 . _ - @");
+            return;
+        }
+    }
+    if (!names.empty())
+        call->account = names[0];
+    if (names.size() > 1)
+        call->device = names[1];
+    if (read_body(call))
+        r->handler(call);
+}
+
+// Each accepted connection gets TLS with the listeners' current context.
+bufferevent *make_tls(event_base *base, void *arg)
+{
+    auto *api = static_cast<hf_api *>(arg);
+    SSL *ssl = SSL_new(api->conns->tls);
+    if (!ssl)
+        return nullptr;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+} // namespace
+
+void hf_api_reply(hf_api_call *call, int status, json_t *body)
+{
+    answer(call, status, dump(body), nullptr);
+    json_decref(body);
+    delete call;
+}
+
+void hf_api_fail(hf_api_call *call, int status, const char *error, const std::string &message, uint64_t retry_ms)
+{
+    json_t *body = json_pack("{s:s, s:s%}", "error", error, "message", message.data(), message.size());
+    std::string retry_after;
+    if (retry_ms > 0) {
+        json_object_set_new(body, "retry_ms", json_integer(json_int_t(retry_ms)));
+        retry_after = std::to_string((retry_ms + 999) / 1000);
+    }
+    answer(call, status, dump(body), retry_ms > 0 ? retry_after.c_str() : nullptr);
+    json_decref(body);
+    delete call;
+}
+
+int hf_api_status_of(int code)
+{
+    switch (code) {
+    case HF_ERR_NO_TARGET:
+    case HF_ERR_UNKNOWN_DEVICE:
+        return 404;
+    case HF_ERR_FORBIDDEN:
+        return 403;
+    case HF_ERR_RATE_LIMITED:
+    case HF_ERR_QUEUE_FULL:
+        return 429;
+    case HF_ERR_STORE_FULL:
+    case HF_ERR_STORE_UNAVAILABLE:
+    case HF_ERR_SHUTTING_DOWN:
+        return 503;
+    case HF_ERR_INTERNAL:
+        return 500;
+    default:
+        return 400;
+    }
+}
+
+void hf_api_fail_store(hf_api_call *call, int store_status)
+{
+    if (store_status == HF_STORE_UNAVAILABLE)
+        hf_api_fail(call, 503, hf_err_name(HF_ERR_STORE_UNAVAILABLE), "the store cannot be reached; try again",
+                    uint64_t(call->api->cfg->store_retry_ms));
+    else
+        hf_api_fail(call, 500, hf_err_name(HF_ERR_INTERNAL),
+                    "the store failed (status " + std::to_string(store_status) + "); see the daemon's log");
+}
+
+bool hf_api_start(hf_api *api, event_base *base, std::string *err)
+{
+    const hf_config &cfg = *api->cfg;
+    if (cfg.listen_api.empty())
+        return true;
+    std::string host;
+    int port = 0;
+    size_t colon = cfg.listen_api.rfind(':');
+    if (colon == std::string::npos || (port = atoi(cfg.listen_api.c_str() + colon + 1)) <= 0 || port > 65535) {
+        *err = "listen.api \"" + cfg.listen_api + "\": expected host:port";
+        return false;
+    }
+    host = cfg.listen_api.substr(0, colon);
+    api->http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(base), evhttp_free);
+    if (!api->http || evhttp_bind_socket(api->http.get(), host.c_str(), uint16_t(port)) != 0) {
+        *err = "cannot listen on listen.api " + cfg.listen_api + ": " + strerror(errno);
+        return false;
+    }
+    evhttp *http = api->http.get();
+    evhttp_set_bevcb(http, make_tls, api);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_max_body_size(http, ev_ssize_t(cfg.api_max_body * body_read_factor));
+    evhttp_set_max_headers_size(http, 16 << 10);
+    evhttp_set_timeout(http, int((cfg.api_timeout_ms + 999) / 1000));
+    evhttp_set_gencb(http, on_request, api);
+    RAND_bytes(reinterpret_cast<unsigned char *>(&api->next_msg_id), sizeof api->next_msg_id);
+    api->next_msg_id = (api->next_msg_id >> 2) + 1; // 62 bits, as libhandoff's
+    hf_log(HF_LOG_INFO, "HTTP API on https://%s/v1/ (%zu keys)", cfg.listen_api.c_str(), cfg.api_keys.size());
+    return true;
+}
+
+void hf_api_close(hf_api *api)
+{
+    std::unordered_set<hf_api_call *> waiting;
+    waiting.swap(api->pending);
+    for (hf_api_call *call : waiting) {
+        json_t *body = json_pack("{s:s, s:s}", "error", "shutting_down", "message", "the server is stopping");
+        answer(call, 503, dump(body), nullptr);
+        json_decref(body);
+        call->req = nullptr; // the route's own answer only frees it
+    }
+    api->http.reset();
+}

@@ -1,0 +1,155 @@
+#include "core/common/config_keys.h"
+
+namespace
+{
+
+constexpr int64_t day_ms = 86400000;
+
+#define STR(name, def, member, help)                                                                                   \
+    {                                                                                                                  \
+        name, hf_key_type::string, def, 0, 0, nullptr, nullptr, &hf_config::member, help                               \
+    }
+#define CHOICE(name, def, choices, member, help)                                                                       \
+    {                                                                                                                  \
+        name, hf_key_type::choice, def, 0, 0, choices, nullptr, &hf_config::member, help                               \
+    }
+#define DUR(name, def, min, max, member, help)                                                                         \
+    {                                                                                                                  \
+        name, hf_key_type::duration, def, min, max, nullptr, &hf_config::member, nullptr, help                         \
+    }
+#define SIZE(name, def, min, max, member, help)                                                                        \
+    {                                                                                                                  \
+        name, hf_key_type::size, def, min, max, nullptr, &hf_config::member, nullptr, help                             \
+    }
+#define INT(name, def, min, max, member, help)                                                                         \
+    {                                                                                                                  \
+        name, hf_key_type::integer, def, min, max, nullptr, &hf_config::member, nullptr, help                          \
+    }
+
+} // namespace
+
+const hf_key_spec hf_key_specs[] = {
+    {"role", hf_key_type::choice, "standalone", 0, 0, "standalone|server|allocator", nullptr, nullptr,
+     "standalone: allocator and server in one process; server: connection server that registers with "
+     "allocators; allocator: answers devices with registered servers"},
+    STR("server_id", "", server_id, "name of this server in logs and frames (default: host name)"),
+    STR("modules.dir", "", module_dir,
+        "where modules are loaded from (default: $HANDOFF_MODULE_DIR, else the installed module directory)"),
+    STR("listen.device", "127.0.0.1:7401", listen_device, "TLS listener for devices, host:port"),
+    STR("listen.allocator", "127.0.0.1:7400", listen_allocator, "TLS listener for address requests, host:port"),
+    STR("listen.websocket", "", listen_websocket,
+        "TLS listener for browsers (WebSocket), host:port; \"\" turns it off"),
+    STR("websocket.path", "/handoff", websocket_path, "the path of the WebSocket endpoint"),
+    {"websocket.origins", hf_key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
+     "web pages allowed to connect: [ \"https://app.example.org\", ... ], or [ \"*\" ] for any; a request "
+     "without Origin (not a browser) is always allowed"},
+    STR("websocket.advertise", "", websocket_advertise,
+        "the URL browsers are given for this server (default: wss://listen.websocket + websocket.path)"),
+    STR("websocket.allocate_path", "/allocate", websocket_allocate_path,
+        "the path where browsers get server URLs over HTTPS (roles standalone and allocator)"),
+    SIZE("websocket.max_request", "8k", 1024, 65536, websocket_max_request,
+         "largest WebSocket opening request (request line and headers)"),
+    STR("advertise", "", advertise, "device address handed out by the allocator (default: listen.device)"),
+    STR("tls.certificate", "", tls_certificate, "PEM certificate chain of the listeners (required)"),
+    STR("tls.key", "", tls_key, "PEM private key matching tls.certificate (required)"),
+    CHOICE("tls.min_version", "1.2", "1.2|1.3", tls_min_version, "lowest TLS version accepted"),
+    STR("tls.ciphers", "ECDHE+AESGCM:ECDHE+CHACHA20", tls_ciphers,
+        "OpenSSL cipher list for TLS 1.2; the default is forward-secret AEAD suites only (no CBC: LUCKY13)"),
+    STR("tls.ciphersuites", "", tls_ciphersuites, "OpenSSL ciphersuites for TLS 1.3 (default: OpenSSL's)"),
+    STR("tls.ticket_key_file", "", tls_ticket_key_file,
+        "file of 80 or more secret bytes that every server of a cluster shares, so a device resumes its TLS session "
+        "on any of them (default: a random key per process)"),
+    {"tokens.keys", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
+     "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens (required)"},
+    DUR("tokens.clock_skew", "60s", 0, 3600000, token_clock_skew_ms, "how far past expiry a token is still accepted"),
+    SIZE("limits.max_frame", "256k", 1024, 16 << 20, max_frame, "largest frame body accepted or sent"),
+    INT("limits.max_fields", "64", 8, 4096, max_fields, "most fields in one frame"),
+    DUR("limits.handshake_timeout", "10s", 100, 300000, handshake_timeout_ms, "time allowed for the TLS handshake"),
+    DUR("limits.hello_timeout", "10s", 100, 300000, hello_timeout_ms,
+        "time allowed between the handshake and HELLO (or ALLOC_REQ)"),
+    DUR("limits.max_ttl", "28d", 1000, 365 * day_ms, max_ttl_ms, "longest ttl a SEND may ask for"),
+    INT("limits.queue_max_messages", "10000", 1, 100000000, queue_max_messages,
+        "most messages waiting for one device; more are rejected with queue_full"),
+    SIZE("limits.queue_max_bytes", "64m", 1024, int64_t(1) << 40, queue_max_bytes,
+         "most payload bytes waiting for one device; more are rejected with queue_full"),
+    INT("limits.max_connections", "50000", 1, 10000000, max_connections,
+        "most open connections in all; more are closed at once"),
+    INT("limits.max_connections_per_address", "1000", 1, 10000000, max_connections_per_address,
+        "most open connections from one source address"),
+    INT("limits.frame_rate", "2000", 1, 10000000, frame_rate,
+        "frames a second one connection may send on average; beyond the burst: ERROR rate_limited and a close"),
+    INT("limits.frame_burst", "4000", 1, 10000000, frame_burst, "frames one connection may send at once"),
+    INT("limits.send_rate", "500", 1, 10000000, send_rate,
+        "SENDs a second one device may make on average; beyond the burst: rejected rate_limited"),
+    INT("limits.send_burst", "1000", 1, 10000000, send_burst, "SENDs one device may make at once"),
+    INT("limits.max_devices_per_account", "100", 1, 1000000, max_devices_per_account,
+        "most devices of one account online at once on this server"),
+    DUR("log.limit_interval", "10s", 0, 3600000, limit_log_interval_ms,
+        "a limit being reached is logged at most this often (with the count)"),
+    INT("delivery.window", "64", 1, 65535, window, "most DELIVERs a device may leave unacknowledged"),
+    DUR("delivery.default_ttl", "7d", 1000, 365 * day_ms, default_ttl_ms, "ttl of a SEND that gives none"),
+    DUR("delivery.ack_wait", "2s", 0, 60000, ack_wait_ms,
+        "how long SEND_ACK waits for an online target's acknowledgement before answering stored"),
+    DUR("delivery.ack_batch", "1ms", 0, 1000, ack_batch_ms,
+        "SEND_ACKs that targets' acknowledgements settle are gathered this long and sent together (0: at once)"),
+    DUR("delivery.dedup_window", "1h", 1000, 7 * day_ms, dedup_window_ms,
+        "how long a sender's recent ids to one target are remembered after its last message, to drop resends"),
+    INT("delivery.dedup_ids", "1024", 64, 16384, dedup_ids,
+        "how many of a sender's newest ids to one target are told apart from resends (rounded up to a power of "
+        "two; the store keeps one bit each per sender and target)"),
+    DUR("delivery.store_retry", "1s", 10, 600000, store_retry_ms,
+        "retry_ms in a SEND_ACK rejected store_full or store_unavailable: when the sender should try again"),
+    INT("delivery.max_attempts", "5", 1, 1000, max_attempts,
+        "a message whose device closes its connection (or is closed) this many times in a row with it the oldest "
+        "unacknowledged is set aside: acknowledged on the device's behalf, logged and counted, so the rest of its "
+        "queue flows"),
+    CHOICE("delivery.unknown_devices", "store", "store|reject", unknown_devices,
+           "a SEND to a device of the account that has never connected: store (it waits for the device's first "
+           "connection, until its ttl) or reject (SEND_ACK unknown_device: a typo makes no silent queue)"),
+    DUR("delivery.expire_interval", "60s", 1000, day_ms, expire_interval_ms,
+        "how often expired messages are swept from the store"),
+    DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),
+    DUR("allocator.backoff_cap", "60s", 10, 3600000, backoff_cap_ms, "reconnect backoff cap hinted to clients"),
+    STR("cluster.key_file", "", cluster_key_file,
+        "file holding the key servers present to allocators (required for roles server and allocator)"),
+    {"register.allocators", hf_key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
+     "allocators a server registers with: [ \"host:port\", ... ] (required for role server)"},
+    STR("register.ca", "", register_ca, "CA bundle that signed the allocators' certificates (default: the system's)"),
+    INT("register.weight", "100", 1, 1000000, register_weight, "this server's capacity relative to the others"),
+    INT("allocator.answer_count", "3", 1, 16, answer_count, "most server addresses in one answer"),
+    DUR("allocator.refresh_interval", "2s", 100, 60000, refresh_interval_ms,
+        "how often servers refresh their registration; one missed by half an interval more lapses"),
+    DUR("cluster.presence_ttl", "60s", 1000, 3600000, presence_ttl_ms,
+        "how long a device's presence (which server holds it) lives in a shared store unless refreshed; "
+        "refreshed every third of it"),
+    DUR("drain.timeout", "10s", 0, 600000, drain_timeout_ms,
+        "on SIGTERM, how long to wait for devices to move and in-flight acknowledgements to arrive"),
+    STR("listen.api", "", listen_api,
+        "HTTPS listener for the JSON API (docs/api.md), host:port, with the tls.* certificate; \"\" turns it off"),
+    {"api.keys", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
+     "list of { id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }: the API's callers; "
+     "scope send may post messages, admin may do everything (required with listen.api)"},
+    INT("api.rate", "100", 1, 10000000, api_rate,
+        "requests a second one API key may make on average; beyond the burst: 429 rate_limited"),
+    INT("api.burst", "200", 1, 10000000, api_burst, "requests one API key may make at once"),
+    SIZE("api.max_body", "1m", 1024, 64 << 20, api_max_body, "largest request body the API reads; more is 413"),
+    DUR("api.timeout", "10s", 100, 300000, api_timeout_ms,
+        "how long the API waits for a request's headers and body, and keeps an idle connection"),
+    STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
+        "HTTP listener for /metrics (Prometheus) and /healthz; \"\" turns it off"),
+    CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
+    CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
+    STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),
+    {"store.module", hf_key_type::string, "memory", 0, 0, nullptr, nullptr, nullptr,
+     "store module (loads store_NAME.so); its own keys go in the same group"},
+    {"heartbeat.module", hf_key_type::string, "fixed", 0, 0, nullptr, nullptr, nullptr,
+     "heartbeat policy module (loads hb_NAME.so); its own keys go in the same group"},
+};
+
+#undef STR
+#undef CHOICE
+#undef DUR
+#undef SIZE
+#undef INT
+
+const size_t hf_key_spec_count = sizeof hf_key_specs / sizeof hf_key_specs[0];

@@ -1,0 +1,118 @@
+// What handoffd.conf holds, once parsed: struct hf_config and the parts
+// it is made of. config.h reads it; config_keys.cc lists its keys.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "handoff/module.h"
+#include "proto/token.h"
+
+enum class hf_role { standalone, server, allocator };
+
+// A key of a module's group as written, kept until the module's own table
+// can check it.
+struct hf_raw_setting {
+    std::string name;
+    std::string text;
+    bool is_string = false;
+    int line = 0;
+};
+
+struct hf_module_settings {
+    std::string module;              // module name: "memory", "fixed"
+    std::vector<hf_raw_setting> raw; // keys given in the group, besides `module`
+};
+
+// A key of the HTTP API (api.keys): callers send its secret as a bearer
+// token; "send" keys may post messages, "admin" keys may do everything.
+struct hf_api_key {
+    std::string id;
+    std::string secret;
+    bool admin = false;
+};
+
+struct hf_config {
+    std::string path; // the file it came from
+    hf_role role = hf_role::standalone;
+    std::string server_id;
+    std::string module_dir;
+
+    std::string listen_device;
+    std::string listen_allocator;
+    std::string listen_websocket;
+    std::string websocket_path;
+    std::string websocket_advertise;
+    std::string websocket_allocate_path;
+    std::vector<std::string> websocket_origins;
+    int64_t websocket_max_request = 0;
+    std::string advertise;
+
+    std::string tls_certificate;
+    std::string tls_key;
+    std::string tls_min_version;
+
+    std::vector<hf_token_key> token_keys;
+    int64_t token_clock_skew_ms = 0;
+
+    int64_t max_frame = 0;
+    int64_t max_fields = 0;
+    int64_t handshake_timeout_ms = 0;
+    int64_t hello_timeout_ms = 0;
+    int64_t max_ttl_ms = 0;
+    int64_t queue_max_messages = 0;
+    int64_t queue_max_bytes = 0;
+    int64_t max_connections = 0;
+    int64_t max_connections_per_address = 0;
+    int64_t frame_rate = 0, frame_burst = 0;
+    int64_t send_rate = 0, send_burst = 0;
+    int64_t max_devices_per_account = 0;
+    int64_t limit_log_interval_ms = 0;
+    std::string tls_ciphers;
+    std::string tls_ciphersuites;
+    std::string tls_ticket_key_file;
+
+    int64_t window = 0;
+    int64_t default_ttl_ms = 0;
+    int64_t ack_wait_ms = 0;
+    int64_t ack_batch_ms = 0;
+    int64_t dedup_window_ms = 0;
+    int64_t dedup_ids = 0;
+    int64_t store_retry_ms = 0;
+    int64_t max_attempts = 0;
+    std::string unknown_devices; // "store" or "reject"
+    int64_t expire_interval_ms = 0;
+
+    int64_t backoff_base_ms = 0;
+    int64_t backoff_cap_ms = 0;
+
+    std::string cluster_key_file;
+    std::string cluster_key; // its contents: authenticates servers to allocators
+    std::vector<std::string> register_allocators;
+    std::string register_ca;
+    int64_t register_weight = 0;
+    int64_t answer_count = 0;
+    int64_t refresh_interval_ms = 0;
+    int64_t drain_timeout_ms = 0;
+    int64_t presence_ttl_ms = 0;
+
+    std::string metrics_listen;
+
+    std::string listen_api;
+    std::vector<hf_api_key> api_keys;
+    int64_t api_rate = 0, api_burst = 0;
+    int64_t api_max_body = 0;
+    int64_t api_timeout_ms = 0;
+    std::string log_level;
+    std::string log_target;
+    std::string log_facility;
+
+    // Module groups; their own keys are checked against the module's table
+    // once it is loaded (hf_config_apply_module_settings).
+    hf_module_settings store;
+    hf_module_settings heartbeat;
+    std::vector<hf_setting_value> store_values;
+    std::vector<hf_setting_value> heartbeat_values;
+    std::deque<std::string> module_strings; // storage behind STRING values (stable addresses)
+};

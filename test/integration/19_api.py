@@ -1,0 +1,253 @@
+"""19: the HTTP API (docs/api.md) against real daemons, with curl: messages
+from a backend, the device list, revoke, restore and disconnect (on one
+server and across two sharing Redis), and every class of bad request."""
+
+import os
+import threading
+import time
+
+import harness
+import hfwire
+from harness import Relay
+
+
+def in_background(fn, *args):
+    """Runs fn(*args) on a thread; the function returned joins it and
+    gives fn's result."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn(*args)))
+    thread.start()
+
+    def join():
+        thread.join(20)
+        return result[0]
+    return join
+
+
+def online(relay, device, account="alice"):
+    conn = relay.conn()
+    conn.hello(relay.token(account, device))
+    return conn
+
+
+def test_send_to_online_offline_and_every_device():
+    relay = Relay(api_keys=True).start()
+    phone = online(relay, "phone")
+    # Answered once the phone has acknowledged it: the call waits meanwhile.
+    call = in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "bookmarked"})
+    msg = phone.expect(hfwire.DELIVER)
+    assert msg["payload"] == b"bookmarked" and msg["from"] == "@backend", msg
+    phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    status, body = call()
+    assert status == 200 and body["status"] == "delivered", body
+    status, body = relay.api("POST", "/v1/accounts/alice/messages",
+                             {"to": "tablet", "data_base64": "AAEC/w==", "ttl": 60, "collapse": "sync"})
+    assert (status, body["status"], body["stored"]) == (200, "stored", 1), body
+    tablet = online(relay, "tablet")
+    assert tablet.expect(hfwire.DELIVER)["payload"] == b"\x00\x01\x02\xff"
+    tablet.send(hfwire.DELIVER_ACK, [("upto", 1)])
+    call = in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "*", "data": "to all"})
+    for dev in (phone, tablet):
+        got = dev.expect(hfwire.DELIVER)
+        assert got["payload"] == b"to all" and got["from"] == "@backend"
+        dev.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    status, body = call()
+    assert (status, body["status"], body["delivered"]) == (200, "delivered", 2), body
+
+
+def test_retry_with_the_same_id_is_stored_once():
+    relay = Relay(api_keys=True).start()
+    online(relay, "tablet").close()  # known to the account, now offline
+    message = {"to": "tablet", "data": "once", "id": "41"}
+    for _ in range(2):
+        status, body = relay.api("POST", "/v1/accounts/alice/messages", message)
+        assert (status, body["status"], body["id"]) == (200, "stored", "41"), body
+    status, listing = relay.api("GET", "/v1/accounts/alice/devices")
+    tablet = [d for d in listing["devices"] if d["device"] == "tablet"][0]
+    assert (tablet["queue_messages"], tablet["online"]) == (1, False), listing
+    conn = online(relay, "tablet")
+    got = conn.expect(hfwire.DELIVER)
+    assert got["payload"] == b"once"
+    conn.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    conn.send(hfwire.PING, [("id", 9)])
+    assert conn.expect(hfwire.PONG)["id"] == 9  # and no second copy before it
+
+
+def test_device_list_shows_presence_and_queues():
+    relay = Relay(api_keys=True).start()
+    phone = online(relay, "phone")
+    online(relay, "pc").close()
+    relay.api("POST", "/v1/accounts/alice/messages", {"to": "pc", "data": "12345"})
+    harness.wait_until(lambda: "alice/pc offline" in relay.log(), 5, "pc offline")
+    status, body = relay.api("GET", "/v1/accounts/alice/devices")
+    assert status == 200 and body["account"] == "alice"
+    by_name = {d["device"]: d for d in body["devices"]}
+    assert [d["device"] for d in body["devices"]] == ["pc", "phone"]
+    assert by_name["phone"]["online"] and by_name["phone"]["server"] == "test"
+    assert by_name["phone"]["connected_since_ms"] > 0
+    pc = by_name["pc"]
+    assert (pc["online"], pc["server"], pc["queue_messages"], pc["queue_bytes"]) == (False, None, 1, 5), pc
+    assert pc["last_seen_ms"] > 0 and not pc["revoked"]
+    phone.close()
+
+
+def test_revoke_restore_disconnect_on_one_server():
+    relay = Relay(api_keys=True).start()
+    old_token = relay.token("alice", "phone")
+    phone = relay.conn()
+    phone.hello(old_token)
+    online(relay, "pc").close()
+    relay.api("POST", "/v1/accounts/alice/messages", {"to": "pc", "data": "queued"})
+    # disconnect: cut, and it may come back.
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/disconnect")
+    assert (status, body["was_online"]) == (200, True), body
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+    phone = relay.conn()
+    phone.hello(old_token)
+    # revoke: cut, refused on reconnect whatever its expiry, queue purged.
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/revoke")
+    assert (status, body["revoked"]) == (200, True), body
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/pc/revoke")
+    assert body["purged"] == 1, body
+    again = relay.conn()
+    again.send(hfwire.HELLO, [("token", old_token), ("version_min", 1), ("version_max", 1)])
+    assert again.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    # While revoked even a new token is refused; after restore, old ones
+    # stay refused and new ones work.
+    fresh = relay.conn()
+    fresh.send(hfwire.HELLO, [("token", relay.token("alice", "phone")), ("version_min", 1), ("version_max", 1)])
+    assert fresh.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/restore")
+    assert (status, body["revoked"]) == (200, False), body
+    refused = relay.conn()
+    refused.send(hfwire.HELLO, [("token", old_token), ("version_min", 1), ("version_max", 1)])
+    assert refused.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    online(relay, "phone").close()
+    # A token without issued_at_ms (minted before the claim) counts as issued
+    # at 0: refused for a device ever revoked, fine for any other.
+    with open(relay.secret_file) as f:
+        secret = f.read().strip()
+    legacy = relay.conn()
+    legacy.send(hfwire.HELLO, [("token", hfwire.mint_token(secret, "alice", "phone", int(time.time()) + 60)),
+                               ("version_min", 1)])
+    assert legacy.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    other = relay.conn()
+    other.hello(hfwire.mint_token(secret, "alice", "tv", int(time.time()) + 60))
+    status, listing = relay.api("GET", "/v1/accounts/alice/devices")
+    assert {d["device"]: d["revoked"] for d in listing["devices"]} == {"pc": True, "phone": False, "tv": False}
+
+
+def test_frames_behind_a_hello_wait_for_its_revocation_check():
+    """A client may send on before WELCOME: its SEND is held while the
+    store is asked about the device, then handled in order."""
+    relay = Relay(api_keys=True).start()
+    phone = online(relay, "phone")
+    pc = relay.conn()
+    pc.send_raw(hfwire.frame(hfwire.HELLO, [("token", relay.token("alice", "pc")), ("version_min", 1)]) +
+                hfwire.frame(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"early")]))
+    pc.expect(hfwire.WELCOME)
+    assert phone.expect(hfwire.DELIVER)["payload"] == b"early"
+
+
+def test_revoke_on_one_server_cuts_the_device_on_another():
+    redis = harness.RedisServer().start()
+    store = {"store.module": "redis", "store.address": redis.address(), "store.prefix": "api%d:" % os.getpid()}
+    a = Relay("standalone", server_id="s1", api_keys=True, **store).start()
+    b = Relay("standalone", share=a, server_id="s2", **store).start()
+    token = b.token("alice", "phone")
+    phone = b.conn()
+    phone.hello(token)
+    # The API on s1 sees the device on s2, and reaches it.
+    status, body = a.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "across"})
+    got = phone.expect(hfwire.DELIVER)
+    assert got["payload"] == b"across" and got["from"] == "@backend"
+    phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    status, listing = a.api("GET", "/v1/accounts/alice/devices")
+    assert listing["devices"][0]["server"] == "s2", listing
+    started = time.monotonic()
+    status, body = a.api("POST", "/v1/accounts/alice/devices/phone/revoke")
+    assert (status, body["server"]) == (200, "s2"), body
+    assert phone.expect(hfwire.ERROR, timeout=1.0)["code"] == hfwire.ERR["revoked"]
+    assert time.monotonic() - started < 1.0
+    for relay in (a, b):
+        again = relay.conn()
+        again.send(hfwire.HELLO, [("token", token), ("version_min", 1)])
+        assert again.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    assert a.api("POST", "/v1/accounts/alice/devices/phone/restore")[0] == 200
+    online(b, "phone").close()
+    # disconnect across servers too.
+    phone = online(b, "phone")
+    status, body = a.api("POST", "/v1/accounts/alice/devices/phone/disconnect")
+    assert (status, body["server"]) == (200, "s2"), body
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+
+
+def test_bad_requests_get_json_errors_and_are_counted():
+    send_secret = os.path.join(harness.tempfile.mkdtemp(), "send.secret")
+    with open(send_secret, "w") as f:
+        f.write(os.urandom(20).hex() + "\n")
+    relay = Relay(api_keys=True, **{"api.max_body": "4k", "api.rate": 1, "api.burst": 20}).start()
+    relay.api_keys.append(("sender", send_secret, "send"))
+    relay.write_config()
+    relay.stop()
+    relay.start()
+    online(relay, "phone").close()
+    messages = "/v1/accounts/alice/messages"
+    cases = [
+        (dict(raw="{not json"), 400, "bad_json"),
+        (dict(raw="[1, 2]"), 400, "bad_json"),
+        (dict(raw='{"to": "phone", "to": "pc", "data": "x"}'), 400, "bad_json"),
+        (dict(body={"to": "phone", "data": "x", "colour": "red"}), 400, "unknown_field"),
+        (dict(body={"to": 7, "data": "x"}), 400, "bad_field"),
+        (dict(body={"to": "phone", "data": "x", "ttl": "1h"}), 400, "bad_field"),
+        (dict(body={"to": "phone", "data": "x", "id": "abc"}), 400, "bad_field"),
+        (dict(body={"to": "phone", "data_base64": "!!"}), 400, "bad_field"),
+        (dict(body={"to": "phone", "data": "x", "data_base64": "eA"}), 400, "bad_field"),
+        (dict(body={"to": "phone"}), 400, "missing_field"),
+        (dict(body={"to": "a/b", "data": "x"}), 400, "bad_target"),
+        (dict(body={"to": "phone", "data": "x", "ttl": 0}), 400, "bad_field"),
+        (dict(body={"to": "phone", "data": "x", "ttl": 10 ** 9}), 400, "ttl_too_long"),
+        (dict(raw='{"to": "phone", "data": "%s"}' % ("x" * 5000)), 413, "body_too_large"),
+        (dict(body={"to": "phone", "data": "x"}, secret_file=""), 401, "unauthorized"),
+        (dict(body={"to": "phone", "data": "x"}, secret_file=relay.secret_file), 401, "unauthorized"),
+    ]
+    for kwargs, status, error in cases:
+        got = relay.api("POST", messages, **kwargs)
+        assert got[0] == status and got[1]["error"] == error and got[1]["message"], (kwargs, got)
+    assert relay.api("POST", messages, {"to": "phone", "data": "ok"}, secret_file=send_secret)[0] == 200
+    assert relay.api("GET", "/v1/accounts/alice/devices", secret_file=send_secret)[1]["error"] == "forbidden"
+    assert relay.api("GET", "/v1/accounts/nobody/devices")[:1] + (relay.api(
+        "GET", "/v1/accounts/nobody/devices")[1]["error"],) == (404, "unknown_account")
+    assert relay.api("POST", "/v1/accounts/alice/devices/ghost/revoke")[1]["error"] == "unknown_device"
+    assert relay.api("POST", "/v1/accounts/alice/devices/phone/revoke", {"purge": False})[1]["error"] == \
+        "unknown_field"
+    assert relay.api("GET", "/v1/accounts/bad%20name/devices")[1]["error"] == "bad_field"
+    assert relay.api("GET", "/v1/nothing")[:1] == (404,)
+    assert relay.api("GET", messages)[:1] == (405,)
+    # The key's rate: its burst of 20 is spent by now.
+    limited = [relay.api("GET", "/v1/status") for _ in range(20)]
+    assert any(s == 429 and b["error"] == "rate_limited" and b["retry_ms"] > 0 for s, b in limited), limited
+    text = harness.urllib.request.urlopen("http://127.0.0.1:%d/metrics" % relay.metrics_port).read().decode()
+    assert harness.metric_value(text, 'handoff_api_requests_total{route="messages",status="400"}') >= 12
+    assert harness.metric_value(text, 'handoff_api_requests_total{route="unknown",status="401"}') == 2
+    assert harness.metric_value(text, 'handoff_api_requests_total{route="status",status="429"}') >= 1
+    assert relay.proc.poll() is None
+
+
+def test_status_and_drain():
+    relay = Relay(api_keys=True).start()
+    phone = online(relay, "phone")
+    status, body = relay.api("GET", "/v1/status")
+    assert status == 200 and body["online_devices"] == 1 and body["store"]["healthy"], body
+    assert body["role"] == "standalone" and body["server_id"] == "test"
+    status, body = relay.api("POST", "/v1/drain")
+    assert (status, body["draining"]) == (202, True), body
+    assert phone.expect(hfwire.GOAWAY)["code"] == hfwire.ERR["shutting_down"]
+    phone.close()
+    relay.proc.wait(15)
+    assert relay.proc.returncode == 0
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
