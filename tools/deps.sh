@@ -26,7 +26,7 @@ HF_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libevent
     libconfig-dev libjemalloc-dev liblmdb-dev libhiredis-dev libjansson-dev"
 # What the tests need on top: cmocka, the integration tests' python, groff
 # for the man page check, clang and its runtimes for fuzzing.
-HF_TEST_PACKAGES="libcmocka-dev python3 openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs"
+HF_TEST_PACKAGES="libcmocka-dev python3 python3-yaml curl openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs"
 
 # hf_build DIR [configure options]: configures (once) and builds in DIR,
 # with make -j2 (the machine has two cores).

@@ -3,6 +3,7 @@ from a backend, the device list, revoke, restore and disconnect (on one
 server and across two sharing Redis), and every class of bad request."""
 
 import os
+import re
 import threading
 import time
 
@@ -247,6 +248,47 @@ def test_status_and_drain():
     phone.close()
     relay.proc.wait(15)
     assert relay.proc.returncode == 0
+
+
+SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def served_routes():
+    """(method, path) of every route in the daemon's route table, with
+    its name segments as OpenAPI's {account} and {device}."""
+    with open(os.path.join(SRCDIR, "src", "core", "api", "api_http.cc")) as f:
+        source = f.read()
+    routes = set()
+    for segments, method in re.findall(r'\{"\w+", \{([^}]*)\}, EVHTTP_REQ_(\w+)', source):
+        parts = re.findall(r'"([^"]*)"', segments)
+        names = iter(["{account}", "{device}"])
+        routes.add((method.lower(), "/" + "/".join(next(names) if p == "*" else p for p in parts)))
+    return routes
+
+
+def test_openapi_matches_the_routes_served():
+    import yaml
+    with open(os.path.join(SRCDIR, "docs", "openapi.yaml")) as f:
+        spec = yaml.safe_load(f)
+    documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
+    served = served_routes()
+    assert len(served) == 7, served
+    assert documented == served, (documented ^ served)
+    relay = Relay(api_keys=True).start()
+    online(relay, "phone").close()
+    schemas = spec["components"]["schemas"]
+    # Each documented operation is served (never not_found or
+    # method_not_allowed), and a 200's body has the fields it lists.
+    for method, path in sorted(documented, key=lambda op: op[1] == "/v1/drain"):
+        op = spec["paths"][path][method]
+        body = {"to": "phone", "data": "x"} if op["operationId"] == "postMessage" else None
+        status, answer = relay.api(method.upper(), path.format(account="alice", device="phone"), body)
+        assert str(status) in op["responses"], (path, status, answer)
+        assert status < 400, (path, status, answer)
+        schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
+        if "$ref" in schema:
+            schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+        assert set(schema.get("required", [])) <= set(answer), (path, answer)
 
 
 if __name__ == "__main__":

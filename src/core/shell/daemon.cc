@@ -211,9 +211,17 @@ json_t *api_status(void *shell)
                      json_int_t(d->server.router ? hf_router_awaiting_ack(d->server.router) : 0));
 }
 
+// The API's answer goes out first: a server without devices would stop
+// within this reactor pass, before writing it.
+const uint64_t api_drain_delay_ms = 100;
+
 void api_drain(void *shell)
 {
-    begin_stop(static_cast<hf_daemon *>(shell));
+    auto *d = static_cast<hf_daemon *>(shell);
+    timeval tv = hf_timeval_ms(api_drain_delay_ms);
+    event_base_once(
+        d->base.get(), -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void *arg) { begin_stop(static_cast<hf_daemon *>(arg)); }, d, &tv);
 }
 
 void on_signal(evutil_socket_t sig, short, void *arg)
