@@ -2,8 +2,10 @@
 from a backend, the device list, revoke, restore and disconnect (on one
 server and across two sharing Redis), and every class of bad request."""
 
+import json
 import os
 import re
+import subprocess
 import threading
 import time
 
@@ -248,6 +250,57 @@ def test_status_and_drain():
     phone.close()
     relay.proc.wait(15)
     assert relay.proc.returncode == 0
+
+
+def test_handoffctl():
+    relay = Relay(api_keys=True).start()
+    phone = online(relay, "phone")
+    call = in_background(relay.ctl, "send", "alice", "phone", "from the shell", "--id", "7")
+    got = phone.expect(hfwire.DELIVER)
+    assert (got["payload"], got["from"], got["id"]) == (b"from the shell", "@backend", 7), got
+    phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    code, out, err = call()
+    assert (code, out) == (0, "delivered (delivered to 1, stored for 0), id 7\n"), (code, out, err)
+    # Not UTF-8, from stdin: sent in base64, arrives as bytes.
+    raw = subprocess.run([harness.HANDOFFCTL, "--url", "https://127.0.0.1:%d" % relay.api_port, "--ca", relay.ca,
+                          "--key-file", relay.api_secret, "send", "alice", "tablet", "-"],
+                         input=b"\xff\xfe\x00bytes", capture_output=True)
+    assert raw.returncode == 0 and raw.stdout.startswith(b"stored"), raw
+    tablet = online(relay, "tablet")
+    assert tablet.expect(hfwire.DELIVER)["payload"] == b"\xff\xfe\x00bytes"
+    tablet.close()
+    code, out, _ = relay.ctl("devices", "alice")
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["DEVICE", "ONLINE", "SERVER"], out
+    assert out.splitlines()[1].split()[:3] == ["phone", "yes", "test"], out
+    code, out, _ = relay.ctl("--json", "devices", "alice")
+    assert code == 0 and json.loads(out)["devices"][0]["device"] == "phone"
+    code, out, _ = relay.ctl("disconnect", "alice", "phone")
+    assert (code, out) == (0, "disconnected phone on test; it may connect again\n"), out
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+    phone = online(relay, "phone")
+    code, out, _ = relay.ctl("revoke", "alice", "phone")
+    assert code == 0 and out.startswith("revoked phone on test"), out
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+    code, out, _ = relay.ctl("restore", "alice", "phone")
+    assert code == 0 and out.startswith("restored phone"), out
+    online(relay, "phone").close()
+    code, out, _ = relay.ctl("status")
+    assert code == 0 and "store         memory, healthy" in out, out
+    # Refusals, bad arguments and an unreachable server, each with its status.
+    code, _, err = relay.ctl("revoke", "alice", "ghost")
+    assert code == 1 and "404 unknown_device" in err, err
+    assert relay.ctl("revoke", "alice")[0] == 2
+    assert relay.ctl("frobnicate")[0] == 2
+    code, _, err = relay.ctl("status", secret_file=relay.secret_file)
+    assert code == 1 and "401 unauthorized" in err, err
+    dead = subprocess.run([harness.HANDOFFCTL, "--url", "https://127.0.0.1:%d" % harness.free_port(), "--ca",
+                           relay.ca, "--key-file", relay.api_secret, "status"], capture_output=True, text=True)
+    assert dead.returncode == 3 and "cannot connect" in dead.stderr, dead.stderr
+    code, _, err = relay.ctl("--ca", "/etc/ssl/certs/ca-certificates.crt", "status")
+    assert code == 3 and "certificate verify failed" in err, err
+    code, out, _ = relay.ctl("drain")
+    assert code == 0 and out.startswith("draining"), out
+    relay.proc.wait(15)
 
 
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))

@@ -23,6 +23,7 @@ BUILDDIR = os.environ.get("HF_BUILDDIR", os.getcwd())
 SANITIZED = bool(os.environ.get("HF_SANITIZERS", "").strip())
 HANDOFFD = os.path.join(BUILDDIR, "handoffd")
 HANDOFF = os.path.join(BUILDDIR, "handoff")
+HANDOFFCTL = os.path.join(BUILDDIR, "handoffctl")
 os.environ.setdefault("HANDOFF_MODULE_DIR", os.path.join(BUILDDIR, ".libs"))
 # The CLI must not pick up a developer's own settings.
 for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
@@ -471,6 +472,13 @@ class Relay:
         assert out.returncode == 0, out.stderr.decode()
         text, _, status = out.stdout.decode().rpartition("\n")
         return int(status), json.loads(text) if text.strip() else None
+
+    def ctl(self, *args, secret_file=None, stdin=None):
+        """Runs handoffctl against this daemon's API: (status, stdout, stderr)."""
+        out = subprocess.run([HANDOFFCTL, "--url", "https://127.0.0.1:%d" % self.api_port, "--ca", self.ca,
+                              "--key-file", secret_file or self.api_secret] + list(args),
+                             capture_output=True, text=True, timeout=20, input=stdin)
+        return out.returncode, out.stdout, out.stderr
 
     def conn(self, port=None):
         import hfwire

@@ -1,0 +1,105 @@
+#include "ctl/show.h"
+
+#include <cinttypes>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+namespace
+{
+
+std::string text_of(json_t *o, const char *key, const char *none = "-")
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v))
+        return std::to_string(json_integer_value(v));
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "yes" : "no";
+    return none;
+}
+
+int64_t number_of(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+// A unix-ms time as UTC, to the second; "-" for none.
+std::string time_of(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v))
+        return "-";
+    time_t t = time_t(json_integer_value(v) / 1000);
+    tm utc;
+    gmtime_r(&t, &utc);
+    char text[32];
+    strftime(text, sizeof text, "%Y-%m-%d %H:%M:%SZ", &utc);
+    return text;
+}
+
+void show_devices(json_t *answer, FILE *out)
+{
+    fprintf(out, "%-24s %-7s %-16s %-21s %-21s %8s %10s %s\n", "DEVICE", "ONLINE", "SERVER", "CONNECTED SINCE",
+            "LAST SEEN", "QUEUED", "BYTES", "REVOKED");
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(answer, "devices"), i, d)
+    {
+        fprintf(out, "%-24s %-7s %-16s %-21s %-21s %8" PRId64 " %10" PRId64 " %s\n", text_of(d, "device").c_str(),
+                text_of(d, "online").c_str(), text_of(d, "server").c_str(), time_of(d, "connected_since_ms").c_str(),
+                time_of(d, "last_seen_ms").c_str(), number_of(d, "queue_messages"), number_of(d, "queue_bytes"),
+                text_of(d, "revoked").c_str());
+    }
+}
+
+// Where a device route found the device: " on SERVER", or "".
+std::string where(json_t *answer)
+{
+    std::string server = text_of(answer, "server", "");
+    return server.empty() ? "" : " on " + server;
+}
+
+} // namespace
+
+void ctl_show(const char *command, json_t *answer, FILE *out)
+{
+    std::string cmd = command;
+    std::string device = text_of(answer, "device");
+    if (cmd == "send") {
+        fprintf(out, "%s (delivered to %" PRId64 ", stored for %" PRId64 "), id %s\n",
+                text_of(answer, "status").c_str(), number_of(answer, "delivered"), number_of(answer, "stored"),
+                text_of(answer, "id").c_str());
+    } else if (cmd == "devices") {
+        show_devices(answer, out);
+    } else if (cmd == "revoke") {
+        fprintf(out, "revoked %s%s: its tokens are refused until restored; %" PRId64 " queued messages purged\n",
+                device.c_str(), where(answer).c_str(), number_of(answer, "purged"));
+    } else if (cmd == "restore") {
+        fprintf(out, "restored %s: tokens minted from %s on work\n", device.c_str(),
+                time_of(answer, "not_before_ms").c_str());
+    } else if (cmd == "disconnect") {
+        if (json_is_true(json_object_get(answer, "was_online")))
+            fprintf(out, "disconnected %s%s; it may connect again\n", device.c_str(), where(answer).c_str());
+        else
+            fprintf(out, "%s was not online\n", device.c_str());
+    } else if (cmd == "status") {
+        json_t *store = json_object_get(answer, "store");
+        fprintf(
+            out,
+            "server        %s (%s, handoffd %s)%s\n"
+            "connections   %" PRId64 " (%" PRId64 " devices online)\n"
+            "sends waiting %" PRId64 "\n"
+            "store         %s, %s, %s messages queued\n",
+            text_of(answer, "server_id").c_str(), text_of(answer, "role").c_str(), text_of(answer, "version").c_str(),
+            json_is_true(json_object_get(answer, "draining")) ? ", draining" : "", number_of(answer, "connections"),
+            number_of(answer, "online_devices"), number_of(answer, "sends_waiting"), text_of(store, "module").c_str(),
+            json_is_true(json_object_get(store, "healthy")) ? "healthy" : "NOT ANSWERING",
+            text_of(store, "queue_messages").c_str());
+    } else if (cmd == "drain") {
+        fprintf(out, json_is_true(json_object_get(answer, "already")) ? "already draining\n"
+                                                                      : "draining: devices are sent elsewhere, then "
+                                                                        "the daemon exits\n");
+    }
+}
