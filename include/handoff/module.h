@@ -82,6 +82,9 @@ struct hf_host_api {
      * device's connection (see hf_store_ops.kick), with the error code
      * (protocol.h) the device is told. */
     void (*kick)(void *host, const char *account, const char *device, int code);
+    /* A store calls this when another server says a device of an account
+     * this server watches (hf_store_ops.watch) came online or left. */
+    void (*presence_changed)(void *host, const char *account, const char *device, int online);
 };
 
 /* ---- store modules ---------------------------------------------------- */
@@ -201,6 +204,13 @@ struct hf_store_ops {
     /* Asks server_id to cut the device's connection with ERROR code; that
      * server's store instance calls host->kick. */
     void (*kick)(void *store, const char *server_id, const char *account, const char *device, int code);
+    /* Optional, for stores shared by several servers: server_id follows
+     * the account's presence for ttl_ms (renewed by calling again). When
+     * presence_set makes a device of it online on another server, or
+     * presence_clear takes it off, the store tells every such server
+     * (host->presence_changed there). */
+    void (*watch)(void *store, const char *account, const char *server_id, uint64_t ttl_ms, hf_store_done_cb cb,
+                  void *arg);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

@@ -42,7 +42,9 @@ enum hf_msg_type {
     HF_MSG_ERROR = 12,
     HF_MSG_REGISTER = 13,
     HF_MSG_REGISTER_ACK = 14,
-    HF_MSG_TYPE_MAX = 14
+    HF_MSG_PRESENCE_REQ = 15, /* device -> server: the account's devices, and changes if `follow` */
+    HF_MSG_PRESENCE = 16,     /* server -> device: one device's state, or the end of an answer */
+    HF_MSG_TYPE_MAX = 16
 };
 
 /* Field tags share one namespace across all message types: a tag means the
@@ -86,8 +88,15 @@ enum hf_tag {
     HF_TAG_RETRY_MS = 36,         /* uint */
     HF_TAG_REFRESH_MS = 37,       /* uint */
     HF_TAG_MAX_PAYLOAD = 38,      /* uint */
-    HF_TAG_MAX = 38
+    HF_TAG_FOLLOW = 39,           /* uint: 0 or 1 */
+    HF_TAG_ONLINE = 40,           /* uint: 0 or 1 */
+    HF_TAG_COUNT = 41,            /* uint */
+    HF_TAG_FEATURES = 42,         /* uint: bit set of HF_FEATURE_* */
+    HF_TAG_MAX = 42
 };
+
+/* What a server offers beyond version 1's core, in WELCOME's `features`. */
+#define HF_FEATURE_PRESENCE 1u /* PRESENCE_REQ and PRESENCE */
 
 enum hf_send_status {
     HF_SEND_DELIVERED = 0, /* every target acknowledged it */

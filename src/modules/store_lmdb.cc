@@ -486,6 +486,7 @@ const hf_store_ops lmdb_ops = {
     store_device_state,
     store_set_revocation,
     local_kick<lmdb_store>,
+    nullptr, // watch: one server sees every change itself
 };
 
 } // namespace

@@ -278,6 +278,7 @@ const hf_store_ops memory_ops = {
     store_device_state,
     store_set_revocation,
     local_kick<memory_store>,
+    nullptr, // watch: one server sees every change itself
 };
 
 } // namespace

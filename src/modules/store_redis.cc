@@ -334,8 +334,9 @@ void store_notify(void *store, const char *server_id, const char *account, const
     want_flush(s);
 }
 
-// Another server wrote to devices held here ("A|D\n" each), or asks to
-// cut one ("!code|A|D\n").
+// Another server wrote to devices held here ("A|D\n" each), asks to cut
+// one ("!code|A|D\n"), or says a watched device came or left ("~1|A|D\n",
+// "~0|A|D\n").
 void on_notice(redis_store *s, const char *data, size_t len)
 {
     std::string body(data, len);
@@ -346,7 +347,12 @@ void on_notice(redis_store *s, const char *data, size_t len)
             end = body.size();
         std::string dev = body.substr(start, end - start);
         size_t bar = dev.find('|');
-        if (bar != std::string::npos && dev[0] == '!') {
+        if (bar != std::string::npos && dev[0] == '~' && dev.size() > 3) {
+            size_t second = dev.find('|', 3);
+            if (second != std::string::npos)
+                s->host->presence_changed(s->host->host, dev.substr(3, second - 3).c_str(),
+                                          dev.substr(second + 1).c_str(), dev[1] == '1');
+        } else if (bar != std::string::npos && dev[0] == '!') {
             size_t second = dev.find('|', bar + 1);
             if (second != std::string::npos)
                 s->host->kick(s->host->host, dev.substr(bar + 1, second - bar - 1).c_str(),
@@ -415,6 +421,21 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
     });
 }
 
+// A presence script's answer: the servers watching the account, each
+// told the change (a notice line), this one not (it saw it itself).
+void tell_watchers(redis_store *s, const redisReply *r, const std::string &line)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || s->closing)
+        return;
+    for (size_t i = 0; i < r->elements; i++) {
+        std::string server(r->element[i]->str, r->element[i]->len);
+        if (server != s->server_id) {
+            s->notices[server].append(line).append("\n");
+            want_flush(s);
+        }
+    }
+}
+
 void store_presence_set(void *store, const char *account, const char *device, const char *server_id, uint64_t ttl_ms,
                         hf_store_done_cb cb, void *arg)
 {
@@ -422,19 +443,27 @@ void store_presence_set(void *store, const char *account, const char *device, co
     // The device (re)connected here: what other servers did to its queue
     // while it was elsewhere is not in this server's tail.
     hf_tail_drop(&s->tail, dev_of(account, device));
-    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_set_lua, {key_of(s, account, "p", device)},
+    std::string dev = dev_of(account, device);
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_set_lua,
+                    {key_of(s, account, "p", device), key_of(s, account, "w")},
                     {server_id, std::to_string(ttl_ms), std::to_string(s->host->now_ms(s->host->host))},
-                    [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+                    [s, cb, arg, dev](redisReply *r) {
+                        tell_watchers(s, r, "~1|" + dev);
+                        done_status(cb, arg, r);
+                    });
 }
 
 void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
                           hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
+    std::string dev = dev_of(account, device);
     hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_clear_lua,
-                    {key_of(s, account, "p", device), key_of(s, account, "l", device)},
-                    {server_id, std::to_string(s->host->now_ms(s->host->host))},
-                    [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+                    {key_of(s, account, "p", device), key_of(s, account, "l", device), key_of(s, account, "w")},
+                    {server_id, std::to_string(s->host->now_ms(s->host->host))}, [s, cb, arg, dev](redisReply *r) {
+                        tell_watchers(s, r, "~0|" + dev);
+                        done_status(cb, arg, r);
+                    });
 }
 
 void store_presence_lookup(void *store, const char *account, const char *device, hf_store_presence_cb cb, void *arg)
@@ -497,6 +526,16 @@ void store_set_revocation(void *store, const char *account, const char *device, 
     hf_redis_call(s->nodes, slot_of(s, account),
                   {"SET", key_of(s, account, "r", device), std::to_string(not_before_ms) + (revoked ? "|1" : "|0")},
                   [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+}
+
+void store_watch(void *store, const char *account, const char *server_id, uint64_t ttl_ms, hf_store_done_cb cb,
+                 void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    uint64_t now = s->host->now_ms(s->host->host);
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_watch_lua, {key_of(s, account, "w")},
+                    {server_id, std::to_string(now + ttl_ms), std::to_string(now)},
+                    [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 // Asked of the server holding the device, with the notices: "!code|A|D".
@@ -575,7 +614,7 @@ const hf_store_ops redis_ops = {
     store_fetch,          store_ack,          store_add_device,     store_list_devices,
     store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
     store_notify,         store_depth,        store_usage,          store_device_state,
-    store_set_revocation, store_kick,
+    store_set_revocation, store_kick,         store_watch,
 };
 
 } // namespace

@@ -18,6 +18,8 @@
 //   P{A}d    set     the account's devices
 //   P{A}p:D  string  "<server id>|<since ms>" while online (PX)
 //   P{A}l:D  string  when it last left (ms)
+//   P{A}w    zset    servers following the account's presence, scored by
+//                    until when (ms)
 //   P{A}r:D  string  its revocation: "<not_before ms>|<revoked 0 or 1>"
 //   P{T}e    zset    "A|D" of the slot's devices with messages, scored by the
 //                    earliest expiry known (a hint: the sweep reads the queue)
@@ -309,22 +311,34 @@ static const char hf_redis_expire_lua[] = HF_REDIS_LUA_ENTRY
     "  return string.match(v, '^(.*)|(%d+)$')\n"                                                                       \
     "end\n"
 
-// KEYS: a presence key. ARGV: server id, ttl ms, now ms. A refresh by the
-// same server keeps the time the device came.
+// KEYS: a presence key, the account's watchers. ARGV: server id, ttl ms,
+// now ms. A refresh by the same server keeps the time the device came;
+// an arrival returns the servers watching the account, to be told.
 static const char hf_redis_presence_set_lua[] =
     HF_REDIS_LUA_PRESENCE "local server, since = presence_server(redis.call('GET', KEYS[1]))\n"
-                          "if server ~= ARGV[1] then since = ARGV[3] end\n"
+                          "local arrived = server ~= ARGV[1]\n"
+                          "if arrived then since = ARGV[3] end\n"
                           "redis.call('SET', KEYS[1], ARGV[1] .. '|' .. since, 'PX', ARGV[2])\n"
-                          "return 0\n";
+                          "if not arrived then return {} end\n"
+                          "return redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')\n";
 
-// KEYS: a presence key, the device's last-seen key. ARGV: server id, now
-// ms. Clears presence only if it is still ours.
+// KEYS: a presence key, the device's last-seen key, the account's
+// watchers. ARGV: server id, now ms. Clears presence only if it is still
+// ours, and then returns the servers watching the account.
 static const char hf_redis_presence_clear_lua[] =
-    HF_REDIS_LUA_PRESENCE "if presence_server(redis.call('GET', KEYS[1])) == ARGV[1] then\n"
-                          "  redis.call('DEL', KEYS[1])\n"
-                          "  redis.call('SET', KEYS[2], ARGV[2])\n"
-                          "end\n"
-                          "return 0\n";
+    HF_REDIS_LUA_PRESENCE "if presence_server(redis.call('GET', KEYS[1])) ~= ARGV[1] then return {} end\n"
+                          "redis.call('DEL', KEYS[1])\n"
+                          "redis.call('SET', KEYS[2], ARGV[2])\n"
+                          "return redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[2], '+inf')\n";
+
+// KEYS: the account's watchers. ARGV: server id, until (ms), now (ms).
+// The key lives as long as its longest watch.
+static const char hf_redis_watch_lua[] =
+    "redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])\n"
+    "local left = redis.call('PTTL', KEYS[1])\n"
+    "if left == -1 or left < tonumber(ARGV[2]) - tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end\n"
+    "return 0\n";
 
 // KEYS: the device's presence, last-seen, queue info and revocation keys.
 // Returns them as strings: presence, last seen, count, bytes, revocation.

@@ -183,6 +183,43 @@ void hf_msg_add_bounds(hf_msg *m, uint64_t min_ms, uint64_t max_ms)
     mark(m, {HF_TAG_HEARTBEAT_MIN_MS, HF_TAG_HEARTBEAT_MAX_MS});
 }
 
+void hf_msg_add_features(hf_msg *m, uint64_t features)
+{
+    m->features = features;
+    mark(m, {HF_TAG_FEATURES});
+}
+
+hf_msg hf_msg_presence_req(uint64_t id, bool follow)
+{
+    hf_msg m = of_type(HF_MSG_PRESENCE_REQ);
+    m.id = id;
+    m.follow = follow ? 1 : 0;
+    mark(&m, {HF_TAG_ID, HF_TAG_FOLLOW});
+    return m;
+}
+
+hf_msg hf_msg_presence(uint64_t id, std::string_view device, bool online)
+{
+    hf_msg m = of_type(HF_MSG_PRESENCE);
+    m.device = device;
+    m.online = online ? 1 : 0;
+    mark(&m, {HF_TAG_DEVICE, HF_TAG_ONLINE});
+    if (id) {
+        m.id = id;
+        mark(&m, {HF_TAG_ID});
+    }
+    return m;
+}
+
+hf_msg hf_msg_presence_end(uint64_t id, uint64_t count)
+{
+    hf_msg m = of_type(HF_MSG_PRESENCE);
+    m.id = id;
+    m.count = count;
+    mark(&m, {HF_TAG_ID, HF_TAG_COUNT});
+    return m;
+}
+
 hf_msg hf_msg_pong(const hf_msg *ping)
 {
     hf_msg m = of_type(HF_MSG_PONG);

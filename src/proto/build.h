@@ -64,6 +64,18 @@ hf_msg hf_msg_welcome(uint64_t heartbeat_ms, uint64_t timeout_ms, uint64_t windo
 // heartbeat_min_ms and heartbeat_max_ms: how far an adaptive device may probe.
 void hf_msg_add_bounds(hf_msg *m, uint64_t min_ms, uint64_t max_ms);
 
+// WELCOME: what the server offers beyond the core (HF_FEATURE_*).
+void hf_msg_add_features(hf_msg *m, uint64_t features);
+
+// PRESENCE_REQ: the account's devices; with follow, their changes after.
+hf_msg hf_msg_presence_req(uint64_t id, bool follow);
+
+// PRESENCE: one device's state, in the answer to request id (0: a change).
+hf_msg hf_msg_presence(uint64_t id, std::string_view device, bool online);
+
+// PRESENCE: the end of the answer to request id, which listed count.
+hf_msg hf_msg_presence_end(uint64_t id, uint64_t count);
+
 // PONG answering ping (its id, if it had one).
 hf_msg hf_msg_pong(const hf_msg *ping);
 

@@ -71,6 +71,10 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     U("retry_ms", retry_ms),
     U("refresh_ms", refresh_ms),
     U("max_payload", max_payload),
+    U("follow", follow),
+    U("online", online),
+    U("count", count),
+    U("features", features),
 };
 
 #undef U
@@ -102,7 +106,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     /* WELCOME */
     {bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
          bit(HF_TAG_MAX_FRAME) | bit(HF_TAG_SERVER_ID) | bit(HF_TAG_ACCOUNT) | bit(HF_TAG_DEVICE) |
-         bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS) | bit(HF_TAG_MAX_PAYLOAD),
+         bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS) | bit(HF_TAG_MAX_PAYLOAD) | bit(HF_TAG_FEATURES),
      bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
          bit(HF_TAG_MAX_FRAME)},
     /* PING: heartbeat_ms asks for a new interval from now on */
@@ -134,6 +138,11 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
      bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS)},
     /* REGISTER_ACK */
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS), bit(HF_TAG_CODE)},
+    /* PRESENCE_REQ */
+    {bit(HF_TAG_ID) | bit(HF_TAG_FOLLOW), bit(HF_TAG_ID)},
+    /* PRESENCE: a device's state (with id in an answer, without in a
+       change), or an answer's end (id and count, no device) */
+    {bit(HF_TAG_ID) | bit(HF_TAG_DEVICE) | bit(HF_TAG_ONLINE) | bit(HF_TAG_COUNT), 0},
 };
 
 int fail(hf_decode_error *err, int code, unsigned tag)

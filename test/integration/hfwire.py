@@ -10,6 +10,7 @@ import ssl
 # Message types.
 ALLOC_REQ, ALLOC_RESP, HELLO, WELCOME, PING, PONG, SEND, SEND_ACK = 1, 2, 3, 4, 5, 6, 7, 8
 DELIVER, DELIVER_ACK, GOAWAY, ERROR, REGISTER, REGISTER_ACK = 9, 10, 11, 12, 13, 14
+PRESENCE_REQ, PRESENCE = 15, 16
 CRITICAL = 0x01
 
 # Tags: (name, kind) where kind is "u" (varint), "s" (UTF-8) or "b" (bytes).
@@ -24,7 +25,8 @@ TAGS = {
     27: ("stored_count", "u"), 28: ("rejected_count", "u"), 29: ("server_id", "s"),
     30: ("key", "s"), 31: ("weight", "u"), 32: ("load", "u"), 33: ("draining", "u"),
     34: ("account", "s"), 35: ("device", "s"), 36: ("retry_ms", "u"), 37: ("refresh_ms", "u"),
-    38: ("max_payload", "u"),
+    38: ("max_payload", "u"), 39: ("follow", "u"), 40: ("online", "u"), 41: ("count", "u"),
+    42: ("features", "u"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

@@ -4,7 +4,7 @@
 
 export const TYPE = Object.freeze({
   ALLOC_REQ: 1, ALLOC_RESP: 2, HELLO: 3, WELCOME: 4, PING: 5, PONG: 6, SEND: 7, SEND_ACK: 8,
-  DELIVER: 9, DELIVER_ACK: 10, GOAWAY: 11, ERROR: 12,
+  DELIVER: 9, DELIVER_ACK: 10, GOAWAY: 11, ERROR: 12, PRESENCE_REQ: 15, PRESENCE: 16,
 });
 
 export const STATUS = Object.freeze({ DELIVERED: 0, STORED: 1, REJECTED: 2 });
@@ -32,7 +32,8 @@ const TAGS = {
   21: ['heartbeat_max_ms', 'u'], 22: ['backoff_base_ms', 'u'], 23: ['backoff_cap_ms', 'u'],
   24: ['upto', 'u'], 25: ['stored_at_ms', 'u'], 26: ['delivered_count', 'u'],
   27: ['stored_count', 'u'], 28: ['rejected_count', 'u'], 29: ['server_id', 's'],
-  36: ['retry_ms', 'u'], 38: ['max_payload', 'u'],
+  35: ['device', 's'], 36: ['retry_ms', 'u'], 38: ['max_payload', 'u'], 39: ['follow', 'u'],
+  40: ['online', 'u'], 41: ['count', 'u'], 42: ['features', 'u'],
 };
 const TAG_OF = Object.fromEntries(Object.entries(TAGS).map(([tag, [name]]) => [name, Number(tag)]));
 const utf8 = new TextEncoder();

@@ -5,6 +5,7 @@
 #include "core/common/log.h"
 #include "core/common/token_check.h"
 #include "core/server/delivery.h"
+#include "core/server/presence.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
 #include "proto/build.h"
@@ -43,6 +44,7 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
         srv->heartbeat(&hf_heartbeat_ops::bounds, &min_ms, &max_ms);
         hf_msg_add_bounds(&m, min_ms, max_ms);
     }
+    hf_msg_add_features(&m, HF_FEATURE_PRESENCE);
     hf_conn_send(s->conn, &m);
 }
 
@@ -73,6 +75,7 @@ void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
         return;
     }
     hf_online_enter(&online, s);
+    hf_presence_changed(srv, s->account, s->device, true);
     srv->store(&hf_store_ops::add_device, s->account.c_str(), s->device.c_str(), hf_server_store_done,
                const_cast<char *>("add_device"));
     srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
@@ -250,6 +253,9 @@ void on_frame(hf_conn *c, const hf_msg *m)
     case HF_MSG_DELIVER_ACK:
         on_deliver_ack(s, m);
         break;
+    case HF_MSG_PRESENCE_REQ:
+        hf_presence_request(s, m);
+        break;
     default:
         hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,
                      std::string(hf_msg_type_name(m->type)) + " is not accepted from a device after HELLO");
@@ -266,6 +272,10 @@ void on_closed(hf_conn *c)
     hf_server *srv = s->srv;
     hf_delivery_connection_ended(s); // may set a message aside: before what it acknowledged is kept
     hf_online_leave(&srv->online, s);
+    hf_presence_forget(s);
+    // Replaced by a newer connection of the device: still online.
+    if (!hf_online_find(&srv->online, s->account, s->device))
+        hf_presence_changed(srv, s->account, s->device, false);
     hf_router_target_gone(srv->router, s);
     srv->store(&hf_store_ops::presence_clear, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
                presence_done, nullptr);
@@ -294,6 +304,7 @@ const hf_conn_handler hf_devices_handler = {
 
 void hf_devices_refresh_presence(hf_server *srv)
 {
+    hf_presence_renew_watches(srv);
     for (auto &entry : srv->online.devices)
         srv->store(&hf_store_ops::presence_set, entry.second->account.c_str(), entry.second->device.c_str(),
                    srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);

@@ -12,6 +12,7 @@
 #include "core/common/stats.h"
 #include "core/conn/conn.h"
 #include "core/server/online.h"
+#include "core/server/presence.h"
 
 struct hf_router;
 
@@ -22,6 +23,7 @@ struct hf_server {
     hf_store store;
     hf_heartbeat heartbeat;
     hf_online online;
+    hf_presence presence;
     hf_router *router = nullptr; // see router.h
     bool stopping = false;       // SIGTERM: draining, then exit
     // The other servers' addresses as the allocators last listed them (for

@@ -25,7 +25,9 @@ struct hf_session {
     // the frames behind it (encoded) wait with it.
     bool hello_pending = false;
     std::vector<std::string> early_frames;
-    hf_token_bucket send_bucket; // limits.send_rate
+    bool following = false;        // told of its account's presence changes (presence.h)
+    bool presence_pending = false; // a PRESENCE_REQ being answered
+    hf_token_bucket send_bucket;   // limits.send_rate
 
     uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
     uint64_t acked_upto = 0;        // highest seq the device acknowledged

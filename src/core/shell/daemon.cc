@@ -9,6 +9,7 @@
 #include "core/allocator/allocation.h"
 #include "core/common/log.h"
 #include "core/server/devices.h"
+#include "core/server/presence.h"
 #include "core/server/router.h"
 #include "core/shell/metrics.h"
 #include "proto/clock.h"
@@ -42,6 +43,11 @@ void host_data_ready(void *host, const char *account, const char *device)
 void host_kick(void *host, const char *account, const char *device, int code)
 {
     hf_devices_kick(&static_cast<hf_daemon *>(host)->server, account, device, code, hf_err_text(code));
+}
+
+void host_presence_changed(void *host, const char *account, const char *device, int online)
+{
+    hf_presence_changed(&static_cast<hf_daemon *>(host)->server, account, device, online != 0);
 }
 
 int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
@@ -312,6 +318,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->host.now_ms = host_now_ms;
     d->host.data_ready = host_data_ready;
     d->host.kick = host_kick;
+    d->host.presence_changed = host_presence_changed;
     d->host.enqueue_applied = host_enqueue_applied;
     wire_parts(d);
 
