@@ -3,20 +3,12 @@
 // device that follows is told of every change, here or, through a shared
 // store's watch, on another server.
 #pragma once
-#include <cstdint>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
+#include "core/server/followers.h"
 #include "proto/msg.h"
 
 struct hf_server;
-struct hf_session;
-
-struct hf_presence {
-    // Sessions following each account's presence, by account.
-    std::unordered_map<std::string, std::vector<hf_session *>> followers;
-};
 
 // A PRESENCE_REQ from s.
 void hf_presence_request(hf_session *s, const hf_msg *m);

@@ -12,7 +12,7 @@
 #include "core/common/stats.h"
 #include "core/conn/conn.h"
 #include "core/server/online.h"
-#include "core/server/presence.h"
+#include "core/server/followers.h"
 
 struct hf_router;
 
