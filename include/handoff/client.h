@@ -98,6 +98,15 @@ int hf_client_ping(hf_client *c);
 void hf_client_stop(hf_client *c);
 void hf_client_free(hf_client *c);
 int hf_client_get_state(const hf_client *c);
+/* Presence (libhandoff(3), docs/protocol.md "Presence"): asks the server
+ * which devices of the account are online. cb hears each device (device,
+ * online 0 or 1, complete 0), then once (NULL, 0, complete 1): the answer
+ * is whole. With follow, cb then hears every change (complete 0) as it
+ * happens, and the client asks again after each reconnect; follow 0 stops
+ * that. Returns 0; -1 if not connected, or if the server does not offer
+ * presence (an older server). */
+typedef void (*hf_client_presence_cb)(void *user, const char *device, int online, int complete);
+int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb);
 /* Messages sent but not yet answered by a SEND_ACK. */
 size_t hf_client_unacked(const hf_client *c);
 const char *hf_client_state_name(int state);

@@ -1,4 +1,5 @@
-// handoff listen: prints each message, then acknowledges it.
+// handoff listen: prints each message, then acknowledges it; with
+// --presence, the account's devices coming and going too.
 #include <getopt.h>
 
 #include <cstdio>
@@ -16,6 +17,8 @@ struct listen_job {
     long count = 0; // 0: no limit
     long received = 0;
     bool json = false;
+    bool presence = false; // --presence
+    bool presence_asked = false;
 };
 
 void print_json_string(std::string_view s)
@@ -84,15 +87,46 @@ void on_message(void *user, const hf_client_message *msg)
         cli_finish_after_flush(run, cli_ok);
 }
 
+// "presence DEVICE online|offline" (raw), or {"presence":...} (json); the
+// end of an answer prints nothing.
+void on_presence(void *user, const char *device, int online, int complete)
+{
+    if (complete)
+        return;
+    if (cli_job<listen_job>(user)->json) {
+        printf("{\"presence\":{\"device\":");
+        print_json_string(device);
+        printf(",\"online\":%s}}\n", online ? "true" : "false");
+    } else {
+        printf("presence %s %s\n", device, online ? "online" : "offline");
+    }
+    fflush(stdout);
+}
+
+// Once connected, --presence asks (the client asks again after each
+// reconnect).
+void on_state(void *user, int state, const char *detail)
+{
+    cli_on_state(user, state, detail);
+    auto *run = static_cast<cli_run *>(user);
+    auto *job = cli_job<listen_job>(user);
+    if (state != HF_CLIENT_CONNECTED || !job->presence || job->presence_asked)
+        return;
+    job->presence_asked = true;
+    if (hf_client_presence(run->client, 1, on_presence) != 0)
+        fprintf(stderr, "handoff listen: this server does not offer presence (an older handoffd?)\n");
+}
+
 } // namespace
 
 int cli_listen(int argc, char **argv, cli_common *common)
 {
-    enum { opt_count = 256, opt_timeout, opt_format };
+    enum { opt_count = 256, opt_timeout, opt_format, opt_presence };
     static const struct option options[] = {
         {"count", required_argument, nullptr, opt_count},
         {"timeout", required_argument, nullptr, opt_timeout},
         {"format", required_argument, nullptr, opt_format},
+        {"presence", no_argument, nullptr, opt_presence},
         {nullptr, 0, nullptr, 0},
     };
     listen_job job;
@@ -125,6 +159,9 @@ int cli_listen(int argc, char **argv, cli_common *common)
             }
             job.json = !strcmp(optarg, "json");
             break;
+        case opt_presence:
+            job.presence = true;
+            break;
         default:
             return cli_usage;
         }
@@ -135,6 +172,7 @@ int cli_listen(int argc, char **argv, cli_common *common)
     }
     hf_client_callbacks cb{};
     cb.on_message = on_message;
+    cb.on_state = on_state;
     if (!cli_start(&run, cb, timeout_s))
         return cli_usage;
     int status = cli_loop(&run);

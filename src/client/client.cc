@@ -117,6 +117,16 @@ int hf_client_ping(hf_client *c)
     return 0;
 }
 
+int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb)
+{
+    if (c->state != HF_CLIENT_CONNECTED || !(c->server_features & HF_FEATURE_PRESENCE))
+        return -1;
+    c->presence_cb = cb;
+    c->presence_follow = follow != 0;
+    send_presence_req(c);
+    return 0;
+}
+
 void hf_client_stop(hf_client *c)
 {
     drop_link(c);

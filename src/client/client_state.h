@@ -89,4 +89,8 @@ struct hf_client {
     bool probing = false;
     uint64_t user_ping_id = 0;
     uint64_t user_ping_sent_us = 0;
+    uint64_t server_features = 0; // the current server's WELCOME features
+    // Presence: whom to tell, and whether to ask again after a reconnect.
+    hf_client_presence_cb presence_cb = nullptr;
+    bool presence_follow = false;
 };

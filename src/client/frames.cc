@@ -21,6 +21,12 @@ void send_ping(hf_client *c, uint64_t id)
     send_frame(c, &m);
 }
 
+void send_presence_req(hf_client *c)
+{
+    hf_msg m = hf_msg_presence_req(c->next_ping_id++, c->presence_follow);
+    send_frame(c, &m);
+}
+
 void on_link_open(void *arg, hf_link *)
 {
     auto *c = static_cast<hf_client *>(arg);
@@ -63,6 +69,11 @@ void on_welcome(hf_client *c, const hf_msg *m)
     c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
     c->backoff_attempt = 0;
     c->allocators_tried = 0;
+    c->server_features = hf_msg_has(m, HF_TAG_FEATURES) ? m->features : 0; // before on_state hears CONNECTED
+    // Following presence: asked again on every new server, before on_state
+    // (which may ask itself) hears of it.
+    if (c->presence_follow && (c->server_features & HF_FEATURE_PRESENCE))
+        send_presence_req(c);
     char detail[300];
     snprintf(detail, sizeof detail, "connected to %s, heartbeat %llu ms", c->link_address.c_str(),
              (unsigned long long)c->granted_heartbeat_ms);
@@ -83,6 +94,18 @@ void on_welcome(hf_client *c, const hf_msg *m)
         trace(c, "resending %zu unacknowledged message(s) with their ids", resends);
     for (auto &entry : c->unacked)
         send_message(c, entry.first, entry.second);
+}
+
+void on_presence(hf_client *c, const hf_msg *m)
+{
+    if (!c->presence_cb)
+        return;
+    if (hf_msg_has(m, HF_TAG_DEVICE)) {
+        std::string device(m->device);
+        c->presence_cb(c->user, device.c_str(), m->online ? 1 : 0, 0);
+    } else {
+        c->presence_cb(c->user, nullptr, 0, 1);
+    }
 }
 
 // Token problems do not heal by retrying: stop and say so.
@@ -241,6 +264,9 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         break;
     case HF_MSG_ERROR:
         on_error_frame(c, m);
+        break;
+    case HF_MSG_PRESENCE:
+        on_presence(c, m);
         break;
     default:
         link_failed(c, "unexpected frame from the server");

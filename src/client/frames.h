@@ -1,5 +1,6 @@
 // What allocators and servers send a device, and the frames it sends
-// back: ALLOC_RESP, WELCOME, DELIVER, SEND_ACK, PONG, GOAWAY, ERROR.
+// back: ALLOC_RESP, WELCOME, DELIVER, SEND_ACK, PONG, PRESENCE, GOAWAY,
+// ERROR.
 #pragma once
 #include <event2/util.h>
 
@@ -18,6 +19,9 @@ void send_message(hf_client *c, uint64_t id, outgoing &o);
 
 // PING(id) on the current link.
 void send_ping(hf_client *c, uint64_t id);
+
+// PRESENCE_REQ on the current link, following if c->presence_follow.
+void send_presence_req(hf_client *c);
 
 // DELIVER_ACK(upto) on l; false if it is closed.
 bool send_deliver_ack(hf_link *l, uint64_t upto);

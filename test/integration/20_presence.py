@@ -80,5 +80,21 @@ def test_bad_presence_requests():
     assert other.expect(hfwire.ERROR)["code"] == hfwire.ERR["missing_field"]
 
 
+def test_handoff_listen_presence():
+    """libhandoff's hf_client_presence through the CLI."""
+    relay = Relay().start()
+    listener = relay.cli_background(relay.token("alice", "phone"), "listen", "--presence", "--timeout", "4")
+    harness.wait_until(lambda: "alice/phone online" in relay.log(), 5, "phone online")
+    # Its question and the answer take a round trip after WELCOME.
+    harness.wait_until(lambda: "alice/phone follows presence" in relay.log(), 5, "phone following")
+    pc = device(relay, "pc")
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"hi")])
+    pc.expect(hfwire.SEND_ACK)
+    pc.close()
+    code, out, err = harness.finish_background(listener)
+    assert code == 0, (code, out, err)
+    assert out.splitlines() == ["presence phone online", "presence pc online", "hi", "presence pc offline"], out
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

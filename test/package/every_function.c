@@ -14,7 +14,7 @@ int main(void)
         (void *)hf_client_ack,   (void *)hf_client_ping,       (void *)hf_client_stop,
         (void *)hf_client_free,  (void *)hf_client_get_state,  (void *)hf_client_unacked,
         (void *)hf_client_state_name, (void *)hf_err_name,     (void *)hf_err_text,
-        (void *)hf_msg_type_name,
+        (void *)hf_msg_type_name, (void *)hf_client_presence,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "core/common/log.h"
 #include "core/conn/conn.h"
 #include "core/server/online.h"
 #include "core/server/server.h"
@@ -99,6 +100,7 @@ void follow(hf_session *s)
     if (s->following)
         return;
     s->following = true;
+    hf_log(HF_LOG_DEBUG, "%s/%s follows presence", s->account.c_str(), s->device.c_str());
     std::vector<hf_session *> &list = s->srv->presence.followers[s->account];
     list.push_back(s);
     if (list.size() == 1)
