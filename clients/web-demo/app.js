@@ -1,6 +1,7 @@
 // The demo page: one device of an account, given by the token in the URL
 // fragment (#relay=https://HOST:PORT&token=hf1...). It shows the list,
-// takes new bookmarks and removals, and says what the relay did with them.
+// takes new bookmarks and removals, says what the relay did with them, and
+// shows which devices of the account are online ("phone: online") or away.
 import { HandoffClient, tokenClaims } from '../js/src/index.js';
 import { BookmarkList } from './bookmarks.js';
 import { BookmarkSync } from './sync.js';
@@ -48,9 +49,34 @@ function start() {
   };
   const say = (text) => { $('status').textContent = text; };
 
+  // Presence: the account's devices, online or away, kept up to date.
+  const present = new Map();
+  const renderDevices = () => {
+    $('devices').replaceChildren(...[...present.keys()].sort().map((name) => {
+      const li = document.createElement('li');
+      li.dataset.device = name;
+      li.className = present.get(name) ? 'online' : 'away';
+      li.textContent = `${name}${name === device ? ' (this page)' : ''}: ${present.get(name) ? 'online' : 'away'}`;
+      return li;
+    }));
+  };
+  client.addEventListener('presence', (event) => {
+    present.set(event.detail.device, event.detail.online);
+    renderDevices();
+  });
+
+  let followed = false;
   client.addEventListener('state', (event) => {
     $('state').textContent = event.detail;
     $('state').className = `state ${event.detail}`;
+    // Asked once: the client asks again itself after a reconnect.
+    if (event.detail === 'connected' && !followed) {
+      followed = true;
+      client.devices({ follow: true }).then((list) => {
+        for (const d of list) present.set(d.device, d.online);
+        renderDevices();
+      }, () => { followed = false; });
+    }
   });
   client.addEventListener('error', (event) => say(`the relay refused this device: ${event.detail.message}`));
   client.addEventListener('trace', (event) => {

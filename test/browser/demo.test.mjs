@@ -113,8 +113,15 @@ test('a bookmark made on one device reaches the others, and a closed page gets i
     await until('the CLI device to print bookmark one', () =>
       cli.lines.some((m) => m.from === 'pc' && JSON.parse(m.payload).bookmark?.url === one));
 
+    // Each page shows the others' presence, and follows it.
+    const presence = (page, name, state) => page.waitForSelector(`#devices li[data-device="${name}"].${state}`);
+    await presence(pc, 'phone', 'online');
+    await presence(phone, 'pc', 'online');
+
     // The phone's page is closed while a bookmark is sent: stored for it.
     await phone.close();
+    await presence(pc, 'phone', 'away');
+    assert.equal(await pc.textContent('#devices li[data-device="phone"]'), 'phone: away');
     const two = 'https://example.org/two';
     await add(pc, two, 'Two');
     await statusSays(pc, 'stored for the devices that are away');

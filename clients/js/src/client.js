@@ -12,6 +12,9 @@ const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported
 // How many dispatched messages are remembered to recognise copies.
 const DISPATCHED_REMEMBERED = 4096;
 
+// WELCOME's features bit for PRESENCE_REQ and PRESENCE.
+const PRESENCE_FEATURE = 1;
+
 const DEFAULTS = {
   connectTimeoutMs: 5000, pingTimeoutMs: 10000, backoffBaseMs: 500, backoffCapMs: 30000, heartbeatMs: 0,
 };
@@ -33,6 +36,10 @@ export class HandoffClient extends EventTarget {
   // message again, with the same sender and id.
   #dispatched = new Set();
   #attempt = 0; #wake = null;
+  // Presence: the server's WELCOME features, whether changes are followed
+  // (asked again after each reconnect), and questions waiting for their
+  // answer, by id.
+  #features = 0; #follow = false; #presenceAsks = new Map(); #nextPresenceId = 0;
 
   constructor(options) {
     super();
@@ -75,6 +82,47 @@ export class HandoffClient extends EventTarget {
       this.#pending.set(id, { fields, resolve, reject });
       if (this.#state === 'connected') this.#write(TYPE.SEND, fields);
     });
+  }
+
+  // The account's devices and whether each is online: resolves to
+  // [{ device, online }] by name. With { follow: true } a 'presence' event
+  // ({ device, online }) then comes for every change, and after each
+  // reconnect for every device again. Rejects when not connected, or when
+  // the server does not offer presence (an older handoffd).
+  devices({ follow = false } = {}) {
+    if (this.#state !== 'connected')
+      return Promise.reject(new HandoffError('not_connected', 'devices() needs a connection'));
+    if (!(this.#features & PRESENCE_FEATURE))
+      return Promise.reject(new HandoffError('not_supported', 'this server does not offer presence'));
+    this.#follow = follow;
+    return new Promise((resolve, reject) => this.#askPresence(resolve, reject));
+  }
+
+  #askPresence(resolve, reject) {
+    const id = ++this.#nextPresenceId;
+    this.#presenceAsks.set(id, { resolve, reject, devices: [] });
+    this.#write(TYPE.PRESENCE_REQ, { id, follow: this.#follow ? 1 : 0 });
+  }
+
+  #presence(msg) {
+    if (msg.id === undefined) {
+      this.dispatchEvent(new CustomEvent('presence', { detail: { device: msg.device, online: msg.online === 1 } }));
+      return;
+    }
+    const ask = this.#presenceAsks.get(msg.id);
+    if (!ask) return;
+    if (msg.device !== undefined) {
+      ask.devices.push({ device: msg.device, online: msg.online === 1 });
+      return;
+    }
+    this.#presenceAsks.delete(msg.id);
+    ask.resolve(ask.devices);
+  }
+
+  // A connection ended: its questions will not be answered.
+  #dropPresenceAsks() {
+    for (const ask of this.#presenceAsks.values()) ask.reject(new HandoffError('disconnected', 'the connection ended'));
+    this.#presenceAsks.clear();
   }
 
   #setState(state) {
@@ -180,6 +228,7 @@ export class HandoffClient extends EventTarget {
         clearInterval(pingTimer);
         clearTimeout(pongTimer);
         if (this.#ws === ws) this.#ws = null;
+        this.#dropPresenceAsks();
         resolve(welcomed);
       };
       ws.onopen = () => {
@@ -200,6 +249,12 @@ export class HandoffClient extends EventTarget {
             welcomed = true;
             this.#attempt = 0;
             clearTimeout(connectTimer);
+            this.#features = msg.features || 0;
+            // Following: every device's state again, as events.
+            if (this.#follow && (this.#features & PRESENCE_FEATURE)) {
+              this.#askPresence((list) => list.forEach((d) =>
+                this.dispatchEvent(new CustomEvent('presence', { detail: d }))), () => {});
+            }
             this.#setState('connected');
             this.#ackUpto = 0;
             const interval = msg.heartbeat_ms || 30000;
@@ -217,6 +272,8 @@ export class HandoffClient extends EventTarget {
             this.#answered(msg);
           } else if (type === TYPE.DELIVER) {
             this.#delivered(msg);
+          } else if (type === TYPE.PRESENCE) {
+            this.#presence(msg);
           } else if (type === TYPE.GOAWAY) {
             this.#trace(`${url}: GOAWAY, moving on`);
             ws.close(1001);

@@ -163,3 +163,21 @@ test('a message dispatched before its connection was lost is not dispatched agai
   pc.stop();
   phone.stop();
 });
+
+test('devices() lists the account, and a follower hears devices come and go', limit, async () => {
+  const phone = client('phone5');
+  await connected(phone);
+  const list = await phone.devices({ follow: true });
+  assert.deepEqual(list.find((d) => d.device === 'phone5'), { device: 'phone5', online: true });
+  const came = once(phone, 'presence', (p) => p.device === 'pc5');
+  const pc = client('pc5');
+  assert.deepEqual(await came, { device: 'pc5', online: true });
+  const left = once(phone, 'presence', (p) => p.device === 'pc5' && !p.online);
+  pc.stop();
+  assert.deepEqual(await left, { device: 'pc5', online: false });
+  const again = await phone.devices();
+  assert.deepEqual(again.filter((d) => d.device.endsWith('5')),
+    [{ device: 'pc5', online: false }, { device: 'phone5', online: true }]);
+  phone.stop();
+  await assert.rejects(phone.devices(), (e) => e.code === 'not_connected');
+});
