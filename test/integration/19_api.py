@@ -153,9 +153,7 @@ def test_frames_behind_a_hello_wait_for_its_revocation_check():
     assert phone.expect(hfwire.DELIVER)["payload"] == b"early"
 
 
-def test_revoke_on_one_server_cuts_the_device_on_another():
-    redis = harness.RedisServer().start()
-    store = {"store.module": "redis", "store.address": redis.address(), "store.prefix": "api%d:" % os.getpid()}
+def revoke_across(store):
     a = Relay("standalone", server_id="s1", api_keys=True, **store).start()
     b = Relay("standalone", share=a, server_id="s2", **store).start()
     token = b.token("alice", "phone")
@@ -184,6 +182,16 @@ def test_revoke_on_one_server_cuts_the_device_on_another():
     status, body = a.api("POST", "/v1/accounts/alice/devices/phone/disconnect")
     assert (status, body["server"]) == (200, "s2"), body
     assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+
+
+def test_revoke_on_one_server_cuts_the_device_on_another():
+    redis = harness.RedisServer().start()
+    revoke_across({"store.module": "redis", "store.address": redis.address(), "store.prefix": "api%d:" % os.getpid()})
+
+
+def test_revoke_across_servers_on_a_redis_cluster():
+    revoke_across({"store.module": "redis", "store.cluster": harness.shared_cluster().seeds(),
+                   "store.prefix": "apic%d:" % os.getpid()})
 
 
 def test_bad_requests_get_json_errors_and_are_counted():
