@@ -33,6 +33,12 @@ export interface HandoffMessage {
   text(): string;
 }
 
+/** One device of the account and whether it is online (presence). */
+export interface DevicePresence {
+  device: string;
+  online: boolean;
+}
+
 export class HandoffError extends Error {
   /** The protocol's error name: 'queue_full', 'bad_target', 'bad_token', ... */
   code: string;
@@ -49,6 +55,10 @@ export class HandoffClient extends EventTarget {
   stop(): void;
   /** Sends to a device of the account, or '*' for all the others. */
   send(to: string, payload: string | Uint8Array, options?: { ttl?: number; collapse?: string }): Promise<SendResult>;
+  /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
+   *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
+  devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;
+  addEventListener(type: 'presence', listener: (event: CustomEvent<DevicePresence>) => void): void;
   addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
   addEventListener(type: 'state', listener: (event: CustomEvent<ClientState>) => void): void;
   addEventListener(type: 'error', listener: (event: CustomEvent<HandoffError>) => void): void;
@@ -67,6 +77,8 @@ export interface TokenClaims {
   /** Unix seconds: ask the backend for a fresh token before then. */
   expiresAt: number;
   keyId: string;
+  /** Unix ms when it was minted (absent in tokens minted before the claim existed). */
+  issuedAtMs?: number;
 }
 /** A token's claims, read without the secret (only the server can tell it is genuine). Throws a TypeError on a malformed token. */
 export function tokenClaims(token: string): TokenClaims;

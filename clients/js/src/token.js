@@ -3,14 +3,17 @@
 // fresh token before expiresAt. Only the server can tell a token is genuine.
 import { parseFields } from './frames.js';
 
-const CLAIM_TAGS = { 1: ['account', 's'], 2: ['device', 's'], 3: ['expiresAt', 'u'], 4: ['keyId', 's'] };
+const CLAIM_TAGS = {
+  1: ['account', 's'], 2: ['device', 's'], 3: ['expiresAt', 'u'], 4: ['keyId', 's'], 5: ['issuedAtMs', 'u'],
+};
 
 function fromBase64url(text) {
   const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
-// {account, device, expiresAt (unix seconds), keyId}; throws a TypeError
+// {account, device, expiresAt (unix seconds), keyId, issuedAtMs (unix ms,
+// if the token has it)}; throws a TypeError
 // on anything that is not an hf1 token.
 export function tokenClaims(token) {
   const parts = String(token).split('.');

@@ -55,6 +55,8 @@ test('tokenClaims reads the claims of tokens minted here and by the CLI', limit,
     assert.equal(claims.device, device);
     assert.ok(Math.abs(claims.expiresAt - now - ttl) < 60, `expiresAt ${claims.expiresAt}`);
   }
+  // handoff token writes when it minted the token (revocation compares it).
+  assert.ok(Math.abs(tokenClaims(cli).issuedAtMs - Date.now()) < 60000);
   assert.throws(() => tokenClaims('hf1.AAAA.x'), TypeError);
   assert.throws(() => tokenClaims('not a token'), TypeError);
 });
