@@ -194,6 +194,25 @@ def test_revoke_across_servers_on_a_redis_cluster():
                    "store.prefix": "apic%d:" % os.getpid()})
 
 
+def test_a_device_admitted_while_the_store_is_away_is_checked_when_it_returns():
+    """The store cannot say whether a device is revoked: it is admitted,
+    takes and gets nothing, and is cut once the store says revoked."""
+    redis = harness.RedisServer().start()
+    relay = Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
+                                    "delivery.store_retry": "200ms"}).start()
+    token = relay.token("alice", "phone")
+    online(relay, "phone").close()
+    assert relay.api("POST", "/v1/accounts/alice/devices/phone/revoke")[0] == 200
+    redis.stop()
+    phone = relay.conn()
+    phone.hello(token)  # admitted: the store cannot say
+    phone.send(hfwire.SEND, [("to", "pc"), ("id", 1), ("payload", b"x")])
+    ack = phone.expect(hfwire.SEND_ACK)
+    assert (ack["status"], ack["code"]) == (hfwire.REJECTED, hfwire.ERR["store_unavailable"]), ack
+    redis.start()  # the same port and files: the revocation is there
+    assert phone.expect(hfwire.ERROR, timeout=10)["code"] == hfwire.ERR["revoked"]
+
+
 def test_bad_requests_get_json_errors_and_are_counted():
     send_secret = os.path.join(harness.tempfile.mkdtemp(), "send.secret")
     with open(send_secret, "w") as f:

@@ -1,6 +1,8 @@
 // Daemon logging: stderr or syslog, with levels. Every line that reports a
 // problem should say what to do about it.
 #pragma once
+#include <cstdarg>
+
 #include "handoff/module.h" // enum hf_log_level
 
 // The logger is process-wide: set once from the config, and on SIGHUP.

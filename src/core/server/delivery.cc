@@ -124,6 +124,8 @@ void hf_delivery_pump(hf_session *s)
         s->fetch_again = true;
         return;
     }
+    if (s->revocation_unchecked)
+        return; // its revocation check pumps once it passes
     if (srv->stopping)
         return; // draining: what is stored stays for the next connection
     hf_conn_ref(c);

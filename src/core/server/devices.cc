@@ -6,6 +6,7 @@
 #include "core/common/token_check.h"
 #include "core/server/delivery.h"
 #include "core/server/presence.h"
+#include "core/server/revocation.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
 #include "proto/build.h"
@@ -48,14 +49,6 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
     hf_conn_send(s->conn, &m);
 }
 
-// What a revocation leaves of a token: refused while the device is
-// revoked, and if issued before its not_before (a token without
-// issued_at_ms counts as issued at 0).
-bool token_revoked(const hf_store_device_state *state, const hf_token_claims *claims)
-{
-    return state->revoked || claims->issued_at_ms < state->not_before_ms;
-}
-
 // The token is good and not revoked: the device goes online here.
 void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
 {
@@ -89,13 +82,6 @@ void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
 
 void on_frame(hf_conn *c, const hf_msg *m);
 
-// A HELLO waiting for the store's word on the device's revocation.
-struct hello_check {
-    hf_session *session;
-    hf_token_claims claims;
-    uint64_t requested_heartbeat_ms;
-};
-
 // Frames that came behind the HELLO while it waited, in order.
 void replay_early_frames(hf_session *s)
 {
@@ -115,25 +101,25 @@ void replay_early_frames(hf_session *s)
     }
 }
 
-void revocation_read(void *arg, int status, const hf_store_device_state *state)
+// The store's word on the device: admitted (unchecked if the store could
+// not say), or refused.
+void hello_checked(hf_session *s, hf_revocation_verdict verdict)
 {
-    std::unique_ptr<hello_check> check(static_cast<hello_check *>(arg));
-    hf_session *s = check->session;
-    hf_conn *c = s->conn;
-    if (hf_conn_is_open(c)) {
-        s->hello_pending = false;
-        if (status != HF_STORE_OK) {
-            s->srv->stats->hello_refused++;
-            hf_conn_fail(c, HF_ERR_STORE_UNAVAILABLE, "cannot check the device's revocation; connect again later");
-        } else if (token_revoked(state, &check->claims)) {
-            s->srv->stats->hello_refused++;
-            hf_conn_fail(c, HF_ERR_REVOKED, std::string("token refused: ") + hf_err_text(HF_ERR_REVOKED));
-        } else {
-            welcome(s, check->requested_heartbeat_ms);
-            replay_early_frames(s);
-        }
+    s->hello_pending = false;
+    if (verdict == hf_revocation_verdict::revoked) {
+        s->srv->stats->hello_refused++;
+        hf_conn_fail(s->conn, HF_ERR_REVOKED, std::string("token refused: ") + hf_err_text(HF_ERR_REVOKED));
+        return;
     }
-    hf_conn_unref(c);
+    if (verdict == hf_revocation_verdict::unknown) {
+        hf_log(HF_LOG_INFO,
+               "%s/%s: the store cannot say whether it is revoked; admitted, nothing delivered until it can",
+               s->account.c_str(), s->device.c_str());
+        s->revocation_unchecked = true;
+        hf_revocation_recheck_later(s);
+    }
+    welcome(s, s->requested_heartbeat_ms);
+    replay_early_frames(s);
 }
 
 void on_hello(hf_conn *c, const hf_msg *m)
@@ -161,17 +147,16 @@ void on_hello(hf_conn *c, const hf_msg *m)
     s->account = claims.account;
     s->device = claims.device;
     s->key = hf_device_key(s->account, s->device);
+    s->issued_at_ms = claims.issued_at_ms;
+    s->requested_heartbeat_ms = hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0;
     c->owner = s;
-    uint64_t requested_heartbeat_ms = hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0;
     if (!srv->store.has(&hf_store_ops::device_state)) {
-        welcome(s, requested_heartbeat_ms);
+        welcome(s, s->requested_heartbeat_ms);
         return;
     }
     // A store may answer later: frames behind the HELLO wait for it.
     s->hello_pending = true;
-    hf_conn_ref(c);
-    srv->store(&hf_store_ops::device_state, s->account.c_str(), s->device.c_str(), revocation_read,
-               new hello_check{s, std::move(claims), requested_heartbeat_ms});
+    hf_revocation_check(s, hello_checked);
 }
 
 void on_deliver_ack(hf_session *s, const hf_msg *m)

@@ -555,6 +555,15 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
                         hf_msg_has(m, HF_TAG_TTL),
                         m->ttl,
                         hf_msg_has(m, HF_TAG_COLLAPSE)};
+    if (sender->revocation_unchecked) {
+        // Whether it is revoked is not known yet: nothing it sends is taken.
+        hf_msg ack = hf_msg_send_ack(m->id, HF_SEND_REJECTED);
+        hf_msg_add_reason(&ack, HF_ERR_STORE_UNAVAILABLE, "the store cannot check this device yet; resend later");
+        hf_msg_add_retry(&ack, uint64_t(cfg.store_retry_ms));
+        srv->stats->messages_rejected[HF_ERR_STORE_UNAVAILABLE]++;
+        hf_conn_send(c, &ack);
+        return;
+    }
     if (!target_device(sender, m->to, &device, &code, &text) || !check_fields(cfg, &req, &code, &text)) {
         srv->stats->messages_rejected[code]++;
         send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);

@@ -25,6 +25,12 @@ struct hf_session {
     // the frames behind it (encoded) wait with it.
     bool hello_pending = false;
     std::vector<std::string> early_frames;
+    uint64_t issued_at_ms = 0;           // its token's (revocation.h)
+    uint64_t requested_heartbeat_ms = 0; // HELLO's
+    // Admitted while the store could not say whether it is revoked:
+    // nothing is delivered to it or taken from it until it can.
+    bool revocation_unchecked = false;
+    hf_event_ptr revocation_retry; // made on first use
     bool following = false;        // told of its account's presence changes (presence.h)
     bool presence_pending = false; // a PRESENCE_REQ being answered
     hf_token_bucket send_bucket;   // limits.send_rate
