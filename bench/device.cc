@@ -56,7 +56,7 @@ void on_frame(void *arg, hf_link *, const hf_msg *m)
     }
 }
 
-void on_close(void *arg, hf_link *l, const char *why)
+void on_close(void *arg, hf_link *l, hf_link_failure, const char *why)
 {
     auto *d = static_cast<bench_device *>(arg);
     hf_link_free(l);

@@ -85,7 +85,10 @@ int hf_client_start(hf_client *c);
 /* Queues a message to `to` (a device of the same account, or "*" for every
  * other device). ttl_s 0: the server's default; collapse NULL: none. The
  * message is kept and resent until a SEND_ACK answers it. Stores its id in
- * *id. Returns 0, or -1 if stopped or `to` is empty. */
+ * *id. Returns 0; -1 if stopped or `to` is empty; HF_ERR_PAYLOAD_TOO_LARGE
+ * if len is over the max_payload the server announced (before any
+ * WELCOME: the protocol's default); HF_ERR_BAD_TARGET if `to` is no
+ * target. Such a message is never queued. */
 int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s, const char *collapse,
                    uint64_t *id);
 /* Acknowledges every message up to and including seq. Returns 0, or -1 if
@@ -98,6 +101,31 @@ int hf_client_ping(hf_client *c);
 void hf_client_stop(hf_client *c);
 void hf_client_free(hf_client *c);
 int hf_client_get_state(const hf_client *c);
+/* Why the client failed last, when it is not a protocol code (enum hf_err,
+ * from a server's or allocator's ERROR): the connection itself. */
+enum hf_client_error {
+    HF_CLIENT_ERR_CERTIFICATE = 100,   /* the certificate did not verify: ca_file is not the CA that signed it */
+    HF_CLIENT_ERR_NAME_MISMATCH = 101, /* the certificate does not name the host (server_name?) */
+    HF_CLIENT_ERR_REFUSED = 102,       /* connection refused: nothing listens at the address */
+    HF_CLIENT_ERR_UNREACHABLE = 103,   /* no route to the host or network */
+    HF_CLIENT_ERR_TIMED_OUT = 104,     /* no connection, answer or PONG in time */
+    HF_CLIENT_ERR_RESET = 105,         /* the peer reset the connection */
+    HF_CLIENT_ERR_CLOSED = 106,        /* the peer closed the connection */
+    HF_CLIENT_ERR_TLS = 107,           /* another TLS failure */
+    HF_CLIENT_ERR_BAD_FRAME = 108,     /* the peer sent a malformed frame */
+    HF_CLIENT_ERR_OTHER = 109          /* another socket error */
+};
+/* The last failure: its code (0: none yet; an enum hf_err or enum
+ * hf_client_error) and, if text is not NULL, a sentence a person can act
+ * on ("allocator 127.0.0.1:7400: connection refused"), valid until the
+ * next call into the client. on_state's detail carries the same. */
+int hf_client_last_error(const hf_client *c, const char **text);
+/* Whether the client stops on this code instead of retrying (libhandoff(3)
+ * lists them): a certificate that does not verify or name the host, and
+ * bad_token, token_expired, unknown_key, revoked, unsupported_version. */
+int hf_client_error_permanent(int code);
+/* A code's stable name: hf_err_name's, or "certificate", "refused", ... */
+const char *hf_client_error_name(int code);
 /* Presence (libhandoff(3), docs/protocol.md "Presence"): asks the server
  * which devices of the account are online. cb hears each device (device,
  * online 0 or 1, complete 0), then once (NULL, 0, complete 1): the answer

@@ -18,7 +18,11 @@ void on_deadline(evutil_socket_t, short, void *arg)
         cli_finish(run, run->flush_status);
         return;
     }
-    fprintf(stderr, "handoff: timed out (state: %s)\n", hf_client_state_name(hf_client_get_state(run->client)));
+    // Without --verbose too: what kept it from getting through.
+    const char *why = "";
+    int code = hf_client_last_error(run->client, &why);
+    fprintf(stderr, "handoff: timed out (state: %s)%s%s\n", hf_client_state_name(hf_client_get_state(run->client)),
+            code ? "; last failure: " : "", code ? why : "");
     cli_finish(run, cli_timeout);
 }
 
@@ -45,7 +49,12 @@ void cli_on_state(void *user, int state, const char *detail)
 {
     auto *run = static_cast<cli_run *>(user);
     if (state == HF_CLIENT_STOPPED && !run->done) {
-        fprintf(stderr, "handoff: %s\n", detail);
+        int code = hf_client_last_error(run->client, nullptr);
+        const char *hint = code == HF_CLIENT_ERR_CERTIFICATE ? " (is --ca the CA that signed the relay's certificate?)"
+                           : code == HF_CLIENT_ERR_NAME_MISMATCH
+                               ? " (is --server-name the name on the relay's certificate?)"
+                               : "";
+        fprintf(stderr, "handoff: %s%s\n", detail, hint);
         cli_finish(run, cli_refused);
     }
 }

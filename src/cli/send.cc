@@ -103,7 +103,16 @@ int cli_send(int argc, char **argv, cli_common *common)
     cb.on_send_result = on_send_result;
     if (!cli_start(&job.run, cb, timeout_s))
         return cli_usage;
-    hf_client_send(job.run.client, job.to.c_str(), job.payload.data(), job.payload.size(), job.ttl_s,
-                   job.collapse.empty() ? nullptr : job.collapse.c_str(), nullptr);
+    int rc = hf_client_send(job.run.client, job.to.c_str(), job.payload.data(), job.payload.size(), job.ttl_s,
+                            job.collapse.empty() ? nullptr : job.collapse.c_str(), nullptr);
+    if (rc == HF_ERR_PAYLOAD_TOO_LARGE || rc == HF_ERR_BAD_TARGET) {
+        // Refused before anything was sent: no server would take it.
+        fprintf(stderr, "rejected: %s: %s\n", hf_err_name(rc),
+                rc == HF_ERR_BAD_TARGET ? "--to and --collapse must be UTF-8 text"
+                                        : ("the message is " + std::to_string(job.payload.size()) +
+                                           " bytes; a server takes at most its max_payload (261888 by default)")
+                                              .c_str());
+        cli_finish(&job.run, cli_rejected);
+    }
     return cli_loop(&job.run);
 }

@@ -9,6 +9,7 @@
 #include "client/failover.h"
 #include "client/frames.h"
 #include "proto/clock.h"
+#include "proto/utf8.h"
 
 using namespace hf_clientlib;
 
@@ -69,8 +70,14 @@ int hf_client_start(hf_client *c)
 int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s, const char *collapse,
                    uint64_t *id)
 {
-    if (!to || !*to)
+    if (!to || !*to || c->state == HF_CLIENT_STOPPED)
         return -1;
+    // What no server would take fails here, alone, and is never queued:
+    // a payload over the limit, a target or collapse key that is not text.
+    if (len > c->max_payload)
+        return HF_ERR_PAYLOAD_TOO_LARGE;
+    if (!hf_utf8_valid(to) || (collapse && !hf_utf8_valid(collapse)))
+        return HF_ERR_BAD_TARGET;
     uint64_t msg_id = c->next_id++;
     outgoing &o = c->unacked[msg_id];
     o.to = to;
@@ -115,6 +122,38 @@ int hf_client_ping(hf_client *c)
     c->user_ping_sent_us = hf_mono_us();
     send_ping(c, c->user_ping_id);
     return 0;
+}
+
+int hf_client_last_error(const hf_client *c, const char **text)
+{
+    if (text)
+        *text = c->last_error_text.c_str();
+    return c->last_error;
+}
+
+int hf_client_error_permanent(int code)
+{
+    switch (code) {
+    case HF_CLIENT_ERR_CERTIFICATE:
+    case HF_CLIENT_ERR_NAME_MISMATCH:
+    case HF_ERR_BAD_TOKEN:
+    case HF_ERR_TOKEN_EXPIRED:
+    case HF_ERR_UNKNOWN_KEY:
+    case HF_ERR_REVOKED:
+    case HF_ERR_UNSUPPORTED_VERSION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+const char *hf_client_error_name(int code)
+{
+    static const char *const names[] = {"certificate", "name_mismatch", "refused", "unreachable", "timed_out",
+                                        "reset",       "closed",        "tls",     "bad_frame",   "other"};
+    if (code >= HF_CLIENT_ERR_CERTIFICATE && code <= HF_CLIENT_ERR_OTHER)
+        return names[code - HF_CLIENT_ERR_CERTIFICATE];
+    return hf_err_name(code);
 }
 
 int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb)

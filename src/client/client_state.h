@@ -89,7 +89,15 @@ struct hf_client {
     bool probing = false;
     uint64_t user_ping_id = 0;
     uint64_t user_ping_sent_us = 0;
-    uint64_t server_features = 0; // the current server's WELCOME features
+    uint64_t server_features = 0;                                   // the current server's WELCOME features
+    size_t max_payload = HF_DEFAULT_MAX_FRAME - HF_DELIVER_RESERVE; // the current server's, or the default
+    // The last failure (hf_client_last_error), and a permanent one met in
+    // this round of addresses: once the round fails, the client stops on
+    // it instead of backing off.
+    int last_error = 0;
+    std::string last_error_text;
+    int permanent_error = 0;
+    std::string permanent_error_text;
     // Presence: whom to tell, and whether to ask again after a reconnect.
     hf_client_presence_cb presence_cb = nullptr;
     bool presence_follow = false;

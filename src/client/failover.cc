@@ -47,11 +47,19 @@ bool open_link(hf_client *c, const std::string &address, link_role role)
     return true;
 }
 
-// Everything failed this round: wait, then ask the allocators again.
+// Everything failed this round: wait, then ask the allocators again; or,
+// if the round met a permanent failure (a certificate that does not
+// verify), stop and say why: no retry would fix it.
 void back_off(hf_client *c, const char *why)
 {
     drop_link(c);
     drop_old_link(c);
+    if (c->permanent_error) {
+        c->last_error = c->permanent_error;
+        c->last_error_text = c->permanent_error_text;
+        set_state(c, HF_CLIENT_STOPPED, c->last_error_text.c_str());
+        return;
+    }
     uint64_t ceiling = c->backoff_base_ms;
     for (uint32_t i = 0; i < c->backoff_attempt && ceiling < c->backoff_cap_ms; i++)
         ceiling *= 2;
@@ -60,9 +68,9 @@ void back_off(hf_client *c, const char *why)
     // Full jitter: a fleet that lost one server does not come back at once.
     uint64_t delay = random_u64() % (ceiling + 1);
     c->backoff_attempt++;
-    char detail[300];
-    snprintf(detail, sizeof detail, "%s; asking the allocators again in %llu ms (attempt %u)", why,
-             (unsigned long long)delay, c->backoff_attempt);
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s (last: %s); asking the allocators again in %llu ms (attempt %u)", why,
+             c->last_error_text.c_str(), (unsigned long long)delay, c->backoff_attempt);
     set_state(c, HF_CLIENT_BACKING_OFF, detail);
     c->allocators_tried = 0;
     arm(c->step_timer, delay);
@@ -101,14 +109,48 @@ void connect_next_server(hf_client *c)
 
 // A link failed: an allocator's -> the next allocator; a server's -> the
 // next server on the list (claims 4-6 of the design).
-void link_failed(hf_client *c, const char *why)
+void link_failed(hf_client *c, int code, const char *why)
 {
+    c->last_error = code;
+    c->last_error_text =
+        std::string(c->role == link_role::allocator ? "allocator " : "server ") + c->link_address + ": " + why;
+    if (hf_client_error_permanent(code)) {
+        c->permanent_error = code;
+        c->permanent_error_text = c->last_error_text;
+    }
     trace(c, "%s %s failed: %s", c->role == link_role::allocator ? "allocator" : "server", c->link_address.c_str(),
           why);
     if (c->role == link_role::allocator)
         allocate(c);
     else
         connect_next_server(c);
+}
+
+int error_of(hf_link_failure failure)
+{
+    switch (failure) {
+    case hf_link_failure::closed:
+        return HF_CLIENT_ERR_CLOSED;
+    case hf_link_failure::refused:
+        return HF_CLIENT_ERR_REFUSED;
+    case hf_link_failure::unreachable:
+        return HF_CLIENT_ERR_UNREACHABLE;
+    case hf_link_failure::timed_out:
+        return HF_CLIENT_ERR_TIMED_OUT;
+    case hf_link_failure::reset:
+        return HF_CLIENT_ERR_RESET;
+    case hf_link_failure::certificate:
+        return HF_CLIENT_ERR_CERTIFICATE;
+    case hf_link_failure::name_mismatch:
+        return HF_CLIENT_ERR_NAME_MISMATCH;
+    case hf_link_failure::tls:
+        return HF_CLIENT_ERR_TLS;
+    case hf_link_failure::bad_frame:
+        return HF_CLIENT_ERR_BAD_FRAME;
+    case hf_link_failure::other:
+        break;
+    }
+    return HF_CLIENT_ERR_OTHER;
 }
 
 void send_frame(hf_client *c, const hf_msg *m)
@@ -126,7 +168,8 @@ void on_step_timer(evutil_socket_t, short, void *arg)
         break;
     case HF_CLIENT_ALLOCATING:
     case HF_CLIENT_CONNECTING:
-        link_failed(c, "timed out");
+        link_failed(c, HF_CLIENT_ERR_TIMED_OUT,
+                    c->state == HF_CLIENT_ALLOCATING ? "no answer in time" : "no WELCOME in time");
         break;
     case HF_CLIENT_CONNECTED:
         if (c->probing) {
@@ -135,7 +178,7 @@ void on_step_timer(evutil_socket_t, short, void *arg)
             trace(c, "adaptive heartbeat: no PONG at %llu ms; using %llu ms, pinned for %llu s",
                   (unsigned long long)was, (unsigned long long)now_ms, (unsigned long long)(c->probe.pin_ms / 1000));
         }
-        link_failed(c, "ping unanswered within the ping timeout");
+        link_failed(c, HF_CLIENT_ERR_TIMED_OUT, "ping unanswered within the ping timeout");
         break;
     default:
         break;

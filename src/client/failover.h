@@ -20,9 +20,14 @@ void allocate(hf_client *c);
 // Connects to the next server on the list; backs off at its end.
 void connect_next_server(hf_client *c);
 
-// A link failed: an allocator's -> the next allocator; a server's -> the
-// next server on the list (claims 4-6 of the design).
-void link_failed(hf_client *c, const char *why);
+// A link failed, for code (an hf_err or an hf_client_error): an
+// allocator's -> the next allocator; a server's -> the next server on the
+// list (claims 4-6 of the design). The failure is the client's last
+// error; a permanent one stops the client once the round fails.
+void link_failed(hf_client *c, int code, const char *why);
+
+// The client's link failure for a link's.
+int error_of(hf_link_failure failure);
 
 // One frame on the current link, if there is one.
 void send_frame(hf_client *c, const hf_msg *m);

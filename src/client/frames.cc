@@ -15,6 +15,13 @@ void send_message(hf_client *c, uint64_t id, outgoing &o)
     send_frame(c, &m);
 }
 
+void fail_message(hf_client *c, uint64_t id, int code, const char *text)
+{
+    c->unacked.erase(id);
+    if (c->cb.on_send_result)
+        c->cb.on_send_result(c->user, id, HF_SEND_REJECTED, code, text);
+}
+
 void send_ping(hf_client *c, uint64_t id)
 {
     hf_msg m = hf_msg_ping(id);
@@ -48,6 +55,7 @@ void on_alloc_resp(hf_client *c, const hf_msg *m)
 {
     c->addresses.assign(m->addresses, m->addresses + m->address_count);
     c->address_index = 0;
+    c->permanent_error = 0; // an allocator that answered is reachable and trusted
     take_backoff_hints(c, m);
     std::string list;
     for (const std::string &a : c->addresses)
@@ -70,6 +78,10 @@ void on_welcome(hf_client *c, const hf_msg *m)
     c->backoff_attempt = 0;
     c->allocators_tried = 0;
     c->server_features = hf_msg_has(m, HF_TAG_FEATURES) ? m->features : 0; // before on_state hears CONNECTED
+    c->max_payload = hf_msg_has(m, HF_TAG_MAX_PAYLOAD)   ? size_t(m->max_payload)
+                     : c->max_frame > HF_DELIVER_RESERVE ? c->max_frame - HF_DELIVER_RESERVE
+                                                         : 0;
+    c->permanent_error = 0;
     // Following presence: asked again on every new server, before on_state
     // (which may ask itself) hears of it.
     if (c->presence_follow && (c->server_features & HF_FEATURE_PRESENCE))
@@ -92,8 +104,15 @@ void on_welcome(hf_client *c, const hf_msg *m)
         resends += entry.second.sent;
     if (resends)
         trace(c, "resending %zu unacknowledged message(s) with their ids", resends);
-    for (auto &entry : c->unacked)
-        send_message(c, entry.first, entry.second);
+    // A message this server will not take, however often it is sent,
+    // fails alone; the others go (again).
+    for (auto it = c->unacked.begin(); it != c->unacked.end();) {
+        auto entry = it++;
+        if (entry->second.payload.size() > c->max_payload)
+            fail_message(c, entry->first, HF_ERR_PAYLOAD_TOO_LARGE, "payload over the server's max_payload");
+        else
+            send_message(c, entry->first, entry->second);
+    }
 }
 
 void on_presence(hf_client *c, const hf_msg *m)
@@ -109,23 +128,21 @@ void on_presence(hf_client *c, const hf_msg *m)
 }
 
 // Token problems do not heal by retrying: stop and say so.
-bool refused_for_good(uint64_t code)
-{
-    return code == HF_ERR_BAD_TOKEN || code == HF_ERR_TOKEN_EXPIRED || code == HF_ERR_UNKNOWN_KEY ||
-           code == HF_ERR_UNSUPPORTED_VERSION || code == HF_ERR_REVOKED;
-}
-
 void on_error_frame(hf_client *c, const hf_msg *m)
 {
     char detail[400];
-    snprintf(detail, sizeof detail, "%s %s refused: %s: %.*s", c->role == link_role::allocator ? "allocator" : "server",
-             c->link_address.c_str(), hf_err_name(int(m->code)), int(m->text.size()), m->text.data());
-    if (refused_for_good(m->code)) {
+    snprintf(detail, sizeof detail, "refused: %s: %.*s", hf_err_name(int(m->code)), int(m->text.size()),
+             m->text.data());
+    int code = int(m->code);
+    if (hf_client_error_permanent(code)) {
+        c->last_error = code;
+        c->last_error_text =
+            std::string(c->role == link_role::allocator ? "allocator " : "server ") + c->link_address + " " + detail;
         drop_link(c);
-        set_state(c, HF_CLIENT_STOPPED, detail);
+        set_state(c, HF_CLIENT_STOPPED, c->last_error_text.c_str());
         return;
     }
-    link_failed(c, detail);
+    link_failed(c, code, detail);
 }
 
 void on_send_ack(hf_client *c, const hf_msg *m)
@@ -269,7 +286,7 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         on_presence(c, m);
         break;
     default:
-        link_failed(c, "unexpected frame from the server");
+        link_failed(c, HF_CLIENT_ERR_BAD_FRAME, "unexpected frame from the server");
         break;
     }
 }
@@ -291,10 +308,10 @@ void on_link_frame(void *arg, hf_link *l, const hf_msg *m)
         take_backoff_hints(c, m);
         on_error_frame(c, m);
     } else
-        link_failed(c, "unexpected frame from the allocator");
+        link_failed(c, HF_CLIENT_ERR_BAD_FRAME, "unexpected frame from the allocator");
 }
 
-void on_link_close(void *arg, hf_link *l, const char *why)
+void on_link_close(void *arg, hf_link *l, hf_link_failure failure, const char *why)
 {
     auto *c = static_cast<hf_client *>(arg);
     if (l == c->old_link) {
@@ -304,7 +321,7 @@ void on_link_close(void *arg, hf_link *l, const char *why)
     // An allocator closes after its answer; that is not a failure.
     if (c->role == link_role::none)
         return;
-    link_failed(c, why);
+    link_failed(c, error_of(failure), why);
 }
 
 void on_ping_timer(evutil_socket_t, short, void *arg)

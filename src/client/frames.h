@@ -17,6 +17,10 @@ extern const hf_link_callbacks link_callbacks;
 // SEND of an outgoing message under its id (marked sent).
 void send_message(hf_client *c, uint64_t id, outgoing &o);
 
+// The message id will never be taken: the application hears it rejected
+// with code, and it is not sent again.
+void fail_message(hf_client *c, uint64_t id, int code, const char *text);
+
 // PING(id) on the current link.
 void send_ping(hf_client *c, uint64_t id);
 

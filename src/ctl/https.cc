@@ -1,5 +1,7 @@
 #include "ctl/https.h"
 
+#include "net/link.h"
+
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -9,6 +11,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -23,28 +30,15 @@ struct exchange {
     bool done = false;
 };
 
-// Why the TLS layer or the socket failed, as well as can be told.
-std::string failure_of(bufferevent *bev)
-{
-    unsigned long e = bufferevent_get_openssl_error(bev);
-    // Library 0 carries no TLS reason: the socket failed under it.
-    if (e != 0 && ERR_GET_LIB(e) != 0) {
-        char text[256];
-        ERR_error_string_n(e, text, sizeof text);
-        return std::string("TLS failed: ") + text;
-    }
-    int err = EVUTIL_SOCKET_ERROR();
-    return err ? std::string("cannot connect: ") + evutil_socket_error_to_string(err)
-               : "cannot connect, or the server closed the connection without an answer (is listen.api there?)";
-}
-
 void on_done(evhttp_request *req, void *arg)
 {
     auto *x = static_cast<exchange *>(arg);
     x->done = true;
     event_base_loopexit(x->base, nullptr); // the connection would stay open, kept alive
     if (!req || evhttp_request_get_response_code(req) == 0) {
-        x->response->error = failure_of(x->bev);
+        std::string why;
+        hf_link_describe_failure(x->bev, &why);
+        x->response->error = why;
         return;
     }
     x->response->status = evhttp_request_get_response_code(req);
@@ -73,6 +67,29 @@ bool split_url(const std::string &url, std::string *host, int *port)
     return !host->empty() && *port > 0 && *port < 65536 && host->find('/') == std::string::npos;
 }
 
+// A plain TCP connect first, so that "nothing listens there" is said as
+// the socket says it (evhttp's own connect loses the error).
+bool reachable(const std::string &host, int port, int timeout_s, std::string *err)
+{
+    addrinfo hints{}, *res = nullptr;
+    hints.ai_socktype = SOCK_STREAM;
+    int gai = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+    if (gai != 0) {
+        *err = "cannot resolve " + host + ": " + gai_strerror(gai);
+        return false;
+    }
+    int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+    timeval tv{timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    bool ok = fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+    if (!ok)
+        *err = std::string("cannot connect: ") + strerror(errno);
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return ok;
+}
+
 struct ctx_deleter {
     void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
 };
@@ -90,6 +107,8 @@ bool ctl_https(const ctl_request &request, ctl_response *response)
         response->error = "--url \"" + request.url + "\": expected https://HOST:PORT";
         return false;
     }
+    if (!reachable(host, port, request.timeout_s, &response->error))
+        return false;
     std::unique_ptr<SSL_CTX, ctx_deleter> ctx(SSL_CTX_new(TLS_client_method()));
     SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);

@@ -85,13 +85,31 @@ bool call_owner(hf_link *l, Fn fn)
     return !l->free_requested;
 }
 
-void close_with(hf_link *l, const char *why)
+void close_with(hf_link *l, hf_link_failure failure, const char *why)
 {
     if (l->closed)
         return;
     l->closed = true;
     bufferevent_disable(l->bev, EV_READ | EV_WRITE);
-    call_owner(l, [&] { l->cb.on_close(l->arg, l, why); });
+    call_owner(l, [&] { l->cb.on_close(l->arg, l, failure, why); });
+}
+
+hf_link_failure failure_of_errno(int err)
+{
+    switch (err) {
+    case ECONNREFUSED:
+        return hf_link_failure::refused;
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+        return hf_link_failure::unreachable;
+    case ETIMEDOUT:
+        return hf_link_failure::timed_out;
+    case ECONNRESET:
+    case EPIPE:
+        return hf_link_failure::reset;
+    default:
+        return hf_link_failure::other;
+    }
 }
 
 void on_read(bufferevent *bev, void *arg)
@@ -109,7 +127,7 @@ void on_read(bufferevent *bev, void *arg)
             return;
         if (rc != HF_OK) {
             why = "bad frame from the peer: " + why;
-            close_with(l, why.c_str());
+            close_with(l, hf_link_failure::bad_frame, why.c_str());
             return;
         }
         if (!call_owner(l, [&] { l->cb.on_frame(l->arg, l, &m); }))
@@ -127,19 +145,9 @@ void on_event(bufferevent *bev, short what, void *arg)
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        char why[300];
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        int sock_err = EVUTIL_SOCKET_ERROR();
-        if (e) {
-            char tls[256];
-            ERR_error_string_n(e, tls, sizeof tls);
-            snprintf(why, sizeof why, "TLS error: %s", tls);
-        } else if (what & BEV_EVENT_EOF) {
-            snprintf(why, sizeof why, "closed by the peer");
-        } else {
-            snprintf(why, sizeof why, "%s", evutil_socket_error_to_string(sock_err));
-        }
-        close_with(l, why);
+        std::string why;
+        hf_link_failure failure = hf_link_describe_failure(bev, &why);
+        close_with(l, failure, why.c_str());
     }
 }
 
@@ -170,6 +178,41 @@ evutil_socket_t bound_socket(const addrinfo *dest, const char *source_ip, std::s
 }
 
 } // namespace
+
+// What an error or EOF on the link means. OpenSSL's own reasons come
+// first; an "error" of library 0 is bufferevent_openssl passing on
+// SSL_ERROR_SYSCALL, whose cause is the socket's errno.
+hf_link_failure hf_link_describe_failure(bufferevent *bev, std::string *why)
+{
+    unsigned long e = bufferevent_get_openssl_error(bev);
+    // The socket's own error first: callbacks are deferred, and errno is
+    // long gone by now.
+    int sock_err = 0;
+    socklen_t len = sizeof sock_err;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &sock_err, &len) != 0 || sock_err == 0)
+        sock_err = EVUTIL_SOCKET_ERROR();
+    SSL *ssl = bufferevent_openssl_get_ssl(bev);
+    long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    if (e && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        bool name = verify == X509_V_ERR_HOSTNAME_MISMATCH || verify == X509_V_ERR_IP_ADDRESS_MISMATCH;
+        *why = std::string(name ? "certificate name mismatch: " : "certificate verify failed: ") +
+               X509_verify_cert_error_string(verify);
+        return name ? hf_link_failure::name_mismatch : hf_link_failure::certificate;
+    }
+    if (e && ERR_GET_LIB(e) != 0) {
+        char tls[256];
+        ERR_error_string_n(e, tls, sizeof tls);
+        *why = std::string("TLS failed: ") + tls;
+        return hf_link_failure::tls;
+    }
+    if (sock_err != 0) {
+        *why = evutil_socket_error_to_string(sock_err);
+        return failure_of_errno(sock_err);
+    }
+    *why = e ? "the connection ended during the TLS handshake" : "closed by the peer";
+    return hf_link_failure::closed;
+}
 
 hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *target, size_t max_frame,
                       const hf_link_callbacks *cb, void *arg, std::string *err)

@@ -10,11 +10,32 @@
 struct event_base;
 struct hf_link;
 
+// Why a link went, as a kind the owner can act on, with a sentence
+// (on_close's why) a person can act on.
+enum class hf_link_failure {
+    closed,        // the peer closed the connection
+    refused,       // nothing listens at the address
+    unreachable,   // no route to the host or network
+    timed_out,     // the connect or the peer timed out
+    reset,         // the peer reset the connection
+    certificate,   // the peer's certificate did not verify against the CA
+    name_mismatch, // the certificate does not name the host
+    tls,           // another TLS failure
+    bad_frame,     // the peer sent a malformed or oversized frame
+    other          // any other socket error
+};
+
+// What an error or EOF on an OpenSSL bufferevent means, and why in a
+// sentence (for links, and any other TLS client on libevent).
+struct bufferevent;
+hf_link_failure hf_link_describe_failure(bufferevent *bev, std::string *why);
+
 // Each callback names its link, so an owner may hold several.
 struct hf_link_callbacks {
     void (*on_open)(void *arg, hf_link *l);                   // TLS is up
     void (*on_frame)(void *arg, hf_link *l, const hf_msg *m); // one decoded frame
-    void (*on_close)(void *arg, hf_link *l, const char *why); // gone; free the link now or later
+    // Gone; free the link now or later.
+    void (*on_close)(void *arg, hf_link *l, hf_link_failure failure, const char *why);
 };
 
 // A client TLS context: TLS 1.2+, idle buffers released, peers verified

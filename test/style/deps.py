@@ -21,7 +21,7 @@ ALLOWED = {
     "modules": {"proto"},
     "client": {"net", "proto"},
     "cli": {"proto"},
-    "ctl": {"proto"},
+    "ctl": {"net", "proto"},
     "core/common": {"proto"},
     "core/conn": {"core/common", "net", "proto"},
     "core/server": {"core/conn", "core/common", "net", "proto"},

@@ -6,8 +6,27 @@
 // copy of a message it has dispatched (and so acknowledged) before.
 import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
 
-// Refusals that no retry will fix.
-const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden', 'revoked']);
+// Refusals that no retry will fix: the client stops on them ('error').
+const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden', 'revoked',
+  'certificate']);
+
+// The largest payload before a WELCOME says (protocol.md: max_frame less 256).
+const DEFAULT_MAX_PAYLOAD = 262144 - 256;
+
+// What a failed connection or fetch says, as { code, text }: Node names
+// the cause (ws, fetch); a browser says nothing more than that it failed.
+function failureOf(error, where) {
+  const cause = error?.cause || error?.error || error;
+  const code = String(cause?.code || '');
+  const text = String(cause?.message || error?.message || '');
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|certificate/i.test(code + ' ' + text))
+    return { code: 'certificate', text: `${where}: certificate verify failed: ${text}` };
+  if (code === 'ECONNREFUSED') return { code: 'refused', text: `${where}: connection refused` };
+  if (code === 'ETIMEDOUT') return { code: 'timed_out', text: `${where}: timed out` };
+  if (code === 'ECONNRESET') return { code: 'reset', text: `${where}: connection reset by the peer` };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { code: 'unreachable', text: `${where}: unreachable` };
+  return { code: 'connection_failed', text: `${where}: connection failed${text ? `: ${text}` : ''}` };
+}
 
 // How many dispatched messages are remembered to recognise copies.
 const DISPATCHED_REMEMBERED = 4096;
@@ -40,6 +59,8 @@ export class HandoffClient extends EventTarget {
   // (asked again after each reconnect), and questions waiting for their
   // answer, by id.
   #features = 0; #follow = false; #presenceAsks = new Map(); #nextPresenceId = 0;
+  // The last failure ({ code, text }), and the current server's limit.
+  #lastError = null; #maxPayload = DEFAULT_MAX_PAYLOAD;
 
   constructor(options) {
     super();
@@ -54,6 +75,11 @@ export class HandoffClient extends EventTarget {
   }
 
   get state() { return this.#state; }
+
+  // The last failure, { code, text } (null before any): a protocol error
+  // name or 'certificate', 'refused', 'timed_out', 'reset', 'unreachable',
+  // 'connection_failed'. Every 'state' event carries it as event.reason.
+  get lastError() { return this.#lastError; }
 
   // Starts connecting; runs until stop() or a refusal for good.
   start() {
@@ -75,9 +101,14 @@ export class HandoffClient extends EventTarget {
   // 'delivered' or 'stored'; rejects with a HandoffError when refused.
   send(to, payload, { ttl, collapse } = {}) {
     if (this.#stopped) return Promise.reject(new HandoffError('stopped', 'the client was stopped'));
+    const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
+    // What no server would take fails at once, alone, and is never queued.
+    if (bytes.length > this.#maxPayload) {
+      return Promise.reject(new HandoffError('payload_too_large',
+        `the message is ${bytes.length} bytes; the server takes at most ${this.#maxPayload}`));
+    }
     const id = ++this.#nextId;
-    const fields = { id, to, payload: typeof payload === 'string' ? new TextEncoder().encode(payload) : payload,
-      ttl, collapse };
+    const fields = { id, to, payload: bytes, ttl, collapse };
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { fields, resolve, reject });
       if (this.#state === 'connected') this.#write(TYPE.SEND, fields);
@@ -128,7 +159,14 @@ export class HandoffClient extends EventTarget {
   #setState(state) {
     if (this.#state === state) return;
     this.#state = state;
-    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+    const event = new CustomEvent('state', { detail: state });
+    event.reason = this.#lastError;
+    this.dispatchEvent(event);
+  }
+
+  #failed(failure) {
+    this.#lastError = failure;
+    this.#trace(failure.text);
   }
 
   #trace(text) {
@@ -169,6 +207,7 @@ export class HandoffClient extends EventTarget {
   }
 
   #fatal(e) {
+    this.#lastError = { code: e.code, text: e.message };
     this.dispatchEvent(new CustomEvent('error', { detail: e }));
     this.stop();
   }
@@ -188,13 +227,20 @@ export class HandoffClient extends EventTarget {
           return answer.addresses;
         }
         last = new HandoffError(answer.error || `http_${res.status}`, answer.text);
+        this.#failed({ code: last.code, text: `allocator ${base}: ${last.message}` });
         if (FATAL.has(last.code)) throw last;
       } catch (e) {
-        if (e instanceof HandoffError && FATAL.has(e.code)) throw e;
-        last = e;
-        this.#trace(`${base}: ${e.message}`);
+        if (e instanceof HandoffError) {
+          if (FATAL.has(e.code)) throw e;
+          last = e;
+          continue;
+        }
+        const failure = failureOf(e, `allocator ${base}`);
+        this.#failed(failure);
+        last = new HandoffError(failure.code, failure.text);
       }
     }
+    if (FATAL.has(last.code)) throw last;
     throw last;
   }
 
@@ -221,8 +267,10 @@ export class HandoffClient extends EventTarget {
       let buffer = new Uint8Array(0);
       let welcomed = false;
       let pingTimer = null, pongTimer = null, pingId = 0;
-      const connectTimer = setTimeout(() => { this.#trace(`${url}: no WELCOME in time`); ws.close(); },
-        this.#opts.connectTimeoutMs);
+      const connectTimer = setTimeout(() => {
+        this.#failed({ code: 'timed_out', text: `server ${url}: no WELCOME in time` });
+        ws.close();
+      }, this.#opts.connectTimeoutMs);
       const finish = () => {
         clearTimeout(connectTimer);
         clearInterval(pingTimer);
@@ -236,7 +284,7 @@ export class HandoffClient extends EventTarget {
           heartbeat_ms: this.#opts.heartbeatMs || undefined });
       };
       ws.onclose = finish;
-      ws.onerror = () => this.#trace(`${url}: connection failed`);
+      ws.onerror = (event) => this.#failed(failureOf(event, `server ${url}`));
       ws.onmessage = (event) => {
         const data = new Uint8Array(event.data);
         const joined = new Uint8Array(buffer.length + data.length);
@@ -250,6 +298,7 @@ export class HandoffClient extends EventTarget {
             this.#attempt = 0;
             clearTimeout(connectTimer);
             this.#features = msg.features || 0;
+            this.#maxPayload = msg.max_payload || Math.max(0, (msg.max_frame || 262144) - 256);
             // Following: every device's state again, as events.
             if (this.#follow && (this.#features & PRESENCE_FEATURE)) {
               this.#askPresence((list) => list.forEach((d) =>
@@ -264,8 +313,16 @@ export class HandoffClient extends EventTarget {
               pongTimer = setTimeout(() => { this.#trace(`${url}: no PONG`); ws.close(); },
                 Math.min(this.#opts.pingTimeoutMs, interval));
             }, interval);
-            // What was never answered goes again, with the same ids.
-            for (const p of this.#pending.values()) this.#write(TYPE.SEND, p.fields);
+            // What was never answered goes again, with the same ids; what
+            // this server will not take fails alone.
+            for (const [id, p] of this.#pending) {
+              if (p.fields.payload.length > this.#maxPayload) {
+                this.#pending.delete(id);
+                p.reject(new HandoffError('payload_too_large', `over this server's max_payload ${this.#maxPayload}`));
+              } else {
+                this.#write(TYPE.SEND, p.fields);
+              }
+            }
           } else if (type === TYPE.PONG) {
             clearTimeout(pongTimer);
           } else if (type === TYPE.SEND_ACK) {
@@ -279,7 +336,7 @@ export class HandoffClient extends EventTarget {
             ws.close(1001);
           } else if (type === TYPE.ERROR) {
             const code = ERRORS[msg.code] || String(msg.code);
-            this.#trace(`${url}: ERROR ${code}: ${msg.text || ''}`);
+            this.#failed({ code, text: `server ${url}: refused: ${code}: ${msg.text || ''}` });
             if (FATAL.has(code)) {
               ws.close();
               reject(new HandoffError(code, msg.text));

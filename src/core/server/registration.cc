@@ -91,7 +91,7 @@ void on_frame(void *arg, hf_link *, const hf_msg *m)
     arm(r, m->refresh_ms ? m->refresh_ms : uint64_t(srv->cfg->refresh_interval_ms));
 }
 
-void on_close(void *arg, hf_link *, const char *why)
+void on_close(void *arg, hf_link *, hf_link_failure, const char *why)
 {
     retry_later(static_cast<hf_registration *>(arg), why);
 }
