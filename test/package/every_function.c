@@ -14,13 +14,16 @@ int main(void)
         (void *)hf_client_ack,   (void *)hf_client_ping,       (void *)hf_client_stop,
         (void *)hf_client_free,  (void *)hf_client_get_state,  (void *)hf_client_unacked,
         (void *)hf_client_state_name, (void *)hf_err_name,     (void *)hf_err_text,
-        (void *)hf_msg_type_name, (void *)hf_client_presence,
+        (void *)hf_msg_type_name, (void *)hf_client_presence, (void *)hf_client_last_error,
+        (void *)hf_client_error_permanent, (void *)hf_client_error_name,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])
             return 1;
     if (strcmp(hf_err_name(HF_ERR_QUEUE_FULL), "queue_full") != 0 || strcmp(hf_msg_type_name(HF_MSG_SEND), "SEND") ||
-        !*hf_err_text(HF_ERR_STORE_FULL) || !*hf_client_state_name(0)) {
+        !*hf_err_text(HF_ERR_STORE_FULL) || !*hf_client_state_name(0) ||
+        strcmp(hf_client_error_name(HF_CLIENT_ERR_REFUSED), "refused") != 0 ||
+        !hf_client_error_permanent(HF_CLIENT_ERR_CERTIFICATE) || hf_client_error_permanent(HF_ERR_STORE_UNAVAILABLE)) {
         fprintf(stderr, "libhandoff answers wrongly\n");
         return 1;
     }

@@ -46,21 +46,36 @@ export class HandoffError extends Error {
   retryMs?: number;
 }
 
+/** Why the client last failed: a protocol error name ('bad_token', 'store_unavailable', ...) or the connection's own
+ *  ('certificate', 'refused', 'timed_out', 'reset', 'unreachable', 'connection_failed'), and a sentence. */
+export interface HandoffFailure {
+  code: string;
+  text: string;
+}
+
+/** A 'state' event: detail is the new state, reason the last failure (null before any). */
+export interface StateEvent extends CustomEvent<ClientState> {
+  reason: HandoffFailure | null;
+}
+
 export class HandoffClient extends EventTarget {
   constructor(options: HandoffOptions);
   readonly state: ClientState;
+  /** The last failure, or null. */
+  readonly lastError: HandoffFailure | null;
   /** Starts connecting; runs until stop() or a refusal for good ('error' event). */
   start(): void;
   /** Closes; unanswered sends reject with code 'stopped'. */
   stop(): void;
-  /** Sends to a device of the account, or '*' for all the others. */
+  /** Sends to a device of the account, or '*' for all the others. A payload over the server's max_payload rejects at
+   *  once with 'payload_too_large' and is never sent. */
   send(to: string, payload: string | Uint8Array, options?: { ttl?: number; collapse?: string }): Promise<SendResult>;
   /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
    *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
   devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;
   addEventListener(type: 'presence', listener: (event: CustomEvent<DevicePresence>) => void): void;
   addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
-  addEventListener(type: 'state', listener: (event: CustomEvent<ClientState>) => void): void;
+  addEventListener(type: 'state', listener: (event: StateEvent) => void): void;
   addEventListener(type: 'error', listener: (event: CustomEvent<HandoffError>) => void): void;
   addEventListener(type: 'trace', listener: (event: CustomEvent<string>) => void): void;
 }

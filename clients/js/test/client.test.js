@@ -183,3 +183,46 @@ test('devices() lists the account, and a follower hears devices come and go', li
   phone.stop();
   await assert.rejects(phone.devices(), (e) => e.code === 'not_connected');
 });
+
+test('every state change carries its reason; nothing listening is "refused", and it backs off', limit, async () => {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve)); // now nothing listens there
+  const c = new HandoffClient({ allocators: [`https://127.0.0.1:${port}/allocate`], token: mintToken('alice', 'x'),
+    WebSocket, backoffBaseMs: 20, backoffCapMs: 50 });
+  const backingOff = new Promise((resolve) => c.addEventListener('state', (e) => {
+    if (e.detail === 'backing-off') resolve(e.reason);
+  }));
+  c.start();
+  const reason = await backingOff;
+  assert.equal(reason.code, 'refused');
+  assert.match(reason.text, new RegExp(`allocator https://127.0.0.1:${port}/allocate: connection refused`));
+  assert.deepEqual(c.lastError, reason);
+  c.stop();
+});
+
+test('a refused token is the last error, and an oversized payload fails alone', limit, async () => {
+  const bad = new HandoffClient({ allocators: [allocateUrl], token: 'hf1.bad.token', WebSocket });
+  const error = once(bad, 'error');
+  bad.start();
+  await error;
+  assert.equal(bad.lastError.code, 'bad_token');
+  const pc = client('pc6');
+  const phone = client('phone6');
+  await Promise.all([connected(pc), connected(phone)]);
+  const texts = [];
+  const both = new Promise((resolve) => phone.addEventListener('message', (e) => {
+    texts.push(e.detail.text());
+    if (texts.length === 2) resolve();
+  }));
+  const first = pc.send('phone6', 'before');
+  await assert.rejects(pc.send('phone6', 'x'.repeat(300000)), (e) => e.code === 'payload_too_large');
+  const last = pc.send('phone6', 'after');
+  assert.equal(await first, 'delivered');
+  assert.equal(await last, 'delivered');
+  await both;
+  assert.deepEqual(texts, ['before', 'after']);
+  pc.stop();
+  phone.stop();
+});

@@ -1,0 +1,95 @@
+"""21: clients say why, and never retry the hopeless (libhandoff(3),
+"Failures"): a wrong CA, nothing listening, a refused token and an
+oversized payload among good ones, through the CLI (its message and exit
+status) and through the library's callbacks (test/integration/lib_probe)."""
+
+import os
+import subprocess
+
+import harness
+import hfwire
+from harness import Relay
+
+PROBE = os.path.join(harness.BUILDDIR, "test", "integration", "lib_probe")
+
+
+def probe(relay, token, *sizes, ca=None, allocator=None):
+    """lib_probe's lines: what hf_client_send said, each state change with
+    the last error, each on_send_result."""
+    out = subprocess.run([PROBE, allocator or "127.0.0.1:%d" % relay.alloc_port, ca or relay.ca, token, "phone"]
+                         + [str(s) for s in sizes], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_a_wrong_ca_stops_at_once_and_says_so():
+    relay = Relay().start()
+    other = Relay()  # its own throwaway CA, which did not sign relay's certificate
+    token = relay.token("alice", "pc")
+    out = subprocess.run([harness.HANDOFF, "--allocator", "127.0.0.1:%d" % relay.alloc_port, "--ca", other.ca,
+                          "--token", token, "send", "--timeout", "20", "--to", "phone", "hi"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 4, (out.returncode, out.stderr)
+    assert "certificate verify failed" in out.stderr and "is --ca the CA" in out.stderr, out.stderr
+    lines = probe(relay, token, 5, ca=other.ca)
+    assert any(line.startswith("state stopped code 100 certificate permanent 1") for line in lines), lines
+
+
+def test_nothing_listening_is_said_as_connection_refused():
+    relay = Relay().start()
+    token = relay.token("alice", "pc")
+    dead = "127.0.0.1:%d" % harness.free_port()
+    out = subprocess.run([harness.HANDOFF, "--allocator", dead, "--ca", relay.ca, "--token", token, "send",
+                          "--timeout", "2", "--to", "phone", "hi"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 3, (out.returncode, out.stderr)
+    assert "last failure: allocator %s: Connection refused" % dead in out.stderr, out.stderr
+    proc = subprocess.Popen([PROBE, dead, relay.ca, token, "phone", "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("state backing-off"):
+                # Transient: it backs off and tries again.
+                assert "code 102 refused permanent 0" in line and "Connection refused" in line, line
+                break
+        else:
+            raise AssertionError("no backing-off state")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_refused_token_stops_with_its_code():
+    relay = Relay().start()
+    with open(relay.secret_file) as f:
+        secret = f.read().strip()
+    forged = hfwire.mint_token(secret[::-1], "alice", "pc", 2 ** 31)
+    code, _, err = relay.cli(forged, "send", "--timeout", "20", "--to", "phone", "hi")
+    assert code == 4 and "bad_token" in err, (code, err)
+    lines = probe(relay, forged, 5)
+    assert any(line.startswith("state stopped code 9 bad_token permanent 1") for line in lines), lines
+
+
+def test_an_oversized_payload_fails_alone_and_the_good_ones_arrive():
+    relay = Relay().start()
+    phone = relay.conn()
+    phone.hello(relay.token("alice", "phone"))
+    token = relay.token("alice", "pc")
+    lines = probe(relay, token, 10, 270000, 20)
+    assert lines[:3] == ["send 10 bytes: queued", "send 270000 bytes: payload_too_large", "send 20 bytes: queued"], lines
+    results = [line for line in lines if line.startswith("result")]
+    assert len(results) == 2 and all(" code ok" in r for r in results), lines
+    got = []
+    for _ in range(2):
+        msg = phone.expect(hfwire.DELIVER)
+        got.append(len(msg["payload"]))
+        phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    assert got == [10, 20], got
+    # The CLI: one line, exit 1, nothing sent.
+    code, _, err = relay.cli(token, "send", "--to", "phone", "-", stdin="x" * 270000)
+    assert code == 1 and err.startswith("rejected: payload_too_large: the message is 270000 bytes"), (code, err)
+    assert len(err.splitlines()) == 1, err
+    phone.send(hfwire.PING, [("id", 5)])
+    assert phone.expect(hfwire.PONG)["id"] == 5  # no DELIVER came before it
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
