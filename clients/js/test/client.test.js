@@ -226,3 +226,21 @@ test('a refused token is the last error, and an oversized payload fails alone', 
   pc.stop();
   phone.stop();
 });
+
+test('a certificate from another CA stops the client with code certificate', limit, async () => {
+  // A second relay with a throwaway CA of its own, which Node does not trust.
+  const otherDir = execFileSync('mktemp', ['-d', '/tmp/handoff-js-ca.XXXXXX'], { encoding: 'utf8' }).trim();
+  execFileSync(`${build}/handoffd`, ['--dev', '--dev-dir', otherDir, '-t']);
+  const other = await startRelay({ dir: otherDir, build });
+  try {
+    const c = new HandoffClient({ allocators: [other.allocateUrl], token: mintToken('alice', 'x'), WebSocket });
+    const error = once(c, 'error');
+    c.start();
+    assert.equal((await error).code, 'certificate');
+    assert.match(c.lastError.text, /certificate verify failed/);
+    assert.equal(c.state, 'stopped');
+  } finally {
+    other.stop();
+    execFileSync('rm', ['-rf', otherDir]);
+  }
+});
