@@ -52,13 +52,19 @@ void finish_failed(device_call *d, int store_status)
     delete d;
 }
 
-// The store's answer came after the API closed: nothing more is asked.
-bool abandoned(device_call *d)
+// A store call's answer that ends the route: the API closed meanwhile
+// (nothing more is asked), or the store failed. True once d is answered.
+bool ended(device_call *d, int status)
 {
-    if (d->call->req)
-        return false;
-    finish(d, 503, json_object());
-    return true;
+    if (!d->call->req) {
+        finish(d, 503, json_object());
+        return true;
+    }
+    if (status != HF_STORE_OK) {
+        finish_failed(d, status);
+        return true;
+    }
+    return false;
 }
 
 json_t *state_json(const std::string &device, const hf_store_device_state *st)
@@ -124,12 +130,8 @@ void describe_all(device_call *d)
 void devices_listed(void *arg, int status, const char *const *devices, size_t count)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (abandoned(d))
+    if (ended(d, status))
         return;
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
-        return;
-    }
     d->names.assign(devices, devices + count);
     if (!d->call->device.empty() && std::find(d->names.begin(), d->names.end(), d->call->device) == d->names.end()) {
         hf_api_fail(d->call, 404, hf_err_name(HF_ERR_UNKNOWN_DEVICE),
@@ -177,12 +179,8 @@ void kick(device_call *d, int code)
 void disconnect_found(void *arg, int status, const hf_store_device_state *st)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (abandoned(d))
+    if (ended(d, status))
         return;
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
-        return;
-    }
     d->server = st->server_id ? st->server_id : "";
     kick(d, HF_ERR_DISCONNECTED);
     json_t *body = json_pack("{s:s, s:b}", "device", d->call->device.c_str(), "was_online", !d->server.empty());
@@ -203,20 +201,16 @@ void purge_next(device_call *d);
 void purge_acked(void *arg, int status)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
+    if (ended(d, status))
         return;
-    }
     purge_next(d);
 }
 
 void purge_fetched(void *arg, int status, const hf_store_msg *msgs, size_t count)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
+    if (ended(d, status))
         return;
-    }
     if (count == 0 || ++d->purge_rounds > purge_rounds_max) {
         json_t *body = json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 1, "purged",
                                  json_int_t(d->purged));
@@ -240,10 +234,8 @@ void purge_next(device_call *d)
 void revoke_found(void *arg, int status, const hf_store_device_state *st)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
+    if (ended(d, status))
         return;
-    }
     d->server = st->server_id ? st->server_id : "";
     kick(d, HF_ERR_REVOKED);
     purge_next(d);
@@ -253,10 +245,8 @@ void revoke_found(void *arg, int status, const hf_store_device_state *st)
 void revocation_recorded(void *arg, int status)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
+    if (ended(d, status))
         return;
-    }
     server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(), revoke_found,
                         d);
 }
@@ -272,10 +262,8 @@ void revoke(device_call *d)
 void restored(void *arg, int status)
 {
     auto *d = static_cast<device_call *>(arg);
-    if (status != HF_STORE_OK) {
-        finish_failed(d, status);
+    if (ended(d, status))
         return;
-    }
     finish(d, 200,
            json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 0, "not_before_ms",
                      json_int_t(d->not_before_ms)));
