@@ -1,6 +1,7 @@
 #include "net/ws_stream.h"
 
 #include <event2/buffer.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 struct hf_ws_stream {
     bufferevent *tls = nullptr; // the TLS bufferevent under the filter
+    bool client = false;        // masks what it sends, refuses masked frames
     uint64_t max_message = 0;
     hf_ws_control_hook control_hook = nullptr;
     void *control_arg = nullptr;
@@ -30,11 +32,24 @@ struct hf_ws_stream {
 namespace
 {
 
+// A client's frames are masked with a fresh key each (RFC 6455 section
+// 5.3); a server's are not. Appends header and payload to out.
+void put_frame(const hf_ws_stream *ws, std::string *out, uint8_t opcode, const void *payload, size_t len)
+{
+    uint8_t key[4];
+    if (ws->client)
+        RAND_bytes(key, sizeof key);
+    hf_ws_frame_header_put(out, opcode, len, ws->client ? key : nullptr);
+    size_t at = out->size();
+    out->append(static_cast<const char *>(payload), len);
+    if (ws->client)
+        hf_ws_unmask(reinterpret_cast<uint8_t *>(out->data() + at), len, key, 0);
+}
+
 void send_control(hf_ws_stream *ws, uint8_t opcode, const void *payload, size_t len)
 {
     std::string frame;
-    hf_ws_frame_header_put(&frame, opcode, len);
-    frame.append(static_cast<const char *>(payload), len);
+    put_frame(ws, &frame, opcode, payload, len);
     bufferevent_write(ws->tls, frame.data(), frame.size());
 }
 
@@ -64,9 +79,11 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
         int rc = hf_ws_frame_header_parse(head, size_t(n < 0 ? 0 : n), &h);
         if (rc == HF_ERR_NEED_MORE)
             break;
-        if (rc != HF_OK || !h.masked) {
+        if (rc != HF_OK || h.masked == ws->client) {
             close_with(ws, HF_WS_CLOSE_PROTOCOL_ERROR,
-                       rc != HF_OK ? "bad frame header" : "client frames must be masked");
+                       rc != HF_OK  ? "bad frame header"
+                       : ws->client ? "server frames must not be masked"
+                                    : "client frames must be masked");
             break;
         }
         bool data = h.opcode == HF_WS_BINARY || h.opcode == HF_WS_CONTINUATION;
@@ -87,7 +104,8 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
         evbuffer_drain(src, h.header_len);
         size_t len = size_t(h.payload_len);
         uint8_t *payload = len ? evbuffer_pullup(src, ev_ssize_t(len)) : nullptr;
-        hf_ws_unmask(payload, len, h.mask, 0);
+        if (h.masked)
+            hf_ws_unmask(payload, len, h.mask, 0);
         if (data) {
             evbuffer_remove_buffer(src, dst, len);
             produced = produced || len > 0;
@@ -126,7 +144,8 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
 // addition brings, so a piece per header would be a record per header.
 bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *arg)
 {
-    evbuffer *messages = static_cast<hf_ws_stream *>(arg)->gathered.get();
+    auto *ws = static_cast<hf_ws_stream *>(arg);
+    evbuffer *messages = ws->gathered.get();
     bool produced = false;
     std::string header;
     for (;;) {
@@ -139,9 +158,17 @@ bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
             break;
         size_t total = hdr.header_len + size_t(hdr.body_len);
         header.clear();
-        hf_ws_frame_header_put(&header, HF_WS_BINARY, total);
-        evbuffer_add(messages, header.data(), header.size());
-        evbuffer_remove_buffer(src, messages, total);
+        if (ws->client) {
+            // Masked: the bytes are copied; a server's move as they are.
+            std::string plain(total, '\0');
+            evbuffer_remove(src, plain.data(), total);
+            put_frame(ws, &header, HF_WS_BINARY, plain.data(), total);
+            evbuffer_add(messages, header.data(), header.size());
+        } else {
+            hf_ws_frame_header_put(&header, HF_WS_BINARY, total);
+            evbuffer_add(messages, header.data(), header.size());
+            evbuffer_remove_buffer(src, messages, total);
+        }
         produced = true;
     }
     evbuffer_add_buffer(dst, messages);
@@ -155,10 +182,11 @@ void free_stream(void *arg)
 
 } // namespace
 
-bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stream **out)
+bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stream **out, bool client)
 {
     auto *ws = new hf_ws_stream;
     ws->tls = tls;
+    ws->client = client;
     ws->max_message = max_message;
     bufferevent *filter = ws->gathered
                               ? bufferevent_filter_new(tls, ws_input, ws_output,

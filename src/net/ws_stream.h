@@ -1,7 +1,9 @@
-// WebSocket framing for the daemon's browser connections (RFC 6455): a
-// libevent filter over the TLS bufferevent that turns binary WebSocket
-// messages into the protocol's byte stream and back, answers pings and
-// close frames (one pong for the pings of one read), and refuses text, unmasked or oversized messages.
+// WebSocket framing (RFC 6455): a libevent filter over the TLS bufferevent
+// that turns binary WebSocket messages into the protocol's byte stream and
+// back, answers pings and close frames (one pong for the pings of one
+// read), and refuses text or oversized messages. The daemon's browser
+// connections are its server side (client frames must be masked); the
+// bench's browser devices its client side (ours masked, the server's not).
 #pragma once
 #include <event2/bufferevent.h>
 
@@ -11,7 +13,7 @@ struct hf_ws_stream;
 
 // The filter over tls, for messages of at most max_message bytes; its
 // state in *ws, freed with the filter. Null when out of memory.
-bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stream **ws);
+bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stream **ws, bool client = false);
 
 // Told of each ping; false refuses it and the filter closes with 1008.
 typedef bool (*hf_ws_control_hook)(void *arg);

@@ -185,18 +185,21 @@ void hf_ws_unmask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t at)
         data[i] ^= mask[(at + i) & 3];
 }
 
-void hf_ws_frame_header_put(std::string *out, uint8_t opcode, uint64_t payload_len)
+void hf_ws_frame_header_put(std::string *out, uint8_t opcode, uint64_t payload_len, const uint8_t *mask)
 {
     out->push_back(char(0x80 | opcode));
+    char masked = mask ? char(0x80) : char(0);
     if (payload_len < 126) {
-        out->push_back(char(payload_len));
+        out->push_back(char(masked | char(payload_len)));
     } else if (payload_len < 65536) {
-        out->push_back(char(126));
+        out->push_back(char(masked | 126));
         out->push_back(char(payload_len >> 8));
         out->push_back(char(payload_len & 0xff));
     } else {
-        out->push_back(char(127));
+        out->push_back(char(masked | 127));
         for (int shift = 56; shift >= 0; shift -= 8)
             out->push_back(char((payload_len >> shift) & 0xff));
     }
+    if (mask)
+        out->append(reinterpret_cast<const char *>(mask), 4);
 }

@@ -64,5 +64,6 @@ int hf_ws_frame_header_parse(const uint8_t *buf, size_t len, hf_ws_frame_header 
 // XORs data with the mask, the first byte being at offset `at` of the payload.
 void hf_ws_unmask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t at);
 
-// Appends an unmasked (server) frame header with FIN set.
-void hf_ws_frame_header_put(std::string *out, uint8_t opcode, uint64_t payload_len);
+// Appends a frame header with FIN set: unmasked (a server's), or with
+// mask (4 bytes; a client's, whose payload must then be masked with it).
+void hf_ws_frame_header_put(std::string *out, uint8_t opcode, uint64_t payload_len, const uint8_t *mask = nullptr);
