@@ -16,6 +16,7 @@ struct bench_options {
     std::vector<std::string> servers; // device listeners; storm moves devices to the second
     std::vector<std::string> sources; // local addresses to spread connections over
     std::string ca, server_name, secret_file, key_id = "k1";
+    std::string websocket;      // browser devices: the WebSocket path to upgrade to ("" for native TLS)
     std::string account;        // drain: the account to queue for or receive (default: a fresh one)
     std::string phase = "both"; // drain: queue, receive or both
     uint64_t connections = 1000;

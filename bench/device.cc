@@ -79,6 +79,7 @@ bool bench_device_connect(bench_device *d, size_t server)
     target.server_name = d->ctx->opt.server_name.c_str();
     target.source_ip = bench_next_source(d->ctx);
     target.session = &d->tls_session;
+    target.websocket_path = d->ctx->opt.websocket.empty() ? nullptr : d->ctx->opt.websocket.c_str();
     std::string err;
     d->ack_upto = d->acked_upto = 0;
     d->link = hf_link_open(d->ctx->base, d->ctx->tls, &target, HF_DEFAULT_MAX_FRAME, &callbacks, d, &err);

@@ -36,6 +36,8 @@ void usage(FILE *out)
                  "  --server-name NAME    name the certificates carry (default: the host)\n"
                  "  --secret-file FILE    token secret; --key-id K (default k1)\n"
                  "  --sources A,B,...     local addresses to connect from (127.0.0.x), when ports run short\n"
+                 "  --websocket PATH      devices as browsers: --server is a WebSocket listener, upgraded\n"
+                 "                        to at PATH (/handoff), frames in binary messages\n"
                  "  --concurrency N       connections being set up at once (256)\n"
                  "  --heartbeat MS        interval asked for in HELLO (30000)\n"
                  "  --pid PID             daemon whose RSS and CPU time to read; pairs and fanout add up\n"
@@ -84,7 +86,8 @@ int parse(int argc, char **argv, bench_options *o)
         opt_account,
         opt_phase,
         opt_metrics,
-        opt_store_file
+        opt_store_file,
+        opt_websocket
     };
     static const option longs[] = {
         {"server", required_argument, nullptr, opt_server},
@@ -93,6 +96,7 @@ int parse(int argc, char **argv, bench_options *o)
         {"secret-file", required_argument, nullptr, opt_secret},
         {"key-id", required_argument, nullptr, opt_key_id},
         {"sources", required_argument, nullptr, opt_sources},
+        {"websocket", required_argument, nullptr, opt_websocket},
         {"account", required_argument, nullptr, opt_account},
         {"phase", required_argument, nullptr, opt_phase},
         {"connections", required_argument, nullptr, 'n'},
@@ -149,6 +153,9 @@ int parse(int argc, char **argv, bench_options *o)
             break;
         case opt_sources:
             hf_split_list(optarg, &o->sources);
+            break;
+        case opt_websocket:
+            o->websocket = optarg;
             break;
         case opt_account:
             o->account = optarg;

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include <unistd.h>
@@ -15,11 +17,18 @@
 #include <cerrno>
 #include <cstring>
 
-#include "net/quiet_bio.h"
 #include "net/frame_reader.h"
+#include "net/quiet_bio.h"
+#include "net/ws_stream.h"
+#include "proto/frame.h"
+#include "proto/ws.h"
 
 struct hf_link {
-    bufferevent *bev = nullptr;
+    bufferevent *bev = nullptr;         // what frames go through: tls, or the WebSocket filter over it
+    bufferevent *tls = nullptr;         // the TLS bufferevent
+    std::string websocket_request;      // the upgrade to send once TLS is up; empty: none
+    std::string websocket_accept_lower; // the Sec-WebSocket-Accept it must be answered with, lowercased
+    bool upgrading = false;             // waiting for the 101
     hf_link_callbacks cb{};
     void *arg = nullptr;
     size_t max_frame = 0;
@@ -49,8 +58,8 @@ bool split_host_port(const std::string &address, std::string *host, std::string 
 void destroy(hf_link *l)
 {
     if (l->bev) {
-        SSL_set_app_data(bufferevent_openssl_get_ssl(l->bev), nullptr);
-        bufferevent_free(l->bev);
+        SSL_set_app_data(bufferevent_openssl_get_ssl(l->tls), nullptr);
+        bufferevent_free(l->bev); // a filter frees the TLS one under it
     }
     delete l;
 }
@@ -112,10 +121,54 @@ hf_link_failure failure_of_errno(int err)
     }
 }
 
+void on_read(bufferevent *bev, void *arg);
+void on_event(bufferevent *bev, short what, void *arg);
+
+// The upgrade's answer: "101 Switching Protocols", and the frames go
+// through a WebSocket filter from then on. False once the link is closed.
+bool take_upgrade(hf_link *l, evbuffer *in)
+{
+    evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, nullptr);
+    if (end.pos < 0) {
+        if (evbuffer_get_length(in) > 16384)
+            close_with(l, hf_link_failure::bad_frame, "WebSocket upgrade: the answer's headers are too long");
+        return false;
+    }
+    std::string head(size_t(end.pos), '\0');
+    evbuffer_remove(in, head.data(), head.size());
+    evbuffer_drain(in, 4);
+    if (head.compare(0, 13, "HTTP/1.1 101 ") != 0) {
+        std::string why = "WebSocket upgrade refused: " + head.substr(0, head.find('\r'));
+        close_with(l, hf_link_failure::bad_frame, why.c_str());
+        return false;
+    }
+    std::string lower = head;
+    for (char &ch : lower)
+        ch = char(tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("\r\nsec-websocket-accept: " + l->websocket_accept_lower) == std::string::npos) {
+        close_with(l, hf_link_failure::bad_frame, "WebSocket upgrade: no Sec-WebSocket-Accept for our key");
+        return false;
+    }
+    hf_ws_stream *ws = nullptr;
+    bufferevent *filter = hf_ws_stream_new(l->tls, l->max_frame + HF_FRAME_HEADER_MAX, &ws, true);
+    if (!filter) {
+        close_with(l, hf_link_failure::other, "out of memory");
+        return false;
+    }
+    l->bev = filter;
+    l->upgrading = false;
+    bufferevent_setcb(filter, on_read, nullptr, on_event, l);
+    bufferevent_enable(filter, EV_READ | EV_WRITE);
+    l->open = true;
+    return call_owner(l, [&] { l->cb.on_open(l->arg, l); });
+}
+
 void on_read(bufferevent *bev, void *arg)
 {
     auto *l = static_cast<hf_link *>(arg);
     evbuffer *in = bufferevent_get_input(bev);
+    if (l->upgrading && !take_upgrade(l, in))
+        return;
     hf_decode_limits limits;
     limits.max_body = l->max_frame;
     while (!l->closed) {
@@ -136,17 +189,22 @@ void on_read(bufferevent *bev, void *arg)
     }
 }
 
-void on_event(bufferevent *bev, short what, void *arg)
+void on_event(bufferevent *, short what, void *arg)
 {
     auto *l = static_cast<hf_link *>(arg);
     if (what & BEV_EVENT_CONNECTED) {
+        if (!l->websocket_request.empty()) {
+            l->upgrading = true;
+            bufferevent_write(l->tls, l->websocket_request.data(), l->websocket_request.size());
+            return;
+        }
         l->open = true;
         call_owner(l, [&] { l->cb.on_open(l->arg, l); });
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         std::string why;
-        hf_link_failure failure = hf_link_describe_failure(bev, &why);
+        hf_link_failure failure = hf_link_describe_failure(l->tls, &why);
         close_with(l, failure, why.c_str());
     }
 }
@@ -258,8 +316,20 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
         SSL_SESSION_free(offer);
     }
 
-    l->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (target->websocket_path) {
+        unsigned char nonce[16];
+        RAND_bytes(nonce, sizeof nonce);
+        std::string key(24, '\0');
+        EVP_EncodeBlock(reinterpret_cast<unsigned char *>(key.data()), nonce, sizeof nonce);
+        l->websocket_request = std::string("GET ") + target->websocket_path + " HTTP/1.1\r\nHost: " + host +
+                               "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                               "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        l->websocket_accept_lower = hf_ws_accept_key(key);
+        for (char &ch : l->websocket_accept_lower)
+            ch = char(tolower(static_cast<unsigned char>(ch)));
+    }
+    l->bev = l->tls = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     bufferevent_openssl_set_allow_dirty_shutdown(l->bev, 1);
     bufferevent_setcb(l->bev, on_read, nullptr, on_event, l);
     bufferevent_enable(l->bev, EV_READ | EV_WRITE);

@@ -54,6 +54,10 @@ struct hf_link_target {
     // The owner frees what it holds (SSL_SESSION_free) and keeps the slot
     // alive while the link is.
     SSL_SESSION **session = nullptr;
+    // A browser's way in: after TLS, a WebSocket upgrade to this path
+    // (websocket.path, "/handoff"), then the frames in binary messages.
+    // Null: frames straight over TLS.
+    const char *websocket_path = nullptr;
 };
 
 // Starts connecting. Null and *err if the address is bad or the source
