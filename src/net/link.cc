@@ -29,6 +29,11 @@ struct hf_link {
     std::string websocket_request;      // the upgrade to send once TLS is up; empty: none
     std::string websocket_accept_lower; // the Sec-WebSocket-Accept it must be answered with, lowercased
     bool upgrading = false;             // waiting for the 101
+    // Over WebSocket, the frames of one reactor pass go out together: the
+    // filter makes each write a message and the TLS layer a record, so
+    // one write per frame would be a record per frame.
+    std::string pending;
+    event *flush = nullptr;
     hf_link_callbacks cb{};
     void *arg = nullptr;
     size_t max_frame = 0;
@@ -57,6 +62,8 @@ bool split_host_port(const std::string &address, std::string *host, std::string 
 
 void destroy(hf_link *l)
 {
+    if (l->flush)
+        event_free(l->flush);
     if (l->bev) {
         SSL_set_app_data(bufferevent_openssl_get_ssl(l->tls), nullptr);
         bufferevent_free(l->bev); // a filter frees the TLS one under it
@@ -325,6 +332,15 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
                                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
                                "\r\nSec-WebSocket-Version: 13\r\n\r\n";
         l->websocket_accept_lower = hf_ws_accept_key(key);
+        l->flush = event_new(
+            base, -1, 0,
+            [](evutil_socket_t, short, void *arg) {
+                auto *link = static_cast<hf_link *>(arg);
+                if (!link->closed)
+                    bufferevent_write(link->bev, link->pending.data(), link->pending.size());
+                link->pending.clear();
+            },
+            l);
         for (char &ch : l->websocket_accept_lower)
             ch = char(tolower(static_cast<unsigned char>(ch)));
     }
@@ -354,6 +370,11 @@ bool hf_link_send(hf_link *l, const hf_msg *m)
 {
     if (l->closed || !l->open)
         return false;
+    if (l->flush) {
+        if (l->pending.empty())
+            event_active(l->flush, EV_TIMEOUT, 0);
+        return hf_msg_encode(m, &l->pending) == HF_OK;
+    }
     l->scratch.clear();
     if (hf_msg_encode(m, &l->scratch) != HF_OK)
         return false;

@@ -24,13 +24,19 @@ struct hf_ws_stream {
     uint64_t message_len = 0;
     bool close_sent = false;
     bool done = false; // closed by the peer, or framing broken
-    // Outgoing messages gathered in one flush (see ws_output); kept, so a
-    // flush allocates no buffer.
-    std::unique_ptr<evbuffer, void (*)(evbuffer *)> gathered{evbuffer_new(), evbuffer_free};
 };
 
 namespace
 {
+
+// Outgoing messages gathered in one flush (see ws_output), handed down
+// whole, so empty again after each: one buffer serves every stream of the
+// reactor thread, and an idle connection holds none (issue 22).
+evbuffer *gathered()
+{
+    static thread_local std::unique_ptr<evbuffer, void (*)(evbuffer *)> buffer{evbuffer_new(), evbuffer_free};
+    return buffer.get();
+}
 
 // A client's frames are masked with a fresh key each (RFC 6455 section
 // 5.3); a server's are not. Appends header and payload to out.
@@ -145,7 +151,7 @@ bufferevent_filter_result ws_input(evbuffer *src, evbuffer *dst, ev_ssize_t, buf
 bufferevent_filter_result ws_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bufferevent_flush_mode, void *arg)
 {
     auto *ws = static_cast<hf_ws_stream *>(arg);
-    evbuffer *messages = ws->gathered.get();
+    evbuffer *messages = gathered();
     bool produced = false;
     std::string header;
     for (;;) {
@@ -188,7 +194,7 @@ bufferevent *hf_ws_stream_new(bufferevent *tls, uint64_t max_message, hf_ws_stre
     ws->tls = tls;
     ws->client = client;
     ws->max_message = max_message;
-    bufferevent *filter = ws->gathered
+    bufferevent *filter = gathered()
                               ? bufferevent_filter_new(tls, ws_input, ws_output,
                                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, free_stream, ws)
                               : nullptr;
