@@ -24,11 +24,11 @@
 #include "proto/ws.h"
 
 struct hf_link {
-    bufferevent *bev = nullptr;         // what frames go through: tls, or the WebSocket filter over it
-    bufferevent *tls = nullptr;         // the TLS bufferevent
-    std::string websocket_request;      // the upgrade to send once TLS is up; empty: none
-    std::string websocket_accept_lower; // the Sec-WebSocket-Accept it must be answered with, lowercased
-    bool upgrading = false;             // waiting for the 101
+    bufferevent *bev = nullptr;    // what frames go through: tls, or the WebSocket filter over it
+    bufferevent *tls = nullptr;    // the TLS bufferevent
+    std::string websocket_request; // the upgrade to send once TLS is up; empty: none
+    std::string websocket_accept;  // the Sec-WebSocket-Accept it must be answered with
+    bool upgrading = false;        // waiting for the 101
     // Over WebSocket, the frames of one reactor pass go out together: the
     // filter makes each write a message and the TLS layer a record, so
     // one write per frame would be a record per frame.
@@ -149,10 +149,14 @@ bool take_upgrade(hf_link *l, evbuffer *in)
         close_with(l, hf_link_failure::bad_frame, why.c_str());
         return false;
     }
+    // The header's name in any case; its value (base64) exactly.
     std::string lower = head;
     for (char &ch : lower)
         ch = char(tolower(static_cast<unsigned char>(ch)));
-    if (lower.find("\r\nsec-websocket-accept: " + l->websocket_accept_lower) == std::string::npos) {
+    const std::string name = "\r\nsec-websocket-accept:";
+    size_t at = lower.find(name);
+    size_t value = at == std::string::npos ? at : head.find_first_not_of(' ', at + name.size());
+    if (value == std::string::npos || head.compare(value, l->websocket_accept.size(), l->websocket_accept) != 0) {
         close_with(l, hf_link_failure::bad_frame, "WebSocket upgrade: no Sec-WebSocket-Accept for our key");
         return false;
     }
@@ -331,7 +335,7 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
         l->websocket_request = std::string("GET ") + target->websocket_path + " HTTP/1.1\r\nHost: " + host +
                                "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
                                "\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        l->websocket_accept_lower = hf_ws_accept_key(key);
+        l->websocket_accept = hf_ws_accept_key(key);
         l->flush = event_new(
             base, -1, 0,
             [](evutil_socket_t, short, void *arg) {
@@ -341,8 +345,6 @@ hf_link *hf_link_open(event_base *base, SSL_CTX *tls, const hf_link_target *targ
                 link->pending.clear();
             },
             l);
-        for (char &ch : l->websocket_accept_lower)
-            ch = char(tolower(static_cast<unsigned char>(ch)));
     }
     l->bev = l->tls = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
