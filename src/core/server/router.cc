@@ -92,9 +92,16 @@ void unref(hf_pending_send *p)
     }
 }
 
-// A SEND_ACK; p (null for a SEND refused before any store work) adds the
-// counts and, for a store that is full or away, when to try again.
-void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, const std::string &text,
+// A store that is full or away comes back by itself: the sender is told
+// when to try again (0: no retry_ms for this code).
+uint64_t store_retry_of(const hf_config &cfg, int code)
+{
+    return code == HF_ERR_STORE_FULL || code == HF_ERR_STORE_UNAVAILABLE ? uint64_t(cfg.store_retry_ms) : 0;
+}
+
+// A SEND_ACK, with retry_ms if not 0; p (null for a SEND refused before
+// any store work) adds the counts.
+void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, const std::string &text, uint64_t retry_ms,
               const hf_pending_send *p)
 {
     if (!hf_conn_is_open(sender))
@@ -102,20 +109,10 @@ void send_ack(hf_conn *sender, uint64_t id, hf_send_status status, int code, con
     hf_msg m = hf_msg_send_ack(id, status);
     if (code != HF_OK)
         hf_msg_add_reason(&m, code, text);
-    // A store that is full or away comes back by itself: the sender is told
-    // when to try again, as with rate_limited.
-    if (p && (code == HF_ERR_STORE_FULL || code == HF_ERR_STORE_UNAVAILABLE))
-        hf_msg_add_retry(&m, uint64_t(p->r->srv->cfg->store_retry_ms));
+    if (retry_ms)
+        hf_msg_add_retry(&m, retry_ms);
     if (p)
         hf_msg_add_counts(&m, p->delivered, p->stored, p->rejected);
-    hf_conn_send(sender, &m);
-}
-
-void send_rate_limited(hf_conn *sender, uint64_t id, uint64_t wait_ms)
-{
-    hf_msg m = hf_msg_send_ack(id, HF_SEND_REJECTED);
-    hf_msg_add_reason(&m, HF_ERR_RATE_LIMITED, "sending faster than limits.send_rate; resend after retry_ms");
-    hf_msg_add_retry(&m, wait_ms);
     hf_conn_send(sender, &m);
 }
 
@@ -126,13 +123,12 @@ void answer(hf_pending_send *p)
     if (status == HF_SEND_REJECTED)
         p->r->srv->stats->messages_rejected[p->reject_code]++;
     const char *text = p->rejected ? hf_err_text(p->reject_code) : "";
+    uint64_t retry_ms = store_retry_of(*p->r->srv->cfg, p->reject_code);
     if (p->sender) {
-        send_ack(p->sender, p->msg_id, status, p->reject_code, text, p);
+        send_ack(p->sender, p->msg_id, status, p->reject_code, text, retry_ms, p);
         return;
     }
-    hf_send_outcome o{status, p->reject_code, text, p->delivered, p->stored, p->rejected, 0};
-    if (p->reject_code == HF_ERR_STORE_FULL || p->reject_code == HF_ERR_STORE_UNAVAILABLE)
-        o.retry_ms = uint64_t(p->r->srv->cfg->store_retry_ms);
+    hf_send_outcome o{status, p->reject_code, text, p->delivered, p->stored, p->rejected, retry_ms};
     p->answer_fn(p->answer_arg, &o);
 }
 
@@ -536,16 +532,7 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
     int code = HF_OK;
     std::string text;
     std::string_view device;
-    uint64_t wait_ms = 0;
-    if (!hf_token_bucket_take(&sender->send_bucket, uint64_t(cfg.send_rate), uint64_t(cfg.send_burst), hf_mono_ms(),
-                              &wait_ms)) {
-        // Answered, not dropped: the sender may resend this id later. A
-        // sender that ignores this runs into limits.frame_rate.
-        hf_limit_hit(&srv->conns->limits, hf_limit::send_rate, c->peer);
-        srv->stats->messages_rejected[HF_ERR_RATE_LIMITED]++;
-        send_rate_limited(c, m->id, wait_ms);
-        return;
-    }
+    uint64_t retry_ms = 0;
     hf_send_request req{sender->account,
                         sender->device,
                         m->to,
@@ -555,24 +542,27 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
                         hf_msg_has(m, HF_TAG_TTL),
                         m->ttl,
                         hf_msg_has(m, HF_TAG_COLLAPSE)};
-    if (sender->revocation_unchecked) {
+    if (!hf_token_bucket_take(&sender->send_bucket, uint64_t(cfg.send_rate), uint64_t(cfg.send_burst), hf_mono_ms(),
+                              &retry_ms)) {
+        // Answered, not dropped: the sender may resend this id later. A
+        // sender that ignores this runs into limits.frame_rate.
+        hf_limit_hit(&srv->conns->limits, hf_limit::send_rate, c->peer);
+        code = HF_ERR_RATE_LIMITED;
+        text = "sending faster than limits.send_rate; resend after retry_ms";
+    } else if (sender->revocation_unchecked) {
         // Whether it is revoked is not known yet: nothing it sends is taken.
-        hf_msg ack = hf_msg_send_ack(m->id, HF_SEND_REJECTED);
-        hf_msg_add_reason(&ack, HF_ERR_STORE_UNAVAILABLE, "the store cannot check this device yet; resend later");
-        hf_msg_add_retry(&ack, uint64_t(cfg.store_retry_ms));
-        srv->stats->messages_rejected[HF_ERR_STORE_UNAVAILABLE]++;
-        hf_conn_send(c, &ack);
+        code = HF_ERR_STORE_UNAVAILABLE;
+        text = "the store cannot check this device yet; resend later";
+        retry_ms = store_retry_of(cfg, code);
+    } else if (target_device(sender, m->to, &device, &code, &text) && check_fields(cfg, &req, &code, &text)) {
+        auto *p = new hf_pending_send;
+        p->sender = c;
+        hf_conn_ref(c);
+        start_send(r, &req, device, p);
         return;
     }
-    if (!target_device(sender, m->to, &device, &code, &text) || !check_fields(cfg, &req, &code, &text)) {
-        srv->stats->messages_rejected[code]++;
-        send_ack(c, m->id, HF_SEND_REJECTED, code, text, nullptr);
-        return;
-    }
-    auto *p = new hf_pending_send;
-    p->sender = c;
-    hf_conn_ref(c);
-    start_send(r, &req, device, p);
+    srv->stats->messages_rejected[code]++;
+    send_ack(c, m->id, HF_SEND_REJECTED, code, text, retry_ms, nullptr);
 }
 
 void hf_router_submit(hf_router *r, const hf_send_request *m, hf_send_answer_fn answer_fn, void *answer_arg)
