@@ -211,6 +211,10 @@ struct hf_store_ops {
      * (host->presence_changed there). */
     void (*watch)(void *store, const char *account, const char *server_id, uint64_t ttl_ms, hf_store_done_cb cb,
                   void *arg);
+    /* Optional: only the device's revocation (set_revocation's values; 0, 0
+     * for none), read on every HELLO: cheaper than device_state. */
+    void (*revocation)(void *store, const char *account, const char *device,
+                       void (*cb)(void *arg, int status, uint64_t not_before_ms, int revoked), void *arg);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

@@ -427,6 +427,17 @@ void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void 
 // (8 bytes, big-endian) and revoked (1 byte); empty for none.
 const size_t revocation_len = 9;
 
+// The devices table's revocation of key, read in txn, into state.
+void read_revocation(lmdb_store *s, MDB_txn *txn, const std::string &key, hf_store_device_state *state)
+{
+    MDB_val k = val(key), v;
+    if (mdb_get(txn, s->db.devices, &k, &v) == 0 && v.mv_size == revocation_len) {
+        auto *p = static_cast<const uint8_t *>(v.mv_data);
+        state->not_before_ms = hf_get_be64(p);
+        state->revoked = p[8];
+    }
+}
+
 void store_device_state(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg)
 {
     auto *s = static_cast<lmdb_store *>(store);
@@ -438,16 +449,25 @@ void store_device_state(void *store, const char *account, const char *device, hf
         queue_meta m = read_meta(s, r.txn, key);
         state.queue_messages = m.count;
         state.queue_bytes = m.bytes;
-        MDB_val k = val(key), v;
-        if (mdb_get(r.txn, s->db.devices, &k, &v) == 0 && v.mv_size == revocation_len) {
-            auto *p = static_cast<const uint8_t *>(v.mv_data);
-            state.not_before_ms = hf_get_be64(p);
-            state.revoked = p[8];
-        }
+        read_revocation(s, r.txn, key, &state);
         end_read(s, &r);
     }
     hf_local_presence_state(&s->presence, account, device, &state);
     cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, &state);
+}
+
+void store_revocation(void *store, const char *account, const char *device, void (*cb)(void *, int, uint64_t, int),
+                      void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    hf_store_device_state state{};
+    reader r;
+    int rc = begin_read(s, &r);
+    if (rc == 0) {
+        read_revocation(s, r.txn, dev_key(account, device), &state);
+        end_read(s, &r);
+    }
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, state.not_before_ms, state.revoked);
 }
 
 void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
@@ -487,6 +507,7 @@ const hf_store_ops lmdb_ops = {
     store_set_revocation,
     local_kick<lmdb_store>,
     nullptr, // watch: one server sees every change itself
+    store_revocation,
 };
 
 } // namespace

@@ -259,6 +259,17 @@ void store_set_revocation(void *store, const char *account, const char *device, 
     cb(arg, HF_STORE_OK);
 }
 
+void store_revocation(void *store, const char *account, const char *device, void (*cb)(void *, int, uint64_t, int),
+                      void *arg)
+{
+    auto &revocations = static_cast<memory_store *>(store)->revocations;
+    auto it = revocations.find(device_key(account, device));
+    if (it == revocations.end())
+        cb(arg, HF_STORE_OK, 0, 0);
+    else
+        cb(arg, HF_STORE_OK, it->second.not_before_ms, it->second.revoked);
+}
+
 const hf_store_ops memory_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -279,6 +290,7 @@ const hf_store_ops memory_ops = {
     store_set_revocation,
     local_kick<memory_store>,
     nullptr, // watch: one server sees every change itself
+    store_revocation,
 };
 
 } // namespace

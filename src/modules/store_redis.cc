@@ -484,6 +484,16 @@ uint64_t number_of(const redisReply *r)
     return r->type == REDIS_REPLY_STRING ? strtoull(r->str, nullptr, 10) : 0;
 }
 
+// A revocation as r:D holds it: "<not_before ms>|<0|1>" ("" for none).
+void parse_revocation(const std::string &value, hf_store_device_state *state)
+{
+    size_t bar = value.find('|');
+    if (bar == std::string::npos)
+        return;
+    state->not_before_ms = strtoull(value.c_str(), nullptr, 10);
+    state->revoked = value[bar + 1] == '1';
+}
+
 void device_state_read(hf_store_state_cb cb, void *arg, redisReply *r)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
@@ -500,12 +510,7 @@ void device_state_read(hf_store_state_cb cb, void *arg, redisReply *r)
     state.last_seen_ms = number_of(r->element[1]);
     state.queue_messages = number_of(r->element[2]);
     state.queue_bytes = number_of(r->element[3]);
-    std::string revocation(r->element[4]->str, r->element[4]->len);
-    size_t bar = revocation.find('|');
-    if (bar != std::string::npos) {
-        state.not_before_ms = strtoull(revocation.c_str(), nullptr, 10);
-        state.revoked = revocation[bar + 1] == '1';
-    }
+    parse_revocation(std::string(r->element[4]->str, r->element[4]->len), &state);
     cb(arg, HF_STORE_OK, &state);
 }
 
@@ -517,6 +522,23 @@ void store_device_state(void *store, const char *account, const char *device, hf
         keys.push_back(key_of(s, account, kind, device));
     hf_redis_script(s->nodes, slot_of(s, account), hf_redis_device_state_lua, std::move(keys), {},
                     [cb, arg](redisReply *r) { device_state_read(cb, arg, r); });
+}
+
+// One GET, on every HELLO.
+void store_revocation(void *store, const char *account, const char *device, void (*cb)(void *, int, uint64_t, int),
+                      void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    hf_redis_call(s->nodes, slot_of(s, account), {"GET", key_of(s, account, "r", device)}, [cb, arg](redisReply *r) {
+        if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+            cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, 0, 0);
+            return;
+        }
+        hf_store_device_state state{};
+        if (r->type == REDIS_REPLY_STRING)
+            parse_revocation(std::string(r->str, r->len), &state);
+        cb(arg, HF_STORE_OK, state.not_before_ms, state.revoked);
+    });
 }
 
 void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
@@ -614,7 +636,7 @@ const hf_store_ops redis_ops = {
     store_fetch,          store_ack,          store_add_device,     store_list_devices,
     store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
     store_notify,         store_depth,        store_usage,          store_device_state,
-    store_set_revocation, store_kick,         store_watch,
+    store_set_revocation, store_kick,         store_watch,          store_revocation,
 };
 
 } // namespace

@@ -150,7 +150,7 @@ void on_hello(hf_conn *c, const hf_msg *m)
     s->issued_at_ms = claims.issued_at_ms;
     s->requested_heartbeat_ms = hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0;
     c->owner = s;
-    if (!srv->store.has(&hf_store_ops::device_state)) {
+    if (!srv->store.has(&hf_store_ops::revocation)) {
         welcome(s, s->requested_heartbeat_ms);
         return;
     }

@@ -17,19 +17,19 @@ struct check {
 // What a revocation leaves of a token: refused while the device is
 // revoked, and if issued before its not_before (a token without
 // issued_at_ms counts as issued at 0).
-bool token_revoked(const hf_store_device_state *state, uint64_t issued_at_ms)
+bool token_revoked(uint64_t not_before_ms, int revoked, uint64_t issued_at_ms)
 {
-    return state->revoked || issued_at_ms < state->not_before_ms;
+    return revoked || issued_at_ms < not_before_ms;
 }
 
-void state_read(void *arg, int status, const hf_store_device_state *state)
+void revocation_read(void *arg, int status, uint64_t not_before_ms, int revoked)
 {
     auto *c = static_cast<check *>(arg);
     hf_conn *conn = c->s->conn;
     if (hf_conn_is_open(conn))
-        c->done(c->s, status != HF_STORE_OK                      ? hf_revocation_verdict::unknown
-                      : token_revoked(state, c->s->issued_at_ms) ? hf_revocation_verdict::revoked
-                                                                 : hf_revocation_verdict::admitted);
+        c->done(c->s, status != HF_STORE_OK                                       ? hf_revocation_verdict::unknown
+                      : token_revoked(not_before_ms, revoked, c->s->issued_at_ms) ? hf_revocation_verdict::revoked
+                                                                                  : hf_revocation_verdict::admitted);
     delete c;
     hf_conn_unref(conn);
 }
@@ -57,7 +57,8 @@ void rechecked(hf_session *s, hf_revocation_verdict verdict)
 void hf_revocation_check(hf_session *s, void (*done)(hf_session *, hf_revocation_verdict))
 {
     hf_conn_ref(s->conn);
-    s->srv->store(&hf_store_ops::device_state, s->account.c_str(), s->device.c_str(), state_read, new check{s, done});
+    s->srv->store(&hf_store_ops::revocation, s->account.c_str(), s->device.c_str(), revocation_read,
+                  new check{s, done});
 }
 
 void hf_revocation_recheck_later(hf_session *s)
