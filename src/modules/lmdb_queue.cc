@@ -33,6 +33,18 @@ MDB_val val(const std::string &s)
     return MDB_val{s.size(), const_cast<char *>(s.data())};
 }
 
+int table_pages(lmdb_store *s, MDB_txn *txn, uint64_t *pages)
+{
+    *pages = 0;
+    for (MDB_dbi dbi : {s->db.msgs, s->db.meta, s->db.collapse, s->db.dedup, s->db.ttl, s->db.devices}) {
+        MDB_stat st;
+        if (int rc = mdb_stat(txn, dbi, &st); rc != 0)
+            return rc;
+        *pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+    }
+    return 0;
+}
+
 // Record: msg_id, stored_at, expires_at (be64 each), from and collapse
 // (u16 length + bytes each), then the payload.
 

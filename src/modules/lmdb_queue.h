@@ -33,6 +33,9 @@ std::string msg_key(const std::string &dev, uint64_t seq);
 // An LMDB value over the string's bytes.
 MDB_val val(const std::string &s);
 
+// The pages every table holds in txn (branch, leaf and overflow).
+int table_pages(lmdb_store *s, MDB_txn *txn, uint64_t *pages);
+
 // A device queue's metadata as applied (cached, or read in txn), and
 // kept as changed until the window commits.
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev);

@@ -91,6 +91,11 @@ struct lmdb_store {
     hf_local_presence presence; // one server: in memory
     hf_tail_cache tail;
     uint64_t full_logged_ms = 0; // a full store is logged once a minute, not per commit
+    // Enqueues stop (store_full) once the tables hold this many pages, so
+    // that the rest of the map is there for what frees space: deleting
+    // needs copy-on-write pages of its own (see room_for_enqueue).
+    uint64_t page_size = 4096;
+    uint64_t enqueue_page_limit = 0;
     // While no window is open, reads use one read transaction kept reset
     // between them: renewing it costs far less than a new one.
     MDB_txn *read_txn = nullptr;

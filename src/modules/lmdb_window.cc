@@ -27,12 +27,55 @@ bool usable(lmdb_store *s, MDB_txn *txn)
     return mdb_get(txn, s->db.meta, &k, &v) != MDB_BAD_TXN;
 }
 
-// Every write straight into the window. A refused enqueue (a full queue)
-// has written nothing and a duplicate writes nothing; any other failure
-// may have broken the window: its status is returned, else HF_STORE_OK.
+// A full store is logged once a minute, not per write; other failures
+// every time.
+void log_store_error(lmdb_store *s, bool full, const char *what)
+{
+    uint64_t now = s->host->now_ms(s->host->host);
+    if (!full || now - s->full_logged_ms >= 60000) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
+                     "%s; senders get store_full: raise store.map_size or free disk", what);
+        s->full_logged_ms = now;
+    }
+}
+
+void log_commit_failure(lmdb_store *s, int rc)
+{
+    char what[160];
+    snprintf(what, sizeof what, "commit failed: %s", mdb_strerror(rc));
+    log_store_error(s, rc == MDB_MAP_FULL, what);
+}
+
+// Whether an enqueue of record_len bytes keeps the tables within
+// enqueue_page_limit: *pages holds what they fill, counted once per tick
+// and grown by each enqueue's estimate (its record's pages and one for its
+// index entries). A store refused here still commits its deletions: LMDB
+// copies every page a transaction changes, so freeing space takes space.
+bool room_for_enqueue(lmdb_store *s, uint64_t *pages, size_t record_len)
+{
+    uint64_t needed = record_len / s->page_size + 2;
+    if (*pages + needed > s->enqueue_page_limit) {
+        log_store_error(s, true, "the tables fill the map but its reserve (store.reserve), kept for deletions");
+        return false;
+    }
+    *pages += needed;
+    return true;
+}
+
+// Every write straight into the window. A refused enqueue (a full queue,
+// or a store past its reserve) has written nothing and a duplicate writes
+// nothing; any other failure may have broken the window: its status is
+// returned, else HF_STORE_OK.
 int apply_batch(lmdb_store *s, std::vector<pending_write> *batch)
 {
+    uint64_t pages = 0;
+    if (int rc = table_pages(s, s->window, &pages); rc != 0)
+        return status_of(rc);
     for (pending_write &w : *batch) {
+        if (w.enqueue && !room_for_enqueue(s, &pages, w.enqueue->record.size())) {
+            w.status = HF_STORE_FULL;
+            continue;
+        }
         w.status = w.apply(s->window);
         if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
             return w.status;
@@ -69,24 +112,16 @@ bool publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
     return urgent;
 }
 
-void log_commit_failure(lmdb_store *s, int rc)
-{
-    uint64_t now = s->host->now_ms(s->host->host);
-    if (rc != MDB_MAP_FULL || now - s->full_logged_ms >= 60000) {
-        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
-                     "commit failed: %s; senders get store_full: raise store.map_size or free disk", mdb_strerror(rc));
-        s->full_logged_ms = now;
-    }
-}
-
 // After a full map lost the window: the writes that free space
 // (acknowledgements, expiry) and the device records are applied again in
 // a transaction of their own, committed at once, with no enqueue beside
 // them to fill the map again. Without this, a full store whose
 // acknowledgements kept arriving in windows with new messages would never
-// have room again. Committed without waiting for the disk, as any window
-// with sync = batch: a crash may undo them, and the messages they
-// acknowledged are delivered again (at least once). Sets each status.
+// have room again. Should they together still need more pages than the
+// map has left, each is applied in a transaction of its own. Committed
+// without waiting for the disk, as any window with sync = batch: a crash
+// may undo them, and the messages they acknowledged are delivered again
+// (at least once). Sets each status.
 void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
 {
     int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
@@ -102,6 +137,15 @@ void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
     if (failed == HF_STORE_OK)
         return;
     s->meta_cache.clear();
+    if (failed == HF_STORE_FULL && writes->size() > 1) {
+        for (pending_write &w : *writes) {
+            std::vector<pending_write> one;
+            one.push_back(std::move(w));
+            apply_alone(s, &one);
+            w = std::move(one.front());
+        }
+        return;
+    }
     for (pending_write &w : *writes)
         w.status = failed;
 }

@@ -46,6 +46,7 @@ enum setting_index {
     sync_setting,
     sync_interval_setting,
     tail_cache_setting,
+    reserve_setting,
     setting_count
 };
 
@@ -62,6 +63,9 @@ const hf_setting_spec settings[setting_count] = {
     {"tail_cache", HF_SETTING_SIZE, "16m", 0, int64_t(1) << 40,
      "memory for messages applied but not yet fetched by their connected devices, so that live delivery "
      "reads nothing back from LMDB (0: off)"},
+    {"reserve", HF_SETTING_INT, "25", 5, 90,
+     "percent of map_size kept for deletions: new messages get store_full once the tables fill the rest, so "
+     "that acknowledgements and expiry can always commit"},
 };
 
 // Stores written before dedup records kept a pair of entries per message
@@ -119,6 +123,13 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         rc = mdb_env_set_mapsize(s->env, size_t(values[map_size_setting].number));
     if (rc == 0)
         rc = mdb_env_open(s->env, path, flags, 0600);
+    MDB_stat env_stat;
+    MDB_envinfo env_info; // its map: ours, or an existing file's if larger
+    if (rc == 0 && (rc = mdb_env_stat(s->env, &env_stat)) == 0 && (rc = mdb_env_info(s->env, &env_info)) == 0) {
+        s->page_size = env_stat.ms_psize;
+        uint64_t map_pages = uint64_t(env_info.me_mapsize) / s->page_size;
+        s->enqueue_page_limit = map_pages * uint64_t(100 - values[reserve_setting].number) / 100;
+    }
     MDB_txn *txn = nullptr;
     if (rc == 0)
         rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
@@ -408,18 +419,10 @@ void store_usage(void *store, void (*cb)(void *, int, uint64_t, uint64_t), void 
     uint64_t pages = 0;
     int rc = mdb_env_info(s->env, &info);
     if (rc == 0 && (rc = begin_read(s, &r)) == 0) {
-        for (MDB_dbi dbi : {s->db.msgs, s->db.meta, s->db.collapse, s->db.dedup, s->db.ttl, s->db.devices}) {
-            MDB_stat st;
-            if ((rc = mdb_stat(r.txn, dbi, &st)) != 0)
-                break;
-            pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
-        }
+        rc = table_pages(s, r.txn, &pages);
         end_read(s, &r);
     }
-    MDB_stat env;
-    if (rc == 0)
-        rc = mdb_env_stat(s->env, &env);
-    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? pages * env.ms_psize : 0,
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, rc == 0 ? pages * s->page_size : 0,
        rc == 0 ? uint64_t(info.me_mapsize) : 0);
 }
 
