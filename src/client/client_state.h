@@ -70,6 +70,7 @@ struct hf_client {
     std::vector<std::string> addresses;
     size_t address_index = 0;
     uint32_t backoff_attempt = 0;
+    uint64_t retry_floor_ms = 0; // the next backoff waits at least this (a refusal's retry_ms)
 
     uint64_t granted_heartbeat_ms = 0;
     size_t max_frame = hf_clientlib::default_max_frame;

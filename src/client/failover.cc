@@ -1,5 +1,6 @@
 #include "client/failover.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "client/events.h"
@@ -65,8 +66,10 @@ void back_off(hf_client *c, const char *why)
         ceiling *= 2;
     if (ceiling > c->backoff_cap_ms)
         ceiling = c->backoff_cap_ms;
-    // Full jitter: a fleet that lost one server does not come back at once.
-    uint64_t delay = random_u64() % (ceiling + 1);
+    // Full jitter: a fleet that lost one server does not come back at once;
+    // but not sooner than a refusal asked (a server's connection limit).
+    uint64_t delay = std::max(c->retry_floor_ms, random_u64() % (ceiling + 1));
+    c->retry_floor_ms = 0;
     c->backoff_attempt++;
     char detail[600];
     snprintf(detail, sizeof detail, "%s (last: %s); asking the allocators again in %llu ms (attempt %u)", why,

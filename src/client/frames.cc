@@ -1,5 +1,7 @@
 #include "client/frames.h"
 
+#include <algorithm>
+
 #include "client/events.h"
 #include "client/failover.h"
 #include "proto/build.h"
@@ -134,6 +136,8 @@ void on_error_frame(hf_client *c, const hf_msg *m)
     snprintf(detail, sizeof detail, "refused: %s: %.*s", hf_err_name(int(m->code)), int(m->text.size()),
              m->text.data());
     int code = int(m->code);
+    if (hf_msg_has(m, HF_TAG_RETRY_MS))
+        c->retry_floor_ms = std::max(c->retry_floor_ms, m->retry_ms);
     if (hf_client_error_permanent(code)) {
         c->last_error = code;
         c->last_error_text =

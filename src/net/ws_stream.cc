@@ -217,8 +217,8 @@ bool hf_ws_stream_done(const hf_ws_stream *ws)
     return ws->done;
 }
 
-void hf_ws_stream_close(hf_ws_stream *ws, bool going_away)
+void hf_ws_stream_close(hf_ws_stream *ws, uint16_t code)
 {
     if (!ws->close_sent)
-        close_with(ws, going_away ? HF_WS_CLOSE_GOING_AWAY : HF_WS_CLOSE_NORMAL, "");
+        close_with(ws, code, "");
 }

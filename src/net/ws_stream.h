@@ -23,6 +23,6 @@ void hf_ws_stream_set_control_hook(hf_ws_stream *ws, hf_ws_control_hook hook, vo
 // the framing (the filter sent its close frame).
 bool hf_ws_stream_done(const hf_ws_stream *ws);
 
-// Queues our close frame (1000, or 1001 when going_away), unless one was
+// Queues our close frame with code (an hf_ws_close_code), unless one was
 // sent already.
-void hf_ws_stream_close(hf_ws_stream *ws, bool going_away);
+void hf_ws_stream_close(hf_ws_stream *ws, uint16_t code);

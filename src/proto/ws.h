@@ -24,7 +24,8 @@ enum hf_ws_close_code : uint16_t {
     HF_WS_CLOSE_PROTOCOL_ERROR = 1002,
     HF_WS_CLOSE_UNSUPPORTED = 1003, // text messages: handoff speaks binary only
     HF_WS_CLOSE_POLICY = 1008,      // pings faster than limits.frame_rate
-    HF_WS_CLOSE_TOO_BIG = 1009
+    HF_WS_CLOSE_TOO_BIG = 1009,
+    HF_WS_CLOSE_TRY_AGAIN = 1013 // a connection limit: come back later
 };
 
 // The opening request, as far as the server needs it.

@@ -306,13 +306,29 @@ def test_token_keys_rotate_without_downtime():
 
 
 def test_connection_limits():
-    relay = Relay(**{"limits.max_connections_per_address": 5, "limits.max_devices_per_account": 2}).start()
+    relay = Relay(**{"limits.max_connections_per_address": 5, "limits.max_devices_per_account": 2,
+                     "limits.refusals": 1, "allocator.backoff_base": "2s"}).start()
     baseline = relay.open_fds()
     held = [socket.create_connection(("127.0.0.1", relay.device_port)) for _ in range(5)]
+    harness.wait_until(lambda: relay.open_fds() >= baseline + 5, 10, "five connections taken")
+    # A sixth is taken only to be told why (it waits in its handshake);
+    # a seventh finds limits.refusals used up and is closed at once.
+    waiting = socket.create_connection(("127.0.0.1", relay.device_port))
+    harness.wait_until(lambda: relay.open_fds() >= baseline + 6, 10, "the sixth connection taken")
     extra = socket.create_connection(("127.0.0.1", relay.device_port))
     extra.settimeout(5)
-    assert extra.recv(10) == b"", "a sixth connection from one address was served"
-    for s in held + [extra]:
+    assert extra.recv(10) == b"", "a seventh connection from one address was served"
+    waiting.close()
+    extra.close()
+    wait_fds(relay, baseline + 5, "refusal slots")
+    # Past the limit, a device learns which limit and when to come back.
+    told = relay.conn()
+    error = told.expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["too_many_connections"], error
+    assert error["retry_ms"] == 2000, error
+    assert "limits.max_connections_per_address" in error["text"], error
+    told.close()
+    for s in held:
         s.close()
     wait_fds(relay, baseline, "limit test")
     a, b = relay.conn(), relay.conn()

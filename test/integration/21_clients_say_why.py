@@ -4,6 +4,7 @@ oversized payload among good ones, through the CLI (its message and exit
 status) and through the library's callbacks (test/integration/lib_probe)."""
 
 import os
+import re
 import subprocess
 
 import harness
@@ -49,6 +50,27 @@ def test_nothing_listening_is_said_as_connection_refused():
             if line.startswith("state backing-off"):
                 # Transient: it backs off and tries again.
                 assert "code 102 refused permanent 0" in line and "Connection refused" in line, line
+                break
+        else:
+            raise AssertionError("no backing-off state")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_full_address_is_said_and_its_retry_ms_waited():
+    relay = Relay(**{"limits.max_connections_per_address": 1, "allocator.backoff_base": "1500ms"}).start()
+    held = relay.conn()
+    held.hello(relay.token("alice", "tablet"))
+    proc = subprocess.Popen([PROBE, "127.0.0.1:%d" % relay.alloc_port, relay.ca, relay.token("alice", "pc"), "phone",
+                             "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("state backing-off"):
+                assert "code 20 too_many_connections permanent 0" in line, line
+                assert "limits.max_connections_per_address reached" in line, line
+                wait = re.search(r"again in (\d+) ms", line)
+                assert wait and int(wait.group(1)) >= 1500, line
                 break
         else:
             raise AssertionError("no backing-off state")

@@ -54,7 +54,7 @@ export class HandoffClient extends EventTarget {
   // is at-least-once: an acknowledgement lost with a connection brings the
   // message again, with the same sender and id.
   #dispatched = new Set();
-  #attempt = 0; #wake = null;
+  #attempt = 0; #wake = null; #retryFloorMs = 0;
   // Presence: the server's WELCOME features, whether changes are followed
   // (asked again after each reconnect), and questions waiting for their
   // answer, by id.
@@ -244,11 +244,13 @@ export class HandoffClient extends EventTarget {
     throw last;
   }
 
-  // Full jitter: a random wait up to base x 2^attempt, capped.
+  // Full jitter: a random wait up to base x 2^attempt, capped; at least
+  // the retry_ms a server's refusal asked for (a connection limit).
   #backoff() {
     this.#setState('backing-off');
     const ceiling = Math.min(this.#opts.backoffCapMs, this.#opts.backoffBaseMs * 2 ** this.#attempt++);
-    const wait = Math.random() * ceiling;
+    const wait = Math.max(this.#retryFloorMs, Math.random() * ceiling);
+    this.#retryFloorMs = 0;
     this.#trace(`backing off ${Math.round(wait)} ms`);
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, wait);
@@ -337,6 +339,7 @@ export class HandoffClient extends EventTarget {
           } else if (type === TYPE.ERROR) {
             const code = ERRORS[msg.code] || String(msg.code);
             this.#failed({ code, text: `server ${url}: refused: ${code}: ${msg.text || ''}` });
+            if (msg.retry_ms) this.#retryFloorMs = Math.max(this.#retryFloorMs, msg.retry_ms);
             if (FATAL.has(code)) {
               ws.close();
               reject(new HandoffError(code, msg.text));

@@ -202,6 +202,36 @@ test('every state change carries its reason; nothing listening is "refused", and
   c.stop();
 });
 
+test('a full address: the refusal says why, and the client waits its retry_ms before each retry', limit, async () => {
+  const full = await startRelay({ dir, build, limits: 'max_connections_per_address = 2;',
+    allocator: 'backoff_base = "1s";' });
+  const at = (device) => {
+    const c = new HandoffClient({ allocators: [full.allocateUrl], token: mintToken('alice', device), WebSocket });
+    c.start();
+    return c;
+  };
+  const held = [at('full1'), at('full2')];
+  try {
+    await Promise.all(held.map(connected));
+    const third = at('full3');
+    const refusals = [], waits = [];
+    const twice = new Promise((resolve) => third.addEventListener('trace', (e) => {
+      const wait = /^backing off (\d+) ms$/.exec(e.detail);
+      if (wait && refusals.length) waits.push(Number(wait[1]));
+      if (/refused: too_many_connections/.test(e.detail)) refusals.push(e.detail);
+      if (refusals.length === 2) resolve();
+    }));
+    await twice;
+    third.stop();
+    assert.equal(third.lastError.code, 'too_many_connections');
+    assert.match(refusals[0], /limits.max_connections_per_address reached/);
+    assert.ok(waits.length >= 1 && waits.every((w) => w >= 1000), `waits ${waits}`);
+  } finally {
+    held.forEach((c) => c.stop());
+    full.stop();
+  }
+});
+
 test('a refused token is the last error, and an oversized payload fails alone', limit, async () => {
   const bad = new HandoffClient({ allocators: [allocateUrl], token: 'hf1.bad.token', WebSocket });
   const error = once(bad, 'error');

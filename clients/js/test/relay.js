@@ -36,9 +36,10 @@ export async function waitForPort(port, what) {
   throw new Error(`${what} did not start on port ${port}`);
 }
 
-// Starts handoffd; origins: websocket.origins. Returns its ports, the
-// browser allocation URL and stop().
-export async function startRelay({ dir, build, origins = ['*'] }) {
+// Starts handoffd; origins: websocket.origins; limits and allocator: more
+// of those sections' keys ("max_connections_per_address = 2;"). Returns
+// its ports, the browser allocation URL and stop().
+export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '' }) {
   const [wsPort, devicePort, allocPort] = [await freePort(), await freePort(), await freePort()];
   const list = origins.map((o) => `"${o}"`).join(', ');
   writeFileSync(`${dir}/relay.conf`, `
@@ -50,6 +51,8 @@ export async function startRelay({ dir, build, origins = ['*'] }) {
     tls = { certificate = "${dir}/server.pem"; key = "${dir}/server.key"; };
     tokens = { keys = ( { id = "k1"; secret_file = "${dir}/token.secret"; } ); };
     store = { module = "memory"; };
+    limits = { ${limits} };
+    allocator = { ${allocator} };
   `);
   const daemon = spawn(`${build}/handoffd`, ['-f', '-c', `${dir}/relay.conf`], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(wsPort, 'handoffd');

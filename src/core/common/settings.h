@@ -65,6 +65,7 @@ struct hf_config {
     int64_t queue_max_bytes = 0;
     int64_t max_connections = 0;
     int64_t max_connections_per_address = 0;
+    int64_t refusals = 0;
     int64_t frame_rate = 0, frame_burst = 0;
     int64_t send_rate = 0, send_burst = 0;
     int64_t max_devices_per_account = 0;

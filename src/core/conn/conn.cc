@@ -14,6 +14,7 @@
 #include "net/ws_stream.h"
 #include "proto/build.h"
 #include "proto/clock.h"
+#include "proto/ws.h"
 
 namespace
 {
@@ -108,6 +109,8 @@ void finish_close(hf_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     p->open--;
+    if (c->over_limit != hf_limit::count)
+        p->refusing--;
     hf_limit_release(&p->limits, c->address_key);
     hf_conn_unref(c);
 }
@@ -151,7 +154,9 @@ void begin_close(hf_conn *c, const char *why)
     set_state(c, hf_conn_state::closing);
     flush(c);
     if (c->ws)
-        hf_ws_stream_close(c->ws, c->pool->going_away);
+        hf_ws_stream_close(c->ws, c->pool->going_away                ? HF_WS_CLOSE_GOING_AWAY
+                                  : c->over_limit != hf_limit::count ? HF_WS_CLOSE_TRY_AGAIN
+                                                                     : HF_WS_CLOSE_NORMAL);
     c->flush_deadline_ms = hf_mono_ms() + flush_ms;
     if (unsent(c) == 0)
         start_linger(c);
@@ -227,6 +232,23 @@ void on_write(bufferevent *, void *arg)
         start_linger(c);
 }
 
+// The hello state. A connection past a connection limit was taken only
+// for this: it is told which limit, and when to come back (the backoff
+// base hinted to clients), in a frame a device or a browser can report,
+// instead of a close at accept that it could not tell from a network
+// failure. Not logged each time: the limit's hits are.
+void enter_hello(hf_conn *c)
+{
+    set_state(c, hf_conn_state::hello);
+    if (c->over_limit == hf_limit::count)
+        return;
+    std::string text = std::string(hf_limit_key(c->over_limit)) + " reached; try again later";
+    hf_msg m = hf_msg_error(HF_ERR_TOO_MANY_CONNECTIONS, text);
+    hf_msg_add_retry(&m, uint64_t(c->pool->cfg->backoff_base_ms));
+    hf_conn_send(c, &m);
+    begin_close(c, "too_many_connections");
+}
+
 void on_event(bufferevent *, short what, void *arg)
 {
     auto *c = static_cast<hf_conn *>(arg);
@@ -238,7 +260,10 @@ void on_event(bufferevent *, short what, void *arg)
                 stats->tls_resumed++;
             if (hf_tls_stream_detached(c->tls))
                 stats->tls_detached++;
-            set_state(c, c->handler->on_upgrade_read ? hf_conn_state::upgrade : hf_conn_state::hello);
+            if (c->handler->on_upgrade_read)
+                set_state(c, hf_conn_state::upgrade);
+            else
+                enter_hello(c);
             // What came with the handshake's last flight waits for no
             // further read event.
             if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
@@ -355,8 +380,9 @@ void hf_conn_accept(hf_conn_pool *p, evutil_socket_t fd, const sockaddr *addr, c
                     void *handler_ctx)
 {
     std::string address_key;
-    if (!hf_limit_admit(&p->limits, p->open, addr, &address_key)) {
-        evutil_closesocket(fd);
+    hf_limit over_limit = hf_limit_admit(&p->limits, p->open - p->refusing, addr, &address_key);
+    if (over_limit != hf_limit::count && p->refusing >= uint64_t(p->cfg->refusals)) {
+        evutil_closesocket(fd); // too many told already: this one learns nothing
         return;
     }
     // Frames are small and answered at once: Nagle would hold a WELCOME or
@@ -378,6 +404,9 @@ void hf_conn_accept(hf_conn_pool *p, evutil_socket_t fd, const sockaddr *addr, c
     c->bev = bev;
     c->tls = tls;
     c->address_key = std::move(address_key);
+    c->over_limit = over_limit;
+    if (over_limit != hf_limit::count)
+        p->refusing++;
     c->next = p->list;
     if (p->list)
         p->list->prev = c;
@@ -448,7 +477,7 @@ void hf_conn_upgraded(hf_conn *c, bufferevent *filter, hf_ws_stream *ws, const h
     c->handler_ctx = handler_ctx;
     bufferevent_setcb(filter, on_read, on_write, on_event, c);
     bufferevent_enable(filter, EV_READ | EV_WRITE);
-    set_state(c, hf_conn_state::hello);
+    enter_hello(c);
 }
 
 void hf_conn_set_ready(hf_conn *c, uint64_t heartbeat_timeout_ms)

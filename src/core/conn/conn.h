@@ -63,6 +63,7 @@ struct hf_conn_pool {
     bool going_away = false;         // draining: WebSocket closes say 1001
     uint64_t next_id = 1;
     size_t open = 0;
+    size_t refusing = 0;     // of them, past a limit and only to be told so (limits.refusals)
     hf_conn *list = nullptr; // every open connection, for shutdown
     // Connections with frames queued in this reactor pass, written out
     // together once the pass's events are handled (see hf_conn_send).
@@ -83,7 +84,10 @@ struct hf_conn {
     hf_conn *prev = nullptr, *next = nullptr; // in pool->list
     uint64_t last_rx_ms = 0;                  // monotonic, last complete frame
     uint64_t heartbeat_timeout_ms = 0;
-    std::string address_key;      // source address, for the per-address limit
+    std::string address_key; // source address, for the per-address limit
+    // A connection past this limit (hf_limit::count: none) is taken only
+    // to be told so once it reaches the hello state, with a retry_ms.
+    hf_limit over_limit = hf_limit::count;
     hf_token_bucket frame_bucket; // limits.frame_rate
     char peer[64] = "";
     uint64_t flush_deadline_ms = 0; // closing: monotonic time to give up flushing

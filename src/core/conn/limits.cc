@@ -50,22 +50,21 @@ void hf_limit_hit(hf_limits *l, hf_limit limit, const char *detail)
     log.last_logged_ms = now;
 }
 
-bool hf_limit_admit(hf_limits *l, size_t open, const sockaddr *addr, std::string *address_key)
+hf_limit hf_limit_admit(hf_limits *l, size_t open, const sockaddr *addr, std::string *address_key)
 {
     if (open >= uint64_t(l->cfg->max_connections)) {
-        hf_limit_hit(l, hf_limit::connections, "new connection dropped");
-        return false;
+        hf_limit_hit(l, hf_limit::connections, "new connection refused");
+        return hf_limit::connections;
     }
     *address_key = address_of(addr);
     uint32_t &count = l->connections_per_address[*address_key];
     if (count >= uint64_t(l->cfg->max_connections_per_address)) {
-        hf_limit_hit(l, hf_limit::connections_per_address, "new connection from a busy address dropped");
-        if (count == 0)
-            l->connections_per_address.erase(*address_key);
-        return false;
+        hf_limit_hit(l, hf_limit::connections_per_address, "new connection from a busy address refused");
+        address_key->clear();
+        return hf_limit::connections_per_address;
     }
     count++;
-    return true;
+    return hf_limit::count;
 }
 
 void hf_limit_release(hf_limits *l, const std::string &address_key)

@@ -30,7 +30,8 @@ const char *hf_limit_key(hf_limit limit);
 void hf_limit_hit(hf_limits *l, hf_limit limit, const char *detail);
 
 // Admits a new connection from addr beside the open ones (total and
-// per-address limits); on success fills *address_key, which
-// hf_limit_release takes back.
-bool hf_limit_admit(hf_limits *l, size_t open, const sockaddr *addr, std::string *address_key);
+// per-address limits): hf_limit::count, and *address_key is filled, which
+// hf_limit_release takes back. Else the limit it would pass, counted as
+// a hit.
+hf_limit hf_limit_admit(hf_limits *l, size_t open, const sockaddr *addr, std::string *address_key);
 void hf_limit_release(hf_limits *l, const std::string &address_key);
