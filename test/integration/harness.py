@@ -62,8 +62,9 @@ def metric_value(text, series):
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():
-            return
+        value = predicate()
+        if value:
+            return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
 
@@ -380,9 +381,11 @@ class Relay:
         logged = len(self.log()) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log)
+        # With workers, the supervisor says so once all of them serve.
+        said = " workers ready" if self.settings.get("workers", 1) != 1 else " ready: "
         def ready():
             assert self.proc.poll() is None, "handoffd exited with %s" % self.proc.returncode
-            return " ready: " in self.log()[logged:]
+            return said in self.log()[logged:]
         wait_until(ready, 10, "handoffd to be ready")
 
     def repick_ports(self):

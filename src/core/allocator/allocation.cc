@@ -67,6 +67,21 @@ bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool b
 {
     const hf_config &cfg = *a->cfg;
     out->clear();
+    if (cfg.role == hf_role::standalone && !cfg.worker_addresses.empty()) {
+        // Workers: rendezvous over them, so an account's devices meet on
+        // one. With a store each worker has to itself, only that worker
+        // will do: its devices wait for it through a restart rather than
+        // split the account over two stores.
+        const std::vector<std::string> &addresses = browser ? cfg.worker_websocket_urls : cfg.worker_addresses;
+        std::vector<hf_rendezvous_server> workers;
+        for (size_t k = 0; k < addresses.size(); k++)
+            if (!addresses[k].empty())
+                workers.push_back({"w" + std::to_string(k), addresses[k], 1});
+        size_t count = cfg.worker_store_shared ? size_t(cfg.answer_count) : 1;
+        for (size_t i : hf_rendezvous_rank(account, workers, count))
+            out->push_back(workers[i].address);
+        return !out->empty();
+    }
     if (cfg.role == hf_role::standalone) {
         const std::string &own = browser ? cfg.websocket_advertise : cfg.advertise;
         if (!own.empty())

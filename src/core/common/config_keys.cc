@@ -33,6 +33,9 @@ const hf_key_spec hf_key_specs[] = {
      "standalone: allocator and server in one process; server: connection server that registers with "
      "allocators; allocator: answers devices with registered servers"},
     STR("server_id", "", server_id, "name of this server in logs and frames (default: host name)"),
+    INT("workers", "1", 0, 1024, workers,
+        "processes sharing the box's devices (0: one per core; 1: one process); worker k listens on the ports "
+        "of listen.device, listen.websocket and metrics.listen plus k"),
     STR("modules.dir", "", module_dir,
         "where modules are loaded from (default: $HANDOFF_MODULE_DIR, else the installed module directory)"),
     STR("listen.device", "127.0.0.1:7401", listen_device, "TLS listener for devices, host:port"),

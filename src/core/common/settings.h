@@ -37,6 +37,14 @@ struct hf_config {
     std::string path; // the file it came from
     hf_role role = hf_role::standalone;
     std::string server_id;
+    int64_t workers = 1;
+    // Set for a worker process by the supervisor (core/shell/supervisor.h),
+    // never read from the file: which worker this is (-1: none), every
+    // worker's device address and browser URL in order, and whether the
+    // store is one all workers share (Redis) rather than one each.
+    int worker_index = -1;
+    std::vector<std::string> worker_addresses, worker_websocket_urls;
+    bool worker_store_shared = false;
     std::string module_dir;
 
     std::string listen_device;

@@ -339,9 +339,17 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     if (d->cfg.role != hf_role::allocator && !start_server(d, err))
         return false;
     if (d->cfg.role != hf_role::server) {
-        d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_allocator, err);
-        if (!d->allocator_listener)
+        if (d->inherited_allocator_fd >= 0)
+            d->allocator_listener.reset(evconnlistener_new(d->base.get(), accept_allocator, d,
+                                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+                                                           d->inherited_allocator_fd));
+        else
+            d->allocator_listener = listen_on(d, d->cfg.listen_allocator, accept_allocator, err);
+        if (!d->allocator_listener) {
+            if (err->empty())
+                *err = "cannot listen on the allocator socket the supervisor opened";
             return false;
+        }
     }
     if (!d->cfg.listen_websocket.empty() &&
         !(d->websocket_listener = listen_on(d, d->cfg.listen_websocket, accept_websocket, err)))

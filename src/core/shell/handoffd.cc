@@ -14,6 +14,7 @@
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
 #include "core/shell/dev.h"
+#include "core/shell/supervisor.h"
 #include "core/common/log.h"
 
 namespace
@@ -190,6 +191,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "handoffd: %s\n", err.c_str());
         return exit_failed;
     }
+
+    if (int workers = hf_workers_wanted(d->cfg); workers > 1)
+        return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog});
 
     bool started = hf_daemon_start(d.get(), &err);
     if (started && !o.pidfile.empty() && !write_pidfile(o.pidfile)) {

@@ -1,0 +1,33 @@
+// workers = N: one supervisor process and N worker processes, each a
+// whole daemon with its own reactor, file table, store and ports. Worker k
+// is a connection server on the ports of listen.device, listen.websocket
+// and metrics.listen plus k; all of them take address requests on the one
+// allocator socket the supervisor opened, and rank the workers by
+// rendezvous on the account, so an account's devices meet on one worker
+// (docs/architecture.md, "Workers", says why this and not another way).
+//
+// The supervisor checks the config once, keeps the pidfile, restarts a
+// worker that dies, passes SIGHUP on once the file still loads, and turns
+// SIGTERM or SIGINT into every worker's drain, returning when they have
+// all exited.
+#pragma once
+#include <string>
+
+#include "core/common/config.h"
+
+struct hf_supervisor_options {
+    std::string pidfile;     // empty: none
+    int report_fd = -1;      // detached: the pipe to the waiting parent (see detach.h)
+    bool use_syslog = false; // errors of start-up also go to the log
+};
+
+// The number of workers workers = 0 asks for: one per online core.
+int hf_workers_wanted(const hf_config &cfg);
+
+// Runs cfg's workers until they are told to stop; the process's exit status.
+int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options &options);
+
+// Worker k's own config: cfg with its ports shifted by k, its server_id,
+// its store folder (a store it does not share), and the other workers'
+// addresses for the allocator.
+hf_config hf_worker_config(const hf_config &cfg, int k, int workers);

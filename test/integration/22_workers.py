@@ -1,0 +1,181 @@
+"""22: workers = N (handoffd(8), "Workers"): a supervisor and worker
+processes, each a server on its own ports; the allocator ranks them by
+account, so an account's devices meet on one. A worker killed with -9
+comes back and delivers what it had acknowledged; SIGTERM drains every
+worker; SIGHUP reloads certificates in all; a config error is said once."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+
+import harness
+import hfwire
+from harness import Relay
+
+WORKERS = 2
+
+
+def free_block(n):
+    """n consecutive free loopback ports: worker k takes the first + k."""
+    while True:
+        first = harness.free_port()
+        try:
+            for p in range(first + 1, first + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        harness._ports_given.update(range(first, first + n))
+        return first
+
+
+def workers_relay(start=True, **settings):
+    device, metrics = free_block(WORKERS), free_block(WORKERS)
+    relay = Relay(**{"workers": WORKERS, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device,
+                     "metrics.listen": "127.0.0.1:%d" % metrics, **settings})
+    relay.device_port, relay.metrics_port = device, metrics
+    return relay.start() if start else relay
+
+
+def worker_pids(relay):
+    with open("/proc/%d/task/%d/children" % (relay.proc.pid, relay.proc.pid)) as f:
+        return sorted(int(p) for p in f.read().split())
+
+
+def port_of(relay, account, device="pc"):
+    """The device port the allocator gives this account (one: LMDB is each
+    worker's own)."""
+    addresses = hfwire.allocate(relay.alloc_port, relay.ca, relay.token(account, device))
+    assert len(addresses) == 1, addresses
+    return int(addresses[0].rsplit(":", 1)[1])
+
+
+def accounts_by_worker(relay):
+    """An account on each worker: {port: account}."""
+    found = {}
+    for i in range(64):
+        found.setdefault(port_of(relay, "user%d" % i), "user%d" % i)
+        if len(found) == WORKERS:
+            return found
+    raise AssertionError("64 accounts all ranked on %s" % list(found))
+
+
+def test_an_accounts_devices_meet_on_one_worker_and_every_worker_serves():
+    relay = workers_relay()
+    assert len(worker_pids(relay)) == WORKERS
+    homes = accounts_by_worker(relay)
+    assert sorted(homes) == [relay.device_port + k for k in range(WORKERS)], homes
+    for port, account in homes.items():
+        assert port_of(relay, account, "phone") == port, "an account's devices were sent apart"
+        pc, phone = relay.conn(port), relay.conn(port)
+        pc.hello(relay.token(account, "pc"))
+        phone.hello(relay.token(account, "phone"))
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"live on %d" % port)])
+        deliver = phone.expect(hfwire.DELIVER)
+        assert deliver["payload"] == b"live on %d" % port, deliver
+        phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+
+
+def test_a_killed_worker_comes_back_and_delivers_what_it_acknowledged():
+    relay = workers_relay()
+    homes = accounts_by_worker(relay)
+    port, account = min(homes.items())  # worker 0
+    pc = relay.conn(port)
+    pc.hello(relay.token(account, "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 7), ("payload", b"kept through kill -9")])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    other = relay.conn(max(homes))
+    other.hello(relay.token(homes[max(homes)], "pc"))
+    before = worker_pids(relay)
+    victim = int(re.search(r"worker 0 started as pid (\d+)", relay.log()).group(1))
+    assert victim in before, (victim, before)
+    os.kill(victim, signal.SIGKILL)
+    pc.expect_closed()
+    harness.wait_until(lambda: "restarted as pid" in relay.log(), 10, "the worker's restart")
+    after = worker_pids(relay)
+    assert len(after) == WORKERS and victim not in after, (before, after)
+    # Its devices come back to it; the other worker never noticed.
+    phone = harness.wait_until(lambda: try_hello(relay, port, account, "phone"), 10, "the worker to serve again")
+    deliver = phone.expect(hfwire.DELIVER)
+    assert (deliver["id"], deliver["payload"]) == (7, b"kept through kill -9"), deliver
+    other.send(hfwire.PING, [("id", 1)])
+    assert other.expect(hfwire.PONG)["id"] == 1
+
+
+def try_hello(relay, port, account, device):
+    try:
+        conn = relay.conn(port)
+        conn.hello(relay.token(account, device))
+        return conn
+    except (OSError, AssertionError, TimeoutError):
+        return None
+
+
+def test_sigterm_drains_every_worker_and_removes_the_pidfile():
+    relay = workers_relay(start=False)
+    pidfile = os.path.join(relay.dir, "handoffd.pid")
+    with open(relay.log_path, "a") as log:
+        relay.proc = subprocess.Popen([harness.HANDOFFD, "-f", "-c", relay.config, "-p", pidfile], stdout=log,
+                                      stderr=log)
+    harness.wait_until(lambda: "workers ready" in relay.log(), 10, "the workers")
+    with open(pidfile) as f:
+        assert int(f.read()) == relay.proc.pid, "the pidfile is not the supervisor's"
+    homes = accounts_by_worker(relay)
+    devices = []
+    for port, account in homes.items():
+        conn = relay.conn(port)
+        conn.hello(relay.token(account, "pc"))
+        devices.append(conn)
+    pids = worker_pids(relay)
+    relay.proc.send_signal(signal.SIGTERM)
+    for conn in devices:
+        assert conn.expect(hfwire.GOAWAY)["code"] == hfwire.ERR["shutting_down"]
+        conn.close()
+    assert relay.proc.wait(20) == 0
+    for pid in pids:
+        assert not os.path.exists("/proc/%d" % pid) or "Z" in open("/proc/%d/stat" % pid).read().split()[2]
+    assert relay.log().count("draining: telling") == WORKERS, relay.log()
+    assert not os.path.exists(pidfile)
+
+
+def test_sighup_reloads_certificates_in_every_worker():
+    relay = workers_relay()
+    fresh = os.path.join(relay.dir, "fresh")
+    subprocess.run([harness.HANDOFFD, "--dev", "--dev-dir", fresh, "-t"], check=True, stdout=subprocess.DEVNULL)
+    for name in ("server.pem", "server.key"):
+        shutil.copy(os.path.join(fresh, name), os.path.join(relay.secrets_dir, name))
+    relay.proc.send_signal(signal.SIGHUP)
+    harness.wait_until(lambda: relay.log().count("reloaded ") == WORKERS, 5, "every worker's reload")
+    for k in range(WORKERS):
+        try:
+            relay.conn(relay.device_port + k)
+            assert False, "worker %d still has the old certificate" % k
+        except ssl.SSLCertVerificationError:
+            pass
+        hfwire.Conn(relay.device_port + k, os.path.join(fresh, "ca.pem")).hello(relay.token("alice", "pc%d" % k))
+
+
+def test_a_config_error_is_said_once_with_its_file_and_line():
+    relay = Relay(**{"workers": WORKERS, "limits.frame_rate": -5})
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 78, out
+    assert out.stderr.count("limits.frame_rate") == 1 and "%s:" % relay.config in out.stderr, out.stderr
+    # At a reload, a broken file is refused by the supervisor alone, once,
+    # and the workers keep serving.
+    relay = workers_relay()
+    with open(relay.config, "a") as f:
+        f.write("limits = { frame_rate = -5; };\n")
+    relay.proc.send_signal(signal.SIGHUP)
+    harness.wait_until(lambda: "reload refused" in relay.log(), 5, "the refusal")
+    assert relay.log().count("reload refused") == 1, relay.log()
+    for k in range(WORKERS):
+        relay.conn(relay.device_port + k).hello(relay.token("alice", "pc%d" % k))
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
