@@ -143,6 +143,14 @@ def test_sigterm_drains_every_worker_and_removes_the_pidfile():
     assert not os.path.exists(pidfile)
 
 
+def test_workers_stop_when_their_supervisor_is_killed():
+    relay = workers_relay()
+    pids = worker_pids(relay)
+    relay.proc.kill()
+    relay.proc.wait()
+    harness.wait_until(lambda: not any(os.path.exists("/proc/%d" % p) for p in pids), 10, "the orphaned workers to stop")
+
+
 def test_sighup_reloads_certificates_in_every_worker():
     relay = workers_relay()
     fresh = os.path.join(relay.dir, "fresh")

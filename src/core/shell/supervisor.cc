@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,8 +108,13 @@ int listen_socket(const std::string &address, std::string *err)
 
 // In the child: one worker, until it stops. ready_fd (or -1) hears "" once
 // it serves, or why it cannot.
-[[noreturn]] void run_worker(supervisor *s, int k, int ready_fd)
+[[noreturn]] void run_worker(supervisor *s, int k, int ready_fd, pid_t supervisor_pid)
 {
+    // A supervisor killed with -9 cannot tell its workers: the kernel
+    // does, with a SIGTERM that drains them. (It may have died already.)
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != supervisor_pid)
+        _exit(1);
     sigprocmask(SIG_UNBLOCK, &s->signals, nullptr);
     auto d = std::make_unique<hf_daemon>();
     d->cfg = hf_worker_config(s->cfg, k, s->workers);
@@ -134,9 +140,10 @@ int listen_socket(const std::string &address, std::string *err)
 // Forks worker w; -1 if fork failed. With ready_fd, the child reports on it.
 pid_t spawn(supervisor *s, worker *w, int ready_fd)
 {
+    pid_t supervisor_pid = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        run_worker(s, w->index, ready_fd);
+        run_worker(s, w->index, ready_fd, supervisor_pid);
     if (pid > 0) {
         w->pid = pid;
         w->started_ms = hf_mono_ms();
