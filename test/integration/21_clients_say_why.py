@@ -23,6 +23,19 @@ def probe(relay, token, *sizes, ca=None, allocator=None):
     return out.stdout.splitlines()
 
 
+def first_backing_off(allocator, relay, token):
+    """lib_probe's first backing-off line: a transient failure, retried."""
+    proc = subprocess.Popen([PROBE, allocator, relay.ca, token, "phone", "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("state backing-off"):
+                return line
+        raise AssertionError("no backing-off state")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_wrong_ca_stops_at_once_and_says_so():
     relay = Relay().start()
     other = Relay()  # its own throwaway CA, which did not sign relay's certificate
@@ -44,39 +57,19 @@ def test_nothing_listening_is_said_as_connection_refused():
                           "--timeout", "2", "--to", "phone", "hi"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 3, (out.returncode, out.stderr)
     assert "last failure: allocator %s: Connection refused" % dead in out.stderr, out.stderr
-    proc = subprocess.Popen([PROBE, dead, relay.ca, token, "phone", "5"], stdout=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if line.startswith("state backing-off"):
-                # Transient: it backs off and tries again.
-                assert "code 102 refused permanent 0" in line and "Connection refused" in line, line
-                break
-        else:
-            raise AssertionError("no backing-off state")
-    finally:
-        proc.kill()
-        proc.wait()
+    line = first_backing_off(dead, relay, token)  # transient: it backs off and tries again
+    assert "code 102 refused permanent 0" in line and "Connection refused" in line, line
 
 
 def test_a_full_address_is_said_and_its_retry_ms_waited():
     relay = Relay(**{"limits.max_connections_per_address": 1, "allocator.backoff_base": "1500ms"}).start()
     held = relay.conn()
     held.hello(relay.token("alice", "tablet"))
-    proc = subprocess.Popen([PROBE, "127.0.0.1:%d" % relay.alloc_port, relay.ca, relay.token("alice", "pc"), "phone",
-                             "5"], stdout=subprocess.PIPE, text=True)
-    try:
-        for line in proc.stdout:
-            if line.startswith("state backing-off"):
-                assert "code 20 too_many_connections permanent 0" in line, line
-                assert "limits.max_connections_per_address reached" in line, line
-                wait = re.search(r"again in (\d+) ms", line)
-                assert wait and int(wait.group(1)) >= 1500, line
-                break
-        else:
-            raise AssertionError("no backing-off state")
-    finally:
-        proc.kill()
-        proc.wait()
+    line = first_backing_off("127.0.0.1:%d" % relay.alloc_port, relay, relay.token("alice", "pc"))
+    assert "code 20 too_many_connections permanent 0" in line, line
+    assert "limits.max_connections_per_address reached" in line, line
+    wait = re.search(r"again in (\d+) ms", line)
+    assert wait and int(wait.group(1)) >= 1500, line
 
 
 def test_a_refused_token_stops_with_its_code():

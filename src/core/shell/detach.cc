@@ -106,3 +106,12 @@ void hf_detach_failed(int report_fd, const std::string &why)
     write_all(report_fd, why.data(), why.size());
     close(report_fd);
 }
+
+bool hf_write_pidfile(const std::string &path)
+{
+    FILE *f = fopen(path.c_str(), "w");
+    if (!f)
+        return false;
+    fprintf(f, "%ld\n", long(getpid()));
+    return fclose(f) == 0;
+}

@@ -16,3 +16,6 @@ void hf_detach_ready(int report_fd);
 
 // The child cannot start: the parent prints why and exits 1.
 void hf_detach_failed(int report_fd, const std::string &why);
+
+// Writes this process's id into path; false (errno set) if it cannot.
+bool hf_write_pidfile(const std::string &path);

@@ -142,15 +142,6 @@ std::string absolute_path(const std::string &path)
     return std::string(cwd) + "/" + path;
 }
 
-bool write_pidfile(const std::string &path)
-{
-    FILE *f = fopen(path.c_str(), "w");
-    if (!f)
-        return false;
-    fprintf(f, "%ld\n", long(getpid()));
-    return fclose(f) == 0;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -196,7 +187,7 @@ int main(int argc, char **argv)
         return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog});
 
     bool started = hf_daemon_start(d.get(), &err);
-    if (started && !o.pidfile.empty() && !write_pidfile(o.pidfile)) {
+    if (started && !o.pidfile.empty() && !hf_write_pidfile(o.pidfile)) {
         err =
             "cannot write pidfile " + o.pidfile + ": " + strerror(errno) + "; check the folder exists and is writable";
         started = false;

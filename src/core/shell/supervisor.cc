@@ -85,6 +85,12 @@ bool store_is_shared(const hf_config &cfg)
     return cfg.store.module == "redis";
 }
 
+// Each worker its own LMDB environment, in a folder of store.path.
+bool folder_per_worker(const hf_config &cfg)
+{
+    return cfg.store.module == "lmdb";
+}
+
 // A listening TCP socket on address, inherited by every worker.
 int listen_socket(const std::string &address, std::string *err)
 {
@@ -311,15 +317,6 @@ bool start_all(supervisor *s, std::string *err)
     return ok;
 }
 
-bool write_pidfile(const std::string &path)
-{
-    FILE *f = fopen(path.c_str(), "w");
-    if (!f)
-        return false;
-    fprintf(f, "%ld\n", long(getpid()));
-    return fclose(f) == 0;
-}
-
 } // namespace
 
 int hf_workers_wanted(const hf_config &cfg)
@@ -347,7 +344,7 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
     w.metrics_listen = shift_port(cfg.metrics_listen, k);
     if (k != 0)
         w.listen_api.clear(); // worker 0 serves it (the store is shared: see config.cc)
-    if (!w.worker_store_shared && w.store.module == "lmdb") {
+    if (folder_per_worker(w)) {
         hf_raw_setting *path = store_path(&w);
         path->text += "/worker-" + std::to_string(k);
     }
@@ -369,7 +366,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
     if (cfg.role != hf_role::server && (s.allocator_fd = listen_socket(cfg.listen_allocator, &err)) < 0)
         ok = false;
     // The workers' store folders go inside the configured one.
-    if (ok && !store_is_shared(cfg) && cfg.store.module == "lmdb") {
+    if (ok && folder_per_worker(cfg)) {
         hf_config probe = cfg;
         const std::string &path = store_path(&probe)->text;
         if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -378,7 +375,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
         }
     }
     ok = ok && start_all(&s, &err);
-    if (ok && !options.pidfile.empty() && !write_pidfile(options.pidfile)) {
+    if (ok && !options.pidfile.empty() && !hf_write_pidfile(options.pidfile)) {
         err = "cannot write pidfile " + options.pidfile + ": " + strerror(errno);
         s.stopping = true;
         signal_all(&s, SIGTERM);
