@@ -2,7 +2,8 @@
 processes, each a server on its own ports; the allocator ranks them by
 account, so an account's devices meet on one. A worker killed with -9
 comes back and delivers what it had acknowledged; SIGTERM drains every
-worker; SIGHUP reloads certificates in all; a config error is said once."""
+worker; SIGHUP reloads certificates in all; a config error is said once.
+/metrics and /healthz, on the one metrics port, answer for the whole box."""
 
 import os
 import re
@@ -11,6 +12,9 @@ import signal
 import socket
 import ssl
 import subprocess
+import time
+import urllib.error
+import urllib.request
 
 import harness
 import hfwire
@@ -34,10 +38,10 @@ def free_block(n):
 
 
 def workers_relay(start=True, **settings):
-    device, metrics = free_block(WORKERS), free_block(WORKERS)
+    device = free_block(WORKERS)
     relay = Relay(**{"workers": WORKERS, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device,
-                     "metrics.listen": "127.0.0.1:%d" % metrics, **settings})
-    relay.device_port, relay.metrics_port = device, metrics
+                     **settings})
+    relay.device_port = device
     return relay.start() if start else relay
 
 
@@ -183,6 +187,93 @@ def test_a_config_error_is_said_once_with_its_file_and_line():
     assert relay.log().count("reload refused") == 1, relay.log()
     for k in range(WORKERS):
         relay.conn(relay.device_port + k).hello(relay.token("alice", "pc%d" % k))
+
+
+def healthz(relay):
+    """(status, body) of /healthz."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % relay.metrics_port, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def page(relay):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % relay.metrics_port, timeout=5) as r:
+        return r.read().decode()
+
+
+def worker_series(text, name, k):
+    return harness.metric_value(text, 'handoff_worker_%s{worker="%d"}' % (name, k))
+
+
+def box_shows(relay, wanted):
+    """The page, once every (series, value) in wanted is on it: other
+    workers' numbers are as of their last report, at most a second old."""
+    def check():
+        text = page(relay)
+        return text if all(harness.metric_value(text, s) == v for s, v in wanted.items()) else None
+    return harness.wait_until(check, 5, "the box's page to show %s" % wanted)
+
+
+def test_metrics_add_up_every_worker_and_survive_its_restart():
+    relay = workers_relay()
+    homes = accounts_by_worker(relay)
+    devices = []
+    for k, (port, account) in enumerate(sorted(homes.items())):
+        # Worker k gets k + 1 messages, stored for a phone that is away.
+        pc = relay.conn(port)
+        pc.hello(relay.token(account, "pc"))
+        for i in range(k + 1):
+            pc.send(hfwire.SEND, [("to", "phone"), ("id", i + 1), ("payload", b"m")])
+            assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+        devices.append(pc)
+    wanted = {"handoff_workers": WORKERS, "handoff_online_devices": WORKERS, "handoff_messages_received_total": 3,
+              "handoff_queue_depth": 3}
+    for k in range(WORKERS):
+        wanted.update({'handoff_worker_up{worker="%d"}' % k: 1, 'handoff_worker_online_devices{worker="%d"}' % k: 1,
+                       'handoff_worker_messages_received_total{worker="%d"}' % k: k + 1,
+                       'handoff_worker_queue_depth{worker="%d"}' % k: k + 1,
+                       'handoff_worker_restarts_total{worker="%d"}' % k: 0})
+    text = box_shows(relay, wanted)
+    # Sums where one process has a single series, per worker beside them.
+    assert harness.metric_value(text, 'handoff_messages_rejected_total{reason="bad_field"}') == 0
+    assert harness.metric_value(text, 'handoff_worker_store_seconds_count{worker="1",op="enqueue"}') == 2
+    assert harness.metric_value(text, 'handoff_store_seconds_count{op="enqueue"}') == 3
+    capacity = harness.metric_value(text, "handoff_store_capacity_bytes")
+    assert capacity == sum(worker_series(text, "store_capacity_bytes", k) for k in range(WORKERS)) > 0
+    # kill -9 of worker 1: its counters go on from where they were, its
+    # devices' gauges are gone with it, and its restart is counted.
+    victim = int(re.search(r"worker 1 started as pid (\d+)", relay.log()).group(1))
+    os.kill(victim, signal.SIGKILL)
+    devices[1].expect_closed()
+    harness.wait_until(lambda: "restarted as pid" in relay.log(), 10, "the worker's restart")
+    wanted.update({"handoff_online_devices": 1, 'handoff_worker_online_devices{worker="1"}': 0,
+                   'handoff_worker_restarts_total{worker="1"}': 1})
+    box_shows(relay, wanted)
+
+
+def test_healthz_answers_for_every_worker():
+    relay = workers_relay()
+    assert healthz(relay) == (200, "ok\n")
+    stopped = int(re.search(r"worker 1 started as pid (\d+)", relay.log()).group(1))
+    os.kill(stopped, signal.SIGSTOP)  # alive, but silent: it reports no more
+    try:
+        status, body = harness.wait_until(lambda: (lambda h: h if h[0] != 200 else None)(healthz(relay)), 10,
+                                          "/healthz to see the silent worker")
+        assert status == 503 and "worker 1 (pid %d) has not reported for" % stopped in body, (status, body)
+        assert harness.metric_value(page(relay), 'handoff_worker_up{worker="1"}') == 0
+        assert harness.metric_value(page(relay), 'handoff_worker_up{worker="0"}') == 1
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    harness.wait_until(lambda: healthz(relay) == (200, "ok\n"), 10, "/healthz to be ok again")
+    # A device that stays keeps its worker draining.
+    port, account = min(accounts_by_worker(relay).items())
+    device = relay.conn(port)
+    device.hello(relay.token(account, "pc"))
+    relay.proc.send_signal(signal.SIGTERM)
+    device.expect(hfwire.GOAWAY)
+    assert healthz(relay) == (503, "draining\n")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ struct hf_histogram {
 
 void hf_histogram_observe(hf_histogram *h, uint64_t us);
 
+// Every field is a uint64_t counter, or a histogram of them: the box
+// (core/shell/metrics_sample.cc) adds workers' stats up as an array.
 struct hf_stats {
     uint64_t connections_accepted = 0;
     uint64_t tls_handshakes = 0; // completed

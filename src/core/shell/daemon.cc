@@ -294,6 +294,8 @@ void wire_parts(hf_daemon *d)
     d->metrics.server = &d->server;
     d->metrics.allocator = &d->allocator;
     d->metrics.api = &d->api;
+    d->metrics.box = d->box;
+    d->metrics.inherited_fd = d->inherited_metrics_fd;
     d->api.cfg = &d->cfg;
     d->api.server = &d->server;
     d->api.conns = &conns;

@@ -57,9 +57,11 @@ struct hf_daemon {
     hf_websocket_front websocket_front;
     hf_api api; // the HTTP API, if listen.api is set
 
-    // A worker's allocator socket, opened by the supervisor and shared by
-    // every worker (-1: listen on listen.allocator).
-    int inherited_allocator_fd = -1;
+    // A worker's allocator and metrics sockets, opened by the supervisor
+    // and shared by every worker (-1: listen on listen.allocator and
+    // metrics.listen), and the box they report to (null: not a worker).
+    int inherited_allocator_fd = -1, inherited_metrics_fd = -1;
+    hf_box *box = nullptr;
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;
     hf_listener_ptr websocket_listener; // browsers, if listen.websocket is set

@@ -6,9 +6,13 @@
 #include <cinttypes>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "core/server/router.h"
 #include "core/server/session.h"
+#include "proto/clock.h"
 
 namespace
 {
@@ -19,41 +23,163 @@ const int reject_reasons[] = {HF_ERR_BAD_FIELD,    HF_ERR_BAD_TARGET, HF_ERR_NO_
                               HF_ERR_QUEUE_FULL,   HF_ERR_STORE_FULL, HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG,
                               HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL,   HF_ERR_PAYLOAD_TOO_LARGE, HF_ERR_UNKNOWN_DEVICE};
 
-void header(std::string *out, const char *name, const char *type, const char *help)
+// One sample on the page, with its labels ("" or worker="k").
+struct view {
+    std::string labels;
+    const hf_metrics_sample *sample;
+};
+using views = std::vector<view>;
+
+// A worker not heard from for this long is down in /metrics and /healthz
+// (it publishes every publish_interval_ms).
+const uint64_t publish_interval_ms = 1000, report_age_max_ms = 3000;
+
+std::string joined(const std::string &a, const std::string &b)
 {
-    char line[512];
-    snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-    *out += line;
+    return a.empty() ? b : b.empty() ? a : a + "," + b;
 }
 
-void metric(std::string *out, const char *name, const char *type, const char *help, uint64_t value)
+void header(std::string *out, const std::string &name, const char *type, const std::string &help)
+{
+    *out += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void series(std::string *out, const std::string &name, const std::string &labels, uint64_t value)
+{
+    char number[32];
+    snprintf(number, sizeof number, " %" PRIu64 "\n", value);
+    *out += labels.empty() ? name : name + "{" + labels + "}";
+    *out += number;
+}
+
+// One unlabelled family: each view's value.
+void family(std::string *out, const std::string &name, const char *type, const std::string &help, const views &vs,
+            uint64_t (*value)(const hf_metrics_sample &))
 {
     header(out, name, type, help);
-    char line[256];
-    snprintf(line, sizeof line, "%s %" PRIu64 "\n", name, value);
-    *out += line;
+    for (const view &v : vs)
+        series(out, name, v.labels, value(*v.sample));
 }
 
-void labelled(std::string *out, const char *name, const char *label, const char *value, uint64_t n)
+// One series of a histogram whose header is already written.
+void histogram_series(std::string *out, const std::string &name, const std::string &labels, const hf_histogram &h)
 {
-    char line[256];
-    snprintf(line, sizeof line, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, value, n);
-    *out += line;
-}
-
-// One labelled series of a histogram whose header is already written.
-void histogram_series(std::string *out, const char *name, const char *label, const char *value, const hf_histogram &h)
-{
-    char line[256];
+    char bound[64];
     for (size_t i = 0; i < hf_histogram::bucket_count; i++) {
-        snprintf(line, sizeof line, "%s_bucket{%s=\"%s\",le=\"%g\"} %" PRIu64 "\n", name, label, value,
-                 double(hf_histogram::bounds_us[i]) / 1e6, h.buckets[i]);
-        *out += line;
+        snprintf(bound, sizeof bound, "le=\"%g\"", double(hf_histogram::bounds_us[i]) / 1e6);
+        series(out, name + "_bucket", joined(labels, bound), h.buckets[i]);
     }
-    snprintf(line, sizeof line,
-             "%s_bucket{%s=\"%s\",le=\"+Inf\"} %" PRIu64 "\n%s_sum{%s=\"%s\"} %.6f\n%s_count{%s=\"%s\"} %" PRIu64 "\n",
-             name, label, value, h.count, name, label, value, double(h.sum_us) / 1e6, name, label, value, h.count);
-    *out += line;
+    series(out, name + "_bucket", joined(labels, "le=\"+Inf\""), h.count);
+    char sum[64];
+    snprintf(sum, sizeof sum, " %.6f\n", double(h.sum_us) / 1e6);
+    *out += (labels.empty() ? name + "_sum" : name + "_sum{" + labels + "}") + sum;
+    series(out, name + "_count", labels, h.count);
+}
+
+// Every family of the samples in vs, named prefix + its name: "handoff_"
+// for this process or the box, "handoff_worker_" for each worker's own.
+// Without store_families, what the store says of itself is left out.
+void render_samples(std::string *out, const std::string &prefix, const views &vs, bool store_families)
+{
+    const std::string per = prefix == "handoff_" ? "" : " One series per worker.";
+    auto plain = [&](const char *name, const char *type, const char *help,
+                     uint64_t (*value)(const hf_metrics_sample &)) {
+        family(out, prefix + name, type, help + per, vs, value);
+    };
+    plain("connections", "gauge", "Open TLS connections of every kind.",
+          [](const hf_metrics_sample &s) { return s.connections; });
+    plain("online_devices", "gauge", "Devices connected to this server after HELLO.",
+          [](const hf_metrics_sample &s) { return s.online_devices; });
+    plain("deliveries_unacknowledged", "gauge", "DELIVERs sent and not yet acknowledged.",
+          [](const hf_metrics_sample &s) { return s.inflight; });
+    plain("sends_waiting", "gauge", "SENDs waiting for their targets' acknowledgement.",
+          [](const hf_metrics_sample &s) { return s.sends_waiting; });
+    plain("connections_accepted_total", "counter", "TCP connections accepted.",
+          [](const hf_metrics_sample &s) { return s.stats.connections_accepted; });
+    plain("tls_handshakes_total", "counter", "TLS handshakes completed.",
+          [](const hf_metrics_sample &s) { return s.stats.tls_handshakes; });
+    plain("tls_resumed_total", "counter", "TLS handshakes that resumed a session (no certificate).",
+          [](const hf_metrics_sample &s) { return s.stats.tls_resumed; });
+    plain("tls_detached_total", "counter",
+          "TLS handshakes after which the connection left OpenSSL for the daemon's own TLS 1.3 record layer.",
+          [](const hf_metrics_sample &s) { return s.stats.tls_detached; });
+    plain("tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
+          [](const hf_metrics_sample &s) { return s.stats.tls_handshake_failures; });
+    plain("hello_refused_total", "counter", "HELLOs refused (token, version, limits).",
+          [](const hf_metrics_sample &s) { return s.stats.hello_refused; });
+    plain("heartbeat_timeouts_total", "counter", "Connections dropped for silence.",
+          [](const hf_metrics_sample &s) { return s.stats.heartbeat_timeouts; });
+    plain("protocol_errors_total", "counter", "Malformed frames answered with ERROR.",
+          [](const hf_metrics_sample &s) { return s.stats.protocol_errors; });
+    plain("messages_received_total", "counter", "SENDs received.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_received; });
+    plain("messages_stored_total", "counter", "Message copies accepted by the store.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_stored; });
+    plain("messages_delivered_total", "counter", "DELIVERs acknowledged by their device.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_delivered; });
+    plain("messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_expired; });
+    plain("messages_set_aside_total", "counter",
+          "Messages acknowledged on their device's behalf: too large for max_frame, or delivery.max_attempts "
+          "connections ended on them.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_set_aside; });
+
+    std::string name = prefix + "messages_rejected_total";
+    header(out, name, "counter", "SENDs answered rejected, by reason." + per);
+    for (const view &v : vs)
+        for (int code : reject_reasons)
+            series(out, name, joined(v.labels, std::string("reason=\"") + hf_err_name(code) + "\""),
+                   v.sample->stats.messages_rejected[code]);
+    name = prefix + "limit_hits_total";
+    header(out, name, "counter", "Times a limit was reached, by config key." + per);
+    for (const view &v : vs)
+        for (int i = 0; i < int(hf_limit::count); i++)
+            series(out, name, joined(v.labels, std::string("limit=\"") + hf_limit_key(hf_limit(i)) + "\""),
+                   v.sample->limit_hits[i]);
+    name = prefix + "store_seconds";
+    header(out, name, "histogram", "Time from a store request to its answer, by operation." + per);
+    for (const view &v : vs) {
+        histogram_series(out, name, joined(v.labels, "op=\"enqueue\""), v.sample->stats.store_enqueue_seconds);
+        histogram_series(out, name, joined(v.labels, "op=\"fetch\""), v.sample->stats.store_fetch_seconds);
+    }
+
+    if (store_families) {
+        // Each only once its store has said.
+        auto known = [&](const char *name, const char *help, int64_t hf_metrics_sample::*field, int64_t least) {
+            bool any = false;
+            for (const view &v : vs)
+                any = any || v.sample->*field >= least;
+            if (!any)
+                return;
+            header(out, prefix + name, "gauge", help + per);
+            for (const view &v : vs)
+                if (v.sample->*field >= least)
+                    series(out, prefix + name, v.labels, uint64_t(v.sample->*field));
+        };
+        known("queue_depth", "Messages in the store, every device together, not yet acknowledged.",
+              &hf_metrics_sample::queue_depth, 0);
+        known("store_used_bytes", "Bytes the store uses for all it keeps: queues, indexes and de-duplication records.",
+              &hf_metrics_sample::store_used_bytes, 0);
+        known("store_capacity_bytes",
+              "The most the store may use (LMDB: store.map_size; Redis: maxmemory); past it, store_full.",
+              &hf_metrics_sample::store_capacity_bytes, 1);
+    }
+    plain("allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.",
+          [](const hf_metrics_sample &s) { return s.stats.alloc_answers; });
+    plain("registered_servers", "gauge", "Servers registered with this allocator.",
+          [](const hf_metrics_sample &s) { return s.registered_servers; });
+    plain("draining", "gauge", "1 while the daemon drains after SIGTERM.",
+          [](const hf_metrics_sample &s) { return s.draining; });
+    name = prefix + "api_requests_total";
+    header(out, name, "counter", "HTTP API requests answered, by route and status." + per);
+    for (const view &v : vs)
+        for (int i = 0; i < v.sample->api_used; i++) {
+            const hf_api_count &c = v.sample->api[i];
+            series(
+                out, name,
+                joined(v.labels, std::string("route=\"") + c.route + "\",status=\"" + std::to_string(c.status) + "\""),
+                c.n);
+        }
 }
 
 void reply(evhttp_request *req, int code, const char *reason, const std::string &body, const char *type)
@@ -85,109 +211,8 @@ void on_usage(void *arg, int status, uint64_t used_bytes, uint64_t capacity_byte
 #define HF_STORE_HAS(store, op)                                                                                        \
     ((store).ops && (store).ops->size >= offsetof(hf_store_ops, op) + sizeof(store).ops->op && (store).ops->op)
 
-void on_metrics(evhttp_request *req, void *arg)
+bool bind_metrics(hf_metrics *d, const std::string &address, std::string *err)
 {
-    auto *d = static_cast<hf_metrics *>(arg);
-    // Local stores answer at once, so the scrape shows the current depth; a
-    // networked one answers later and the scrape shows the previous answer.
-    const hf_store &store = d->server->store;
-    if (HF_STORE_HAS(store, depth))
-        store(&hf_store_ops::depth, on_depth, d);
-    if (HF_STORE_HAS(store, usage))
-        store(&hf_store_ops::usage, on_usage, d);
-    reply(req, 200, "OK", hf_metrics_render(d), "text/plain; version=0.0.4");
-}
-
-void on_healthz(evhttp_request *req, void *arg)
-{
-    auto *d = static_cast<hf_metrics *>(arg);
-    if (d->server->stopping)
-        reply(req, 503, "Draining", "draining\n", "text/plain");
-    else
-        reply(req, 200, "OK", "ok\n", "text/plain");
-}
-
-} // namespace
-
-std::string hf_metrics_render(hf_metrics *d)
-{
-    const hf_stats &st = *d->stats;
-    std::string out;
-    out.reserve(8192);
-    metric(&out, "handoff_connections", "gauge", "Open TLS connections of every kind.", d->conns->open);
-    metric(&out, "handoff_online_devices", "gauge", "Devices connected to this server after HELLO.",
-           d->server->online.devices.size());
-    uint64_t inflight = 0;
-    for (const auto &entry : d->server->online.devices)
-        inflight += hf_session_inflight(entry.second);
-    metric(&out, "handoff_deliveries_unacknowledged", "gauge", "DELIVERs sent and not yet acknowledged.", inflight);
-    metric(&out, "handoff_sends_waiting", "gauge", "SENDs waiting for their targets' acknowledgement.",
-           d->server->router ? hf_router_awaiting_ack(d->server->router) : 0);
-    metric(&out, "handoff_connections_accepted_total", "counter", "TCP connections accepted.", st.connections_accepted);
-    metric(&out, "handoff_tls_handshakes_total", "counter", "TLS handshakes completed.", st.tls_handshakes);
-    metric(&out, "handoff_tls_resumed_total", "counter", "TLS handshakes that resumed a session (no certificate).",
-           st.tls_resumed);
-    metric(&out, "handoff_tls_detached_total", "counter",
-           "TLS handshakes after which the connection left OpenSSL for the daemon's own TLS 1.3 record layer.",
-           st.tls_detached);
-    metric(&out, "handoff_tls_handshake_failures_total", "counter", "TLS handshakes that failed or timed out.",
-           st.tls_handshake_failures);
-    metric(&out, "handoff_hello_refused_total", "counter", "HELLOs refused (token, version, limits).",
-           st.hello_refused);
-    metric(&out, "handoff_heartbeat_timeouts_total", "counter", "Connections dropped for silence.",
-           st.heartbeat_timeouts);
-    metric(&out, "handoff_protocol_errors_total", "counter", "Malformed frames answered with ERROR.",
-           st.protocol_errors);
-    metric(&out, "handoff_messages_received_total", "counter", "SENDs received.", st.messages_received);
-    metric(&out, "handoff_messages_stored_total", "counter", "Message copies accepted by the store.",
-           st.messages_stored);
-    metric(&out, "handoff_messages_delivered_total", "counter", "DELIVERs acknowledged by their device.",
-           st.messages_delivered);
-    metric(&out, "handoff_messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
-           st.messages_expired);
-    metric(&out, "handoff_messages_set_aside_total", "counter",
-           "Messages acknowledged on their device's behalf: too large for max_frame, or delivery.max_attempts "
-           "connections ended on them.",
-           st.messages_set_aside);
-    header(&out, "handoff_messages_rejected_total", "counter", "SENDs answered rejected, by reason.");
-    for (int code : reject_reasons)
-        labelled(&out, "handoff_messages_rejected_total", "reason", hf_err_name(code), st.messages_rejected[code]);
-    header(&out, "handoff_limit_hits_total", "counter", "Times a limit was reached, by config key.");
-    for (int i = 0; i < int(hf_limit::count); i++)
-        labelled(&out, "handoff_limit_hits_total", "limit", hf_limit_key(hf_limit(i)), d->conns->limits.hits[i]);
-    header(&out, "handoff_store_seconds", "histogram", "Time from a store request to its answer, by operation.");
-    histogram_series(&out, "handoff_store_seconds", "op", "enqueue", st.store_enqueue_seconds);
-    histogram_series(&out, "handoff_store_seconds", "op", "fetch", st.store_fetch_seconds);
-    if (d->queue_depth >= 0)
-        metric(&out, "handoff_queue_depth", "gauge",
-               "Messages in the store, every device together, not yet acknowledged.", uint64_t(d->queue_depth));
-    if (d->store_used_bytes >= 0)
-        metric(&out, "handoff_store_used_bytes", "gauge",
-               "Bytes the store uses for all it keeps: queues, indexes and de-duplication records.",
-               uint64_t(d->store_used_bytes));
-    if (d->store_capacity_bytes > 0)
-        metric(&out, "handoff_store_capacity_bytes", "gauge",
-               "The most the store may use (LMDB: store.map_size; Redis: maxmemory); past it, store_full.",
-               uint64_t(d->store_capacity_bytes));
-    metric(&out, "handoff_allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.", st.alloc_answers);
-    metric(&out, "handoff_registered_servers", "gauge", "Servers registered with this allocator.",
-           d->allocator->servers.size());
-    metric(&out, "handoff_draining", "gauge", "1 while the daemon drains after SIGTERM.", d->server->stopping ? 1 : 0);
-    header(&out, "handoff_api_requests_total", "counter", "HTTP API requests answered, by route and status.");
-    for (const auto &[route_status, n] : d->api->answered) {
-        char line[256];
-        snprintf(line, sizeof line, "handoff_api_requests_total{route=\"%s\",status=\"%d\"} %" PRIu64 "\n",
-                 route_status.first.c_str(), route_status.second, n);
-        out += line;
-    }
-    return out;
-}
-
-bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
-{
-    const std::string &address = d->cfg->metrics_listen;
-    if (address.empty())
-        return true;
     size_t colon = address.rfind(':');
     if (colon == std::string::npos) {
         *err = "metrics.listen \"" + address + "\": expected host:port";
@@ -197,9 +222,204 @@ bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
     if (host.size() > 2 && host.front() == '[')
         host = host.substr(1, host.size() - 2);
     int port = atoi(address.c_str() + colon + 1);
-    d->http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(base), evhttp_free);
-    if (!d->http || evhttp_bind_socket(d->http.get(), host.c_str(), uint16_t(port)) != 0) {
+    if (evhttp_bind_socket(d->http.get(), host.c_str(), uint16_t(port)) != 0) {
         *err = "cannot listen for metrics on " + address + " (port in use? set metrics.listen, or \"\" to turn off)";
+        return false;
+    }
+    return true;
+}
+
+// Asks the store what it holds: a local store answers at once, a
+// networked one later (the page then shows its previous answer).
+void ask_store(hf_metrics *d)
+{
+    const hf_store &store = d->server->store;
+    if (HF_STORE_HAS(store, depth))
+        store(&hf_store_ops::depth, on_depth, d);
+    if (HF_STORE_HAS(store, usage))
+        store(&hf_store_ops::usage, on_usage, d);
+}
+
+// This process's numbers.
+void take_sample(const hf_metrics *d, hf_metrics_sample *s)
+{
+    s->stats = *d->stats;
+    for (int i = 0; i < int(hf_limit::count); i++)
+        s->limit_hits[i] = d->conns->limits.hits[i];
+    for (const auto &[route_status, n] : d->api->answered)
+        hf_api_count_add(s, route_status.first.c_str(), route_status.second, n);
+    s->connections = d->conns->open;
+    s->online_devices = d->server->online.devices.size();
+    for (const auto &entry : d->server->online.devices)
+        s->inflight += hf_session_inflight(entry.second);
+    s->sends_waiting = d->server->router ? hf_router_awaiting_ack(d->server->router) : 0;
+    s->registered_servers = d->allocator->servers.size();
+    s->draining = d->server->stopping ? 1 : 0;
+    s->queue_depth = d->queue_depth;
+    s->store_used_bytes = d->store_used_bytes;
+    s->store_capacity_bytes = d->store_capacity_bytes;
+}
+
+void publish(hf_metrics *d)
+{
+    hf_metrics_sample own;
+    take_sample(d, &own);
+    hf_box_publish(d->box, int(d->cfg->worker_index), own);
+}
+
+void on_publish_timer(evutil_socket_t, short, void *arg)
+{
+    auto *d = static_cast<hf_metrics *>(arg);
+    if (!d->cfg->worker_store_shared)
+        ask_store(d); // its own store: what it holds is this worker's share
+    publish(d);
+}
+
+// A restarted worker goes on from the counters it last published, so the
+// box's sums never go back (less what it counted in its last second).
+void resume(hf_metrics *d)
+{
+    hf_metrics_sample last;
+    hf_worker_state state;
+    hf_box_read(d->box, int(d->cfg->worker_index), &last, &state);
+    hf_stats_add(d->stats, last.stats);
+    for (int i = 0; i < int(hf_limit::count); i++)
+        d->conns->limits.hits[i] += last.limit_hits[i];
+    for (int i = 0; i < last.api_used; i++)
+        d->api->answered[{last.api[i].route, int(last.api[i].status)}] += last.api[i].n;
+}
+
+bool worker_up(const hf_worker_state &w)
+{
+    return w.pid > 0 && w.report_age_ms <= report_age_max_ms;
+}
+
+// Every worker's sample and state; a worker that is not running holds no
+// connections, whatever it said last.
+void read_box(hf_metrics *d, std::vector<hf_metrics_sample> *samples, std::vector<hf_worker_state> *states)
+{
+    publish(d);
+    int workers = hf_box_workers(d->box);
+    samples->resize(size_t(workers));
+    states->resize(size_t(workers));
+    for (int k = 0; k < workers; k++) {
+        hf_metrics_sample &s = (*samples)[size_t(k)];
+        hf_box_read(d->box, k, &s, &(*states)[size_t(k)]);
+        if ((*states)[size_t(k)].pid == 0)
+            s.connections = s.online_devices = s.inflight = s.sends_waiting = s.draining = 0;
+    }
+}
+
+// The box's page: the sums under the names one process uses, each worker's
+// own under handoff_worker_*, and the workers' state.
+std::string render_box(hf_metrics *d)
+{
+    std::vector<hf_metrics_sample> samples;
+    std::vector<hf_worker_state> states;
+    read_box(d, &samples, &states);
+    bool shared = d->cfg->worker_store_shared;
+    hf_metrics_sample total;
+    views workers;
+    for (size_t k = 0; k < samples.size(); k++) {
+        hf_metrics_sample_add(&total, samples[k], shared);
+        workers.push_back({"worker=\"" + std::to_string(k) + "\"", &samples[k]});
+    }
+    if (shared) { // one store behind every worker: what it says, once
+        const hf_metrics_sample &own = samples[size_t(d->cfg->worker_index)];
+        total.queue_depth = own.queue_depth;
+        total.store_used_bytes = own.store_used_bytes;
+        total.store_capacity_bytes = own.store_capacity_bytes;
+    }
+    std::string out;
+    out.reserve(8192 * (samples.size() + 1));
+    render_samples(&out, "handoff_", {{"", &total}}, true);
+    render_samples(&out, "handoff_worker_", workers, !shared);
+    header(&out, "handoff_workers", "gauge", "Worker processes the box runs (workers).");
+    series(&out, "handoff_workers", "", samples.size());
+    header(&out, "handoff_worker_up", "gauge",
+           "1 while the worker runs and reports; 0 while it is down or silent for 3 s.");
+    for (size_t k = 0; k < states.size(); k++)
+        series(&out, "handoff_worker_up", workers[k].labels, worker_up(states[k]) ? 1 : 0);
+    header(&out, "handoff_worker_restarts_total", "counter", "Times the supervisor started the worker again.");
+    for (size_t k = 0; k < states.size(); k++)
+        series(&out, "handoff_worker_restarts_total", workers[k].labels, states[k].restarts);
+    return out;
+}
+
+void on_metrics(evhttp_request *req, void *arg)
+{
+    auto *d = static_cast<hf_metrics *>(arg);
+    ask_store(d);
+    reply(req, 200, "OK", hf_metrics_render(d), "text/plain; version=0.0.4");
+}
+
+// 503 while draining, or, in a box, while a worker is down: its accounts
+// cannot connect until it is back.
+void on_healthz(evhttp_request *req, void *arg)
+{
+    auto *d = static_cast<hf_metrics *>(arg);
+    if (d->server->stopping)
+        return reply(req, 503, "Draining", "draining\n", "text/plain");
+    if (!d->box)
+        return reply(req, 200, "OK", "ok\n", "text/plain");
+    std::vector<hf_metrics_sample> samples;
+    std::vector<hf_worker_state> states;
+    read_box(d, &samples, &states);
+    std::string down;
+    bool draining = false;
+    for (size_t k = 0; k < states.size(); k++) {
+        draining = draining || samples[k].draining;
+        if (states[k].pid == 0)
+            down += "worker " + std::to_string(k) + " is not running\n";
+        else if (!worker_up(states[k]))
+            down += "worker " + std::to_string(k) + " (pid " + std::to_string(states[k].pid) +
+                    ") has not reported for " + std::to_string(states[k].report_age_ms) + " ms\n";
+    }
+    if (draining)
+        reply(req, 503, "Draining", "draining\n", "text/plain");
+    else if (!down.empty())
+        reply(req, 503, "Worker Down", down, "text/plain");
+    else
+        reply(req, 200, "OK", "ok\n", "text/plain");
+}
+
+} // namespace
+
+std::string hf_metrics_render(hf_metrics *d)
+{
+    if (d->box)
+        return render_box(d);
+    hf_metrics_sample own;
+    take_sample(d, &own);
+    std::string out;
+    out.reserve(8192);
+    render_samples(&out, "handoff_", {{"", &own}}, true);
+    return out;
+}
+
+bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
+{
+    if (d->box) {
+        resume(d);
+        publish(d);
+        d->publish_timer.reset(event_new(base, -1, EV_PERSIST, on_publish_timer, d));
+        timeval tv = hf_timeval_ms(publish_interval_ms);
+        event_add(d->publish_timer.get(), &tv);
+    }
+    const std::string &address = d->cfg->metrics_listen;
+    if (address.empty())
+        return true;
+    d->http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(base), evhttp_free);
+    if (!d->http) {
+        *err = "cannot create the metrics listener: out of memory";
+        return false;
+    }
+    if (d->inherited_fd >= 0) {
+        if (evhttp_accept_socket(d->http.get(), d->inherited_fd) != 0) {
+            *err = "cannot take the metrics socket the supervisor opened";
+            return false;
+        }
+    } else if (!bind_metrics(d, address, err)) {
         return false;
     }
     evhttp_set_allowed_methods(d->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);

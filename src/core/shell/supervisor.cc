@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/common/log.h"
+#include "core/shell/box.h"
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
 #include "proto/clock.h"
@@ -45,8 +46,9 @@ struct worker {
 struct supervisor {
     hf_config cfg;
     int workers = 0;
-    int allocator_fd = -1;
-    sigset_t signals; // blocked here, waited for; unblocked in each worker
+    int allocator_fd = -1, metrics_fd = -1; // opened here, shared by every worker
+    hf_box *box = nullptr;                  // the workers' samples and states, for /metrics and /healthz
+    sigset_t signals;                       // blocked here, waited for; unblocked in each worker
     std::vector<worker> children;
     bool stopping = false;
 };
@@ -125,6 +127,8 @@ int listen_socket(const std::string &address, std::string *err)
     auto d = std::make_unique<hf_daemon>();
     d->cfg = hf_worker_config(s->cfg, k, s->workers);
     d->inherited_allocator_fd = s->allocator_fd;
+    d->inherited_metrics_fd = s->metrics_fd;
+    d->box = s->box;
     std::string err;
     bool started = hf_daemon_start(d.get(), &err);
     if (ready_fd >= 0) {
@@ -143,7 +147,8 @@ int listen_socket(const std::string &address, std::string *err)
     _exit(0);
 }
 
-// Forks worker w; -1 if fork failed. With ready_fd, the child reports on it.
+// Forks worker w; -1 if fork failed. With ready_fd, the child reports on
+// it; without, this is a restart.
 pid_t spawn(supervisor *s, worker *w, int ready_fd)
 {
     pid_t supervisor_pid = getpid();
@@ -153,6 +158,7 @@ pid_t spawn(supervisor *s, worker *w, int ready_fd)
     if (pid > 0) {
         w->pid = pid;
         w->started_ms = hf_mono_ms();
+        hf_box_started(s->box, w->index, pid, ready_fd < 0);
     }
     return pid;
 }
@@ -205,6 +211,7 @@ void on_child_exit(supervisor *s, pid_t pid, int status)
     if (!w)
         return;
     w->pid = -1;
+    hf_box_exited(s->box, w->index);
     if (s->stopping)
         return;
     uint64_t lived = hf_mono_ms() - w->started_ms;
@@ -317,6 +324,14 @@ bool start_all(supervisor *s, std::string *err)
     return ok;
 }
 
+void close_shared(supervisor *s)
+{
+    for (int fd : {s->allocator_fd, s->metrics_fd})
+        if (fd >= 0)
+            close(fd);
+    hf_box_free(s->box);
+}
+
 } // namespace
 
 int hf_workers_wanted(const hf_config &cfg)
@@ -341,7 +356,6 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
     w.advertise = w.worker_addresses[size_t(k)];
     w.listen_websocket = shift_port(cfg.listen_websocket, k);
     w.websocket_advertise = w.worker_websocket_urls[size_t(k)];
-    w.metrics_listen = shift_port(cfg.metrics_listen, k);
     if (k != 0)
         w.listen_api.clear(); // worker 0 serves it (the store is shared: see config.cc)
     if (folder_per_worker(w)) {
@@ -365,6 +379,12 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
     bool ok = true;
     if (cfg.role != hf_role::server && (s.allocator_fd = listen_socket(cfg.listen_allocator, &err)) < 0)
         ok = false;
+    if (ok && !cfg.metrics_listen.empty() && (s.metrics_fd = listen_socket(cfg.metrics_listen, &err)) < 0)
+        ok = false;
+    if (ok && !(s.box = hf_box_create(workers))) {
+        err = std::string("cannot map the workers' shared metrics: ") + strerror(errno);
+        ok = false;
+    }
     // The workers' store folders go inside the configured one.
     if (ok && folder_per_worker(cfg)) {
         hf_config probe = cfg;
@@ -389,6 +409,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
             fprintf(stderr, "handoffd: %s\n", err.c_str());
         if (options.use_syslog)
             hf_log(HF_LOG_ERROR, "%s", err.c_str());
+        close_shared(&s);
         return 1;
     }
     hf_log(HF_LOG_INFO, "handoffd %s: %d workers ready (devices on %s and the %d ports after it)", PACKAGE_VERSION,
@@ -398,7 +419,6 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
     hf_log(HF_LOG_INFO, "stopped: every worker has exited");
     if (!options.pidfile.empty())
         unlink(options.pidfile.c_str());
-    if (s.allocator_fd >= 0)
-        close(s.allocator_fd);
+    close_shared(&s);
     return 0;
 }

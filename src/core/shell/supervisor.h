@@ -1,10 +1,12 @@
 // workers = N: one supervisor process and N worker processes, each a
 // whole daemon with its own reactor, file table, store and ports. Worker k
-// is a connection server on the ports of listen.device, listen.websocket
-// and metrics.listen plus k; all of them take address requests on the one
+// is a connection server on the ports of listen.device and
+// listen.websocket plus k; all of them take address requests on the one
 // allocator socket the supervisor opened, and rank the workers by
 // rendezvous on the account, so an account's devices meet on one worker
 // (docs/architecture.md, "Workers", says why this and not another way).
+// They also share the metrics socket and a box (box.h) of their samples,
+// so that any of them answers /metrics and /healthz for all.
 //
 // The supervisor checks the config once, keeps the pidfile, restarts a
 // worker that dies, passes SIGHUP on once the file still loads, and turns

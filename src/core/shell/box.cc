@@ -1,0 +1,99 @@
+#include "core/shell/box.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <cstring>
+#include <new>
+
+#include "proto/clock.h"
+
+namespace
+{
+
+struct slot {
+    std::atomic<uint64_t> seq{0}; // odd while the worker writes sample
+    std::atomic<int64_t> pid{0};
+    std::atomic<uint64_t> restarts{0};
+    std::atomic<uint64_t> published_ms{0}; // monotonic (the same clock in every process); 0: never
+    hf_metrics_sample sample;
+};
+
+// A reader that keeps finding the slot changing (a writer that died in
+// the middle) takes the copy it has after this many tries: every field
+// then holds an old or a new value, never a torn one.
+const int read_tries = 1000;
+
+} // namespace
+
+struct hf_box {
+    size_t mapped_bytes;
+    int workers;
+    slot slots[];
+};
+
+hf_box *hf_box_create(int workers)
+{
+    size_t bytes = sizeof(hf_box) + sizeof(slot) * size_t(workers);
+    void *mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return nullptr;
+    auto *box = static_cast<hf_box *>(mem);
+    box->mapped_bytes = bytes;
+    box->workers = workers;
+    for (int k = 0; k < workers; k++)
+        new (&box->slots[k]) slot();
+    return box;
+}
+
+void hf_box_free(hf_box *box)
+{
+    if (box)
+        munmap(box, box->mapped_bytes);
+}
+
+int hf_box_workers(const hf_box *box)
+{
+    return box->workers;
+}
+
+void hf_box_started(hf_box *box, int k, pid_t pid, bool restarted)
+{
+    slot &s = box->slots[k];
+    s.pid.store(pid);
+    if (restarted)
+        s.restarts.fetch_add(1);
+}
+
+void hf_box_exited(hf_box *box, int k)
+{
+    box->slots[k].pid.store(0);
+}
+
+void hf_box_publish(hf_box *box, int k, const hf_metrics_sample &sample)
+{
+    slot &s = box->slots[k];
+    // Odd from here, even if a writer before this one died while odd.
+    uint64_t writing = s.seq.load(std::memory_order_relaxed) | 1;
+    s.seq.store(writing, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    memcpy(static_cast<void *>(&s.sample), &sample, sizeof sample);
+    s.seq.store(writing + 1, std::memory_order_release);
+    s.published_ms.store(hf_mono_ms());
+}
+
+void hf_box_read(const hf_box *box, int k, hf_metrics_sample *sample, hf_worker_state *state)
+{
+    const slot &s = box->slots[k];
+    for (int tries = 0; tries < read_tries; tries++) {
+        uint64_t before = s.seq.load(std::memory_order_acquire);
+        memcpy(static_cast<void *>(sample), &s.sample, sizeof *sample);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (!(before & 1) && s.seq.load(std::memory_order_relaxed) == before)
+            break;
+    }
+    state->pid = s.pid.load();
+    state->restarts = s.restarts.load();
+    uint64_t published = s.published_ms.load(), now = hf_mono_ms();
+    state->report_age_ms = published ? (now > published ? now - published : 0) : UINT64_MAX;
+}
