@@ -1,5 +1,6 @@
 #include "core/shell/box.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <atomic>
@@ -19,10 +20,11 @@ struct slot {
     hf_metrics_sample sample;
 };
 
-// A reader that keeps finding the slot changing (a writer that died in
-// the middle) takes the copy it has after this many tries: every field
-// then holds an old or a new value, never a torn one.
-const int read_tries = 1000;
+// A reader copies a slot again while it changes under it. If its count
+// stays odd, the writer is off the core or died in the middle: the reader
+// yields, and after stuck_tries takes the copy it has (each field then
+// holds an old or a new value). It never tries more than max_tries.
+const int stuck_tries = 1000, max_tries = 100000;
 
 } // namespace
 
@@ -85,12 +87,19 @@ void hf_box_publish(hf_box *box, int k, const hf_metrics_sample &sample)
 void hf_box_read(const hf_box *box, int k, hf_metrics_sample *sample, hf_worker_state *state)
 {
     const slot &s = box->slots[k];
-    for (int tries = 0; tries < read_tries; tries++) {
+    uint64_t stuck_at = 0;
+    for (int tries = 0, stuck = 0; tries < max_tries && stuck < stuck_tries; tries++) {
         uint64_t before = s.seq.load(std::memory_order_acquire);
         memcpy(static_cast<void *>(sample), &s.sample, sizeof *sample);
         std::atomic_thread_fence(std::memory_order_acquire);
-        if (!(before & 1) && s.seq.load(std::memory_order_relaxed) == before)
+        uint64_t after = s.seq.load(std::memory_order_relaxed);
+        if (!(before & 1) && after == before)
             break;
+        if (after == before) { // odd, and still the same writer
+            stuck = before == stuck_at ? stuck + 1 : 1;
+            stuck_at = before;
+            sched_yield();
+        }
     }
     state->pid = s.pid.load();
     state->restarts = s.restarts.load();
