@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -187,6 +188,106 @@ def test_a_config_error_is_said_once_with_its_file_and_line():
     assert relay.log().count("reload refused") == 1, relay.log()
     for k in range(WORKERS):
         relay.conn(relay.device_port + k).hello(relay.token("alice", "pc%d" % k))
+
+
+def loopback_api_port(relay, k):
+    """The port of worker k's listener for the API calls worker 0 hands
+    on: the one it listens on that is none of the box's own."""
+    pid = int(re.search(r"worker %d (?:started|restarted) as pid (\d+)" % k, relay.log()).group(1))
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    known = {relay.device_port + k, relay.alloc_port, relay.metrics_port, relay.api_port}
+    with open("/proc/%d/net/tcp" % pid) as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    ports = {int(r[1].split(":")[1], 16) for r in rows if r[3] == "0A" and r[9] in inodes} - known
+    assert len(ports) == 1, ports
+    return ports.pop()
+
+
+def test_the_api_reaches_every_workers_accounts_with_their_own_stores():
+    relay = workers_relay(api_keys=True)
+    homes = accounts_by_worker(relay)
+    phones = []
+    for port, account in sorted(homes.items()):
+        phone = relay.conn(port)
+        phone.hello(relay.token(account, "phone"))
+        phones.append(phone)
+        # Live, whichever worker holds the account: the call waits for
+        # the phone's acknowledgement.
+        call = in_background(relay.api, "POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "hi"})
+        deliver = phone.expect(hfwire.DELIVER)
+        assert (deliver["payload"], deliver["from"]) == (b"hi", "@backend"), deliver
+        phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
+        status, body = call()
+        assert (status, body["status"]) == (200, "delivered"), body
+        # Stored in that worker's own store for a device that is away.
+        status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"})
+        assert (status, body["status"]) == (200, "stored"), body
+        tablet = relay.conn(port)
+        tablet.hello(relay.token(account, "tablet"))
+        assert tablet.expect(hfwire.DELIVER)["payload"] == b"later"
+        tablet.close()
+        status, body = relay.api("GET", "/v1/accounts/%s/devices" % account)
+        online = [d["device"] for d in body["devices"] if d["online"]]
+        assert status == 200 and online == ["phone"], body
+        status, body = relay.api("POST", "/v1/accounts/%s/devices/phone/disconnect" % account)
+        assert (status, body["was_online"]) == (200, True), body
+        assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+    status, body = relay.api("GET", "/v1/status")
+    assert status == 200 and (body["workers"], body["workers_up"]) == (WORKERS, WORKERS), body
+    # Each call is counted once, by worker 0, which took it.
+    text = box_shows(relay, {'handoff_api_requests_total{route="messages",status="200"}': 2 * WORKERS})
+    assert harness.metric_value(text, 'handoff_worker_api_requests_total{worker="0",route="messages",status="200"}') \
+        == 2 * WORKERS
+    # The loopback listener takes nothing without the box's secret.
+    port = loopback_api_port(relay, 1)
+    with open(relay.api_secret) as f:
+        bearer = "Authorization: Bearer " + f.read().strip()
+    for extra in ([], ["-H", "X-Handoff-Worker-Secret: guessed"]):
+        out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", bearer] + extra +
+                             ["http://127.0.0.1:%d/v1/accounts/%s/devices" % (port, homes[relay.device_port + 1])],
+                             capture_output=True, text=True, timeout=20)
+        assert out.stdout == "403", out
+
+
+def test_an_api_call_for_a_worker_that_is_down_is_answered_503():
+    relay = workers_relay(api_keys=True, **{"api.timeout": "1s"})
+    account = accounts_by_worker(relay)[relay.device_port + 1]
+    stopped = int(re.search(r"worker 1 started as pid (\d+)", relay.log()).group(1))
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "x"})
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    assert (status, body["error"]) == (503, "worker_unavailable") and body["retry_ms"] > 0, body
+    assert "worker 1" in body["message"], body
+    status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "x"})
+    assert (status, body["status"]) == (200, "stored"), body
+    # Restarted, the worker listens on another port, and calls follow it.
+    os.kill(stopped, signal.SIGKILL)
+    harness.wait_until(lambda: "worker 1 restarted as pid" in relay.log(), 10, "the worker's restart")
+    harness.wait_until(lambda: relay.api("POST", "/v1/accounts/%s/messages" % account,
+                                         {"to": "phone", "data": "y"})[0] == 200, 10, "calls to reach it again")
+    # POST /v1/drain drains the whole box.
+    status, body = relay.api("POST", "/v1/drain")
+    assert status == 202, body
+    assert relay.proc.wait(20) == 0
+    assert relay.log().count("draining: telling") == WORKERS, relay.log()
+
+
+def in_background(fn, *args):
+    """Runs fn(*args) on a thread; the function returned joins it."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn(*args)))
+    thread.start()
+
+    def join():
+        thread.join(20)
+        return result[0]
+    return join
 
 
 def healthz(relay):

@@ -1,5 +1,7 @@
 #include "core/allocator/allocation.h"
 
+#include <cstdlib>
+
 #include <openssl/crypto.h>
 
 #include "core/common/log.h"
@@ -61,7 +63,25 @@ std::vector<hf_rendezvous_server> candidates(hf_allocator *a, bool browser = fal
     return out;
 }
 
+// The workers as rendezvous candidates, named by their number, so that
+// an account ranks them alike whichever address is asked for.
+std::vector<hf_rendezvous_server> worker_candidates(const std::vector<std::string> &addresses)
+{
+    std::vector<hf_rendezvous_server> workers;
+    for (size_t k = 0; k < addresses.size(); k++)
+        if (!addresses[k].empty())
+            workers.push_back({"w" + std::to_string(k), addresses[k], 1});
+    return workers;
+}
+
 } // namespace
+
+int hf_allocation_worker(const hf_config &cfg, const std::string &account)
+{
+    std::vector<hf_rendezvous_server> workers = worker_candidates(cfg.worker_addresses);
+    std::vector<size_t> first = hf_rendezvous_rank(account, workers, 1);
+    return first.empty() ? -1 : atoi(workers[first[0]].id.c_str() + 1); // its name is "w<k>"
+}
 
 bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)
 {
@@ -72,11 +92,8 @@ bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool b
         // one. With a store each worker has to itself, only that worker
         // will do: its devices wait for it through a restart rather than
         // split the account over two stores.
-        const std::vector<std::string> &addresses = browser ? cfg.worker_websocket_urls : cfg.worker_addresses;
-        std::vector<hf_rendezvous_server> workers;
-        for (size_t k = 0; k < addresses.size(); k++)
-            if (!addresses[k].empty())
-                workers.push_back({"w" + std::to_string(k), addresses[k], 1});
+        std::vector<hf_rendezvous_server> workers =
+            worker_candidates(browser ? cfg.worker_websocket_urls : cfg.worker_addresses);
         size_t count = cfg.worker_store_shared ? size_t(cfg.answer_count) : 1;
         for (size_t i : hf_rendezvous_rank(account, workers, count))
             out->push_back(workers[i].address);

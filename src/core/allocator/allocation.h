@@ -17,3 +17,7 @@ extern const hf_conn_handler hf_allocation_handler;
 // allocator.answer_count): device addresses, or for a browser the wss://
 // URLs of those with a WebSocket listener. False if there are none.
 bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out);
+
+// workers = N: the worker an account's devices are sent to first (its
+// home, where its own store is), by rendezvous over the workers.
+int hf_allocation_worker(const hf_config &cfg, const std::string &account);

@@ -6,6 +6,8 @@
 //   GET  /v1/accounts/{account}/devices                 (api_devices.cc)
 //   POST /v1/accounts/{account}/devices/{device}/revoke  restore  disconnect
 //   GET  /v1/status, POST /v1/drain                     (api_status.cc)
+// With workers that have stores of their own, worker 0 hands a call for
+// another worker's account on to it (api_forward.cc).
 #pragma once
 #include <event2/http.h>
 #include <jansson.h>
@@ -38,11 +40,29 @@ struct hf_api {
     json_t *(*status)(void *shell) = nullptr;
     void (*drain)(void *shell) = nullptr;
     void *shell = nullptr;
+
+    // Workers with stores of their own (cfg->worker_api_secret set). Where
+    // a call for account goes: 0, here; else the loopback port of its
+    // worker's API listener, whose number is in *worker, or -1 while that
+    // worker is down.
+    int (*home_port)(void *shell, const std::string &account, int *worker) = nullptr;
+    std::unique_ptr<evhttp, void (*)(evhttp *)> worker_http{nullptr, nullptr}; // calls handed on to this worker
+    struct worker_link {
+        int port = 0;
+        evhttp_connection *conn = nullptr;
+    };
+    std::map<int, worker_link> worker_links;             // by worker: the connection calls go on
+    std::unordered_set<struct hf_api_handed *> forwards; // calls handed on, not yet answered
+    event_base *base = nullptr;
 };
 
 // Opens listen.api on base unless it is empty. False and *err on failure.
 bool hf_api_start(hf_api *api, event_base *base, std::string *err);
 
+// A worker's loopback listener for the calls worker 0 hands on (when
+// cfg->worker_api_secret is set); *port is where it listens.
+bool hf_api_start_worker(hf_api *api, event_base *base, int *port, std::string *err);
+
 // Answers every call still waiting (503 shutting_down) and closes the
-// listener. What the store or router says of them later is dropped.
+// listeners. What the store or router says of them later is dropped.
 void hf_api_close(hf_api *api);

@@ -19,6 +19,7 @@ struct hf_api_call {
     std::string key_id;            // the caller's api.keys id
     std::string account, device;   // from the path
     json_t *body = nullptr;        // a POST's parsed body, or null
+    bool handed_on = false;        // worker 0 took it and counted it (api_forward.cc)
     ~hf_api_call() { json_decref(body); }
 };
 
@@ -30,6 +31,18 @@ void hf_api_reply(hf_api_call *call, int status, json_t *body);
 // retry_ms, if not 0, is also sent as Retry-After (in whole seconds) and
 // "retry_ms".
 void hf_api_fail(hf_api_call *call, int status, const char *error, const std::string &message, uint64_t retry_ms = 0);
+
+// Answers with what another worker answered to the call handed on to it.
+void hf_api_relay(hf_api_call *call, int status, evhttp_request *answer);
+
+// Hands the call on to worker's loopback API port (-1: the worker is
+// down, answered 503), which answers it; hf_api_close fails what is left.
+void hf_api_forward(hf_api_call *call, int port, int worker);
+// The header that proves a call comes from worker 0.
+extern const char *const hf_api_worker_header;
+// Closes the connections to the other workers; the calls still out on
+// them, answered by hf_api_close already, are freed.
+void hf_api_close_forwards(hf_api *api);
 
 // A protocol error code as an HTTP status, for a rejected message or a
 // store that failed (hf_api_fail with its name).

@@ -8,6 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <netinet/in.h>
+
 #include <cstring>
 #include <vector>
 
@@ -25,13 +27,16 @@ namespace
 // JSON; evhttp cuts larger ones itself (its own 413) before reading them.
 const int64_t body_read_factor = 2;
 
+// Sends status and the JSON text (a newline is added), counted unless
+// worker 0 counted it already.
 void answer(hf_api_call *call, int status, const std::string &text, const char *retry_after)
 {
     hf_api *api = call->api;
     api->pending.erase(call);
     if (!call->req)
         return; // answered at close
-    api->answered[{call->route, status}]++;
+    if (!call->handed_on)
+        api->answered[{call->route, status}]++;
     {
         evkeyvalq *headers = evhttp_request_get_output_headers(call->req);
         evhttp_add_header(headers, "Content-Type", "application/json");
@@ -179,13 +184,14 @@ bool read_body(hf_api_call *call)
     return true;
 }
 
-void on_request(evhttp_request *req, void *arg)
+// Every request, from a client or (handed_on) from worker 0.
+void take(hf_api *api, evhttp_request *req, bool handed_on)
 {
-    auto *api = static_cast<hf_api *>(arg);
     auto *call = new hf_api_call;
     call->api = api;
     call->req = req;
     call->route = "unknown";
+    call->handed_on = handed_on;
     api->pending.insert(call);
     const hf_api_key *key = caller_key(api->cfg, req);
     if (!key) {
@@ -212,8 +218,8 @@ void on_request(evhttp_request *req, void *arg)
         return;
     }
     uint64_t wait_ms = 0;
-    if (!hf_token_bucket_take(&api->buckets[key->id], uint64_t(api->cfg->api_rate), uint64_t(api->cfg->api_burst),
-                              hf_mono_ms(), &wait_ms)) {
+    if (!handed_on && !hf_token_bucket_take(&api->buckets[key->id], uint64_t(api->cfg->api_rate),
+                                            uint64_t(api->cfg->api_burst), hf_mono_ms(), &wait_ms)) {
         hf_api_fail(call, 429, "rate_limited", "key \"" + key->id + "\" is past api.rate", wait_ms > 0 ? wait_ms : 1);
         return;
     }
@@ -227,8 +233,53 @@ void on_request(evhttp_request *req, void *arg)
         call->account = names[0];
     if (names.size() > 1)
         call->device = names[1];
+    if (!handed_on && api->home_port && !call->account.empty()) {
+        int worker = -1;
+        int port = api->home_port(api->shell, call->account, &worker);
+        if (port != 0)
+            return hf_api_forward(call, port, worker);
+    }
     if (read_body(call))
         r->handler(call);
+}
+
+void on_request(evhttp_request *req, void *arg)
+{
+    take(static_cast<hf_api *>(arg), req, false);
+}
+
+// A call worker 0 hands on, on the loopback listener: only with the box's
+// secret, which no other process on the host has.
+void on_worker_request(evhttp_request *req, void *arg)
+{
+    auto *api = static_cast<hf_api *>(arg);
+    const char *presented = evhttp_find_header(evhttp_request_get_input_headers(req), hf_api_worker_header);
+    unsigned char a[32], b[32];
+    digest(presented ? presented : "", a);
+    digest(api->cfg->worker_api_secret, b);
+    if (!presented || CRYPTO_memcmp(a, b, sizeof a) != 0) {
+        evhttp_send_error(req, 403, "only worker 0 calls here");
+        return;
+    }
+    take(api, req, true);
+}
+
+// Ids for messages posted without one start at random: 62 bits, as libhandoff's.
+void seed_message_ids(hf_api *api)
+{
+    RAND_bytes(reinterpret_cast<unsigned char *>(&api->next_msg_id), sizeof api->next_msg_id);
+    api->next_msg_id = (api->next_msg_id >> 2) + 1;
+}
+
+// What every API listener is set to.
+void configure(hf_api *api, evhttp *http, void (*on_call)(evhttp_request *, void *))
+{
+    const hf_config &cfg = *api->cfg;
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_max_body_size(http, ev_ssize_t(cfg.api_max_body * body_read_factor));
+    evhttp_set_max_headers_size(http, 16 << 10);
+    evhttp_set_timeout(http, int((cfg.api_timeout_ms + 999) / 1000));
+    evhttp_set_gencb(http, on_call, api);
 }
 
 // Each accepted connection gets TLS with the listeners' current context.
@@ -247,6 +298,20 @@ void hf_api_reply(hf_api_call *call, int status, json_t *body)
 {
     answer(call, status, dump(body), nullptr);
     json_decref(body);
+    delete call;
+}
+
+void hf_api_relay(hf_api_call *call, int status, evhttp_request *from)
+{
+    evkeyvalq *headers = evhttp_request_get_input_headers(from);
+    if (call->req)
+        if (const char *allow = evhttp_find_header(headers, "Allow"))
+            evhttp_add_header(evhttp_request_get_output_headers(call->req), "Allow", allow);
+    evbuffer *body = evhttp_request_get_input_buffer(from);
+    std::string text(reinterpret_cast<const char *>(evbuffer_pullup(body, -1)), evbuffer_get_length(body));
+    if (!text.empty() && text.back() == '\n')
+        text.pop_back();
+    answer(call, status, text, evhttp_find_header(headers, "Retry-After"));
     delete call;
 }
 
@@ -313,15 +378,10 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
         *err = "cannot listen on listen.api " + cfg.listen_api + ": " + strerror(errno);
         return false;
     }
-    evhttp *http = api->http.get();
-    evhttp_set_bevcb(http, make_tls, api);
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_max_body_size(http, ev_ssize_t(cfg.api_max_body * body_read_factor));
-    evhttp_set_max_headers_size(http, 16 << 10);
-    evhttp_set_timeout(http, int((cfg.api_timeout_ms + 999) / 1000));
-    evhttp_set_gencb(http, on_request, api);
-    RAND_bytes(reinterpret_cast<unsigned char *>(&api->next_msg_id), sizeof api->next_msg_id);
-    api->next_msg_id = (api->next_msg_id >> 2) + 1; // 62 bits, as libhandoff's
+    api->base = base;
+    evhttp_set_bevcb(api->http.get(), make_tls, api);
+    configure(api, api->http.get(), on_request);
+    seed_message_ids(api);
     hf_log(HF_LOG_INFO, "HTTP API on https://%s/v1/ (%zu keys)", cfg.listen_api.c_str(), cfg.api_keys.size());
     return true;
 }
@@ -336,5 +396,25 @@ void hf_api_close(hf_api *api)
         json_decref(body);
         call->req = nullptr; // the route's own answer only frees it
     }
+    hf_api_close_forwards(api);
     api->http.reset();
+    api->worker_http.reset();
+}
+
+bool hf_api_start_worker(hf_api *api, event_base *base, int *port, std::string *err)
+{
+    api->base = base;
+    api->worker_http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(base), evhttp_free);
+    evhttp_bound_socket *bound =
+        api->worker_http ? evhttp_bind_socket_with_handle(api->worker_http.get(), "127.0.0.1", 0) : nullptr;
+    sockaddr_in where{};
+    socklen_t len = sizeof where;
+    if (!bound || getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr *>(&where), &len) != 0) {
+        *err = std::string("cannot listen on loopback for the API calls worker 0 hands on: ") + strerror(errno);
+        return false;
+    }
+    configure(api, api->worker_http.get(), on_worker_request);
+    *port = ntohs(where.sin_port);
+    seed_message_ids(api); // the messages handed on get their ids here
+    return true;
 }

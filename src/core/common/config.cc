@@ -368,10 +368,6 @@ bool check_whole(parse_ctx *ctx)
         return fail(ctx, line_of(ctx, "workers"),
                     "workers is for roles standalone and server: an allocator keeps its servers' registrations in "
                     "one process");
-    if (cfg->workers != 1 && !cfg->listen_api.empty() && cfg->store.module != "redis")
-        return fail(ctx, line_of(ctx, "workers"),
-                    "workers with listen.api needs store.module = \"redis\": each worker's own store holds only "
-                    "its accounts, and the API is served by worker 0");
     if (!cfg->listen_api.empty() && cfg->role == hf_role::allocator)
         return fail(ctx, line_of(ctx, "listen.api"), "listen.api is for roles standalone and server, not allocator");
     if (!cfg->listen_api.empty() && cfg->api_keys.empty())

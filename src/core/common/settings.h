@@ -42,9 +42,13 @@ struct hf_config {
     // never read from the file: which worker this is (-1: none), every
     // worker's device address and browser URL in order, and whether the
     // store is one all workers share (Redis) rather than one each.
+    // worker_api_secret, with listen.api and stores of their own: worker 0
+    // takes the API's calls and hands those for another worker's account
+    // to it over loopback, proving itself with this (api_forward.cc).
     int worker_index = -1;
     std::vector<std::string> worker_addresses, worker_websocket_urls;
     bool worker_store_shared = false;
+    std::string worker_api_secret;
     std::string module_dir;
 
     std::string listen_device;

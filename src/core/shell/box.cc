@@ -17,6 +17,7 @@ struct slot {
     std::atomic<int64_t> pid{0};
     std::atomic<uint64_t> restarts{0};
     std::atomic<uint64_t> published_ms{0}; // monotonic (the same clock in every process); 0: never
+    std::atomic<int> api_port{0};          // the worker's loopback API listener (api_forward.cc)
     hf_metrics_sample sample;
 };
 
@@ -70,6 +71,7 @@ void hf_box_started(hf_box *box, int k, pid_t pid, bool restarted)
 void hf_box_exited(hf_box *box, int k)
 {
     box->slots[k].pid.store(0);
+    box->slots[k].api_port.store(0); // its listener went with it
 }
 
 void hf_box_publish(hf_box *box, int k, const hf_metrics_sample &sample)
@@ -82,6 +84,16 @@ void hf_box_publish(hf_box *box, int k, const hf_metrics_sample &sample)
     memcpy(static_cast<void *>(&s.sample), &sample, sizeof sample);
     s.seq.store(writing + 1, std::memory_order_release);
     s.published_ms.store(hf_mono_ms());
+}
+
+void hf_box_set_api_port(hf_box *box, int k, int port)
+{
+    box->slots[k].api_port.store(port);
+}
+
+int hf_box_api_port(const hf_box *box, int k)
+{
+    return box->slots[k].api_port.load();
 }
 
 void hf_box_read(const hf_box *box, int k, hf_metrics_sample *sample, hf_worker_state *state)

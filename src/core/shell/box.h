@@ -34,6 +34,9 @@ void hf_box_exited(hf_box *box, int k);
 
 // Worker k's side: its sample, for the others to read.
 void hf_box_publish(hf_box *box, int k, const hf_metrics_sample &sample);
+// Worker k takes API calls handed on by worker 0 on this loopback port.
+void hf_box_set_api_port(hf_box *box, int k, int port);
+int hf_box_api_port(const hf_box *box, int k); // 0: none yet
 
 // Worker k's last sample (as published; all zero before the first) and state.
 void hf_box_read(const hf_box *box, int k, hf_metrics_sample *sample, hf_worker_state *state);

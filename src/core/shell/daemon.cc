@@ -2,6 +2,7 @@
 
 #include <event2/listener.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdarg>
 #include <cstring>
@@ -205,16 +206,36 @@ void reload(hf_daemon *d)
            cfg.path.c_str());
 }
 
-// What GET /v1/status says of this server (the API adds the store's part).
+// What GET /v1/status says of this server, or of the whole box with
+// workers (the API adds the store's part).
 json_t *api_status(void *shell)
 {
     auto *d = static_cast<hf_daemon *>(shell);
     static const char *role_names[] = {"standalone", "server", "allocator"};
-    return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "server_id", d->cfg.server_id.c_str(), "role",
-                     role_names[int(d->cfg.role)], "version", PACKAGE_VERSION, "draining", d->server.stopping,
-                     "connections", json_int_t(d->conns.open), "online_devices",
-                     json_int_t(d->server.online.devices.size()), "sends_waiting",
-                     json_int_t(d->server.router ? hf_router_awaiting_ack(d->server.router) : 0));
+    hf_metrics_sample s;
+    int workers_up = 0;
+    hf_metrics_totals(&d->metrics, &s, &workers_up);
+    json_t *status = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "server_id", d->cfg.server_id.c_str(), "role",
+                               role_names[int(d->cfg.role)], "version", PACKAGE_VERSION, "draining", s.draining != 0,
+                               "connections", json_int_t(s.connections), "online_devices", json_int_t(s.online_devices),
+                               "sends_waiting", json_int_t(s.sends_waiting));
+    if (d->box) {
+        json_object_set_new(status, "workers", json_integer(hf_box_workers(d->box)));
+        json_object_set_new(status, "workers_up", json_integer(workers_up));
+    }
+    return status;
+}
+
+// Where an API call for account goes (hf_api.home_port): here, or to its
+// worker's loopback port, or nowhere while that worker is down.
+int api_home_port(void *shell, const std::string &account, int *worker)
+{
+    auto *d = static_cast<hf_daemon *>(shell);
+    *worker = hf_allocation_worker(d->cfg, account);
+    if (*worker < 0 || *worker == d->cfg.worker_index)
+        return 0;
+    int port = hf_box_api_port(d->box, *worker);
+    return port > 0 ? port : -1;
 }
 
 // The API's answer goes out first: a server without devices would stop
@@ -227,7 +248,14 @@ void api_drain(void *shell)
     timeval tv = hf_timeval_ms(api_drain_delay_ms);
     event_base_once(
         d->base.get(), -1, EV_TIMEOUT,
-        [](evutil_socket_t, short, void *arg) { begin_stop(static_cast<hf_daemon *>(arg)); }, d, &tv);
+        [](evutil_socket_t, short, void *arg) {
+            auto *d = static_cast<hf_daemon *>(arg);
+            if (d->box)
+                kill(getppid(), SIGTERM); // the supervisor drains every worker
+            else
+                begin_stop(d);
+        },
+        d, &tv);
 }
 
 void on_signal(evutil_socket_t sig, short, void *arg)
@@ -358,6 +386,13 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         return false;
     if (d->cfg.role != hf_role::allocator && !hf_api_start(&d->api, d->base.get(), err))
         return false;
+    if (!d->cfg.worker_api_secret.empty()) {
+        int port = 0;
+        if (!hf_api_start_worker(&d->api, d->base.get(), &port, err))
+            return false;
+        hf_box_set_api_port(d->box, d->cfg.worker_index, port);
+        d->api.home_port = api_home_port;
+    }
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
         return false;
 

@@ -310,6 +310,21 @@ void read_box(hf_metrics *d, std::vector<hf_metrics_sample> *samples, std::vecto
     }
 }
 
+// The box's sums; what a store all workers share says of itself is the
+// scraping worker's answer.
+void box_total(hf_metrics *d, const std::vector<hf_metrics_sample> &samples, hf_metrics_sample *total)
+{
+    bool shared = d->cfg->worker_store_shared;
+    for (const hf_metrics_sample &s : samples)
+        hf_metrics_sample_add(total, s, shared);
+    if (shared) {
+        const hf_metrics_sample &own = samples[size_t(d->cfg->worker_index)];
+        total->queue_depth = own.queue_depth;
+        total->store_used_bytes = own.store_used_bytes;
+        total->store_capacity_bytes = own.store_capacity_bytes;
+    }
+}
+
 // The box's page: the sums under the names one process uses, each worker's
 // own under handoff_worker_*, and the workers' state.
 std::string render_box(hf_metrics *d)
@@ -317,23 +332,15 @@ std::string render_box(hf_metrics *d)
     std::vector<hf_metrics_sample> samples;
     std::vector<hf_worker_state> states;
     read_box(d, &samples, &states);
-    bool shared = d->cfg->worker_store_shared;
     hf_metrics_sample total;
+    box_total(d, samples, &total);
     views workers;
-    for (size_t k = 0; k < samples.size(); k++) {
-        hf_metrics_sample_add(&total, samples[k], shared);
+    for (size_t k = 0; k < samples.size(); k++)
         workers.push_back({"worker=\"" + std::to_string(k) + "\"", &samples[k]});
-    }
-    if (shared) { // one store behind every worker: what it says, once
-        const hf_metrics_sample &own = samples[size_t(d->cfg->worker_index)];
-        total.queue_depth = own.queue_depth;
-        total.store_used_bytes = own.store_used_bytes;
-        total.store_capacity_bytes = own.store_capacity_bytes;
-    }
     std::string out;
     out.reserve(8192 * (samples.size() + 1));
     render_samples(&out, "handoff_", {{"", &total}}, true);
-    render_samples(&out, "handoff_worker_", workers, !shared);
+    render_samples(&out, "handoff_worker_", workers, !d->cfg->worker_store_shared);
     header(&out, "handoff_workers", "gauge", "Worker processes the box runs (workers).");
     series(&out, "handoff_workers", "", samples.size());
     header(&out, "handoff_worker_up", "gauge",
@@ -384,6 +391,20 @@ void on_healthz(evhttp_request *req, void *arg)
 }
 
 } // namespace
+
+void hf_metrics_totals(hf_metrics *d, hf_metrics_sample *total, int *workers_up)
+{
+    if (!d->box) {
+        take_sample(d, total);
+        return;
+    }
+    std::vector<hf_metrics_sample> samples;
+    std::vector<hf_worker_state> states;
+    read_box(d, &samples, &states);
+    box_total(d, samples, total);
+    for (const hf_worker_state &w : states)
+        *workers_up += worker_up(w) ? 1 : 0;
+}
 
 std::string hf_metrics_render(hf_metrics *d)
 {

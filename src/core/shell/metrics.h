@@ -39,5 +39,9 @@ struct hf_metrics {
 // the box's counters never go back), and starts publishing.
 bool hf_metrics_start(hf_metrics *m, event_base *base, std::string *err);
 
+// The sums /metrics shows (this process's numbers, or the box's) and, in
+// a box, how many workers are up.
+void hf_metrics_totals(hf_metrics *m, hf_metrics_sample *total, int *workers_up);
+
 // The whole /metrics page: this process's, or the box's.
 std::string hf_metrics_render(hf_metrics *m);

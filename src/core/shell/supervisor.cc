@@ -2,6 +2,7 @@
 
 #include <event2/util.h>
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -112,6 +113,21 @@ int listen_socket(const std::string &address, std::string *err)
         return -1;
     }
     return fd;
+}
+
+// 32 random bytes in hex: what proves an API call handed on comes from
+// worker 0. Only the box's processes have it (in memory, from the fork).
+std::string random_secret()
+{
+    unsigned char bytes[32];
+    RAND_bytes(bytes, sizeof bytes);
+    std::string hex;
+    for (unsigned char b : bytes) {
+        char pair[3];
+        snprintf(pair, sizeof pair, "%02x", b);
+        hex += pair;
+    }
+    return hex;
 }
 
 // In the child: one worker, until it stops. ready_fd (or -1) hears "" once
@@ -356,8 +372,12 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
     w.advertise = w.worker_addresses[size_t(k)];
     w.listen_websocket = shift_port(cfg.listen_websocket, k);
     w.websocket_advertise = w.worker_websocket_urls[size_t(k)];
+    // Worker 0 serves the API. With a shared store it reaches every
+    // account itself; else it hands calls on to their workers.
+    if (cfg.listen_api.empty() || w.worker_store_shared)
+        w.worker_api_secret.clear();
     if (k != 0)
-        w.listen_api.clear(); // worker 0 serves it (the store is shared: see config.cc)
+        w.listen_api.clear();
     if (folder_per_worker(w)) {
         hf_raw_setting *path = store_path(&w);
         path->text += "/worker-" + std::to_string(k);
@@ -369,6 +389,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
 {
     supervisor s;
     s.cfg = cfg;
+    s.cfg.worker_api_secret = random_secret();
     s.workers = workers;
     sigemptyset(&s.signals);
     for (int sig : {SIGCHLD, SIGHUP, SIGTERM, SIGINT})
