@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "handoff/protocol.h"
 #include "proto/utf8.h"
@@ -223,4 +224,17 @@ int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key
         return HF_ERR_TOKEN_EXPIRED;
     *claims = std::move(parsed);
     return HF_OK;
+}
+
+std::string hf_random_hex(size_t n)
+{
+    std::string bytes(n, '\0');
+    RAND_bytes(reinterpret_cast<unsigned char *>(bytes.data()), int(n));
+    static const char digits[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char b : bytes) {
+        hex += digits[b >> 4];
+        hex += digits[b & 15];
+    }
+    return hex;
 }

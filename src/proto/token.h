@@ -43,3 +43,7 @@ int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key
 // base64url without padding (RFC 4648 section 5).
 void hf_base64url_encode(std::string_view in, std::string *out);
 bool hf_base64url_decode(std::string_view in, std::string *out);
+
+// n random bytes (OpenSSL's generator) as 2n lowercase hex digits: token
+// secrets and the like.
+std::string hf_random_hex(size_t n);

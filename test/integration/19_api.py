@@ -6,25 +6,11 @@ import json
 import os
 import re
 import subprocess
-import threading
 import time
 
 import harness
 import hfwire
 from harness import Relay
-
-
-def in_background(fn, *args):
-    """Runs fn(*args) on a thread; the function returned joins it and
-    gives fn's result."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(fn(*args)))
-    thread.start()
-
-    def join():
-        thread.join(20)
-        return result[0]
-    return join
 
 
 def online(relay, device, account="alice"):
@@ -37,7 +23,7 @@ def test_send_to_online_offline_and_every_device():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")
     # Answered once the phone has acknowledged it: the call waits meanwhile.
-    call = in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "bookmarked"})
+    call = harness.in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "bookmarked"})
     msg = phone.expect(hfwire.DELIVER)
     assert msg["payload"] == b"bookmarked" and msg["from"] == "@backend", msg
     phone.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
@@ -49,7 +35,7 @@ def test_send_to_online_offline_and_every_device():
     tablet = online(relay, "tablet")
     assert tablet.expect(hfwire.DELIVER)["payload"] == b"\x00\x01\x02\xff"
     tablet.send(hfwire.DELIVER_ACK, [("upto", 1)])
-    call = in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "*", "data": "to all"})
+    call = harness.in_background(relay.api, "POST", "/v1/accounts/alice/messages", {"to": "*", "data": "to all"})
     for dev in (phone, tablet):
         got = dev.expect(hfwire.DELIVER)
         assert got["payload"] == b"to all" and got["from"] == "@backend"
@@ -282,7 +268,7 @@ def test_status_and_drain():
 def test_handoffctl():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")
-    call = in_background(relay.ctl, "send", "alice", "phone", "from the shell", "--id", "7")
+    call = harness.in_background(relay.ctl, "send", "alice", "phone", "from the shell", "--id", "7")
     got = phone.expect(hfwire.DELIVER)
     assert (got["payload"], got["from"], got["id"]) == (b"from the shell", "@backend", 7), got
     phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])

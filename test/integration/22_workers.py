@@ -12,7 +12,6 @@ import signal
 import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -217,7 +216,7 @@ def test_the_api_reaches_every_workers_accounts_with_their_own_stores():
         phones.append(phone)
         # Live, whichever worker holds the account: the call waits for
         # the phone's acknowledgement.
-        call = in_background(relay.api, "POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "hi"})
+        call = harness.in_background(relay.api, "POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "hi"})
         deliver = phone.expect(hfwire.DELIVER)
         assert (deliver["payload"], deliver["from"]) == (b"hi", "@backend"), deliver
         phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
@@ -276,18 +275,6 @@ def test_an_api_call_for_a_worker_that_is_down_is_answered_503():
     assert status == 202, body
     assert relay.proc.wait(20) == 0
     assert relay.log().count("draining: telling") == WORKERS, relay.log()
-
-
-def in_background(fn, *args):
-    """Runs fn(*args) on a thread; the function returned joins it."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(fn(*args)))
-    thread.start()
-
-    def join():
-        thread.join(20)
-        return result[0]
-    return join
 
 
 def healthz(relay):

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -57,6 +58,19 @@ def metric_value(text, series):
     m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.M)
     assert m, "no series %s" % series
     return float(m.group(1))
+
+
+def in_background(fn, *args):
+    """Runs fn(*args) on a thread; the function returned joins it and
+    gives fn's result."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(fn(*args)))
+    thread.start()
+
+    def join():
+        thread.join(20)
+        return result[0]
+    return join
 
 
 def wait_until(predicate, timeout, what):

@@ -1,4 +1,5 @@
 #include "core/shell/dev.h"
+#include "proto/token.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -128,15 +129,7 @@ bool make_certificates(const std::string &dir, std::string *err)
 // 32 random bytes, as hex, in a file only its owner reads.
 bool write_random_secret(const std::string &path, std::string *err)
 {
-    unsigned char secret[32];
-    RAND_bytes(secret, sizeof secret);
-    std::string hex;
-    for (unsigned char b : secret) {
-        char two[3];
-        snprintf(two, sizeof two, "%02x", b);
-        hex += two;
-    }
-    return write_text(path, hex + "\n", 0600, err);
+    return write_text(path, hf_random_hex(32) + "\n", 0600, err);
 }
 
 std::string dev_config(int port_base, const std::string &store_path)

@@ -2,7 +2,6 @@
 
 #include <event2/util.h>
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -21,6 +20,7 @@
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
 #include "proto/clock.h"
+#include "proto/token.h"
 
 namespace
 {
@@ -113,21 +113,6 @@ int listen_socket(const std::string &address, std::string *err)
         return -1;
     }
     return fd;
-}
-
-// 32 random bytes in hex: what proves an API call handed on comes from
-// worker 0. Only the box's processes have it (in memory, from the fork).
-std::string random_secret()
-{
-    unsigned char bytes[32];
-    RAND_bytes(bytes, sizeof bytes);
-    std::string hex;
-    for (unsigned char b : bytes) {
-        char pair[3];
-        snprintf(pair, sizeof pair, "%02x", b);
-        hex += pair;
-    }
-    return hex;
 }
 
 // In the child: one worker, until it stops. ready_fd (or -1) hears "" once
@@ -389,7 +374,9 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
 {
     supervisor s;
     s.cfg = cfg;
-    s.cfg.worker_api_secret = random_secret();
+    // What proves an API call handed on comes from worker 0: only the box's
+    // processes have it (in memory, from the fork).
+    s.cfg.worker_api_secret = hf_random_hex(32);
     s.workers = workers;
     sigemptyset(&s.signals);
     for (int sig : {SIGCHLD, SIGHUP, SIGTERM, SIGINT})
