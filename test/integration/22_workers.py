@@ -147,6 +147,27 @@ def test_sigterm_drains_every_worker_and_removes_the_pidfile():
     assert not os.path.exists(pidfile)
 
 
+def test_a_detached_start_returns_once_every_worker_serves():
+    """As the init script starts it: handoffd without -f returns when the
+    box serves (no worker keeps the pipe its parent reads to the end)."""
+    relay = workers_relay(start=False)
+    pidfile = os.path.join(relay.dir, "handoffd.pid")
+    with open(relay.log_path, "a") as log:
+        out = subprocess.run([harness.HANDOFFD, "-c", relay.config, "-p", pidfile], stdout=log, stderr=log,
+                             timeout=30)
+    assert out.returncode == 0, relay.log()
+    with open(pidfile) as f:
+        supervisor = int(f.read())
+    try:
+        with open("/proc/%d/task/%d/children" % (supervisor, supervisor)) as f:
+            assert len(f.read().split()) == WORKERS
+        for port, account in accounts_by_worker(relay).items():
+            relay.conn(port).hello(relay.token(account, "pc"))
+    finally:
+        os.kill(supervisor, signal.SIGTERM)
+    harness.wait_until(lambda: not os.path.exists(pidfile), 20, "the detached box to stop")
+
+
 def test_workers_stop_when_their_supervisor_is_killed():
     relay = workers_relay()
     pids = worker_pids(relay)

@@ -52,6 +52,7 @@ struct supervisor {
     sigset_t signals;                       // blocked here, waited for; unblocked in each worker
     std::vector<worker> children;
     bool stopping = false;
+    int report_fd = -1; // detached: the pipe the waiting parent reads to its end; no worker may keep it
 };
 
 // host:port with port + k; "" stays "".
@@ -125,6 +126,8 @@ int listen_socket(const std::string &address, std::string *err)
     if (getppid() != supervisor_pid)
         _exit(1);
     sigprocmask(SIG_UNBLOCK, &s->signals, nullptr);
+    if (s->report_fd >= 0)
+        close(s->report_fd); // the parent returns when the supervisor says so, not when every worker has gone
     auto d = std::make_unique<hf_daemon>();
     d->cfg = hf_worker_config(s->cfg, k, s->workers);
     d->inherited_allocator_fd = s->allocator_fd;
@@ -378,6 +381,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
     // processes have it (in memory, from the fork).
     s.cfg.worker_api_secret = hf_random_hex(32);
     s.workers = workers;
+    s.report_fd = options.report_fd;
     sigemptyset(&s.signals);
     for (int sig : {SIGCHLD, SIGHUP, SIGTERM, SIGINT})
         sigaddset(&s.signals, sig);
