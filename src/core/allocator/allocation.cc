@@ -1,7 +1,5 @@
 #include "core/allocator/allocation.h"
 
-#include <cstdlib>
-
 #include <openssl/crypto.h>
 
 #include "core/common/log.h"
@@ -78,9 +76,9 @@ std::vector<hf_rendezvous_server> worker_candidates(const std::vector<std::strin
 
 int hf_allocation_worker(const hf_config &cfg, const std::string &account)
 {
-    std::vector<hf_rendezvous_server> workers = worker_candidates(cfg.worker_addresses);
-    std::vector<size_t> first = hf_rendezvous_rank(account, workers, 1);
-    return first.empty() ? -1 : atoi(workers[first[0]].id.c_str() + 1); // its name is "w<k>"
+    // Every worker has a device address, so the candidates' order is the workers'.
+    std::vector<size_t> first = hf_rendezvous_rank(account, worker_candidates(cfg.worker_addresses), 1);
+    return first.empty() ? -1 : int(first[0]);
 }
 
 bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)

@@ -427,6 +427,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
     hf_log(HF_LOG_INFO, "handoffd %s: %d workers ready (devices on %s and the %d ports after it)", PACKAGE_VERSION,
            workers, cfg.listen_device.c_str(), workers - 1);
     hf_detach_ready(options.report_fd);
+    s.report_fd = -1; // closed: a worker restarted later must not close what now has its number
     supervise(&s);
     hf_log(HF_LOG_INFO, "stopped: every worker has exited");
     if (!options.pidfile.empty())
