@@ -11,14 +11,6 @@ import harness
 from harness import Relay
 
 
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-
-
 def test_background_start_reports_success_and_writes_pidfile():
     relay = Relay(**{"store.module": "lmdb"})
     pidfile = os.path.join(relay.dir, "handoffd.pid")
@@ -35,7 +27,7 @@ def test_background_start_reports_success_and_writes_pidfile():
         assert code == 0, err
     finally:
         os.kill(pid, signal.SIGTERM)
-    harness.wait_until(lambda: not pid_alive(pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z", 15,
+    harness.wait_until(lambda: not harness.pid_alive(pid) or open("/proc/%d/stat" % pid).read().split()[2] == "Z", 15,
                        "the daemon to exit")
     assert not os.path.exists(pidfile)
 

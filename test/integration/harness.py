@@ -73,6 +73,15 @@ def in_background(fn, *args):
     return join
 
 
+def pid_alive(pid):
+    """True while pid is a process (a zombie not yet reaped counts)."""
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

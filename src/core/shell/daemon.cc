@@ -140,18 +140,31 @@ void on_presence_timer(evutil_socket_t, short, void *arg)
     hf_devices_refresh_presence(&static_cast<hf_daemon *>(arg)->server);
 }
 
+// How long a drained daemon still runs to answer the scrapes it accepted.
+const uint64_t scrape_grace_ms = 100;
+
+// The end of a drain: the metrics socket is let go first (in a box the
+// other workers' copies take the next scrapes), then the loop runs a
+// moment more so a scrape already taken is answered, not cut.
+void finish_drain(hf_daemon *d)
+{
+    hf_metrics_stop_listening(&d->metrics);
+    timeval tv = hf_timeval_ms(scrape_grace_ms);
+    event_base_loopexit(d->base.get(), &tv);
+}
+
 void on_stop_timer(evutil_socket_t, short, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
     if (d->server.online.devices.empty()) {
         hf_log(HF_LOG_INFO, "drained: every device has left");
-        event_base_loopexit(d->base.get(), nullptr);
+        finish_drain(d);
         return;
     }
     if (hf_mono_ms() >= d->stop_deadline_ms) {
         hf_log(HF_LOG_WARNING, "drain.timeout passed with %zu devices still connected; closing them",
                d->server.online.devices.size());
-        event_base_loopexit(d->base.get(), nullptr);
+        finish_drain(d);
         return;
     }
     timeval tv = hf_timeval_ms(drain_poll_ms);

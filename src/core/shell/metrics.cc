@@ -222,7 +222,8 @@ bool bind_metrics(hf_metrics *d, const std::string &address, std::string *err)
     if (host.size() > 2 && host.front() == '[')
         host = host.substr(1, host.size() - 2);
     int port = atoi(address.c_str() + colon + 1);
-    if (evhttp_bind_socket(d->http.get(), host.c_str(), uint16_t(port)) != 0) {
+    d->listening = evhttp_bind_socket_with_handle(d->http.get(), host.c_str(), uint16_t(port));
+    if (!d->listening) {
         *err = "cannot listen for metrics on " + address + " (port in use? set metrics.listen, or \"\" to turn off)";
         return false;
     }
@@ -406,6 +407,14 @@ void hf_metrics_totals(hf_metrics *d, hf_metrics_sample *total, int *workers_up)
         *workers_up += worker_up(w) ? 1 : 0;
 }
 
+void hf_metrics_stop_listening(hf_metrics *d)
+{
+    if (!d->listening)
+        return;
+    evhttp_del_accept_socket(d->http.get(), d->listening); // closes this process's copy of the socket
+    d->listening = nullptr;
+}
+
 std::string hf_metrics_render(hf_metrics *d)
 {
     if (d->box)
@@ -436,7 +445,8 @@ bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
         return false;
     }
     if (d->inherited_fd >= 0) {
-        if (evhttp_accept_socket(d->http.get(), d->inherited_fd) != 0) {
+        d->listening = evhttp_accept_socket_with_handle(d->http.get(), d->inherited_fd);
+        if (!d->listening) {
             *err = "cannot take the metrics socket the supervisor opened";
             return false;
         }

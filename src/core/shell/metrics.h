@@ -29,6 +29,7 @@ struct hf_metrics {
     hf_box *box = nullptr; // a worker's: the box it publishes to and reads (worker index in cfg)
     int inherited_fd = -1; // a worker's: the metrics socket the supervisor opened (-1: bind metrics.listen)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
+    evhttp_bound_socket *listening = nullptr;                // http's socket, until hf_metrics_stop_listening
     hf_event_ptr publish_timer;                              // a worker's: its sample to the box, every second
     int64_t queue_depth = -1;                                // the store's last answer; -1 before any
     int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op
@@ -38,6 +39,11 @@ struct hf_metrics {
 // worker takes up the counters its slot holds from before a restart (so
 // the box's counters never go back), and starts publishing.
 bool hf_metrics_start(hf_metrics *m, event_base *base, std::string *err);
+
+// Takes no more scrapes; those already accepted are still answered. A
+// drained worker calls it before it exits, so the scrapes it took are not
+// cut and the next ones go to the workers still running.
+void hf_metrics_stop_listening(hf_metrics *m);
 
 // The sums /metrics shows (this process's numbers, or the box's) and, in
 // a box, how many workers are up.
