@@ -16,9 +16,10 @@ struct bench_options {
     std::vector<std::string> servers; // device listeners; storm moves devices to the second
     std::vector<std::string> sources; // local addresses to spread connections over
     std::string ca, server_name, secret_file, key_id = "k1";
-    std::string websocket;      // browser devices: the WebSocket path to upgrade to ("" for native TLS)
-    std::string account;        // drain: the account to queue for or receive (default: a fresh one)
-    std::string phase = "both"; // drain: queue, receive or both
+    std::string websocket;        // browser devices: the WebSocket path to upgrade to ("" for native TLS)
+    std::string account;          // drain: the account to queue for or receive (default: a fresh one)
+    std::string phase = "both";   // drain: queue, receive or both
+    int worker = -1, workers = 0; // --worker K/N: only accounts worker K of N workers holds
     uint64_t connections = 1000;
     uint64_t pairs = 1;
     uint64_t devices = 10;
@@ -53,6 +54,11 @@ struct bench_ctx {
 
 // The next source address, round robin; null when none were given.
 const char *bench_next_source(bench_ctx *ctx);
+
+// The name of an account this run uses: base, or with --worker K/N the
+// first of base.1, base.2, ... that worker K holds (a box's workers refuse
+// the accounts of the others with wrong_server).
+std::string bench_account(const bench_ctx *ctx, const std::string &base);
 
 // A signed token for account/device, valid for a day.
 std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device);

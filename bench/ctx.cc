@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "bench/bench.h"
+#include "core/allocator/rendezvous.h"
 #include "proto/token.h"
 #include "proto/clock.h"
 
@@ -11,6 +12,17 @@ const char *bench_next_source(bench_ctx *ctx)
     if (ctx->opt.sources.empty())
         return nullptr;
     return ctx->opt.sources[ctx->next_source++ % ctx->opt.sources.size()].c_str();
+}
+
+std::string bench_account(const bench_ctx *ctx, const std::string &base)
+{
+    if (ctx->opt.workers <= 0)
+        return base;
+    for (int n = 1;; n++) {
+        std::string name = base + "." + std::to_string(n);
+        if (hf_rendezvous_worker(name, ctx->opt.workers) == ctx->opt.worker)
+            return name;
+    }
 }
 
 std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device)

@@ -44,7 +44,8 @@ void usage(FILE *out)
                  "                        the CPU time of every --pid given (a flow across servers)\n"
                  "  --store-pid PID       a store process (Redis) whose CPU per message pairs reports;\n"
                  "                        may be given once per process (a cluster)\n"
-                 "  --timeout S           give up after S seconds (120)\n");
+                 "  --timeout S           give up after S seconds (120)\n"
+                 "  --worker K/N          a box of N workers (--server: worker K's port): accounts worker K holds\n");
 }
 
 bool parse_number(const char *name, const char *text, double *out)
@@ -85,6 +86,7 @@ int parse(int argc, char **argv, bench_options *o)
         opt_sources,
         opt_account,
         opt_phase,
+        opt_worker,
         opt_metrics,
         opt_store_file,
         opt_websocket
@@ -99,6 +101,7 @@ int parse(int argc, char **argv, bench_options *o)
         {"websocket", required_argument, nullptr, opt_websocket},
         {"account", required_argument, nullptr, opt_account},
         {"phase", required_argument, nullptr, opt_phase},
+        {"worker", required_argument, nullptr, opt_worker},
         {"connections", required_argument, nullptr, 'n'},
         {"pairs", required_argument, nullptr, 'k'},
         {"devices", required_argument, nullptr, 'd'},
@@ -162,6 +165,13 @@ int parse(int argc, char **argv, bench_options *o)
             break;
         case opt_phase:
             o->phase = optarg;
+            break;
+        case opt_worker:
+            if (sscanf(optarg, "%d/%d", &o->worker, &o->workers) != 2 || o->workers < 1 || o->worker < 0 ||
+                o->worker >= o->workers) {
+                fprintf(stderr, "handoff-bench: --worker wants K/N with 0 <= K < N, got \"%s\"\n", optarg);
+                return 2;
+            }
             break;
         case 'n':
             o->connections = uint64_t(v);

@@ -85,7 +85,7 @@ int bench_drain(bench_ctx *ctx)
     s.fleet.scenario = &events;
     s.fleet.owner = &s;
     s.seen.assign(o.count, false);
-    std::string account = o.account.empty() ? ctx->run_id + "-d" : o.account;
+    std::string account = o.account.empty() ? bench_account(ctx, ctx->run_id + "-d") : o.account;
     bench_report r;
     r.scenario = "drain";
     bench_report_text(&r, "account", account);

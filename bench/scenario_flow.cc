@@ -200,7 +200,7 @@ int bench_pairs(bench_ctx *ctx)
     setup(&f, ctx);
     const bench_options &o = ctx->opt;
     for (uint64_t i = 0; i < o.pairs; i++) {
-        std::string account = ctx->run_id + "-p" + std::to_string(i);
+        std::string account = bench_account(ctx, ctx->run_id + "-p" + std::to_string(i));
         bench_device *sender = add(&f, account, "s");
         // Given two servers, each receiver is on the second: a flow across servers.
         add(&f, account, "r")->home = o.servers.size() > 1 ? 1 : 0;
@@ -219,7 +219,7 @@ int bench_fanout(bench_ctx *ctx)
     flow f;
     setup(&f, ctx);
     const bench_options &o = ctx->opt;
-    std::string account = ctx->run_id + "-f";
+    std::string account = bench_account(ctx, ctx->run_id + "-f");
     bench_device *sender = add(&f, account, "s");
     for (uint64_t i = 0; i < o.devices; i++)
         add(&f, account, "r" + std::to_string(i));

@@ -29,7 +29,7 @@ int bench_idle(bench_ctx *ctx)
     fleet.ctx = ctx;
     fleet.scenario = &events;
     for (uint64_t i = 0; i < o.connections; i++)
-        bench_fleet_add(&fleet, ctx->run_id + "-i" + std::to_string(i), "d");
+        bench_fleet_add(&fleet, bench_account(ctx, ctx->run_id + "-i" + std::to_string(i)), "d");
     uint64_t rss_before = o.pid ? bench_rss_kib(o.pid) : 0;
     uint64_t cpu_before = o.pid ? bench_cpu_us(o.pid) : 0;
     double seconds = bench_fleet_connect_all(&fleet);

@@ -109,7 +109,8 @@ int bench_storm(bench_ctx *ctx)
     s.fleet.owner = &s;
     uint64_t accounts = (o.connections + 1) / 2;
     for (uint64_t i = 0; i < accounts * 2; i++) {
-        bench_device *d = bench_fleet_add(&s.fleet, ctx->run_id + "-s" + std::to_string(i / 2), i % 2 ? "y" : "x");
+        bench_device *d = bench_fleet_add(&s.fleet, bench_account(ctx, ctx->run_id + "-s" + std::to_string(i / 2)),
+                                          i % 2 ? "y" : "x");
         d->index = i;
     }
     s.got.assign(s.fleet.devices.size(), 0);

@@ -209,7 +209,7 @@ bench_soak *bench_soak_start(bench_ctx *ctx, const uint64_t *delivered)
             slot->dev.ctx = ctx;
             slot->dev.events = &churn_events;
             slot->dev.owner = slot.get();
-            slot->dev.account = ctx->run_id + "-churn";
+            slot->dev.account = bench_account(ctx, ctx->run_id + "-churn");
             slot->dev.device = "c" + std::to_string(i);
             slot->leave = event_new(ctx->base, -1, 0, leave, slot.get());
             s->slots.push_back(std::move(slot));

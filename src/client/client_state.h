@@ -69,6 +69,7 @@ struct hf_client {
     size_t allocators_tried = 0; // in this round
     std::vector<std::string> addresses;
     size_t address_index = 0;
+    bool addresses_fresh = false; // the allocator's answer of this round, not one kept since a WELCOME
     uint32_t backoff_attempt = 0;
     uint64_t retry_floor_ms = 0; // the next backoff waits at least this (a refusal's retry_ms)
 

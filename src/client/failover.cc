@@ -123,10 +123,16 @@ void link_failed(hf_client *c, int code, const char *why)
     }
     trace(c, "%s %s failed: %s", c->role == link_role::allocator ? "allocator" : "server", c->link_address.c_str(),
           why);
-    if (c->role == link_role::allocator)
+    if (c->role == link_role::allocator) {
         allocate(c);
-    else
+    } else if (code == HF_ERR_WRONG_SERVER && !c->addresses_fresh) {
+        // The box's workers changed since the list was given: the rest of
+        // it is as old, so ask the allocators now rather than after a backoff.
+        c->allocators_tried = 0;
+        allocate(c);
+    } else {
         connect_next_server(c);
+    }
 }
 
 int error_of(hf_link_failure failure)

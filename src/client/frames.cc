@@ -57,6 +57,7 @@ void on_alloc_resp(hf_client *c, const hf_msg *m)
 {
     c->addresses.assign(m->addresses, m->addresses + m->address_count);
     c->address_index = 0;
+    c->addresses_fresh = true;
     c->permanent_error = 0; // an allocator that answered is reachable and trusted
     take_backoff_hints(c, m);
     std::string list;
@@ -79,6 +80,7 @@ void on_welcome(hf_client *c, const hf_msg *m)
     c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
     c->backoff_attempt = 0;
     c->allocators_tried = 0;
+    c->addresses_fresh = false;
     c->server_features = hf_msg_has(m, HF_TAG_FEATURES) ? m->features : 0; // before on_state hears CONNECTED
     c->max_payload = hf_msg_has(m, HF_TAG_MAX_PAYLOAD)   ? size_t(m->max_payload)
                      : c->max_frame > HF_DELIVER_RESERVE ? c->max_frame - HF_DELIVER_RESERVE

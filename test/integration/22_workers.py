@@ -83,6 +83,14 @@ def test_an_accounts_devices_meet_on_one_worker_and_every_worker_serves():
         assert deliver["payload"] == b"live on %d" % port, deliver
         phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
         assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.DELIVERED
+    # A device with an out-of-date list, at a worker that does not hold
+    # its account, is told which one does and sent back to the allocator.
+    (port, account), (other_port, _) = sorted(homes.items())
+    stray = relay.conn(other_port)
+    stray.send(hfwire.HELLO, [("token", relay.token(account, "tablet")), ("version_min", 1), ("version_max", 1)])
+    error = stray.expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["wrong_server"], error
+    assert "is held by worker 0 (127.0.0.1:%d)" % port in error["text"], error
 
 
 def test_a_killed_worker_comes_back_and_delivers_what_it_acknowledged():
@@ -182,6 +190,7 @@ def test_sighup_reloads_certificates_in_every_worker():
     subprocess.run([harness.HANDOFFD, "--dev", "--dev-dir", fresh, "-t"], check=True, stdout=subprocess.DEVNULL)
     for name in ("server.pem", "server.key"):
         shutil.copy(os.path.join(fresh, name), os.path.join(relay.secrets_dir, name))
+    homes = [account for _, account in sorted(accounts_by_worker(relay).items())]
     relay.proc.send_signal(signal.SIGHUP)
     harness.wait_until(lambda: relay.log().count("reloaded ") == WORKERS, 5, "every worker's reload")
     for k in range(WORKERS):
@@ -190,7 +199,7 @@ def test_sighup_reloads_certificates_in_every_worker():
             assert False, "worker %d still has the old certificate" % k
         except ssl.SSLCertVerificationError:
             pass
-        hfwire.Conn(relay.device_port + k, os.path.join(fresh, "ca.pem")).hello(relay.token("alice", "pc%d" % k))
+        hfwire.Conn(relay.device_port + k, os.path.join(fresh, "ca.pem")).hello(relay.token(homes[k], "pc"))
 
 
 def test_a_config_error_is_said_once_with_its_file_and_line():
@@ -206,8 +215,8 @@ def test_a_config_error_is_said_once_with_its_file_and_line():
     relay.proc.send_signal(signal.SIGHUP)
     harness.wait_until(lambda: "reload refused" in relay.log(), 5, "the refusal")
     assert relay.log().count("reload refused") == 1, relay.log()
-    for k in range(WORKERS):
-        relay.conn(relay.device_port + k).hello(relay.token("alice", "pc%d" % k))
+    for port, account in accounts_by_worker(relay).items():
+        relay.conn(port).hello(relay.token(account, "pc"))
 
 
 def loopback_api_port(relay, k):

@@ -89,6 +89,25 @@ void weights_shift_share(void **)
     assert_in_range(heavy, 14500, 15500); // 3/4 of 20000
 }
 
+// A box's workers: one more worker takes accounts only to itself, one
+// fewer moves only the last worker's, and every worker gets a share.
+void a_workers_change_moves_only_what_it_must(void **)
+{
+    assert_int_equal(hf_rendezvous_worker("alice", 0), -1);
+    assert_int_equal(hf_rendezvous_worker("alice", 1), 0);
+    int on_new = 0;
+    for (int a = 0; a < 3000; a++) {
+        std::string account = "user" + std::to_string(a);
+        int two = hf_rendezvous_worker(account, 2), three = hf_rendezvous_worker(account, 3);
+        assert_in_range(two, 0, 1);
+        if (three != two) {
+            assert_int_equal(three, 2);
+            on_new++;
+        }
+    }
+    assert_in_range(on_new, 800, 1200); // a third of 3000
+}
+
 } // namespace
 
 int main(void)
@@ -99,6 +118,7 @@ int main(void)
         cmocka_unit_test(balance_across_equal_servers),
         cmocka_unit_test(only_the_dead_servers_accounts_move),
         cmocka_unit_test(weights_shift_share),
+        cmocka_unit_test(a_workers_change_moves_only_what_it_must),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

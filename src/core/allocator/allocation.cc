@@ -76,9 +76,7 @@ std::vector<hf_rendezvous_server> worker_candidates(const std::vector<std::strin
 
 int hf_allocation_worker(const hf_config &cfg, const std::string &account)
 {
-    // Every worker has a device address, so the candidates' order is the workers'.
-    std::vector<size_t> first = hf_rendezvous_rank(account, worker_candidates(cfg.worker_addresses), 1);
-    return first.empty() ? -1 : int(first[0]);
+    return hf_rendezvous_worker(account, int(cfg.worker_addresses.size()));
 }
 
 bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)

@@ -46,3 +46,12 @@ std::vector<size_t> hf_rendezvous_rank(std::string_view key, const std::vector<h
         ranked.push_back(scored[i].second);
     return ranked;
 }
+
+int hf_rendezvous_worker(std::string_view account, int workers)
+{
+    std::vector<hf_rendezvous_server> named;
+    for (int k = 0; k < workers; k++)
+        named.push_back({"w" + std::to_string(k), "", 1});
+    std::vector<size_t> first = hf_rendezvous_rank(account, named, 1);
+    return first.empty() ? -1 : int(first[0]);
+}

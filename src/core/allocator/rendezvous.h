@@ -25,3 +25,9 @@ double hf_rendezvous_score(std::string_view key, const hf_rendezvous_server &s);
 // Ties (equal scores) go to the smaller id, so the order is total.
 std::vector<size_t> hf_rendezvous_rank(std::string_view key, const std::vector<hf_rendezvous_server> &servers,
                                        size_t max_count);
+
+// The worker (0 to workers - 1) that holds account in a box of workers
+// ranked as equal servers named "w0", "w1", ...: it depends on the count
+// alone, so the store layout on disk can be checked against it. -1 for
+// no workers.
+int hf_rendezvous_worker(std::string_view account, int workers);

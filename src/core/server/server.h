@@ -3,6 +3,7 @@
 // shell fills it in at start; the server part's units reach each other's
 // state only through it.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ struct hf_server {
     // The other servers' addresses as the allocators last listed them (for
     // GOAWAY).
     std::vector<std::string> peer_addresses;
+    // A worker of a box whose workers keep stores of their own: the worker
+    // an account is held by (set by the shell; empty: any server will do).
+    // A HELLO anywhere else would split the account over two stores.
+    std::function<int(const std::string &account)> home_worker;
 };
 
 // A store call's completion that only logs a failure; what names the call

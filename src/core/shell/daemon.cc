@@ -406,6 +406,8 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         hf_box_set_api_port(d->box, d->cfg.worker_index, port);
         d->api.home_port = api_home_port;
     }
+    if (d->cfg.worker_index >= 0 && !d->cfg.worker_store_shared)
+        d->server.home_worker = [d](const std::string &account) { return hf_allocation_worker(d->cfg, account); };
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
         return false;
 
