@@ -141,6 +141,8 @@ typedef void (*hf_store_enqueue_cb)(void *arg, int status, uint64_t seq, int ack
 typedef void (*hf_store_fetch_cb)(void *arg, int status, const struct hf_store_msg *msgs, size_t count);
 typedef void (*hf_store_done_cb)(void *arg, int status);
 typedef void (*hf_store_devices_cb)(void *arg, int status, const char *const *devices, size_t count);
+typedef void (*hf_store_each_device_cb)(void *arg, int status, const char *const *accounts, const char *const *devices,
+                                        size_t count);
 typedef void (*hf_store_presence_cb)(void *arg, int status, const char *server_id);
 
 /* What a store knows of one device (hf_store_ops.device_state). */
@@ -215,6 +217,21 @@ struct hf_store_ops {
      * for none), read on every HELLO: cheaper than device_state. */
     void (*revocation)(void *store, const char *account, const char *device,
                        void (*cb)(void *arg, int status, uint64_t not_before_ms, int revoked), void *arg);
+    /* Optional, for a store each worker of a box has to itself, whose
+     * accounts move when `workers` changes: up to max (account, device)
+     * pairs the store holds anything for, in the store's order, after the
+     * pair (after_account, after_device) ("", "": from the first). Fewer
+     * than max: there are no more. */
+    void (*each_device)(void *store, const char *after_account, const char *after_device, uint32_t max,
+                        hf_store_each_device_cb cb, void *arg);
+    /* Optional, with each_device: moves everything the store holds for the
+     * device (its record and revocation, its queue with its seqs, collapse
+     * keys and de-duplication records) into `into`, an open instance of
+     * the same module, replacing what `into` held for it; once that is
+     * durable there, drops it here. Done again after a crash, it moves
+     * what is still here. */
+    void (*move_device)(void *store, void *into, const char *account, const char *device, hf_store_done_cb cb,
+                        void *arg);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

@@ -32,6 +32,7 @@
 #include "modules/syncer.h"
 #include "modules/record.h"
 #include "modules/tail_cache.h"
+#include "modules/lmdb_move.h"
 #include "modules/lmdb_queue.h"
 #include "modules/lmdb_window.h"
 
@@ -511,6 +512,8 @@ const hf_store_ops lmdb_ops = {
     local_kick<lmdb_store>,
     nullptr, // watch: one server sees every change itself
     store_revocation,
+    store_each_device,
+    store_move_device,
 };
 
 } // namespace

@@ -291,6 +291,8 @@ const hf_store_ops memory_ops = {
     local_kick<memory_store>,
     nullptr, // watch: one server sees every change itself
     store_revocation,
+    nullptr, // each_device: nothing outlives the process to move
+    nullptr, // move_device
 };
 
 } // namespace

@@ -632,11 +632,28 @@ void store_close(void *store)
 }
 
 const hf_store_ops redis_ops = {
-    sizeof(hf_store_ops), store_open,         store_close,          store_enqueue,
-    store_fetch,          store_ack,          store_add_device,     store_list_devices,
-    store_expire,         store_presence_set, store_presence_clear, store_presence_lookup,
-    store_notify,         store_depth,        store_usage,          store_device_state,
-    store_set_revocation, store_kick,         store_watch,          store_revocation,
+    sizeof(hf_store_ops),
+    store_open,
+    store_close,
+    store_enqueue,
+    store_fetch,
+    store_ack,
+    store_add_device,
+    store_list_devices,
+    store_expire,
+    store_presence_set,
+    store_presence_clear,
+    store_presence_lookup,
+    store_notify,
+    store_depth,
+    store_usage,
+    store_device_state,
+    store_set_revocation,
+    store_kick,
+    store_watch,
+    store_revocation,
+    nullptr, // each_device: every worker shares the store, nothing moves
+    nullptr, // move_device
 };
 
 } // namespace

@@ -234,6 +234,76 @@ void a_failed_window_gives_no_seq_again(void **)
     assert_true((f.fetch_all() == std::vector<uint64_t>{1, 3}));
 }
 
+struct pairs_seen {
+    std::vector<std::string> keys; // "account/device"
+};
+
+void on_each_device(void *arg, int status, const char *const *accounts, const char *const *devices, size_t count)
+{
+    assert_int_equal(status, HF_STORE_OK);
+    for (size_t i = 0; i < count; i++)
+        static_cast<pairs_seen *>(arg)->keys.push_back(std::string(accounts[i]) + "/" + devices[i]);
+}
+
+void on_moved(void *arg, int status)
+{
+    *static_cast<int *>(arg) = status;
+}
+
+void on_revocation(void *arg, int, uint64_t not_before_ms, int)
+{
+    *static_cast<uint64_t *>(arg) = not_before_ms;
+}
+
+// A workers change: a device's queue (with its seqs), its record and
+// revocation, and its dedup records go to the other environment, and
+// nothing of it stays behind.
+void a_device_moves_whole_to_another_environment(void **)
+{
+    fixture from(0), to(0);
+    from.host.sender_waits = to.host.sender_waits = 1;
+    answer one, two;
+    from.enqueue(1, "one", &one);
+    from.enqueue(2, "two", &two);
+    from.run(5000, &two);
+    from.ops->ack(from.store, "alice", "phone", one.seq, on_done, nullptr);
+    from.ops->add_device(from.store, "alice", "tablet", on_done, nullptr);
+    from.ops->set_revocation(from.store, "alice", "tablet", 123, 0, on_done, nullptr);
+    from.run(100);
+    pairs_seen before;
+    from.ops->each_device(from.store, "", "", 10, on_each_device, &before);
+    assert_true((before.keys == std::vector<std::string>{"alice/phone", "alice/tablet"}));
+    pairs_seen paged; // one a page: after the first, the second
+    from.ops->each_device(from.store, "alice", "phone", 1, on_each_device, &paged);
+    assert_true((paged.keys == std::vector<std::string>{"alice/tablet"}));
+    int moved[2] = {-1, -1};
+    from.ops->move_device(from.store, to.store, "alice", "phone", on_moved, &moved[0]);
+    from.ops->move_device(from.store, to.store, "alice", "tablet", on_moved, &moved[1]);
+    for (int i = 0; i < 500 && (moved[0] < 0 || moved[1] < 0); i++) {
+        to.run(10);
+        from.run(10);
+    }
+    assert_int_equal(moved[0], HF_STORE_OK);
+    assert_int_equal(moved[1], HF_STORE_OK);
+    assert_true((to.fetch_all() == std::vector<uint64_t>{two.seq}));
+    std::vector<std::string> devices;
+    to.ops->list_devices(to.store, "alice", on_devices, &devices);
+    assert_true((devices == std::vector<std::string>{"tablet"}));
+    uint64_t not_before = 0;
+    to.ops->revocation(to.store, "alice", "tablet", on_revocation, &not_before);
+    assert_int_equal(not_before, 123);
+    answer resent, next;
+    to.enqueue(2, "two", &resent); // a resend is known there too
+    to.enqueue(3, "three", &next); // and seqs go on from the queue's
+    to.run(5000, &next);
+    assert_int_equal(resent.status, HF_STORE_DUPLICATE);
+    assert_int_equal(next.seq, two.seq + 1);
+    pairs_seen left;
+    from.ops->each_device(from.store, "", "", 10, on_each_device, &left);
+    assert_true(left.keys.empty());
+    assert_true(from.fetch_all().empty());
+}
+
 } // namespace
 
 int main(void)
@@ -242,6 +312,7 @@ int main(void)
         cmocka_unit_test(reads_see_the_window_before_it_commits),
         cmocka_unit_test(a_waiting_sender_skips_the_interval),
         cmocka_unit_test(a_failed_window_gives_no_seq_again),
+        cmocka_unit_test(a_device_moves_whole_to_another_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
