@@ -409,5 +409,56 @@ def test_healthz_answers_for_every_worker():
     assert set(answers) == {(503, "draining\n")}, set(answers)
 
 
+
+def relaunch_with_workers(relay, workers):
+    relay.stop()
+    relay.settings["workers"] = workers
+    relay.write_config()
+    relay.launch()
+
+
+def test_a_workers_change_moves_every_queued_message_to_its_new_worker():
+    device = free_block(3)
+    relay = Relay(**{"workers": 2, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device})
+    relay.device_port = device
+    relay.start()
+    accounts = ["user%d" % i for i in range(12)]
+    for account in accounts:
+        pc = relay.conn(port_of(relay, account))
+        pc.hello(relay.token(account, "pc"))
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", account.encode())])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+        pc.close()
+    # Three workers: a third of the accounts now belong to the new one.
+    relaunch_with_workers(relay, 3)
+    moved = re.findall(r"store: laid out for 3 workers \(was 2\): moved (\d+) devices with (\d+) queued", relay.log())
+    assert moved and 0 < int(moved[0][0]) < len(accounts) * 2, relay.log()
+    assert int(moved[0][1]) >= 1, moved
+    homes = {account: port_of(relay, account) for account in accounts}
+    assert len(set(homes.values())) == 3, homes
+    for account in accounts[:6]:
+        phone = relay.conn(homes[account])
+        phone.hello(relay.token(account, "phone"))
+        deliver = phone.expect(hfwire.DELIVER)
+        assert deliver["payload"] == account.encode(), deliver
+        phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
+        phone.send(hfwire.PING, [("id", 1)])
+        phone.expect(hfwire.PONG)  # the acknowledgement is in before it
+        phone.close()
+    # Back to one process: every worker's folder moves into store.path.
+    relaunch_with_workers(relay, 1)
+    assert "store: laid out for 1 workers (was 3)" in relay.log(), relay.log()
+    left = sorted(os.listdir(relay.settings["store.path"]))
+    assert left == ["data.mdb", "lock.mdb", "workers"], left
+    for account in accounts:
+        phone = relay.conn(port_of(relay, account))
+        phone.hello(relay.token(account, "phone"))
+        if account in accounts[:6]:
+            phone.send(hfwire.PING, [("id", 2)])
+            assert phone.expect(hfwire.PONG)["id"] == 2  # nothing delivered twice
+        else:
+            assert phone.expect(hfwire.DELIVER)["payload"] == account.encode()
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

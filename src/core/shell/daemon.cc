@@ -347,6 +347,15 @@ void wire_parts(hf_daemon *d)
 
 } // namespace
 
+hf_store_params hf_store_params_of(const hf_config &cfg)
+{
+    uint64_t dedup_ids = 64;
+    while (dedup_ids < uint64_t(cfg.dedup_ids))
+        dedup_ids <<= 1;
+    return {uint64_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), uint64_t(cfg.dedup_window_ms),
+            cfg.server_id.c_str(), dedup_ids};
+}
+
 bool hf_daemon_start(hf_daemon *d, std::string *err)
 {
     d->base.reset(new_reactor());
@@ -433,11 +442,7 @@ bool start_server(hf_daemon *d, std::string *err)
         !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values, &d->heartbeat_module,
                      &srv.heartbeat.ops, err))
         return false;
-    uint64_t dedup_ids = 64;
-    while (dedup_ids < uint64_t(d->cfg.dedup_ids))
-        dedup_ids <<= 1;
-    hf_store_params params{uint64_t(d->cfg.queue_max_messages), uint64_t(d->cfg.queue_max_bytes),
-                           uint64_t(d->cfg.dedup_window_ms), d->cfg.server_id.c_str(), dedup_ids};
+    hf_store_params params = hf_store_params_of(d->cfg);
     char module_err[256] = "";
     if (srv.store.ops->open(&d->host, &params, d->cfg.store_values.data(), &srv.store.instance, module_err,
                             sizeof module_err) != 0) {

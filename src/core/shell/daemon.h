@@ -77,6 +77,10 @@ struct hf_daemon {
     hf_metrics metrics;
 };
 
+// The limits a store is opened with, from the config (the dedup ring's
+// size rounded up to a power of two, at least 64).
+hf_store_params hf_store_params_of(const hf_config &cfg);
+
 // Loads modules, opens listeners and timers. False and *err on failure.
 bool hf_daemon_start(hf_daemon *d, std::string *err);
 // Runs the reactor until SIGTERM/SIGINT; then closes everything.

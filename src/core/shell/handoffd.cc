@@ -14,6 +14,7 @@
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
 #include "core/shell/dev.h"
+#include "core/shell/rehome.h"
 #include "core/shell/supervisor.h"
 #include "core/common/log.h"
 
@@ -186,7 +187,8 @@ int main(int argc, char **argv)
     if (int workers = hf_workers_wanted(d->cfg); workers > 1)
         return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog});
 
-    bool started = hf_daemon_start(d.get(), &err);
+    // The store laid out for one process, should it have been a box's.
+    bool started = hf_rehome(d->cfg, 1, &err) && hf_daemon_start(d.get(), &err);
     if (started && !o.pidfile.empty() && !hf_write_pidfile(o.pidfile)) {
         err =
             "cannot write pidfile " + o.pidfile + ": " + strerror(errno) + "; check the folder exists and is writable";

@@ -19,14 +19,13 @@
 #include "core/shell/box.h"
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
+#include "core/shell/rehome.h"
 #include "proto/clock.h"
 #include "proto/token.h"
 
 namespace
 {
 
-// store_lmdb's own default store.path, for a config that does not set it.
-const char *const lmdb_default_path = "/var/lib/handoff/lmdb";
 // How long a starting worker may take to say it serves (LMDB opens its
 // map, Redis answers) before the start is given up.
 const int start_timeout_ms = 60000;
@@ -74,25 +73,9 @@ std::string shift_url_port(const std::string &url, int k)
     return url.substr(0, host + 3) + shift_port(url.substr(host + 3, path - host - 3), k) + url.substr(path);
 }
 
-// The store's folder: a setting of the store module's group.
-hf_raw_setting *store_path(hf_config *cfg)
-{
-    for (hf_raw_setting &s : cfg->store.raw)
-        if (s.name == "path")
-            return &s;
-    cfg->store.raw.push_back({"path", lmdb_default_path, true, 0});
-    return &cfg->store.raw.back();
-}
-
 bool store_is_shared(const hf_config &cfg)
 {
     return cfg.store.module == "redis";
-}
-
-// Each worker its own LMDB environment, in a folder of store.path.
-bool folder_per_worker(const hf_config &cfg)
-{
-    return cfg.store.module == "lmdb";
 }
 
 // A listening TCP socket on address, inherited by every worker.
@@ -366,10 +349,8 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
         w.worker_api_secret.clear();
     if (k != 0)
         w.listen_api.clear();
-    if (folder_per_worker(w)) {
-        hf_raw_setting *path = store_path(&w);
-        path->text += "/worker-" + std::to_string(k);
-    }
+    if (hf_store_per_worker(w))
+        hf_store_set_folder(&w, hf_store_worker_folder(hf_store_folder(cfg), k, workers));
     return w;
 }
 
@@ -397,16 +378,9 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
         err = std::string("cannot map the workers' shared metrics: ") + strerror(errno);
         ok = false;
     }
-    // The workers' store folders go inside the configured one.
-    if (ok && folder_per_worker(cfg)) {
-        hf_config probe = cfg;
-        const std::string &path = store_path(&probe)->text;
-        if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-            err = "cannot create store.path " + path + ": " + strerror(errno);
-            ok = false;
-        }
-    }
-    ok = ok && start_all(&s, &err);
+    // The workers' store folders go inside the configured one, laid out
+    // for this many workers before any of them serves.
+    ok = ok && hf_rehome(cfg, workers, &err) && start_all(&s, &err);
     if (ok && !options.pidfile.empty() && !hf_write_pidfile(options.pidfile)) {
         err = "cannot write pidfile " + options.pidfile + ": " + strerror(errno);
         s.stopping = true;

@@ -1,0 +1,352 @@
+#include "core/shell/rehome.h"
+
+#include <dirent.h>
+#include <event2/event.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/allocator/rendezvous.h"
+#include "core/common/log.h"
+#include "core/shell/daemon.h"
+#include "core/shell/module_loader.h"
+#include "proto/clock.h"
+
+namespace
+{
+
+// store_lmdb's own default store.path, for a config that does not set it.
+const char *const lmdb_default_path = "/var/lib/handoff/lmdb";
+const char *const layout_file = "workers";
+const uint32_t page_size = 256; // devices asked for at a time
+
+hf_raw_setting *path_setting(hf_config *cfg)
+{
+    for (hf_raw_setting &s : cfg->store.raw)
+        if (s.name == "path")
+            return &s;
+    cfg->store.raw.push_back({"path", lmdb_default_path, true, 0});
+    return &cfg->store.raw.back();
+}
+
+bool has_environment(const std::string &folder)
+{
+    struct stat st;
+    return stat((folder + "/data.mdb").c_str(), &st) == 0;
+}
+
+// The count the folders were laid out for; -1 when not recorded.
+int recorded_workers(const std::string &root)
+{
+    FILE *f = fopen((root + "/" + layout_file).c_str(), "r");
+    int n = -1;
+    if (f) {
+        if (fscanf(f, "%d", &n) != 1)
+            n = -1;
+        fclose(f);
+    }
+    return n;
+}
+
+bool record_workers(const std::string &root, int workers, std::string *err)
+{
+    std::string path = root + "/" + layout_file, temp = path + ".new";
+    FILE *f = fopen(temp.c_str(), "w");
+    bool ok = f && fprintf(f, "%d\n", workers) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
+        *err = "cannot write " + path + ": " + strerror(errno);
+        unlink(temp.c_str());
+        return false;
+    }
+    return true;
+}
+
+// The folders under root that hold an environment: root's own, and each
+// worker-k's.
+std::vector<std::string> environments_on_disk(const std::string &root)
+{
+    std::vector<std::string> found;
+    if (has_environment(root))
+        found.push_back(root);
+    if (DIR *dir = opendir(root.c_str())) {
+        while (dirent *e = readdir(dir)) {
+            int k;
+            char rest;
+            if (sscanf(e->d_name, "worker-%d%c", &k, &rest) == 1 && k >= 0 && has_environment(root + "/" + e->d_name))
+                found.push_back(root + "/" + e->d_name);
+        }
+        closedir(dir);
+    }
+    return found;
+}
+
+void host_log(void *, int level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hf_vlog(level, module, fmt, ap);
+    va_end(ap);
+}
+
+event_base *host_event_base(void *host)
+{
+    return static_cast<event_base *>(host);
+}
+
+uint64_t host_now_ms(void *)
+{
+    return hf_wall_ms();
+}
+
+// Nothing is connected while the store is laid out: what a store tells
+// the host of devices goes nowhere, and a waiting write is synced at once.
+void host_data_ready(void *, const char *, const char *) {}
+void host_kick(void *, const char *, const char *, int) {}
+void host_presence_changed(void *, const char *, const char *, int) {}
+int host_enqueue_applied(void *, void *, uint64_t)
+{
+    return 1;
+}
+
+struct environment {
+    hf_config cfg; // its values' strings are cfg's
+    std::vector<hf_setting_value> values;
+    void *store = nullptr;
+};
+
+struct mover {
+    const hf_config *cfg = nullptr;
+    event_base *base = nullptr;
+    hf_host_api host{};
+    hf_loaded_module_ptr module;
+    const hf_store_ops *ops = nullptr;
+    std::map<std::string, std::unique_ptr<environment>> open; // by folder
+    uint64_t devices_moved = 0, messages_moved = 0, devices_left = 0;
+};
+
+// Runs the loop until *done: a store may answer at once or later.
+void wait_for(mover *m, const bool *done)
+{
+    while (!*done)
+        event_base_loop(m->base, EVLOOP_ONCE);
+}
+
+environment *environment_of(mover *m, const std::string &folder, std::string *err)
+{
+    if (auto it = m->open.find(folder); it != m->open.end())
+        return it->second.get();
+    auto env = std::make_unique<environment>();
+    env->cfg = *m->cfg;
+    hf_store_set_folder(&env->cfg, folder);
+    if (!hf_config_apply_module_settings(&env->cfg, &env->cfg.store, &m->module->info, &env->values, err))
+        return nullptr;
+    hf_store_params params = hf_store_params_of(env->cfg);
+    char module_err[256] = "";
+    if (m->ops->open(&m->host, &params, env->values.data(), &env->store, module_err, sizeof module_err) != 0) {
+        *err = "cannot open the store in " + folder + " to move its accounts: " + module_err;
+        return nullptr;
+    }
+    return (m->open[folder] = std::move(env)).get();
+}
+
+struct device_page {
+    bool done = false;
+    int status = 0;
+    std::vector<std::pair<std::string, std::string>> devices;
+};
+
+void on_page(void *arg, int status, const char *const *accounts, const char *const *devices, size_t count)
+{
+    auto *page = static_cast<device_page *>(arg);
+    page->status = status;
+    for (size_t i = 0; i < count; i++)
+        page->devices.emplace_back(accounts[i], devices[i]);
+    page->done = true;
+}
+
+struct call {
+    bool done = false;
+    int status = 0;
+    uint64_t messages = 0;
+};
+
+void on_moved(void *arg, int status)
+{
+    auto *c = static_cast<call *>(arg);
+    c->status = status;
+    c->done = true;
+}
+
+void on_state(void *arg, int status, const hf_store_device_state *state)
+{
+    auto *c = static_cast<call *>(arg);
+    c->messages = status == HF_STORE_OK && state ? state->queue_messages : 0;
+    c->done = true;
+}
+
+void move_one(mover *m, environment *from, environment *into, const std::string &account, const std::string &device)
+{
+    call state;
+    if (m->ops->device_state) {
+        m->ops->device_state(from->store, account.c_str(), device.c_str(), on_state, &state);
+        wait_for(m, &state.done);
+    }
+    call moved;
+    m->ops->move_device(from->store, into->store, account.c_str(), device.c_str(), on_moved, &moved);
+    wait_for(m, &moved.done);
+    if (moved.status != HF_STORE_OK) {
+        hf_log(HF_LOG_ERROR, "store: cannot move %s/%s to %s (status %d); it stays where it is until the next start",
+               account.c_str(), device.c_str(), hf_store_folder(into->cfg).c_str(), moved.status);
+        m->devices_left++;
+        return;
+    }
+    m->devices_moved++;
+    m->messages_moved += state.messages;
+}
+
+// Every device of folder whose account another folder holds, moved there;
+// *emptied when nothing is left in it. False and *err when a store
+// cannot be opened or listed.
+bool move_out_of(mover *m, const std::string &root, const std::string &folder, int workers, bool *emptied,
+                 std::string *err)
+{
+    environment *from = environment_of(m, folder, err);
+    if (!from)
+        return false;
+    std::string after_account, after_device;
+    uint64_t left_before = m->devices_left;
+    bool anything_stays = false;
+    for (;;) {
+        device_page page;
+        m->ops->each_device(from->store, after_account.c_str(), after_device.c_str(), page_size, on_page, &page);
+        wait_for(m, &page.done);
+        if (page.status != HF_STORE_OK) {
+            *err =
+                "cannot list the devices of the store in " + folder + " (status " + std::to_string(page.status) + ")";
+            return false;
+        }
+        for (const auto &[account, device] : page.devices) {
+            std::string home = hf_store_worker_folder(root, hf_rendezvous_worker(account, workers), workers);
+            if (home == folder) {
+                anything_stays = true;
+                continue;
+            }
+            environment *into = environment_of(m, home, err);
+            if (!into)
+                return false;
+            move_one(m, from, into, account, device);
+        }
+        if (page.devices.size() < page_size)
+            break;
+        after_account = page.devices.back().first;
+        after_device = page.devices.back().second;
+    }
+    *emptied = !anything_stays && m->devices_left == left_before;
+    return true;
+}
+
+void remove_environment(const std::string &root, const std::string &folder)
+{
+    for (const char *file : {"/data.mdb", "/lock.mdb"})
+        if (unlink((folder + file).c_str()) != 0 && errno != ENOENT)
+            hf_log(HF_LOG_WARNING, "store: cannot remove %s%s: %s", folder.c_str(), file, strerror(errno));
+    if (folder != root)
+        rmdir(folder.c_str());
+}
+
+void close_all(mover *m)
+{
+    for (auto &[folder, env] : m->open)
+        m->ops->close(env->store);
+    m->open.clear();
+}
+
+} // namespace
+
+bool hf_store_per_worker(const hf_config &cfg)
+{
+    return cfg.store.module == "lmdb";
+}
+
+std::string hf_store_folder(const hf_config &cfg)
+{
+    hf_config copy = cfg;
+    return path_setting(&copy)->text;
+}
+
+void hf_store_set_folder(hf_config *cfg, const std::string &folder)
+{
+    path_setting(cfg)->text = folder;
+}
+
+std::string hf_store_worker_folder(const std::string &root, int k, int workers)
+{
+    return workers <= 1 ? root : root + "/worker-" + std::to_string(k);
+}
+
+bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
+{
+    if (!hf_store_per_worker(cfg))
+        return true;
+    std::string root = hf_store_folder(cfg);
+    int was = recorded_workers(root);
+    if (was == workers)
+        return true;
+    if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+        *err = "cannot create store.path " + root + ": " + strerror(errno);
+        return false;
+    }
+    std::vector<std::string> folders = environments_on_disk(root);
+    mover m;
+    m.cfg = &cfg;
+    m.base = event_base_new();
+    m.host = {HF_MODULE_ABI_VERSION, m.base,      host_log,
+              host_event_base,       host_now_ms, host_data_ready,
+              host_enqueue_applied,  host_kick,   host_presence_changed};
+    bool ok = m.base != nullptr;
+    if (!ok)
+        *err = "cannot create an event loop to move the store's accounts";
+    if (ok && !folders.empty()) {
+        m.module = hf_module_load(&cfg, &m.host, "store_", HF_MODULE_STORE, cfg.store.module, err);
+        m.ops = m.module ? static_cast<const hf_store_ops *>(m.module->info.ops) : nullptr;
+        ok = m.ops != nullptr;
+    }
+    std::vector<std::string> emptied;
+    for (const std::string &folder : folders) {
+        if (!ok)
+            break;
+        if (workers == 1 && folder == root)
+            continue; // one folder holds every account: nothing to look at
+        bool in_layout = false;
+        for (int k = 0; k < workers; k++)
+            in_layout = in_layout || hf_store_worker_folder(root, k, workers) == folder;
+        bool empty = false;
+        ok = move_out_of(&m, root, folder, workers, &empty, err);
+        if (ok && empty && !in_layout)
+            emptied.push_back(folder);
+    }
+    if (m.ops)
+        close_all(&m);
+    if (m.base)
+        event_base_free(m.base);
+    if (!ok)
+        return false;
+    for (const std::string &folder : emptied)
+        remove_environment(root, folder);
+    if (m.devices_moved || m.devices_left)
+        hf_log(HF_LOG_INFO, "store: laid out for %d workers (was %s): moved %llu devices with %llu queued messages%s",
+               workers, was < 0 ? "not recorded" : std::to_string(was).c_str(), (unsigned long long)m.devices_moved,
+               (unsigned long long)m.messages_moved, m.devices_left ? "; some could not move, see above" : "");
+    if (m.devices_left)
+        return true; // not recorded: the next start tries them again
+    return record_workers(root, workers, err);
+}

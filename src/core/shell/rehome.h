@@ -1,0 +1,31 @@
+// A box's store folders, and moving accounts between them when `workers`
+// changes. With a store each worker has to itself (LMDB), worker k keeps
+// its environment in store.path/worker-k, and one process (workers = 1)
+// in store.path itself; an account lives in the folder of the worker it
+// ranks first (hf_rendezvous_worker), which depends on the count alone.
+// store.path/workers records the count the folders were last laid out
+// for. When it differs, every device whose account now belongs to another
+// folder is moved there, whole (hf_store_ops.move_device), before any
+// worker serves; folders no count uses any more are removed once empty.
+#pragma once
+#include <string>
+
+#include "core/common/config.h"
+
+// True when each worker has a store folder of its own (LMDB).
+bool hf_store_per_worker(const hf_config &cfg);
+
+// The configured store folder (store.path, or the module's default).
+std::string hf_store_folder(const hf_config &cfg);
+
+// cfg's store folder changed to folder.
+void hf_store_set_folder(hf_config *cfg, const std::string &folder);
+
+// Worker k's folder of a box of workers under root (root itself for one).
+std::string hf_store_worker_folder(const std::string &root, int k, int workers);
+
+// Lays the store out for workers, as above: at once when it already is.
+// False and *err when a store cannot be opened or the record written;
+// devices that could not be moved are logged, stay where they are, and
+// are tried again at the next start.
+bool hf_rehome(const hf_config &cfg, int workers, std::string *err);
