@@ -92,3 +92,11 @@ int hf_log_facility_from_name(const char *name)
             return f.facility;
     return -1;
 }
+
+void hf_module_log(void *, int level, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    hf_vlog(level, module, fmt, ap);
+    va_end(ap);
+}

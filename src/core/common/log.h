@@ -11,6 +11,9 @@ void hf_log_set_level(int level);
 bool hf_log_enabled(int level);
 void hf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hf_vlog(int level, const char *prefix, const char *fmt, va_list ap);
+// hf_host_api.log for modules: their lines, prefixed with the module's name.
+void hf_module_log(void *host, int level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 // "error", "warning", "info", "debug" -> level; -1 if none.
 int hf_log_level_from_name(const char *name);

@@ -18,14 +18,6 @@
 namespace
 {
 
-void host_log(void *, int level, const char *module, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    hf_vlog(level, module, fmt, ap);
-    va_end(ap);
-}
-
 event_base *host_event_base(void *host)
 {
     return static_cast<hf_daemon *>(host)->base.get();
@@ -365,7 +357,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     }
     d->host.abi_version = HF_MODULE_ABI_VERSION;
     d->host.host = d;
-    d->host.log = host_log;
+    d->host.log = hf_module_log;
     d->host.event_base = host_event_base;
     d->host.now_ms = host_now_ms;
     d->host.data_ready = host_data_ready;

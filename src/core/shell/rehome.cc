@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -87,14 +86,6 @@ std::vector<std::string> environments_on_disk(const std::string &root)
         closedir(dir);
     }
     return found;
-}
-
-void host_log(void *, int level, const char *module, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    hf_vlog(level, module, fmt, ap);
-    va_end(ap);
 }
 
 event_base *host_event_base(void *host)
@@ -309,9 +300,8 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     mover m;
     m.cfg = &cfg;
     m.base = event_base_new();
-    m.host = {HF_MODULE_ABI_VERSION, m.base,      host_log,
-              host_event_base,       host_now_ms, host_data_ready,
-              host_enqueue_applied,  host_kick,   host_presence_changed};
+    m.host = {HF_MODULE_ABI_VERSION, m.base,    hf_module_log,        host_event_base, host_now_ms, host_data_ready,
+              host_enqueue_applied,  host_kick, host_presence_changed};
     bool ok = m.base != nullptr;
     if (!ok)
         *err = "cannot create an event loop to move the store's accounts";
