@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdarg>
 #include <cstring>
 
 #include "core/allocator/allocation.h"
