@@ -297,6 +297,7 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
         return false;
     }
     std::vector<std::string> folders = environments_on_disk(root);
+    uint64_t started_ms = hf_mono_ms();
     mover m;
     m.cfg = &cfg;
     m.base = event_base_new();
@@ -333,9 +334,11 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     for (const std::string &folder : emptied)
         remove_environment(root, folder);
     if (m.devices_moved || m.devices_left)
-        hf_log(HF_LOG_INFO, "store: laid out for %d workers (was %s): moved %llu devices with %llu queued messages%s",
+        hf_log(HF_LOG_INFO,
+               "store: laid out for %d workers (was %s): moved %llu devices with %llu queued messages in %.1f s%s",
                workers, was < 0 ? "not recorded" : std::to_string(was).c_str(), (unsigned long long)m.devices_moved,
-               (unsigned long long)m.messages_moved, m.devices_left ? "; some could not move, see above" : "");
+               (unsigned long long)m.messages_moved, (hf_mono_ms() - started_ms) / 1000.0,
+               m.devices_left ? "; some could not move, see above" : "");
     if (m.devices_left)
         return true; // not recorded: the next start tries them again
     return record_workers(root, workers, err);
