@@ -28,9 +28,26 @@ HF_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libevent
 # for the man page check, clang and its runtimes for fuzzing.
 HF_TEST_PACKAGES="libcmocka-dev python3 python3-yaml curl openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs"
 
-# hf_build DIR [configure options]: configures (once) and builds in DIR,
-# with make -j2 (the machine has two cores).
-hf_build() {
+# hf_configure_reason DIR: why DIR must be configured (again), or nothing
+# when its configuration still holds. A folder configured before a package
+# was installed (tools/quickstart runs before tools/check installs the test
+# packages) saw a machine that is gone: configure found no cmocka, and its
+# unit tests would not link.
+hf_configure_reason() {
+    if [ ! -f "$1/Makefile" ]; then
+        echo "not configured yet"
+    elif [ configure -nt "$1/Makefile" ]; then
+        echo "configure is newer"
+    elif [ -n "$(find /var/lib/dpkg/info -name '*.list' -newer "$1/Makefile" 2>/dev/null | head -n 1)" ]; then
+        echo "packages were installed since it was configured"
+    elif grep -q '^CMOCKA_LIBS = *$' "$1/Makefile" && pkg-config --exists cmocka 2>/dev/null; then
+        echo "it was configured without cmocka, which is here now"
+    fi
+}
+
+# hf_configure DIR [configure options]: configures DIR when
+# hf_configure_reason says it must.
+hf_configure() {
     dir=$1
     shift
     if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
@@ -43,10 +60,18 @@ hf_build() {
         make distclean >/dev/null
     fi
     mkdir -p "$dir"
-    if [ ! -f "$dir/Makefile" ] || [ configure -nt "$dir/Makefile" ]; then
+    reason=$(hf_configure_reason "$dir")
+    if [ -n "$reason" ]; then
+        echo "configuring $dir/: $reason"
         (cd "$dir" && ../configure "$@")
     fi
-    make -C "$dir" -j2
+}
+
+# hf_build DIR [configure options]: configures (when needed) and builds in
+# DIR, with make -j2 (the machine has two cores).
+hf_build() {
+    hf_configure "$@"
+    make -C "$1" -j2
 }
 
 # hf_summary DIR: one line, the way CI and people read it.
