@@ -76,6 +76,11 @@ void forget_silent_senders(memory_store *s, device_queue *q, uint64_t now_ms)
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *, void **store, char *,
                size_t)
 {
+    // Said at every start: a config that picked memory by accident must not
+    // find out from a restart that emptied every queue.
+    host->log(host->host, HF_LOG_WARNING, "memory",
+              "store memory keeps queues in this process only: every stored message is lost when it stops or "
+              "crashes (use store.module = \"lmdb\" or \"redis\" for durable queues)");
     auto *s = new memory_store;
     s->host = host;
     s->params = *params;

@@ -1,5 +1,6 @@
 """09: the LMDB store: acknowledged means durable, across kill -9."""
 
+import os
 import signal
 import time
 
@@ -72,6 +73,29 @@ def test_kill_9_after_10000_acknowledged_sync_batch():
 
 def test_kill_9_after_10000_acknowledged_sync_always():
     kill_9_keeps_everything("always")
+
+
+def test_a_config_that_names_no_store_is_durable():
+    """No store.module: the default keeps a stored message across kill -9
+    (it was the memory store, which lost it)."""
+    relay = Relay(**{"store.module": None})
+    relay.settings["store.path"] = os.path.join(relay.dir, "default-store")
+    relay.write_config()
+    relay.start()
+    assert send_many(relay, 1) == {1: (hfwire.STORED, None)}
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    assert receive_all(relay, 1) == [b"msg 000000"]
+    assert os.path.exists(os.path.join(relay.dir, "default-store", "data.mdb"))
+    assert "every stored message is lost" not in relay.log()
+
+
+def test_the_memory_store_warns_at_every_start():
+    relay = Relay(**{"store.module": "memory"}).start()
+    relay.stop()
+    relay.start()
+    warnings = [line for line in relay.log().splitlines() if "every stored message is lost when it stops" in line]
+    assert len(warnings) == 2 and all("warning" in line for line in warnings), warnings
 
 
 def test_dedup_survives_restart():

@@ -146,8 +146,9 @@ const hf_key_spec hf_key_specs[] = {
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
     CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
     STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),
-    {"store.module", hf_key_type::string, "memory", 0, 0, nullptr, nullptr, nullptr,
-     "store module (loads store_NAME.so); its own keys go in the same group"},
+    {"store.module", hf_key_type::string, "lmdb", 0, 0, nullptr, nullptr, nullptr,
+     "store module (loads store_NAME.so); its own keys go in the same group. The default is durable: lmdb in "
+     "store.path (/var/lib/handoff/lmdb unless set)"},
     {"heartbeat.module", hf_key_type::string, "fixed", 0, 0, nullptr, nullptr, nullptr,
      "heartbeat policy module (loads hb_NAME.so); its own keys go in the same group"},
 };
