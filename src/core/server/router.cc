@@ -38,7 +38,7 @@ struct hf_pending_send {
 
 // One target's copy of a SEND, from its enqueue until the store has
 // answered and no waiter holds it.
-struct hf_target_copy {
+struct hf_target_copy : hf_enqueue_arg {
     hf_pending_send *send; // ref held
     std::string device;
     uint64_t started_us;  // for the store latency histogram
@@ -275,9 +275,28 @@ void settle_durable(hf_target_copy *t, hf_session *target, int status, uint64_t 
     }
 }
 
-void enqueue_done(void *arg, int status, uint64_t seq, int acked)
+// The store queued a target's copy as seq and shows it to fetches, ahead
+// of the enqueue's (durable) completion: the target may acknowledge it
+// before then, and the sender hear "delivered" at once. True when the
+// sender's answer waits for the completion instead (no target here to
+// acknowledge).
+bool copy_applied(hf_enqueue_arg *arg, uint64_t seq)
 {
     auto *t = static_cast<hf_target_copy *>(arg);
+    hf_router *r = t->send->r;
+    if (t->settled || t->waiting)
+        return false;
+    hf_session *target =
+        r->srv->cfg->ack_wait_ms > 0 ? hf_online_find(&r->srv->online, t->send->account, t->device) : nullptr;
+    if (!target)
+        return true;
+    add_waiter(r, t, target, seq);
+    return false;
+}
+
+void enqueue_done(void *arg, int status, uint64_t seq, int acked)
+{
+    auto *t = static_cast<hf_target_copy *>(static_cast<hf_enqueue_arg *>(arg));
     hf_pending_send *p = t->send;
     hf_server *srv = p->r->srv;
     hf_histogram_observe(&srv->stats->store_enqueue_seconds, hf_mono_us() - t->started_us);
@@ -312,7 +331,12 @@ void enqueue_to(hf_pending_send *p, const std::string &device)
                              p->payload.size(),
                              p->stored_at_ms,
                              p->expires_at_ms};
-    p->r->srv->store(&hf_store_ops::enqueue, &req, enqueue_done, new hf_target_copy{p, device, hf_mono_us()});
+    auto *copy = new hf_target_copy;
+    copy->applied = copy_applied;
+    copy->send = p;
+    copy->device = device;
+    copy->started_us = hf_mono_us();
+    p->r->srv->store(&hf_store_ops::enqueue, &req, enqueue_done, static_cast<hf_enqueue_arg *>(copy));
 }
 
 void finish_issuing(hf_pending_send *p)
@@ -627,20 +651,6 @@ void hf_router_target_gone(hf_router *r, hf_session *target)
             settle_copy(t, outcome::stored);
         unref_copy(t);
     }
-}
-
-bool hf_router_enqueue_applied(void *copy, uint64_t seq)
-{
-    auto *t = static_cast<hf_target_copy *>(copy);
-    hf_router *r = t->send->r;
-    if (t->settled || t->waiting)
-        return false;
-    hf_session *target =
-        r->srv->cfg->ack_wait_ms > 0 ? hf_online_find(&r->srv->online, t->send->account, t->device) : nullptr;
-    if (!target)
-        return true;
-    add_waiter(r, t, target, seq);
-    return false;
 }
 
 size_t hf_router_awaiting_ack(const hf_router *r)

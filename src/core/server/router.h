@@ -67,12 +67,5 @@ void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto);
 // The target went away: its waiters count as stored.
 void hf_router_target_gone(hf_router *r, hf_session *target);
 
-// The store queued a target's copy as seq and shows it to fetches, ahead
-// of the enqueue's (durable) completion: the target may acknowledge it
-// before then, and the sender hear "delivered" at once. copy is the
-// enqueue's callback argument. True when the sender's answer waits for
-// the completion instead (no target here to acknowledge).
-bool hf_router_enqueue_applied(void *copy, uint64_t seq);
-
 // Sends waiting for their targets' acknowledgement (a metric).
 size_t hf_router_awaiting_ack(const hf_router *r);

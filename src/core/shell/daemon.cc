@@ -44,7 +44,8 @@ void host_presence_changed(void *host, const char *account, const char *device, 
 
 int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
 {
-    return hf_router_enqueue_applied(enqueue_arg, seq) ? 1 : 0;
+    auto *arg = static_cast<hf_enqueue_arg *>(enqueue_arg);
+    return arg->applied(arg, seq) ? 1 : 0;
 }
 
 void accept_device(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
