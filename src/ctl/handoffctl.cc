@@ -29,6 +29,7 @@ void usage(FILE *out)
     fprintf(out, "usage: handoffctl [OPTIONS] send ACCOUNT DEVICE|'*' [DATA|-] [--ttl S] [--collapse KEY] [--id N]\n"
                  "       handoffctl [OPTIONS] devices ACCOUNT\n"
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
+                 "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
                  "       handoffctl [OPTIONS] status | drain\n"
                  "\n"
                  "OPTIONS:\n"
@@ -48,6 +49,7 @@ struct options {
     bool json = false;
     int timeout_s = 30;
     std::string ttl, collapse, id;
+    bool retry = false, purge = false; // dead-letters
 };
 
 std::string env_or(const char *name, const std::string &fallback)
@@ -74,6 +76,8 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
 {
     std::string cmd = argc > 0 ? argv[0] : "";
     auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
+    if ((o.retry || o.purge) && cmd != "dead-letters")
+        return *err = "--retry and --purge are for dead-letters", false;
     if (cmd == "status" || cmd == "drain") {
         if (argc != 1)
             return *err = cmd + " takes no arguments", false;
@@ -93,6 +97,16 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             return *err = cmd + " takes an ACCOUNT and a DEVICE", false;
         req->method = "POST";
         req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/" + cmd;
+        return true;
+    }
+    if (cmd == "dead-letters") {
+        if (argc < 2 || argc > 3)
+            return *err = "dead-letters takes an ACCOUNT and, for one device, a DEVICE", false;
+        if (o.retry && o.purge)
+            return *err = "dead-letters takes --retry or --purge, not both", false;
+        std::string base = "/v1/accounts/" + arg(1) + (argc == 3 ? "/devices/" + arg(2) : "") + "/dead-letters";
+        req->method = o.retry || o.purge ? "POST" : "GET";
+        req->path = base + (o.retry ? "/retry" : o.purge ? "/purge" : "");
         return true;
     }
     if (cmd == "send") {
@@ -146,6 +160,7 @@ int main(int argc, char **argv)
         {"key-file", required_argument, nullptr, 'k'}, {"json", no_argument, nullptr, 'j'},
         {"timeout", required_argument, nullptr, 't'},  {"ttl", required_argument, nullptr, 'T'},
         {"collapse", required_argument, nullptr, 'C'}, {"id", required_argument, nullptr, 'i'},
+        {"retry", no_argument, nullptr, 'R'},          {"purge", no_argument, nullptr, 'P'},
         {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0},
     };
     int c;
@@ -174,6 +189,12 @@ int main(int argc, char **argv)
             break;
         case 'i':
             o.id = optarg;
+            break;
+        case 'R':
+            o.retry = true;
+            break;
+        case 'P':
+            o.purge = true;
             break;
         case 'h':
             usage(stdout);

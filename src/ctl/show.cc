@@ -54,6 +54,34 @@ void show_devices(json_t *answer, FILE *out)
     }
 }
 
+// The list, or what a retry or a purge did.
+void show_dead_letters(json_t *answer, FILE *out)
+{
+    std::string whose =
+        text_of(answer, "account") + (json_object_get(answer, "device") ? "/" + text_of(answer, "device") : "");
+    if (json_object_get(answer, "retried")) {
+        fprintf(out, "%s: %" PRId64 " dead letters sent again", whose.c_str(), number_of(answer, "retried"));
+        if (number_of(answer, "left") > 0)
+            fprintf(out, "; %" PRId64 " left in the list (%s)", number_of(answer, "left"),
+                    text_of(answer, "error").c_str());
+        fputc('\n', out);
+        return;
+    }
+    if (json_object_get(answer, "purged")) {
+        fprintf(out, "%s: %" PRId64 " dead letters purged\n", whose.c_str(), number_of(answer, "purged"));
+        return;
+    }
+    fprintf(out, "%-24s %8s %-24s %-20s %-21s %8s %s\n", "DEVICE", "SEQ", "FROM", "ID", "MOVED", "BYTES", "WHY");
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(answer, "dead_letters"), i, d)
+    {
+        fprintf(out, "%-24s %8" PRId64 " %-24s %-20s %-21s %8" PRId64 " %s\n", text_of(d, "device").c_str(),
+                number_of(d, "seq"), text_of(d, "from").c_str(), text_of(d, "id").c_str(),
+                time_of(d, "dead_at_ms").c_str(), number_of(d, "size"), text_of(d, "reason").c_str());
+    }
+}
+
 // Where a device route found the device: " on SERVER", or "".
 std::string where(json_t *answer)
 {
@@ -73,6 +101,8 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
                 text_of(answer, "id").c_str());
     } else if (cmd == "devices") {
         show_devices(answer, out);
+    } else if (cmd == "dead-letters") {
+        show_dead_letters(answer, out);
     } else if (cmd == "revoke") {
         fprintf(out, "revoked %s%s: its tokens are refused until restored; %" PRId64 " queued messages purged\n",
                 device.c_str(), where(answer).c_str(), number_of(answer, "purged"));

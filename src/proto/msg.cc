@@ -124,8 +124,8 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD) | bit(HF_TAG_STORED_AT_MS) | bit(HF_TAG_ID) |
          bit(HF_TAG_COLLAPSE),
      bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD)},
-    /* DELIVER_ACK */
-    {bit(HF_TAG_UPTO), bit(HF_TAG_UPTO)},
+    /* DELIVER_ACK: with code (and text), upto is refused */
+    {bit(HF_TAG_UPTO) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT), bit(HF_TAG_UPTO)},
     /* GOAWAY */
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_RETRY_MS), bit(HF_TAG_CODE)},
     /* ERROR (an allocator's may carry its backoff hints) */

@@ -169,11 +169,12 @@ def test_expired_messages_are_swept_from_disk():
     assert receive_all(relay, 1) == [b"kept"]
 
 
-def test_a_message_stored_under_a_larger_max_frame_is_set_aside():
+def test_a_message_stored_under_a_larger_max_frame_goes_to_its_dead_letters():
     """limits.max_frame lowered across a restart: a message stored before,
     whose DELIVER would pass the new limit, is never sent (no frame
-    passes the max_frame announced); it is set aside and the rest of the
-    queue flows."""
+    passes the max_frame announced); it moves to the device's dead-letter
+    list, and the rest of the queue flows. Durable: kill -9 right after
+    keeps the list, and nothing comes twice."""
     relay = Relay(**{"store.module": "lmdb"}).start()
     # The first one is the oldest in the window at once; the second is
     # passed by the phone's acknowledgement of the messages after it.
@@ -183,9 +184,12 @@ def test_a_message_stored_under_a_larger_max_frame_is_set_aside():
     relay.write_config()
     relay.start()
     assert receive_all(relay, 2) == [b"small 1", b"small 3"]
-    assert relay.metric("handoff_messages_set_aside_total") == 2
+    assert relay.metric("handoff_messages_dead_lettered_total") == 2
     assert relay.metric("handoff_messages_delivered_total") == 2
     assert "DELIVER larger than limits.max_frame" in relay.log()
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    assert receive_all(relay, 0) == []
 
 
 if __name__ == "__main__":

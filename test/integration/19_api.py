@@ -5,6 +5,7 @@ server and across two sharing Redis), and every class of bad request."""
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -316,6 +317,71 @@ def test_handoffctl():
     relay.proc.wait(15)
 
 
+def refuse_one(relay, phone, payload):
+    """pc sends payload to the phone, which refuses it (DELIVER_ACK with a code)."""
+    pc = online(relay, "pc")
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", int(time.time() * 1000)), ("payload", payload)])
+    got = phone.expect(hfwire.DELIVER)
+    assert got["payload"] == payload, got
+    phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"]), ("code", hfwire.ERR["bad_field"]), ("text", "no thanks")])
+    pc.expect(hfwire.SEND_ACK)
+    pc.close()
+    return got
+
+
+def test_dead_letters_are_listed_retried_and_purged_with_handoffctl():
+    """A message the phone refused sits in its dead-letter list across
+    kill -9, is listed by device and by account, retried (sent again from
+    its sender, with a new id) and purged; a revocation purges it too."""
+    relay = Relay(api_keys=True, **{"store.module": "lmdb"}).start()
+    phone = online(relay, "phone")
+    first = refuse_one(relay, phone, b"https://example.org/poison")
+    assert relay.metric_becomes("handoff_messages_dead_lettered_total", 1)
+    phone.close()
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    code, out, err = relay.ctl("dead-letters", "alice")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:4] == ["DEVICE", "SEQ", "FROM", "ID"], (out, err)
+    assert len(lines) == 2 and lines[1].split()[:3] == ["phone", "1", "pc"], out
+    assert "refused by the device: bad_field (3): no thanks" in lines[1], out
+    code, out, _ = relay.ctl("--json", "dead-letters", "alice", "phone")
+    listed = json.loads(out)
+    entry = listed["dead_letters"][0]
+    assert (listed["device"], entry["from"], entry["id"], entry["error"], entry["size"]) == \
+        ("phone", "pc", str(first["id"]), "bad_field", len(b"https://example.org/poison")), listed
+    # Retried: delivered again from pc, with a new id; gone from the list.
+    phone = online(relay, "phone")
+    call = harness.in_background(relay.ctl, "dead-letters", "alice", "phone", "--retry")
+    again = phone.expect(hfwire.DELIVER)
+    assert (again["payload"], again["from"]) == (b"https://example.org/poison", "pc") and again["id"] != first["id"]
+    phone.send(hfwire.DELIVER_ACK, [("upto", again["seq"])])
+    code, out, err = call()
+    assert (code, out) == (0, "alice/phone: 1 dead letters sent again\n"), (out, err)
+    assert relay.api("GET", "/v1/accounts/alice/dead-letters")[1]["dead_letters"] == []
+    # Purged, by account.
+    refuse_one(relay, phone, b"again")
+    assert harness.wait_until(lambda: len(relay.api("GET", "/v1/accounts/alice/dead-letters")[1]["dead_letters"]) == 1,
+                              5, "the second dead letter")
+    code, out, _ = relay.ctl("dead-letters", "alice", "--purge")
+    assert (code, out) == (0, "alice: 1 dead letters purged\n"), out
+    assert relay.api("GET", "/v1/accounts/alice/devices/phone/dead-letters")[1]["dead_letters"] == []
+    # A revoked phone's dead letters go with its queue.
+    refuse_one(relay, phone, b"stolen")
+    assert harness.wait_until(lambda: len(relay.api("GET", "/v1/accounts/alice/dead-letters")[1]["dead_letters"]) == 1,
+                              5, "the third dead letter")
+    code, out, _ = relay.ctl("revoke", "alice", "phone")
+    assert code == 0, out
+    assert relay.api("GET", "/v1/accounts/alice/dead-letters")[1]["dead_letters"] == []
+    # Bad uses.
+    code, _, err = relay.ctl("dead-letters", "alice", "ghost")
+    assert code == 1 and "404 unknown_device" in err, err
+    assert relay.ctl("dead-letters", "alice", "--retry", "--purge")[0] == 2
+    assert relay.ctl("devices", "alice", "--purge")[0] == 2
+    status, body = relay.api("POST", "/v1/accounts/alice/dead-letters/purge", {"all": True})
+    assert (status, body["error"]) == (400, "unknown_field"), body
+
+
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
@@ -325,7 +391,7 @@ def served_routes():
     with open(os.path.join(SRCDIR, "src", "core", "api", "api_http.cc")) as f:
         source = f.read()
     routes = set()
-    for segments, method in re.findall(r'\{"\w+", \{([^}]*)\}, EVHTTP_REQ_(\w+)', source):
+    for segments, method in re.findall(r'\{"[\w-]+",\s*\{([^}]*)\},\s*EVHTTP_REQ_(\w+)', source):
         parts = re.findall(r'"([^"]*)"', segments)
         names = iter(["{account}", "{device}"])
         routes.add((method.lower(), "/" + "/".join(next(names) if p == "*" else p for p in parts)))
@@ -338,7 +404,7 @@ def test_openapi_matches_the_routes_served():
         spec = yaml.safe_load(f)
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     served = served_routes()
-    assert len(served) == 7, served
+    assert len(served) == 13, served
     assert documented == served, (documented ^ served)
     relay = Relay(api_keys=True).start()
     online(relay, "phone").close()

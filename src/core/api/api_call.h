@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include <string>
+#include <vector>
 
 #include "core/api/api.h"
 
@@ -51,6 +52,14 @@ int hf_api_status_of(int code);
 // The store's failure for an operation, answered.
 void hf_api_fail_store(hf_api_call *call, int store_status);
 
+// The account's devices as the store listed them: false, answering 404,
+// when none has connected or the path names one not among them.
+bool hf_api_devices_known(hf_api_call *call, const std::vector<std::string> &devices);
+
+// False, answering 400, when a POST that takes no fields has some (its
+// body must be empty or {}).
+bool hf_api_no_fields(hf_api_call *call);
+
 // The routes. Each answers the call, now or later.
 void hf_api_post_message(hf_api_call *call);
 void hf_api_list_devices(hf_api_call *call);
@@ -59,3 +68,6 @@ void hf_api_restore(hf_api_call *call);
 void hf_api_disconnect(hf_api_call *call);
 void hf_api_status(hf_api_call *call);
 void hf_api_drain(hf_api_call *call);
+void hf_api_dead_letters(hf_api_call *call);
+void hf_api_retry_dead_letters(hf_api_call *call);
+void hf_api_purge_dead_letters(hf_api_call *call);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/api/api_call.h"
+#include "core/common/dead_letter.h"
 #include "core/server/devices.h"
 #include "proto/clock.h"
 
@@ -27,6 +28,7 @@ struct device_call {
     std::string server; // where the device is online, if anywhere
     uint64_t purged = 0;
     int purge_rounds = 0;
+    std::string purging; // the queue being purged: the device's, then its dead letters
     uint64_t not_before_ms = 0;
 };
 
@@ -133,15 +135,7 @@ void devices_listed(void *arg, int status, const char *const *devices, size_t co
     if (ended(d, status))
         return;
     d->names.assign(devices, devices + count);
-    if (!d->call->device.empty() && std::find(d->names.begin(), d->names.end(), d->call->device) == d->names.end()) {
-        hf_api_fail(d->call, 404, hf_err_name(HF_ERR_UNKNOWN_DEVICE),
-                    "account \"" + d->call->account + "\" has no device \"" + d->call->device + "\"");
-        delete d;
-        return;
-    }
-    if (count == 0) {
-        hf_api_fail(d->call, 404, "unknown_account",
-                    "account \"" + d->call->account + "\" has no devices: none has connected");
+    if (!hf_api_devices_known(d->call, d->names)) {
         delete d;
         return;
     }
@@ -211,7 +205,13 @@ void purge_fetched(void *arg, int status, const hf_store_msg *msgs, size_t count
     auto *d = static_cast<device_call *>(arg);
     if (ended(d, status))
         return;
-    if (count == 0 || ++d->purge_rounds > purge_rounds_max) {
+    if ((count == 0 || ++d->purge_rounds > purge_rounds_max) && d->purging == d->call->device) {
+        d->purging = hf_dead_letter_queue(d->call->device);
+        d->purge_rounds = 0;
+        purge_next(d);
+        return;
+    }
+    if (count == 0 || d->purge_rounds > purge_rounds_max) {
         json_t *body = json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 1, "purged",
                                  json_int_t(d->purged));
         json_object_set_new(body, "server", d->server.empty() ? json_null() : json_string(d->server.c_str()));
@@ -219,14 +219,14 @@ void purge_fetched(void *arg, int status, const hf_store_msg *msgs, size_t count
         return;
     }
     d->purged += count;
-    server_of(d)->store(&hf_store_ops::ack, d->call->account.c_str(), d->call->device.c_str(), msgs[count - 1].seq,
+    server_of(d)->store(&hf_store_ops::ack, d->call->account.c_str(), d->purging.c_str(), msgs[count - 1].seq,
                         purge_acked, d);
 }
 
 void purge_next(device_call *d)
 {
     const hf_config &cfg = *server_of(d)->cfg;
-    server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->call->device.c_str(), uint64_t(0),
+    server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->purging.c_str(), uint64_t(0),
                         uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), hf_wall_ms(), purge_fetched,
                         d);
 }
@@ -238,6 +238,7 @@ void revoke_found(void *arg, int status, const hf_store_device_state *st)
         return;
     d->server = st->server_id ? st->server_id : "";
     kick(d, HF_ERR_REVOKED);
+    d->purging = d->call->device;
     purge_next(d);
 }
 
@@ -277,8 +278,9 @@ void restore(device_call *d)
                         d->not_before_ms, 0, restored, d);
 }
 
-// Bodies of these routes carry nothing: an empty body or {}.
-bool no_fields(hf_api_call *call)
+} // namespace
+
+bool hf_api_no_fields(hf_api_call *call)
 {
     if (call->body && json_object_size(call->body) > 0) {
         hf_api_fail(call, 400, "unknown_field", "this route takes no fields; send an empty body or {}");
@@ -287,7 +289,20 @@ bool no_fields(hf_api_call *call)
     return true;
 }
 
-} // namespace
+bool hf_api_devices_known(hf_api_call *call, const std::vector<std::string> &devices)
+{
+    if (!call->device.empty() && std::find(devices.begin(), devices.end(), call->device) == devices.end()) {
+        hf_api_fail(call, 404, hf_err_name(HF_ERR_UNKNOWN_DEVICE),
+                    "account \"" + call->account + "\" has no device \"" + call->device + "\"");
+        return false;
+    }
+    if (devices.empty()) {
+        hf_api_fail(call, 404, "unknown_account",
+                    "account \"" + call->account + "\" has no devices: none has connected");
+        return false;
+    }
+    return true;
+}
 
 void hf_api_list_devices(hf_api_call *call)
 {
@@ -296,18 +311,18 @@ void hf_api_list_devices(hf_api_call *call)
 
 void hf_api_revoke(hf_api_call *call)
 {
-    if (no_fields(call))
+    if (hf_api_no_fields(call))
         start(call, revoke);
 }
 
 void hf_api_restore(hf_api_call *call)
 {
-    if (no_fields(call))
+    if (hf_api_no_fields(call))
         start(call, restore);
 }
 
 void hf_api_disconnect(hf_api_call *call)
 {
-    if (no_fields(call))
+    if (hf_api_no_fields(call))
         start(call, disconnect);
 }

@@ -288,6 +288,26 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
     return true;
 }
 
+// Keys that meant something once: a config that still names one starts,
+// with a warning that says what took its place.
+struct retired_key {
+    const char *name;
+    const char *why;
+};
+const retired_key retired_keys[] = {
+    {"delivery.max_attempts",
+     "a connection that ends says nothing about a message, so disconnects no longer count against it; a message a "
+     "device cannot take goes to its dead-letter list (handoffctl dead-letters)"},
+};
+
+const retired_key *find_retired(const std::string &path)
+{
+    for (const retired_key &k : retired_keys)
+        if (path == k.name)
+            return &k;
+    return nullptr;
+}
+
 const hf_key_spec *find_key(const std::string &path)
 {
     for (const hf_key_spec &spec : hf_key_table())
@@ -345,6 +365,11 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const hf_ke
             continue;
         }
         const hf_key_spec *spec = find_key(path);
+        if (const retired_key *retired = spec ? nullptr : find_retired(path)) {
+            hf_log(HF_LOG_WARNING, "%s:%d: %s is no longer used and is ignored: %s", ctx->file.c_str(), line,
+                   retired->name, retired->why);
+            continue;
+        }
         if (!spec)
             return fail(ctx, line, "unknown key \"" + path + "\" (see handoffd.conf(5))");
         if (!apply_key(ctx, *spec, text, is_string, line))

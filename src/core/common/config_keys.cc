@@ -105,10 +105,6 @@ const hf_key_spec hf_key_specs[] = {
         "two; the store keeps one bit each per sender and target)"),
     DUR("delivery.store_retry", "1s", 10, 600000, store_retry_ms,
         "retry_ms in a SEND_ACK rejected store_full or store_unavailable: when the sender should try again"),
-    INT("delivery.max_attempts", "5", 1, 1000, max_attempts,
-        "a message whose device closes its connection (or is closed) this many times in a row with it the oldest "
-        "unacknowledged is set aside: acknowledged on the device's behalf, logged and counted, so the rest of its "
-        "queue flows"),
     CHOICE("delivery.unknown_devices", "store", "store|reject", unknown_devices,
            "a SEND to a device of the account that has never connected: store (it waits for the device's first "
            "connection, until its ttl) or reject (SEND_ACK unknown_device: a typo makes no silent queue)"),

@@ -65,8 +65,8 @@ std::string hf_dead_letter_encode(const hf_store_msg *original, int code, std::s
     return out;
 }
 
-hf_store_enqueue_req hf_dead_letter_request(const char *account, const std::string &queue,
-                                            const hf_store_msg *original, const std::string &payload)
+hf_store_enqueue_req hf_dead_letter_request(const char *account, const std::string &queue, const hf_store_msg *original,
+                                            const std::string &payload)
 {
     // No collapse key: one dead letter must not replace another.
     return hf_store_enqueue_req{account,

@@ -39,12 +39,11 @@ struct hf_dead_letter {
 };
 
 // The entry's payload for original, moved at dead_at_ms for code and reason.
-std::string hf_dead_letter_encode(const hf_store_msg *original, int code, std::string_view reason,
-                                  uint64_t dead_at_ms);
+std::string hf_dead_letter_encode(const hf_store_msg *original, int code, std::string_view reason, uint64_t dead_at_ms);
 
 // The store request that adds it (pointing into original and payload).
-hf_store_enqueue_req hf_dead_letter_request(const char *account, const std::string &queue,
-                                            const hf_store_msg *original, const std::string &payload);
+hf_store_enqueue_req hf_dead_letter_request(const char *account, const std::string &queue, const hf_store_msg *original,
+                                            const std::string &payload);
 
 // Reads an entry back; false when it is not one (then out is unspecified).
 bool hf_dead_letter_decode(const hf_store_msg *entry, hf_dead_letter *out);

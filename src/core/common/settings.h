@@ -93,7 +93,6 @@ struct hf_config {
     int64_t dedup_window_ms = 0;
     int64_t dedup_ids = 0;
     int64_t store_retry_ms = 0;
-    int64_t max_attempts = 0;
     std::string unknown_devices; // "store" or "reject"
     int64_t expire_interval_ms = 0;
 

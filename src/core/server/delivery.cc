@@ -1,7 +1,10 @@
 #include "core/server/delivery.h"
 
+#include <algorithm>
+
 #include "core/common/log.h"
 #include "core/conn/conn.h"
+#include "core/server/dead_letters.h"
 #include "core/server/server.h"
 #include "proto/build.h"
 #include "proto/clock.h"
@@ -28,43 +31,6 @@ size_t drop_inflight(hf_session *s, uint64_t upto)
         s->inflight_head = 0;
     }
     return dropped;
-}
-
-// A message this device cannot take, acknowledged on its behalf so that
-// the rest of its queue flows: logged once, counted, gone from the store.
-// Every older one is acknowledged already (seq is the oldest in flight),
-// or the device's own acknowledgement passed it.
-void set_aside(hf_session *s, uint64_t seq, const std::string &why)
-{
-    hf_server *srv = s->srv;
-    srv->stats->messages_set_aside++;
-    hf_log(HF_LOG_WARNING, "%s/%s: message seq %llu set aside (acknowledged for the device, not delivered): %s",
-           s->account.c_str(), s->device.c_str(), (unsigned long long)seq, why.c_str());
-    if (seq <= s->acked_upto)
-        return;
-    s->acked_upto = seq;
-    srv->store(&hf_store_ops::ack, s->account.c_str(), s->device.c_str(), seq, hf_server_store_done,
-               const_cast<char *>("ack"));
-}
-
-// Messages too large to send that are now the oldest in flight, or that
-// an acknowledgement of later ones passed (and counted as delivered).
-void settle_too_large(hf_session *s)
-{
-    while (!s->too_large.empty()) {
-        auto [seq, bytes] = s->too_large.front();
-        bool passed = seq <= s->acked_upto;
-        if (!passed && (s->inflight_head == s->inflight.size() || s->inflight[s->inflight_head] != seq))
-            break;
-        s->too_large.erase(s->too_large.begin());
-        if (passed)
-            s->srv->stats->messages_delivered--;
-        else
-            drop_inflight(s, seq);
-        set_aside(s, seq,
-                  "its payload of " + std::to_string(bytes) + " bytes makes a DELIVER larger than limits.max_frame " +
-                      std::to_string(s->srv->cfg->max_frame) + " (it was stored under a larger limit)");
-    }
 }
 
 // False, sending nothing, when the DELIVER would pass max_frame.
@@ -99,12 +65,15 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
         hf_timeout_arm(srv->conns->timeouts, s->fetch_retry.get(), uint64_t(srv->cfg->store_retry_ms));
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
-            if (!send_deliver(s, &msgs[i]))
-                s->too_large.emplace_back(msgs[i].seq, msgs[i].payload_len);
-            s->inflight.push_back(msgs[i].seq);
+            if (send_deliver(s, &msgs[i]))
+                s->inflight.push_back(msgs[i].seq);
+            else
+                hf_dead_letters_move(s, &msgs[i], HF_ERR_FRAME_TOO_LARGE,
+                                     "its payload of " + std::to_string(msgs[i].payload_len) +
+                                         " bytes makes a DELIVER larger than limits.max_frame " +
+                                         std::to_string(srv->cfg->max_frame) + " (it was stored under a larger limit)");
             s->last_sent_seq = msgs[i].seq;
         }
-        settle_too_large(s);
         // A full batch may mean more is waiting.
         if (count > 0 && count == s->fetch_asked)
             s->fetch_again = true;
@@ -151,45 +120,27 @@ void hf_delivery_pump(hf_session *s)
 
 size_t hf_delivery_take_ack(hf_session *s, uint64_t upto)
 {
-    hf_server *srv = s->srv;
     size_t acked = drop_inflight(s, upto);
     if (acked == 0)
         return 0;
     s->acked_upto = upto;
-    srv->stats->messages_delivered += acked;
-    srv->store(&hf_store_ops::ack, s->account.c_str(), s->device.c_str(), upto, hf_server_store_done,
-               const_cast<char *>("ack"));
-    auto &failed = srv->online.failed_deliveries;
-    if (!failed.empty()) {
-        auto it = failed.find(s->key);
-        if (it != failed.end() && it->second.seq <= upto)
-            failed.erase(it); // it got through after all
-    }
+    s->srv->stats->messages_delivered += acked;
+    hf_dead_letters_ack_store(s);
     return acked;
 }
 
-void hf_delivery_after_ack(hf_session *s)
+bool hf_delivery_refuse(hf_session *s, uint64_t seq, int code, const std::string &text)
 {
-    settle_too_large(s);
-    hf_delivery_pump(s);
-}
-
-void hf_delivery_connection_ended(hf_session *s)
-{
-    hf_server *srv = s->srv;
-    // A drain closes every connection: that says nothing of the message.
-    if (s->inflight_head == s->inflight.size() || srv->stopping)
-        return;
-    uint64_t seq = s->inflight[s->inflight_head];
-    hf_failed_delivery &f = srv->online.failed_deliveries[s->key];
-    if (f.seq != seq)
-        f = hf_failed_delivery{seq, 0, 0};
-    f.times++;
-    f.last_ms = hf_mono_ms();
-    if (f.times < uint64_t(srv->cfg->max_attempts))
-        return;
-    srv->online.failed_deliveries.erase(s->key);
-    set_aside(s, seq,
-              std::to_string(srv->cfg->max_attempts) +
-                  " connections in a row ended with it unacknowledged (delivery.max_attempts)");
+    size_t at =
+        std::lower_bound(s->inflight.begin() + long(s->inflight_head), s->inflight.end(), seq) - s->inflight.begin();
+    if (at == s->inflight.size() || s->inflight[at] != seq)
+        return false;
+    if (seq > 1)
+        hf_delivery_take_ack(s, seq - 1);
+    drop_inflight(s, seq); // now the oldest there
+    std::string reason = std::string("refused by the device: ") + hf_err_name(code) + " (" + std::to_string(code) + ")";
+    if (!text.empty())
+        reason += ": " + text;
+    hf_dead_letters_refused(s, seq, code, reason);
+    return true;
 }

@@ -1,10 +1,11 @@
 // Delivering a device's queue: fetching from the store while the window
-// has room, DELIVER frames, acknowledgements, and the messages a device
-// cannot take (too large for max_frame, or ending delivery.max_attempts
-// connections in a row), which are set aside so the rest flows.
+// has room, DELIVER frames and acknowledgements. A message the device
+// cannot take (its DELIVER would pass max_frame, or the device refuses it)
+// goes to its dead-letter list (dead_letters.h) so that the rest flows.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "core/server/session.h"
 
@@ -16,10 +17,7 @@ void hf_delivery_pump(hf_session *s);
 // repeat, nothing to do).
 size_t hf_delivery_take_ack(hf_session *s, uint64_t upto);
 
-// After an acknowledgement: sets aside what it passed or bared, and refills
-// the window.
-void hf_delivery_after_ack(hf_session *s);
-
-// The device's connection ended; with a message unacknowledged (not by a
-// drain), that counts towards delivery.max_attempts.
-void hf_delivery_connection_ended(hf_session *s);
+// DELIVER_ACK(upto = seq, code): the device acknowledges every seq before
+// seq and refuses seq, which goes to its dead-letter list. False when seq
+// is not one the device was sent and has not acknowledged.
+bool hf_delivery_refuse(hf_session *s, uint64_t seq, int code, const std::string &text);

@@ -167,6 +167,28 @@ void on_hello(hf_conn *c, const hf_msg *m)
     hf_revocation_check(s, hello_checked);
 }
 
+// DELIVER_ACK with a code: the device refuses upto (and acknowledges
+// every seq before it).
+void on_refusal(hf_session *s, const hf_msg *m)
+{
+    if (m->upto <= s->acked_upto)
+        return; // a repeat: it went already
+    if (m->code == HF_OK) {
+        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "DELIVER_ACK code 0 refuses nothing; leave code out to acknowledge");
+        return;
+    }
+    uint64_t acked_before = s->acked_upto;
+    if (!hf_delivery_refuse(s, m->upto, int(m->code), std::string(m->text))) {
+        hf_conn_fail(s->conn, HF_ERR_BAD_ACK,
+                     "seq " + std::to_string(m->upto) +
+                         " was not delivered on this connection, so it cannot be refused");
+        return;
+    }
+    if (m->upto - 1 > acked_before)
+        hf_router_acknowledged(s->srv->router, s, m->upto - 1);
+    hf_delivery_pump(s);
+}
+
 void on_deliver_ack(hf_session *s, const hf_msg *m)
 {
     if (m->upto > s->last_sent_seq) {
@@ -175,10 +197,14 @@ void on_deliver_ack(hf_session *s, const hf_msg *m)
                          std::to_string(s->last_sent_seq));
         return;
     }
+    if (hf_msg_has(m, HF_TAG_CODE)) {
+        on_refusal(s, m);
+        return;
+    }
     if (hf_delivery_take_ack(s, m->upto) == 0)
         return; // a repeated acknowledgement: nothing new
     hf_router_acknowledged(s->srv->router, s, m->upto);
-    hf_delivery_after_ack(s);
+    hf_delivery_pump(s);
 }
 
 void on_ping(hf_session *s, const hf_msg *m)
@@ -263,7 +289,6 @@ void on_closed(hf_conn *c)
     if (!s || !s->online)
         return;
     hf_server *srv = s->srv;
-    hf_delivery_connection_ended(s); // may set a message aside: before what it acknowledged is kept
     hf_online_leave(&srv->online, s);
     hf_presence_forget(s);
     // Replaced by a newer connection of the device: still online.

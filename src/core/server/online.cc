@@ -59,6 +59,4 @@ void hf_online_prune(hf_online *o)
     uint64_t now = hf_mono_ms();
     for (auto it = o->recent_acks.begin(); it != o->recent_acks.end();)
         it = now - it->second.second > 60000 ? o->recent_acks.erase(it) : std::next(it);
-    for (auto it = o->failed_deliveries.begin(); it != o->failed_deliveries.end();)
-        it = now - it->second.last_ms > 3600000 ? o->failed_deliveries.erase(it) : std::next(it);
 }

@@ -12,20 +12,11 @@
 #include "core/common/module_handle.h"
 #include "core/common/stats.h"
 #include "core/conn/conn.h"
+#include "core/server/enqueue_arg.h"
 #include "core/server/online.h"
 #include "core/server/followers.h"
 
 struct hf_router;
-
-// What every enqueue's callback argument is (or begins with, as a base):
-// the store's early word that a message is in the queue and fetches see
-// it (hf_host_api.enqueue_applied) goes to `applied`, whoever enqueued.
-// It returns whether that enqueuer waits for the durable completion, so
-// the store should sync without delay. Pass the enqueue this base, never
-// the derived struct, and cast back from it.
-struct hf_enqueue_arg {
-    bool (*applied)(hf_enqueue_arg *self, uint64_t seq);
-};
 
 struct hf_server {
     const hf_config *cfg = nullptr;

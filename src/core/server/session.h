@@ -3,15 +3,31 @@
 // so a slow device costs store space, not daemon memory).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "core/common/event_ptr.h"
 #include "core/conn/token_bucket.h"
+#include "core/server/enqueue_arg.h"
 
 struct hf_conn;
 struct hf_server;
+struct hf_session;
+
+// A message on its way to the device's dead-letter list: why, and its
+// entry once known (a refused message is read back from the store first).
+struct hf_dead_letter_job : hf_enqueue_arg {
+    hf_session *session = nullptr;
+    uint64_t seq = 0;
+    int code = 0;
+    std::string reason;
+    bool have_entry = false;
+    std::string from;
+    uint64_t msg_id = 0, stored_at_ms = 0;
+    std::string entry; // its payload in the list (dead_letter.h)
+};
 
 struct hf_session {
     hf_conn *conn;
@@ -45,10 +61,16 @@ struct hf_session {
     bool in_fetch_call = false;
     uint64_t fetch_started_us = 0; // for the store latency histogram
     hf_event_ptr fetch_retry;      // after a failed fetch: delivery.store_retry later, made on first use
-    // Fetched messages whose DELIVER would pass max_frame (stored before
-    // the limit was lowered): in inflight, never sent, set aside once
-    // they are the oldest there. (seq, payload bytes), ascending.
-    std::vector<std::pair<uint64_t, size_t>> too_large;
+    // Messages the device cannot take, on their way to its dead-letter
+    // list (dead_letters.h), ascending; out of inflight. The front one is
+    // in the store's hands while dead_letter_busy. The store hears of no
+    // acknowledgement past the front one until its copy is durable.
+    std::deque<hf_dead_letter_job> dead_letter_jobs;
+    bool dead_letter_busy = false;
+    hf_event_ptr dead_letter_retry; // after a failed store call, made on first use
+    // Moved, waiting for the device to acknowledge every seq before them.
+    std::vector<uint64_t> dead_lettered;
+    uint64_t store_acked_upto = 0; // the acknowledgement the store was told
 };
 
 static inline size_t hf_session_inflight(const hf_session *s)

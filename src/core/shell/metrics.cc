@@ -119,10 +119,9 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
           [](const hf_metrics_sample &s) { return s.stats.messages_delivered; });
     plain("messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
           [](const hf_metrics_sample &s) { return s.stats.messages_expired; });
-    plain("messages_set_aside_total", "counter",
-          "Messages acknowledged on their device's behalf: too large for max_frame, or delivery.max_attempts "
-          "connections ended on them.",
-          [](const hf_metrics_sample &s) { return s.stats.messages_set_aside; });
+    plain("messages_dead_lettered_total", "counter",
+          "Messages moved to their device's dead-letter list: too large for max_frame, or refused by the device.",
+          [](const hf_metrics_sample &s) { return s.stats.messages_dead_lettered; });
 
     std::string name = prefix + "messages_rejected_total";
     header(out, name, "counter", "SENDs answered rejected, by reason." + per);
