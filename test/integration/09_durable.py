@@ -88,6 +88,9 @@ def test_a_config_that_names_no_store_is_durable():
     assert receive_all(relay, 1) == [b"msg 000000"]
     assert os.path.exists(os.path.join(relay.dir, "default-store", "data.mdb"))
     assert "every stored message is lost" not in relay.log()
+    # An allocator keeps no store: a store.path it could not create is no
+    # reason not to start.
+    Relay("allocator", **{"store.module": None, "store.path": "/proc/handoff-no-such-folder"}).start()
 
 
 def test_the_memory_store_warns_at_every_start():
@@ -96,6 +99,30 @@ def test_the_memory_store_warns_at_every_start():
     relay.start()
     warnings = [line for line in relay.log().splitlines() if "every stored message is lost when it stops" in line]
     assert len(warnings) == 2 and all("warning" in line for line in warnings), warnings
+
+
+def test_a_second_daemon_on_the_same_store_is_refused():
+    """Another handoffd (other ports, the same store.path), with one
+    process or a box of workers, exits naming the first one's pid before
+    it touches the store; the first goes on serving. On 812d479 the
+    second one started and ran beside it."""
+    first = Relay(**{"store.module": "lmdb"}).start()
+    assert send_many(first, 1) == {1: (hfwire.STORED, None)}
+    for workers in (1, 2):
+        second = Relay(**{"store.module": "lmdb", "store.path": first.settings["store.path"], "workers": workers})
+        try:
+            second.start()
+        except AssertionError as e:
+            assert "exited with 1" in str(e), e
+        else:
+            raise AssertionError("a second daemon started on the same store")
+        said = "store.path %s is in use by pid %d" % (first.settings["store.path"], first.proc.pid)
+        assert said in second.log(), second.log()[-1500:]
+    assert receive_all(first, 1) == [b"msg 000000"]
+    # The lock goes with the process: a restart takes it again.
+    first.stop(signal.SIGKILL)
+    first.start()
+    assert send_many(first, 1, to="tablet") == {1: (hfwire.STORED, None)}
 
 
 def test_dedup_survives_restart():

@@ -15,6 +15,7 @@
 #include "core/shell/detach.h"
 #include "core/shell/dev.h"
 #include "core/shell/rehome.h"
+#include "core/shell/store_lock.h"
 #include "core/shell/supervisor.h"
 #include "core/common/log.h"
 
@@ -184,11 +185,13 @@ int main(int argc, char **argv)
         return exit_failed;
     }
 
-    if (int workers = hf_workers_wanted(d->cfg); workers > 1)
+    // Before anything touches the store: a second daemon on it stops here.
+    bool started = hf_store_lock(d->cfg, &err);
+    if (int workers = hf_workers_wanted(d->cfg); started && workers > 1)
         return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog});
 
     // The store laid out for one process, should it have been a box's.
-    bool started = hf_rehome(d->cfg, 1, &err) && hf_daemon_start(d.get(), &err);
+    started = started && hf_rehome(d->cfg, 1, &err) && hf_daemon_start(d.get(), &err);
     if (started && !o.pidfile.empty() && !hf_write_pidfile(o.pidfile)) {
         err =
             "cannot write pidfile " + o.pidfile + ": " + strerror(errno) + "; check the folder exists and is writable";

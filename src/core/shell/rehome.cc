@@ -265,7 +265,7 @@ void close_all(mover *m)
 
 bool hf_store_per_worker(const hf_config &cfg)
 {
-    return cfg.store.module == "lmdb";
+    return cfg.role != hf_role::allocator && cfg.store.module == "lmdb";
 }
 
 std::string hf_store_folder(const hf_config &cfg)
