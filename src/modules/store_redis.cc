@@ -174,7 +174,10 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
         },
         [sent](bool replicated) {
             for (sent_enqueue &e : *sent) {
-                int status = e.result.status == HF_STORE_OK && !replicated ? HF_STORE_UNAVAILABLE : e.result.status;
+                // A duplicate's answer too: its original may not have
+                // reached the replicas either.
+                bool written = e.result.status == HF_STORE_OK || e.result.status == HF_STORE_DUPLICATE;
+                int status = written && !replicated ? HF_STORE_UNAVAILABLE : e.result.status;
                 e.item.cb(e.item.arg, status, status == HF_STORE_OK ? e.result.seq : 0, e.result.acked);
             }
         });

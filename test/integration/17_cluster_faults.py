@@ -118,6 +118,11 @@ def test_acknowledged_sends_survive_their_primary_killed():
     victim.cli("CLIENT", "KILL", "TYPE", "replica")  # and what is in flight to it
     for name in names:
         acked[name] += burst(relay, name, 31, 10)
+    # Their resends too (same ids): the primary has them, so they are
+    # duplicates, answered under the same replication proof as new ones
+    # (812d479 answered them stored, and the phone never got them).
+    for name in names:
+        acked[name] += burst(relay, name, 31, 10)
     victim.kill()
     replica.proc.send_signal(signal.SIGCONT)
     cluster.wait_ok(replicated=False)
@@ -127,6 +132,38 @@ def test_acknowledged_sends_survive_their_primary_killed():
                                    "--timeout", "30")
         assert code == 0, (code, err)
         assert out.splitlines() == acked[name], (name, out)
+
+
+def test_a_resend_is_not_acknowledged_without_its_replica_on_one_redis():
+    """One Redis primary with a replica and store.replicas = 1: with the
+    replica stopped, a SEND and its resend (the same id) are both
+    store_unavailable; once it runs again the resend is stored, and the
+    phone gets every message once."""
+    primary = harness.RedisServer().start()
+    replica = harness.RedisServer(replica_of=primary).start()
+    harness.wait_until(lambda: "master_link_status:up" in replica.cli("INFO", "replication"), 10, "the replica to sync")
+    relay = Relay(**{"store.module": "redis", "store.address": primary.address(), "store.replicas": 1,
+                     "store.wait_timeout": "300ms"}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+
+    def send(msg_id):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", msg_id), ("payload", b"m%d" % msg_id)])
+        ack = pc.expect(hfwire.SEND_ACK, timeout=10)
+        return ack["status"], ack.get("code")
+
+    assert send(1) == (hfwire.STORED, None)
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        unavailable = (hfwire.REJECTED, hfwire.ERR["store_unavailable"])
+        assert send(2) == unavailable
+        assert send(2) == unavailable, "a resend was acknowledged without its replica"
+        assert send(1) == unavailable, "a resend was acknowledged without its replica"
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    harness.wait_until(lambda: send(2) == (hfwire.STORED, None), 15, "the resend to be stored")
+    code, out, err = relay.cli(relay.token("alice", "phone"), "listen", "--count", "2", "--timeout", "20")
+    assert (code, out.splitlines()) == (0, ["m1", "m2"]), (code, out, err)
 
 
 def test_a_primary_killed_under_load_costs_store_unavailable_then_traffic_goes_on():

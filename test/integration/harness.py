@@ -98,11 +98,12 @@ class RedisServer:
 
     servers = []
 
-    def __init__(self, password=None, cluster=False, port=None):
+    def __init__(self, password=None, cluster=False, port=None, replica_of=None):
         self.dir = tempfile.mkdtemp(prefix="handoff-redis-")
         self.port = port or free_port()
         self.password = password
         self.cluster = cluster
+        self.replica_of = replica_of  # a RedisServer this one replicates
         self.proc = None
         if not cluster:
             RedisServer.servers.append(self)
@@ -116,7 +117,8 @@ class RedisServer:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir, "--save", "",
              "--appendonly", "yes", "--daemonize", "no", "--protected-mode", "yes"] + cluster
-            + (["--requirepass", self.password] if self.password else []),
+            + (["--requirepass", self.password] if self.password else [])
+            + (["--replicaof", "127.0.0.1", str(self.replica_of.port)] if self.replica_of else []),
             stdout=open(os.path.join(self.dir, "redis.log"), "a"), stderr=subprocess.STDOUT)
         def up():
             assert self.proc.poll() is None, "redis-server exited"
