@@ -85,6 +85,14 @@ struct hf_host_api {
     /* A store calls this when another server says a device of an account
      * this server watches (hf_store_ops.watch) came online or left. */
     void (*presence_changed)(void *host, const char *account, const char *device, int online);
+    /* A store calls this when it cannot go on without losing what it
+     * acknowledged: a sync failed, so what the disk holds is unknown (the
+     * kernel may have dropped the pages and will not say so again). The
+     * store answers every write from then on HF_STORE_UNAVAILABLE; the host
+     * logs why, stops and exits non-zero (status 74), so that a restart
+     * reads again what is really on disk. Appended to ABI 1: a module that
+     * calls it needs a host that fills it in (handoffd 0.1.0 and later). */
+    void (*fatal)(void *host, const char *module, const char *why);
 };
 
 /* ---- store modules ---------------------------------------------------- */

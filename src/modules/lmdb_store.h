@@ -115,6 +115,9 @@ struct lmdb_store {
     // Where the sweep of silent senders' dedup records goes on from: it
     // reads a slice of the table per sweep, not all of it.
     std::string dedup_sweep_from;
+    // A sync failed: nothing is committed or acknowledged any more (every
+    // write is answered HF_STORE_UNAVAILABLE) and the host was told to stop.
+    bool failed = false;
 };
 
 } // namespace hf_lmdb

@@ -39,6 +39,43 @@ void log_store_error(lmdb_store *s, bool full, const char *what)
     }
 }
 
+// What the disk holds is unknown: every write waiting, applied or
+// committed unsynced is answered store_unavailable (its sender resends to
+// the restarted daemon), nothing is committed again, and the host stops.
+void fail_store(lmdb_store *s, const char *why)
+{
+    if (s->failed)
+        return;
+    s->failed = true;
+    if (s->window)
+        mdb_txn_abort(s->window);
+    s->window = nullptr;
+    s->dirty_meta.clear();
+    s->meta_cache.clear();
+    hf_tail_clear(&s->tail);
+    std::vector<pending_write> lost;
+    lost.swap(s->window_writes);
+    for (auto &gen : s->unsynced)
+        for (pending_write &w : gen.second)
+            lost.push_back(std::move(w));
+    s->unsynced.clear();
+    for (pending_write &w : s->queued)
+        lost.push_back(std::move(w));
+    s->queued.clear();
+    for (pending_write &w : lost)
+        w.status = HF_STORE_UNAVAILABLE;
+    char text[256];
+    snprintf(text, sizeof text,
+             "%s: what the disk holds is unknown, so nothing more is acknowledged; check the disk (dmesg), and the "
+             "daemon is restarted to read again what is on it",
+             why);
+    if (s->host->fatal)
+        s->host->fatal(s->host->host, "store_lmdb", text);
+    else
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "%s", text);
+    run_callbacks(&lost);
+}
+
 void log_commit_failure(lmdb_store *s, int rc)
 {
     char what[160];
@@ -195,6 +232,12 @@ uint64_t commit_window(void *arg)
         mdb_txn_abort(s->window);
     else
         rc = mdb_txn_commit(s->window);
+    if (rc == EIO) {
+        // Its pages (and with sync = always, its sync) failed to reach the disk.
+        s->window = nullptr;
+        fail_store(s, "a commit failed to write (EIO)");
+        return 0;
+    }
     if (rc != 0) {
         log_commit_failure(s, rc);
         lose_window(s, nullptr, status_of(rc));
@@ -221,6 +264,14 @@ void apply_queued(evutil_socket_t, short, void *arg)
     auto *s = static_cast<lmdb_store *>(arg);
     if (s->queued.empty())
         return;
+    if (s->failed) {
+        std::vector<pending_write> refused;
+        refused.swap(s->queued);
+        for (pending_write &w : refused)
+            w.status = HF_STORE_UNAVAILABLE;
+        run_callbacks(&refused);
+        return;
+    }
     std::vector<pending_write> batch;
     batch.swap(s->queued);
     if (int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window); rc != 0) {
@@ -262,38 +313,32 @@ int sync_env(void *arg)
     return mdb_env_sync(static_cast<lmdb_store *>(arg)->env, 1);
 }
 
-// Answers the writes of every window up to synced_gen; those a failed sync
-// covered may not be on disk, so they are answered with an error.
+// Answers the writes of every window up to synced_gen. A failed sync is
+// not tried again: Linux reports a write-back error once and may have
+// dropped the pages, so a second fsync "succeeds" with them lost (what
+// PostgreSQL calls fsyncgate). The store fails instead (fail_store).
 void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
 {
     auto *s = static_cast<lmdb_store *>(arg);
+    if (failed_gen != 0) {
+        fail_store(s, "a sync (fdatasync of data.mdb) failed");
+        return;
+    }
     std::vector<pending_write> ready;
-    bool lost = false;
     while (!s->unsynced.empty() && s->unsynced.front().first <= synced_gen) {
-        bool failed = s->unsynced.front().first <= failed_gen;
-        for (pending_write &w : s->unsynced.front().second) {
-            if (failed && w.status == HF_STORE_OK) {
-                w.status = HF_STORE_ERROR;
-                lost = true;
-            }
+        for (pending_write &w : s->unsynced.front().second)
             ready.push_back(std::move(w));
-        }
         s->unsynced.pop_front();
     }
-    if (lost)
-        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
-                     "sync failed; senders of the messages it covered get an error: check the disk");
     run_callbacks(&ready);
 }
 
 // At close, on the reactor: the last sync, once the thread has stopped.
 void sync_all(lmdb_store *s)
 {
-    if (s->unsynced.empty())
+    if (s->unsynced.empty() || s->failed)
         return;
     int rc = mdb_env_sync(s->env, 1);
-    if (rc != 0)
-        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "sync failed: %s; check the disk", mdb_strerror(rc));
     answer_synced(s, s->commit_gen, rc == 0 ? 0 : s->commit_gen);
 }
 

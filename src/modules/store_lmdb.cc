@@ -10,8 +10,10 @@
 // See docs/storage.md for the layout and the durability of each setting.
 #include <event2/event.h>
 #include <endian.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -85,6 +87,19 @@ int drop_old_tables(MDB_txn *txn)
     return 0;
 }
 
+// After a failed sync the kernel may keep pages that never reached the
+// disk, marked clean: a restarted daemon would read them and acknowledge
+// resends against them. So the environment's file is read from the disk
+// afresh at open (the lock keeps any other process from having it mapped).
+void drop_cached_pages(const char *path)
+{
+    int fd = open((std::string(path) + "/data.mdb").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; // a new store
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    close(fd);
+}
+
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
                char *err, size_t err_len)
 {
@@ -112,6 +127,7 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         delete s;
         return -1;
     }
+    drop_cached_pages(path);
     // MDB_NOMEMINIT: LMDB would otherwise zero every new page before use,
     // 7 pages a message here (9% of the daemon's instructions in a
     // profile). The file is the daemon's own (mode 0600), so stale heap

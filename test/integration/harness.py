@@ -25,6 +25,7 @@ SANITIZED = bool(os.environ.get("HF_SANITIZERS", "").strip())
 HANDOFFD = os.path.join(BUILDDIR, "handoffd")
 HANDOFF = os.path.join(BUILDDIR, "handoff")
 HANDOFFCTL = os.path.join(BUILDDIR, "handoffctl")
+FAULTFS = os.path.join(BUILDDIR, "test", "faultfs", "faultfs")
 os.environ.setdefault("HANDOFF_MODULE_DIR", os.path.join(BUILDDIR, ".libs"))
 # The CLI must not pick up a developer's own settings.
 for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
@@ -90,6 +91,59 @@ def wait_until(predicate, timeout, what):
             return value
         time.sleep(0.02)
     raise AssertionError("timed out waiting for " + what)
+
+
+class FaultFS:
+    """test/faultfs mounted on a folder of its own: written data stays
+    apart until fsync, and commands cut the power, fail the next fsync or
+    fill the disk (see faultfs.cc). Unmounted when the test ends."""
+
+    mounts = []
+
+    def __init__(self):
+        assert os.path.exists("/dev/fuse"), "/dev/fuse is missing: the fault tests need FUSE (a kernel with it)"
+        assert os.path.exists(FAULTFS), "faultfs was not built: libfuse3-dev was missing (tools/check installs it)"
+        self.dir = tempfile.mkdtemp(prefix="handoff-faultfs-")
+        self.backing = os.path.join(self.dir, "disk")
+        self.mount = os.path.join(self.dir, "mnt")
+        os.mkdir(self.backing)
+        os.mkdir(self.mount)
+        self.proc = None
+        FaultFS.mounts.append(self)
+
+    def start(self):
+        log = open(os.path.join(self.dir, "faultfs.log"), "a")
+        self.proc = subprocess.Popen([FAULTFS, self.backing, self.mount, "-f", "-o", "auto_unmount"],
+                                     stdout=log, stderr=log)
+        def mounted():
+            assert self.proc.poll() is None, "faultfs exited: " + open(os.path.join(self.dir, "faultfs.log")).read()
+            return os.path.ismount(self.mount)
+        wait_until(mounted, 10, "faultfs to mount")
+        return self
+
+    def command(self, text):
+        with open(os.path.join(self.mount, ".faultfs"), "w") as f:
+            f.write(text + "\n")
+
+    def counts(self):
+        with open(os.path.join(self.mount, ".faultfs")) as f:
+            return {k: int(v) for k, v in (line.split() for line in f if line.strip())}
+
+    def stop(self):
+        """Unmounts (nothing may have a file open on it) and ends faultfs:
+        the kernel's page cache of its files goes with the mount."""
+        if self.proc and self.proc.poll() is None:
+            subprocess.run(["fusermount3", "-u", "-z", self.mount], capture_output=True)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def remount(self):
+        self.stop()
+        return self.start()
 
 
 class RedisServer:
@@ -608,6 +662,9 @@ def run(tests):
                     relay.proc.wait()
             for redis in RedisServer.servers:
                 redis.stop()
+            for fs in FaultFS.mounts:
+                fs.stop()
+            FaultFS.mounts = []
     for cluster in RedisCluster.clusters:
         cluster.stop()
     print("%d passed, %d failed" % (passed, failed))

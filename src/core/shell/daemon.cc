@@ -42,6 +42,21 @@ void host_presence_changed(void *host, const char *account, const char *device, 
     hf_presence_changed(&static_cast<hf_daemon *>(host)->server, account, device, online != 0);
 }
 
+// EX_IOERR: the store's disk failed; systemd or the supervisor restarts it.
+const int fatal_exit_status = 74;
+
+void host_fatal(void *host, const char *module, const char *why)
+{
+    auto *d = static_cast<hf_daemon *>(host);
+    hf_log(HF_LOG_ERROR, "%s: %s; stopping with exit status %d", module, why, fatal_exit_status);
+    if (d->exit_status != 0)
+        return;
+    d->exit_status = fatal_exit_status;
+    // A moment for the answers already written (store_unavailable) to go.
+    timeval flush = hf_timeval_ms(100);
+    event_base_loopexit(d->base.get(), &flush);
+}
+
 int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
 {
     auto *arg = static_cast<hf_enqueue_arg *>(enqueue_arg);
@@ -364,6 +379,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     d->host.kick = host_kick;
     d->host.presence_changed = host_presence_changed;
     d->host.enqueue_applied = host_enqueue_applied;
+    d->host.fatal = host_fatal;
     wire_parts(d);
 
     d->tls = hf_tls_server_ctx(d->cfg, err);

@@ -61,6 +61,9 @@ struct hf_daemon {
     // and shared by every worker (-1: listen on listen.allocator and
     // metrics.listen), and the box they report to (null: not a worker).
     int inherited_allocator_fd = -1, inherited_metrics_fd = -1;
+    // Non-zero once a module could not go on (hf_host_api.fatal): the
+    // process exits with it.
+    int exit_status = 0;
     hf_box *box = nullptr;
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;

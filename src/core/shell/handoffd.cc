@@ -216,5 +216,5 @@ int main(int argc, char **argv)
     hf_daemon_shutdown(d.get());
     if (!o.pidfile.empty())
         unlink(o.pidfile.c_str());
-    return exit_ok;
+    return d->exit_status;
 }

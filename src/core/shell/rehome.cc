@@ -88,10 +88,8 @@ std::vector<std::string> environments_on_disk(const std::string &root)
     return found;
 }
 
-event_base *host_event_base(void *host)
-{
-    return static_cast<event_base *>(host);
-}
+struct mover;
+event_base *host_event_base(void *host);
 
 uint64_t host_now_ms(void *)
 {
@@ -122,7 +120,22 @@ struct mover {
     const hf_store_ops *ops = nullptr;
     std::map<std::string, std::unique_ptr<environment>> open; // by folder
     uint64_t devices_moved = 0, messages_moved = 0, devices_left = 0;
+    std::string fatal; // a store could not go on (hf_host_api.fatal): why
 };
+
+event_base *host_event_base(void *host)
+{
+    return static_cast<mover *>(host)->base;
+}
+
+// A failed sync while moving: nothing more is moved, and the start fails
+// (what the disk holds is read again at the next one).
+void host_fatal(void *host, const char *module, const char *why)
+{
+    auto *m = static_cast<mover *>(host);
+    if (m->fatal.empty())
+        m->fatal = std::string(module) + ": " + why;
+}
 
 // Runs the loop until *done: a store may answer at once or later.
 void wait_for(mover *m, const bool *done)
@@ -301,8 +314,8 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     mover m;
     m.cfg = &cfg;
     m.base = event_base_new();
-    m.host = {HF_MODULE_ABI_VERSION, m.base,    hf_module_log,        host_event_base, host_now_ms, host_data_ready,
-              host_enqueue_applied,  host_kick, host_presence_changed};
+    m.host = {HF_MODULE_ABI_VERSION, &m,        hf_module_log,         host_event_base, host_now_ms,
+              host_data_ready,       host_enqueue_applied, host_kick, host_presence_changed, host_fatal};
     bool ok = m.base != nullptr;
     if (!ok)
         *err = "cannot create an event loop to move the store's accounts";
@@ -322,6 +335,10 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
             in_layout = in_layout || hf_store_worker_folder(root, k, workers) == folder;
         bool empty = false;
         ok = move_out_of(&m, root, folder, workers, &empty, err);
+        if (!m.fatal.empty()) {
+            *err = m.fatal;
+            ok = false;
+        }
         if (ok && empty && !in_layout)
             emptied.push_back(folder);
     }

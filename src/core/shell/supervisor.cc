@@ -131,7 +131,7 @@ int listen_socket(const std::string &address, std::string *err)
     }
     hf_daemon_run(d.get());
     hf_daemon_shutdown(d.get());
-    _exit(0);
+    _exit(d->exit_status);
 }
 
 // Forks worker w; -1 if fork failed. With ready_fd, the child reports on
