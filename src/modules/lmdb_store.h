@@ -20,6 +20,8 @@
 #include "modules/syncer.h"
 #include "modules/tail_cache.h"
 
+#include "modules/lmdb_durable.h"
+
 namespace hf_lmdb
 {
 
@@ -118,6 +120,10 @@ struct lmdb_store {
     // A sync failed: nothing is committed or acknowledged any more (every
     // write is answered HF_STORE_UNAVAILABLE) and the host was told to stop.
     bool failed = false;
+    // sync = batch: the last commit's txnid, and where the sync thread
+    // records it once synced (lmdb_durable.h).
+    uint64_t last_commit_txnid = 0;
+    durable_record durable;
 };
 
 } // namespace hf_lmdb

@@ -161,15 +161,28 @@ bool publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
 // (at least once). Sets each status.
 void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
 {
+    // One commit past the last recorded sync at most (lmdb_durable.h): a
+    // sync under way ends first, and this commit is synced before it
+    // returns.
+    if (s->syncer)
+        hf_syncer_wait(s->syncer);
     int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
     int failed = rc == 0 ? apply_batch(s, writes) : status_of(rc);
     if (failed == HF_STORE_OK && (rc = put_dirty_meta(s)) != 0)
         failed = status_of(rc);
+    uint64_t txnid = s->window ? mdb_txn_id(s->window) : 0;
     if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->window)) != 0)
         failed = status_of(rc);
     else if (failed != HF_STORE_OK && s->window)
         mdb_txn_abort(s->window);
     s->window = nullptr;
+    if (failed == HF_STORE_OK && s->syncer) {
+        s->last_commit_txnid = txnid;
+        if (sync_env(s) != 0) {
+            fail_store(s, "a sync (fdatasync of data.mdb) failed");
+            return;
+        }
+    }
     s->dirty_meta.clear();
     if (failed == HF_STORE_OK)
         return;
@@ -228,10 +241,13 @@ uint64_t commit_window(void *arg)
     if (!s->window)
         return 0;
     int rc = put_dirty_meta(s);
+    uint64_t txnid = mdb_txn_id(s->window);
     if (rc != 0)
         mdb_txn_abort(s->window);
     else
         rc = mdb_txn_commit(s->window);
+    if (rc == 0)
+        s->last_commit_txnid = txnid;
     if (rc == EIO) {
         // Its pages (and with sync = always, its sync) failed to reach the disk.
         s->window = nullptr;
@@ -307,10 +323,14 @@ void apply_queued(evutil_socket_t, short, void *arg)
 
 // On the sync thread: commits go to the kernel at once (MDB_NOSYNC); this
 // waits for the disk. LMDB's sync is an fdatasync of the data file, safe
-// beside a write transaction on the reactor.
+// beside a write transaction on the reactor; then the commit it covered is
+// recorded durable (lmdb_durable.h), before any of its writes is answered.
+// No commit happens meanwhile, so last_commit_txnid holds still.
 int sync_env(void *arg)
 {
-    return mdb_env_sync(static_cast<lmdb_store *>(arg)->env, 1);
+    auto *s = static_cast<lmdb_store *>(arg);
+    int rc = mdb_env_sync(s->env, 1);
+    return rc != 0 ? rc : durable_write(&s->durable, s->last_commit_txnid);
 }
 
 // Answers the writes of every window up to synced_gen. A failed sync is
@@ -338,7 +358,7 @@ void sync_all(lmdb_store *s)
 {
     if (s->unsynced.empty() || s->failed)
         return;
-    int rc = mdb_env_sync(s->env, 1);
+    int rc = sync_env(s);
     answer_synced(s, s->commit_gen, rc == 0 ? 0 : s->commit_gen);
 }
 

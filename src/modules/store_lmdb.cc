@@ -87,6 +87,30 @@ int drop_old_tables(MDB_txn *txn)
     return 0;
 }
 
+// Opens the store's durable record; with one, a last commit the record
+// does not cover is rolled back (lmdb_durable.h). Modes that keep no
+// record (always, off) forget a batch run's, which their commits would
+// pass. False, with err, when the store cannot be opened safely.
+bool roll_back_if_unsynced(lmdb_store *s, const char *path, char *err, size_t err_len)
+{
+    if (int rc = durable_open(path, &s->durable); rc != 0) {
+        snprintf(err, err_len, "cannot open %s/durable: %s", path, strerror(rc));
+        return false;
+    }
+    uint64_t recorded = 0;
+    std::string said;
+    if (durable_read(&s->durable, &recorded) && roll_back_unsynced(path, recorded, &said) != 0) {
+        snprintf(err, err_len, "store.path %s: %s", path, said.c_str());
+        durable_close(&s->durable);
+        return false;
+    }
+    if (!said.empty())
+        s->host->log(s->host->host, HF_LOG_WARNING, "store_lmdb", "%s: %s", path, said.c_str());
+    if (s->sync != sync_mode::batch)
+        durable_forget(path, &s->durable);
+    return true;
+}
+
 // After a failed sync the kernel may keep pages that never reached the
 // disk, marked clean: a restarted daemon would read them and acknowledge
 // resends against them. So the environment's file is read from the disk
@@ -127,6 +151,10 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         delete s;
         return -1;
     }
+    if (!roll_back_if_unsynced(s, path, err, err_len)) {
+        delete s;
+        return -1;
+    }
     drop_cached_pages(path);
     // MDB_NOMEMINIT: LMDB would otherwise zero every new page before use,
     // 7 pages a message here (9% of the daemon's instructions in a
@@ -160,10 +188,16 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         rc = mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
+    // What opening wrote is synced and recorded before any other commit.
+    if (rc == 0 && s->sync == sync_mode::batch && (rc = mdb_env_info(s->env, &env_info)) == 0) {
+        s->last_commit_txnid = env_info.me_last_txnid;
+        rc = sync_env(s);
+    }
     if (rc != 0) {
         snprintf(err, err_len, "cannot open the LMDB store in %s: %s", path, mdb_strerror(rc));
         if (s->env)
             mdb_env_close(s->env);
+        durable_close(&s->durable);
         delete s;
         return -1;
     }
@@ -175,6 +209,7 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         snprintf(err, err_len, "%s", syncer_err.c_str());
         event_free(s->apply_event);
         mdb_env_close(s->env);
+        durable_close(&s->durable);
         delete s;
         return -1;
     }
@@ -193,8 +228,10 @@ void store_close(void *store)
     if (s->read_txn)
         mdb_txn_abort(s->read_txn);
     event_free(s->apply_event);
-    mdb_env_sync(s->env, 1);
+    if (!s->failed)
+        mdb_env_sync(s->env, 1);
     mdb_env_close(s->env);
+    durable_close(&s->durable);
     delete s;
 }
 

@@ -31,6 +31,7 @@ struct hf_syncer {
     std::thread thread;
     std::mutex mu;
     std::condition_variable asked;
+    std::condition_variable idle; // a sync ended
     uint64_t wanted = 0, synced = 0, failed = 0;
     bool stopping = false;
 };
@@ -52,6 +53,7 @@ void run(hf_syncer *s)
         s->synced = gen;
         if (rc != 0)
             s->failed = gen;
+        s->idle.notify_all();
         uint64_t one = 1;
         // Cannot fail short of a full counter, which a read on the reactor empties.
         (void)!write(s->wake_fd, &one, sizeof one);
@@ -157,4 +159,10 @@ void hf_syncer_stop(hf_syncer *s)
     }
     s->thread.join();
     release(s);
+}
+
+void hf_syncer_wait(hf_syncer *s)
+{
+    std::unique_lock<std::mutex> lock(s->mu);
+    s->idle.wait(lock, [s] { return s->synced >= s->wanted; });
 }

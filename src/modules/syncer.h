@@ -39,6 +39,10 @@ hf_syncer *hf_syncer_start(event_base *base, const hf_syncer_fns &fns, uint64_t 
 // Urgent writes (someone waits for them to be durable) skip the gap: they
 // wait only for a sync that is running.
 void hf_syncer_request(hf_syncer *s, bool urgent);
+// Blocks until no sync is running (one under way finishes; its done
+// still comes on the reactor as usual). For a commit that must not start
+// while another is unsynced.
+void hf_syncer_wait(hf_syncer *s);
 // Stops and joins the thread; a sync it was running finishes first. What
 // was not yet committed and synced is the caller's to commit and sync.
 void hf_syncer_stop(hf_syncer *s);

@@ -448,8 +448,10 @@ def test_a_workers_change_moves_every_queued_message_to_its_new_worker():
     # Back to one process: every worker's folder moves into store.path.
     relaunch_with_workers(relay, 1)
     assert "store: laid out for 1 workers (was 3)" in relay.log(), relay.log()
+    # The worker folders are gone; the environment, its durable record,
+    # the daemon's lock and the layout stay.
     left = sorted(os.listdir(relay.settings["store.path"]))
-    assert left == ["data.mdb", "lock.mdb", "workers"], left
+    assert left == ["data.mdb", "durable", "handoffd.lock", "lock.mdb", "workers"], left
     for account in accounts:
         phone = relay.conn(port_of(relay, account))
         phone.hello(relay.token(account, "phone"))
