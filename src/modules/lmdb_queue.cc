@@ -2,6 +2,8 @@
 
 #include <endian.h>
 
+#include <cerrno>
+
 #include <cstring>
 
 #include "modules/dedup.h"
@@ -97,7 +99,11 @@ int put_dirty_meta(lmdb_store *s)
 
 int status_of(int rc)
 {
-    return rc == 0 ? HF_STORE_OK : rc == MDB_MAP_FULL ? HF_STORE_FULL : HF_STORE_ERROR;
+    // A full filesystem (ENOSPC, a commit's pages past the file's end) is
+    // as full as a full map: senders get store_full and retry_ms, and the
+    // acknowledgements of a lost window are applied again alone (they
+    // reuse pages already in the file).
+    return rc == 0 ? HF_STORE_OK : rc == MDB_MAP_FULL || rc == ENOSPC ? HF_STORE_FULL : HF_STORE_ERROR;
 }
 
 stored_ref ref_of(uint64_t seq, const MDB_val &v)

@@ -80,7 +80,7 @@ void log_commit_failure(lmdb_store *s, int rc)
 {
     char what[160];
     snprintf(what, sizeof what, "commit failed: %s", mdb_strerror(rc));
-    log_store_error(s, rc == MDB_MAP_FULL, what);
+    log_store_error(s, status_of(rc) == HF_STORE_FULL, what);
 }
 
 // Whether an enqueue of record_len bytes keeps the tables within

@@ -50,6 +50,7 @@ enum setting_index {
     sync_interval_setting,
     tail_cache_setting,
     reserve_setting,
+    preallocate_setting,
     setting_count
 };
 
@@ -69,6 +70,9 @@ const hf_setting_spec settings[setting_count] = {
     {"reserve", HF_SETTING_INT, "25", 5, 90,
      "percent of map_size kept for deletions: new messages get store_full once the tables fill the rest, so "
      "that acknowledgements and expiry can always commit"},
+    {"preallocate", HF_SETTING_BOOL, "true", 0, 1,
+     "reserve map_size's blocks on disk at open (fallocate, the file's size unchanged), so that a filesystem "
+     "that fills later cannot stop acknowledgements from committing"},
 };
 
 // Stores written before dedup records kept a pair of entries per message
@@ -109,6 +113,26 @@ bool roll_back_if_unsynced(lmdb_store *s, const char *path, char *err, size_t er
     if (s->sync != sync_mode::batch)
         durable_forget(path, &s->durable);
     return true;
+}
+
+// The disk blocks of the whole map, taken at open (fallocate, the file's
+// size unchanged): a filesystem that fills later cannot refuse a commit
+// its pages, so acknowledgements always commit and senders are refused
+// only for a full map (store_full, store.reserve). Where that cannot be
+// had, a full filesystem gives senders store_full too, but a deletion may
+// then fail as well: said once at open.
+void reserve_disk(lmdb_store *s, const char *path, size_t map_size)
+{
+    int fd = open((std::string(path) + "/data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, off_t(map_size)) == 0 ? 0 : errno;
+    close(fd);
+    if (rc != 0)
+        s->host->log(s->host->host, rc == ENOSPC ? HF_LOG_WARNING : HF_LOG_INFO, "store_lmdb",
+                     "%s: cannot reserve store.map_size (%zu bytes) on disk: %s; should the filesystem fill, "
+                     "acknowledgements may fail to commit until it has room",
+                     path, map_size, strerror(rc));
 }
 
 // After a failed sync the kernel may keep pages that never reached the
@@ -175,6 +199,8 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         uint64_t map_pages = uint64_t(env_info.me_mapsize) / s->page_size;
         s->enqueue_page_limit = map_pages * uint64_t(100 - values[reserve_setting].number) / 100;
     }
+    if (rc == 0 && values[preallocate_setting].number)
+        reserve_disk(s, path, env_info.me_mapsize);
     MDB_txn *txn = nullptr;
     if (rc == 0)
         rc = mdb_txn_begin(s->env, nullptr, 0, &txn);

@@ -19,8 +19,12 @@
 //   fsync-delay MS   each fsync takes MS milliseconds more, as a disk's
 //                    would: the pages it covers are those pending when it
 //                    began, and writes go on meanwhile (0: none)
-//   full             every write from now on fails with ENOSPC
+//   full             the disk is full: a write or truncate that would make
+//                    a file longer than its blocks fails with ENOSPC (one
+//                    within them, or within what fallocate KEEP_SIZE
+//                    reserved, goes on)
 //   room             writes succeed again
+//   no-fallocate     fallocate is not supported (as on some filesystems)
 // Reading /.faultfs gives counts: "pending_pages N\nfsyncs N\nfailed_fsyncs N\n".
 // After a cut, kill the program under test, then unmount and mount again
 // (which drops the kernel's page cache) before it starts again.
@@ -61,7 +65,8 @@ struct pending_file {
 struct state {
     std::string backing;
     std::map<std::string, pending_file> files; // by path in the mount
-    bool fail_next_fsync = false, full = false;
+    std::map<std::string, uint64_t> reserved;  // fallocate KEEP_SIZE: blocks up to here, by path
+    bool fail_next_fsync = false, full = false, no_fallocate = false;
     uint64_t fsync_delay_ms = 0;
     bool powered_off = false; // cut: nothing reaches the disk any more
     uint64_t fsyncs = 0, failed_fsyncs = 0;
@@ -174,6 +179,8 @@ void run_command(const std::string &line)
         fs.full = true;
     } else if (n >= 1 && strcmp(word, "room") == 0) {
         fs.full = false;
+    } else if (n >= 1 && strcmp(word, "no-fallocate") == 0) {
+        fs.no_fallocate = true;
     } else {
         fprintf(stderr, "faultfs: unknown command \"%s\"\n", line.c_str());
     }
@@ -299,9 +306,9 @@ int op_write(const char *path, const char *buf, size_t size, off_t offset, fuse_
     }
     if (fs.powered_off)
         return -EIO;
-    if (fs.full)
-        return -ENOSPC;
     pending_file &f = pending_of(path);
+    if (fs.full && uint64_t(offset) + size > std::max(f.size, fs.reserved[path]))
+        return -ENOSPC;
     size_t done = 0;
     while (done < size) {
         uint64_t at = uint64_t(offset) + done, page = at / page_size;
@@ -320,9 +327,9 @@ int op_truncate(const char *path, off_t size, fuse_file_info *)
     std::lock_guard<std::mutex> hold(fs_lock);
     if (fs.powered_off)
         return -EIO;
-    if (fs.full && size > 0)
-        return -ENOSPC;
     pending_file &f = pending_of(path);
+    if (fs.full && uint64_t(size) > std::max(f.size, fs.reserved[path]))
+        return -ENOSPC;
     if (uint64_t(size) < f.size) {
         // The tail of a page cut in two reads as zeros if it grows again.
         uint64_t page = uint64_t(size) / page_size;
@@ -372,6 +379,29 @@ int op_fsync(const char *path, int, fuse_file_info *)
     if (it->second.pages.empty() && it->second.size == covered.size)
         fs.files.erase(it);
     return 0;
+}
+
+// Only the reservation a database makes (blocks past the end, the size
+// unchanged); the blocks are the backing file's too, so that the disk
+// really has them.
+int op_fallocate(const char *path, int mode, off_t offset, off_t length, fuse_file_info *)
+{
+    std::lock_guard<std::mutex> hold(fs_lock);
+    if (fs.powered_off)
+        return -EIO;
+    if (mode != FALLOC_FL_KEEP_SIZE || fs.no_fallocate)
+        return -EOPNOTSUPP;
+    uint64_t end = uint64_t(offset) + uint64_t(length);
+    if (fs.full && end > std::max(pending_of(path).size, fs.reserved[path]))
+        return -ENOSPC;
+    int fd = open(real(path).c_str(), O_WRONLY);
+    if (fd < 0)
+        return -errno;
+    int rc = fallocate(fd, mode, offset, length) == 0 ? 0 : -errno;
+    close(fd);
+    if (rc == 0)
+        fs.reserved[path] = std::max(fs.reserved[path], end);
+    return rc;
 }
 
 int op_unlink(const char *path)
@@ -479,6 +509,7 @@ int main(int argc, char **argv)
     ops.write = op_write;
     ops.truncate = op_truncate;
     ops.fsync = op_fsync;
+    ops.fallocate = op_fallocate;
     ops.unlink = op_unlink;
     ops.rename = op_rename;
     ops.mkdir = op_mkdir;

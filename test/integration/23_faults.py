@@ -1,6 +1,7 @@
 """23: the LMDB store on a disk that fails, through test/faultfs (FUSE):
 a failed fsync stops acknowledging and exits non-zero, and the restart
-has every message acknowledged before it; power cuts under load, in
+has every message acknowledged before it; a full disk changes nothing for
+a store that reserved its map, and is store_full for one that could not; power cuts under load, in
 which a random part of what was not synced reached the disk, keep every
 acknowledged message, in order."""
 
@@ -110,6 +111,62 @@ def test_a_failed_fsync_stops_acknowledging_and_exits_and_the_restart_keeps_ever
     assert all(code == hfwire.ERR["store_unavailable"] for _, code in sender.refused), set(sender.refused)
     relay.start()
     assert_kept([i for i, _ in sender.stored], drain_phone(relay))
+
+
+def send_until_refused(pc, first_id, count, size=3000):
+    """Sends up to count messages to the phone, one at a time; returns the
+    ids stored and the first SEND_ACK that was not stored (or None)."""
+    stored = []
+    for msg_id in range(first_id, first_id + count):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", msg_id), ("payload", b"msg %d " % msg_id + b"x" * size)])
+        ack = pc.expect(hfwire.SEND_ACK, timeout=10)
+        if ack["status"] != hfwire.STORED:
+            return stored, ack
+        stored.append(msg_id)
+    return stored, None
+
+
+def test_a_full_disk_changes_nothing_for_a_store_that_reserved_its_map():
+    """The store reserves its map's blocks at open (fallocate): once the
+    filesystem is full, messages are still stored and acknowledgements
+    still commit (nothing comes again after a restart)."""
+    fs = FaultFS().start()
+    relay = relay_on(fs).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    stored, _ = send_until_refused(pc, 1, 20)
+    fs.command("full")
+    more, refused = send_until_refused(pc, 21, 500)
+    assert refused is None, refused
+    assert_kept(stored + more, drain_phone(relay))
+    relay.stop(signal.SIGKILL)
+    relay.start()
+    assert drain_phone(relay) == [], "acknowledged on a full disk, yet delivered again"
+    assert "cannot reserve store.map_size" not in relay.log()
+
+
+def test_a_full_disk_without_a_reservation_is_store_full_with_retry_ms():
+    """Where the map cannot be reserved (no fallocate), a full filesystem
+    (ENOSPC for a commit's pages past the file's end) refuses senders
+    store_full with retry_ms, as a full map does (812d479 answered
+    internal), and says so at open; with room again, messages are stored."""
+    fs = FaultFS().start()
+    fs.command("no-fallocate")
+    relay = relay_on(fs).start()
+    assert "cannot reserve store.map_size" in relay.log()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    stored, _ = send_until_refused(pc, 1, 20)
+    assert len(stored) == 20
+    fs.command("full")
+    more, refused = send_until_refused(pc, 21, 2000)
+    assert refused, "2,000 more 3 KB messages were stored on a full disk"
+    assert refused["code"] == hfwire.ERR["store_full"] and refused.get("retry_ms", 0) > 0, refused
+    assert "No space left on device; senders get store_full" in relay.log()
+    fs.command("room")
+    harness.wait_until(lambda: send_until_refused(pc, 10000 + int(time.monotonic() * 1000), 1)[0], 10,
+                       "a message stored once there is room")
+    assert_kept(stored + more, drain_phone(relay))
 
 
 def test_power_cuts_under_load_keep_every_acknowledged_message():

@@ -9,6 +9,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -637,6 +638,7 @@ def run(tests):
         if only and not any(w in name for w in only):
             continue
         Relay.relays = []
+        failed_before = failed
         RedisServer.servers = []
         start = time.monotonic()
         try:
@@ -648,6 +650,10 @@ def run(tests):
                 assert not report, "sanitizer report:\n" + report
             passed += 1
             print("ok   %s (%.1fs)" % (name, time.monotonic() - start), flush=True)
+            # A passing test's folders go (its stores reserve their maps on
+            # disk); a failing one's stay for its logs.
+            for relay in Relay.relays:
+                shutil.rmtree(relay.dir, ignore_errors=True)
         except Exception:
             failed += 1
             print("FAIL %s" % name, flush=True)
@@ -664,6 +670,8 @@ def run(tests):
                 redis.stop()
             for fs in FaultFS.mounts:
                 fs.stop()
+                if failed == failed_before:
+                    shutil.rmtree(fs.dir, ignore_errors=True)
             FaultFS.mounts = []
     for cluster in RedisCluster.clusters:
         cluster.stop()

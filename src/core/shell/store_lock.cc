@@ -54,8 +54,11 @@ bool hf_store_lock(const hf_config &cfg, std::string *err)
             *err = "cannot lock " + path + ": " + strerror(e);
         return false;
     }
-    std::string pid = std::to_string(getpid()) + "\n";
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) != ssize_t(pid.size())) {
+    // Written over the last holder's in place, one width always: a full
+    // disk must not keep a daemon from taking its own lock.
+    char pid[16];
+    int len = snprintf(pid, sizeof pid, "%-14ld\n", long(getpid()));
+    if (pwrite(fd, pid, size_t(len), 0) != len || ftruncate(fd, len) != 0) {
         *err = "cannot write " + path + ": " + strerror(errno);
         close(fd);
         return false;
