@@ -240,6 +240,12 @@ struct hf_store_ops {
      * what is still here. */
     void (*move_device)(void *store, void *into, const char *account, const char *device, hf_store_done_cb cb,
                         void *arg);
+    /* Optional: the module's own rules on its settings (a value out of a
+     * list, two settings that must agree), checked without opening
+     * anything: by handoffd -t and before a start binds a port, so that a
+     * mistake is a config error (exit 78). 0, or -1 with err. open() may
+     * call it itself. */
+    int (*check)(const struct hf_setting_value *settings, char *err, size_t err_len);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */
@@ -258,6 +264,8 @@ struct hf_heartbeat_ops {
     /* Optional (may be NULL for a fixed interval): the range a device may
      * probe within; sent in WELCOME so adaptive clients know it. */
     void (*bounds)(void *policy, uint64_t *min_ms, uint64_t *max_ms);
+    /* Optional: as hf_store_ops.check. */
+    int (*check)(const struct hf_setting_value *settings, char *err, size_t err_len);
 };
 
 /* ---- the table a module fills ------------------------------------------ */

@@ -32,12 +32,18 @@ uint64_t clamp(const adaptive_policy *p, uint64_t ms)
     return ms < p->min_ms ? p->min_ms : ms > p->max_ms ? p->max_ms : ms;
 }
 
+int policy_check(const hf_setting_value *values, char *err, size_t err_len)
+{
+    if (values[max_ms].number >= values[min_ms].number)
+        return 0;
+    snprintf(err, err_len, "heartbeat.max must not be below heartbeat.min");
+    return -1;
+}
+
 int policy_open(const hf_host_api *host, const hf_setting_value *values, void **policy, char *err, size_t err_len)
 {
-    if (values[max_ms].number < values[min_ms].number) {
-        snprintf(err, err_len, "heartbeat.max must not be below heartbeat.min");
+    if (policy_check(values, err, err_len) != 0)
         return -1;
-    }
     auto *p = new adaptive_policy;
     p->host = host;
     p->min_ms = uint64_t(values[min_ms].number);
@@ -77,7 +83,8 @@ void policy_bounds(void *policy, uint64_t *min, uint64_t *max)
 }
 
 const hf_heartbeat_ops adaptive_ops = {
-    sizeof(hf_heartbeat_ops), policy_open, policy_close, policy_negotiate, nullptr, policy_on_timeout, policy_bounds,
+    sizeof(hf_heartbeat_ops), policy_open,   policy_close, policy_negotiate, nullptr,
+    policy_on_timeout,        policy_bounds, policy_check,
 };
 
 } // namespace

@@ -42,7 +42,7 @@ void policy_negotiate(void *policy, uint64_t, uint64_t *granted_ms, uint64_t *ti
 }
 
 const hf_heartbeat_ops fixed_ops = {
-    sizeof(hf_heartbeat_ops), policy_open, policy_close, policy_negotiate, nullptr, nullptr, nullptr};
+    sizeof(hf_heartbeat_ops), policy_open, policy_close, policy_negotiate, nullptr, nullptr, nullptr, nullptr};
 
 } // namespace
 

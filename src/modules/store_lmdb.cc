@@ -148,24 +148,25 @@ void drop_cached_pages(const char *path)
     close(fd);
 }
 
+int store_check(const hf_setting_value *values, char *err, size_t err_len)
+{
+    std::string sync = values[sync_setting].string;
+    if (sync == "always" || sync == "batch" || sync == "off")
+        return 0;
+    snprintf(err, err_len, "store.sync must be \"always\", \"batch\" or \"off\", not \"%s\"", sync.c_str());
+    return -1;
+}
+
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
                char *err, size_t err_len)
 {
+    if (store_check(values, err, err_len) != 0)
+        return -1;
     auto *s = new lmdb_store;
     s->host = host;
     s->params = *params;
     std::string sync = values[sync_setting].string;
-    if (sync == "always")
-        s->sync = sync_mode::always;
-    else if (sync == "batch")
-        s->sync = sync_mode::batch;
-    else if (sync == "off")
-        s->sync = sync_mode::off;
-    else {
-        snprintf(err, err_len, "store.sync must be \"always\", \"batch\" or \"off\", not \"%s\"", sync.c_str());
-        delete s;
-        return -1;
-    }
+    s->sync = sync == "always" ? sync_mode::always : sync == "batch" ? sync_mode::batch : sync_mode::off;
     s->sync_interval_ms = uint64_t(values[sync_interval_setting].number);
     s->tail.budget = size_t(values[tail_cache_setting].number);
     s->tail.per_device = tail_per_device;
@@ -593,6 +594,7 @@ const hf_store_ops lmdb_ops = {
     store_revocation,
     store_each_device,
     store_move_device,
+    store_check,
 };
 
 } // namespace

@@ -298,6 +298,7 @@ const hf_store_ops memory_ops = {
     store_revocation,
     nullptr, // each_device: nothing outlives the process to move
     nullptr, // move_device
+    nullptr, // check: no settings
 };
 
 } // namespace

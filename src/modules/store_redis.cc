@@ -578,29 +578,44 @@ void store_kick(void *store, const char *server_id, const char *account, const c
 
 // ---- open and close --------------------------------------------------
 
-int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
-               char *err, size_t err_len)
+// The nodes the settings name: one address, or a cluster's seeds. 0, or
+// -1 with err.
+int seeds_of(const hf_setting_value *values, hf_redis_nodes_config *config, char *err, size_t err_len)
 {
-    hf_redis_nodes_config config;
     std::string cluster = values[cluster_setting].string;
-    config.cluster = !cluster.empty();
-    if (config.cluster)
-        hf_split_list(cluster, &config.seeds);
+    config->cluster = !cluster.empty();
+    if (config->cluster)
+        hf_split_list(cluster, &config->seeds);
     else
-        config.seeds.push_back(values[address_setting].string);
-    for (const std::string &seed : config.seeds) {
+        config->seeds.push_back(values[address_setting].string);
+    for (const std::string &seed : config->seeds) {
         std::string h;
         int p;
         if (!hf_redis_split_address(seed, &h, &p)) {
-            snprintf(err, err_len, "store.%s \"%s\": expected host:port", config.cluster ? "cluster" : "address",
+            snprintf(err, err_len, "store.%s \"%s\": expected host:port", config->cluster ? "cluster" : "address",
                      seed.c_str());
             return -1;
         }
     }
-    if (config.seeds.empty()) {
+    if (config->seeds.empty()) {
         snprintf(err, err_len, "store.cluster: no host:port in \"%s\"", cluster.c_str());
         return -1;
     }
+    return 0;
+}
+
+int store_check(const hf_setting_value *values, char *err, size_t err_len)
+{
+    hf_redis_nodes_config config;
+    return seeds_of(values, &config, err, err_len);
+}
+
+int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
+               char *err, size_t err_len)
+{
+    hf_redis_nodes_config config;
+    if (seeds_of(values, &config, err, err_len) != 0)
+        return -1;
     auto *s = new redis_store;
     s->host = host;
     s->params = *params;
@@ -657,6 +672,7 @@ const hf_store_ops redis_ops = {
     store_revocation,
     nullptr, // each_device: every worker shares the store, nothing moves
     nullptr, // move_device
+    store_check,
 };
 
 } // namespace

@@ -146,7 +146,7 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_ENTRY HF_REDIS_LUA_DEDUP
     "  local next, acked = tonumber(info[1] or '0'), tonumber(info[2] or '0')\n"
     "  local count, bytes = tonumber(info[3] or '0'), tonumber(info[4] or '0')\n"
     "  local first, senders, dirty, mine, kept, entry_bytes = next + 1, {}, {}, {}, nil, 0\n"
-    "  local resent = false\n"                                                                                          \
+    "  local resent = false\n"
     "  local pos = 1\n"
     "  while pos < #blob do\n"
     "    local len = be32(string.byte(blob, pos, pos + 3))\n"
@@ -162,7 +162,7 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_ENTRY HF_REDIS_LUA_DEDUP
     "    local d = senders[from]\n"
     "    if d == nil then d = dedup_read(redis.call('HGET', s, from), W) or false; senders[from] = d end\n"
     "    local verdict\n"
-    "    if dedup_seen(d, W, hi, lo) then verdict = d.seq <= acked and '2' or '1'; resent = true\n"                     \
+    "    if dedup_seen(d, W, hi, lo) then verdict = d.seq <= acked and '2' or '1'; resent = true\n"
     "    else\n"
     "      local col, older, older_bytes = clen > 0 and string.sub(blob, at + 28 + flen, at + 27 + flen + clen), nil, "
     "nil\n"
@@ -201,7 +201,7 @@ static const char hf_redis_enqueue_lua[] = HF_REDIS_LUA_ENTRY HF_REDIS_LUA_DEDUP
     "    redis.call('ZADD', KEYS[1], 'LT', expires, member)\n"
     "    firsts[j] = first\n"
     "  else firsts[j] = 0 end\n"
-    "  local written = resent\n"                                                                                        \
+    "  local written = resent\n"
     "  for from in pairs(dirty) do redis.call('HSET', s, from, dedup_write(senders[from], now)); written = true end\n"
     "  if written then redis.call('PEXPIRE', s, window) end\n"
     "end\n"

@@ -158,23 +158,58 @@ def test_dev_banner_names_the_ports_of_the_config_it_runs():
     assert str(other) not in banner, banner
 
 
+def start_fails(relay):
+    """Starts the relay's daemon in the foreground; (exit status, stderr) of
+    a start that ends at once."""
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True, timeout=10)
+    return out.returncode, out.stderr
+
+
+def checked(relay):
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True, timeout=10)
+    return out.returncode, out.stderr
+
+
 def test_module_with_other_abi_is_refused():
     relay = Relay(**{"store.module": "badabi"})
-    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
-                         timeout=10)
-    assert out.returncode == 1, out
-    assert "speaks no ABI version this daemon speaks" in out.stderr, out.stderr
+    code, err = start_fails(relay)
+    assert code == 78 and "speaks no ABI version this daemon speaks" in err, (code, err)
     relay = Relay(**{"store.module": "nonexistent"})
-    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
-                         timeout=10)
-    assert out.returncode == 1 and "cannot load module" in out.stderr, out.stderr
+    code, err = start_fails(relay)
+    assert code == 78 and "cannot load module" in err, (code, err)
 
 
 def test_module_keys_are_checked():
     relay = Relay(**{"heartbeat.intervall": "5s"})
-    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True,
-                         timeout=10)
-    assert out.returncode == 1 and 'module "fixed" has no such key' in out.stderr, out.stderr
+    code, err = start_fails(relay)
+    assert code == 78 and 'module "fixed" has no such key' in err, (code, err)
+
+
+def test_t_refuses_what_the_start_would_refuse_and_the_start_exits_78():
+    """Each config mistake is found by -t and refused by a start with
+    status 78 (systemd's RestartPreventExitStatus), before anything binds
+    or touches the store. On 812d479 -t said ok to the first three, and
+    the start failed with status 1, which systemd restarts."""
+    port = harness.free_port()
+    mistakes = [
+        ({"store.module": "lmdb", "store.adress": "x"}, 'module "lmdb" has no such key'),
+        ({"store.module": "lmdb", "store.sync": "batched"}, 'store.sync must be "always", "batch" or "off"'),
+        ({"workers": 2, "listen.device": "127.0.0.1:%d" % port, "metrics.listen": "127.0.0.1:%d" % (port + 1)},
+         "listen.device of worker 1 (127.0.0.1:%d) is the address of metrics.listen" % (port + 1)),
+        ({"listen.device": "0.0.0.0:%d" % port}, "set advertise = \"relay.example.org:%d\"" % port),
+        ({"store.module": "redis", "store.address": "nohost"}, 'store.address "nohost": expected host:port'),
+        ({"heartbeat.module": "adaptive", "heartbeat.min": "60s", "heartbeat.max": "10s"},
+         "heartbeat.max must not be below heartbeat.min"),
+    ]
+    for settings, said in mistakes:
+        relay = Relay(**settings)
+        code, err = checked(relay)
+        assert code == 78 and said in err, (settings, code, err)
+        code, err = start_fails(relay)
+        assert code == 78 and said in err, (settings, code, err)
+    # The same listener with advertise set is fine.
+    relay = Relay(**{"listen.device": "0.0.0.0:%d" % port, "advertise": "127.0.0.1:%d" % port})
+    assert checked(relay)[0] == 0
 
 
 def test_replaced_device_gets_error():

@@ -17,6 +17,21 @@
 #include "core/common/log.h"
 #include "proto/units.h"
 
+bool hf_address_is_wildcard(const std::string &address)
+{
+    size_t colon = address.rfind(':');
+    if (address.empty() || colon == std::string::npos)
+        return false;
+    std::string host = address.substr(0, colon);
+    return host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]" || host == "*";
+}
+
+std::string hf_address_port(const std::string &address)
+{
+    size_t colon = address.rfind(':');
+    return colon == std::string::npos ? "" : address.substr(colon + 1);
+}
+
 namespace
 {
 
@@ -423,6 +438,22 @@ bool check_whole(parse_ctx *ctx)
                     "role server needs register.allocators = [ \"host:port\", ... ]: where to register");
     if (!cfg->register_ca.empty())
         cfg->register_ca = resolve_path(ctx, cfg->register_ca);
+    // A wildcard listener is no address to hand out: devices would be told
+    // to connect to 0.0.0.0.
+    if (cfg->role != hf_role::allocator && cfg->advertise.empty() && hf_address_is_wildcard(cfg->listen_device))
+        return fail(ctx, line_of(ctx, "listen.device"),
+                    "listen.device " + cfg->listen_device +
+                        " listens on every address, which is no address to hand devices: set advertise = "
+                        "\"relay.example.org:" +
+                        hf_address_port(cfg->listen_device) +
+                        "\" (a name its certificate carries, that devices reach)");
+    if (cfg->role != hf_role::allocator && cfg->websocket_advertise.empty() &&
+        hf_address_is_wildcard(cfg->listen_websocket))
+        return fail(ctx, line_of(ctx, "listen.websocket"),
+                    "listen.websocket " + cfg->listen_websocket +
+                        " listens on every address, which is no address to hand browsers: set websocket.advertise "
+                        "= \"wss://relay.example.org:" +
+                        hf_address_port(cfg->listen_websocket) + cfg->websocket_path + "\"");
     if (cfg->advertise.empty())
         cfg->advertise = cfg->listen_device;
     if (cfg->websocket_advertise.empty() && !cfg->listen_websocket.empty())

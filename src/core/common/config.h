@@ -10,6 +10,12 @@
 // "file:line: message".
 bool hf_config_load(const char *path, hf_config *cfg, std::string *err);
 
+// Whether a host:port listens on every address (0.0.0.0, [::], "").
+bool hf_address_is_wildcard(const std::string &address);
+
+// The port of a host:port, as written ("" without one).
+std::string hf_address_port(const std::string &address);
+
 // Checks the keys of a module's group against its settings table and fills
 // the resolved values (defaults for keys not given).
 bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,

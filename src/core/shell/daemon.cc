@@ -108,23 +108,6 @@ hf_listener_ptr listen_on(hf_daemon *d, const std::string &address, evconnlisten
     return l;
 }
 
-template <typename Ops>
-bool load_module(hf_daemon *d, hf_module_settings *group, const char *prefix, uint32_t kind,
-                 std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module, const Ops **ops, std::string *err)
-{
-    *module = hf_module_load(&d->cfg, &d->host, prefix, kind, group->module, err);
-    if (!*module)
-        return false;
-    if (!hf_config_apply_module_settings(&d->cfg, group, &(*module)->info, values, err))
-        return false;
-    *ops = static_cast<const Ops *>((*module)->info.ops);
-    if ((*ops)->size < sizeof(Ops)) {
-        *err = "module " + (*module)->path + " has an ops table older than this daemon's; rebuild it";
-        return false;
-    }
-    return true;
-}
-
 void on_expire_done(void *arg, int status, uint64_t expired)
 {
     auto *d = static_cast<hf_daemon *>(arg);
@@ -445,10 +428,10 @@ namespace
 bool start_server(hf_daemon *d, std::string *err)
 {
     hf_server &srv = d->server;
-    if (!load_module(d, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values, &d->store_module,
-                     &srv.store.ops, err) ||
-        !load_module(d, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values, &d->heartbeat_module,
-                     &srv.heartbeat.ops, err))
+    if (!hf_module_configure(&d->cfg, &d->host, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values,
+                             &d->store_module, &srv.store.ops, err) ||
+        !hf_module_configure(&d->cfg, &d->host, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values,
+                             &d->heartbeat_module, &srv.heartbeat.ops, err))
         return false;
     hf_store_params params = hf_store_params_of(d->cfg);
     char module_err[256] = "";

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/common/config.h"
+#include "core/shell/config_check.h"
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
 #include "core/shell/dev.h"
@@ -168,8 +169,14 @@ int main(int argc, char **argv)
 
     auto d = std::make_unique<hf_daemon>();
     std::string err;
+    // Every mistake in the config is found here, before anything binds or
+    // touches the store: exit 78, which systemd does not restart.
     if (!hf_config_load(o.config.c_str(), &d->cfg, &err)) {
         fprintf(stderr, "%s\n", err.c_str());
+        return exit_config;
+    }
+    if (!hf_config_check_whole(d->cfg, &err)) {
+        fprintf(stderr, "%s: %s\n", o.config.c_str(), err.c_str());
         return exit_config;
     }
     if (o.check_only) {

@@ -24,3 +24,28 @@ using hf_loaded_module_ptr = std::unique_ptr<hf_loaded_module, hf_loaded_module_
 // returns null and sets *err (one line that says what to do).
 hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *host, const char *prefix, uint32_t kind,
                                     const std::string &name, std::string *err);
+
+// A module as a config names it, ready to open: loaded, its group's keys
+// taken into *values, its ops table (Ops: hf_store_ops or
+// hf_heartbeat_ops) as large as this daemon's, and its own rules on them
+// (Ops::check) kept. False and *err, which is a config error.
+template <typename Ops>
+bool hf_module_configure(hf_config *cfg, const hf_host_api *host, hf_module_settings *group, const char *prefix,
+                         uint32_t kind, std::vector<hf_setting_value> *values, hf_loaded_module_ptr *module,
+                         const Ops **ops, std::string *err)
+{
+    *module = hf_module_load(cfg, host, prefix, kind, group->module, err);
+    if (!*module || !hf_config_apply_module_settings(cfg, group, &(*module)->info, values, err))
+        return false;
+    *ops = static_cast<const Ops *>((*module)->info.ops);
+    if ((*ops)->size < sizeof(Ops)) {
+        *err = "module " + (*module)->path + " has an ops table older than this daemon's; rebuild it";
+        return false;
+    }
+    char why[256] = "";
+    if ((*ops)->check && (*ops)->check(values->data(), why, sizeof why) != 0) {
+        *err = why;
+        return false;
+    }
+    return true;
+}

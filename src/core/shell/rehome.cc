@@ -314,8 +314,8 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     mover m;
     m.cfg = &cfg;
     m.base = event_base_new();
-    m.host = {HF_MODULE_ABI_VERSION, &m,        hf_module_log,         host_event_base, host_now_ms,
-              host_data_ready,       host_enqueue_applied, host_kick, host_presence_changed, host_fatal};
+    m.host = {HF_MODULE_ABI_VERSION, &m,        hf_module_log,         host_event_base, host_now_ms, host_data_ready,
+              host_enqueue_applied,  host_kick, host_presence_changed, host_fatal};
     bool ok = m.base != nullptr;
     if (!ok)
         *err = "cannot create an event loop to move the store's accounts";
