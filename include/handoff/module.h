@@ -246,6 +246,12 @@ struct hf_store_ops {
      * mistake is a config error (exit 78). 0, or -1 with err. open() may
      * call it itself. */
     int (*check)(const struct hf_setting_value *settings, char *err, size_t err_len);
+    /* Optional: 0 when the store can acknowledge writes as things stand,
+     * else -1 with why (say a Redis Cluster whose slots have fewer
+     * replicas than store.replicas asks). Answers at once from what the
+     * store already knows; the host's readiness (/readyz) asks it. A store
+     * that does not answer at all is found by the host's own probe. */
+    int (*health)(void *store, char *why, size_t why_len);
 };
 
 /* ---- heartbeat policy modules ------------------------------------------ */

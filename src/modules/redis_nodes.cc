@@ -84,6 +84,11 @@ struct hf_redis_nodes {
     std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
+    // What keeps durable calls from being acknowledged, for readiness
+    // (empty: nothing known): a cluster's slots with fewer replicas than
+    // config.replicas, and the last WAIT that fell short (cleared by one
+    // that did not).
+    std::string too_few_replicas, wait_short;
 };
 
 namespace
@@ -161,6 +166,16 @@ void on_slots(redisAsyncContext *, void *r, void *privdata)
     if (!n->mapped)
         n->host->log(n->host->host, HF_LOG_INFO, "store_redis", "Redis Cluster: %zu primaries, slot map read from %s",
                      map.addresses.size(), from->address.c_str());
+    std::string too_few;
+    if (map.fewest_replicas < n->config.replicas)
+        too_few = "Redis Cluster slots " + std::to_string(map.fewest_start) + "-" + std::to_string(map.fewest_end) +
+                  " have " + std::to_string(map.fewest_replicas) + " replicas and store.replicas asks " +
+                  std::to_string(n->config.replicas) +
+                  ": every send to them is refused store_unavailable (give each primary a replica, or set "
+                  "store.replicas = 0 and accept losing what a primary had not passed on)";
+    if (!too_few.empty() && too_few != n->too_few_replicas)
+        n->host->log(n->host->host, HF_LOG_ERROR, "store_redis", "%s", too_few.c_str());
+    n->too_few_replicas = too_few;
     n->mapped = true;
     for (auto &[address, nd] : n->nodes)
         if (nd->wanted && !nd->ac && !nd->retry_pending)
@@ -490,8 +505,15 @@ void on_wait(redisAsyncContext *, void *r, void *privdata)
 {
     std::unique_ptr<wait_batch> batch(static_cast<wait_batch *>(privdata));
     auto *reply = static_cast<redisReply *>(r);
-    bool replicated =
-        reply && reply->type == REDIS_REPLY_INTEGER && uint64_t(reply->integer) >= batch->n->config.replicas;
+    hf_redis_nodes *n = batch->n;
+    bool replicated = reply && reply->type == REDIS_REPLY_INTEGER && uint64_t(reply->integer) >= n->config.replicas;
+    if (replicated)
+        n->wait_short.clear();
+    else
+        n->wait_short =
+            "a WAIT for store.replicas = " + std::to_string(n->config.replicas) + " reached " +
+            (reply && reply->type == REDIS_REPLY_INTEGER ? std::to_string(reply->integer) : std::string("no Redis")) +
+            " within store.wait_timeout: senders are told store_unavailable";
     for (hf_redis_durable_fn &fn : batch->calls)
         fn(replicated);
 }
@@ -664,4 +686,10 @@ void hf_redis_call_each(hf_redis_nodes *n, const std::vector<std::string> &args,
 bool hf_redis_nodes_mapped(const hf_redis_nodes *n)
 {
     return n->mapped;
+}
+
+bool hf_redis_nodes_healthy(const hf_redis_nodes *n, std::string *why)
+{
+    *why = !n->too_few_replicas.empty() ? n->too_few_replicas : n->wait_short;
+    return why->empty();
 }

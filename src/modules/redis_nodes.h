@@ -67,4 +67,9 @@ void hf_redis_call_each(hf_redis_nodes *n, const std::vector<std::string> &args,
 // Whether a cluster is being served: a slot map (or the one Redis) is known.
 bool hf_redis_nodes_mapped(const hf_redis_nodes *n);
 
+// False, with *why, when durable calls cannot be acknowledged as things
+// stand: a cluster's slots with fewer replicas than asked, or the last
+// WAIT fell short.
+bool hf_redis_nodes_healthy(const hf_redis_nodes *n, std::string *why);
+
 #endif

@@ -110,6 +110,12 @@ bool hf_redis_map_from_slots(const redisReply *r, const std::string &from_addres
             *err = "CLUSTER SLOTS: a slot range out of bounds";
             return false;
         }
+        size_t replicas = range->elements - 3;
+        if (i == 0 || replicas < map->fewest_replicas) {
+            map->fewest_replicas = replicas;
+            map->fewest_start = start;
+            map->fewest_end = end;
+        }
         const redisReply *primary = range->element[2];
         std::string host(primary->element[0]->str, primary->element[0]->len);
         if (host.empty() || host == "?")

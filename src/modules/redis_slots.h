@@ -34,6 +34,9 @@ const std::vector<std::string> &hf_redis_slot_tags();
 struct hf_redis_slot_map {
     std::vector<std::string> addresses; // "host:port"
     std::vector<int> owner = std::vector<int>(hf_redis_slot_count, -1);
+    // The fewest replicas any slot range has, and the first such range.
+    size_t fewest_replicas = 0;
+    long long fewest_start = 0, fewest_end = 0;
 };
 
 // Reads a CLUSTER SLOTS reply: [[start, end, [host, port, id], replicas...], ...].

@@ -595,6 +595,7 @@ const hf_store_ops lmdb_ops = {
     store_each_device,
     store_move_device,
     store_check,
+    nullptr, // health: a failed disk stops the daemon (hf_host_api.fatal)
 };
 
 } // namespace

@@ -299,6 +299,7 @@ const hf_store_ops memory_ops = {
     nullptr, // each_device: nothing outlives the process to move
     nullptr, // move_device
     nullptr, // check: no settings
+    nullptr, // health: always
 };
 
 } // namespace

@@ -604,6 +604,15 @@ int seeds_of(const hf_setting_value *values, hf_redis_nodes_config *config, char
     return 0;
 }
 
+int store_health(void *store, char *why, size_t why_len)
+{
+    std::string said;
+    if (hf_redis_nodes_healthy(static_cast<redis_store *>(store)->nodes, &said))
+        return 0;
+    snprintf(why, why_len, "%s", said.c_str());
+    return -1;
+}
+
 int store_check(const hf_setting_value *values, char *err, size_t err_len)
 {
     hf_redis_nodes_config config;
@@ -673,6 +682,7 @@ const hf_store_ops redis_ops = {
     nullptr, // each_device: every worker shares the store, nothing moves
     nullptr, // move_device
     store_check,
+    store_health,
 };
 
 } // namespace

@@ -184,6 +184,13 @@ def test_wrong_cluster_key_is_refused():
     assert "wrong key" in alloc.log()
     harness.wait_until(lambda: "auth_failed" in rogue.log(), 5, "rogue told why")
     assert "server rogue registered" not in alloc.log()
+    # Not ready: no allocator sends it devices (812d479's /healthz said ok).
+    status, body = rogue.probe("/readyz")
+    assert status == 503 and "no allocator has accepted this server's registration" in body, body
+    assert "auth_failed" in body and rogue.probe("/livez")[0] == 200
+    # A server the allocator accepted is ready.
+    _, (good,) = cluster(servers=1)
+    harness.wait_until(lambda: good.probe("/readyz")[0] == 200, 10, "a registered server to be ready")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ nothing lost, repeated or reordered, a cluster unreachable at start is
 one log line and then served, and a killed handoffd's devices find their
 queues on another server."""
 
+import json
 import signal
 import subprocess
 import threading
@@ -164,6 +165,47 @@ def test_a_resend_is_not_acknowledged_without_its_replica_on_one_redis():
     harness.wait_until(lambda: send(2) == (hfwire.STORED, None), 15, "the resend to be stored")
     code, out, err = relay.cli(relay.token("alice", "phone"), "listen", "--count", "2", "--timeout", "20")
     assert (code, out.splitlines()) == (0, ["m1", "m2"]), (code, out, err)
+
+
+def test_readyz_tells_a_stopped_redis_and_a_missing_replica():
+    """/readyz is 503 with a reason while Redis does not answer (SIGSTOP)
+    and 200 again once it does; /livez answers all along. With
+    store.replicas = 1 and no replica, the first send is refused and
+    /readyz says why. On 812d479 /healthz said ok through both."""
+    redis = harness.RedisServer().start()
+    relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.replicas": 1,
+                     "store.wait_timeout": "200ms"}).start()
+    assert relay.probe("/readyz") == (200, '{"ready":true}\n')
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        def stopped():
+            status, body = relay.probe("/readyz")
+            return status == 503 and "the store has not answered" in body and body
+        body = harness.wait_until(stopped, 10, "/readyz to say the store does not answer")
+        assert json.loads(body)["ready"] is False
+        assert relay.probe("/livez") == (200, "ok\n")
+        assert relay.probe("/healthz")[0] == 503
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    harness.wait_until(lambda: relay.probe("/readyz")[0] == 200, 10, "/readyz ready again")
+    # No replica: a send is refused, and readiness says why.
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"x")])
+    assert pc.expect(hfwire.SEND_ACK)["code"] == hfwire.ERR["store_unavailable"]
+    status, body = relay.probe("/readyz")
+    assert status == 503 and "a WAIT for store.replicas = 1 reached 0" in body, body
+
+
+def test_a_cluster_without_replicas_is_said_at_start_and_in_readyz():
+    """A Redis Cluster whose primaries have no replica, under the default
+    store.replicas (1 on a cluster): every send would be refused, so the
+    start logs why and /readyz is 503 saying so (812d479 said nothing)."""
+    cluster = RedisCluster(replicas=0).start()
+    relay = on_cluster(cluster)
+    harness.wait_until(lambda: "have 0 replicas and store.replicas asks 1" in relay.log(), 10, "the start to say so")
+    status, body = relay.probe("/readyz")
+    assert status == 503 and "have 0 replicas and store.replicas asks 1" in body, body
 
 
 def test_a_primary_killed_under_load_costs_store_unavailable_then_traffic_goes_on():

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.error
 import urllib.request
 
 BUILDDIR = os.environ.get("HF_BUILDDIR", os.getcwd())
@@ -210,16 +211,17 @@ class RedisServer:
 
 
 class RedisCluster:
-    """A real Redis Cluster on loopback: `primaries` primaries, each with a
-    replica, made with redis-cli --cluster create. Lives until the test
-    file ends (making one takes seconds), so relays keep to their own
-    prefix."""
+    """A real Redis Cluster on loopback: `primaries` primaries, each with
+    `replicas` replicas (1 unless asked), made with redis-cli --cluster
+    create. Lives until the test file ends (making one takes seconds), so
+    relays keep to their own prefix."""
 
     clusters = []
     shared = None
 
-    def __init__(self, primaries=3, ports=None):
-        count = primaries * 2
+    def __init__(self, primaries=3, ports=None, replicas=1):
+        self.replicas = replicas
+        count = primaries * (1 + replicas)
         while not ports or len(set(ports)) < count:
             ports = [free_port(bus=True) for _ in range(count)]
         self.nodes = [RedisServer(cluster=True, port=p) for p in ports]
@@ -234,10 +236,10 @@ class RedisCluster:
     def start(self):
         self.start_nodes()
         out = subprocess.run(["redis-cli", "--cluster", "create"] + [n.address() for n in self.nodes]
-                             + ["--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True,
-                             timeout=60)
+                             + ["--cluster-replicas", str(self.replicas), "--cluster-yes"], capture_output=True,
+                             text=True, timeout=60)
         assert out.returncode == 0, "redis-cli --cluster create failed:\n" + out.stdout + out.stderr
-        self.wait_ok()
+        self.wait_ok(replicated=self.replicas > 0)
         return self
 
     def live(self):
@@ -490,6 +492,15 @@ class Relay:
 
     def address(self):
         return "127.0.0.1:%d" % self.device_port
+
+    def probe(self, path):
+        """GET path on the metrics listener (/livez, /readyz, /healthz):
+        (status, body)."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.metrics_port, path), timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
 
     def metric(self, series):
         """One series' value on this daemon's /metrics now."""

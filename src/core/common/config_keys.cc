@@ -138,7 +138,7 @@ const hf_key_spec hf_key_specs[] = {
     DUR("api.timeout", "10s", 100, 300000, api_timeout_ms,
         "how long the API waits for a request's headers and body, and keeps an idle connection"),
     STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
-        "HTTP listener for /metrics (Prometheus) and /healthz; \"\" turns it off"),
+        "HTTP listener for /metrics (Prometheus), /livez, /readyz and /healthz; \"\" turns it off"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
     CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
     STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),

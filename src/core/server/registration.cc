@@ -11,6 +11,7 @@ struct hf_registration {
     hf_link *link = nullptr;
     bool registered = false;    // a REGISTER_ACK came on this link
     bool reported_down = false; // logged once per outage, not per retry
+    std::string last_error;     // why the last try failed
     uint32_t attempt = 0;
     hf_event_ptr timer; // next refresh, or next reconnect
 };
@@ -50,6 +51,7 @@ void retry_later(hf_registration *r, const char *why)
     hf_link_free(r->link);
     r->link = nullptr;
     r->registered = false;
+    r->last_error = why;
     if (!r->reported_down) {
         hf_log(HF_LOG_WARNING, "register: allocator %s: %s; retrying (devices cannot be sent here meanwhile)",
                r->allocator.c_str(), why);
@@ -152,4 +154,19 @@ void hf_registration_stop(hf_registrations *regs)
     regs->links.clear();
     SSL_CTX_free(regs->tls_client);
     regs->tls_client = nullptr;
+}
+
+size_t hf_registration_accepted(const hf_registrations *regs, std::string *why)
+{
+    size_t accepted = 0;
+    why->clear();
+    for (const auto &r : regs->links) {
+        if (r->registered) {
+            accepted++;
+            continue;
+        }
+        *why += (why->empty() ? "" : "; ") + r->allocator + ": " +
+                (r->last_error.empty() ? std::string("not answered yet") : r->last_error);
+    }
+    return accepted;
 }

@@ -30,3 +30,7 @@ void hf_registration_announce(hf_registrations *regs);
 
 // Closes every registration link.
 void hf_registration_stop(hf_registrations *regs);
+
+// How many allocators accepted this server's last REGISTER; with none,
+// *why says what each said (or that it is not reached).
+size_t hf_registration_accepted(const hf_registrations *regs, std::string *why);

@@ -327,6 +327,9 @@ void wire_parts(hf_daemon *d)
     d->metrics.api = &d->api;
     d->metrics.box = d->box;
     d->metrics.inherited_fd = d->inherited_metrics_fd;
+    d->readiness.server = &d->server;
+    d->readiness.registrations = d->cfg.role == hf_role::server ? &d->registrations : nullptr;
+    d->metrics.readiness = d->cfg.role != hf_role::allocator ? &d->readiness : nullptr;
     d->api.cfg = &d->cfg;
     d->api.server = &d->server;
     d->api.conns = &conns;
@@ -379,8 +382,11 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     // before the loop runs), /healthz must answer too.
     if (!hf_metrics_start(&d->metrics, d->base.get(), err))
         return false;
-    if (d->cfg.role != hf_role::allocator && !start_server(d, err))
-        return false;
+    if (d->cfg.role != hf_role::allocator) {
+        if (!start_server(d, err))
+            return false;
+        hf_readiness_start(&d->readiness, d->base.get());
+    }
     if (d->cfg.role != hf_role::server) {
         if (d->inherited_allocator_fd >= 0)
             d->allocator_listener.reset(evconnlistener_new(d->base.get(), accept_allocator, d,
@@ -492,6 +498,7 @@ void hf_daemon_run(hf_daemon *d)
 void hf_daemon_shutdown(hf_daemon *d)
 {
     d->signal_events.clear();
+    d->readiness.probe_timer.reset();
     d->stop_timer.reset();
     d->expire_timer.reset();
     d->presence_timer.reset();

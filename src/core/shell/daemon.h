@@ -24,6 +24,7 @@
 #include "core/server/registration.h"
 #include "core/server/server.h"
 #include "core/shell/metrics.h"
+#include "core/shell/readiness.h"
 #include "core/shell/module_loader.h"
 #include "core/shell/tls_context.h"
 #include "core/shell/websocket_front.h"
@@ -78,6 +79,7 @@ struct hf_daemon {
     hf_event_ptr stop_timer;
 
     hf_metrics metrics;
+    hf_readiness readiness; // roles standalone and server
 };
 
 // The limits a store is opened with, from the config (the dedup ring's

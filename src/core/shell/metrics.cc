@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <jansson.h>
 
 #include <cinttypes>
 #include <cstddef>
@@ -258,6 +259,8 @@ void take_sample(const hf_metrics *d, hf_metrics_sample *s)
     s->queue_depth = d->queue_depth;
     s->store_used_bytes = d->store_used_bytes;
     s->store_capacity_bytes = d->store_capacity_bytes;
+    if (d->readiness)
+        snprintf(s->not_ready, sizeof s->not_ready, "%s", hf_readiness_reasons(d->readiness).c_str());
 }
 
 void publish(hf_metrics *d)
@@ -360,34 +363,76 @@ void on_metrics(evhttp_request *req, void *arg)
     reply(req, 200, "OK", hf_metrics_render(d), "text/plain; version=0.0.4");
 }
 
-// 503 while draining, or, in a box, while a worker is down: its accounts
-// cannot connect until it is back.
-void on_healthz(evhttp_request *req, void *arg)
+// Why not ready, one reason a line (empty: ready): this process's own
+// (readiness.h), or in a box every worker's, and a worker that is down or
+// silent (its accounts cannot connect until it is back).
+std::string not_ready(hf_metrics *d)
 {
-    auto *d = static_cast<hf_metrics *>(arg);
-    if (d->server->stopping)
-        return reply(req, 503, "Draining", "draining\n", "text/plain");
     if (!d->box)
-        return reply(req, 200, "OK", "ok\n", "text/plain");
+        return d->readiness ? hf_readiness_reasons(d->readiness) : d->server->stopping ? "draining\n" : "";
     std::vector<hf_metrics_sample> samples;
     std::vector<hf_worker_state> states;
     read_box(d, &samples, &states);
-    std::string down;
-    bool draining = false;
+    // A draining box's workers exit one by one: that is the drain.
+    for (const hf_metrics_sample &sample : samples)
+        if (sample.draining)
+            return "draining\n";
+    std::string reasons;
     for (size_t k = 0; k < states.size(); k++) {
-        draining = draining || samples[k].draining;
-        if (states[k].pid == 0)
-            down += "worker " + std::to_string(k) + " is not running\n";
-        else if (!worker_up(states[k]))
-            down += "worker " + std::to_string(k) + " (pid " + std::to_string(states[k].pid) +
-                    ") has not reported for " + std::to_string(states[k].report_age_ms) + " ms\n";
+        std::string worker = "worker " + std::to_string(k);
+        if (states[k].pid == 0) {
+            reasons += worker + " is not running\n";
+            continue;
+        }
+        if (!worker_up(states[k])) {
+            reasons += worker + " (pid " + std::to_string(states[k].pid) + ") has not reported for " +
+                       std::to_string(states[k].report_age_ms) + " ms\n";
+            continue;
+        }
+        std::string said(samples[k].not_ready, strnlen(samples[k].not_ready, sizeof samples[k].not_ready));
+        for (size_t at = 0, nl; at < said.size(); at = nl + 1) {
+            nl = said.find('\n', at);
+            if (nl == std::string::npos)
+                nl = said.size();
+            if (nl > at)
+                reasons += worker + ": " + said.substr(at, nl - at) + "\n";
+        }
     }
-    if (draining)
-        reply(req, 503, "Draining", "draining\n", "text/plain");
-    else if (!down.empty())
-        reply(req, 503, "Worker Down", down, "text/plain");
-    else
+    return reasons;
+}
+
+// The text form, for /healthz: "ok", or the reasons.
+void on_healthz(evhttp_request *req, void *arg)
+{
+    std::string reasons = not_ready(static_cast<hf_metrics *>(arg));
+    if (reasons.empty())
         reply(req, 200, "OK", "ok\n", "text/plain");
+    else
+        reply(req, 503, reasons == "draining\n" ? "Draining" : "Not Ready", reasons, "text/plain");
+}
+
+// {"ready": true} or 503 {"ready": false, "reasons": [...]}.
+void on_readyz(evhttp_request *req, void *arg)
+{
+    std::string reasons = not_ready(static_cast<hf_metrics *>(arg));
+    json_t *body = json_pack("{s:b}", "ready", reasons.empty());
+    if (!reasons.empty()) {
+        json_t *list = json_array();
+        for (size_t at = 0, nl; (nl = reasons.find('\n', at)) != std::string::npos; at = nl + 1)
+            json_array_append_new(list, json_string(reasons.substr(at, nl - at).c_str()));
+        json_object_set_new(body, "reasons", list);
+    }
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    reply(req, reasons.empty() ? 200 : 503, reasons.empty() ? "OK" : "Not Ready", std::string(text) + "\n",
+          "application/json");
+    free(text);
+}
+
+// The process answers: nothing more (a liveness probe restarts what fails it).
+void on_livez(evhttp_request *req, void *)
+{
+    reply(req, 200, "OK", "ok\n", "text/plain");
 }
 
 } // namespace
@@ -455,5 +500,7 @@ bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
     evhttp_set_allowed_methods(d->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_cb(d->http.get(), "/metrics", on_metrics, d);
     evhttp_set_cb(d->http.get(), "/healthz", on_healthz, d);
+    evhttp_set_cb(d->http.get(), "/readyz", on_readyz, d);
+    evhttp_set_cb(d->http.get(), "/livez", on_livez, d);
     return true;
 }

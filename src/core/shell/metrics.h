@@ -16,6 +16,7 @@
 #include "core/conn/conn.h"
 #include "core/server/server.h"
 #include "core/shell/box.h"
+#include "core/shell/readiness.h"
 
 // What the page reads, and the listener's own state. The counters are
 // written only when a restarted worker takes up its last published ones.
@@ -25,8 +26,9 @@ struct hf_metrics {
     hf_conn_pool *conns = nullptr;
     hf_server *server = nullptr; // its store is asked for depth and usage
     const hf_allocator *allocator = nullptr;
-    hf_api *api = nullptr; // its answers, counted
-    hf_box *box = nullptr; // a worker's: the box it publishes to and reads (worker index in cfg)
+    hf_api *api = nullptr;                   // its answers, counted
+    hf_box *box = nullptr;                   // a worker's: the box it publishes to and reads (worker index in cfg)
+    const hf_readiness *readiness = nullptr; // roles with a server: /readyz's own part
     int inherited_fd = -1; // a worker's: the metrics socket the supervisor opened (-1: bind metrics.listen)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
     evhttp_bound_socket *listening = nullptr;                // http's socket, until hf_metrics_stop_listening

@@ -26,6 +26,9 @@ struct hf_metrics_sample {
     uint64_t draining = 0;
     // -1 (capacity: 0): the store has not said.
     int64_t queue_depth = -1, store_used_bytes = -1, store_capacity_bytes = 0;
+    // Why the worker is not ready (readiness.h), one reason a line,
+    // NUL-terminated and cut to fit; empty when ready.
+    char not_ready[512] = {};
 };
 
 // Adds the counter s counts for route and status.
