@@ -1,5 +1,7 @@
 """06: a message whose TTL has passed is never delivered."""
 
+import os
+import subprocess
 import time
 
 import harness
@@ -57,6 +59,46 @@ def test_expiry_among_messages_stored_together_spares_the_rest():
     assert receiver.expect(hfwire.DELIVER)["payload"] == b"m5"
     receiver.send(hfwire.PING, [("id", 6)])
     assert receiver.expect(hfwire.PONG)["id"] == 6, "an expired message was delivered"
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def test_a_clock_step_forward_does_not_expire_queues():
+    """The daemon's wall clock jumps two days ahead (libfaketime, its
+    offset in a file it reads on every call): the next sweeps and fetches
+    do not expire a message with an hour to live, and the log says why.
+    On 812d479 the sweep deleted it."""
+    assert os.path.exists(FAKETIME), "libfaketime is missing (tools/check installs faketime)"
+    try:
+        probe = subprocess.run([harness.HANDOFFD, "-t", "-c", "/dev/null"], capture_output=True, text=True, timeout=5,
+                               env=dict(os.environ, LD_PRELOAD=FAKETIME, ASAN_OPTIONS="verify_asan_link_order=0"))
+        clash = "libfaketime: Unexpected recursive" in probe.stderr
+    except subprocess.TimeoutExpired:
+        clash = True
+    if clash:
+        raise harness.Skip("libfaketime cannot load beside jemalloc; the sanitizer build (no jemalloc) runs this")
+    relay = Relay(**{"delivery.expire_interval": "1s"})
+    offset = os.path.join(relay.dir, "clock-offset")
+    with open(offset, "w") as f:
+        f.write("+0\n")
+    # The sanitizer build's runtime must not insist on coming first.
+    relay.env = dict(os.environ, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=offset, FAKETIME_NO_CACHE="1",
+                     FAKETIME_DONT_FAKE_MONOTONIC="1", ASAN_OPTIONS="verify_asan_link_order=0:" +
+                     os.environ.get("ASAN_OPTIONS", ""))
+    relay.start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("ttl", 3600), ("payload", b"an hour to live")])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    with open(offset, "w") as f:
+        f.write("+2d\n")
+    harness.wait_until(lambda: "the wall clock is" in relay.log(), 10, "the jump to be noticed")
+    time.sleep(2.5)  # two more sweeps
+    assert relay.metric("handoff_messages_expired_total") == 0
+    phone = relay.conn()
+    phone.hello(relay.quick_token("alice", "phone"))
+    assert phone.expect(hfwire.DELIVER)["payload"] == b"an hour to live"
 
 
 if __name__ == "__main__":

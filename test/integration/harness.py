@@ -411,6 +411,7 @@ class Relay:
             self.settings.setdefault("store.path", os.path.join(self.dir, "lmdb"))
             self.settings.setdefault("store.map_size", "64m")
         self.config = os.path.join(self.dir, "handoffd.conf")
+        self.env = None  # the daemon's environment (None: this one)
         self.write_config()
         self.proc = None
         self.log_path = os.path.join(self.dir, "handoffd.log")
@@ -464,7 +465,7 @@ class Relay:
         # to one port alone could win the race against the next bind.
         logged = len(self.log()) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log)
+        self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log, env=self.env)
         # With workers, the supervisor says so once all of them serve.
         said = " workers ready" if self.settings.get("workers", 1) != 1 else " ready: "
         def ready():
@@ -638,10 +639,15 @@ def sanitizer_report(log):
     return ""
 
 
+class Skip(Exception):
+    """A test that cannot run in this build or on this machine raises it,
+    saying why; it is counted as skipped, never as passed."""
+
+
 def run(tests):
     """Runs every test_* function of a module in order; HF_TESTS (words,
     comma-separated) runs only the tests whose names hold one of them."""
-    passed = failed = 0
+    passed = failed = skipped = 0
     only = [w for w in os.environ.get("HF_TESTS", "").split(",") if w]
     for name, fn in tests.items():
         if not name.startswith("test_") or not callable(fn):
@@ -665,6 +671,9 @@ def run(tests):
             # disk); a failing one's stay for its logs.
             for relay in Relay.relays:
                 shutil.rmtree(relay.dir, ignore_errors=True)
+        except Skip as why:
+            skipped += 1
+            print("skip %s: %s" % (name, why), flush=True)
         except Exception:
             failed += 1
             print("FAIL %s" % name, flush=True)
@@ -686,5 +695,5 @@ def run(tests):
             FaultFS.mounts = []
     for cluster in RedisCluster.clusters:
         cluster.stop()
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed" % (passed, failed) + (", %d skipped" % skipped if skipped else ""))
     sys.exit(1 if failed else 0)

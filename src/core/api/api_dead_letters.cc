@@ -204,7 +204,8 @@ void next_device(dead_letter_call *d)
     const hf_config &cfg = *server_of(d)->cfg;
     d->queue = hf_dead_letter_queue(d->devices[d->at]);
     server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->queue.c_str(), uint64_t(0),
-                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), hf_wall_ms(), fetched, d);
+                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes),
+                        hf_expiry_now(&server_of(d)->expiry_clock), fetched, d);
 }
 
 void devices_listed(void *arg, int status, const char *const *devices, size_t count)

@@ -227,8 +227,8 @@ void purge_next(device_call *d)
 {
     const hf_config &cfg = *server_of(d)->cfg;
     server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->purging.c_str(), uint64_t(0),
-                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), hf_wall_ms(), purge_fetched,
-                        d);
+                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes),
+                        hf_expiry_now(&server_of(d)->expiry_clock), purge_fetched, d);
 }
 
 void revoke_found(void *arg, int status, const hf_store_device_state *st)

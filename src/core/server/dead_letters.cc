@@ -141,7 +141,7 @@ void start_next(hf_session *s)
         add_entry(s, &job);
     else
         s->srv->store(&hf_store_ops::fetch, s->account.c_str(), s->device.c_str(), job.seq - 1, uint32_t(1),
-                      uint64_t(0), hf_wall_ms(), refused_read, s);
+                      uint64_t(0), hf_expiry_now(&s->srv->expiry_clock), refused_read, s);
 }
 
 hf_dead_letter_job &new_job(hf_session *s, uint64_t seq, int code, const std::string &reason)

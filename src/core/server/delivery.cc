@@ -110,7 +110,7 @@ void hf_delivery_pump(hf_session *s)
         hf_conn_ref(c); // released by fetch_done
         s->fetch_started_us = hf_mono_us();
         srv->store(&hf_store_ops::fetch, s->account.c_str(), s->device.c_str(), s->last_sent_seq, uint32_t(room),
-                   fetch_max_bytes, hf_wall_ms(), fetch_done, s);
+                   fetch_max_bytes, hf_expiry_now(&srv->expiry_clock), fetch_done, s);
         s->in_fetch_call = false;
         if (!s->fetch_again)
             break;

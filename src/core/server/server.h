@@ -13,6 +13,7 @@
 #include "core/common/stats.h"
 #include "core/conn/conn.h"
 #include "core/server/enqueue_arg.h"
+#include "core/server/expiry_clock.h"
 #include "core/server/online.h"
 #include "core/server/followers.h"
 
@@ -27,6 +28,7 @@ struct hf_server {
     hf_online online;
     hf_presence presence;
     hf_router *router = nullptr; // see router.h
+    hf_expiry_clock expiry_clock; // what sweeps and fetches call now
     bool stopping = false;       // SIGTERM: draining, then exit
     // The other servers' addresses as the allocators last listed them (for
     // GOAWAY).

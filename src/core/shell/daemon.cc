@@ -118,7 +118,7 @@ void on_expire_done(void *arg, int status, uint64_t expired)
 void on_expire_timer(evutil_socket_t, short, void *arg)
 {
     auto *d = static_cast<hf_daemon *>(arg);
-    d->server.store(&hf_store_ops::expire, hf_wall_ms(), on_expire_done, d);
+    d->server.store(&hf_store_ops::expire, hf_expiry_now(&d->server.expiry_clock), on_expire_done, d);
     hf_online_prune(&d->server.online);
 }
 
