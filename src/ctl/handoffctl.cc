@@ -131,8 +131,16 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             hf_base64url_encode(data, &encoded);
             json_object_set_new(body, "data_base64", json_string(encoded.c_str()));
         }
-        if (!o.ttl.empty())
-            json_object_set_new(body, "ttl", json_integer(atoll(o.ttl.c_str())));
+        if (!o.ttl.empty()) {
+            char *end = nullptr;
+            errno = 0;
+            long long ttl = strtoll(o.ttl.c_str(), &end, 10);
+            if (errno || end == o.ttl.c_str() || *end || ttl < 1) {
+                json_decref(body);
+                return *err = "--ttl takes whole seconds, at least 1, not \"" + o.ttl + "\"", false;
+            }
+            json_object_set_new(body, "ttl", json_integer(ttl));
+        }
         if (!o.collapse.empty())
             json_object_set_new(body, "collapse", json_string(o.collapse.c_str()));
         if (!o.id.empty())
@@ -213,6 +221,12 @@ int main(int argc, char **argv)
     }
     if (o.url.empty() || o.key_file.empty()) {
         fprintf(stderr, "handoffctl: give --url and --key-file (or HANDOFF_API_URL and HANDOFF_API_KEY_FILE)\n");
+        return exit_usage;
+    }
+    // The key travels in a header: never in the clear.
+    if (o.url.compare(0, 8, "https://") != 0) {
+        fprintf(stderr, "handoffctl: --url must be https://HOST:PORT, not \"%s\": the API key would travel in clear\n",
+                o.url.c_str());
         return exit_usage;
     }
     if (!read_secret(o.key_file, &req.secret)) {

@@ -305,6 +305,13 @@ def test_handoffctl():
     assert code == 1 and "404 unknown_device" in err, err
     assert relay.ctl("revoke", "alice")[0] == 2
     assert relay.ctl("frobnicate")[0] == 2
+    # A bad --ttl and a URL that is not https are usage errors (812d479
+    # sent the ttl as 0 and tried the URL).
+    code, _, err = relay.ctl("send", "alice", "phone", "x", "--ttl", "soon")
+    assert code == 2 and "--ttl takes whole seconds" in err, err
+    plain = subprocess.run([harness.HANDOFFCTL, "--url", "http://127.0.0.1:%d" % relay.api_port, "--key-file",
+                            relay.api_secret, "status"], capture_output=True, text=True)
+    assert plain.returncode == 2 and "must be https://" in plain.stderr, plain.stderr
     code, _, err = relay.ctl("status", secret_file=relay.secret_file)
     assert code == 1 and "401 unauthorized" in err, err
     dead = subprocess.run([harness.HANDOFFCTL, "--url", "https://127.0.0.1:%d" % harness.free_port(), "--ca",
