@@ -1,5 +1,8 @@
 """11: /metrics and /healthz: the counters move as messages flow."""
 
+import os
+import re
+import time
 import urllib.request
 
 import harness
@@ -43,6 +46,48 @@ def test_counters_move_as_messages_flow():
     assert harness.metric_value(after, "handoff_deliveries_unacknowledged") == 0
     assert harness.metric_value(after, "handoff_connections_accepted_total") >= 2
     assert harness.metric_value(after, 'handoff_limit_hits_total{limit="limits.send_rate"}') == 0
+
+
+SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def test_process_build_and_readiness_series_and_every_series_is_documented():
+    """handoff_build_info, the standard process_* series, handoff_store_up;
+    on an allocator which servers are registered, on a server how many
+    allocators accepted it (812d479 served none of them); and handoffd(8)
+    names every series served (handoff_messages_set_aside_total was
+    missing there)."""
+    (alloc,), (server,) = cluster_of_one()
+    _, page = scrape(server)
+    values = {}
+    for line in page.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values['handoff_build_info{version="0.1.0"}'] == 1, [k for k in values if "build" in k]
+    assert values["process_resident_memory_bytes"] > 1 << 20
+    assert values["process_open_fds"] >= 4
+    assert values["process_cpu_seconds_total"] > 0
+    assert abs(values["process_start_time_seconds"] - time.time()) < 600
+    assert values["handoff_store_up"] == 1
+    assert values["handoff_registrations_accepted"] == 1
+    _, alloc_page = scrape(alloc)
+    assert 'handoff_server_registered{server="s1"} 1' in alloc_page, alloc_page[-800:]
+    with open(os.path.join(SRCDIR, "man", "handoffd.8")) as f:
+        manual = f.read().replace("\\_", "_").replace("\\-", "-")
+    served = set(re.findall(r"^# TYPE (\S+)", page + alloc_page, re.M))
+    missing = sorted(name for name in served if name not in manual)
+    assert not missing, "handoffd(8) does not name: %s" % missing
+
+
+def cluster_of_one():
+    """An allocator and one server registered with it."""
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}).start()
+    server = Relay("server", share=alloc, server_id="s1",
+                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}).start()
+    harness.wait_until(lambda: "server s1 registered" in alloc.log(), 10, "s1 registered")
+    harness.wait_until(lambda: server.metric("handoff_registrations_accepted") == 1, 10, "the gauge")
+    return (alloc,), (server,)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ struct hf_server {
     hf_heartbeat heartbeat;
     hf_online online;
     hf_presence presence;
-    hf_router *router = nullptr; // see router.h
+    hf_router *router = nullptr;  // see router.h
     hf_expiry_clock expiry_clock; // what sweeps and fetches call now
-    bool stopping = false;       // SIGTERM: draining, then exit
+    bool stopping = false;        // SIGTERM: draining, then exit
     // The other servers' addresses as the allocators last listed them (for
     // GOAWAY).
     std::vector<std::string> peer_addresses;

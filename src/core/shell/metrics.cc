@@ -1,5 +1,8 @@
 #include "core/shell/metrics.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <jansson.h>
@@ -170,6 +173,12 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
           [](const hf_metrics_sample &s) { return s.registered_servers; });
     plain("draining", "gauge", "1 while the daemon drains after SIGTERM.",
           [](const hf_metrics_sample &s) { return s.draining; });
+    plain("store_up", "gauge",
+          "1 while the store answers readiness's probe and can acknowledge writes (see /readyz), else 0.",
+          [](const hf_metrics_sample &s) { return s.store_up; });
+    plain("registrations_accepted", "gauge",
+          "Allocators that accepted this server's last REGISTER (role server; 0 elsewhere).",
+          [](const hf_metrics_sample &s) { return s.registrations_accepted; });
     name = prefix + "api_requests_total";
     header(out, name, "counter", "HTTP API requests answered, by route and status." + per);
     for (const view &v : vs)
@@ -241,6 +250,28 @@ void ask_store(hf_metrics *d)
         store(&hf_store_ops::usage, on_usage, d);
 }
 
+// What the kernel says of this process.
+void take_process(const hf_metrics *d, hf_metrics_sample *s)
+{
+    if (FILE *statm = fopen("/proc/self/statm", "r")) {
+        unsigned long long size = 0, resident = 0;
+        if (fscanf(statm, "%llu %llu", &size, &resident) == 2)
+            s->resident_bytes = resident * uint64_t(sysconf(_SC_PAGESIZE));
+        fclose(statm);
+    }
+    if (DIR *fds = opendir("/proc/self/fd")) {
+        while (dirent *e = readdir(fds))
+            s->open_fds += e->d_name[0] != '.';
+        s->open_fds -= s->open_fds > 0; // the one opendir holds
+        closedir(fds);
+    }
+    rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) == 0)
+        s->cpu_us = uint64_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 +
+                    uint64_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+    s->started_ms = d->started_ms;
+}
+
 // This process's numbers.
 void take_sample(const hf_metrics *d, hf_metrics_sample *s)
 {
@@ -259,8 +290,14 @@ void take_sample(const hf_metrics *d, hf_metrics_sample *s)
     s->queue_depth = d->queue_depth;
     s->store_used_bytes = d->store_used_bytes;
     s->store_capacity_bytes = d->store_capacity_bytes;
-    if (d->readiness)
+    if (d->readiness) {
         snprintf(s->not_ready, sizeof s->not_ready, "%s", hf_readiness_reasons(d->readiness).c_str());
+        s->store_up = hf_readiness_store_up(d->readiness) ? 1 : 0;
+        std::string ignored;
+        if (d->readiness->registrations)
+            s->registrations_accepted = hf_registration_accepted(d->readiness->registrations, &ignored);
+    }
+    take_process(d, s);
 }
 
 void publish(hf_metrics *d)
@@ -330,6 +367,32 @@ void box_total(hf_metrics *d, const std::vector<hf_metrics_sample> &samples, hf_
 
 // The box's page: the sums under the names one process uses, each worker's
 // own under handoff_worker_*, and the workers' state.
+// What the standard process_* series and handoff_build_info say, for the
+// process or the box (total), and on an allocator which servers are
+// registered.
+void render_process(const hf_metrics *d, const hf_metrics_sample &total, std::string *out)
+{
+    header(out, "handoff_build_info", "gauge", "1, with the version of handoffd as a label.");
+    series(out, "handoff_build_info", std::string("version=\"") + PACKAGE_VERSION + "\"", 1);
+    char line[128];
+    header(out, "process_start_time_seconds", "gauge",
+           "Start time of the process (the box: its first worker), unix s.");
+    snprintf(line, sizeof line, "process_start_time_seconds %.3f\n", double(total.started_ms) / 1000);
+    *out += line;
+    header(out, "process_resident_memory_bytes", "gauge", "Resident memory (the box: every worker's).");
+    series(out, "process_resident_memory_bytes", "", total.resident_bytes);
+    header(out, "process_open_fds", "gauge", "Open file descriptors (the box: every worker's).");
+    series(out, "process_open_fds", "", total.open_fds);
+    header(out, "process_cpu_seconds_total", "counter", "User and system CPU time (the box: every worker's).");
+    snprintf(line, sizeof line, "process_cpu_seconds_total %.6f\n", double(total.cpu_us) / 1e6);
+    *out += line;
+    if (d->cfg->role != hf_role::allocator)
+        return;
+    header(out, "handoff_server_registered", "gauge", "1 for each server registered with this allocator, by id.");
+    for (const auto &entry : d->allocator->servers)
+        series(out, "handoff_server_registered", "server=\"" + entry.first + "\"", 1);
+}
+
 std::string render_box(hf_metrics *d)
 {
     std::vector<hf_metrics_sample> samples;
@@ -343,6 +406,7 @@ std::string render_box(hf_metrics *d)
     std::string out;
     out.reserve(8192 * (samples.size() + 1));
     render_samples(&out, "handoff_", {{"", &total}}, true);
+    render_process(d, total, &out);
     render_samples(&out, "handoff_worker_", workers, !d->cfg->worker_store_shared);
     header(&out, "handoff_workers", "gauge", "Worker processes the box runs (workers).");
     series(&out, "handoff_workers", "", samples.size());
@@ -468,6 +532,7 @@ std::string hf_metrics_render(hf_metrics *d)
     std::string out;
     out.reserve(8192);
     render_samples(&out, "handoff_", {{"", &own}}, true);
+    render_process(d, own, &out);
     return out;
 }
 

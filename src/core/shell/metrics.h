@@ -17,6 +17,7 @@
 #include "core/server/server.h"
 #include "core/shell/box.h"
 #include "core/shell/readiness.h"
+#include "proto/clock.h"
 
 // What the page reads, and the listener's own state. The counters are
 // written only when a restarted worker takes up its last published ones.
@@ -35,6 +36,7 @@ struct hf_metrics {
     hf_event_ptr publish_timer;                              // a worker's: its sample to the box, every second
     int64_t queue_depth = -1;                                // the store's last answer; -1 before any
     int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op
+    uint64_t started_ms = hf_wall_ms();                      // process_start_time_seconds
 };
 
 // Opens the metrics listener on base unless metrics.listen is empty. A

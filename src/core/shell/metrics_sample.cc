@@ -43,6 +43,12 @@ void hf_metrics_sample_add(hf_metrics_sample *total, const hf_metrics_sample &pa
     total->inflight += part.inflight;
     total->sends_waiting += part.sends_waiting;
     total->registered_servers = std::max(total->registered_servers, part.registered_servers);
+    total->resident_bytes += part.resident_bytes;
+    total->open_fds += part.open_fds;
+    total->cpu_us += part.cpu_us;
+    total->started_ms = total->started_ms && total->started_ms < part.started_ms ? total->started_ms : part.started_ms;
+    total->store_up = std::min(total->store_up, part.store_up);
+    total->registrations_accepted += part.registrations_accepted;
     total->draining = std::max(total->draining, part.draining);
     if (store_shared)
         return;

@@ -26,6 +26,12 @@ struct hf_metrics_sample {
     uint64_t draining = 0;
     // -1 (capacity: 0): the store has not said.
     int64_t queue_depth = -1, store_used_bytes = -1, store_capacity_bytes = 0;
+    // The process (in a box: the worker); the box's page shows their sums,
+    // and the earliest start.
+    uint64_t resident_bytes = 0, open_fds = 0, cpu_us = 0, started_ms = 0;
+    // Readiness's parts as gauges: the store answers and can acknowledge
+    // (1/0, 1 without a store); allocators that accepted the registration.
+    uint64_t store_up = 1, registrations_accepted = 0;
     // Why the worker is not ready (readiness.h), one reason a line,
     // NUL-terminated and cut to fit; empty when ready.
     char not_ready[512] = {};

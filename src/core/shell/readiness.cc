@@ -36,25 +36,35 @@ void hf_readiness_start(hf_readiness *r, event_base *base)
     on_probe_timer(-1, 0, r);
 }
 
-std::string hf_readiness_reasons(const hf_readiness *r)
+// The store's reasons, one a line.
+std::string store_reasons(const hf_readiness *r)
 {
     std::string reasons;
-    auto add = [&reasons](const std::string &why) { reasons += why + "\n"; };
     const hf_server *srv = r->server;
-    if (srv->stopping)
-        add("draining");
-    if (srv->store.ops) {
-        uint64_t waiting = r->probe_out ? hf_mono_ms() - r->probe_sent_ms : 0;
-        if (waiting > probe_answer_max_ms)
-            add("the store has not answered for " + std::to_string(waiting) + " ms");
-        else if (r->last_status != HF_STORE_OK)
-            add("the store answered with an error (status " + std::to_string(r->last_status) + ")");
-        char why[256] = "";
-        if (srv->store.has(&hf_store_ops::health) && srv->store(&hf_store_ops::health, why, sizeof why) != 0)
-            add(std::string("the store cannot acknowledge writes: ") + why);
-    }
+    if (!srv->store.ops)
+        return reasons;
+    uint64_t waiting = r->probe_out ? hf_mono_ms() - r->probe_sent_ms : 0;
+    if (waiting > probe_answer_max_ms)
+        reasons += "the store has not answered for " + std::to_string(waiting) + " ms\n";
+    else if (r->last_status != HF_STORE_OK)
+        reasons += "the store answered with an error (status " + std::to_string(r->last_status) + ")\n";
+    char why[256] = "";
+    if (srv->store.has(&hf_store_ops::health) && srv->store(&hf_store_ops::health, why, sizeof why) != 0)
+        reasons += std::string("the store cannot acknowledge writes: ") + why + "\n";
+    return reasons;
+}
+
+bool hf_readiness_store_up(const hf_readiness *r)
+{
+    return store_reasons(r).empty();
+}
+
+std::string hf_readiness_reasons(const hf_readiness *r)
+{
+    std::string reasons = r->server->stopping ? "draining\n" : "";
+    reasons += store_reasons(r);
     std::string refused;
     if (r->registrations && hf_registration_accepted(r->registrations, &refused) == 0)
-        add("no allocator has accepted this server's registration (" + refused + ")");
+        reasons += "no allocator has accepted this server's registration (" + refused + ")\n";
     return reasons;
 }

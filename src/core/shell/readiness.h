@@ -27,3 +27,6 @@ void hf_readiness_start(hf_readiness *r, event_base *base);
 
 // Why not ready, one reason a line; empty when ready.
 std::string hf_readiness_reasons(const hf_readiness *r);
+
+// The store's part alone: answering its probe and able to acknowledge.
+bool hf_readiness_store_up(const hf_readiness *r);
