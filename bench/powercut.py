@@ -49,18 +49,7 @@ def main():
     next_id = 1
     try:
         for _ in range(args.cuts):
-            senders = [faults.Sender(relay, next_id, pad=3000),
-                       faults.Sender(relay, next_id + (1 << 40), pad=3000, device="tablet")]
-            for s in senders:
-                s.start()
-            time.sleep(rng.uniform(0.1, 0.6))
-            fs.command("cut-random %d" % rng.randrange(1 << 30))
-            relay.stop(signal.SIGKILL)
-            for s in senders:
-                s.join(15)
-            acknowledged = [i for s in senders for i, _ in s.stored]
-            next_id = senders[0].next_id
-            fs.remount()
+            acknowledged, next_id = faults.cut_under_load(relay, fs, rng, next_id)
             result["cuts"] += 1
             try:
                 relay.start()

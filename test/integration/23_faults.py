@@ -78,6 +78,24 @@ def drain_phone(relay):
     return got
 
 
+def cut_under_load(relay, fs, rng, next_id):
+    """Two senders (pc and tablet, 3 KB messages) keep relay busy for a
+    random 0.1-0.6 s; then the power is cut with a random part of the
+    unsynced pages reaching the disk, the daemon is killed and the
+    filesystem mounted again. Returns the ids acknowledged stored and the
+    pc's next id (the tablet's are 2^40 above it)."""
+    senders = [Sender(relay, next_id, pad=3000), Sender(relay, next_id + (1 << 40), pad=3000, device="tablet")]
+    for sender in senders:
+        sender.start()
+    time.sleep(rng.uniform(0.1, 0.6))
+    fs.command("cut-random %d" % rng.randrange(1 << 30))
+    relay.stop(signal.SIGKILL)
+    for sender in senders:
+        sender.join(15)
+    fs.remount()
+    return [i for sender in senders for i, _ in sender.stored], senders[0].next_id
+
+
 def assert_kept(acknowledged, got):
     """Every acknowledged id is in got, and got is in sending order."""
     missing = sorted(set(acknowledged) - set(got))
@@ -186,17 +204,7 @@ def test_power_cuts_under_load_keep_every_acknowledged_message():
     relay = relay_on(fs).start()
     next_id = 1
     for cut in range(5):
-        senders = [Sender(relay, next_id, pad=3000), Sender(relay, next_id + (1 << 40), pad=3000, device="tablet")]
-        for sender in senders:
-            sender.start()
-        time.sleep(rng.uniform(0.1, 0.6))
-        fs.command("cut-random %d" % rng.randrange(1 << 30))
-        relay.stop(signal.SIGKILL)
-        for sender in senders:
-            sender.join(15)
-        acknowledged = [i for sender in senders for i, _ in sender.stored]
-        next_id = senders[0].next_id
-        fs.remount()
+        acknowledged, next_id = cut_under_load(relay, fs, rng, next_id)
         fs.command("fsync-delay 20")
         relay.start()
         got = drain_phone(relay)
