@@ -37,6 +37,33 @@ def test_unknown_key_and_bad_duration():
     assert 'unknown key "limits.helo_timeout"' in out.stderr, out.stderr
 
 
+def test_log_lines_carry_their_priority_for_the_journal():
+    """Under systemd, stderr is the journal (JOURNAL_STREAM names it): each
+    line starts with its syslog priority and no timestamp, so
+    journalctl -p warning shows the warnings (812d479: all info)."""
+    relay = Relay()
+    open(relay.log_path, "a").close()
+    st = os.stat(relay.log_path)
+    relay.env = dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+    relay.start()
+    relay.conn().hello(relay.quick_token("alice", "pc"))  # a debug line or two
+    harness.wait_until(lambda: "<7>" in relay.log(), 5, "a debug line")
+    lines = relay.log().splitlines()
+    assert any(line.startswith("<6>handoffd ") and " ready: " in line for line in lines), lines[:5]
+    assert any(line.startswith("<4>memory: store memory keeps queues") for line in lines), lines[:5]
+    assert not any(line[:2] == "20" for line in lines), "a timestamp the journal would add again"
+
+
+def test_log_format_json_is_one_object_a_line():
+    import json
+    relay = Relay(**{"log.format": "json"}).start()
+    entries = [json.loads(line) for line in relay.log().splitlines() if line.strip()]
+    assert entries and all(set(e) == {"time", "level", "module", "message"} for e in entries), entries[:3]
+    warning = [e for e in entries if e["module"] == "memory"][0]
+    assert warning["level"] == "warning" and "every stored message is lost" in warning["message"], warning
+    assert any(e["level"] == "info" and " ready: " in e["message"] for e in entries)
+
+
 def test_allocator_answers_with_the_server_address():
     relay = Relay().start()
     conn = relay.conn(relay.alloc_port)

@@ -139,6 +139,9 @@ def test_sigterm_moves_every_device_before_exit():
             assert online_on(s2, account, device), "%s/%s not on s2 when s1 exited" % (account, device)
     assert "drained: every device has left" in s1.log()
     assert "server s1 is draining" in alloc.log()
+    # An orderly drain is no warning on the allocator (812d479 warned).
+    harness.wait_until(lambda: "disconnected after its drain" in alloc.log(), 10, "s1's connection to close")
+    assert "warning allocator: server s1" not in alloc.log(), alloc.log()[-1500:]
     # Still exchanging data.
     code, out, _ = alloc.cli(alloc.token(accounts[0], "tablet"), "send", "--to", "phone", "after drain")
     assert (code, out) == (0, "delivered\n"), out

@@ -294,6 +294,8 @@ def test_handoffctl():
     phone = online(relay, "phone")
     code, out, _ = relay.ctl("revoke", "alice", "phone")
     assert code == 0 and out.startswith("revoked phone on test"), out
+    # Every change is an audit line: the key, what, whom, the answer.
+    assert 'audit: key "backend" revoke alice/phone: 200 {"device":"phone","revoked":true' in relay.log()
     assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
     code, out, _ = relay.ctl("restore", "alice", "phone")
     assert code == 0 and out.startswith("restored phone"), out

@@ -228,8 +228,10 @@ void on_closed(hf_conn *c)
     hf_allocator *a = allocator_of(c);
     for (auto it = a->servers.begin(); it != a->servers.end();) {
         if (it->second.conn == c) {
-            hf_log(HF_LOG_WARNING, "allocator: server %s (%s) disconnected; left out of answers", it->first.c_str(),
-                   it->second.address.c_str());
+            // A server that said it drains leaves as it said: no warning.
+            hf_log(it->second.draining ? HF_LOG_INFO : HF_LOG_WARNING,
+                   "allocator: server %s (%s) disconnected%s; left out of answers", it->first.c_str(),
+                   it->second.address.c_str(), it->second.draining ? " after its drain" : "");
             it = a->servers.erase(it);
         } else {
             ++it;

@@ -27,16 +27,42 @@ namespace
 // JSON; evhttp cuts larger ones itself (its own 413) before reading them.
 const int64_t body_read_factor = 2;
 
-// Sends status and the JSON text (a newline is added), counted unless
-// worker 0 counted it already.
+// Whether a route changes something (an audit line each), or only reads
+// or sends (sends are audited with api.audit = "all").
+bool changes_state(const char *route)
+{
+    for (const char *name : {"revoke", "restore", "disconnect", "drain", "dead-letters-retry", "dead-letters-purge"})
+        if (strcmp(route, name) == 0)
+            return true;
+    return false;
+}
+
+// One line an operator can search: who did what to which device, and the
+// answer.
+void audit(const hf_api_call *call, int status, const std::string &text)
+{
+    bool sends = call->api->cfg->api_audit == "all" && strcmp(call->route, "messages") == 0;
+    if (!changes_state(call->route) && !sends)
+        return;
+    std::string whom = call->account.empty() ? "" : " " + call->account;
+    if (!call->device.empty())
+        whom += "/" + call->device;
+    hf_log(HF_LOG_INFO, "audit: key \"%s\" %s%s: %d %.300s", call->key_id.c_str(), call->route, whom.c_str(), status,
+           text.c_str());
+}
+
+// Sends status and the JSON text (a newline is added), counted (and
+// audited) unless worker 0 did so already.
 void answer(hf_api_call *call, int status, const std::string &text, const char *retry_after)
 {
     hf_api *api = call->api;
     api->pending.erase(call);
     if (!call->req)
         return; // answered at close
-    if (!call->handed_on)
+    if (!call->handed_on) {
         api->answered[{call->route, status}]++;
+        audit(call, status, text);
+    }
     {
         evkeyvalq *headers = evhttp_request_get_output_headers(call->req);
         evhttp_add_header(headers, "Content-Type", "application/json");

@@ -135,12 +135,19 @@ const hf_key_spec hf_key_specs[] = {
         "requests a second one API key may make on average; beyond the burst: 429 rate_limited"),
     INT("api.burst", "200", 1, 10000000, api_burst, "requests one API key may make at once"),
     SIZE("api.max_body", "1m", 1024, 64 << 20, api_max_body, "largest request body the API reads; more is 413"),
+    CHOICE("api.audit", "changes", "changes|all", api_audit,
+           "audit lines in the log (info): changes (revoke, restore, disconnect, drain, dead-letter retry and "
+           "purge), or all (messages posted too): the key, what, the account and device, the answer"),
     DUR("api.timeout", "10s", 100, 300000, api_timeout_ms,
         "how long the API waits for a request's headers and body, and keeps an idle connection"),
     STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
         "HTTP listener for /metrics (Prometheus), /livez, /readyz and /healthz; \"\" turns it off"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
-    CHOICE("log.target", "stderr", "stderr|syslog", log_target, "where log lines go"),
+    CHOICE("log.target", "stderr", "stderr|syslog", log_target,
+           "where log lines go (stderr under systemd is the journal: each line carries its priority)"),
+    CHOICE("log.format", "text", "text|json", log_format,
+           "text: time, level and message; json: one object a line (time, level, module, message), for log "
+           "shippers"),
     STR("log.facility", "daemon", log_facility, "syslog facility: daemon, user, local0..local7"),
     {"store.module", hf_key_type::string, "lmdb", 0, 0, nullptr, nullptr, nullptr,
      "store module (loads store_NAME.so); its own keys go in the same group. The default is durable: lmdb in "

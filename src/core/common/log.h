@@ -6,7 +6,11 @@
 #include "handoff/module.h" // enum hf_log_level
 
 // The logger is process-wide: set once from the config, and on SIGHUP.
-void hf_log_setup(int level, bool use_syslog, int facility);
+// json: one JSON object a line (log.format = "json"). On stderr, when
+// stderr is the journal (systemd's JOURNAL_STREAM names it), each line
+// starts with its syslog priority, <3> to <7>, and no timestamp (the
+// journal stamps it), so journalctl -p warning shows what it should.
+void hf_log_setup(int level, bool use_syslog, int facility, bool json);
 void hf_log_set_level(int level);
 bool hf_log_enabled(int level);
 void hf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

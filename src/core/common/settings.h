@@ -118,6 +118,8 @@ struct hf_config {
     int64_t api_timeout_ms = 0;
     std::string log_level;
     std::string log_target;
+    std::string log_format;
+    std::string api_audit;
     std::string log_facility;
 
     // Module groups; their own keys are checked against the module's table

@@ -185,7 +185,7 @@ int main(int argc, char **argv)
     }
     bool use_syslog = d->cfg.log_target == "syslog" || !o.foreground;
     hf_log_setup(hf_log_level_from_name(d->cfg.log_level.c_str()), use_syslog,
-                 hf_log_facility_from_name(d->cfg.log_facility.c_str()));
+                 hf_log_facility_from_name(d->cfg.log_facility.c_str()), d->cfg.log_format == "json");
     int report_fd = -1;
     if (!o.foreground && (report_fd = hf_detach_begin(&err)) < 0) {
         fprintf(stderr, "handoffd: %s\n", err.c_str());
