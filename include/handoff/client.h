@@ -95,6 +95,13 @@ int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len
  * not connected (the server will deliver them again; the copies of what
  * was delivered on the connection just lost are then not passed on). */
 int hf_client_ack(hf_client *c, uint64_t seq);
+/* Refuses the message seq, which the application cannot take (a payload it
+ * cannot parse, say): every message before it is acknowledged, and the
+ * server moves this one to the device's dead-letter list (it is not
+ * delivered again; an operator lists, retries or purges it). code (nonzero,
+ * an enum hf_err such as HF_ERR_BAD_FIELD) and text (may be NULL) say why.
+ * Returns 0, or -1 as hf_client_ack does (the message then comes again). */
+int hf_client_refuse(hf_client *c, uint64_t seq, int code, const char *text);
 /* Measures a round trip; the answer comes to on_pong. -1 if not connected. */
 int hf_client_ping(hf_client *c);
 /* Closes the link and stops reconnecting. Unacknowledged sends are kept. */

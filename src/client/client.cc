@@ -91,18 +91,28 @@ int hf_client_send(hf_client *c, const char *to, const void *payload, size_t len
     return 0;
 }
 
-int hf_client_ack(hf_client *c, uint64_t seq)
+namespace
 {
-    // Sequence numbers belong to the server that delivered them: inside
-    // on_message the ack goes back on that link; later, to the server
-    // being left during a move, or to the current server for what it
-    // delivered. Anything else is dropped and the message comes again
-    // (at-least-once).
+
+// Sequence numbers belong to the server that delivered them: inside
+// on_message the answer goes back on that link; later, to the server being
+// left during a move, or to the current server for what it delivered.
+// Null: anything else, dropped (the message comes again: at least once).
+hf_link *link_of_seq(hf_client *c, uint64_t seq)
+{
     hf_link *target = c->delivering_link;
     if (!target && c->old_link)
         target = c->old_link;
     else if (!target && c->state == HF_CLIENT_CONNECTED && seq <= c->link_max_seq)
         target = c->link;
+    return target;
+}
+
+} // namespace
+
+int hf_client_ack(hf_client *c, uint64_t seq)
+{
+    hf_link *target = link_of_seq(c, seq);
     if (!target) {
         // A seq of a connection just lost: what the application handled
         // is remembered, so the next server's copies are not shown.
@@ -112,6 +122,20 @@ int hf_client_ack(hf_client *c, uint64_t seq)
     }
     hf_link_deliveries *pending = target == c->old_link ? &c->old_deliveries : &c->deliveries;
     return send_deliver_ack(target, hf_deliveries_acked(&c->acked, pending, seq)) ? 0 : -1;
+}
+
+int hf_client_refuse(hf_client *c, uint64_t seq, int code, const char *text)
+{
+    hf_link *target = code != 0 && seq > 0 ? link_of_seq(c, seq) : nullptr;
+    if (!target)
+        return -1;
+    hf_link_deliveries *pending = target == c->old_link ? &c->old_deliveries : &c->deliveries;
+    // Those before it are acknowledged (and remembered); it is not: should
+    // the refusal be lost with the link, it comes again to be refused again.
+    if (seq > 1)
+        hf_deliveries_acked(&c->acked, pending, seq - 1);
+    pending->by_seq.erase(seq);
+    return send_deliver_refusal(target, seq, code, text ? text : "") ? 0 : -1;
 }
 
 int hf_client_ping(hf_client *c)

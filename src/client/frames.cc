@@ -168,6 +168,12 @@ bool send_deliver_ack(hf_link *l, uint64_t upto)
     return hf_link_send(l, &m);
 }
 
+bool send_deliver_refusal(hf_link *l, uint64_t seq, int code, std::string_view text)
+{
+    hf_msg m = hf_msg_deliver_refusal(seq, code, text);
+    return hf_link_send(l, &m);
+}
+
 void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
 {
     std::string from(m->from);

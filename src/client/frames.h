@@ -30,6 +30,10 @@ void send_presence_req(hf_client *c);
 // DELIVER_ACK(upto) on l; false if it is closed.
 bool send_deliver_ack(hf_link *l, uint64_t upto);
 
+// DELIVER_ACK(seq, code, text): refuses seq, acknowledging every seq
+// before it; false if l is closed.
+bool send_deliver_refusal(hf_link *l, uint64_t seq, int code, std::string_view text);
+
 // The heartbeat timer: a PING when the interval passed with none out.
 void on_ping_timer(evutil_socket_t, short, void *arg);
 

@@ -151,6 +151,13 @@ hf_msg hf_msg_deliver_ack(uint64_t upto)
     return m;
 }
 
+hf_msg hf_msg_deliver_refusal(uint64_t seq, int code, std::string_view text)
+{
+    hf_msg m = hf_msg_deliver_ack(seq);
+    hf_msg_add_reason(&m, code, text);
+    return m;
+}
+
 void hf_msg_add_heartbeat(hf_msg *m, uint64_t heartbeat_ms)
 {
     m->heartbeat_ms = heartbeat_ms;

@@ -51,6 +51,10 @@ hf_msg hf_msg_ping(uint64_t id);
 // DELIVER_ACK(upto).
 hf_msg hf_msg_deliver_ack(uint64_t upto);
 
+// DELIVER_ACK(upto = seq, code, text): the device refuses seq (and
+// acknowledges every seq before it). text is not copied.
+hf_msg hf_msg_deliver_refusal(uint64_t seq, int code, std::string_view text);
+
 // heartbeat_ms: the interval a PING asks for.
 void hf_msg_add_heartbeat(hf_msg *m, uint64_t heartbeat_ms);
 

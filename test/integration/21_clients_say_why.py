@@ -106,5 +106,27 @@ def test_an_oversized_payload_fails_alone_and_the_good_ones_arrive():
     assert phone.expect(hfwire.PONG)["id"] == 5  # no DELIVER came before it
 
 
+def test_libhandoff_refuses_a_message_into_the_dead_letters():
+    """hf_client_refuse: the message the application cannot take moves to
+    the device's dead-letter list, those around it are acknowledged, and
+    nothing comes again."""
+    relay = Relay(api_keys=True).start()
+    pc = relay.token("alice", "pc")
+    for text in ("first", "poison", "third"):
+        code, out, _ = relay.cli(pc, "send", "--to", "phone", text)
+        assert (code, out) == (0, "stored\n"), out
+    out = subprocess.run([PROBE, "127.0.0.1:%d" % relay.alloc_port, relay.ca, relay.token("alice", "phone"),
+                          "--refuse", "poison", "3"], capture_output=True, text=True, timeout=30)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("message ")]
+    assert lines == ["message first acknowledged (0)", "message poison refused (0)",
+                     "message third acknowledged (0)"], out.stdout
+    listed = harness.wait_until(lambda: relay.api("GET", "/v1/accounts/alice/dead-letters")[1]["dead_letters"], 5,
+                                "the dead letter")
+    assert [(e["device"], e["from"], e["error"]) for e in listed] == [("phone", "pc", "bad_field")], listed
+    assert "the probe cannot take it" in listed[0]["reason"]
+    code, out, _ = relay.cli(relay.token("alice", "phone"), "listen", "--timeout", "1")
+    assert out == "", "a refused or acknowledged message came again: %r" % out
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

@@ -1,8 +1,11 @@
 // What an application on libhandoff sees: sends one message per SIZE (a
 // payload of that many bytes), and prints every state change with the
 // client's last error, what hf_client_send said, and each on_send_result.
-// For 21_clients_say_why.py.
+// For 21_clients_say_why.py. With --refuse, it takes COUNT messages
+// instead, refusing (hf_client_refuse) the one whose payload is PAYLOAD and
+// acknowledging the rest, and prints each.
 //   lib_probe ALLOCATOR CA TOKEN TO SIZE...
+//   lib_probe ALLOCATOR CA TOKEN --refuse PAYLOAD COUNT
 #include <event2/event.h>
 
 #include <cstdio>
@@ -17,8 +20,24 @@ namespace
 struct probe {
     hf_client *client = nullptr;
     event_base *base = nullptr;
-    int waiting = 0; // sends not answered yet
+    int waiting = 0;     // sends not answered yet, or messages to take
+    std::string refused; // --refuse: the payload refused
 };
+
+void on_message(void *user, const hf_client_message *msg)
+{
+    auto *p = static_cast<probe *>(user);
+    std::string payload(reinterpret_cast<const char *>(msg->payload), msg->payload_len);
+    bool refuse = payload == p->refused;
+    int rc = refuse ? hf_client_refuse(p->client, msg->seq, HF_ERR_BAD_FIELD, "the probe cannot take it")
+                    : hf_client_ack(p->client, msg->seq);
+    printf("message %s %s (%d)\n", payload.c_str(), refuse ? "refused" : "acknowledged", rc);
+    fflush(stdout);
+    if (--p->waiting == 0) {
+        timeval flush = {0, 200000}; // for the last answer to go out
+        event_base_loopexit(p->base, &flush);
+    }
+}
 
 void on_state(void *user, int state, const char *detail)
 {
@@ -46,9 +65,11 @@ void on_send_result(void *user, uint64_t id, int status, int code, const char *t
 int main(int argc, char **argv)
 {
     if (argc < 6) {
-        fprintf(stderr, "usage: lib_probe ALLOCATOR CA TOKEN TO SIZE...\n");
+        fprintf(stderr, "usage: lib_probe ALLOCATOR CA TOKEN TO SIZE...\n"
+                        "       lib_probe ALLOCATOR CA TOKEN --refuse PAYLOAD COUNT\n");
         return 2;
     }
+    bool refusing = std::string(argv[4]) == "--refuse" && argc == 7;
     probe p;
     p.base = event_base_new();
     const char *allocators[] = {argv[1]};
@@ -62,10 +83,15 @@ int main(int argc, char **argv)
     hf_client_callbacks cb{};
     cb.on_state = on_state;
     cb.on_send_result = on_send_result;
+    cb.on_message = on_message;
     p.client = hf_client_new(p.base, &opts, &cb, &p);
     if (!p.client)
         return 2;
-    for (int i = 5; i < argc; i++) {
+    if (refusing) {
+        p.refused = argv[5];
+        p.waiting = atoi(argv[6]);
+    }
+    for (int i = 5; i < argc && !refusing; i++) {
         std::string payload = "message " + std::to_string(i - 4) + " ";
         payload.resize(size_t(atol(argv[i])), '.');
         uint64_t id = 0;

@@ -11,7 +11,7 @@ int main(void)
     /* Referenced, so the link fails for any the library does not export. */
     void *every[] = {
         (void *)hf_client_new,   (void *)hf_client_start,      (void *)hf_client_send,
-        (void *)hf_client_ack,   (void *)hf_client_ping,       (void *)hf_client_stop,
+        (void *)hf_client_ack,   (void *)hf_client_refuse,     (void *)hf_client_ping,       (void *)hf_client_stop,
         (void *)hf_client_free,  (void *)hf_client_get_state,  (void *)hf_client_unacked,
         (void *)hf_client_state_name, (void *)hf_err_name,     (void *)hf_err_text,
         (void *)hf_msg_type_name, (void *)hf_client_presence, (void *)hf_client_last_error,
