@@ -11,6 +11,8 @@ build=${HANDOFF_BUILD:-$PWD/../../build}
 [ -d node_modules/playwright-core ] || PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent
 dir=$(mktemp -d /tmp/handoff-browser.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+# -t loads the modules too: from the build folder until `make install`.
+export HANDOFF_MODULE_DIR="$build/.libs"
 "$build/handoffd" --dev --dev-dir "$dir" -t >/dev/null
 out=$build/test-output/browser
 mkdir -p "$out"

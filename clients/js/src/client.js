@@ -368,7 +368,10 @@ export class HandoffClient extends EventTarget {
       if (this.#dispatched.size > DISPATCHED_REMEMBERED) this.#dispatched.delete(this.#dispatched.values().next().value);
       const text = () => new TextDecoder().decode(msg.payload);
       this.dispatchEvent(new CustomEvent('message', {
-        detail: { from: msg.from, id: msg.id, seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms, text },
+        // The id in decimal, always: ids are 64-bit, and most (libhandoff's,
+        // the HTTP API's) pass what a JavaScript number holds exactly.
+        detail: { from: msg.from, id: String(msg.id), seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms,
+          text },
       }));
     }
     // Cumulative: one DELIVER_ACK for everything that arrived together.

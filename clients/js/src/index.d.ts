@@ -25,7 +25,8 @@ export interface HandoffOptions {
 
 export interface HandoffMessage {
   from: string;
-  id: number;
+  /** The sender's id in decimal: ids are 64-bit (libhandoff's and the HTTP API's pass 2^53), as the HTTP API writes them. */
+  id: string;
   seq: number;
   payload: Uint8Array;
   storedAt?: number;

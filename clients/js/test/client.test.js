@@ -74,6 +74,21 @@ test('a live send is delivered and the other device gets it', limit, async () =>
   phone.stop();
 });
 
+test('a message id is a decimal string, whatever its size', limit, async () => {
+  const phone = client('phone');
+  await connected(phone);
+  const got = once(phone, 'message');
+  // libhandoff's ids are 62-bit: past what a JavaScript number holds.
+  execFileSync(`${build}/handoff`, ['--allocator', `127.0.0.1:${relay.allocPort}`, '--ca', `${dir}/ca.pem`,
+    '--token', mintToken('alice', 'cli'), 'send', '--to', 'phone', 'from the CLI'], { encoding: 'utf8' });
+  const msg = await got;
+  assert.equal(typeof msg.id, 'string');
+  assert.match(msg.id, /^[0-9]+$/);
+  assert.ok(BigInt(msg.id) > BigInt(Number.MAX_SAFE_INTEGER), msg.id);
+  assert.doesNotThrow(() => JSON.stringify(msg));
+  phone.stop();
+});
+
 test('a send to an absent device is stored and arrives when it connects', limit, async () => {
   const pc = client('pc');
   assert.equal(await pc.send('tablet', 'for later', { ttl: 60 }), 'stored');

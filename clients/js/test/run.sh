@@ -9,6 +9,8 @@ build=${HANDOFF_BUILD:-$PWD/../../build}
 [ -d node_modules/ws ] || npm install --no-audit --no-fund --silent
 dir=$(mktemp -d /tmp/handoff-js.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
+# -t loads the modules too: from the build folder until `make install`.
+export HANDOFF_MODULE_DIR="$build/.libs"
 "$build/handoffd" --dev --dev-dir "$dir" -t >/dev/null
 HANDOFF_BUILD=$build HF_TEST_DIR=$dir NODE_EXTRA_CA_CERTS=$dir/ca.pem HANDOFF_MODULE_DIR=$build/.libs \
     node --test test/
