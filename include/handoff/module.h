@@ -103,7 +103,11 @@ enum hf_store_status {
     HF_STORE_QUEUE_FULL = 2,  /* per-device quota reached */
     HF_STORE_FULL = 3,        /* store out of space */
     HF_STORE_UNAVAILABLE = 4, /* backend unreachable; nothing was changed */
-    HF_STORE_ERROR = 5
+    HF_STORE_ERROR = 5,
+    /* fetch: the next stored message does not decode (written by a newer
+     * format, or damaged). The device's queue stops there; nothing is
+     * deleted, and what came before it was returned by earlier fetches. */
+    HF_STORE_UNDECODABLE = 6
 };
 
 /* Limits every store honours, set by the host from its own config. */

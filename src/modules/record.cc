@@ -52,7 +52,11 @@ bool hf_fetch_batch::take(uint64_t seq, const void *record, size_t len)
     hf_record r;
     if (out.size() >= max_count)
         return false;
-    if (!hf_record_decode(record, len, &r) || r.expires_at <= now_ms)
+    if (!hf_record_decode(record, len, &r)) {
+        undecodable_seq = seq;
+        return false;
+    }
+    if (r.expires_at <= now_ms)
         return true;
     if (!out.empty() && bytes + r.payload_len > max_bytes)
         return false;

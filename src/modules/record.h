@@ -54,10 +54,16 @@ struct hf_fetch_batch {
     uint64_t bytes = 0;
     std::vector<hf_store_msg> out;
     std::deque<hf_record> records;
+    uint64_t undecodable_seq = 0; // the message the batch stopped at, if one did not decode
 
     // Takes one stored message, or skips it if expired (the sweep drops
-    // those); false when the batch is full and the message was not taken.
+    // those); false when the batch is full and the message was not taken,
+    // or when it does not decode: the batch ends before it, never past it.
     bool take(uint64_t seq, const void *record, size_t len);
+
+    // What the fetch answers: HF_STORE_UNDECODABLE when the batch is empty
+    // because its first message does not decode.
+    int status() const { return out.empty() && undecodable_seq ? HF_STORE_UNDECODABLE : HF_STORE_OK; }
 };
 
 #endif

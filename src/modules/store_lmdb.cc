@@ -310,7 +310,7 @@ void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, 
     }
     if (at_end)
         hf_tail_covered(&s->tail, dev, (b->out.empty() ? after_seq : b->out.back().seq) + 1);
-    cb(arg, HF_STORE_OK, b->out.data(), b->out.size());
+    cb(arg, b->status(), b->out.data(), b->out.size());
     mdb_cursor_close(cur);
     end_read(s, &r);
 }
@@ -329,7 +329,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
     for (const hf_tail_entry &e : tail->entries)
         if (!b.take(e.seq, e.record.data(), e.record.size()))
             break;
-    cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+    cb(arg, b.status(), b.out.data(), b.out.size());
 }
 
 void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)

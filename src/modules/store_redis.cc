@@ -267,7 +267,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
         for (const hf_tail_entry &e : tail->entries)
             if (!b.take(e.seq, e.record.data(), e.record.size()))
                 break;
-        cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+        cb(arg, b.status(), b.out.data(), b.out.size());
         return;
     }
     hf_redis_script(s->nodes, slot_of(s, account), hf_redis_fetch_lua,
@@ -283,7 +283,7 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
                         // A read that reached the end of the queue starts its tail.
                         if (take_entries(r, after_seq, &b, &last) && r->element[2]->integer == 1)
                             hf_tail_covered(&s->tail, dev, last + 1);
-                        cb(arg, HF_STORE_OK, b.out.data(), b.out.size());
+                        cb(arg, b.status(), b.out.data(), b.out.size());
                     });
 }
 

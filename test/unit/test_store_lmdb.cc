@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "handoff/module.h"
+#include "modules/record.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {
@@ -234,6 +235,27 @@ void a_failed_window_gives_no_seq_again(void **)
     assert_true((f.fetch_all() == std::vector<uint64_t>{1, 3}));
 }
 
+// A record that does not decode ends a fetch before it, never past it:
+// the queue stops there (HF_STORE_UNDECODABLE once it is first), and
+// nothing after it is delivered, so nothing can acknowledge it away.
+void a_fetch_stops_at_a_record_that_does_not_decode(void **)
+{
+    std::string payload = "ok";
+    hf_store_enqueue_req req{
+        "alice",        "phone", "pc",      1, nullptr, reinterpret_cast<const uint8_t *>(payload.data()),
+        payload.size(), 1,       UINT64_MAX};
+    std::string good = hf_record_encode(&req), bad = "not a record";
+    hf_fetch_batch b{100, 1 << 20, 2, 0, {}, {}};
+    assert_true(b.take(1, good.data(), good.size()));
+    assert_false(b.take(2, bad.data(), bad.size()));
+    assert_int_equal(b.out.size(), 1);
+    assert_int_equal(b.undecodable_seq, 2);
+    assert_int_equal(b.status(), HF_STORE_OK); // what came before it
+    hf_fetch_batch next{100, 1 << 20, 2, 0, {}, {}};
+    assert_false(next.take(2, bad.data(), bad.size()));
+    assert_int_equal(next.status(), HF_STORE_UNDECODABLE);
+}
+
 struct pairs_seen {
     std::vector<std::string> keys; // "account/device"
 };
@@ -312,6 +334,7 @@ int main(void)
         cmocka_unit_test(reads_see_the_window_before_it_commits),
         cmocka_unit_test(a_waiting_sender_skips_the_interval),
         cmocka_unit_test(a_failed_window_gives_no_seq_again),
+        cmocka_unit_test(a_fetch_stops_at_a_record_that_does_not_decode),
         cmocka_unit_test(a_device_moves_whole_to_another_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,7 @@ struct hf_stats {
     uint64_t messages_rejected[HF_ERR_MAX + 1] = {}; // by reason
     uint64_t messages_expired = 0;
     uint64_t messages_dead_lettered = 0; // moved to their device's dead-letter list: it cannot take them
+    uint64_t queue_stops = 0;            // queues stopped at a stored message that does not decode
     hf_histogram store_enqueue_seconds;
     hf_histogram store_fetch_seconds;
     uint64_t protocol_errors = 0;

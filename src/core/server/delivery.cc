@@ -53,7 +53,18 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
     hf_server *srv = s->srv;
     s->fetching = false;
     hf_histogram_observe(&srv->stats->store_fetch_seconds, hf_mono_us() - s->fetch_started_us);
-    if (status != HF_STORE_OK) {
+    if (status == HF_STORE_UNDECODABLE) {
+        // Written by a newer format, or damaged: the queue stops there,
+        // and nothing is deleted, until someone looks (a newer handoffd,
+        // or the operator). A new connection tries again.
+        s->queue_stopped = true;
+        srv->stats->queue_stops++;
+        hf_log(HF_LOG_ERROR,
+               "%s/%s: the stored message after seq %llu does not decode (a newer handoffd's format, or damage); "
+               "the device's queue stops there and nothing is deleted: run the handoffd that wrote it, or see "
+               "docs/storage.md",
+               s->account.c_str(), s->device.c_str(), (unsigned long long)s->last_sent_seq);
+    } else if (status != HF_STORE_OK) {
         // A store that is down (a Redis failover) comes back by itself;
         // the device's queue is read again then, not at its next event.
         hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); trying again in %lld ms", s->account.c_str(),
@@ -97,6 +108,8 @@ void hf_delivery_pump(hf_session *s)
         return; // its revocation check pumps once it passes
     if (srv->stopping)
         return; // draining: what is stored stays for the next connection
+    if (s->queue_stopped)
+        return; // at a message that does not decode
     hf_conn_ref(c);
     // Loop rather than recurse when the store completes synchronously.
     while (hf_conn_is_open(c) && !s->fetching) {

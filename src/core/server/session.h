@@ -61,6 +61,7 @@ struct hf_session {
     bool in_fetch_call = false;
     uint64_t fetch_started_us = 0; // for the store latency histogram
     hf_event_ptr fetch_retry;      // after a failed fetch: delivery.store_retry later, made on first use
+    bool queue_stopped = false;    // at a stored message that does not decode (HF_STORE_UNDECODABLE)
     // Messages the device cannot take, on their way to its dead-letter
     // list (dead_letters.h), ascending; out of inflight. The front one is
     // in the store's hands while dead_letter_busy. The store hears of no

@@ -123,6 +123,10 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
           [](const hf_metrics_sample &s) { return s.stats.messages_delivered; });
     plain("messages_expired_total", "counter", "Messages dropped by the expiry sweep.",
           [](const hf_metrics_sample &s) { return s.stats.messages_expired; });
+    plain("queue_stops_total", "counter",
+          "Device queues stopped at a stored message that does not decode (a newer format, or damage); nothing "
+          "is deleted.",
+          [](const hf_metrics_sample &s) { return s.stats.queue_stops; });
     plain("messages_dead_lettered_total", "counter",
           "Messages moved to their device's dead-letter list: too large for max_frame, or refused by the device.",
           [](const hf_metrics_sample &s) { return s.stats.messages_dead_lettered; });
