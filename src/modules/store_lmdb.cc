@@ -34,6 +34,7 @@
 #include "modules/syncer.h"
 #include "modules/record.h"
 #include "modules/tail_cache.h"
+#include "modules/lmdb_format.h"
 #include "modules/lmdb_move.h"
 #include "modules/lmdb_queue.h"
 #include "modules/lmdb_window.h"
@@ -150,11 +151,22 @@ void drop_cached_pages(const char *path)
 
 int store_check(const hf_setting_value *values, char *err, size_t err_len)
 {
-    std::string sync = values[sync_setting].string;
-    if (sync == "always" || sync == "batch" || sync == "off")
-        return 0;
-    snprintf(err, err_len, "store.sync must be \"always\", \"batch\" or \"off\", not \"%s\"", sync.c_str());
-    return -1;
+    std::string sync = values[sync_setting].string, why;
+    if (sync != "always" && sync != "batch" && sync != "off") {
+        snprintf(err, err_len, "store.sync must be \"always\", \"batch\" or \"off\", not \"%s\"", sync.c_str());
+        return -1;
+    }
+    if (!formats_readable(values[path_setting].string, &why)) {
+        snprintf(err, err_len, "%s", why.c_str());
+        return -1;
+    }
+    return 0;
+}
+
+void log_format_step(const char *line, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(arg);
+    s->host->log(s->host->host, HF_LOG_INFO, "store_lmdb", "%s", line);
 }
 
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
@@ -173,6 +185,13 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     const char *path = values[path_setting].string;
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create store.path %s: %s", path, strerror(errno));
+        delete s;
+        return -1;
+    }
+    std::string format_err;
+    int was_format = -1;
+    if (!formats_readable(path, &format_err) || !format_of(path, &was_format, &format_err)) {
+        snprintf(err, err_len, "%s", format_err.c_str());
         delete s;
         return -1;
     }
@@ -215,6 +234,10 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
         rc = mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
+    if (rc == 0 && !format_up(path, was_format, log_format_step, s, &format_err)) {
+        s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "%s", format_err.c_str());
+        rc = EIO;
+    }
     // What opening wrote is synced and recorded before any other commit.
     if (rc == 0 && s->sync == sync_mode::batch && (rc = mdb_env_info(s->env, &env_info)) == 0) {
         s->last_commit_txnid = env_info.me_last_txnid;

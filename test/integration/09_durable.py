@@ -2,6 +2,7 @@
 
 import os
 import signal
+import subprocess
 import time
 
 import harness
@@ -123,6 +124,32 @@ def test_a_second_daemon_on_the_same_store_is_refused():
     first.stop(signal.SIGKILL)
     first.start()
     assert send_many(first, 1, to="tablet") == {1: (hfwire.STORED, None)}
+
+
+def test_a_newer_store_format_is_refused_and_an_older_one_taken_up():
+    """store.path/format says which format the store is in: a newer one is
+    refused by -t and by a start (exit 78), before anything reads it; one
+    from before format versions (no file) is taken up to 1, logged, with
+    its messages. On 812d479 there was no format at all."""
+    relay = Relay(**{"store.module": "lmdb"}).start()
+    assert send_many(relay, 2) == {1: (hfwire.STORED, None), 2: (hfwire.STORED, None)}
+    relay.stop()
+    folder = relay.settings["store.path"]
+    with open(os.path.join(folder, "format")) as f:
+        assert f.read() == "handoff-lmdb 1\n"
+    with open(os.path.join(folder, "format"), "w") as f:
+        f.write("handoff-lmdb 2\n")
+    said = "holds store format 2, and this handoffd (0.1.0) reads formats up to 1"
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 78 and said in out.stderr, out
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 78 and said in out.stderr, out
+    os.unlink(os.path.join(folder, "format"))  # as a store from before versions
+    relay.start()
+    assert "store format 0 (before format versions) -> 1: nothing to convert" in relay.log()
+    with open(os.path.join(folder, "format")) as f:
+        assert f.read() == "handoff-lmdb 1\n"
+    assert receive_all(relay, 2) == [b"msg 000000", b"msg 000001"]
 
 
 def test_dedup_survives_restart():

@@ -451,7 +451,7 @@ def test_a_workers_change_moves_every_queued_message_to_its_new_worker():
     # The worker folders are gone; the environment, its durable record,
     # the daemon's lock and the layout stay.
     left = sorted(os.listdir(relay.settings["store.path"]))
-    assert left == ["data.mdb", "durable", "handoffd.lock", "lock.mdb", "workers"], left
+    assert left == ["data.mdb", "durable", "format", "handoffd.lock", "lock.mdb", "workers"], left
     for account in accounts:
         phone = relay.conn(port_of(relay, account))
         phone.hello(relay.token(account, "phone"))

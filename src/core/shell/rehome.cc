@@ -260,7 +260,7 @@ bool move_out_of(mover *m, const std::string &root, const std::string &folder, i
 
 void remove_environment(const std::string &root, const std::string &folder)
 {
-    for (const char *file : {"/data.mdb", "/lock.mdb", "/durable"})
+    for (const char *file : {"/data.mdb", "/lock.mdb", "/durable", "/format"})
         if (unlink((folder + file).c_str()) != 0 && errno != ENOENT)
             hf_log(HF_LOG_WARNING, "store: cannot remove %s%s: %s", folder.c_str(), file, strerror(errno));
     if (folder != root)
