@@ -97,7 +97,7 @@ def test_a_clock_step_forward_does_not_expire_queues():
     time.sleep(2.5)  # two more sweeps
     assert relay.metric("handoff_messages_expired_total") == 0
     phone = relay.conn()
-    phone.hello(relay.quick_token("alice", "phone"))
+    phone.hello(relay.token("alice", "phone", ttl="72h"))  # tokens do follow the clock
     assert phone.expect(hfwire.DELIVER)["payload"] == b"an hour to live"
 
 
