@@ -91,7 +91,7 @@ struct hf_host_api {
      * store answers every write from then on HF_STORE_UNAVAILABLE; the host
      * logs why, stops and exits non-zero (status 74), so that a restart
      * reads again what is really on disk. Appended to ABI 1: a module that
-     * calls it needs a host that fills it in (handoffd 0.1.0 and later). */
+     * calls it needs a host that fills it in (handoffd 0.2.0 and later). */
     void (*fatal)(void *host, const char *module, const char *why);
 };
 

@@ -139,7 +139,7 @@ def test_a_newer_store_format_is_refused_and_an_older_one_taken_up():
         assert f.read() == "handoff-lmdb 1\n"
     with open(os.path.join(folder, "format"), "w") as f:
         f.write("handoff-lmdb 2\n")
-    said = "holds store format 2, and this handoffd (0.1.0) reads formats up to 1"
+    said = "holds store format 2, and this handoffd (%s) reads formats up to 1" % harness.handoffd_version()
     out = subprocess.run([harness.HANDOFFD, "-t", "-c", relay.config], capture_output=True, text=True, timeout=10)
     assert out.returncode == 78 and said in out.stderr, out
     out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True, timeout=10)

@@ -64,7 +64,7 @@ def test_process_build_and_readiness_series_and_every_series_is_documented():
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
-    assert values['handoff_build_info{version="0.1.0"}'] == 1, [k for k in values if "build" in k]
+    assert values['handoff_build_info{version="%s"}' % harness.handoffd_version()] == 1, [k for k in values if "build" in k]
     assert values["process_resident_memory_bytes"] > 1 << 20
     assert values["process_open_fds"] >= 4
     assert values["process_cpu_seconds_total"] > 0

@@ -28,6 +28,12 @@ HANDOFFD = os.path.join(BUILDDIR, "handoffd")
 HANDOFF = os.path.join(BUILDDIR, "handoff")
 HANDOFFCTL = os.path.join(BUILDDIR, "handoffctl")
 FAULTFS = os.path.join(BUILDDIR, "test", "faultfs", "faultfs")
+
+
+def handoffd_version():
+    """The version this build of handoffd says it is (\"handoffd 0.2.0 (...)\")."""
+    out = subprocess.run([HANDOFFD, "--version"], capture_output=True, text=True, timeout=10, check=True)
+    return out.stdout.split()[1]
 os.environ.setdefault("HANDOFF_MODULE_DIR", os.path.join(BUILDDIR, ".libs"))
 # The CLI must not pick up a developer's own settings.
 for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
