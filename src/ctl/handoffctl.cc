@@ -26,7 +26,8 @@ enum { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_unreachable = 3 };
 
 void usage(FILE *out)
 {
-    fprintf(out, "usage: handoffctl [OPTIONS] send ACCOUNT DEVICE|'*' [DATA|-] [--ttl S] [--collapse KEY] [--id N]\n"
+    fprintf(out, "usage: handoffctl [OPTIONS] send ACCOUNT DEVICE|'*' [DATA|-] [--ttl S] [--collapse KEY]\n"
+                 "                       [--id N | --idempotency-key KEY]\n"
                  "       handoffctl [OPTIONS] devices ACCOUNT\n"
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
@@ -48,7 +49,7 @@ struct options {
     std::string url, ca, key_file;
     bool json = false;
     int timeout_s = 30;
-    std::string ttl, collapse, id;
+    std::string ttl, collapse, id, idempotency_key;
     bool retry = false, purge = false; // dead-letters
 };
 
@@ -78,6 +79,8 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
     auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
     if ((o.retry || o.purge) && cmd != "dead-letters")
         return *err = "--retry and --purge are for dead-letters", false;
+    if (!o.idempotency_key.empty() && cmd != "send")
+        return *err = "--idempotency-key is for send", false;
     if (cmd == "status" || cmd == "drain") {
         if (argc != 1)
             return *err = cmd + " takes no arguments", false;
@@ -145,6 +148,7 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             json_object_set_new(body, "collapse", json_string(o.collapse.c_str()));
         if (!o.id.empty())
             json_object_set_new(body, "id", json_string(o.id.c_str()));
+        req->idempotency_key = o.idempotency_key;
         char *text = json_dumps(body, JSON_COMPACT);
         req->body = text;
         free(text);
@@ -164,12 +168,19 @@ int main(int argc, char **argv)
     o.ca = env_or("HANDOFF_CA", "");
     o.key_file = env_or("HANDOFF_API_KEY_FILE", "");
     static const option longopts[] = {
-        {"url", required_argument, nullptr, 'u'},      {"ca", required_argument, nullptr, 'c'},
-        {"key-file", required_argument, nullptr, 'k'}, {"json", no_argument, nullptr, 'j'},
-        {"timeout", required_argument, nullptr, 't'},  {"ttl", required_argument, nullptr, 'T'},
-        {"collapse", required_argument, nullptr, 'C'}, {"id", required_argument, nullptr, 'i'},
-        {"retry", no_argument, nullptr, 'R'},          {"purge", no_argument, nullptr, 'P'},
-        {"help", no_argument, nullptr, 'h'},           {nullptr, 0, nullptr, 0},
+        {"url", required_argument, nullptr, 'u'},
+        {"ca", required_argument, nullptr, 'c'},
+        {"key-file", required_argument, nullptr, 'k'},
+        {"json", no_argument, nullptr, 'j'},
+        {"timeout", required_argument, nullptr, 't'},
+        {"ttl", required_argument, nullptr, 'T'},
+        {"collapse", required_argument, nullptr, 'C'},
+        {"id", required_argument, nullptr, 'i'},
+        {"retry", no_argument, nullptr, 'R'},
+        {"purge", no_argument, nullptr, 'P'},
+        {"idempotency-key", required_argument, nullptr, 'I'},
+        {"help", no_argument, nullptr, 'h'},
+        {nullptr, 0, nullptr, 0},
     };
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, nullptr)) != -1) {
@@ -197,6 +208,9 @@ int main(int argc, char **argv)
             break;
         case 'i':
             o.id = optarg;
+            break;
+        case 'I':
+            o.idempotency_key = optarg;
             break;
         case 'R':
             o.retry = true;

@@ -136,6 +136,8 @@ bool ctl_https(const ctl_request &request, ctl_response *response)
     evkeyvalq *headers = evhttp_request_get_output_headers(req);
     evhttp_add_header(headers, "Host", host.c_str());
     evhttp_add_header(headers, "Authorization", ("Bearer " + request.secret).c_str());
+    if (!request.idempotency_key.empty())
+        evhttp_add_header(headers, "Idempotency-Key", request.idempotency_key.c_str());
     evhttp_add_header(headers, "Accept", "application/json");
     if (!request.body.empty()) {
         evhttp_add_header(headers, "Content-Type", "application/json");

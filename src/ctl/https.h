@@ -5,12 +5,13 @@
 #include <string>
 
 struct ctl_request {
-    std::string url;     // https://host:port (no path)
-    std::string ca_file; // "" for the system's bundle
-    std::string secret;  // the bearer token
-    std::string method;  // "GET" or "POST"
-    std::string path;    // "/v1/..."
-    std::string body;    // JSON, or "" for none
+    std::string url;             // https://host:port (no path)
+    std::string ca_file;         // "" for the system's bundle
+    std::string secret;          // the bearer token
+    std::string method;          // "GET" or "POST"
+    std::string path;            // "/v1/..."
+    std::string body;            // JSON, or "" for none
+    std::string idempotency_key; // sent as Idempotency-Key unless ""
     int timeout_s = 30;
 };
 

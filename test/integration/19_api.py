@@ -63,6 +63,48 @@ def test_retry_with_the_same_id_is_stored_once():
     assert conn.expect(hfwire.PONG)["id"] == 9  # and no second copy before it
 
 
+def test_a_retry_with_the_same_idempotency_key_is_stored_once():
+    """Idempotency-Key: a string key maps to the id the first call got; a
+    retry of an older key, after other messages, is still the original
+    (not stored); too long, beside an "id", and turned off are 400."""
+    relay = Relay(api_keys=True).start()
+    online(relay, "tablet").close()
+
+    def post(data, key):
+        return relay.api("POST", "/v1/accounts/alice/messages", {"to": "tablet", "data": data},
+                         headers=["Idempotency-Key: " + key])
+
+    status, first = post("one", "order-1 é")
+    assert (status, first["status"]) == (200, "stored"), first
+    status, second = post("two", "order-2")
+    assert status == 200 and second["id"] != first["id"], second
+    for data, key, want in (("one", "order-1 é", first), ("two", "order-2", second), ("one", "order-1 é", first)):
+        status, again = post(data, key)
+        assert (status, again["status"], again["id"]) == (200, "stored", want["id"]), again
+    status, listing = relay.api("GET", "/v1/accounts/alice/devices")
+    tablet = [d for d in listing["devices"] if d["device"] == "tablet"][0]
+    assert tablet["queue_messages"] == 2, listing
+    conn = online(relay, "tablet")
+    got = [conn.expect(hfwire.DELIVER) for _ in range(2)]
+    assert [(d["payload"], str(d["id"])) for d in got] == [(b"one", first["id"]), (b"two", second["id"])], got
+    conn.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+    conn.send(hfwire.PING, [("id", 9)])
+    assert conn.expect(hfwire.PONG)["id"] == 9  # and no third copy before it
+    conn.close()
+
+    status, body = post("x", "k" * 256)
+    assert (status, body["error"]) == (400, "bad_field") and "1 to 255 bytes" in body["message"], body
+    status, body = relay.api("POST", "/v1/accounts/alice/messages", {"to": "tablet", "data": "x", "id": 5},
+                             headers=["Idempotency-Key: k"])
+    assert (status, body["error"]) == (400, "bad_field") and '"id"' in body["message"], body
+    relay.stop()
+    relay.settings["api.idempotency_keys"] = 0
+    relay.write_config()
+    relay.start()
+    status, body = post("x", "k")
+    assert (status, body["error"]) == (400, "bad_field") and "api.idempotency_keys = 0" in body["message"], body
+
+
 def test_device_list_shows_presence_and_queues():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")
@@ -280,8 +322,16 @@ def test_handoffctl():
                           "--key-file", relay.api_secret, "send", "alice", "tablet", "-"],
                          input=b"\xff\xfe\x00bytes", capture_output=True)
     assert raw.returncode == 0 and raw.stdout.startswith(b"stored"), raw
+    # Twice with one Idempotency-Key: one id, stored once.
+    said = [relay.ctl("send", "alice", "tablet", "keyed", "--idempotency-key", "job 17") for _ in range(2)]
+    assert said[0][0] == 0 and said[0] == said[1] and said[0][1].startswith("stored"), said
+    code, _, err = relay.ctl("status", "--idempotency-key", "k")
+    assert code == 2 and "--idempotency-key is for send" in err, err
     tablet = online(relay, "tablet")
     assert tablet.expect(hfwire.DELIVER)["payload"] == b"\xff\xfe\x00bytes"
+    assert tablet.expect(hfwire.DELIVER)["payload"] == b"keyed"
+    tablet.send(hfwire.PING, [("id", 9)])
+    assert tablet.expect(hfwire.PONG)["id"] == 9  # and no second "keyed" before it
     tablet.close()
     code, out, _ = relay.ctl("devices", "alice")
     assert code == 0 and out.splitlines()[0].split()[:3] == ["DEVICE", "ONLINE", "SERVER"], out

@@ -252,12 +252,21 @@ def test_the_api_reaches_every_workers_accounts_with_their_own_stores():
         phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
         status, body = call()
         assert (status, body["status"]) == (200, "delivered"), body
-        # Stored in that worker's own store for a device that is away.
-        status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"})
-        assert (status, body["status"]) == (200, "stored"), body
+        # Stored in that worker's own store for a device that is away, once
+        # though posted twice: the worker that holds the account keeps
+        # the Idempotency-Key.
+        ids = set()
+        for _ in range(2):
+            status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"},
+                                     headers=["Idempotency-Key: later-" + account])
+            assert (status, body["status"]) == (200, "stored"), body
+            ids.add(body["id"])
+        assert len(ids) == 1, ids
         tablet = relay.conn(port)
         tablet.hello(relay.token(account, "tablet"))
         assert tablet.expect(hfwire.DELIVER)["payload"] == b"later"
+        tablet.send(hfwire.PING, [("id", 9)])
+        assert tablet.expect(hfwire.PONG)["id"] == 9  # and no second copy before it
         tablet.close()
         status, body = relay.api("GET", "/v1/accounts/%s/devices" % account)
         online = [d["device"] for d in body["devices"] if d["online"]]
@@ -268,9 +277,9 @@ def test_the_api_reaches_every_workers_accounts_with_their_own_stores():
     status, body = relay.api("GET", "/v1/status")
     assert status == 200 and (body["workers"], body["workers_up"]) == (WORKERS, WORKERS), body
     # Each call is counted once, by worker 0, which took it.
-    text = box_shows(relay, {'handoff_api_requests_total{route="messages",status="200"}': 2 * WORKERS})
+    text = box_shows(relay, {'handoff_api_requests_total{route="messages",status="200"}': 3 * WORKERS})
     assert harness.metric_value(text, 'handoff_worker_api_requests_total{worker="0",route="messages",status="200"}') \
-        == 2 * WORKERS
+        == 3 * WORKERS
     # The loopback listener takes nothing without the box's secret.
     port = loopback_api_port(relay, 1)
     with open(relay.api_secret) as f:

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/api/idempotency.h"
 #include "core/conn/conn.h"
 #include "core/server/server.h"
 
@@ -34,7 +35,8 @@ struct hf_api {
     std::unordered_set<hf_api_call *> pending;
     // Answers by route and status, for /metrics.
     std::map<std::pair<std::string, int>, uint64_t> answered;
-    uint64_t next_msg_id = 0; // ids for messages posted without one
+    uint64_t next_msg_id = 0;   // ids for messages posted without one
+    hf_idempotency idempotency; // the ids of Idempotency-Keys
     // What /v1/status and /v1/drain reach in the shell: the status
     // object (a new reference) and the drain SIGTERM starts.
     json_t *(*status)(void *shell) = nullptr;

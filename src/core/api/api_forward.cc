@@ -102,7 +102,7 @@ void hf_api_forward(hf_api_call *call, int port, int worker)
     evhttp_request *out = evhttp_request_new(on_answer, f);
     evkeyvalq *in_headers = evhttp_request_get_input_headers(call->req);
     evkeyvalq *out_headers = evhttp_request_get_output_headers(out);
-    for (const char *name : {"Authorization", "Content-Type"})
+    for (const char *name : {"Authorization", "Content-Type", "Idempotency-Key"})
         if (const char *value = evhttp_find_header(in_headers, name))
             evhttp_add_header(out_headers, name, value);
     evhttp_add_header(out_headers, "Host", "127.0.0.1");

@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include "core/api/api_call.h"
+#include "core/api/idempotency.h"
 #include "core/server/router.h"
+#include "proto/clock.h"
 #include "proto/token.h"
 
 namespace
@@ -134,6 +136,30 @@ void answered(void *arg, const hf_send_outcome *o)
                            std::to_string(id).c_str()));
 }
 
+// The Idempotency-Key header's id in *id: false once the call is
+// answered 400 (a key too long, a key beside an "id", or keys turned off).
+bool read_idempotency_key(hf_api_call *call, const message_fields &f, uint64_t *id)
+{
+    const char *key = evhttp_find_header(evhttp_request_get_input_headers(call->req), "Idempotency-Key");
+    if (!key)
+        return true;
+    hf_api *api = call->api;
+    size_t len = strlen(key);
+    const char *wrong = len == 0 || len > hf_idempotency_key_max ? "must be 1 to 255 bytes"
+                        : f.has_id                               ? "and \"id\" say the same; give one of them"
+                        : api->cfg->api_idempotency_keys == 0    ? "is turned off here (api.idempotency_keys = 0)"
+                                                                 : nullptr;
+    if (wrong) {
+        hf_api_fail(call, 400, "bad_field", std::string("Idempotency-Key ") + wrong);
+        return false;
+    }
+    api->idempotency.max_keys = size_t(api->cfg->api_idempotency_keys);
+    api->idempotency.keep_ms = uint64_t(api->cfg->dedup_window_ms);
+    if (hf_idempotency_pick(&api->idempotency, call->key_id, call->account, key, api->next_msg_id, hf_mono_ms(), id))
+        api->next_msg_id++;
+    return true;
+}
+
 } // namespace
 
 void hf_api_post_message(hf_api_call *call)
@@ -141,7 +167,12 @@ void hf_api_post_message(hf_api_call *call)
     message_fields f;
     if (!read_fields(call, &f))
         return;
-    if (!f.has_id)
+    uint64_t keyed = 0;
+    if (!read_idempotency_key(call, f, &keyed))
+        return;
+    if (keyed)
+        f.id = keyed;
+    else if (!f.has_id)
         f.id = call->api->next_msg_id++;
     std::string from = "@" + call->key_id;
     hf_send_request req{call->account, from, f.to, f.id, f.collapse, f.payload, f.has_ttl, f.ttl, f.has_collapse};
