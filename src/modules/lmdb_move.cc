@@ -119,6 +119,9 @@ int copy_prefixed(MDB_txn *from, MDB_txn *into, MDB_dbi from_dbi, MDB_dbi into_d
 }
 
 // In into's window: what into held for dev replaced by what from holds.
+// A copy that would take into's tables past its enqueue limit is refused
+// (HF_STORE_FULL) and undone with the window: a move is new messages to
+// into, so it keeps store.reserve for acknowledgements as enqueues do.
 int copy_device(lmdb_store *from, lmdb_store *into, MDB_txn *txn, const std::string &dev)
 {
     if (int rc = drop_device(into, txn, dev); rc != 0)
@@ -140,6 +143,9 @@ int copy_device(lmdb_store *from, lmdb_store *into, MDB_txn *txn, const std::str
     if (rc == 0)
         write_meta(into, dev, read_meta(from, r.txn, dev));
     end_read(from, &r);
+    uint64_t pages = 0;
+    if (rc == 0 && (rc = table_pages(into, txn, &pages)) == 0 && pages > into->enqueue_page_limit)
+        return HF_STORE_FULL;
     return status_of(rc);
 }
 

@@ -471,5 +471,63 @@ def test_a_workers_change_moves_every_queued_message_to_its_new_worker():
             assert phone.expect(hfwire.DELIVER)["payload"] == account.encode()
 
 
+
+def test_a_workers_change_that_cannot_move_a_device_serves_nothing_until_it_can():
+    """Two workers, each store half full, merged into one 1 MiB store: the
+    moves stop at store.reserve, and the start fails (nothing served, the
+    layout still says 2) instead of serving accounts whose devices are in
+    two folders. Back at workers = 2, the folder outside the layout is
+    moved out though the record already says 2, and every acknowledged
+    message is there. On 0b7a94f the failed start served, and the way back
+    never looked at the stranded folder."""
+    device = free_block(2)
+    relay = Relay(**{"workers": 2, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device,
+                     "store.map_size": "1m", "store.preallocate": False})
+    relay.device_port = device
+    relay.start()
+    by_worker = {device: [], device + 1: []}
+    for i in range(200):
+        account = "user%d" % i
+        port = port_of(relay, account)
+        if len(by_worker[port]) < 12:
+            by_worker[port].append(account)
+        if sum(map(len, by_worker.values())) == 24:
+            break
+    accounts = sum(by_worker.values(), [])
+    assert len(accounts) == 24, by_worker
+    payload = lambda account, n: (account * 4000)[:16000 - n] + str(n)
+    for account in accounts:
+        pc = relay.conn([p for p in by_worker if account in by_worker[p]][0])
+        pc.hello(relay.token(account, "pc"))
+        for n in (1, 2):
+            pc.send(hfwire.SEND, [("to", "phone"), ("id", n), ("payload", payload(account, n).encode())])
+            assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED, account
+        pc.close()
+    relay.stop()
+    relay.settings["workers"] = 1
+    relay.write_config()
+    out = subprocess.run([harness.HANDOFFD, "-f", "-c", relay.config], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out
+    assert "could not move to their folder for workers = 1" in out.stderr, out.stderr
+    assert "start with workers = 2 to move them back" in out.stderr, out.stderr
+    assert "it is full (store.map_size less store.reserve" in out.stderr, out.stderr
+    root = relay.settings["store.path"]
+    with open(os.path.join(root, "workers")) as f:
+        assert f.read().strip() == "2"
+    assert os.path.exists(os.path.join(root, "data.mdb"))  # some moved before the store filled
+    relaunch_with_workers(relay, 2)
+    assert "store: laid out for 2 workers (was 2): moved" in relay.log(), relay.log()
+    assert not os.path.exists(os.path.join(root, "data.mdb")), os.listdir(root)
+    for account in accounts:
+        phone = relay.conn(port_of(relay, account))
+        phone.hello(relay.token(account, "phone"))
+        got = [phone.expect(hfwire.DELIVER) for _ in (1, 2)]
+        assert [d["payload"].decode() for d in got] == [payload(account, 1), payload(account, 2)], account
+        phone.send(hfwire.DELIVER_ACK, [("upto", got[-1]["seq"])])
+        phone.send(hfwire.PING, [("id", 1)])
+        assert phone.expect(hfwire.PONG)["id"] == 1
+        phone.close()
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

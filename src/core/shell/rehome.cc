@@ -88,6 +88,15 @@ std::vector<std::string> environments_on_disk(const std::string &root)
     return found;
 }
 
+// Whether folder is one of the layout's for workers.
+bool in_layout(const std::string &root, const std::string &folder, int workers)
+{
+    for (int k = 0; k < workers; k++)
+        if (hf_store_worker_folder(root, k, workers) == folder)
+            return true;
+    return false;
+}
+
 struct mover;
 event_base *host_event_base(void *host);
 
@@ -208,8 +217,10 @@ void move_one(mover *m, environment *from, environment *into, const std::string 
     m->ops->move_device(from->store, into->store, account.c_str(), device.c_str(), on_moved, &moved);
     wait_for(m, &moved.done);
     if (moved.status != HF_STORE_OK) {
-        hf_log(HF_LOG_ERROR, "store: cannot move %s/%s to %s (status %d); it stays where it is until the next start",
-               account.c_str(), device.c_str(), hf_store_folder(into->cfg).c_str(), moved.status);
+        std::string why = moved.status == HF_STORE_FULL ? "it is full (store.map_size less store.reserve, or the disk)"
+                                                        : "status " + std::to_string(moved.status);
+        hf_log(HF_LOG_ERROR, "store: cannot move %s/%s to %s: %s; it stays where it is", account.c_str(),
+               device.c_str(), hf_store_folder(into->cfg).c_str(), why.c_str());
         m->devices_left++;
         return;
     }
@@ -303,13 +314,18 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
         return true;
     std::string root = hf_store_folder(cfg);
     int was = recorded_workers(root);
-    if (was == workers)
-        return true;
     if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
         *err = "cannot create store.path " + root + ": " + strerror(errno);
         return false;
     }
     std::vector<std::string> folders = environments_on_disk(root);
+    // Laid out for this count already, the layout's folders hold their own
+    // accounts only; a folder outside it (left by a move that failed, or
+    // put back by hand) is still looked through, every start.
+    if (was == workers)
+        std::erase_if(folders, [&](const std::string &f) { return in_layout(root, f, workers); });
+    if (was == workers && folders.empty())
+        return true;
     uint64_t started_ms = hf_mono_ms();
     mover m;
     m.cfg = &cfg;
@@ -330,16 +346,13 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
             break;
         if (workers == 1 && folder == root)
             continue; // one folder holds every account: nothing to look at
-        bool in_layout = false;
-        for (int k = 0; k < workers; k++)
-            in_layout = in_layout || hf_store_worker_folder(root, k, workers) == folder;
         bool empty = false;
         ok = move_out_of(&m, root, folder, workers, &empty, err);
         if (!m.fatal.empty()) {
             *err = m.fatal;
             ok = false;
         }
-        if (ok && empty && !in_layout)
+        if (ok && empty && !in_layout(root, folder, workers))
             emptied.push_back(folder);
     }
     if (m.ops)
@@ -356,7 +369,16 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
                workers, was < 0 ? "not recorded" : std::to_string(was).c_str(), (unsigned long long)m.devices_moved,
                (unsigned long long)m.messages_moved, (hf_mono_ms() - started_ms) / 1000.0,
                m.devices_left ? "; some could not move, see above" : "");
-    if (m.devices_left)
-        return true; // not recorded: the next start tries them again
+    if (m.devices_left) {
+        // Not recorded, and nothing served: an account whose devices are in
+        // two folders would be served without some of them (their queues,
+        // their revocations). The next start tries them again.
+        *err = std::to_string(m.devices_left) +
+               " devices could not move to their folder for workers = " + std::to_string(workers) +
+               " (the log says why); none is served until every account is in one " +
+               "folder: free disk space or raise store.map_size and start again, or start with workers = " +
+               (was < 0 ? std::string("its former count") : std::to_string(was)) + " to move them back";
+        return false;
+    }
     return record_workers(root, workers, err);
 }

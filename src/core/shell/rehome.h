@@ -24,8 +24,10 @@ void hf_store_set_folder(hf_config *cfg, const std::string &folder);
 // Worker k's folder of a box of workers under root (root itself for one).
 std::string hf_store_worker_folder(const std::string &root, int k, int workers);
 
-// Lays the store out for workers, as above: at once when it already is.
-// False and *err when a store cannot be opened or the record written;
-// devices that could not be moved are logged, stay where they are, and
-// are tried again at the next start.
+// Lays the store out for workers, as above: at once when it already is
+// and no folder outside the layout holds an environment (one that does
+// is moved out every start). False and *err when a store cannot be
+// opened, the record written, or a device moved (a full destination:
+// moves keep store.reserve): then nothing may be served, the record keeps
+// the former count, and the next start tries again.
 bool hf_rehome(const hf_config &cfg, int workers, std::string *err);
