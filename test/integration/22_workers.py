@@ -513,7 +513,7 @@ def test_a_workers_change_that_cannot_move_a_device_serves_nothing_until_it_can(
     assert "it is full (store.map_size less store.reserve" in out.stderr, out.stderr
     root = relay.settings["store.path"]
     with open(os.path.join(root, "workers")) as f:
-        assert f.read().strip() == "2"
+        assert f.read() == "handoff-layout 1 workers 2\n"
     assert os.path.exists(os.path.join(root, "data.mdb"))  # some moved before the store filled
     relaunch_with_workers(relay, 2)
     assert "store: laid out for 2 workers (was 2): moved" in relay.log(), relay.log()
@@ -527,6 +527,35 @@ def test_a_workers_change_that_cannot_move_a_device_serves_nothing_until_it_can(
         phone.send(hfwire.PING, [("id", 1)])
         assert phone.expect(hfwire.PONG)["id"] == 1
         phone.close()
+
+
+
+def test_the_layout_carries_its_format_a_newer_one_is_refused():
+    """store.path/workers says "handoff-layout 1 workers N"; a newer layout
+    format is refused by -t and by a start (exit 78) before anything is
+    moved; the count alone (before versions) is taken up, logged. On
+    0b7a94f the file was a bare count."""
+    relay = workers_relay()
+    relay.stop()
+    layout = os.path.join(relay.settings["store.path"], "workers")
+    with open(layout) as f:
+        assert f.read() == "handoff-layout 1 workers %d\n" % WORKERS
+    with open(layout, "w") as f:
+        f.write("handoff-layout 2 workers %d\n" % WORKERS)
+    said = "is in layout format 2, and this handoffd (%s) reads formats up to 1" % harness.handoffd_version()
+    for flag in ("-t", "-f"):
+        out = subprocess.run([harness.HANDOFFD, flag, "-c", relay.config], capture_output=True, text=True, timeout=20)
+        assert out.returncode == 78 and said in out.stderr, out
+    with open(layout, "w") as f:
+        f.write("%d\n" % WORKERS)  # as a store laid out before versions
+    relay.launch()
+    assert "store: layout format 0 (before format versions) -> 1" in relay.log(), relay.log()
+    with open(layout) as f:
+        assert f.read() == "handoff-layout 1 workers %d\n" % WORKERS
+    port = port_of(relay, "alice")
+    conn = relay.conn(port)
+    conn.hello(relay.token("alice", "pc"))
+    conn.close()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 
 #include "core/common/log.h"
 #include "core/shell/module_loader.h"
+#include "core/shell/rehome.h"
 #include "core/shell/supervisor.h"
 
 namespace
@@ -97,5 +98,5 @@ bool modules_configure(const hf_config &cfg, std::string *err)
 
 bool hf_config_check_whole(const hf_config &cfg, std::string *err)
 {
-    return distinct_listeners(cfg, err) && modules_configure(cfg, err);
+    return distinct_listeners(cfg, err) && modules_configure(cfg, err) && hf_store_layout_check(cfg, err);
 }

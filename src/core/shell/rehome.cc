@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -24,6 +26,9 @@ namespace
 // store_lmdb's own default store.path, for a config that does not set it.
 const char *const lmdb_default_path = "/var/lib/handoff/lmdb";
 const char *const layout_file = "workers";
+// The layout file's format: "handoff-layout 1 workers N". Format 0, from
+// before versions, was the count alone.
+const int layout_format = 1;
 const uint32_t page_size = 256; // devices asked for at a time
 
 hf_raw_setting *path_setting(hf_config *cfg)
@@ -41,24 +46,34 @@ bool has_environment(const std::string &folder)
     return stat((folder + "/data.mdb").c_str(), &st) == 0;
 }
 
-// The count the folders were laid out for; -1 when not recorded.
-int recorded_workers(const std::string &root)
+struct layout {
+    int format = layout_format; // of the file; 0 before versions
+    int workers = -1;           // the count the folders were laid out for; -1 when not recorded
+};
+
+layout recorded_layout(const std::string &root)
 {
+    layout l;
     FILE *f = fopen((root + "/" + layout_file).c_str(), "r");
-    int n = -1;
-    if (f) {
-        if (fscanf(f, "%d", &n) != 1)
-            n = -1;
-        fclose(f);
+    if (!f)
+        return l;
+    char word[32];
+    if (fscanf(f, "%31s", word) == 1 && isdigit(static_cast<unsigned char>(word[0]))) {
+        l.format = 0;
+        l.workers = atoi(word);
+    } else if (strcmp(word, "handoff-layout") != 0 || fscanf(f, "%d workers %d", &l.format, &l.workers) != 2) {
+        l.workers = -1; // unreadable: laid out again, as with no record
     }
-    return n;
+    fclose(f);
+    return l;
 }
 
 bool record_workers(const std::string &root, int workers, std::string *err)
 {
     std::string path = root + "/" + layout_file, temp = path + ".new";
     FILE *f = fopen(temp.c_str(), "w");
-    bool ok = f && fprintf(f, "%d\n", workers) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    bool ok = f && fprintf(f, "handoff-layout %d workers %d\n", layout_format, workers) > 0 && fflush(f) == 0 &&
+              fsync(fileno(f)) == 0;
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
@@ -303,6 +318,20 @@ void hf_store_set_folder(hf_config *cfg, const std::string &folder)
     path_setting(cfg)->text = folder;
 }
 
+bool hf_store_layout_check(const hf_config &cfg, std::string *err)
+{
+    if (!hf_store_per_worker(cfg))
+        return true;
+    std::string root = hf_store_folder(cfg);
+    layout recorded = recorded_layout(root);
+    if (recorded.format <= layout_format)
+        return true;
+    *err = root + "/" + layout_file + " is in layout format " + std::to_string(recorded.format) +
+           ", and this handoffd (" + PACKAGE_VERSION + ") reads formats up to " + std::to_string(layout_format) +
+           ": laying the store out again would lose messages. Run the handoffd that wrote it, or a later one";
+    return false;
+}
+
 std::string hf_store_worker_folder(const std::string &root, int k, int workers)
 {
     return workers <= 1 ? root : root + "/worker-" + std::to_string(k);
@@ -313,7 +342,13 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     if (!hf_store_per_worker(cfg))
         return true;
     std::string root = hf_store_folder(cfg);
-    int was = recorded_workers(root);
+    layout recorded = recorded_layout(root);
+    int was = recorded.workers;
+    if (recorded.format == 0) {
+        hf_log(HF_LOG_INFO, "store: layout format 0 (before format versions) -> %d: the same count, recorded again",
+               layout_format);
+        return record_workers(root, was, err) && hf_rehome(cfg, workers, err);
+    }
     if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
         *err = "cannot create store.path " + root + ": " + strerror(errno);
         return false;

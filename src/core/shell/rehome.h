@@ -21,6 +21,10 @@ std::string hf_store_folder(const hf_config &cfg);
 // cfg's store folder changed to folder.
 void hf_store_set_folder(hf_config *cfg, const std::string &folder);
 
+// False and *err when store.path/workers is in a layout format newer
+// than this handoffd reads (a config error: -t and every start refuse it).
+bool hf_store_layout_check(const hf_config &cfg, std::string *err);
+
 // Worker k's folder of a box of workers under root (root itself for one).
 std::string hf_store_worker_folder(const std::string &root, int k, int workers);
 
