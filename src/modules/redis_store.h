@@ -70,6 +70,7 @@ struct redis_store {
     hf_redis_nodes *nodes = nullptr;
     hf_tail_cache tail;
     event *flush_event = nullptr;
+    event *format_retry = nullptr;              // format_record again while Redis is away (redis_format.h)
     std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)
     std::map<int, ack_batch> acks;              // by slot, as enqueues
     std::map<std::string, std::string> notices; // server id -> "A|D\n..."

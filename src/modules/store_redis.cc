@@ -24,6 +24,7 @@
 
 #include "handoff/module.h"
 #include "modules/record.h"
+#include "modules/redis_format.h"
 #include "modules/redis_nodes.h"
 #include "modules/redis_slots.h"
 #include "modules/store_redis_scripts.h"
@@ -604,6 +605,17 @@ int seeds_of(const hf_setting_value *values, hf_redis_nodes_config *config, char
     return 0;
 }
 
+// The nodes and how to reach them. 0, or -1 with err.
+int connection_of(const hf_setting_value *values, hf_redis_nodes_config *config, char *err, size_t err_len)
+{
+    if (seeds_of(values, config, err, err_len) != 0)
+        return -1;
+    config->password = values[password_setting].string;
+    config->database = values[database_setting].number;
+    config->timeout_ms = uint64_t(values[timeout_setting].number);
+    return 0;
+}
+
 int store_health(void *store, char *why, size_t why_len)
 {
     std::string said;
@@ -613,17 +625,21 @@ int store_health(void *store, char *why, size_t why_len)
     return -1;
 }
 
+// The settings' own rules, and then the store format the keys are in
+// (redis_format.h): a newer one is a config error.
 int store_check(const hf_setting_value *values, char *err, size_t err_len)
 {
     hf_redis_nodes_config config;
-    return seeds_of(values, &config, err, err_len);
+    if (connection_of(values, &config, err, err_len) != 0)
+        return -1;
+    return format_check(config, values[prefix_setting].string, err, err_len);
 }
 
 int store_open(const hf_host_api *host, const hf_store_params *params, const hf_setting_value *values, void **store,
                char *err, size_t err_len)
 {
     hf_redis_nodes_config config;
-    if (seeds_of(values, &config, err, err_len) != 0)
+    if (connection_of(values, &config, err, err_len) != 0)
         return -1;
     auto *s = new redis_store;
     s->host = host;
@@ -633,15 +649,13 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     s->cluster = config.cluster;
     s->tail.budget = size_t(values[tail_cache_setting].number);
     s->tail.per_device = tail_per_device;
-    config.password = values[password_setting].string;
-    config.database = values[database_setting].number;
-    config.timeout_ms = uint64_t(values[timeout_setting].number);
     int64_t replicas = values[replicas_setting].number;
     config.replicas = s->replicas = uint64_t(replicas < 0 ? (config.cluster ? 1 : 0) : replicas);
     config.wait_timeout_ms = uint64_t(values[wait_timeout_setting].number);
     config.channel = s->prefix + "n:" + s->server_id;
     s->flush_event = event_new(host->event_base(host->host), -1, 0, on_flush, s);
     s->nodes = hf_redis_nodes_open(host, config, [s](const char *data, size_t len) { on_notice(s, data, len); });
+    format_record(s);
     *store = s;
     return 0;
 }
@@ -655,6 +669,8 @@ void store_close(void *store)
     s->closing = true;
     hf_redis_nodes_close(s->nodes);
     event_free(s->flush_event);
+    if (s->format_retry)
+        event_free(s->format_retry);
     delete s;
 }
 

@@ -1,5 +1,6 @@
 """10: several servers sharing Redis: immediate delivery across servers, re-homing, a Redis restart."""
 
+import subprocess
 import time
 
 import harness
@@ -97,6 +98,56 @@ def test_password_and_database():
     code, _, err = wrong.cli(wrong.token("alice", "pc"), "send", "--to", "phone", "x")
     assert code == 1 and "store_unavailable" in err, (code, err)
     assert "refused AUTH" in wrong.log() and "check store.password" in wrong.log()
+
+
+
+def start_fails(relay, flag):
+    """handoffd -t or -f on the relay's config: (status, stderr)."""
+    out = subprocess.run([harness.HANDOFFD, flag, "-c", relay.config], capture_output=True, text=True, timeout=30)
+    return out.returncode, out.stderr
+
+
+def test_the_key_schema_carries_its_format_and_a_newer_one_is_refused():
+    """The first server records "handoff-redis 1" under P"format" (SET NX);
+    a newer format is refused by -t and by a start (exit 78), before
+    anything reads a key; a server that started while Redis was away and
+    finds a newer format when it comes stops (exit 74); a value that is no
+    handoff format is refused too. On 0b7a94f the keys carried no format."""
+    redis = RedisServer().start()
+    relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.prefix": "fmt:"}).start()
+    harness.wait_until(lambda: redis.cli("GET", "fmt:format").strip() == "handoff-redis 1", 10, "the format key")
+    assert "store format 1 recorded under \"fmt:\"" in relay.log(), relay.log()
+    relay.stop()
+    redis.cli("SET", "fmt:format", "handoff-redis 2")
+    said = 'the keys under store.prefix "fmt:" are in store format 2, and this handoffd (%s) reads formats up to 1' \
+        % harness.handoffd_version()
+    for flag in ("-t", "-f"):
+        code, err = start_fails(relay, flag)
+        assert code == 78 and said in err, (flag, code, err)
+    # Started while Redis is away (nothing to check), stopped when it comes.
+    redis.stop()
+    relay.launch()
+    redis.start()
+    relay.proc.wait(20)
+    assert relay.proc.returncode == 74 and said in relay.log(), (relay.proc.returncode, relay.log()[-600:])
+    redis.cli("SET", "fmt:format", "a note of another program")
+    code, err = start_fails(relay, "-t")
+    assert code == 78 and "not a handoff store format; is store.prefix another program's?" in err, err
+
+
+def test_the_format_is_found_on_the_cluster_node_that_holds_it():
+    """On a Redis Cluster the check follows MOVED to the node of the
+    format key's slot, with the password."""
+    cluster = harness.RedisCluster(replicas=0).start()
+    relay = Relay(**{"store.module": "redis", "store.cluster": cluster.seeds(), "store.replicas": 0,
+                     "store.prefix": "fmtc:"}).start()
+    holder = cluster.node_of_slot(harness.key_slot("fmtc:format"))
+    harness.wait_until(lambda: holder.cli("GET", "fmtc:format").strip() == "handoff-redis 1", 10, "the format key")
+    relay.stop()
+    holder.cli("SET", "fmtc:format", "handoff-redis 3")
+    code, err = start_fails(relay, "-t")
+    assert code == 78 and "are in store format 3" in err, err
+    cluster.stop()
 
 
 if __name__ == "__main__":
