@@ -92,7 +92,9 @@ enum hf_tag {
     HF_TAG_ONLINE = 40,           /* uint: 0 or 1 */
     HF_TAG_COUNT = 41,            /* uint */
     HF_TAG_FEATURES = 42,         /* uint: bit set of HF_FEATURE_* */
-    HF_TAG_MAX = 42
+    HF_TAG_API = 43,              /* string: https:// URL of a server's HTTP API */
+    HF_TAG_PEERS = 44,            /* string: the live servers, a line "server_id weight api" each */
+    HF_TAG_MAX = 44
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */

@@ -255,7 +255,8 @@ hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t ba
 }
 
 hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
-                       std::string_view websocket_url, uint64_t weight, uint64_t load, bool draining)
+                       std::string_view websocket_url, std::string_view api_url, uint64_t weight, uint64_t load,
+                       bool draining)
 {
     hf_msg m = of_type(HF_MSG_REGISTER);
     m.server_id = server_id;
@@ -268,14 +269,19 @@ hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::st
     m.load = load;
     m.draining = draining ? 1 : 0;
     mark(&m, {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING});
+    if (!api_url.empty()) {
+        m.api = api_url;
+        mark(&m, {HF_TAG_API});
+    }
     return m;
 }
 
-hf_msg hf_msg_register_ack(uint64_t refresh_ms)
+hf_msg hf_msg_register_ack(uint64_t refresh_ms, std::string_view peers)
 {
     hf_msg m = of_type(HF_MSG_REGISTER_ACK);
     m.code = HF_OK;
     m.refresh_ms = refresh_ms;
-    mark(&m, {HF_TAG_CODE, HF_TAG_REFRESH_MS});
+    m.peers = peers;
+    mark(&m, {HF_TAG_CODE, HF_TAG_REFRESH_MS, HF_TAG_PEERS});
     return m;
 }

@@ -89,9 +89,12 @@ void hf_msg_add_grant(hf_msg *m, uint64_t heartbeat_ms, uint64_t timeout_ms);
 // ALLOC_RESP with the addresses, best first, and the backoff hints.
 hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t backoff_base_ms, uint64_t backoff_cap_ms);
 
-// REGISTER; websocket_url empty: none.
+// REGISTER; websocket_url and api_url empty: none.
 hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
-                       std::string_view websocket_url, uint64_t weight, uint64_t load, bool draining);
+                       std::string_view websocket_url, std::string_view api_url, uint64_t weight, uint64_t load,
+                       bool draining);
 
-// REGISTER_ACK(ok, refresh_ms); hf_msg_add_addresses names the other servers.
-hf_msg hf_msg_register_ack(uint64_t refresh_ms);
+// REGISTER_ACK(ok, refresh_ms, peers); hf_msg_add_addresses names the
+// other servers. peers (the live servers' lines, "server_id weight api")
+// is not copied.
+hf_msg hf_msg_register_ack(uint64_t refresh_ms, std::string_view peers);

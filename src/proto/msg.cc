@@ -75,6 +75,8 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     U("online", online),
     U("count", count),
     U("features", features),
+    S("api", api),
+    S("peers", peers),
 };
 
 #undef U
@@ -134,10 +136,11 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
      bit(HF_TAG_CODE)},
     /* REGISTER */
     {bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_WEIGHT) | bit(HF_TAG_LOAD) |
-         bit(HF_TAG_DRAINING),
+         bit(HF_TAG_DRAINING) | bit(HF_TAG_API),
      bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS)},
     /* REGISTER_ACK */
-    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS), bit(HF_TAG_CODE)},
+    {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_PEERS),
+     bit(HF_TAG_CODE)},
     /* PRESENCE_REQ */
     {bit(HF_TAG_ID) | bit(HF_TAG_FOLLOW), bit(HF_TAG_ID)},
     /* PRESENCE: a device's state (with id in an answer, without in a

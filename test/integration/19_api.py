@@ -105,6 +105,77 @@ def test_a_retry_with_the_same_idempotency_key_is_stored_once():
     assert (status, body["error"]) == (400, "bad_field") and "api.idempotency_keys = 0" in body["message"], body
 
 
+def servers_with_stores_of_their_own():
+    """An allocator and two LMDB servers s1, s2 with APIs, each knowing the
+    other from the allocator's REGISTER_ACK."""
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}).start()
+    nodes = [Relay("server", share=alloc, server_id="s%d" % i, api_keys=True,
+                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port], "store.module": "lmdb"}).start()
+             for i in (1, 2)]
+    for s in nodes:
+        harness.wait_until(lambda: "the cluster's live servers: s1 s2" in s.log(), 10, s.server_id + " knows both")
+    return alloc, nodes
+
+
+def account_held_by(alloc, server):
+    """An account the allocator ranks server first for."""
+    for i in range(64):
+        account = "user%d" % i
+        first = hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.token(account, "x"))[0]
+        if first.endswith(":%d" % server.device_port):
+            return account
+    raise AssertionError("64 accounts, none on " + server.server_id)
+
+
+def test_a_call_to_any_server_reaches_the_server_that_holds_the_account():
+    """Two LMDB servers: calls to s2 for an account s1 holds are handed on
+    to s1's API (the allocators' REGISTER_ACK lists each server's API), so
+    a live device gets the message, an absent one finds it on s1, and the
+    device list is s1's. On 0b7a94f s2 answered stored, kept the message
+    in its own store, and the phone on s1 never got it."""
+    alloc, (s1, s2) = servers_with_stores_of_their_own()
+    account = account_held_by(alloc, s1)
+    phone = online(s1, "phone", account)
+    harness.post_live(s2, account, phone, "live")
+    status, body = s2.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"},
+                          headers=["Idempotency-Key: later"])
+    assert (status, body["status"]) == (200, "stored"), body
+    status, again = s2.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"},
+                           headers=["Idempotency-Key: later"])
+    assert (status, again["id"]) == (200, body["id"]), again
+    tablet = online(s1, "tablet", account)
+    assert tablet.expect(hfwire.DELIVER)["payload"] == b"later"
+    tablet.send(hfwire.PING, [("id", 3)])
+    assert tablet.expect(hfwire.PONG)["id"] == 3  # stored once
+    tablet.close()
+    status, listing = s2.api("GET", "/v1/accounts/%s/devices" % account)
+    phones = [d for d in listing["devices"] if d["device"] == "phone"]
+    assert status == 200 and phones and (phones[0]["online"], phones[0]["server"]) == (True, "s1"), listing
+    code, out, err = s2.ctl("disconnect", account, "phone")
+    assert code == 0 and "on s1" in out, (code, out, err)
+    assert phone.expect(hfwire.ERROR)["code"] == hfwire.ERR["disconnected"]
+    # Each call was taken by s2 and answered by s1: three messages, one
+    # device list, one disconnect on each.
+    for server in (s1, s2):
+        page = server.probe("/metrics")[1]
+        assert harness.metric_value(page, 'handoff_api_requests_total{route="messages",status="200"}') == 3, page
+        assert harness.metric_value(page, 'handoff_api_requests_total{route="devices",status="200"}') == 1, page
+    assert harness.metric_value(s2.probe("/metrics")[1], "handoff_messages_received_total") == 0
+
+
+def test_a_server_that_knows_no_cluster_yet_answers_503():
+    """A server no allocator has answered cannot know where an account is
+    held: 503 server_unavailable, never a message kept on the wrong
+    server."""
+    lone = Relay("server", server_id="s9", api_keys=True,
+                 **{"register.allocators": ["127.0.0.1:%d" % harness.free_port()], "store.module": "lmdb"}).start()
+    status, body = lone.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "x"})
+    assert (status, body["error"]) == (503, "server_unavailable"), body
+    assert "no allocator has listed the cluster's servers" in body["message"] and body["retry_ms"] > 0, body
+    status, body = lone.api("GET", "/v1/status")  # the server's own routes answer
+    assert status == 200, body
+
+
 def test_device_list_shows_presence_and_queues():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")

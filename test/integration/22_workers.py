@@ -244,14 +244,8 @@ def test_the_api_reaches_every_workers_accounts_with_their_own_stores():
         phone = relay.conn(port)
         phone.hello(relay.token(account, "phone"))
         phones.append(phone)
-        # Live, whichever worker holds the account: the call waits for
-        # the phone's acknowledgement.
-        call = harness.in_background(relay.api, "POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "hi"})
-        deliver = phone.expect(hfwire.DELIVER)
-        assert (deliver["payload"], deliver["from"]) == (b"hi", "@backend"), deliver
-        phone.send(hfwire.DELIVER_ACK, [("upto", deliver["seq"])])
-        status, body = call()
-        assert (status, body["status"]) == (200, "delivered"), body
+        # Live, whichever worker holds the account.
+        harness.post_live(relay, account, phone, "hi")
         # Stored in that worker's own store for a device that is away, once
         # though posted twice: the worker that holds the account keeps
         # the Idempotency-Key.

@@ -617,6 +617,19 @@ def servers_sharing(store):
     return alloc, nodes
 
 
+def post_live(relay, account, phone, data):
+    """POSTs data to account's device on the raw connection phone through
+    relay's API: phone gets it from @backend and acknowledges it, and the
+    call, which waits for that, answers delivered."""
+    import hfwire
+    call = in_background(relay.api, "POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": data})
+    got = phone.expect(hfwire.DELIVER)
+    assert (got["payload"], got["from"]) == (data.encode(), "@backend"), got
+    phone.send(hfwire.DELIVER_ACK, [("upto", got["seq"])])
+    status, body = call()
+    assert (status, body["status"]) == (200, "delivered"), body
+
+
 def kill_and_rehome(alloc, s1, s2, sender):
     """Kills s1 (SIGKILL); sender, on s2, stores a message for alice/a,
     which was on s1; alice/a asks the allocator again, lands on s2 and

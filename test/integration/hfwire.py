@@ -27,6 +27,8 @@ TAGS = {
     34: ("account", "s"), 35: ("device", "s"), 36: ("retry_ms", "u"), 37: ("refresh_ms", "u"),
     38: ("max_payload", "u"), 39: ("follow", "u"), 40: ("online", "u"), 41: ("count", "u"),
     42: ("features", "u"),
+    43: ("api", "s"),
+    44: ("peers", "s"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

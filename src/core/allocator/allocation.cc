@@ -141,6 +141,23 @@ bool key_matches(const std::string &expected, std::string_view given)
     return expected.size() == given.size() && CRYPTO_memcmp(expected.data(), given.data(), given.size()) == 0;
 }
 
+bool api_url_valid(std::string_view url)
+{
+    return url.size() > 8 && url.substr(0, 8) == "https://" && url.find_first_of(" \t\r\n") == std::string_view::npos;
+}
+
+// REGISTER_ACK's peers: the servers offered to devices (live, not
+// draining), so that a server ranks an account as the allocator does.
+std::string peer_lines(hf_allocator *a)
+{
+    std::string lines;
+    for (const hf_rendezvous_server &o : candidates(a)) {
+        const std::string &api = a->servers[o.id].api_url;
+        lines += o.id + " " + std::to_string(o.weight) + " " + (api.empty() ? "-" : api) + "\n";
+    }
+    return lines;
+}
+
 void on_register(hf_conn *c, const hf_msg *m)
 {
     hf_allocator *a = allocator_of(c);
@@ -160,12 +177,17 @@ void on_register(hf_conn *c, const hf_msg *m)
                      "REGISTER needs a server_id name, its device address and at most a wss:// URL after it");
         return;
     }
+    if (hf_msg_has(m, HF_TAG_API) && !api_url_valid(m->api)) {
+        hf_conn_fail(c, HF_ERR_BAD_FIELD, "REGISTER's api must be an https:// URL with no space in it");
+        return;
+    }
     std::string id(m->server_id);
     auto [it, is_new] = a->servers.try_emplace(id);
     hf_registered_server &s = it->second;
     bool was_draining = s.draining;
     s.address = m->addresses[0];
     s.websocket_url = m->address_count > 1 ? std::string(m->addresses[1]) : "";
+    s.api_url = m->api;
     s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
     s.load = m->load;
     s.draining = m->draining != 0;
@@ -181,7 +203,8 @@ void on_register(hf_conn *c, const hf_msg *m)
     if (s.draining && !was_draining)
         hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
 
-    hf_msg ack = hf_msg_register_ack(uint64_t(cfg.refresh_interval_ms));
+    std::string peers = peer_lines(a);
+    hf_msg ack = hf_msg_register_ack(uint64_t(cfg.refresh_interval_ms), peers);
     // The other live servers: where a draining server can send its devices.
     std::vector<std::string> others;
     for (const hf_rendezvous_server &o : candidates(a))

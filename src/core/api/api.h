@@ -11,6 +11,7 @@
 #pragma once
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
 
 #include <cstdint>
 #include <map>
@@ -49,6 +50,12 @@ struct hf_api {
     // worker is down.
     int (*home_port)(void *shell, const std::string &account, int *worker) = nullptr;
     std::unique_ptr<evhttp, void (*)(evhttp *)> worker_http{nullptr, nullptr}; // calls handed on to this worker
+
+    // Servers of a cluster with stores of their own: where a call for
+    // account goes. 0: here; 1: to *api_url, the API of the server the
+    // allocators rank first for it; -1: nowhere known (*why), answered 503.
+    int (*cluster_home)(void *shell, const std::string &account, std::string *api_url, std::string *why) = nullptr;
+    SSL_CTX *peer_tls = nullptr; // owned: the client side of hf_api_forward_to_peer (register.ca)
     struct worker_link {
         int port = 0;
         evhttp_connection *conn = nullptr;

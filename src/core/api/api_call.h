@@ -41,6 +41,13 @@ void hf_api_relay(hf_api_call *call, int status, evhttp_request *answer);
 void hf_api_forward(hf_api_call *call, int port, int worker);
 // The header that proves a call comes from worker 0.
 extern const char *const hf_api_worker_header;
+
+// Hands the call on to the API at url (https://host:port) of the server
+// that holds its account, which answers it.
+void hf_api_forward_to_peer(hf_api_call *call, const std::string &url);
+// The header a call handed on by another server carries (its server_id):
+// the server answers it itself, wherever it would hand it.
+extern const char *const hf_api_peer_header;
 // Closes the connections to the other workers; the calls still out on
 // them, answered by hf_api_close already, are freed.
 void hf_api_close_forwards(hf_api *api);

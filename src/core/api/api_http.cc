@@ -17,6 +17,7 @@
 #include "core/api/api_call.h"
 #include "core/common/log.h"
 #include "core/conn/token_bucket.h"
+#include "net/link.h"
 #include "proto/clock.h"
 #include "proto/token.h"
 
@@ -285,6 +286,15 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         call->account = names[0];
     if (names.size() > 1)
         call->device = names[1];
+    if (!handed_on && api->cluster_home && !call->account.empty() &&
+        !evhttp_find_header(evhttp_request_get_input_headers(req), hf_api_peer_header)) {
+        std::string url, why;
+        int where = api->cluster_home(api->shell, call->account, &url, &why);
+        if (where < 0)
+            return hf_api_fail(call, 503, "server_unavailable", why, 1000);
+        if (where > 0)
+            return hf_api_forward_to_peer(call, url);
+    }
     if (!handed_on && api->home_port && !call->account.empty()) {
         int worker = -1;
         int port = api->home_port(api->shell, call->account, &worker);
@@ -434,6 +444,13 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
     evhttp_set_bevcb(api->http.get(), make_tls, api);
     configure(api, api->http.get(), on_request);
     seed_message_ids(api);
+    // Calls for accounts other servers hold go to them, checked as the
+    // allocators are (register.ca).
+    if (cfg.role == hf_role::server &&
+        !(api->peer_tls = hf_link_tls_ctx(cfg.register_ca.empty() ? nullptr : cfg.register_ca.c_str()))) {
+        *err = "register.ca " + cfg.register_ca + ": cannot read it as a PEM CA bundle";
+        return false;
+    }
     hf_log(HF_LOG_INFO, "HTTP API on https://%s/v1/ (%zu keys)", cfg.listen_api.c_str(), cfg.api_keys.size());
     return true;
 }
@@ -451,6 +468,8 @@ void hf_api_close(hf_api *api)
     hf_api_close_forwards(api);
     api->http.reset();
     api->worker_http.reset();
+    SSL_CTX_free(api->peer_tls);
+    api->peer_tls = nullptr;
 }
 
 bool hf_api_start_worker(hf_api *api, event_base *base, int *port, std::string *err)

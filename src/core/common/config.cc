@@ -32,6 +32,11 @@ std::string hf_address_port(const std::string &address)
     return colon == std::string::npos ? "" : address.substr(colon + 1);
 }
 
+bool hf_store_is_shared(const hf_config &cfg)
+{
+    return cfg.store.module == "redis";
+}
+
 namespace
 {
 
@@ -458,6 +463,13 @@ bool check_whole(parse_ctx *ctx)
         cfg->advertise = cfg->listen_device;
     if (cfg->websocket_advertise.empty() && !cfg->listen_websocket.empty())
         cfg->websocket_advertise = "wss://" + cfg->listen_websocket + cfg->websocket_path;
+    if (cfg->api_advertise.empty() && !cfg->listen_api.empty()) {
+        const std::string &where = hf_address_is_wildcard(cfg->listen_api) ? cfg->advertise : cfg->listen_api;
+        cfg->api_advertise = "https://" + where.substr(0, where.rfind(':')) + ":" + hf_address_port(cfg->listen_api);
+    }
+    if (!cfg->api_advertise.empty() && cfg->api_advertise.compare(0, 8, "https://") != 0)
+        return fail(ctx, line_of(ctx, "api.advertise"),
+                    "api.advertise \"" + cfg->api_advertise + "\" must be an https:// URL: https://host:port");
     if (cfg->server_id.empty()) {
         char host[256] = "handoffd";
         gethostname(host, sizeof host - 1);

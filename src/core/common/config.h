@@ -16,6 +16,10 @@ bool hf_address_is_wildcard(const std::string &address);
 // The port of a host:port, as written ("" without one).
 std::string hf_address_port(const std::string &address);
 
+// True when the servers of a cluster (and the workers of a box) share one
+// store (Redis): any of them can take any account's messages.
+bool hf_store_is_shared(const hf_config &cfg);
+
 // Checks the keys of a module's group against its settings table and fills
 // the resolved values (defaults for keys not given).
 bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,

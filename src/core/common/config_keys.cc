@@ -138,6 +138,9 @@ const hf_key_spec hf_key_specs[] = {
     CHOICE("api.audit", "changes", "changes|all", api_audit,
            "audit lines in the log (info): changes (revoke, restore, disconnect, drain, dead-letter retry and "
            "purge), or all (messages posted too): the key, what, the account and device, the answer"),
+    STR("api.advertise", "", api_advertise,
+        "https://host:port where the other servers of a cluster reach this server's API (default: listen.api's "
+        "port on listen.api's host, or advertise's host when listen.api listens on every address)"),
     INT("api.idempotency_keys", "100000", 0, 100000000, api_idempotency_keys,
         "Idempotency-Keys of posted messages remembered (each for delivery.dedup_window, in memory, about 200 "
         "bytes and the key's length); past it the oldest are forgotten; 0 refuses the header"),

@@ -117,6 +117,7 @@ struct hf_config {
     int64_t api_max_body = 0;
     int64_t api_timeout_ms = 0;
     int64_t api_idempotency_keys = 0;
+    std::string api_advertise; // "" without listen.api
     std::string log_level;
     std::string log_target;
     std::string log_format;

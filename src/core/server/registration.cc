@@ -1,5 +1,7 @@
 #include "core/server/registration.h"
 
+#include <sstream>
+
 #include "core/common/log.h"
 #include "proto/build.h"
 #include "proto/clock.h"
@@ -40,11 +42,43 @@ void send_register(hf_registration *r)
     hf_server *srv = r->regs->srv;
     const hf_config &cfg = *srv->cfg;
     hf_msg m = hf_msg_register(cfg.server_id, cfg.cluster_key, cfg.advertise, cfg.websocket_advertise,
-                               uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
+                               cfg.api_advertise, uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
     hf_link_send(r->link, &m);
 }
 
 void connect_allocator(hf_registration *r);
+
+// The servers the API hands calls on to; a change is logged.
+void take_peers(hf_server *srv, std::vector<hf_peer> peers)
+{
+    std::string was, now;
+    for (const hf_peer &p : srv->peers)
+        was += " " + p.id;
+    for (const hf_peer &p : peers)
+        now += " " + p.id;
+    if (was != now)
+        hf_log(HF_LOG_INFO, "register: the cluster's live servers:%s", now.empty() ? " none" : now.c_str());
+    srv->peers = std::move(peers);
+}
+
+// REGISTER_ACK's peers: a line "server_id weight api" each ("-": no API).
+// Lines that do not parse are left out.
+std::vector<hf_peer> peers_of(std::string_view text)
+{
+    std::vector<hf_peer> peers;
+    std::istringstream lines{std::string(text)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        std::istringstream words(line);
+        hf_peer p;
+        if (!(words >> p.id >> p.weight >> p.api_url) || p.weight == 0)
+            continue;
+        if (p.api_url == "-")
+            p.api_url.clear();
+        peers.push_back(std::move(p));
+    }
+    return peers;
+}
 
 void retry_later(hf_registration *r, const char *why)
 {
@@ -90,6 +124,8 @@ void on_frame(void *arg, hf_link *, const hf_msg *m)
     r->attempt = 0;
     // The allocators agree on the live servers; the latest answer will do.
     srv->peer_addresses.assign(m->addresses, m->addresses + m->address_count);
+    if (hf_msg_has(m, HF_TAG_PEERS))
+        take_peers(srv, peers_of(m->peers));
     arm(r, m->refresh_ms ? m->refresh_ms : uint64_t(srv->cfg->refresh_interval_ms));
 }
 

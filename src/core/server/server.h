@@ -19,6 +19,14 @@
 
 struct hf_router;
 
+// A live server of the cluster as the allocators list it in REGISTER_ACK
+// (peers): the API hands an account's calls on to the one it ranks first.
+struct hf_peer {
+    std::string id;
+    uint64_t weight = 1;
+    std::string api_url; // empty: it has no HTTP API
+};
+
 struct hf_server {
     const hf_config *cfg = nullptr;
     hf_stats *stats = nullptr;
@@ -33,6 +41,9 @@ struct hf_server {
     // The other servers' addresses as the allocators last listed them (for
     // GOAWAY).
     std::vector<std::string> peer_addresses;
+    // The live servers, this one among them, as the allocators last
+    // listed them (REGISTER_ACK's peers); empty until one answered.
+    std::vector<hf_peer> peers;
     // A worker of a box whose workers keep stores of their own: the worker
     // an account is held by (set by the shell; empty: any server will do).
     // A HELLO anywhere else would split the account over two stores.

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/allocator/allocation.h"
+#include "core/allocator/rendezvous.h"
 #include "core/common/log.h"
 #include "core/server/devices.h"
 #include "core/server/presence.h"
@@ -241,6 +242,33 @@ int api_home_port(void *shell, const std::string &account, int *worker)
     return port > 0 ? port : -1;
 }
 
+// Where an API call for account goes in a cluster of servers with stores
+// of their own (hf_api.cluster_home): to the server the allocators' last
+// list ranks first for it, as they rank it for its devices.
+int api_cluster_home(void *shell, const std::string &account, std::string *api_url, std::string *why)
+{
+    auto *d = static_cast<hf_daemon *>(shell);
+    const std::vector<hf_peer> &peers = d->server.peers;
+    std::vector<hf_rendezvous_server> servers;
+    for (const hf_peer &p : peers)
+        servers.push_back({p.id, p.api_url, p.weight});
+    std::vector<size_t> ranked = hf_rendezvous_rank(account, servers, 1);
+    if (ranked.empty()) {
+        *why = "no allocator has listed the cluster's servers to this one yet, so the server that holds account \"" +
+               account + "\" is not known (see /readyz)";
+        return -1;
+    }
+    const hf_peer &home = peers[ranked[0]];
+    if (home.api_url == d->cfg.api_advertise)
+        return 0;
+    if (home.api_url.empty()) {
+        *why = "server " + home.id + ", which holds account \"" + account + "\", has no HTTP API (listen.api)";
+        return -1;
+    }
+    *api_url = home.api_url;
+    return 1;
+}
+
 // The API's answer goes out first: a server without devices would stop
 // within this reactor pass, before writing it.
 const uint64_t api_drain_delay_ms = 100;
@@ -412,6 +440,8 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         hf_box_set_api_port(d->box, d->cfg.worker_index, port);
         d->api.home_port = api_home_port;
     }
+    if (d->cfg.role == hf_role::server && !hf_store_is_shared(d->cfg))
+        d->api.cluster_home = api_cluster_home;
     if (d->cfg.worker_index >= 0 && !d->cfg.worker_store_shared)
         d->server.home_worker = [d](const std::string &account) { return hf_allocation_worker(d->cfg, account); };
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))

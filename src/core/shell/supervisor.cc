@@ -73,11 +73,6 @@ std::string shift_url_port(const std::string &url, int k)
     return url.substr(0, host + 3) + shift_port(url.substr(host + 3, path - host - 3), k) + url.substr(path);
 }
 
-bool store_is_shared(const hf_config &cfg)
-{
-    return cfg.store.module == "redis";
-}
-
 // A listening TCP socket on address, inherited by every worker.
 int listen_socket(const std::string &address, std::string *err)
 {
@@ -333,7 +328,7 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
 {
     hf_config w = cfg;
     w.worker_index = k;
-    w.worker_store_shared = store_is_shared(cfg);
+    w.worker_store_shared = hf_store_is_shared(cfg);
     w.server_id = cfg.server_id + "-w" + std::to_string(k);
     for (int j = 0; j < workers; j++) {
         w.worker_addresses.push_back(shift_port(cfg.advertise, j));
