@@ -20,7 +20,7 @@ std::string bench_account(const bench_ctx *ctx, const std::string &base)
         return base;
     for (int n = 1;; n++) {
         std::string name = base + "." + std::to_string(n);
-        if (hf_rendezvous_worker(name, ctx->opt.workers) == ctx->opt.worker)
+        if (hf_rendezvous_worker(name, "w", ctx->opt.workers) == ctx->opt.worker)
             return name;
     }
 }

@@ -507,7 +507,7 @@ def test_a_workers_change_that_cannot_move_a_device_serves_nothing_until_it_can(
     assert "it is full (store.map_size less store.reserve" in out.stderr, out.stderr
     root = relay.settings["store.path"]
     with open(os.path.join(root, "workers")) as f:
-        assert f.read() == "handoff-layout 1 workers 2\n"
+        assert f.read() == "handoff-layout 1 workers 2 names w\n"
     assert os.path.exists(os.path.join(root, "data.mdb"))  # some moved before the store filled
     relaunch_with_workers(relay, 2)
     assert "store: laid out for 2 workers (was 2): moved" in relay.log(), relay.log()
@@ -533,7 +533,7 @@ def test_the_layout_carries_its_format_a_newer_one_is_refused():
     relay.stop()
     layout = os.path.join(relay.settings["store.path"], "workers")
     with open(layout) as f:
-        assert f.read() == "handoff-layout 1 workers %d\n" % WORKERS
+        assert f.read() == "handoff-layout 1 workers %d names w\n" % WORKERS
     with open(layout, "w") as f:
         f.write("handoff-layout 2 workers %d\n" % WORKERS)
     said = "is in layout format 2, and this handoffd (%s) reads formats up to 1" % harness.handoffd_version()
@@ -545,11 +545,41 @@ def test_the_layout_carries_its_format_a_newer_one_is_refused():
     relay.launch()
     assert "store: layout format 0 (before format versions) -> 1" in relay.log(), relay.log()
     with open(layout) as f:
-        assert f.read() == "handoff-layout 1 workers %d\n" % WORKERS
+        assert f.read() == "handoff-layout 1 workers %d names w\n" % WORKERS
     port = port_of(relay, "alice")
     conn = relay.conn(port)
     conn.hello(relay.token("alice", "pc"))
     conn.close()
+
+
+
+def test_a_servers_workers_take_the_accounts_the_allocator_offers_them():
+    """Role server with workers = 2 and LMDB: the cluster's allocator ranks
+    the workers by their server_ids (s1-w0, s1-w1), and the box holds each
+    account on the worker ranked first, so every device is welcomed where
+    it is sent, and the API reaches it. On 0b7a94f the box ranked them as
+    w0, w1: half the accounts were refused wrong_server by the worker the
+    allocator offered, every time they asked."""
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}).start()
+    device = free_block(WORKERS)
+    box = Relay("server", share=alloc, server_id="s1", api_keys=True,
+                **{"workers": WORKERS, "register.allocators": ["127.0.0.1:%d" % alloc.alloc_port],
+                   "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device})
+    box.device_port = device
+    box.start()
+    harness.wait_until(lambda: "the cluster's live servers: s1-w0 s1-w1" in box.log(), 10, "both workers listed")
+    on = {}
+    for i in range(16):
+        account = "user%d" % i
+        first = hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.token(account, "phone"))[0]
+        phone = box.conn(int(first.rsplit(":", 1)[1]))
+        phone.hello(alloc.token(account, "phone"))
+        on.setdefault(first, []).append(account)
+        harness.post_live(box, account, phone, "to " + account)
+        phone.close()
+    assert len(on) == WORKERS, on  # both workers hold accounts
+    with open(os.path.join(box.settings["store.path"], "workers")) as f:
+        assert f.read() == "handoff-layout 1 workers %d names s1-w\n" % WORKERS
 
 
 if __name__ == "__main__":

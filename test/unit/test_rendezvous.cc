@@ -93,12 +93,12 @@ void weights_shift_share(void **)
 // fewer moves only the last worker's, and every worker gets a share.
 void a_workers_change_moves_only_what_it_must(void **)
 {
-    assert_int_equal(hf_rendezvous_worker("alice", 0), -1);
-    assert_int_equal(hf_rendezvous_worker("alice", 1), 0);
+    assert_int_equal(hf_rendezvous_worker("alice", "w", 0), -1);
+    assert_int_equal(hf_rendezvous_worker("alice", "w", 1), 0);
     int on_new = 0;
     for (int a = 0; a < 3000; a++) {
         std::string account = "user" + std::to_string(a);
-        int two = hf_rendezvous_worker(account, 2), three = hf_rendezvous_worker(account, 3);
+        int two = hf_rendezvous_worker(account, "w", 2), three = hf_rendezvous_worker(account, "w", 3);
         assert_in_range(two, 0, 1);
         if (three != two) {
             assert_int_equal(three, 2);
@@ -106,6 +106,20 @@ void a_workers_change_moves_only_what_it_must(void **)
         }
     }
     assert_in_range(on_new, 800, 1200); // a third of 3000
+}
+
+// A server's box: its workers are ranked by their server_ids, as the
+// cluster's allocators rank them among other servers, so the worker the
+// box holds an account on is the one of its workers ranked first there.
+void a_servers_workers_are_ranked_by_their_server_ids(void **)
+{
+    std::vector<hf_rendezvous_server> cluster = {{"s1-w0", "a", 1}, {"s1-w1", "b", 1}, {"s2-w0", "c", 1}};
+    for (int a = 0; a < 300; a++) {
+        std::string account = "user" + std::to_string(a);
+        std::vector<size_t> ranked = hf_rendezvous_rank(account, cluster, 3);
+        size_t first_of_s1 = ranked[0] == 2 ? ranked[1] : ranked[0];
+        assert_int_equal(hf_rendezvous_worker(account, "s1-w", 2), int(first_of_s1));
+    }
 }
 
 } // namespace
@@ -119,6 +133,7 @@ int main(void)
         cmocka_unit_test(only_the_dead_servers_accounts_move),
         cmocka_unit_test(weights_shift_share),
         cmocka_unit_test(a_workers_change_moves_only_what_it_must),
+        cmocka_unit_test(a_servers_workers_are_ranked_by_their_server_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

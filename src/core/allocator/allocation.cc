@@ -61,14 +61,15 @@ std::vector<hf_rendezvous_server> candidates(hf_allocator *a, bool browser = fal
     return out;
 }
 
-// The workers as rendezvous candidates, named by their number, so that
-// an account ranks them alike whichever address is asked for.
-std::vector<hf_rendezvous_server> worker_candidates(const std::vector<std::string> &addresses)
+// The workers as rendezvous candidates, named by their number (names + k,
+// as hf_allocation_worker ranks them), so that an account ranks them
+// alike whichever address is asked for.
+std::vector<hf_rendezvous_server> worker_candidates(const std::string &names, const std::vector<std::string> &addresses)
 {
     std::vector<hf_rendezvous_server> workers;
     for (size_t k = 0; k < addresses.size(); k++)
         if (!addresses[k].empty())
-            workers.push_back({"w" + std::to_string(k), addresses[k], 1});
+            workers.push_back({names + std::to_string(k), addresses[k], 1});
     return workers;
 }
 
@@ -76,7 +77,12 @@ std::vector<hf_rendezvous_server> worker_candidates(const std::vector<std::strin
 
 int hf_allocation_worker(const hf_config &cfg, const std::string &account)
 {
-    return hf_rendezvous_worker(account, int(cfg.worker_addresses.size()));
+    return hf_rendezvous_worker(account, cfg.worker_names, int(cfg.worker_addresses.size()));
+}
+
+std::string hf_allocation_worker_names(const hf_config &box)
+{
+    return box.role == hf_role::server ? box.server_id + "-w" : "w";
 }
 
 bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)
@@ -89,7 +95,7 @@ bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool b
         // will do: its devices wait for it through a restart rather than
         // split the account over two stores.
         std::vector<hf_rendezvous_server> workers =
-            worker_candidates(browser ? cfg.worker_websocket_urls : cfg.worker_addresses);
+            worker_candidates(cfg.worker_names, browser ? cfg.worker_websocket_urls : cfg.worker_addresses);
         size_t count = cfg.worker_store_shared ? size_t(cfg.answer_count) : 1;
         for (size_t i : hf_rendezvous_rank(account, workers, count))
             out->push_back(workers[i].address);

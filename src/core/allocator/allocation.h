@@ -21,3 +21,10 @@ bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool b
 // workers = N: the worker an account's devices are sent to first (its
 // home, where its own store is), by rendezvous over the workers.
 int hf_allocation_worker(const hf_config &cfg, const std::string &account);
+
+// What a box's workers are named in that rendezvous, from the box's
+// config: "w" (w0, w1, ...) when its own allocator part ranks them; in
+// role server, their server_ids (server_id-w0, ...), which the cluster's
+// allocators rank among the other servers, so that the worker a device is
+// offered is the one that holds its account.
+std::string hf_allocation_worker_names(const hf_config &box);

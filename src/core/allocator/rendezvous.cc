@@ -47,11 +47,11 @@ std::vector<size_t> hf_rendezvous_rank(std::string_view key, const std::vector<h
     return ranked;
 }
 
-int hf_rendezvous_worker(std::string_view account, int workers)
+int hf_rendezvous_worker(std::string_view account, std::string_view names, int workers)
 {
     std::vector<hf_rendezvous_server> named;
     for (int k = 0; k < workers; k++)
-        named.push_back({"w" + std::to_string(k), "", 1});
+        named.push_back({std::string(names) + std::to_string(k), "", 1});
     std::vector<size_t> first = hf_rendezvous_rank(account, named, 1);
     return first.empty() ? -1 : int(first[0]);
 }

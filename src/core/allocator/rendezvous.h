@@ -27,7 +27,8 @@ std::vector<size_t> hf_rendezvous_rank(std::string_view key, const std::vector<h
                                        size_t max_count);
 
 // The worker (0 to workers - 1) that holds account in a box of workers
-// ranked as equal servers named "w0", "w1", ...: it depends on the count
-// alone, so the store layout on disk can be checked against it. -1 for
-// no workers.
-int hf_rendezvous_worker(std::string_view account, int workers);
+// ranked as equal servers named names + k ("w0", "w1", ... in a
+// standalone box; their server_ids "s1-w0", ... in a server's, as the
+// allocators rank them): it depends on the names and the count alone, so
+// the store layout on disk can be checked against it. -1 for no workers.
+int hf_rendezvous_worker(std::string_view account, std::string_view names, int workers);

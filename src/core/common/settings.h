@@ -47,6 +47,7 @@ struct hf_config {
     // to it over loopback, proving itself with this (api_forward.cc).
     int worker_index = -1;
     std::vector<std::string> worker_addresses, worker_websocket_urls;
+    std::string worker_names = "w"; // hf_allocation_worker_names
     bool worker_store_shared = false;
     std::string worker_api_secret;
     std::string module_dir;

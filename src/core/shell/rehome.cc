@@ -14,6 +14,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/allocator/allocation.h"
 #include "core/allocator/rendezvous.h"
 #include "core/common/log.h"
 #include "core/shell/daemon.h"
@@ -26,8 +27,9 @@ namespace
 // store_lmdb's own default store.path, for a config that does not set it.
 const char *const lmdb_default_path = "/var/lib/handoff/lmdb";
 const char *const layout_file = "workers";
-// The layout file's format: "handoff-layout 1 workers N". Format 0, from
-// before versions, was the count alone.
+// The layout file's format: "handoff-layout 1 workers N names W", W the
+// workers' names in the rendezvous (hf_allocation_worker_names; "w" when
+// not written). Format 0, from before versions, was the count alone.
 const int layout_format = 1;
 const uint32_t page_size = 256; // devices asked for at a time
 
@@ -49,6 +51,7 @@ bool has_environment(const std::string &folder)
 struct layout {
     int format = layout_format; // of the file; 0 before versions
     int workers = -1;           // the count the folders were laid out for; -1 when not recorded
+    std::string names = "w";    // what the workers were named in the rendezvous
 };
 
 layout recorded_layout(const std::string &root)
@@ -63,17 +66,19 @@ layout recorded_layout(const std::string &root)
         l.workers = atoi(word);
     } else if (strcmp(word, "handoff-layout") != 0 || fscanf(f, "%d workers %d", &l.format, &l.workers) != 2) {
         l.workers = -1; // unreadable: laid out again, as with no record
+    } else if (char names[80]; fscanf(f, " names %79s", names) == 1) {
+        l.names = names;
     }
     fclose(f);
     return l;
 }
 
-bool record_workers(const std::string &root, int workers, std::string *err)
+bool record_layout(const std::string &root, int workers, const std::string &names, std::string *err)
 {
     std::string path = root + "/" + layout_file, temp = path + ".new";
     FILE *f = fopen(temp.c_str(), "w");
-    bool ok = f && fprintf(f, "handoff-layout %d workers %d\n", layout_format, workers) > 0 && fflush(f) == 0 &&
-              fsync(fileno(f)) == 0;
+    bool ok = f && fprintf(f, "handoff-layout %d workers %d names %s\n", layout_format, workers, names.c_str()) > 0 &&
+              fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
@@ -246,8 +251,8 @@ void move_one(mover *m, environment *from, environment *into, const std::string 
 // Every device of folder whose account another folder holds, moved there;
 // *emptied when nothing is left in it. False and *err when a store
 // cannot be opened or listed.
-bool move_out_of(mover *m, const std::string &root, const std::string &folder, int workers, bool *emptied,
-                 std::string *err)
+bool move_out_of(mover *m, const std::string &root, const std::string &folder, int workers, const std::string &names,
+                 bool *emptied, std::string *err)
 {
     environment *from = environment_of(m, folder, err);
     if (!from)
@@ -265,7 +270,7 @@ bool move_out_of(mover *m, const std::string &root, const std::string &folder, i
             return false;
         }
         for (const auto &[account, device] : page.devices) {
-            std::string home = hf_store_worker_folder(root, hf_rendezvous_worker(account, workers), workers);
+            std::string home = hf_store_worker_folder(root, hf_rendezvous_worker(account, names, workers), workers);
             if (home == folder) {
                 anything_stays = true;
                 continue;
@@ -344,22 +349,25 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
     std::string root = hf_store_folder(cfg);
     layout recorded = recorded_layout(root);
     int was = recorded.workers;
+    std::string names = hf_allocation_worker_names(cfg);
     if (recorded.format == 0) {
         hf_log(HF_LOG_INFO, "store: layout format 0 (before format versions) -> %d: the same count, recorded again",
                layout_format);
-        return record_workers(root, was, err) && hf_rehome(cfg, workers, err);
+        return record_layout(root, was, recorded.names, err) && hf_rehome(cfg, workers, err);
     }
     if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
         *err = "cannot create store.path " + root + ": " + strerror(errno);
         return false;
     }
     std::vector<std::string> folders = environments_on_disk(root);
-    // Laid out for this count already, the layout's folders hold their own
-    // accounts only; a folder outside it (left by a move that failed, or
-    // put back by hand) is still looked through, every start.
-    if (was == workers)
+    // Laid out for this count and these names already, the layout's folders
+    // hold their own accounts only; a folder outside it (left by a move
+    // that failed, or put back by hand) is still looked through, every
+    // start.
+    bool laid_out = was == workers && (recorded.names == names || workers == 1);
+    if (laid_out)
         std::erase_if(folders, [&](const std::string &f) { return in_layout(root, f, workers); });
-    if (was == workers && folders.empty())
+    if (laid_out && folders.empty())
         return true;
     uint64_t started_ms = hf_mono_ms();
     mover m;
@@ -382,7 +390,7 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
         if (workers == 1 && folder == root)
             continue; // one folder holds every account: nothing to look at
         bool empty = false;
-        ok = move_out_of(&m, root, folder, workers, &empty, err);
+        ok = move_out_of(&m, root, folder, workers, names, &empty, err);
         if (!m.fatal.empty()) {
             *err = m.fatal;
             ok = false;
@@ -415,5 +423,5 @@ bool hf_rehome(const hf_config &cfg, int workers, std::string *err)
                (was < 0 ? std::string("its former count") : std::to_string(was)) + " to move them back";
         return false;
     }
-    return record_workers(root, workers, err);
+    return record_layout(root, workers, names, err);
 }

@@ -2,9 +2,10 @@
 // changes. With a store each worker has to itself (LMDB), worker k keeps
 // its environment in store.path/worker-k, and one process (workers = 1)
 // in store.path itself; an account lives in the folder of the worker it
-// ranks first (hf_rendezvous_worker), which depends on the count alone.
-// store.path/workers records the count the folders were last laid out
-// for. When it differs, every device whose account now belongs to another
+// ranks first (hf_rendezvous_worker), which depends on the count and the
+// workers' names alone (hf_allocation_worker_names). store.path/workers
+// records the count and names the folders were last laid out for. When
+// they differ, every device whose account now belongs to another
 // folder is moved there, whole (hf_store_ops.move_device), before any
 // worker serves; folders no count uses any more are removed once empty.
 #pragma once

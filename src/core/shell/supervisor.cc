@@ -19,6 +19,7 @@
 #include "core/shell/box.h"
 #include "core/shell/daemon.h"
 #include "core/shell/detach.h"
+#include "core/allocator/allocation.h"
 #include "core/shell/rehome.h"
 #include "proto/clock.h"
 #include "proto/token.h"
@@ -329,6 +330,7 @@ hf_config hf_worker_config(const hf_config &cfg, int k, int workers)
     hf_config w = cfg;
     w.worker_index = k;
     w.worker_store_shared = hf_store_is_shared(cfg);
+    w.worker_names = hf_allocation_worker_names(cfg);
     w.server_id = cfg.server_id + "-w" + std::to_string(k);
     for (int j = 0; j < workers; j++) {
         w.worker_addresses.push_back(shift_port(cfg.advertise, j));
