@@ -726,13 +726,14 @@ bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX 
         return nullptr;
     }
     t->reader = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, t.get());
-    if (!t->reader) {
-        bufferevent_free(t->top);
-        return nullptr; // t went with the filter
+    if (!t->reader || !evbuffer_add_cb(bufferevent_get_output(t->raw), on_output_drained, t.get())) {
+        // The filter owns the stream now: freeing it (in the loop) frees
+        // the stream (free_stream), its reader, and the socket's bufferevent.
+        bufferevent_free(t.release()->top);
+        return nullptr;
     }
     bufferevent_disable(t->raw, EV_READ);
     event_add(t->reader, nullptr);
-    evbuffer_add_cb(bufferevent_get_output(t->raw), on_output_drained, t.get());
     *stream = t.release();
     return (*stream)->top;
 }

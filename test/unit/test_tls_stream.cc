@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include <string>
@@ -38,6 +40,28 @@ extern "C" {
 
 namespace
 {
+
+// libevent's allocations, counted, and failed on demand: the allocation
+// after the next allocs_left ones fails (once); -1, none.
+int allocs_left = -1, allocs_made = 0;
+
+bool fail_this_alloc(void)
+{
+    allocs_made++;
+    if (allocs_left < 0)
+        return false;
+    return allocs_left-- == 0;
+}
+
+void *counted_malloc(size_t n)
+{
+    return fail_this_alloc() ? nullptr : malloc(n);
+}
+
+void *counted_realloc(void *p, size_t n)
+{
+    return fail_this_alloc() ? nullptr : realloc(p, n);
+}
 
 // A throwaway self-signed P-256 certificate, made in memory.
 SSL_CTX *server_ctx(void)
@@ -710,10 +734,53 @@ void test_keys_change_at_their_usage_limit(void **state)
     raw_stop(&r);
 }
 
+// The last libevent allocations an accept makes (after
+// bufferevent_filter_new's, which libevent itself does not survive all
+// of: the reader's event_new, evbuffer_add_cb's, event_add's), failed in
+// turn: one the stream cannot do without closes the socket and frees what
+// the accept made, once. The reader's freed the stream twice before (a
+// crash in the loop, or ASan's double free).
+bufferevent *accept_failing(fixture *f, int fail_at, int *fd)
+{
+    int fds[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+    hf_tls_stream *stream = nullptr;
+    allocs_left = fail_at;
+    bufferevent *bev = hf_tls_stream_accept(f->base, fds[0], f->server_tls, f->aead, &stream);
+    allocs_left = -1;
+    close(fds[1]);
+    *fd = fds[0];
+    return bev;
+}
+
+void test_a_failed_allocation_at_accept_is_undone(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    int fd = -1;
+    allocs_made = 0;
+    bufferevent *bev = accept_failing(f, -1, &fd);
+    int allocs = allocs_made;
+    assert_non_null(bev);
+    bufferevent_free(bev);
+    int refused = 0;
+    for (int k = allocs - 4; k < allocs; k++) {
+        if ((bev = accept_failing(f, k, &fd))) {
+            bufferevent_free(bev);
+            continue;
+        }
+        refused++;
+        event_base_loop(f->base, EVLOOP_NONBLOCK); // bufferevents are freed by the loop
+        assert_int_equal(fcntl(fd, F_GETFD), -1);  // closed by the failed accept
+    }
+    assert_true(refused >= 1);
+}
+
 } // namespace
 
 int main(void)
 {
+    // Before libevent allocates anything.
+    event_set_mem_functions(counted_malloc, counted_realloc, free);
     signal(SIGPIPE, SIG_IGN); // as the daemon does: a closed peer is an error code, not a signal
     const CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_detached_carries_data_both_ways, setup, teardown),
@@ -734,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_warning_alert_does_not_end_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_key_update_after_close_notify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_keys_change_at_their_usage_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_allocation_at_accept_is_undone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }
