@@ -1,5 +1,7 @@
 #include "modules/redis_store.h"
 
+#include <hiredis/hiredis.h>
+
 #include "modules/redis_slots.h"
 
 namespace hf_redis_store
@@ -44,6 +46,18 @@ int index_slot(const redis_store *s, int account_slot)
 int indexed_slots(const redis_store *s)
 {
     return s->cluster ? hf_redis_slot_count : 1;
+}
+
+// The server of a presence value "<server id>|<since>" ("" for none).
+std::string presence_server(const std::string &value)
+{
+    size_t bar = value.rfind('|');
+    return bar == std::string::npos ? std::string() : value.substr(0, bar);
+}
+
+void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
+{
+    cb(arg, !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK);
 }
 
 } // namespace hf_redis_store

@@ -96,4 +96,10 @@ int index_slot(const redis_store *s, int account_slot);
 
 int indexed_slots(const redis_store *s);
 
+// The server of a presence value "<server id>|<since>" ("" for none).
+std::string presence_server(const std::string &value);
+
+// A write's reply as a store status, to cb.
+void done_status(hf_store_done_cb cb, void *arg, redisReply *r);
+
 } // namespace hf_redis_store

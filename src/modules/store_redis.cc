@@ -32,6 +32,7 @@
 #include "proto/units.h"
 #include "modules/redis_store.h"
 #include "modules/redis_totals.h"
+#include "modules/redis_device_state.h"
 
 namespace
 {
@@ -391,18 +392,6 @@ void on_flush(evutil_socket_t, short, void *arg)
 
 // ---- devices and presence --------------------------------------------
 
-// The server of a presence value "<server id>|<since>" ("" for none).
-std::string presence_server(const std::string &value)
-{
-    size_t bar = value.rfind('|');
-    return bar == std::string::npos ? std::string() : value.substr(0, bar);
-}
-
-void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
-{
-    cb(arg, !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK);
-}
-
 void store_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
@@ -481,77 +470,6 @@ void store_presence_lookup(void *store, const char *account, const char *device,
         std::string id = r->type == REDIS_REPLY_STRING ? presence_server(std::string(r->str, r->len)) : "";
         cb(arg, HF_STORE_OK, id.empty() ? nullptr : id.c_str());
     });
-}
-
-uint64_t number_of(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_STRING ? strtoull(r->str, nullptr, 10) : 0;
-}
-
-// A revocation as r:D holds it: "<not_before ms>|<0|1>" ("" for none).
-void parse_revocation(const std::string &value, hf_store_device_state *state)
-{
-    size_t bar = value.find('|');
-    if (bar == std::string::npos)
-        return;
-    state->not_before_ms = strtoull(value.c_str(), nullptr, 10);
-    state->revoked = value[bar + 1] == '1';
-}
-
-void device_state_read(hf_store_state_cb cb, void *arg, redisReply *r)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
-        cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr);
-        return;
-    }
-    hf_store_device_state state{};
-    std::string presence(r->element[0]->str, r->element[0]->len);
-    std::string server = presence_server(presence);
-    if (!server.empty()) {
-        state.server_id = server.c_str();
-        state.connected_since_ms = strtoull(presence.c_str() + server.size() + 1, nullptr, 10);
-    }
-    state.last_seen_ms = number_of(r->element[1]);
-    state.queue_messages = number_of(r->element[2]);
-    state.queue_bytes = number_of(r->element[3]);
-    parse_revocation(std::string(r->element[4]->str, r->element[4]->len), &state);
-    cb(arg, HF_STORE_OK, &state);
-}
-
-void store_device_state(void *store, const char *account, const char *device, hf_store_state_cb cb, void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    std::vector<std::string> keys;
-    for (const char *kind : {"p", "l", "i", "r"})
-        keys.push_back(key_of(s, account, kind, device));
-    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_device_state_lua, std::move(keys), {},
-                    [cb, arg](redisReply *r) { device_state_read(cb, arg, r); });
-}
-
-// One GET, on every HELLO.
-void store_revocation(void *store, const char *account, const char *device, void (*cb)(void *, int, uint64_t, int),
-                      void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(s, account), {"GET", key_of(s, account, "r", device)}, [cb, arg](redisReply *r) {
-        if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-            cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, 0, 0);
-            return;
-        }
-        hf_store_device_state state{};
-        if (r->type == REDIS_REPLY_STRING)
-            parse_revocation(std::string(r->str, r->len), &state);
-        cb(arg, HF_STORE_OK, state.not_before_ms, state.revoked);
-    });
-}
-
-void store_set_revocation(void *store, const char *account, const char *device, uint64_t not_before_ms, int revoked,
-                          hf_store_done_cb cb, void *arg)
-{
-    auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(s, account),
-                  {"SET", key_of(s, account, "r", device), std::to_string(not_before_ms) + (revoked ? "|1" : "|0")},
-                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_watch(void *store, const char *account, const char *server_id, uint64_t ttl_ms, hf_store_done_cb cb,

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "net/tls_openssl.h"
 #include "net/tls_record.h"
 
 namespace
@@ -49,25 +50,6 @@ const uint64_t default_peer_key_limit = 23726566; // 2^24.5
 // the daemon queue answers without bound.
 const size_t max_unsent = 4 << 20;
 
-// What OpenSSL owns: during the handshake, and for good when held.
-struct openssl_side {
-    SSL *ssl = nullptr;
-    BIO *rbio = nullptr; // records we feed it; owned by ssl
-    BIO *wbio = nullptr; // records it wrote; owned by ssl
-    uint8_t client_secret[HF_TLS_MAX_SECRET];
-    uint8_t server_secret[HF_TLS_MAX_SECRET];
-    size_t client_secret_len = 0;
-    size_t server_secret_len = 0;
-    size_t record_left = 0; // bytes of the record being fed still to come
-
-    ~openssl_side()
-    {
-        SSL_free(ssl);
-        OPENSSL_cleanse(client_secret, sizeof client_secret);
-        OPENSSL_cleanse(server_secret, sizeof server_secret);
-    }
-};
-
 } // namespace
 
 struct hf_tls_stream {
@@ -76,7 +58,7 @@ struct hf_tls_stream {
     event *reader = nullptr;    // our reads of the socket (see on_readable)
     hf_tls_aead *aead = nullptr;
     tls_phase phase = tls_phase::handshake;
-    std::unique_ptr<openssl_side> openssl; // null once detached
+    std::unique_ptr<hf_tls_openssl> openssl; // null once detached
     hf_tls_suite suite;
     hf_tls_traffic rx, tx;
     bool resumed = false;
@@ -106,39 +88,6 @@ struct hf_tls_stream {
 
 namespace
 {
-
-// "LABEL <client random> <secret>", NSS key log format: the one place
-// OpenSSL 3.0 hands out TLS 1.3 traffic secrets.
-void keylog(const SSL *ssl, const char *line)
-{
-    auto *side = static_cast<openssl_side *>(SSL_get_app_data(ssl));
-    if (!side)
-        return;
-    uint8_t *secret;
-    size_t *secret_len;
-    if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0) {
-        secret = side->client_secret;
-        secret_len = &side->client_secret_len;
-    } else if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0) {
-        secret = side->server_secret;
-        secret_len = &side->server_secret_len;
-    } else {
-        return;
-    }
-    const char *hex = strchr(line + 24, ' ');
-    if (!hex)
-        return;
-    hex++;
-    size_t n = 0;
-    while (n < HF_TLS_MAX_SECRET) {
-        int hi = OPENSSL_hexchar2int(uint8_t(hex[2 * n]));
-        int lo = hi < 0 ? -1 : OPENSSL_hexchar2int(uint8_t(hex[2 * n + 1])); // not past the end
-        if (lo < 0)
-            break;
-        secret[n++] = uint8_t(hi << 4 | lo);
-    }
-    *secret_len = n;
-}
 
 evutil_socket_t fd_of(const hf_tls_stream *t)
 {
@@ -197,16 +146,6 @@ size_t take_openssl_output(hf_tls_stream *t)
         send_raw(t, data, size_t(len));
     (void)BIO_reset(t->openssl->wbio);
     return records;
-}
-
-std::string openssl_error_text(const char *what)
-{
-    char buf[256] = "";
-    unsigned long e = ERR_peek_last_error();
-    if (e)
-        ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    return e ? std::string(what) + ": " + buf : std::string(what);
 }
 
 void send_alert(hf_tls_stream *t, uint8_t description)
@@ -268,7 +207,7 @@ void peer_closed(hf_tls_stream *t)
 // session tickets), all of them under the server's application key.
 void handshake_done(hf_tls_stream *t, size_t records_after)
 {
-    openssl_side *side = t->openssl.get();
+    hf_tls_openssl *side = t->openssl.get();
     t->resumed = SSL_session_reused(side->ssl) == 1;
     const SSL_CIPHER *cipher = SSL_get_current_cipher(side->ssl);
     t->phase = tls_phase::held;
@@ -296,7 +235,7 @@ void handshake_done(hf_tls_stream *t, size_t records_after)
 // at once rather than after waiting for the length it claims.
 void feed_handshake(hf_tls_stream *t, evbuffer *src)
 {
-    openssl_side *side = t->openssl.get();
+    hf_tls_openssl *side = t->openssl.get();
     while (t->phase == tls_phase::handshake) {
         size_t avail = evbuffer_get_length(src);
         size_t len = avail < side->record_left ? avail : side->record_left;
@@ -318,7 +257,7 @@ void feed_handshake(hf_tls_stream *t, evbuffer *src)
         if (rc == 1)
             handshake_done(t, records);
         else if (SSL_get_error(side->ssl, rc) != SSL_ERROR_WANT_READ)
-            fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("handshake failed"));
+            fail(t, ALERT_INTERNAL_ERROR, hf_tls_openssl_error("handshake failed"));
     }
 }
 
@@ -493,36 +432,6 @@ bool open_records(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
     return produced;
 }
 
-// A memory BIO keeps the capacity of the largest record it held: an idle
-// held connection gives it back by taking a fresh one, once it is empty.
-const size_t bio_keep = 4096;
-
-bool bio_worth_releasing(BIO *bio)
-{
-    BUF_MEM *mem = nullptr;
-    return BIO_ctrl_pending(bio) == 0 && BIO_get_mem_ptr(bio, &mem) == 1 && mem && mem->max > bio_keep;
-}
-
-void release_idle_bios(hf_tls_stream *t)
-{
-    openssl_side *side = t->openssl.get();
-    if (bio_worth_releasing(side->rbio)) {
-        BIO *fresh = BIO_new(BIO_s_mem());
-        if (fresh) {
-            BIO_set_mem_eof_return(fresh, -1);
-            SSL_set0_rbio(side->ssl, fresh); // frees the old one
-            side->rbio = fresh;
-        }
-    }
-    if (bio_worth_releasing(side->wbio)) {
-        BIO *fresh = BIO_new(BIO_s_mem());
-        if (fresh) {
-            SSL_set0_wbio(side->ssl, fresh);
-            side->wbio = fresh;
-        }
-    }
-}
-
 // OpenSSL's own record layer, for connections it keeps.
 bool read_held(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
 {
@@ -549,12 +458,12 @@ bool read_held(hf_tls_stream *t, evbuffer *src, evbuffer *dst)
         if (e == SSL_ERROR_ZERO_RETURN)
             peer_closed(t);
         else if (e != SSL_ERROR_WANT_READ)
-            fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("TLS error"));
+            fail(t, ALERT_INTERNAL_ERROR, hf_tls_openssl_error("TLS error"));
         break;
     }
     if (t->openssl) {
         take_openssl_output(t);
-        release_idle_bios(t);
+        hf_tls_openssl_release_idle(t->openssl.get());
     }
     return produced;
 }
@@ -591,7 +500,7 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
         if (t->phase == tls_phase::held) {
             ERR_clear_error();
             if (SSL_write(t->openssl->ssl, plain, int(len)) <= 0) {
-                fail(t, ALERT_INTERNAL_ERROR, openssl_error_text("TLS write failed"));
+                fail(t, ALERT_INTERNAL_ERROR, hf_tls_openssl_error("TLS write failed"));
                 break;
             }
             take_openssl_output(t);
@@ -608,7 +517,7 @@ bufferevent_filter_result on_output(evbuffer *src, evbuffer *dst, ev_ssize_t, bu
         produced = true;
     }
     if (t->phase == tls_phase::held)
-        release_idle_bios(t);
+        hf_tls_openssl_release_idle(t->openssl.get());
     if (t->phase == tls_phase::failed)
         evbuffer_drain(src, evbuffer_get_length(src));
     else if (produced)
@@ -690,7 +599,7 @@ void free_stream(void *arg)
 
 void hf_tls_stream_prepare(SSL_CTX *ctx)
 {
-    SSL_CTX_set_keylog_callback(ctx, keylog);
+    SSL_CTX_set_keylog_callback(ctx, hf_tls_openssl_keylog);
 }
 
 bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX *ctx, hf_tls_aead *aead,
@@ -698,22 +607,10 @@ bufferevent *hf_tls_stream_accept(event_base *base, evutil_socket_t fd, SSL_CTX 
 {
     auto t = std::make_unique<hf_tls_stream>();
     t->aead = aead;
-    t->openssl = std::make_unique<openssl_side>();
-    openssl_side *side = t->openssl.get();
-    side->ssl = SSL_new(ctx);
-    side->rbio = BIO_new(BIO_s_mem());
-    side->wbio = BIO_new(BIO_s_mem());
-    if (!side->ssl || !side->rbio || !side->wbio) {
-        BIO_free(side->rbio);
-        BIO_free(side->wbio);
+    if (!(t->openssl = hf_tls_openssl_accept(ctx))) {
         evutil_closesocket(fd);
         return nullptr;
     }
-    // An empty memory BIO means "wait for more", not end of file.
-    BIO_set_mem_eof_return(side->rbio, -1);
-    SSL_set_bio(side->ssl, side->rbio, side->wbio);
-    SSL_set_accept_state(side->ssl);
-    SSL_set_app_data(side->ssl, side);
     t->raw = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!t->raw) {
         evutil_closesocket(fd);
@@ -750,15 +647,7 @@ bool hf_tls_stream_detached(const hf_tls_stream *t)
 
 size_t hf_tls_stream_held_buffers(const hf_tls_stream *t)
 {
-    if (!t->openssl)
-        return 0;
-    size_t n = 0;
-    for (BIO *bio : {t->openssl->rbio, t->openssl->wbio}) {
-        BUF_MEM *mem = nullptr;
-        if (BIO_get_mem_ptr(bio, &mem) == 1 && mem)
-            n += mem->max;
-    }
-    return n;
+    return t->openssl ? hf_tls_openssl_held_buffers(t->openssl.get()) : 0;
 }
 
 const char *hf_tls_stream_error(const hf_tls_stream *t)

@@ -29,6 +29,7 @@
 #include <cstring>
 
 #include <string>
+#include <vector>
 
 #include "net/tls_record.h"
 #include "net/tls_stream.h"
@@ -315,6 +316,81 @@ void test_detached_carries_data_both_ways(void **state)
     down += "tail";
     assert_true(client_read(f, down.size()) == down);
     assert_string_equal(hf_tls_stream_error(f->stream), "");
+}
+
+// The key log lines the server's OpenSSL hands out, for the test below.
+std::vector<std::string> server_log;
+
+void capture_server_keylog(const SSL *, const char *line)
+{
+    server_log.push_back(line);
+}
+
+// Moves what one side's OpenSSL wrote into the other's input.
+size_t move_bytes(BIO *from, BIO *into, std::string *copy = nullptr)
+{
+    char buf[16384];
+    size_t moved = 0;
+    int n;
+    while ((n = BIO_read(from, buf, sizeof buf)) > 0) {
+        BIO_write(into, buf, n);
+        if (copy)
+            copy->append(buf, size_t(n));
+        moved += size_t(n);
+    }
+    return moved;
+}
+
+// What the detach takes from OpenSSL that is no stable API (tls_stream.cc:
+// keylog and handshake_done). Should an OpenSSL upgrade change either,
+// this says which, where otherwise connections would quietly stay with
+// OpenSSL or break.
+void test_openssl_behaves_as_the_detach_expects(void **state)
+{
+    auto *f = static_cast<fixture *>(*state);
+    SSL_CTX *ctx = server_ctx(); // two session tickets
+    SSL_CTX_set_keylog_callback(ctx, capture_server_keylog);
+    server_log.clear();
+    SSL *server = SSL_new(ctx), *client = SSL_new(f->client_tls);
+    BIO *s_in = BIO_new(BIO_s_mem()), *s_out = BIO_new(BIO_s_mem());
+    BIO *c_in = BIO_new(BIO_s_mem()), *c_out = BIO_new(BIO_s_mem());
+    SSL_set_bio(server, s_in, s_out);
+    SSL_set_bio(client, c_in, c_out);
+    SSL_set_accept_state(server);
+    SSL_set_connect_state(client);
+    std::string last_step;
+    int done = 0;
+    for (int turn = 0; turn < 10 && done != 1; turn++) {
+        SSL_do_handshake(client);
+        move_bytes(c_out, s_in);
+        done = SSL_do_handshake(server);
+        last_step.clear();
+        move_bytes(s_out, c_in, &last_step);
+    }
+    assert_int_equal(done, 1);
+    assert_int_equal(SSL_version(server), TLS1_3_VERSION);
+    int secrets = 0;
+    for (const std::string &line : server_log)
+        secrets += line.rfind("CLIENT_TRAFFIC_SECRET_0 ", 0) == 0 || line.rfind("SERVER_TRAFFIC_SECRET_0 ", 0) == 0;
+    if (secrets != 2)
+        fail_msg("OpenSSL no longer hands both TLS 1.3 traffic secrets to the key log callback by the end of the "
+                 "server's handshake (%d of 2): tls_stream.cc's keylog needs another source",
+                 secrets);
+    // The step that ended the handshake wrote the session tickets alone,
+    // as whole records under the server's application key.
+    size_t records = 0, at = 0;
+    while (at + 5 <= last_step.size() && uint8_t(last_step[at]) == 23) {
+        at += 5 + (size_t(uint8_t(last_step[at + 3])) << 8 | uint8_t(last_step[at + 4]));
+        records++;
+    }
+    if (at != last_step.size() || records != 2)
+        fail_msg("OpenSSL's last handshake step no longer writes exactly its two session tickets as whole records "
+                 "(%zu records, %zu of %zu bytes): handshake_done's records_after would start the server's sequence "
+                 "numbers wrong",
+                 records, at, last_step.size());
+    SSL_free(server);
+    SSL_free(client);
+    SSL_CTX_free(ctx);
 }
 
 void test_key_update_is_answered(void **state)
@@ -783,6 +859,7 @@ int main(void)
     event_set_mem_functions(counted_malloc, counted_realloc, free);
     signal(SIGPIPE, SIG_IGN); // as the daemon does: a closed peer is an error code, not a signal
     const CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_openssl_behaves_as_the_detach_expects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detached_carries_data_both_ways, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_update_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_notify_comes_after_the_data, setup, teardown),
