@@ -8,7 +8,7 @@
 
 #include "modules/redis_nodes.h"
 #include "modules/redis_store.h"
-#include "modules/store_redis_scripts.h"
+#include "modules/redis_lua.h"
 
 namespace hf_redis_store
 {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "modules/redis_store.h"
-#include "modules/store_redis_scripts.h"
+#include "modules/redis_lua.h"
 
 namespace hf_redis_store
 {

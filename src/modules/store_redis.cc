@@ -1,7 +1,7 @@
 // store_redis: queues, presence and "new data" notifications in Redis, so
 // several servers share them: one Redis, or a Redis Cluster
 // (redis_nodes.h routes by slot). A device's queue is a Redis stream;
-// the key layout is in store_redis_scripts.h. Work is gathered per
+// the key layout is in src/modules/lua/README.md. Work is gathered per
 // reactor pass: the pass's enqueues for one slot go in one script call,
 // its acknowledgements of one device in one, its notifications to one
 // server in one PUBLISH, and everything a pass sends a node leaves in one
@@ -27,7 +27,7 @@
 #include "modules/redis_format.h"
 #include "modules/redis_nodes.h"
 #include "modules/redis_slots.h"
-#include "modules/store_redis_scripts.h"
+#include "modules/redis_lua.h"
 #include "modules/tail_cache.h"
 #include "proto/units.h"
 #include "modules/redis_store.h"
@@ -231,7 +231,7 @@ uint64_t first_of_id(const redisReply *id)
     return dash ? strtoull(dash + 1, nullptr, 10) : 0;
 }
 
-// The fetch script's answer (store_redis_scripts.h) into a batch; false
+// The fetch script's answer (src/modules/lua/fetch.lua) into a batch; false
 // when the batch filled before the messages read ran out. *last: the last
 // seq read.
 bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, uint64_t *last)
