@@ -1,0 +1,203 @@
+"""24: store_redis's Lua scripts run directly against a real redis-server,
+each with the libraries its "-- uses:" line names, as Redis runs them
+(src/modules/lua/README.md): the rules of each, without a daemon."""
+
+import os
+import socket
+import struct
+import time
+
+import harness
+from harness import RedisServer
+
+LUA = os.path.join(os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                   "src", "modules", "lua")
+
+
+def script(name):
+    """The script as embed.sh embeds it: its libraries, then itself."""
+    with open(os.path.join(LUA, name + ".lua")) as f:
+        text = f.read()
+    parts = []
+    for line in text.splitlines():
+        if line.startswith("-- uses: "):
+            parts += line[len("-- uses: "):].split()
+    parts.append(name)
+    out = []
+    for part in parts:
+        with open(os.path.join(LUA, part + ".lua")) as f:
+            out += [line for line in f.read().splitlines() if not line.lstrip().startswith("--")]
+    return "\n".join(out) + "\n"
+
+
+class Resp:
+    """A RESP client on one connection: binary-safe arguments."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+
+    def call(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+        return self.reply()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        line, _, self.buf = self.buf.partition(b"\r\n")
+        return line
+
+    def reply(self):
+        line = self.line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise AssertionError("redis: " + rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.sock.recv(65536)
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise AssertionError("redis: a reply of kind %r" % kind)
+
+    def eval(self, name, keys, args):
+        return self.call("EVAL", script(name), len(keys), *keys, *args)
+
+
+def record(msg_id, payload, sender="pc", collapse=b"", stored_at=1000, expires_at=10 ** 12):
+    """modules/record.h's layout, with its 4-byte length in front."""
+    body = struct.pack(">QQQ", msg_id, stored_at, expires_at)
+    body += struct.pack(">H", len(sender)) + sender.encode()
+    body += struct.pack(">H", len(collapse)) + collapse + payload
+    return struct.pack(">I", len(body)) + body
+
+
+DEV = "alice|phone"
+KEYS = {k: "t{alice}%s:phone" % k for k in "qicsx"}
+
+
+def enqueue(r, *records, max_count=100, max_bytes=1 << 20, width=64):
+    keys = ["t{alice}e", "t{alice}n"] + [KEYS[k] for k in "qicsx"]
+    status, firsts, replaced = r.eval("enqueue", keys, [5000, width, 3600000, max_count, max_bytes, DEV, 10 ** 12,
+                                                        b"".join(records)])
+    return status.decode(), firsts, replaced
+
+
+def fetch(r, after=0):
+    """The entries (id, blob) after `after`, the dead seqs, and whether it
+    read to the end."""
+    flat, dead, ended = r.eval("fetch", [KEYS["q"], KEYS["x"]], [after, 100, 1 << 20])
+    return list(zip(flat[::2], flat[1::2])), dead, ended
+
+
+def ack(r, upto):
+    return r.eval("ack", ["t{alice}n", KEYS["q"], KEYS["i"], KEYS["c"], KEYS["x"]], [upto])
+
+
+def test_enqueue_numbers_messages_and_tells_resends_apart():
+    """Seqs go on from the last; a resend (same sender and id) is a
+    duplicate (1), and 2 once the target acknowledged everything that
+    sender sent it; another sender's same id is new; an id far above the
+    top starts the pair afresh."""
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    status, firsts, _ = enqueue(r, record(1, b"a"), record(2, b"b"))
+    assert (status, firsts) == ("00", [1]), (status, firsts)
+    status, firsts, _ = enqueue(r, record(2, b"b"), record(3, b"c"), record(1, b"x", sender="tablet"))
+    assert (status, firsts) == ("100", [3]), (status, firsts)
+    assert ack(r, 2) == 2
+    status, _, _ = enqueue(r, record(1, b"a"), record(3, b"c"))
+    assert status == "11", status  # pc's 3 is not acknowledged yet
+    assert int(r.call("GET", "t{alice}n")) == 2  # 3 and the tablet's 1 wait
+    assert ack(r, 4) == 2
+    status, _, _ = enqueue(r, record(2, b"b"))
+    assert status == "2", status  # everything pc sent was acknowledged
+    status, firsts, _ = enqueue(r, record(1 << 40, b"restart"), record(1, b"a"))
+    assert status == "00" and firsts == [5], (status, firsts)  # afresh at 2^40; 1 is far below it: new
+
+
+def test_collapse_replaces_the_older_message_and_fetch_skips_it():
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    enqueue(r, record(1, b"old", collapse=b"k"), record(2, b"other"))
+    status, _, replaced = enqueue(r, record(3, b"new", collapse=b"k"))
+    assert status == "0" and replaced == [1, 1], (status, replaced)  # message 1 of the batch replaced seq 1
+    entries, dead, ended = fetch(r)
+    assert dead == [1] and ended == 1, (dead, ended)
+    assert [e[0] for e in entries] == [b"2-1", b"3-3"], entries  # the first entry stays whole
+    info = dict(zip(*[iter(r.call("HGETALL", KEYS["i"]))] * 2))
+    assert (int(info[b"count"]), int(info[b"bytes"])) == (2, len(b"other") + len(b"new")), info
+
+
+def test_a_full_queue_refuses_and_stores_nothing():
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    status, _, _ = enqueue(r, record(1, b"a"), record(2, b"b"), record(3, b"c"), max_count=2)
+    assert status == "003", status
+    status, _, _ = enqueue(r, record(4, b"d" * 100), max_bytes=50)
+    assert status == "3", status
+    assert ack(r, 2) == 2
+    status, firsts, _ = enqueue(r, record(3, b"c"), max_count=2)
+    assert (status, firsts) == ("0", [3]), (status, firsts)  # the refused id was not taken
+
+
+def test_ack_drops_only_entries_acknowledged_whole():
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    enqueue(r, record(1, b"a"), record(2, b"b"))
+    enqueue(r, record(3, b"c"))
+    assert ack(r, 1) == 0  # the entry of 1 and 2 stays until 2 is acknowledged
+    assert r.call("XLEN", KEYS["q"]) == 2
+    entries, _, _ = fetch(r, after=1)
+    assert [e[0] for e in entries] == [b"2-1", b"3-3"], entries
+    assert ack(r, 3) == 3
+    assert r.call("XLEN", KEYS["q"]) == 0 and int(r.call("GET", "t{alice}n")) == 0
+
+
+def test_expire_marks_the_expired_dead_and_drops_whole_entries():
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    enqueue(r, record(1, b"soon", expires_at=2000), record(2, b"later", expires_at=9000))
+    enqueue(r, record(3, b"soon too", expires_at=2500))
+    keys = [KEYS["q"], KEYS["i"], KEYS["x"], "t{alice}e", "t{alice}n", KEYS["c"]]
+    assert r.eval("expire", keys, [3000, DEV]) == 2
+    entries, dead, _ = fetch(r)
+    assert [e[0] for e in entries] == [b"2-1"] and dead == [1], (entries, dead)  # 3's entry went whole
+    assert int(r.call("ZSCORE", "t{alice}e", DEV)) == 9000  # scored by what is left
+    assert r.eval("expire", keys, [10000, DEV]) == 1
+    assert r.call("XLEN", KEYS["q"]) == 0 and r.call("ZSCORE", "t{alice}e", DEV) is None
+    assert int(r.call("GET", "t{alice}n")) == 0
+
+
+def test_presence_watch_and_device_state():
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    p, watchers, last = "t{alice}p:phone", "t{alice}w", "t{alice}l:phone"
+    now = int(time.time() * 1000)
+    assert r.eval("watch", [watchers], ["s9", now + 90000, now]) == 0
+    assert r.eval("watch", [watchers], ["s8", now + 30000, now]) == 0
+    assert 60000 < r.call("PTTL", watchers) <= 90000  # as long as its longest watch
+    assert r.eval("presence_set", [p, watchers], ["s1", 30000, now]) == [b"s8", b"s9"]  # an arrival
+    assert r.eval("presence_set", [p, watchers], ["s1", 30000, now + 1000]) == []  # a refresh
+    assert r.call("GET", p) == b"s1|%d" % now  # keeps the time it came
+    assert r.eval("presence_clear", [p, last, watchers], ["s2", now + 2000]) == []  # not s2's to clear
+    assert r.eval("presence_clear", [p, last, watchers], ["s1", now + 40000]) == [b"s9"]  # s8's watch ended
+    state = r.eval("device_state", [p, last, KEYS["i"], "t{alice}r:phone"], [])
+    assert state == [b"", b"%d" % (now + 40000), b"0", b"0", b""], state
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
