@@ -1,5 +1,5 @@
 // What every enqueue's callback argument is (or derives from): the
-// store's early word that a message is in the queue and fetches see it
+// store's enqueue_applied: a message is in the queue and fetches see it
 // (hf_host_api.enqueue_applied) goes to `applied`, whoever enqueued. It
 // returns whether that enqueuer waits for the durable completion, so the
 // store should sync without delay. Pass the enqueue this base, never the

@@ -186,7 +186,7 @@ void arm_ack_wait(hf_router *r)
 }
 
 // The target's waiters stay in seq order: a copy waits from the store's
-// early word (in seq order) or from its completion (also in order), and
+// enqueue_applied (in seq order) or from its completion (also in order), and
 // a device that reconnects between the two can see both kinds.
 void add_waiter(hf_router *r, hf_target_copy *t, const hf_session *target, uint64_t seq)
 {
@@ -258,7 +258,7 @@ void settle_durable(hf_target_copy *t, hf_session *target, int status, uint64_t 
     hf_server *srv = p->r->srv;
     if (status == HF_STORE_OK) {
         // The target may have acknowledged it already (from the store's
-        // early word, or in an earlier connection).
+        // enqueue_applied, or in an earlier connection).
         if (seq <= hf_online_acked_upto(&srv->online, p->account, t->device))
             settle_copy(t, outcome::delivered);
         else if (!t->waiting && target && srv->cfg->ack_wait_ms > 0)
