@@ -14,7 +14,21 @@
  * never touch its internals. All callbacks run on the daemon's one reactor
  * thread: a module may call back synchronously or later, never from another
  * thread. A module may run work of its own on a thread (store_lmdb waits for
- * fsync on one) as long as its callbacks and host calls stay on the reactor. */
+ * fsync on one) as long as its callbacks and host calls stay on the reactor.
+ *
+ * Compatibility within version 1: the tables only grow, at their ends, and
+ * every member added after handoffd 0.1.0 is optional.
+ * - An ops table says its size (`size`, as the module was built). The host
+ *   uses an op only when the module's table reaches it and sets it, and
+ *   refuses a table smaller than 0.1.0's (HF_STORE_OPS_V1_0_SIZE,
+ *   HF_HEARTBEAT_OPS_V1_0_SIZE). So a module built against 0.1.0's header
+ *   loads as it is into any later handoffd that speaks version 1
+ *   (test/modules/hb_v1_0.c, built against that header, is loaded by
+ *   01_connect).
+ * - The host's table (hf_host_api) has no size: each member appended to it
+ *   says the first handoffd that fills it in, and a module that calls one
+ *   needs that handoffd or a later one.
+ * - A change that is not an addition at an end is a new version. */
 #ifndef HANDOFF_MODULE_H
 #define HANDOFF_MODULE_H
 
@@ -277,6 +291,11 @@ struct hf_heartbeat_ops {
     /* Optional: as hf_store_ops.check. */
     int (*check)(const struct hf_setting_value *settings, char *err, size_t err_len);
 };
+
+/* Where handoffd 0.1.0's tables ended: a module built against its header
+ * has a table of this size, and loads; the ops after it are absent. */
+#define HF_STORE_OPS_V1_0_SIZE offsetof(struct hf_store_ops, check)
+#define HF_HEARTBEAT_OPS_V1_0_SIZE offsetof(struct hf_heartbeat_ops, check)
 
 /* ---- the table a module fills ------------------------------------------ */
 

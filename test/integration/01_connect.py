@@ -206,6 +206,21 @@ def test_module_with_other_abi_is_refused():
     assert code == 78 and "cannot load module" in err, (code, err)
 
 
+def test_a_module_built_against_0_1_0s_header_still_loads():
+    """hb_v1_0, built against handoffd 0.1.0's module.h: its ops table ends
+    before the ops appended since (check), and the daemon takes it as it
+    is, as module.h's compatibility rule says. 812d479's daemon refused
+    any table smaller than its own."""
+    relay = Relay(**{"heartbeat.module": "v1_0"})
+    code, err = checked(relay)
+    assert code == 0, (code, err)
+    relay.start()
+    conn = relay.conn()
+    welcome = conn.hello(relay.token("alice", "pc"))
+    assert welcome["heartbeat_ms"] == 42000, welcome  # the old module's grant
+    conn.close()
+
+
 def test_module_keys_are_checked():
     relay = Relay(**{"heartbeat.intervall": "5s"})
     code, err = start_fails(relay)

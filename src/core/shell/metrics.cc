@@ -219,11 +219,6 @@ void on_usage(void *arg, int status, uint64_t used_bytes, uint64_t capacity_byte
     d->store_capacity_bytes = int64_t(capacity_bytes);
 }
 
-// Whether a module built against this header has the optional op, and
-// set it: its ops table may end before it.
-#define HF_STORE_HAS(store, op)                                                                                        \
-    ((store).ops && (store).ops->size >= offsetof(hf_store_ops, op) + sizeof(store).ops->op && (store).ops->op)
-
 bool bind_metrics(hf_metrics *d, const std::string &address, std::string *err)
 {
     size_t colon = address.rfind(':');
@@ -248,9 +243,11 @@ bool bind_metrics(hf_metrics *d, const std::string &address, std::string *err)
 void ask_store(hf_metrics *d)
 {
     const hf_store &store = d->server->store;
-    if (HF_STORE_HAS(store, depth))
+    if (!store.ops)
+        return;
+    if (store.has(&hf_store_ops::depth))
         store(&hf_store_ops::depth, on_depth, d);
-    if (HF_STORE_HAS(store, usage))
+    if (store.has(&hf_store_ops::usage))
         store(&hf_store_ops::usage, on_usage, d);
 }
 
