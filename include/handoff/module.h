@@ -270,7 +270,20 @@ struct hf_store_ops {
      * store already knows; the host's readiness (/readyz) asks it. A store
      * that does not answer at all is found by the host's own probe. */
     int (*health)(void *store, char *why, size_t why_len);
+    /* What the store is, so that the host names no store (0, or a table
+     * that ends before it: neither). HF_STORE_SHARED: one store every
+     * server and worker reads and writes (Redis): any of them takes any
+     * account's messages, and nothing moves between them.
+     * HF_STORE_FOLDERS: it keeps its data in files under its `path`
+     * setting, a folder of each worker's (path/worker-k; path itself for
+     * one process), and moves devices between folders with each_device
+     * and move_device when `workers` changes; the host locks the folder
+     * against a second daemon and removes a folder it emptied. */
+    uint32_t traits;
 };
+
+#define HF_STORE_SHARED 1u
+#define HF_STORE_FOLDERS 2u
 
 /* ---- heartbeat policy modules ------------------------------------------ */
 

@@ -619,6 +619,7 @@ const hf_store_ops lmdb_ops = {
     store_move_device,
     store_check,
     nullptr, // health: a failed disk stops the daemon (hf_host_api.fatal)
+    HF_STORE_FOLDERS,
 };
 
 } // namespace

@@ -300,6 +300,7 @@ const hf_store_ops memory_ops = {
     nullptr, // move_device
     nullptr, // check: no settings
     nullptr, // health: always
+    0,       // one process's, nothing shared or kept
 };
 
 } // namespace

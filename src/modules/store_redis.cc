@@ -617,6 +617,7 @@ const hf_store_ops redis_ops = {
     nullptr, // move_device
     store_check,
     store_health,
+    HF_STORE_SHARED,
 };
 
 } // namespace

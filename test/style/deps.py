@@ -92,6 +92,29 @@ def circles(deps):
     return found
 
 
+# The daemon knows a store by what its module says it is (hf_store_ops.traits),
+# never by its name: only the config's defaults name one.
+STORE_NAME = re.compile(r'"(memory|lmdb|redis)"')
+NAMES_ALLOWED = {"core/common/config_keys.cc"}
+
+
+def store_names():
+    """Places in src/core that name a store module: 'file:line'."""
+    found = []
+    for folder, _, files in os.walk(os.path.join(ROOT, "core")):
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, ROOT)
+            if rel in NAMES_ALLOWED:
+                continue
+            with open(path) as f:
+                for number, line in enumerate(f, 1):
+                    code = line.split("//")[0]
+                    if STORE_NAME.search(code):
+                        found.append("%s:%d" % (rel, number))
+    return found
+
+
 def main():
     all_units = units()
     deps = graph(all_units)
@@ -114,6 +137,8 @@ def main():
         for d in sorted(deps[unit]):
             if folder_of(d) != folder and folder_of(d) not in ALLOWED[folder]:
                 failures.append("%s includes %s: %s may not depend on %s" % (unit, d, folder, folder_of(d)))
+    for place in store_names():
+        failures.append("%s names a store module; ask its traits (hf_store_is_shared, hf_store_per_worker)" % place)
     for line in failures:
         print("FAIL " + line)
     edges = sum(len(v) for v in deps.values())

@@ -34,7 +34,7 @@ std::string hf_address_port(const std::string &address)
 
 bool hf_store_is_shared(const hf_config &cfg)
 {
-    return cfg.store.module == "redis";
+    return cfg.store_traits & HF_STORE_SHARED;
 }
 
 namespace

@@ -17,7 +17,8 @@ bool hf_address_is_wildcard(const std::string &address);
 std::string hf_address_port(const std::string &address);
 
 // True when the servers of a cluster (and the workers of a box) share one
-// store (Redis): any of them can take any account's messages.
+// store (its module says HF_STORE_SHARED, as Redis does): any of them can
+// take any account's messages. Known once the config check ran.
 bool hf_store_is_shared(const hf_config &cfg);
 
 // Checks the keys of a module's group against its settings table and fills

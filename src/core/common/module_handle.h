@@ -5,16 +5,22 @@
 
 #include "handoff/module.h"
 
-// Whether a module's ops table reaches op and sets it: a table built
-// against an older header ends before the ops appended since (module.h,
+// Whether a module's ops table reaches member: a table built against an
+// older header ends before the members appended since (module.h,
 // "Compatibility within version 1"). Only the member's place is taken
-// from the table before its size says the member is there.
+// from the table, not its value.
+template <typename Ops, typename Member>
+bool hf_ops_reach(const Ops *ops, Member Ops::*member)
+{
+    const char *at = reinterpret_cast<const char *>(&(ops->*member));
+    return ops->size >= size_t(at - reinterpret_cast<const char *>(ops)) + sizeof(Member);
+}
+
+// Whether a module's table reaches the optional op and sets it.
 template <typename Ops, typename Op>
 bool hf_ops_has(const Ops *ops, Op Ops::*op)
 {
-    const char *member = reinterpret_cast<const char *>(&(ops->*op));
-    size_t end = size_t(member - reinterpret_cast<const char *>(ops)) + sizeof(Op);
-    return ops->size >= end && ops->*op != nullptr;
+    return hf_ops_reach(ops, op) && ops->*op != nullptr;
 }
 
 template <typename Ops>

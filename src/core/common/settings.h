@@ -51,6 +51,11 @@ struct hf_config {
     bool worker_store_shared = false;
     std::string worker_api_secret;
     std::string module_dir;
+    // Set by the config check from the store module (never read from the
+    // file): its hf_store_ops.traits, and with HF_STORE_FOLDERS its `path`
+    // setting as resolved (default or given).
+    uint32_t store_traits = 0;
+    std::string store_folder;
 
     std::string listen_device;
     std::string listen_allocator;

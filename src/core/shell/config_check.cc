@@ -76,11 +76,27 @@ void check_log(void *, int level, const char *module, const char *fmt, ...)
     hf_log(level, "%s: %s", module, line);
 }
 
-bool modules_configure(const hf_config &cfg, std::string *err)
+// The store's traits, and with HF_STORE_FOLDERS its `path` as resolved.
+bool take_store_traits(hf_config *cfg, const hf_module_info &info, const hf_store_ops *ops,
+                       const std::vector<hf_setting_value> &values, std::string *err)
 {
-    if (cfg.role == hf_role::allocator)
+    cfg->store_traits = hf_ops_reach(ops, &hf_store_ops::traits) ? ops->traits : 0;
+    if (!(cfg->store_traits & HF_STORE_FOLDERS))
+        return true;
+    for (size_t i = 0; i < info.setting_count; i++)
+        if (std::string(info.settings[i].name) == "path" && values[i].string) {
+            cfg->store_folder = values[i].string;
+            return true;
+        }
+    *err = std::string("store module ") + info.name + " keeps folders (HF_STORE_FOLDERS) but has no path setting";
+    return false;
+}
+
+bool modules_configure(hf_config *cfg, std::string *err)
+{
+    if (cfg->role == hf_role::allocator)
         return true; // an allocator loads no module
-    hf_config copy = cfg;
+    hf_config copy = *cfg;
     hf_host_api host{};
     host.abi_version = HF_MODULE_ABI_VERSION;
     host.log = check_log;
@@ -90,13 +106,14 @@ bool modules_configure(const hf_config &cfg, std::string *err)
     const hf_heartbeat_ops *heartbeat_ops = nullptr;
     return hf_module_configure(&copy, &host, &copy.store, "store_", HF_MODULE_STORE, &store_values, &store, &store_ops,
                                err) &&
+           take_store_traits(cfg, store->info, store_ops, store_values, err) &&
            hf_module_configure(&copy, &host, &copy.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &heartbeat_values, &heartbeat,
                                &heartbeat_ops, err);
 }
 
 } // namespace
 
-bool hf_config_check_whole(const hf_config &cfg, std::string *err)
+bool hf_config_check_whole(hf_config *cfg, std::string *err)
 {
-    return distinct_listeners(cfg, err) && modules_configure(cfg, err) && hf_store_layout_check(cfg, err);
+    return distinct_listeners(*cfg, err) && modules_configure(cfg, err) && hf_store_layout_check(*cfg, err);
 }

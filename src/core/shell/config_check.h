@@ -11,5 +11,6 @@
 
 #include "core/common/config.h"
 
-// False and *err (one line that says what to change).
-bool hf_config_check_whole(const hf_config &cfg, std::string *err);
+// False and *err (one line that says what to change). Records in cfg what
+// the store module says it is (store_traits, store_folder).
+bool hf_config_check_whole(hf_config *cfg, std::string *err);

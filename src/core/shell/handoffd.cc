@@ -175,7 +175,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.c_str());
         return exit_config;
     }
-    if (!hf_config_check_whole(d->cfg, &err)) {
+    if (!hf_config_check_whole(&d->cfg, &err)) {
         fprintf(stderr, "%s: %s\n", o.config.c_str(), err.c_str());
         return exit_config;
     }

@@ -21,11 +21,11 @@
 #include "core/shell/module_loader.h"
 #include "proto/clock.h"
 
+const char *const hf_store_lock_file = "handoffd.lock";
+
 namespace
 {
 
-// store_lmdb's own default store.path, for a config that does not set it.
-const char *const lmdb_default_path = "/var/lib/handoff/lmdb";
 const char *const layout_file = "workers";
 // The layout file's format: "handoff-layout 1 workers N names W", W the
 // workers' names in the rendezvous (hf_allocation_worker_names; "w" when
@@ -33,19 +33,31 @@ const char *const layout_file = "workers";
 const int layout_format = 1;
 const uint32_t page_size = 256; // devices asked for at a time
 
-hf_raw_setting *path_setting(hf_config *cfg)
+// The daemon's own files in store.path, which are no store's.
+bool daemon_file(const std::string &name)
 {
-    for (hf_raw_setting &s : cfg->store.raw)
-        if (s.name == "path")
-            return &s;
-    cfg->store.raw.push_back({"path", lmdb_default_path, true, 0});
-    return &cfg->store.raw.back();
+    return name == layout_file || name == std::string(layout_file) + ".new" || name == hf_store_lock_file;
+}
+
+// The store's files in folder: every regular file but the daemon's own.
+std::vector<std::string> store_files(const std::string &folder)
+{
+    std::vector<std::string> files;
+    if (DIR *dir = opendir(folder.c_str())) {
+        while (dirent *e = readdir(dir)) {
+            struct stat st;
+            std::string path = folder + "/" + e->d_name;
+            if (!daemon_file(e->d_name) && stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+                files.push_back(path);
+        }
+        closedir(dir);
+    }
+    return files;
 }
 
 bool has_environment(const std::string &folder)
 {
-    struct stat st;
-    return stat((folder + "/data.mdb").c_str(), &st) == 0;
+    return !store_files(folder).empty();
 }
 
 struct layout {
@@ -291,9 +303,9 @@ bool move_out_of(mover *m, const std::string &root, const std::string &folder, i
 
 void remove_environment(const std::string &root, const std::string &folder)
 {
-    for (const char *file : {"/data.mdb", "/lock.mdb", "/durable", "/format"})
-        if (unlink((folder + file).c_str()) != 0 && errno != ENOENT)
-            hf_log(HF_LOG_WARNING, "store: cannot remove %s%s: %s", folder.c_str(), file, strerror(errno));
+    for (const std::string &file : store_files(folder))
+        if (unlink(file.c_str()) != 0 && errno != ENOENT)
+            hf_log(HF_LOG_WARNING, "store: cannot remove %s: %s", file.c_str(), strerror(errno));
     if (folder != root)
         rmdir(folder.c_str());
 }
@@ -309,18 +321,23 @@ void close_all(mover *m)
 
 bool hf_store_per_worker(const hf_config &cfg)
 {
-    return cfg.role != hf_role::allocator && cfg.store.module == "lmdb";
+    return cfg.role != hf_role::allocator && (cfg.store_traits & HF_STORE_FOLDERS);
 }
 
 std::string hf_store_folder(const hf_config &cfg)
 {
-    hf_config copy = cfg;
-    return path_setting(&copy)->text;
+    return cfg.store_folder;
 }
 
 void hf_store_set_folder(hf_config *cfg, const std::string &folder)
 {
-    path_setting(cfg)->text = folder;
+    cfg->store_folder = folder;
+    for (hf_raw_setting &s : cfg->store.raw)
+        if (s.name == "path") {
+            s.text = folder;
+            return;
+        }
+    cfg->store.raw.push_back({"path", folder, true, 0});
 }
 
 bool hf_store_layout_check(const hf_config &cfg, std::string *err)

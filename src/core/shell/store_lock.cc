@@ -13,8 +13,6 @@
 namespace
 {
 
-const char *const lock_name = "/handoffd.lock";
-
 // The pid the holder wrote, or "" when it has not yet.
 std::string holder_of(int fd)
 {
@@ -32,7 +30,7 @@ bool hf_store_lock(const hf_config &cfg, std::string *err)
 {
     if (!hf_store_per_worker(cfg))
         return true;
-    std::string root = hf_store_folder(cfg), path = root + lock_name;
+    std::string root = hf_store_folder(cfg), path = root + "/" + hf_store_lock_file;
     if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
         *err = "cannot create store.path " + root + ": " + strerror(errno);
         return false;
