@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "modules/lmdb_queue.h"
-#include "modules/lmdb_window.h"
+#include "modules/lmdb_group.h"
 
 namespace hf_lmdb
 {
@@ -118,9 +118,9 @@ int copy_prefixed(MDB_txn *from, MDB_txn *into, MDB_dbi from_dbi, MDB_dbi into_d
     return rc == MDB_NOTFOUND || rc == 0 ? 0 : rc;
 }
 
-// In into's window: what into held for dev replaced by what from holds.
+// In into's group transaction: what into held for dev replaced by what from holds.
 // A copy that would take into's tables past its enqueue limit is refused
-// (HF_STORE_FULL) and undone with the window: a move is new messages to
+// (HF_STORE_FULL) and undone with the group transaction: a move is new messages to
 // into, so it keeps store.reserve for acknowledgements as enqueues do.
 int copy_device(lmdb_store *from, lmdb_store *into, MDB_txn *txn, const std::string &dev)
 {

@@ -88,11 +88,11 @@ void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m)
     s->dirty_meta.insert(dev);
 }
 
-// The window's metadata into it, once per device it changed.
+// The group transaction's metadata into it, once per device it changed.
 int put_dirty_meta(lmdb_store *s)
 {
     for (const std::string &dev : s->dirty_meta)
-        if (int rc = put_meta(s, s->window, dev, s->meta_cache[dev]); rc != 0)
+        if (int rc = put_meta(s, s->group_txn, dev, s->meta_cache[dev]); rc != 0)
             return rc;
     return 0;
 }
@@ -101,7 +101,7 @@ int status_of(int rc)
 {
     // A full filesystem (ENOSPC, a commit's pages past the file's end) is
     // as full as a full map: senders get store_full and retry_ms, and the
-    // acknowledgements of a lost window are applied again alone (they
+    // acknowledgements of a lost group transaction are applied again alone (they
     // reuse pages already in the file).
     return rc == 0 ? HF_STORE_OK : rc == MDB_MAP_FULL || rc == ENOSPC ? HF_STORE_FULL : HF_STORE_ERROR;
 }
@@ -171,7 +171,7 @@ int delete_message(lmdb_store *s, MDB_txn *txn, const std::string &dev, uint64_t
 // of searching it, but a refused append (MDB_KEYEXIST, the transaction
 // unharmed) has walked it for nothing, so it is tried only for a key above
 // the table's greatest (*greatest: read once, then kept by these puts, the
-// only ones into the table; deletes and lost windows leave it too high,
+// only ones into the table; deletes and lost group transactions leave it too high,
 // which only costs appends).
 int put_maybe_last(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *value, std::string *greatest)
 {

@@ -1,5 +1,5 @@
 // store_lmdb's keys and records, a queue's metadata, and the steps of an
-// enqueue inside the window: de-duplication, the collapse key and the
+// enqueue inside the group transaction: de-duplication, the collapse key and the
 // quota, then the put.
 #pragma once
 #include <lmdb.h>
@@ -37,12 +37,12 @@ MDB_val val(const std::string &s);
 int table_pages(lmdb_store *s, MDB_txn *txn, uint64_t *pages);
 
 // A device queue's metadata as applied (cached, or read in txn), and
-// kept as changed until the window commits.
+// kept as changed until the group transaction commits.
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev);
 
 void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m);
 
-// The window's metadata into it, once per device it changed.
+// The group transaction's metadata into it, once per device it changed.
 int put_dirty_meta(lmdb_store *s);
 
 // An LMDB result as an hf_store_status (a full map: HF_STORE_FULL).

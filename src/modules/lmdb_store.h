@@ -1,7 +1,7 @@
 // store_lmdb's state and the shapes of what it writes: the tables, a
 // device queue's metadata, an enqueue as the tick applies it, a write
 // waiting for the tick, and the store itself. store_lmdb.cc holds the
-// operations, lmdb_window.cc the window and its group commit,
+// operations, lmdb_group.cc the group transaction and its group commit,
 // lmdb_queue.cc the keys, records and the enqueue's steps.
 #pragma once
 #include <event2/event.h>
@@ -82,9 +82,9 @@ struct lmdb_store {
     std::vector<pending_write> queued; // for the next tick's apply
     // The open write transaction that ticks apply into, and the writes
     // applied in it, answered once it is committed (and synced).
-    MDB_txn *window = nullptr;
-    std::vector<pending_write> window_writes;
-    // sync = batch: committed windows by generation, waiting for the sync
+    MDB_txn *group_txn = nullptr;
+    std::vector<pending_write> group_writes;
+    // sync = batch: committed group transactions by generation, waiting for the sync
     // thread to cover them.
     std::deque<std::pair<uint64_t, std::vector<pending_write>>> unsynced;
     uint64_t commit_gen = 0;
@@ -98,16 +98,16 @@ struct lmdb_store {
     // needs copy-on-write pages of its own (see room_for_enqueue).
     uint64_t page_size = 4096;
     uint64_t enqueue_page_limit = 0;
-    // While no window is open, reads use one read transaction kept reset
+    // While no group transaction is open, reads use one read transaction kept reset
     // between them: renewing it costs far less than a new one.
     MDB_txn *read_txn = nullptr;
     bool read_txn_busy = false; // a read inside a read's callback opens its own
-    // Queue metadata as applied (in the window or committed), written into
-    // LMDB once per device per window, just before it commits, not once
+    // Queue metadata as applied (in the group transaction or committed), written into
+    // LMDB once per device per group transaction, just before it commits, not once
     // per message: dirty_meta names the devices it changed.
     std::unordered_map<std::string, queue_meta> meta_cache;
     std::unordered_set<std::string> dirty_meta;
-    // Should a window be lost, its messages are gone but may have been
+    // Should a group transaction be lost, its messages are gone but may have been
     // sent, and their seqs acknowledged later: seq_floors keeps those seqs
     // from being given again (an acknowledgement would delete a message
     // never sent).

@@ -1,12 +1,12 @@
 // store_lmdb: durable per-device queues in one LMDB environment, for a
 // single server. Writes of one reactor tick are applied together, straight
-// into the open "window" transaction, and published at once (connected
-// devices are sent new messages from the window). With
-// sync = "batch" the window is committed only when a sync can start (at
+// into the open "group transaction" transaction, and published at once (connected
+// devices are sent new messages from the group transaction). With
+// sync = "batch" the group transaction is committed only when a sync can start (at
 // most once per sync_interval, see syncer.h), so a page that many ticks
-// change is written once, and a message acknowledged within the window
+// change is written once, and a message acknowledged within the group transaction
 // costs its pages no disk write; an enqueue is acknowledged only once a
-// sync covers it. Other sync settings commit the window every tick.
+// sync covers it. Other sync settings commit the group transaction every tick.
 // See docs/storage.md for the layout and the durability of each setting.
 #include <event2/event.h>
 #include <endian.h>
@@ -37,7 +37,7 @@
 #include "modules/lmdb_format.h"
 #include "modules/lmdb_move.h"
 #include "modules/lmdb_queue.h"
-#include "modules/lmdb_window.h"
+#include "modules/lmdb_group.h"
 
 namespace
 {
@@ -254,7 +254,7 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     event_base *base = host->event_base(host->host);
     s->apply_event = event_new(base, -1, 0, apply_queued, s);
     std::string syncer_err;
-    if (s->sync == sync_mode::batch && !(s->syncer = hf_syncer_start(base, {commit_window, sync_env, answer_synced, s},
+    if (s->sync == sync_mode::batch && !(s->syncer = hf_syncer_start(base, {commit_group, sync_env, answer_synced, s},
                                                                      s->sync_interval_ms, &syncer_err))) {
         snprintf(err, err_len, "%s", syncer_err.c_str());
         event_free(s->apply_event);
@@ -273,7 +273,7 @@ void store_close(void *store)
     apply_queued(-1, 0, s);
     if (s->syncer)
         hf_syncer_stop(s->syncer);
-    commit_window(s);
+    commit_group(s);
     sync_all(s);
     if (s->read_txn)
         mdb_txn_abort(s->read_txn);
@@ -305,7 +305,7 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
         [j](int status) { j->cb(j->cb_arg, status, j->seq, j->acked); }, std::move(job));
 }
 
-// Reads from LMDB (the window, or what is committed when none is open). A
+// Reads from LMDB (the group transaction, or what is committed when none is open). A
 // read that reaches the end of the device's queue starts its tail.
 void fetch_from_lmdb(lmdb_store *s, const std::string &dev, uint64_t after_seq, hf_fetch_batch *b, hf_store_fetch_cb cb,
                      void *arg)
@@ -438,7 +438,7 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
 // many pairs there are.
 const size_t dedup_sweep_slice = 10000;
 
-// Deletes the dedup records of senders silent for the dedup window, in
+// Deletes the dedup records of senders silent for the dedup group transaction, in
 // the next slice of the table.
 int forget_silent_senders(lmdb_store *s, MDB_txn *txn, uint64_t now_ms)
 {
@@ -471,7 +471,7 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
     queue_write(
         s,
         [s, now_ms, expired](MDB_txn *txn) -> int {
-            *expired = 0; // applied again after a full map lost the window: count once
+            *expired = 0; // applied again after a full map lost the group transaction: count once
             MDB_cursor *cur = nullptr;
             std::vector<std::string> dead; // ttl keys
             if (mdb_cursor_open(txn, s->db.ttl, &cur) != 0)

@@ -1,8 +1,8 @@
-// Unit tests of the LMDB store's window, against a real LMDB environment
+// Unit tests of the LMDB store's group transaction, against a real LMDB environment
 // in a throwaway folder and a host of the test's own: reads see what a
 // pass applied before it is committed, the host hears each message's seq
 // at once, a sender waiting for "stored" skips the sync interval, and a
-// window that fails to commit (the file size limit makes its page writes
+// group transaction that fails to commit (the file size limit makes its page writes
 // fail) gives none of its seqs again.
 #include <setjmp.h>
 #include <signal.h>
@@ -182,7 +182,7 @@ void reads_see_the_window_before_it_commits(void **)
     std::vector<std::string> devices;
     f.ops->list_devices(f.store, "alice", on_devices, &devices);
     assert_true((devices == std::vector<std::string>{"tablet"}));
-    // Closing commits and syncs what the window held, and answers it.
+    // Closing commits and syncs what the group transaction held, and answers it.
     f.ops->close(f.store);
     f.store = nullptr;
     assert_true(second.came);
@@ -211,7 +211,7 @@ void a_failed_window_gives_no_seq_again(void **)
     f.enqueue(1, "one", &first);
     f.run(5000, &first);
     assert_int_equal(first.status, HF_STORE_OK);
-    // The next window's pages cannot be written past the file's end.
+    // The next group transaction's pages cannot be written past the file's end.
     std::string data = std::string(f.dir) + "/data.mdb";
     struct stat st;
     assert_int_equal(stat(data.c_str(), &st), 0);

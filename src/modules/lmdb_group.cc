@@ -1,4 +1,4 @@
-#include "modules/lmdb_window.h"
+#include "modules/lmdb_group.h"
 
 #include "modules/lmdb_queue.h"
 
@@ -47,14 +47,14 @@ void fail_store(lmdb_store *s, const char *why)
     if (s->failed)
         return;
     s->failed = true;
-    if (s->window)
-        mdb_txn_abort(s->window);
-    s->window = nullptr;
+    if (s->group_txn)
+        mdb_txn_abort(s->group_txn);
+    s->group_txn = nullptr;
     s->dirty_meta.clear();
     s->meta_cache.clear();
     hf_tail_clear(&s->tail);
     std::vector<pending_write> lost;
-    lost.swap(s->window_writes);
+    lost.swap(s->group_writes);
     for (auto &gen : s->unsynced)
         for (pending_write &w : gen.second)
             lost.push_back(std::move(w));
@@ -99,25 +99,25 @@ bool room_for_enqueue(lmdb_store *s, uint64_t *pages, size_t record_len)
     return true;
 }
 
-// Every write straight into the window. A refused enqueue (a full queue,
+// Every write straight into the group transaction. A refused enqueue (a full queue,
 // or a store past its reserve) has written nothing and a duplicate writes
-// nothing; any other failure may have broken the window: its status is
+// nothing; any other failure may have broken the group transaction: its status is
 // returned, else HF_STORE_OK.
 int apply_batch(lmdb_store *s, std::vector<pending_write> *batch)
 {
     uint64_t pages = 0;
-    if (int rc = table_pages(s, s->window, &pages); rc != 0)
+    if (int rc = table_pages(s, s->group_txn, &pages); rc != 0)
         return status_of(rc);
     for (pending_write &w : *batch) {
         if (w.enqueue && !room_for_enqueue(s, &pages, w.enqueue->record.size())) {
             w.status = HF_STORE_FULL;
             continue;
         }
-        w.status = w.apply(s->window);
+        w.status = w.apply(s->group_txn);
         if (!accepted(w.status) && w.status != HF_STORE_QUEUE_FULL)
             return w.status;
     }
-    return usable(s, s->window) ? HF_STORE_OK : HF_STORE_ERROR;
+    return usable(s, s->group_txn) ? HF_STORE_OK : HF_STORE_ERROR;
 }
 
 // After a tick's transaction: the batch's messages go into their devices'
@@ -149,14 +149,14 @@ bool publish_applied(lmdb_store *s, std::vector<pending_write> *batch, bool tell
     return urgent;
 }
 
-// After a full map lost the window: the writes that free space
+// After a full map lost the group transaction: the writes that free space
 // (acknowledgements, expiry) and the device records are applied again in
 // a transaction of their own, committed at once, with no enqueue beside
 // them to fill the map again. Without this, a full store whose
-// acknowledgements kept arriving in windows with new messages would never
+// acknowledgements kept arriving in group transactions with new messages would never
 // have room again. Should they together still need more pages than the
 // map has left, each is applied in a transaction of its own. Committed
-// without waiting for the disk, as any window with sync = batch: a crash
+// without waiting for the disk, as any group transaction with sync = batch: a crash
 // may undo them, and the messages they acknowledged are delivered again
 // (at least once). Sets each status.
 void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
@@ -166,16 +166,16 @@ void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
     // returns.
     if (s->syncer)
         hf_syncer_wait(s->syncer);
-    int rc = mdb_txn_begin(s->env, nullptr, 0, &s->window);
+    int rc = mdb_txn_begin(s->env, nullptr, 0, &s->group_txn);
     int failed = rc == 0 ? apply_batch(s, writes) : status_of(rc);
     if (failed == HF_STORE_OK && (rc = put_dirty_meta(s)) != 0)
         failed = status_of(rc);
-    uint64_t txnid = s->window ? mdb_txn_id(s->window) : 0;
-    if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->window)) != 0)
+    uint64_t txnid = s->group_txn ? mdb_txn_id(s->group_txn) : 0;
+    if (failed == HF_STORE_OK && (rc = mdb_txn_commit(s->group_txn)) != 0)
         failed = status_of(rc);
-    else if (failed != HF_STORE_OK && s->window)
-        mdb_txn_abort(s->window);
-    s->window = nullptr;
+    else if (failed != HF_STORE_OK && s->group_txn)
+        mdb_txn_abort(s->group_txn);
+    s->group_txn = nullptr;
     if (failed == HF_STORE_OK && s->syncer) {
         s->last_commit_txnid = txnid;
         if (sync_env(s) != 0) {
@@ -200,15 +200,15 @@ void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
         w.status = failed;
 }
 
-// The window is gone uncommitted: its commit failed, or a write broke it
+// The group transaction is gone uncommitted: its commit failed, or a write broke it
 // (a full map, most likely) and it was aborted. What it applied is lost
 // though it was published: its writes and the batch's (if any) are
 // answered with status, and the senders resend. Reads go to LMDB again
 // and its seqs are not given again; after a full map, the writes that
 // are not enqueues are applied again alone (apply_alone).
-void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
+void lose_group(lmdb_store *s, std::vector<pending_write> *batch, int status)
 {
-    s->window = nullptr;
+    s->group_txn = nullptr;
     hf_tail_clear(&s->tail);
     for (const std::string &dev : s->dirty_meta) {
         uint64_t &floor = s->seq_floors[dev];
@@ -217,7 +217,7 @@ void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
     s->meta_cache.clear();
     s->dirty_meta.clear();
     std::vector<pending_write> writes;
-    writes.swap(s->window_writes);
+    writes.swap(s->group_writes);
     if (batch)
         for (pending_write &w : *batch)
             writes.push_back(std::move(w));
@@ -232,39 +232,39 @@ void lose_window(lmdb_store *s, std::vector<pending_write> *batch, int status)
     run_callbacks(&again);
 }
 
-// Commits the window. With sync = batch its writes wait for the sync of
+// Commits the group transaction. With sync = batch its writes wait for the sync of
 // the generation returned (0: nothing to sync); otherwise they are
 // answered now.
-uint64_t commit_window(void *arg)
+uint64_t commit_group(void *arg)
 {
     auto *s = static_cast<lmdb_store *>(arg);
-    if (!s->window)
+    if (!s->group_txn)
         return 0;
     int rc = put_dirty_meta(s);
-    uint64_t txnid = mdb_txn_id(s->window);
+    uint64_t txnid = mdb_txn_id(s->group_txn);
     if (rc != 0)
-        mdb_txn_abort(s->window);
+        mdb_txn_abort(s->group_txn);
     else
-        rc = mdb_txn_commit(s->window);
+        rc = mdb_txn_commit(s->group_txn);
     if (rc == 0)
         s->last_commit_txnid = txnid;
     if (rc == EIO) {
         // Its pages (and with sync = always, its sync) failed to reach the disk.
-        s->window = nullptr;
+        s->group_txn = nullptr;
         fail_store(s, "a commit failed to write (EIO)");
         return 0;
     }
     if (rc != 0) {
         log_commit_failure(s, rc);
-        lose_window(s, nullptr, status_of(rc));
+        lose_group(s, nullptr, status_of(rc));
         return 0;
     }
-    s->window = nullptr;
+    s->group_txn = nullptr;
     s->dirty_meta.clear();
     if (s->meta_cache.size() > meta_cache_max)
         s->meta_cache.clear();
     std::vector<pending_write> writes;
-    writes.swap(s->window_writes);
+    writes.swap(s->group_writes);
     if (s->sync == sync_mode::batch) {
         s->unsynced.emplace_back(++s->commit_gen, std::move(writes));
         return s->commit_gen;
@@ -273,7 +273,7 @@ uint64_t commit_window(void *arg)
     return 0;
 }
 
-// The tick: every queued write applied straight into the window, then
+// The tick: every queued write applied straight into the group transaction, then
 // published.
 void apply_queued(evutil_socket_t, short, void *arg)
 {
@@ -290,7 +290,7 @@ void apply_queued(evutil_socket_t, short, void *arg)
     }
     std::vector<pending_write> batch;
     batch.swap(s->queued);
-    if (int rc = s->window ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->window); rc != 0) {
+    if (int rc = s->group_txn ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->group_txn); rc != 0) {
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
         for (pending_write &w : batch)
             w.status = status_of(rc);
@@ -303,8 +303,8 @@ void apply_queued(evutil_socket_t, short, void *arg)
         else
             s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb",
                          "a write failed; the uncommitted writes are dropped and their senders get an error");
-        mdb_txn_abort(s->window);
-        lose_window(s, &batch, failed);
+        mdb_txn_abort(s->group_txn);
+        lose_group(s, &batch, failed);
         return;
     }
     // With sync = batch the devices are told before the sync (even before
@@ -314,11 +314,11 @@ void apply_queued(evutil_socket_t, short, void *arg)
     // message: the sender, unanswered, resends it.
     bool urgent = publish_applied(s, &batch, s->sync == sync_mode::batch);
     for (pending_write &w : batch)
-        s->window_writes.push_back(std::move(w));
+        s->group_writes.push_back(std::move(w));
     if (s->sync == sync_mode::batch)
-        hf_syncer_request(s->syncer, urgent); // commits the window when a sync can start
+        hf_syncer_request(s->syncer, urgent); // commits the group transaction when a sync can start
     else
-        commit_window(s);
+        commit_group(s);
 }
 
 // On the sync thread: commits go to the kernel at once (MDB_NOSYNC); this
@@ -333,7 +333,7 @@ int sync_env(void *arg)
     return rc != 0 ? rc : durable_write(&s->durable, s->last_commit_txnid);
 }
 
-// Answers the writes of every window up to synced_gen. A failed sync is
+// Answers the writes of every group transaction up to synced_gen. A failed sync is
 // not tried again: Linux reports a write-back error once and may have
 // dropped the pages, so a second fsync "succeeds" with them lost (what
 // PostgreSQL calls fsyncgate). The store fails instead (fail_store).
@@ -373,9 +373,9 @@ void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::functi
 // 0 or an LMDB error; end_read only after 0.
 int begin_read(lmdb_store *s, reader *r)
 {
-    if (s->window) {
-        r->txn = s->window;
-        r->in_window = true;
+    if (s->group_txn) {
+        r->txn = s->group_txn;
+        r->in_group = true;
         return 0;
     }
     r->kept = !s->read_txn_busy;
@@ -390,7 +390,7 @@ int begin_read(lmdb_store *s, reader *r)
 
 void end_read(lmdb_store *s, reader *r)
 {
-    if (r->in_window)
+    if (r->in_group)
         return;
     if (r->kept) {
         mdb_txn_reset(r->txn);

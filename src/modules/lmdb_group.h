@@ -1,6 +1,6 @@
-// store_lmdb's window: the open write transaction every tick applies its
+// store_lmdb's group transaction: the open write transaction every tick applies its
 // writes into, committed at most once per sync (sync = batch) or every
-// tick, the sync thread's part, and reads that see what the window holds.
+// tick, the sync thread's part, and reads that see what the group transaction holds.
 #pragma once
 #include <lmdb.h>
 
@@ -13,20 +13,20 @@
 namespace hf_lmdb
 {
 
-// A transaction to read in: the window when one is open (it holds what
+// A transaction to read in: the group transaction when one is open (it holds what
 // was applied and not yet committed), else a read transaction.
 struct reader {
     MDB_txn *txn = nullptr;
-    bool in_window = false; // nothing to end
-    bool kept = false;      // s->read_txn, renewed: reset when done
+    bool in_group = false; // nothing to end
+    bool kept = false;     // s->read_txn, renewed: reset when done
 };
 
-// Commits the window. With sync = batch its writes wait for the sync of
+// Commits the group transaction. With sync = batch its writes wait for the sync of
 // the generation returned (0: nothing to sync); otherwise they are
 // answered now.
-uint64_t commit_window(void *arg);
+uint64_t commit_group(void *arg);
 
-// The tick: every queued write applied straight into the window, then
+// The tick: every queued write applied straight into the group transaction, then
 // published.
 void apply_queued(evutil_socket_t, short, void *arg);
 
@@ -35,14 +35,14 @@ void apply_queued(evutil_socket_t, short, void *arg);
 // beside a write transaction on the reactor.
 int sync_env(void *arg);
 
-// Answers the writes of every window up to synced_gen; those a failed sync
+// Answers the writes of every group transaction up to synced_gen; those a failed sync
 // covered may not be on disk, so they are answered with an error.
 void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen);
 
 // At close, on the reactor: the last sync, once the thread has stopped.
 void sync_all(lmdb_store *s);
 
-// Queues a write for the next tick: apply runs in the window, done once
+// Queues a write for the next tick: apply runs in the group transaction, done once
 // it is committed (and synced). enqueue: the job they point to, kept with them.
 void queue_write(lmdb_store *s, std::function<int(MDB_txn *)> apply, std::function<void(int)> done,
                  std::unique_ptr<enqueue_job> enqueue = nullptr);
