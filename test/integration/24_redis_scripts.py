@@ -1,6 +1,6 @@
 """24: store_redis's Lua scripts run directly against a real redis-server,
 each with the libraries its "-- uses:" line names, as Redis runs them
-(src/modules/lua/README.md): the rules of each, without a daemon."""
+(src/modules/redis/lua/README.md): the rules of each, without a daemon."""
 
 import os
 import socket
@@ -11,7 +11,7 @@ import harness
 from harness import RedisServer
 
 LUA = os.path.join(os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(__file__), "..", "..")),
-                   "src", "modules", "lua")
+                   "src", "modules", "redis", "lua")
 
 
 def script(name):
@@ -78,7 +78,7 @@ class Resp:
 
 
 def record(msg_id, payload, sender="pc", collapse=b"", stored_at=1000, expires_at=10 ** 12):
-    """modules/record.h's layout, with its 4-byte length in front."""
+    """modules/common/record.h's layout, with its 4-byte length in front."""
     body = struct.pack(">QQQ", msg_id, stored_at, expires_at)
     body += struct.pack(">H", len(sender)) + sender.encode()
     body += struct.pack(">H", len(collapse)) + collapse + payload

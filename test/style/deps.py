@@ -18,7 +18,11 @@ ROOT = os.path.join(SRC, "src")
 ALLOWED = {
     "proto": set(),
     "net": {"proto"},
-    "modules": {"proto"},
+    "modules/common": {"proto"},
+    "modules/lmdb": {"modules/common", "proto"},
+    "modules/redis": {"modules/common", "proto"},
+    "modules/memory": {"modules/common", "proto"},
+    "modules/heartbeat": {"proto"},
     "client": {"net", "proto"},
     "cli": {"proto"},
     "ctl": {"net", "proto"},

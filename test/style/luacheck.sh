@@ -1,9 +1,9 @@
 #!/bin/sh
 # store_redis's Lua scripts pass luacheck (Debian's lua-check), each as
 # Redis runs it: the libraries its "-- uses:" line names, then itself
-# (src/modules/lua/README.md).
+# (src/modules/redis/lua/README.md).
 set -u
-cd "$HF_SRCDIR/src/modules/lua"
+cd "$HF_SRCDIR/src/modules/redis/lua"
 if ! command -v luacheck >/dev/null; then
     echo "FAIL luacheck is not installed (Debian's lua-check; tools/deps.sh installs it)"
     exit 1

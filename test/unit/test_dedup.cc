@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "modules/dedup.h"
+#include "modules/common/dedup.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

@@ -1,5 +1,5 @@
 // Unit tests of the LMDB store's durable record and roll-back
-// (modules/lmdb_durable.h), against a real LMDB environment: the record
+// (modules/lmdb/lmdb_durable.h), against a real LMDB environment: the record
 // keeps the greater of its two slots and survives a torn one; a last
 // commit past the record is rolled back to the recorded one, whose data
 // is then what LMDB reads; one at the record is left alone; and a store
@@ -16,7 +16,7 @@
 #include <cstring>
 #include <string>
 
-#include "modules/lmdb_durable.h"
+#include "modules/lmdb/lmdb_durable.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

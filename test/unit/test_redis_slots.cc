@@ -13,7 +13,7 @@
 #include <set>
 #include <string>
 
-#include "modules/redis_slots.h"
+#include "modules/redis/redis_slots.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

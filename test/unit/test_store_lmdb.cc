@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/record.h"
+#include "modules/common/record.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

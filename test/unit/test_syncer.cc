@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "modules/syncer.h"
+#include "modules/lmdb/syncer.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

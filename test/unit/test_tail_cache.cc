@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "modules/tail_cache.h"
+#include "modules/common/tail_cache.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

@@ -1,7 +1,7 @@
 // store_redis: queues, presence and "new data" notifications in Redis, so
 // several servers share them: one Redis, or a Redis Cluster
 // (redis_nodes.h routes by slot). A device's queue is a Redis stream;
-// the key layout is in src/modules/lua/README.md. Work is gathered per
+// the key layout is in src/modules/redis/lua/README.md. Work is gathered per
 // reactor pass: the pass's enqueues for one slot go in one script call,
 // its acknowledgements of one device in one, its notifications to one
 // server in one PUBLISH, and everything a pass sends a node leaves in one
@@ -23,16 +23,16 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/record.h"
-#include "modules/redis_format.h"
-#include "modules/redis_nodes.h"
-#include "modules/redis_slots.h"
-#include "modules/redis_lua.h"
-#include "modules/tail_cache.h"
+#include "modules/common/record.h"
+#include "modules/redis/redis_format.h"
+#include "modules/redis/redis_nodes.h"
+#include "modules/redis/redis_slots.h"
+#include "modules/redis/redis_lua.h"
+#include "modules/common/tail_cache.h"
 #include "proto/units.h"
-#include "modules/redis_store.h"
-#include "modules/redis_totals.h"
-#include "modules/redis_device_state.h"
+#include "modules/redis/redis_store.h"
+#include "modules/redis/redis_totals.h"
+#include "modules/redis/redis_device_state.h"
 
 namespace
 {
@@ -231,7 +231,7 @@ uint64_t first_of_id(const redisReply *id)
     return dash ? strtoull(dash + 1, nullptr, 10) : 0;
 }
 
-// The fetch script's answer (src/modules/lua/fetch.lua) into a batch; false
+// The fetch script's answer (src/modules/redis/lua/fetch.lua) into a batch; false
 // when the batch filled before the messages read ran out. *last: the last
 // seq read.
 bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, uint64_t *last)

@@ -2,7 +2,7 @@
 // a queue entry is one value. Big-endian: msg_id, stored_at_ms,
 // expires_at_ms (8 bytes each); from's length (2) and from; the collapse
 // key's length (2) and the key (0 bytes: none); then the payload. The
-// Redis store's Lua scripts read the same layout (src/modules/lua/).
+// Redis store's Lua scripts read the same layout (src/modules/redis/lua/).
 #ifndef HANDOFF_MODULES_RECORD_H
 #define HANDOFF_MODULES_RECORD_H
 

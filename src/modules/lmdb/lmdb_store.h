@@ -16,11 +16,11 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/local_presence.h"
-#include "modules/syncer.h"
-#include "modules/tail_cache.h"
+#include "modules/common/local_presence.h"
+#include "modules/lmdb/syncer.h"
+#include "modules/common/tail_cache.h"
 
-#include "modules/lmdb_durable.h"
+#include "modules/lmdb/lmdb_durable.h"
 
 namespace hf_lmdb
 {

@@ -1,4 +1,4 @@
-#include "modules/record.h"
+#include "modules/common/record.h"
 
 void hf_record_append(std::string *out, const hf_store_enqueue_req *req)
 {

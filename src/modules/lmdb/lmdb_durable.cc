@@ -1,4 +1,4 @@
-#include "modules/lmdb_durable.h"
+#include "modules/lmdb/lmdb_durable.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "modules/lmdb_format.h"
+#include "modules/lmdb/lmdb_format.h"
 
 #include <dirent.h>
 #include <fcntl.h>

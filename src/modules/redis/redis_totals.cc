@@ -1,4 +1,4 @@
-#include "modules/redis_totals.h"
+#include "modules/redis/redis_totals.h"
 
 #include <hiredis/hiredis.h>
 
@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "modules/redis_store.h"
-#include "modules/redis_lua.h"
+#include "modules/redis/redis_store.h"
+#include "modules/redis/redis_lua.h"
 
 namespace hf_redis_store
 {

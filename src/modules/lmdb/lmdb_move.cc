@@ -1,12 +1,12 @@
-#include "modules/lmdb_move.h"
+#include "modules/lmdb/lmdb_move.h"
 
 #include <cstring>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "modules/lmdb_queue.h"
-#include "modules/lmdb_group.h"
+#include "modules/lmdb/lmdb_queue.h"
+#include "modules/lmdb/lmdb_group.h"
 
 namespace hf_lmdb
 {

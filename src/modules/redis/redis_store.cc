@@ -1,8 +1,8 @@
-#include "modules/redis_store.h"
+#include "modules/redis/redis_store.h"
 
 #include <hiredis/hiredis.h>
 
-#include "modules/redis_slots.h"
+#include "modules/redis/redis_slots.h"
 
 namespace hf_redis_store
 {

@@ -1,4 +1,4 @@
-#include "modules/redis_nodes.h"
+#include "modules/redis/redis_nodes.h"
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -13,7 +13,7 @@
 #include <unordered_set>
 
 #include "handoff/module.h"
-#include "modules/redis_slots.h"
+#include "modules/redis/redis_slots.h"
 #include "proto/clock.h"
 
 namespace

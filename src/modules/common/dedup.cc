@@ -1,5 +1,5 @@
-#include "modules/dedup.h"
-#include "modules/record.h"
+#include "modules/common/dedup.h"
+#include "modules/common/record.h"
 
 #include <endian.h>
 

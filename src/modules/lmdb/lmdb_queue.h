@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "modules/lmdb_store.h"
-#include "modules/record.h"
+#include "modules/lmdb/lmdb_store.h"
+#include "modules/common/record.h"
 
 namespace hf_lmdb
 {

@@ -1,4 +1,4 @@
-#include "modules/syncer.h"
+#include "modules/lmdb/syncer.h"
 
 #include "proto/clock.h"
 

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/redis_nodes.h"
-#include "modules/tail_cache.h"
+#include "modules/redis/redis_nodes.h"
+#include "modules/common/tail_cache.h"
 
 namespace hf_redis_store
 {

@@ -10,7 +10,7 @@
 // below the top cannot be judged and is taken as new; one more than
 // `restart_gap` below it is a client that restarted lower (both clients
 // start at a random point), and the ring begins again there. The same
-// rules are written in Lua for the Redis store (src/modules/lua/lib_dedup.lua);
+// rules are written in Lua for the Redis store (src/modules/redis/lua/lib_dedup.lua);
 // test_dedup holds them.
 //
 // Layout (big-endian): top, last_seq, last_ms (8 bytes each), then the

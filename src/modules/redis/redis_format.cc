@@ -1,4 +1,4 @@
-#include "modules/redis_format.h"
+#include "modules/redis/redis_format.h"
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -8,8 +8,8 @@
 #include <cstring>
 #include <memory>
 
-#include "modules/redis_slots.h"
-#include "modules/redis_store.h"
+#include "modules/redis/redis_slots.h"
+#include "modules/redis/redis_store.h"
 
 namespace hf_redis_store
 {

@@ -1,4 +1,4 @@
-#include "modules/redis_slots.h"
+#include "modules/redis/redis_slots.h"
 
 #include <hiredis/hiredis.h>
 

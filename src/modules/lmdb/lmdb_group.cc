@@ -1,6 +1,6 @@
-#include "modules/lmdb_group.h"
+#include "modules/lmdb/lmdb_group.h"
 
-#include "modules/lmdb_queue.h"
+#include "modules/lmdb/lmdb_queue.h"
 
 namespace hf_lmdb
 {

@@ -1,4 +1,4 @@
-#include "modules/lmdb_queue.h"
+#include "modules/lmdb/lmdb_queue.h"
 
 #include <endian.h>
 
@@ -6,8 +6,8 @@
 
 #include <cstring>
 
-#include "modules/dedup.h"
-#include "modules/record.h"
+#include "modules/common/dedup.h"
+#include "modules/common/record.h"
 
 namespace hf_lmdb
 {

@@ -1,4 +1,4 @@
-#include "modules/tail_cache.h"
+#include "modules/common/tail_cache.h"
 
 #include <algorithm>
 

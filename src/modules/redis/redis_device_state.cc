@@ -1,4 +1,4 @@
-#include "modules/redis_device_state.h"
+#include "modules/redis/redis_device_state.h"
 
 #include <hiredis/hiredis.h>
 
@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "modules/redis_nodes.h"
-#include "modules/redis_store.h"
-#include "modules/redis_lua.h"
+#include "modules/redis/redis_nodes.h"
+#include "modules/redis/redis_store.h"
+#include "modules/redis/redis_lua.h"
 
 namespace hf_redis_store
 {

@@ -29,15 +29,15 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/dedup.h"
-#include "modules/local_presence.h"
-#include "modules/syncer.h"
-#include "modules/record.h"
-#include "modules/tail_cache.h"
-#include "modules/lmdb_format.h"
-#include "modules/lmdb_move.h"
-#include "modules/lmdb_queue.h"
-#include "modules/lmdb_group.h"
+#include "modules/common/dedup.h"
+#include "modules/common/local_presence.h"
+#include "modules/lmdb/syncer.h"
+#include "modules/common/record.h"
+#include "modules/common/tail_cache.h"
+#include "modules/lmdb/lmdb_format.h"
+#include "modules/lmdb/lmdb_move.h"
+#include "modules/lmdb/lmdb_queue.h"
+#include "modules/lmdb/lmdb_group.h"
 
 namespace
 {

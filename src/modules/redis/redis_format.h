@@ -9,7 +9,7 @@
 #pragma once
 #include <string>
 
-#include "modules/redis_nodes.h"
+#include "modules/redis/redis_nodes.h"
 
 namespace hf_redis_store
 {

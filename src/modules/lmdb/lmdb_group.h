@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 
-#include "modules/lmdb_store.h"
+#include "modules/lmdb/lmdb_store.h"
 
 namespace hf_lmdb
 {

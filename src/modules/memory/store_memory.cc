@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "handoff/module.h"
-#include "modules/dedup.h"
-#include "modules/local_presence.h"
+#include "modules/common/dedup.h"
+#include "modules/common/local_presence.h"
 
 namespace
 {
