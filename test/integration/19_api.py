@@ -161,6 +161,18 @@ def test_a_call_to_any_server_reaches_the_server_that_holds_the_account():
         assert harness.metric_value(page, 'handoff_api_requests_total{route="messages",status="200"}') == 3, page
         assert harness.metric_value(page, 'handoff_api_requests_total{route="devices",status="200"}') == 1, page
     assert harness.metric_value(s2.probe("/metrics")[1], "handoff_messages_received_total") == 0
+    # s1 dies: while the allocator still lists it, s2 answers 503 with
+    # retry_ms (it cannot reach the account's server); once s1 has lapsed,
+    # the account is s2's own and s2 stores the message.
+    s1.stop(signal.SIGKILL)
+    answers = []
+
+    def stored_on_s2():
+        status, body = s2.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "after"})
+        answers.append((status, body.get("error") or body.get("status")))
+        return status == 200
+    harness.wait_until(stored_on_s2, 10, "s2 to take the account once s1 lapsed")
+    assert set(answers) <= {(503, "server_unavailable"), (200, "stored")}, answers
 
 
 def test_a_server_that_knows_no_cluster_yet_answers_503():
