@@ -31,7 +31,8 @@ ALLOWED = {
     "core/server": {"core/conn", "core/common", "net", "proto"},
     "core/allocator": {"core/conn", "core/common", "net", "proto"},
     "core/api": {"core/server", "core/conn", "core/common", "net", "proto"},
-    "core/shell": {"core/api", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/box": {"core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/shell": {"core/api", "core/box", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
 }
 
 

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/shell/box.h"
+#include "core/box/box.h"
 
 // cmocka 1.1 headers lack extern "C" guards.
 extern "C" {

@@ -38,7 +38,7 @@ struct hf_config {
     hf_role role = hf_role::standalone;
     std::string server_id;
     int64_t workers = 1;
-    // Set for a worker process by the supervisor (core/shell/supervisor.h),
+    // Set for a worker process by the supervisor (core/box/supervisor.h),
     // never read from the file: which worker this is (-1: none), every
     // worker's device address and browser URL in order, and whether the
     // store is one all workers share (Redis) rather than one each.

@@ -3,9 +3,9 @@
 #include <vector>
 
 #include "core/common/log.h"
-#include "core/shell/module_loader.h"
-#include "core/shell/rehome.h"
-#include "core/shell/supervisor.h"
+#include "core/common/module_loader.h"
+#include "core/box/rehome.h"
+#include "core/box/supervisor.h"
 
 namespace
 {

@@ -368,15 +368,6 @@ void wire_parts(hf_daemon *d)
 
 } // namespace
 
-hf_store_params hf_store_params_of(const hf_config &cfg)
-{
-    uint64_t dedup_ids = 64;
-    while (dedup_ids < uint64_t(cfg.dedup_ids))
-        dedup_ids <<= 1;
-    return {uint64_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), uint64_t(cfg.dedup_window_ms),
-            cfg.server_id.c_str(), dedup_ids};
-}
-
 bool hf_daemon_start(hf_daemon *d, std::string *err)
 {
     d->base.reset(new_reactor());
@@ -551,4 +542,29 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->conns.flush_event.reset();
     d->tls.reset();
     d->base.reset();
+}
+
+int hf_daemon_worker_main(const hf_worker_start &start)
+{
+    auto d = std::make_unique<hf_daemon>();
+    d->cfg = start.cfg;
+    d->inherited_allocator_fd = start.allocator_fd;
+    d->inherited_metrics_fd = start.metrics_fd;
+    d->box = start.box;
+    std::string err;
+    bool started = hf_daemon_start(d.get(), &err);
+    if (start.ready_fd >= 0) {
+        std::string said = started ? std::string() : err;
+        ssize_t ignored = write(start.ready_fd, said.data(), said.size());
+        (void)ignored;
+        close(start.ready_fd);
+    }
+    if (!started) {
+        hf_log(HF_LOG_ERROR, "worker %d cannot start: %s", start.cfg.worker_index, err.c_str());
+        hf_daemon_shutdown(d.get());
+        return 1;
+    }
+    hf_daemon_run(d.get());
+    hf_daemon_shutdown(d.get());
+    return d->exit_status;
 }

@@ -16,6 +16,7 @@
 
 #include "core/allocator/allocator.h"
 #include "core/api/api.h"
+#include "core/box/supervisor.h"
 #include "core/common/config.h"
 #include "core/common/event_ptr.h"
 #include "core/common/stats.h"
@@ -25,7 +26,7 @@
 #include "core/server/server.h"
 #include "core/shell/metrics.h"
 #include "core/shell/readiness.h"
-#include "core/shell/module_loader.h"
+#include "core/common/module_loader.h"
 #include "core/shell/tls_context.h"
 #include "core/shell/websocket_front.h"
 #include "net/tls_record.h"
@@ -82,12 +83,13 @@ struct hf_daemon {
     hf_readiness readiness; // roles standalone and server
 };
 
-// The limits a store is opened with, from the config (the dedup ring's
-// size rounded up to a power of two, at least 64).
-hf_store_params hf_store_params_of(const hf_config &cfg);
-
 // Loads modules, opens listeners and timers. False and *err on failure.
 bool hf_daemon_start(hf_daemon *d, std::string *err);
+
+// A box's worker process (hf_supervisor_options.worker_main): a daemon on
+// what the supervisor hands it, started, said on start.ready_fd, and run
+// to its end; its exit status.
+int hf_daemon_worker_main(const hf_worker_start &start);
 // Runs the reactor until SIGTERM/SIGINT; then closes everything.
 void hf_daemon_run(hf_daemon *d);
 // Frees modules and the reactor.

@@ -13,11 +13,11 @@
 #include "core/common/config.h"
 #include "core/shell/config_check.h"
 #include "core/shell/daemon.h"
-#include "core/shell/detach.h"
+#include "core/box/detach.h"
 #include "core/shell/dev.h"
-#include "core/shell/rehome.h"
-#include "core/shell/store_lock.h"
-#include "core/shell/supervisor.h"
+#include "core/box/rehome.h"
+#include "core/box/store_lock.h"
+#include "core/box/supervisor.h"
 #include "core/common/log.h"
 
 namespace
@@ -195,7 +195,7 @@ int main(int argc, char **argv)
     // Before anything touches the store: a second daemon on it stops here.
     bool started = hf_store_lock(d->cfg, &err);
     if (int workers = hf_workers_wanted(d->cfg); started && workers > 1)
-        return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog});
+        return hf_supervise(d->cfg, workers, {o.pidfile, report_fd, use_syslog, hf_daemon_worker_main});
 
     // The store laid out for one process, should it have been a box's.
     started = started && hf_rehome(d->cfg, 1, &err) && hf_daemon_start(d.get(), &err);

@@ -15,7 +15,7 @@
 #include "core/common/event_ptr.h"
 #include "core/conn/conn.h"
 #include "core/server/server.h"
-#include "core/shell/box.h"
+#include "core/box/box.h"
 #include "core/shell/readiness.h"
 #include "proto/clock.h"
 

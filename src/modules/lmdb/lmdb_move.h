@@ -1,4 +1,4 @@
-// store_lmdb's part in a box whose `workers` changed (core/shell/rehome.h):
+// store_lmdb's part in a box whose `workers` changed (core/box/rehome.h):
 // the devices an environment holds, page by page, and one device's whole
 // state moved into another environment of the same module.
 #pragma once

@@ -1,4 +1,4 @@
-#include "core/shell/detach.h"
+#include "core/box/detach.h"
 
 #include <fcntl.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-#include "core/shell/supervisor.h"
+#include "core/box/supervisor.h"
 
 #include <event2/util.h>
 #include <fcntl.h>
@@ -16,11 +16,10 @@
 #include <vector>
 
 #include "core/common/log.h"
-#include "core/shell/box.h"
-#include "core/shell/daemon.h"
-#include "core/shell/detach.h"
+#include "core/box/box.h"
+#include "core/box/detach.h"
 #include "core/allocator/allocation.h"
-#include "core/shell/rehome.h"
+#include "core/box/rehome.h"
 #include "proto/clock.h"
 #include "proto/token.h"
 
@@ -53,6 +52,7 @@ struct supervisor {
     std::vector<worker> children;
     bool stopping = false;
     int report_fd = -1; // detached: the pipe the waiting parent reads to its end; no worker may keep it
+    hf_worker_main worker_main = nullptr;
 };
 
 // host:port with port + k; "" stays "".
@@ -107,27 +107,13 @@ int listen_socket(const std::string &address, std::string *err)
     sigprocmask(SIG_UNBLOCK, &s->signals, nullptr);
     if (s->report_fd >= 0)
         close(s->report_fd); // the parent returns when the supervisor says so, not when every worker has gone
-    auto d = std::make_unique<hf_daemon>();
-    d->cfg = hf_worker_config(s->cfg, k, s->workers);
-    d->inherited_allocator_fd = s->allocator_fd;
-    d->inherited_metrics_fd = s->metrics_fd;
-    d->box = s->box;
-    std::string err;
-    bool started = hf_daemon_start(d.get(), &err);
-    if (ready_fd >= 0) {
-        std::string said = started ? std::string() : err;
-        ssize_t ignored = write(ready_fd, said.data(), said.size());
-        (void)ignored;
-        close(ready_fd);
-    }
-    if (!started) {
-        hf_log(HF_LOG_ERROR, "worker %d cannot start: %s", k, err.c_str());
-        hf_daemon_shutdown(d.get());
-        _exit(1);
-    }
-    hf_daemon_run(d.get());
-    hf_daemon_shutdown(d.get());
-    _exit(d->exit_status);
+    hf_worker_start start;
+    start.cfg = hf_worker_config(s->cfg, k, s->workers);
+    start.allocator_fd = s->allocator_fd;
+    start.metrics_fd = s->metrics_fd;
+    start.box = s->box;
+    start.ready_fd = ready_fd;
+    _exit(s->worker_main(start));
 }
 
 // Forks worker w; -1 if fork failed. With ready_fd, the child reports on
@@ -355,6 +341,7 @@ int hf_supervise(const hf_config &cfg, int workers, const hf_supervisor_options 
 {
     supervisor s;
     s.cfg = cfg;
+    s.worker_main = options.worker_main;
     // What proves an API call handed on comes from worker 0: only the box's
     // processes have it (in memory, from the fork).
     s.cfg.worker_api_secret = hf_random_hex(32);

@@ -1,4 +1,4 @@
-#include "core/shell/store_lock.h"
+#include "core/box/store_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/shell/rehome.h"
+#include "core/box/rehome.h"
 
 namespace
 {

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "core/shell/metrics_sample.h"
+#include "core/box/metrics_sample.h"
 
 struct hf_box;
 

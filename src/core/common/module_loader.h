@@ -62,3 +62,7 @@ bool hf_module_configure(hf_config *cfg, const hf_host_api *host, hf_module_sett
     }
     return true;
 }
+
+// The limits a store is opened with, from the config (the dedup ring's
+// size rounded up to a power of two, at least 64).
+hf_store_params hf_store_params_of(const hf_config &cfg);

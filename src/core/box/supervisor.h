@@ -17,10 +17,26 @@
 
 #include "core/common/config.h"
 
+struct hf_box;
+
+// What a worker process is handed: its config (hf_worker_config's), the
+// sockets the supervisor opened for all (-1: none), the box, and where to
+// say whether it started ("" or why not, then closed; -1 on a restart).
+struct hf_worker_start {
+    hf_config cfg;
+    int allocator_fd = -1, metrics_fd = -1;
+    hf_box *box = nullptr;
+    int ready_fd = -1;
+};
+
+// Runs one worker to its end (the daemon, in core/shell): its exit status.
+using hf_worker_main = int (*)(const hf_worker_start &start);
+
 struct hf_supervisor_options {
-    std::string pidfile;     // empty: none
-    int report_fd = -1;      // detached: the pipe to the waiting parent (see detach.h)
-    bool use_syslog = false; // errors of start-up also go to the log
+    std::string pidfile;                  // empty: none
+    int report_fd = -1;                   // detached: the pipe to the waiting parent (see detach.h)
+    bool use_syslog = false;              // errors of start-up also go to the log
+    hf_worker_main worker_main = nullptr; // what each worker process runs
 };
 
 // The number of workers workers = 0 asks for: one per online core.

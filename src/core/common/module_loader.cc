@@ -1,4 +1,4 @@
-#include "core/shell/module_loader.h"
+#include "core/common/module_loader.h"
 
 #include <dlfcn.h>
 
@@ -48,4 +48,13 @@ hf_loaded_module_ptr hf_module_load(const hf_config *cfg, const hf_host_api *hos
         return nullptr;
     }
     return m;
+}
+
+hf_store_params hf_store_params_of(const hf_config &cfg)
+{
+    uint64_t dedup_ids = 64;
+    while (dedup_ids < uint64_t(cfg.dedup_ids))
+        dedup_ids <<= 1;
+    return {uint64_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), uint64_t(cfg.dedup_window_ms),
+            cfg.server_id.c_str(), dedup_ids};
 }

@@ -1,4 +1,4 @@
-#include "core/shell/rehome.h"
+#include "core/box/rehome.h"
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -17,8 +17,7 @@
 #include "core/allocator/allocation.h"
 #include "core/allocator/rendezvous.h"
 #include "core/common/log.h"
-#include "core/shell/daemon.h"
-#include "core/shell/module_loader.h"
+#include "core/common/module_loader.h"
 #include "proto/clock.h"
 
 const char *const hf_store_lock_file = "handoffd.lock";

@@ -1,4 +1,4 @@
-#include "core/shell/metrics_sample.h"
+#include "core/box/metrics_sample.h"
 
 #include <algorithm>
 #include <cstdio>

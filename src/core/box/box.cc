@@ -1,4 +1,4 @@
-#include "core/shell/box.h"
+#include "core/box/box.h"
 
 #include <sched.h>
 #include <sys/mman.h>
