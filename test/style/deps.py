@@ -32,7 +32,8 @@ ALLOWED = {
     "core/allocator": {"core/conn", "core/common", "net", "proto"},
     "core/api": {"core/server", "core/conn", "core/common", "net", "proto"},
     "core/box": {"core/allocator", "core/conn", "core/common", "net", "proto"},
-    "core/shell": {"core/api", "core/box", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/front": {"core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/shell": {"core/api", "core/box", "core/front", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
 }
 
 

@@ -28,7 +28,7 @@
 #include "core/shell/readiness.h"
 #include "core/common/module_loader.h"
 #include "core/shell/tls_context.h"
-#include "core/shell/websocket_front.h"
+#include "core/front/websocket_front.h"
 #include "net/tls_record.h"
 
 struct hf_event_base_deleter {

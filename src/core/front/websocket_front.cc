@@ -1,4 +1,4 @@
-#include "core/shell/websocket_front.h"
+#include "core/front/websocket_front.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
