@@ -3,7 +3,9 @@
 // call with a key picks the id; a retry with the same key, from the same
 // API key to the same account, within delivery.dedup_window, gets the
 // same id, so the store answers it as the original. Held in memory by the
-// worker that holds the account, at most api.idempotency_keys of them
+// worker that holds the account (about 200 bytes and twice the key's
+// length each: the map's and the expiry order's copy), at most
+// api.idempotency_keys of them
 // (the oldest go first): a retry after a restart of that process, or of a
 // key evicted, is a new message.
 #pragma once

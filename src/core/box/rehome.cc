@@ -318,11 +318,6 @@ void close_all(mover *m)
 
 } // namespace
 
-bool hf_store_per_worker(const hf_config &cfg)
-{
-    return cfg.role != hf_role::allocator && (cfg.store_traits & HF_STORE_FOLDERS);
-}
-
 std::string hf_store_folder(const hf_config &cfg)
 {
     return cfg.store_folder;

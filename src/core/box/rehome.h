@@ -17,10 +17,6 @@
 // file, the one file there that is none of the store's.
 extern const char *const hf_store_lock_file;
 
-// True when each worker has a store folder of its own (the store module
-// says HF_STORE_FOLDERS, as LMDB does). Known once the config check ran.
-bool hf_store_per_worker(const hf_config &cfg);
-
 // The configured store folder (the module's `path` as the config check
 // resolved it: given, or its default).
 std::string hf_store_folder(const hf_config &cfg);

@@ -37,6 +37,11 @@ bool hf_store_is_shared(const hf_config &cfg)
     return cfg.store_traits & HF_STORE_SHARED;
 }
 
+bool hf_store_per_worker(const hf_config &cfg)
+{
+    return cfg.role != hf_role::allocator && (cfg.store_traits & HF_STORE_FOLDERS);
+}
+
 namespace
 {
 

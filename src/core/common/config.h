@@ -21,6 +21,10 @@ std::string hf_address_port(const std::string &address);
 // take any account's messages. Known once the config check ran.
 bool hf_store_is_shared(const hf_config &cfg);
 
+// True when each worker has a store folder of its own (the store module
+// says HF_STORE_FOLDERS, as LMDB does). Known once the config check ran.
+bool hf_store_per_worker(const hf_config &cfg);
+
 // Checks the keys of a module's group against its settings table and fills
 // the resolved values (defaults for keys not given).
 bool hf_config_apply_module_settings(hf_config *cfg, hf_module_settings *group, const hf_module_info *info,

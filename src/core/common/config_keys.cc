@@ -143,7 +143,7 @@ const hf_key_spec hf_key_specs[] = {
         "port on listen.api's host, or advertise's host when listen.api listens on every address)"),
     INT("api.idempotency_keys", "100000", 0, 100000000, api_idempotency_keys,
         "Idempotency-Keys of posted messages remembered (each for delivery.dedup_window, in memory, about 200 "
-        "bytes and the key's length); past it the oldest are forgotten; 0 refuses the header"),
+        "bytes and twice the key's length); past it the oldest are forgotten; 0 refuses the header"),
     DUR("api.timeout", "10s", 100, 300000, api_timeout_ms,
         "how long the API waits for a request's headers and body, and keeps an idle connection"),
     STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
