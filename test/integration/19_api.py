@@ -108,10 +108,7 @@ def test_a_retry_with_the_same_idempotency_key_is_stored_once():
 def servers_with_stores_of_their_own():
     """An allocator and two LMDB servers s1, s2 with APIs, each knowing the
     other from the allocator's REGISTER_ACK."""
-    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}).start()
-    nodes = [Relay("server", share=alloc, server_id="s%d" % i, api_keys=True,
-                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port], "store.module": "lmdb"}).start()
-             for i in (1, 2)]
+    alloc, nodes = harness.servers_sharing({"store.module": "lmdb"}, api_keys=True)
     for s in nodes:
         harness.wait_until(lambda: "the cluster's live servers: s1 s2" in s.log(), 10, s.server_id + " knows both")
     return alloc, nodes

@@ -474,12 +474,8 @@ def test_a_workers_change_that_cannot_move_a_device_serves_nothing_until_it_can(
     moved out though the record already says 2, and every acknowledged
     message is there. On 0b7a94f the failed start served, and the way back
     never looked at the stranded folder."""
-    device = free_block(2)
-    relay = Relay(**{"workers": 2, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device,
-                     "store.map_size": "1m", "store.preallocate": False})
-    relay.device_port = device
-    relay.start()
-    by_worker = {device: [], device + 1: []}
+    relay = workers_relay(**{"store.map_size": "1m", "store.preallocate": False})
+    by_worker = {relay.device_port + k: [] for k in range(WORKERS)}
     for i in range(200):
         account = "user%d" % i
         port = port_of(relay, account)

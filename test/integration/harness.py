@@ -605,12 +605,13 @@ class Relay:
             return "(no log)"
 
 
-def servers_sharing(store):
+def servers_sharing(store, api_keys=None):
     """An allocator and two servers s1, s2 registered with it, on one
-    shared store (dotted config keys); returns (alloc, [s1, s2])."""
+    shared store (dotted config keys; a store of their own, such as LMDB,
+    gives each its own); returns (alloc, [s1, s2])."""
     store = dict(store, **{"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"})
     alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
-    nodes = [Relay("server", share=alloc, server_id="s%d" % i,
+    nodes = [Relay("server", share=alloc, server_id="s%d" % i, api_keys=api_keys,
                    **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store).start() for i in (1, 2)]
     for s in nodes:
         wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
