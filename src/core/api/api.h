@@ -19,6 +19,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "core/api/idempotency.h"
 #include "core/conn/conn.h"
@@ -62,6 +63,8 @@ struct hf_api {
     };
     std::map<int, worker_link> worker_links;             // by worker: the connection calls go on
     std::unordered_set<struct hf_api_handed *> forwards; // calls handed on, not yet answered
+    std::vector<evhttp_connection *> spent_peer_conns;   // peers' connections answered, freed by the reaper
+    event *peer_conn_reaper = nullptr;                   // frees them on the next loop turn
     event_base *base = nullptr;
 };
 

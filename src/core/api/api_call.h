@@ -48,8 +48,10 @@ void hf_api_forward_to_peer(hf_api_call *call, const std::string &url);
 // The header a call handed on by another server carries (its server_id):
 // the server answers it itself, wherever it would hand it.
 extern const char *const hf_api_peer_header;
-// Closes the connections to the other workers; the calls still out on
-// them, answered by hf_api_close already, are freed.
+// Makes what hands calls on to peers needs on api->base (a server's API).
+bool hf_api_open_forwards(hf_api *api);
+// Closes the connections to the other workers and servers; the calls
+// still out on them, answered by hf_api_close already, are freed.
 void hf_api_close_forwards(hf_api *api);
 
 // A protocol error code as an HTTP status, for a rejected message or a

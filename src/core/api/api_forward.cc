@@ -11,6 +11,7 @@
 //   certificate checked against register.ca), with the caller's own key
 //   and a header that says it was handed on, so it goes no further.
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -32,6 +33,12 @@ struct hf_api_handed {
     evhttp_connection *peer_conn = nullptr; // the peer's own connection, freed once answered
 };
 
+// Why the API frees a peer's connection itself, on the loop turn after
+// its answer, rather than with evhttp_connection_free_on_completion:
+// libevent 2.1 still uses the connection after the callback that answers
+// it, and does not free an auto-free connection whose connect was refused
+// (every call to a server that has just died would leak one).
+
 namespace
 {
 
@@ -48,15 +55,29 @@ void fail_handed(hf_api_handed *f, const char *what)
                 who + ", which holds account \"" + call->account + "\", " + what + "; try again", handed_retry_ms);
 }
 
+void free_spent_peer_conns(evutil_socket_t, short, void *arg)
+{
+    auto *api = static_cast<hf_api *>(arg);
+    for (evhttp_connection *conn : api->spent_peer_conns)
+        evhttp_connection_free(conn);
+    api->spent_peer_conns.clear();
+}
+
 void on_answer(evhttp_request *answer, void *arg)
 {
     auto *f = static_cast<hf_api_handed *>(arg);
-    f->call->api->forwards.erase(f);
+    hf_api *api = f->call->api;
+    api->forwards.erase(f);
+    if (f->peer_conn) {
+        api->spent_peer_conns.push_back(f->peer_conn);
+        const timeval now = {0, 0};
+        evtimer_add(api->peer_conn_reaper, &now);
+    }
     if (!answer || evhttp_request_get_response_code(answer) == 0)
         fail_handed(f, "did not answer");
     else
         hf_api_relay(f->call, evhttp_request_get_response_code(answer), answer);
-    delete f; // a peer's connection frees itself (evhttp_connection_free_on_completion)
+    delete f;
 }
 
 // Fails (what set) or frees (answered at close) a call handed on.
@@ -180,13 +201,11 @@ void hf_api_forward_to_peer(hf_api_call *call, const std::string &url)
     hf_api *api = call->api;
     auto *f = new hf_api_handed{call, -1, url, nullptr};
     std::string host;
-    evhttp_connection *conn = peer_connection(api, url, &host);
+    evhttp_connection *conn = api->peer_conn_reaper ? peer_connection(api, url, &host) : nullptr;
     if (!conn)
         return drop_handed(f, "cannot be reached: its URL or TLS will not do");
     f->peer_conn = conn;
-    if (hand_on(f, conn, host.c_str(), hf_api_peer_header, api->cfg->server_id.c_str()))
-        evhttp_connection_free_on_completion(conn);
-    else
+    if (!hand_on(f, conn, host.c_str(), hf_api_peer_header, api->cfg->server_id.c_str()))
         evhttp_connection_free(conn);
 }
 
@@ -203,4 +222,14 @@ void hf_api_close_forwards(hf_api *api)
         evhttp_connection_free(f->peer_conn);
         drop_handed(f, nullptr);
     }
+    free_spent_peer_conns(-1, 0, api);
+    if (api->peer_conn_reaper)
+        event_free(api->peer_conn_reaper);
+    api->peer_conn_reaper = nullptr;
+}
+
+bool hf_api_open_forwards(hf_api *api)
+{
+    api->peer_conn_reaper = evtimer_new(api->base, free_spent_peer_conns, api);
+    return api->peer_conn_reaper != nullptr;
 }

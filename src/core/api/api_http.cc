@@ -451,6 +451,10 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
         *err = "register.ca " + cfg.register_ca + ": cannot read it as a PEM CA bundle";
         return false;
     }
+    if (cfg.role == hf_role::server && !hf_api_open_forwards(api)) {
+        *err = "out of memory";
+        return false;
+    }
     hf_log(HF_LOG_INFO, "HTTP API on https://%s/v1/ (%zu keys)", cfg.listen_api.c_str(), cfg.api_keys.size());
     return true;
 }
