@@ -96,7 +96,8 @@ void finish_close(hf_conn *c)
     tell_closed(c);
     set_state(c, hf_conn_state::closed);
     c->out.clear();
-    hf_tls_stream_stop(c->tls);
+    if (c->tls)
+        hf_tls_stream_stop(c->tls);
     c->ws = nullptr;  // freed with the filters below
     c->tls = nullptr; // likewise
     bufferevent_free(c->bev);
@@ -118,6 +119,8 @@ void finish_close(hf_conn *c)
 // Bytes not yet handed to the kernel, in the WebSocket filter and under it.
 size_t unsent(const hf_conn *c)
 {
+    if (!c->tls) // attached (hf_conn_attach): its own buffer only
+        return evbuffer_get_length(bufferevent_get_output(c->bev));
     size_t n = hf_tls_stream_unsent(c->tls);
     if (c->ws)
         n += evbuffer_get_length(bufferevent_get_output(c->bev));
@@ -127,7 +130,8 @@ size_t unsent(const hf_conn *c)
 void start_linger(hf_conn *c)
 {
     set_state(c, hf_conn_state::lingering);
-    hf_tls_stream_shutdown(c->tls); // our close_notify; the peer's ends the linger
+    if (c->tls)
+        hf_tls_stream_shutdown(c->tls); // our close_notify; the peer's ends the linger
 }
 
 void flush(hf_conn *c)
@@ -274,7 +278,7 @@ void on_event(bufferevent *, short what, void *arg)
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (c->state == hf_conn_state::handshake)
             stats->tls_handshake_failures++;
-        bool alerted = *hf_tls_stream_error(c->tls) && (what & BEV_EVENT_ERROR);
+        bool alerted = c->tls && *hf_tls_stream_error(c->tls) && (what & BEV_EVENT_ERROR);
         if (alerted)
             hf_log(HF_LOG_DEBUG, "conn %llu %s: TLS: %s", (unsigned long long)c->id, c->peer,
                    hf_tls_stream_error(c->tls));
@@ -354,6 +358,26 @@ void flush_queued(evutil_socket_t, short, void *arg)
     }
 }
 
+// A new open connection over bev, listed in the pool and read.
+hf_conn *open_conn(hf_conn_pool *p, bufferevent *bev, const hf_conn_handler *handler, void *handler_ctx)
+{
+    auto *c = new hf_conn;
+    c->pool = p;
+    c->id = p->next_id++;
+    c->handler = handler;
+    c->handler_ctx = handler_ctx;
+    c->bev = bev;
+    c->next = p->list;
+    if (p->list)
+        p->list->prev = c;
+    p->list = c;
+    c->timer.reset(event_new(p->base, -1, 0, on_timer, c));
+    p->open++;
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    return c;
+}
+
 } // namespace
 
 void hf_conn_ref(hf_conn *c)
@@ -396,29 +420,25 @@ void hf_conn_accept(hf_conn_pool *p, evutil_socket_t fd, const sockaddr *addr, c
         hf_limit_release(&p->limits, address_key);
         return;
     }
-    auto *c = new hf_conn;
-    c->pool = p;
-    c->id = p->next_id++;
-    c->handler = handler;
-    c->handler_ctx = handler_ctx;
-    c->bev = bev;
+    hf_conn *c = open_conn(p, bev, handler, handler_ctx);
     c->tls = tls;
     c->address_key = std::move(address_key);
     c->over_limit = over_limit;
     if (over_limit != hf_limit::count)
         p->refusing++;
-    c->next = p->list;
-    if (p->list)
-        p->list->prev = c;
-    p->list = c;
     format_peer(addr, c->peer, sizeof c->peer);
-    c->timer.reset(event_new(p->base, -1, 0, on_timer, c));
-    p->open++;
     p->stats->connections_accepted++;
     hf_tls_stream_set_control_hook(tls, take_control_token, c);
-    bufferevent_setcb(bev, on_read, on_write, on_event, c);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
     set_state(c, hf_conn_state::handshake);
+}
+
+hf_conn *hf_conn_attach(hf_conn_pool *p, bufferevent *bev, const char *peer, const hf_conn_handler *handler,
+                        void *handler_ctx)
+{
+    hf_conn *c = open_conn(p, bev, handler, handler_ctx);
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    enter_hello(c);
+    return c;
 }
 
 void hf_conn_send(hf_conn *c, const hf_msg *m)

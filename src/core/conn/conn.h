@@ -105,6 +105,13 @@ void hf_conn_pool_init(hf_conn_pool *pool);
 void hf_conn_accept(hf_conn_pool *pool, evutil_socket_t fd, const sockaddr *addr, const hf_conn_handler *handler,
                     void *handler_ctx);
 
+// A connection over bev, a byte stream with no TLS of its own, waiting
+// for HELLO: how the message path's unit tests put a device on the
+// server part without a socket (bev is one end of a bufferevent pair whose
+// other end records what the server sends). peer names it in the log.
+hf_conn *hf_conn_attach(hf_conn_pool *pool, bufferevent *bev, const char *peer, const hf_conn_handler *handler,
+                        void *handler_ctx);
+
 // Encodes and queues one frame. Frames to a closing connection are still
 // written (an ERROR before the close); once lingering, they are dropped.
 // The frames of one reactor pass go out in one write, so they share TLS

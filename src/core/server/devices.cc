@@ -141,7 +141,7 @@ void on_hello(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
         return;
     }
-    if (int home = srv->home_worker ? srv->home_worker(claims.account) : -1;
+    if (int home = srv->home_worker ? srv->home_worker(srv->shell, claims.account) : -1;
         home >= 0 && home != srv->cfg->worker_index) {
         srv->stats->hello_refused++;
         hf_conn_fail(c, HF_ERR_WRONG_SERVER,

@@ -3,13 +3,13 @@
 // shell fills it in at start; the server part's units reach each other's
 // state only through it.
 #pragma once
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/common/config.h"
 #include "core/common/log.h"
 #include "core/common/module_handle.h"
+#include "core/common/module_loader.h"
 #include "core/common/stats.h"
 #include "core/conn/conn.h"
 #include "core/server/enqueue_arg.h"
@@ -33,6 +33,8 @@ struct hf_server {
     hf_conn_pool *conns = nullptr;
     hf_store store;
     hf_heartbeat heartbeat;
+    hf_host_api host{}; // what the store and the policy were opened with (server_modules.h)
+    hf_loaded_module_ptr store_module, heartbeat_module;
     hf_online online;
     hf_presence presence;
     hf_router *router = nullptr;  // see router.h
@@ -44,10 +46,15 @@ struct hf_server {
     // The live servers, this one among them, as the allocators last
     // listed them (REGISTER_ACK's peers); empty until one answered.
     std::vector<hf_peer> peers;
+
+    // What the server part asks of the shell, with the shell's pointer.
+    void *shell = nullptr;
+    // A module cannot go on (hf_host_api.fatal): the shell stops.
+    void (*fatal)(void *shell, const char *module, const char *why) = nullptr;
     // A worker of a box whose workers keep stores of their own: the worker
-    // an account is held by (set by the shell; empty: any server will do).
-    // A HELLO anywhere else would split the account over two stores.
-    std::function<int(const std::string &account)> home_worker;
+    // an account is held by (null: any server will do). A HELLO anywhere
+    // else would split the account over two stores.
+    int (*home_worker)(void *shell, const std::string &account) = nullptr;
 };
 
 // A store call's completion that only logs a failure; what names the call

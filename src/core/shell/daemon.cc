@@ -10,7 +10,7 @@
 #include "core/allocator/rendezvous.h"
 #include "core/common/log.h"
 #include "core/server/devices.h"
-#include "core/server/presence.h"
+#include "core/server/server_modules.h"
 #include "core/server/router.h"
 #include "core/shell/metrics.h"
 #include "proto/clock.h"
@@ -18,37 +18,12 @@
 namespace
 {
 
-event_base *host_event_base(void *host)
-{
-    return static_cast<hf_daemon *>(host)->base.get();
-}
-
-uint64_t host_now_ms(void *)
-{
-    return hf_wall_ms();
-}
-
-void host_data_ready(void *host, const char *account, const char *device)
-{
-    hf_devices_data_ready(&static_cast<hf_daemon *>(host)->server, account, device);
-}
-
-void host_kick(void *host, const char *account, const char *device, int code)
-{
-    hf_devices_kick(&static_cast<hf_daemon *>(host)->server, account, device, code, hf_err_text(code));
-}
-
-void host_presence_changed(void *host, const char *account, const char *device, int online)
-{
-    hf_presence_changed(&static_cast<hf_daemon *>(host)->server, account, device, online != 0);
-}
-
 // EX_IOERR: the store's disk failed; systemd or the supervisor restarts it.
 const int fatal_exit_status = 74;
 
-void host_fatal(void *host, const char *module, const char *why)
+void on_module_fatal(void *shell, const char *module, const char *why)
 {
-    auto *d = static_cast<hf_daemon *>(host);
+    auto *d = static_cast<hf_daemon *>(shell);
     hf_log(HF_LOG_ERROR, "%s: %s; stopping with exit status %d", module, why, fatal_exit_status);
     if (d->exit_status != 0)
         return;
@@ -58,10 +33,9 @@ void host_fatal(void *host, const char *module, const char *why)
     event_base_loopexit(d->base.get(), &flush);
 }
 
-int host_enqueue_applied(void *, void *enqueue_arg, uint64_t seq)
+int home_worker(void *shell, const std::string &account)
 {
-    auto *arg = static_cast<hf_enqueue_arg *>(enqueue_arg);
-    return arg->applied(arg, seq) ? 1 : 0;
+    return hf_allocation_worker(static_cast<hf_daemon *>(shell)->cfg, account);
 }
 
 void accept_device(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
@@ -340,6 +314,8 @@ void wire_parts(hf_daemon *d)
     d->server.cfg = &d->cfg;
     d->server.stats = &d->stats;
     d->server.conns = &conns;
+    d->server.shell = d;
+    d->server.fatal = on_module_fatal;
     d->allocator.cfg = &d->cfg;
     d->allocator.stats = &d->stats;
     d->websocket_front.cfg = &d->cfg;
@@ -375,16 +351,6 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
         *err = "cannot create the event loop";
         return false;
     }
-    d->host.abi_version = HF_MODULE_ABI_VERSION;
-    d->host.host = d;
-    d->host.log = hf_module_log;
-    d->host.event_base = host_event_base;
-    d->host.now_ms = host_now_ms;
-    d->host.data_ready = host_data_ready;
-    d->host.kick = host_kick;
-    d->host.presence_changed = host_presence_changed;
-    d->host.enqueue_applied = host_enqueue_applied;
-    d->host.fatal = host_fatal;
     wire_parts(d);
 
     d->tls = hf_tls_server_ctx(d->cfg, err);
@@ -434,7 +400,7 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     if (d->cfg.role == hf_role::server && !hf_store_is_shared(d->cfg))
         d->api.cluster_home = api_cluster_home;
     if (d->cfg.worker_index >= 0 && !d->cfg.worker_store_shared)
-        d->server.home_worker = [d](const std::string &account) { return hf_allocation_worker(d->cfg, account); };
+        d->server.home_worker = home_worker;
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
         return false;
 
@@ -454,27 +420,8 @@ namespace
 // The connection-server half: modules, the device listener, expiry.
 bool start_server(hf_daemon *d, std::string *err)
 {
-    hf_server &srv = d->server;
-    if (!hf_module_configure(&d->cfg, &d->host, &d->cfg.store, "store_", HF_MODULE_STORE, &d->cfg.store_values,
-                             &d->store_module, &srv.store.ops, err) ||
-        !hf_module_configure(&d->cfg, &d->host, &d->cfg.heartbeat, "hb_", HF_MODULE_HEARTBEAT, &d->cfg.heartbeat_values,
-                             &d->heartbeat_module, &srv.heartbeat.ops, err))
+    if (!hf_server_open(&d->server, &d->cfg, err))
         return false;
-    hf_store_params params = hf_store_params_of(d->cfg);
-    char module_err[256] = "";
-    if (srv.store.ops->open(&d->host, &params, d->cfg.store_values.data(), &srv.store.instance, module_err,
-                            sizeof module_err) != 0) {
-        *err = "store \"" + d->cfg.store.module + "\" failed to open: " + module_err;
-        return false;
-    }
-    if (srv.heartbeat.ops->open(&d->host, d->cfg.heartbeat_values.data(), &srv.heartbeat.instance, module_err,
-                                sizeof module_err) != 0) {
-        *err = "heartbeat \"" + d->cfg.heartbeat.module + "\" failed to open: " + module_err;
-        return false;
-    }
-
-    srv.router = hf_router_new(&srv);
-
     d->device_listener = listen_on(d, d->cfg.listen_device, accept_device, err);
     if (!d->device_listener)
         return false;
@@ -528,17 +475,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->websocket_listener.reset();
     d->metrics.http.reset();
     hf_registration_stop(&d->registrations);
-    hf_store &store = d->server.store;
-    if (store.instance)
-        store.ops->close(store.instance); // may complete enqueues: the router is still there
-    hf_router_free(d->server.router);
-    d->server.router = nullptr;
-    hf_heartbeat &heartbeat = d->server.heartbeat;
-    if (heartbeat.instance)
-        heartbeat.ops->close(heartbeat.instance);
-    store.instance = heartbeat.instance = nullptr;
-    d->store_module.reset();
-    d->heartbeat_module.reset();
+    hf_server_close(&d->server);
     d->conns.flush_event.reset();
     d->tls.reset();
     d->base.reset();

@@ -47,7 +47,6 @@ struct hf_daemon {
     hf_config cfg;
     hf_stats stats;
     hf_timeouts timeouts;
-    hf_host_api host{};
     hf_ssl_ctx_ptr tls;
     std::unique_ptr<hf_tls_aead, hf_tls_aead_deleter> tls_aead; // the connections' shared cipher contexts
 
@@ -70,8 +69,6 @@ struct hf_daemon {
     hf_listener_ptr device_listener;
     hf_listener_ptr allocator_listener;
     hf_listener_ptr websocket_listener; // browsers, if listen.websocket is set
-    hf_loaded_module_ptr store_module;
-    hf_loaded_module_ptr heartbeat_module;
 
     hf_event_ptr expire_timer;
     hf_event_ptr presence_timer;
