@@ -10,8 +10,8 @@
 #include <event2/event.h>
 
 #include <cstdio>
-#include <fstream>
 
+#include "config_file.h"
 #include "core/common/log.h"
 #include "core/server/devices.h"
 #include "core/server/server_modules.h"
@@ -118,18 +118,6 @@ void record_frames(bufferevent *bev, void *arg)
     }
 }
 
-std::string write_config(const std::string &body)
-{
-    char dir[] = "/tmp/handoff-message-path-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    std::ofstream(std::string(dir) + "/token.secret") << "0123456789abcdef0123\n";
-    std::string path = std::string(dir) + "/handoffd.conf";
-    std::ofstream(path) << "tls = { certificate = \"c.pem\"; key = \"k.pem\"; };\n"
-                           "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
-                        << body;
-    return path;
-}
-
 } // namespace
 
 bench *bench_start(const std::string &config_text)
@@ -139,7 +127,7 @@ bench *bench_start(const std::string &config_text)
     hf_log_set_level(HF_LOG_ERROR);
     std::string err;
     std::string text = config_text.find("store = {") == std::string::npos ? "store = { module = \"memory\"; };\n" : "";
-    if (!hf_config_load(write_config(text + config_text).c_str(), &b->cfg, &err))
+    if (!hf_config_load(hf_test_config_file(text + config_text).c_str(), &b->cfg, &err))
         fail_msg("config: %s", err.c_str());
     b->base = event_base_new();
     b->timeouts.base = b->base;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "config_file.h"
 #include "core/common/config.h"
 #include "proto/units.h"
 
@@ -39,19 +40,6 @@ std::string srcdir(void)
 {
     const char *dir = getenv("HF_SRCDIR");
     return dir ? dir : ".";
-}
-
-// A config in a fresh folder, with a token secret beside it.
-std::string write_config(const std::string &body)
-{
-    char dir[] = "/tmp/handoff-config-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    std::ofstream(std::string(dir) + "/token.secret") << "0123456789abcdef0123\n";
-    std::string path = std::string(dir) + "/handoffd.conf";
-    std::ofstream(path) << "tls = { certificate = \"c.pem\"; key = \"k.pem\"; };\n"
-                           "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
-                        << body;
-    return path;
 }
 
 void units(void **)
@@ -85,7 +73,7 @@ void units(void **)
 
 void defaults_and_values(void **)
 {
-    std::string path = write_config("delivery = { window = 9; ack_wait = \"250ms\"; };\n");
+    std::string path = hf_test_config_file("delivery = { window = 9; ack_wait = \"250ms\"; };\n");
     hf_config cfg;
     std::string err;
     assert_true(hf_config_load(path.c_str(), &cfg, &err));
@@ -106,16 +94,16 @@ void errors_name_file_and_line(void **)
 {
     hf_config cfg;
     std::string err;
-    std::string path = write_config("delivery = {\n  window = 0;\n};\n");
+    std::string path = hf_test_config_file("delivery = {\n  window = 0;\n};\n");
     assert_false(hf_config_load(path.c_str(), &cfg, &err));
     assert_string_equal(err.c_str(), (path + ":4: delivery.window: value 0 out of range [1, 65535]").c_str());
-    path = write_config("limitz = { max_frame = \"1m\"; };\n");
+    path = hf_test_config_file("limitz = { max_frame = \"1m\"; };\n");
     assert_false(hf_config_load(path.c_str(), &cfg, &err));
     assert_string_equal(err.c_str(), (path + ":3: unknown key \"limitz.max_frame\" (see handoffd.conf(5))").c_str());
-    path = write_config("role = \"allocator2\";\n");
+    path = hf_test_config_file("role = \"allocator2\";\n");
     assert_false(hf_config_load(path.c_str(), &cfg, &err));
     assert_non_null(strstr(err.c_str(), ":3: role: \"allocator2\" is not one of standalone|server"));
-    path = write_config("log = { level = \"info\" \n");
+    path = hf_test_config_file("log = { level = \"info\" \n");
     assert_false(hf_config_load(path.c_str(), &cfg, &err));
     assert_non_null(strstr(err.c_str(), path.c_str()));
 }
@@ -127,7 +115,7 @@ void module_settings(void **)
         {"name", HF_SETTING_STRING, "dflt", 0, 0, "x"},
     };
     hf_module_info info{HF_MODULE_ABI_VERSION, HF_MODULE_HEARTBEAT, "t", "", specs, 2, nullptr};
-    std::string path = write_config("heartbeat = { module = \"t\"; interval = \"45s\"; };\n");
+    std::string path = hf_test_config_file("heartbeat = { module = \"t\"; interval = \"45s\"; };\n");
     hf_config cfg;
     std::string err;
     assert_true(hf_config_load(path.c_str(), &cfg, &err));
@@ -135,7 +123,7 @@ void module_settings(void **)
     assert_true(hf_config_apply_module_settings(&cfg, &cfg.heartbeat, &info, &values, &err));
     assert_int_equal(values[0].number, 45000);
     assert_string_equal(values[1].string, "dflt");
-    path = write_config("heartbeat = { module = \"t\"; interval = \"2m\"; };\n");
+    path = hf_test_config_file("heartbeat = { module = \"t\"; interval = \"2m\"; };\n");
     assert_true(hf_config_load(path.c_str(), &cfg, &err));
     assert_false(hf_config_apply_module_settings(&cfg, &cfg.heartbeat, &info, &values, &err));
     assert_non_null(strstr(err.c_str(), ":3: heartbeat.interval: value 2m out of range"));
@@ -145,10 +133,10 @@ void reload_takes_limits_not_quotas(void **)
 {
     hf_config running, fresh;
     std::string err;
-    assert_true(hf_config_load(write_config("").c_str(), &running, &err));
-    assert_true(hf_config_load(write_config("limits = { send_rate = 7; queue_max_messages = 5; };\n"
-                                            "delivery = { window = 3; ack_wait = \"1s\"; };\n"
-                                            "log = { level = \"debug\"; };\n")
+    assert_true(hf_config_load(hf_test_config_file("").c_str(), &running, &err));
+    assert_true(hf_config_load(hf_test_config_file("limits = { send_rate = 7; queue_max_messages = 5; };\n"
+                                                   "delivery = { window = 3; ack_wait = \"1s\"; };\n"
+                                                   "log = { level = \"debug\"; };\n")
                                    .c_str(),
                                &fresh, &err));
     hf_config_apply_reload(fresh, &running);
