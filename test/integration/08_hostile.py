@@ -103,6 +103,28 @@ def test_thousand_malformed_frames_each_get_error_and_close():
     wait_fds(relay, baseline, "malformed")
 
 
+def test_a_frame_before_hello_is_held_to_hello_max_frame():
+    """Before HELLO a peer is not known: a frame header that announces
+    more than limits.hello_max_frame (4 KiB) is refused at once, without
+    waiting for (and holding) its body. On 8f1a768 the server took up to
+    max_frame (256 KiB) from anyone and waited for it: this connection
+    heard nothing until the hello timeout."""
+    relay = Relay(**{"limits.hello_timeout": "30s"}).start()
+    conn = relay.conn()
+    conn.send_raw(bytes([hfwire.HELLO, 0]) + varint(100 * 1024) + b"\x01" * 5000)
+    err = conn.expect(hfwire.ERROR, timeout=5)
+    assert err["code"] == hfwire.ERR["frame_too_large"], err
+    assert "limits.hello_max_frame" in err["text"] and "4096" in err["text"], err
+    conn.expect_closed()
+    conn.close()
+    # After HELLO, max_frame holds: a 100 KiB payload is taken.
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"p" * (100 * 1024))])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    pc.close()
+
+
 def test_accounts_are_isolated():
     relay = Relay().start()
     x_phone = relay.conn()

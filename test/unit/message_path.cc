@@ -135,7 +135,6 @@ bench *bench_start(const std::string &config_text)
     b->conns.timeouts = &b->timeouts;
     b->conns.cfg = &b->cfg;
     b->conns.stats = &b->stats;
-    b->conns.decode.max_body = size_t(b->cfg.max_frame);
     hf_conn_pool_init(&b->conns);
     b->srv.cfg = &b->cfg;
     b->srv.stats = &b->stats;

@@ -214,6 +214,30 @@ void a_full_queue_refuses_the_copy(void **)
     bench_stop(b);
 }
 
+void a_connection_may_leave_only_so_many_sends_unanswered(void **)
+{
+    // Each SEND waiting for its SEND_ACK holds its payload: past
+    // limits.max_unanswered_sends the next is refused until some are
+    // answered. On 8f1a768 a device could leave any number waiting.
+    bench *b = bench_start("limits = { max_unanswered_sends = 2; };\n"
+                           "delivery = { ack_batch = \"0ms\"; ack_wait = \"5s\"; };\n");
+    test_device *pc = device_online(b, "alice", "pc");
+    test_device *phone = device_online(b, "alice", "phone"); // online and silent
+    device_send_to(pc, "phone", 1, "a");
+    device_send_to(pc, "phone", 2, "b");
+    device_send_to(pc, "phone", 3, "c");
+    const hf_msg *ack = device_take(pc, HF_MSG_SEND_ACK);
+    assert_send_ack(ack, 3, HF_SEND_REJECTED, HF_ERR_RATE_LIMITED, 0, 0, 0);
+    assert_int_equal(ack->retry_ms, 5000);
+    assert_true(ack->text.find("limits.max_unanswered_sends") != std::string_view::npos);
+    acknowledge(phone); // 1
+    assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 1, HF_SEND_DELIVERED, HF_OK, 1, 0, 0);
+    device_send_to(pc, "phone", 3, "c");
+    assert_int_equal(device_pending(pc), 0); // taken: it waits for the phone
+    assert_int_equal(b->conns.limits.hits[int(hf_limit::unanswered_sends)], 1);
+    bench_stop(b);
+}
+
 void unknown_devices_are_refused_when_configured(void **)
 {
     bench *b = bench_start("delivery = { ack_batch = \"0ms\"; unknown_devices = \"reject\"; };\n");
@@ -326,6 +350,7 @@ int main(void)
         cmocka_unit_test(no_other_device_is_no_target),
         cmocka_unit_test(refused_sends_say_why),
         cmocka_unit_test(a_sender_past_its_rate_is_told_when_to_resend),
+        cmocka_unit_test(a_connection_may_leave_only_so_many_sends_unanswered),
         cmocka_unit_test(unknown_devices_are_refused_when_configured),
         cmocka_unit_test(a_full_queue_refuses_the_copy),
         cmocka_unit_test(a_store_that_is_full_or_away_says_when_to_retry),

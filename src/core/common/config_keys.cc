@@ -66,6 +66,9 @@ const hf_key_spec hf_key_specs[] = {
      "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens (required)"},
     DUR("tokens.clock_skew", "60s", 0, 3600000, token_clock_skew_ms, "how far past expiry a token is still accepted"),
     SIZE("limits.max_frame", "256k", 1024, 16 << 20, max_frame, "largest frame body accepted or sent"),
+    SIZE("limits.hello_max_frame", "4k", 2048, 16 << 20, hello_max_frame,
+         "largest frame body accepted before HELLO (or ALLOC_REQ, REGISTER), at most limits.max_frame: a peer not "
+         "yet known cannot make the server hold limits.max_frame for it"),
     INT("limits.max_fields", "64", 8, 4096, max_fields, "most fields in one frame"),
     DUR("limits.handshake_timeout", "10s", 100, 300000, handshake_timeout_ms, "time allowed for the TLS handshake"),
     DUR("limits.hello_timeout", "10s", 100, 300000, hello_timeout_ms,
@@ -79,6 +82,9 @@ const hf_key_spec hf_key_specs[] = {
         "most open connections in all; more are told too_many_connections (see limits.refusals)"),
     INT("limits.max_connections_per_address", "1000", 1, 10000000, max_connections_per_address,
         "most open connections from one source address; more are told too_many_connections"),
+    INT("limits.ipv6_prefix", "64", 1, 128, ipv6_prefix,
+        "an IPv6 source counts as its first this many bits for limits.max_connections_per_address (a /64 is "
+        "commonly one subscriber's); IPv4, also mapped into IPv6, counts as its address"),
     INT("limits.refusals", "100", 0, 100000, refusals,
         "connections past a connection limit kept at one time to be told so (the TLS handshake and WebSocket "
         "upgrade, then ERROR too_many_connections with retry_ms); more are closed at once"),
@@ -88,6 +94,9 @@ const hf_key_spec hf_key_specs[] = {
     INT("limits.send_rate", "500", 1, 10000000, send_rate,
         "SENDs a second one device may make on average; beyond the burst: rejected rate_limited"),
     INT("limits.send_burst", "1000", 1, 10000000, send_burst, "SENDs one device may make at once"),
+    INT("limits.max_unanswered_sends", "1024", 1, 1000000, max_unanswered_sends,
+        "SENDs one connection may have waiting for their SEND_ACK (each holds its payload); more are rejected "
+        "rate_limited with retry_ms"),
     INT("limits.max_devices_per_account", "100", 1, 1000000, max_devices_per_account,
         "most devices of one account online at once on this server"),
     DUR("log.limit_interval", "10s", 0, 3600000, limit_log_interval_ms,

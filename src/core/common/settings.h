@@ -75,6 +75,9 @@ struct hf_config {
     int64_t token_clock_skew_ms = 0;
 
     int64_t max_frame = 0;
+    int64_t max_unanswered_sends = 0;
+    int64_t ipv6_prefix = 0;
+    int64_t hello_max_frame = 0;
     int64_t max_fields = 0;
     int64_t handshake_timeout_ms = 0;
     int64_t hello_timeout_ms = 0;

@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/common/log.h"
@@ -188,9 +189,13 @@ void read_frames(hf_conn *c)
         hf_msg m;
         size_t frame_len = 0;
         std::string why;
-        int rc = hf_frame_next(in, &p->decode, &m, &frame_len, &why);
+        // A peer not yet known cannot make the server hold max_frame.
+        bool before_hello = c->state == hf_conn_state::hello;
+        int rc = hf_frame_next(in, before_hello ? &p->hello_decode : &p->decode, &m, &frame_len, &why);
         if (rc == HF_ERR_NEED_MORE)
             return;
+        if (rc == HF_ERR_FRAME_TOO_LARGE && before_hello)
+            why += " before HELLO (limits.hello_max_frame)";
         if (rc != HF_OK) {
             p->stats->protocol_errors++;
             hf_conn_fail(c, rc, why);
@@ -394,9 +399,18 @@ void hf_conn_unref(hf_conn *c)
     delete c;
 }
 
+void hf_conn_pool_apply_limits(hf_conn_pool *p)
+{
+    p->decode.max_body = size_t(p->cfg->max_frame);
+    p->decode.max_fields = size_t(p->cfg->max_fields);
+    p->hello_decode = p->decode;
+    p->hello_decode.max_body = std::min(p->decode.max_body, size_t(p->cfg->hello_max_frame));
+}
+
 void hf_conn_pool_init(hf_conn_pool *p)
 {
     p->limits.cfg = p->cfg;
+    hf_conn_pool_apply_limits(p);
     p->flush_event.reset(event_new(p->base, -1, 0, flush_queued, p));
 }
 

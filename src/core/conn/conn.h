@@ -57,7 +57,8 @@ struct hf_conn_pool {
     const hf_config *cfg = nullptr;
     hf_stats *stats = nullptr;
     hf_limits limits;
-    hf_decode_limits decode;
+    hf_decode_limits decode;         // limits.max_frame, limits.max_fields
+    hf_decode_limits hello_decode;   // the same before HELLO, within limits.hello_max_frame
     SSL_CTX *tls = nullptr;          // for new connections (replaced on reload)
     hf_tls_aead *tls_aead = nullptr; // the cipher contexts every connection shares
     bool going_away = false;         // draining: WebSocket closes say 1001
@@ -97,8 +98,12 @@ struct hf_conn {
     bool out_queued = false;        // in pool->flush_queue
 };
 
-// Sets up the pool's flush event; pool->base must be set.
+// Sets up the pool's flush event and frame limits; pool->base and
+// pool->cfg must be set.
 void hf_conn_pool_init(hf_conn_pool *pool);
+
+// Takes the frame limits from pool->cfg again (a reload).
+void hf_conn_pool_apply_limits(hf_conn_pool *pool);
 
 // Takes ownership of an accepted socket and starts the TLS handshake; the
 // connection is of the handler's kind.

@@ -11,7 +11,15 @@
 
 #include "core/common/config.h"
 
-enum class hf_limit { connections, connections_per_address, frame_rate, send_rate, devices_per_account, count };
+enum class hf_limit {
+    connections,
+    connections_per_address,
+    frame_rate,
+    send_rate,
+    devices_per_account,
+    unanswered_sends,
+    count
+};
 
 struct hf_limits {
     const hf_config *cfg = nullptr;

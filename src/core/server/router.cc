@@ -19,6 +19,7 @@
 struct hf_pending_send {
     hf_router *r;
     hf_conn *sender = nullptr;             // a device's (ref held until freed), or null for an API call
+    hf_session *sender_session = nullptr;  // the sender's session, alive as long as its connection
     hf_send_answer_fn answer_fn = nullptr; // an API call's (when sender is null)
     void *answer_arg = nullptr;
     uint64_t msg_id;
@@ -80,12 +81,15 @@ void answer(hf_pending_send *p);
 void unref(hf_pending_send *p)
 {
     if (--p->refs == 0) {
-        // Shutdown let go of it unanswered: an API caller still hears.
+        // Shutdown let go of it unanswered: an API caller still hears,
+        // and a device's count of unanswered SENDs drops.
         if (!p->answered && p->answer_fn) {
             p->rejected++;
             p->reject_code = HF_ERR_SHUTTING_DOWN;
             answer(p);
         }
+        if (!p->answered && p->sender_session)
+            p->sender_session->unanswered_sends--;
         if (p->sender)
             hf_conn_unref(p->sender);
         delete p;
@@ -125,6 +129,7 @@ void answer(hf_pending_send *p)
     const char *text = p->rejected ? hf_err_text(p->reject_code) : "";
     uint64_t retry_ms = store_retry_of(*p->r->srv->cfg, p->reject_code);
     if (p->sender) {
+        p->sender_session->unanswered_sends--;
         send_ack(p->sender, p->msg_id, status, p->reject_code, text, retry_ms, p);
         return;
     }
@@ -573,6 +578,14 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
         hf_limit_hit(&srv->conns->limits, hf_limit::send_rate, c->peer);
         code = HF_ERR_RATE_LIMITED;
         text = "sending faster than limits.send_rate; resend after retry_ms";
+    } else if (sender->unanswered_sends >= uint64_t(cfg.max_unanswered_sends)) {
+        // Each holds its payload until answered: a sender that never
+        // waits for SEND_ACKs cannot make the server hold more.
+        hf_limit_hit(&srv->conns->limits, hf_limit::unanswered_sends, c->peer);
+        code = HF_ERR_RATE_LIMITED;
+        text = "more than limits.max_unanswered_sends SENDs wait for their SEND_ACK on this connection; resend after "
+               "retry_ms";
+        retry_ms = std::max<uint64_t>(uint64_t(cfg.ack_wait_ms), 1);
     } else if (sender->revocation_unchecked) {
         // Whether it is revoked is not known yet: nothing it sends is taken.
         code = HF_ERR_STORE_UNAVAILABLE;
@@ -581,6 +594,8 @@ void hf_router_send(hf_router *r, hf_session *sender, const hf_msg *m)
     } else if (target_device(sender, m->to, &device, &code, &text) && check_fields(cfg, &req, &code, &text)) {
         auto *p = new hf_pending_send;
         p->sender = c;
+        p->sender_session = sender;
+        sender->unanswered_sends++;
         hf_conn_ref(c);
         start_send(r, &req, device, p);
         return;

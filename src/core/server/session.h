@@ -50,6 +50,7 @@ struct hf_session {
     bool following = false;        // told of its account's presence changes (presence.h)
     bool presence_pending = false; // a PRESENCE_REQ being answered
     hf_token_bucket send_bucket;   // limits.send_rate
+    uint32_t unanswered_sends = 0; // its SENDs without a SEND_ACK yet (limits.max_unanswered_sends)
 
     uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
     uint64_t acked_upto = 0;        // highest seq the device acknowledged

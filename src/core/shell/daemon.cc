@@ -175,8 +175,7 @@ void reload(hf_daemon *d)
     d->conns.tls = d->tls.get();
     hf_config &cfg = d->cfg;
     hf_config_apply_reload(fresh, &cfg);
-    d->conns.decode.max_body = size_t(cfg.max_frame);
-    d->conns.decode.max_fields = size_t(cfg.max_fields);
+    hf_conn_pool_apply_limits(&d->conns);
     hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));
     hf_log(HF_LOG_INFO,
            "reloaded %s: certificate, token keys, limits and log level "
@@ -308,8 +307,6 @@ void wire_parts(hf_daemon *d)
     conns.timeouts = &d->timeouts;
     conns.cfg = &d->cfg;
     conns.stats = &d->stats;
-    conns.decode.max_body = size_t(d->cfg.max_frame);
-    conns.decode.max_fields = size_t(d->cfg.max_fields);
     hf_conn_pool_init(&conns);
     d->server.cfg = &d->cfg;
     d->server.stats = &d->stats;
