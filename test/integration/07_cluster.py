@@ -183,7 +183,7 @@ def test_wrong_cluster_key_is_refused():
     rogue = Relay("server", share=alloc, server_id="rogue",
                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port], "cluster.key_file": bad_key})
     rogue.start()
-    harness.wait_until(lambda: "REGISTER from" in alloc.log(), 5, "refusal logged")
+    harness.wait_until(lambda: "REGISTER of rogue from" in alloc.log(), 5, "refusal logged")
     assert "wrong key" in alloc.log()
     harness.wait_until(lambda: "auth_failed" in rogue.log(), 5, "rogue told why")
     assert "server rogue registered" not in alloc.log()
@@ -194,6 +194,53 @@ def test_wrong_cluster_key_is_refused():
     # A server the allocator accepted is ready.
     _, (good,) = cluster(servers=1)
     harness.wait_until(lambda: good.probe("/readyz")[0] == 200, 10, "a registered server to be ready")
+
+
+def test_each_server_registers_with_its_own_key_and_no_other_id():
+    """An allocator with cluster.servers takes each server only with its
+    own key: s2's key cannot register as s1 (before, one shared key
+    registered any server_id, which could then be every account's first
+    server and collect device tokens), an id it does not list is refused,
+    and so is a weight past cluster.max_weight. Each refusal is logged and
+    counted."""
+    import os
+    alloc = Relay("allocator", server_id="a1", **FAST)
+    keys = {}
+    for sid in ("s1", "s2"):
+        keys[sid] = os.path.join(alloc.dir, sid + ".key")
+        with open(keys[sid], "w") as f:
+            f.write("key of %s, %s\n" % (sid, os.urandom(8).hex()))
+    alloc.settings["cluster.servers"] = [(sid, path) for sid, path in keys.items()]
+    alloc.settings["cluster.max_weight"] = 500
+    alloc.settings["cluster.key_file"] = None
+    alloc.write_config()
+    alloc.start()
+    at = ["127.0.0.1:%d" % alloc.alloc_port]
+
+    def server(sid, key, **settings):
+        return Relay("server", share=alloc, server_id=sid,
+                     **{"register.allocators": at, "cluster.key_file": key}, **settings).start()
+    impostor = server("s1", keys["s2"])  # a valid key, another server's id
+    harness.wait_until(lambda: "REGISTER of s1 from" in alloc.log(), 5, "the impostor refused")
+    assert "wrong key for this server" in alloc.log()
+    harness.wait_until(lambda: "auth_failed" in impostor.log(), 5, "the impostor told why")
+    stranger = server("s9", keys["s2"])
+    harness.wait_until(lambda: "not a server of cluster.servers" in alloc.log(), 5, "an unknown id refused")
+    heavy = server("s2", keys["s2"], **{"register.weight": 501})
+    harness.wait_until(lambda: "past cluster.max_weight 500" in alloc.log(), 5, "the weight refused")
+    assert "registered" not in alloc.log(), alloc.log()
+    for s in (impostor, stranger, heavy):
+        assert s.probe("/readyz")[0] == 503
+        s.stop()
+    page = alloc.probe("/metrics")[1]
+    assert harness.metric_value(page, "handoff_registrations_refused_total") >= 3, page
+    # The real ones, each with its own key, register and serve.
+    s1 = server("s1", keys["s1"])
+    s2 = server("s2", keys["s2"], **{"register.weight": 500})
+    for s in (s1, s2):
+        harness.wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, s.server_id)
+    code, out, err = alloc.cli(alloc.token("alice", "pc"), "send", "--to", "phone", "hi")
+    assert (code, out) == (0, "stored\n"), (code, out, err)
 
 
 if __name__ == "__main__":

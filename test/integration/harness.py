@@ -436,7 +436,10 @@ class Relay:
         for key, value in self.settings.items():
             if value is None:
                 continue  # left to the daemon's default
-            if isinstance(value, list):
+            if isinstance(value, list) and value and isinstance(value[0], tuple):
+                # A list of (id, secret_file): a keyring such as cluster.servers.
+                text = "( %s )" % ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in value)
+            elif isinstance(value, list):
                 text = "[ %s ]" % ", ".join('"%s"' % v for v in value)
             elif isinstance(value, str):
                 text = '"%s"' % value

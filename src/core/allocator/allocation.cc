@@ -164,6 +164,37 @@ std::string peer_lines(hf_allocator *a)
     return lines;
 }
 
+// A REGISTER refused: logged (with what to check) and counted, and the
+// server told why.
+void refuse_registration(hf_conn *c, const hf_msg *m, int code, const std::string &why, const char *check)
+{
+    hf_allocator *a = allocator_of(c);
+    a->stats->registrations_refused++;
+    hf_log(HF_LOG_WARNING, "allocator: REGISTER of %s from %s refused: %s; check %s", std::string(m->server_id).c_str(),
+           c->peer, why.c_str(), check);
+    hf_conn_fail(c, code, "registration refused: " + why);
+}
+
+// Whether the REGISTER's key is its server's: with cluster.servers, that
+// server's own key (so one server's key cannot register another); else
+// the cluster's one key.
+bool credential_holds(const hf_config &cfg, const hf_msg *m, std::string *why, const char **check)
+{
+    if (cfg.cluster_servers.empty()) {
+        *check = "cluster.key_file on both sides";
+        *why = "wrong key";
+        return key_matches(cfg.cluster_key, m->key);
+    }
+    *check = "cluster.servers here and the server's cluster.key_file";
+    for (const hf_token_key &known : cfg.cluster_servers)
+        if (known.id == m->server_id) {
+            *why = "wrong key for this server";
+            return key_matches(known.secret, m->key);
+        }
+    *why = "not a server of cluster.servers";
+    return false;
+}
+
 void on_register(hf_conn *c, const hf_msg *m)
 {
     hf_allocator *a = allocator_of(c);
@@ -172,15 +203,25 @@ void on_register(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE, "REGISTER sent to a daemon that is not in the allocator role");
         return;
     }
-    if (!key_matches(cfg.cluster_key, m->key)) {
-        hf_log(HF_LOG_WARNING, "allocator: REGISTER from %s refused: wrong key; check cluster.key_file on both sides",
-               c->peer);
-        hf_conn_fail(c, HF_ERR_AUTH_FAILED, "registration key refused");
-        return;
-    }
+    // The name first: it is logged.
     if (!hf_name_valid(m->server_id) || m->address_count < 1 || m->address_count > 2 || m->addresses[0].empty()) {
         hf_conn_fail(c, HF_ERR_BAD_FIELD,
                      "REGISTER needs a server_id name, its device address and at most a wss:// URL after it");
+        return;
+    }
+    std::string why;
+    const char *check = "";
+    if (!credential_holds(cfg, m, &why, &check)) {
+        refuse_registration(c, m, HF_ERR_AUTH_FAILED, why, check);
+        return;
+    }
+    // A weight is a share of every account: capped, so that no one
+    // server can claim nearly all of them.
+    if (hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > uint64_t(cfg.cluster_max_weight)) {
+        refuse_registration(c, m, HF_ERR_BAD_FIELD,
+                            "weight " + std::to_string(m->weight) + " is past cluster.max_weight " +
+                                std::to_string(cfg.cluster_max_weight),
+                            "the server's register.weight and cluster.max_weight here");
         return;
     }
     if (hf_msg_has(m, HF_TAG_API) && !api_url_valid(m->api)) {

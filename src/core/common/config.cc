@@ -272,13 +272,16 @@ bool parse_string_list(parse_ctx *ctx, const char *name, const config_setting_t 
     return true;
 }
 
-// tokens.keys (id, secret_file) and api.keys (the same and a scope): the
-// keys are read into cfg->token_keys or cfg->api_keys.
+// tokens.keys and cluster.servers (id, secret_file), and api.keys (the
+// same and a scope): the keys are read into cfg->token_keys,
+// cfg->cluster_servers or cfg->api_keys.
 bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting_t *list)
 {
     bool scoped = name == "api.keys";
-    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
-                              : "{ id = \"k1\"; secret_file = \"token.secret\"; }";
+    bool servers = name == "cluster.servers";
+    const char *form = scoped    ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
+                       : servers ? "{ id = \"s1\"; secret_file = \"s1.key\"; }"
+                                 : "{ id = \"k1\"; secret_file = \"token.secret\"; }";
     int line = config_setting_source_line(list);
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return fail(ctx, line, name + ": expected a list: ( " + form + " )");
@@ -307,6 +310,8 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
             return false;
         if (scoped)
             ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), strcmp(scope, "admin") == 0});
+        else if (servers)
+            ctx->cfg->cluster_servers.push_back(hf_token_key{id, std::move(secret)});
         else
             ctx->cfg->token_keys.push_back(hf_token_key{id, std::move(secret)});
     }
@@ -363,7 +368,7 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const hf_ke
         std::string path = setting_path(s);
         int line = config_setting_source_line(s);
         ctx->key_lines[path] = line;
-        if (path == "tokens.keys" || path == "api.keys") {
+        if (path == "tokens.keys" || path == "api.keys" || path == "cluster.servers") {
             if (!parse_keyring(ctx, path, s))
                 return false;
             seen->push_back(find_key(path));
@@ -435,10 +440,13 @@ bool check_whole(parse_ctx *ctx)
     if (hf_log_facility_from_name(cfg->log_facility.c_str()) < 0)
         return fail(ctx, line_of(ctx, "log.facility"),
                     "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
-    if (cfg->role != hf_role::standalone) {
+    // An allocator that lists its servers takes each one's own key.
+    bool shared_key = cfg->role == hf_role::server || (cfg->role == hf_role::allocator && cfg->cluster_servers.empty());
+    if (shared_key) {
         if (cfg->cluster_key_file.empty())
             return fail(ctx, line_of(ctx, "role"),
-                        "roles server and allocator need cluster.key_file: the key servers register with");
+                        "roles server and allocator need cluster.key_file: the key servers register with (an "
+                        "allocator may list cluster.servers, each with its own key, instead)");
         if (!read_secret_file(ctx, "cluster.key_file", resolve_path(ctx, cfg->cluster_key_file),
                               line_of(ctx, "cluster.key_file"), &cfg->cluster_key))
             return false;
@@ -584,9 +592,9 @@ namespace
 // The store's quotas are handed to it once, at open.
 bool reloadable(const hf_key_spec &spec)
 {
-    static const char *const extra[] = {"tokens.clock_skew", "delivery.default_ttl",
-                                        "delivery.ack_wait", "delivery.ack_batch",
-                                        "log.level",         "log.limit_interval"};
+    static const char *const extra[] = {
+        "tokens.clock_skew", "delivery.default_ttl", "delivery.ack_wait", "delivery.ack_batch",
+        "log.level",         "log.limit_interval",   "cluster.max_weight"};
     std::string name = spec.name;
     if (name.rfind("limits.", 0) == 0)
         return name.rfind("limits.queue_max_", 0) != 0;
@@ -602,6 +610,7 @@ void hf_config_apply_reload(const hf_config &fresh, hf_config *running)
 {
     running->token_keys = fresh.token_keys;
     running->api_keys = fresh.api_keys;
+    running->cluster_servers = fresh.cluster_servers;
     for (const hf_key_spec &spec : hf_key_table()) {
         if (!reloadable(spec))
             continue;

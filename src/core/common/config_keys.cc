@@ -122,7 +122,13 @@ const hf_key_spec hf_key_specs[] = {
     DUR("allocator.backoff_base", "1s", 10, 3600000, backoff_base_ms, "reconnect backoff base hinted to clients"),
     DUR("allocator.backoff_cap", "60s", 10, 3600000, backoff_cap_ms, "reconnect backoff cap hinted to clients"),
     STR("cluster.key_file", "", cluster_key_file,
-        "file holding the key servers present to allocators (required for roles server and allocator)"),
+        "file holding the key this server presents to allocators (required for role server); on an allocator "
+        "without cluster.servers, the one key every server presents"),
+    {"cluster.servers", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
+     "allocator: list of { id = \"s1\"; secret_file = \"s1.key\"; }, the servers it accepts, each with its own key "
+     "(the server's cluster.key_file); a REGISTER for another id, or with another server's key, is refused"},
+    INT("cluster.max_weight", "1000", 1, 1000000, cluster_max_weight,
+        "allocator: largest register.weight a server may claim; a REGISTER past it is refused"),
     {"register.allocators", hf_key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,
      "allocators a server registers with: [ \"host:port\", ... ] (required for role server)"},
     STR("register.ca", "", register_ca, "CA bundle that signed the allocators' certificates (default: the system's)"),

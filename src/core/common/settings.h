@@ -110,6 +110,11 @@ struct hf_config {
 
     std::string cluster_key_file;
     std::string cluster_key; // its contents: authenticates servers to allocators
+    // An allocator's servers, each with its own key (cluster.servers): a
+    // REGISTER must name one of them and carry its key. Empty: any server
+    // id with the one cluster key.
+    std::vector<hf_token_key> cluster_servers;
+    int64_t cluster_max_weight = 0;
     std::vector<std::string> register_allocators;
     std::string register_ca;
     int64_t register_weight = 0;

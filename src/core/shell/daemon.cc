@@ -178,7 +178,7 @@ void reload(hf_daemon *d)
     hf_conn_pool_apply_limits(&d->conns);
     hf_log_set_level(hf_log_level_from_name(cfg.log_level.c_str()));
     hf_log(HF_LOG_INFO,
-           "reloaded %s: certificate, token keys, limits and log level "
+           "reloaded %s: certificate, token keys, cluster servers, limits and log level "
            "(listeners, modules, window and queue quotas need a restart)",
            cfg.path.c_str());
 }

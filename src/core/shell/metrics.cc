@@ -173,6 +173,9 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
     }
     plain("allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.",
           [](const hf_metrics_sample &s) { return s.stats.alloc_answers; });
+    plain("registrations_refused_total", "counter",
+          "REGISTERs refused: a server not in cluster.servers, a wrong key, or a weight past cluster.max_weight.",
+          [](const hf_metrics_sample &s) { return s.stats.registrations_refused; });
     plain("registered_servers", "gauge", "Servers registered with this allocator.",
           [](const hf_metrics_sample &s) { return s.registered_servers; });
     plain("draining", "gauge", "1 while the daemon drains after SIGTERM.",
