@@ -131,6 +131,39 @@ def test_a_failed_fsync_stops_acknowledging_and_exits_and_the_restart_keeps_ever
     assert_kept([i for i, _ in sender.stored], drain_phone(relay))
 
 
+def test_a_stalled_fsync_is_store_unavailable_and_not_ready_until_it_ends():
+    """An fsync that hangs (faultfs makes each take 3 s more) past
+    store.sync_timeout: the message waiting for it is answered
+    store_unavailable within the timeout rather than when the disk comes
+    back, new ones too, and /readyz says why; once the sync ends, a resend
+    is stored and the phone gets each message once. On 9064fb0 the SEND_ACK
+    waited for the disk and /readyz said ready throughout."""
+    fs = FaultFS().start()
+    relay = relay_on(fs, **{"store.sync_timeout": "1s"}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"msg 1")])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    fs.command("fsync-delay 3000")
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 2), ("payload", b"msg 2")])
+    ack = pc.expect(hfwire.SEND_ACK, timeout=2.5)  # the stalled sync takes 6 s (data file and record)
+    assert ack["status"] == hfwire.REJECTED and ack["code"] == hfwire.ERR["store_unavailable"], ack
+    assert ack.get("retry_ms", 0) > 0, ack
+    status, body = relay.probe("/readyz")
+    assert status == 503 and "past store.sync_timeout" in body, (status, body)
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 3), ("payload", b"msg 3")])
+    ack = pc.expect(hfwire.SEND_ACK)
+    assert ack["status"] == hfwire.REJECTED and ack["code"] == hfwire.ERR["store_unavailable"], ack
+    fs.command("fsync-delay 0")
+    harness.wait_until(lambda: relay.probe("/readyz")[0] == 200, 15, "ready once the sync ended")
+    assert "the sync that stalled ended" in relay.log()
+    for i in (2, 3):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", i), ("payload", b"msg %d" % i)])
+        assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    pc.close()
+    assert drain_phone(relay) == [1, 2, 3]
+
+
 def send_until_refused(pc, first_id, count, size=3000):
     """Sends up to count messages to the phone, one at a time; returns the
     ids stored and the first SEND_ACK that was not stored (or None)."""

@@ -120,9 +120,9 @@ struct fixture {
         assert_int_equal(handoff_module_init(&api, &info), 0);
         ops = static_cast<const hf_store_ops *>(info.ops);
         // In the module's settings order: path, map_size, sync,
-        // sync_interval, tail_cache, reserve, preallocate.
+        // sync_interval, tail_cache, reserve, preallocate, sync_timeout.
         hf_setting_value values[] = {{0, dir},           {64 << 20, nullptr}, {0, "batch"}, {sync_interval_ms, nullptr},
-                                     {1 << 20, nullptr}, {25, nullptr},       {1, nullptr}};
+                                     {1 << 20, nullptr}, {25, nullptr},       {1, nullptr}, {10000, nullptr}};
         assert_int_equal(info.setting_count, sizeof values / sizeof values[0]);
         hf_store_params params{1000, 64 << 20, 3600000, "test", 1024};
         char err[256] = "";

@@ -1,6 +1,7 @@
 #include "modules/lmdb/lmdb_group.h"
 
 #include "modules/lmdb/lmdb_queue.h"
+#include "modules/lmdb/lmdb_watchdog.h"
 
 namespace hf_lmdb
 {
@@ -267,6 +268,7 @@ uint64_t commit_group(void *arg)
     writes.swap(s->group_writes);
     if (s->sync == sync_mode::batch) {
         s->unsynced.emplace_back(++s->commit_gen, std::move(writes));
+        watchdog_sync_began(s);
         return s->commit_gen;
     }
     run_callbacks(&writes);
@@ -290,6 +292,8 @@ void apply_queued(evutil_socket_t, short, void *arg)
     }
     std::vector<pending_write> batch;
     batch.swap(s->queued);
+    if (s->stalled)
+        refuse_enqueues(&batch); // nothing applied: a resend is new once the disk is back
     if (int rc = s->group_txn ? 0 : mdb_txn_begin(s->env, nullptr, 0, &s->group_txn); rc != 0) {
         s->host->log(s->host->host, HF_LOG_ERROR, "store_lmdb", "cannot begin a write: %s", mdb_strerror(rc));
         for (pending_write &w : batch)
@@ -340,6 +344,7 @@ int sync_env(void *arg)
 void answer_synced(void *arg, uint64_t synced_gen, uint64_t failed_gen)
 {
     auto *s = static_cast<lmdb_store *>(arg);
+    watchdog_sync_ended(s);
     if (failed_gen != 0) {
         fail_store(s, "a sync (fdatasync of data.mdb) failed");
         return;

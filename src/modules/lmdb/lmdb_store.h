@@ -124,6 +124,13 @@ struct lmdb_store {
     // records it once synced (lmdb_durable.h).
     uint64_t last_commit_txnid = 0;
     durable_record durable;
+    // sync = batch: when the sync under way began (0: none), how long one
+    // may run (store.sync_timeout), and whether one ran past it: the disk
+    // stalls (lmdb_watchdog.h).
+    uint64_t sync_began_ms = 0;
+    uint64_t sync_timeout_ms = 10000;
+    bool stalled = false;
+    event *watchdog = nullptr;
 };
 
 } // namespace hf_lmdb

@@ -38,6 +38,7 @@
 #include "modules/lmdb/lmdb_move.h"
 #include "modules/lmdb/lmdb_queue.h"
 #include "modules/lmdb/lmdb_group.h"
+#include "modules/lmdb/lmdb_watchdog.h"
 
 namespace
 {
@@ -52,6 +53,7 @@ enum setting_index {
     tail_cache_setting,
     reserve_setting,
     preallocate_setting,
+    sync_timeout_setting,
     setting_count
 };
 
@@ -74,6 +76,9 @@ const hf_setting_spec settings[setting_count] = {
     {"preallocate", HF_SETTING_BOOL, "true", 0, 1,
      "reserve map_size's blocks on disk at open (fallocate, the file's size unchanged), so that a filesystem "
      "that fills later cannot stop acknowledgements from committing"},
+    {"sync_timeout", HF_SETTING_DURATION, "10s", 100, 3600000,
+     "with sync = batch, how long one sync (fdatasync) may run before the disk counts as stalled: the messages "
+     "waiting for it and new ones are answered store_unavailable and /readyz says not ready, until it ends"},
 };
 
 // Stores written before dedup records kept a pair of entries per message
@@ -180,6 +185,7 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     std::string sync = values[sync_setting].string;
     s->sync = sync == "always" ? sync_mode::always : sync == "batch" ? sync_mode::batch : sync_mode::off;
     s->sync_interval_ms = uint64_t(values[sync_interval_setting].number);
+    s->sync_timeout_ms = uint64_t(values[sync_timeout_setting].number);
     s->tail.budget = size_t(values[tail_cache_setting].number);
     s->tail.per_device = tail_per_device;
     const char *path = values[path_setting].string;
@@ -254,8 +260,10 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     event_base *base = host->event_base(host->host);
     s->apply_event = event_new(base, -1, 0, apply_queued, s);
     std::string syncer_err;
-    if (s->sync == sync_mode::batch && !(s->syncer = hf_syncer_start(base, {commit_group, sync_env, answer_synced, s},
-                                                                     s->sync_interval_ms, &syncer_err))) {
+    if (s->sync == sync_mode::batch &&
+        (!watchdog_start(s, base) || !(s->syncer = hf_syncer_start(base, {commit_group, sync_env, answer_synced, s},
+                                                                   s->sync_interval_ms, &syncer_err)))) {
+        watchdog_stop(s);
         snprintf(err, err_len, "%s", syncer_err.c_str());
         event_free(s->apply_event);
         mdb_env_close(s->env);
@@ -277,6 +285,7 @@ void store_close(void *store)
     sync_all(s);
     if (s->read_txn)
         mdb_txn_abort(s->read_txn);
+    watchdog_stop(s);
     event_free(s->apply_event);
     if (!s->failed)
         mdb_env_sync(s->env, 1);
@@ -618,7 +627,7 @@ const hf_store_ops lmdb_ops = {
     store_each_device,
     store_move_device,
     store_check,
-    nullptr, // health: a failed disk stops the daemon (hf_host_api.fatal)
+    watchdog_health,
     HF_STORE_FOLDERS,
 };
 
