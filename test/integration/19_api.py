@@ -374,6 +374,55 @@ def test_bad_requests_get_json_errors_and_are_counted():
     assert relay.proc.poll() is None
 
 
+def test_the_http_listeners_cap_connections_and_request_heads():
+    """api.max_connections bounds what the API holds: idle connections up
+    to the cap are kept, one more fails its TLS handshake and is counted,
+    and a freed place is taken again. A request head past
+    limits.http_max_headers is refused at once by the API and by the
+    metrics listener. On 9064fb0 the API had no cap, and the metrics
+    listener read request heads of any size."""
+    import socket
+    import ssl
+    relay = Relay(api_keys=True, **{"api.max_connections": 2, "limits.http_max_headers": "4k"}).start()
+    tls = ssl.create_default_context(cafile=relay.ca)
+
+    def api_conn():
+        return tls.wrap_socket(socket.create_connection(("127.0.0.1", relay.api_port), timeout=5),
+                               server_hostname="127.0.0.1")
+
+    def answered():
+        """Whether a GET /v1/status on a new connection gets an HTTP answer
+        (False: its handshake failed)."""
+        try:
+            sock = api_conn()
+            sock.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+            reply = sock.recv(100)
+            sock.close()
+            return reply.startswith(b"HTTP/1.1")
+        except ssl.SSLError:
+            return False
+
+    held = [api_conn(), api_conn()]
+    time.sleep(0.2)  # both accepted and counted
+    assert not answered()
+    held.pop().close()
+    harness.wait_until(answered, 5, "a freed place taken again")
+    held.pop().close()
+    page = relay.probe("/metrics")[1]
+    assert harness.metric_value(page, 'handoff_limit_hits_total{limit="api.max_connections"}') >= 1, page
+    # A 64 KiB header: refused, not read, by either listener.
+    for sock in (socket.create_connection(("127.0.0.1", relay.metrics_port), timeout=5), api_conn()):
+        try:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n")
+            reply = sock.recv(100)
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            reply = b""
+        assert not reply.startswith(b"HTTP/1.1 200"), reply
+        sock.close()
+    assert relay.probe("/livez")[0] == 200
+    assert relay.api("GET", "/v1/status")[0] == 200
+
+
 def test_status_and_drain():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")

@@ -23,6 +23,7 @@
 
 #include "core/api/idempotency.h"
 #include "core/conn/conn.h"
+#include "core/conn/http_guard.h"
 #include "core/server/server.h"
 
 struct hf_api_call;
@@ -32,6 +33,8 @@ struct hf_api {
     hf_server *server = nullptr;
     hf_conn_pool *conns = nullptr; // its tls is the context for new connections (replaced on reload)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
+    hf_http_guard guard;                                      // api.max_connections
+    SSL_CTX *refusing_tls = nullptr;                          // owned: no certificate, for connections past it
     std::unordered_map<std::string, hf_token_bucket> buckets; // api.rate, by key id
     // Calls waiting for the store or the router; answered 503 at close.
     std::unordered_set<hf_api_call *> pending;

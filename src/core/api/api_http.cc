@@ -338,9 +338,8 @@ void configure(hf_api *api, evhttp *http, void (*on_call)(evhttp_request *, void
 {
     const hf_config &cfg = *api->cfg;
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_max_body_size(http, ev_ssize_t(cfg.api_max_body * body_read_factor));
-    evhttp_set_max_headers_size(http, 16 << 10);
-    evhttp_set_timeout(http, int((cfg.api_timeout_ms + 999) / 1000));
+    hf_http_guard_limits(http, size_t(cfg.http_max_headers), size_t(cfg.api_max_body * body_read_factor),
+                         int((cfg.api_timeout_ms + 999) / 1000));
     evhttp_set_gencb(http, on_call, api);
 }
 
@@ -349,6 +348,12 @@ bufferevent *make_tls(event_base *base, void *arg)
 {
     auto *api = static_cast<hf_api *>(arg);
     SSL *ssl = SSL_new(api->conns->tls);
+    // Past api.max_connections: a context with no certificate fails the
+    // handshake at once, and evhttp drops the connection.
+    if (ssl && !hf_http_guard_admit_tls(&api->guard, ssl)) {
+        SSL_free(ssl);
+        ssl = SSL_new(api->refusing_tls);
+    }
     if (!ssl)
         return nullptr;
     return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
@@ -441,6 +446,11 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
         return false;
     }
     api->base = base;
+    api->guard = {size_t(cfg.api_max_connections), 0, &api->conns->limits, hf_limit::api_connections};
+    if (!(api->refusing_tls = SSL_CTX_new(TLS_server_method()))) {
+        *err = "cannot make a TLS context: out of memory";
+        return false;
+    }
     evhttp_set_bevcb(api->http.get(), make_tls, api);
     configure(api, api->http.get(), on_request);
     seed_message_ids(api);
@@ -474,6 +484,8 @@ void hf_api_close(hf_api *api)
     api->worker_http.reset();
     SSL_CTX_free(api->peer_tls);
     api->peer_tls = nullptr;
+    SSL_CTX_free(api->refusing_tls);
+    api->refusing_tls = nullptr;
 }
 
 bool hf_api_start_worker(hf_api *api, event_base *base, int *port, std::string *err)

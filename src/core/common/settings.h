@@ -129,6 +129,8 @@ struct hf_config {
     std::vector<hf_api_key> api_keys;
     int64_t api_rate = 0, api_burst = 0;
     int64_t api_max_body = 0;
+    int64_t api_max_connections = 0;
+    int64_t http_max_headers = 0;
     int64_t api_timeout_ms = 0;
     int64_t api_idempotency_keys = 0;
     std::string api_advertise; // "" without listen.api

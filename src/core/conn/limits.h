@@ -18,6 +18,7 @@ enum class hf_limit {
     send_rate,
     devices_per_account,
     unanswered_sends,
+    api_connections,
     count
 };
 

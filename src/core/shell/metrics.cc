@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/conn/http_guard.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
 #include "proto/clock.h"
@@ -540,6 +541,15 @@ std::string hf_metrics_render(hf_metrics *d)
     return out;
 }
 
+namespace
+{
+
+// A scrape or probe is answered at once: a connection idle or slow for
+// this long is closed.
+const int scrape_timeout_s = 10;
+
+} // namespace
+
 bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
 {
     if (d->box) {
@@ -566,6 +576,8 @@ bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
     } else if (!bind_metrics(d, address, err)) {
         return false;
     }
+    // GET and HEAD only: no body is read.
+    hf_http_guard_limits(d->http.get(), size_t(d->cfg->http_max_headers), 0, scrape_timeout_s);
     evhttp_set_allowed_methods(d->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_cb(d->http.get(), "/metrics", on_metrics, d);
     evhttp_set_cb(d->http.get(), "/healthz", on_healthz, d);
