@@ -1,7 +1,9 @@
 """11: /metrics and /healthz: the counters move as messages flow."""
 
+import calendar
 import os
 import re
+import subprocess
 import time
 import urllib.request
 
@@ -64,7 +66,13 @@ def test_process_build_and_readiness_series_and_every_series_is_documented():
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
-    assert values['handoff_build_info{version="%s"}' % harness.handoffd_version()] == 1, [k for k in values if "build" in k]
+    assert values['handoff_build_info{version="%s",role="server"}' % harness.handoffd_version()] == 1, \
+        [k for k in values if "build" in k]
+    # The test certificate's notAfter, as openssl reads it.
+    out = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in",
+                          server.settings["tls.certificate"]], capture_output=True, text=True, check=True).stdout
+    not_after = calendar.timegm(time.strptime(out.strip().split("=", 1)[1], "%Y-%m-%d %H:%M:%SZ"))
+    assert values["handoff_tls_certificate_expiry_timestamp_seconds"] == not_after, (out, not_after)
     assert values["process_resident_memory_bytes"] > 1 << 20
     assert values["process_open_fds"] >= 4
     assert values["process_cpu_seconds_total"] > 0
@@ -78,6 +86,13 @@ def test_process_build_and_readiness_series_and_every_series_is_documented():
     served = set(re.findall(r"^# TYPE (\S+)", page + alloc_page, re.M))
     missing = sorted(name for name in served if name not in manual)
     assert not missing, "handoffd(8) does not name: %s" % missing
+    # Every series the shipped alert rules name is served (a box's worker
+    # series by a box only, and named in handoffd(8) as every served one).
+    with open(os.path.join(SRCDIR, "etc", "handoff-alerts.yml")) as f:
+        named = set(re.findall(r"\bhandoff_[a-z_]+", f.read()))
+    unserved = sorted(name for name in named
+                      if name not in served and not (name.startswith("handoff_worker_") and name in manual))
+    assert not unserved, "etc/handoff-alerts.yml names series handoffd does not serve: %s" % unserved
 
 
 def cluster_of_one():

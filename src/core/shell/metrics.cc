@@ -6,6 +6,10 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <jansson.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <ctime>
 
 #include <cinttypes>
 #include <cstddef>
@@ -372,14 +376,31 @@ void box_total(hf_metrics *d, const std::vector<hf_metrics_sample> &samples, hf_
 
 // The box's page: the sums under the names one process uses, each worker's
 // own under handoff_worker_*, and the workers' state.
+// When ctx's certificate expires (unix s), or 0 if it has none.
+int64_t certificate_expiry(SSL_CTX *ctx)
+{
+    X509 *cert = ctx ? SSL_CTX_get0_certificate(ctx) : nullptr;
+    tm when{};
+    if (!cert || ASN1_TIME_to_tm(X509_get0_notAfter(cert), &when) != 1)
+        return 0;
+    return int64_t(timegm(&when));
+}
+
 // What the standard process_* series and handoff_build_info say, for the
 // process or the box (total), and on an allocator which servers are
 // registered.
 void render_process(const hf_metrics *d, const hf_metrics_sample &total, std::string *out)
 {
-    header(out, "handoff_build_info", "gauge", "1, with the version of handoffd as a label.");
-    series(out, "handoff_build_info", std::string("version=\"") + PACKAGE_VERSION + "\"", 1);
+    static const char *role_names[] = {"standalone", "server", "allocator"};
+    header(out, "handoff_build_info", "gauge", "1, with the version of handoffd and its role as labels.");
+    series(out, "handoff_build_info",
+           std::string("version=\"") + PACKAGE_VERSION + "\",role=\"" + role_names[int(d->cfg->role)] + "\"", 1);
     char line[128];
+    if (int64_t not_after = certificate_expiry(d->conns->tls); not_after > 0) {
+        header(out, "handoff_tls_certificate_expiry_timestamp_seconds", "gauge",
+               "When the listeners' certificate (tls.certificate, as last loaded) expires, unix s.");
+        series(out, "handoff_tls_certificate_expiry_timestamp_seconds", "", uint64_t(not_after));
+    }
     header(out, "process_start_time_seconds", "gauge",
            "Start time of the process (the box: its first worker), unix s.");
     snprintf(line, sizeof line, "process_start_time_seconds %.3f\n", double(total.started_ms) / 1000);
