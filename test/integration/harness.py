@@ -485,7 +485,8 @@ class Relay:
     def repick_ports(self):
         for attr, key in (("alloc_port", "listen.allocator"), ("device_port", "listen.device"),
                           ("metrics_port", "metrics.listen"), ("api_port", "listen.api")):
-            if self.settings.get(key) == "127.0.0.1:%d" % getattr(self, attr):
+            port = getattr(self, attr)
+            if port is not None and self.settings.get(key) == "127.0.0.1:%d" % port:
                 setattr(self, attr, free_port())
                 self.settings[key] = "127.0.0.1:%d" % getattr(self, attr)
         if self.settings.get("listen.websocket", "").startswith("127.0.0.1:"):
