@@ -32,6 +32,12 @@ std::string hf_address_port(const std::string &address)
     return colon == std::string::npos ? "" : address.substr(colon + 1);
 }
 
+const char *hf_role_name(hf_role role)
+{
+    static const char *const names[] = {"standalone", "server", "allocator"};
+    return names[int(role)];
+}
+
 bool hf_store_is_shared(const hf_config &cfg)
 {
     return cfg.store_traits & HF_STORE_SHARED;
@@ -368,10 +374,12 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const hf_ke
         std::string path = setting_path(s);
         int line = config_setting_source_line(s);
         ctx->key_lines[path] = line;
-        if (path == "tokens.keys" || path == "api.keys" || path == "cluster.servers") {
+        // A list of keys, by the table's type: a keyring key that a name
+        // test left out would be taken and silently ignored.
+        if (const hf_key_spec *spec = find_key(path); spec && spec->type == hf_key_type::keyring) {
             if (!parse_keyring(ctx, path, s))
                 return false;
-            seen->push_back(find_key(path));
+            seen->push_back(spec);
             continue;
         }
         if (std::vector<std::string> hf_config::*list = string_list_member(path)) {

@@ -21,6 +21,10 @@ std::string hf_address_port(const std::string &address);
 // take any account's messages. Known once the config check ran.
 bool hf_store_is_shared(const hf_config &cfg);
 
+// The role's name as the config writes it ("standalone", "server",
+// "allocator"), for logs, /v1/status and metrics.
+const char *hf_role_name(hf_role role);
+
 // True when each worker has a store folder of its own (the store module
 // says HF_STORE_FOLDERS, as LMDB does). Known once the config check ran.
 bool hf_store_per_worker(const hf_config &cfg);

@@ -188,12 +188,11 @@ void reload(hf_daemon *d)
 json_t *api_status(void *shell)
 {
     auto *d = static_cast<hf_daemon *>(shell);
-    static const char *role_names[] = {"standalone", "server", "allocator"};
     hf_metrics_sample s;
     int workers_up = 0;
     hf_metrics_totals(&d->metrics, &s, &workers_up);
     json_t *status = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I}", "server_id", d->cfg.server_id.c_str(), "role",
-                               role_names[int(d->cfg.role)], "version", PACKAGE_VERSION, "draining", s.draining != 0,
+                               hf_role_name(d->cfg.role), "version", PACKAGE_VERSION, "draining", s.draining != 0,
                                "connections", json_int_t(s.connections), "online_devices", json_int_t(s.online_devices),
                                "sends_waiting", json_int_t(s.sends_waiting));
     if (d->box) {
@@ -433,7 +432,6 @@ bool start_server(hf_daemon *d, std::string *err)
 
 void log_ready(hf_daemon *d)
 {
-    static const char *role_names[] = {"standalone", "server", "allocator"};
     const char *browsers = d->websocket_listener ? ", browsers on " : "";
     const char *browsers_on = d->websocket_listener ? d->cfg.listen_websocket.c_str() : "";
     if (d->cfg.role == hf_role::allocator)
@@ -441,7 +439,7 @@ void log_ready(hf_daemon *d)
                d->cfg.listen_allocator.c_str(), browsers, browsers_on);
     else
         hf_log(HF_LOG_INFO, "handoffd %s ready: %s %s, devices on %s%s%s%s%s, store %s, heartbeat %s", PACKAGE_VERSION,
-               role_names[int(d->cfg.role)], d->cfg.server_id.c_str(), d->cfg.listen_device.c_str(),
+               hf_role_name(d->cfg.role), d->cfg.server_id.c_str(), d->cfg.listen_device.c_str(),
                d->allocator_listener ? ", allocator on " : "",
                d->allocator_listener ? d->cfg.listen_allocator.c_str() : "", browsers, browsers_on,
                d->cfg.store.module.c_str(), d->cfg.heartbeat.module.c_str());

@@ -391,10 +391,9 @@ int64_t certificate_expiry(SSL_CTX *ctx)
 // registered.
 void render_process(const hf_metrics *d, const hf_metrics_sample &total, std::string *out)
 {
-    static const char *role_names[] = {"standalone", "server", "allocator"};
     header(out, "handoff_build_info", "gauge", "1, with the version of handoffd and its role as labels.");
     series(out, "handoff_build_info",
-           std::string("version=\"") + PACKAGE_VERSION + "\",role=\"" + role_names[int(d->cfg->role)] + "\"", 1);
+           std::string("version=\"") + PACKAGE_VERSION + "\",role=\"" + hf_role_name(d->cfg->role) + "\"", 1);
     char line[128];
     if (int64_t not_after = certificate_expiry(d->conns->tls); not_after > 0) {
         header(out, "handoff_tls_certificate_expiry_timestamp_seconds", "gauge",
