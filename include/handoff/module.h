@@ -121,7 +121,11 @@ enum hf_store_status {
     /* fetch: the next stored message does not decode (written by a newer
      * format, or damaged). The device's queue stops there; nothing is
      * deleted, and what came before it was returned by earlier fetches. */
-    HF_STORE_UNDECODABLE = 6
+    HF_STORE_UNDECODABLE = 6,
+    /* enqueue: the account's quota (hf_store_params.account_max_*) is
+     * reached: every queue of the account together holds that much.
+     * Appended to ABI 1 (handoffd 0.2.0). */
+    HF_STORE_ACCOUNT_FULL = 7
 };
 
 /* Limits every store honours, set by the host from its own config. */
@@ -135,6 +139,14 @@ struct hf_store_params {
      * many bits per (device, from) pair, never one per message; see
      * docs/protocol.md, "Resends", for the rules. */
     uint64_t dedup_ids;
+    /* Appended to ABI 1 (handoffd 0.2.0; a module that reads them needs
+     * that host or a later one): what every queue of one account (its
+     * devices' and their dead letters') may hold together, in messages
+     * and payload bytes; an enqueue past either is answered
+     * HF_STORE_ACCOUNT_FULL. A module whose ops table ends before
+     * queued_devices does not enforce them, and the host says so. */
+    uint64_t account_max_messages;
+    uint64_t account_max_bytes;
 };
 
 struct hf_store_enqueue_req {
@@ -280,6 +292,11 @@ struct hf_store_ops {
      * and move_device when `workers` changes; the host locks the folder
      * against a second daemon and removes a folder it emptied. */
     uint32_t traits;
+    /* Optional (handoffd 0.2.0): the account's devices whose queue holds
+     * anything, in any order, the dead letters' queues among them; a
+     * device that never connected (no add_device) is listed too. With
+     * it, the store enforces params.account_max_*. */
+    void (*queued_devices)(void *store, const char *account, hf_store_devices_cb cb, void *arg);
 };
 
 #define HF_STORE_SHARED 1u

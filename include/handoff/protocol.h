@@ -143,7 +143,8 @@ enum hf_err {
     HF_ERR_REVOKED = 32,           /* the device was revoked: its tokens are refused until it is restored */
     HF_ERR_DISCONNECTED = 33,      /* an operator cut the connection; the device may reconnect */
     HF_ERR_WRONG_SERVER = 34,      /* HELLO at a worker of a box that does not hold the account; ask the allocator */
-    HF_ERR_MAX = 34
+    HF_ERR_ACCOUNT_FULL = 35,      /* the account's queues together hold limits.account_max_* */
+    HF_ERR_MAX = 35
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

@@ -31,6 +31,7 @@ void usage(FILE *out)
                  "       handoffctl [OPTIONS] devices ACCOUNT\n"
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
+                 "       handoffctl [OPTIONS] queues ACCOUNT [--purge-never-connected]\n"
                  "       handoffctl [OPTIONS] status | drain\n"
                  "\n"
                  "OPTIONS:\n"
@@ -50,7 +51,8 @@ struct options {
     bool json = false;
     int timeout_s = 30;
     std::string ttl, collapse, id, idempotency_key;
-    bool retry = false, purge = false; // dead-letters
+    bool retry = false, purge = false;  // dead-letters
+    bool purge_never_connected = false; // queues
 };
 
 std::string env_or(const char *name, const std::string &fallback)
@@ -79,6 +81,8 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
     auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
     if ((o.retry || o.purge) && cmd != "dead-letters")
         return *err = "--retry and --purge are for dead-letters", false;
+    if (o.purge_never_connected && cmd != "queues")
+        return *err = "--purge-never-connected is for queues", false;
     if (!o.idempotency_key.empty() && cmd != "send")
         return *err = "--idempotency-key is for send", false;
     if (cmd == "status" || cmd == "drain") {
@@ -93,6 +97,15 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             return *err = "devices takes an ACCOUNT", false;
         req->method = "GET";
         req->path = "/v1/accounts/" + arg(1) + "/devices";
+        return true;
+    }
+    if (cmd == "queues") {
+        if (argc != 2)
+            return *err = "queues takes an ACCOUNT", false;
+        req->method = o.purge_never_connected ? "POST" : "GET";
+        req->path = "/v1/accounts/" + arg(1) + "/queues" + (o.purge_never_connected ? "/purge" : "");
+        if (o.purge_never_connected)
+            req->body = "{\"never_connected\": true}";
         return true;
     }
     if (cmd == "revoke" || cmd == "restore" || cmd == "disconnect") {
@@ -178,6 +191,7 @@ int main(int argc, char **argv)
         {"id", required_argument, nullptr, 'i'},
         {"retry", no_argument, nullptr, 'R'},
         {"purge", no_argument, nullptr, 'P'},
+        {"purge-never-connected", no_argument, nullptr, 'N'},
         {"idempotency-key", required_argument, nullptr, 'I'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -217,6 +231,9 @@ int main(int argc, char **argv)
             break;
         case 'P':
             o.purge = true;
+            break;
+        case 'N':
+            o.purge_never_connected = true;
             break;
         case 'h':
             usage(stdout);

@@ -82,6 +82,34 @@ void show_dead_letters(json_t *answer, FILE *out)
     }
 }
 
+// An account's queues, or what a purge of them did.
+void show_queues(json_t *answer, FILE *out)
+{
+    std::string account = text_of(answer, "account");
+    size_t i;
+    json_t *q;
+    if (json_object_get(answer, "purged")) {
+        fprintf(out, "%s: purged %" PRId64 " messages of devices that never connected\n", account.c_str(),
+                number_of(answer, "messages"));
+        json_array_foreach(json_object_get(answer, "purged"), i, q) fprintf(
+            out, "  %s%s: %" PRId64 "\n", text_of(q, "device").c_str(),
+            json_is_true(json_object_get(q, "dead_letters")) ? " (dead letters)" : "", number_of(q, "messages"));
+        return;
+    }
+    fprintf(out, "%s: %" PRId64 " of %" PRId64 " messages, %" PRId64 " of %" PRId64 " bytes\n", account.c_str(),
+            number_of(answer, "messages"), number_of(answer, "max_messages"), number_of(answer, "bytes"),
+            number_of(answer, "max_bytes"));
+    fprintf(out, "%-24s %10s %12s %s\n", "DEVICE", "MESSAGES", "BYTES", "");
+    json_array_foreach(json_object_get(answer, "queues"), i, q)
+    {
+        std::string notes = json_is_true(json_object_get(q, "dead_letters")) ? "dead letters" : "";
+        if (json_is_true(json_object_get(q, "never_connected")))
+            notes += notes.empty() ? "never connected" : ", never connected";
+        fprintf(out, "%-24s %10" PRId64 " %12" PRId64 " %s\n", text_of(q, "device").c_str(), number_of(q, "messages"),
+                number_of(q, "bytes"), notes.c_str());
+    }
+}
+
 // Where a device route found the device: " on SERVER", or "".
 std::string where(json_t *answer)
 {
@@ -103,6 +131,8 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
         show_devices(answer, out);
     } else if (cmd == "dead-letters") {
         show_dead_letters(answer, out);
+    } else if (cmd == "queues") {
+        show_queues(answer, out);
     } else if (cmd == "revoke") {
         fprintf(out, "revoked %s%s: its tokens are refused until restored; %" PRId64 " queued messages purged\n",
                 device.c_str(), where(answer).c_str(), number_of(answer, "purged"));

@@ -45,6 +45,7 @@ const named_code err_names[HF_ERR_MAX + 1] = {
     {"revoked", "the device was revoked; a token minted after it is restored is needed"},
     {"disconnected", "an operator disconnected the device"},
     {"wrong_server", "this server does not hold the account; ask the allocator"},
+    {"account_full", "the target's account holds as much as its quota allows"},
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {

@@ -429,6 +429,53 @@ def test_queue_quota_rejects_with_queue_full():
 
 
 
+def test_the_account_quota_holds_across_made_up_devices_and_the_api_purges_them():
+    """One device token cannot fill the store with queues for device
+    names that never connected: every queue of the account counts against
+    limits.account_max_messages and _bytes (account_full past them, with
+    the device's own quota far off). The API lists the account's queues,
+    marks those of devices that never connected, and purges those alone;
+    then sends are taken again and a real device's queue is untouched."""
+    relay = Relay(api_keys=True, **{"limits.account_max_messages": 20, "limits.account_max_bytes": "4k"}).start()
+    pc = relay.conn()
+    pc.hello(relay.quick_token("alice", "pc"))
+    relay.cli(relay.token("alice", "phone"), "listen", "--timeout", "0.5")  # phone is a real device
+    assert send_ack(pc, "phone", 1, b"for the phone")["status"] == hfwire.STORED
+    statuses = [send_ack(pc, "ghost%d" % i, 100 + i, b"x" * 10) for i in range(25)]
+    stored = [a for a in statuses if a["status"] == hfwire.STORED]
+    refused = [a for a in statuses if a["status"] == hfwire.REJECTED]
+    assert len(stored) == 19 and len(refused) == 6, statuses  # 20 with the phone's
+    assert {a["code"] for a in refused} == {hfwire.ERR["account_full"]}, refused
+    # Bytes count as well: bob's first 4k message fills his account.
+    bob = relay.conn()
+    bob.hello(relay.quick_token("bob", "pc"))
+    assert send_ack(bob, "tablet", 1, b"y" * 4000)["status"] == hfwire.STORED
+    assert send_ack(bob, "tablet", 2, b"y" * 100)["code"] == hfwire.ERR["account_full"]
+    assert relay.metric('handoff_messages_rejected_total{reason="account_full"}') == 7
+
+    status, listed = relay.api("GET", "/v1/accounts/alice/queues")
+    assert status == 200, listed
+    assert (listed["messages"], listed["max_messages"], listed["max_bytes"]) == (20, 20, 4096), listed
+    queues = {q["device"]: q for q in listed["queues"]}
+    assert len(queues) == 20 and queues["phone"]["never_connected"] is False, listed
+    assert queues["ghost0"] == {"device": "ghost0", "dead_letters": False, "never_connected": True,
+                                "messages": 1, "bytes": 10}, queues["ghost0"]
+    status, purged = relay.api("POST", "/v1/accounts/alice/queues/purge", {})
+    assert status == 400 and purged["error"] == "bad_field", purged  # it must say which
+    status, purged = relay.api("POST", "/v1/accounts/alice/queues/purge", {"never_connected": True})
+    assert status == 200 and purged["messages"] == 19, purged
+    assert sorted(p["device"] for p in purged["purged"]) == sorted("ghost%d" % i for i in range(19)), purged
+    status, listed = relay.api("GET", "/v1/accounts/alice/queues")
+    assert [q["device"] for q in listed["queues"]] == ["phone"] and listed["messages"] == 1, listed
+    assert send_ack(pc, "ghost24", 200, b"room again")["status"] == hfwire.STORED
+    _, msgs, _ = listen_json(relay, relay.token("alice", "phone"), "--count", "1", "--timeout", "10")
+    assert [m["payload"] for m in msgs] == ["for the phone"], msgs
+    code, out, err = relay.ctl("queues", "alice")
+    assert code == 0 and "ghost24" in out and "never connected" in out, (code, out, err)
+    code, out, err = relay.ctl("queues", "alice", "--purge-never-connected")
+    assert code == 0 and "purged 1 messages" in out, (code, out, err)
+
+
 def test_a_refused_send_in_a_batch_leaves_the_others_whole():
     """SENDs that arrive in one read are stored together (one LMDB write
     transaction); one refused among them, after a collapse it would have

@@ -87,13 +87,25 @@ def record(msg_id, payload, sender="pc", collapse=b"", stored_at=1000, expires_a
 
 DEV = "alice|phone"
 KEYS = {k: "t{alice}%s:phone" % k for k in "qicsx"}
+ACCOUNT_KEYS = ["t{alice}t", "t{alice}k"]  # the account's usage and queued devices
 
 
-def enqueue(r, *records, max_count=100, max_bytes=1 << 20, width=64):
-    keys = ["t{alice}e", "t{alice}n"] + [KEYS[k] for k in "qicsx"]
-    status, firsts, replaced = r.eval("enqueue", keys, [5000, width, 3600000, max_count, max_bytes, DEV, 10 ** 12,
+def device_keys(device):
+    return ["t{alice}%s:%s" % (k, device) for k in "qicsx"] + ACCOUNT_KEYS
+
+
+def enqueue(r, *records, max_count=100, max_bytes=1 << 20, width=64, account_count=1000, account_bytes=1 << 30,
+            device="phone"):
+    keys = ["t{alice}e", "t{alice}n"] + device_keys(device)
+    status, firsts, replaced = r.eval("enqueue", keys, [5000, width, 3600000, max_count, max_bytes, account_count,
+                                                        account_bytes, "alice|" + device, 10 ** 12,
                                                         b"".join(records)])
     return status.decode(), firsts, replaced
+
+
+def account_usage(r):
+    held = r.call("HMGET", "t{alice}t", "count", "bytes")
+    return tuple(int(v or 0) for v in held), sorted(d.decode() for d in r.call("SMEMBERS", "t{alice}k"))
 
 
 def fetch(r, after=0):
@@ -103,8 +115,9 @@ def fetch(r, after=0):
     return list(zip(flat[::2], flat[1::2])), dead, ended
 
 
-def ack(r, upto):
-    return r.eval("ack", ["t{alice}n", KEYS["q"], KEYS["i"], KEYS["c"], KEYS["x"]], [upto])
+def ack(r, upto, device="phone"):
+    keys = device_keys(device)
+    return r.eval("ack", ["t{alice}n"] + keys[:3] + keys[4:], [upto, device])
 
 
 def test_enqueue_numbers_messages_and_tells_resends_apart():
@@ -172,7 +185,7 @@ def test_expire_marks_the_expired_dead_and_drops_whole_entries():
     r = Resp(redis.port)
     enqueue(r, record(1, b"soon", expires_at=2000), record(2, b"later", expires_at=9000))
     enqueue(r, record(3, b"soon too", expires_at=2500))
-    keys = [KEYS["q"], KEYS["i"], KEYS["x"], "t{alice}e", "t{alice}n", KEYS["c"]]
+    keys = [KEYS["q"], KEYS["i"], KEYS["x"], "t{alice}e", "t{alice}n", KEYS["c"]] + ACCOUNT_KEYS
     assert r.eval("expire", keys, [3000, DEV]) == 2
     entries, dead, _ = fetch(r)
     assert [e[0] for e in entries] == [b"2-1"] and dead == [1], (entries, dead)  # 3's entry went whole
@@ -180,6 +193,31 @@ def test_expire_marks_the_expired_dead_and_drops_whole_entries():
     assert r.eval("expire", keys, [10000, DEV]) == 1
     assert r.call("XLEN", KEYS["q"]) == 0 and r.call("ZSCORE", "t{alice}e", DEV) is None
     assert int(r.call("GET", "t{alice}n")) == 0
+    assert account_usage(r) == ((0, 0), []), account_usage(r)  # the account's usage went with them
+
+
+def test_the_account_quota_counts_every_queue_of_the_account():
+    """Two devices' queues count together against the account's quota (4,
+    account full, past it); collapse, acknowledgements and expiry give
+    room back, and the k set names the devices whose queue holds
+    anything."""
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    status, _, _ = enqueue(r, record(1, b"aa"), record(2, b"bb"), account_count=3)
+    assert status == "00", status
+    status, _, _ = enqueue(r, record(1, b"cc"), record(2, b"dd"), account_count=3, device="tablet")
+    assert status == "04", status  # one room left in the account, the tablet's own queue is empty
+    assert account_usage(r) == ((3, 6), ["phone", "tablet"]), account_usage(r)
+    status, _, _ = enqueue(r, record(3, b"e" * 10), account_bytes=15, device="tablet")
+    assert status == "4", status  # bytes: 6 held + 10 > 15
+    status, _, replaced = enqueue(r, record(4, b"ff", collapse=b"k"), device="tablet")
+    status, _, replaced = enqueue(r, record(5, b"g", collapse=b"k"), account_count=4, device="tablet")
+    assert status == "0" and replaced, (status, replaced)  # replacing takes no room
+    assert account_usage(r) == ((4, 7), ["phone", "tablet"]), account_usage(r)
+    assert ack(r, 2) == 2
+    assert account_usage(r) == ((2, 3), ["tablet"]), account_usage(r)
+    assert ack(r, 3, device="tablet") == 2  # the dead (collapsed) message is not counted again
+    assert account_usage(r) == ((0, 0), []), account_usage(r)
 
 
 def test_presence_watch_and_device_state():

@@ -40,7 +40,7 @@ ERR = {
     "no_target": 14, "queue_full": 15, "store_full": 16, "store_unavailable": 17, "ttl_too_long": 18, "rate_limited": 19,
     "too_many_connections": 20, "timeout": 21, "replaced": 22,
     "shutting_down": 23, "bad_ack": 25, "too_many_fields": 26, "payload_too_large": 30, "unknown_device": 31,
-    "revoked": 32, "disconnected": 33, "wrong_server": 34,
+    "revoked": 32, "disconnected": 33, "wrong_server": 34, "account_full": 35,
 }
 DELIVERED, STORED, REJECTED = 0, 1, 2
 

@@ -134,7 +134,8 @@ void reload_takes_limits_not_quotas(void **)
     hf_config running, fresh;
     std::string err;
     assert_true(hf_config_load(hf_test_config_file("").c_str(), &running, &err));
-    assert_true(hf_config_load(hf_test_config_file("limits = { send_rate = 7; queue_max_messages = 5; };\n"
+    assert_true(hf_config_load(hf_test_config_file("limits = { send_rate = 7; queue_max_messages = 5; "
+                                                   "account_max_messages = 6; };\n"
                                                    "delivery = { window = 3; ack_wait = \"1s\"; };\n"
                                                    "log = { level = \"debug\"; };\n")
                                    .c_str(),
@@ -145,6 +146,7 @@ void reload_takes_limits_not_quotas(void **)
     assert_string_equal(running.log_level.c_str(), "debug");
     // The store's quota and the window need a restart.
     assert_int_equal(running.queue_max_messages, 10000);
+    assert_int_equal(running.account_max_messages, 100000);
     assert_int_equal(running.window, 64);
 }
 

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -104,10 +105,13 @@ struct fixture {
     const hf_store_ops *ops = nullptr;
     void *store = nullptr;
     char dir[64] = "/tmp/handoff-test-lmdb.XXXXXX";
+    hf_store_params params{1000, 64 << 20, 3600000, "test", 1024, 1000000, uint64_t(1) << 30};
+    int64_t sync_interval_ms;
 
     // A store with sync = batch and the given interval.
-    explicit fixture(int64_t sync_interval_ms)
+    explicit fixture(int64_t sync_interval, uint64_t account_max_messages = 1000000) : sync_interval_ms(sync_interval)
     {
+        params.account_max_messages = account_max_messages;
         assert_non_null(mkdtemp(dir));
         api.abi_version = HF_MODULE_ABI_VERSION;
         api.host = &host;
@@ -119,12 +123,16 @@ struct fixture {
         hf_module_info info{};
         assert_int_equal(handoff_module_init(&api, &info), 0);
         ops = static_cast<const hf_store_ops *>(info.ops);
+        assert_int_equal(info.setting_count, 8);
+        open();
+    }
+
+    void open()
+    {
         // In the module's settings order: path, map_size, sync,
         // sync_interval, tail_cache, reserve, preallocate, sync_timeout.
         hf_setting_value values[] = {{0, dir},           {64 << 20, nullptr}, {0, "batch"}, {sync_interval_ms, nullptr},
                                      {1 << 20, nullptr}, {25, nullptr},       {1, nullptr}, {10000, nullptr}};
-        assert_int_equal(info.setting_count, sizeof values / sizeof values[0]);
-        hf_store_params params{1000, 64 << 20, 3600000, "test", 1024};
         char err[256] = "";
         assert_int_equal(ops->open(&api, &params, values, &store, err, sizeof err), 0);
     }
@@ -138,12 +146,29 @@ struct fixture {
         (void)!system(rm.c_str());
     }
 
-    void enqueue(uint64_t msg_id, const std::string &payload, answer *a)
+    void enqueue(uint64_t msg_id, const std::string &payload, answer *a, const char *account = "alice",
+                 const char *device = "phone")
     {
-        hf_store_enqueue_req req{"alice",        "phone",           "pc",
-                                 msg_id,         nullptr,           reinterpret_cast<const uint8_t *>(payload.data()),
-                                 payload.size(), host_now(nullptr), host_now(nullptr) + 3600000};
+        hf_store_enqueue_req req{account,
+                                 device,
+                                 "pc",
+                                 msg_id,
+                                 nullptr,
+                                 reinterpret_cast<const uint8_t *>(payload.data()),
+                                 payload.size(),
+                                 host_now(nullptr),
+                                 host_now(nullptr) + 3600000};
         ops->enqueue(store, &req, on_enqueued, a);
+    }
+
+    // The status of one enqueue, once committed.
+    int enqueue_now(uint64_t msg_id, const char *account, const char *device)
+    {
+        answer a;
+        enqueue(msg_id, "12345", &a, account, device);
+        run(5000, &a);
+        assert_true(a.came);
+        return a.status;
     }
 
     // Runs the reactor for about ms milliseconds, or until the answer came.
@@ -326,6 +351,33 @@ void a_device_moves_whole_to_another_environment(void **)
     assert_true(from.fetch_all().empty());
 }
 
+// Every queue of an account counts against its quota, other accounts'
+// not; the count is read again from what is stored when the store opens,
+// and an acknowledgement gives room back.
+void the_account_quota_counts_every_queue_and_survives_a_restart(void **)
+{
+    fixture f(0, 3);
+    f.host.sender_waits = 1;
+    assert_int_equal(f.enqueue_now(1, "alice", "phone"), HF_STORE_OK);
+    assert_int_equal(f.enqueue_now(2, "alice", "phone"), HF_STORE_OK);
+    assert_int_equal(f.enqueue_now(3, "alice", "tablet"), HF_STORE_OK);
+    assert_int_equal(f.enqueue_now(4, "alice", "tablet"), HF_STORE_ACCOUNT_FULL);
+    assert_int_equal(f.enqueue_now(5, "bob", "phone"), HF_STORE_OK);
+    std::vector<std::string> queued;
+    f.ops->queued_devices(f.store, "alice", on_devices, &queued);
+    std::sort(queued.begin(), queued.end());
+    assert_true((queued == std::vector<std::string>{"phone", "tablet"}));
+    f.ops->close(f.store);
+    f.open();
+    assert_int_equal(f.enqueue_now(6, "alice", "laptop"), HF_STORE_ACCOUNT_FULL);
+    f.ops->ack(f.store, "alice", "phone", 2, on_done, nullptr);
+    assert_int_equal(f.enqueue_now(7, "alice", "laptop"), HF_STORE_OK);
+    queued.clear();
+    f.ops->queued_devices(f.store, "alice", on_devices, &queued);
+    std::sort(queued.begin(), queued.end());
+    assert_true((queued == std::vector<std::string>{"laptop", "tablet"}));
+}
+
 } // namespace
 
 int main(void)
@@ -336,6 +388,7 @@ int main(void)
         cmocka_unit_test(a_failed_window_gives_no_seq_again),
         cmocka_unit_test(a_fetch_stops_at_a_record_that_does_not_decode),
         cmocka_unit_test(a_device_moves_whole_to_another_environment),
+        cmocka_unit_test(the_account_quota_counts_every_queue_and_survives_a_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ export const ERRORS = Object.freeze({
   15: 'queue_full', 16: 'store_full', 17: 'store_unavailable', 18: 'ttl_too_long', 19: 'rate_limited',
   20: 'too_many_connections', 21: 'timeout', 22: 'replaced', 23: 'shutting_down', 24: 'internal',
   25: 'bad_ack', 26: 'too_many_fields', 27: 'auth_failed', 29: 'no_server', 30: 'payload_too_large',
-  31: 'unknown_device', 32: 'revoked', 33: 'disconnected', 34: 'wrong_server',
+  31: 'unknown_device', 32: 'revoked', 33: 'disconnected', 34: 'wrong_server', 35: 'account_full',
 });
 
 // tag -> [name, kind]: 'u' unsigned varint, 's' string, 'b' bytes.

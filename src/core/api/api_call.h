@@ -80,3 +80,5 @@ void hf_api_drain(hf_api_call *call);
 void hf_api_dead_letters(hf_api_call *call);
 void hf_api_retry_dead_letters(hf_api_call *call);
 void hf_api_purge_dead_letters(hf_api_call *call);
+void hf_api_list_queues(hf_api_call *call);
+void hf_api_purge_queues(hf_api_call *call);

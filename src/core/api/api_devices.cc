@@ -8,14 +8,11 @@
 #include "core/api/api_call.h"
 #include "core/common/dead_letter.h"
 #include "core/server/devices.h"
+#include "core/server/queue_purge.h"
 #include "proto/clock.h"
 
 namespace
 {
-
-// Most fetch-and-acknowledge rounds of a revocation's purge (each takes
-// a whole queue's worth, so one is the rule).
-const int purge_rounds_max = 16;
 
 // A device route's state across its store calls.
 struct device_call {
@@ -27,8 +24,6 @@ struct device_call {
     int failed = HF_STORE_OK;
     std::string server; // where the device is online, if anywhere
     uint64_t purged = 0;
-    int purge_rounds = 0;
-    std::string purging; // the queue being purged: the device's, then its dead letters
     uint64_t not_before_ms = 0;
 };
 
@@ -190,45 +185,26 @@ void disconnect(device_call *d)
 
 // ---- revoke: record, cut, purge -----------------------------------------
 
-void purge_next(device_call *d);
-
-void purge_acked(void *arg, int status)
+void dead_letters_purged(void *arg, int status, uint64_t purged)
 {
     auto *d = static_cast<device_call *>(arg);
     if (ended(d, status))
         return;
-    purge_next(d);
+    d->purged += purged;
+    json_t *body =
+        json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 1, "purged", json_int_t(d->purged));
+    json_object_set_new(body, "server", d->server.empty() ? json_null() : json_string(d->server.c_str()));
+    finish(d, 200, body);
 }
 
-void purge_fetched(void *arg, int status, const hf_store_msg *msgs, size_t count)
+// The device's queue, then its dead letters.
+void queue_purged(void *arg, int status, uint64_t purged)
 {
     auto *d = static_cast<device_call *>(arg);
     if (ended(d, status))
         return;
-    if ((count == 0 || ++d->purge_rounds > purge_rounds_max) && d->purging == d->call->device) {
-        d->purging = hf_dead_letter_queue(d->call->device);
-        d->purge_rounds = 0;
-        purge_next(d);
-        return;
-    }
-    if (count == 0 || d->purge_rounds > purge_rounds_max) {
-        json_t *body = json_pack("{s:s, s:b, s:I}", "device", d->call->device.c_str(), "revoked", 1, "purged",
-                                 json_int_t(d->purged));
-        json_object_set_new(body, "server", d->server.empty() ? json_null() : json_string(d->server.c_str()));
-        finish(d, 200, body);
-        return;
-    }
-    d->purged += count;
-    server_of(d)->store(&hf_store_ops::ack, d->call->account.c_str(), d->purging.c_str(), msgs[count - 1].seq,
-                        purge_acked, d);
-}
-
-void purge_next(device_call *d)
-{
-    const hf_config &cfg = *server_of(d)->cfg;
-    server_of(d)->store(&hf_store_ops::fetch, d->call->account.c_str(), d->purging.c_str(), uint64_t(0),
-                        uint32_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes),
-                        hf_expiry_now(&server_of(d)->expiry_clock), purge_fetched, d);
+    d->purged = purged;
+    hf_queue_purge(server_of(d), d->call->account, hf_dead_letter_queue(d->call->device), dead_letters_purged, d);
 }
 
 void revoke_found(void *arg, int status, const hf_store_device_state *st)
@@ -238,8 +214,7 @@ void revoke_found(void *arg, int status, const hf_store_device_state *st)
         return;
     d->server = st->server_id ? st->server_id : "";
     kick(d, HF_ERR_REVOKED);
-    d->purging = d->call->device;
-    purge_next(d);
+    hf_queue_purge(server_of(d), d->call->account, d->call->device, queue_purged, d);
 }
 
 // Recorded first: the device's reconnect, wherever it lands, is refused.

@@ -32,7 +32,8 @@ const int64_t body_read_factor = 2;
 // or sends (sends are audited with api.audit = "all").
 bool changes_state(const char *route)
 {
-    for (const char *name : {"revoke", "restore", "disconnect", "drain", "dead-letters-retry", "dead-letters-purge"})
+    for (const char *name :
+         {"revoke", "restore", "disconnect", "drain", "dead-letters-retry", "dead-letters-purge", "queues-purge"})
         if (strcmp(route, name) == 0)
             return true;
     return false;
@@ -131,6 +132,8 @@ const route routes[] = {
     {"disconnect", {"v1", "accounts", "*", "devices", "*", "disconnect"}, EVHTTP_REQ_POST, false, hf_api_disconnect},
     {"status", {"v1", "status"}, EVHTTP_REQ_GET, false, hf_api_status},
     {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, false, hf_api_drain},
+    {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, false, hf_api_list_queues},
+    {"queues-purge", {"v1", "accounts", "*", "queues", "purge"}, EVHTTP_REQ_POST, false, hf_api_purge_queues},
     {"dead-letters", {"v1", "accounts", "*", "dead-letters"}, EVHTTP_REQ_GET, false, hf_api_dead_letters},
     {"dead-letters",
      {"v1", "accounts", "*", "devices", "*", "dead-letters"},
@@ -405,6 +408,7 @@ int hf_api_status_of(int code)
         return 403;
     case HF_ERR_RATE_LIMITED:
     case HF_ERR_QUEUE_FULL:
+    case HF_ERR_ACCOUNT_FULL:
         return 429;
     case HF_ERR_STORE_FULL:
     case HF_ERR_STORE_UNAVAILABLE:

@@ -605,7 +605,7 @@ bool reloadable(const hf_key_spec &spec)
         "log.level",         "log.limit_interval",   "cluster.max_weight"};
     std::string name = spec.name;
     if (name.rfind("limits.", 0) == 0)
-        return name.rfind("limits.queue_max_", 0) != 0;
+        return name.rfind("limits.queue_max_", 0) != 0 && name.rfind("limits.account_max_", 0) != 0;
     for (const char *key : extra)
         if (name == key)
             return true;

@@ -78,6 +78,12 @@ const hf_key_spec hf_key_specs[] = {
         "most messages waiting for one device; more are rejected with queue_full"),
     SIZE("limits.queue_max_bytes", "64m", 1024, int64_t(1) << 40, queue_max_bytes,
          "most payload bytes waiting for one device; more are rejected with queue_full"),
+    INT("limits.account_max_messages", "100000", 1, 1000000000, account_max_messages,
+        "most messages waiting for all of one account's devices together (their dead letters among them); more "
+        "are rejected with account_full"),
+    SIZE("limits.account_max_bytes", "1g", 1024, int64_t(1) << 42, account_max_bytes,
+         "most payload bytes waiting for all of one account's devices together; more are rejected with "
+         "account_full"),
     INT("limits.max_connections", "50000", 1, 10000000, max_connections,
         "most open connections in all; more are told too_many_connections (see limits.refusals)"),
     INT("limits.max_connections_per_address", "1000", 1, 10000000, max_connections_per_address,

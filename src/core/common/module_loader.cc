@@ -55,6 +55,11 @@ hf_store_params hf_store_params_of(const hf_config &cfg)
     uint64_t dedup_ids = 64;
     while (dedup_ids < uint64_t(cfg.dedup_ids))
         dedup_ids <<= 1;
-    return {uint64_t(cfg.queue_max_messages), uint64_t(cfg.queue_max_bytes), uint64_t(cfg.dedup_window_ms),
-            cfg.server_id.c_str(), dedup_ids};
+    return {uint64_t(cfg.queue_max_messages),
+            uint64_t(cfg.queue_max_bytes),
+            uint64_t(cfg.dedup_window_ms),
+            cfg.server_id.c_str(),
+            dedup_ids,
+            uint64_t(cfg.account_max_messages),
+            uint64_t(cfg.account_max_bytes)};
 }

@@ -84,6 +84,8 @@ struct hf_config {
     int64_t max_ttl_ms = 0;
     int64_t queue_max_messages = 0;
     int64_t queue_max_bytes = 0;
+    int64_t account_max_messages = 0;
+    int64_t account_max_bytes = 0;
     int64_t max_connections = 0;
     int64_t max_connections_per_address = 0;
     int64_t refusals = 0;

@@ -225,6 +225,8 @@ int reject_code_of(int store_status)
     switch (store_status) {
     case HF_STORE_QUEUE_FULL:
         return HF_ERR_QUEUE_FULL;
+    case HF_STORE_ACCOUNT_FULL:
+        return HF_ERR_ACCOUNT_FULL;
     case HF_STORE_FULL:
         return HF_ERR_STORE_FULL;
     case HF_STORE_UNAVAILABLE:

@@ -1,5 +1,6 @@
 #include "core/server/server_modules.h"
 
+#include "core/common/log.h"
 #include "core/server/devices.h"
 #include "core/server/presence.h"
 #include "core/server/router.h"
@@ -81,6 +82,11 @@ bool hf_server_open(hf_server *srv, hf_config *cfg, std::string *err)
         *err = "store \"" + cfg->store.module + "\" failed to open: " + module_err;
         return false;
     }
+    if (!srv->store.has(&hf_store_ops::queued_devices))
+        hf_log(HF_LOG_WARNING,
+               "store \"%s\" is older than limits.account_max_messages and limits.account_max_bytes: it does not "
+               "enforce them, and the API cannot list an account's queues",
+               cfg->store.module.c_str());
     if (srv->heartbeat.ops->open(&srv->host, cfg->heartbeat_values.data(), &srv->heartbeat.instance, module_err,
                                  sizeof module_err) != 0) {
         *err = "heartbeat \"" + cfg->heartbeat.module + "\" failed to open: " + module_err;

@@ -30,7 +30,8 @@ namespace
 // and alerts see every series from the start.
 const int reject_reasons[] = {HF_ERR_BAD_FIELD,    HF_ERR_BAD_TARGET, HF_ERR_NO_TARGET,         HF_ERR_FORBIDDEN,
                               HF_ERR_QUEUE_FULL,   HF_ERR_STORE_FULL, HF_ERR_STORE_UNAVAILABLE, HF_ERR_TTL_TOO_LONG,
-                              HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL,   HF_ERR_PAYLOAD_TOO_LARGE, HF_ERR_UNKNOWN_DEVICE};
+                              HF_ERR_RATE_LIMITED, HF_ERR_INTERNAL,   HF_ERR_PAYLOAD_TOO_LARGE, HF_ERR_UNKNOWN_DEVICE,
+                              HF_ERR_ACCOUNT_FULL};
 
 // One sample on the page, with its labels ("" or worker="k").
 struct view {

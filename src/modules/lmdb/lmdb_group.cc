@@ -1,5 +1,6 @@
 #include "modules/lmdb/lmdb_group.h"
 
+#include "modules/lmdb/lmdb_accounts.h"
 #include "modules/lmdb/lmdb_queue.h"
 #include "modules/lmdb/lmdb_watchdog.h"
 
@@ -38,6 +39,17 @@ void log_store_error(lmdb_store *s, bool full, const char *what)
                      "%s; senders get store_full: raise store.map_size or free disk", what);
         s->full_logged_ms = now;
     }
+}
+
+// The accounts' usage again from what is committed, once the cached
+// metadata went back to it.
+static void recount_accounts(lmdb_store *s)
+{
+    reader r;
+    if (begin_read(s, &r) != 0)
+        return;
+    count_accounts(s, r.txn);
+    end_read(s, &r);
 }
 
 // What the disk holds is unknown: every write waiting, applied or
@@ -188,6 +200,7 @@ void apply_alone(lmdb_store *s, std::vector<pending_write> *writes)
     if (failed == HF_STORE_OK)
         return;
     s->meta_cache.clear();
+    recount_accounts(s);
     if (failed == HF_STORE_FULL && writes->size() > 1) {
         for (pending_write &w : *writes) {
             std::vector<pending_write> one;
@@ -217,6 +230,7 @@ void lose_group(lmdb_store *s, std::vector<pending_write> *batch, int status)
     }
     s->meta_cache.clear();
     s->dirty_meta.clear();
+    recount_accounts(s);
     std::vector<pending_write> writes;
     writes.swap(s->group_writes);
     if (batch)

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "modules/lmdb/lmdb_accounts.h"
 #include "modules/lmdb/lmdb_queue.h"
 #include "modules/lmdb/lmdb_group.h"
 
@@ -64,6 +65,7 @@ int drop_device(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 {
     std::string prefix = dev + '\0';
     queue_meta m = read_meta(s, txn, dev);
+    const queue_meta before = m;
     MDB_cursor *cur = nullptr;
     if (int rc = mdb_cursor_open(txn, s->db.msgs, &cur); rc != 0)
         return rc;
@@ -84,6 +86,7 @@ int drop_device(lmdb_store *s, MDB_txn *txn, const std::string &dev)
         (rc = deleted(mdb_del(txn, s->db.meta, &dk, nullptr))) != 0 ||
         (rc = deleted(mdb_del(txn, s->db.devices, &dk, nullptr))) != 0)
         return rc;
+    count_meta_change(s, dev, before, queue_meta{});
     s->meta_cache.erase(dev);
     s->dirty_meta.erase(dev);
     hf_tail_drop(&s->tail, dev);
@@ -141,7 +144,7 @@ int copy_device(lmdb_store *from, lmdb_store *into, MDB_txn *txn, const std::str
     if (rc == MDB_NOTFOUND)
         rc = 0;
     if (rc == 0)
-        write_meta(into, dev, read_meta(from, r.txn, dev));
+        write_meta(into, dev, read_meta(into, txn, dev), read_meta(from, r.txn, dev));
     end_read(from, &r);
     uint64_t pages = 0;
     if (rc == 0 && (rc = table_pages(into, txn, &pages)) == 0 && pages > into->enqueue_page_limit)

@@ -8,6 +8,7 @@
 
 #include "modules/common/dedup.h"
 #include "modules/common/record.h"
+#include "modules/lmdb/lmdb_accounts.h"
 
 namespace hf_lmdb
 {
@@ -82,8 +83,9 @@ int put_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev, const queue_me
     return mdb_put(txn, s->db.meta, &k, &vv, 0);
 }
 
-void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m)
+void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &before, const queue_meta &m)
 {
+    count_meta_change(s, dev, before, m);
     s->meta_cache[dev] = m;
     s->dirty_meta.insert(dev);
 }
@@ -260,8 +262,9 @@ int put_message(lmdb_store *s, MDB_txn *txn, const enqueue_job *job, uint64_t se
     return mdb_put(txn, s->db.collapse, &ckv, &cv, 0);
 }
 
-// De-duplication, then the collapse key and the quota, then the put. A
-// resend or a full queue writes nothing.
+// De-duplication, then the collapse key and the quotas (the device's,
+// then its account's), then the put. A resend or a full queue writes
+// nothing.
 int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
 {
     queue_meta m = read_meta(s, txn, job->dev);
@@ -273,6 +276,9 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
     if (m.count - std::min(m.count, freed_count) >= s->params.queue_max_messages ||
         m.bytes - std::min(m.bytes, freed_bytes) + job->payload_len > s->params.queue_max_bytes)
         return HF_STORE_QUEUE_FULL;
+    if (account_full(s, job->dev, freed_count, freed_bytes, job->payload_len))
+        return HF_STORE_ACCOUNT_FULL;
+    const queue_meta before = m;
     int rc = older ? delete_message(s, txn, job->dev, older, &m) : 0;
     if (rc != 0 && rc != MDB_NOTFOUND)
         return status_of(rc);
@@ -282,7 +288,7 @@ int apply_enqueue(lmdb_store *s, MDB_txn *txn, enqueue_job *job)
         return status_of(rc);
     m.count++;
     m.bytes += job->payload_len;
-    write_meta(s, job->dev, m);
+    write_meta(s, job->dev, before, m);
     job->seq = seq;
     return HF_STORE_OK;
 }

@@ -40,7 +40,8 @@ int table_pages(lmdb_store *s, MDB_txn *txn, uint64_t *pages);
 // kept as changed until the group transaction commits.
 queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev);
 
-void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &m);
+// m replaces before (read_meta's answer) as the device's metadata.
+void write_meta(lmdb_store *s, const std::string &dev, const queue_meta &before, const queue_meta &m);
 
 // The group transaction's metadata into it, once per device it changed.
 int put_dirty_meta(lmdb_store *s);

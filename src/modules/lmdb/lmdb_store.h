@@ -47,6 +47,11 @@ struct queue_meta {
     uint64_t next_seq = 1, acked_upto = 0, count = 0, bytes = 0;
 };
 
+// What every queue of one account holds together (lmdb_accounts.h).
+struct account_usage {
+    uint64_t messages = 0, bytes = 0;
+};
+
 // An enqueue as the tick's transaction needs it: everything copied, since
 // the request's pointers are valid only while store_enqueue runs.
 struct enqueue_job {
@@ -107,6 +112,8 @@ struct lmdb_store {
     // per message: dirty_meta names the devices it changed.
     std::unordered_map<std::string, queue_meta> meta_cache;
     std::unordered_set<std::string> dirty_meta;
+    // Accounts with anything queued, by name, as applied (lmdb_accounts.h).
+    std::unordered_map<std::string, account_usage> accounts;
     // Should a group transaction be lost, its messages are gone but may have been
     // sent, and their seqs acknowledged later: seq_floors keeps those seqs
     // from being given again (an acknowledgement would delete a message

@@ -36,6 +36,7 @@
 #include "modules/common/tail_cache.h"
 #include "modules/lmdb/lmdb_format.h"
 #include "modules/lmdb/lmdb_move.h"
+#include "modules/lmdb/lmdb_accounts.h"
 #include "modules/lmdb/lmdb_queue.h"
 #include "modules/lmdb/lmdb_group.h"
 #include "modules/lmdb/lmdb_watchdog.h"
@@ -237,6 +238,8 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     if (rc == 0)
         rc = drop_old_tables(txn);
     if (rc == 0)
+        rc = count_accounts(s, txn);
+    if (rc == 0)
         rc = mdb_txn_commit(txn);
     else if (txn)
         mdb_txn_abort(txn);
@@ -372,6 +375,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
         s,
         [s, dev, upto_seq](MDB_txn *txn) -> int {
             queue_meta m = read_meta(s, txn, dev);
+            const queue_meta before = m;
             MDB_cursor *cur = nullptr;
             if (mdb_cursor_open(txn, s->db.msgs, &cur) != 0)
                 return HF_STORE_ERROR;
@@ -396,7 +400,7 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
                 return status_of(rc);
             if (upto_seq > m.acked_upto)
                 m.acked_upto = upto_seq;
-            write_meta(s, dev, m);
+            write_meta(s, dev, before, m);
             return HF_STORE_OK;
         },
         [cb, arg](int status) { cb(arg, status); });
@@ -496,12 +500,13 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
                 std::string dev = tk.substr(8, tk.size() - 8 - 9);
                 uint64_t seq = hf_get_be64(tk.data() + tk.size() - 8);
                 queue_meta m = read_meta(s, txn, dev);
+                const queue_meta before = m;
                 int rc = delete_message(s, txn, dev, seq, &m);
                 if (rc == 0)
                     (*expired)++;
                 else if (rc != MDB_NOTFOUND)
                     return status_of(rc);
-                write_meta(s, dev, m);
+                write_meta(s, dev, before, m);
             }
             return forget_silent_senders(s, txn, now_ms);
         },
@@ -572,6 +577,22 @@ void store_device_state(void *store, const char *account, const char *device, hf
     cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, &state);
 }
 
+void store_queued_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::vector<std::string> devices;
+    reader r;
+    int rc = begin_read(s, &r);
+    if (rc == 0) {
+        rc = queued_devices(s, r.txn, account, &devices);
+        end_read(s, &r);
+    }
+    std::vector<const char *> names;
+    for (const std::string &d : devices)
+        names.push_back(d.c_str());
+    cb(arg, rc == 0 ? HF_STORE_OK : HF_STORE_ERROR, names.data(), names.size());
+}
+
 void store_revocation(void *store, const char *account, const char *device, void (*cb)(void *, int, uint64_t, int),
                       void *arg)
 {
@@ -629,6 +650,7 @@ const hf_store_ops lmdb_ops = {
     store_check,
     watchdog_health,
     HF_STORE_FOLDERS,
+    store_queued_devices,
 };
 
 } // namespace

@@ -23,7 +23,13 @@ struct stored_msg {
     uint64_t expires_at_ms;
 };
 
+// What every queue of one account holds together (its quota's count).
+struct account_usage {
+    uint64_t messages = 0, bytes = 0;
+};
+
 struct device_queue {
+    account_usage *account = nullptr; // its account's, in memory_store.accounts
     uint64_t next_seq = 1;
     uint64_t acked_upto = 0;
     uint64_t bytes = 0;
@@ -37,6 +43,8 @@ struct memory_store {
     hf_store_params params;
     std::unordered_map<std::string, device_queue> queues; // account '\0' device
     std::unordered_map<std::string, std::set<std::string>> account_devices;
+    // Accounts by name; a node's address stays put, so queues point into it.
+    std::unordered_map<std::string, account_usage> accounts;
     hf_local_presence presence;
     std::unordered_map<std::string, hf_store_device_state> revocations; // account '\0' device
 };
@@ -57,6 +65,8 @@ void remove_message(device_queue *q, std::map<uint64_t, stored_msg>::iterator it
             q->collapse_seqs.erase(c);
     }
     q->bytes -= it->second.payload.size();
+    q->account->messages--;
+    q->account->bytes -= it->second.payload.size();
     q->messages.erase(it);
 }
 
@@ -97,6 +107,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
 {
     auto *s = static_cast<memory_store *>(store);
     device_queue &q = s->queues[device_key(req->account, req->device)];
+    if (!q.account)
+        q.account = &s->accounts[req->account];
     std::string &sender = q.sender_ids[req->from];
     auto *record = reinterpret_cast<const uint8_t *>(sender.data());
     if (hf_dedup_seen(record, sender.size(), req->msg_id)) {
@@ -116,6 +128,11 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
         cb(arg, HF_STORE_QUEUE_FULL, 0, 0);
         return;
     }
+    if (q.account->messages - freed_count >= s->params.account_max_messages ||
+        q.account->bytes - freed_bytes + req->payload_len > s->params.account_max_bytes) {
+        cb(arg, HF_STORE_ACCOUNT_FULL, 0, 0);
+        return;
+    }
     if (freed_count)
         remove_message(&q, q.messages.find(older->second));
 
@@ -127,6 +144,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     m.stored_at_ms = req->stored_at_ms;
     m.expires_at_ms = req->expires_at_ms;
     q.bytes += req->payload_len;
+    q.account->messages++;
+    q.account->bytes += req->payload_len;
     if (collapsing) {
         m.collapse_key = req->collapse_key;
         q.collapse_seqs[m.collapse_key] = seq;
@@ -216,6 +235,17 @@ void store_expire(void *store, uint64_t now_ms, void (*cb)(void *, int, uint64_t
     cb(arg, HF_STORE_OK, expired);
 }
 
+void store_queued_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    auto *s = static_cast<memory_store *>(store);
+    std::string prefix = device_key(account, "");
+    std::vector<const char *> names;
+    for (const auto &entry : s->queues)
+        if (!entry.second.messages.empty() && entry.first.compare(0, prefix.size(), prefix) == 0)
+            names.push_back(entry.first.c_str() + prefix.size());
+    cb(arg, HF_STORE_OK, names.data(), names.size());
+}
+
 void store_depth(void *store, void (*cb)(void *, int, uint64_t), void *arg)
 {
     uint64_t messages = 0;
@@ -301,6 +331,7 @@ const hf_store_ops memory_ops = {
     nullptr, // check: no settings
     nullptr, // health: always
     0,       // one process's, nothing shared or kept
+    store_queued_devices,
 };
 
 } // namespace

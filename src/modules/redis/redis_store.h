@@ -54,8 +54,9 @@ struct enqueue_batch {
 // highest wins.
 struct ack_batch {
     int slot = -1;
-    std::vector<std::string> keys; // the depth counter, then q i c x per device
-    std::vector<uint64_t> upto;    // per device
+    std::vector<std::string> keys;    // the depth counter, then q i c x t k per device
+    std::vector<uint64_t> upto;       // per device
+    std::vector<std::string> devices; // per device, its name
     std::unordered_map<std::string, size_t> dev_index;
     std::vector<std::pair<hf_store_done_cb, void *>> done;
 };

@@ -51,7 +51,7 @@ void expire_device(redis_store *s, const tally_ptr &tally, int index, const std:
     hf_redis_script(s->nodes, slot_of(s, account), hf_redis_expire_lua,
                     {key_of(s, account, "q", device.c_str()), key_of(s, account, "i", device.c_str()),
                      key_of(s, account, "x", device.c_str()), slot_key(s, index, "e"), slot_key(s, index, "n"),
-                     key_of(s, account, "c", device.c_str())},
+                     key_of(s, account, "c", device.c_str()), key_of(s, account, "t"), key_of(s, account, "k")},
                     {std::to_string(now_ms), member}, [tally](redisReply *r) {
                         if (!r)
                             tally->unavailable = true;

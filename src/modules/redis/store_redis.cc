@@ -113,7 +113,10 @@ bool read_enqueue_answer(const redisReply *r, std::vector<sent_enqueue> *sent)
             next = uint64_t(firsts->element[dev++]->integer);
         }
         enqueue_result &res = e.result;
-        res.status = digits[i] == '0' ? HF_STORE_OK : digits[i] == '3' ? HF_STORE_QUEUE_FULL : HF_STORE_DUPLICATE;
+        res.status = digits[i] == '0'   ? HF_STORE_OK
+                     : digits[i] == '3' ? HF_STORE_QUEUE_FULL
+                     : digits[i] == '4' ? HF_STORE_ACCOUNT_FULL
+                                        : HF_STORE_DUPLICATE;
         res.acked = digits[i] == '2';
         if (res.status == HF_STORE_OK)
             res.seq = next++;
@@ -129,10 +132,11 @@ bool read_enqueue_answer(const redisReply *r, std::vector<sent_enqueue> *sent)
 
 void send_enqueues(redis_store *s, enqueue_batch &b)
 {
-    std::vector<std::string> args = {std::to_string(s->host->now_ms(s->host->host)),
-                                     std::to_string(s->params.dedup_ids), std::to_string(s->params.dedup_window_ms),
-                                     std::to_string(s->params.queue_max_messages),
-                                     std::to_string(s->params.queue_max_bytes)};
+    std::vector<std::string> args = {
+        std::to_string(s->host->now_ms(s->host->host)), std::to_string(s->params.dedup_ids),
+        std::to_string(s->params.dedup_window_ms),      std::to_string(s->params.queue_max_messages),
+        std::to_string(s->params.queue_max_bytes),      std::to_string(s->params.account_max_messages),
+        std::to_string(s->params.account_max_bytes)};
     auto devs = std::make_shared<std::vector<std::string>>();
     auto sent = std::make_shared<std::vector<sent_enqueue>>();
     devs->reserve(b.devs.size()); // sent points into it
@@ -206,6 +210,8 @@ void store_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueu
     if (added || b.devs[at->second].blob.size() >= entry_max_bytes) {
         for (const char *kind : {"q", "i", "c", "s", "x"})
             b.keys.push_back(key_of(s, req->account, kind, req->device));
+        b.keys.push_back(key_of(s, req->account, "t"));
+        b.keys.push_back(key_of(s, req->account, "k"));
         at->second = b.devs.size();
         b.devs.push_back(device_batch{std::move(dev), {}, req->expires_at_ms, {}});
     }
@@ -295,8 +301,10 @@ void send_acks(redis_store *s, ack_batch &b)
 {
     auto done = std::make_shared<std::vector<std::pair<hf_store_done_cb, void *>>>(std::move(b.done));
     std::vector<std::string> args;
-    for (uint64_t upto : b.upto)
-        args.push_back(std::to_string(upto));
+    for (size_t i = 0; i < b.upto.size(); i++) {
+        args.push_back(std::to_string(b.upto[i]));
+        args.push_back(b.devices[i]);
+    }
     hf_redis_script(s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args), [done](redisReply *r) {
         int status = !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK;
         for (auto &[cb, arg] : *done)
@@ -321,7 +329,10 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
     if (added) {
         for (const char *kind : {"q", "i", "c", "x"})
             b.keys.push_back(key_of(s, account, kind, device));
+        b.keys.push_back(key_of(s, account, "t"));
+        b.keys.push_back(key_of(s, account, "k"));
         b.upto.push_back(upto_seq);
+        b.devices.push_back(device);
     } else if (upto_seq > b.upto[at->second]) {
         b.upto[at->second] = upto_seq;
     }
@@ -399,10 +410,11 @@ void store_add_device(void *store, const char *account, const char *device, hf_s
                   [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
-void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+// The device names in one of the account's sets: kind "d" (its devices)
+// or "k" (those with a queue).
+void list_set(redis_store *s, const char *account, const char *kind, hf_store_devices_cb cb, void *arg)
 {
-    auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(s, account), {"SMEMBERS", key_of(s, account, "d")}, [cb, arg](redisReply *r) {
+    hf_redis_call(s->nodes, slot_of(s, account), {"SMEMBERS", key_of(s, account, kind)}, [cb, arg](redisReply *r) {
         if (!r || r->type != REDIS_REPLY_ARRAY) {
             cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
             return;
@@ -412,6 +424,16 @@ void store_list_devices(void *store, const char *account, hf_store_devices_cb cb
             names.push_back(r->element[i]->str);
         cb(arg, HF_STORE_OK, names.data(), names.size());
     });
+}
+
+void store_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    list_set(static_cast<redis_store *>(store), account, "d", cb, arg);
+}
+
+void store_queued_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
+{
+    list_set(static_cast<redis_store *>(store), account, "k", cb, arg);
 }
 
 // A presence script's answer: the servers watching the account, each
@@ -618,6 +640,7 @@ const hf_store_ops redis_ops = {
     store_check,
     store_health,
     HF_STORE_SHARED,
+    store_queued_devices,
 };
 
 } // namespace

@@ -1,12 +1,14 @@
 -- The acknowledgements of one reactor pass to the devices of one slot.
--- KEYS: the slot's depth counter, then q, i, c, x of each device. ARGV:
--- each device's upto. Drops the entries whose every message has seq <=
--- upto (and the dead marks in them); returns how many messages went.
--- uses: lib_entry
+-- KEYS: the slot's depth counter, then q, i, c, x, t, k of each device.
+-- ARGV: each device's upto and name. Drops the entries whose every
+-- message has seq <= upto (and the dead marks in them); returns how many
+-- messages went.
+-- uses: lib_entry lib_account
 local dropped = 0
-for j = 1, #ARGV do
-  local q, i, c, x = KEYS[4 * j - 2], KEYS[4 * j - 1], KEYS[4 * j], KEYS[4 * j + 1]
-  local upto = tonumber(ARGV[j])
+for j = 1, #ARGV / 2 do
+  local at = 6 * j - 4
+  local q, i, c, x, t, k = KEYS[at], KEYS[at + 1], KEYS[at + 2], KEYS[at + 3], KEYS[at + 4], KEYS[at + 5]
+  local upto, device = tonumber(ARGV[2 * j - 1]), ARGV[2 * j]
   local info = redis.call('HMGET', i, 'acked', 'count', 'bytes')
   local acked, count, bytes = tonumber(info[1] or '0'), tonumber(info[2] or '0'),
     tonumber(info[3] or '0')
@@ -25,6 +27,7 @@ for j = 1, #ARGV do
       end
       count, bytes, dropped = count - n, bytes - b, dropped + n
       if count <= 0 then redis.call('DEL', c) end
+      account_take(t, k, device, n, b, count <= 0)
     end
     redis.call('HSET', i, 'acked', upto, 'count', count, 'bytes', bytes)
   end

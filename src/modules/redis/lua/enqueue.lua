@@ -1,24 +1,34 @@
 -- The enqueues of one reactor pass to the devices of one slot (of one
 -- Redis, when it is not a cluster). KEYS: the slot's expiry index and
--- depth counter, then q, i, c, s, x of each device. ARGV: now, dedup
--- width, dedup window ms, max count, max bytes, then per device its "A|D",
--- the earliest expiry of its messages and the messages (a 4-byte length
--- and a record, each), which become one stream entry. Returns a string of one digit per message, devices in
--- order (0 stored, 1 duplicate, 2 duplicate the target acknowledged, 3
--- queue full); the seq of each device's first stored message (its others
--- follow one by one); and pairs of a message's number (1-based) and the
+-- depth counter, then q, i, c, s, x, t, k of each device. ARGV: now,
+-- dedup width, dedup window ms, max count, max bytes (a device's), max
+-- count, max bytes (an account's), then per device its "A|D", the
+-- earliest expiry of its messages and the messages (a 4-byte length and
+-- a record, each), which become one stream entry. Returns a string of
+-- one digit per message, devices in order (0 stored, 1 duplicate, 2
+-- duplicate the target acknowledged, 3 queue full, 4 account full);
+-- the seq of each device's first stored message (its others follow one
+-- by one); and pairs of a message's number (1-based) and the
 -- seq its collapse key replaced. A resend writes too (its sender's dedup
 -- record's expiry): replication keeps the primary's order, so the WAIT
 -- behind that write proves the original, written before it, reached the
 -- replicas, and a resend is answered under the same proof as a new write.
--- uses: lib_entry lib_dedup
+-- uses: lib_entry lib_dedup lib_account
 local now, W, window = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local max_count, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
-local status, firsts, replaced, total, m = {}, {}, {}, 0, 0
-for j = 1, (#ARGV - 5) / 3 do
-  local k = 2 + (j - 1) * 5
+local account_count, account_bytes = tonumber(ARGV[6]), tonumber(ARGV[7])
+local status, firsts, replaced, total, m, accounts = {}, {}, {}, 0, 0, {}
+for j = 1, (#ARGV - 7) / 3 do
+  local k = 2 + (j - 1) * 7
   local q, i, c, s, x = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
-  local member, expires, blob = ARGV[3 + 3 * j], ARGV[4 + 3 * j], ARGV[5 + 3 * j]
+  local t, queued = KEYS[k + 6], KEYS[k + 7]
+  local member, expires, blob = ARGV[5 + 3 * j], ARGV[6 + 3 * j], ARGV[7 + 3 * j]
+  local account = accounts[t]
+  if account == nil then
+    local held = redis.call('HMGET', t, 'count', 'bytes')
+    account = {count = tonumber(held[1] or '0'), bytes = tonumber(held[2] or '0')}
+    accounts[t] = account
+  end
   local info = redis.call('HMGET', i, 'next', 'acked', 'count', 'bytes')
   local next, acked = tonumber(info[1] or '0'), tonumber(info[2] or '0')
   local count, bytes = tonumber(info[3] or '0'), tonumber(info[4] or '0')
@@ -52,17 +62,22 @@ for j = 1, (#ARGV - 5) / 3 do
       end
       if count - (older and 1 or 0) >= max_count or bytes - (older_bytes or 0) + plen > max_bytes then
         verdict = '3'
+      elseif account.count - (older and 1 or 0) >= account_count
+          or account.bytes - (older_bytes or 0) + plen > account_bytes then
+        verdict = '4'
       else
         verdict = '0'
         if older then
           redis.call('HSET', x, older, older_bytes); mine[older] = nil
           count, bytes = count - 1, bytes - older_bytes
+          account.count, account.bytes = account.count - 1, account.bytes - older_bytes
           table.insert(replaced, m); table.insert(replaced, older)
         end
         next = next + 1
         mine[next] = plen
         if col then redis.call('HSET', c, col, next) end
         count, bytes, entry_bytes, total = count + 1, bytes + plen, entry_bytes + plen, total + 1
+        account.count, account.bytes = account.count + 1, account.bytes + plen
         senders[from] = dedup_accept(d or nil, W, hi, lo, next); dirty[from] = true
         if kept then table.insert(kept, string.sub(blob, pos, to)) end
       end
@@ -75,6 +90,8 @@ for j = 1, (#ARGV - 5) / 3 do
     redis.call('XADD', q, next..'-'..first, 'r', kept and table.concat(kept) or blob, 'b', entry_bytes)
     redis.call('HSET', i, 'next', next, 'count', count, 'bytes', bytes)
     redis.call('ZADD', KEYS[1], 'LT', expires, member)
+    redis.call('HSET', t, 'count', account.count, 'bytes', account.bytes)
+    redis.call('SADD', queued, device_of(member))
     firsts[j] = first
   else firsts[j] = 0 end
   local written = resent

@@ -1,5 +1,5 @@
 -- KEYS: q, i, x of a device, its slot's expiry index and depth counter,
--- and its c (emptied with the queue).
+-- its c (emptied with the queue), and its account's t and k.
 -- ARGV: now, "A|D". Marks dead the expired messages in the first `scan`
 -- entries of the queue, drops the entries whose every message is dead,
 -- and scores the device again by the earliest expiry left (or takes it
@@ -7,7 +7,7 @@
 -- expired. A queue longer than `scan` entries is read from its head only:
 -- one whose head outlives later messages keeps those until the head goes
 -- or they are acknowledged (fetch skips them meanwhile).
--- uses: lib_entry
+-- uses: lib_entry lib_account
 local now, scan = tonumber(ARGV[1]), 100
 local q, i, x = KEYS[1], KEYS[2], KEYS[3]
 local entries, gone, bytes, earliest = redis.call('XRANGE', q, '-', '+', 'COUNT', scan), 0, 0, nil
@@ -37,6 +37,8 @@ if gone > 0 then
   redis.call('HINCRBY', i, 'bytes', -bytes)
   redis.call('DECRBY', KEYS[5], gone)
 end
-if redis.call('XLEN', q) == 0 then redis.call('ZREM', KEYS[4], ARGV[2]); redis.call('DEL', KEYS[6])
+local emptied = redis.call('XLEN', q) == 0
+account_take(KEYS[7], KEYS[8], device_of(ARGV[2]), gone, bytes, emptied)
+if emptied then redis.call('ZREM', KEYS[4], ARGV[2]); redis.call('DEL', KEYS[6])
 else redis.call('ZADD', KEYS[4], earliest or now, ARGV[2]) end
 return gone
