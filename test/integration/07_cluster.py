@@ -174,6 +174,28 @@ def test_two_allocators_agree_and_lapsed_server_disappears():
     harness.wait_until(lambda: a1.log().count("server s1 registered") >= 2, 10, "s1 registered again")
 
 
+def test_a_silent_allocator_is_noticed_and_the_server_is_not_ready():
+    """An allocator that stops answering (SIGSTOP: as a partition looks
+    from the server) no longer counts as accepting the server once a
+    REGISTER waits as long as the allocator would take to lapse it: the
+    server's /readyz says so, and it registers again once the allocator
+    answers. Found by test/nemesis (a server cut off from both allocators
+    said ready); before the fix /readyz stayed 200 while the allocator
+    was stopped."""
+    allocs, nodes = cluster(servers=1, allocators=1, refresh="300ms")
+    alloc, server = allocs[0], nodes[0]
+    assert server.probe("/readyz")[0] == 200
+    alloc.proc.send_signal(signal.SIGSTOP)
+    try:
+        harness.wait_until(lambda: server.probe("/readyz")[0] == 503, 10, "the server to say it is not ready")
+        status, body = server.probe("/readyz")
+        assert "no answer to REGISTER within 450 ms" in body, body
+    finally:
+        alloc.proc.send_signal(signal.SIGCONT)
+    harness.wait_until(lambda: server.probe("/readyz")[0] == 200, 10, "the server ready again")
+    assert "register: registered with allocator" in server.log().split("no answer to REGISTER")[-1]
+
+
 def test_wrong_cluster_key_is_refused():
     (alloc,), _ = cluster(servers=1)
     import os

@@ -16,6 +16,15 @@ struct hf_registration {
     std::string last_error;     // why the last try failed
     uint32_t attempt = 0;
     hf_event_ptr timer; // next refresh, or next reconnect
+    // The refresh interval the allocator asked for, and since when (mono
+    // ms) a REGISTER of this link waits for its REGISTER_ACK (0: none).
+    // An allocator silent for as long as it would take to lapse this
+    // server (lapse_ms there) is no longer counted as accepting it: the
+    // server is not ready, and the link starts again. Without it a server
+    // cut off from every allocator said ready (the nemesis's partition of a
+    // server from the allocators).
+    uint64_t refresh_ms = 0;
+    uint64_t unanswered_since_ms = 0;
 };
 
 void hf_registration_deleter::operator()(hf_registration *r) const
@@ -44,6 +53,16 @@ void send_register(hf_registration *r)
     hf_msg m = hf_msg_register(cfg.server_id, cfg.cluster_key, cfg.advertise, cfg.websocket_advertise,
                                cfg.api_advertise, uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
     hf_link_send(r->link, &m);
+    if (!r->unanswered_since_ms)
+        r->unanswered_since_ms = hf_mono_ms();
+}
+
+// How long a REGISTER may wait for its answer: as long as the allocator
+// waits for a REGISTER before it lapses this server (1.5 intervals).
+uint64_t answer_timeout_ms(const hf_registration *r)
+{
+    uint64_t refresh = r->refresh_ms ? r->refresh_ms : uint64_t(r->regs->srv->cfg->refresh_interval_ms);
+    return refresh * 3 / 2;
 }
 
 void connect_allocator(hf_registration *r);
@@ -85,6 +104,7 @@ void retry_later(hf_registration *r, const char *why)
     hf_link_free(r->link);
     r->link = nullptr;
     r->registered = false;
+    r->unanswered_since_ms = 0;
     r->last_error = why;
     if (!r->reported_down) {
         hf_log(HF_LOG_WARNING, "register: allocator %s: %s; retrying (devices cannot be sent here meanwhile)",
@@ -122,11 +142,13 @@ void on_frame(void *arg, hf_link *, const hf_msg *m)
     r->registered = true;
     r->reported_down = false;
     r->attempt = 0;
+    r->unanswered_since_ms = 0;
+    r->refresh_ms = m->refresh_ms ? m->refresh_ms : uint64_t(srv->cfg->refresh_interval_ms);
     // The allocators agree on the live servers; the latest answer will do.
     srv->peer_addresses.assign(m->addresses, m->addresses + m->address_count);
     if (hf_msg_has(m, HF_TAG_PEERS))
         take_peers(srv, peers_of(m->peers));
-    arm(r, m->refresh_ms ? m->refresh_ms : uint64_t(srv->cfg->refresh_interval_ms));
+    arm(r, r->refresh_ms);
 }
 
 void on_close(void *arg, hf_link *, hf_link_failure, const char *why)
@@ -150,10 +172,18 @@ void connect_allocator(hf_registration *r)
 void on_timer(evutil_socket_t, short, void *arg)
 {
     auto *r = static_cast<hf_registration *>(arg);
-    if (r->link && r->registered)
+    if (r->link && r->registered) {
+        uint64_t timeout = answer_timeout_ms(r);
+        if (r->unanswered_since_ms && hf_mono_ms() - r->unanswered_since_ms >= timeout) {
+            std::string why = "no answer to REGISTER within " + std::to_string(timeout) + " ms";
+            retry_later(r, why.c_str());
+            return;
+        }
         send_register(r);
-    else if (!r->link)
+        arm(r, r->refresh_ms); // the next refresh, or the deadline of this one
+    } else if (!r->link) {
         connect_allocator(r);
+    }
 }
 
 } // namespace

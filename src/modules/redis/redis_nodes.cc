@@ -7,6 +7,8 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -46,7 +48,19 @@ struct call {
     int redirects = 0, retries = 0;
     std::string ask_address; // ASKING first, there, once
     node *ran_on = nullptr;
-    event *retry_timer = nullptr;
+};
+
+// A slot's calls that wait to be sent again after TRYAGAIN or
+// CLUSTERDOWN, in the order their answers came (the order they were sent
+// on the slot's connection), and the slot's calls made since, behind
+// them: sent again together, in that order, when the timer fires. A call
+// made later never overtakes one sent earlier, so a pass's enqueues stay
+// behind the pass's before them, and a device's messages in order (the
+// nemesis found a message seq'd after the next one of its sender when a
+// minority primary answered CLUSTERDOWN: 0fe64c8's test/nemesis run).
+struct held_calls {
+    std::deque<call *> calls;
+    event *timer = nullptr;
 };
 
 struct node {
@@ -80,8 +94,8 @@ struct hf_redis_nodes {
     bool closing = false;
     bool said_unreached = false; // the one warning while no seed of a cluster answers
     event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
-    std::set<call *> retrying;
-    std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
+    std::map<int, held_calls> held; // by slot (-1: calls sent to any node)
+    std::vector<call *> unmapped;   // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
     // What keeps durable calls from being acknowledged, for readiness
@@ -369,16 +383,24 @@ void finish(call *c, redisReply *r)
     event_active(n->wait_event, EV_TIMEOUT, 0);
 }
 
+struct held_timer_arg {
+    hf_redis_nodes *n;
+    int slot;
+};
+
 void on_retry_timer(evutil_socket_t, short, void *arg)
 {
-    auto *c = static_cast<call *>(arg);
-    c->n->retrying.erase(c);
-    event_free(c->retry_timer);
-    c->retry_timer = nullptr;
-    send_call(c);
+    std::unique_ptr<held_timer_arg> at(static_cast<held_timer_arg *>(arg));
+    auto it = at->n->held.find(at->slot);
+    held_calls held = std::move(it->second);
+    at->n->held.erase(it);
+    event_free(held.timer);
+    for (call *c : held.calls)
+        send_call(c);
 }
 
-// Sends c again after a pause, or gives up.
+// Holds c, to be sent again after a pause with the slot's other held
+// calls, or gives up.
 void retry_later(call *c, uint64_t ms)
 {
     if (++c->retries > max_retries) {
@@ -386,10 +408,14 @@ void retry_later(call *c, uint64_t ms)
         return;
     }
     hf_redis_nodes *n = c->n;
-    c->retry_timer = event_new(n->host->event_base(n->host->host), -1, 0, on_retry_timer, c);
-    timeval tv = hf_timeval_ms(ms);
-    event_add(c->retry_timer, &tv);
-    n->retrying.insert(c);
+    held_calls &held = n->held[c->slot];
+    held.calls.push_back(c);
+    if (!held.timer) {
+        held.timer =
+            event_new(n->host->event_base(n->host->host), -1, 0, on_retry_timer, new held_timer_arg{n, c->slot});
+        timeval tv = hf_timeval_ms(ms);
+        event_add(held.timer, &tv);
+    }
 }
 
 bool starts_with(const redisReply *r, const char *prefix)
@@ -452,6 +478,10 @@ void send_call(call *c)
     hf_redis_nodes *n = c->n;
     if (n->closing) {
         finish(c, nullptr);
+        return;
+    }
+    if (auto held = n->held.find(c->slot); held != n->held.end() && !c->fixed) {
+        held->second.calls.push_back(c); // behind the slot's calls held for a retry
         return;
     }
     if (!n->mapped && !c->fixed) {
@@ -607,10 +637,13 @@ void hf_redis_nodes_close(hf_redis_nodes *n)
     // Every call still out is answered null, so that its caller lets go
     // of what it holds (a connection waiting for a fetch).
     n->closing = true;
-    std::set<call *> retrying = std::move(n->retrying);
-    for (call *c : retrying) {
-        event_free(c->retry_timer);
-        finish(c, nullptr);
+    std::map<int, held_calls> held = std::move(n->held);
+    n->held.clear();
+    for (auto &[slot, calls] : held) {
+        delete static_cast<held_timer_arg *>(event_get_callback_arg(calls.timer));
+        event_free(calls.timer);
+        for (call *c : calls.calls)
+            finish(c, nullptr);
     }
     std::vector<call *> unmapped = std::move(n->unmapped);
     for (call *c : unmapped)
