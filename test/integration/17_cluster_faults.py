@@ -135,6 +135,43 @@ def test_acknowledged_sends_survive_their_primary_killed():
         assert out.splitlines() == acked[name], (name, out)
 
 
+def test_one_senders_messages_stay_in_order_while_the_cluster_is_down():
+    """A primary dies: until its replica takes over, the other primaries
+    answer CLUSTERDOWN for every slot, and the store sends each pass's
+    script again after a pause. A pass made meanwhile must wait behind
+    those, not run first: the phone shows one sender's messages in the
+    order they were sent. Found by test/nemesis (a Redis primary cut off
+    from the others); before the fix the phone showed later messages
+    before earlier ones (3 runs of 3)."""
+    cluster = RedisCluster().start()
+    relay = on_cluster(cluster)
+    victim = cluster.node_of_slot(key_slot("acct0"))
+    live = next(n for lo, hi, a in cluster.slot_ranges() for n in cluster.nodes
+                if n.address() == a and n is not victim)
+    name = accounts_on(cluster, live, 1)[0]
+    phone = relay.conn()
+    phone.hello(relay.token(name, "phone"))
+    receiver = Receiver(phone)
+    receiver.start()
+    pc = relay.conn()
+    pc.hello(relay.token(name, "pc"))
+    victim.kill()
+    count = 0
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        count += 1
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", count), ("payload", b"m%d" % count)])
+        time.sleep(0.02)
+    answers = [pc.expect(hfwire.SEND_ACK, timeout=20) for _ in range(count)]
+    stored = [a["id"] for a in answers if a["status"] != hfwire.REJECTED]
+    assert stored, answers[:3]
+    harness.wait_until(lambda: len(receiver.shown()) >= len(stored), 20, "every stored message shown")
+    receiver.stop()
+    shown = [int(p[1:]) for p in receiver.shown()]
+    assert shown == sorted(shown), [(a, b) for a, b in zip(shown, shown[1:]) if b < a][:5]
+    assert set(stored) <= set(shown), set(stored) - set(shown)
+
+
 def test_a_resend_is_not_acknowledged_without_its_replica_on_one_redis():
     """One Redis primary with a replica and store.replicas = 1: with the
     replica stopped, a SEND and its resend (the same id) are both

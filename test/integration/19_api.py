@@ -303,6 +303,30 @@ def test_revoke_across_servers_on_a_redis_cluster():
                    "store.prefix": "apic%d:" % os.getpid()})
 
 
+def test_a_revocation_is_answered_once_the_device_is_cut_on_its_server():
+    """The kick that cuts a device on another server is a notice (Redis
+    pub/sub), lost while that server's subscription is down. The revoke
+    is answered only once the store no longer has the device online
+    there, the kick sent again until then. Found by test/nemesis (a Redis
+    primary cut off from the others: the revoked device kept getting
+    messages); before the fix the API answered 200 at once and the device
+    was never cut."""
+    redis = harness.RedisServer().start()
+    store = {"store.module": "redis", "store.address": redis.address(), "store.prefix": "cut%d:" % os.getpid()}
+    a = Relay("standalone", server_id="s1", api_keys=True, **store).start()
+    b = Relay("standalone", share=a, server_id="s2", **store).start()
+    phone = b.conn()
+    phone.hello(b.token("alice", "phone"))
+    harness.wait_until(lambda: a.api("GET", "/v1/accounts/alice/devices")[1]["devices"][0]["server"] == "s2", 5,
+                       "the phone online on s2")
+    redis.cli("CLIENT", "KILL", "TYPE", "pubsub")  # s2 hears no notice until it subscribes again
+    status, body = a.api("POST", "/v1/accounts/alice/devices/phone/revoke")
+    assert (status, body["server"]) == (200, "s2"), body
+    assert phone.expect(hfwire.ERROR, timeout=1.0)["code"] == hfwire.ERR["revoked"]
+    status, listing = a.api("GET", "/v1/accounts/alice/devices")
+    assert listing["devices"][0]["online"] is False, listing
+
+
 def test_a_device_admitted_while_the_store_is_away_is_checked_when_it_returns():
     """The store cannot say whether a device is revoked: it is admitted,
     takes and gets nothing, and is cut once the store says revoked."""

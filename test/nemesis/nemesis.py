@@ -10,7 +10,7 @@ checker.py reads. Prints a table per fault and one JSON line; exits 1 if
 anything acknowledged was lost, shown twice or out of order, or reached
 a revoked device, or if /readyz disagreed with the faults.
 
-    nemesis.py [--build DIR] [--short] [--seed N] [--minutes M] [--keep DIR]
+    nemesis.py [--build DIR] [--short] [--seed N] [--minutes M] [--keep DIR] [--only TEXT]
 
 Needs root (namespaces, a bridge), redis-server, redis-cli and openssl.
 """
@@ -347,8 +347,10 @@ def faults(rng):
     ]
 
 
-def nemesis(run, rng, until, hold_s):
-    order = faults(rng)
+def nemesis(run, rng, until, hold_s, only):
+    order = [f for f in faults(rng) if only in f[0]]
+    if not order:
+        raise RuntimeError("no fault's name holds %r" % only)
     rng.shuffle(order)
     done = []
     while True:
@@ -381,6 +383,7 @@ def main():
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", help="keep the run's folder (logs, history) here")
+    parser.add_argument("--only", default="", help="only the faults whose name holds this")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("nemesis: needs root (network namespaces and a bridge)")
@@ -391,6 +394,8 @@ def main():
     rng = random.Random(seed)
     build = os.path.abspath(args.build)
     work = args.keep or tempfile.mkdtemp(prefix="handoff-nemesis-")
+    if args.keep:
+        shutil.rmtree(work, ignore_errors=True)  # a run starts from nothing
     os.makedirs(work, exist_ok=True)
     run = Run(work, build)
     print("== nemesis, seed %d, %s; history in %s" % (seed, "short" if args.short else "%g min" % args.minutes, work),
@@ -439,7 +444,7 @@ def main():
         revoke_at = time.monotonic() + seconds / 2
         revoker = threading.Timer(max(0, revoke_at - time.monotonic()), revoke, args=(run,))
         revoker.start()
-        done = nemesis(run, rng, until, hold_s=6 if args.short else 12)
+        done = nemesis(run, rng, until, 6 if args.short else 12, args.only)
         revoker.join()
         time.sleep(max(0, until + 10 - time.monotonic()))  # the workload's sends end
         run.stopping.set()

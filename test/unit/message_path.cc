@@ -64,7 +64,7 @@ void gate_enqueue(void *store, const hf_store_enqueue_req *req, hf_store_enqueue
     g.held.push_back({cb, arg, answer.status, answer.seq, answer.acked});
     if (answer.status == HF_STORE_OK) {
         const hf_host_api &host = current->srv.host;
-        host.enqueue_applied(host.host, arg, answer.seq);
+        host.enqueue_applied(host.host, arg, uint64_t(int64_t(answer.seq) + g.applied_shift));
         host.data_ready(host.host, req->account, req->device);
     }
 }

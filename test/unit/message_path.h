@@ -57,6 +57,9 @@ struct store_gate {
     int fail_fetch = HF_STORE_OK;   // likewise fetches, once each time set
     int fail_list = HF_STORE_OK;    // likewise list_devices
     bool hold = false;              // enqueue completions wait for gate_release
+    // With hold: enqueue_applied is told the seq plus this, as a store whose
+    // seqs forked would tell it (two messages numbered alike).
+    int64_t applied_shift = 0;
     std::vector<held_completion> held;
 };
 

@@ -102,6 +102,37 @@ void a_target_may_acknowledge_before_the_store_is_durable(void **)
     bench_stop(b);
 }
 
+// The store says a message is seq 1 while the target was sent another
+// message as seq 1 (a Redis primary cut off from the others numbers on
+// while its promoted replica numbers the same seqs): the target's
+// acknowledgement of seq 1 is not this message's delivery. Before the
+// check the sender heard "delivered" at once and the message was lost
+// (test/nemesis).
+void an_acknowledged_seq_delivers_only_the_message_sent_as_it(void **)
+{
+    bench *b = bench_start(at_once);
+    b->gate.hold = true;
+    test_device *pc = device_online(b, "alice", "pc");
+    test_device *phone = device_online(b, "alice", "phone");
+    device_send_to(pc, "phone", 1, "first");
+    const hf_msg *deliver = device_take(phone, HF_MSG_DELIVER);
+    assert_int_equal(deliver->seq, 1);
+    b->gate.applied_shift = -1; // the next message is said to be seq 1 too
+    device_send_to(pc, "phone", 2, "forked");
+    hf_msg ack = hf_msg_deliver_ack(1);
+    device_send(phone, &ack);
+    assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 1, HF_SEND_DELIVERED, HF_OK, 1, 0, 0);
+    assert_int_equal(device_pending(pc), 0); // not id 2: the phone never saw it
+    b->gate.applied_shift = 0;
+    gate_release(b);
+    deliver = device_take(phone, HF_MSG_DELIVER);
+    assert_true(deliver->payload == "forked" && deliver->seq == 2);
+    ack = hf_msg_deliver_ack(2);
+    device_send(phone, &ack);
+    assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 2, HF_SEND_DELIVERED, HF_OK, 1, 0, 0);
+    bench_stop(b);
+}
+
 void stored_when_the_target_is_silent_for_ack_wait(void **)
 {
     bench *b = bench_start("delivery = { ack_batch = \"0ms\"; ack_wait = \"20ms\"; };\n");
@@ -344,6 +375,7 @@ int main(void)
         cmocka_unit_test(stored_for_a_target_that_is_not_online),
         cmocka_unit_test(stored_is_said_only_once_the_store_made_it_durable),
         cmocka_unit_test(a_target_may_acknowledge_before_the_store_is_durable),
+        cmocka_unit_test(an_acknowledged_seq_delivers_only_the_message_sent_as_it),
         cmocka_unit_test(stored_when_the_target_is_silent_for_ack_wait),
         cmocka_unit_test(stored_when_the_target_goes_away_unacknowledged),
         cmocka_unit_test(every_other_device_counts_in_one_answer),

@@ -7,6 +7,7 @@
 
 #include "core/api/api_call.h"
 #include "core/common/dead_letter.h"
+#include "core/common/event_ptr.h"
 #include "core/server/devices.h"
 #include "core/server/queue_purge.h"
 #include "proto/clock.h"
@@ -25,6 +26,10 @@ struct device_call {
     std::string server; // where the device is online, if anywhere
     uint64_t purged = 0;
     uint64_t not_before_ms = 0;
+    // revoke: the device online on another server, which is asked again
+    // to cut it until the store says it is gone (cut_checks so far).
+    hf_event_ptr cut_check;
+    int cut_checks = 0;
 };
 
 hf_server *server_of(const device_call *d)
@@ -185,6 +190,19 @@ void disconnect(device_call *d)
 
 // ---- revoke: record, cut, purge -----------------------------------------
 
+// A device online on another server is cut there when that server hears
+// the store's kick. The kick is a notice, not a write (Redis pub/sub): it
+// is lost when the two servers' Redis nodes are cut off from each other,
+// and the revoked device went on getting messages (test/nemesis, a Redis
+// primary cut off from the others). So the revocation is complete only
+// once the store no longer has the device online there, asked every
+// cut_check_ms, the kick sent again each time; or once that server has
+// left the cluster's live servers (it delivers nothing). Past
+// cut_checks_max, the call fails 503: the revocation is recorded (every
+// HELLO is refused), and a retry of the call sends the kick again.
+const uint64_t cut_check_ms = 200;
+const int cut_checks_max = 25;
+
 void dead_letters_purged(void *arg, int status, uint64_t purged)
 {
     auto *d = static_cast<device_call *>(arg);
@@ -207,6 +225,55 @@ void queue_purged(void *arg, int status, uint64_t purged)
     hf_queue_purge(server_of(d), d->call->account, hf_dead_letter_queue(d->call->device), dead_letters_purged, d);
 }
 
+void check_cut(device_call *d);
+
+bool live_peer(const hf_server *srv, const std::string &server)
+{
+    return std::any_of(srv->peers.begin(), srv->peers.end(), [&](const hf_peer &p) { return p.id == server; });
+}
+
+void cut_state_read(void *arg, int status, const hf_store_device_state *st)
+{
+    auto *d = static_cast<device_call *>(arg);
+    if (ended(d, status))
+        return;
+    // With no allocator's list of live servers (servers sharing a store
+    // alone), the store's word is all there is.
+    const hf_server *srv = server_of(d);
+    bool still_there = st->server_id && d->server == st->server_id && (srv->peers.empty() || live_peer(srv, d->server));
+    if (!still_there) {
+        hf_queue_purge(server_of(d), d->call->account, d->call->device, queue_purged, d);
+        return;
+    }
+    if (++d->cut_checks > cut_checks_max) {
+        hf_api_fail(d->call, 503, "device_not_cut",
+                    "revocation recorded (the device's HELLOs are refused), but server " + d->server +
+                        " has not cut its connection yet; call revoke again",
+                    uint64_t(server_of(d)->cfg->store_retry_ms));
+        for (json_t *s : d->states)
+            json_decref(s);
+        delete d;
+        return;
+    }
+    kick(d, HF_ERR_REVOKED);
+    check_cut(d);
+}
+
+void check_cut(device_call *d)
+{
+    if (!d->cut_check)
+        d->cut_check.reset(event_new(
+            d->call->api->base, -1, 0,
+            [](evutil_socket_t, short, void *arg) {
+                auto *d = static_cast<device_call *>(arg);
+                server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(),
+                                    cut_state_read, d);
+            },
+            d));
+    timeval tv = hf_timeval_ms(cut_check_ms);
+    event_add(d->cut_check.get(), &tv);
+}
+
 void revoke_found(void *arg, int status, const hf_store_device_state *st)
 {
     auto *d = static_cast<device_call *>(arg);
@@ -214,7 +281,10 @@ void revoke_found(void *arg, int status, const hf_store_device_state *st)
         return;
     d->server = st->server_id ? st->server_id : "";
     kick(d, HF_ERR_REVOKED);
-    hf_queue_purge(server_of(d), d->call->account, d->call->device, queue_purged, d);
+    if (!d->server.empty() && d->server != server_of(d)->cfg->server_id)
+        check_cut(d);
+    else
+        hf_queue_purge(server_of(d), d->call->account, d->call->device, queue_purged, d);
 }
 
 // Recorded first: the device's reconnect, wherever it lands, is refused.

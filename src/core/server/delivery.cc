@@ -25,9 +25,11 @@ size_t drop_inflight(hf_session *s, uint64_t upto)
     }
     if (s->inflight_head == s->inflight.size()) {
         s->inflight.clear();
+        s->inflight_tags.clear();
         s->inflight_head = 0;
     } else if (s->inflight_head > s->inflight.size() / 2) {
         s->inflight.erase(s->inflight.begin(), s->inflight.begin() + long(s->inflight_head));
+        s->inflight_tags.erase(s->inflight_tags.begin(), s->inflight_tags.begin() + long(s->inflight_head));
         s->inflight_head = 0;
     }
     return dropped;
@@ -76,9 +78,10 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
         hf_timeout_arm(srv->conns->timeouts, s->fetch_retry.get(), uint64_t(srv->cfg->store_retry_ms));
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
-            if (send_deliver(s, &msgs[i]))
+            if (send_deliver(s, &msgs[i])) {
                 s->inflight.push_back(msgs[i].seq);
-            else
+                s->inflight_tags.push_back(hf_message_tag(msgs[i].from, msgs[i].msg_id));
+            } else
                 hf_dead_letters_move(s, &msgs[i], HF_ERR_FRAME_TOO_LARGE,
                                      "its payload of " + std::to_string(msgs[i].payload_len) +
                                          " bytes makes a DELIVER larger than limits.max_frame " +
@@ -140,6 +143,13 @@ size_t hf_delivery_take_ack(hf_session *s, uint64_t upto)
     s->srv->stats->messages_delivered += acked;
     hf_dead_letters_ack_store(s);
     return acked;
+}
+
+bool hf_delivery_sent_as(const hf_session *s, uint64_t seq, uint64_t tag, bool any_tag)
+{
+    size_t at =
+        std::lower_bound(s->inflight.begin() + long(s->inflight_head), s->inflight.end(), seq) - s->inflight.begin();
+    return at < s->inflight.size() && s->inflight[at] == seq && (any_tag || s->inflight_tags[at] == tag);
 }
 
 bool hf_delivery_refuse(hf_session *s, uint64_t seq, int code, const std::string &text)

@@ -177,15 +177,15 @@ void on_refusal(hf_session *s, const hf_msg *m)
         hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "DELIVER_ACK code 0 refuses nothing; leave code out to acknowledge");
         return;
     }
-    uint64_t acked_before = s->acked_upto;
-    if (!hf_delivery_refuse(s, m->upto, int(m->code), std::string(m->text))) {
+    if (!hf_delivery_sent_as(s, m->upto, 0, true)) {
         hf_conn_fail(s->conn, HF_ERR_BAD_ACK,
                      "seq " + std::to_string(m->upto) +
                          " was not delivered on this connection, so it cannot be refused");
         return;
     }
-    if (m->upto - 1 > acked_before)
-        hf_router_acknowledged(s->srv->router, s, m->upto - 1);
+    if (m->upto - 1 > s->acked_upto)
+        hf_router_acknowledged(s->srv->router, s, m->upto - 1); // as on_deliver_ack: before the window forgets
+    hf_delivery_refuse(s, m->upto, int(m->code), std::string(m->text));
     hf_delivery_pump(s);
 }
 
@@ -201,9 +201,11 @@ void on_deliver_ack(hf_session *s, const hf_msg *m)
         on_refusal(s, m);
         return;
     }
+    // The router first: it checks each waiting seq against what the window
+    // says was sent as it, before the window lets go of it.
+    hf_router_acknowledged(s->srv->router, s, m->upto);
     if (hf_delivery_take_ack(s, m->upto) == 0)
         return; // a repeated acknowledgement: nothing new
-    hf_router_acknowledged(s->srv->router, s, m->upto);
     hf_delivery_pump(s);
 }
 

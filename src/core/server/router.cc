@@ -55,6 +55,7 @@ struct hf_target_copy : hf_enqueue_arg {
 struct hf_delivery_waiter {
     uint64_t seq;
     hf_target_copy *copy;
+    uint64_t tag; // hf_message_tag of the copy's sender and id
 };
 
 struct hf_router {
@@ -201,7 +202,7 @@ void add_waiter(hf_router *r, hf_target_copy *t, const hf_session *target, uint6
     auto at = w.end();
     while (at != w.begin() && (at - 1)->seq > seq)
         --at;
-    w.insert(at, hf_delivery_waiter{seq, t});
+    w.insert(at, hf_delivery_waiter{seq, t, hf_message_tag(t->send->from.c_str(), t->send->msg_id)});
 }
 
 // delivery.ack_wait starts once every copy is durable: "stored" is said
@@ -637,15 +638,33 @@ void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto)
     size_t done = 0;
     bool batch = r->srv->cfg->ack_batch_ms > 0;
     while (done < waiters.size() && waiters[done].seq <= upto) {
-        hf_target_copy *t = waiters[done].copy;
+        const hf_delivery_waiter &w = waiters[done];
+        hf_target_copy *t = w.copy;
         t->waiting = false;
+        done++;
+        // Delivered only if this connection sent the target this very
+        // message as that seq. A store whose seqs forked (a Redis primary
+        // cut off from the others, and its promoted replica) can show the
+        // target another message as the same seq: the sender was told
+        // "delivered" of a message the target never saw, and it was lost
+        // (test/nemesis). Then the store's own answer settles it.
+        if (!hf_delivery_sent_as(target, w.seq, w.tag)) {
+            hf_log(HF_LOG_WARNING,
+                   "%s/%s acknowledged seq %llu, which it was sent as another message than %s's id %llu (the "
+                   "store numbered two messages alike): that one is not counted delivered",
+                   t->send->account.c_str(), t->device.c_str(), (unsigned long long)w.seq, t->send->from.c_str(),
+                   (unsigned long long)t->send->msg_id);
+            if (t->durable)
+                settle_copy(t, outcome::stored);
+            unref_copy(t);
+            continue;
+        }
         if (batch) {
             gather_acked(r, t);
         } else {
             settle_copy(t, outcome::delivered);
             unref_copy(t);
         }
-        done++;
     }
     // The entry stays (with its capacity) until the target goes.
     waiters.erase(waiters.begin(), waiters.begin() + long(done));

@@ -6,9 +6,9 @@
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
-#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -48,19 +48,27 @@ struct call {
     int redirects = 0, retries = 0;
     std::string ask_address; // ASKING first, there, once
     node *ran_on = nullptr;
+    uint64_t made = 0;    // the nodes' count of calls when it was made: its place in its slot's order
+    bool counted = false; // in its slot's in_flight
 };
 
-// A slot's calls that wait to be sent again after TRYAGAIN or
-// CLUSTERDOWN, in the order their answers came (the order they were sent
-// on the slot's connection), and the slot's calls made since, behind
-// them: sent again together, in that order, when the timer fires. A call
-// made later never overtakes one sent earlier, so a pass's enqueues stay
-// behind the pass's before them, and a device's messages in order (the
-// nemesis found a message seq'd after the next one of its sender when a
-// minority primary answered CLUSTERDOWN: 0fe64c8's test/nemesis run).
-struct held_calls {
-    std::deque<call *> calls;
-    event *timer = nullptr;
+// A slot's calls run in the order they were made: a pass's enqueues
+// behind the pass's before them, a device's messages in the order sent.
+// Calls are sent at once while nothing of the slot waits; a call answered
+// TRYAGAIN or CLUSTERDOWN waits out a pause (timer), a call redirected
+// waits for the calls still out to the node it left, and every call made
+// meanwhile waits behind them. held is kept in the order the calls were
+// made and sent, all of it, when nothing of the slot is out and the pause
+// is over. Without it the nemesis saw a sender's message seq'd after its
+// next one (a Redis primary cut off from the others: 69 in one run):
+// each retry had a timer of its own, and fresh calls went first.
+struct slot_order {
+    hf_redis_nodes *n = nullptr;
+    int slot = -1;
+    std::deque<call *> held;
+    event *timer = nullptr; // the pause after TRYAGAIN or CLUSTERDOWN
+    int in_flight = 0;      // sent to in_flight_to, not answered yet
+    node *in_flight_to = nullptr;
 };
 
 struct node {
@@ -94,8 +102,9 @@ struct hf_redis_nodes {
     bool closing = false;
     bool said_unreached = false; // the one warning while no seed of a cluster answers
     event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
-    std::map<int, held_calls> held; // by slot (-1: calls sent to any node)
-    std::vector<call *> unmapped;   // calls waiting for a cluster's first slot map
+    std::unordered_map<int, slot_order> slots; // by slot (-1: calls sent to any node), while any waits or is out
+    uint64_t calls_made = 0;
+    std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
     // What keeps durable calls from being acknowledged, for readiness
@@ -383,20 +392,35 @@ void finish(call *c, redisReply *r)
     event_active(n->wait_event, EV_TIMEOUT, 0);
 }
 
-struct held_timer_arg {
-    hf_redis_nodes *n;
-    int slot;
-};
-
-void on_retry_timer(evutil_socket_t, short, void *arg)
+// Sends the slot's held calls, in order, once nothing of it is out and
+// no pause runs; forgets a slot with nothing left.
+void release_if_idle(hf_redis_nodes *n, int slot)
 {
-    std::unique_ptr<held_timer_arg> at(static_cast<held_timer_arg *>(arg));
-    auto it = at->n->held.find(at->slot);
-    held_calls held = std::move(it->second);
-    at->n->held.erase(it);
-    event_free(held.timer);
-    for (call *c : held.calls)
+    auto it = n->slots.find(slot);
+    if (it == n->slots.end() || it->second.in_flight > 0 || it->second.timer)
+        return;
+    std::deque<call *> held = std::move(it->second.held);
+    n->slots.erase(it);
+    for (call *c : held)
         send_call(c);
+}
+
+void on_pause_over(evutil_socket_t, short, void *arg)
+{
+    auto *o = static_cast<slot_order *>(arg);
+    event_free(o->timer);
+    o->timer = nullptr;
+    release_if_idle(o->n, o->slot);
+}
+
+// c waits in its slot's order.
+void hold(call *c)
+{
+    slot_order &o = c->n->slots[c->slot];
+    o.n = c->n;
+    o.slot = c->slot;
+    auto at = std::upper_bound(o.held.begin(), o.held.end(), c, [](call *a, call *b) { return a->made < b->made; });
+    o.held.insert(at, c);
 }
 
 // Holds c, to be sent again after a pause with the slot's other held
@@ -407,14 +431,12 @@ void retry_later(call *c, uint64_t ms)
         finish(c, nullptr);
         return;
     }
-    hf_redis_nodes *n = c->n;
-    held_calls &held = n->held[c->slot];
-    held.calls.push_back(c);
-    if (!held.timer) {
-        held.timer =
-            event_new(n->host->event_base(n->host->host), -1, 0, on_retry_timer, new held_timer_arg{n, c->slot});
+    hold(c);
+    slot_order &o = c->n->slots[c->slot];
+    if (!o.timer) {
+        o.timer = event_new(c->n->host->event_base(c->n->host->host), -1, 0, on_pause_over, &o);
         timeval tv = hf_timeval_ms(ms);
-        event_add(held.timer, &tv);
+        event_add(o.timer, &tv);
     }
 }
 
@@ -423,10 +445,25 @@ bool starts_with(const redisReply *r, const char *prefix)
     return strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
+void take_reply(call *c, redisReply *reply);
+
 void on_call_reply(redisAsyncContext *, void *r, void *privdata)
 {
     auto *c = static_cast<call *>(privdata);
-    auto *reply = static_cast<redisReply *>(r);
+    hf_redis_nodes *n = c->n;
+    int slot = c->slot;
+    bool counted = c->counted;
+    if (counted) {
+        c->counted = false;
+        n->slots[slot].in_flight--;
+    }
+    take_reply(c, static_cast<redisReply *>(r));
+    if (counted)
+        release_if_idle(n, slot);
+}
+
+void take_reply(call *c, redisReply *reply)
+{
     hf_redis_nodes *n = c->n;
     if (!reply || reply->type != REDIS_REPLY_ERROR || n->closing) {
         if (!reply)
@@ -480,10 +517,6 @@ void send_call(call *c)
         finish(c, nullptr);
         return;
     }
-    if (auto held = n->held.find(c->slot); held != n->held.end() && !c->fixed) {
-        held->second.calls.push_back(c); // behind the slot's calls held for a retry
-        return;
-    }
     if (!n->mapped && !c->fixed) {
         if (n->unmapped.empty()) {
             timeval tv = hf_timeval_ms(n->config.timeout_ms);
@@ -504,6 +537,18 @@ void send_call(call *c)
         finish(c, nullptr);
         return;
     }
+    if (!c->fixed && !asking && c->slot >= 0) {
+        auto o = n->slots.find(c->slot);
+        if (o != n->slots.end() &&
+            (!o->second.held.empty() || o->second.timer || (o->second.in_flight > 0 && o->second.in_flight_to != to))) {
+            hold(c);
+            return;
+        }
+        slot_order &order = o != n->slots.end() ? o->second : n->slots[c->slot];
+        order.in_flight++;
+        order.in_flight_to = to;
+        c->counted = true;
+    }
     // A script goes whole the first time on each connection, by its SHA-1
     // after that. Were the first EVALSHA answered NOSCRIPT, it would go
     // again behind calls sent since, which then run first: a pass's
@@ -522,7 +567,7 @@ void send_call(call *c)
     if (asking)
         redisAsyncCommand(to->ac, nullptr, nullptr, "ASKING");
     if (redisAsyncCommandArgv(to->ac, on_call_reply, c, int(argv.size()), argv.data(), lens.data()) != REDIS_OK)
-        finish(c, nullptr);
+        on_call_reply(to->ac, nullptr, c); // counted out of its slot's order, and answered
 }
 
 // The durable calls of one node that one WAIT answers.
@@ -591,6 +636,7 @@ call *new_call(hf_redis_nodes *n, int slot, std::vector<std::string> args, hf_re
     auto *c = new call;
     c->n = n;
     c->slot = slot;
+    c->made = ++n->calls_made;
     c->args = std::move(args);
     c->on_reply = std::move(on_reply);
     c->on_durable = std::move(on_durable);
@@ -637,12 +683,12 @@ void hf_redis_nodes_close(hf_redis_nodes *n)
     // Every call still out is answered null, so that its caller lets go
     // of what it holds (a connection waiting for a fetch).
     n->closing = true;
-    std::map<int, held_calls> held = std::move(n->held);
-    n->held.clear();
-    for (auto &[slot, calls] : held) {
-        delete static_cast<held_timer_arg *>(event_get_callback_arg(calls.timer));
-        event_free(calls.timer);
-        for (call *c : calls.calls)
+    std::unordered_map<int, slot_order> slots = std::move(n->slots);
+    n->slots.clear();
+    for (auto &[slot, order] : slots) {
+        if (order.timer)
+            event_free(order.timer);
+        for (call *c : order.held)
             finish(c, nullptr);
     }
     std::vector<call *> unmapped = std::move(n->unmapped);
