@@ -2,6 +2,7 @@
 
 import collections
 import signal
+import socket
 import time
 
 import harness
@@ -194,6 +195,29 @@ def test_a_silent_allocator_is_noticed_and_the_server_is_not_ready():
         alloc.proc.send_signal(signal.SIGCONT)
     harness.wait_until(lambda: server.probe("/readyz")[0] == 200, 10, "the server ready again")
     assert "register: registered with allocator" in server.log().split("no answer to REGISTER")[-1]
+
+
+def test_an_allocator_that_takes_the_connection_and_never_answers_is_tried_again():
+    """A link to an allocator that hangs before its REGISTER_ACK (here a
+    socket that accepts and never speaks TLS; in the nemesis a connect
+    into a partition, whose SYNs the kernel resends for two minutes) is
+    given up on after the time the allocator would take to lapse the
+    server, and made again. Before the fix the server waited on it
+    forever, and after a partition healed stayed unregistered for a
+    minute or more."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel completes connects; nothing answers
+    try:
+        first = Relay("allocator", server_id="a1")
+        server = Relay("server", share=first, server_id="s1",
+                       **{"register.allocators": ["127.0.0.1:%d" % silent.getsockname()[1]],
+                          "allocator.refresh_interval": "300ms"}).start()
+        said = "no REGISTER_ACK within 450 ms of connecting"
+        harness.wait_until(lambda: said in server.probe("/readyz")[1], 10, "the hung link given up on")
+        assert server.probe("/readyz")[0] == 503
+    finally:
+        silent.close()
 
 
 def test_wrong_cluster_key_is_refused():

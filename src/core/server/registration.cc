@@ -167,6 +167,8 @@ void connect_allocator(hf_registration *r)
                            &err);
     if (!r->link)
         retry_later(r, err.c_str());
+    else
+        arm(r, answer_timeout_ms(r)); // a connect into a partition hangs until the kernel gives up (minutes)
 }
 
 void on_timer(evutil_socket_t, short, void *arg)
@@ -183,6 +185,9 @@ void on_timer(evutil_socket_t, short, void *arg)
         arm(r, r->refresh_ms); // the next refresh, or the deadline of this one
     } else if (!r->link) {
         connect_allocator(r);
+    } else {
+        std::string why = "no REGISTER_ACK within " + std::to_string(answer_timeout_ms(r)) + " ms of connecting";
+        retry_later(r, why.c_str());
     }
 }
 
