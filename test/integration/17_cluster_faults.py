@@ -234,6 +234,32 @@ def test_readyz_tells_a_stopped_redis_and_a_missing_replica():
     assert status == 503 and "a WAIT for store.replicas = 1 reached 0" in body, body
 
 
+def test_a_send_to_a_redis_that_hangs_is_answered_while_it_hangs():
+    """A Redis that stops answering (SIGSTOP: as a partition looks) is
+    given up on after store.timeout: a send waiting on it is answered
+    store_unavailable while it is still stopped, and the store works
+    again once it answers. Before the fix the connection was closed
+    gracefully, which waits for the replies still out: the send hung until
+    the Redis came back."""
+    redis = harness.RedisServer().start()
+    relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.timeout": "500ms",
+                     "delivery.store_retry": "200ms"}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"x")])
+        ack = pc.expect(hfwire.SEND_ACK, timeout=5)
+        assert (ack["status"], ack["code"]) == (hfwire.REJECTED, hfwire.ERR["store_unavailable"]), ack
+        assert "no answer within store.timeout" in relay.log()
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    def stored():
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"x")])
+        return pc.expect(hfwire.SEND_ACK, timeout=5)["status"] == hfwire.STORED
+    harness.wait_until(stored, 10, "the store back")
+
+
 def test_a_cluster_without_replicas_is_said_at_start_and_in_readyz():
     """A Redis Cluster whose primaries have no replica, under the default
     store.replicas (1 on a cluster): every send would be refused, so the

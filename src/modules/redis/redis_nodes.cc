@@ -360,8 +360,18 @@ void check_health(node *nd)
     if (!nd->ready)
         return;
     if (nd->ping_out) {
+        // Closed now: redisAsyncDisconnect would wait for the replies still
+        // out, which a Redis that hangs (stopped, or across a partition)
+        // never sends, and the calls waited with it until the Redis came
+        // back (the nemesis saw a server's connection held through a
+        // partition, and its readiness drop after the heal). The pending
+        // calls are answered null (unavailable); the reconnect is ours.
         nd->ping_out = false;
-        redisAsyncDisconnect(nd->ac); // pending callbacks get null: unavailable
+        redisAsyncContext *ac = nd->ac;
+        ac->data = nullptr; // on_disconnect leaves it to us
+        nd->ready = false;
+        redisAsyncFree(ac);
+        schedule_reconnect(nd, "no answer within store.timeout");
         return;
     }
     if (!nd->subscriber && redisAsyncCommand(nd->ac, on_pong, nd, "PING") == REDIS_OK)
