@@ -10,7 +10,7 @@ checker.py reads. Prints a table per fault and one JSON line; exits 1 if
 anything acknowledged was lost, shown twice or out of order, or reached
 a revoked device, or if /readyz disagreed with the faults.
 
-    nemesis.py [--build DIR] [--short] [--seed N] [--minutes M] [--keep DIR] [--only TEXT]
+    nemesis.py [--build DIR] [--short] [--seed N] [--minutes M] [--keep DIR] [--only TEXT] [--skip-open]
 
 Needs root (namespaces, a bridge), redis-server, redis-cli and openssl.
 """
@@ -44,6 +44,12 @@ SERVERS = [Host("s1", 21), Host("s2", 22), Host("s3", 23)]
 REDIS = [Host("r%d" % i, 30 + i) for i in range(1, 7)]
 HOSTS = ALLOCATORS + SERVERS + REDIS
 ALLOC_PORT, DEVICE_PORT, API_PORT, METRICS_PORT, REDIS_PORT = 7400, 7401, 7443, 9100, 6379
+# Faults whose findings are open (docs/faults.md): --skip-open leaves them
+# out, as tools/check does until they are fixed; the full run keeps them.
+OPEN = {
+    "cut a Redis primary off from the other nodes": "docs/faults.md, N6",
+    "SIGSTOP a Redis primary past cluster-node-timeout": "docs/faults.md, N6",
+}
 ACCOUNTS = 200
 DEVICES = ("pc", "phone", "tablet")
 REVOKED = ("acct7", "tablet")
@@ -347,8 +353,11 @@ def faults(rng):
     ]
 
 
-def nemesis(run, rng, until, hold_s, only):
-    order = [f for f in faults(rng) if only in f[0]]
+def nemesis(run, rng, until, hold_s, only, skip_open):
+    order = [f for f in faults(rng) if only in f[0] and not (skip_open and f[0] in OPEN)]
+    if skip_open:
+        for name, why in OPEN.items():
+            print("  left out: %s (open: %s)" % (name, why), flush=True)
     if not order:
         raise RuntimeError("no fault's name holds %r" % only)
     rng.shuffle(order)
@@ -384,6 +393,8 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", help="keep the run's folder (logs, history) here")
     parser.add_argument("--only", default="", help="only the faults whose name holds this")
+    parser.add_argument("--skip-open", action="store_true",
+                        help="leave out the faults whose findings are open (docs/faults.md)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("nemesis: needs root (network namespaces and a bridge)")
@@ -444,7 +455,7 @@ def main():
         revoke_at = time.monotonic() + seconds / 2
         revoker = threading.Timer(max(0, revoke_at - time.monotonic()), revoke, args=(run,))
         revoker.start()
-        done = nemesis(run, rng, until, 6 if args.short else 12, args.only)
+        done = nemesis(run, rng, until, 6 if args.short else 12, args.only, args.skip_open)
         revoker.join()
         time.sleep(max(0, until + 10 - time.monotonic()))  # the workload's sends end
         run.stopping.set()
