@@ -14,7 +14,8 @@ one clock: CLOCK_MONOTONIC seconds) and says what went wrong:
 
 A revoked device's messages are not counted lost: its revocation purges
 its queue. Payloads are "<account>|<from>|<to>|<n>"; a "*" message's
-targets are the account's other devices.
+targets are the account's other devices that had connected before it was
+sent (a device is one of its account's from its first HELLO).
 """
 
 import collections
@@ -39,6 +40,8 @@ def load(paths):
 def check(events):
     devices = collections.defaultdict(set)  # account -> its device names
     sent = {}  # (account, device, id) -> payload
+    sent_at = {}  # payload -> when
+    first_connected = {}  # (account, device) -> when it first connected
     acknowledged = []  # payloads
     shown = collections.defaultdict(list)  # (account, device) -> [(t, payload)]
     revoked = {}  # (account, device) -> when the revocation completed
@@ -47,8 +50,11 @@ def check(events):
         ev = e["ev"]
         if ev in ("send", "deliver", "state", "end"):
             devices[e["account"]].add(e["device"])
+        if ev == "state" and e["state"] == "connected":
+            first_connected.setdefault((e["account"], e["device"]), e["t"])
         if ev == "send":
             sent[(e["account"], e["device"], e["id"])] = e["payload"]
+            sent_at[e["payload"]] = e["t"]
             every_payload.add(e["payload"])
         elif ev == "send_ack" and e["status"] in ("stored", "delivered"):
             payload = sent.get((e["account"], e["device"], e["id"]))
@@ -74,7 +80,9 @@ def check(events):
     seen = {key: set(p for _, p in got) for key, got in shown.items()}
     for payload in acknowledged:
         account, sender, to, _ = payload.split("|")
-        targets = [to] if to != "*" else sorted(devices[account] - {sender})
+        targets = [to] if to != "*" else sorted(
+            d for d in devices[account] - {sender}
+            if first_connected.get((account, d), float("inf")) < sent_at.get(payload, float("inf")))
         for target in targets:
             if (account, target) in revoked:
                 continue

@@ -296,17 +296,11 @@ def recover(run, started):
 
 def faults(rng):
     """Each fault: (name, inject(run) -> targets, heal(run, targets))."""
-    def kill(hosts):
+    def signal_one(hosts, sig):
+        """Sends sig to one of hosts (a list, or a function that lists them)."""
         def inject(run):
             h = rng.choice(hosts() if callable(hosts) else hosts)
-            run.signal(h, signal.SIGKILL)
-            return [h]
-        return inject
-
-    def pause(hosts):
-        def inject(run):
-            h = rng.choice(hosts() if callable(hosts) else hosts)
-            run.signal(h, signal.SIGSTOP)
+            run.signal(h, sig)
             return [h]
         return inject
 
@@ -341,11 +335,11 @@ def faults(rng):
         netns.heal(HOSTS)
 
     return [
-        ("kill -9 a server", kill(SERVERS), restart),
-        ("kill -9 an allocator", kill(ALLOCATORS), restart),
-        ("kill -9 a Redis primary", kill(primaries), restart),
-        ("SIGSTOP a server past the heartbeat timeout", pause(SERVERS), resume),
-        ("SIGSTOP a Redis primary past cluster-node-timeout", pause(primaries), resume),
+        ("kill -9 a server", signal_one(SERVERS, signal.SIGKILL), restart),
+        ("kill -9 an allocator", signal_one(ALLOCATORS, signal.SIGKILL), restart),
+        ("kill -9 a Redis primary", signal_one(primaries, signal.SIGKILL), restart),
+        ("SIGSTOP a server past the heartbeat timeout", signal_one(SERVERS, signal.SIGSTOP), resume),
+        ("SIGSTOP a Redis primary past cluster-node-timeout", signal_one(primaries, signal.SIGSTOP), resume),
         ("partition a server from a Redis primary", server_from_primary, heal),
         ("partition a server from the allocators", server_from_allocators, heal),
         ("partition a server from everything", server_alone, heal),
