@@ -2,6 +2,7 @@
 // scripts. Each command is one request; the answer is printed for people,
 // or as the API's JSON with --json. See handoffctl(8).
 #include <getopt.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include <cerrno>
@@ -32,7 +33,7 @@ void usage(FILE *out)
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
                  "       handoffctl [OPTIONS] queues ACCOUNT [--purge-never-connected]\n"
-                 "       handoffctl [OPTIONS] status | drain\n"
+                 "       handoffctl [OPTIONS] status | drain [--wait]\n"
                  "\n"
                  "OPTIONS:\n"
                  "  --url https://HOST:PORT  the server's listen.api (env HANDOFF_API_URL)\n"
@@ -53,6 +54,7 @@ struct options {
     std::string ttl, collapse, id, idempotency_key;
     bool retry = false, purge = false;  // dead-letters
     bool purge_never_connected = false; // queues
+    bool wait = false;                  // drain: until the daemon has exited
 };
 
 std::string env_or(const char *name, const std::string &fallback)
@@ -74,6 +76,37 @@ bool read_secret(const std::string &path, std::string *secret)
     return !secret->empty();
 }
 
+// drain --wait: asks for the status once a second, saying how many
+// devices are still connected when that changes, until the daemon no
+// longer answers (it exited), or for drain_wait_max_s.
+const int drain_wait_max_s = 600;
+
+int wait_for_exit(ctl_request req)
+{
+    req.method = "GET";
+    req.path = "/v1/status";
+    req.body.clear();
+    req.timeout_s = 5;
+    long long last = -1;
+    for (int waited = 0; waited < drain_wait_max_s; waited++) {
+        ctl_response res;
+        if (!ctl_https(req, &res)) {
+            printf("drained: the daemon has exited\n");
+            return exit_ok;
+        }
+        json_t *status = json_loadb(res.body.data(), res.body.size(), 0, nullptr);
+        long long connections = json_integer_value(json_object_get(status, "connections"));
+        json_decref(status);
+        if (connections != last)
+            printf("draining: %lld connections left\n", connections);
+        fflush(stdout);
+        last = connections;
+        sleep(1);
+    }
+    fprintf(stderr, "handoffctl: the daemon still answers after %d s of draining\n", drain_wait_max_s);
+    return exit_refused;
+}
+
 // The request a command makes; false (and a message) for bad arguments.
 bool build(const options &o, int argc, char **argv, ctl_request *req, std::string *err)
 {
@@ -81,6 +114,8 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
     auto arg = [&](int i) { return std::string(i < argc ? argv[i] : ""); };
     if ((o.retry || o.purge) && cmd != "dead-letters")
         return *err = "--retry and --purge are for dead-letters", false;
+    if (o.wait && cmd != "drain")
+        return *err = "--wait is for drain", false;
     if (o.purge_never_connected && cmd != "queues")
         return *err = "--purge-never-connected is for queues", false;
     if (!o.idempotency_key.empty() && cmd != "send")
@@ -192,6 +227,7 @@ int main(int argc, char **argv)
         {"retry", no_argument, nullptr, 'R'},
         {"purge", no_argument, nullptr, 'P'},
         {"purge-never-connected", no_argument, nullptr, 'N'},
+        {"wait", no_argument, nullptr, 'W'},
         {"idempotency-key", required_argument, nullptr, 'I'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
@@ -234,6 +270,9 @@ int main(int argc, char **argv)
             break;
         case 'N':
             o.purge_never_connected = true;
+            break;
+        case 'W':
+            o.wait = true;
             break;
         case 'h':
             usage(stdout);
@@ -287,5 +326,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "handoffctl: %d %s: %s\n", res.status, json_string_value(json_object_get(answer, "error")),
                 json_string_value(json_object_get(answer, "message")));
     json_decref(answer);
+    if (code == exit_ok && o.wait)
+        return wait_for_exit(req);
     return code;
 }

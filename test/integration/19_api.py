@@ -462,7 +462,7 @@ def test_status_and_drain():
 
 
 def test_handoffctl():
-    relay = Relay(api_keys=True).start()
+    relay = Relay(api_keys=True, **{"drain.timeout": "2s"}).start()
     phone = online(relay, "phone")
     call = harness.in_background(relay.ctl, "send", "alice", "phone", "from the shell", "--id", "7")
     got = phone.expect(hfwire.DELIVER)
@@ -524,9 +524,17 @@ def test_handoffctl():
     assert dead.returncode == 3 and "cannot connect" in dead.stderr, dead.stderr
     code, _, err = relay.ctl("--ca", "/etc/ssl/certs/ca-certificates.crt", "status")
     assert code == 3 and "certificate verify failed" in err, err
-    code, out, _ = relay.ctl("drain")
-    assert code == 0 and out.startswith("draining"), out
-    relay.proc.wait(15)
+    assert relay.ctl("status", "--wait")[0] == 2  # --wait is drain's
+    phone = online(relay, "phone")
+    code, out, _ = relay.ctl("drain", "--wait")
+    # The drain said, the connections left counted (the phone, which
+    # ignores its GOAWAY, until drain.timeout), and the answer only once
+    # the daemon is gone.
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("draining") and lines[-1] == "drained: the daemon has exited", out
+    assert any(re.match(r"draining: \d+ connections left", line) for line in lines), out
+    assert relay.proc.poll() is not None, "handoffctl drain --wait returned before the daemon exited"
+    phone.close()
 
 
 def refuse_one(relay, phone, payload):
