@@ -347,7 +347,9 @@ def faults(rng):
     ]
 
 
-def nemesis(run, rng, until, hold_s, only, skip_open):
+def nemesis(run, rng, until, hold_s, only, skip_open, once):
+    """Injects the faults in a shuffled order: once each (once), or again
+    and again until `until`; returns their names in order."""
     order = [f for f in faults(rng) if only in f[0] and not (skip_open and f[0] in OPEN)]
     if skip_open:
         for name, why in OPEN.items():
@@ -372,7 +374,7 @@ def nemesis(run, rng, until, hold_s, only, skip_open):
             run.record("recovered", name=name, targets=names, held_s=hold_s, recovered_s=recovered)
             done.append(name)
             time.sleep(1)  # a quiet second between faults, every server ready
-        if time.monotonic() >= until:
+        if once or time.monotonic() >= until:
             return done
         rng.shuffle(order)
 
@@ -382,7 +384,7 @@ def nemesis(run, rng, until, hold_s, only, skip_open):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default=os.path.join(SRCDIR, "build"))
-    parser.add_argument("--short", action="store_true", help="every fault once: about 3 minutes")
+    parser.add_argument("--short", action="store_true", help="every fault once: about 2 minutes")
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", help="keep the run's folder (logs, history) here")
@@ -433,12 +435,16 @@ def main():
                 for d in DEVICES:
                     token = hfwire.mint_token(secret, "acct%d" % i, d, int(time.time()) + 86400)
                     f.write("acct%d %s %s\n" % (i, d, token))
-        seconds = 100 if args.short else args.minutes * 60
+        # --short: every fault once, however long that takes (a cap here);
+        # the workload stops sending when the stop file appears.
+        seconds = 600 if args.short else args.minutes * 60
+        stop_file = run.path("stop-sending")
         workload = subprocess.Popen(
             [os.path.join(build, "test", "nemesis", "workload"), "--allocators",
              ",".join("%s:%d" % (a.ip, ALLOC_PORT) for a in ALLOCATORS), "--ca", run.path("ca.pem"),
              "--devices", run.path("devices"), "--history", run.path("workload.jsonl"),
-             "--seconds", str(seconds + 10), "--rate", "200", "--quiet", "5", "--drain", "90"],
+             "--seconds", str(seconds + 10), "--rate", "200", "--quiet", "5", "--drain", "90",
+             "--stop-file", stop_file],
             stdout=open(run.path("workload.log"), "w"), stderr=subprocess.STDOUT,
             env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(build, ".libs")))
         threads = [threading.Thread(target=f, args=(run,), daemon=True) for f in (api_sender, readyz_sampler)]
@@ -446,12 +452,13 @@ def main():
             t.start()
         time.sleep(5)  # every device connected, the first messages flowing
         until = time.monotonic() + seconds
-        revoke_at = time.monotonic() + seconds / 2
+        revoke_at = time.monotonic() + (40 if args.short else seconds / 2)
         revoker = threading.Timer(max(0, revoke_at - time.monotonic()), revoke, args=(run,))
         revoker.start()
-        done = nemesis(run, rng, until, 6 if args.short else 12, args.only, args.skip_open)
+        done = nemesis(run, rng, until, 6 if args.short else 12, args.only, args.skip_open, args.short)
         revoker.join()
-        time.sleep(max(0, until + 10 - time.monotonic()))  # the workload's sends end
+        time.sleep(3)  # sends after the last fault's recovery
+        open(stop_file, "w").close()
         run.stopping.set()
         for t in threads:
             t.join(10)

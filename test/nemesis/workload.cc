@@ -10,13 +10,14 @@
 // Each account's "pc" sends to its "phone" and, every fifth time, its
 // "phone" sends to "*". Payloads are "<account>|<from>|<to>|<n>", n
 // counting up per (sender, to): unique, and ordered per sender and target.
-// Sending stops after --seconds; the program ends once every send is
-// answered and nothing was delivered for --quiet seconds, or after --drain
-// seconds more.
+// Sending stops after --seconds, or once --stop-file exists; the program
+// ends once every send is answered and nothing was delivered for --quiet
+// seconds, or after --drain seconds more.
 //   nemesis-workload --allocators A,B --ca FILE --devices FILE --history FILE
-//                    [--seconds S] [--rate R] [--quiet S] [--drain S]
+//                    [--seconds S] [--rate R] [--quiet S] [--drain S] [--stop-file PATH]
 // --devices: lines "account device token".
 #include <event2/event.h>
+#include <unistd.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -42,6 +43,7 @@ struct workload {
     std::vector<device *> devices;
     std::map<std::string, std::map<std::string, device *>> accounts; // account -> name -> device
     double seconds = 60, rate = 200, quiet_s = 5, drain_s = 60;
+    std::string stop_file; // sending stops once it exists
     size_t next_account = 0;
     uint64_t ticks = 0;
     bool sending = true;
@@ -155,7 +157,7 @@ void tick(evutil_socket_t, short, void *arg)
 {
     auto *w = static_cast<workload *>(arg);
     double t = now_s(w);
-    if (w->sending && t >= w->seconds) {
+    if (w->sending && (t >= w->seconds || (!w->stop_file.empty() && access(w->stop_file.c_str(), F_OK) == 0))) {
         w->sending = false;
         w->stopped_sending_s = t;
     }
@@ -213,6 +215,8 @@ int main(int argc, char **argv)
             w.quiet_s = atof(value.c_str());
         else if (opt == "--drain")
             w.drain_s = atof(value.c_str());
+        else if (opt == "--stop-file")
+            w.stop_file = value;
         else
             return fprintf(stderr, "nemesis-workload: unknown option %s\n", opt.c_str()), 2;
     }
