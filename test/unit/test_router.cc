@@ -123,6 +123,7 @@ void an_acknowledged_seq_delivers_only_the_message_sent_as_it(void **)
     device_send(phone, &ack);
     assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 1, HF_SEND_DELIVERED, HF_OK, 1, 0, 0);
     assert_int_equal(device_pending(pc), 0); // not id 2: the phone never saw it
+    assert_int_equal(b->stats.seq_mismatches, 1);
     b->gate.applied_shift = 0;
     gate_release(b);
     deliver = device_take(phone, HF_MSG_DELIVER);

@@ -35,6 +35,7 @@ struct hf_stats {
     uint64_t messages_expired = 0;
     uint64_t messages_dead_lettered = 0; // moved to their device's dead-letter list: it cannot take them
     uint64_t queue_stops = 0;            // queues stopped at a stored message that does not decode
+    uint64_t seq_mismatches = 0;         // a device acknowledged a seq it was sent as another message (router.cc)
     hf_histogram store_enqueue_seconds;
     hf_histogram store_fetch_seconds;
     uint64_t protocol_errors = 0;

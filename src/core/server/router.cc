@@ -649,6 +649,7 @@ void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto)
         // "delivered" of a message the target never saw, and it was lost
         // (test/nemesis). Then the store's own answer settles it.
         if (!hf_delivery_sent_as(target, w.seq, w.tag)) {
+            r->srv->stats->seq_mismatches++;
             hf_log(HF_LOG_WARNING,
                    "%s/%s acknowledged seq %llu, which it was sent as another message than %s's id %llu (the "
                    "store numbered two messages alike): that one is not counted delivered",

@@ -133,6 +133,10 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
           "Device queues stopped at a stored message that does not decode (a newer format, or damage); nothing "
           "is deleted.",
           [](const hf_metrics_sample &s) { return s.stats.queue_stops; });
+    plain("seq_mismatches_total", "counter",
+          "Acknowledgements of a seq that the store had given another message than the one sent as it: the "
+          "store's seqs forked (a Redis split brain, docs/faults.md).",
+          [](const hf_metrics_sample &s) { return s.stats.seq_mismatches; });
     plain("messages_dead_lettered_total", "counter",
           "Messages moved to their device's dead-letter list: too large for max_frame, or refused by the device.",
           [](const hf_metrics_sample &s) { return s.stats.messages_dead_lettered; });
