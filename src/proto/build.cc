@@ -268,7 +268,11 @@ hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::st
     m.weight = weight;
     m.load = load;
     m.draining = draining ? 1 : 0;
-    mark(&m, {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING});
+    // The protocol versions the server speaks with devices: an allocator
+    // sends none of its devices to a server that does not speak its own.
+    m.version_min = m.version_max = HF_PROTOCOL_VERSION;
+    mark(&m, {HF_TAG_SERVER_ID, HF_TAG_KEY, HF_TAG_ADDRESS, HF_TAG_WEIGHT, HF_TAG_LOAD, HF_TAG_DRAINING,
+              HF_TAG_VERSION_MIN, HF_TAG_VERSION_MAX});
     if (!api_url.empty()) {
         m.api = api_url;
         mark(&m, {HF_TAG_API});

@@ -134,9 +134,10 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_ID) | bit(HF_TAG_RETRY_MS) | bit(HF_TAG_BACKOFF_BASE_MS) |
          bit(HF_TAG_BACKOFF_CAP_MS),
      bit(HF_TAG_CODE)},
-    /* REGISTER */
+    /* REGISTER: version_min and version_max are the protocol versions it
+       speaks with devices (an older allocator skips them) */
     {bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_WEIGHT) | bit(HF_TAG_LOAD) |
-         bit(HF_TAG_DRAINING) | bit(HF_TAG_API),
+         bit(HF_TAG_DRAINING) | bit(HF_TAG_API) | bit(HF_TAG_VERSION_MIN) | bit(HF_TAG_VERSION_MAX),
      bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS)},
     /* REGISTER_ACK */
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_PEERS),

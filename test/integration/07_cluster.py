@@ -220,6 +220,33 @@ def test_an_allocator_that_takes_the_connection_and_never_answers_is_tried_again
         silent.close()
 
 
+def test_a_server_that_does_not_speak_the_allocators_protocol_version_is_refused():
+    """A REGISTER carries the protocol versions the server speaks; an
+    allocator refuses one without its own, logged and counted, so that a
+    rolling upgrade across versions sends no device to a server it cannot
+    talk to. A REGISTER without the range (a server of an older release)
+    speaks version 1."""
+    alloc = Relay("allocator", server_id="a1").start()
+    with open(alloc.settings["cluster.key_file"]) as f:
+        key = f.read().strip()
+
+    def register(server_id, *versions):
+        conn = alloc.conn(alloc.alloc_port)
+        conn.send(hfwire.REGISTER, [("server_id", server_id), ("key", key), ("address", "127.0.0.1:9"),
+                                    ("weight", 1)] + list(versions))
+        return conn
+
+    newer = register("s9", ("version_min", 2), ("version_max", 3))
+    error = newer.expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["unsupported_version"], error
+    assert "protocol versions 2..3, and this allocator 1" in error["text"], error
+    assert alloc.metric("handoff_registrations_refused_total") == 1
+    assert "REGISTER of s9" in alloc.log() and "share a protocol version" in alloc.log()
+    for versions in ([("version_min", 1), ("version_max", 2)], []):
+        ack = register("s8", *versions).expect(hfwire.REGISTER_ACK)
+        assert ack["code"] == 0, ack
+
+
 def test_wrong_cluster_key_is_refused():
     (alloc,), _ = cluster(servers=1)
     import os

@@ -224,6 +224,18 @@ void on_register(hf_conn *c, const hf_msg *m)
                             "the server's register.weight and cluster.max_weight here");
         return;
     }
+    // A mix of versions that cannot work together, refused during a
+    // rolling upgrade rather than found by devices (a REGISTER without the
+    // range is from a server that speaks version 1 only).
+    if (!hf_msg_speaks_our_version(m)) {
+        refuse_registration(c, m, HF_ERR_UNSUPPORTED_VERSION,
+                            "it speaks protocol versions " + std::to_string(m->version_min) + ".." +
+                                std::to_string(m->version_max) + ", and this allocator " +
+                                std::to_string(HF_PROTOCOL_VERSION),
+                            "that allocators and servers run handoffd releases that share a protocol version "
+                            "(docs/operations.md, rolling upgrades)");
+        return;
+    }
     if (hf_msg_has(m, HF_TAG_API) && !api_url_valid(m->api)) {
         hf_conn_fail(c, HF_ERR_BAD_FIELD, "REGISTER's api must be an https:// URL with no space in it");
         return;
