@@ -102,7 +102,9 @@ struct hf_redis_nodes {
     bool closing = false;
     bool said_unreached = false; // the one warning while no seed of a cluster answers
     event *health_timer = nullptr, *refresh_timer = nullptr, *wait_event = nullptr;
-    std::unordered_map<int, slot_order> slots; // by slot (-1: calls sent to any node), while any waits or is out
+    // By slot (-1: calls sent to any node); an entry stays once made (at
+    // most one a slot), so a call costs a lookup, not an insert and erase.
+    std::unordered_map<int, slot_order> slots;
     uint64_t calls_made = 0;
     std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
@@ -402,15 +404,24 @@ void finish(call *c, redisReply *r)
     event_active(n->wait_event, EV_TIMEOUT, 0);
 }
 
+// The slot's order, made on first use.
+slot_order &order_of(hf_redis_nodes *n, int slot)
+{
+    slot_order &o = n->slots[slot];
+    o.n = n;
+    o.slot = slot;
+    return o;
+}
+
 // Sends the slot's held calls, in order, once nothing of it is out and
-// no pause runs; forgets a slot with nothing left.
+// no pause runs.
 void release_if_idle(hf_redis_nodes *n, int slot)
 {
-    auto it = n->slots.find(slot);
-    if (it == n->slots.end() || it->second.in_flight > 0 || it->second.timer)
+    slot_order &o = order_of(n, slot);
+    if (o.in_flight > 0 || o.timer || o.held.empty())
         return;
-    std::deque<call *> held = std::move(it->second.held);
-    n->slots.erase(it);
+    std::deque<call *> held;
+    held.swap(o.held);
     for (call *c : held)
         send_call(c);
 }
@@ -426,9 +437,7 @@ void on_pause_over(evutil_socket_t, short, void *arg)
 // c waits in its slot's order.
 void hold(call *c)
 {
-    slot_order &o = c->n->slots[c->slot];
-    o.n = c->n;
-    o.slot = c->slot;
+    slot_order &o = order_of(c->n, c->slot);
     auto at = std::upper_bound(o.held.begin(), o.held.end(), c, [](call *a, call *b) { return a->made < b->made; });
     o.held.insert(at, c);
 }
@@ -442,7 +451,7 @@ void retry_later(call *c, uint64_t ms)
         return;
     }
     hold(c);
-    slot_order &o = c->n->slots[c->slot];
+    slot_order &o = order_of(c->n, c->slot);
     if (!o.timer) {
         o.timer = event_new(c->n->host->event_base(c->n->host->host), -1, 0, on_pause_over, &o);
         timeval tv = hf_timeval_ms(ms);
@@ -465,7 +474,7 @@ void on_call_reply(redisAsyncContext *, void *r, void *privdata)
     bool counted = c->counted;
     if (counted) {
         c->counted = false;
-        n->slots[slot].in_flight--;
+        order_of(n, slot).in_flight--;
     }
     take_reply(c, static_cast<redisReply *>(r));
     if (counted)
@@ -548,13 +557,11 @@ void send_call(call *c)
         return;
     }
     if (!c->fixed && !asking && c->slot >= 0) {
-        auto o = n->slots.find(c->slot);
-        if (o != n->slots.end() &&
-            (!o->second.held.empty() || o->second.timer || (o->second.in_flight > 0 && o->second.in_flight_to != to))) {
+        slot_order &order = order_of(n, c->slot);
+        if (!order.held.empty() || order.timer || (order.in_flight > 0 && order.in_flight_to != to)) {
             hold(c);
             return;
         }
-        slot_order &order = o != n->slots.end() ? o->second : n->slots[c->slot];
         order.in_flight++;
         order.in_flight_to = to;
         c->counted = true;
