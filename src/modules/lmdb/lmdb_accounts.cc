@@ -18,16 +18,6 @@ std::string account_of(const std::string &dev)
     return dev.substr(0, dev.find('\0'));
 }
 
-// meta's (count, bytes) in a stored value; false for one of another size.
-bool stored_counts(const MDB_val &v, uint64_t *count, uint64_t *bytes)
-{
-    if (v.mv_size != 32)
-        return false;
-    *count = hf_get_be64(static_cast<const char *>(v.mv_data) + 16);
-    *bytes = hf_get_be64(static_cast<const char *>(v.mv_data) + 24);
-    return true;
-}
-
 } // namespace
 
 int count_accounts(lmdb_store *s, MDB_txn *txn)
@@ -39,12 +29,12 @@ int count_accounts(lmdb_store *s, MDB_txn *txn)
     MDB_val k, v;
     int rc;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t count = 0, bytes = 0;
-        if (!stored_counts(v, &count, &bytes) || count == 0)
+        queue_meta m;
+        if (!decode_meta(v, &m) || m.count == 0)
             continue;
         account_usage &a = s->accounts[account_of(std::string(static_cast<const char *>(k.mv_data), k.mv_size))];
-        a.messages += count;
-        a.bytes += bytes;
+        a.messages += m.count;
+        a.bytes += m.bytes;
     }
     mdb_cursor_close(cur);
     return rc == MDB_NOTFOUND ? 0 : rc;
@@ -90,8 +80,8 @@ int queued_devices(lmdb_store *s, MDB_txn *txn, const char *account, std::vector
         if (k.mv_size < prefix.size() || memcmp(k.mv_data, prefix.data(), prefix.size()) != 0)
             break;
         std::string dev(static_cast<const char *>(k.mv_data), k.mv_size);
-        uint64_t count = 0, bytes = 0;
-        if (!s->meta_cache.count(dev) && stored_counts(v, &count, &bytes) && count > 0)
+        queue_meta m;
+        if (!s->meta_cache.count(dev) && decode_meta(v, &m) && m.count > 0)
             devices->push_back(dev.substr(prefix.size()));
     }
     mdb_cursor_close(cur);

@@ -57,13 +57,8 @@ queue_meta read_meta(lmdb_store *s, MDB_txn *txn, const std::string &dev)
         return it->second;
     queue_meta m;
     MDB_val k = val(dev), v;
-    if (mdb_get(txn, s->db.meta, &k, &v) == 0 && v.mv_size == 32) {
-        auto *p = static_cast<const uint8_t *>(v.mv_data);
-        m.next_seq = hf_get_be64(p);
-        m.acked_upto = hf_get_be64(p + 8);
-        m.count = hf_get_be64(p + 16);
-        m.bytes = hf_get_be64(p + 24);
-    }
+    if (mdb_get(txn, s->db.meta, &k, &v) == 0)
+        decode_meta(v, &m);
     if (!s->seq_floors.empty()) {
         auto floor = s->seq_floors.find(dev);
         if (floor != s->seq_floors.end() && floor->second > m.next_seq)

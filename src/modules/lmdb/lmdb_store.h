@@ -17,6 +17,7 @@
 
 #include "handoff/module.h"
 #include "modules/common/local_presence.h"
+#include "modules/common/record.h"
 #include "modules/lmdb/syncer.h"
 #include "modules/common/tail_cache.h"
 
@@ -46,6 +47,19 @@ struct dbs {
 struct queue_meta {
     uint64_t next_seq = 1, acked_upto = 0, count = 0, bytes = 0;
 };
+
+// A meta table value into m; false (m untouched) for one of another size.
+inline bool decode_meta(const MDB_val &v, queue_meta *m)
+{
+    if (v.mv_size != 32)
+        return false;
+    auto *p = static_cast<const uint8_t *>(v.mv_data);
+    m->next_seq = hf_get_be64(p);
+    m->acked_upto = hf_get_be64(p + 8);
+    m->count = hf_get_be64(p + 16);
+    m->bytes = hf_get_be64(p + 24);
+    return true;
+}
 
 // What every queue of one account holds together (lmdb_accounts.h).
 struct account_usage {
