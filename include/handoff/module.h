@@ -125,7 +125,11 @@ enum hf_store_status {
     /* enqueue: the account's quota (hf_store_params.account_max_*) is
      * reached: every queue of the account together holds that much.
      * Appended to ABI 1 (handoffd 0.2.0). */
-    HF_STORE_ACCOUNT_FULL = 7
+    HF_STORE_ACCOUNT_FULL = 7,
+    /* ack_sent: the store holds another message as a seq the device was
+     * sent (its seqs forked), or none where it has numbered no such seq.
+     * Appended to ABI 1 (handoffd 0.2.0). */
+    HF_STORE_FORKED = 8
 };
 
 /* Limits every store honours, set by the host from its own config. */
@@ -159,6 +163,14 @@ struct hf_store_enqueue_req {
     size_t payload_len;
     uint64_t stored_at_ms;
     uint64_t expires_at_ms;
+};
+
+/* A message as the host sent it to a device: its seq, sender and id
+ * (hf_store_ops.ack_sent). */
+struct hf_store_sent {
+    uint64_t seq;
+    const char *from;
+    uint64_t msg_id;
 };
 
 struct hf_store_msg {
@@ -297,6 +309,19 @@ struct hf_store_ops {
      * device that never connected (no add_device) is listed too. With
      * it, the store enforces params.account_max_*. */
     void (*queued_devices)(void *store, const char *account, hf_store_devices_cb cb, void *arg);
+    /* Optional (handoffd 0.2.0), for a store whose seqs can fork: a Redis
+     * primary cut off from the others numbers on for a while, and the
+     * replica promoted in its place numbers the same seqs with other
+     * messages. As ack, but a message goes only if it is the one the host
+     * sent as its seq: `sent` lists, ascending, the messages up to upto_seq
+     * the device was sent since the last ack (a seq not listed goes as ack
+     * drops it). At the first listed seq whose stored message has another
+     * sender or id, or that the store has not numbered, it drops only the
+     * seqs before it and answers HF_STORE_FORKED with that seq (forked_seq;
+     * 0 otherwise). The host then has the device fetch again from there. */
+    void (*ack_sent)(void *store, const char *account, const char *device, uint64_t upto_seq,
+                     const struct hf_store_sent *sent, size_t count,
+                     void (*cb)(void *arg, int status, uint64_t forked_seq), void *arg);
 };
 
 #define HF_STORE_SHARED 1u

@@ -77,6 +77,45 @@ def test_redis_restart_answers_unavailable_then_delivers_everything():
     assert "store_unavailable" in s2.log() or "Redis" in s2.log()
 
 
+def test_an_acknowledgement_drops_only_what_the_device_was_sent():
+    """A Redis split brain can leave the store holding another message as
+    a seq the device was sent (docs/faults.md, N6). Here the queue's entry
+    is rewritten under the connection, as the promoted side would hold it:
+    the device's acknowledgement keeps it, the device is cut with
+    store_unavailable, and connecting again it is sent. Before, the
+    acknowledgement dropped it by its seq, unseen."""
+    redis = RedisServer().start()
+    relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.prefix": "fk:"}).start()
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"a")])
+    assert pc.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    phone = relay.conn()
+    phone.hello(relay.token("alice", "phone"))
+    msg = phone.expect(hfwire.DELIVER)
+    assert (msg["seq"], msg["id"], msg["payload"]) == (1, 1, b"a"), msg
+    r = harness.Resp(redis.port)
+    queue = "fk:{alice}q:phone"
+    (entry_id, fields), = r.call("XRANGE", queue, "-", "+")
+    blob = fields[1]
+    other = blob[:4] + (77).to_bytes(8, "big") + blob[12:-1] + b"b"  # id 77, payload "b": as long as "a"
+    r.call("DEL", queue)
+    r.call("XADD", queue, entry_id, "r", other, "b", 1)
+    phone.send(hfwire.DELIVER_ACK, [("upto", 1)])
+    error = phone.expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["store_unavailable"], error
+    phone.expect_closed()
+    phone = relay.conn()
+    phone.hello(relay.token("alice", "phone"))
+    msg = phone.expect(hfwire.DELIVER)
+    assert (msg["seq"], msg["id"], msg["payload"]) == (1, 77, b"b"), msg
+    phone.send(hfwire.DELIVER_ACK, [("upto", 1)])
+    harness.wait_until(lambda: r.call("XLEN", queue) == 0, 5, "the kept message to be acknowledged")
+    phone.send(hfwire.PING, [("id", 5)])
+    assert phone.expect(hfwire.PONG)["id"] == 5  # its own acknowledgement cut nothing
+    assert relay.metric("handoff_seq_mismatches_total") == 1
+
+
 def test_password_and_database():
     redis = RedisServer(password="s3cret-for-tests").start()
     relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.password": "s3cret-for-tests",

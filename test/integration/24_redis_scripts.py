@@ -3,7 +3,6 @@ each with the libraries its "-- uses:" line names, as Redis runs them
 (src/modules/redis/lua/README.md): the rules of each, without a daemon."""
 
 import os
-import socket
 import struct
 import time
 
@@ -30,48 +29,8 @@ def script(name):
     return "\n".join(out) + "\n"
 
 
-class Resp:
-    """A RESP client on one connection: binary-safe arguments."""
-
-    def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-
-    def call(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-        return self.reply()
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.buf += self.sock.recv(65536)
-        line, _, self.buf = self.buf.partition(b"\r\n")
-        return line
-
-    def reply(self):
-        line = self.line()
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            raise AssertionError("redis: " + rest.decode())
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(65536)
-            data, self.buf = self.buf[:n], self.buf[n + 2:]
-            return data
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.reply() for _ in range(n)]
-        raise AssertionError("redis: a reply of kind %r" % kind)
+class Resp(harness.Resp):
+    """harness.Resp that runs store_redis's scripts by name."""
 
     def eval(self, name, keys, args):
         return self.call("EVAL", script(name), len(keys), *keys, *args)
@@ -115,9 +74,21 @@ def fetch(r, after=0):
     return list(zip(flat[::2], flat[1::2])), dead, ended
 
 
-def ack(r, upto, device="phone"):
+def sent_as(seq, msg_id, sender="pc"):
+    """What a device was sent as seq, in ack.lua's layout."""
+    return struct.pack(">QHQ", seq, 8 + len(sender), msg_id) + sender.encode()
+
+
+def ack_checked(r, upto, *sent, device="phone"):
+    """How many messages went, and the first seq sent as another message
+    than the queue holds (0: none)."""
     keys = device_keys(device)
-    return r.eval("ack", ["t{alice}n"] + keys[:3] + keys[4:], [upto, device])
+    dropped, forked = r.eval("ack", ["t{alice}n"] + keys[:3] + keys[4:], [upto, device, b"".join(sent)])
+    return dropped, forked
+
+
+def ack(r, upto, device="phone"):
+    return ack_checked(r, upto, device=device)[0]
 
 
 def test_enqueue_numbers_messages_and_tells_resends_apart():
@@ -178,6 +149,29 @@ def test_ack_drops_only_entries_acknowledged_whole():
     assert [e[0] for e in entries] == [b"2-1", b"3-3"], entries
     assert ack(r, 3) == 3
     assert r.call("XLEN", KEYS["q"]) == 0 and int(r.call("GET", "t{alice}n")) == 0
+
+
+def test_ack_drops_nothing_past_a_seq_sent_as_another_message():
+    """A primary cut off from the others numbered on while its promoted
+    replica numbered the same seqs: a device shown the cut-off side's
+    messages acknowledges seqs that hold other messages here. Those stay
+    (docs/faults.md, N6: before, ack dropped them by seq, unseen), and so
+    does every seq past one this side never numbered."""
+    redis = RedisServer().start()
+    r = Resp(redis.port)
+    enqueue(r, record(1, b"a"), record(2, b"b"))
+    enqueue(r, record(3, b"c"))
+    # Seq 2 was the tablet's message 7 where the device read it.
+    assert ack_checked(r, 3, sent_as(1, 1), sent_as(2, 7, "tablet"), sent_as(3, 3)) == (0, 2)
+    entries, _, _ = fetch(r, after=1)
+    assert [e[0] for e in entries] == [b"2-1", b"3-3"], entries  # pc's 2 and 3 are still there
+    assert int(r.call("HGET", KEYS["i"], "acked")) == 1
+    # Sent as they are here, and one seq (4) this side never numbered.
+    assert ack_checked(r, 4, sent_as(2, 2), sent_as(3, 3), sent_as(4, 9)) == (3, 4)
+    assert r.call("XLEN", KEYS["q"]) == 0 and int(r.call("HGET", KEYS["i"], "acked")) == 3
+    # Seqs not listed go by seq, as before.
+    enqueue(r, record(4, b"d"))
+    assert ack_checked(r, 4) == (1, 0)
 
 
 def test_expire_marks_the_expired_dead_and_drops_whole_entries():

@@ -90,6 +90,33 @@ void gate_list_devices(void *store, const char *account, hf_store_devices_cb cb,
     current->memory_ops->list_devices(store, account, cb, arg);
 }
 
+// An ack_sent on its way through store_memory's ack.
+struct checked_ack {
+    void (*cb)(void *arg, int status, uint64_t forked_seq);
+    void *arg;
+    uint64_t forked;
+};
+
+void gate_ack_sent(void *store, const char *account, const char *device, uint64_t upto_seq, const hf_store_sent *sent,
+                   size_t count, void (*cb)(void *arg, int status, uint64_t forked_seq), void *arg)
+{
+    store_gate &g = current->gate;
+    std::string told;
+    for (size_t i = 0; i < count; i++)
+        told += std::to_string(sent[i].seq) + ":" + sent[i].from + ":" + std::to_string(sent[i].msg_id) + "\n";
+    g.acks_sent.push_back(told);
+    uint64_t forked = g.fork_at && g.fork_at <= upto_seq ? g.fork_at : 0;
+    auto *call = new checked_ack{cb, arg, forked};
+    current->memory_ops->ack(
+        store, account, device, forked ? forked - 1 : upto_seq,
+        [](void *arg, int status) {
+            auto *call = static_cast<checked_ack *>(arg);
+            call->cb(call->arg, status == HF_STORE_OK && call->forked ? HF_STORE_FORKED : status, call->forked);
+            delete call;
+        },
+        call);
+}
+
 // ---- the devices' ends ----
 
 void record_frames(bufferevent *bev, void *arg)
@@ -268,6 +295,11 @@ void gate_release(bench *b)
     for (const held_completion &h : held)
         h.cb(h.arg, h.status, h.seq, h.acked);
     bench_settle(b);
+}
+
+void gate_check_acks(bench *b)
+{
+    b->gated_ops.ack_sent = gate_ack_sent;
 }
 
 void assert_send_ack(const hf_msg *ack, uint64_t id, hf_send_status status, int code, uint64_t delivered,

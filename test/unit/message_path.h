@@ -61,6 +61,11 @@ struct store_gate {
     // seqs forked would tell it (two messages numbered alike).
     int64_t applied_shift = 0;
     std::vector<held_completion> held;
+    // With gate_check_acks: the messages each ack_sent was told of, as
+    // "seq:from:id" lines; and the seq it says forked (0: none), dropping
+    // only the seqs before it.
+    std::vector<std::string> acks_sent;
+    uint64_t fork_at = 0;
 };
 
 struct bench {
@@ -107,6 +112,9 @@ size_t device_pending(test_device *d);
 
 // Enqueue completions the gate held, given now, in order.
 void gate_release(bench *b);
+// From now on the store checks what it drops, as a store whose seqs can
+// fork does (hf_store_ops.ack_sent).
+void gate_check_acks(bench *b);
 
 // A SEND_ACK's parts, checked at once.
 void assert_send_ack(const hf_msg *ack, uint64_t id, hf_send_status status, int code, uint64_t delivered,

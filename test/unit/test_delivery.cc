@@ -2,8 +2,10 @@
 // rules in devices.cc) on the message path's bench (message_path.h): the
 // window, acknowledgements and their repeats, refusals into the
 // dead-letter list, messages too large for max_frame, a connection that
-// ends (which never counts against a message), a failed fetch and a
-// stored message that does not decode.
+// ends (which never counts against a message), a failed fetch, a
+// stored message that does not decode, and a store that checks what it
+// drops against what was sent (hf_store_ops.ack_sent) and finds its seqs
+// forked.
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +228,38 @@ void a_message_that_does_not_decode_stops_the_queue(void **)
     bench_stop(b);
 }
 
+// A store whose seqs can fork is told what the device was sent as each
+// seq it acknowledged. Where it holds another message, it keeps it and the
+// device is cut; connecting again, the device is sent it (docs/faults.md,
+// N6: before, the store dropped the kept message by its seq, unseen).
+void a_forked_store_keeps_what_the_device_was_not_sent(void **)
+{
+    bench *b = bench_start();
+    gate_check_acks(b);
+    store_for_phone(b, 3);
+    test_device *phone = device_online(b, "alice", "phone");
+    assert_true(delivered(phone) == (std::vector<uint64_t>{1, 2, 3}));
+    send_ack(phone, 1);
+    assert_int_equal(b->gate.acks_sent.size(), 1);
+    assert_string_equal(b->gate.acks_sent[0].c_str(), "1:pc:1\n");
+    b->gate.fork_at = 2; // the store holds another message as seq 2
+    send_ack(phone, 3);
+    assert_int_equal(b->gate.acks_sent.size(), 2);
+    assert_string_equal(b->gate.acks_sent[1].c_str(), "2:pc:2\n3:pc:3\n");
+    const hf_msg *error = device_take(phone, HF_MSG_ERROR);
+    assert_int_equal(error->code, HF_ERR_STORE_UNAVAILABLE);
+    assert_true(device_cut(phone));
+    assert_int_equal(b->stats.seq_mismatches, 1);
+    b->gate.fork_at = 0;
+    test_device *again = device_online(b, "alice", "phone");
+    assert_true(delivered(again) == (std::vector<uint64_t>{2, 3}));
+    send_ack(again, 3);
+    assert_string_equal(b->gate.acks_sent.back().c_str(), "2:pc:2\n3:pc:3\n");
+    assert_int_equal(device_pending(again), 0);
+    assert_false(device_cut(again));
+    bench_stop(b);
+}
+
 } // namespace
 
 int main(void)
@@ -242,6 +276,7 @@ int main(void)
         cmocka_unit_test(a_message_too_large_for_max_frame_goes_to_the_dead_letters),
         cmocka_unit_test(a_failed_fetch_is_tried_again_after_store_retry),
         cmocka_unit_test(a_message_that_does_not_decode_stops_the_queue),
+        cmocka_unit_test(a_forked_store_keeps_what_the_device_was_not_sent),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

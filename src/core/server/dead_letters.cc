@@ -6,6 +6,7 @@
 #include "core/common/log.h"
 #include "core/conn/conn.h"
 #include "core/server/server.h"
+#include "core/server/store_ack.h"
 #include "proto/clock.h"
 #include "proto/frame.h"
 
@@ -177,7 +178,5 @@ void hf_dead_letters_ack_store(hf_session *s)
         upto = std::min(upto, s->dead_letter_jobs.front().seq - 1);
     if (upto <= s->store_acked_upto)
         return;
-    s->store_acked_upto = upto;
-    s->srv->store(&hf_store_ops::ack, s->account.c_str(), s->device.c_str(), upto, hf_server_store_done,
-                  const_cast<char *>("ack"));
+    hf_store_ack(s, upto);
 }

@@ -15,24 +15,34 @@ namespace
 // Bytes one fetch may bring into memory beyond its first message.
 const uint64_t fetch_max_bytes = 1 << 20;
 
-// Takes the seqs up to upto out of the window; returns how many.
+// Takes the seqs up to upto out of the window; returns how many. A store
+// that checks what it drops is told them with the next acknowledgement.
 size_t drop_inflight(hf_session *s, uint64_t upto)
 {
+    bool keep = s->srv->store.has(&hf_store_ops::ack_sent);
     size_t dropped = 0;
-    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head] <= upto) {
+    while (s->inflight_head < s->inflight.size() && s->inflight[s->inflight_head].seq <= upto) {
+        if (keep)
+            s->acked_unstored.push_back(std::move(s->inflight[s->inflight_head]));
         s->inflight_head++;
         dropped++;
     }
     if (s->inflight_head == s->inflight.size()) {
         s->inflight.clear();
-        s->inflight_tags.clear();
         s->inflight_head = 0;
     } else if (s->inflight_head > s->inflight.size() / 2) {
         s->inflight.erase(s->inflight.begin(), s->inflight.begin() + long(s->inflight_head));
-        s->inflight_tags.erase(s->inflight_tags.begin(), s->inflight_tags.begin() + long(s->inflight_head));
         s->inflight_head = 0;
     }
     return dropped;
+}
+
+// The window's entry for seq, or null.
+const hf_sent_message *sent_as(const hf_session *s, uint64_t seq)
+{
+    auto at = std::lower_bound(s->inflight.begin() + long(s->inflight_head), s->inflight.end(), seq,
+                               [](const hf_sent_message &m, uint64_t v) { return m.seq < v; });
+    return at != s->inflight.end() && at->seq == seq ? &*at : nullptr;
 }
 
 // False, sending nothing, when the DELIVER would pass max_frame.
@@ -78,10 +88,9 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
         hf_timeout_arm(srv->conns->timeouts, s->fetch_retry.get(), uint64_t(srv->cfg->store_retry_ms));
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
-            if (send_deliver(s, &msgs[i])) {
-                s->inflight.push_back(msgs[i].seq);
-                s->inflight_tags.push_back(hf_message_tag(msgs[i].from, msgs[i].msg_id));
-            } else
+            if (send_deliver(s, &msgs[i]))
+                s->inflight.push_back(hf_sent_message{msgs[i].seq, msgs[i].from, msgs[i].msg_id});
+            else
                 hf_dead_letters_move(s, &msgs[i], HF_ERR_FRAME_TOO_LARGE,
                                      "its payload of " + std::to_string(msgs[i].payload_len) +
                                          " bytes makes a DELIVER larger than limits.max_frame " +
@@ -145,18 +154,20 @@ size_t hf_delivery_take_ack(hf_session *s, uint64_t upto)
     return acked;
 }
 
-bool hf_delivery_sent_as(const hf_session *s, uint64_t seq, uint64_t tag, bool any_tag)
+bool hf_delivery_sent(const hf_session *s, uint64_t seq)
 {
-    size_t at =
-        std::lower_bound(s->inflight.begin() + long(s->inflight_head), s->inflight.end(), seq) - s->inflight.begin();
-    return at < s->inflight.size() && s->inflight[at] == seq && (any_tag || s->inflight_tags[at] == tag);
+    return sent_as(s, seq) != nullptr;
+}
+
+bool hf_delivery_sent_as(const hf_session *s, uint64_t seq, const std::string &from, uint64_t msg_id)
+{
+    const hf_sent_message *m = sent_as(s, seq);
+    return m && m->msg_id == msg_id && m->from == from;
 }
 
 bool hf_delivery_refuse(hf_session *s, uint64_t seq, int code, const std::string &text)
 {
-    size_t at =
-        std::lower_bound(s->inflight.begin() + long(s->inflight_head), s->inflight.end(), seq) - s->inflight.begin();
-    if (at == s->inflight.size() || s->inflight[at] != seq)
+    if (!sent_as(s, seq))
         return false;
     if (seq > 1)
         hf_delivery_take_ack(s, seq - 1);

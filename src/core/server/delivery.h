@@ -17,9 +17,10 @@ void hf_delivery_pump(hf_session *s);
 // repeat, nothing to do).
 size_t hf_delivery_take_ack(hf_session *s, uint64_t upto);
 
-// Whether seq was sent on this connection, not yet acknowledged, as the
-// message of tag (hf_message_tag; any message, with any_tag).
-bool hf_delivery_sent_as(const hf_session *s, uint64_t seq, uint64_t tag, bool any_tag = false);
+// Whether seq was sent on this connection and not yet acknowledged; and
+// whether it was sent as from's message msg_id.
+bool hf_delivery_sent(const hf_session *s, uint64_t seq);
+bool hf_delivery_sent_as(const hf_session *s, uint64_t seq, const std::string &from, uint64_t msg_id);
 
 // DELIVER_ACK(upto = seq, code): the device acknowledges every seq before
 // seq and refuses seq, which goes to its dead-letter list. False when seq

@@ -177,7 +177,7 @@ void on_refusal(hf_session *s, const hf_msg *m)
         hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "DELIVER_ACK code 0 refuses nothing; leave code out to acknowledge");
         return;
     }
-    if (!hf_delivery_sent_as(s, m->upto, 0, true)) {
+    if (!hf_delivery_sent(s, m->upto)) {
         hf_conn_fail(s->conn, HF_ERR_BAD_ACK,
                      "seq " + std::to_string(m->upto) +
                          " was not delivered on this connection, so it cannot be refused");

@@ -55,7 +55,6 @@ struct hf_target_copy : hf_enqueue_arg {
 struct hf_delivery_waiter {
     uint64_t seq;
     hf_target_copy *copy;
-    uint64_t tag; // hf_message_tag of the copy's sender and id
 };
 
 struct hf_router {
@@ -202,7 +201,7 @@ void add_waiter(hf_router *r, hf_target_copy *t, const hf_session *target, uint6
     auto at = w.end();
     while (at != w.begin() && (at - 1)->seq > seq)
         --at;
-    w.insert(at, hf_delivery_waiter{seq, t, hf_message_tag(t->send->from.c_str(), t->send->msg_id)});
+    w.insert(at, hf_delivery_waiter{seq, t});
 }
 
 // delivery.ack_wait starts once every copy is durable: "stored" is said
@@ -648,7 +647,7 @@ void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto)
         // target another message as the same seq: the sender was told
         // "delivered" of a message the target never saw, and it was lost
         // (test/nemesis). Then the store's own answer settles it.
-        if (!hf_delivery_sent_as(target, w.seq, w.tag)) {
+        if (!hf_delivery_sent_as(target, w.seq, t->send->from, t->send->msg_id)) {
             r->srv->stats->seq_mismatches++;
             hf_log(HF_LOG_WARNING,
                    "%s/%s acknowledged seq %llu, which it was sent as another message than %s's id %llu (the "

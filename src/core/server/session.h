@@ -29,6 +29,15 @@ struct hf_dead_letter_job : hf_enqueue_arg {
     std::string entry; // its payload in the list (dead_letter.h)
 };
 
+// A message as it was sent to the device: a store whose seqs forked (a
+// Redis primary cut off from the others, and its promoted replica) can
+// hold another message as the same seq, and only sender and id tell.
+struct hf_sent_message {
+    uint64_t seq;
+    std::string from;
+    uint64_t msg_id;
+};
+
 struct hf_session {
     hf_conn *conn;
     hf_server *srv;
@@ -54,11 +63,13 @@ struct hf_session {
 
     uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
     uint64_t acked_upto = 0;        // highest seq the device acknowledged
-    std::vector<uint64_t> inflight; // DELIVERed, not yet acknowledged, ascending
-    // Beside each seq of inflight, what was sent as it: hf_message_tag of
-    // its sender and id (the router checks a device's acknowledgement
-    // against it, see hf_delivery_sent_as).
-    std::vector<uint64_t> inflight_tags;
+    // DELIVERed, not yet acknowledged, ascending by seq. The router checks
+    // a device's acknowledgement against what was sent as each seq (see
+    // hf_delivery_sent_as).
+    std::vector<hf_sent_message> inflight;
+    // Acknowledged by the device, not yet told to a store that checks what
+    // it drops (hf_store_ops.ack_sent), ascending by seq.
+    std::deque<hf_sent_message> acked_unstored;
     size_t inflight_head = 0;
     bool fetching = false;
     uint32_t fetch_asked = 0; // how many the outstanding fetch asked for
@@ -78,17 +89,6 @@ struct hf_session {
     std::vector<uint64_t> dead_lettered;
     uint64_t store_acked_upto = 0; // the acknowledgement the store was told
 };
-
-// A message's sender and id as one number (FNV-1a), to tell two messages
-// apart that a store gave the same seq (a Redis primary cut off from the
-// others numbers on while its replica, promoted, numbers the same seqs).
-static inline uint64_t hf_message_tag(const char *from, uint64_t msg_id)
-{
-    uint64_t h = 14695981039346656037ull;
-    for (const char *p = from; p && *p; p++)
-        h = (h ^ uint8_t(*p)) * 1099511628211ull;
-    return (h ^ msg_id) * 1099511628211ull;
-}
 
 static inline size_t hf_session_inflight(const hf_session *s)
 {

@@ -651,6 +651,7 @@ const hf_store_ops lmdb_ops = {
     watchdog_health,
     HF_STORE_FOLDERS,
     store_queued_devices,
+    nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
 };
 
 } // namespace

@@ -332,6 +332,7 @@ const hf_store_ops memory_ops = {
     nullptr, // health: always
     0,       // one process's, nothing shared or kept
     store_queued_devices,
+    nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
 };
 
 } // namespace

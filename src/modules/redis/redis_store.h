@@ -52,13 +52,23 @@ struct enqueue_batch {
 
 // A pass's acknowledgements of the devices of one slot: per device, the
 // highest wins.
+// Who waits for an acknowledgement: ack's callback or ack_sent's, and the
+// device (its index in the batch) whose answer it is.
+struct ack_waiter {
+    hf_store_done_cb done;
+    void (*sent_done)(void *arg, int status, uint64_t forked_seq);
+    void *arg;
+    size_t device;
+};
+
 struct ack_batch {
     int slot = -1;
     std::vector<std::string> keys;    // the depth counter, then q i c x t k per device
     std::vector<uint64_t> upto;       // per device
     std::vector<std::string> devices; // per device, its name
+    std::vector<std::string> sent;    // per device, what it was sent (ack.lua's layout)
     std::unordered_map<std::string, size_t> dev_index;
-    std::vector<std::pair<hf_store_done_cb, void *>> done;
+    std::vector<ack_waiter> waiters;
 };
 
 struct redis_store {

@@ -299,26 +299,50 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
 
 void send_acks(redis_store *s, ack_batch &b)
 {
-    auto done = std::make_shared<std::vector<std::pair<hf_store_done_cb, void *>>>(std::move(b.done));
+    auto waiters = std::make_shared<std::vector<ack_waiter>>(std::move(b.waiters));
     std::vector<std::string> args;
     for (size_t i = 0; i < b.upto.size(); i++) {
         args.push_back(std::to_string(b.upto[i]));
         args.push_back(b.devices[i]);
+        args.push_back(std::move(b.sent[i]));
     }
-    hf_redis_script(s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args), [done](redisReply *r) {
-        int status = !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK;
-        for (auto &[cb, arg] : *done)
-            cb(arg, status);
-    });
+    std::vector<std::string> devs(b.upto.size());
+    for (auto &[dev, at] : b.dev_index)
+        devs[at] = dev;
+    size_t devices = devs.size();
+    hf_redis_script(s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args),
+                    [s, waiters, devs = std::move(devs), devices](redisReply *r) {
+                        int status = !r                                                           ? HF_STORE_UNAVAILABLE
+                                     : r->type != REDIS_REPLY_ARRAY || r->elements != devices + 1 ? HF_STORE_ERROR
+                                                                                              : HF_STORE_OK;
+                        for (const ack_waiter &w : *waiters) {
+                            uint64_t forked = status == HF_STORE_OK ? uint64_t(r->element[w.device + 1]->integer) : 0;
+                            if (forked)
+                                hf_tail_drop(&s->tail, devs[w.device]); // it may hold the other side's
+                            if (w.done)
+                                w.done(w.arg, status);
+                            else
+                                w.sent_done(w.arg, forked ? HF_STORE_FORKED : status, forked);
+                        }
+                    });
 }
 
-void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
+// Appends what a device was sent as a seq, in ack.lua's layout.
+void put_sent(std::string *blob, const hf_store_sent &m)
 {
-    auto *s = static_cast<redis_store *>(store);
-    if (s->closing) {
-        cb(arg, HF_STORE_UNAVAILABLE);
-        return;
-    }
+    size_t from_len = strlen(m.from);
+    for (int shift = 56; shift >= 0; shift -= 8)
+        blob->push_back(char(m.seq >> shift));
+    blob->push_back(char((8 + from_len) >> 8));
+    blob->push_back(char(8 + from_len));
+    for (int shift = 56; shift >= 0; shift -= 8)
+        blob->push_back(char(m.msg_id >> shift));
+    blob->append(m.from, from_len);
+}
+
+void add_ack(redis_store *s, const char *account, const char *device, uint64_t upto_seq,
+             const hf_store_sent *sent, size_t count, ack_waiter w)
+{
     int slot = slot_of(s, account);
     ack_batch &b = s->acks[slot];
     if (b.keys.empty()) {
@@ -333,11 +357,35 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
         b.keys.push_back(key_of(s, account, "k"));
         b.upto.push_back(upto_seq);
         b.devices.push_back(device);
+        b.sent.emplace_back();
     } else if (upto_seq > b.upto[at->second]) {
         b.upto[at->second] = upto_seq;
     }
-    b.done.emplace_back(cb, arg);
+    for (size_t i = 0; i < count; i++)
+        put_sent(&b.sent[at->second], sent[i]);
+    w.device = at->second;
+    b.waiters.push_back(w);
     want_flush(s);
+}
+
+void store_ack(void *store, const char *account, const char *device, uint64_t upto_seq, hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    if (s->closing)
+        cb(arg, HF_STORE_UNAVAILABLE);
+    else
+        add_ack(s, account, device, upto_seq, nullptr, 0, ack_waiter{cb, nullptr, arg, 0});
+}
+
+void store_ack_sent(void *store, const char *account, const char *device, uint64_t upto_seq,
+                    const hf_store_sent *sent, size_t count, void (*cb)(void *arg, int status, uint64_t forked_seq),
+                    void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    if (s->closing)
+        cb(arg, HF_STORE_UNAVAILABLE, 0);
+    else
+        add_ack(s, account, device, upto_seq, sent, count, ack_waiter{nullptr, cb, arg, 0});
 }
 
 // ---- notifications ---------------------------------------------------
@@ -641,6 +689,7 @@ const hf_store_ops redis_ops = {
     store_health,
     HF_STORE_SHARED,
     store_queued_devices,
+    store_ack_sent,
 };
 
 } // namespace

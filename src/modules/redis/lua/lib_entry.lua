@@ -1,7 +1,8 @@
 -- Entries and the records in them: an entry's seqs from its id; walks a
 -- blob of records (fn(seq, record start, record length), false stops);
 -- a record's expiry and payload length; the payload length of a stored
--- message (nil: not in the queue); the device's dead messages as a table.
+-- message (nil: not in the queue); a record's sender and id as one string
+-- (its 8-byte id, then from); the device's dead messages as a table.
 local function be32(a, b, c, d) return ((a * 256 + b) * 256 + c) * 256 + d end
 local function entry_seqs(id)
   local last, first = string.match(id, '^(%d+)-(%d+)$')
@@ -23,6 +24,10 @@ local function rec_plen(blob, at, len)
   local flen = f1 * 256 + f2
   local c1, c2 = string.byte(blob, at + 26 + flen, at + 27 + flen)
   return len - 28 - flen - c1 * 256 - c2
+end
+local function rec_identity(blob, at)
+  local f1, f2 = string.byte(blob, at + 24, at + 25)
+  return string.sub(blob, at, at + 7) .. string.sub(blob, at + 26, at + 25 + f1 * 256 + f2)
 end
 local function stored_plen(q, seq)
   local e, plen = redis.call('XRANGE', q, seq, '+', 'COUNT', 1)[1], nil
