@@ -447,6 +447,38 @@ def test_the_http_listeners_cap_connections_and_request_heads():
     assert relay.api("GET", "/v1/status")[0] == 200
 
 
+def test_the_metrics_listener_caps_its_connections():
+    """metrics.max_connections bounds what the metrics listener holds:
+    idle connections up to the cap are kept, one more is closed before it
+    is read and counted, and a freed place is taken again. Before, it held
+    any number (a scraper's leak, or anyone who reaches the port, could
+    take every file the daemon may open)."""
+    import socket
+    relay = Relay(**{"metrics.max_connections": 2}).start()
+
+    def answered():
+        """Whether a GET /livez on a new connection gets an HTTP answer."""
+        with socket.create_connection(("127.0.0.1", relay.metrics_port), timeout=5) as sock:
+            try:
+                sock.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+                return sock.recv(100).startswith(b"HTTP/1.1 200")
+            except (ConnectionResetError, BrokenPipeError):
+                return False
+
+    held = [socket.create_connection(("127.0.0.1", relay.metrics_port), timeout=5) for _ in range(2)]
+    time.sleep(0.2)  # both accepted and counted
+    assert not answered()
+    refused = socket.create_connection(("127.0.0.1", relay.metrics_port), timeout=5)
+    assert refused.recv(10) == b"", "a connection past the cap was kept"  # closed without a word
+    refused.close()
+    held.pop().close()
+    harness.wait_until(answered, 5, "a freed place taken again")
+    held.pop().close()
+    harness.wait_until(lambda: answered() and answered(), 5, "both places free again")
+    page = relay.probe("/metrics")[1]
+    assert harness.metric_value(page, 'handoff_limit_hits_total{limit="metrics.max_connections"}') >= 2, page
+
+
 def test_status_and_drain():
     relay = Relay(api_keys=True).start()
     phone = online(relay, "phone")

@@ -450,7 +450,9 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
         return false;
     }
     api->base = base;
-    api->guard = {size_t(cfg.api_max_connections), 0, &api->conns->limits, hf_limit::api_connections};
+    api->guard.max_connections = size_t(cfg.api_max_connections);
+    api->guard.limits = &api->conns->limits;
+    api->guard.limit = hf_limit::api_connections;
     if (!(api->refusing_tls = SSL_CTX_new(TLS_server_method()))) {
         *err = "cannot make a TLS context: out of memory";
         return false;

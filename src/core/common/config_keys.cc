@@ -174,6 +174,9 @@ const hf_key_spec hf_key_specs[] = {
         "how long the API waits for a request's headers and body, and keeps an idle connection"),
     STR("metrics.listen", "127.0.0.1:7480", metrics_listen,
         "HTTP listener for /metrics (Prometheus), /livez, /readyz and /healthz; \"\" turns it off"),
+    INT("metrics.max_connections", "64", 1, 100000, metrics_max_connections,
+        "most connections the metrics listener holds at once, idle ones among them (per worker); one past it is "
+        "closed before it is read"),
     CHOICE("log.level", "info", "error|warning|info|debug", log_level, "least severe level logged"),
     CHOICE("log.target", "stderr", "stderr|syslog", log_target,
            "where log lines go (stderr under systemd is the journal: each line carries its priority)"),

@@ -126,6 +126,7 @@ struct hf_config {
     int64_t presence_ttl_ms = 0;
 
     std::string metrics_listen;
+    int64_t metrics_max_connections = 0;
 
     std::string listen_api;
     std::vector<hf_api_key> api_keys;

@@ -11,8 +11,14 @@ namespace
 {
 
 const char *limit_keys[] = {
-    "limits.max_connections",         "limits.max_connections_per_address", "limits.frame_rate",   "limits.send_rate",
-    "limits.max_devices_per_account", "limits.max_unanswered_sends",        "api.max_connections",
+    "limits.max_connections",
+    "limits.max_connections_per_address",
+    "limits.frame_rate",
+    "limits.send_rate",
+    "limits.max_devices_per_account",
+    "limits.max_unanswered_sends",
+    "api.max_connections",
+    "metrics.max_connections",
 };
 static_assert(sizeof limit_keys / sizeof limit_keys[0] == size_t(hf_limit::count), "a key for every limit");
 

@@ -19,6 +19,7 @@ enum class hf_limit {
     devices_per_account,
     unanswered_sends,
     api_connections,
+    metrics_connections,
     count
 };
 

@@ -603,6 +603,10 @@ bool hf_metrics_start(hf_metrics *d, event_base *base, std::string *err)
     }
     // GET and HEAD only: no body is read.
     hf_http_guard_limits(d->http.get(), size_t(d->cfg->http_max_headers), 0, scrape_timeout_s);
+    d->guard.max_connections = size_t(d->cfg->metrics_max_connections);
+    d->guard.limits = &d->conns->limits;
+    d->guard.limit = hf_limit::metrics_connections;
+    evhttp_set_bevcb(d->http.get(), hf_http_guard_plain, &d->guard);
     evhttp_set_allowed_methods(d->http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
     evhttp_set_cb(d->http.get(), "/metrics", on_metrics, d);
     evhttp_set_cb(d->http.get(), "/healthz", on_healthz, d);

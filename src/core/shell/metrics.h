@@ -17,6 +17,7 @@
 #include "core/server/server.h"
 #include "core/box/box.h"
 #include "core/shell/readiness.h"
+#include "core/conn/http_guard.h"
 #include "proto/clock.h"
 
 // What the page reads, and the listener's own state. The counters are
@@ -33,6 +34,7 @@ struct hf_metrics {
     int inherited_fd = -1; // a worker's: the metrics socket the supervisor opened (-1: bind metrics.listen)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
     evhttp_bound_socket *listening = nullptr;                // http's socket, until hf_metrics_stop_listening
+    hf_http_guard guard;                                     // metrics.max_connections
     hf_event_ptr publish_timer;                              // a worker's: its sample to the box, every second
     int64_t queue_depth = -1;                                // the store's last answer; -1 before any
     int64_t store_used_bytes = -1, store_capacity_bytes = 0; // likewise, from the store's usage op
