@@ -322,6 +322,11 @@ struct hf_store_ops {
     void (*ack_sent)(void *store, const char *account, const char *device, uint64_t upto_seq,
                      const struct hf_store_sent *sent, size_t count,
                      void (*cb)(void *arg, int status, uint64_t forked_seq), void *arg);
+    /* Optional (handoffd 0.2.0), for a store servers share: what this
+     * module writes it as, "<kind> <version>" ("handoff-redis 1"). A
+     * server registers it, and an allocator refuses a server whose format
+     * is of a live server's kind but another version. */
+    const char *(*format)(void *store);
 };
 
 #define HF_STORE_SHARED 1u

@@ -94,7 +94,8 @@ enum hf_tag {
     HF_TAG_FEATURES = 42,         /* uint: bit set of HF_FEATURE_* */
     HF_TAG_API = 43,              /* string: https:// URL of a server's HTTP API */
     HF_TAG_PEERS = 44,            /* string: the live servers, a line "server_id weight api" each */
-    HF_TAG_MAX = 44
+    HF_TAG_STORE_FORMAT = 45,     /* string: REGISTER: the format of a store servers share ("handoff-redis 1") */
+    HF_TAG_MAX = 45
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */

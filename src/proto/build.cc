@@ -255,8 +255,8 @@ hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t ba
 }
 
 hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
-                       std::string_view websocket_url, std::string_view api_url, uint64_t weight, uint64_t load,
-                       bool draining)
+                       std::string_view websocket_url, std::string_view api_url, std::string_view store_format,
+                       uint64_t weight, uint64_t load, bool draining)
 {
     hf_msg m = of_type(HF_MSG_REGISTER);
     m.server_id = server_id;
@@ -276,6 +276,10 @@ hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::st
     if (!api_url.empty()) {
         m.api = api_url;
         mark(&m, {HF_TAG_API});
+    }
+    if (!store_format.empty()) {
+        m.store_format = store_format;
+        mark(&m, {HF_TAG_STORE_FORMAT});
     }
     return m;
 }

@@ -89,10 +89,11 @@ void hf_msg_add_grant(hf_msg *m, uint64_t heartbeat_ms, uint64_t timeout_ms);
 // ALLOC_RESP with the addresses, best first, and the backoff hints.
 hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t backoff_base_ms, uint64_t backoff_cap_ms);
 
-// REGISTER; websocket_url and api_url empty: none.
+// REGISTER; websocket_url, api_url and store_format (what a store shared
+// with other servers is written as) empty: none.
 hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
-                       std::string_view websocket_url, std::string_view api_url, uint64_t weight, uint64_t load,
-                       bool draining);
+                       std::string_view websocket_url, std::string_view api_url, std::string_view store_format,
+                       uint64_t weight, uint64_t load, bool draining);
 
 // REGISTER_ACK(ok, refresh_ms, peers); hf_msg_add_addresses names the
 // other servers. peers (the live servers' lines, "server_id weight api")

@@ -77,6 +77,7 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     U("features", features),
     S("api", api),
     S("peers", peers),
+    S("store_format", store_format),
 };
 
 #undef U
@@ -135,9 +136,11 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
          bit(HF_TAG_BACKOFF_CAP_MS),
      bit(HF_TAG_CODE)},
     /* REGISTER: version_min and version_max are the protocol versions it
-       speaks with devices (an older allocator skips them) */
+       speaks with devices, store_format what it writes a shared store as
+       (an older allocator skips them) */
     {bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_WEIGHT) | bit(HF_TAG_LOAD) |
-         bit(HF_TAG_DRAINING) | bit(HF_TAG_API) | bit(HF_TAG_VERSION_MIN) | bit(HF_TAG_VERSION_MAX),
+         bit(HF_TAG_DRAINING) | bit(HF_TAG_API) | bit(HF_TAG_VERSION_MIN) | bit(HF_TAG_VERSION_MAX) |
+         bit(HF_TAG_STORE_FORMAT),
      bit(HF_TAG_SERVER_ID) | bit(HF_TAG_KEY) | bit(HF_TAG_ADDRESS)},
     /* REGISTER_ACK */
     {bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_REFRESH_MS) | bit(HF_TAG_ADDRESS) | bit(HF_TAG_PEERS),

@@ -19,7 +19,8 @@ struct hf_msg {
     uint8_t flags = 0;
     uint64_t present = 0; // bit (1 << tag) for every field present
 
-    std::string_view token, to, from, collapse, payload, text, server_id, key, account, device, api, peers;
+    std::string_view token, to, from, collapse, payload, text, server_id, key, account, device, api, peers,
+        store_format;
     std::string_view addresses[HF_MAX_ADDRESSES];
     size_t address_count = 0;
 

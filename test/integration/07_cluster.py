@@ -247,6 +247,41 @@ def test_a_server_that_does_not_speak_the_allocators_protocol_version_is_refused
         assert ack["code"] == 0, ack
 
 
+def test_a_server_that_writes_the_shared_store_in_another_format_is_refused():
+    """A server on a store servers share registers the format it writes it
+    in; an allocator refuses one of the same kind of store in another
+    format while a server of the first lives, so that a rolling upgrade
+    that changes the format cannot run both at once. Another kind, and a
+    store of a server's own (no format sent), are not compared. A real
+    server on Redis sends its format."""
+    alloc = Relay("allocator", server_id="a1").start()
+    with open(alloc.settings["cluster.key_file"]) as f:
+        key = f.read().strip()
+
+    def register(server_id, *store_format):
+        conn = alloc.conn(alloc.alloc_port)
+        conn.send(hfwire.REGISTER, [("server_id", server_id), ("key", key), ("address", "127.0.0.1:9"),
+                                    ("weight", 1)] + [("store_format", f) for f in store_format])
+        return conn
+
+    held = [register("s1", "handoff-redis 1")]
+    assert held[0].expect(hfwire.REGISTER_ACK)["code"] == 0
+    error = register("s2", "handoff-redis 2").expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["unsupported_version"], error
+    assert 'it writes the shared store as "handoff-redis 2", and live server s1 as "handoff-redis 1"' in error["text"]
+    assert alloc.metric("handoff_registrations_refused_total") == 1
+    for server_id, store_format in (("s3", ["handoff-redis 1"]), ("s4", ["handoff-other 7"]), ("s5", [])):
+        held.append(register(server_id, *store_format))
+        assert held[-1].expect(hfwire.REGISTER_ACK)["code"] == 0, server_id
+    for conn in held:
+        conn.close()
+    # Real servers on Redis register their store's format.
+    redis = harness.RedisServer().start()
+    alloc2, _ = harness.servers_sharing({"store.module": "redis", "store.address": redis.address(),
+                                         "store.prefix": "fmt:"})
+    assert "server s1 registered at" in alloc2.log() and "shared store handoff-redis 1)" in alloc2.log()
+
+
 def test_wrong_cluster_key_is_refused():
     (alloc,), _ = cluster(servers=1)
     import os

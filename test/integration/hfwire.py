@@ -29,6 +29,7 @@ TAGS = {
     42: ("features", "u"),
     43: ("api", "s"),
     44: ("peers", "s"),
+    45: ("store_format", "s"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

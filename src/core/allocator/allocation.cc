@@ -166,6 +166,29 @@ std::string peer_lines(hf_allocator *a)
 
 // A REGISTER refused: logged (with what to check) and counted, and the
 // server told why.
+// The kind of a store format: what comes before its version.
+std::string_view format_kind(std::string_view format)
+{
+    size_t space = format.rfind(' ');
+    return space == std::string_view::npos ? format : format.substr(0, space);
+}
+
+// A live server other than m's whose shared store is of the same kind as
+// m's but written in another format (its id and entry); null if none.
+const std::pair<const std::string, hf_registered_server> *other_store_format(const hf_allocator *a, const hf_msg *m)
+{
+    if (m->store_format.empty())
+        return nullptr;
+    uint64_t now = hf_mono_ms();
+    for (const auto &entry : a->servers) {
+        const hf_registered_server &s = entry.second;
+        if (entry.first != m->server_id && s.expires_ms > now && !s.store_format.empty() &&
+            s.store_format != m->store_format && format_kind(s.store_format) == format_kind(m->store_format))
+            return &entry;
+    }
+    return nullptr;
+}
+
 void refuse_registration(hf_conn *c, const hf_msg *m, int code, const std::string &why, const char *check)
 {
     hf_allocator *a = allocator_of(c);
@@ -236,6 +259,16 @@ void on_register(hf_conn *c, const hf_msg *m)
                             "(docs/operations.md, rolling upgrades)");
         return;
     }
+    // Servers that share a store must write it alike: one of the same kind
+    // of store in another version is refused while the other lives.
+    if (const auto *other = other_store_format(a, m)) {
+        refuse_registration(c, m, HF_ERR_UNSUPPORTED_VERSION,
+                            "it writes the shared store as \"" + std::string(m->store_format) + "\", and live server " +
+                                other->first + " as \"" + other->second.store_format + "\"",
+                            "that the servers of the old store format have stopped before those of the new one start "
+                            "(docs/operations.md, rolling upgrades)");
+        return;
+    }
     if (hf_msg_has(m, HF_TAG_API) && !api_url_valid(m->api)) {
         hf_conn_fail(c, HF_ERR_BAD_FIELD, "REGISTER's api must be an https:// URL with no space in it");
         return;
@@ -247,6 +280,7 @@ void on_register(hf_conn *c, const hf_msg *m)
     s.address = m->addresses[0];
     s.websocket_url = m->address_count > 1 ? std::string(m->addresses[1]) : "";
     s.api_url = m->api;
+    s.store_format = m->store_format;
     s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
     s.load = m->load;
     s.draining = m->draining != 0;
@@ -257,8 +291,8 @@ void on_register(hf_conn *c, const hf_msg *m)
         hf_conn_set_ready(c, uint64_t(cfg.refresh_interval_ms) * registrant_timeout_periods);
     }
     if (is_new)
-        hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu)", id.c_str(), s.address.c_str(),
-               (unsigned long long)s.weight);
+        hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu%s%s)", id.c_str(), s.address.c_str(),
+               (unsigned long long)s.weight, s.store_format.empty() ? "" : ", shared store ", s.store_format.c_str());
     if (s.draining && !was_draining)
         hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
 

@@ -61,8 +61,8 @@ struct hf_session {
     hf_token_bucket send_bucket;   // limits.send_rate
     uint32_t unanswered_sends = 0; // its SENDs without a SEND_ACK yet (limits.max_unanswered_sends)
 
-    uint64_t last_sent_seq = 0;     // highest seq sent in a DELIVER
-    uint64_t acked_upto = 0;        // highest seq the device acknowledged
+    uint64_t last_sent_seq = 0; // highest seq sent in a DELIVER
+    uint64_t acked_upto = 0;    // highest seq the device acknowledged
     // DELIVERed, not yet acknowledged, ascending by seq. The router checks
     // a device's acknowledgement against what was sent as each seq (see
     // hf_delivery_sent_as).

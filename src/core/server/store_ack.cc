@@ -66,6 +66,6 @@ void hf_store_ack(hf_session *s, uint64_t upto)
     hf_conn_ref(s->conn); // released by checked
     auto *call = new checked_ack{s, s->store_acked_upto, upto};
     s->store_acked_upto = upto;
-    srv->store(&hf_store_ops::ack_sent, s->account.c_str(), s->device.c_str(), upto, sent.data(), sent.size(),
-               checked, call);
+    srv->store(&hf_store_ops::ack_sent, s->account.c_str(), s->device.c_str(), upto, sent.data(), sent.size(), checked,
+               call);
 }

@@ -652,6 +652,7 @@ const hf_store_ops lmdb_ops = {
     HF_STORE_FOLDERS,
     store_queued_devices,
     nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
+    nullptr, // format: each server's own, nothing to agree on with others
 };
 
 } // namespace

@@ -333,6 +333,7 @@ const hf_store_ops memory_ops = {
     0,       // one process's, nothing shared or kept
     store_queued_devices,
     nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
+    nullptr, // format: each server's own, nothing to agree on with others
 };
 
 } // namespace

@@ -150,10 +150,16 @@ const timeval format_retry_interval{1, 0};
 
 } // namespace
 
+const char *format_name(void *)
+{
+    static const std::string name = std::string(format_word) + " " + std::to_string(redis_format);
+    return name.c_str();
+}
+
 void format_record(redis_store *s)
 {
     std::string key = format_key(s->prefix);
-    std::string value = std::string(format_word) + " " + std::to_string(redis_format);
+    std::string value = format_name(s);
     // SET NX GET (Redis 7): the value before, nil when this set it.
     hf_redis_call(s->nodes, hf_redis_key_slot(key), {"SET", key, value, "NX", "GET"}, [s](redisReply *r) {
         if (s->closing)

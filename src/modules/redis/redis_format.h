@@ -23,6 +23,10 @@ extern const int redis_format; // what this handoffd writes and reads
 // redis_format. Redis out of reach answers 0: the start says it is.
 int format_check(const hf_redis_nodes_config &config, const std::string &prefix, char *err, size_t err_len);
 
+// "handoff-redis N": what the format key holds, and what a server
+// registers with its allocators (hf_store_ops.format).
+const char *format_name(void *store);
+
 // Records redis_format unless a format is recorded, logging a take-up;
 // a newer one found stops the host (fatal).
 void format_record(redis_store *s);

@@ -178,8 +178,14 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
                     s->host->enqueue_applied(s->host->host, e.item.arg, e.result.seq);
             }
         },
-        [sent](bool replicated) {
+        [s, devs, sent](bool replicated) { // devs: what sent points into
             for (sent_enqueue &e : *sent) {
+                // Perhaps on a primary cut off from the others, whose
+                // replica, promoted, numbers these seqs anew: the tail may
+                // not keep it, or it would ignore the message the store
+                // holds as its seq (docs/faults.md, N6).
+                if (!replicated)
+                    hf_tail_drop(&s->tail, *e.dev);
                 // A duplicate's answer too: its original may not have
                 // reached the replicas either.
                 bool written = e.result.status == HF_STORE_OK || e.result.status == HF_STORE_DUPLICATE;
@@ -314,7 +320,7 @@ void send_acks(redis_store *s, ack_batch &b)
                     [s, waiters, devs = std::move(devs), devices](redisReply *r) {
                         int status = !r                                                           ? HF_STORE_UNAVAILABLE
                                      : r->type != REDIS_REPLY_ARRAY || r->elements != devices + 1 ? HF_STORE_ERROR
-                                                                                              : HF_STORE_OK;
+                                                                                                  : HF_STORE_OK;
                         for (const ack_waiter &w : *waiters) {
                             uint64_t forked = status == HF_STORE_OK ? uint64_t(r->element[w.device + 1]->integer) : 0;
                             if (forked)
@@ -340,8 +346,8 @@ void put_sent(std::string *blob, const hf_store_sent &m)
     blob->append(m.from, from_len);
 }
 
-void add_ack(redis_store *s, const char *account, const char *device, uint64_t upto_seq,
-             const hf_store_sent *sent, size_t count, ack_waiter w)
+void add_ack(redis_store *s, const char *account, const char *device, uint64_t upto_seq, const hf_store_sent *sent,
+             size_t count, ack_waiter w)
 {
     int slot = slot_of(s, account);
     ack_batch &b = s->acks[slot];
@@ -377,9 +383,8 @@ void store_ack(void *store, const char *account, const char *device, uint64_t up
         add_ack(s, account, device, upto_seq, nullptr, 0, ack_waiter{cb, nullptr, arg, 0});
 }
 
-void store_ack_sent(void *store, const char *account, const char *device, uint64_t upto_seq,
-                    const hf_store_sent *sent, size_t count, void (*cb)(void *arg, int status, uint64_t forked_seq),
-                    void *arg)
+void store_ack_sent(void *store, const char *account, const char *device, uint64_t upto_seq, const hf_store_sent *sent,
+                    size_t count, void (*cb)(void *arg, int status, uint64_t forked_seq), void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
     if (s->closing)
@@ -690,6 +695,7 @@ const hf_store_ops redis_ops = {
     HF_STORE_SHARED,
     store_queued_devices,
     store_ack_sent,
+    format_name,
 };
 
 } // namespace
