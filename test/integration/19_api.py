@@ -447,6 +447,75 @@ def test_the_http_listeners_cap_connections_and_request_heads():
     assert relay.api("GET", "/v1/status")[0] == 200
 
 
+def test_the_api_reads_a_body_only_after_its_head_presents_a_key():
+    """A request whose head presents no api.keys secret may carry at most
+    api.max_unauthenticated_body: a larger one is answered 413 as soon as
+    its head is in, before any of its body is sent, and its connection is
+    closed. A head with a key reads up to the API's own limit, on any
+    request of a keep-alive connection, and a head that arrives in pieces
+    counts as one. Before, the API read up to twice api.max_body of anyone's
+    body before it looked at the key."""
+    import socket
+    import ssl
+    relay = Relay(api_keys=True, **{"api.max_unauthenticated_body": "4k"}).start()
+    with open(relay.api_secret) as f:
+        secret = f.read().strip()
+    tls = ssl.create_default_context(cafile=relay.ca)
+    path = "/v1/accounts/alice/messages"
+
+    def connect():
+        return tls.wrap_socket(socket.create_connection(("127.0.0.1", relay.api_port), timeout=5),
+                               server_hostname="127.0.0.1")
+
+    def head(length, key=None):
+        return (("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" %
+                 (path, length)) + ("Authorization: Bearer %s\r\n" % key if key else "") + "\r\n").encode()
+
+    def answer(sock):
+        """The status and body of one answer on sock."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            got = sock.recv(65536)
+            assert got, "closed before an answer: %r" % data
+            data += got
+        head_part, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head_part).group(1))
+        while len(body) < length:
+            body += sock.recv(65536)
+        return int(head_part.split()[1]), body
+
+    def message(size):
+        return json.dumps({"to": "phone", "data": "x" * size}).encode()
+
+    # No key, a 1 MiB body announced: 413 before any of it is sent.
+    sock = connect()
+    sock.sendall(head(1 << 20))
+    status, _ = answer(sock)
+    assert status == 413, status
+    assert sock.recv(10) == b"", "the connection stayed open"
+    # No key, a small body: the API's own 401.
+    sock = connect()
+    body = message(10)
+    sock.sendall(head(len(body)) + body)
+    status, text = answer(sock)
+    assert status == 401 and b"unauthorized" in text, (status, text)
+    # A key, a 100 KiB body, its head in three pieces; then, on the same
+    # connection, another with a key, and one without.
+    sock = connect()
+    body = message(100 << 10)
+    whole = head(len(body), secret)
+    for part in (whole[:20], whole[20:70], whole[70:] + body):
+        sock.sendall(part)
+        time.sleep(0.05)
+    status, text = answer(sock)
+    assert status == 200 and json.loads(text)["status"] == "stored", (status, text)
+    sock.sendall(head(len(body), secret) + body)
+    assert answer(sock)[0] == 200
+    sock.sendall(head(len(body)))
+    assert answer(sock)[0] == 413
+    assert relay.api("GET", "/v1/status")[0] == 200
+
+
 def test_the_metrics_listener_caps_its_connections():
     """metrics.max_connections bounds what the metrics listener holds:
     idle connections up to the cap are kept, one more is closed before it

@@ -23,6 +23,7 @@
 
 #include "core/api/idempotency.h"
 #include "core/conn/conn.h"
+#include "core/api/head_scan.h"
 #include "core/conn/http_guard.h"
 #include "core/server/server.h"
 
@@ -34,6 +35,7 @@ struct hf_api {
     hf_conn_pool *conns = nullptr; // its tls is the context for new connections (replaced on reload)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
     hf_http_guard guard;                                      // api.max_connections
+    hf_head_limits head_limits;                               // the body limits a request's head decides
     SSL_CTX *refusing_tls = nullptr;                          // owned: no certificate, for connections past it
     std::unordered_map<std::string, hf_token_bucket> buckets; // api.rate, by key id
     // Calls waiting for the store or the router; answered 503 at close.

@@ -15,6 +15,7 @@
 
 #include "core/api/api.h"
 #include "core/api/api_call.h"
+#include "core/api/head_scan.h"
 #include "core/common/log.h"
 #include "core/conn/token_bucket.h"
 #include "net/link.h"
@@ -89,29 +90,10 @@ std::string dump(json_t *body)
     return out;
 }
 
-// SHA-256 of a secret: keys are compared by digest, in constant time and
-// whatever the lengths.
-void digest(const std::string &secret, unsigned char out[32])
-{
-    unsigned int len = 0;
-    EVP_Digest(secret.data(), secret.size(), out, &len, EVP_sha256(), nullptr);
-}
-
 // The api.keys entry whose secret the request presents, or null.
 const hf_api_key *caller_key(const hf_config *cfg, evhttp_request *req)
 {
-    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0)
-        return nullptr;
-    unsigned char presented[32], expected[32];
-    digest(auth + 7, presented);
-    const hf_api_key *found = nullptr;
-    for (const hf_api_key &key : cfg->api_keys) {
-        digest(key.secret, expected);
-        if (CRYPTO_memcmp(presented, expected, sizeof presented) == 0)
-            found = &key;
-    }
-    return found;
+    return hf_api_key_of(cfg, evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"));
 }
 
 // A route: the path's segments ("*" matches a name), the method, whether
@@ -319,10 +301,7 @@ void on_worker_request(evhttp_request *req, void *arg)
 {
     auto *api = static_cast<hf_api *>(arg);
     const char *presented = evhttp_find_header(evhttp_request_get_input_headers(req), hf_api_worker_header);
-    unsigned char a[32], b[32];
-    digest(presented ? presented : "", a);
-    digest(api->cfg->worker_api_secret, b);
-    if (!presented || CRYPTO_memcmp(a, b, sizeof a) != 0) {
+    if (!presented || !hf_secret_matches(presented, api->cfg->worker_api_secret)) {
         evhttp_send_error(req, 403, "only worker 0 calls here");
         return;
     }
@@ -359,7 +338,10 @@ bufferevent *make_tls(event_base *base, void *arg)
     }
     if (!ssl)
         return nullptr;
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (bev)
+        hf_head_scan_start(bev, ssl, &api->head_limits);
+    return bev;
 }
 
 } // namespace
@@ -459,6 +441,9 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
     }
     evhttp_set_bevcb(api->http.get(), make_tls, api);
     configure(api, api->http.get(), on_request);
+    // A body is read whole only after its head presented a key (head_scan.h).
+    api->head_limits = {&cfg, size_t(cfg.api_max_unauthenticated_body), size_t(cfg.api_max_body * body_read_factor)};
+    evhttp_set_max_body_size(api->http.get(), ev_ssize_t(api->head_limits.unauthenticated));
     seed_message_ids(api);
     // Calls for accounts other servers hold go to them, checked as the
     // allocators are (register.ca).

@@ -156,6 +156,9 @@ const hf_key_spec hf_key_specs[] = {
         "requests a second one API key may make on average; beyond the burst: 429 rate_limited"),
     INT("api.burst", "200", 1, 10000000, api_burst, "requests one API key may make at once"),
     SIZE("api.max_body", "1m", 1024, 64 << 20, api_max_body, "largest request body the API reads; more is 413"),
+    SIZE("api.max_unauthenticated_body", "4k", 0, 64 << 20, api_max_unauthenticated_body,
+         "largest body read of a request whose head presents no api.keys secret; a larger one is answered 413 and "
+         "its connection closed before the body is read"),
     INT("api.max_connections", "1000", 1, 1000000, api_max_connections,
         "most connections the HTTP API holds at once; a new one past it fails its TLS handshake"),
     SIZE("limits.http_max_headers", "16k", 1024, 1 << 20, http_max_headers,

@@ -133,6 +133,7 @@ struct hf_config {
     int64_t api_rate = 0, api_burst = 0;
     int64_t api_max_body = 0;
     int64_t api_max_connections = 0;
+    int64_t api_max_unauthenticated_body = 0;
     int64_t http_max_headers = 0;
     int64_t api_timeout_ms = 0;
     int64_t api_idempotency_keys = 0;
