@@ -82,7 +82,10 @@ struct hf_host_api {
     struct event_base *(*event_base)(void *host);
     uint64_t (*now_ms)(void *host); /* wall clock, unix ms */
     /* A store calls this when another server announces new data for a
-     * device (see hf_store_ops.notify). */
+     * device (see hf_store_ops.notify); with account and device NULL, when
+     * such announcements may have been missed (a notification connection
+     * that was down), and the host reads every device it holds again
+     * (handoffd 0.2.0 and later). */
     void (*data_ready)(void *host, const char *account, const char *device);
     /* Optional for a store whose enqueue completes only once durable (a
      * batched sync): as soon as an enqueued message has its seq and

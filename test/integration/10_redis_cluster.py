@@ -80,8 +80,9 @@ def test_redis_restart_answers_unavailable_then_delivers_everything():
 def test_an_acknowledgement_drops_only_what_the_device_was_sent():
     """A Redis split brain can leave the store holding another message as
     a seq the device was sent (docs/faults.md, N6). Here the queue's entry
-    is rewritten under the connection, as the promoted side would hold it:
-    the device's acknowledgement keeps it, the device is cut with
+    is rewritten under the connection, as the promoted side would hold it,
+    and the daemon's Redis connection cut, as a failover does: the
+    device's acknowledgement keeps the message, the device is cut with
     store_unavailable, and connecting again it is sent. Before, the
     acknowledgement dropped it by its seq, unseen."""
     redis = RedisServer().start()
@@ -101,6 +102,11 @@ def test_an_acknowledgement_drops_only_what_the_device_was_sent():
     other = blob[:4] + (77).to_bytes(8, "big") + blob[12:-1] + b"b"  # id 77, payload "b": as long as "a"
     r.call("DEL", queue)
     r.call("XADD", queue, entry_id, "r", other, "b", 1)
+    # As after a failover, the daemon's connection to Redis is new when
+    # the acknowledgement goes (a check is made only then: hf_redis_topology).
+    r.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+    harness.wait_until(lambda: "Server closed the connection" in relay.log(), 5, "the connection cut")
+    time.sleep(1)  # connected again
     phone.send(hfwire.DELIVER_ACK, [("upto", 1)])
     error = phone.expect(hfwire.ERROR)
     assert error["code"] == hfwire.ERR["store_unavailable"], error
@@ -114,6 +120,31 @@ def test_an_acknowledgement_drops_only_what_the_device_was_sent():
     phone.send(hfwire.PING, [("id", 5)])
     assert phone.expect(hfwire.PONG)["id"] == 5  # its own acknowledgement cut nothing
     assert relay.metric("handoff_seq_mismatches_total") == 1
+
+
+def test_a_message_announced_while_a_server_was_not_subscribed_is_delivered():
+    """Servers tell each other of new messages on a Redis channel, which
+    keeps nothing for a subscriber that is away. While s2's subscription
+    is down (a new one refused by requirepass), a message for its device
+    is announced in vain; once s2 subscribes again, it reads every device
+    it holds, and the message arrives. Before, it waited for the device's
+    next message or connection (a nemesis run's API message, never shown)."""
+    redis, alloc, (s1, s2), a, b = two_servers_one_device_each()
+    time.sleep(0.2)  # presence written
+    r = harness.Resp(redis.port)
+    r.call("CONFIG", "SET", "requirepass", "now-nobody-new-gets-in")
+    r.call("CLIENT", "KILL", "TYPE", "pubsub")
+    harness.wait_until(lambda: "(notifications)" in s2.log(), 5, "s2's subscription gone")
+    a.send(hfwire.SEND, [("to", "b"), ("id", 1), ("payload", b"while away")])
+    assert a.expect(hfwire.SEND_ACK)["status"] == hfwire.STORED
+    try:
+        early = b.recv(timeout=0.8)
+    except TimeoutError:
+        early = None
+    assert early is None, "delivered while s2 was not subscribed (the test did not cut it off): %r" % (early,)
+    r.call("CONFIG", "SET", "requirepass", "")
+    msg = b.expect(hfwire.DELIVER, timeout=10)
+    assert msg["payload"] == b"while away", msg
 
 
 def test_password_and_database():

@@ -332,6 +332,11 @@ void hf_devices_refresh_presence(hf_server *srv)
 
 void hf_devices_data_ready(hf_server *srv, const char *account, const char *device)
 {
+    if (!account) { // announcements may have been missed: every device looks
+        for (auto &entry : srv->online.devices)
+            hf_delivery_pump(entry.second);
+        return;
+    }
     hf_session *s = hf_online_find(&srv->online, account, device);
     if (s)
         hf_delivery_pump(s);

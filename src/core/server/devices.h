@@ -13,7 +13,8 @@ extern const hf_conn_handler hf_devices_handler;
 // forgets a dead server's devices when this stops).
 void hf_devices_refresh_presence(hf_server *srv);
 
-// The store says a device has new data: delivered if it is online here.
+// The store says a device has new data: delivered if it is online here
+// (account null: any device may have, and every one online here is read).
 void hf_devices_data_ready(hf_server *srv, const char *account, const char *device);
 
 // Draining: tells every device online here to go elsewhere, naming the

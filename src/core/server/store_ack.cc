@@ -57,11 +57,14 @@ void hf_store_ack(hf_session *s, uint64_t upto)
                    const_cast<char *>("ack"));
         return;
     }
+    // Those the acknowledgements still out carry stay until answered, and
+    // are not sent again unless one fails.
     std::vector<hf_store_sent> sent;
     for (const hf_sent_message &m : s->acked_unstored) {
         if (m.seq > upto)
             break;
-        sent.push_back(hf_store_sent{m.seq, m.from.c_str(), m.msg_id});
+        if (m.seq > s->store_acked_upto)
+            sent.push_back(hf_store_sent{m.seq, m.from.c_str(), m.msg_id});
     }
     hf_conn_ref(s->conn); // released by checked
     auto *call = new checked_ack{s, s->store_acked_upto, upto};

@@ -45,6 +45,8 @@ struct call {
     std::vector<std::string> args;
     hf_redis_reply_fn on_reply;
     hf_redis_durable_fn on_durable;
+    hf_redis_prepare_fn prepare; // a script's, on its args after the keys
+    size_t first_arg = 0;        // where those args start in args
     int redirects = 0, retries = 0;
     std::string ask_address; // ASKING first, there, once
     node *ran_on = nullptr;
@@ -106,6 +108,7 @@ struct hf_redis_nodes {
     // most one a slot), so a call costs a lookup, not an insert and erase.
     std::unordered_map<int, slot_order> slots;
     uint64_t calls_made = 0;
+    uint64_t topology = 1;        // hf_redis_topology
     std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
@@ -184,10 +187,15 @@ void on_slots(redisAsyncContext *, void *r, void *privdata)
             nd->wanted = true;
         by_index.push_back(nd);
     }
+    bool moved = false;
     for (int slot = 0; slot < hf_redis_slot_count; slot++) {
         int index = map.owner[size_t(slot)];
-        n->owner[size_t(slot)] = index < 0 ? nullptr : by_index[size_t(index)];
+        node *owner = index < 0 ? nullptr : by_index[size_t(index)];
+        moved |= owner != n->owner[size_t(slot)];
+        n->owner[size_t(slot)] = owner;
     }
+    if (moved)
+        n->topology++;
     if (!n->mapped)
         n->host->log(n->host->host, HF_LOG_INFO, "store_redis", "Redis Cluster: %zu primaries, slot map read from %s",
                      map.addresses.size(), from->address.c_str());
@@ -262,15 +270,26 @@ void schedule_reconnect(node *nd, const char *why)
     refresh_map(n); // a cluster may have promoted a replica
 }
 
-void on_message(redisAsyncContext *, void *r, void *privdata)
+void on_message(redisAsyncContext *ac, void *r, void *privdata)
 {
     auto *n = static_cast<hf_redis_nodes *>(privdata);
     auto *reply = static_cast<redisReply *>(r);
-    // ["message", channel, body]
-    if (n->closing || !reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-        strcmp(reply->element[0]->str, "message") != 0)
+    if (n->closing || !reply)
         return;
-    n->on_message(reply->element[2]->str, reply->element[2]->len);
+    // A SUBSCRIBE refused (NOAUTH, a node loading): connect again.
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_at(n, HF_LOG_WARNING, "Redis %s (notifications): %s; subscribing again", n->sub.address, reply->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    // ["message", channel, body], or ["subscribe", channel, count] once
+    // subscribed: what was published before is missed.
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+        return;
+    if (strcmp(reply->element[0]->str, "subscribe") == 0)
+        n->on_message(nullptr, 0);
+    else if (strcmp(reply->element[0]->str, "message") == 0)
+        n->on_message(reply->element[2]->str, reply->element[2]->len);
 }
 
 void on_auth(redisAsyncContext *ac, void *r, void *privdata)
@@ -295,6 +314,7 @@ void on_connect(const redisAsyncContext *ac, int status)
     }
     hf_redis_nodes *n = nd->n;
     nd->attempt = 0;
+    n->topology++; // another process may be behind the address now
     if (nd->reported_down)
         log_at(n, HF_LOG_INFO, "Redis %s is back%s", nd->address, nd->subscriber ? " (notifications)" : "");
     nd->reported_down = false;
@@ -500,6 +520,7 @@ void take_reply(call *c, redisReply *reply)
             c->ask_address = to.address;
         } else {
             n->owner[size_t(to.slot)] = node_at(n, to.address);
+            n->topology++;
             refresh_map(n);
         }
         send_call(c);
@@ -574,6 +595,8 @@ void send_call(call *c)
         c->args[0] = "EVAL";
         c->args[1] = c->script;
     }
+    if (c->prepare)
+        c->prepare(c->args.data() + c->first_arg);
     std::vector<const char *> argv;
     std::vector<size_t> lens;
     for (const std::string &a : c->args) {
@@ -741,7 +764,8 @@ void hf_redis_call(hf_redis_nodes *n, int slot, std::vector<std::string> args, h
 }
 
 void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vector<std::string> keys,
-                     std::vector<std::string> args, hf_redis_reply_fn on_reply, hf_redis_durable_fn on_durable)
+                     std::vector<std::string> args, hf_redis_reply_fn on_reply, hf_redis_durable_fn on_durable,
+                     hf_redis_prepare_fn prepare)
 {
     std::vector<std::string> argv;
     argv.reserve(3 + keys.size() + args.size());
@@ -752,7 +776,14 @@ void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vecto
         argv.insert(argv.end(), std::make_move_iterator(part->begin()), std::make_move_iterator(part->end()));
     call *c = new_call(n, slot, std::move(argv), std::move(on_reply), std::move(on_durable));
     c->script = script;
+    c->prepare = std::move(prepare);
+    c->first_arg = 3 + keys.size();
     send_call(c);
+}
+
+uint64_t hf_redis_topology(const hf_redis_nodes *n)
+{
+    return n->topology;
 }
 
 void hf_redis_call_each(hf_redis_nodes *n, const std::vector<std::string> &args, hf_redis_reply_fn each,

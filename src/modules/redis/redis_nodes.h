@@ -37,7 +37,8 @@ using hf_redis_reply_fn = std::function<void(redisReply *)>;
 // After a durable call's reply (not null): whether the WAIT behind it
 // reached the replicas asked for.
 using hf_redis_durable_fn = std::function<void(bool replicated)>;
-// A message on the notification channel.
+// A message on the notification channel; null data once subscribed
+// (again): messages published until then were missed.
 using hf_redis_message_fn = std::function<void(const char *data, size_t len)>;
 
 hf_redis_nodes *hf_redis_nodes_open(const hf_host_api *host, const hf_redis_nodes_config &config,
@@ -54,10 +55,19 @@ void hf_redis_call(hf_redis_nodes *n, int slot, std::vector<std::string> args, h
 // arguments on the wire and not the script's text, which Redis would also
 // hash on every EVAL; a node that does not know the script yet (a
 // restart, a failover, a new node) answers NOSCRIPT, and then it goes
-// once with EVAL, which also teaches it.
+// once with EVAL, which also teaches it. prepare, if given, may change the
+// script's args (after its keys) each time the call is sent, the last
+// thing before it goes: a call held behind others, or redirected, is sent
+// later, and perhaps to another node, than it was made.
+using hf_redis_prepare_fn = std::function<void(std::string *args)>;
 void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vector<std::string> keys,
                      std::vector<std::string> args, hf_redis_reply_fn on_reply,
-                     hf_redis_durable_fn on_durable = nullptr);
+                     hf_redis_durable_fn on_durable = nullptr, hf_redis_prepare_fn prepare = nullptr);
+
+// Counts the changes of which node serves what: a slot's primary changed
+// in the map or by a redirect, or a node (re)connected. Calls made and
+// answered under one count reached the node the slot had throughout.
+uint64_t hf_redis_topology(const hf_redis_nodes *n);
 
 // Sends args to every primary: each runs with each node's reply (null for
 // one that did not answer), then done once after the last.

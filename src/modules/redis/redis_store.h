@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -61,12 +62,23 @@ struct ack_waiter {
     size_t device;
 };
 
+// What a fetch gave a device, up to last_seq: read from the node the
+// slot had while hf_redis_topology said `topology` (0: not known).
+struct read_mark {
+    uint64_t last_seq;
+    uint64_t topology;
+};
+
 struct ack_batch {
     int slot = -1;
     std::vector<std::string> keys;    // the depth counter, then q i c x t k per device
     std::vector<uint64_t> upto;       // per device
     std::vector<std::string> devices; // per device, its name
     std::vector<std::string> sent;    // per device, what it was sent (ack.lua's layout)
+    // Per device, the topology every message it acknowledges was read
+    // under (0: mixed or not known): sent is checked unless the ack goes
+    // out under that same one.
+    std::vector<uint64_t> read_under;
     std::unordered_map<std::string, size_t> dev_index;
     std::vector<ack_waiter> waiters;
 };
@@ -80,6 +92,9 @@ struct redis_store {
     uint64_t replicas = 0;
     hf_redis_nodes *nodes = nullptr;
     hf_tail_cache tail;
+    uint64_t tail_topology = 0; // the tails hold writes made under it only
+    // By device key: what fetches gave each device since its last ack.
+    std::unordered_map<std::string, std::deque<read_mark>> read_marks;
     event *flush_event = nullptr;
     event *format_retry = nullptr;              // format_record again while Redis is away (redis_format.h)
     std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)

@@ -139,6 +139,7 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
         std::to_string(s->params.account_max_bytes)};
     auto devs = std::make_shared<std::vector<std::string>>();
     auto sent = std::make_shared<std::vector<sent_enqueue>>();
+    uint64_t topology = hf_redis_topology(s->nodes);
     devs->reserve(b.devs.size()); // sent points into it
     for (device_batch &d : b.devs) {
         args.push_back(d.dev);
@@ -150,7 +151,7 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
     }
     hf_redis_script(
         s->nodes, b.slot, hf_redis_enqueue_lua, std::move(b.keys), std::move(args),
-        [s, devs, sent](redisReply *r) {
+        [s, devs, sent, topology](redisReply *r) {
             if (!r) { // no durable step follows
                 for (sent_enqueue &e : *sent)
                     e.item.cb(e.item.arg, HF_STORE_UNAVAILABLE, 0, 0);
@@ -169,9 +170,15 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
                 if (e.result.status != HF_STORE_OK)
                     continue;
                 // In message order: what it replaced may be one of this batch.
-                if (e.result.replaced)
+                // A tail holds only writes made under its topology
+                // (read_marks): one made under another may be on a node
+                // the slot has left.
+                if (topology != s->tail_topology)
+                    hf_tail_drop(&s->tail, *e.dev);
+                else if (e.result.replaced)
                     hf_tail_remove(&s->tail, *e.dev, e.result.replaced);
-                hf_tail_append(&s->tail, *e.dev, e.result.seq, std::move(e.item.record));
+                if (topology == s->tail_topology)
+                    hf_tail_append(&s->tail, *e.dev, e.result.seq, std::move(e.item.record));
                 // Fetches see it now; the sender's answer waits for the
                 // WAIT behind it.
                 if (s->replicas && s->host->enqueue_applied)
@@ -271,23 +278,41 @@ bool take_entries(const redisReply *r, uint64_t after_seq, hf_fetch_batch *b, ui
     return true;
 }
 
+// Devices with read marks past this are forgotten all at once (they
+// left unacknowledged): their next acknowledgements are checked.
+const size_t most_marked_devices = 100000;
+
+void mark_read(redis_store *s, const std::string &dev, uint64_t last_seq, uint64_t topology)
+{
+    if (s->read_marks.size() >= most_marked_devices && !s->read_marks.count(dev))
+        s->read_marks.clear();
+    s->read_marks[dev].push_back(read_mark{last_seq, topology});
+}
+
 void store_fetch(void *store, const char *account, const char *device, uint64_t after_seq, uint32_t max_count,
                  uint64_t max_bytes, uint64_t now_ms, hf_store_fetch_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
     std::string dev = dev_of(account, device);
+    uint64_t topology = hf_redis_topology(s->nodes);
+    if (topology != s->tail_topology) {
+        hf_tail_clear(&s->tail); // written where the slots were then
+        s->tail_topology = topology;
+    }
     if (const hf_tail *tail = hf_tail_after(&s->tail, dev, after_seq)) {
         hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
         for (const hf_tail_entry &e : tail->entries)
             if (!b.take(e.seq, e.record.data(), e.record.size()))
                 break;
+        if (!b.out.empty())
+            mark_read(s, dev, b.out.back().seq, topology);
         cb(arg, b.status(), b.out.data(), b.out.size());
         return;
     }
     hf_redis_script(s->nodes, slot_of(s, account), hf_redis_fetch_lua,
                     {key_of(s, account, "q", device), key_of(s, account, "x", device)},
                     {std::to_string(after_seq), std::to_string(max_count), std::to_string(max_bytes)},
-                    [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg](redisReply *r) {
+                    [s, dev, after_seq, max_count, max_bytes, now_ms, cb, arg, topology](redisReply *r) {
                         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
                             cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
                             return;
@@ -295,42 +320,79 @@ void store_fetch(void *store, const char *account, const char *device, uint64_t 
                         hf_fetch_batch b{max_count, max_bytes, now_ms, 0, {}, {}};
                         uint64_t last = after_seq;
                         // A read that reached the end of the queue starts its tail.
-                        if (take_entries(r, after_seq, &b, &last) && r->element[2]->integer == 1)
+                        bool same = topology == hf_redis_topology(s->nodes);
+                        if (take_entries(r, after_seq, &b, &last) && r->element[2]->integer == 1 && same)
                             hf_tail_covered(&s->tail, dev, last + 1);
+                        if (!b.out.empty())
+                            mark_read(s, dev, b.out.back().seq, same ? topology : 0);
                         cb(arg, b.status(), b.out.data(), b.out.size());
                     });
 }
 
 // ---- acknowledgements ------------------------------------------------
 
+// The topology under which every message up to upto was read (0: mixed,
+// or not known); the marks they cover go.
+uint64_t read_under(redis_store *s, const std::string &dev, uint64_t upto)
+{
+    auto found = s->read_marks.find(dev);
+    if (found == s->read_marks.end())
+        return 0;
+    std::deque<read_mark> &marks = found->second;
+    uint64_t under = marks.empty() ? 0 : marks.front().topology;
+    for (const read_mark &m : marks) {
+        if (m.topology != under)
+            under = 0;
+        if (m.last_seq >= upto)
+            break;
+    }
+    while (!marks.empty() && marks.front().last_seq <= upto)
+        marks.pop_front();
+    if (marks.empty())
+        s->read_marks.erase(found);
+    return under;
+}
+
 void send_acks(redis_store *s, ack_batch &b)
 {
     auto waiters = std::make_shared<std::vector<ack_waiter>>(std::move(b.waiters));
+    // What each device was sent is checked only if its messages were
+    // read under another topology than the one the call goes out under
+    // (the slot's node may have changed between): the node that served
+    // them drops them by seq alike.
     std::vector<std::string> args;
     for (size_t i = 0; i < b.upto.size(); i++) {
         args.push_back(std::to_string(b.upto[i]));
         args.push_back(b.devices[i]);
-        args.push_back(std::move(b.sent[i]));
+        args.push_back("");
     }
+    auto sent = std::make_shared<std::vector<std::string>>(std::move(b.sent));
+    auto prepare = [s, sent, read = std::move(b.read_under)](std::string *script_args) {
+        uint64_t now = hf_redis_topology(s->nodes);
+        for (size_t i = 0; i < read.size(); i++)
+            script_args[3 * i + 2] = read[i] != 0 && read[i] == now ? std::string() : (*sent)[i];
+    };
     std::vector<std::string> devs(b.upto.size());
     for (auto &[dev, at] : b.dev_index)
         devs[at] = dev;
     size_t devices = devs.size();
-    hf_redis_script(s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args),
-                    [s, waiters, devs = std::move(devs), devices](redisReply *r) {
-                        int status = !r                                                           ? HF_STORE_UNAVAILABLE
-                                     : r->type != REDIS_REPLY_ARRAY || r->elements != devices + 1 ? HF_STORE_ERROR
-                                                                                                  : HF_STORE_OK;
-                        for (const ack_waiter &w : *waiters) {
-                            uint64_t forked = status == HF_STORE_OK ? uint64_t(r->element[w.device + 1]->integer) : 0;
-                            if (forked)
-                                hf_tail_drop(&s->tail, devs[w.device]); // it may hold the other side's
-                            if (w.done)
-                                w.done(w.arg, status);
-                            else
-                                w.sent_done(w.arg, forked ? HF_STORE_FORKED : status, forked);
-                        }
-                    });
+    hf_redis_script(
+        s->nodes, b.slot, hf_redis_ack_lua, std::move(b.keys), std::move(args),
+        [s, waiters, devs = std::move(devs), devices](redisReply *r) {
+            int status = !r                                                           ? HF_STORE_UNAVAILABLE
+                         : r->type != REDIS_REPLY_ARRAY || r->elements != devices + 1 ? HF_STORE_ERROR
+                                                                                      : HF_STORE_OK;
+            for (const ack_waiter &w : *waiters) {
+                uint64_t forked = status == HF_STORE_OK ? uint64_t(r->element[w.device + 1]->integer) : 0;
+                if (forked)
+                    hf_tail_drop(&s->tail, devs[w.device]); // it may hold the other side's
+                if (w.done)
+                    w.done(w.arg, status);
+                else
+                    w.sent_done(w.arg, forked ? HF_STORE_FORKED : status, forked);
+            }
+        },
+        nullptr, prepare);
 }
 
 // Appends what a device was sent as a seq, in ack.lua's layout.
@@ -355,7 +417,9 @@ void add_ack(redis_store *s, const char *account, const char *device, uint64_t u
         b.slot = slot;
         b.keys.push_back(slot_key(s, index_slot(s, slot), "n"));
     }
-    auto [at, added] = b.dev_index.emplace(dev_of(account, device), b.upto.size());
+    std::string dev = dev_of(account, device);
+    uint64_t under = read_under(s, dev, upto_seq);
+    auto [at, added] = b.dev_index.emplace(dev, b.upto.size());
     if (added) {
         for (const char *kind : {"q", "i", "c", "x"})
             b.keys.push_back(key_of(s, account, kind, device));
@@ -364,8 +428,12 @@ void add_ack(redis_store *s, const char *account, const char *device, uint64_t u
         b.upto.push_back(upto_seq);
         b.devices.push_back(device);
         b.sent.emplace_back();
-    } else if (upto_seq > b.upto[at->second]) {
-        b.upto[at->second] = upto_seq;
+        b.read_under.push_back(under);
+    } else {
+        if (upto_seq > b.upto[at->second])
+            b.upto[at->second] = upto_seq;
+        if (b.read_under[at->second] != under)
+            b.read_under[at->second] = 0;
     }
     for (size_t i = 0; i < count; i++)
         put_sent(&b.sent[at->second], sent[i]);
@@ -408,6 +476,11 @@ void store_notify(void *store, const char *server_id, const char *account, const
 // "~0|A|D\n").
 void on_notice(redis_store *s, const char *data, size_t len)
 {
+    if (!data) { // subscribed again: what other servers said meanwhile is lost
+        hf_tail_clear(&s->tail);
+        s->host->data_ready(s->host->host, nullptr, nullptr);
+        return;
+    }
     std::string body(data, len);
     size_t start = 0;
     while (start < body.size()) {
