@@ -220,6 +220,17 @@ def test_an_allocator_that_takes_the_connection_and_never_answers_is_tried_again
         silent.close()
 
 
+def raw_register(alloc, server_id, *fields):
+    """A REGISTER of server_id with the cluster key, and fields, on a new
+    connection to alloc; the connection."""
+    with open(alloc.settings["cluster.key_file"]) as f:
+        key = f.read().strip()
+    conn = alloc.conn(alloc.alloc_port)
+    conn.send(hfwire.REGISTER, [("server_id", server_id), ("key", key), ("address", "127.0.0.1:9"),
+                                ("weight", 1)] + list(fields))
+    return conn
+
+
 def test_a_server_that_does_not_speak_the_allocators_protocol_version_is_refused():
     """A REGISTER carries the protocol versions the server speaks; an
     allocator refuses one without its own, logged and counted, so that a
@@ -227,14 +238,9 @@ def test_a_server_that_does_not_speak_the_allocators_protocol_version_is_refused
     talk to. A REGISTER without the range (a server of an older release)
     speaks version 1."""
     alloc = Relay("allocator", server_id="a1").start()
-    with open(alloc.settings["cluster.key_file"]) as f:
-        key = f.read().strip()
 
     def register(server_id, *versions):
-        conn = alloc.conn(alloc.alloc_port)
-        conn.send(hfwire.REGISTER, [("server_id", server_id), ("key", key), ("address", "127.0.0.1:9"),
-                                    ("weight", 1)] + list(versions))
-        return conn
+        return raw_register(alloc, server_id, *versions)
 
     newer = register("s9", ("version_min", 2), ("version_max", 3))
     error = newer.expect(hfwire.ERROR)
@@ -255,14 +261,9 @@ def test_a_server_that_writes_the_shared_store_in_another_format_is_refused():
     store of a server's own (no format sent), are not compared. A real
     server on Redis sends its format."""
     alloc = Relay("allocator", server_id="a1").start()
-    with open(alloc.settings["cluster.key_file"]) as f:
-        key = f.read().strip()
 
     def register(server_id, *store_format):
-        conn = alloc.conn(alloc.alloc_port)
-        conn.send(hfwire.REGISTER, [("server_id", server_id), ("key", key), ("address", "127.0.0.1:9"),
-                                    ("weight", 1)] + [("store_format", f) for f in store_format])
-        return conn
+        return raw_register(alloc, server_id, *[("store_format", f) for f in store_format])
 
     held = [register("s1", "handoff-redis 1")]
     assert held[0].expect(hfwire.REGISTER_ACK)["code"] == 0
