@@ -220,6 +220,49 @@ def test_a_full_disk_without_a_reservation_is_store_full_with_retry_ms():
     assert_kept(stored + more, drain_phone(relay))
 
 
+def test_a_real_filesystem_filling_up_is_store_full_not_a_failed_write():
+    """A real small filesystem (tmpfs) that the store fills. A commit's
+    page write then stops part way (the kernel writes what fits, then
+    ENOSPC), which LMDB reports as EIO; that was taken for a failed write,
+    and the daemon exited 74, again at every start while the disk stayed
+    full (the nemesis's LMDB run). Now it is store_full with retry_ms, the
+    daemon serves on, and once a file beside it goes there is room again.
+    FaultFS's full disk refuses whole writes, so it did not show."""
+    import subprocess
+    import tempfile
+    if os.geteuid() != 0:
+        raise harness.Skip("mounting a tmpfs needs root")
+    disk = tempfile.mkdtemp(prefix="handoff-tmpfs-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "handoff-test", disk], check=True)
+    filler = os.path.join(disk, "filler")
+    with open(filler, "wb") as f:
+        f.write(b"\0" * (3 << 20))
+    try:
+        relay = Relay(**{"store.module": "lmdb", "store.path": os.path.join(disk, "lmdb"), "store.map_size": "64m",
+                         **FAST}).start()
+        # Many messages in flight: commits of many pages, one of which the
+        # filesystem cuts short.
+        sender = Sender(relay, 1, window=256, pad=3000)
+        sender.start()
+        harness.wait_until(lambda: sender.refused or relay.proc.poll() is not None, 60, "the disk to fill")
+        assert relay.proc.poll() is None, "the daemon exited: " + relay.log()[-600:]
+        sender.conn.close()
+        sender.join(10)
+        assert "exit status 74" not in relay.log()
+        assert {code for _, code in sender.refused} == {hfwire.ERR["store_full"]}, sender.refused[:3]
+        stored = [msg_id for msg_id, _ in sender.stored]
+        pc = relay.conn()
+        pc.hello(relay.token("alice", "pc"))
+        os.remove(filler)
+        more, refused = send_until_refused(pc, 100000, 20)
+        assert len(more) == 20, refused
+        assert_kept(stored + more, drain_phone(relay))
+        pc.close()
+        relay.stop()
+    finally:
+        subprocess.run(["umount", "-l", disk])
+
+
 def test_power_cuts_under_load_keep_every_acknowledged_message():
     """Five power cuts at random moments while two senders keep the store
     busy (3 KB messages), on a disk whose fsync takes 20 ms: a random part

@@ -11,6 +11,7 @@ anything acknowledged was lost, shown twice or out of order, or reached
 a revoked device, or if /readyz disagreed with the faults.
 
     nemesis.py [--build DIR] [--short] [--seed N] [--minutes M] [--keep DIR] [--only TEXT] [--skip-open]
+               [--store redis|lmdb] [--faketime-build DIR]
 
 Needs root (namespaces, a bridge), redis-server, redis-cli and openssl.
 """
@@ -44,6 +45,9 @@ SERVERS = [Host("s1", 21), Host("s2", 22), Host("s3", 23)]
 REDIS = [Host("r%d" % i, 30 + i) for i in range(1, 7)]
 HOSTS = ALLOCATORS + SERVERS + REDIS
 ALLOC_PORT, DEVICE_PORT, API_PORT, METRICS_PORT, REDIS_PORT = 7400, 7401, 7443, 9100, 6379
+CLOCK_FAULT = "step a server's wall clock an hour ahead"
+CLOCK_HOST = SERVERS[2]  # the server whose wall clock steps, with --faketime-build
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 # Faults whose findings are open (docs/faults.md), by name, with where
 # they are written up: --skip-open leaves them out (tools/check does, until
 # they are fixed); the full run keeps them. None is open now.
@@ -65,6 +69,8 @@ class Run:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.api_n = 0
+        self.faketime_build = None  # --faketime-build
+        self.store = "redis"  # --store
 
     def record(self, ev, **fields):
         with self.lock:
@@ -203,23 +209,56 @@ def handoffd_config(run, host, role):
     else:
         allocators = ", ".join('"%s:%d"' % (a.ip, ALLOC_PORT) for a in ALLOCATORS)
         seeds = ",".join("%s:%d" % (r.ip, REDIS_PORT) for r in REDIS)
+        if run.store == "lmdb":
+            # A store of its own on a disk of its own, s1's map reserved at
+            # open (store.preallocate, the default) and the others' grown as
+            # written, so that a full disk refuses their sends. The API hands
+            # calls for another server's account to it.
+            store = ('store = { module = "lmdb"; path = "%s"; map_size = "48m"; preallocate = %s; };'
+                     % (os.path.join(disk_of(run, host), "store"), "true" if host is SERVERS[0] else "false"))
+            advertise = ' advertise = "https://%s:%d";' % (host.ip, API_PORT)
+        else:
+            store = 'store = { module = "redis"; cluster = "%s"; prefix = "nem:"; };' % seeds
+            advertise = ""
         lines += ['listen = { device = "%s:%d"; api = "%s:%d"; };' % (host.ip, DEVICE_PORT, host.ip, API_PORT),
                   'cluster = { key_file = "%s"; };' % run.path(host.name + ".key"),
-                  'register = { allocators = [ %s ]; ca = "%s"; };' % (allocators, run.path("ca.pem")),
-                  'store = { module = "redis"; cluster = "%s"; prefix = "nem:"; };' % seeds,
-                  'api = { keys = ( { id = "driver"; secret_file = "%s"; scope = "admin"; } ); };'
-                  % run.path("api.secret")]
+                  'register = { allocators = [ %s ]; ca = "%s"; };' % (allocators, run.path("ca.pem")), store,
+                  'api = { keys = ( { id = "driver"; secret_file = "%s"; scope = "admin"; } );%s };'
+                  % (run.path("api.secret"), advertise)]
     path = run.path(host.name + ".conf")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
 
 
+def disk_of(run, host):
+    """A server's own small filesystem (tmpfs) for an LMDB store."""
+    return run.path(host.name + "-disk")
+
+
+def mount_disks(run):
+    for s in SERVERS:
+        os.makedirs(disk_of(run, s), exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "hfn-" + s.name, disk_of(run, s)], check=True)
+
+
+def unmount_disks(run):
+    for s in SERVERS:
+        subprocess.run(["umount", "-l", disk_of(run, s)], capture_output=True)
+
+
 def start_handoffd(run, host, role):
     conf = run.path(host.name + ".conf")
-    env_modules = os.path.join(run.build, ".libs")
-    run.start(host, ["env", "HANDOFF_MODULE_DIR=" + env_modules, os.path.join(run.build, "handoffd"), "-f",
-                     "-c", conf], ready=" ready: ")
+    build, env = run.build, []
+    # The server whose clock steps runs under libfaketime, which cannot load
+    # beside the plain build's jemalloc: from the sanitizer build, its wall
+    # clock offset read from a file on every call.
+    if host is CLOCK_HOST and run.faketime_build:
+        build = run.faketime_build
+        env = ["LD_PRELOAD=" + FAKETIME, "FAKETIME_TIMESTAMP_FILE=" + run.path("clock-offset"), "FAKETIME_NO_CACHE=1",
+               "FAKETIME_DONT_FAKE_MONOTONIC=1", "ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=0"]
+    run.start(host, ["env", "HANDOFF_MODULE_DIR=" + os.path.join(build, ".libs")] + env +
+              [os.path.join(build, "handoffd"), "-f", "-c", conf], ready=" ready: ")
 
 
 def readyz(host):
@@ -275,10 +314,20 @@ def readyz_sampler(run):
 
 # ---- the nemesis ---------------------------------------------------------
 
+def start_redis_cluster(run):
+    for h in REDIS:
+        start_redis(run, h)
+    out = subprocess.run(["redis-cli", "--cluster", "create"] + ["%s:%d" % (h.ip, REDIS_PORT) for h in REDIS]
+                         + ["--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("redis-cli --cluster create: " + out.stdout[-500:] + out.stderr[-500:])
+    wait_until(lambda: cluster_ok(run), 60, "the Redis Cluster to be ok")
+
+
 def recover(run, started):
     """Heals what a fault left: every process up, the Redis Cluster ok,
     every server ready. Returns how long it took."""
-    for h in REDIS:
+    for h in REDIS if run.store == "redis" else []:
         if not run.alive(h):
             start_redis(run, h)
     for h in ALLOCATORS:
@@ -287,12 +336,13 @@ def recover(run, started):
     for h in SERVERS:
         if not run.alive(h):
             start_handoffd(run, h, "server")
-    wait_until(lambda: cluster_ok(run), 60, "the Redis Cluster to be ok")
+    if run.store == "redis":
+        wait_until(lambda: cluster_ok(run), 60, "the Redis Cluster to be ok")
     wait_until(lambda: all(readyz(s) == 200 for s in SERVERS), 60, "every server ready")
     return round(time.monotonic() - started, 1)
 
 
-def faults(rng):
+def faults(rng, run_store):
     """Each fault: (name, inject(run) -> targets, heal(run, targets))."""
     def signal_one(hosts, sig):
         """Sends sig to one of hosts (a list, or a function that lists them)."""
@@ -332,6 +382,41 @@ def faults(rng):
     def heal(run, targets):
         netns.heal(HOSTS)
 
+    def fill_disk(run):
+        """Fills a server's filesystem to the last byte."""
+        s = rng.choice(SERVERS)
+        with open(os.path.join(disk_of(run, s), "filler"), "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * (1 << 20))
+                    f.flush()
+            except OSError:
+                pass
+        return [s]
+
+    def empty_disk(run, targets):
+        for s in targets:
+            os.remove(os.path.join(disk_of(run, s), "filler"))
+
+    # An hour ahead, and back when healed: inside the devices' token
+    # lifetime (a day), so what may change is only what the clock drives.
+    def step_clock(offset):
+        """Sets the clock host's wall clock offset (libfaketime's file)."""
+        def step(run, targets=None):
+            with open(run.path("clock-offset"), "w") as f:
+                f.write(offset + "\n")
+            return [CLOCK_HOST]
+        return step
+
+    clock = [(CLOCK_FAULT, step_clock("+1h"), step_clock("+0"))]
+    if run_store == "lmdb":
+        # With stores of their own, a server away moves its accounts to
+        # another for the while, and what is stored there meanwhile waits
+        # until they move again: the faults here leave accounts in place.
+        return [
+            ("kill -9 an allocator", signal_one(ALLOCATORS, signal.SIGKILL), restart),
+            ("fill an LMDB server's disk", fill_disk, empty_disk),
+        ] + clock
     return [
         ("kill -9 a server", signal_one(SERVERS, signal.SIGKILL), restart),
         ("kill -9 an allocator", signal_one(ALLOCATORS, signal.SIGKILL), restart),
@@ -342,13 +427,16 @@ def faults(rng):
         ("partition a server from the allocators", server_from_allocators, heal),
         ("partition a server from everything", server_alone, heal),
         ("cut a Redis primary off from the other nodes", minority_primary, heal),
-    ]
+    ] + clock
 
 
 def nemesis(run, rng, until, hold_s, only, skip_open, once):
     """Injects the faults in a shuffled order: once each (once), or again
     and again until `until`; returns their names in order."""
-    order = [f for f in faults(rng) if only in f[0] and not (skip_open and f[0] in OPEN)]
+    order = [f for f in faults(rng, run.store) if only in f[0] and not (skip_open and f[0] in OPEN)
+             and (run.faketime_build or f[0] != CLOCK_FAULT)]
+    if not run.faketime_build:
+        print("  left out: %s (needs --faketime-build: a build without jemalloc)" % CLOCK_FAULT, flush=True)
     if skip_open:
         for name, why in OPEN.items():
             print("  left out: %s (open: %s)" % (name, why), flush=True)
@@ -387,6 +475,10 @@ def main():
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", help="keep the run's folder (logs, history) here")
     parser.add_argument("--only", default="", help="only the faults whose name holds this")
+    parser.add_argument("--store", choices=("redis", "lmdb"), default="redis",
+                        help="the servers' store: a Redis Cluster, or LMDB each on a small disk of its own")
+    parser.add_argument("--faketime-build", help="a build without jemalloc (the sanitizer build) for the server "
+                        "whose clock steps under libfaketime; without it that fault is left out")
     parser.add_argument("--skip-open", action="store_true",
                         help="leave out the faults whose findings are open (docs/faults.md)")
     args = parser.parse_args()
@@ -403,20 +495,23 @@ def main():
         shutil.rmtree(work, ignore_errors=True)  # a run starts from nothing
     os.makedirs(work, exist_ok=True)
     run = Run(work, build)
+    run.store = args.store
+    if args.faketime_build:
+        if not os.path.exists(FAKETIME):
+            sys.exit("nemesis: libfaketime is missing (tools/deps.sh installs faketime)")
+        run.faketime_build = os.path.abspath(args.faketime_build)
+        with open(run.path("clock-offset"), "w") as f:
+            f.write("+0\n")
     print("== nemesis, seed %d, %s; history in %s" % (seed, "short" if args.short else "%g min" % args.minutes, work),
           flush=True)
     workload = None
     try:
         netns.make(HOSTS)
         make_certificates(run)
-        for h in REDIS:
-            start_redis(run, h)
-        out = subprocess.run(["redis-cli", "--cluster", "create"] + ["%s:%d" % (h.ip, REDIS_PORT) for h in REDIS]
-                             + ["--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True,
-                             timeout=60)
-        if out.returncode != 0:
-            raise RuntimeError("redis-cli --cluster create: " + out.stdout[-500:] + out.stderr[-500:])
-        wait_until(lambda: cluster_ok(run), 60, "the Redis Cluster to be ok")
+        if run.store == "lmdb":
+            mount_disks(run)
+        else:
+            start_redis_cluster(run)
         for h in ALLOCATORS:
             handoffd_config(run, h, "allocator")
             start_handoffd(run, h, "allocator")
@@ -466,6 +561,8 @@ def main():
         if workload and workload.poll() is None:
             workload.kill()
         run.stop_all()
+        if run.store == "lmdb":
+            unmount_disks(run)
         netns.remove()
         run.history.close()
     return report(run, seed, done, args.keep is None)

@@ -1,11 +1,16 @@
 #include "modules/lmdb/lmdb_group.h"
 
+#include <sys/statvfs.h>
+
 #include "modules/lmdb/lmdb_accounts.h"
 #include "modules/lmdb/lmdb_queue.h"
 #include "modules/lmdb/lmdb_watchdog.h"
 
 namespace hf_lmdb
 {
+
+// A filesystem with less room than this is full for a commit.
+const uint64_t full_below_bytes = 1 << 20;
 
 void run_callbacks(std::vector<pending_write> *writes)
 {
@@ -247,6 +252,16 @@ void lose_group(lmdb_store *s, std::vector<pending_write> *batch, int status)
     run_callbacks(&again);
 }
 
+// Whether the store's filesystem has less room than a commit might want.
+bool filesystem_full(lmdb_store *s)
+{
+    mdb_filehandle_t fd;
+    struct statvfs fs;
+    if (mdb_env_get_fd(s->env, &fd) != 0 || fstatvfs(fd, &fs) != 0)
+        return false;
+    return uint64_t(fs.f_bavail) * fs.f_frsize < full_below_bytes;
+}
+
 // Commits the group transaction. With sync = batch its writes wait for the sync of
 // the generation returned (0: nothing to sync); otherwise they are
 // answered now.
@@ -263,6 +278,12 @@ uint64_t commit_group(void *arg)
         rc = mdb_txn_commit(s->group_txn);
     if (rc == 0)
         s->last_commit_txnid = txnid;
+    // LMDB says EIO of a short write too: the file could not grow, the disk
+    // being full (a page write that wrote part, then ENOSPC). Nothing was
+    // lost to a sync there (with sync = always the commit also syncs, and
+    // an EIO of that stays fatal), so it is a full store.
+    if (rc == EIO && s->sync != sync_mode::always && filesystem_full(s))
+        rc = ENOSPC;
     if (rc == EIO) {
         // Its pages (and with sync = always, its sync) failed to reach the disk.
         s->group_txn = nullptr;
