@@ -60,9 +60,10 @@ void send_register(hf_registration *r)
 {
     hf_server *srv = r->regs->srv;
     const hf_config &cfg = *srv->cfg;
+    std::string store_format = shared_store_format(srv); // the frame views it
     hf_msg m =
         hf_msg_register(cfg.server_id, cfg.cluster_key, cfg.advertise, cfg.websocket_advertise, cfg.api_advertise,
-                        shared_store_format(srv), uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
+                        store_format, uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
     hf_link_send(r->link, &m);
     if (!r->unanswered_since_ms)
         r->unanswered_since_ms = hf_mono_ms();
