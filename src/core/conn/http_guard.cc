@@ -83,10 +83,17 @@ bufferevent *hf_http_guard_plain(event_base *base, void *arg)
     return socket;
 }
 
+void hf_http_guard_release(hf_http_guard *guard)
+{
+    for (bufferevent *bev : guard->plain)
+        bufferevent_decref(bev);
+    guard->plain.clear();
+    guard->open = 0;
+}
+
 hf_http_guard::~hf_http_guard()
 {
-    for (bufferevent *bev : plain)
-        bufferevent_decref(bev);
+    hf_http_guard_release(this);
 }
 
 bool hf_http_guard_admit_tls(hf_http_guard *guard, SSL *ssl)

@@ -38,6 +38,11 @@ bool hf_http_guard_admit_tls(hf_http_guard *guard, SSL *ssl);
 // as a hit and shut at once, before it is read.
 bufferevent *hf_http_guard_plain(event_base *base, void *guard);
 
+// Lets go of the plain connections' bufferevents (what is still open
+// closes): before the event base goes, since the last ref frees them on
+// it. The destructor does it too.
+void hf_http_guard_release(hf_http_guard *guard);
+
 // The limits on each request: its head (request line and headers), its
 // body and the time a connection may be idle or slow.
 void hf_http_guard_limits(evhttp *http, size_t max_headers, size_t max_body, int timeout_s);

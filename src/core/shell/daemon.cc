@@ -469,6 +469,7 @@ void hf_daemon_shutdown(hf_daemon *d)
     d->allocator_listener.reset();
     d->websocket_listener.reset();
     d->metrics.http.reset();
+    hf_http_guard_release(&d->metrics.guard);
     hf_registration_stop(&d->registrations);
     hf_server_close(&d->server);
     d->conns.flush_event.reset();
