@@ -81,6 +81,16 @@ void gate_fetch(void *store, const char *account, const char *device, uint64_t a
     current->memory_ops->fetch(store, account, device, after_seq, max_count, max_bytes, now_ms, cb, arg);
 }
 
+void gate_add_device(void *store, const char *account, const char *device, hf_store_done_cb cb, void *arg)
+{
+    if (int status = current->gate.fail_add; status != HF_STORE_OK) {
+        current->gate.fail_add = HF_STORE_OK;
+        cb(arg, status);
+        return;
+    }
+    current->memory_ops->add_device(store, account, device, cb, arg);
+}
+
 void gate_list_devices(void *store, const char *account, hf_store_devices_cb cb, void *arg)
 {
     if (current->gate.fail_list != HF_STORE_OK) {
@@ -173,6 +183,7 @@ bench *bench_start(const std::string &config_text)
     b->gated_ops.enqueue = gate_enqueue;
     b->gated_ops.fetch = gate_fetch;
     b->gated_ops.list_devices = gate_list_devices;
+    b->gated_ops.add_device = gate_add_device;
     b->srv.store.ops = &b->gated_ops;
     return b;
 }

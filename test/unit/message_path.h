@@ -56,6 +56,7 @@ struct store_gate {
     int fail_enqueue = HF_STORE_OK; // not OK: enqueues answer this, storing nothing
     int fail_fetch = HF_STORE_OK;   // likewise fetches, once each time set
     int fail_list = HF_STORE_OK;    // likewise list_devices
+    int fail_add = HF_STORE_OK;     // likewise add_device, once each time set
     bool hold = false;              // enqueue completions wait for gate_release
     // With hold: enqueue_applied is told the seq plus this, as a store whose
     // seqs forked would tell it (two messages numbered alike).

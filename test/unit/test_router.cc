@@ -134,6 +134,22 @@ void an_acknowledged_seq_delivers_only_the_message_sent_as_it(void **)
     bench_stop(b);
 }
 
+// A device whose add to its account failed (the store away for a moment)
+// is added again after delivery.store_retry: before, it stayed off the
+// account's list until its next HELLO, and every '*' send skipped it
+// (the nemesis, a server slow under the sanitizers).
+void a_device_whose_add_failed_is_added_again_and_gets_star_sends(void **)
+{
+    bench *b = bench_start("delivery = { ack_batch = \"0ms\"; store_retry = \"20ms\"; };\n");
+    test_device *pc = device_online(b, "alice", "pc");
+    b->gate.fail_add = HF_STORE_UNAVAILABLE;
+    test_device *phone = device_online(b, "alice", "phone");
+    bench_run_for(b, 60);
+    device_send_to(pc, "*", 1, "to all");
+    assert_true(device_take(phone, HF_MSG_DELIVER)->payload == "to all");
+    bench_stop(b);
+}
+
 void stored_when_the_target_is_silent_for_ack_wait(void **)
 {
     bench *b = bench_start("delivery = { ack_batch = \"0ms\"; ack_wait = \"20ms\"; };\n");
@@ -377,6 +393,7 @@ int main(void)
         cmocka_unit_test(stored_is_said_only_once_the_store_made_it_durable),
         cmocka_unit_test(a_target_may_acknowledge_before_the_store_is_durable),
         cmocka_unit_test(an_acknowledged_seq_delivers_only_the_message_sent_as_it),
+        cmocka_unit_test(a_device_whose_add_failed_is_added_again_and_gets_star_sends),
         cmocka_unit_test(stored_when_the_target_is_silent_for_ack_wait),
         cmocka_unit_test(stored_when_the_target_goes_away_unacknowledged),
         cmocka_unit_test(every_other_device_counts_in_one_answer),

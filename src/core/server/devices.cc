@@ -50,6 +50,34 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
 }
 
 // The token is good and not revoked: the device goes online here.
+void add_device(hf_session *s);
+
+// The account's list of devices must name the device (a '*' send skips
+// one it does not, and the nemesis saw those messages lost): a failed add
+// is tried again after delivery.store_retry while the device is online.
+void device_added(void *arg, int status)
+{
+    auto *s = static_cast<hf_session *>(arg);
+    hf_conn *c = s->conn;
+    if (status != HF_STORE_OK && hf_conn_is_open(c)) {
+        hf_server *srv = s->srv;
+        hf_log(HF_LOG_WARNING, "store: add_device for %s/%s failed (status %d); trying again in %lld ms",
+               s->account.c_str(), s->device.c_str(), status, (long long)srv->cfg->store_retry_ms);
+        if (!s->add_device_retry)
+            s->add_device_retry.reset(event_new(
+                srv->conns->base, -1, 0, [](evutil_socket_t, short, void *arg) { add_device(static_cast<hf_session *>(arg)); },
+                s));
+        hf_timeout_arm(srv->conns->timeouts, s->add_device_retry.get(), uint64_t(srv->cfg->store_retry_ms));
+    }
+    hf_conn_unref(c);
+}
+
+void add_device(hf_session *s)
+{
+    hf_conn_ref(s->conn); // released by device_added
+    s->srv->store(&hf_store_ops::add_device, s->account.c_str(), s->device.c_str(), device_added, s);
+}
+
 void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
 {
     hf_conn *c = s->conn;
@@ -69,8 +97,7 @@ void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
     }
     hf_online_enter(&online, s);
     hf_presence_changed(srv, s->account, s->device, true);
-    srv->store(&hf_store_ops::add_device, s->account.c_str(), s->device.c_str(), hf_server_store_done,
-               const_cast<char *>("add_device"));
+    add_device(s);
     srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
                uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
     hf_conn_set_ready(c, timeout);

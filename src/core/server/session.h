@@ -56,6 +56,7 @@ struct hf_session {
     // nothing is delivered to it or taken from it until it can.
     bool revocation_unchecked = false;
     hf_event_ptr revocation_retry; // made on first use
+    hf_event_ptr add_device_retry; // after a failed add_device: delivery.store_retry later, made on first use
     bool following = false;        // told of its account's presence changes (presence.h)
     bool presence_pending = false; // a PRESENCE_REQ being answered
     hf_token_bucket send_bucket;   // limits.send_rate
