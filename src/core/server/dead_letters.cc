@@ -68,11 +68,8 @@ void retry_later(hf_session *s, int status, const char *what)
     hf_server *srv = s->srv;
     hf_log(HF_LOG_WARNING, "store: %s for %s/%s's dead letters failed (status %d); trying again in %lld ms", what,
            s->account.c_str(), s->device.c_str(), status, (long long)srv->cfg->store_retry_ms);
-    if (!s->dead_letter_retry)
-        s->dead_letter_retry.reset(event_new(
-            srv->conns->base, -1, 0,
-            [](evutil_socket_t, short, void *arg) { start_next(static_cast<hf_session *>(arg)); }, s));
-    hf_timeout_arm(srv->conns->timeouts, s->dead_letter_retry.get(), uint64_t(srv->cfg->store_retry_ms));
+    hf_server_retry_later(srv, &s->dead_letter_retry, s,
+                          [](evutil_socket_t, short, void *arg) { start_next(static_cast<hf_session *>(arg)); });
 }
 
 // Every completion ends here: the next job starts, then the hold on the

@@ -81,11 +81,9 @@ void fetch_done(void *arg, int status, const hf_store_msg *msgs, size_t count)
         // the device's queue is read again then, not at its next event.
         hf_log(HF_LOG_WARNING, "store: fetch for %s/%s failed (status %d); trying again in %lld ms", s->account.c_str(),
                s->device.c_str(), status, (long long)srv->cfg->store_retry_ms);
-        if (!s->fetch_retry)
-            s->fetch_retry.reset(event_new(
-                srv->conns->base, -1, 0,
-                [](evutil_socket_t, short, void *arg) { hf_delivery_pump(static_cast<hf_session *>(arg)); }, s));
-        hf_timeout_arm(srv->conns->timeouts, s->fetch_retry.get(), uint64_t(srv->cfg->store_retry_ms));
+        hf_server_retry_later(s->srv, &s->fetch_retry, s, [](evutil_socket_t, short, void *arg) {
+            hf_delivery_pump(static_cast<hf_session *>(arg));
+        });
     } else if (hf_conn_is_open(c)) {
         for (size_t i = 0; i < count; i++) {
             if (send_deliver(s, &msgs[i]))

@@ -63,11 +63,8 @@ void device_added(void *arg, int status)
         hf_server *srv = s->srv;
         hf_log(HF_LOG_WARNING, "store: add_device for %s/%s failed (status %d); trying again in %lld ms",
                s->account.c_str(), s->device.c_str(), status, (long long)srv->cfg->store_retry_ms);
-        if (!s->add_device_retry)
-            s->add_device_retry.reset(event_new(
-                srv->conns->base, -1, 0,
-                [](evutil_socket_t, short, void *arg) { add_device(static_cast<hf_session *>(arg)); }, s));
-        hf_timeout_arm(srv->conns->timeouts, s->add_device_retry.get(), uint64_t(srv->cfg->store_retry_ms));
+        hf_server_retry_later(srv, &s->add_device_retry, s,
+                              [](evutil_socket_t, short, void *arg) { add_device(static_cast<hf_session *>(arg)); });
     }
     hf_conn_unref(c);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/common/config.h"
+#include "core/common/event_ptr.h"
 #include "core/common/log.h"
 #include "core/common/module_handle.h"
 #include "core/common/module_loader.h"
@@ -56,6 +57,15 @@ struct hf_server {
     // else would split the account over two stores.
     int (*home_worker)(void *shell, const std::string &account) = nullptr;
 };
+
+// Runs cb(arg) once delivery.store_retry has passed, on timer (made on
+// first use, freed with its owner): a store call that failed, again.
+static inline void hf_server_retry_later(hf_server *srv, hf_event_ptr *timer, void *arg, event_callback_fn cb)
+{
+    if (!*timer)
+        timer->reset(event_new(srv->conns->base, -1, 0, cb, arg));
+    hf_timeout_arm(srv->conns->timeouts, timer->get(), uint64_t(srv->cfg->store_retry_ms));
+}
 
 // A store call's completion that only logs a failure; what names the call
 // ("ack").
