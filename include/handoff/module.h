@@ -132,7 +132,10 @@ enum hf_store_status {
     /* ack_sent: the store holds another message as a seq the device was
      * sent (its seqs forked), or none where it has numbered no such seq.
      * Appended to ABI 1 (handoffd 0.2.0). */
-    HF_STORE_FORKED = 8
+    HF_STORE_FORKED = 8,
+    /* presence_refresh: the device's presence is another server's: it
+     * connected there since. Appended to ABI 1 (handoffd 0.2.0). */
+    HF_STORE_ELSEWHERE = 9
 };
 
 /* Limits every store honours, set by the host from its own config. */
@@ -330,6 +333,15 @@ struct hf_store_ops {
      * server registers it, and an allocator refuses a server whose format
      * is of a live server's kind but another version. */
     const char *(*format)(void *store);
+    /* Optional (handoffd 0.2.0), for a store servers share: as
+     * presence_set, but only while the device's presence is server_id's
+     * or has lapsed. HF_STORE_ELSEWHERE if another server's: the device
+     * connected there since (an arrival's presence_set took it), and this
+     * server's connection to it is stale. With HF_STORE_OK, lapsed is
+     * nonzero if it had lapsed and was taken again: what was announced
+     * for the device meanwhile went to no server. */
+    void (*presence_refresh)(void *store, const char *account, const char *device, const char *server_id,
+                             uint64_t ttl_ms, void (*cb)(void *arg, int status, int lapsed), void *arg);
 };
 
 #define HF_STORE_SHARED 1u

@@ -147,6 +147,36 @@ def test_a_message_announced_while_a_server_was_not_subscribed_is_delivered():
     assert msg["payload"] == b"while away", msg
 
 
+def test_a_device_that_moved_is_announced_where_it_is_now():
+    """N10. A device left s1 without s1 noticing (s1 stopped or cut off:
+    here a connection left open and a heartbeat too long to notice) and
+    connected to s2, whose arrival took its presence. s1's next presence
+    refresh finds it s2's: s1 cuts the connection it was left (replaced)
+    and leaves the presence alone, so a message for the device is
+    announced to s2 and delivered there. Before, the refresh took the
+    presence back for s1, and announcements went to the connection the
+    device had left (a nemesis run's API message, never shown)."""
+    redis = RedisServer().start()
+    alloc, (s1, s2) = harness.servers_sharing({"store.module": "redis", "store.address": redis.address(),
+                                               "store.prefix": "moved:", "cluster.presence_ttl": "1500ms",
+                                               "heartbeat.interval": "60s"})
+    left = s1.conn()
+    left.hello(alloc.token("alice", "phone"))
+    time.sleep(0.2)  # s1's presence written
+    here = s2.conn()
+    here.hello(alloc.token("alice", "phone"))
+    error = left.expect(hfwire.ERROR, timeout=5)  # s1 refreshes every 0.5 s
+    assert error["code"] == hfwire.ERR["replaced"] and "another server" in error["text"], error
+    assert "alice/phone connected to another server since" in s1.log()
+    pc = s1.conn()
+    pc.hello(alloc.token("alice", "pc"))
+    pc.send(hfwire.SEND, [("to", "phone"), ("id", 1), ("payload", b"where you are")])
+    msg = here.expect(hfwire.DELIVER, timeout=5)
+    assert msg["payload"] == b"where you are", msg
+    here.send(hfwire.DELIVER_ACK, [("upto", msg["seq"])])
+    assert pc.expect(hfwire.SEND_ACK)["status"] in (hfwire.STORED, hfwire.DELIVERED)
+
+
 def test_password_and_database():
     redis = RedisServer(password="s3cret-for-tests").start()
     relay = Relay(**{"store.module": "redis", "store.address": redis.address(), "store.password": "s3cret-for-tests",

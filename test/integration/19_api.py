@@ -105,12 +105,13 @@ def test_a_retry_with_the_same_idempotency_key_is_stored_once():
     assert (status, body["error"]) == (400, "bad_field") and "api.idempotency_keys = 0" in body["message"], body
 
 
-def servers_with_stores_of_their_own():
+def servers_with_stores_of_their_own(members=False):
     """An allocator and two LMDB servers s1, s2 with APIs, each knowing the
-    other from the allocator's REGISTER_ACK."""
-    alloc, nodes = harness.servers_sharing({"store.module": "lmdb"}, api_keys=True)
+    other from the allocator's REGISTER_ACK (members: the allocator lists
+    them in cluster.servers)."""
+    alloc, nodes = harness.servers_sharing({"store.module": "lmdb"}, api_keys=True, members=members)
     for s in nodes:
-        harness.wait_until(lambda: "the cluster's live servers: s1 s2" in s.log(), 10, s.server_id + " knows both")
+        harness.wait_until(lambda: "the cluster's servers: s1 s2" in s.log(), 10, s.server_id + " knows both")
     return alloc, nodes
 
 
@@ -170,6 +171,82 @@ def test_a_call_to_any_server_reaches_the_server_that_holds_the_account():
         return status == 200
     harness.wait_until(stored_on_s2, 10, "s2 to take the account once s1 lapsed")
     assert set(answers) <= {(503, "server_unavailable"), (200, "stored")}, answers
+
+
+def test_with_listed_members_an_account_waits_for_its_own_server():
+    """N9. An allocator that lists its servers (cluster.servers), which
+    keep stores of their own, ranks an account over all of them, up or
+    not: only its own server is offered, any other refuses its devices
+    (wrong_server) and hands its API calls on, and while its server is
+    away its devices are told no_server and its calls 503, instead of
+    both going to a server that has neither its messages nor its
+    revocation. Before, the LMDB nemesis found 42 API messages stored on
+    another server while the account's own was away, and a device revoked
+    on its server let in on another."""
+    alloc, (s1, s2) = servers_with_stores_of_their_own(members=True)
+    account = account_held_by(alloc, s1)
+    assert hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.token(account, "x")) == [s1.address()]
+
+    def refused_at_s2(device):
+        conn = s2.conn()
+        conn.send(hfwire.HELLO, [("token", s2.token(account, device)), ("version_min", 1), ("version_max", 1)])
+        error = conn.expect(hfwire.ERROR)
+        conn.close()
+        assert error["code"] == hfwire.ERR["wrong_server"] and "held by server s1" in error["text"], error
+        return error["text"]
+    refused_at_s2("tablet")
+    online(s1, "phone", account).close()
+    status, body = s2.api("POST", "/v1/accounts/%s/devices/phone/revoke" % account)
+    assert status == 200, body
+    s1.stop(signal.SIGKILL)
+    harness.wait_until(lambda: "the cluster's servers: s1 (away) s2" in s2.log(), 10, "s2 told s1 is away")
+    try:
+        hfwire.allocate(alloc.alloc_port, alloc.ca, alloc.token(account, "phone"))
+        raise AssertionError("the allocator offered another server while the account's own was away")
+    except RuntimeError as e:
+        assert "code %d" % hfwire.ERR["no_server"] in str(e) and "server s1, which holds the account" in str(e), e
+    assert alloc.metric("handoff_allocator_home_away_total") >= 1
+    assert "away at the moment" in refused_at_s2("phone")  # the revoked device is not let in here
+    status, body = s2.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"},
+                          headers=["Idempotency-Key: later"])
+    assert (status, body["error"]) == (503, "server_unavailable") and "away" in body["message"], body
+    assert body["retry_ms"] > 0, body
+    assert harness.metric_value(s2.probe("/metrics")[1], "handoff_messages_received_total") == 0
+    # s1 back: its account is its own again, the call taken, the revoked
+    # device still refused.
+    s1.start()
+    harness.wait_until(lambda: s2.log().count("the cluster's servers: s1 s2") >= 2, 10, "s1 back in s2's list")
+    status, body = s2.api("POST", "/v1/accounts/%s/messages" % account, {"to": "tablet", "data": "later"},
+                          headers=["Idempotency-Key: later"])
+    assert (status, body["status"]) == (200, "stored"), body
+    assert online(s1, "tablet", account).expect(hfwire.DELIVER)["payload"] == b"later"
+    conn = s1.conn()
+    conn.send(hfwire.HELLO, [("token", s1.token(account, "phone")), ("version_min", 1), ("version_max", 1)])
+    assert conn.expect(hfwire.ERROR)["code"] == hfwire.ERR["revoked"]
+
+
+def test_a_weight_other_than_the_members_listed_one_is_refused():
+    """With stores of their own every allocator ranks the members by the
+    weights cluster.servers lists, so that an account's server does not
+    move with a server's config: a REGISTER that claims another weight is
+    refused, logged and counted, and a server sharing a store is refused
+    beside servers that keep their own."""
+    alloc, (s1, s2) = servers_with_stores_of_their_own(members=True)
+    s2.stop()
+    s2.settings["register.weight"] = 300
+    s2.write_config()
+    s2.start()
+    harness.wait_until(lambda: "is not its cluster.servers weight 100" in alloc.log(), 10, "the weight refused")
+    assert alloc.metric("handoff_registrations_refused_total") >= 1
+    harness.wait_until(lambda: "bad_field" in s2.log(), 5, "s2 told why")
+    with open(s2.settings["cluster.key_file"]) as f:
+        key = f.read().strip()
+    conn = alloc.conn(alloc.alloc_port)
+    conn.send(hfwire.REGISTER, [("server_id", "s2"), ("key", key), ("address", "127.0.0.1:9"), ("weight", 100),
+                                ("store_format", "handoff-redis 1")])
+    error = conn.expect(hfwire.ERROR)
+    assert error["code"] == hfwire.ERR["unsupported_version"], error
+    assert "live server s1 keeps a store of its own" in error["text"], error
 
 
 def test_a_server_that_knows_no_cluster_yet_answers_503():

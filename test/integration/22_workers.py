@@ -566,7 +566,7 @@ def test_a_servers_workers_take_the_accounts_the_allocator_offers_them():
                    "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device})
     box.device_port = device
     box.start()
-    harness.wait_until(lambda: "the cluster's live servers: s1-w0 s1-w1" in box.log(), 10, "both workers listed")
+    harness.wait_until(lambda: "the cluster's servers: s1-w0 s1-w1" in box.log(), 10, "both workers listed")
     on = {}
     for i in range(16):
         account = "user%d" % i

@@ -229,6 +229,13 @@ def test_presence_watch_and_device_state():
     assert r.eval("presence_clear", [p, last, watchers], ["s1", now + 40000]) == [b"s9"]  # s8's watch ended
     state = r.eval("device_state", [p, last, KEYS["i"], "t{alice}r:phone"], [])
     assert state == [b"", b"%d" % (now + 40000), b"0", b"0", b""], state
+    # A refresh takes a presence only while it is the server's or nobody's.
+    assert r.eval("presence_refresh", [p, watchers], ["s1", 30000, now + 41000]) == [b"set", b"s9"]  # lapsed
+    assert r.eval("presence_refresh", [p, watchers], ["s1", 30000, now + 42000]) == [b"ours"]
+    assert r.call("GET", p) == b"s1|%d" % (now + 41000)
+    assert r.eval("presence_set", [p, watchers], ["s2", 30000, now + 43000]) == [b"s9"]  # the device moved
+    assert r.eval("presence_refresh", [p, watchers], ["s1", 30000, now + 44000]) == [b"elsewhere"]
+    assert r.call("GET", p) == b"s2|%d" % (now + 43000)  # left as s2's
 
 
 if __name__ == "__main__":

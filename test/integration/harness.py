@@ -498,8 +498,10 @@ class Relay:
             if value is None:
                 continue  # left to the daemon's default
             if isinstance(value, list) and value and isinstance(value[0], tuple):
-                # A list of (id, secret_file): a keyring such as cluster.servers.
-                text = "( %s )" % ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in value)
+                # A list of (id, secret_file): a keyring such as
+                # cluster.servers, whose entries may add a weight.
+                text = "( %s )" % ", ".join('{ id = "%s"; secret_file = "%s"; %s}' % (
+                    k[0], k[1], "weight = %d; " % k[2] if len(k) > 2 else "") for k in value)
             elif isinstance(value, list):
                 text = "[ %s ]" % ", ".join('"%s"' % v for v in value)
             elif isinstance(value, str):
@@ -670,14 +672,26 @@ class Relay:
             return "(no log)"
 
 
-def servers_sharing(store, api_keys=None):
+def servers_sharing(store, api_keys=None, members=False):
     """An allocator and two servers s1, s2 registered with it, on one
     shared store (dotted config keys; a store of their own, such as LMDB,
-    gives each its own); returns (alloc, [s1, s2])."""
+    gives each its own); returns (alloc, [s1, s2]). members: the allocator
+    lists them in cluster.servers, each with a key of its own."""
     store = dict(store, **{"allocator.backoff_base": "100ms", "allocator.backoff_cap": "500ms"})
-    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store).start()
+    alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}, **store)
+    keys = {}
+    if members:
+        for sid in ("s1", "s2"):
+            keys[sid] = os.path.join(alloc.dir, sid + ".key")
+            with open(keys[sid], "w") as f:
+                f.write("key of %s, %s\n" % (sid, os.urandom(8).hex()))
+        alloc.settings["cluster.servers"] = sorted(keys.items())
+        alloc.settings["cluster.key_file"] = None
+        alloc.write_config()
+    alloc.start()
     nodes = [Relay("server", share=alloc, server_id="s%d" % i, api_keys=api_keys,
-                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]}, **store).start() for i in (1, 2)]
+                   **{"register.allocators": ["127.0.0.1:%d" % alloc.alloc_port]},
+                   **({"cluster.key_file": keys["s%d" % i]} if members else {}), **store).start() for i in (1, 2)]
     for s in nodes:
         wait_until(lambda: "server %s registered" % s.server_id in alloc.log(), 10, "registered")
     return alloc, nodes

@@ -40,7 +40,8 @@ ERR = {
     "bad_token": 9, "token_expired": 10, "unknown_key": 11, "forbidden": 12, "bad_target": 13,
     "no_target": 14, "queue_full": 15, "store_full": 16, "store_unavailable": 17, "ttl_too_long": 18, "rate_limited": 19,
     "too_many_connections": 20, "timeout": 21, "replaced": 22,
-    "shutting_down": 23, "bad_ack": 25, "too_many_fields": 26, "payload_too_large": 30, "unknown_device": 31,
+    "shutting_down": 23, "internal": 24, "bad_ack": 25, "too_many_fields": 26, "auth_failed": 27, "no_server": 29,
+    "payload_too_large": 30, "unknown_device": 31,
     "revoked": 32, "disconnected": 33, "wrong_server": 34, "account_full": 35,
 }
 DELIVERED, STORED, REJECTED = 0, 1, 2

@@ -108,6 +108,31 @@ void errors_name_file_and_line(void **)
     assert_non_null(strstr(err.c_str(), path.c_str()));
 }
 
+// cluster.servers: each entry's weight (default 100), ranged and capped
+// by cluster.max_weight, with errors that give the entry's form.
+void cluster_member_weights(void **)
+{
+    const std::string allocator = "role = \"allocator\"; listen = { allocator = \"127.0.0.1:1\"; };\n";
+    const std::string ring = "cluster = { servers = ( { id = \"s1\"; secret_file = \"token.secret\"; }, "
+                             "{ id = \"s2\"; secret_file = \"token.secret\"; weight = ";
+    hf_config cfg;
+    std::string err;
+    std::string path = hf_test_config_file(allocator + ring + "300; } ); };\n");
+    assert_true(hf_config_load(path.c_str(), &cfg, &err));
+    assert_int_equal(cfg.cluster_servers.size(), 2);
+    assert_int_equal(cfg.cluster_servers[0].weight, 100);
+    assert_int_equal(cfg.cluster_servers[1].weight, 300);
+    path = hf_test_config_file(allocator + ring + "0; } ); };\n");
+    assert_false(hf_config_load(path.c_str(), &cfg, &err));
+    assert_non_null(strstr(err.c_str(), "cluster.servers: weight 0 of \"s2\" is not 1 to 1000000"));
+    path = hf_test_config_file(allocator + ring + "\"heavy\"; } ); };\n");
+    assert_false(hf_config_load(path.c_str(), &cfg, &err));
+    assert_non_null(strstr(err.c_str(), "weight = 100; } (weight optional)"));
+    path = hf_test_config_file(allocator + ring + "2000; } ); };\n");
+    assert_false(hf_config_load(path.c_str(), &cfg, &err));
+    assert_non_null(strstr(err.c_str(), "weight 2000 of \"s2\" is past cluster.max_weight 1000"));
+}
+
 void module_settings(void **)
 {
     static const hf_setting_spec specs[] = {
@@ -201,6 +226,7 @@ int main(void)
         cmocka_unit_test(units),
         cmocka_unit_test(defaults_and_values),
         cmocka_unit_test(errors_name_file_and_line),
+        cmocka_unit_test(cluster_member_weights),
         cmocka_unit_test(module_settings),
         cmocka_unit_test(reload_takes_limits_not_quotas),
         cmocka_unit_test(keys_are_documented),

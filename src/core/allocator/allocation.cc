@@ -61,6 +61,32 @@ std::vector<hf_rendezvous_server> candidates(hf_allocator *a, bool browser = fal
     return out;
 }
 
+// Whether accounts are ranked over the cluster's members rather than its
+// live servers: the allocator lists them (cluster.servers), and they keep
+// stores of their own (a live one registered without a store_format). An
+// account's messages and revocation are then on its one server, so its
+// devices and API calls wait for that server rather than go to another.
+bool homes_fixed(hf_allocator *a)
+{
+    if (a->cfg->cluster_servers.empty())
+        return false;
+    drop_lapsed(a);
+    for (const auto &entry : a->servers)
+        if (entry.second.store_format.empty())
+            return true;
+    return false;
+}
+
+// The member an account belongs to with homes fixed: first by rendezvous
+// over cluster.servers with their configured weights, up or not.
+const hf_cluster_member &home_member(const hf_config &cfg, const std::string &account)
+{
+    std::vector<hf_rendezvous_server> members;
+    for (const hf_cluster_member &m : cfg.cluster_servers)
+        members.push_back({m.id, "", m.weight});
+    return cfg.cluster_servers[hf_rendezvous_rank(account, members, 1)[0]];
+}
+
 // The workers as rendezvous candidates, named by their number (names + k,
 // as hf_allocation_worker ranks them), so that an account ranks them
 // alike whichever address is asked for.
@@ -85,8 +111,10 @@ std::string hf_allocation_worker_names(const hf_config &box)
     return box.role == hf_role::server ? box.server_id + "-w" : "w";
 }
 
-bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out)
+bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out,
+                             std::string *why)
 {
+    *why = "no live server; are the servers registering?";
     const hf_config &cfg = *a->cfg;
     out->clear();
     if (cfg.role == hf_role::standalone && !cfg.worker_addresses.empty()) {
@@ -107,6 +135,25 @@ bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool b
             out->push_back(own);
         return !out->empty();
     }
+    if (homes_fixed(a)) {
+        // Its one server only: a device sent anywhere else would find
+        // neither its messages nor its revocation there.
+        const hf_cluster_member &home = home_member(cfg, account);
+        auto it = a->servers.find(home.id);
+        const std::string *address = it == a->servers.end() || it->second.draining ? nullptr
+                                     : browser                                     ? &it->second.websocket_url
+                                                                                   : &it->second.address;
+        if (address && !address->empty()) {
+            out->push_back(*address);
+            return true;
+        }
+        a->stats->alloc_home_away++;
+        *why = "server " + home.id + ", which holds the account, is " +
+               (it == a->servers.end() ? "not registered"
+                : it->second.draining  ? "draining"
+                                       : "without a WebSocket listener");
+        return false;
+    }
     std::vector<hf_rendezvous_server> servers = candidates(a, browser);
     // Ranked by account, so every device of the account gets this list.
     for (size_t i : hf_rendezvous_rank(account, servers, size_t(cfg.answer_count)))
@@ -122,10 +169,14 @@ void answer_alloc(hf_conn *c, const hf_token_claims &claims)
     hf_allocator *a = allocator_of(c);
     const hf_config &cfg = *a->cfg;
     std::vector<std::string> addresses;
-    if (!hf_allocation_addresses(a, claims.account, false, &addresses)) {
-        hf_log(HF_LOG_WARNING, "allocator: no live server to offer %s/%s; are the servers registering?",
-               claims.account.c_str(), claims.device.c_str());
-        hf_msg err = hf_msg_error(HF_ERR_NO_SERVER, "no connection server is available; try again later");
+    std::string why;
+    if (!hf_allocation_addresses(a, claims.account, false, &addresses, &why)) {
+        // With homes fixed, one server away is logged as it lapses: each
+        // of its devices' retries is not a warning of its own.
+        hf_log(a->servers.empty() ? HF_LOG_WARNING : HF_LOG_INFO, "allocator: no server to offer %s/%s: %s",
+               claims.account.c_str(), claims.device.c_str(), why.c_str());
+        std::string text = "no connection server is available (" + why + "); try again later"; // err views it
+        hf_msg err = hf_msg_error(HF_ERR_NO_SERVER, text);
         hf_msg_add_retry(&err, uint64_t(cfg.backoff_base_ms));
         // The hints pace the fleet's retries even while nothing is up.
         hf_msg_add_backoff(&err, uint64_t(cfg.backoff_base_ms), uint64_t(cfg.backoff_cap_ms));
@@ -152,14 +203,26 @@ bool api_url_valid(std::string_view url)
     return url.size() > 8 && url.substr(0, 8) == "https://" && url.find_first_of(" \t\r\n") == std::string_view::npos;
 }
 
-// REGISTER_ACK's peers: the servers offered to devices (live, not
-// draining), so that a server ranks an account as the allocator does.
+// REGISTER_ACK's peers, so that a server ranks an account as the
+// allocator does: the servers offered to devices (live, not draining), or
+// with homes fixed every member, each said to be live or away.
 std::string peer_lines(hf_allocator *a)
 {
     std::string lines;
+    auto line = [&](const std::string &id, uint64_t weight, const std::string &api) {
+        lines += id + " " + std::to_string(weight) + " " + (api.empty() ? "-" : api);
+    };
+    if (homes_fixed(a)) {
+        for (const hf_cluster_member &m : a->cfg->cluster_servers) {
+            auto it = a->servers.find(m.id);
+            line(m.id, m.weight, it == a->servers.end() ? "" : it->second.api_url);
+            lines += it == a->servers.end() ? " away\n" : " live\n";
+        }
+        return lines;
+    }
     for (const hf_rendezvous_server &o : candidates(a)) {
-        const std::string &api = a->servers[o.id].api_url;
-        lines += o.id + " " + std::to_string(o.weight) + " " + (api.empty() ? "-" : api) + "\n";
+        line(o.id, o.weight, a->servers[o.id].api_url);
+        lines += "\n";
     }
     return lines;
 }
@@ -173,20 +236,28 @@ std::string_view format_kind(std::string_view format)
     return space == std::string_view::npos ? format : format.substr(0, space);
 }
 
-// A live server other than m's whose shared store is of the same kind as
-// m's but written in another format (its id and entry); null if none.
-const std::pair<const std::string, hf_registered_server> *other_store_format(const hf_allocator *a, const hf_msg *m)
+// Why m's store cannot go with a live other server's: a shared store of
+// the same kind written in another format, or, with cluster.servers
+// (whose members' stores decide where accounts are), one server with a
+// store of its own and one sharing a store. Empty if it can.
+std::string store_conflict(const hf_allocator *a, const hf_msg *m)
 {
-    if (m->store_format.empty())
-        return nullptr;
     uint64_t now = hf_mono_ms();
     for (const auto &entry : a->servers) {
         const hf_registered_server &s = entry.second;
-        if (entry.first != m->server_id && s.expires_ms > now && !s.store_format.empty() &&
-            s.store_format != m->store_format && format_kind(s.store_format) == format_kind(m->store_format))
-            return &entry;
+        if (entry.first == m->server_id || s.expires_ms <= now)
+            continue;
+        auto said = [&](std::string_view format) {
+            return format.empty() ? std::string("keeps a store of its own")
+                                  : "writes the shared store as \"" + std::string(format) + "\"";
+        };
+        bool other_version = !m->store_format.empty() && !s.store_format.empty() && s.store_format != m->store_format &&
+                             format_kind(s.store_format) == format_kind(m->store_format);
+        bool other_kind = !a->cfg->cluster_servers.empty() && m->store_format.empty() != s.store_format.empty();
+        if (other_version || other_kind)
+            return "it " + said(m->store_format) + ", and live server " + entry.first + " " + said(s.store_format);
     }
-    return nullptr;
+    return "";
 }
 
 void refuse_registration(hf_conn *c, const hf_msg *m, int code, const std::string &why, const char *check)
@@ -196,6 +267,15 @@ void refuse_registration(hf_conn *c, const hf_msg *m, int code, const std::strin
     hf_log(HF_LOG_WARNING, "allocator: REGISTER of %s from %s refused: %s; check %s", std::string(m->server_id).c_str(),
            c->peer, why.c_str(), check);
     hf_conn_fail(c, code, "registration refused: " + why);
+}
+
+// server_id's entry in cluster.servers; null if none.
+const hf_cluster_member *member_of(const hf_config &cfg, std::string_view server_id)
+{
+    for (const hf_cluster_member &m : cfg.cluster_servers)
+        if (m.id == server_id)
+            return &m;
+    return nullptr;
 }
 
 // Whether the REGISTER's key is its server's: with cluster.servers, that
@@ -209,11 +289,10 @@ bool credential_holds(const hf_config &cfg, const hf_msg *m, std::string *why, c
         return key_matches(cfg.cluster_key, m->key);
     }
     *check = "cluster.servers here and the server's cluster.key_file";
-    for (const hf_token_key &known : cfg.cluster_servers)
-        if (known.id == m->server_id) {
-            *why = "wrong key for this server";
-            return key_matches(known.secret, m->key);
-        }
+    if (const hf_cluster_member *known = member_of(cfg, m->server_id)) {
+        *why = "wrong key for this server";
+        return key_matches(known->secret, m->key);
+    }
     *why = "not a server of cluster.servers";
     return false;
 }
@@ -261,12 +340,25 @@ void on_register(hf_conn *c, const hf_msg *m)
     }
     // Servers that share a store must write it alike: one of the same kind
     // of store in another version is refused while the other lives.
-    if (const auto *other = other_store_format(a, m)) {
-        refuse_registration(c, m, HF_ERR_UNSUPPORTED_VERSION,
-                            "it writes the shared store as \"" + std::string(m->store_format) + "\", and live server " +
-                                other->first + " as \"" + other->second.store_format + "\"",
-                            "that the servers of the old store format have stopped before those of the new one start "
-                            "(docs/operations.md, rolling upgrades)");
+    if (std::string conflict = store_conflict(a, m); !conflict.empty()) {
+        refuse_registration(c, m, HF_ERR_UNSUPPORTED_VERSION, conflict,
+                            "that the servers of the old store format have stopped before those of the new one start, "
+                            "and that the servers of cluster.servers all share a store or all keep their own "
+                            "(docs/operations.md)");
+        return;
+    }
+    // With stores of their own, the allocators rank the members by the
+    // weights they list, up or not; a server that claims another would be
+    // ranked one way here and another way by itself.
+    uint64_t weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
+    if (const hf_cluster_member *member = member_of(cfg, m->server_id);
+        member && m->store_format.empty() && weight != member->weight) {
+        refuse_registration(c, m, HF_ERR_BAD_FIELD,
+                            "weight " + std::to_string(weight) + " is not its cluster.servers weight " +
+                                std::to_string(member->weight) +
+                                " (with stores of their own an account's server is "
+                                "fixed by the members' listed weights)",
+                            "the server's register.weight and its weight in cluster.servers here");
         return;
     }
     if (hf_msg_has(m, HF_TAG_API) && !api_url_valid(m->api)) {
@@ -281,7 +373,7 @@ void on_register(hf_conn *c, const hf_msg *m)
     s.websocket_url = m->address_count > 1 ? std::string(m->addresses[1]) : "";
     s.api_url = m->api;
     s.store_format = m->store_format;
-    s.weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
+    s.weight = weight;
     s.load = m->load;
     s.draining = m->draining != 0;
     s.expires_ms = hf_mono_ms() + lapse_ms(a);
@@ -293,16 +385,24 @@ void on_register(hf_conn *c, const hf_msg *m)
     if (is_new)
         hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu%s%s)", id.c_str(), s.address.c_str(),
                (unsigned long long)s.weight, s.store_format.empty() ? "" : ", shared store ", s.store_format.c_str());
+    if (is_new && s.store_format.empty() && cfg.cluster_servers.empty())
+        hf_log(HF_LOG_WARNING,
+               "allocator: server %s keeps a store of its own, and this allocator lists no cluster.servers: while a "
+               "server is away its accounts are offered another, which has neither their messages nor their "
+               "revocations (list the servers in cluster.servers; docs/operations.md)",
+               id.c_str());
     if (s.draining && !was_draining)
         hf_log(HF_LOG_INFO, "allocator: server %s is draining; no longer offered", id.c_str());
 
     std::string peers = peer_lines(a);
     hf_msg ack = hf_msg_register_ack(uint64_t(cfg.refresh_interval_ms), peers);
-    // The other live servers: where a draining server can send its devices.
+    // The other live servers: where a draining server can send its
+    // devices (none with homes fixed: they wait for it).
     std::vector<std::string> others;
-    for (const hf_rendezvous_server &o : candidates(a))
-        if (o.id != id)
-            others.push_back(o.address);
+    if (!homes_fixed(a))
+        for (const hf_rendezvous_server &o : candidates(a))
+            if (o.id != id)
+                others.push_back(o.address);
     hf_msg_add_addresses(&ack, others.data(), others.size());
     hf_conn_send(c, &ack);
 }

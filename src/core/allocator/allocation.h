@@ -15,8 +15,11 @@ extern const hf_conn_handler hf_allocation_handler;
 
 // The servers to offer a device of account, best first (at most
 // allocator.answer_count): device addresses, or for a browser the wss://
-// URLs of those with a WebSocket listener. False if there are none.
-bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out);
+// URLs of those with a WebSocket listener. With cluster.servers and
+// stores of their own, only the account's one server, while it is up.
+// False if there are none, with why.
+bool hf_allocation_addresses(hf_allocator *a, const std::string &account, bool browser, std::vector<std::string> *out,
+                             std::string *why);
 
 // workers = N: the worker an account's devices are sent to first (its
 // home, where its own store is), by rendezvous over the workers.

@@ -229,7 +229,8 @@ void check_cut(device_call *d);
 
 bool live_peer(const hf_server *srv, const std::string &server)
 {
-    return std::any_of(srv->peers.begin(), srv->peers.end(), [&](const hf_peer &p) { return p.id == server; });
+    return std::any_of(srv->peers.begin(), srv->peers.end(),
+                       [&](const hf_peer &p) { return p.id == server && p.live; });
 }
 
 void cut_state_read(void *arg, int status, const hf_store_device_state *st)

@@ -286,7 +286,7 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
     bool scoped = name == "api.keys";
     bool servers = name == "cluster.servers";
     const char *form = scoped    ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
-                       : servers ? "{ id = \"s1\"; secret_file = \"s1.key\"; }"
+                       : servers ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
                                  : "{ id = \"k1\"; secret_file = \"token.secret\"; }";
     int line = config_setting_source_line(list);
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
@@ -296,11 +296,17 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         const config_setting_t *entry = config_setting_get_elem(list, unsigned(i));
         int eline = config_setting_source_line(entry);
         const char *id = nullptr, *file = nullptr, *scope = nullptr;
+        long long weight = 100;
+        bool weighted = servers && config_setting_get_member(entry, "weight");
         if (!config_setting_is_group(entry) || !config_setting_lookup_string(entry, "id", &id) ||
             !config_setting_lookup_string(entry, "secret_file", &file) ||
             (scoped && !config_setting_lookup_string(entry, "scope", &scope)) ||
-            config_setting_length(entry) != (scoped ? 3 : 2))
+            (weighted && !config_setting_lookup_int64(entry, "weight", &weight)) ||
+            config_setting_length(entry) != (scoped || weighted ? 3 : 2))
             return fail(ctx, eline, name + ": each entry is " + form);
+        if (weight < 1 || weight > 1000000)
+            return fail(ctx, eline,
+                        name + ": weight " + std::to_string(weight) + " of \"" + id + "\" is not 1 to 1000000");
         if (scoped && strcmp(scope, "send") != 0 && strcmp(scope, "admin") != 0)
             return fail(ctx, eline, name + ": scope \"" + scope + "\" is not \"send\" or \"admin\"");
         // An API key's messages come from "@<id>", a name too.
@@ -317,7 +323,7 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         if (scoped)
             ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), strcmp(scope, "admin") == 0});
         else if (servers)
-            ctx->cfg->cluster_servers.push_back(hf_token_key{id, std::move(secret)});
+            ctx->cfg->cluster_servers.push_back(hf_cluster_member{id, std::move(secret), uint64_t(weight)});
         else
             ctx->cfg->token_keys.push_back(hf_token_key{id, std::move(secret)});
     }
@@ -448,6 +454,11 @@ bool check_whole(parse_ctx *ctx)
     if (hf_log_facility_from_name(cfg->log_facility.c_str()) < 0)
         return fail(ctx, line_of(ctx, "log.facility"),
                     "log.facility: \"" + cfg->log_facility + "\" is not daemon, user or local0..local7");
+    for (const hf_cluster_member &m : cfg->cluster_servers)
+        if (m.weight > uint64_t(cfg->cluster_max_weight))
+            return fail(ctx, line_of(ctx, "cluster.servers"),
+                        "cluster.servers: weight " + std::to_string(m.weight) + " of \"" + m.id +
+                            "\" is past cluster.max_weight " + std::to_string(cfg->cluster_max_weight));
     // An allocator that lists its servers takes each one's own key.
     bool shared_key = cfg->role == hf_role::server || (cfg->role == hf_role::allocator && cfg->cluster_servers.empty());
     if (shared_key) {

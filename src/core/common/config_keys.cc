@@ -131,8 +131,10 @@ const hf_key_spec hf_key_specs[] = {
         "file holding the key this server presents to allocators (required for role server); on an allocator "
         "without cluster.servers, the one key every server presents"),
     {"cluster.servers", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
-     "allocator: list of { id = \"s1\"; secret_file = \"s1.key\"; }, the servers it accepts, each with its own key "
-     "(the server's cluster.key_file); a REGISTER for another id, or with another server's key, is refused"},
+     "allocator: list of { id = \"s1\"; secret_file = \"s1.key\"; weight = 100; }, the servers it accepts, each with "
+     "its own key (the server's cluster.key_file); a REGISTER for another id, or with another server's key, is "
+     "refused. With stores of their own the servers are the cluster's members: an account belongs to the one "
+     "ranked first by these weights (default 100) whether it is up or not"},
     INT("cluster.max_weight", "1000", 1, 1000000, cluster_max_weight,
         "allocator: largest register.weight a server may claim; a REGISTER past it is refused"),
     {"register.allocators", hf_key_type::string_list, "", 0, 0, nullptr, nullptr, nullptr,

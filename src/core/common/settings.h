@@ -33,6 +33,15 @@ struct hf_api_key {
     bool admin = false;
 };
 
+// A server of the cluster as an allocator lists it (cluster.servers): its
+// id, the key it registers with, and, for servers with stores of their
+// own, the weight every allocator ranks it by whether it is up or not.
+struct hf_cluster_member {
+    std::string id;
+    std::string secret;
+    uint64_t weight = 100;
+};
+
 struct hf_config {
     std::string path; // the file it came from
     hf_role role = hf_role::standalone;
@@ -115,7 +124,7 @@ struct hf_config {
     // An allocator's servers, each with its own key (cluster.servers): a
     // REGISTER must name one of them and carry its key. Empty: any server
     // id with the one cluster key.
-    std::vector<hf_token_key> cluster_servers;
+    std::vector<hf_cluster_member> cluster_servers;
     int64_t cluster_max_weight = 0;
     std::vector<std::string> register_allocators;
     std::string register_ca;

@@ -40,5 +40,6 @@ struct hf_stats {
     hf_histogram store_fetch_seconds;
     uint64_t protocol_errors = 0;
     uint64_t alloc_answers = 0;
+    uint64_t alloc_home_away = 0;       // ALLOC_REQs of an account whose fixed server (cluster.servers) was away
     uint64_t registrations_refused = 0; // REGISTERs an allocator refused: unknown server, wrong key, weight
 };

@@ -124,8 +124,9 @@ void answer_allocate(hf_conn *c, const hf_ws_request &req)
         return;
     }
     std::vector<std::string> urls;
-    if (!hf_allocation_addresses(front->allocator, claims.account, true, &urls)) {
-        fail(503, "no_server", "no server with a WebSocket listener is available; try again later");
+    std::string why;
+    if (!hf_allocation_addresses(front->allocator, claims.account, true, &urls, &why)) {
+        fail(503, "no_server", why + " (WebSocket listener); try again later");
         return;
     }
     std::string body = "{\"addresses\": [";

@@ -165,12 +165,10 @@ void on_hello(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
         return;
     }
-    if (int home = srv->home_worker ? srv->home_worker(srv->shell, claims.account) : -1;
-        home >= 0 && home != srv->cfg->worker_index) {
+    if (std::string where; srv->held_elsewhere && srv->held_elsewhere(srv->shell, claims.account, &where)) {
         srv->stats->hello_refused++;
         hf_conn_fail(c, HF_ERR_WRONG_SERVER,
-                     "account " + claims.account + " is held by worker " + std::to_string(home) + " (" +
-                         srv->cfg->worker_addresses[size_t(home)] + "); ask the allocator");
+                     "account " + claims.account + " is held by " + where + "; ask the allocator");
         return;
     }
     auto *s = new hf_session;
@@ -346,12 +344,52 @@ const hf_conn_handler hf_devices_handler = {
     nullptr, on_frame, on_closed, on_heartbeat_timeout, on_free, "no HELLO within limits.hello_timeout",
 };
 
+namespace
+{
+
+// A presence refresh on its way: the connection it was made for.
+struct presence_refresh {
+    hf_server *srv;
+    std::string account, device;
+    uint64_t conn_id;
+};
+
+void presence_refreshed(void *arg, int status, int lapsed)
+{
+    std::unique_ptr<presence_refresh> r(static_cast<presence_refresh *>(arg));
+    hf_session *s = hf_online_find(&r->srv->online, r->account, r->device);
+    if (!s || s->conn->id != r->conn_id)
+        return; // gone, or connected again since: that arrival stands
+    if (status == HF_STORE_ELSEWHERE) {
+        // Another server took the device since: this connection is one
+        // it left (a stopped or cut-off server notices late), and every
+        // announcement of its messages goes there now.
+        hf_log(HF_LOG_INFO, "%s/%s connected to another server since; cutting the connection it left here",
+               s->account.c_str(), s->device.c_str());
+        hf_conn_fail(s->conn, HF_ERR_REPLACED, "device connected again on another server");
+    } else if (status == HF_STORE_OK && lapsed) {
+        hf_delivery_pump(s); // what was announced while it had no presence went nowhere
+    } else {
+        presence_done(nullptr, status);
+    }
+}
+
+} // namespace
+
 void hf_devices_refresh_presence(hf_server *srv)
 {
     hf_presence_renew_watches(srv);
-    for (auto &entry : srv->online.devices)
-        srv->store(&hf_store_ops::presence_set, entry.second->account.c_str(), entry.second->device.c_str(),
-                   srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+    bool conditional = srv->store.has(&hf_store_ops::presence_refresh);
+    for (auto &entry : srv->online.devices) {
+        hf_session *s = entry.second;
+        if (conditional)
+            srv->store(&hf_store_ops::presence_refresh, s->account.c_str(), s->device.c_str(),
+                       srv->cfg->server_id.c_str(), uint64_t(srv->cfg->presence_ttl_ms), presence_refreshed,
+                       new presence_refresh{srv, s->account, s->device, s->conn->id});
+        else
+            srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
+                       uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+    }
 }
 
 void hf_devices_data_ready(hf_server *srv, const char *account, const char *device)

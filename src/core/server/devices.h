@@ -10,7 +10,9 @@
 extern const hf_conn_handler hf_devices_handler;
 
 // Renews every online device's presence in the store (a shared store
-// forgets a dead server's devices when this stops).
+// forgets a dead server's devices when this stops). A device another
+// server has taken since is cut here (replaced), and one whose presence
+// had lapsed is read again.
 void hf_devices_refresh_presence(hf_server *srv);
 
 // The store says a device has new data: delivered if it is online here

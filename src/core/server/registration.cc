@@ -84,28 +84,35 @@ void take_peers(hf_server *srv, std::vector<hf_peer> peers)
 {
     std::string was, now;
     for (const hf_peer &p : srv->peers)
-        was += " " + p.id;
+        was += " " + p.id + (p.live ? "" : " (away)");
     for (const hf_peer &p : peers)
-        now += " " + p.id;
+        now += " " + p.id + (p.live ? "" : " (away)");
     if (was != now)
-        hf_log(HF_LOG_INFO, "register: the cluster's live servers:%s", now.empty() ? " none" : now.c_str());
+        hf_log(HF_LOG_INFO, "register: the cluster's servers:%s", now.empty() ? " none" : now.c_str());
     srv->peers = std::move(peers);
 }
 
-// REGISTER_ACK's peers: a line "server_id weight api" each ("-": no API).
-// Lines that do not parse are left out.
-std::vector<hf_peer> peers_of(std::string_view text)
+// REGISTER_ACK's peers: a line "server_id weight api [state]" each ("-":
+// no API; state "live" or "away" when the lines are the cluster's
+// members, which *members says). Lines that do not parse are left out.
+std::vector<hf_peer> peers_of(std::string_view text, bool *members)
 {
     std::vector<hf_peer> peers;
     std::istringstream lines{std::string(text)};
     std::string line;
+    *members = false;
     while (std::getline(lines, line)) {
         std::istringstream words(line);
         hf_peer p;
+        std::string state;
         if (!(words >> p.id >> p.weight >> p.api_url) || p.weight == 0)
             continue;
         if (p.api_url == "-")
             p.api_url.clear();
+        if (words >> state) {
+            *members = true;
+            p.live = state != "away";
+        }
         peers.push_back(std::move(p));
     }
     return peers;
@@ -159,7 +166,7 @@ void on_frame(void *arg, hf_link *, const hf_msg *m)
     // The allocators agree on the live servers; the latest answer will do.
     srv->peer_addresses.assign(m->addresses, m->addresses + m->address_count);
     if (hf_msg_has(m, HF_TAG_PEERS))
-        take_peers(srv, peers_of(m->peers));
+        take_peers(srv, peers_of(m->peers, &srv->peers_are_members));
     arm(r, r->refresh_ms);
 }
 

@@ -20,12 +20,13 @@
 
 struct hf_router;
 
-// A live server of the cluster as the allocators list it in REGISTER_ACK
+// A server of the cluster as the allocators list it in REGISTER_ACK
 // (peers): the API hands an account's calls on to the one it ranks first.
 struct hf_peer {
     std::string id;
     uint64_t weight = 1;
     std::string api_url; // empty: it has no HTTP API
+    bool live = true;    // false: a member the allocators list as away
 };
 
 struct hf_server {
@@ -47,15 +48,19 @@ struct hf_server {
     // The live servers, this one among them, as the allocators last
     // listed them (REGISTER_ACK's peers); empty until one answered.
     std::vector<hf_peer> peers;
+    // The peers are the cluster's members, up or not (each line said live
+    // or away): an account is held by the one ranked first among them,
+    // and only that server admits its devices.
+    bool peers_are_members = false;
 
     // What the server part asks of the shell, with the shell's pointer.
     void *shell = nullptr;
     // A module cannot go on (hf_host_api.fatal): the shell stops.
     void (*fatal)(void *shell, const char *module, const char *why) = nullptr;
-    // A worker of a box whose workers keep stores of their own: the worker
-    // an account is held by (null: any server will do). A HELLO anywhere
-    // else would split the account over two stores.
-    int (*home_worker)(void *shell, const std::string &account) = nullptr;
+    // With stores of their own (a box's workers, or a cluster's members):
+    // whether an account is held elsewhere, and where (null: any server
+    // will do). A HELLO here would split the account over two stores.
+    bool (*held_elsewhere)(void *shell, const std::string &account, std::string *where) = nullptr;
 };
 
 // Runs cb(arg) once delivery.store_retry has passed, on timer (made on

@@ -33,9 +33,40 @@ void on_module_fatal(void *shell, const char *module, const char *why)
     event_base_loopexit(d->base.get(), &flush);
 }
 
-int home_worker(void *shell, const std::string &account)
+// The peer that holds account: first by rendezvous over the peers as the
+// allocators last listed them, as they rank its devices. Null before any
+// list came.
+const hf_peer *cluster_home(const hf_daemon *d, const std::string &account)
 {
-    return hf_allocation_worker(static_cast<hf_daemon *>(shell)->cfg, account);
+    const std::vector<hf_peer> &peers = d->server.peers;
+    std::vector<hf_rendezvous_server> servers;
+    for (const hf_peer &p : peers)
+        servers.push_back({p.id, p.api_url, p.weight});
+    std::vector<size_t> ranked = hf_rendezvous_rank(account, servers, 1);
+    return ranked.empty() ? nullptr : &peers[ranked[0]];
+}
+
+// hf_server.held_elsewhere: another worker of this box whose workers keep
+// stores of their own, or another member of a cluster whose allocators
+// list its members (cluster.servers, stores of their own).
+bool held_elsewhere(void *shell, const std::string &account, std::string *where)
+{
+    auto *d = static_cast<hf_daemon *>(shell);
+    if (d->cfg.worker_index >= 0 && !d->cfg.worker_store_shared) {
+        int home = hf_allocation_worker(d->cfg, account);
+        if (home >= 0 && home != d->cfg.worker_index) {
+            *where = "worker " + std::to_string(home) + " (" + d->cfg.worker_addresses[size_t(home)] + ")";
+            return true;
+        }
+    }
+    if (d->server.peers_are_members) {
+        const hf_peer *home = cluster_home(d, account);
+        if (home && home->id != d->cfg.server_id) {
+            *where = "server " + home->id + (home->live ? "" : ", away at the moment");
+            return true;
+        }
+    }
+    return false;
 }
 
 void accept_device(evconnlistener *, evutil_socket_t fd, sockaddr *addr, int, void *arg)
@@ -220,19 +251,20 @@ int api_home_port(void *shell, const std::string &account, int *worker)
 int api_cluster_home(void *shell, const std::string &account, std::string *api_url, std::string *why)
 {
     auto *d = static_cast<hf_daemon *>(shell);
-    const std::vector<hf_peer> &peers = d->server.peers;
-    std::vector<hf_rendezvous_server> servers;
-    for (const hf_peer &p : peers)
-        servers.push_back({p.id, p.api_url, p.weight});
-    std::vector<size_t> ranked = hf_rendezvous_rank(account, servers, 1);
-    if (ranked.empty()) {
+    const hf_peer *found = cluster_home(d, account);
+    if (!found) {
         *why = "no allocator has listed the cluster's servers to this one yet, so the server that holds account \"" +
                account + "\" is not known (see /readyz)";
         return -1;
     }
-    const hf_peer &home = peers[ranked[0]];
+    const hf_peer &home = *found;
     if (home.api_url == d->cfg.api_advertise)
-        return 0;
+        return 0; // this server, or another worker of its box (hf_api.home_port)
+    if (!home.live) {
+        *why = "server " + home.id + ", which holds account \"" + account +
+               "\", is away (not registered with the allocators); try again later";
+        return -1;
+    }
     if (home.api_url.empty()) {
         *why = "server " + home.id + ", which holds account \"" + account + "\", has no HTTP API (listen.api)";
         return -1;
@@ -395,8 +427,8 @@ bool hf_daemon_start(hf_daemon *d, std::string *err)
     }
     if (d->cfg.role == hf_role::server && !hf_store_is_shared(d->cfg))
         d->api.cluster_home = api_cluster_home;
-    if (d->cfg.worker_index >= 0 && !d->cfg.worker_store_shared)
-        d->server.home_worker = home_worker;
+    if (!hf_store_is_shared(d->cfg))
+        d->server.held_elsewhere = held_elsewhere;
     if (d->cfg.role == hf_role::server && !hf_registration_start(&d->registrations, &d->server, err))
         return false;
 

@@ -183,6 +183,10 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
     }
     plain("allocator_answers_total", "counter", "ALLOC_REQs answered with addresses.",
           [](const hf_metrics_sample &s) { return s.stats.alloc_answers; });
+    plain("allocator_home_away_total", "counter",
+          "ALLOC_REQs answered no_server because the account's server was away (cluster.servers with stores of "
+          "their own: its devices wait for it).",
+          [](const hf_metrics_sample &s) { return s.stats.alloc_home_away; });
     plain("registrations_refused_total", "counter",
           "REGISTERs refused: a server not in cluster.servers, a wrong key, or a weight past cluster.max_weight.",
           [](const hf_metrics_sample &s) { return s.stats.registrations_refused; });

@@ -334,6 +334,7 @@ const hf_store_ops memory_ops = {
     store_queued_devices,
     nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
     nullptr, // format: each server's own, nothing to agree on with others
+    nullptr, // presence_refresh: no other server to take a device's presence
 };
 
 } // namespace

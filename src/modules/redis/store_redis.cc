@@ -594,6 +594,34 @@ void store_presence_set(void *store, const char *account, const char *device, co
                     });
 }
 
+void store_presence_refresh(void *store, const char *account, const char *device, const char *server_id,
+                            uint64_t ttl_ms, void (*cb)(void *arg, int status, int lapsed), void *arg)
+{
+    auto *s = static_cast<redis_store *>(store);
+    std::string dev = dev_of(account, device);
+    hf_redis_script(s->nodes, slot_of(s, account), hf_redis_presence_refresh_lua,
+                    {key_of(s, account, "p", device), key_of(s, account, "w")},
+                    {server_id, std::to_string(ttl_ms), std::to_string(s->host->now_ms(s->host->host))},
+                    [s, cb, arg, dev](redisReply *r) {
+                        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+                            r->element[0]->type != REDIS_REPLY_STRING) {
+                            cb(arg, !r ? HF_STORE_UNAVAILABLE : HF_STORE_ERROR, 0);
+                            return;
+                        }
+                        std::string said(r->element[0]->str, r->element[0]->len);
+                        if (said == "elsewhere") {
+                            cb(arg, HF_STORE_ELSEWHERE, 0);
+                            return;
+                        }
+                        // The watchers after the word, as presence_set's.
+                        redisReply watchers = *r;
+                        watchers.element = r->element + 1;
+                        watchers.elements = r->elements - 1;
+                        tell_watchers(s, &watchers, "~1|" + dev);
+                        cb(arg, HF_STORE_OK, said == "set");
+                    });
+}
+
 void store_presence_clear(void *store, const char *account, const char *device, const char *server_id,
                           hf_store_done_cb cb, void *arg)
 {
@@ -769,6 +797,7 @@ const hf_store_ops redis_ops = {
     store_queued_devices,
     store_ack_sent,
     format_name,
+    store_presence_refresh,
 };
 
 } // namespace
