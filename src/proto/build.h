@@ -89,8 +89,13 @@ void hf_msg_add_grant(hf_msg *m, uint64_t heartbeat_ms, uint64_t timeout_ms);
 // ALLOC_RESP with the addresses, best first, and the backoff hints.
 hf_msg hf_msg_alloc_resp(const std::string *addresses, size_t count, uint64_t backoff_base_ms, uint64_t backoff_cap_ms);
 
-// REGISTER; websocket_url, api_url and store_format (what a store shared
-// with other servers is written as) empty: none.
+// REGISTER's store_format of a server whose store is its own (LMDB,
+// memory), which shares nothing with the others; a server from before
+// the field sends none, and says nothing either way.
+inline constexpr std::string_view hf_store_format_own = "own";
+
+// REGISTER; websocket_url and api_url empty: none. store_format: what a
+// store shared with other servers is written as, or hf_store_format_own.
 hf_msg hf_msg_register(std::string_view server_id, std::string_view key, std::string_view address,
                        std::string_view websocket_url, std::string_view api_url, std::string_view store_format,
                        uint64_t weight, uint64_t load, bool draining);

@@ -230,7 +230,8 @@ def test_a_weight_other_than_the_members_listed_one_is_refused():
     weights cluster.servers lists, so that an account's server does not
     move with a server's config: a REGISTER that claims another weight is
     refused, logged and counted, and a server sharing a store is refused
-    beside servers that keep their own."""
+    beside servers that keep their own (one that says neither, of a
+    release before store_format, is not)."""
     alloc, (s1, s2) = servers_with_stores_of_their_own(members=True)
     s2.stop()
     s2.settings["register.weight"] = 300
@@ -247,6 +248,10 @@ def test_a_weight_other_than_the_members_listed_one_is_refused():
     error = conn.expect(hfwire.ERROR)
     assert error["code"] == hfwire.ERR["unsupported_version"], error
     assert "live server s1 keeps a store of its own" in error["text"], error
+    # A server of a release before store_format says neither: taken.
+    conn = alloc.conn(alloc.alloc_port)
+    conn.send(hfwire.REGISTER, [("server_id", "s2"), ("key", key), ("address", "127.0.0.1:9"), ("weight", 100)])
+    assert conn.expect(hfwire.REGISTER_ACK)["code"] == 0
 
 
 def test_a_server_that_knows_no_cluster_yet_answers_503():

@@ -61,18 +61,23 @@ std::vector<hf_rendezvous_server> candidates(hf_allocator *a, bool browser = fal
     return out;
 }
 
+bool own_store(std::string_view store_format)
+{
+    return store_format == hf_store_format_own;
+}
+
 // Whether accounts are ranked over the cluster's members rather than its
 // live servers: the allocator lists them (cluster.servers), and they keep
-// stores of their own (a live one registered without a store_format). An
-// account's messages and revocation are then on its one server, so its
-// devices and API calls wait for that server rather than go to another.
+// stores of their own (a live one registered so). An account's messages
+// and revocation are then on its one server, so its devices and API calls
+// wait for that server rather than go to another.
 bool homes_fixed(hf_allocator *a)
 {
     if (a->cfg->cluster_servers.empty())
         return false;
     drop_lapsed(a);
     for (const auto &entry : a->servers)
-        if (entry.second.store_format.empty())
+        if (own_store(entry.second.store_format))
             return true;
     return false;
 }
@@ -248,12 +253,16 @@ std::string store_conflict(const hf_allocator *a, const hf_msg *m)
         if (entry.first == m->server_id || s.expires_ms <= now)
             continue;
         auto said = [&](std::string_view format) {
-            return format.empty() ? std::string("keeps a store of its own")
-                                  : "writes the shared store as \"" + std::string(format) + "\"";
+            return own_store(format) ? std::string("keeps a store of its own")
+                                     : "writes the shared store as \"" + std::string(format) + "\"";
         };
-        bool other_version = !m->store_format.empty() && !s.store_format.empty() && s.store_format != m->store_format &&
+        // A server that says nothing (from before store_format) is not
+        // held against another.
+        bool both_said = !m->store_format.empty() && !s.store_format.empty();
+        bool other_version = both_said && s.store_format != m->store_format &&
                              format_kind(s.store_format) == format_kind(m->store_format);
-        bool other_kind = !a->cfg->cluster_servers.empty() && m->store_format.empty() != s.store_format.empty();
+        bool other_kind =
+            both_said && !a->cfg->cluster_servers.empty() && own_store(m->store_format) != own_store(s.store_format);
         if (other_version || other_kind)
             return "it " + said(m->store_format) + ", and live server " + entry.first + " " + said(s.store_format);
     }
@@ -352,7 +361,7 @@ void on_register(hf_conn *c, const hf_msg *m)
     // ranked one way here and another way by itself.
     uint64_t weight = hf_msg_has(m, HF_TAG_WEIGHT) && m->weight > 0 ? m->weight : 1;
     if (const hf_cluster_member *member = member_of(cfg, m->server_id);
-        member && m->store_format.empty() && weight != member->weight) {
+        member && own_store(m->store_format) && weight != member->weight) {
         refuse_registration(c, m, HF_ERR_BAD_FIELD,
                             "weight " + std::to_string(weight) + " is not its cluster.servers weight " +
                                 std::to_string(member->weight) +
@@ -384,8 +393,12 @@ void on_register(hf_conn *c, const hf_msg *m)
     }
     if (is_new)
         hf_log(HF_LOG_INFO, "allocator: server %s registered at %s (weight %llu%s%s)", id.c_str(), s.address.c_str(),
-               (unsigned long long)s.weight, s.store_format.empty() ? "" : ", shared store ", s.store_format.c_str());
-    if (is_new && s.store_format.empty() && cfg.cluster_servers.empty())
+               (unsigned long long)s.weight,
+               own_store(s.store_format) ? ", a store of its own"
+               : s.store_format.empty()  ? ""
+                                         : ", shared store ",
+               own_store(s.store_format) ? "" : s.store_format.c_str());
+    if (is_new && own_store(s.store_format) && cfg.cluster_servers.empty())
         hf_log(HF_LOG_WARNING,
                "allocator: server %s keeps a store of its own, and this allocator lists no cluster.servers: while a "
                "server is away its accounts are offered another, which has neither their messages nor their "

@@ -15,7 +15,7 @@ struct hf_registered_server {
     std::string address;
     std::string websocket_url; // for browsers; empty if it has no WebSocket listener
     std::string api_url;       // its HTTP API, where other servers hand calls on; empty if none
-    std::string store_format;  // what it writes the store servers share as ("handoff-redis 1"); empty if none
+    std::string store_format;  // REGISTER's: "handoff-redis 1", "own", or empty (a server from before it)
     uint64_t weight = 1;
     uint64_t load = 0;
     bool draining = false;

@@ -46,11 +46,14 @@ void arm(hf_registration *r, uint64_t ms)
     event_add(r->timer.get(), &tv);
 }
 
-// What a store shared with other servers is written as ("" for a store
-// of this server's own): allocators refuse a mix of formats.
-std::string shared_store_format(hf_server *srv)
+// What a store shared with other servers is written as, or "own":
+// allocators refuse a mix of formats, and rank the accounts of servers
+// with stores of their own over all the servers they list.
+std::string store_format(hf_server *srv)
 {
-    if (!hf_store_is_shared(*srv->cfg) || !srv->store.has(&hf_store_ops::format))
+    if (!hf_store_is_shared(*srv->cfg))
+        return std::string(hf_store_format_own);
+    if (!srv->store.has(&hf_store_ops::format))
         return "";
     const char *format = srv->store(&hf_store_ops::format);
     return format ? format : "";
@@ -60,10 +63,10 @@ void send_register(hf_registration *r)
 {
     hf_server *srv = r->regs->srv;
     const hf_config &cfg = *srv->cfg;
-    std::string store_format = shared_store_format(srv); // the frame views it
+    std::string format = store_format(srv); // the frame views it
     hf_msg m =
         hf_msg_register(cfg.server_id, cfg.cluster_key, cfg.advertise, cfg.websocket_advertise, cfg.api_advertise,
-                        store_format, uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
+                        format, uint64_t(cfg.register_weight), srv->conns->open, srv->stopping);
     hf_link_send(r->link, &m);
     if (!r->unanswered_since_ms)
         r->unanswered_since_ms = hf_mono_ms();
