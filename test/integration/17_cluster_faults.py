@@ -7,6 +7,7 @@ one log line and then served, and a killed handoffd's devices find their
 queues on another server."""
 
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -269,6 +270,43 @@ def test_a_cluster_without_replicas_is_said_at_start_and_in_readyz():
     harness.wait_until(lambda: "have 0 replicas and store.replicas asks 1" in relay.log(), 10, "the start to say so")
     status, body = relay.probe("/readyz")
     assert status == 503 and "have 0 replicas and store.replicas asks 1" in body, body
+
+
+def test_after_a_fault_a_slots_enqueues_wait_for_its_unanswered_one():
+    """N11. For 10 s after a sign of a failover (here the server's
+    connections to the node cut), a slot's enqueue script goes only once
+    the one before it has answered; the sends of the passes meanwhile
+    gather into one. The node is then paused (CLIENT PAUSE WRITE) under a
+    sender's first message, and its next four, each in a pass of its own,
+    reach Redis as one script after it: two scripts, not five. Before,
+    each went as sent, pipelined behind the first, and a first refused
+    CLUSTERDOWN (a failover) was sent again after the later ones had run:
+    a sender's later message numbered before its earlier one (3 in a
+    nemesis run of a stopped primary)."""
+    cluster = RedisCluster(replicas=0).start()
+    relay = on_cluster(cluster, **{"store.replicas": 0, "cluster.presence_ttl": "1h"})
+    node = cluster.node_of_slot(key_slot("alice"))
+
+    def scripts_run():
+        stats = node.cli("INFO", "commandstats")
+        return sum(int(m) for m in re.findall(r"^cmdstat_eval(?:sha)?:calls=(\d+)", stats, re.M))
+    pc = relay.conn()
+    pc.hello(relay.token("alice", "pc"))
+    node.cli("CLIENT", "KILL", "TYPE", "normal")
+    harness.wait_until(lambda: "Redis %s is back" % node.address() in relay.log(), 10, "the server back on the node")
+    time.sleep(0.3)  # HELLO's scripts run
+    before = scripts_run()
+    node.cli("CLIENT", "PAUSE", "1500", "WRITE")
+    for i in range(1, 6):
+        pc.send(hfwire.SEND, [("to", "phone"), ("id", i), ("payload", b"m%d" % i)])
+        time.sleep(0.1)
+    acks = [pc.expect(hfwire.SEND_ACK, timeout=10) for _ in range(5)]
+    assert [a["status"] for a in acks] == [hfwire.STORED] * 5, acks
+    assert scripts_run() - before == 2, "enqueue scripts run: %d" % (scripts_run() - before)
+    phone = relay.conn()
+    phone.hello(relay.token("alice", "phone"))
+    got = [phone.expect(hfwire.DELIVER) for _ in range(5)]
+    assert [(g["seq"], g["payload"]) for g in got] == [(i, b"m%d" % i) for i in range(1, 6)], got
 
 
 def test_a_primary_killed_under_load_costs_store_unavailable_then_traffic_goes_on():

@@ -32,6 +32,10 @@ const uint64_t map_refresh_ms = 5000;
 // apart; then it gives up and its caller answers store_unavailable.
 const int max_redirects = 5;
 const int max_retries = 10;
+// How long after the last sign of a failover a slot's writes go one at a
+// time (hf_redis_unsettled): a failover's refusals come and go for about
+// cluster-node-timeout and the promotion after it.
+const uint64_t unsettled_ms = 10000;
 const uint64_t retry_gap_ms = 50;
 
 struct node;
@@ -109,6 +113,7 @@ struct hf_redis_nodes {
     std::unordered_map<int, slot_order> slots;
     uint64_t calls_made = 0;
     uint64_t topology = 1;        // hf_redis_topology
+    uint64_t troubled_ms = 0;     // monotonic: the last sign of a failover (hf_redis_unsettled)
     std::vector<call *> unmapped; // calls waiting for a cluster's first slot map
     event *unmapped_timer = nullptr;
     std::unordered_map<const char *, std::string> shas; // script text -> its SHA-1, hex
@@ -121,6 +126,13 @@ struct hf_redis_nodes {
 
 namespace
 {
+
+// A sign that the cluster may be failing over: a node lost or silent, a
+// slot's primary changed, a call redirected or refused for the while.
+void troubled(hf_redis_nodes *n)
+{
+    n->troubled_ms = hf_mono_ms();
+}
 
 void connect_node(node *nd);
 void send_call(call *c);
@@ -194,8 +206,11 @@ void on_slots(redisAsyncContext *, void *r, void *privdata)
         moved |= owner != n->owner[size_t(slot)];
         n->owner[size_t(slot)] = owner;
     }
-    if (moved)
+    if (moved) {
         n->topology++;
+        if (n->mapped)
+            troubled(n); // the first map is no sign of a failover
+    }
     if (!n->mapped)
         n->host->log(n->host->host, HF_LOG_INFO, "store_redis", "Redis Cluster: %zu primaries, slot map read from %s",
                      map.addresses.size(), from->address.c_str());
@@ -236,6 +251,7 @@ void refresh_map(hf_redis_nodes *n)
 void schedule_reconnect(node *nd, const char *why)
 {
     hf_redis_nodes *n = nd->n;
+    troubled(n);
     nd->ready = false;
     nd->ac = nullptr;
     nd->ping_out = false;
@@ -505,13 +521,18 @@ void take_reply(call *c, redisReply *reply)
 {
     hf_redis_nodes *n = c->n;
     if (!reply || reply->type != REDIS_REPLY_ERROR || n->closing) {
-        if (!reply)
+        if (!reply) {
+            troubled(n);
             refresh_map(n);
+        }
         finish(c, reply);
         return;
     }
     hf_redis_redirect to;
-    if (hf_redis_parse_redirect(reply->str, reply->len, &to) && !c->fixed) {
+    bool redirect = hf_redis_parse_redirect(reply->str, reply->len, &to);
+    if (redirect || starts_with(reply, "TRYAGAIN") || starts_with(reply, "CLUSTERDOWN"))
+        troubled(n);
+    if (redirect && !c->fixed) {
         if (++c->redirects > max_redirects) {
             finish(c, nullptr);
             return;
@@ -779,6 +800,11 @@ void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vecto
     c->prepare = std::move(prepare);
     c->first_arg = 3 + keys.size();
     send_call(c);
+}
+
+bool hf_redis_unsettled(const hf_redis_nodes *n)
+{
+    return n->troubled_ms && hf_mono_ms() - n->troubled_ms < unsettled_ms;
 }
 
 uint64_t hf_redis_topology(const hf_redis_nodes *n)

@@ -64,6 +64,12 @@ void hf_redis_script(hf_redis_nodes *n, int slot, const char *script, std::vecto
                      std::vector<std::string> args, hf_redis_reply_fn on_reply,
                      hf_redis_durable_fn on_durable = nullptr, hf_redis_prepare_fn prepare = nullptr);
 
+// Whether the cluster showed a sign of failing over in the last 10 s (a
+// node lost or silent, the slot map changed, a call redirected or
+// answered TRYAGAIN or CLUSTERDOWN): a write refused for the while and
+// sent again could then be overtaken by one pipelined behind it.
+bool hf_redis_unsettled(const hf_redis_nodes *n);
+
 // Counts the changes of which node serves what: a slot's primary changed
 // in the map or by a redirect, or a node (re)connected. Calls made and
 // answered under one count reached the node the slot had throughout.

@@ -96,8 +96,15 @@ struct redis_store {
     // By device key: what fetches gave each device since its last ack.
     std::unordered_map<std::string, std::deque<read_mark>> read_marks;
     event *flush_event = nullptr;
-    event *format_retry = nullptr;              // format_record again while Redis is away (redis_format.h)
-    std::map<int, enqueue_batch> enqueues;      // by slot (every slot 0 on one Redis)
+    event *format_retry = nullptr;         // format_record again while Redis is away (redis_format.h)
+    std::map<int, enqueue_batch> enqueues; // by slot (every slot 0 on one Redis)
+    // By slot: enqueue scripts unanswered. While a cluster is unsettled
+    // (hf_redis_unsettled) a slot's next batch waits for that answer,
+    // gathering passes meanwhile: a script refused CLUSTERDOWN or TRYAGAIN
+    // changed nothing and is sent again, and one pipelined behind it could
+    // run first, a sender's later message numbered before its earlier one
+    // (docs/faults.md, N11).
+    std::unordered_map<int, int> enqueues_out;
     std::map<int, ack_batch> acks;              // by slot, as enqueues
     std::map<std::string, std::string> notices; // server id -> "A|D\n..."
 };

@@ -2,7 +2,9 @@
 // several servers share them: one Redis, or a Redis Cluster
 // (redis_nodes.h routes by slot). A device's queue is a Redis stream;
 // the key layout is in src/modules/redis/lua/README.md. Work is gathered per
-// reactor pass: the pass's enqueues for one slot go in one script call,
+// reactor pass: the pass's enqueues for one slot go in one script call
+// (on a cluster that shows signs of failing over, once the slot's last
+// one has answered: the passes meanwhile join it),
 // its acknowledgements of one device in one, its notifications to one
 // server in one PUBLISH, and everything a pass sends a node leaves in one
 // write. A fetch is a plain XRANGE, or no read at all when this server's
@@ -149,9 +151,13 @@ void send_enqueues(redis_store *s, enqueue_batch &b)
         for (pending_enqueue &e : d.items)
             sent->push_back(sent_enqueue{&devs->back(), std::move(e), {}});
     }
+    int slot = b.slot;
     hf_redis_script(
         s->nodes, b.slot, hf_redis_enqueue_lua, std::move(b.keys), std::move(args),
-        [s, devs, sent, topology](redisReply *r) {
+        [s, devs, sent, topology, slot](redisReply *r) {
+            // The slot's next batch may go (redis_store.enqueues_out).
+            if (--s->enqueues_out[slot] == 0 && s->enqueues.count(slot) && !s->closing)
+                want_flush(s);
             if (!r) { // no durable step follows
                 for (sent_enqueue &e : *sent)
                     e.item.cb(e.item.arg, HF_STORE_UNAVAILABLE, 0, 0);
@@ -511,10 +517,18 @@ void on_notice(redis_store *s, const char *data, size_t len)
 void on_flush(evutil_socket_t, short, void *arg)
 {
     auto *s = static_cast<redis_store *>(arg);
-    std::map<int, enqueue_batch> enqueues = std::move(s->enqueues);
-    s->enqueues.clear();
-    for (auto &[slot, batch] : enqueues)
+    bool one_at_a_time = s->cluster && hf_redis_unsettled(s->nodes);
+    for (auto it = s->enqueues.begin(); it != s->enqueues.end();) {
+        int &out = s->enqueues_out[it->first];
+        if (one_at_a_time && out > 0) {
+            ++it; // its last is unanswered (redis_store.enqueues_out)
+            continue;
+        }
+        out++;
+        enqueue_batch batch = std::move(it->second);
+        it = s->enqueues.erase(it);
         send_enqueues(s, batch);
+    }
     std::map<int, ack_batch> acks = std::move(s->acks);
     s->acks.clear();
     for (auto &[slot, batch] : acks)
@@ -758,7 +772,9 @@ void store_close(void *store)
 {
     auto *s = static_cast<redis_store *>(store);
     // What the pass gathered goes to the nodes, which answer it null as
-    // they close: every caller is answered.
+    // they close: every caller is answered, those waiting behind a slot's
+    // unanswered enqueue too.
+    s->enqueues_out.clear();
     on_flush(-1, 0, s);
     s->closing = true;
     hf_redis_nodes_close(s->nodes);
