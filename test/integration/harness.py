@@ -479,6 +479,7 @@ class Relay:
             self.settings.setdefault("store.map_size", "64m")
         self.config = os.path.join(self.dir, "handoffd.conf")
         self.env = None  # the daemon's environment (None: this one)
+        self.handoffd = HANDOFFD  # the binary (test/upgrade runs another release's)
         self.write_config()
         self.proc = None
         self.log_path = os.path.join(self.dir, "handoffd.log")
@@ -537,7 +538,7 @@ class Relay:
         # to one port alone could win the race against the next bind.
         logged = len(self.log()) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([HANDOFFD, "-f", "-c", self.config], stdout=log, stderr=log, env=self.env)
+        self.proc = subprocess.Popen([self.handoffd, "-f", "-c", self.config], stdout=log, stderr=log, env=self.env)
         # With workers, the supervisor says so once all of them serve.
         said = " workers ready" if self.settings.get("workers", 1) != 1 else " ready: "
         def ready():
