@@ -157,5 +157,47 @@ def test_an_online_backup_under_load_restores_every_message_acknowledged_before_
     assert len(got) < len(acked), "the copy holds what came after it too: it was not taken under load"
 
 
+def test_a_restore_brings_back_a_revoked_device_and_the_guides_replay_revokes_it_again():
+    """Backups and restores, revocations: a device revoked after the
+    backup is let in again by a server restored from it, and the guide's
+    replay of the audit lines since (journalctl's, here the daemon's log
+    file) revokes it again."""
+    if not shutil.which("mdb_copy"):
+        raise harness.Skip("mdb_copy is missing (lmdb-utils; tools/deps.sh installs it)")
+    blocks = guide_blocks()
+    relay = Relay(api_keys=True, **{"store.module": "lmdb"}).start()
+    online = relay.conn()
+    online.hello(relay.token("alice", "phone"))
+    online.close()
+    box = Sandbox()
+    box.sh(blocks["backup"].replace("/var/lib/handoff/store", relay.settings["store.path"])
+           .replace("/backup/", box.root + "/"))
+    backup, = [os.path.join(box.root, d) for d in os.listdir(box.root) if d.startswith("store-")]
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/revoke")
+    assert status == 200, body
+    relay.stop()
+    log = relay.log_path
+    relay.settings["store.path"] = backup
+    relay.write_config()
+    relay.start()
+
+    def hello():
+        conn = relay.conn()
+        conn.send(hfwire.HELLO, [("token", relay.token("alice", "phone")), ("version_min", 1), ("version_max", 1)])
+        got = conn.recv(timeout=5)
+        conn.close()
+        return got
+    assert hello()[0] == hfwire.WELCOME, "the restored store still holds the revocation: the backup came after it"
+    replay = re.sub(r"journalctl [^|]*\|", "cat %s |" % log, blocks["replay-revocations"])
+    assert "cat %s" % log in replay, "the guide's replay no longer reads journalctl's lines"
+    env = dict(os.environ, PATH=harness.BUILDDIR + ":" + os.environ["PATH"],
+               HANDOFF_API_URL="https://127.0.0.1:%d" % relay.api_port, HANDOFF_CA=relay.ca,
+               HANDOFF_API_KEY_FILE=relay.api_secret)
+    out = subprocess.run(["sh", "-e", "-c", replay], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, "the guide's replay failed:\n%s\n%s" % (replay, out.stderr)
+    kind, fields = hello()
+    assert kind == hfwire.ERROR and fields["code"] == hfwire.ERR["revoked"], (kind, fields)
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))
