@@ -26,7 +26,7 @@ HF_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libevent
     libconfig-dev libjemalloc-dev liblmdb-dev libhiredis-dev libjansson-dev"
 # What the tests need on top: cmocka, the integration tests' python, groff
 # for the man page check, clang and its runtimes for fuzzing.
-HF_TEST_PACKAGES="libcmocka-dev python3 python3-yaml curl openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs
+HF_TEST_PACKAGES="libcmocka-dev python3 python3-yaml python3-jwt curl openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs
     libfuse3-dev fuse3 faketime lua-check prometheus iproute2 lmdb-utils"
 
 # hf_configure_reason DIR: why DIR must be configured (again), or nothing

@@ -14,6 +14,7 @@ void usage(FILE *out)
 {
     fprintf(out,
             "usage: handoff token --secret-file F --account A --device D [--ttl DURATION] [--key-id K]\n"
+            "                     [--format hf1|jwt]\n"
             "       handoff [COMMON] send --to DEVICE|'*' [--ttl SECONDS] [--collapse KEY] [--timeout S] [DATA|-]\n"
             "       handoff [COMMON] listen [--count N] [--timeout SECONDS] [--format raw|json] [--presence]\n"
             "       handoff [COMMON] ping [--timeout SECONDS]\n"

@@ -5,6 +5,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <cstring>
+
 #include "handoff/protocol.h"
 #include "proto/utf8.h"
 #include "proto/varint.h"
@@ -55,14 +57,6 @@ void put_text_claim(std::string *out, unsigned tag, std::string_view v)
     hf_varint_put(out, tag);
     hf_varint_put(out, v.size());
     out->append(v);
-}
-
-bool hmac_sha256(std::string_view secret, std::string_view data, unsigned char mac[EVP_MAX_MD_SIZE])
-{
-    unsigned int len = 0;
-    return HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char *>(data.data()),
-                data.size(), mac, &len) != nullptr &&
-           len == mac_len;
 }
 
 // Parses the claims TLV; every claim appears at most once, and all but
@@ -187,7 +181,31 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
     std::string token = token_prefix;
     hf_base64url_encode(body, &token);
     unsigned char mac[EVP_MAX_MD_SIZE];
-    if (!hmac_sha256(secret, token, mac))
+    if (!hf_hmac_sha256(secret, token, mac))
+        return HF_ERR_INTERNAL;
+    token.push_back('.');
+    hf_base64url_encode(std::string_view(reinterpret_cast<const char *>(mac), mac_len), &token);
+    *out = std::move(token);
+    return HF_OK;
+}
+
+int hf_token_mint_jwt(const hf_token_claims *claims, std::string_view secret, std::string *out)
+{
+    // Names and key ids are of A-Z a-z 0-9 . _ - @: nothing to escape.
+    if (!hf_name_valid(claims->account) || !hf_name_valid(claims->device) || claims->device[0] == '@' ||
+        !hf_name_valid(claims->key_id) || secret.empty())
+        return HF_ERR_BAD_FIELD;
+    std::string header = "{\"alg\":\"HS256\",\"kid\":\"" + claims->key_id + "\",\"typ\":\"JWT\"}";
+    std::string body = "{\"device\":\"" + claims->device + "\",\"exp\":" + std::to_string(claims->expires_at);
+    if (claims->issued_at_ms != 0)
+        body += ",\"iat\":" + std::to_string(claims->issued_at_ms / 1000);
+    body += ",\"sub\":\"" + claims->account + "\"}";
+    std::string token;
+    hf_base64url_encode(header, &token);
+    token.push_back('.');
+    hf_base64url_encode(body, &token);
+    unsigned char mac[mac_len];
+    if (!hf_hmac_sha256(secret, token, mac))
         return HF_ERR_INTERNAL;
     token.push_back('.');
     hf_base64url_encode(std::string_view(reinterpret_cast<const char *>(mac), mac_len), &token);
@@ -218,12 +236,24 @@ int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key
     if (!key)
         return HF_ERR_UNKNOWN_KEY;
     unsigned char expected[EVP_MAX_MD_SIZE];
-    if (!hmac_sha256(key->secret, signed_part, expected) || CRYPTO_memcmp(expected, mac.data(), mac_len) != 0)
+    if (!hf_hmac_sha256(key->secret, signed_part, expected) || CRYPTO_memcmp(expected, mac.data(), mac_len) != 0)
         return HF_ERR_BAD_TOKEN;
     if (parsed.expires_at + skew_s < now_s)
         return HF_ERR_TOKEN_EXPIRED;
     *claims = std::move(parsed);
     return HF_OK;
+}
+
+bool hf_hmac_sha256(std::string_view secret, std::string_view data, unsigned char mac[32])
+{
+    unsigned int len = 0;
+    unsigned char out[EVP_MAX_MD_SIZE];
+    if (!HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char *>(data.data()),
+              data.size(), out, &len) ||
+        len != mac_len)
+        return false;
+    memcpy(mac, out, mac_len);
+    return true;
 }
 
 std::string hf_random_hex(size_t n)

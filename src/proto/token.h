@@ -34,11 +34,19 @@ bool hf_name_valid(std::string_view name);
 // invalid or the secret is empty.
 int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::string *out);
 
+// The same claims as an HS256 JSON Web Token under the same secret
+// (header alg, typ and kid; claims sub, device, exp and, if nonzero, iat),
+// as a backend's JWT library would make it; errors as hf_token_mint.
+int hf_token_mint_jwt(const hf_token_claims *claims, std::string_view secret, std::string *out);
+
 // Checks the token's form, key, signature and expiry (allowing skew_s
 // seconds of clock difference). Returns HF_OK and fills claims, or
 // HF_ERR_BAD_TOKEN, HF_ERR_UNKNOWN_KEY or HF_ERR_TOKEN_EXPIRED.
 int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s, uint64_t skew_s,
                     hf_token_claims *claims);
+
+// HMAC-SHA256 of data under secret, 32 bytes (hf1 tokens and HS256 JWTs).
+bool hf_hmac_sha256(std::string_view secret, std::string_view data, unsigned char mac[32]);
 
 // base64url without padding (RFC 4648 section 5).
 void hf_base64url_encode(std::string_view in, std::string *out);

@@ -489,7 +489,9 @@ class Relay:
         return self.settings["store.module"] == module
 
     def write_config(self):
-        keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k for k in self.keys)
+        # A key is (id, secret_file), or (id, algorithm, public_key_file).
+        keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k if len(k) == 2 else
+                            '{ id = "%s"; algorithm = "%s"; public_key_file = "%s"; }' % k for k in self.keys)
         groups = {"tokens": ["keys = ( %s );" % keyring]}
         if self.api_keys:
             api_ring = ", ".join('{ id = "%s"; secret_file = "%s"; scope = "%s"; }' % k for k in self.api_keys)

@@ -181,14 +181,16 @@ class Conn:
             pass
 
 
+def b64url(data):
+    """base64url without padding (RFC 4648 section 5)."""
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def mint_token(secret, account, device, expires_at, key_id="k1", issued_at_ms=None):
     """A device token as section 6 of docs/protocol.md describes it."""
-    import base64
     import hashlib
     import hmac
-
-    def b64url(data):
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
     claims = field(1, account) + field(2, device) + field(3, expires_at) + field(4, key_id)
     if issued_at_ms is not None:

@@ -436,9 +436,10 @@ void on_frame(hf_conn *c, const hf_msg *m)
         return;
     }
     hf_token_claims claims;
-    int rc = hf_token_check(allocator_of(c)->cfg, m->token, &claims);
+    std::string why;
+    int rc = hf_token_check(allocator_of(c)->cfg, m->token, &claims, &why);
     if (rc != HF_OK) {
-        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        hf_conn_fail(c, rc, "token refused: " + why);
         return;
     }
     // Checked after the token, in the same order as HELLO.

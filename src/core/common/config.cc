@@ -285,9 +285,12 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
 {
     bool scoped = name == "api.keys";
     bool servers = name == "cluster.servers";
-    const char *form = scoped    ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
-                       : servers ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
-                                 : "{ id = \"k1\"; secret_file = \"token.secret\"; }";
+    bool tokens = !scoped && !servers;
+    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
+                       : servers
+                           ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
+                           : "{ id = \"k1\"; secret_file = \"token.secret\"; } or { id = \"web\"; algorithm = "
+                             "\"ES256\"; public_key_file = \"web.pem\"; } (algorithm HS256, ES256, EdDSA or RS256)";
     int line = config_setting_source_line(list);
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return fail(ctx, line, name + ": expected a list: ( " + form + " )");
@@ -295,15 +298,25 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
     for (int i = 0; i < config_setting_length(list); i++) {
         const config_setting_t *entry = config_setting_get_elem(list, unsigned(i));
         int eline = config_setting_source_line(entry);
-        const char *id = nullptr, *file = nullptr, *scope = nullptr;
+        const char *id = nullptr, *file = nullptr, *scope = nullptr, *algorithm = "HS256", *public_file = nullptr;
         long long weight = 100;
         bool weighted = servers && config_setting_get_member(entry, "weight");
-        if (!config_setting_is_group(entry) || !config_setting_lookup_string(entry, "id", &id) ||
-            !config_setting_lookup_string(entry, "secret_file", &file) ||
+        bool named_alg = tokens && config_setting_get_member(entry, "algorithm");
+        bool is_group = config_setting_is_group(entry);
+        bool has_secret = is_group && config_setting_lookup_string(entry, "secret_file", &file);
+        bool has_public = is_group && tokens && config_setting_lookup_string(entry, "public_key_file", &public_file);
+        hf_jwt_alg alg = hf_jwt_alg::hs256;
+        if (!is_group || !config_setting_lookup_string(entry, "id", &id) || has_secret == has_public ||
             (scoped && !config_setting_lookup_string(entry, "scope", &scope)) ||
             (weighted && !config_setting_lookup_int64(entry, "weight", &weight)) ||
-            config_setting_length(entry) != (scoped || weighted ? 3 : 2))
+            (named_alg && !config_setting_lookup_string(entry, "algorithm", &algorithm)) ||
+            config_setting_length(entry) != 2 + (scoped || weighted) + named_alg)
             return fail(ctx, eline, name + ": each entry is " + form);
+        if (!hf_jwt_alg_from_name(algorithm, &alg))
+            return fail(ctx, eline, name + ": algorithm \"" + algorithm + "\" is not HS256, ES256, EdDSA or RS256");
+        if (has_secret != (alg == hf_jwt_alg::hs256))
+            return fail(ctx, eline,
+                        name + ": " + algorithm + " takes a " + (has_secret ? "public_key_file" : "secret_file"));
         if (weight < 1 || weight > 1000000)
             return fail(ctx, eline,
                         name + ": weight " + std::to_string(weight) + " of \"" + id + "\" is not 1 to 1000000");
@@ -317,9 +330,19 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         if (std::find(ids.begin(), ids.end(), id) != ids.end())
             return fail(ctx, eline, name + ": key id \"" + id + "\" given twice");
         ids.push_back(id);
+        if (has_public) {
+            std::string why;
+            std::shared_ptr<EVP_PKEY> key = hf_jwt_read_public_key(resolve_path(ctx, public_file), alg, &why);
+            if (!key)
+                return fail(ctx, eline, name + ": " + why);
+            ctx->cfg->jwt_keys.push_back(hf_jwt_key{id, alg, "", std::move(key)});
+            continue;
+        }
         std::string secret;
         if (!read_secret_file(ctx, name.c_str(), resolve_path(ctx, file), eline, &secret))
             return false;
+        if (tokens)
+            ctx->cfg->jwt_keys.push_back(hf_jwt_key{id, hf_jwt_alg::hs256, secret, nullptr});
         if (scoped)
             ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), strcmp(scope, "admin") == 0});
         else if (servers)
@@ -430,7 +453,7 @@ bool check_whole(parse_ctx *ctx)
         return fail(ctx, line_of(ctx, "tls"), "tls.certificate and tls.key are required");
     cfg->tls_certificate = resolve_path(ctx, cfg->tls_certificate);
     cfg->tls_key = resolve_path(ctx, cfg->tls_key);
-    if (cfg->token_keys.empty())
+    if (cfg->jwt_keys.empty())
         return fail(ctx, line_of(ctx, "tokens"),
                     "tokens.keys is required: ( { id = \"k1\"; secret_file = \"token.secret\"; } )");
     if (cfg->workers != 1 && cfg->role == hf_role::allocator)
@@ -628,6 +651,9 @@ bool reloadable(const hf_key_spec &spec)
 void hf_config_apply_reload(const hf_config &fresh, hf_config *running)
 {
     running->token_keys = fresh.token_keys;
+    running->jwt_keys = fresh.jwt_keys;
+    running->token_audience = fresh.token_audience;
+    running->token_issuer = fresh.token_issuer;
     running->api_keys = fresh.api_keys;
     running->cluster_servers = fresh.cluster_servers;
     for (const hf_key_spec &spec : hf_key_table()) {

@@ -63,7 +63,11 @@ const hf_key_spec hf_key_specs[] = {
         "file of 80 or more secret bytes that every server of a cluster shares, so a device resumes its TLS session "
         "on any of them (default: a random key per process)"),
     {"tokens.keys", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
-     "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens (required)"},
+     "list of { id = \"k1\"; secret_file = \"token.secret\"; }: secrets that sign device tokens, hf1 and JWT "
+     "HS256 (required); or { id = \"web\"; algorithm = \"ES256\"; public_key_file = \"web.pem\"; } for JWTs a "
+     "backend signs (ES256, EdDSA, RS256); a JWT's kid names its entry"},
+    STR("tokens.audience", "", token_audience, "a JWT's aud must name this (empty: aud is not checked)"),
+    STR("tokens.issuer", "", token_issuer, "a JWT's iss must be this (empty: iss is not checked)"),
     DUR("tokens.clock_skew", "60s", 0, 3600000, token_clock_skew_ms, "how far past expiry a token is still accepted"),
     SIZE("limits.max_frame", "256k", 1024, 16 << 20, max_frame, "largest frame body accepted or sent"),
     SIZE("limits.hello_max_frame", "4k", 2048, 16 << 20, hello_max_frame,

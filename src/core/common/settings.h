@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "handoff/module.h"
+#include "core/common/jwt.h"
 #include "proto/token.h"
 
 enum class hf_role { standalone, server, allocator };
@@ -80,7 +81,9 @@ struct hf_config {
     std::string tls_key;
     std::string tls_min_version;
 
-    std::vector<hf_token_key> token_keys;
+    std::vector<hf_token_key> token_keys; // secrets: hf1 tokens and HS256 JWTs
+    std::vector<hf_jwt_key> jwt_keys;     // every key a JWT may name: the secrets, and public keys
+    std::string token_audience, token_issuer;
     int64_t token_clock_skew_ms = 0;
 
     int64_t max_frame = 0;

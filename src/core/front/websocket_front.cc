@@ -118,13 +118,13 @@ void answer_allocate(hf_conn *c, const hf_ws_request &req)
         return;
     }
     hf_token_claims claims;
-    int rc = hf_token_check(front->cfg, query_value(req.path, "token"), &claims);
+    std::string why;
+    int rc = hf_token_check(front->cfg, query_value(req.path, "token"), &claims, &why);
     if (rc != HF_OK) {
-        fail(401, hf_err_name(rc), "the token parameter is missing or not valid here");
+        fail(401, hf_err_name(rc), "the token parameter is missing or not valid here: " + why);
         return;
     }
     std::vector<std::string> urls;
-    std::string why;
     if (!hf_allocation_addresses(front->allocator, claims.account, true, &urls, &why)) {
         fail(503, "no_server", why + " (WebSocket listener); try again later");
         return;

@@ -154,10 +154,11 @@ void on_hello(hf_conn *c, const hf_msg *m)
         return;
     }
     hf_token_claims claims;
-    int rc = hf_token_check(srv->cfg, m->token, &claims);
+    std::string why;
+    int rc = hf_token_check(srv->cfg, m->token, &claims, &why);
     if (rc != HF_OK) {
         srv->stats->hello_refused++;
-        hf_conn_fail(c, rc, std::string("token refused: ") + hf_err_text(rc));
+        hf_conn_fail(c, rc, "token refused: " + why);
         return;
     }
     if (!hf_msg_speaks_our_version(m)) {

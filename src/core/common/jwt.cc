@@ -1,0 +1,267 @@
+#include "core/common/jwt.h"
+
+#include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "handoff/protocol.h"
+
+namespace
+{
+
+struct json_deleter {
+    void operator()(json_t *j) const { json_decref(j); }
+};
+using json_ptr = std::unique_ptr<json_t, json_deleter>;
+
+struct md_ctx_deleter {
+    void operator()(EVP_MD_CTX *c) const { EVP_MD_CTX_free(c); }
+};
+
+const struct {
+    hf_jwt_alg alg;
+    const char *name;
+} alg_names[] = {
+    {hf_jwt_alg::hs256, "HS256"},
+    {hf_jwt_alg::es256, "ES256"},
+    {hf_jwt_alg::eddsa, "EdDSA"},
+    {hf_jwt_alg::rs256, "RS256"},
+};
+
+// A part of the token as a JSON object; null if it is not one.
+json_ptr decode_object(std::string_view part)
+{
+    std::string text;
+    if (!hf_base64url_decode(part, &text))
+        return nullptr;
+    json_ptr j(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, nullptr));
+    return j && json_is_object(j.get()) ? std::move(j) : nullptr;
+}
+
+// JWS's ES256 signature is r and s, 32 bytes each; OpenSSL verifies DER.
+bool es256_der(std::string_view raw, std::string *der)
+{
+    if (raw.size() != 64)
+        return false;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()), 32, nullptr);
+    BIGNUM *s = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()) + 32, 32, nullptr);
+    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(sig);
+        return false;
+    }
+    unsigned char *out = nullptr;
+    int len = i2d_ECDSA_SIG(sig, &out);
+    ECDSA_SIG_free(sig);
+    if (len <= 0)
+        return false;
+    der->assign(reinterpret_cast<char *>(out), size_t(len));
+    OPENSSL_free(out);
+    return true;
+}
+
+bool signature_holds(const hf_jwt_key &key, std::string_view signed_part, const std::string &signature)
+{
+    if (key.alg == hf_jwt_alg::hs256) {
+        unsigned char expected[32];
+        return signature.size() == 32 && hf_hmac_sha256(key.secret, signed_part, expected) &&
+               CRYPTO_memcmp(expected, signature.data(), 32) == 0;
+    }
+    std::string der;
+    const std::string *sig = &signature;
+    if (key.alg == hf_jwt_alg::es256) {
+        if (!es256_der(signature, &der))
+            return false;
+        sig = &der;
+    }
+    std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx(EVP_MD_CTX_new());
+    const EVP_MD *md = key.alg == hf_jwt_alg::eddsa ? nullptr : EVP_sha256();
+    return ctx && key.public_key && EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.public_key.get()) == 1 &&
+           EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char *>(sig->data()), sig->size(),
+                            reinterpret_cast<const unsigned char *>(signed_part.data()), signed_part.size()) == 1;
+}
+
+// A NumericDate claim (RFC 7519: seconds, perhaps with a fraction) as
+// whole seconds; false if absent or not a number of them.
+bool numeric_date(json_t *claims, const char *name, uint64_t *out)
+{
+    json_t *v = json_object_get(claims, name);
+    if (!v || !json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e15)
+        return false;
+    *out = uint64_t(std::floor(json_number_value(v)));
+    return true;
+}
+
+bool audience_holds(json_t *aud, const std::string &wanted)
+{
+    if (json_is_string(aud))
+        return wanted == json_string_value(aud);
+    size_t i;
+    json_t *one;
+    if (json_is_array(aud))
+        json_array_foreach(aud, i, one) if (json_is_string(one) && wanted == json_string_value(one)) return true;
+    return false;
+}
+
+int refuse(std::string *why, const char *text, int code = HF_ERR_BAD_TOKEN)
+{
+    *why = text;
+    return code;
+}
+
+// The header's key: named by kid, or the only one there is.
+int key_of(json_t *header, const std::vector<hf_jwt_key> &keys, const hf_jwt_key **key, std::string *why)
+{
+    json_t *kid = json_object_get(header, "kid");
+    if (kid && !json_is_string(kid))
+        return refuse(why, "kid is not a string");
+    if (!kid) {
+        if (keys.size() != 1)
+            return refuse(why, "no kid, and tokens.keys has several keys");
+        *key = &keys[0];
+        return HF_OK;
+    }
+    for (const hf_jwt_key &k : keys)
+        if (k.id == json_string_value(kid)) {
+            *key = &k;
+            return HF_OK;
+        }
+    return refuse(why, "no key of tokens.keys has the kid", HF_ERR_UNKNOWN_KEY);
+}
+
+int take_claims(json_t *body, const hf_jwt_rules &rules, hf_token_claims *claims, std::string *why)
+{
+    json_t *sub = json_object_get(body, "sub"), *device = json_object_get(body, "device");
+    if (!json_is_string(sub) || !hf_name_valid(json_string_value(sub)))
+        return refuse(why, "sub (the account) is missing or not a name");
+    if (!json_is_string(device) || !hf_name_valid(json_string_value(device)) || json_string_value(device)[0] == '@')
+        return refuse(why, "device is missing or not a device name");
+    uint64_t exp = 0, nbf = 0, iat = 0;
+    if (!numeric_date(body, "exp", &exp))
+        return refuse(why, "exp is missing or not a time");
+    if (json_object_get(body, "nbf") && !numeric_date(body, "nbf", &nbf))
+        return refuse(why, "nbf is not a time");
+    if (json_object_get(body, "iat") && !numeric_date(body, "iat", &iat))
+        return refuse(why, "iat is not a time");
+    if (!rules.audience.empty() && !audience_holds(json_object_get(body, "aud"), rules.audience))
+        return refuse(why, "aud does not name tokens.audience");
+    json_t *iss = json_object_get(body, "iss");
+    if (!rules.issuer.empty() && (!json_is_string(iss) || rules.issuer != json_string_value(iss)))
+        return refuse(why, "iss is not tokens.issuer");
+    if (exp + rules.skew_s < rules.now_s)
+        return refuse(why, "expired", HF_ERR_TOKEN_EXPIRED);
+    if (nbf > rules.now_s + rules.skew_s)
+        return refuse(why, "not valid yet (nbf)");
+    claims->account = json_string_value(sub);
+    claims->device = json_string_value(device);
+    claims->expires_at = exp;
+    claims->issued_at_ms = iat * 1000;
+    return HF_OK;
+}
+
+} // namespace
+
+bool hf_jwt_alg_from_name(std::string_view name, hf_jwt_alg *alg)
+{
+    for (const auto &a : alg_names)
+        if (name == a.name) {
+            *alg = a.alg;
+            return true;
+        }
+    return false;
+}
+
+const char *hf_jwt_alg_name(hf_jwt_alg alg)
+{
+    for (const auto &a : alg_names)
+        if (a.alg == alg)
+            return a.name;
+    return "?";
+}
+
+bool hf_jwt_like(std::string_view token)
+{
+    size_t first = token.find('.');
+    return token.substr(0, 4) != "hf1." && first != std::string_view::npos &&
+           token.find('.', first + 1) != std::string_view::npos;
+}
+
+int hf_jwt_verify(std::string_view token, const std::vector<hf_jwt_key> &keys, const hf_jwt_rules &rules,
+                  hf_token_claims *claims, std::string *why)
+{
+    if (token.size() > HF_JWT_MAX)
+        return refuse(why, "longer than 2048 bytes");
+    size_t first = token.find('.'), second = token.find('.', first + 1);
+    if (first == std::string_view::npos || second == std::string_view::npos ||
+        token.find('.', second + 1) != std::string_view::npos)
+        return refuse(why, "not three parts (JWS compact form)");
+    json_ptr header = decode_object(token.substr(0, first));
+    json_ptr body = decode_object(token.substr(first + 1, second - first - 1));
+    std::string signature;
+    if (!header || !body || !hf_base64url_decode(token.substr(second + 1), &signature))
+        return refuse(why, "a part is not base64url JSON");
+    json_t *alg = json_object_get(header.get(), "alg");
+    if (!json_is_string(alg))
+        return refuse(why, "no alg");
+    if (json_object_get(header.get(), "crit"))
+        return refuse(why, "crit names extensions this server does not understand");
+    const hf_jwt_key *key = nullptr;
+    if (int rc = key_of(header.get(), keys, &key, why); rc != HF_OK)
+        return rc;
+    // The key decides the algorithm, never the token: no "none", and no
+    // HS256 made with a public key as its secret.
+    if (std::string_view(json_string_value(alg)) != hf_jwt_alg_name(key->alg))
+        return refuse(why, "alg is not its key's");
+    if (!signature_holds(*key, token.substr(0, second), signature))
+        return refuse(why, "the signature does not hold");
+    if (int rc = take_claims(body.get(), rules, claims, why); rc != HF_OK)
+        return rc;
+    claims->key_id = key->id;
+    return HF_OK;
+}
+
+std::shared_ptr<EVP_PKEY> hf_jwt_read_public_key(const std::string &path, hf_jwt_alg alg, std::string *why)
+{
+    FILE *f = fopen(path.c_str(), "r");
+    if (!f) {
+        *why = "cannot open " + path;
+        return nullptr;
+    }
+    std::shared_ptr<EVP_PKEY> key(PEM_read_PUBKEY(f, nullptr, nullptr, nullptr), EVP_PKEY_free);
+    fclose(f);
+    if (!key) {
+        *why = path + " holds no PEM public key (-----BEGIN PUBLIC KEY-----)";
+        return nullptr;
+    }
+    char group[64] = "";
+    bool fits = false;
+    switch (alg) {
+    case hf_jwt_alg::es256:
+        fits = EVP_PKEY_is_a(key.get(), "EC") &&
+               EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, nullptr) &&
+               std::string_view(group) == "prime256v1";
+        break;
+    case hf_jwt_alg::eddsa:
+        fits = EVP_PKEY_is_a(key.get(), "ED25519");
+        break;
+    case hf_jwt_alg::rs256:
+        fits = EVP_PKEY_is_a(key.get(), "RSA") && EVP_PKEY_get_bits(key.get()) >= 2048;
+        break;
+    case hf_jwt_alg::hs256:
+        break;
+    }
+    if (!fits) {
+        *why = path + " is not a key for " + hf_jwt_alg_name(alg) +
+               " (ES256: P-256; EdDSA: Ed25519; RS256: RSA of 2048 bits or more)";
+        return nullptr;
+    }
+    return key;
+}
