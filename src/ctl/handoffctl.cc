@@ -33,6 +33,7 @@ void usage(FILE *out)
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
                  "       handoffctl [OPTIONS] queues ACCOUNT [--purge-never-connected]\n"
+                 "       handoffctl [OPTIONS] token ACCOUNT DEVICE [--ttl DURATION] [--format jwt|hf1]\n"
                  "       handoffctl [OPTIONS] status | drain [--wait]\n"
                  "\n"
                  "OPTIONS:\n"
@@ -52,6 +53,7 @@ struct options {
     bool json = false;
     int timeout_s = 30;
     std::string ttl, collapse, id, idempotency_key;
+    std::string format;                 // token
     bool retry = false, purge = false;  // dead-letters
     bool purge_never_connected = false; // queues
     bool wait = false;                  // drain: until the daemon has exited
@@ -120,6 +122,24 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
         return *err = "--purge-never-connected is for queues", false;
     if (!o.idempotency_key.empty() && cmd != "send")
         return *err = "--idempotency-key is for send", false;
+    if (!o.format.empty() && cmd != "token")
+        return *err = "--format is for token", false;
+    if (cmd == "token") {
+        if (argc != 3)
+            return *err = "token takes an ACCOUNT and a DEVICE", false;
+        req->method = "POST";
+        req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/tokens";
+        json_t *body = json_object();
+        if (!o.ttl.empty())
+            json_object_set_new(body, "ttl", json_string(o.ttl.c_str()));
+        if (!o.format.empty())
+            json_object_set_new(body, "format", json_string(o.format.c_str()));
+        char *text = json_dumps(body, JSON_COMPACT);
+        req->body = text;
+        free(text);
+        json_decref(body);
+        return true;
+    }
     if (cmd == "status" || cmd == "drain") {
         if (argc != 1)
             return *err = cmd + " takes no arguments", false;
@@ -229,6 +249,7 @@ int main(int argc, char **argv)
         {"purge-never-connected", no_argument, nullptr, 'N'},
         {"wait", no_argument, nullptr, 'W'},
         {"idempotency-key", required_argument, nullptr, 'I'},
+        {"format", required_argument, nullptr, 'F'},
         {"help", no_argument, nullptr, 'h'},
         {nullptr, 0, nullptr, 0},
     };
@@ -261,6 +282,9 @@ int main(int argc, char **argv)
             break;
         case 'I':
             o.idempotency_key = optarg;
+            break;
+        case 'F':
+            o.format = optarg;
             break;
         case 'R':
             o.retry = true;

@@ -157,6 +157,8 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
             number_of(answer, "online_devices"), number_of(answer, "sends_waiting"), text_of(store, "module").c_str(),
             json_is_true(json_object_get(store, "healthy")) ? "healthy" : "NOT ANSWERING",
             text_of(store, "queue_messages").c_str());
+    } else if (cmd == "token") {
+        fprintf(out, "%s\n", text_of(answer, "token").c_str()); // alone, for $(handoffctl token ...)
     } else if (cmd == "drain") {
         fprintf(out, json_is_true(json_object_get(answer, "already")) ? "already draining\n"
                                                                       : "draining: devices are sent elsewhere, then "

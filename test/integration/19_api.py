@@ -254,6 +254,71 @@ def test_a_weight_other_than_the_members_listed_one_is_refused():
     assert conn.expect(hfwire.REGISTER_ACK)["code"] == 0
 
 
+def test_a_backend_mints_device_tokens_with_a_tokens_key():
+    """POST .../devices/{device}/tokens answers a device token (a JWT, or
+    hf1 when asked) that HELLO takes; it needs a key of scope tokens (or
+    admin), and such a key posts no message. handoffctl token prints one."""
+    first = Relay()
+    secrets = {}
+    for name in ("minter", "sender", "ops"):
+        secrets[name] = os.path.join(first.dir, name + ".secret")
+        with open(secrets[name], "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+    relay = Relay(share=first, api_keys=[("minter", secrets["minter"], "tokens"), ("sender", secrets["sender"], "send"),
+                                         ("ops", secrets["ops"], "admin")]).start()
+
+    def mint(body, key="minter", device="phone"):
+        return relay.api("POST", "/v1/accounts/alice/devices/%s/tokens" % device, body, secret_file=secrets[key])
+    before_ms = int(time.time() * 1000)
+    status, body = mint({"ttl": "1h"})
+    assert status == 200 and body["format"] == "jwt" and body["token"].count(".") == 2, body
+    assert before_ms + 3590000 <= body["expires_at_ms"] <= before_ms + 3610000, body
+    welcome = relay.conn().hello(body["token"])
+    assert (welcome["account"], welcome["device"]) == ("alice", "phone"), welcome
+    status, body = mint({"format": "hf1"}, key="ops", device="pc")
+    assert status == 200 and body["token"].startswith("hf1."), body
+    relay.conn().hello(body["token"])
+    for bad, said in (({"ttl": "400d"}, "api.token_max_ttl"), ({"ttl": 60}, "duration"),
+                      ({"format": "jws"}, "format"), ({"device": "x"}, "unknown field")):
+        status, body = mint(bad)
+        assert (status, body["error"]) == (400, "bad_field") and said in body["message"], (bad, body)
+    status, body = mint({}, key="sender")
+    assert (status, body["error"]) == (403, "forbidden") and "needs tokens or admin" in body["message"], body
+    status, body = relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "x"},
+                             secret_file=secrets["minter"])
+    assert (status, body["error"]) == (403, "forbidden") and "has scope tokens" in body["message"], body
+    code, out, err = relay.ctl("token", "alice", "tablet", "--ttl", "10m", "--format", "jwt",
+                               secret_file=secrets["minter"])
+    assert code == 0, (code, out, err)
+    assert relay.conn().hello(out.strip())["device"] == "tablet"
+
+
+def test_a_key_kept_to_some_accounts_acts_on_those_only():
+    """api.keys' accounts: a key acts on the accounts it names (a name, or
+    a start and *) and is answered 403 on any other, on every route, the
+    device lists included, and on the server's own routes (status)."""
+    first = Relay()
+    secrets = {}
+    for name in ("team", "teamadmin"):
+        secrets[name] = os.path.join(first.dir, name + ".secret")
+        with open(secrets[name], "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+    relay = Relay(share=first, api_keys=[("team", secrets["team"], "send", ["alice", "team-*"]),
+                                         ("teamadmin", secrets["teamadmin"], "admin", ["team-*"])]).start()
+    for account, wanted in (("alice", 200), ("team-red", 200), ("bob", 403), ("alicex", 403), ("tea", 403)):
+        status, body = relay.api("POST", "/v1/accounts/%s/messages" % account, {"to": "phone", "data": "x"},
+                                 secret_file=secrets["team"])
+        assert status == wanted, (account, status, body)
+        if status == 403:
+            assert 'may not act on account "%s"' % account in body["message"], body
+    status, body = relay.api("GET", "/v1/accounts/team-red/devices", secret_file=secrets["teamadmin"])
+    assert body["error"] == "unknown_account", body  # past the key's check: none of its devices has connected
+    status, body = relay.api("GET", "/v1/accounts/alice/devices", secret_file=secrets["teamadmin"])
+    assert (status, body["error"]) == (403, "forbidden"), body
+    status, body = relay.api("GET", "/v1/status", secret_file=secrets["teamadmin"])
+    assert (status, body["error"]) == (403, "forbidden") and "their routes only" in body["message"], body
+
+
 def test_a_server_that_knows_no_cluster_yet_answers_503():
     """A server no allocator has answered cannot know where an account is
     held: 503 server_unavailable, never a message kept on the wrong
@@ -807,7 +872,7 @@ def test_openapi_matches_the_routes_served():
         spec = yaml.safe_load(f)
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     served = served_routes()
-    assert len(served) == 15, served
+    assert len(served) == 16, served
     assert documented == served, (documented ^ served)
     relay = Relay(api_keys=True).start()
     online(relay, "phone").close()

@@ -494,7 +494,10 @@ class Relay:
                             '{ id = "%s"; algorithm = "%s"; public_key_file = "%s"; }' % k for k in self.keys)
         groups = {"tokens": ["keys = ( %s );" % keyring]}
         if self.api_keys:
-            api_ring = ", ".join('{ id = "%s"; secret_file = "%s"; scope = "%s"; }' % k for k in self.api_keys)
+            # (id, secret_file, scope), and perhaps the accounts it is kept to.
+            api_ring = ", ".join('{ id = "%s"; secret_file = "%s"; scope = "%s"; %s}' % (
+                k[0], k[1], k[2], "accounts = [ %s ]; " % ", ".join('"%s"' % a for a in k[3]) if len(k) > 3 else "")
+                for k in self.api_keys)
             groups["api"] = ["keys = ( %s );" % api_ring]
         lines = []
         for key, value in self.settings.items():

@@ -82,3 +82,4 @@ void hf_api_retry_dead_letters(hf_api_call *call);
 void hf_api_purge_dead_letters(hf_api_call *call);
 void hf_api_list_queues(hf_api_call *call);
 void hf_api_purge_queues(hf_api_call *call);
+void hf_api_mint_token(hf_api_call *call);

@@ -96,51 +96,61 @@ const hf_api_key *caller_key(const hf_config *cfg, evhttp_request *req)
     return hf_api_key_of(cfg, evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"));
 }
 
-// A route: the path's segments ("*" matches a name), the method, whether
-// send keys may call it, and its handler.
+const char *scope_name(unsigned scope)
+{
+    return scope == hf_scope_admin ? "admin" : scope == hf_scope_tokens ? "tokens" : "send";
+}
+
+// A route: the path's segments ("*" matches a name), the method, the
+// scope a key needs to call it (hf_api_scope), and its handler.
 struct route {
     const char *name;
     std::vector<const char *> segments;
     evhttp_cmd_type method;
-    bool send_scope;
+    unsigned scope;
     void (*handler)(hf_api_call *);
 };
 
 const route routes[] = {
-    {"messages", {"v1", "accounts", "*", "messages"}, EVHTTP_REQ_POST, true, hf_api_post_message},
-    {"devices", {"v1", "accounts", "*", "devices"}, EVHTTP_REQ_GET, false, hf_api_list_devices},
-    {"revoke", {"v1", "accounts", "*", "devices", "*", "revoke"}, EVHTTP_REQ_POST, false, hf_api_revoke},
-    {"restore", {"v1", "accounts", "*", "devices", "*", "restore"}, EVHTTP_REQ_POST, false, hf_api_restore},
-    {"disconnect", {"v1", "accounts", "*", "devices", "*", "disconnect"}, EVHTTP_REQ_POST, false, hf_api_disconnect},
-    {"status", {"v1", "status"}, EVHTTP_REQ_GET, false, hf_api_status},
-    {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, false, hf_api_drain},
-    {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, false, hf_api_list_queues},
-    {"queues-purge", {"v1", "accounts", "*", "queues", "purge"}, EVHTTP_REQ_POST, false, hf_api_purge_queues},
-    {"dead-letters", {"v1", "accounts", "*", "dead-letters"}, EVHTTP_REQ_GET, false, hf_api_dead_letters},
+    {"messages", {"v1", "accounts", "*", "messages"}, EVHTTP_REQ_POST, hf_scope_send, hf_api_post_message},
+    {"devices", {"v1", "accounts", "*", "devices"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_devices},
+    {"revoke", {"v1", "accounts", "*", "devices", "*", "revoke"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_revoke},
+    {"restore", {"v1", "accounts", "*", "devices", "*", "restore"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_restore},
+    {"disconnect",
+     {"v1", "accounts", "*", "devices", "*", "disconnect"},
+     EVHTTP_REQ_POST,
+     hf_scope_admin,
+     hf_api_disconnect},
+    {"tokens", {"v1", "accounts", "*", "devices", "*", "tokens"}, EVHTTP_REQ_POST, hf_scope_tokens, hf_api_mint_token},
+    {"status", {"v1", "status"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_status},
+    {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_drain},
+    {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_queues},
+    {"queues-purge", {"v1", "accounts", "*", "queues", "purge"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_purge_queues},
+    {"dead-letters", {"v1", "accounts", "*", "dead-letters"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_dead_letters},
     {"dead-letters",
      {"v1", "accounts", "*", "devices", "*", "dead-letters"},
      EVHTTP_REQ_GET,
-     false,
+     hf_scope_admin,
      hf_api_dead_letters},
     {"dead-letters-retry",
      {"v1", "accounts", "*", "dead-letters", "retry"},
      EVHTTP_REQ_POST,
-     false,
+     hf_scope_admin,
      hf_api_retry_dead_letters},
     {"dead-letters-retry",
      {"v1", "accounts", "*", "devices", "*", "dead-letters", "retry"},
      EVHTTP_REQ_POST,
-     false,
+     hf_scope_admin,
      hf_api_retry_dead_letters},
     {"dead-letters-purge",
      {"v1", "accounts", "*", "dead-letters", "purge"},
      EVHTTP_REQ_POST,
-     false,
+     hf_scope_admin,
      hf_api_purge_dead_letters},
     {"dead-letters-purge",
      {"v1", "accounts", "*", "devices", "*", "dead-letters", "purge"},
      EVHTTP_REQ_POST,
-     false,
+     hf_scope_admin,
      hf_api_purge_dead_letters},
 };
 
@@ -251,8 +261,10 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         hf_api_fail(call, 405, "method_not_allowed", std::string("this route takes ") + method_name(r->method));
         return;
     }
-    if (!key->admin && !r->send_scope) {
-        hf_api_fail(call, 403, "forbidden", "key \"" + key->id + "\" has scope send; this route needs admin");
+    if ((key->scope & r->scope) != r->scope) {
+        hf_api_fail(call, 403, "forbidden",
+                    "key \"" + key->id + "\" has scope " + scope_name(key->scope) + "; this route needs " +
+                        scope_name(r->scope) + (r->scope == hf_scope_admin ? "" : " or admin"));
         return;
     }
     uint64_t wait_ms = 0;
@@ -271,6 +283,16 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         call->account = names[0];
     if (names.size() > 1)
         call->device = names[1];
+    // A key kept to some accounts acts on those only, and on no route of
+    // the server as a whole (status, drain).
+    if (!hf_api_key_covers(*key, call->account)) {
+        hf_api_fail(
+            call, 403, "forbidden",
+            call->account.empty()
+                ? "key \"" + key->id + "\" is kept to some accounts (api.keys' accounts): it calls their routes only"
+                : "key \"" + key->id + "\" may not act on account \"" + call->account + "\" (api.keys' accounts)");
+        return;
+    }
     if (!handed_on && api->cluster_home && !call->account.empty() &&
         !evhttp_find_header(evhttp_request_get_input_headers(req), hf_api_peer_header)) {
         std::string url, why;

@@ -278,6 +278,30 @@ bool parse_string_list(parse_ctx *ctx, const char *name, const config_setting_t 
     return true;
 }
 
+// An api.keys entry's accounts: a list of names, each perhaps ending in
+// "*" (a prefix).
+bool parse_account_patterns(parse_ctx *ctx, const std::string &name, const config_setting_t *list,
+                            std::vector<std::string> *out)
+{
+    int line = config_setting_source_line(list);
+    if (!config_setting_is_array(list) && !config_setting_is_list(list))
+        return fail(ctx, line, name + ": accounts is a list: [ \"alice\", \"team-*\" ]");
+    for (int i = 0; i < config_setting_length(list); i++) {
+        const char *pattern = config_setting_get_string_elem(list, i);
+        std::string prefix = pattern ? pattern : "";
+        if (!prefix.empty() && prefix.back() == '*')
+            prefix.pop_back();
+        if (!pattern || (!hf_name_valid(prefix) && !(prefix.empty() && std::string(pattern) == "*")))
+            return fail(ctx, line,
+                        name + ": accounts: \"" + (pattern ? pattern : "") +
+                            "\" is not an account name, or a name's start and \"*\"");
+        out->push_back(pattern);
+    }
+    if (out->empty())
+        return fail(ctx, line, name + ": accounts is empty: leave it out for every account");
+    return true;
+}
+
 // tokens.keys and cluster.servers (id, secret_file), and api.keys (the
 // same and a scope): the keys are read into cfg->token_keys,
 // cfg->cluster_servers or cfg->api_keys.
@@ -286,7 +310,8 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
     bool scoped = name == "api.keys";
     bool servers = name == "cluster.servers";
     bool tokens = !scoped && !servers;
-    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }"
+    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; accounts = [ "
+                                "\"alice\", \"team-*\" ]; } (accounts optional)"
                        : servers
                            ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
                            : "{ id = \"k1\"; secret_file = \"token.secret\"; } or { id = \"web\"; algorithm = "
@@ -302,6 +327,7 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         long long weight = 100;
         bool weighted = servers && config_setting_get_member(entry, "weight");
         bool named_alg = tokens && config_setting_get_member(entry, "algorithm");
+        const config_setting_t *accounts = scoped ? config_setting_get_member(entry, "accounts") : nullptr;
         bool is_group = config_setting_is_group(entry);
         bool has_secret = is_group && config_setting_lookup_string(entry, "secret_file", &file);
         bool has_public = is_group && tokens && config_setting_lookup_string(entry, "public_key_file", &public_file);
@@ -310,8 +336,11 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
             (scoped && !config_setting_lookup_string(entry, "scope", &scope)) ||
             (weighted && !config_setting_lookup_int64(entry, "weight", &weight)) ||
             (named_alg && !config_setting_lookup_string(entry, "algorithm", &algorithm)) ||
-            config_setting_length(entry) != 2 + (scoped || weighted) + named_alg)
+            config_setting_length(entry) != 2 + (scoped || weighted) + named_alg + (accounts != nullptr))
             return fail(ctx, eline, name + ": each entry is " + form);
+        std::vector<std::string> account_patterns;
+        if (accounts && !parse_account_patterns(ctx, name, accounts, &account_patterns))
+            return false;
         if (!hf_jwt_alg_from_name(algorithm, &alg))
             return fail(ctx, eline, name + ": algorithm \"" + algorithm + "\" is not HS256, ES256, EdDSA or RS256");
         if (has_secret != (alg == hf_jwt_alg::hs256))
@@ -320,8 +349,14 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         if (weight < 1 || weight > 1000000)
             return fail(ctx, eline,
                         name + ": weight " + std::to_string(weight) + " of \"" + id + "\" is not 1 to 1000000");
-        if (scoped && strcmp(scope, "send") != 0 && strcmp(scope, "admin") != 0)
-            return fail(ctx, eline, name + ": scope \"" + scope + "\" is not \"send\" or \"admin\"");
+        unsigned scope_bits = 0;
+        if (scoped)
+            for (auto [word, bits] : {std::pair{"send", hf_scope_send}, std::pair{"tokens", hf_scope_tokens},
+                                      std::pair{"admin", hf_scope_admin}})
+                if (!strcmp(scope, word))
+                    scope_bits = bits;
+        if (scoped && !scope_bits)
+            return fail(ctx, eline, name + ": scope \"" + scope + "\" is not \"send\", \"tokens\" or \"admin\"");
         // An API key's messages come from "@<id>", a name too.
         if (!hf_name_valid(scoped ? std::string("@") + id : std::string(id)))
             return fail(ctx, eline,
@@ -344,7 +379,7 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         if (tokens)
             ctx->cfg->jwt_keys.push_back(hf_jwt_key{id, hf_jwt_alg::hs256, secret, nullptr});
         if (scoped)
-            ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), strcmp(scope, "admin") == 0});
+            ctx->cfg->api_keys.push_back(hf_api_key{id, std::move(secret), scope_bits, std::move(account_patterns)});
         else if (servers)
             ctx->cfg->cluster_servers.push_back(hf_cluster_member{id, std::move(secret), uint64_t(weight)});
         else
@@ -674,4 +709,17 @@ std::vector<hf_config_key_doc> hf_config_key_docs(void)
                                          spec.type == hf_key_type::choice ? spec.choices : type_name(spec.type),
                                          spec.default_value, spec.help});
     return docs;
+}
+
+bool hf_api_key_covers(const hf_api_key &key, const std::string &account)
+{
+    if (key.accounts.empty())
+        return true;
+    for (const std::string &pattern : key.accounts) {
+        bool prefix = pattern.back() == '*';
+        size_t n = pattern.size() - prefix;
+        if (prefix ? account.compare(0, n, pattern, 0, n) == 0 : account == pattern)
+            return true;
+    }
+    return false;
 }

@@ -157,7 +157,8 @@ const hf_key_spec hf_key_specs[] = {
         "HTTPS listener for the JSON API (docs/api.md), host:port, with the tls.* certificate; \"\" turns it off"),
     {"api.keys", hf_key_type::keyring, "", 0, 0, nullptr, nullptr, nullptr,
      "list of { id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; }: the API's callers; "
-     "scope send may post messages, admin may do everything (required with listen.api)"},
+     "scope send may post messages, tokens may mint device tokens, admin may do everything; accounts = [ "
+     "\"alice\", \"team-*\" ] keeps a key to those accounts (required with listen.api)"},
     INT("api.rate", "100", 1, 10000000, api_rate,
         "requests a second one API key may make on average; beyond the burst: 429 rate_limited"),
     INT("api.burst", "200", 1, 10000000, api_burst, "requests one API key may make at once"),
@@ -179,6 +180,8 @@ const hf_key_spec hf_key_specs[] = {
     INT("api.idempotency_keys", "100000", 0, 100000000, api_idempotency_keys,
         "Idempotency-Keys of posted messages remembered (each for delivery.dedup_window, in memory, about 200 "
         "bytes and twice the key's length); past it the oldest are forgotten; 0 refuses the header"),
+    DUR("api.token_max_ttl", "30d", 1000, 365 * day_ms, api_token_max_ttl_ms,
+        "the longest ttl POST .../devices/{device}/tokens mints a device token for"),
     DUR("api.timeout", "10s", 100, 300000, api_timeout_ms,
         "how long the API waits for a request's headers and body, and keeps an idle connection"),
     STR("metrics.listen", "127.0.0.1:7480", metrics_listen,

@@ -26,13 +26,23 @@ struct hf_module_settings {
     std::vector<hf_raw_setting> raw; // keys given in the group, besides `module`
 };
 
+// What an API key may call (api.keys' scope): "send" posts messages,
+// "tokens" mints device tokens, "admin" does everything.
+enum hf_api_scope : unsigned { hf_scope_send = 1, hf_scope_tokens = 2, hf_scope_admin = 7 };
+
 // A key of the HTTP API (api.keys): callers send its secret as a bearer
-// token; "send" keys may post messages, "admin" keys may do everything.
+// token.
 struct hf_api_key {
     std::string id;
     std::string secret;
-    bool admin = false;
+    unsigned scope = hf_scope_send; // the routes' scopes it holds
+    // The accounts it may act on: names, or a prefix and "*" ("team-*");
+    // empty: every account.
+    std::vector<std::string> accounts;
 };
+
+// Whether key may act on account (api.keys' accounts).
+bool hf_api_key_covers(const hf_api_key &key, const std::string &account);
 
 // A server of the cluster as an allocator lists it (cluster.servers): its
 // id, the key it registers with, and, for servers with stores of their
@@ -149,6 +159,7 @@ struct hf_config {
     int64_t http_max_headers = 0;
     int64_t api_timeout_ms = 0;
     int64_t api_idempotency_keys = 0;
+    int64_t api_token_max_ttl_ms = 0;
     std::string api_advertise; // "" without listen.api
     std::string log_level;
     std::string log_target;
