@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -134,6 +135,22 @@ def test_what_a_jwt_must_not_be():
         {"alg": "ES256", "kid": "es256", "crit": ["exp"]}).encode()), 1), "bad_token", "crit")
     refused(relay, mint("ES256", es_private, kid="es256", **claims(device="@backend", **ok)), "bad_token", "device")
     refused(relay, "e30." * 520 + "x", "bad_token", "longer than 2048 bytes")
+
+
+def test_the_python_snippet_of_browser_md_mints_a_token_hello_takes():
+    """docs/browser.md's Python block, as written but for the secret's
+    path, mints a token the relay takes."""
+    python_jwt()
+    with open(os.path.join(os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(__file__), "..", "..")),
+                           "docs", "browser.md")) as f:
+        text = f.read()
+    block = re.search(r"<!-- snippet-test: python -->\n```python\n(.*?)```", text, re.S)
+    assert block, "docs/browser.md has no block marked snippet-test: python"
+    relay = Relay().start()
+    code = block.group(1).replace("/etc/handoff/token.secret", relay.secret_file) + "print(token)\n"
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True, check=True)
+    kind, fields = hello(relay, out.stdout.strip())
+    assert kind == hfwire.WELCOME and (fields["account"], fields["device"]) == ("alice", "phone"), (kind, fields)
 
 
 def test_a_key_file_of_the_wrong_kind_is_a_config_error():

@@ -182,13 +182,20 @@ export class HandoffClient extends EventTarget {
     return typeof t === 'function' ? await t() : t;
   }
 
+  // Whether a refusal stops the client: one no retry fixes, but for an
+  // expired token when a provider can fetch a fresh one (called again on
+  // the next attempt).
+  #fatalCode(code) {
+    return FATAL.has(code) && !(code === 'token_expired' && typeof this.#opts.token === 'function');
+  }
+
   async #run() {
     while (!this.#stopped) {
       let urls;
       try {
         urls = await this.#allocate();
       } catch (e) {
-        if (e instanceof HandoffError && FATAL.has(e.code)) return this.#fatal(e);
+        if (e instanceof HandoffError && this.#fatalCode(e.code)) return this.#fatal(e);
         this.#trace(`allocation failed: ${e.message}`);
         await this.#backoff();
         continue;
@@ -228,10 +235,10 @@ export class HandoffClient extends EventTarget {
         }
         last = new HandoffError(answer.error || `http_${res.status}`, answer.text);
         this.#failed({ code: last.code, text: `allocator ${base}: ${last.message}` });
-        if (FATAL.has(last.code)) throw last;
+        if (this.#fatalCode(last.code)) throw last;
       } catch (e) {
         if (e instanceof HandoffError) {
-          if (FATAL.has(e.code)) throw e;
+          if (this.#fatalCode(e.code)) throw e;
           last = e;
           continue;
         }
@@ -240,7 +247,6 @@ export class HandoffClient extends EventTarget {
         last = new HandoffError(failure.code, failure.text);
       }
     }
-    if (FATAL.has(last.code)) throw last;
     throw last;
   }
 
@@ -340,7 +346,7 @@ export class HandoffClient extends EventTarget {
             const code = ERRORS[msg.code] || String(msg.code);
             this.#failed({ code, text: `server ${url}: refused: ${code}: ${msg.text || ''}` });
             if (msg.retry_ms) this.#retryFloorMs = Math.max(this.#retryFloorMs, msg.retry_ms);
-            if (FATAL.has(code)) {
+            if (this.#fatalCode(code)) {
               ws.close();
               reject(new HandoffError(code, msg.text));
             }

@@ -6,7 +6,8 @@ export type ClientState = 'idle' | 'allocating' | 'connecting' | 'connected' | '
 export interface HandoffOptions {
   /** URLs of allocators' /allocate endpoints, tried in turn. */
   allocators: string[];
-  /** The device token, or a function that fetches a fresh one from the web app's backend. */
+  /** The device token (hf1 or JWT), or a function that fetches a fresh one from the web app's backend: called at
+   * each attempt to connect, and again after token_expired, where a fixed token stops the client. */
   token: string | (() => string | Promise<string>);
   /** WebSocket constructor (default: globalThis.WebSocket). */
   WebSocket?: typeof WebSocket | any;
@@ -92,9 +93,10 @@ export interface TokenClaims {
   device: string;
   /** Unix seconds: ask the backend for a fresh token before then. */
   expiresAt: number;
-  keyId: string;
+  /** The hf1 key id, or a JWT's kid (absent when it has none). */
+  keyId?: string;
   /** Unix ms when it was minted (absent in tokens minted before the claim existed). */
   issuedAtMs?: number;
 }
-/** A token's claims, read without the secret (only the server can tell it is genuine). Throws a TypeError on a malformed token. */
+/** A token's claims (hf1, or a JWT's sub, device, exp, kid and iat), read without the secret (only the server can tell it is genuine). Throws a TypeError on a malformed token. */
 export function tokenClaims(token: string): TokenClaims;

@@ -8,6 +8,8 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { HandoffClient, HandoffError, tokenClaims } from '../src/index.js';
 import { startRelay, mintToken as mint } from './relay.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { SignJWT, generateKeyPair, exportSPKI } from 'jose';
 
 const dir = process.env.HF_TEST_DIR;
 const build = process.env.HANDOFF_BUILD;
@@ -103,6 +105,57 @@ test('a refused send rejects with the protocol error code', limit, async () => {
   const pc = client('pc');
   await assert.rejects(pc.send('not a name', 'x'), (e) => e instanceof HandoffError && e.code === 'bad_target');
   pc.stop();
+});
+
+// A JWT as a web app's backend mints it with npm jose.
+async function joseToken(key, alg, kid, device, exp = Math.floor(Date.now() / 1000) + 3600) {
+  return new SignJWT({ device }).setProtectedHeader({ alg, kid }).setSubject('alice').setIssuedAt()
+    .setExpirationTime(exp).sign(key);
+}
+
+test('JWTs minted with jose (HS256 under the secret, ES256 under a key pair) connect', limit, async () => {
+  const secret = new TextEncoder().encode(readFileSync(`${dir}/token.secret`, 'utf8').trim());
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  writeFileSync(`${dir}/web.pem`, await exportSPKI(publicKey));
+  const jwtRelay = await startRelay({ dir, build,
+    tokenKeys: `, { id = "web"; algorithm = "ES256"; public_key_file = "${dir}/web.pem"; }` });
+  try {
+    for (const token of [await joseToken(secret, 'HS256', 'k1', 'hs'), await joseToken(privateKey, 'ES256', 'web', 'es')]) {
+      const c = new HandoffClient({ allocators: [jwtRelay.allocateUrl], token, WebSocket });
+      const up = connected(c);
+      c.start();
+      await up;
+      assert.equal(tokenClaims(token).account, 'alice');
+      c.stop();
+    }
+    const forged = await joseToken(privateKey, 'ES256', 'k1', 'x'); // names the HS256 key
+    const c = new HandoffClient({ allocators: [jwtRelay.allocateUrl], token: forged, WebSocket });
+    const error = once(c, 'error');
+    c.start();
+    assert.equal((await error).code, 'bad_token');
+  } finally {
+    jwtRelay.stop();
+  }
+});
+
+test('a token provider is asked again after token_expired, and the client connects', limit, async () => {
+  const secret = new TextEncoder().encode(readFileSync(`${dir}/token.secret`, 'utf8').trim());
+  let asked = 0;
+  const provider = async () => {
+    asked++;
+    const exp = Math.floor(Date.now() / 1000) + (asked === 1 ? -3600 : 3600); // the first one long expired
+    return joseToken(secret, 'HS256', 'k1', 'renewed', exp);
+  };
+  const c = new HandoffClient({ allocators: [allocateUrl], token: provider, WebSocket, backoffBaseMs: 50 });
+  const errors = [];
+  c.addEventListener('error', (e) => errors.push(e.detail));
+  const up = once(c, 'state', (st) => st === 'connected');
+  c.start();
+  await up;
+  assert.ok(asked >= 2, `the provider was asked ${asked} times`);
+  assert.deepEqual(errors, []);
+  assert.equal(c.lastError.code, 'token_expired');
+  c.stop();
 });
 
 test('a bad token stops the client with an error event', limit, async () => {

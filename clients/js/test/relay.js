@@ -39,7 +39,8 @@ export async function waitForPort(port, what) {
 // Starts handoffd; origins: websocket.origins; limits and allocator: more
 // of those sections' keys ("max_connections_per_address = 2;"). Returns
 // its ports, the browser allocation URL and stop().
-export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '' }) {
+// tokenKeys: more tokens.keys entries ('{ id = "web"; algorithm = ...; }').
+export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '', tokenKeys = '' }) {
   const [wsPort, devicePort, allocPort] = [await freePort(), await freePort(), await freePort()];
   const list = origins.map((o) => `"${o}"`).join(', ');
   writeFileSync(`${dir}/relay.conf`, `
@@ -49,7 +50,7 @@ export async function startRelay({ dir, build, origins = ['*'], limits = '', all
     websocket = { origins = [ ${list} ]; };
     metrics = { listen = ""; };
     tls = { certificate = "${dir}/server.pem"; key = "${dir}/server.key"; };
-    tokens = { keys = ( { id = "k1"; secret_file = "${dir}/token.secret"; } ); };
+    tokens = { keys = ( { id = "k1"; secret_file = "${dir}/token.secret"; } ${tokenKeys} ); };
     store = { module = "memory"; };
     limits = { ${limits} };
     allocator = { ${allocator} };
