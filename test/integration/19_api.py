@@ -781,7 +781,13 @@ def test_handoffctl():
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("draining") and lines[-1] == "drained: the daemon has exited", out
     assert any(re.match(r"draining: \d+ connections left", line) for line in lines), out
-    assert relay.proc.poll() is not None, "handoffctl drain --wait returned before the daemon exited"
+    # handoffctl knows the daemon gone by its API's silence; the process
+    # itself is at most its exit away (a sanitizer build's leak check at
+    # exit takes a moment: it failed once on a plain poll()).
+    try:
+        relay.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("handoffctl drain --wait returned, and the daemon still runs 10 s on")
     phone.close()
 
 
