@@ -16,10 +16,12 @@ struct bench_options {
     std::vector<std::string> servers; // device listeners; storm moves devices to the second
     std::vector<std::string> sources; // local addresses to spread connections over
     std::string ca, server_name, secret_file, key_id = "k1";
-    std::string websocket;        // browser devices: the WebSocket path to upgrade to ("" for native TLS)
-    std::string account;          // drain: the account to queue for or receive (default: a fresh one)
-    std::string phase = "both";   // drain: queue, receive or both
-    int worker = -1, workers = 0; // --worker K/N: only accounts worker K of N workers holds
+    std::string token_format = "hf1"; // hf1, jwt (HS256 under the secret), or es256 (--token-key's)
+    std::string token_key;            // es256: a P-256 private key PEM; the relay lists its public half as --key-id
+    std::string websocket;            // browser devices: the WebSocket path to upgrade to ("" for native TLS)
+    std::string account;              // drain: the account to queue for or receive (default: a fresh one)
+    std::string phase = "both";       // drain: queue, receive or both
+    int worker = -1, workers = 0;     // --worker K/N: only accounts worker K of N workers holds
     uint64_t connections = 1000;
     uint64_t pairs = 1;
     uint64_t devices = 10;
@@ -48,7 +50,8 @@ struct bench_ctx {
     SSL_CTX *tls = nullptr;
     bench_options opt;
     std::string secret;
-    std::string run_id; // prefix of this run's account names
+    EVP_PKEY *token_key = nullptr; // --token-key, for es256 tokens
+    std::string run_id;            // prefix of this run's account names
     size_t next_source = 0;
 };
 
@@ -62,6 +65,9 @@ std::string bench_account(const bench_ctx *ctx, const std::string &base);
 
 // A signed token for account/device, valid for a day.
 std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device);
+
+// Checks --token-format and reads --token-key; false (said) if they do not go.
+bool bench_token_setup(bench_ctx *ctx);
 
 // Runs the event loop until done() is true or the timeout passes; false on
 // timeout. Checks every 10 ms.

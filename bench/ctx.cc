@@ -1,5 +1,9 @@
 #include <event2/event.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "bench/bench.h"
@@ -25,6 +29,59 @@ std::string bench_account(const bench_ctx *ctx, const std::string &base)
     }
 }
 
+namespace
+{
+
+// An ES256 JWT: the signing input signed with the P-256 key, its DER
+// signature turned into JWS's r and s of 32 bytes each.
+std::string es256_token(EVP_PKEY *key, const hf_token_claims &claims)
+{
+    std::string token;
+    hf_token_jwt_signing_input(&claims, "ES256", &token);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[128];
+    size_t len = sizeof der;
+    bool signed_ok =
+        EVP_DigestSignInit(md, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+        EVP_DigestSign(md, der, &len, reinterpret_cast<const unsigned char *>(token.data()), token.size()) == 1;
+    EVP_MD_CTX_free(md);
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = signed_ok ? d2i_ECDSA_SIG(nullptr, &p, long(len)) : nullptr;
+    if (!sig)
+        return "";
+    unsigned char raw[64];
+    BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
+    BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
+    ECDSA_SIG_free(sig);
+    token.push_back('.');
+    hf_base64url_encode(std::string_view(reinterpret_cast<const char *>(raw), sizeof raw), &token);
+    return token;
+}
+
+} // namespace
+
+bool bench_token_setup(bench_ctx *ctx)
+{
+    const std::string &format = ctx->opt.token_format;
+    if (format != "hf1" && format != "jwt" && format != "es256") {
+        fprintf(stderr, "handoff-bench: --token-format is hf1, jwt or es256\n");
+        return false;
+    }
+    if ((format == "es256") != !ctx->opt.token_key.empty()) {
+        fprintf(stderr, "handoff-bench: --token-key goes with --token-format es256, and only with it\n");
+        return false;
+    }
+    if (format != "es256")
+        return true;
+    FILE *f = fopen(ctx->opt.token_key.c_str(), "r");
+    ctx->token_key = f ? PEM_read_PrivateKey(f, nullptr, nullptr, nullptr) : nullptr;
+    if (f)
+        fclose(f);
+    if (!ctx->token_key)
+        fprintf(stderr, "handoff-bench: --token-key %s holds no PEM private key\n", ctx->opt.token_key.c_str());
+    return ctx->token_key != nullptr;
+}
+
 std::string bench_token(const bench_ctx *ctx, const std::string &account, const std::string &device)
 {
     hf_token_claims claims;
@@ -33,7 +90,12 @@ std::string bench_token(const bench_ctx *ctx, const std::string &account, const 
     claims.key_id = ctx->opt.key_id;
     claims.expires_at = uint64_t(time(nullptr)) + 86400;
     std::string token;
-    hf_token_mint(&claims, ctx->secret, &token);
+    if (ctx->opt.token_format == "es256")
+        return es256_token(ctx->token_key, claims);
+    if (ctx->opt.token_format == "jwt")
+        hf_token_mint_jwt(&claims, ctx->secret, &token);
+    else
+        hf_token_mint(&claims, ctx->secret, &token);
     return token;
 }
 

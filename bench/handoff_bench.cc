@@ -35,6 +35,8 @@ void usage(FILE *out)
                  "  --ca FILE             CA of the servers' certificates\n"
                  "  --server-name NAME    name the certificates carry (default: the host)\n"
                  "  --secret-file FILE    token secret; --key-id K (default k1)\n"
+                 "  --token-format F      hf1 (default), jwt (HS256 under the secret) or es256 (--token-key\n"
+                 "                        FILE: a P-256 private key whose public half the relay lists as K)\n"
                  "  --sources A,B,...     local addresses to connect from (127.0.0.x), when ports run short\n"
                  "  --websocket PATH      devices as browsers: --server is a WebSocket listener, upgraded\n"
                  "                        to at PATH (/handoff), frames in binary messages\n"
@@ -83,6 +85,8 @@ int parse(int argc, char **argv, bench_options *o)
         opt_server_name,
         opt_secret,
         opt_key_id,
+        opt_token_format,
+        opt_token_key,
         opt_sources,
         opt_account,
         opt_phase,
@@ -97,6 +101,8 @@ int parse(int argc, char **argv, bench_options *o)
         {"server-name", required_argument, nullptr, opt_server_name},
         {"secret-file", required_argument, nullptr, opt_secret},
         {"key-id", required_argument, nullptr, opt_key_id},
+        {"token-format", required_argument, nullptr, opt_token_format},
+        {"token-key", required_argument, nullptr, opt_token_key},
         {"sources", required_argument, nullptr, opt_sources},
         {"websocket", required_argument, nullptr, opt_websocket},
         {"account", required_argument, nullptr, opt_account},
@@ -153,6 +159,12 @@ int parse(int argc, char **argv, bench_options *o)
             break;
         case opt_key_id:
             o->key_id = optarg;
+            break;
+        case opt_token_format:
+            o->token_format = optarg;
+            break;
+        case opt_token_key:
+            o->token_key = optarg;
             break;
         case opt_sources:
             hf_split_list(optarg, &o->sources);
@@ -274,7 +286,7 @@ int main(int argc, char **argv)
     int rc = parse(argc, argv, &ctx.opt);
     if (rc >= 0)
         return rc;
-    if (!read_secret(ctx.opt.secret_file, &ctx.secret))
+    if (!read_secret(ctx.opt.secret_file, &ctx.secret) || !bench_token_setup(&ctx))
         return 2;
     raise_file_limit();
     ctx.tls = hf_link_tls_ctx(ctx.opt.ca.c_str());

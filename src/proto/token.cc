@@ -189,21 +189,29 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
     return HF_OK;
 }
 
-int hf_token_mint_jwt(const hf_token_claims *claims, std::string_view secret, std::string *out)
+int hf_token_jwt_signing_input(const hf_token_claims *claims, std::string_view alg, std::string *out)
 {
     // Names and key ids are of A-Z a-z 0-9 . _ - @: nothing to escape.
     if (!hf_name_valid(claims->account) || !hf_name_valid(claims->device) || claims->device[0] == '@' ||
-        !hf_name_valid(claims->key_id) || secret.empty())
+        !hf_name_valid(claims->key_id))
         return HF_ERR_BAD_FIELD;
-    std::string header = "{\"alg\":\"HS256\",\"kid\":\"" + claims->key_id + "\",\"typ\":\"JWT\"}";
+    std::string header = "{\"alg\":\"" + std::string(alg) + "\",\"kid\":\"" + claims->key_id + "\",\"typ\":\"JWT\"}";
     std::string body = "{\"device\":\"" + claims->device + "\",\"exp\":" + std::to_string(claims->expires_at);
     if (claims->issued_at_ms != 0)
         body += ",\"iat\":" + std::to_string(claims->issued_at_ms / 1000);
     body += ",\"sub\":\"" + claims->account + "\"}";
+    out->clear();
+    hf_base64url_encode(header, out);
+    out->push_back('.');
+    hf_base64url_encode(body, out);
+    return HF_OK;
+}
+
+int hf_token_mint_jwt(const hf_token_claims *claims, std::string_view secret, std::string *out)
+{
     std::string token;
-    hf_base64url_encode(header, &token);
-    token.push_back('.');
-    hf_base64url_encode(body, &token);
+    if (secret.empty() || hf_token_jwt_signing_input(claims, "HS256", &token) != HF_OK)
+        return HF_ERR_BAD_FIELD;
     unsigned char mac[mac_len];
     if (!hf_hmac_sha256(secret, token, mac))
         return HF_ERR_INTERNAL;

@@ -39,6 +39,11 @@ int hf_token_mint(const hf_token_claims *claims, std::string_view secret, std::s
 // as a backend's JWT library would make it; errors as hf_token_mint.
 int hf_token_mint_jwt(const hf_token_claims *claims, std::string_view secret, std::string *out);
 
+// A JWT's signed part for claims under alg (base64url of the header and
+// of the claims, and the dot between): what a signer signs. HF_ERR_BAD_FIELD
+// if a name is invalid.
+int hf_token_jwt_signing_input(const hf_token_claims *claims, std::string_view alg, std::string *out);
+
 // Checks the token's form, key, signature and expiry (allowing skew_s
 // seconds of clock difference). Returns HF_OK and fills claims, or
 // HF_ERR_BAD_TOKEN, HF_ERR_UNKNOWN_KEY or HF_ERR_TOKEN_EXPIRED.
