@@ -153,6 +153,44 @@ def test_the_python_snippet_of_browser_md_mints_a_token_hello_takes():
     assert kind == hfwire.WELCOME and (fields["account"], fields["device"]) == ("alice", "phone"), (kind, fields)
 
 
+JWKS = r"""
+import json, sys
+from jwt.algorithms import RSAAlgorithm, ECAlgorithm, OKPAlgorithm
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+keys = []
+for kid, path, kind in zip(sys.argv[1::3], sys.argv[2::3], sys.argv[3::3]):
+    to_jwk = {"RSA": RSAAlgorithm, "EC": ECAlgorithm, "OKP": OKPAlgorithm}[kind].to_jwk
+    jwk = json.loads(to_jwk(load_pem_public_key(open(path, "rb").read())))
+    keys.append(dict(jwk, kid=kid, use="sig"))
+print(json.dumps({"keys": keys}))
+"""
+
+
+def test_a_json_web_key_set_names_its_keys_by_their_kids():
+    """tokens.keys' jwks_file: an identity provider's key set, each key
+    taken by its own kid for the entry's algorithm, and those of other
+    kinds left to the entries of theirs."""
+    python_jwt()
+    first = Relay()
+    made = keys_in(first.dir)
+    out = subprocess.run(["/usr/bin/python3", "-c", JWKS, "idp-rsa", made["RS256"][1], "RSA", "idp-ec",
+                          made["ES256"][1], "EC", "idp-ed", made["EdDSA"][1], "OKP"],
+                         capture_output=True, text=True, check=True)
+    jwks = os.path.join(first.dir, "idp.jwks.json")
+    with open(jwks, "w") as f:
+        f.write(out.stdout)
+    relay = Relay(share=first, keys=[("k1", first.secret_file), ("idp", "RS256", jwks, "jwks_file"),
+                                     ("idp2", "ES256", jwks, "jwks_file"), ("idp3", "EdDSA", jwks, "jwks_file")]).start()
+    for alg, kid in (("RS256", "idp-rsa"), ("ES256", "idp-ec"), ("EdDSA", "idp-ed")):
+        kind, fields = hello(relay, mint(alg, made[alg][0], kid=kid, **claims(device=kid)))
+        assert kind == hfwire.WELCOME and fields["device"] == kid, (alg, kind, fields)
+    refused(relay, mint("RS256", made["RS256"][0], kid="idp", **claims()), "unknown_key", "kid")
+    refused(relay, mint("ES256", made["ES256"][0], kid="idp-rsa", **claims()), "bad_token", "alg is not its key's")
+    lonely = Relay(share=first, keys=[("k1", first.secret_file), ("idp", "RS256", made["RS256"][1], "jwks_file")])
+    out = subprocess.run([harness.HANDOFFD, "-t", "-c", lonely.config], capture_output=True, text=True)
+    assert out.returncode == 78 and "is not a JSON Web Key Set" in out.stderr, out.stderr
+
+
 def test_a_key_file_of_the_wrong_kind_is_a_config_error():
     first = Relay()
     made = keys_in(first.dir)

@@ -489,9 +489,11 @@ class Relay:
         return self.settings["store.module"] == module
 
     def write_config(self):
-        # A key is (id, secret_file), or (id, algorithm, public_key_file).
+        # A key is (id, secret_file), (id, algorithm, public_key_file), or
+        # (id, algorithm, file, what the file is: "jwks_file").
         keyring = ", ".join('{ id = "%s"; secret_file = "%s"; }' % k if len(k) == 2 else
-                            '{ id = "%s"; algorithm = "%s"; public_key_file = "%s"; }' % k for k in self.keys)
+                            '{ id = "%s"; algorithm = "%s"; %s = "%s"; }' % (
+                                k[0], k[1], k[3] if len(k) > 3 else "public_key_file", k[2]) for k in self.keys)
         groups = {"tokens": ["keys = ( %s );" % keyring]}
         if self.api_keys:
             # (id, secret_file, scope), and perhaps the accounts it is kept to.

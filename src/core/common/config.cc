@@ -310,12 +310,13 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
     bool scoped = name == "api.keys";
     bool servers = name == "cluster.servers";
     bool tokens = !scoped && !servers;
-    const char *form = scoped ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; accounts = [ "
-                                "\"alice\", \"team-*\" ]; } (accounts optional)"
-                       : servers
-                           ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
-                           : "{ id = \"k1\"; secret_file = \"token.secret\"; } or { id = \"web\"; algorithm = "
-                             "\"ES256\"; public_key_file = \"web.pem\"; } (algorithm HS256, ES256, EdDSA or RS256)";
+    const char *form = scoped    ? "{ id = \"backend\"; secret_file = \"api.secret\"; scope = \"send\"; accounts = [ "
+                                   "\"alice\", \"team-*\" ]; } (accounts optional)"
+                       : servers ? "{ id = \"s1\"; secret_file = \"s1.key\"; weight = 100; } (weight optional)"
+                                 : "{ id = \"k1\"; secret_file = \"token.secret\"; } or { id = \"web\"; algorithm = "
+                                   "\"ES256\"; public_key_file = \"web.pem\"; } (algorithm HS256, ES256, EdDSA or "
+                                   "RS256; jwks_file in place of "
+                                   "public_key_file for a JSON Web Key Set)";
     int line = config_setting_source_line(list);
     if (!config_setting_is_list(list) && !config_setting_is_array(list))
         return fail(ctx, line, name + ": expected a list: ( " + form + " )");
@@ -331,8 +332,10 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         bool is_group = config_setting_is_group(entry);
         bool has_secret = is_group && config_setting_lookup_string(entry, "secret_file", &file);
         bool has_public = is_group && tokens && config_setting_lookup_string(entry, "public_key_file", &public_file);
+        const char *jwks_file = nullptr;
+        bool has_jwks = is_group && tokens && config_setting_lookup_string(entry, "jwks_file", &jwks_file);
         hf_jwt_alg alg = hf_jwt_alg::hs256;
-        if (!is_group || !config_setting_lookup_string(entry, "id", &id) || has_secret == has_public ||
+        if (!is_group || !config_setting_lookup_string(entry, "id", &id) || has_secret + has_public + has_jwks != 1 ||
             (scoped && !config_setting_lookup_string(entry, "scope", &scope)) ||
             (weighted && !config_setting_lookup_int64(entry, "weight", &weight)) ||
             (named_alg && !config_setting_lookup_string(entry, "algorithm", &algorithm)) ||
@@ -345,7 +348,8 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
             return fail(ctx, eline, name + ": algorithm \"" + algorithm + "\" is not HS256, ES256, EdDSA or RS256");
         if (has_secret != (alg == hf_jwt_alg::hs256))
             return fail(ctx, eline,
-                        name + ": " + algorithm + " takes a " + (has_secret ? "public_key_file" : "secret_file"));
+                        name + ": " + algorithm + " takes a " +
+                            (has_secret ? "public_key_file or a jwks_file" : "secret_file"));
         if (weight < 1 || weight > 1000000)
             return fail(ctx, eline,
                         name + ": weight " + std::to_string(weight) + " of \"" + id + "\" is not 1 to 1000000");
@@ -365,12 +369,18 @@ bool parse_keyring(parse_ctx *ctx, const std::string &name, const config_setting
         if (std::find(ids.begin(), ids.end(), id) != ids.end())
             return fail(ctx, eline, name + ": key id \"" + id + "\" given twice");
         ids.push_back(id);
+        std::string why;
         if (has_public) {
-            std::string why;
             std::shared_ptr<EVP_PKEY> key = hf_jwt_read_public_key(resolve_path(ctx, public_file), alg, &why);
             if (!key)
                 return fail(ctx, eline, name + ": " + why);
             ctx->cfg->jwt_keys.push_back(hf_jwt_key{id, alg, "", std::move(key)});
+            continue;
+        }
+        // A key set's keys are named by their own kids.
+        if (has_jwks) {
+            if (!hf_jwt_read_jwks(resolve_path(ctx, jwks_file), alg, &ctx->cfg->jwt_keys, &why))
+                return fail(ctx, eline, name + ": " + why);
             continue;
         }
         std::string secret;

@@ -5,10 +5,12 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "handoff/protocol.h"
 
@@ -167,6 +169,77 @@ int take_claims(json_t *body, const hf_jwt_rules &rules, hf_token_claims *claims
     return HF_OK;
 }
 
+// The kinds of key each algorithm takes, said when one is not.
+const char kinds[] = " (ES256: P-256; EdDSA: Ed25519; RS256: RSA of 2048 bits or more)";
+
+bool key_fits(EVP_PKEY *key, hf_jwt_alg alg)
+{
+    char group[64] = "";
+    switch (alg) {
+    case hf_jwt_alg::es256:
+        return EVP_PKEY_is_a(key, "EC") &&
+               EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, nullptr) &&
+               std::string_view(group) == "prime256v1";
+    case hf_jwt_alg::eddsa:
+        return EVP_PKEY_is_a(key, "ED25519");
+    case hf_jwt_alg::rs256:
+        return EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048;
+    case hf_jwt_alg::hs256:
+        break;
+    }
+    return false;
+}
+
+// A member of a JWK as bytes (base64url); false if absent or not that.
+bool jwk_bytes(json_t *jwk, const char *name, std::string *out)
+{
+    json_t *v = json_object_get(jwk, name);
+    return json_is_string(v) && hf_base64url_decode(json_string_value(v), out) && !out->empty();
+}
+
+// A public key from one JWK of the kind alg takes; null if it is not one.
+EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    std::string x, y, n, e;
+    if (alg == hf_jwt_alg::eddsa) {
+        if (!kty || strcmp(kty, "OKP") != 0 || !crv || strcmp(crv, "Ed25519") != 0 || !jwk_bytes(jwk, "x", &x))
+            return nullptr;
+        return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char *>(x.data()),
+                                           x.size());
+    }
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    BIGNUM *bn_n = nullptr, *bn_e = nullptr;
+    std::string point;
+    const char *type = nullptr;
+    if (alg == hf_jwt_alg::es256 && kty && !strcmp(kty, "EC") && crv && !strcmp(crv, "P-256") &&
+        jwk_bytes(jwk, "x", &x) && jwk_bytes(jwk, "y", &y) && x.size() == 32 && y.size() == 32) {
+        point = std::string(1, '\x04') + x + y; // uncompressed
+        type = "EC";
+        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    } else if (alg == hf_jwt_alg::rs256 && kty && !strcmp(kty, "RSA") && jwk_bytes(jwk, "n", &n) &&
+               jwk_bytes(jwk, "e", &e)) {
+        type = "RSA";
+        bn_n = BN_bin2bn(reinterpret_cast<const unsigned char *>(n.data()), int(n.size()), nullptr);
+        bn_e = BN_bin2bn(reinterpret_cast<const unsigned char *>(e.data()), int(e.size()), nullptr);
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n);
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e);
+    }
+    EVP_PKEY *key = nullptr;
+    OSSL_PARAM *params = type ? OSSL_PARAM_BLD_to_param(bld) : nullptr;
+    EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr) : nullptr;
+    if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn_n);
+    BN_free(bn_e);
+    return key;
+}
+
 } // namespace
 
 bool hf_jwt_alg_from_name(std::string_view name, hf_jwt_alg *alg)
@@ -241,27 +314,45 @@ std::shared_ptr<EVP_PKEY> hf_jwt_read_public_key(const std::string &path, hf_jwt
         *why = path + " holds no PEM public key (-----BEGIN PUBLIC KEY-----)";
         return nullptr;
     }
-    char group[64] = "";
-    bool fits = false;
-    switch (alg) {
-    case hf_jwt_alg::es256:
-        fits = EVP_PKEY_is_a(key.get(), "EC") &&
-               EVP_PKEY_get_utf8_string_param(key.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, nullptr) &&
-               std::string_view(group) == "prime256v1";
-        break;
-    case hf_jwt_alg::eddsa:
-        fits = EVP_PKEY_is_a(key.get(), "ED25519");
-        break;
-    case hf_jwt_alg::rs256:
-        fits = EVP_PKEY_is_a(key.get(), "RSA") && EVP_PKEY_get_bits(key.get()) >= 2048;
-        break;
-    case hf_jwt_alg::hs256:
-        break;
-    }
-    if (!fits) {
-        *why = path + " is not a key for " + hf_jwt_alg_name(alg) +
-               " (ES256: P-256; EdDSA: Ed25519; RS256: RSA of 2048 bits or more)";
+    if (!key_fits(key.get(), alg)) {
+        *why = path + " is not a key for " + hf_jwt_alg_name(alg) + kinds;
         return nullptr;
     }
     return key;
+}
+
+bool hf_jwt_read_jwks(const std::string &path, hf_jwt_alg alg, std::vector<hf_jwt_key> *out, std::string *why)
+{
+    json_error_t err;
+    json_ptr set(json_load_file(path.c_str(), JSON_REJECT_DUPLICATES, &err));
+    json_t *keys = set ? json_object_get(set.get(), "keys") : nullptr;
+    if (!json_is_array(keys)) {
+        *why = path + " is not a JSON Web Key Set ({\"keys\": [...]}): " + (set ? "no keys array" : err.text);
+        return false;
+    }
+    size_t before = out->size(), i;
+    json_t *jwk;
+    json_array_foreach(keys, i, jwk)
+    {
+        const char *named = json_string_value(json_object_get(jwk, "alg"));
+        const char *use = json_string_value(json_object_get(jwk, "use"));
+        if ((named && std::string_view(named) != hf_jwt_alg_name(alg)) || (use && strcmp(use, "sig") != 0))
+            continue; // another algorithm's, or for encryption
+        std::shared_ptr<EVP_PKEY> key(jwk_key(jwk, alg), EVP_PKEY_free);
+        if (!key)
+            continue; // another kind (kty, crv)
+        const char *kid = json_string_value(json_object_get(jwk, "kid"));
+        if (!kid || !hf_name_valid(kid) || !key_fits(key.get(), alg)) {
+            *why = path + ": key " + std::to_string(i) +
+                   (kid ? std::string(" (") + kid + ")" : std::string(" has no kid or")) + " is not a usable " +
+                   hf_jwt_alg_name(alg) + " key" + kinds;
+            return false;
+        }
+        out->push_back(hf_jwt_key{kid, alg, "", std::move(key)});
+    }
+    if (out->size() == before) {
+        *why = path + " holds no " + hf_jwt_alg_name(alg) + " key";
+        return false;
+    }
+    return true;
 }

@@ -57,3 +57,9 @@ const char *hf_jwt_alg_name(hf_jwt_alg alg);
 // A PEM public key for alg, read from path; null with why if it is not
 // one (an EC key on another curve, an RSA key under 2048 bits...).
 std::shared_ptr<EVP_PKEY> hf_jwt_read_public_key(const std::string &path, hf_jwt_alg alg, std::string *why);
+
+// The keys for alg in a JSON Web Key Set file (RFC 7517: {"keys": [...]},
+// as an identity provider publishes it), each by its kid; keys of other
+// kinds (kty, crv, alg, use) are left out. False with why if the file is
+// not a JWKS, a key for alg is malformed or has no kid, or none is for alg.
+bool hf_jwt_read_jwks(const std::string &path, hf_jwt_alg alg, std::vector<hf_jwt_key> *out, std::string *why);
