@@ -72,9 +72,11 @@ class Run:
         self.faketime_build = None  # --faketime-build
         self.store = "redis"  # --store
 
-    def record(self, ev, **fields):
+    def record(self, ev, at=None, **fields):
+        """An event of the history, at time at (default now)."""
+        t = round(time.monotonic() if at is None else at, 3)
         with self.lock:
-            self.history.write(json.dumps(dict(t=round(time.monotonic(), 3), ev=ev, **fields)) + "\n")
+            self.history.write(json.dumps(dict(t=t, ev=ev, **fields)) + "\n")
             self.history.flush()
 
     def path(self, *parts):
@@ -455,11 +457,15 @@ def nemesis(run, rng, until, hold_s, only, skip_open, once):
             started = time.monotonic()
             targets = inject(run)
             names = [h.name for h in targets]
-            run.record("fault", name=name, targets=names)
+            # As of when it began: a /readyz sample taken while the fault
+            # went in is the fault's (tools/check once saw a killed
+            # server's "unreachable" 34 ms before a fault recorded after).
+            run.record("fault", at=started, name=name, targets=names)
             print("  %-52s %s" % (name, " ".join(names)), flush=True)
             time.sleep(hold_s)
+            healing = time.monotonic()  # the same for the heal: a sample after it may say 200
             heal(run, targets)
-            run.record("heal", name=name, targets=names)
+            run.record("heal", at=healing, name=name, targets=names)
             recovered = recover(run, time.monotonic())
             run.record("recovered", name=name, targets=names, held_s=hold_s, recovered_s=recovered)
             done.append(name)
