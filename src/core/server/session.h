@@ -3,11 +3,11 @@
 // so a slow device costs store space, not daemon memory).
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/common/fifo.h"
 #include "core/common/event_ptr.h"
 #include "core/conn/token_bucket.h"
 #include "core/server/enqueue_arg.h"
@@ -70,7 +70,7 @@ struct hf_session {
     std::vector<hf_sent_message> inflight;
     // Acknowledged by the device, not yet told to a store that checks what
     // it drops (hf_store_ops.ack_sent), ascending by seq.
-    std::deque<hf_sent_message> acked_unstored;
+    hf_fifo<hf_sent_message> acked_unstored;
     size_t inflight_head = 0;
     bool fetching = false;
     uint32_t fetch_asked = 0; // how many the outstanding fetch asked for
@@ -83,7 +83,7 @@ struct hf_session {
     // list (dead_letters.h), ascending; out of inflight. The front one is
     // in the store's hands while dead_letter_busy. The store hears of no
     // acknowledgement past the front one until its copy is durable.
-    std::deque<hf_dead_letter_job> dead_letter_jobs;
+    hf_fifo<hf_dead_letter_job> dead_letter_jobs;
     bool dead_letter_busy = false;
     hf_event_ptr dead_letter_retry; // after a failed store call, made on first use
     // Moved, waiting for the device to acknowledge every seq before them.
