@@ -23,8 +23,9 @@ struct hf_fifo {
     }
     T &emplace_back() { return queue().emplace_back(); }
     void push_back(T item) { queue().push_back(std::move(item)); }
-    typename std::deque<T>::iterator begin() { return queue().begin(); }
-    typename std::deque<T>::iterator end() { return queue().end(); }
+    // Walking an empty one makes nothing.
+    typename std::deque<T>::iterator begin() { return made ? made->begin() : typename std::deque<T>::iterator(); }
+    typename std::deque<T>::iterator end() { return made ? made->end() : typename std::deque<T>::iterator(); }
 
   private:
     std::deque<T> &queue()

@@ -576,13 +576,14 @@ void store_queued_devices(void *store, const char *account, hf_store_devices_cb 
     list_set(static_cast<redis_store *>(store), account, "k", cb, arg);
 }
 
-// A presence script's answer: the servers watching the account, each
-// told the change (a notice line), this one not (it saw it itself).
-void tell_watchers(redis_store *s, const redisReply *r, const std::string &line)
+// A presence script's answer: the servers watching the account (from
+// element first on), each told the change (a notice line), this one not
+// (it saw it itself).
+void tell_watchers(redis_store *s, const redisReply *r, const std::string &line, size_t first = 0)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || s->closing)
         return;
-    for (size_t i = 0; i < r->elements; i++) {
+    for (size_t i = first; i < r->elements; i++) {
         std::string server(r->element[i]->str, r->element[i]->len);
         if (server != s->server_id) {
             s->notices[server].append(line).append("\n");
@@ -627,11 +628,7 @@ void store_presence_refresh(void *store, const char *account, const char *device
                             cb(arg, HF_STORE_ELSEWHERE, 0);
                             return;
                         }
-                        // The watchers after the word, as presence_set's.
-                        redisReply watchers = *r;
-                        watchers.element = r->element + 1;
-                        watchers.elements = r->elements - 1;
-                        tell_watchers(s, &watchers, "~1|" + dev);
+                        tell_watchers(s, r, "~1|" + dev, 1); // after the word
                         cb(arg, HF_STORE_OK, said == "set");
                     });
 }
