@@ -1,0 +1,100 @@
+// Unit tests of Web Push message encryption (proto/ece.h) against RFC
+// 8291's own example (section 5 and appendix A).
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// cmocka 1.1 headers lack extern "C" guards.
+extern "C" {
+#include <cmocka.h>
+}
+
+#include <string>
+
+#include "proto/ece.h"
+#include "proto/token.h"
+
+namespace
+{
+
+std::string raw(const char *base64url)
+{
+    std::string out;
+    assert_true(hf_base64url_decode(base64url, &out));
+    return out;
+}
+
+// RFC 8291, appendix A: the receiver's (user agent's) keys, the sender's
+// (application server's), the salt, and the body they make.
+const char ua_private[] = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
+const char ua_public[] = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const char as_private[] = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+const char as_public[] = "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8";
+const char auth[] = "BTBZMqHH6r4Tts7J_aSIgg";
+const char salt[] = "DGv6ra1nlYgDCS1FRnbzlw";
+const char body[] =
+    "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK"
+    "6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
+const char plaintext[] = "When I grow up, I want to be a watermelon";
+
+void decrypts_rfc_example(void **)
+{
+    hf_ece_keys ua{raw(ua_private), raw(ua_public)};
+    std::string out, why;
+    assert_true(hf_ece_decrypt(ua, raw(auth), raw(body), &out, &why));
+    assert_string_equal(out.c_str(), plaintext);
+}
+
+void encrypts_rfc_example(void **)
+{
+    hf_ece_keys as{raw(as_private), raw(as_public)};
+    std::string out;
+    assert_true(hf_ece_encrypt(raw(ua_public), raw(auth), plaintext, &out, &as, raw(salt)));
+    assert_true(out == raw(body));
+}
+
+void round_trip_with_fresh_keys(void **)
+{
+    hf_ece_keys device;
+    assert_true(hf_ece_keys_new(&device));
+    assert_int_equal(device.private_key.size(), HF_P256_PRIVATE_LEN);
+    assert_true(hf_p256_public_valid(device.public_key));
+    std::string secret(HF_ECE_AUTH_LEN, 'a'), sealed, opened, why;
+    assert_true(hf_ece_encrypt(device.public_key, secret, "a bookmark", &sealed));
+    assert_int_equal(sealed.size(), HF_ECE_OVERHEAD + 10);
+    assert_true(hf_ece_decrypt(device, secret, sealed, &opened, &why));
+    assert_string_equal(opened.c_str(), "a bookmark");
+}
+
+void refuses_what_is_not_for_it(void **)
+{
+    hf_ece_keys ua{raw(ua_private), raw(ua_public)}, other;
+    assert_true(hf_ece_keys_new(&other));
+    std::string out, why, damaged = raw(body);
+    assert_false(hf_ece_decrypt(other, raw(auth), raw(body), &out, &why));
+    assert_string_equal(why.c_str(), "does not decrypt with this device's keys");
+    assert_false(hf_ece_decrypt(ua, std::string(16, 'x'), raw(body), &out, &why));
+    damaged[damaged.size() - 1] ^= 1;
+    assert_false(hf_ece_decrypt(ua, raw(auth), damaged, &out, &why));
+    assert_false(hf_ece_decrypt(ua, raw(auth), damaged.substr(0, 40), &out, &why));
+    assert_string_equal(why.c_str(), "not aes128gcm: shorter than its header and tag");
+    damaged = raw(body);
+    damaged[20] = 33;
+    assert_false(hf_ece_decrypt(ua, raw(auth), damaged, &out, &why));
+    assert_false(hf_p256_public_valid(std::string(65, '\x04')));
+    assert_false(hf_p256_public_valid(raw(ua_public).substr(1)));
+}
+
+} // namespace
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(decrypts_rfc_example),
+        cmocka_unit_test(encrypts_rfc_example),
+        cmocka_unit_test(round_trip_with_fresh_keys),
+        cmocka_unit_test(refuses_what_is_not_for_it),
+    };
+    return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
