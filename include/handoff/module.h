@@ -201,6 +201,16 @@ typedef void (*hf_store_each_device_cb)(void *arg, int status, const char *const
                                         size_t count);
 typedef void (*hf_store_presence_cb)(void *arg, int status, const char *server_id);
 
+/* A small named value a device keeps with its server, such as a Web Push
+ * subscription ("push:<app>"): hf_store_ops.record_put and records. The
+ * host owns the names and the values' format; the store keeps bytes. */
+struct hf_store_record {
+    const char *name;
+    const uint8_t *value;
+    size_t value_len;
+};
+typedef void (*hf_store_records_cb)(void *arg, int status, const struct hf_store_record *records, size_t count);
+
 /* What a store knows of one device (hf_store_ops.device_state). */
 struct hf_store_device_state {
     const char *server_id;       /* the server holding it (as presence says), NULL when offline */
@@ -342,6 +352,13 @@ struct hf_store_ops {
      * for the device meanwhile went to no server. */
     void (*presence_refresh)(void *store, const char *account, const char *device, const char *server_id,
                              uint64_t ttl_ms, void (*cb)(void *arg, int status, int lapsed), void *arg);
+    /* Optional (handoffd 0.3.0; Web Push needs both): sets the device's
+     * record `name` to value, durably before cb, or with value NULL
+     * removes it. A device's records move with it (move_device). */
+    void (*record_put)(void *store, const char *account, const char *device, const char *name, const uint8_t *value,
+                       size_t value_len, hf_store_done_cb cb, void *arg);
+    /* Every record of the device, in name order. */
+    void (*records)(void *store, const char *account, const char *device, hf_store_records_cb cb, void *arg);
 };
 
 #define HF_STORE_SHARED 1u

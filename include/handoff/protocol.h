@@ -44,7 +44,9 @@ enum hf_msg_type {
     HF_MSG_REGISTER_ACK = 14,
     HF_MSG_PRESENCE_REQ = 15, /* device -> server: the account's devices, and changes if `follow` */
     HF_MSG_PRESENCE = 16,     /* server -> device: one device's state, or the end of an answer */
-    HF_MSG_TYPE_MAX = 16
+    HF_MSG_SUBSCRIBE = 17,    /* device -> server: make, remove or list its Web Push subscriptions */
+    HF_MSG_SUBSCRIPTION = 18, /* server -> device: one subscription, or the end of an answer */
+    HF_MSG_TYPE_MAX = 18
 };
 
 /* Field tags share one namespace across all message types: a tag means the
@@ -95,11 +97,20 @@ enum hf_tag {
     HF_TAG_API = 43,              /* string: https:// URL of a server's HTTP API */
     HF_TAG_PEERS = 44,            /* string: the live servers, a line "server_id weight api" each */
     HF_TAG_STORE_FORMAT = 45,     /* string: REGISTER: the format of a store servers share ("handoff-redis 1") */
-    HF_TAG_MAX = 45
+    HF_TAG_APP = 46,              /* string: the app a Web Push subscription (and its pushes) is for */
+    HF_TAG_VAPID_KEY = 47,        /* bytes: an application server's P-256 public key, 65 bytes uncompressed */
+    HF_TAG_ENDPOINT = 48,         /* string: a subscription's push resource, https:// URL */
+    HF_TAG_URGENCY = 49,          /* uint: a push's Urgency, enum hf_urgency */
+    HF_TAG_REMOVE = 50,           /* uint: 0 or 1 */
+    HF_TAG_MAX = 50
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */
 #define HF_FEATURE_PRESENCE 1u /* PRESENCE_REQ and PRESENCE */
+#define HF_FEATURE_PUSH 2u     /* SUBSCRIBE and SUBSCRIPTION: Web Push subscriptions */
+
+/* A push's Urgency (RFC 8030, section 5.3), in DELIVER's `urgency`. */
+enum hf_urgency { HF_URGENCY_VERY_LOW = 0, HF_URGENCY_LOW = 1, HF_URGENCY_NORMAL = 2, HF_URGENCY_HIGH = 3 };
 
 enum hf_send_status {
     HF_SEND_DELIVERED = 0, /* every target acknowledged it */
@@ -145,7 +156,8 @@ enum hf_err {
     HF_ERR_DISCONNECTED = 33,      /* an operator cut the connection; the device may reconnect */
     HF_ERR_WRONG_SERVER = 34,      /* HELLO at a worker of a box that does not hold the account; ask the allocator */
     HF_ERR_ACCOUNT_FULL = 35,      /* the account's queues together hold limits.account_max_* */
-    HF_ERR_MAX = 35
+    HF_ERR_TOO_MANY_SUBSCRIPTIONS = 36, /* the device holds push.max_subscriptions already */
+    HF_ERR_MAX = 36
 };
 
 /* Stable short name of an error code ("queue_full"); "unknown" if none. */

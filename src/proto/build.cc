@@ -196,6 +196,58 @@ void hf_msg_add_features(hf_msg *m, uint64_t features)
     mark(m, {HF_TAG_FEATURES});
 }
 
+hf_msg hf_msg_subscribe(uint64_t id, std::string_view app, std::string_view vapid_key, bool remove)
+{
+    hf_msg m = of_type(HF_MSG_SUBSCRIBE);
+    m.id = id;
+    mark(&m, {HF_TAG_ID});
+    if (!app.empty()) {
+        m.app = app;
+        mark(&m, {HF_TAG_APP});
+    }
+    if (!vapid_key.empty()) {
+        m.vapid_key = vapid_key;
+        mark(&m, {HF_TAG_VAPID_KEY});
+    }
+    if (remove) {
+        m.remove = 1;
+        mark(&m, {HF_TAG_REMOVE});
+    }
+    return m;
+}
+
+hf_msg hf_msg_subscription(uint64_t id, std::string_view app, std::string_view endpoint, std::string_view vapid_key)
+{
+    hf_msg m = of_type(HF_MSG_SUBSCRIPTION);
+    m.id = id;
+    m.app = app;
+    m.endpoint = endpoint;
+    mark(&m, {HF_TAG_ID, HF_TAG_APP, HF_TAG_ENDPOINT});
+    if (!vapid_key.empty()) {
+        m.vapid_key = vapid_key;
+        mark(&m, {HF_TAG_VAPID_KEY});
+    }
+    return m;
+}
+
+hf_msg hf_msg_subscription_end(uint64_t id, uint64_t count, int code, std::string_view text)
+{
+    hf_msg m = of_type(HF_MSG_SUBSCRIPTION);
+    m.id = id;
+    m.count = count;
+    mark(&m, {HF_TAG_ID, HF_TAG_COUNT});
+    if (code != HF_OK)
+        hf_msg_add_reason(&m, code, text);
+    return m;
+}
+
+void hf_msg_add_push(hf_msg *m, std::string_view app, uint64_t urgency)
+{
+    m->app = app;
+    m->urgency = urgency;
+    mark(m, {HF_TAG_APP, HF_TAG_URGENCY});
+}
+
 hf_msg hf_msg_presence_req(uint64_t id, bool follow)
 {
     hf_msg m = of_type(HF_MSG_PRESENCE_REQ);

@@ -71,6 +71,20 @@ void hf_msg_add_bounds(hf_msg *m, uint64_t min_ms, uint64_t max_ms);
 // WELCOME: what the server offers beyond the core (HF_FEATURE_*).
 void hf_msg_add_features(hf_msg *m, uint64_t features);
 
+// SUBSCRIBE(id): with app, make that app's Web Push subscription
+// (vapid_key empty: none), or with remove drop it; app empty: list them.
+hf_msg hf_msg_subscribe(uint64_t id, std::string_view app, std::string_view vapid_key, bool remove);
+
+// SUBSCRIPTION: one subscription, in the answer to request id.
+hf_msg hf_msg_subscription(uint64_t id, std::string_view app, std::string_view endpoint, std::string_view vapid_key);
+
+// SUBSCRIPTION: the end of the answer to request id, which listed count;
+// code HF_OK, or why the request was refused (text).
+hf_msg hf_msg_subscription_end(uint64_t id, uint64_t count, int code, std::string_view text);
+
+// A DELIVER's marks of a push: its app and urgency.
+void hf_msg_add_push(hf_msg *m, std::string_view app, uint64_t urgency);
+
 // PRESENCE_REQ: the account's devices; with follow, their changes after.
 hf_msg hf_msg_presence_req(uint64_t id, bool follow);
 

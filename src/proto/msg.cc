@@ -78,6 +78,11 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     S("api", api),
     S("peers", peers),
     S("store_format", store_format),
+    S("app", app),
+    B("vapid_key", vapid_key),
+    S("endpoint", endpoint),
+    U("urgency", urgency),
+    U("remove", remove),
 };
 
 #undef U
@@ -123,9 +128,9 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_ID) | bit(HF_TAG_STATUS) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_DELIVERED_COUNT) |
          bit(HF_TAG_STORED_COUNT) | bit(HF_TAG_REJECTED_COUNT) | bit(HF_TAG_RETRY_MS),
      bit(HF_TAG_ID) | bit(HF_TAG_STATUS)},
-    /* DELIVER */
+    /* DELIVER: app and urgency mark a push */
     {bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD) | bit(HF_TAG_STORED_AT_MS) | bit(HF_TAG_ID) |
-         bit(HF_TAG_COLLAPSE),
+         bit(HF_TAG_COLLAPSE) | bit(HF_TAG_APP) | bit(HF_TAG_URGENCY),
      bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD)},
     /* DELIVER_ACK: with code (and text), upto is refused */
     {bit(HF_TAG_UPTO) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT), bit(HF_TAG_UPTO)},
@@ -150,6 +155,14 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     /* PRESENCE: a device's state (with id in an answer, without in a
        change), or an answer's end (id and count, no device) */
     {bit(HF_TAG_ID) | bit(HF_TAG_DEVICE) | bit(HF_TAG_ONLINE) | bit(HF_TAG_COUNT), 0},
+    /* SUBSCRIBE: with app, make (or with remove, drop) that app's
+       subscription; without, list them all */
+    {bit(HF_TAG_ID) | bit(HF_TAG_APP) | bit(HF_TAG_VAPID_KEY) | bit(HF_TAG_REMOVE), bit(HF_TAG_ID)},
+    /* SUBSCRIPTION: one (app, endpoint, vapid_key), or an answer's end
+       (count; code and text when refused) */
+    {bit(HF_TAG_ID) | bit(HF_TAG_APP) | bit(HF_TAG_ENDPOINT) | bit(HF_TAG_VAPID_KEY) | bit(HF_TAG_COUNT) |
+         bit(HF_TAG_CODE) | bit(HF_TAG_TEXT),
+     bit(HF_TAG_ID)},
 };
 
 int fail(hf_decode_error *err, int code, unsigned tag)

@@ -46,11 +46,13 @@ const named_code err_names[HF_ERR_MAX + 1] = {
     {"disconnected", "an operator disconnected the device"},
     {"wrong_server", "this server does not hold the account; ask the allocator"},
     {"account_full", "the target's account holds as much as its quota allows"},
+    {"too_many_subscriptions", "the device holds as many push subscriptions as push.max_subscriptions allows"},
 };
 
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {
     "UNKNOWN", "ALLOC_REQ",   "ALLOC_RESP", "HELLO", "WELCOME",  "PING",         "PONG",         "SEND",     "SEND_ACK",
     "DELIVER", "DELIVER_ACK", "GOAWAY",     "ERROR", "REGISTER", "REGISTER_ACK", "PRESENCE_REQ", "PRESENCE",
+    "SUBSCRIBE", "SUBSCRIPTION",
 };
 
 } // namespace

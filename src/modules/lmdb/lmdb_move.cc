@@ -60,7 +60,8 @@ int drop_prefixed(MDB_txn *txn, MDB_dbi dbi, const std::string &prefix)
 }
 
 // Everything s holds for the device dev, gone: its messages with their
-// index entries, collapse keys, dedup records, metadata and record.
+// index entries, collapse keys, dedup records, metadata, revocation and
+// device records.
 int drop_device(lmdb_store *s, MDB_txn *txn, const std::string &dev)
 {
     std::string prefix = dev + '\0';
@@ -83,6 +84,7 @@ int drop_device(lmdb_store *s, MDB_txn *txn, const std::string &dev)
         return rc;
     MDB_val dk = val(dev);
     if ((rc = drop_prefixed(txn, s->db.collapse, prefix)) != 0 || (rc = drop_prefixed(txn, s->db.dedup, prefix)) != 0 ||
+        (rc = drop_prefixed(txn, s->db.records, prefix)) != 0 ||
         (rc = deleted(mdb_del(txn, s->db.meta, &dk, nullptr))) != 0 ||
         (rc = deleted(mdb_del(txn, s->db.devices, &dk, nullptr))) != 0)
         return rc;
@@ -139,6 +141,8 @@ int copy_device(lmdb_store *from, lmdb_store *into, MDB_txn *txn, const std::str
         rc = copy_prefixed(r.txn, txn, from->db.collapse, into->db.collapse, prefix, nullptr);
     if (rc == 0)
         rc = copy_prefixed(r.txn, txn, from->db.dedup, into->db.dedup, prefix, nullptr);
+    if (rc == 0)
+        rc = copy_prefixed(r.txn, txn, from->db.records, into->db.records, prefix, nullptr);
     if (rc == 0 && (rc = mdb_get(r.txn, from->db.devices, &dk, &record)) == 0)
         rc = mdb_put(txn, into->db.devices, &dk, &record, 0);
     if (rc == MDB_NOTFOUND)

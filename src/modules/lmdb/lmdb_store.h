@@ -39,9 +39,10 @@ enum class sync_mode { always, batch, off };
 //   dedup    dev 0x00 from                     -> the pair's dedup record (dedup.h)
 //   ttl      expires_at dev 0x00 seq           -> (empty)
 //   devices  account 0x00 device               -> (empty) or its revocation
+//   records  dev 0x00 name                     -> the device's record (hf_store_ops.record_put)
 // where dev = account 0x00 device.
 struct dbs {
-    MDB_dbi msgs, meta, collapse, dedup, ttl, devices;
+    MDB_dbi msgs, meta, collapse, dedup, ttl, devices, records;
 };
 
 struct queue_meta {

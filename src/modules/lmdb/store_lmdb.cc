@@ -231,9 +231,11 @@ int store_open(const hf_host_api *host, const hf_store_params *params, const hf_
     MDB_txn *txn = nullptr;
     if (rc == 0)
         rc = mdb_txn_begin(s->env, nullptr, 0, &txn);
-    const char *names[] = {"msgs", "meta", "collapse", "dedup", "ttl", "devices"};
-    MDB_dbi *handles[] = {&s->db.msgs, &s->db.meta, &s->db.collapse, &s->db.dedup, &s->db.ttl, &s->db.devices};
-    for (int i = 0; rc == 0 && i < 6; i++)
+    // records came with handoffd 0.3.0: an older one leaves the table be.
+    const char *names[] = {"msgs", "meta", "collapse", "dedup", "ttl", "devices", "records"};
+    MDB_dbi *handles[] = {&s->db.msgs, &s->db.meta,    &s->db.collapse, &s->db.dedup,
+                          &s->db.ttl,  &s->db.devices, &s->db.records};
+    for (int i = 0; rc == 0 && i < 7; i++)
         rc = mdb_dbi_open(txn, names[i], MDB_CREATE, handles[i]);
     if (rc == 0)
         rc = drop_old_tables(txn);
@@ -624,6 +626,51 @@ void store_set_revocation(void *store, const char *account, const char *device, 
         [cb, arg](int status) { cb(arg, status); });
 }
 
+void store_record_put(void *store, const char *account, const char *device, const char *name, const uint8_t *value,
+                      size_t value_len, hf_store_done_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string key = dev_key(account, device) + '\0' + name;
+    bool remove = value == nullptr;
+    std::string bytes = remove ? "" : std::string(reinterpret_cast<const char *>(value), value_len);
+    queue_write(
+        s,
+        [s, key, bytes, remove](MDB_txn *txn) -> int {
+            MDB_val k = val(key), v = val(bytes);
+            return status_of(remove ? deleted(mdb_del(txn, s->db.records, &k, nullptr))
+                                    : mdb_put(txn, s->db.records, &k, &v, 0));
+        },
+        [cb, arg](int status) { cb(arg, status); });
+}
+
+void store_records(void *store, const char *account, const char *device, hf_store_records_cb cb, void *arg)
+{
+    auto *s = static_cast<lmdb_store *>(store);
+    std::string prefix = dev_key(account, device) + '\0';
+    std::vector<std::pair<std::string, std::string>> found;
+    reader r;
+    int rc = begin_read(s, &r);
+    bool reading = rc == 0;
+    MDB_cursor *cur = nullptr;
+    if (reading && (rc = mdb_cursor_open(r.txn, s->db.records, &cur)) == 0) {
+        MDB_val k = val(prefix), v;
+        for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+             rc == 0 && k.mv_size > prefix.size() && memcmp(k.mv_data, prefix.data(), prefix.size()) == 0;
+             rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+            found.emplace_back(std::string(static_cast<const char *>(k.mv_data) + prefix.size(),
+                                           k.mv_size - prefix.size()),
+                               std::string(static_cast<const char *>(v.mv_data), v.mv_size));
+        mdb_cursor_close(cur);
+        rc = rc == MDB_NOTFOUND ? 0 : rc;
+    }
+    if (reading)
+        end_read(s, &r);
+    std::vector<hf_store_record> records;
+    for (const auto &[name, value] : found)
+        records.push_back({name.c_str(), reinterpret_cast<const uint8_t *>(value.data()), value.size()});
+    cb(arg, status_of(rc), records.data(), records.size());
+}
+
 const hf_store_ops lmdb_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -654,6 +701,8 @@ const hf_store_ops lmdb_ops = {
     nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
     nullptr, // format: each server's own, nothing to agree on with others
     nullptr, // presence_refresh: no other server to take a device's presence
+    store_record_put,
+    store_records,
 };
 
 } // namespace

@@ -47,6 +47,7 @@ struct memory_store {
     std::unordered_map<std::string, account_usage> accounts;
     hf_local_presence presence;
     std::unordered_map<std::string, hf_store_device_state> revocations; // account '\0' device
+    std::unordered_map<std::string, std::map<std::string, std::string>> records; // account '\0' device
 };
 
 std::string device_key(const char *account, const char *device)
@@ -305,6 +306,28 @@ void store_revocation(void *store, const char *account, const char *device, void
         cb(arg, HF_STORE_OK, it->second.not_before_ms, it->second.revoked);
 }
 
+void store_record_put(void *store, const char *account, const char *device, const char *name, const uint8_t *value,
+                      size_t value_len, hf_store_done_cb cb, void *arg)
+{
+    auto &records = static_cast<memory_store *>(store)->records;
+    std::string key = device_key(account, device);
+    if (value)
+        records[key][name].assign(reinterpret_cast<const char *>(value), value_len);
+    else if (auto it = records.find(key); it != records.end() && it->second.erase(name) && it->second.empty())
+        records.erase(it);
+    cb(arg, HF_STORE_OK);
+}
+
+void store_records(void *store, const char *account, const char *device, hf_store_records_cb cb, void *arg)
+{
+    auto &records = static_cast<memory_store *>(store)->records;
+    std::vector<hf_store_record> out;
+    if (auto it = records.find(device_key(account, device)); it != records.end())
+        for (const auto &[name, value] : it->second)
+            out.push_back({name.c_str(), reinterpret_cast<const uint8_t *>(value.data()), value.size()});
+    cb(arg, HF_STORE_OK, out.data(), out.size());
+}
+
 const hf_store_ops memory_ops = {
     sizeof(hf_store_ops),
     store_open,
@@ -335,6 +358,8 @@ const hf_store_ops memory_ops = {
     nullptr, // ack_sent: one writer numbers each queue: its seqs cannot fork
     nullptr, // format: each server's own, nothing to agree on with others
     nullptr, // presence_refresh: no other server to take a device's presence
+    store_record_put,
+    store_records,
 };
 
 } // namespace

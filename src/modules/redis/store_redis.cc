@@ -811,6 +811,8 @@ const hf_store_ops redis_ops = {
     store_ack_sent,
     format_name,
     store_presence_refresh,
+    store_record_put,
+    store_records,
 };
 
 } // namespace
