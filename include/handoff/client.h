@@ -55,6 +55,12 @@ struct hf_client_message {
     const uint8_t *payload;
     size_t payload_len;
     uint64_t stored_at_ms; /* when the server took it, unix ms */
+    /* Appended in libhandoff 0.3.0. A Web Push message (docs/push.md)
+     * carries the app whose subscription it came through, and the payload
+     * is the application server's aes128gcm body: hf_push_decrypt opens
+     * it. NULL for a device's or a backend's message. */
+    const char *app;
+    int urgency; /* a push's Urgency, enum hf_urgency; HF_URGENCY_NORMAL otherwise */
 };
 
 struct hf_client_callbacks {
@@ -142,6 +148,37 @@ const char *hf_client_error_name(int code);
  * presence (an older server). */
 typedef void (*hf_client_presence_cb)(void *user, const char *device, int online, int complete);
 int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb);
+/* Web Push subscriptions (docs/push.md, libhandoff(3)). With app, makes
+ * that app's subscription (vapid_key: the application server's P-256
+ * public key, 65 bytes, that must sign its pushes; NULL: any sender), or
+ * with remove drops it; with app NULL, lists them. cb hears each
+ * subscription (app, endpoint, vapid_key, complete 0), then once
+ * (complete 1) with code 0, or why the server refused (code, an enum
+ * hf_err, and text). The endpoint goes to the application server with the
+ * device's own keys (hf_push_keys_new) as a PushSubscription. Returns 0;
+ * -1 if not connected, if the server does not offer Web Push, or if a
+ * request is already out. */
+typedef void (*hf_client_subscription_cb)(void *user, const char *app, const char *endpoint,
+                                          const uint8_t *vapid_key, size_t vapid_key_len, int complete, int code,
+                                          const char *text);
+int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, int remove,
+                        hf_client_subscription_cb cb);
+/* Web Push keys, made on the device and kept there (RFC 8291): a P-256
+ * key pair for ECDH (the subscription's p256dh is public_key) and an auth
+ * secret. Returns 0, or -1 if the random source fails. */
+#define HF_PUSH_PRIVATE_KEY_LEN 32
+#define HF_PUSH_PUBLIC_KEY_LEN 65
+#define HF_PUSH_AUTH_LEN 16
+int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN],
+                     uint8_t auth[HF_PUSH_AUTH_LEN]);
+/* Decrypts a push's payload (an aes128gcm body, RFC 8188 and 8291) with
+ * the device's keys. Returns 0 with *plaintext (malloc'd: free() it) and
+ * *plaintext_len; -1 if it does not decrypt with these keys, and *why
+ * (if not NULL) points at a static sentence. */
+int hf_push_decrypt(const uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN],
+                    const uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN], const uint8_t auth[HF_PUSH_AUTH_LEN],
+                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len,
+                    const char **why);
 /* Messages sent but not yet answered by a SEND_ACK. */
 size_t hf_client_unacked(const hf_client *c);
 const char *hf_client_state_name(int state);

@@ -15,6 +15,7 @@ struct cli_common {
     std::string ca;                      // --ca, or HANDOFF_CA
     std::string server_name;             // --server-name, or HANDOFF_SERVER_NAME
     std::string token;                   // --token, or HANDOFF_TOKEN
+    std::string keys_file;               // --keys, or HANDOFF_KEYS: the device's key file (keys.h)
     bool verbose = false;
 };
 
@@ -66,3 +67,5 @@ int cli_token(int argc, char **argv);
 int cli_send(int argc, char **argv, cli_common *common);
 int cli_listen(int argc, char **argv, cli_common *common);
 int cli_ping(int argc, char **argv, cli_common *common);
+// subscribe and unsubscribe (argv[0] says which).
+int cli_subscribe(int argc, char **argv, cli_common *common);

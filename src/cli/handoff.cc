@@ -18,6 +18,8 @@ void usage(FILE *out)
             "       handoff [COMMON] send --to DEVICE|'*' [--ttl SECONDS] [--collapse KEY] [--timeout S] [DATA|-]\n"
             "       handoff [COMMON] listen [--count N] [--timeout SECONDS] [--format raw|json] [--presence]\n"
             "       handoff [COMMON] ping [--timeout SECONDS]\n"
+            "       handoff [COMMON] subscribe --app NAME [--vapid-key KEY] [--timeout S]   (needs --keys)\n"
+            "       handoff [COMMON] unsubscribe --app NAME [--timeout S]                   (needs --keys)\n"
             "\n"
             "COMMON:\n"
             "  --allocator HOST:PORT  allocator to ask (repeatable; env HANDOFF_ALLOCATOR, comma-separated)\n"
@@ -25,6 +27,7 @@ void usage(FILE *out)
             "  --server-name NAME     name the servers' certificates carry, if not their address's host\n"
             "                         (env HANDOFF_SERVER_NAME)\n"
             "  --token TOKEN          this device's token (env HANDOFF_TOKEN)\n"
+            "  --keys FILE            this device's key file: Web Push keys (env HANDOFF_KEYS)\n"
             "  --verbose              trace allocation, failover and backoff on stderr\n"
             "\n"
             "Exit status: 0 ok, 1 rejected, 2 usage, 3 timed out, 4 refused (token). See handoff(1).\n");
@@ -37,7 +40,7 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
     // Common options may stand before or after the command name, so they
     // are taken out wherever they are; the rest is left, in order, for the
     // command's own parser.
-    static const char *const with_value[] = {"--allocator", "--ca", "--token", "--server-name"};
+    static const char *const with_value[] = {"--allocator", "--ca", "--token", "--server-name", "--keys"};
     const size_t with_value_count = sizeof with_value / sizeof with_value[0];
     char **args = *argv;
     int kept = 1; // argv[0], the program name, stays
@@ -78,8 +81,10 @@ bool cli_parse_common(int *argc, char ***argv, cli_common *common)
             common->ca = value;
         else if (which == 2)
             common->token = value;
-        else
+        else if (which == 3)
             common->server_name = value;
+        else
+            common->keys_file = value;
     }
     // The command sees its own name as argv[0].
     *argc = kept - 1;
@@ -111,6 +116,8 @@ int main(int argc, char **argv)
         common.token = env;
     if (common.server_name.empty() && (env = getenv("HANDOFF_SERVER_NAME")))
         common.server_name = env;
+    if (common.keys_file.empty() && (env = getenv("HANDOFF_KEYS")))
+        common.keys_file = env;
     if (argc < 1) {
         usage(stderr);
         return cli_usage;
@@ -130,6 +137,8 @@ int main(int argc, char **argv)
         return cli_listen(argc, argv, &common);
     if (!strcmp(command, "ping"))
         return cli_ping(argc, argv, &common);
+    if (!strcmp(command, "subscribe") || !strcmp(command, "unsubscribe"))
+        return cli_subscribe(argc, argv, &common);
     fprintf(stderr, "handoff: unknown command \"%s\"\n", command);
     usage(stderr);
     return cli_usage;

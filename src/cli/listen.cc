@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "cli/keys.h"
 #include "proto/token.h"
 #include "proto/utf8.h"
 
@@ -19,6 +20,8 @@ struct listen_job {
     bool json = false;
     bool presence = false; // --presence
     bool presence_asked = false;
+    bool has_keys = false; // --keys: pushes are decrypted
+    cli_keys keys;
 };
 
 void print_json_string(std::string_view s)
@@ -51,9 +54,8 @@ void print_json_string(std::string_view s)
     putchar('"');
 }
 
-void print_message(const listen_job *job, const hf_client_message *msg)
+void print_message(const listen_job *job, const hf_client_message *msg, std::string_view payload)
 {
-    std::string_view payload(reinterpret_cast<const char *>(msg->payload), msg->payload_len);
     if (!job->json) {
         fwrite(payload.data(), 1, payload.size(), stdout);
         putchar('\n');
@@ -62,6 +64,12 @@ void print_message(const listen_job *job, const hf_client_message *msg)
     printf("{\"from\":");
     print_json_string(msg->from);
     printf(",\"seq\":%llu,\"id\":%llu,", (unsigned long long)msg->seq, (unsigned long long)msg->id);
+    if (msg->app) {
+        static const char *const urgencies[] = {"very-low", "low", "normal", "high"};
+        printf("\"app\":");
+        print_json_string(msg->app);
+        printf(",\"urgency\":\"%s\",", msg->urgency >= 0 && msg->urgency <= 3 ? urgencies[msg->urgency] : "normal");
+    }
     // JSON strings are text: binary payloads travel as base64url instead.
     if (hf_utf8_valid(payload)) {
         printf("\"payload\":");
@@ -80,7 +88,20 @@ void on_message(void *user, const hf_client_message *msg)
     auto *job = cli_job<listen_job>(user);
     if (run->done || run->flushing)
         return; // past --count: left for the next listener
-    print_message(job, msg);
+    std::string_view payload(reinterpret_cast<const char *>(msg->payload), msg->payload_len);
+    std::string plaintext, why;
+    if (msg->app && job->has_keys) {
+        // A push that does not open with this device's keys will not open
+        // later either: refused, it goes to the dead letters.
+        if (!cli_keys_open(job->keys, msg->app, msg->payload, msg->payload_len, &plaintext, &why)) {
+            fprintf(stderr, "handoff listen: a push for app \"%s\" (id %llu): %s; refused\n", msg->app,
+                    (unsigned long long)msg->id, why.c_str());
+            hf_client_refuse(run->client, msg->seq, HF_ERR_BAD_FIELD, why.c_str());
+            return;
+        }
+        payload = plaintext;
+    }
+    print_message(job, msg, payload);
     fflush(stdout);
     hf_client_ack(run->client, msg->seq);
     if (job->count && ++job->received == job->count)
@@ -169,6 +190,14 @@ int cli_listen(int argc, char **argv, cli_common *common)
     if (optind != argc) {
         fprintf(stderr, "handoff listen: unexpected argument \"%s\"\n", argv[optind]);
         return cli_usage;
+    }
+    if (!common->keys_file.empty()) {
+        std::string err;
+        if (!cli_keys_load(common->keys_file, &job.keys, &err)) {
+            fprintf(stderr, "handoff listen: %s\n", err.c_str());
+            return cli_usage;
+        }
+        job.has_keys = true;
     }
     hf_client_callbacks cb{};
     cb.on_message = on_message;

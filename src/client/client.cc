@@ -2,13 +2,18 @@
 #include "handoff/client.h"
 
 #include <event2/event.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include "client/client_state.h"
 #include "client/events.h"
 #include "client/failover.h"
 #include "client/frames.h"
 #include "proto/clock.h"
+#include "proto/ece.h"
 #include "proto/utf8.h"
 
 using namespace hf_clientlib;
@@ -187,6 +192,51 @@ int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb)
     c->presence_cb = cb;
     c->presence_follow = follow != 0;
     send_presence_req(c);
+    return 0;
+}
+
+int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, int remove,
+                        hf_client_subscription_cb cb)
+{
+    if (c->state != HF_CLIENT_CONNECTED || !(c->server_features & HF_FEATURE_PUSH) || c->subscription_cb || !cb)
+        return -1;
+    c->subscription_cb = cb;
+    send_subscribe(c, app, vapid_key, vapid_key_len, remove != 0);
+    return 0;
+}
+
+int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN],
+                     uint8_t auth[HF_PUSH_AUTH_LEN])
+{
+    hf_ece_keys keys;
+    if (!hf_ece_keys_new(&keys) || RAND_bytes(auth, HF_PUSH_AUTH_LEN) != 1)
+        return -1;
+    memcpy(private_key, keys.private_key.data(), HF_PUSH_PRIVATE_KEY_LEN);
+    memcpy(public_key, keys.public_key.data(), HF_PUSH_PUBLIC_KEY_LEN);
+    return 0;
+}
+
+int hf_push_decrypt(const uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN],
+                    const uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN], const uint8_t auth[HF_PUSH_AUTH_LEN],
+                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len,
+                    const char **why)
+{
+    hf_ece_keys keys{std::string(reinterpret_cast<const char *>(private_key), HF_PUSH_PRIVATE_KEY_LEN),
+                     std::string(reinterpret_cast<const char *>(public_key), HF_PUSH_PUBLIC_KEY_LEN)};
+    std::string out;
+    const char *reason = nullptr;
+    if (!hf_ece_decrypt(keys, std::string_view(reinterpret_cast<const char *>(auth), HF_PUSH_AUTH_LEN),
+                        std::string_view(reinterpret_cast<const char *>(body), body_len), &out, &reason)) {
+        if (why)
+            *why = reason;
+        return -1;
+    }
+    *plaintext = static_cast<uint8_t *>(malloc(out.size() + 1));
+    if (!*plaintext)
+        return -1;
+    memcpy(*plaintext, out.data(), out.size());
+    (*plaintext)[out.size()] = 0;
+    *plaintext_len = out.size();
     return 0;
 }
 

@@ -103,4 +103,6 @@ struct hf_client {
     // Presence: whom to tell, and whether to ask again after a reconnect.
     hf_client_presence_cb presence_cb = nullptr;
     bool presence_follow = false;
+    hf_client_subscription_cb subscription_cb = nullptr; // the SUBSCRIBE out (subscribe_id), if any
+    uint64_t subscribe_id = 0;
 };

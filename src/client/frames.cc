@@ -131,6 +131,32 @@ void on_presence(hf_client *c, const hf_msg *m)
     }
 }
 
+void on_subscription(hf_client *c, const hf_msg *m)
+{
+    hf_client_subscription_cb cb = c->subscription_cb;
+    if (!cb || m->id != c->subscribe_id)
+        return;
+    std::string app(m->app), endpoint(m->endpoint), text(m->text);
+    const auto *key = reinterpret_cast<const uint8_t *>(m->vapid_key.data());
+    if (hf_msg_has(m, HF_TAG_ENDPOINT)) {
+        cb(c->user, app.c_str(), endpoint.c_str(), m->vapid_key.empty() ? nullptr : key, m->vapid_key.size(), 0, 0,
+           nullptr);
+        return;
+    }
+    c->subscription_cb = nullptr;
+    c->subscribe_id = 0;
+    cb(c->user, nullptr, nullptr, nullptr, 0, 1, int(m->code), hf_msg_has(m, HF_TAG_TEXT) ? text.c_str() : nullptr);
+}
+
+void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove)
+{
+    c->subscribe_id = c->next_ping_id++;
+    hf_msg m = hf_msg_subscribe(c->subscribe_id, app ? app : "",
+                                std::string_view(reinterpret_cast<const char *>(vapid_key), vapid_key ? vapid_key_len : 0),
+                                remove);
+    hf_link_send(c->link, &m);
+}
+
 // Token problems do not heal by retrying: stop and say so.
 void on_error_frame(hf_client *c, const hf_msg *m)
 {
@@ -186,9 +212,15 @@ void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
             send_deliver_ack(from_link, ack_upto);
         return;
     }
-    hf_client_message msg{
-        from.c_str(),      m->seq,         m->id, reinterpret_cast<const uint8_t *>(m->payload.data()),
-        m->payload.size(), m->stored_at_ms};
+    std::string app(m->app);
+    hf_client_message msg{from.c_str(),
+                          m->seq,
+                          m->id,
+                          reinterpret_cast<const uint8_t *>(m->payload.data()),
+                          m->payload.size(),
+                          m->stored_at_ms,
+                          hf_msg_has(m, HF_TAG_APP) ? app.c_str() : nullptr,
+                          hf_msg_has(m, HF_TAG_URGENCY) ? int(m->urgency) : HF_URGENCY_NORMAL};
     c->delivering_link = from_link;
     if (c->cb.on_message)
         c->cb.on_message(c->user, &msg);
@@ -296,6 +328,9 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         break;
     case HF_MSG_PRESENCE:
         on_presence(c, m);
+        break;
+    case HF_MSG_SUBSCRIPTION:
+        on_subscription(c, m);
         break;
     default:
         link_failed(c, HF_CLIENT_ERR_BAD_FRAME, "unexpected frame from the server");

@@ -133,7 +133,7 @@ bool gcm(bool seal, const std::string &key, const std::string &nonce, std::strin
     return ok;
 }
 
-bool refuse(std::string *why, const char *text)
+bool refuse(const char **why, const char *text)
 {
     *why = text;
     return false;
@@ -167,7 +167,7 @@ bool hf_p256_public_valid(std::string_view raw)
 }
 
 bool hf_ece_decrypt(const hf_ece_keys &keys, std::string_view auth, std::string_view body, std::string *plaintext,
-                    std::string *why)
+                    const char **why)
 {
     if (auth.size() != HF_ECE_AUTH_LEN)
         return refuse(why, "the auth secret is not 16 bytes");

@@ -31,10 +31,11 @@ bool hf_ece_keys_new(hf_ece_keys *out);
 // Whether raw is an uncompressed point on P-256.
 bool hf_p256_public_valid(std::string_view raw);
 
-// Decrypts an aes128gcm body sent to keys with auth. False with why
-// ("not aes128gcm: ...", "does not decrypt") if it is not one for them.
+// Decrypts an aes128gcm body sent to keys with auth. False with why (a
+// static sentence: "not aes128gcm: ...", "does not decrypt ...") if it is
+// not one for them.
 bool hf_ece_decrypt(const hf_ece_keys &keys, std::string_view auth, std::string_view body, std::string *plaintext,
-                    std::string *why);
+                    const char **why);
 
 // Encrypts plaintext to the receiver's public key and auth secret as one
 // aes128gcm record. sender (its key pair) and salt are for tests that

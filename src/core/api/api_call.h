@@ -48,6 +48,11 @@ void hf_api_forward_to_peer(hf_api_call *call, const std::string &url);
 // The header a call handed on by another server carries (its server_id):
 // the server answers it itself, wherever it would hand it.
 extern const char *const hf_api_peer_header;
+// Hands a call for call->account on to the worker or server that holds
+// the account, or answers 503 when that one is away: true. False: the
+// account is held here (or the call was handed on here already).
+bool hf_api_send_home(hf_api_call *call);
+
 // Makes what hands calls on to peers needs on api->base (a server's API).
 bool hf_api_open_forwards(hf_api *api);
 // Closes the connections to the other workers and servers; the calls
@@ -83,3 +88,6 @@ void hf_api_purge_dead_letters(hf_api_call *call);
 void hf_api_list_queues(hf_api_call *call);
 void hf_api_purge_queues(hf_api_call *call);
 void hf_api_mint_token(hf_api_call *call);
+// A push resource's call (api_push.cc): its path's segments ("push", the
+// sealed part).
+void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments);

@@ -241,16 +241,21 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
     call->route = "unknown";
     call->handed_on = handed_on;
     api->pending.insert(call);
+    std::vector<std::string> segments, names;
+    bool split = split_path(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)), &segments);
+    // Push resources take application servers' pushes, signed (or not)
+    // by VAPID rather than by an API key.
+    if (split && segments[0] == "push") {
+        hf_api_push(call, segments);
+        return;
+    }
     const hf_api_key *key = caller_key(api->cfg, req);
     if (!key) {
         hf_api_fail(call, 401, "unauthorized", "send an api.keys secret as \"Authorization: Bearer <secret>\"");
         return;
     }
     call->key_id = key->id;
-    std::vector<std::string> segments, names;
-    const route *r = nullptr;
-    if (split_path(evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req)), &segments))
-        r = match(segments, &names);
+    const route *r = split ? match(segments, &names) : nullptr;
     if (!r) {
         hf_api_fail(call, 404, "not_found", "no such route; the routes are in docs/api.md");
         return;
@@ -293,21 +298,8 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
                 : "key \"" + key->id + "\" may not act on account \"" + call->account + "\" (api.keys' accounts)");
         return;
     }
-    if (!handed_on && api->cluster_home && !call->account.empty() &&
-        !evhttp_find_header(evhttp_request_get_input_headers(req), hf_api_peer_header)) {
-        std::string url, why;
-        int where = api->cluster_home(api->shell, call->account, &url, &why);
-        if (where < 0)
-            return hf_api_fail(call, 503, "server_unavailable", why, 1000);
-        if (where > 0)
-            return hf_api_forward_to_peer(call, url);
-    }
-    if (!handed_on && api->home_port && !call->account.empty()) {
-        int worker = -1;
-        int port = api->home_port(api->shell, call->account, &worker);
-        if (port != 0)
-            return hf_api_forward(call, port, worker);
-    }
+    if (hf_api_send_home(call))
+        return;
     if (read_body(call))
         r->handler(call);
 }
@@ -367,6 +359,34 @@ bufferevent *make_tls(event_base *base, void *arg)
 }
 
 } // namespace
+
+bool hf_api_send_home(hf_api_call *call)
+{
+    hf_api *api = call->api;
+    if (call->handed_on || call->account.empty())
+        return false;
+    if (api->cluster_home && !evhttp_find_header(evhttp_request_get_input_headers(call->req), hf_api_peer_header)) {
+        std::string url, why;
+        int where = api->cluster_home(api->shell, call->account, &url, &why);
+        if (where < 0) {
+            hf_api_fail(call, 503, "server_unavailable", why, 1000);
+            return true;
+        }
+        if (where > 0) {
+            hf_api_forward_to_peer(call, url);
+            return true;
+        }
+    }
+    if (api->home_port) {
+        int worker = -1;
+        int port = api->home_port(api->shell, call->account, &worker);
+        if (port != 0) {
+            hf_api_forward(call, port, worker);
+            return true;
+        }
+    }
+    return false;
+}
 
 void hf_api_reply(hf_api_call *call, int status, json_t *body)
 {
@@ -464,7 +484,8 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
     evhttp_set_bevcb(api->http.get(), make_tls, api);
     configure(api, api->http.get(), on_request);
     // A body is read whole only after its head presented a key (head_scan.h).
-    api->head_limits = {&cfg, size_t(cfg.api_max_unauthenticated_body), size_t(cfg.api_max_body * body_read_factor)};
+    api->head_limits = {&cfg, size_t(cfg.api_max_unauthenticated_body), size_t(cfg.api_max_body * body_read_factor),
+                        cfg.push_key.empty() ? 0 : size_t(cfg.push_max_body * body_read_factor)};
     evhttp_set_max_body_size(api->http.get(), ev_ssize_t(api->head_limits.unauthenticated));
     seed_message_ids(api);
     // Calls for accounts other servers hold go to them, checked as the

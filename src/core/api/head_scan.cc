@@ -53,11 +53,15 @@ void take_head(hf_head_scan *scan)
     const hf_head_limits *l = scan->limits;
     std::string authorization = header(scan->head, "Authorization");
     bool known = hf_api_key_of(l->cfg, authorization.c_str()) != nullptr;
+    // A push carries no API key: its body is held to the push limit.
+    bool push = l->push > 0 && scan->head.compare(0, 11, "POST /push/") == 0;
     void *conn = nullptr;
     bufferevent_getcb(scan->bev, nullptr, nullptr, nullptr, &conn);
     if (conn)
         evhttp_connection_set_max_body_size(static_cast<evhttp_connection *>(conn),
-                                            ev_ssize_t(known ? l->authenticated : l->unauthenticated));
+                                            ev_ssize_t(known  ? l->authenticated
+                                                       : push ? l->push
+                                                              : l->unauthenticated));
     if (strcasestr(header(scan->head, "Transfer-Encoding").c_str(), "chunked"))
         scan->lost = true; // its end is in the chunks; evhttp holds it to the limit just set
     scan->to_skip = strtoull(header(scan->head, "Content-Length").c_str(), nullptr, 10);

@@ -3,7 +3,8 @@
 // head and the body. So the API listener's body limit is
 // api.max_unauthenticated_body, and a scanner on each connection's
 // decrypted input reads the request heads as they arrive, before evhttp
-// parses them: a head that presents an api.keys secret raises that
+// parses them: a push's POST (docs/push.md) is held to the push limit, and
+// a head that presents an api.keys secret raises that
 // connection's limit to what the API reads (twice api.max_body), and one
 // that does not lowers it again. A request without a key and with a larger
 // body is then refused by evhttp (413, the connection closed) before its
@@ -23,6 +24,7 @@ struct hf_head_limits {
     const hf_config *cfg;
     size_t unauthenticated; // api.max_unauthenticated_body
     size_t authenticated;   // what the API reads
+    size_t push;            // what a push's POST may carry (push.max_body, read to twice it); 0: Web Push is off
 };
 
 // Scans bev's input (a new connection, before evhttp reads it; ssl, its

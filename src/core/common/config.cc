@@ -1,6 +1,7 @@
 #include "core/common/config.h"
 
 #include <libconfig.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -491,6 +492,32 @@ bool walk(parse_ctx *ctx, const config_setting_t *group, std::vector<const hf_ke
     return true;
 }
 
+// Web Push: its sealing key (a digest of the file's secret, so that any
+// secret long enough gives a key of AES-256's size), and where its
+// endpoints are reached.
+bool check_push(parse_ctx *ctx)
+{
+    hf_config *cfg = ctx->cfg;
+    int line = line_of(ctx, "push.key_file");
+    if (cfg->listen_api.empty())
+        return fail(ctx, line, "push.key_file: Web Push is served on the HTTP API: set listen.api too");
+    std::string secret;
+    if (!read_secret_file(ctx, "push.key_file", resolve_path(ctx, cfg->push_key_file), line, &secret))
+        return false;
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_Digest(secret.data(), secret.size(), digest, &len, EVP_sha256(), nullptr);
+    cfg->push_key.assign(reinterpret_cast<char *>(digest), len);
+    if (cfg->push_url.empty())
+        cfg->push_url = cfg->api_advertise;
+    while (!cfg->push_url.empty() && cfg->push_url.back() == '/')
+        cfg->push_url.pop_back();
+    if (cfg->push_url.compare(0, 8, "https://") != 0)
+        return fail(ctx, line_of(ctx, "push.url"),
+                    "push.url \"" + cfg->push_url + "\" must be an https:// URL: https://host:port");
+    return true;
+}
+
 bool check_whole(parse_ctx *ctx)
 {
     hf_config *cfg = ctx->cfg;
@@ -570,6 +597,8 @@ bool check_whole(parse_ctx *ctx)
     if (!cfg->api_advertise.empty() && cfg->api_advertise.compare(0, 8, "https://") != 0)
         return fail(ctx, line_of(ctx, "api.advertise"),
                     "api.advertise \"" + cfg->api_advertise + "\" must be an https:// URL: https://host:port");
+    if (!cfg->push_key_file.empty() && !check_push(ctx))
+        return false;
     if (cfg->server_id.empty()) {
         char host[256] = "handoffd";
         gethostname(host, sizeof host - 1);

@@ -197,6 +197,26 @@ bool jwk_bytes(json_t *jwk, const char *name, std::string *out)
     return json_is_string(v) && hf_base64url_decode(json_string_value(v), out) && !out->empty();
 }
 
+// A P-256 public key from its uncompressed point (65 bytes); null if it
+// is not one.
+EVP_PKEY *p256_public(std::string_view point)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    if (!bld)
+        return nullptr;
+    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    EVP_PKEY *key = nullptr;
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+    EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr) : nullptr;
+    if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return key;
+}
+
 // A public key from one JWK of the kind alg takes; null if it is not one.
 EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
 {
@@ -209,18 +229,17 @@ EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
         return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char *>(x.data()),
                                            x.size());
     }
+    if (alg == hf_jwt_alg::es256) {
+        if (!kty || strcmp(kty, "EC") != 0 || !crv || strcmp(crv, "P-256") != 0 || !jwk_bytes(jwk, "x", &x) ||
+            !jwk_bytes(jwk, "y", &y) || x.size() != 32 || y.size() != 32)
+            return nullptr;
+        return p256_public(std::string(1, '\x04') + x + y); // uncompressed
+    }
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     BIGNUM *bn_n = nullptr, *bn_e = nullptr;
-    std::string point;
     const char *type = nullptr;
-    if (alg == hf_jwt_alg::es256 && kty && !strcmp(kty, "EC") && crv && !strcmp(crv, "P-256") &&
-        jwk_bytes(jwk, "x", &x) && jwk_bytes(jwk, "y", &y) && x.size() == 32 && y.size() == 32) {
-        point = std::string(1, '\x04') + x + y; // uncompressed
-        type = "EC";
-        OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-        OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-    } else if (alg == hf_jwt_alg::rs256 && kty && !strcmp(kty, "RSA") && jwk_bytes(jwk, "n", &n) &&
-               jwk_bytes(jwk, "e", &e)) {
+    if (alg == hf_jwt_alg::rs256 && kty && !strcmp(kty, "RSA") && jwk_bytes(jwk, "n", &n) &&
+        jwk_bytes(jwk, "e", &e)) {
         type = "RSA";
         bn_n = BN_bin2bn(reinterpret_cast<const unsigned char *>(n.data()), int(n.size()), nullptr);
         bn_e = BN_bin2bn(reinterpret_cast<const unsigned char *>(e.data()), int(e.size()), nullptr);
@@ -238,6 +257,44 @@ EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
     BN_free(bn_n);
     BN_free(bn_e);
     return key;
+}
+
+// A JWS in compact form, its header and claims decoded.
+struct jws {
+    std::string_view signed_part;
+    json_ptr header, body;
+    std::string signature;
+};
+
+int split(std::string_view token, jws *out, std::string *why)
+{
+    if (token.size() > HF_JWT_MAX)
+        return refuse(why, "longer than 2048 bytes");
+    size_t first = token.find('.'), second = token.find('.', first + 1);
+    if (first == std::string_view::npos || second == std::string_view::npos ||
+        token.find('.', second + 1) != std::string_view::npos)
+        return refuse(why, "not three parts (JWS compact form)");
+    out->signed_part = token.substr(0, second);
+    out->header = decode_object(token.substr(0, first));
+    out->body = decode_object(token.substr(first + 1, second - first - 1));
+    if (!out->header || !out->body || !hf_base64url_decode(token.substr(second + 1), &out->signature))
+        return refuse(why, "a part is not base64url JSON");
+    if (!json_is_string(json_object_get(out->header.get(), "alg")))
+        return refuse(why, "no alg");
+    if (json_object_get(out->header.get(), "crit"))
+        return refuse(why, "crit names extensions this server does not understand");
+    return HF_OK;
+}
+
+// The key decides the algorithm, never the token: no "none", and no
+// HS256 made with a public key as its secret.
+int check_signature(const jws &parts, const hf_jwt_key &key, std::string *why)
+{
+    if (std::string_view(json_string_value(json_object_get(parts.header.get(), "alg"))) != hf_jwt_alg_name(key.alg))
+        return refuse(why, "alg is not its key's");
+    if (!signature_holds(key, parts.signed_part, parts.signature))
+        return refuse(why, "the signature does not hold");
+    return HF_OK;
 }
 
 } // namespace
@@ -270,35 +327,46 @@ bool hf_jwt_like(std::string_view token)
 int hf_jwt_verify(std::string_view token, const std::vector<hf_jwt_key> &keys, const hf_jwt_rules &rules,
                   hf_token_claims *claims, std::string *why)
 {
-    if (token.size() > HF_JWT_MAX)
-        return refuse(why, "longer than 2048 bytes");
-    size_t first = token.find('.'), second = token.find('.', first + 1);
-    if (first == std::string_view::npos || second == std::string_view::npos ||
-        token.find('.', second + 1) != std::string_view::npos)
-        return refuse(why, "not three parts (JWS compact form)");
-    json_ptr header = decode_object(token.substr(0, first));
-    json_ptr body = decode_object(token.substr(first + 1, second - first - 1));
-    std::string signature;
-    if (!header || !body || !hf_base64url_decode(token.substr(second + 1), &signature))
-        return refuse(why, "a part is not base64url JSON");
-    json_t *alg = json_object_get(header.get(), "alg");
-    if (!json_is_string(alg))
-        return refuse(why, "no alg");
-    if (json_object_get(header.get(), "crit"))
-        return refuse(why, "crit names extensions this server does not understand");
-    const hf_jwt_key *key = nullptr;
-    if (int rc = key_of(header.get(), keys, &key, why); rc != HF_OK)
+    jws parts;
+    if (int rc = split(token, &parts, why); rc != HF_OK)
         return rc;
-    // The key decides the algorithm, never the token: no "none", and no
-    // HS256 made with a public key as its secret.
-    if (std::string_view(json_string_value(alg)) != hf_jwt_alg_name(key->alg))
-        return refuse(why, "alg is not its key's");
-    if (!signature_holds(*key, token.substr(0, second), signature))
-        return refuse(why, "the signature does not hold");
-    if (int rc = take_claims(body.get(), rules, claims, why); rc != HF_OK)
+    const hf_jwt_key *key = nullptr;
+    if (int rc = key_of(parts.header.get(), keys, &key, why); rc != HF_OK)
+        return rc;
+    if (int rc = check_signature(parts, *key, why); rc != HF_OK)
+        return rc;
+    if (int rc = take_claims(parts.body.get(), rules, claims, why); rc != HF_OK)
         return rc;
     claims->key_id = key->id;
     return HF_OK;
+}
+
+bool hf_jwt_verify_vapid(std::string_view token, std::string_view public_key, const std::string &audience,
+                         uint64_t now_s, uint64_t max_ahead_s, std::string *why)
+{
+    jws parts;
+    hf_jwt_key key;
+    key.alg = hf_jwt_alg::es256;
+    key.public_key.reset(p256_public(public_key), EVP_PKEY_free);
+    if (!key.public_key) {
+        *why = "k is not a P-256 public key";
+        return false;
+    }
+    if (split(token, &parts, why) != HF_OK || check_signature(parts, key, why) != HF_OK)
+        return false;
+    json_t *body = parts.body.get();
+    uint64_t exp = 0;
+    if (!json_is_string(json_object_get(body, "aud")) || audience != json_string_value(json_object_get(body, "aud")))
+        *why = "aud is not the push resource's origin, " + audience;
+    else if (!numeric_date(body, "exp", &exp))
+        *why = "exp is missing or not a time";
+    else if (exp <= now_s)
+        *why = "expired";
+    else if (exp > now_s + max_ahead_s)
+        *why = "exp is more than " + std::to_string(max_ahead_s / 3600) + " h ahead (RFC 8292)";
+    else
+        return true;
+    return false;
 }
 
 std::shared_ptr<EVP_PKEY> hf_jwt_read_public_key(const std::string &path, hf_jwt_alg alg, std::string *why)

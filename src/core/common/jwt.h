@@ -50,6 +50,12 @@ bool hf_jwt_like(std::string_view token);
 int hf_jwt_verify(std::string_view token, const std::vector<hf_jwt_key> &keys, const hf_jwt_rules &rules,
                   hf_token_claims *claims, std::string *why);
 
+// RFC 8292's VAPID JWT: ES256 with public_key (the raw 65-byte point the
+// Authorization header's k gives), aud the push resource's origin, exp
+// in the future and at most max_ahead_s ahead. False with why.
+bool hf_jwt_verify_vapid(std::string_view token, std::string_view public_key, const std::string &audience,
+                         uint64_t now_s, uint64_t max_ahead_s, std::string *why);
+
 // The algorithm named ("HS256", "ES256", "EdDSA", "RS256"); false if none.
 bool hf_jwt_alg_from_name(std::string_view name, hf_jwt_alg *alg);
 const char *hf_jwt_alg_name(hf_jwt_alg alg);

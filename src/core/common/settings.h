@@ -161,6 +161,14 @@ struct hf_config {
     int64_t api_idempotency_keys = 0;
     int64_t api_token_max_ttl_ms = 0;
     std::string api_advertise; // "" without listen.api
+
+    // Web Push (docs/push.md): off while push_key_file is "".
+    std::string push_key_file;
+    std::string push_key; // what seals endpoints: SHA-256 of the file's secret, 32 bytes
+    std::string push_url; // endpoints' base, https://host:port (default api.advertise)
+    int64_t push_max_body = 0;
+    int64_t push_rate = 0, push_burst = 0;
+    int64_t push_max_subscriptions = 0;
     std::string log_level;
     std::string log_target;
     std::string log_format;

@@ -5,6 +5,7 @@
 #include "core/common/log.h"
 #include "core/conn/conn.h"
 #include "core/server/dead_letters.h"
+#include "core/server/push_message.h"
 #include "core/server/server.h"
 #include "proto/build.h"
 #include "proto/clock.h"
@@ -51,6 +52,8 @@ bool send_deliver(hf_session *s, const hf_store_msg *sm)
     hf_msg m = hf_msg_deliver(sm->seq, sm->from,
                               std::string_view(reinterpret_cast<const char *>(sm->payload), sm->payload_len),
                               sm->stored_at_ms, sm->msg_id, sm->collapse_key ? sm->collapse_key : "");
+    if (hf_push_is(m.from) && !hf_push_deliver(&m))
+        return false;
     uint64_t max_frame = uint64_t(s->srv->cfg->max_frame);
     if (sm->payload_len + HF_DELIVER_RESERVE > max_frame && hf_msg_body_size(&m) > max_frame)
         return false;

@@ -6,6 +6,7 @@
 #include "core/common/token_check.h"
 #include "core/server/delivery.h"
 #include "core/server/presence.h"
+#include "core/server/subscriptions.h"
 #include "core/server/revocation.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
@@ -45,7 +46,7 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
         srv->heartbeat(&hf_heartbeat_ops::bounds, &min_ms, &max_ms);
         hf_msg_add_bounds(&m, min_ms, max_ms);
     }
-    hf_msg_add_features(&m, HF_FEATURE_PRESENCE);
+    hf_msg_add_features(&m, HF_FEATURE_PRESENCE | (hf_push_enabled(s->srv) ? HF_FEATURE_PUSH : 0));
     hf_conn_send(s->conn, &m);
 }
 
@@ -299,6 +300,9 @@ void on_frame(hf_conn *c, const hf_msg *m)
         break;
     case HF_MSG_PRESENCE_REQ:
         hf_presence_request(s, m);
+        break;
+    case HF_MSG_SUBSCRIBE:
+        hf_subscribe_request(s, m);
         break;
     default:
         hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,

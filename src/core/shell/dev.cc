@@ -149,6 +149,8 @@ std::string dev_config(int port_base, const std::string &store_path)
              "websocket = { origins = [ \"http://127.0.0.1:%d\", \"http://localhost:%d\" ]; };\n"
              "tls = { certificate = \"server.pem\"; key = \"server.key\"; };\n"
              "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
+             "# Web Push endpoints on the API listener (docs/push.md).\n"
+             "push = { key_file = \"push.secret\"; };\n"
              "# Durable: acknowledged messages survive a crash (see docs/storage.md).\n"
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
@@ -170,7 +172,7 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
         if (!make_certificates(dir, err))
             return false;
     }
-    for (const char *name : {"/token.secret", "/api.secret"})
+    for (const char *name : {"/token.secret", "/api.secret", "/push.secret"})
         if (!exists(dir + name) && !write_random_secret(dir + name, err))
             return false;
     *config = dir + "/handoffd.conf";

@@ -15,20 +15,7 @@
 #include <vector>
 
 #include "handoff/module.h"
-
-// One byte swap and one append: keys and records are built per message.
-inline void hf_put_be64(std::string *out, uint64_t v)
-{
-    uint64_t be = htobe64(v);
-    out->append(reinterpret_cast<const char *>(&be), sizeof be);
-}
-
-inline uint64_t hf_get_be64(const void *p)
-{
-    uint64_t be;
-    memcpy(&be, p, sizeof be);
-    return be64toh(be);
-}
+#include "proto/be64.h"
 
 // A record of req, appended to *out (store_redis gathers a pass's
 // records for one device in one string), or on its own.

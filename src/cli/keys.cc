@@ -1,0 +1,119 @@
+#include "cli/keys.h"
+
+#include <fcntl.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "handoff/client.h"
+#include "proto/token.h"
+
+namespace
+{
+
+std::string encoded(const std::string &raw)
+{
+    std::string out;
+    hf_base64url_encode(raw, &out);
+    return out;
+}
+
+// A member's base64url bytes of length len; false if absent or not that.
+bool take_bytes(json_t *object, const char *name, size_t len, std::string *out)
+{
+    const char *text = json_string_value(json_object_get(object, name));
+    return text && hf_base64url_decode(text, out) && out->size() == len;
+}
+
+} // namespace
+
+bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path.c_str(), JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (access(path.c_str(), F_OK) != 0 && errno == ENOENT)
+            return true;
+        *err = path + ": not a key file: " + jerr.text;
+        return false;
+    }
+    bool ok = json_integer_value(json_object_get(root, "version")) == 1 &&
+              take_bytes(root, "private_key", HF_PUSH_PRIVATE_KEY_LEN, &keys->private_key) &&
+              take_bytes(root, "public_key", HF_PUSH_PUBLIC_KEY_LEN, &keys->public_key);
+    const char *app;
+    json_t *entry;
+    json_object_foreach(json_object_get(root, "apps"), app, entry)
+    {
+        cli_app_keys &k = keys->apps[app];
+        const char *endpoint = json_string_value(json_object_get(entry, "endpoint"));
+        ok = ok && take_bytes(entry, "auth", HF_PUSH_AUTH_LEN, &k.auth);
+        k.endpoint = endpoint ? endpoint : "";
+    }
+    json_decref(root);
+    if (!ok)
+        *err = path + ": not a handoff key file (version 1, with private_key, public_key and each app's auth)";
+    return ok;
+}
+
+bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *err)
+{
+    json_t *apps = json_object();
+    for (const auto &[app, k] : keys.apps)
+        json_object_set_new(apps, app.c_str(),
+                            json_pack("{s:s, s:s}", "auth", encoded(k.auth).c_str(), "endpoint", k.endpoint.c_str()));
+    json_t *root = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "private_key", encoded(keys.private_key).c_str(),
+                             "public_key", encoded(keys.public_key).c_str(), "apps", apps);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    json_decref(root);
+    std::string temp = path + ".new";
+    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = text ? strlen(text) : 0;
+    bool ok = text && fd >= 0 && write(fd, text, len) == ssize_t(len) && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    free(text);
+    if (fd >= 0 && close(fd) != 0)
+        ok = false;
+    if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
+        *err = "cannot write " + path + ": " + strerror(errno);
+        unlink(temp.c_str());
+        return false;
+    }
+    return true;
+}
+
+bool cli_keys_ensure_pair(cli_keys *keys)
+{
+    if (!keys->private_key.empty())
+        return true;
+    uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], unused[HF_PUSH_AUTH_LEN];
+    if (hf_push_keys_new(priv, pub, unused) != 0)
+        return false;
+    keys->private_key.assign(reinterpret_cast<char *>(priv), sizeof priv);
+    keys->public_key.assign(reinterpret_cast<char *>(pub), sizeof pub);
+    return true;
+}
+
+bool cli_keys_open(const cli_keys &keys, const char *app, const uint8_t *body, size_t len, std::string *plaintext,
+                   std::string *why)
+{
+    auto found = keys.apps.find(app);
+    if (keys.private_key.empty() || found == keys.apps.end()) {
+        *why = std::string("the key file has no keys for app \"") + app + "\"";
+        return false;
+    }
+    uint8_t *out = nullptr;
+    size_t out_len = 0;
+    const char *reason = nullptr;
+    if (hf_push_decrypt(reinterpret_cast<const uint8_t *>(keys.private_key.data()),
+                        reinterpret_cast<const uint8_t *>(keys.public_key.data()),
+                        reinterpret_cast<const uint8_t *>(found->second.auth.data()), body, len, &out, &out_len,
+                        &reason) != 0) {
+        *why = reason ? reason : "does not decrypt";
+        return false;
+    }
+    plaintext->assign(reinterpret_cast<char *>(out), out_len);
+    free(out);
+    return true;
+}

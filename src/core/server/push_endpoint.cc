@@ -1,0 +1,148 @@
+#include "core/server/push_endpoint.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "proto/token.h"
+#include "proto/be64.h"
+
+namespace
+{
+
+const char record_prefix[] = "push:";
+const uint8_t record_version = 1;
+const uint8_t sealed_version = 1;
+const size_t nonce_len = 12, tag_len = 16;
+// Bound to the seal: a sealed part made for anything else does not open.
+const char seal_context[] = "handoff push endpoint";
+
+std::string random_bytes(size_t n)
+{
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char *>(out.data()), int(n)) != 1)
+        return {};
+    return out;
+}
+
+void put_text(std::string *out, std::string_view text)
+{
+    out->push_back(char(text.size()));
+    out->append(text);
+}
+
+// A length-prefixed text of at most 255 bytes at *at; false past the end.
+bool take_text(std::string_view in, size_t *at, std::string *out)
+{
+    if (*at >= in.size() || *at + 1 + uint8_t(in[*at]) > in.size())
+        return false;
+    size_t len = uint8_t(in[*at]);
+    out->assign(in.substr(*at + 1, len));
+    *at += 1 + len;
+    return true;
+}
+
+// AES-256-GCM under key, with seal_context as associated data.
+bool gcm(bool seal, const std::string &key, std::string_view nonce, std::string_view in, std::string *out)
+{
+    if (key.size() != 32 || (!seal && in.size() < tag_len))
+        return false;
+    size_t text_len = seal ? in.size() : in.size() - tag_len;
+    out->assign(text_len + (seal ? tag_len : 0), '\0');
+    auto *o = reinterpret_cast<unsigned char *>(out->data());
+    const auto *i = reinterpret_cast<const unsigned char *>(in.data());
+    const auto *k = reinterpret_cast<const unsigned char *>(key.data());
+    const auto *iv = reinterpret_cast<const unsigned char *>(nonce.data());
+    const auto *aad = reinterpret_cast<const unsigned char *>(seal_context);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, last = 0;
+    bool ok = ctx != nullptr;
+    if (ok && seal)
+        ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k, iv) == 1 &&
+             EVP_EncryptUpdate(ctx, nullptr, &n, aad, int(sizeof seal_context - 1)) == 1 &&
+             EVP_EncryptUpdate(ctx, o, &n, i, int(text_len)) == 1 && EVP_EncryptFinal_ex(ctx, o + n, &last) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(tag_len), o + text_len) == 1;
+    else if (ok)
+        ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k, iv) == 1 &&
+             EVP_DecryptUpdate(ctx, nullptr, &n, aad, int(sizeof seal_context - 1)) == 1 &&
+             EVP_DecryptUpdate(ctx, o, &n, i, int(text_len)) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, int(tag_len), const_cast<unsigned char *>(i + text_len)) ==
+                 1 &&
+             EVP_DecryptFinal_ex(ctx, o + n, &last) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+} // namespace
+
+std::string hf_subscription_record_name(std::string_view app)
+{
+    return record_prefix + std::string(app);
+}
+
+// version (1) | id (16) | created_ms (8, big-endian) | vapid_key (0 or 65)
+std::string hf_subscription_encode(const hf_subscription &sub)
+{
+    std::string out(1, char(record_version));
+    out += sub.id;
+    hf_put_be64(&out, sub.created_ms);
+    out += sub.vapid_key;
+    return out;
+}
+
+bool hf_subscription_decode(const hf_store_record &record, hf_subscription *sub)
+{
+    std::string_view name(record.name);
+    std::string_view value(reinterpret_cast<const char *>(record.value), record.value_len);
+    const size_t fixed = 1 + HF_SUBSCRIPTION_ID_LEN + 8;
+    if (name.compare(0, sizeof record_prefix - 1, record_prefix) != 0 || value.size() < fixed ||
+        uint8_t(value[0]) != record_version)
+        return false;
+    sub->app = name.substr(sizeof record_prefix - 1);
+    sub->id = value.substr(1, HF_SUBSCRIPTION_ID_LEN);
+    sub->created_ms = hf_get_be64(value.data() + 1 + HF_SUBSCRIPTION_ID_LEN);
+    sub->vapid_key = value.substr(fixed);
+    return true;
+}
+
+std::string hf_subscription_new_id()
+{
+    return random_bytes(HF_SUBSCRIPTION_ID_LEN);
+}
+
+// sealed = nonce (12) | AES-256-GCM of: version (1) | account | device | id (16), names length-prefixed.
+// The nonce is a MAC of what is sealed (as in SIV), so that a subscription
+// has one endpoint however often it is asked for, and nonces of different
+// subscriptions differ.
+std::string hf_push_endpoint(const std::string &key, const std::string &url, std::string_view account,
+                             std::string_view device, std::string_view id)
+{
+    std::string plain(1, char(sealed_version)), sealed, text;
+    put_text(&plain, account);
+    put_text(&plain, device);
+    plain += id;
+    // A key of its own for the nonce, derived from the sealing key.
+    unsigned char nonce_key[32], mac[32];
+    if (!hf_hmac_sha256(key, "endpoint nonce", nonce_key) ||
+        !hf_hmac_sha256(std::string_view(reinterpret_cast<char *>(nonce_key), sizeof nonce_key), plain, mac))
+        return {};
+    std::string nonce(reinterpret_cast<char *>(mac), nonce_len);
+    if (!gcm(true, key, nonce, plain, &sealed))
+        return {};
+    hf_base64url_encode(nonce + sealed, &text);
+    return url + "/push/" + text;
+}
+
+bool hf_push_endpoint_open(const std::string &key, std::string_view sealed, std::string *account, std::string *device,
+                           std::string *id)
+{
+    std::string raw, plain;
+    if (sealed.size() > 512 || !hf_base64url_decode(sealed, &raw) || raw.size() < nonce_len + tag_len ||
+        !gcm(false, key, std::string_view(raw).substr(0, nonce_len), std::string_view(raw).substr(nonce_len), &plain))
+        return false;
+    size_t at = 1;
+    if (plain.empty() || uint8_t(plain[0]) != sealed_version || !take_text(plain, &at, account) ||
+        !take_text(plain, &at, device) || plain.size() - at != HF_SUBSCRIPTION_ID_LEN)
+        return false;
+    *id = plain.substr(at);
+    return true;
+}
