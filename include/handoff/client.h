@@ -158,9 +158,8 @@ int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb);
  * device's own keys (hf_push_keys_new) as a PushSubscription. Returns 0;
  * -1 if not connected, if the server does not offer Web Push, or if a
  * request is already out. */
-typedef void (*hf_client_subscription_cb)(void *user, const char *app, const char *endpoint,
-                                          const uint8_t *vapid_key, size_t vapid_key_len, int complete, int code,
-                                          const char *text);
+typedef void (*hf_client_subscription_cb)(void *user, const char *app, const char *endpoint, const uint8_t *vapid_key,
+                                          size_t vapid_key_len, int complete, int code, const char *text);
 int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, int remove,
                         hf_client_subscription_cb cb);
 /* Web Push keys, made on the device and kept there (RFC 8291): a P-256
@@ -177,8 +176,7 @@ int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t publi
  * (if not NULL) points at a static sentence. */
 int hf_push_decrypt(const uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN],
                     const uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN], const uint8_t auth[HF_PUSH_AUTH_LEN],
-                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len,
-                    const char **why);
+                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len, const char **why);
 /* Messages sent but not yet answered by a SEND_ACK. */
 size_t hf_client_unacked(const hf_client *c);
 const char *hf_client_state_name(int state);

@@ -82,8 +82,9 @@ void on_state(void *user, int state, const char *detail)
     const auto *key = reinterpret_cast<const uint8_t *>(job->vapid_key.data());
     if (hf_client_subscribe(run->client, job->app.c_str(), job->vapid_key.empty() ? nullptr : key,
                             job->vapid_key.size(), remove, on_subscription) != 0) {
-        fprintf(stderr, "handoff %s: this server does not offer Web Push (push.key_file is not set, or an older "
-                        "handoffd)\n",
+        fprintf(stderr,
+                "handoff %s: this server does not offer Web Push (push.key_file is not set, or an older "
+                "handoffd)\n",
                 job->command.c_str());
         cli_finish(run, cli_rejected);
     }
@@ -119,8 +120,9 @@ int cli_subscribe(int argc, char **argv, cli_common *common)
                 text.pop_back();
             if (job.command != "subscribe" || !hf_base64url_decode(text, &job.vapid_key) ||
                 job.vapid_key.size() != HF_PUSH_PUBLIC_KEY_LEN) {
-                fprintf(stderr, "handoff %s: --vapid-key wants the application server's public key, base64url (65 "
-                                "bytes: web-push's publicKey)\n",
+                fprintf(stderr,
+                        "handoff %s: --vapid-key wants the application server's public key, base64url (65 "
+                        "bytes: web-push's publicKey)\n",
                         name);
                 return cli_usage;
             }

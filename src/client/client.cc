@@ -218,8 +218,7 @@ int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t publi
 
 int hf_push_decrypt(const uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN],
                     const uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN], const uint8_t auth[HF_PUSH_AUTH_LEN],
-                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len,
-                    const char **why)
+                    const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len, const char **why)
 {
     hf_ece_keys keys{std::string(reinterpret_cast<const char *>(private_key), HF_PUSH_PRIVATE_KEY_LEN),
                      std::string(reinterpret_cast<const char *>(public_key), HF_PUSH_PUBLIC_KEY_LEN)};

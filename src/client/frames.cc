@@ -151,9 +151,9 @@ void on_subscription(hf_client *c, const hf_msg *m)
 void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove)
 {
     c->subscribe_id = c->next_ping_id++;
-    hf_msg m = hf_msg_subscribe(c->subscribe_id, app ? app : "",
-                                std::string_view(reinterpret_cast<const char *>(vapid_key), vapid_key ? vapid_key_len : 0),
-                                remove);
+    hf_msg m = hf_msg_subscribe(
+        c->subscribe_id, app ? app : "",
+        std::string_view(reinterpret_cast<const char *>(vapid_key), vapid_key ? vapid_key_len : 0), remove);
     hf_link_send(c->link, &m);
 }
 

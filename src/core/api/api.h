@@ -34,10 +34,10 @@ struct hf_api {
     hf_server *server = nullptr;
     hf_conn_pool *conns = nullptr; // its tls is the context for new connections (replaced on reload)
     std::unique_ptr<evhttp, void (*)(evhttp *)> http{nullptr, nullptr};
-    hf_http_guard guard;                                      // api.max_connections
-    hf_head_limits head_limits;                               // the body limits a request's head decides
-    SSL_CTX *refusing_tls = nullptr;                          // owned: no certificate, for connections past it
-    std::unordered_map<std::string, hf_token_bucket> buckets; // api.rate, by key id
+    hf_http_guard guard;                                           // api.max_connections
+    hf_head_limits head_limits;                                    // the body limits a request's head decides
+    SSL_CTX *refusing_tls = nullptr;                               // owned: no certificate, for connections past it
+    std::unordered_map<std::string, hf_token_bucket> buckets;      // api.rate, by key id
     std::unordered_map<std::string, hf_token_bucket> push_buckets; // push.rate, by subscription id (api_push.cc)
     // Calls waiting for the store or the router; answered 503 at close.
     std::unordered_set<hf_api_call *> pending;

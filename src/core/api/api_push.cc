@@ -118,9 +118,11 @@ bool read_headers(push_call *p)
         }
     }
     if (const char *topic = header(call, "Topic")) {
+        // Characters of the base64url alphabet: a name, not encoded bytes.
         p->topic = topic;
-        std::string decoded;
-        if (p->topic.empty() || p->topic.size() > topic_max || !hf_base64url_decode(p->topic, &decoded)) {
+        const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        if (p->topic.empty() || p->topic.size() > topic_max ||
+            p->topic.find_first_not_of(alphabet) != std::string::npos) {
             hf_api_fail(call, 400, "bad_topic", "Topic must be 1-32 base64url characters (RFC 8030, 5.4)");
             return false;
         }
@@ -210,8 +212,8 @@ void records_read(void *arg, int status, const hf_store_record *records, size_t 
     p->msg_id = api->next_msg_id++;
     std::string from = hf_push_from(sub.app), payload = hf_push_payload(p->urgency, p->body);
     std::string collapse = p->topic.empty() ? "" : hf_push_collapse(sub.app, p->topic);
-    hf_send_request req{call->account, from,       call->device, p->msg_id, collapse, payload,
-                        true,          p->ttl_s, !collapse.empty()};
+    hf_send_request req{call->account, from, call->device, p->msg_id,        collapse,
+                        payload,       true, p->ttl_s,     !collapse.empty()};
     hf_router_submit(api->server->router, &req, answered, p);
 }
 
@@ -226,8 +228,7 @@ void revocation_read(void *arg, int status, uint64_t, int revoked)
         hf_api_fail(call, 410, "gone", "the device was revoked: its subscriptions are no more");
         delete p;
     } else {
-        call->api->server->store(&hf_store_ops::records, call->account.c_str(), call->device.c_str(), records_read,
-                                 p);
+        call->api->server->store(&hf_store_ops::records, call->account.c_str(), call->device.c_str(), records_read, p);
     }
 }
 

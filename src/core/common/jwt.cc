@@ -238,8 +238,7 @@ EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     BIGNUM *bn_n = nullptr, *bn_e = nullptr;
     const char *type = nullptr;
-    if (alg == hf_jwt_alg::rs256 && kty && !strcmp(kty, "RSA") && jwk_bytes(jwk, "n", &n) &&
-        jwk_bytes(jwk, "e", &e)) {
+    if (alg == hf_jwt_alg::rs256 && kty && !strcmp(kty, "RSA") && jwk_bytes(jwk, "n", &n) && jwk_bytes(jwk, "e", &e)) {
         type = "RSA";
         bn_n = BN_bin2bn(reinterpret_cast<const unsigned char *>(n.data()), int(n.size()), nullptr);
         bn_e = BN_bin2bn(reinterpret_cast<const unsigned char *>(e.data()), int(e.size()), nullptr);

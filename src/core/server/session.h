@@ -55,13 +55,13 @@ struct hf_session {
     // Admitted while the store could not say whether it is revoked:
     // nothing is delivered to it or taken from it until it can.
     bool revocation_unchecked = false;
-    hf_event_ptr revocation_retry; // made on first use
-    hf_event_ptr add_device_retry; // after a failed add_device: delivery.store_retry later, made on first use
-    bool following = false;        // told of its account's presence changes (presence.h)
-    bool presence_pending = false; // a PRESENCE_REQ being answered
+    hf_event_ptr revocation_retry;  // made on first use
+    hf_event_ptr add_device_retry;  // after a failed add_device: delivery.store_retry later, made on first use
+    bool following = false;         // told of its account's presence changes (presence.h)
+    bool presence_pending = false;  // a PRESENCE_REQ being answered
     bool subscribe_pending = false; // a SUBSCRIBE being answered (subscriptions.h)
-    hf_token_bucket send_bucket;   // limits.send_rate
-    uint32_t unanswered_sends = 0; // its SENDs without a SEND_ACK yet (limits.max_unanswered_sends)
+    hf_token_bucket send_bucket;    // limits.send_rate
+    uint32_t unanswered_sends = 0;  // its SENDs without a SEND_ACK yet (limits.max_unanswered_sends)
 
     uint64_t last_sent_seq = 0; // highest seq sent in a DELIVER
     uint64_t acked_upto = 0;    // highest seq the device acknowledged

@@ -657,9 +657,9 @@ void store_records(void *store, const char *account, const char *device, hf_stor
         for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
              rc == 0 && k.mv_size > prefix.size() && memcmp(k.mv_data, prefix.data(), prefix.size()) == 0;
              rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-            found.emplace_back(std::string(static_cast<const char *>(k.mv_data) + prefix.size(),
-                                           k.mv_size - prefix.size()),
-                               std::string(static_cast<const char *>(v.mv_data), v.mv_size));
+            found.emplace_back(
+                std::string(static_cast<const char *>(k.mv_data) + prefix.size(), k.mv_size - prefix.size()),
+                std::string(static_cast<const char *>(v.mv_data), v.mv_size));
         mdb_cursor_close(cur);
         rc = rc == MDB_NOTFOUND ? 0 : rc;
     }

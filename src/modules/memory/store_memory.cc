@@ -46,7 +46,7 @@ struct memory_store {
     // Accounts by name; a node's address stays put, so queues point into it.
     std::unordered_map<std::string, account_usage> accounts;
     hf_local_presence presence;
-    std::unordered_map<std::string, hf_store_device_state> revocations; // account '\0' device
+    std::unordered_map<std::string, hf_store_device_state> revocations;          // account '\0' device
     std::unordered_map<std::string, std::map<std::string, std::string>> records; // account '\0' device
 };
 

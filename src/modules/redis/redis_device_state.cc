@@ -96,28 +96,28 @@ void store_record_put(void *store, const char *account, const char *device, cons
     std::vector<std::string> args = {value ? "HSET" : "HDEL", key, name};
     if (value)
         args.emplace_back(reinterpret_cast<const char *>(value), value_len);
-    hf_redis_call(s->nodes, slot_of(s, account), std::move(args), [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    hf_redis_call(s->nodes, slot_of(s, account), std::move(args),
+                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
 }
 
 void store_records(void *store, const char *account, const char *device, hf_store_records_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(s, account), {"HGETALL", key_of(s, account, "v", device)},
-                  [cb, arg](redisReply *r) {
-                      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-                          cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
-                          return;
-                      }
-                      std::map<std::string, std::string> sorted;
-                      for (size_t i = 0; i + 1 < r->elements; i += 2)
-                          sorted.emplace(std::string(r->element[i]->str, r->element[i]->len),
-                                         std::string(r->element[i + 1]->str, r->element[i + 1]->len));
-                      std::vector<hf_store_record> records;
-                      for (const auto &[name, value] : sorted)
-                          records.push_back(
-                              {name.c_str(), reinterpret_cast<const uint8_t *>(value.data()), value.size()});
-                      cb(arg, HF_STORE_OK, records.data(), records.size());
-                  });
+    hf_redis_call(
+        s->nodes, slot_of(s, account), {"HGETALL", key_of(s, account, "v", device)}, [cb, arg](redisReply *r) {
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+                cb(arg, r ? HF_STORE_ERROR : HF_STORE_UNAVAILABLE, nullptr, 0);
+                return;
+            }
+            std::map<std::string, std::string> sorted;
+            for (size_t i = 0; i + 1 < r->elements; i += 2)
+                sorted.emplace(std::string(r->element[i]->str, r->element[i]->len),
+                               std::string(r->element[i + 1]->str, r->element[i + 1]->len));
+            std::vector<hf_store_record> records;
+            for (const auto &[name, value] : sorted)
+                records.push_back({name.c_str(), reinterpret_cast<const uint8_t *>(value.data()), value.size()});
+            cb(arg, HF_STORE_OK, records.data(), records.size());
+        });
 }
 
 } // namespace hf_redis_store

@@ -1,0 +1,257 @@
+"""27: handoff as a Web Push service (docs/push.md). The application
+server is npm web-push (test/webpush/appserver.mjs), the device the
+handoff CLI with its key file: subscriptions, pushes online and away,
+Topic and TTL, VAPID, and every refusal RFC 8030 and 8292 name."""
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+
+import harness
+from harness import Relay
+
+SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+APPSERVER = os.path.join(SRCDIR, "test", "webpush")
+
+
+def install_appserver():
+    """npm ci in test/webpush once: the _lmdb and _redis runs of this file
+    may start together, so under a lock."""
+    with open(os.path.join(APPSERVER, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isdir(os.path.join(APPSERVER, "node_modules", "web-push")):
+            out = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=APPSERVER,
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, "npm ci in test/webpush failed: " + out.stderr
+
+
+def appserver(command, relay):
+    """One command to the web-push application server: its JSON answer."""
+    install_appserver()
+    out = subprocess.run(["node", os.path.join(APPSERVER, "appserver.mjs"), json.dumps(command)],
+                         capture_output=True, text=True, timeout=30,
+                         env=dict(os.environ, NODE_EXTRA_CA_CERTS=relay.ca))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def push_relay(**settings):
+    """A relay serving Web Push (its API listener, push.key_file)."""
+    relay = Relay(api_keys=True, **settings)
+    relay.settings["push.key_file"] = os.path.join(relay.dir, "push.secret")
+    relay.write_config()
+    return relay.start()
+
+
+class Device:
+    """A device of the relay with its key file."""
+
+    def __init__(self, relay, account="alice", device="phone"):
+        self.relay = relay
+        self.token = relay.token(account, device)
+        self.keys = os.path.join(relay.dir, "%s-%s.keys" % (account, device))
+
+    def run(self, *args, timeout=20):
+        return self.relay.cli(self.token, "--keys", self.keys, *args, timeout=timeout)
+
+    def subscribe(self, app, vapid_key=None):
+        """The PushSubscription JSON `handoff subscribe` prints."""
+        args = ["subscribe", "--app", app] + (["--vapid-key", vapid_key] if vapid_key else [])
+        code, out, err = self.run(*args)
+        assert code == 0, err
+        return json.loads(out)
+
+    def received(self, count=None, timeout=5):
+        """What `handoff listen --keys --format json` prints: one object a message."""
+        args = ["listen", "--format", "json", "--timeout", str(timeout)] + (["--count", str(count)] if count else [])
+        code, out, err = self.run(*args, timeout=timeout + 15)
+        assert code == 0, err
+        return [json.loads(line) for line in out.splitlines()]
+
+
+def send(relay, subscription, payload, **options):
+    got = appserver({"do": "send", "subscription": subscription, "payload": payload,
+                     "options": dict({"TTL": 60}, **options)}, relay)
+    return got["status"], got["headers"], got["body"]
+
+
+def curl(relay, method, url, body=b"", headers=()):
+    """(status, headers text, body) of one request to a push resource, by hand."""
+    args = ["curl", "-sS", "--max-time", "10", "--cacert", relay.ca, "-X", method, "-D", "-", "-o", "-",
+            "--data-binary", "@-"]
+    for h in headers:
+        args += ["-H", h]
+    out = subprocess.run(args + [url], input=body, capture_output=True, timeout=20)
+    assert out.returncode == 0, out.stderr.decode()
+    head, _, text = out.stdout.decode(errors="replace").partition("\r\n\r\n")
+    return int(head.split()[1]), head, text
+
+
+def test_a_push_reaches_the_device_online_and_away():
+    """web-push's pushes while the device listens, and while it is away:
+    201 Created with Location and TTL, and `listen --keys` prints the
+    plaintext with the push's app and urgency."""
+    relay = push_relay()
+    phone = Device(relay)
+    sub = phone.subscribe("mastodon")
+    assert sub["endpoint"].startswith("https://127.0.0.1:%d/push/" % relay.api_port), sub
+    assert set(sub["keys"]) == {"p256dh", "auth"}, sub
+    assert os.stat(phone.keys).st_mode & 0o777 == 0o600
+    # Asked again, the same subscription.
+    assert phone.subscribe("mastodon") == sub
+    listener = relay.cli_background(phone.token, "--keys", phone.keys, "listen", "--format", "json", "--count", "1",
+                                    "--timeout", "15")
+    harness.wait_until(lambda: relay.metric("handoff_online_devices") == 1, 10, "the listener to connect")
+    status, headers, body = send(relay, sub, "a toot, live", urgency="high")
+    assert status == 201, (status, body)
+    assert headers["location"].startswith("/push/message/") and headers["ttl"] == "60", headers
+    out, err = listener.communicate(timeout=20)
+    got = json.loads(out)
+    assert (got["payload"], got["app"], got["urgency"], got["from"]) == ("a toot, live", "mastodon", "high",
+                                                                          "+mastodon"), (got, err)
+    status, _, body = send(relay, sub, "a toot, while away")
+    assert status == 201 and json.loads(body)["status"] == "stored", (status, body)
+    got = phone.received(count=1)
+    assert [(m["payload"], m["urgency"]) for m in got] == [("a toot, while away", "normal")], got
+
+
+def test_topic_replaces_and_ttl_expires():
+    """A Topic replaces the undelivered push of that topic (of its own app
+    only); a push whose TTL ran out is never delivered; a TTL past
+    limits.max_ttl is cut to it, and the answer says so."""
+    relay = push_relay(**{"limits.max_ttl": "1h", "delivery.default_ttl": "1h"})
+    phone = Device(relay)
+    mastodon, matrix = phone.subscribe("mastodon"), phone.subscribe("matrix")
+    assert send(relay, mastodon, "first score", topic="score")[0] == 201
+    assert send(relay, matrix, "matrix score", topic="score")[0] == 201
+    assert send(relay, mastodon, "short-lived", TTL=1)[0] == 201
+    status, headers, _ = send(relay, mastodon, "final score", topic="score", TTL=86400)
+    assert status == 201 and headers["ttl"] == "3600", headers
+    time.sleep(2.5)
+    got = phone.received(timeout=3)
+    assert sorted(m["payload"] for m in got) == ["final score", "matrix score"], got
+
+
+def test_vapid_restricts_a_subscription_to_its_application_server():
+    """RFC 8292: a subscription made with an application server's key takes
+    that server's signed pushes only: another key 403, none, an expired
+    JWT or another audience 401."""
+    relay = push_relay()
+    phone = Device(relay)
+    mine, other = appserver({"do": "keys"}, relay), appserver({"do": "keys"}, relay)
+    sub = phone.subscribe("mastodon", vapid_key=mine["publicKey"])
+    details = {"subject": "mailto:ops@example.org", "publicKey": mine["publicKey"], "privateKey": mine["privateKey"]}
+    assert send(relay, sub, "signed", vapidDetails=details)[0] == 201
+    status, _, body = send(relay, sub, "signed by another",
+                           vapidDetails=dict(details, publicKey=other["publicKey"], privateKey=other["privateKey"]))
+    assert status == 403 and "not the key this subscription was made with" in body, (status, body)
+    status, _, body = send(relay, sub, "unsigned")
+    assert status == 401, (status, body)
+    origin = "https://127.0.0.1:%d" % relay.api_port
+    for audience, exp, why in ((origin, int(time.time()) - 60, "expired"),
+                               ("https://elsewhere.example", int(time.time()) + 600, "aud"),
+                               (origin, int(time.time()) + 3 * 86400, "ahead")):
+        header = appserver({"do": "vapid", "audience": audience, "exp": exp, "publicKey": mine["publicKey"],
+                            "privateKey": mine["privateKey"]}, relay)["authorization"]
+        status, _, body = curl(relay, "POST", sub["endpoint"], b"x" * 100,
+                               ["Content-Encoding: aes128gcm", "TTL: 60", "Authorization: " + header])
+        assert status == 401 and why in body, (why, status, body)
+    got = phone.received(count=1)
+    assert [m["payload"] for m in got] == ["signed"], got
+
+
+def test_refusals_are_the_rfcs():
+    """413 past push.max_body, 415 without aes128gcm, 400 without TTL or
+    with a bad Urgency or Topic, 404 for an endpoint this server never
+    sealed, and UnifiedPush's discovery answered on GET."""
+    relay = push_relay()
+    phone = Device(relay)
+    sub = phone.subscribe("mastodon")
+    url = sub["endpoint"]
+    good = ["Content-Encoding: aes128gcm", "TTL: 60"]
+    cases = [
+        (b"x" * 4097, good, 413, "push.max_body"),
+        (b"x" * 100, ["TTL: 60"], 415, "aes128gcm"),
+        (b"x" * 100, ["Content-Encoding: aes128gcm"], 400, "TTL"),
+        (b"x" * 100, good + ["Urgency: asap"], 400, "Urgency"),
+        (b"x" * 100, good + ["Topic: " + "a" * 33], 400, "Topic"),
+        (b"x" * 100, good + ["Topic: not base64!"], 400, "Topic"),
+    ]
+    for body, headers, wanted, said in cases:
+        status, _, text = curl(relay, "POST", url, body, headers)
+        assert status == wanted and said in text, (headers, status, text)
+    status, _, text = curl(relay, "POST", url[:-4] + "AAAA", b"x", good)
+    assert status == 404, (status, text)
+    status, _, text = curl(relay, "POST", "https://127.0.0.1:%d/push/nothing-sealed" % relay.api_port, b"x", good)
+    assert status == 404, (status, text)
+    status, _, text = curl(relay, "GET", url)
+    assert status == 200 and json.loads(text) == {"unifiedpush": {"version": 1}}, (status, text)
+    status, _, _ = curl(relay, "POST", url, b"x" * 4096, good)
+    assert status == 201
+    assert relay.metric('handoff_api_requests_total{route="push",status="413"}') == 1
+    assert relay.metric('handoff_api_requests_total{route="push",status="201"}') == 1
+
+
+def test_unsubscribed_and_revoked_are_gone():
+    """410 Gone once the device unsubscribes, and for every subscription
+    of a revoked device; a device's other apps are untouched."""
+    relay = push_relay()
+    phone = Device(relay)
+    mastodon, matrix = phone.subscribe("mastodon"), phone.subscribe("matrix")
+    code, _, err = phone.run("unsubscribe", "--app", "mastodon")
+    assert code == 0, err
+    with open(phone.keys) as f:
+        assert "mastodon" not in json.load(f)["apps"]
+    status, _, body = send(relay, mastodon, "to nobody")
+    assert status == 410, (status, body)
+    assert send(relay, matrix, "still here")[0] == 201
+    status, _ = relay.api("POST", "/v1/accounts/alice/devices/phone/revoke", {})
+    assert status == 200
+    status, _, body = send(relay, matrix, "to a revoked device")
+    assert status == 410 and "revoked" in body, (status, body)
+
+
+def test_a_subscription_past_its_rate_is_answered_429():
+    relay = push_relay(**{"push.rate": 1, "push.burst": 3})
+    phone = Device(relay)
+    sub = phone.subscribe("mastodon")
+    answers = [send(relay, sub, "push %d" % i) for i in range(4)]
+    assert [a[0] for a in answers] == [201, 201, 201, 429], answers
+    assert int(answers[3][1]["retry-after"]) >= 1, answers[3][1]
+
+
+def test_subscriptions_are_limited_and_refused_without_push():
+    """push.max_subscriptions per device, then too_many_subscriptions; a
+    server without push.key_file refuses SUBSCRIBE and does not offer it."""
+    relay = push_relay(**{"push.max_subscriptions": 2})
+    phone = Device(relay)
+    phone.subscribe("a")
+    phone.subscribe("b")
+    code, _, err = phone.run("subscribe", "--app", "c")
+    assert code == 1 and "too_many_subscriptions" in err, err
+    phone.subscribe("a")  # the same app again is no new one
+    plain = Relay(api_keys=True).start()
+    code, _, err = Device(plain).run("subscribe", "--app", "a")
+    assert code == 1 and "does not offer Web Push" in err, err
+
+
+def test_a_subscription_outlives_a_restart():
+    """The store keeps subscriptions (with HF_STORE=lmdb or redis, across
+    a restart): the endpoint still takes pushes afterwards."""
+    relay = push_relay()
+    phone = Device(relay)
+    sub = phone.subscribe("mastodon")
+    relay.stop()
+    relay.start()
+    status, _, body = send(relay, sub, "after a restart")
+    if relay.uses("memory"):
+        assert status == 410, (status, body)  # memory keeps nothing
+        return
+    assert status == 201, (status, body)
+    assert [m["payload"] for m in phone.received(count=1)] == ["after a restart"]
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
