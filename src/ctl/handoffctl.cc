@@ -31,6 +31,8 @@ void usage(FILE *out)
                  "                       [--id N | --idempotency-key KEY]\n"
                  "       handoffctl [OPTIONS] devices ACCOUNT\n"
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
+                 "       handoffctl [OPTIONS] subscriptions ACCOUNT DEVICE\n"
+                 "       handoffctl [OPTIONS] unsubscribe ACCOUNT DEVICE APP\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
                  "       handoffctl [OPTIONS] queues ACCOUNT [--purge-never-connected]\n"
                  "       handoffctl [OPTIONS] token ACCOUNT DEVICE [--ttl DURATION] [--format jwt|hf1]\n"
@@ -168,6 +170,20 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             return *err = cmd + " takes an ACCOUNT and a DEVICE", false;
         req->method = "POST";
         req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/" + cmd;
+        return true;
+    }
+    if (cmd == "subscriptions") {
+        if (argc != 3)
+            return *err = "subscriptions takes an ACCOUNT and a DEVICE", false;
+        req->method = "GET";
+        req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/subscriptions";
+        return true;
+    }
+    if (cmd == "unsubscribe") {
+        if (argc != 4)
+            return *err = "unsubscribe takes an ACCOUNT, a DEVICE and an APP", false;
+        req->method = "POST";
+        req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/subscriptions/" + arg(3) + "/revoke";
         return true;
     }
     if (cmd == "dead-letters") {

@@ -54,6 +54,18 @@ void show_devices(json_t *answer, FILE *out)
     }
 }
 
+void show_subscriptions(json_t *answer, FILE *out)
+{
+    fprintf(out, "%-24s %-21s %-8s %s\n", "APP", "CREATED", "VAPID", "ENDPOINT");
+    size_t i;
+    json_t *sub;
+    json_array_foreach(json_object_get(answer, "subscriptions"), i, sub)
+    {
+        fprintf(out, "%-24s %-21s %-8s %s\n", text_of(sub, "app").c_str(), time_of(sub, "created_ms").c_str(),
+                json_is_string(json_object_get(sub, "vapid_key")) ? "yes" : "no", text_of(sub, "endpoint").c_str());
+    }
+}
+
 // The list, or what a retry or a purge did.
 void show_dead_letters(json_t *answer, FILE *out)
 {
@@ -131,6 +143,11 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
         show_devices(answer, out);
     } else if (cmd == "dead-letters") {
         show_dead_letters(answer, out);
+    } else if (cmd == "subscriptions") {
+        show_subscriptions(answer, out);
+    } else if (cmd == "unsubscribe") {
+        fprintf(out, "unsubscribed %s from %s: its endpoint answers 410 Gone\n", device.c_str(),
+                text_of(answer, "app").c_str());
     } else if (cmd == "queues") {
         show_queues(answer, out);
     } else if (cmd == "revoke") {

@@ -213,6 +213,32 @@ def test_unsubscribed_and_revoked_are_gone():
     assert status == 410 and "revoked" in body, (status, body)
 
 
+def test_the_api_lists_and_revokes_a_devices_subscriptions():
+    """GET .../devices/{device}/subscriptions and POST
+    .../subscriptions/{app}/revoke, and handoffctl's subscriptions and
+    unsubscribe: the endpoints the device was given, and 410 once one is
+    revoked."""
+    relay = push_relay()
+    phone = Device(relay)
+    keys = appserver({"do": "keys"}, relay)
+    mastodon, matrix = phone.subscribe("mastodon", vapid_key=keys["publicKey"]), phone.subscribe("matrix")
+    status, body = relay.api("GET", "/v1/accounts/alice/devices/phone/subscriptions")
+    assert status == 200, body
+    listed = {s["app"]: s for s in body["subscriptions"]}
+    assert listed["mastodon"]["endpoint"] == mastodon["endpoint"] and listed["matrix"]["endpoint"] == matrix["endpoint"]
+    assert listed["mastodon"]["vapid_key"] == keys["publicKey"] and listed["matrix"]["vapid_key"] is None, listed
+    code, out, err = relay.ctl("subscriptions", "alice", "phone")
+    assert code == 0 and "mastodon" in out and matrix["endpoint"] in out, (out, err)
+    code, out, err = relay.ctl("unsubscribe", "alice", "phone", "matrix")
+    assert code == 0 and "410" in out, (out, err)
+    status, _, _ = send(relay, matrix, "to a revoked subscription")
+    assert status == 410
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/subscriptions/matrix/revoke", {})
+    assert status == 404 and body["error"] == "not_found", body
+    status, body = relay.api("GET", "/v1/accounts/alice/devices/phone/subscriptions")
+    assert [s["app"] for s in body["subscriptions"]] == ["mastodon"], body
+
+
 def test_a_subscription_past_its_rate_is_answered_429():
     relay = push_relay(**{"push.rate": 1, "push.burst": 3})
     phone = Device(relay)

@@ -19,6 +19,7 @@ struct hf_api_call {
     const char *route = "";        // for the count ("messages", "devices", ...)
     std::string key_id;            // the caller's api.keys id
     std::string account, device;   // from the path
+    std::string app;               // from the path: a subscription's (api_subscriptions.cc)
     json_t *body = nullptr;        // a POST's parsed body, or null
     bool handed_on = false;        // worker 0 took it and counted it (api_forward.cc)
     ~hf_api_call() { json_decref(body); }
@@ -88,6 +89,8 @@ void hf_api_purge_dead_letters(hf_api_call *call);
 void hf_api_list_queues(hf_api_call *call);
 void hf_api_purge_queues(hf_api_call *call);
 void hf_api_mint_token(hf_api_call *call);
+void hf_api_list_subscriptions(hf_api_call *call);
+void hf_api_revoke_subscription(hf_api_call *call);
 // A push resource's call (api_push.cc): its path's segments ("push", the
 // sealed part).
 void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments);

@@ -33,8 +33,8 @@ const int64_t body_read_factor = 2;
 // or sends (sends are audited with api.audit = "all").
 bool changes_state(const char *route)
 {
-    for (const char *name :
-         {"revoke", "restore", "disconnect", "drain", "dead-letters-retry", "dead-letters-purge", "queues-purge"})
+    for (const char *name : {"revoke", "restore", "disconnect", "drain", "dead-letters-retry", "dead-letters-purge",
+                             "queues-purge", "subscription-revoke"})
         if (strcmp(route, name) == 0)
             return true;
     return false;
@@ -122,6 +122,16 @@ const route routes[] = {
      hf_scope_admin,
      hf_api_disconnect},
     {"tokens", {"v1", "accounts", "*", "devices", "*", "tokens"}, EVHTTP_REQ_POST, hf_scope_tokens, hf_api_mint_token},
+    {"subscriptions",
+     {"v1", "accounts", "*", "devices", "*", "subscriptions"},
+     EVHTTP_REQ_GET,
+     hf_scope_admin,
+     hf_api_list_subscriptions},
+    {"subscription-revoke",
+     {"v1", "accounts", "*", "devices", "*", "subscriptions", "*", "revoke"},
+     EVHTTP_REQ_POST,
+     hf_scope_admin,
+     hf_api_revoke_subscription},
     {"status", {"v1", "status"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_status},
     {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_drain},
     {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_queues},
@@ -288,6 +298,8 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         call->account = names[0];
     if (names.size() > 1)
         call->device = names[1];
+    if (names.size() > 2)
+        call->app = names[2];
     // A key kept to some accounts acts on those only, and on no route of
     // the server as a whole (status, drain).
     if (!hf_api_key_covers(*key, call->account)) {

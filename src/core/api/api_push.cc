@@ -197,8 +197,11 @@ void records_read(void *arg, int status, const hf_store_record *records, size_t 
     }
     hf_subscription sub;
     bool found = false;
-    for (size_t i = 0; i < count && !found; i++)
-        found = hf_subscription_decode(records[i], &sub) && sub.id == p->id;
+    for (const hf_subscription &one : hf_subscriptions_of(records, count))
+        if (one.id == p->id) {
+            sub = one;
+            found = true;
+        }
     if (!found) {
         hf_api_fail(call, 410, "gone", "the device unsubscribed: this push resource is no more");
         delete p;

@@ -104,6 +104,17 @@ bool hf_subscription_decode(const hf_store_record &record, hf_subscription *sub)
     return true;
 }
 
+std::vector<hf_subscription> hf_subscriptions_of(const hf_store_record *records, size_t count)
+{
+    std::vector<hf_subscription> subs;
+    for (size_t i = 0; i < count; i++) {
+        hf_subscription sub;
+        if (hf_subscription_decode(records[i], &sub))
+            subs.push_back(std::move(sub));
+    }
+    return subs;
+}
+
 std::string hf_subscription_new_id()
 {
     return random_bytes(HF_SUBSCRIPTION_ID_LEN);

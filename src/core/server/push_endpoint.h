@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "handoff/module.h"
 
@@ -29,6 +30,9 @@ std::string hf_subscription_record_name(std::string_view app);
 // is not a subscription (another kind, or damaged).
 std::string hf_subscription_encode(const hf_subscription &sub);
 bool hf_subscription_decode(const hf_store_record &record, hf_subscription *sub);
+
+// The subscriptions among a device's records, in app order.
+std::vector<hf_subscription> hf_subscriptions_of(const hf_store_record *records, size_t count);
 
 // A new subscription's random id.
 std::string hf_subscription_new_id();

@@ -68,13 +68,8 @@ void records_read(void *arg, int status, const hf_store_record *records, size_t 
         finish(call, {}, HF_ERR_STORE_UNAVAILABLE, "cannot read the device's subscriptions from the store; ask again");
         return;
     }
-    std::vector<hf_subscription> subs;
+    std::vector<hf_subscription> subs = hf_subscriptions_of(records, count);
     const hf_subscription *same_app = nullptr;
-    for (size_t i = 0; i < count; i++) {
-        hf_subscription sub;
-        if (hf_subscription_decode(records[i], &sub))
-            subs.push_back(std::move(sub));
-    }
     for (const hf_subscription &sub : subs)
         if (sub.app == call->app)
             same_app = &sub;
