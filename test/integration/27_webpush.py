@@ -134,6 +134,33 @@ def test_topic_replaces_and_ttl_expires():
     assert sorted(m["payload"] for m in got) == ["final score", "matrix score"], got
 
 
+def test_delete_on_its_location_cancels_an_undelivered_push():
+    """RFC 8030, section 7.3: DELETE on a push's Location, 204, and the
+    device never sees it; the others (a Topic's among them) stay; a
+    Location this server did not seal is 404, and it takes DELETE only."""
+    relay = push_relay()
+    phone = Device(relay)
+    sub = phone.subscribe("mastodon")
+    kept, cancelled = send(relay, sub, "kept"), send(relay, sub, "cancelled")
+    topic_kept = send(relay, sub, "a topic's", topic="news")
+    topic_cancelled = send(relay, sub, "a topic's, cancelled", topic="sport")
+    base = "https://127.0.0.1:%d" % relay.api_port
+    for answer in (cancelled, topic_cancelled):
+        status, _, text = curl(relay, "DELETE", base + answer[1]["location"])
+        assert status == 204 and text == "", (status, text)
+    status, _, _ = curl(relay, "DELETE", base + "/push/message/AAAA")
+    assert status == 404
+    status, head, _ = curl(relay, "GET", base + kept[1]["location"])
+    assert status == 405 and "Allow: DELETE" in head, head
+    got = phone.received(timeout=3)
+    assert sorted(m["payload"] for m in got) == ["a topic's", "kept"], got
+    assert [m.get("collapse") for m in got if m["payload"] == "a topic's"] in ([None], ["news"]), got
+    # Cancelling what was delivered already changes nothing.
+    status, _, _ = curl(relay, "DELETE", base + kept[1]["location"])
+    assert status == 204
+    assert phone.received(timeout=2) == []
+
+
 def test_vapid_restricts_a_subscription_to_its_application_server():
     """RFC 8292: a subscription made with an application server's key takes
     that server's signed pushes only: another key 403, none, an expired

@@ -30,6 +30,11 @@ TAGS = {
     43: ("api", "s"),
     44: ("peers", "s"),
     45: ("store_format", "s"),
+    46: ("app", "s"),
+    47: ("vapid_key", "b"),
+    48: ("endpoint", "s"),
+    49: ("urgency", "u"),
+    50: ("remove", "u"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 
@@ -42,7 +47,7 @@ ERR = {
     "too_many_connections": 20, "timeout": 21, "replaced": 22,
     "shutting_down": 23, "internal": 24, "bad_ack": 25, "too_many_fields": 26, "auth_failed": 27, "no_server": 29,
     "payload_too_large": 30, "unknown_device": 31,
-    "revoked": 32, "disconnected": 33, "wrong_server": 34, "account_full": 35,
+    "revoked": 32, "disconnected": 33, "wrong_server": 34, "account_full": 35, "too_many_subscriptions": 36,
 }
 DELIVERED, STORED, REJECTED = 0, 1, 2
 

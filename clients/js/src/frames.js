@@ -5,6 +5,7 @@
 export const TYPE = Object.freeze({
   ALLOC_REQ: 1, ALLOC_RESP: 2, HELLO: 3, WELCOME: 4, PING: 5, PONG: 6, SEND: 7, SEND_ACK: 8,
   DELIVER: 9, DELIVER_ACK: 10, GOAWAY: 11, ERROR: 12, PRESENCE_REQ: 15, PRESENCE: 16,
+  SUBSCRIBE: 17, SUBSCRIPTION: 18,
 });
 
 export const STATUS = Object.freeze({ DELIVERED: 0, STORED: 1, REJECTED: 2 });
@@ -20,6 +21,7 @@ export const ERRORS = Object.freeze({
   20: 'too_many_connections', 21: 'timeout', 22: 'replaced', 23: 'shutting_down', 24: 'internal',
   25: 'bad_ack', 26: 'too_many_fields', 27: 'auth_failed', 29: 'no_server', 30: 'payload_too_large',
   31: 'unknown_device', 32: 'revoked', 33: 'disconnected', 34: 'wrong_server', 35: 'account_full',
+  36: 'too_many_subscriptions',
 });
 
 // tag -> [name, kind]: 'u' unsigned varint, 's' string, 'b' bytes.
@@ -34,6 +36,7 @@ const TAGS = {
   27: ['stored_count', 'u'], 28: ['rejected_count', 'u'], 29: ['server_id', 's'],
   35: ['device', 's'], 36: ['retry_ms', 'u'], 38: ['max_payload', 'u'], 39: ['follow', 'u'],
   40: ['online', 'u'], 41: ['count', 'u'], 42: ['features', 'u'],
+  46: ['app', 's'], 47: ['vapid_key', 'b'], 48: ['endpoint', 's'], 49: ['urgency', 'u'], 50: ['remove', 'u'],
 };
 const TAG_OF = Object.fromEntries(Object.entries(TAGS).map(([tag, [name]]) => [name, Number(tag)]));
 const utf8 = new TextEncoder();

@@ -212,7 +212,7 @@ const route *match(const std::vector<std::string> &segments, std::vector<std::st
 
 const char *method_name(evhttp_cmd_type m)
 {
-    return m == EVHTTP_REQ_GET ? "GET" : "POST";
+    return m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_DELETE ? "DELETE" : "POST";
 }
 
 // The body: empty, or one JSON object.
@@ -345,7 +345,7 @@ void seed_message_ids(hf_api *api)
 void configure(hf_api *api, evhttp *http, void (*on_call)(evhttp_request *, void *))
 {
     const hf_config &cfg = *api->cfg;
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
     hf_http_guard_limits(http, size_t(cfg.http_max_headers), size_t(cfg.api_max_body * body_read_factor),
                          int((cfg.api_timeout_ms + 999) / 1000));
     evhttp_set_gencb(http, on_call, api);

@@ -16,6 +16,7 @@
 #include "core/api/api_call.h"
 #include "core/common/jwt.h"
 #include "core/server/push_endpoint.h"
+#include "core/server/enqueue_arg.h"
 #include "core/server/push_message.h"
 #include "core/server/router.h"
 #include "proto/clock.h"
@@ -40,6 +41,7 @@ struct push_call {
     std::string body, topic, vapid;
     uint64_t ttl_s = 0, urgency = HF_URGENCY_NORMAL;
     uint64_t msg_id = 0;
+    std::string location; // where the push can be cancelled: /push/message/<sealed>
 };
 
 const char *header(hf_api_call *call, const char *name)
@@ -149,8 +151,8 @@ void answered(void *arg, const hf_send_outcome *o)
     } else {
         if (call->req) {
             evkeyvalq *out = evhttp_request_get_output_headers(call->req);
-            std::string location = "/push/message/" + std::to_string(p->msg_id), ttl = std::to_string(p->ttl_s);
-            evhttp_add_header(out, "Location", location.c_str());
+            std::string ttl = std::to_string(p->ttl_s);
+            evhttp_add_header(out, "Location", p->location.c_str());
             evhttp_add_header(out, "TTL", ttl.c_str());
         }
         hf_api_reply(call, 201,
@@ -214,9 +216,10 @@ void records_read(void *arg, int status, const hf_store_record *records, size_t 
     hf_api *api = call->api;
     p->msg_id = api->next_msg_id++;
     std::string from = hf_push_from(sub.app), payload = hf_push_payload(p->urgency, p->body);
-    std::string collapse = p->topic.empty() ? "" : hf_push_collapse(sub.app, p->topic);
-    hf_send_request req{call->account, from, call->device, p->msg_id,        collapse,
-                        payload,       true, p->ttl_s,     !collapse.empty()};
+    std::string collapse = hf_push_collapse(sub.app, p->topic, p->msg_id);
+    p->location = "/push/message/" +
+                  hf_push_seal(api->cfg->push_key, {"message", call->account, call->device, sub.app, collapse});
+    hf_send_request req{call->account, from, call->device, p->msg_id, collapse, payload, true, p->ttl_s, true};
     hf_router_submit(api->server->router, &req, answered, p);
 }
 
@@ -235,6 +238,59 @@ void revocation_read(void *arg, int status, uint64_t, int revoked)
     }
 }
 
+// A cancel's enqueue: the API call waits for it to be durable.
+struct cancel_arg : hf_enqueue_arg {
+    hf_api_call *call;
+};
+
+bool cancel_applied(hf_enqueue_arg *, uint64_t)
+{
+    return true;
+}
+
+void cancelled(void *arg, int status, uint64_t, int)
+{
+    auto *cancel = static_cast<cancel_arg *>(static_cast<hf_enqueue_arg *>(arg));
+    hf_api_call *call = cancel->call;
+    delete cancel;
+    if (status != HF_STORE_OK && status != HF_STORE_DUPLICATE)
+        return hf_api_fail_store(call, status);
+    hf_api_reply(call, 204, json_object()); // libevent sends no body with a 204
+}
+
+// RFC 8030, section 7.3: DELETE on a push's Location. Its collapse key
+// takes a push expired already, which replaces it if the device has not
+// acknowledged it, and which no fetch returns: the push is gone, or was
+// delivered before. Either way 204.
+void cancel(hf_api_call *call, const std::string &sealed)
+{
+    hf_api *api = call->api;
+    std::vector<std::string> parts;
+    if (!hf_push_unseal(api->cfg->push_key, sealed, 5, &parts) || parts[0] != "message") {
+        hf_api_fail(call, 404, "not_found", "no such push message");
+        return;
+    }
+    call->account = parts[1];
+    call->device = parts[2];
+    if (hf_api_send_home(call))
+        return;
+    std::string from = hf_push_from(parts[3]);
+    uint64_t now = hf_wall_ms();
+    hf_store_enqueue_req req{call->account.c_str(),
+                             call->device.c_str(),
+                             from.c_str(),
+                             api->next_msg_id++,
+                             parts[4].c_str(),
+                             nullptr,
+                             0,
+                             now,
+                             now};
+    auto *arg = new cancel_arg;
+    arg->applied = cancel_applied;
+    arg->call = call;
+    api->server->store(&hf_store_ops::enqueue, &req, cancelled, static_cast<hf_enqueue_arg *>(arg));
+}
+
 } // namespace
 
 void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments)
@@ -242,13 +298,19 @@ void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments)
     hf_api *api = call->api;
     const hf_config &cfg = *api->cfg;
     call->route = "push";
+    evhttp_cmd_type method = evhttp_request_get_command(call->req);
+    if (!cfg.push_key.empty() && segments.size() == 3 && segments[1] == "message") {
+        if (method == EVHTTP_REQ_DELETE)
+            return cancel(call, segments[2]);
+        evhttp_add_header(evhttp_request_get_output_headers(call->req), "Allow", "DELETE");
+        return hf_api_fail(call, 405, "method_not_allowed", "a push's Location takes DELETE (cancels the push)");
+    }
     std::string id;
     if (cfg.push_key.empty() || segments.size() != 2 ||
         !hf_push_endpoint_open(cfg.push_key, segments[1], &call->account, &call->device, &id)) {
         hf_api_fail(call, 404, "not_found", "no such push resource");
         return;
     }
-    evhttp_cmd_type method = evhttp_request_get_command(call->req);
     if (method == EVHTTP_REQ_GET) {
         // UnifiedPush's discovery: this endpoint takes its pushes.
         hf_api_reply(call, 200, json_pack("{s:{s:i}}", "unifiedpush", "version", 1));
@@ -261,7 +323,7 @@ void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments)
     }
     if (hf_api_send_home(call))
         return;
-    auto *p = new push_call{call, id, {}, {}, {}, 0, HF_URGENCY_NORMAL, 0};
+    auto *p = new push_call{call, id, {}, {}, {}, 0, HF_URGENCY_NORMAL, 0, {}};
     if (!read_headers(p)) {
         delete p;
         return;

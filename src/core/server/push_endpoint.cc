@@ -120,17 +120,15 @@ std::string hf_subscription_new_id()
     return random_bytes(HF_SUBSCRIPTION_ID_LEN);
 }
 
-// sealed = nonce (12) | AES-256-GCM of: version (1) | account | device | id (16), names length-prefixed.
-// The nonce is a MAC of what is sealed (as in SIV), so that a subscription
-// has one endpoint however often it is asked for, and nonces of different
-// subscriptions differ.
-std::string hf_push_endpoint(const std::string &key, const std::string &url, std::string_view account,
-                             std::string_view device, std::string_view id)
+// sealed = nonce (12) | AES-256-GCM of: version (1) then each part,
+// length-prefixed. The nonce is a MAC of what is sealed (as in SIV), so
+// that a subscription has one endpoint however often it is asked for, and
+// nonces of different contents differ.
+std::string hf_push_seal(const std::string &key, std::initializer_list<std::string_view> parts)
 {
     std::string plain(1, char(sealed_version)), sealed, text;
-    put_text(&plain, account);
-    put_text(&plain, device);
-    plain += id;
+    for (std::string_view part : parts)
+        put_text(&plain, part);
     // A key of its own for the nonce, derived from the sealing key.
     unsigned char nonce_key[32], mac[32];
     if (!hf_hmac_sha256(key, "endpoint nonce", nonce_key) ||
@@ -140,20 +138,39 @@ std::string hf_push_endpoint(const std::string &key, const std::string &url, std
     if (!gcm(true, key, nonce, plain, &sealed))
         return {};
     hf_base64url_encode(nonce + sealed, &text);
-    return url + "/push/" + text;
+    return text;
+}
+
+bool hf_push_unseal(const std::string &key, std::string_view sealed, size_t count, std::vector<std::string> *parts)
+{
+    std::string raw, plain;
+    if (sealed.size() > 1024 || !hf_base64url_decode(sealed, &raw) || raw.size() < nonce_len + tag_len ||
+        !gcm(false, key, std::string_view(raw).substr(0, nonce_len), std::string_view(raw).substr(nonce_len), &plain) ||
+        plain.empty() || uint8_t(plain[0]) != sealed_version)
+        return false;
+    size_t at = 1;
+    parts->assign(count, {});
+    for (std::string &part : *parts)
+        if (!take_text(plain, &at, &part))
+            return false;
+    return at == plain.size();
+}
+
+std::string hf_push_endpoint(const std::string &key, const std::string &url, std::string_view account,
+                             std::string_view device, std::string_view id)
+{
+    std::string sealed = hf_push_seal(key, {"endpoint", account, device, id});
+    return sealed.empty() ? "" : url + "/push/" + sealed;
 }
 
 bool hf_push_endpoint_open(const std::string &key, std::string_view sealed, std::string *account, std::string *device,
                            std::string *id)
 {
-    std::string raw, plain;
-    if (sealed.size() > 512 || !hf_base64url_decode(sealed, &raw) || raw.size() < nonce_len + tag_len ||
-        !gcm(false, key, std::string_view(raw).substr(0, nonce_len), std::string_view(raw).substr(nonce_len), &plain))
+    std::vector<std::string> parts;
+    if (!hf_push_unseal(key, sealed, 4, &parts) || parts[0] != "endpoint" || parts[3].size() != HF_SUBSCRIPTION_ID_LEN)
         return false;
-    size_t at = 1;
-    if (plain.empty() || uint8_t(plain[0]) != sealed_version || !take_text(plain, &at, account) ||
-        !take_text(plain, &at, device) || plain.size() - at != HF_SUBSCRIPTION_ID_LEN)
-        return false;
-    *id = plain.substr(at);
+    *account = parts[1];
+    *device = parts[2];
+    *id = parts[3];
     return true;
 }

@@ -7,6 +7,7 @@
 // endpoint is not a guessable name.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,13 @@ std::vector<hf_subscription> hf_subscriptions_of(const hf_store_record *records,
 
 // A new subscription's random id.
 std::string hf_subscription_new_id();
+
+// Parts (each at most 255 bytes) sealed with key, as base64url; and
+// opened again: false unless sealed with key and of count parts. The
+// first part says what the sealed text names, so that one kind of sealed
+// text is never taken for another.
+std::string hf_push_seal(const std::string &key, std::initializer_list<std::string_view> parts);
+bool hf_push_unseal(const std::string &key, std::string_view sealed, size_t count, std::vector<std::string> *parts);
 
 // The endpoint URL of a device's subscription: url "/push/" and the
 // sealed part.

@@ -17,14 +17,14 @@ std::string hf_push_payload(uint64_t urgency, std::string_view body)
     return out;
 }
 
-std::string hf_push_collapse(std::string_view app, std::string_view topic)
+std::string hf_push_collapse(std::string_view app, std::string_view topic, uint64_t id)
 {
     unsigned char digest[32];
     unsigned int len = 0;
     EVP_Digest(app.data(), app.size(), digest, &len, EVP_sha256(), nullptr);
     std::string tag;
     hf_base64url_encode(std::string_view(reinterpret_cast<char *>(digest), 9), &tag);
-    return "+" + tag + "/" + std::string(topic);
+    return "+" + tag + "/" + (topic.empty() ? "#" + std::to_string(id) : std::string(topic));
 }
 
 bool hf_push_deliver(hf_msg *m)
@@ -35,5 +35,8 @@ bool hf_push_deliver(hf_msg *m)
     m->payload.remove_prefix(1);
     if (hf_msg_has(m, HF_TAG_COLLAPSE))
         m->collapse = m->collapse.substr(m->collapse.find('/') + 1);
+    // A push's own key is no topic (a topic has no '#'): not shown.
+    if (hf_msg_has(m, HF_TAG_COLLAPSE) && (m->collapse.empty() || m->collapse[0] == '#'))
+        m->present &= ~(uint64_t{1} << HF_TAG_COLLAPSE);
     return true;
 }
