@@ -859,17 +859,22 @@ def test_dead_letters_are_listed_retried_and_purged_with_handoffctl():
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
+# The Web Push resources, served beside the route table (api_push.cc).
+PUSH_ROUTES = {("post", "/push/{endpoint}"), ("get", "/push/{endpoint}"), ("delete", "/push/message/{message}")}
+
+
 def served_routes():
     """(method, path) of every route in the daemon's route table, with
-    its name segments as OpenAPI's {account} and {device}."""
+    its name segments as OpenAPI's {account}, {device} and {app}, and the
+    push resources."""
     with open(os.path.join(SRCDIR, "src", "core", "api", "api_http.cc")) as f:
         source = f.read()
     routes = set()
     for segments, method in re.findall(r'\{"[\w-]+",\s*\{([^}]*)\},\s*EVHTTP_REQ_(\w+)', source):
         parts = re.findall(r'"([^"]*)"', segments)
-        names = iter(["{account}", "{device}"])
+        names = iter(["{account}", "{device}", "{app}"])
         routes.add((method.lower(), "/" + "/".join(next(names) if p == "*" else p for p in parts)))
-    return routes
+    return routes | PUSH_ROUTES
 
 
 def test_openapi_matches_the_routes_served():
@@ -878,18 +883,27 @@ def test_openapi_matches_the_routes_served():
         spec = yaml.safe_load(f)
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     served = served_routes()
-    assert len(served) == 16, served
+    assert len(served) == 21, served
     assert documented == served, (documented ^ served)
-    relay = Relay(api_keys=True).start()
+    relay = Relay(api_keys=True)
+    relay.settings["push.key_file"] = os.path.join(relay.dir, "push.secret")
+    relay.write_config()
+    relay.start()
     online(relay, "phone").close()
+    code, _, err = relay.cli(relay.token("alice", "phone"), "--keys", os.path.join(relay.dir, "phone.keys"),
+                             "subscribe", "--app", "mastodon")
+    assert code == 0, err
     schemas = spec["components"]["schemas"]
     # Each documented operation is served (never not_found or
     # method_not_allowed), and a 200's body has the fields it lists.
-    for method, path in sorted(documented, key=lambda op: op[1] == "/v1/drain"):
+    # The push resources take no API key and an encrypted body:
+    # 27_webpush drives them with a Web Push library.
+    for method, path in sorted(documented - PUSH_ROUTES, key=lambda op: op[1] == "/v1/drain"):
         op = spec["paths"][path][method]
         body = {"postMessage": {"to": "phone", "data": "x"},
                 "purgeQueues": {"never_connected": True}}.get(op["operationId"])
-        status, answer = relay.api(method.upper(), path.format(account="alice", device="phone"), body)
+        status, answer = relay.api(method.upper(), path.format(account="alice", device="phone", app="mastodon"),
+                                   body)
         assert str(status) in op["responses"], (path, status, answer)
         assert status < 400, (path, status, answer)
         schema = op["responses"][str(status)]["content"]["application/json"]["schema"]

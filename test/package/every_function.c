@@ -15,7 +15,8 @@ int main(void)
         (void *)hf_client_free,  (void *)hf_client_get_state,  (void *)hf_client_unacked,
         (void *)hf_client_state_name, (void *)hf_err_name,     (void *)hf_err_text,
         (void *)hf_msg_type_name, (void *)hf_client_presence, (void *)hf_client_last_error,
-        (void *)hf_client_error_permanent, (void *)hf_client_error_name,
+        (void *)hf_client_error_permanent, (void *)hf_client_error_name, (void *)hf_client_subscribe,
+        (void *)hf_push_keys_new, (void *)hf_push_decrypt,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])
@@ -25,6 +26,16 @@ int main(void)
         strcmp(hf_client_error_name(HF_CLIENT_ERR_REFUSED), "refused") != 0 ||
         !hf_client_error_permanent(HF_CLIENT_ERR_CERTIFICATE) || hf_client_error_permanent(HF_ERR_STORE_UNAVAILABLE)) {
         fprintf(stderr, "libhandoff answers wrongly\n");
+        return 1;
+    }
+    /* Web Push keys made here do not open a body made for others. */
+    uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], auth[HF_PUSH_AUTH_LEN], body[120] = {0};
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    const char *why = NULL;
+    if (hf_push_keys_new(priv, pub, auth) != 0 || pub[0] != 4 ||
+        hf_push_decrypt(priv, pub, auth, body, sizeof body, &plain, &plain_len, &why) != -1 || !why) {
+        fprintf(stderr, "libhandoff's Web Push keys answer wrongly\n");
         return 1;
     }
     printf("every public function of libhandoff links and answers\n");
