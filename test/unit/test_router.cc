@@ -134,6 +134,31 @@ void an_acknowledged_seq_delivers_only_the_message_sent_as_it(void **)
     bench_stop(b);
 }
 
+// A target that refuses a message (DELIVER_ACK with a code: it cannot
+// decrypt a push, say) sends it to its dead letters: its sender hears
+// "stored", and the target's next cumulative acknowledgement, which
+// passes over the refused seq, is no fork. Before, that acknowledgement
+// counted a seq mismatch (handoff_seq_mismatches_total, the split-brain
+// signal) and logged the store as having numbered two messages alike.
+void a_refused_message_is_stored_and_no_fork(void **)
+{
+    bench *b = bench_start(at_once);
+    test_device *pc = device_online(b, "alice", "pc");
+    test_device *phone = device_online(b, "alice", "phone");
+    device_send_to(pc, "phone", 1, "unreadable");
+    device_send_to(pc, "phone", 2, "readable");
+    uint64_t refused = device_take(phone, HF_MSG_DELIVER)->seq;
+    uint64_t next = device_take(phone, HF_MSG_DELIVER)->seq;
+    hf_msg refusal = hf_msg_deliver_refusal(refused, HF_ERR_BAD_FIELD, "does not decrypt");
+    device_send(phone, &refusal);
+    assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 1, HF_SEND_STORED, HF_OK, 0, 1, 0);
+    hf_msg ack = hf_msg_deliver_ack(next);
+    device_send(phone, &ack);
+    assert_send_ack(device_take(pc, HF_MSG_SEND_ACK), 2, HF_SEND_DELIVERED, HF_OK, 1, 0, 0);
+    assert_int_equal(b->stats.seq_mismatches, 0);
+    bench_stop(b);
+}
+
 // A device whose add to its account failed (the store away for a moment)
 // is added again after delivery.store_retry: before, it stayed off the
 // account's list until its next HELLO, and every '*' send skipped it
@@ -399,6 +424,7 @@ int main(void)
         cmocka_unit_test(every_other_device_counts_in_one_answer),
         cmocka_unit_test(no_other_device_is_no_target),
         cmocka_unit_test(refused_sends_say_why),
+        cmocka_unit_test(a_refused_message_is_stored_and_no_fork),
         cmocka_unit_test(a_sender_past_its_rate_is_told_when_to_resend),
         cmocka_unit_test(a_connection_may_leave_only_so_many_sends_unanswered),
         cmocka_unit_test(unknown_devices_are_refused_when_configured),

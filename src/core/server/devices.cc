@@ -209,6 +209,7 @@ void on_refusal(hf_session *s, const hf_msg *m)
     }
     if (m->upto - 1 > s->acked_upto)
         hf_router_acknowledged(s->srv->router, s, m->upto - 1); // as on_deliver_ack: before the window forgets
+    hf_router_refused(s->srv->router, s, m->upto);
     hf_delivery_refuse(s, m->upto, int(m->code), std::string(m->text));
     hf_delivery_pump(s);
 }

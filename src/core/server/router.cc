@@ -670,6 +670,20 @@ void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto)
     waiters.erase(waiters.begin(), waiters.begin() + long(done));
 }
 
+void hf_router_refused(hf_router *r, hf_session *target, uint64_t seq)
+{
+    auto found = r->waiters.find(target);
+    if (found == r->waiters.end() || found->second.empty() || found->second.front().seq != seq)
+        return;
+    hf_target_copy *t = found->second.front().copy;
+    found->second.erase(found->second.begin());
+    t->waiting = false;
+    // In the target's dead letters: kept, not delivered.
+    if (t->durable)
+        settle_copy(t, outcome::stored);
+    unref_copy(t);
+}
+
 void hf_router_target_gone(hf_router *r, hf_session *target)
 {
     auto found = r->waiters.find(target);

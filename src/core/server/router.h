@@ -64,6 +64,11 @@ void hf_router_submit(hf_router *r, const hf_send_request *m, hf_send_answer_fn 
 // The target acknowledged everything up to seq: its waiters are delivered.
 void hf_router_acknowledged(hf_router *r, hf_session *target, uint64_t upto);
 
+// The target refused seq (after acknowledging every seq before it): the
+// copy is in its dead letters, and its sender hears "stored". Its later
+// cumulative acknowledgements, which pass over seq, do not touch it.
+void hf_router_refused(hf_router *r, hf_session *target, uint64_t seq);
+
 // The target went away: its waiters count as stored.
 void hf_router_target_gone(hf_router *r, hf_session *target);
 
