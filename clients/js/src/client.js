@@ -31,8 +31,18 @@ function failureOf(error, where) {
 // How many dispatched messages are remembered to recognise copies.
 const DISPATCHED_REMEMBERED = 4096;
 
-// WELCOME's features bit for PRESENCE_REQ and PRESENCE.
+// WELCOME's features bits: PRESENCE_REQ and PRESENCE; SUBSCRIBE and
+// SUBSCRIPTION (Web Push).
 const PRESENCE_FEATURE = 1;
+const PUSH_FEATURE = 2;
+
+// DELIVER's urgency of a push, by number (RFC 8030's names).
+const URGENCIES = ['very-low', 'low', 'normal', 'high'];
+
+const fromB64url = (text) => {
+  const s = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4));
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+};
 
 const DEFAULTS = {
   connectTimeoutMs: 5000, pingTimeoutMs: 10000, backoffBaseMs: 500, backoffCapMs: 30000, heartbeatMs: 0,
@@ -59,6 +69,11 @@ export class HandoffClient extends EventTarget {
   // (asked again after each reconnect), and questions waiting for their
   // answer, by id.
   #features = 0; #follow = false; #presenceAsks = new Map(); #nextPresenceId = 0;
+  // Web Push: the SUBSCRIBE waiting for its answer ({ id, resolve, reject,
+  // list }), and the messages still being decrypted, in order: a push is
+  // dispatched (and acknowledged) once decrypted, and what came after it
+  // waits its turn.
+  #subscribeAsk = null; #inbox = Promise.resolve(); #inboxWaiting = 0;
   // The last failure ({ code, text }), and the current server's limit.
   #lastError = null; #maxPayload = DEFAULT_MAX_PAYLOAD;
 
@@ -129,6 +144,58 @@ export class HandoffClient extends EventTarget {
     return new Promise((resolve, reject) => this.#askPresence(resolve, reject));
   }
 
+  // Web Push (docs/push.md): this device's subscription for app,
+  // resolving to the PushSubscription JSON ({ endpoint, expirationTime,
+  // keys: { p256dh, auth } }) its application server takes. Needs the
+  // pushKeys option (a PushKeys); applicationServerKey (base64url or
+  // bytes: the application server's VAPID public key) restricts the
+  // subscription to that server's signed pushes. Its pushes then come as
+  // 'message' events with app and urgency, decrypted. Save the keys
+  // (pushKeys.save() or toJSON()) after it resolves.
+  async subscribe({ app, applicationServerKey } = {}) {
+    const keys = this.#opts.pushKeys;
+    if (!keys) throw new HandoffError('no_keys', 'subscribe() needs the pushKeys option (a PushKeys)');
+    const vapid = typeof applicationServerKey === 'string' ? fromB64url(applicationServerKey) : applicationServerKey;
+    const [sub] = await this.#askSubscribe({ app, vapid_key: vapid });
+    return keys.subscription(app, sub.endpoint);
+  }
+
+  // Drops the subscription for app: its endpoint answers 410 from then on.
+  async unsubscribe(app) {
+    await this.#askSubscribe({ app, remove: 1 });
+    this.#opts.pushKeys?.forget(app);
+  }
+
+  // The device's subscriptions: [{ app, endpoint }].
+  subscriptions() {
+    return this.#askSubscribe({});
+  }
+
+  #askSubscribe(fields) {
+    if (this.#state !== 'connected')
+      return Promise.reject(new HandoffError('not_connected', 'Web Push needs a connection'));
+    if (!(this.#features & PUSH_FEATURE))
+      return Promise.reject(new HandoffError('not_supported', 'this server does not offer Web Push'));
+    if (this.#subscribeAsk) return Promise.reject(new HandoffError('busy', 'one Web Push request at a time'));
+    const id = ++this.#nextPresenceId;
+    return new Promise((resolve, reject) => {
+      this.#subscribeAsk = { id, resolve, reject, list: [] };
+      this.#write(TYPE.SUBSCRIBE, { id, ...fields });
+    });
+  }
+
+  #subscription(msg) {
+    const ask = this.#subscribeAsk;
+    if (!ask || msg.id !== ask.id) return;
+    if (msg.endpoint !== undefined) {
+      ask.list.push({ app: msg.app, endpoint: msg.endpoint });
+      return;
+    }
+    this.#subscribeAsk = null;
+    if (msg.code) ask.reject(new HandoffError(ERRORS[msg.code] || String(msg.code), msg.text));
+    else ask.resolve(ask.list);
+  }
+
   #askPresence(resolve, reject) {
     const id = ++this.#nextPresenceId;
     this.#presenceAsks.set(id, { resolve, reject, devices: [] });
@@ -154,6 +221,8 @@ export class HandoffClient extends EventTarget {
   #dropPresenceAsks() {
     for (const ask of this.#presenceAsks.values()) ask.reject(new HandoffError('disconnected', 'the connection ended'));
     this.#presenceAsks.clear();
+    this.#subscribeAsk?.reject(new HandoffError('disconnected', 'the connection ended'));
+    this.#subscribeAsk = null;
   }
 
   #setState(state) {
@@ -339,6 +408,8 @@ export class HandoffClient extends EventTarget {
             this.#delivered(msg);
           } else if (type === TYPE.PRESENCE) {
             this.#presence(msg);
+          } else if (type === TYPE.SUBSCRIPTION) {
+            this.#subscription(msg);
           } else if (type === TYPE.GOAWAY) {
             this.#trace(`${url}: GOAWAY, moving on`);
             ws.close(1001);
@@ -365,20 +436,46 @@ export class HandoffClient extends EventTarget {
     else p.reject(new HandoffError(ERRORS[msg.code] || String(msg.code), msg.text, msg.retry_ms));
   }
 
+  // A push waits for its decryption, and every message after it for its
+  // turn: they are dispatched and acknowledged in order.
   #delivered(msg) {
+    if (msg.app === undefined && this.#inboxWaiting === 0) {
+      this.#take(msg, msg.payload);
+      return;
+    }
+    this.#inboxWaiting++;
+    const ws = this.#ws;
+    this.#inbox = this.#inbox.then(async () => {
+      let payload = msg.payload;
+      if (msg.app !== undefined && this.#opts.pushKeys) {
+        try {
+          payload = await this.#opts.pushKeys.decrypt(msg.app, msg.payload);
+        } catch (e) {
+          // It will not decrypt later either: refused, it goes to the
+          // device's dead letters (and acknowledges what came before).
+          this.#trace(`push ${msg.id} for ${msg.app}: ${e.message}; refused`);
+          if (this.#ws === ws) this.#write(TYPE.DELIVER_ACK, { upto: msg.seq, code: 3, text: e.message });
+          return;
+        }
+      }
+      if (this.#ws === ws) this.#take(msg, payload);
+    }).finally(() => { this.#inboxWaiting--; });
+  }
+
+  #take(msg, payload) {
     const key = `${msg.from}\0${msg.id}`;
     if (this.#dispatched.has(key)) {
       this.#trace(`message ${msg.id} from ${msg.from} again: dispatched before, acknowledged, not dispatched`);
     } else {
       this.#dispatched.add(key);
       if (this.#dispatched.size > DISPATCHED_REMEMBERED) this.#dispatched.delete(this.#dispatched.values().next().value);
-      const text = () => new TextDecoder().decode(msg.payload);
-      this.dispatchEvent(new CustomEvent('message', {
-        // The id in decimal, always: ids are 64-bit, and most (libhandoff's,
-        // the HTTP API's) pass what a JavaScript number holds exactly.
-        detail: { from: msg.from, id: String(msg.id), seq: msg.seq, payload: msg.payload, storedAt: msg.stored_at_ms,
-          text },
-      }));
+      const text = () => new TextDecoder().decode(payload);
+      const detail = { from: msg.from, id: String(msg.id), seq: msg.seq, payload, storedAt: msg.stored_at_ms, text };
+      // A push: its app and urgency (its payload decrypted with pushKeys).
+      if (msg.app !== undefined) Object.assign(detail, { app: msg.app, urgency: URGENCIES[msg.urgency] || 'normal' });
+      // The id in decimal, always: ids are 64-bit, and most (libhandoff's,
+      // the HTTP API's) pass what a JavaScript number holds exactly.
+      this.dispatchEvent(new CustomEvent('message', { detail }));
     }
     // Cumulative: one DELIVER_ACK for everything that arrived together.
     this.#ackUpto = Math.max(this.#ackUpto, msg.seq);

@@ -22,6 +22,8 @@ export interface HandoffOptions {
   /** Backoff when every server failed, ms (defaults 500 and 30000; the allocator's hints override). */
   backoffBaseMs?: number;
   backoffCapMs?: number;
+  /** The device's Web Push keys: subscribe() needs them, and pushes are decrypted with them. */
+  pushKeys?: PushKeys;
 }
 
 export interface HandoffMessage {
@@ -33,6 +35,35 @@ export interface HandoffMessage {
   storedAt?: number;
   /** The payload as UTF-8 text. */
   text(): string;
+  /** A Web Push message: the app whose subscription it came through (from is '+' and the app), and its Urgency. Its
+   *  payload is decrypted with pushKeys. */
+  app?: string;
+  urgency?: 'very-low' | 'low' | 'normal' | 'high';
+}
+
+/** The standard PushSubscription JSON an application server takes (npm web-push's first argument). */
+export interface PushSubscriptionJSON {
+  endpoint: string;
+  expirationTime: null;
+  keys: { p256dh: string; auth: string };
+}
+
+/** A device's Web Push keys (RFC 8291), made and kept on the device: a P-256 ECDH pair and an auth secret per app. */
+export class PushKeys {
+  /** New keys; extractable false (the default) keeps the private key unreadable to scripts, and out of toJSON(). */
+  static generate(options?: { extractable?: boolean }): Promise<PushKeys>;
+  /** Keys from the handoff CLI's key file (handoff(1), --keys), as an object or its text. */
+  static fromJSON(json: string | object): Promise<PushKeys>;
+  /** The key file's JSON (extractable keys only). */
+  toJSON(): Promise<object>;
+  /** Keeps them in the browser's IndexedDB under name (the private key as a CryptoKey); load() reads them back, or
+   *  null. */
+  save(name?: string): Promise<void>;
+  static load(name?: string): Promise<PushKeys | null>;
+  /** The uncompressed public key, 65 bytes (the subscription's p256dh). */
+  readonly publicKey: Uint8Array;
+  /** Decrypts an aes128gcm body pushed to app; rejects with a TypeError if it is not one for these keys. */
+  decrypt(app: string, body: Uint8Array): Promise<Uint8Array>;
 }
 
 /** One device of the account and whether it is online (presence). */
@@ -75,6 +106,14 @@ export class HandoffClient extends EventTarget {
   /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
    *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
   devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;
+  /** This device's Web Push subscription for app (docs/push.md), as the PushSubscription its application server
+   *  takes; applicationServerKey (base64url or bytes, the server's VAPID public key) restricts it to that server's
+   *  pushes. Needs pushKeys; rejects with 'not_connected', 'not_supported', 'too_many_subscriptions', ... */
+  subscribe(options: { app: string; applicationServerKey?: string | Uint8Array }): Promise<PushSubscriptionJSON>;
+  /** Drops app's subscription: its endpoint answers 410 from then on. */
+  unsubscribe(app: string): Promise<void>;
+  /** This device's subscriptions. */
+  subscriptions(): Promise<Array<{ app: string; endpoint: string }>>;
   addEventListener(type: 'presence', listener: (event: CustomEvent<DevicePresence>) => void): void;
   addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
   addEventListener(type: 'state', listener: (event: StateEvent) => void): void;

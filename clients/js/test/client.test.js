@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { HandoffClient, HandoffError, tokenClaims } from '../src/index.js';
+import { HandoffClient, HandoffError, PushKeys, tokenClaims } from '../src/index.js';
+import webpush from 'web-push';
 import { startRelay, mintToken as mint } from './relay.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SignJWT, generateKeyPair, exportSPKI } from 'jose';
@@ -342,3 +343,56 @@ test('a certificate from another CA stops the client with code certificate', lim
     execFileSync('rm', ['-rf', otherDir]);
   }
 });
+
+// Web Push (docs/push.md): npm web-push as the application server.
+test('Web Push: a push from npm web-push is decrypted with WebCrypto, and the key file is the CLI\'s', limit,
+  async () => {
+    const pushRelay = await startRelay({ dir, build, push: true });
+    try {
+      const keys = await PushKeys.generate({ extractable: true });
+      const token = mint(dir, 'alice', 'phone');
+      const phone = new HandoffClient({ allocators: [pushRelay.allocateUrl], token, WebSocket, pushKeys: keys });
+      phone.start();
+      await connected(phone);
+      const vapid = webpush.generateVAPIDKeys();
+      const sub = await phone.subscribe({ app: 'mastodon', applicationServerKey: vapid.publicKey });
+      assert.match(sub.endpoint, new RegExp(`^https://127\\.0\\.0\\.1:${pushRelay.apiPort}/push/`));
+      assert.deepEqual(Object.keys(sub.keys).sort(), ['auth', 'p256dh']);
+      assert.deepEqual(await phone.subscriptions(), [{ app: 'mastodon', endpoint: sub.endpoint }]);
+      const vapidDetails = { subject: 'mailto:ops@example.org', ...vapid };
+      const got = once(phone, 'message');
+      const answer = await webpush.sendNotification(sub, 'a toot', { TTL: 60, urgency: 'high', vapidDetails });
+      assert.equal(answer.statusCode, 201);
+      const msg = await got;
+      assert.deepEqual([msg.app, msg.urgency, msg.from, msg.text()], ['mastodon', 'high', '+mastodon', 'a toot']);
+      // A push that does not decrypt (made for other keys) is refused, and
+      // the next one still arrives, in order.
+      const other = { ...sub, keys: { ...sub.keys, auth: 'AAAAAAAAAAAAAAAAAAAAAA' } };
+      const next = once(phone, 'message');
+      await webpush.sendNotification(other, 'for someone else', { TTL: 60, vapidDetails });
+      await webpush.sendNotification(sub, 'the next toot', { TTL: 60, vapidDetails });
+      assert.equal((await next).text(), 'the next toot');
+      phone.stop();
+      // The keys as the CLI's key file: handoff listen --keys decrypts.
+      writeFileSync(`${dir}/phone.keys`, JSON.stringify(await keys.toJSON()));
+      await webpush.sendNotification(sub, 'to the CLI', { TTL: 60, vapidDetails });
+      const out = execFileSync(`${build}/handoff`, ['--allocator', `127.0.0.1:${pushRelay.allocPort}`, '--ca',
+        `${dir}/ca.pem`, '--token', token, '--keys', `${dir}/phone.keys`, 'listen', '--count', '1', '--format',
+        'json', '--timeout', '10'], { encoding: 'utf8' });
+      assert.equal(JSON.parse(out).payload, 'to the CLI');
+      // And back: keys read from the file decrypt in the client.
+      const again = new HandoffClient({ allocators: [pushRelay.allocateUrl], token, WebSocket,
+        pushKeys: await PushKeys.fromJSON(readFileSync(`${dir}/phone.keys`, 'utf8')) });
+      again.start();
+      await connected(again);
+      const last = once(again, 'message');
+      await webpush.sendNotification(sub, 'read from the file', { TTL: 60, vapidDetails });
+      assert.equal((await last).text(), 'read from the file');
+      await again.unsubscribe('mastodon');
+      await assert.rejects(webpush.sendNotification(sub, 'gone', { TTL: 60, vapidDetails }),
+        (e) => e.statusCode === 410);
+      again.stop();
+    } finally {
+      pushRelay.stop();
+    }
+  });

@@ -40,13 +40,20 @@ export async function waitForPort(port, what) {
 // of those sections' keys ("max_connections_per_address = 2;"). Returns
 // its ports, the browser allocation URL and stop().
 // tokenKeys: more tokens.keys entries ('{ id = "web"; algorithm = ...; }').
-export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '', tokenKeys = '' }) {
-  const [wsPort, devicePort, allocPort] = [await freePort(), await freePort(), await freePort()];
+// push: Web Push too, on an API listener (apiPort) with dir's api.secret
+// and push.secret.
+export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '', tokenKeys = '',
+  push = false }) {
+  const [wsPort, devicePort, allocPort, apiPort] = [await freePort(), await freePort(), await freePort(),
+    await freePort()];
   const list = origins.map((o) => `"${o}"`).join(', ');
+  const pushConfig = push ? `
+    api = { keys = ( { id = "js"; secret_file = "${dir}/api.secret"; scope = "admin"; } ); };
+    push = { key_file = "${dir}/push.secret"; };` : '';
   writeFileSync(`${dir}/relay.conf`, `
-    role = "standalone"; server_id = "js";
+    role = "standalone"; server_id = "js";${pushConfig}
     listen = { device = "127.0.0.1:${devicePort}"; allocator = "127.0.0.1:${allocPort}";
-               websocket = "127.0.0.1:${wsPort}"; };
+               websocket = "127.0.0.1:${wsPort}"; ${push ? `api = "127.0.0.1:${apiPort}";` : ''} };
     websocket = { origins = [ ${list} ]; };
     metrics = { listen = ""; };
     tls = { certificate = "${dir}/server.pem"; key = "${dir}/server.key"; };
@@ -58,7 +65,7 @@ export async function startRelay({ dir, build, origins = ['*'], limits = '', all
   const daemon = spawn(`${build}/handoffd`, ['-f', '-c', `${dir}/relay.conf`], { stdio: ['ignore', 'inherit', 'inherit'] });
   await waitForPort(wsPort, 'handoffd');
   return {
-    wsPort, devicePort, allocPort,
+    wsPort, devicePort, allocPort, apiPort,
     relayUrl: `https://127.0.0.1:${wsPort}`,
     allocateUrl: `https://127.0.0.1:${wsPort}/allocate`,
     stop: () => daemon.kill(),

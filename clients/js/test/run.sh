@@ -6,7 +6,8 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${HANDOFF_BUILD:-$PWD/../../build}
 [ -x "$build/handoffd" ] || { echo "clients/js: no $build/handoffd; build first" >&2; exit 2; }
-[ -d node_modules/ws ] && [ -d node_modules/jose ] || npm install --no-audit --no-fund --silent
+[ -d node_modules/ws ] && [ -d node_modules/jose ] && [ -d node_modules/web-push ] ||
+    npm install --no-audit --no-fund --silent
 dir=$(mktemp -d /tmp/handoff-js.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 # -t loads the modules too: from the build folder until `make install`.
