@@ -10,6 +10,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import webpush from 'web-push';
 import { freePort, mintToken, startRelay, waitForPort } from '../../clients/js/test/relay.js';
 
 const build = process.env.HANDOFF_BUILD;
@@ -154,3 +155,64 @@ test('a bookmark made on one device reaches the others, and a closed page gets i
     pages.stop();
   }
 });
+
+// Web Push in the browser (docs/push.md): the page makes its keys with
+// WebCrypto (the private key not extractable) and keeps them in IndexedDB,
+// subscribes, and decrypts what npm web-push pushed; after a reload the
+// keys come back from IndexedDB and decrypt the push that waited.
+test('a page subscribes, and decrypts pushes from npm web-push before and after a reload', { timeout: 120000 },
+  async () => {
+    const pages = await servePages();
+    const relay = await startRelay({ dir, build, origins: [pages.origin], push: true });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [`--ignore-certificate-errors-spki-list=${spkiHash(`${dir}/server.pem`)}`],
+    });
+    const errors = [];
+    const token = mintToken(dir, 'alice', 'browser');
+    // In the page: a client with the keys IndexedDB holds (made and saved
+    // the first time), and the texts of the pushes it got.
+    const connect = (page) => page.evaluate(async ({ allocateUrl, token }) => {
+      const { HandoffClient, PushKeys } = await import('/js/src/index.js');
+      let keys = await PushKeys.load();
+      if (!keys) {
+        keys = await PushKeys.generate();
+        await keys.save();
+      }
+      window.pushes = [];
+      window.client = new HandoffClient({ allocators: [allocateUrl], token, pushKeys: keys });
+      window.client.addEventListener('message', (e) => window.pushes.push([e.detail.app, e.detail.text()]));
+      window.client.start();
+      window.keys = keys;
+      await new Promise((resolve) => window.client.addEventListener('state', (e) => e.detail === 'connected' && resolve()));
+    }, { allocateUrl: relay.allocateUrl, token });
+    const got = (page, count) => page.waitForFunction((n) => window.pushes.length >= n, count)
+      .then(() => page.evaluate(() => window.pushes));
+    try {
+      const context = await browser.newContext();
+      let page = await context.newPage();
+      page.setDefaultTimeout(WAIT_MS);
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${pages.origin}/`);
+      await connect(page);
+      const sub = await page.evaluate(async () => {
+        const s = await window.client.subscribe({ app: 'news' });
+        await window.keys.save(); // with the app's auth secret
+        return s;
+      });
+      const extractable = await page.evaluate(() => window.keys.toJSON().then(() => true, () => false));
+      assert.equal(extractable, false, 'the private key stays in the browser');
+      assert.equal((await webpush.sendNotification(sub, 'headline one', { TTL: 60 })).statusCode, 201);
+      assert.deepEqual(await got(page, 1), [['news', 'headline one']]);
+      await page.evaluate(() => window.client.stop());
+      assert.equal((await webpush.sendNotification(sub, 'headline two', { TTL: 60 })).statusCode, 201);
+      await page.reload();
+      await connect(page);
+      assert.deepEqual(await got(page, 1), [['news', 'headline two']]);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      relay.stop();
+      pages.stop();
+    }
+  });
