@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <cstring>
 #include <vector>
@@ -341,6 +342,16 @@ void seed_message_ids(hf_api *api)
     api->next_msg_id = (api->next_msg_id >> 2) + 1;
 }
 
+// An answer goes out at once, not after the caller's delayed ACK of the
+// segment before it (Nagle's algorithm held the last one of each answer
+// 40 ms on a kept-alive connection: 700 calls a second at 32 in flight).
+// Linux's accepted sockets take it from the listener.
+void no_delay(evhttp_bound_socket *bound)
+{
+    int one = 1;
+    setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 // What every API listener is set to.
 void configure(hf_api *api, evhttp *http, void (*on_call)(evhttp_request *, void *))
 {
@@ -481,10 +492,13 @@ bool hf_api_start(hf_api *api, event_base *base, std::string *err)
     }
     host = cfg.listen_api.substr(0, colon);
     api->http = std::unique_ptr<evhttp, void (*)(evhttp *)>(evhttp_new(base), evhttp_free);
-    if (!api->http || evhttp_bind_socket(api->http.get(), host.c_str(), uint16_t(port)) != 0) {
+    evhttp_bound_socket *bound =
+        api->http ? evhttp_bind_socket_with_handle(api->http.get(), host.c_str(), uint16_t(port)) : nullptr;
+    if (!bound) {
         *err = "cannot listen on listen.api " + cfg.listen_api + ": " + strerror(errno);
         return false;
     }
+    no_delay(bound);
     api->base = base;
     api->guard.max_connections = size_t(cfg.api_max_connections);
     api->guard.limits = &api->conns->limits;
@@ -546,6 +560,7 @@ bool hf_api_start_worker(hf_api *api, event_base *base, int *port, std::string *
         *err = std::string("cannot listen on loopback for the API calls worker 0 hands on: ") + strerror(errno);
         return false;
     }
+    no_delay(bound);
     configure(api, api->worker_http.get(), on_worker_request);
     *port = ntohs(where.sin_port);
     seed_message_ids(api); // the messages handed on get their ids here
