@@ -176,6 +176,7 @@ def test_vapid_restricts_a_subscription_to_its_application_server():
     assert status == 403 and "not the key this subscription was made with" in body, (status, body)
     status, _, body = send(relay, sub, "unsigned")
     assert status == 401, (status, body)
+    assert relay.metric('handoff_pushes_total{outcome="unauthorized"}') == 2
     origin = "https://127.0.0.1:%d" % relay.api_port
     for audience, exp, why in ((origin, int(time.time()) - 60, "expired"),
                                ("https://elsewhere.example", int(time.time()) + 600, "aud"),
@@ -219,6 +220,8 @@ def test_refusals_are_the_rfcs():
     assert status == 201
     assert relay.metric('handoff_api_requests_total{route="push",status="413"}') == 1
     assert relay.metric('handoff_api_requests_total{route="push",status="201"}') == 1
+    for outcome, count in (("accepted", 1), ("too_large", 1), ("bad_request", 5), ("not_found", 2)):
+        assert relay.metric('handoff_pushes_total{outcome="%s"}' % outcome) == count, outcome
 
 
 def test_unsubscribed_and_revoked_are_gone():
@@ -238,6 +241,7 @@ def test_unsubscribed_and_revoked_are_gone():
     assert status == 200
     status, _, body = send(relay, matrix, "to a revoked device")
     assert status == 410 and "revoked" in body, (status, body)
+    assert relay.metric('handoff_pushes_total{outcome="gone"}') == 2
 
 
 def test_the_api_lists_and_revokes_a_devices_subscriptions():
@@ -273,6 +277,7 @@ def test_a_subscription_past_its_rate_is_answered_429():
     answers = [send(relay, sub, "push %d" % i) for i in range(4)]
     assert [a[0] for a in answers] == [201, 201, 201, 429], answers
     assert int(answers[3][1]["retry-after"]) >= 1, answers[3][1]
+    assert relay.metric('handoff_pushes_total{outcome="rate_limited"}') == 1
 
 
 def test_subscriptions_are_limited_and_refused_without_push():

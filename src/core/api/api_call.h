@@ -94,3 +94,6 @@ void hf_api_revoke_subscription(hf_api_call *call);
 // A push resource's call (api_push.cc): its path's segments ("push", the
 // sealed part).
 void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments);
+// Counts a push resource's answer to a POST or DELETE by its outcome
+// (handoff_pushes_total).
+void hf_api_push_counted(hf_api_call *call, int status);

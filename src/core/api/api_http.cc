@@ -66,6 +66,8 @@ void answer(hf_api_call *call, int status, const std::string &text, const char *
     if (!call->handed_on) {
         api->answered[{call->route, status}]++;
         audit(call, status, text);
+        if (strcmp(call->route, "push") == 0)
+            hf_api_push_counted(call, status);
     }
     {
         evkeyvalq *headers = evhttp_request_get_output_headers(call->req);

@@ -293,6 +293,22 @@ void cancel(hf_api_call *call, const std::string &sealed)
 
 } // namespace
 
+void hf_api_push_counted(hf_api_call *call, int status)
+{
+    if (evhttp_request_get_command(call->req) == EVHTTP_REQ_GET)
+        return; // UnifiedPush's discovery: no push
+    hf_push_outcome o = status == 201                    ? hf_push_outcome::accepted
+                        : status == 204                  ? hf_push_outcome::cancelled
+                        : status == 413                  ? hf_push_outcome::too_large
+                        : status == 401 || status == 403 ? hf_push_outcome::unauthorized
+                        : status == 410                  ? hf_push_outcome::gone
+                        : status == 429                  ? hf_push_outcome::rate_limited
+                        : status == 404                  ? hf_push_outcome::not_found
+                        : status >= 500                  ? hf_push_outcome::failed
+                                                         : hf_push_outcome::bad_request;
+    call->api->server->stats->pushes[size_t(o)]++;
+}
+
 void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments)
 {
     hf_api *api = call->api;

@@ -18,6 +18,22 @@ struct hf_histogram {
 
 void hf_histogram_observe(hf_histogram *h, uint64_t us);
 
+// What became of a Web Push POST (or DELETE) to a push resource
+// (docs/push.md), by its answer.
+enum class hf_push_outcome {
+    accepted,     // 201
+    cancelled,    // 204: DELETE on a push's Location
+    too_large,    // 413
+    unauthorized, // 401, 403: VAPID
+    gone,         // 410: unsubscribed, or the device revoked
+    rate_limited, // 429: push.rate, or a full queue or account
+    not_found,    // 404: no endpoint this server sealed
+    bad_request,  // 400, 405, 415
+    failed,       // 5xx: the store, or the account's server away
+    count
+};
+const char *hf_push_outcome_name(hf_push_outcome o);
+
 // Every field is a uint64_t counter, or a histogram of them: the box
 // (core/shell/metrics_sample.cc) adds workers' stats up as an array.
 struct hf_stats {
@@ -42,4 +58,5 @@ struct hf_stats {
     uint64_t alloc_answers = 0;
     uint64_t alloc_home_away = 0;       // ALLOC_REQs of an account whose fixed server (cluster.servers) was away
     uint64_t registrations_refused = 0; // REGISTERs an allocator refused: unknown server, wrong key, weight
+    uint64_t pushes[size_t(hf_push_outcome::count)] = {};
 };

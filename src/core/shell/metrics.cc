@@ -147,6 +147,16 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
         for (int code : reject_reasons)
             series(out, name, joined(v.labels, std::string("reason=\"") + hf_err_name(code) + "\""),
                    v.sample->stats.messages_rejected[code]);
+    name = prefix + "pushes_total";
+    header(out, name, "counter",
+           "Web Push requests to push resources (docs/push.md), by outcome: accepted, cancelled, too_large, "
+           "unauthorized, gone, rate_limited, not_found, bad_request, failed." +
+               per);
+    for (const view &v : vs)
+        for (size_t i = 0; i < size_t(hf_push_outcome::count); i++)
+            series(out, name,
+                   joined(v.labels, std::string("outcome=\"") + hf_push_outcome_name(hf_push_outcome(i)) + "\""),
+                   v.sample->stats.pushes[i]);
     name = prefix + "limit_hits_total";
     header(out, name, "counter", "Times a limit was reached, by config key." + per);
     for (const view &v : vs)
