@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -23,22 +22,8 @@ from harness import Relay
 WORKERS = 2
 
 
-def free_block(n):
-    """n consecutive free loopback ports: worker k takes the first + k."""
-    while True:
-        first = harness.free_port()
-        try:
-            for p in range(first + 1, first + n):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        harness._ports_given.update(range(first, first + n))
-        return first
-
-
 def workers_relay(start=True, **settings):
-    device = free_block(WORKERS)
+    device = harness.free_block(WORKERS)
     relay = Relay(**{"workers": WORKERS, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device,
                      **settings})
     relay.device_port = device
@@ -560,7 +545,7 @@ def test_a_servers_workers_take_the_accounts_the_allocator_offers_them():
     w0, w1: half the accounts were refused wrong_server by the worker the
     allocator offered, every time they asked."""
     alloc = Relay("allocator", server_id="a1", **{"allocator.refresh_interval": "300ms"}).start()
-    device = free_block(WORKERS)
+    device = harness.free_block(WORKERS)
     box = Relay("server", share=alloc, server_id="s1", api_keys=True,
                 **{"workers": WORKERS, "register.allocators": ["127.0.0.1:%d" % alloc.alloc_port],
                    "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device})

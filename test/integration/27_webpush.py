@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import harness
+import hfwire
 from harness import Relay
 
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -293,6 +294,33 @@ def test_subscriptions_are_limited_and_refused_without_push():
     plain = Relay(api_keys=True).start()
     code, _, err = Device(plain).run("subscribe", "--app", "a")
     assert code == 1 and "does not offer Web Push" in err, err
+
+
+def test_pushes_reach_the_worker_that_holds_the_account():
+    """workers = 2 with stores of their own: worker 0 takes every push
+    and hands it on to the account's worker, with its headers (TTL,
+    Content-Encoding, Urgency, Topic), and relays its answer with Location
+    and TTL; a DELETE on that Location cancels it there."""
+    relay = push_relay(**{"workers": 2, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % harness.free_block(2)})
+    # Accounts until one is on each worker (by the address the allocator gives).
+    homes = {}
+    for i in range(64):
+        token = relay.token("user%d" % i, "phone")
+        homes.setdefault(hfwire.allocate(relay.alloc_port, relay.ca, token)[0], "user%d" % i)
+        if len(homes) == 2:
+            break
+    assert len(homes) == 2, homes
+    base = "https://127.0.0.1:%d" % relay.api_port
+    for account in homes.values():
+        phone = Device(relay, account=account)
+        sub = phone.subscribe("mastodon")
+        status, headers, _ = send(relay, sub, "kept, for " + account, urgency="low", topic="t1")
+        assert status == 201 and headers["location"].startswith("/push/message/") and headers["ttl"] == "60", headers
+        status, headers, _ = send(relay, sub, "cancelled, for " + account)
+        assert status == 201, headers
+        assert curl(relay, "DELETE", base + headers["location"])[0] == 204
+        got = phone.received(timeout=3)
+        assert [(m["payload"], m["urgency"]) for m in got] == [("kept, for " + account, "low")], got
 
 
 def test_a_subscription_outlives_a_restart():

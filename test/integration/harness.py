@@ -91,6 +91,20 @@ def pid_alive(pid):
         return False
 
 
+def free_block(n):
+    """n consecutive free loopback ports: worker k takes the first + k."""
+    while True:
+        first = free_port()
+        try:
+            for p in range(first + 1, first + n):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        _ports_given.update(range(first, first + n))
+        return first
+
+
 def wait_until(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

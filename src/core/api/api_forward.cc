@@ -126,7 +126,8 @@ evhttp_connection *link_to(hf_api *api, int worker, int port)
 }
 
 // Sends f's call on conn as its caller sent it (key, body, type,
-// Idempotency-Key), to host, with the header that says who hands it on.
+// Idempotency-Key, and a push's headers: docs/push.md), to host, with the
+// header that says who hands it on.
 // False when it cannot: f is answered and freed.
 bool hand_on(hf_api_handed *f, evhttp_connection *conn, const char *host, const char *header, const char *value)
 {
@@ -134,7 +135,8 @@ bool hand_on(hf_api_handed *f, evhttp_connection *conn, const char *host, const 
     evhttp_request *out = evhttp_request_new(on_answer, f);
     evkeyvalq *in_headers = evhttp_request_get_input_headers(call->req);
     evkeyvalq *out_headers = evhttp_request_get_output_headers(out);
-    for (const char *name : {"Authorization", "Content-Type", "Idempotency-Key"})
+    for (const char *name :
+         {"Authorization", "Content-Type", "Idempotency-Key", "Content-Encoding", "TTL", "Urgency", "Topic"})
         if (const char *v = evhttp_find_header(in_headers, name))
             evhttp_add_header(out_headers, name, v);
     evhttp_add_header(out_headers, "Host", host);

@@ -423,9 +423,11 @@ void hf_api_reply(hf_api_call *call, int status, json_t *body)
 void hf_api_relay(hf_api_call *call, int status, evhttp_request *from)
 {
     evkeyvalq *headers = evhttp_request_get_input_headers(from);
+    // What the answer says beside its body: a push's Location and TTL.
     if (call->req)
-        if (const char *allow = evhttp_find_header(headers, "Allow"))
-            evhttp_add_header(evhttp_request_get_output_headers(call->req), "Allow", allow);
+        for (const char *name : {"Allow", "Location", "TTL"})
+            if (const char *value = evhttp_find_header(headers, name))
+                evhttp_add_header(evhttp_request_get_output_headers(call->req), name, value);
     evbuffer *body = evhttp_request_get_input_buffer(from);
     std::string text(reinterpret_cast<const char *>(evbuffer_pullup(body, -1)), evbuffer_get_length(body));
     if (!text.empty() && text.back() == '\n')
