@@ -409,7 +409,7 @@ def relaunch_with_workers(relay, workers):
 
 
 def test_a_workers_change_moves_every_queued_message_to_its_new_worker():
-    device = free_block(3)
+    device = harness.free_block(3)
     relay = Relay(**{"workers": 2, "store.module": "lmdb", "listen.device": "127.0.0.1:%d" % device})
     relay.device_port = device
     relay.start()
