@@ -1,6 +1,5 @@
 #include "cli/keys.h"
 
-#include <fcntl.h>
 #include <jansson.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 
 #include "handoff/client.h"
 #include "proto/token.h"
+#include "proto/whole_file.h"
 
 namespace
 {
@@ -68,19 +68,13 @@ bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *e
                              "public_key", encoded(keys.public_key).c_str(), "apps", apps);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
-    std::string temp = path + ".new";
-    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t len = text ? strlen(text) : 0;
-    bool ok = text && fd >= 0 && write(fd, text, len) == ssize_t(len) && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-    free(text);
-    if (fd >= 0 && close(fd) != 0)
-        ok = false;
-    if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
-        *err = "cannot write " + path + ": " + strerror(errno);
-        unlink(temp.c_str());
+    if (!text) {
+        *err = "out of memory";
         return false;
     }
-    return true;
+    bool ok = hf_write_whole_file(path, std::string(text) + "\n", 0600, err);
+    free(text);
+    return ok;
 }
 
 bool cli_keys_ensure_pair(cli_keys *keys)

@@ -7,6 +7,7 @@ one log line and then served, and a killed handoffd's devices find their
 queues on another server."""
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -203,6 +204,40 @@ def test_a_resend_is_not_acknowledged_without_its_replica_on_one_redis():
     harness.wait_until(lambda: send(2) == (hfwire.STORED, None), 15, "the resend to be stored")
     code, out, err = relay.cli(relay.token("alice", "phone"), "listen", "--count", "2", "--timeout", "20")
     assert (code, out.splitlines()) == (0, ["m1", "m2"]), (code, out, err)
+
+
+def test_a_revocation_and_a_subscription_wait_for_their_replica():
+    """store.replicas = 1 with the replica stopped: a revocation and a Web
+    Push subscription are refused store_unavailable (the API's 503, the
+    device's SUBSCRIBE refusal), not acknowledged on the primary alone,
+    where a failover could lose them (a stolen device let in again, an
+    endpoint answering 410 for good); both go through once it runs.
+    Before, both were acknowledged at once."""
+    primary = harness.RedisServer().start()
+    replica = harness.RedisServer(replica_of=primary).start()
+    harness.wait_until(lambda: "master_link_status:up" in replica.cli("INFO", "replication"), 10, "the replica to sync")
+    relay = Relay(api_keys=True, **{"store.module": "redis", "store.address": primary.address(), "store.replicas": 1,
+                                    "store.wait_timeout": "300ms"})
+    relay.settings["push.key_file"] = os.path.join(relay.dir, "push.secret")
+    relay.write_config()
+    relay.start()
+    token = relay.token("alice", "phone")
+    keys = os.path.join(relay.dir, "phone.keys")
+    subscribe = ("--keys", keys, "subscribe", "--app", "news")
+    for device in ("phone", "pc"):  # known to the account
+        assert relay.cli(relay.token("alice", device), "ping")[0] == 0
+    replica.proc.send_signal(signal.SIGSTOP)
+    try:
+        status, body = relay.api("POST", "/v1/accounts/alice/devices/pc/revoke")
+        assert (status, body["error"]) == (503, "store_unavailable"), body
+        code, _, err = relay.cli(token, *subscribe)
+        assert code == 1 and "store_unavailable" in err, err
+    finally:
+        replica.proc.send_signal(signal.SIGCONT)
+    harness.wait_until(lambda: relay.api("POST", "/v1/accounts/alice/devices/pc/revoke")[0] == 200, 15,
+                       "the revocation to be kept")
+    code, out, err = relay.cli(token, *subscribe)
+    assert code == 0 and json.loads(out)["endpoint"].startswith("https://"), err
 
 
 def test_readyz_tells_a_stopped_redis_and_a_missing_replica():

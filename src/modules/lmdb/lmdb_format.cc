@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "proto/whole_file.h"
+
 namespace hf_lmdb
 {
 
@@ -26,21 +28,10 @@ bool exists(const std::string &path)
     return stat(path.c_str(), &st) == 0;
 }
 
-// Written whole or not at all: a new file, synced, renamed over.
+// Written whole or not at all.
 bool write_format(const std::string &folder, int format, std::string *err)
 {
-    std::string path = folder + format_name, temp = path + ".new";
-    std::string line = "handoff-lmdb " + std::to_string(format) + "\n";
-    int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, line.data(), line.size()) == ssize_t(line.size()) && fdatasync(fd) == 0;
-    if (fd >= 0 && close(fd) != 0)
-        ok = false;
-    if (!ok || rename(temp.c_str(), path.c_str()) != 0) {
-        *err = "cannot write " + path + ": " + strerror(errno);
-        unlink(temp.c_str());
-        return false;
-    }
-    return true;
+    return hf_write_whole_file(folder + format_name, "handoff-lmdb " + std::to_string(format) + "\n", 0600, err);
 }
 
 } // namespace

@@ -83,9 +83,9 @@ void store_set_revocation(void *store, const char *account, const char *device, 
                           hf_store_done_cb cb, void *arg)
 {
     auto *s = static_cast<redis_store *>(store);
-    hf_redis_call(s->nodes, slot_of(s, account),
-                  {"SET", key_of(s, account, "r", device), std::to_string(not_before_ms) + (revoked ? "|1" : "|0")},
-                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    durable_write(s, account,
+                  {"SET", key_of(s, account, "r", device), std::to_string(not_before_ms) + (revoked ? "|1" : "|0")}, cb,
+                  arg);
 }
 
 void store_record_put(void *store, const char *account, const char *device, const char *name, const uint8_t *value,
@@ -96,8 +96,7 @@ void store_record_put(void *store, const char *account, const char *device, cons
     std::vector<std::string> args = {value ? "HSET" : "HDEL", key, name};
     if (value)
         args.emplace_back(reinterpret_cast<const char *>(value), value_len);
-    hf_redis_call(s->nodes, slot_of(s, account), std::move(args),
-                  [cb, arg](redisReply *r) { done_status(cb, arg, r); });
+    durable_write(s, account, std::move(args), cb, arg);
 }
 
 void store_records(void *store, const char *account, const char *device, hf_store_records_cb cb, void *arg)

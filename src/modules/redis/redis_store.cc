@@ -60,4 +60,16 @@ void done_status(hf_store_done_cb cb, void *arg, redisReply *r)
     cb(arg, !r ? HF_STORE_UNAVAILABLE : r->type == REDIS_REPLY_ERROR ? HF_STORE_ERROR : HF_STORE_OK);
 }
 
+void durable_write(redis_store *s, const char *account, std::vector<std::string> args, hf_store_done_cb cb, void *arg)
+{
+    // The reply settles a failure; a success waits for its WAIT.
+    hf_redis_call(
+        s->nodes, slot_of(s, account), std::move(args),
+        [cb, arg](redisReply *r) {
+            if (!r || r->type == REDIS_REPLY_ERROR)
+                done_status(cb, arg, r);
+        },
+        [cb, arg](bool replicated) { cb(arg, replicated ? HF_STORE_OK : HF_STORE_UNAVAILABLE); });
+}
+
 } // namespace hf_redis_store

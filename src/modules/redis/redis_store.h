@@ -135,4 +135,10 @@ std::string presence_server(const std::string &value);
 // A write's reply as a store status, to cb.
 void done_status(hf_store_done_cb cb, void *arg, redisReply *r);
 
+// One write the host is told of only once it is durable: answered, and
+// on store.replicas replicas (WAIT), else HF_STORE_UNAVAILABLE, as an
+// enqueue is. A revocation or a subscription a failover lost would
+// let a stolen device in again, or make an endpoint answer 410 for good.
+void durable_write(redis_store *s, const char *account, std::vector<std::string> args, hf_store_done_cb cb, void *arg);
+
 } // namespace hf_redis_store
