@@ -154,7 +154,8 @@ int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb);
  * with remove drops it; with app NULL, lists them. cb hears each
  * subscription (app, endpoint, vapid_key, complete 0), then once
  * (complete 1) with code 0, or why the server refused (code, an enum
- * hf_err, and text). The endpoint goes to the application server with the
+ * hf_err, and text), or HF_ERR_DISCONNECTED if the connection ended
+ * before the answer. The endpoint goes to the application server with the
  * device's own keys (hf_push_keys_new) as a PushSubscription. Returns 0;
  * -1 if not connected, if the server does not offer Web Push, or if a
  * request is already out. */

@@ -105,4 +105,5 @@ struct hf_client {
     bool presence_follow = false;
     hf_client_subscription_cb subscription_cb = nullptr; // the SUBSCRIBE out (subscribe_id), if any
     uint64_t subscribe_id = 0;
+    const hf_link *subscribe_link = nullptr; // the link it went on
 };

@@ -47,4 +47,16 @@ void arm(event *ev, uint64_t ms)
     event_add(ev, &tv);
 }
 
+void subscription_lost(hf_client *c, const hf_link *l)
+{
+    hf_client_subscription_cb cb = c->subscription_cb;
+    if (!cb || c->subscribe_link != l)
+        return;
+    c->subscription_cb = nullptr;
+    c->subscribe_id = 0;
+    c->subscribe_link = nullptr;
+    cb(c->user, nullptr, nullptr, nullptr, 0, 1, HF_ERR_DISCONNECTED,
+       "the connection ended before the server answered; ask again");
+}
+
 } // namespace hf_clientlib

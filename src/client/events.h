@@ -1,4 +1,5 @@
-// Telling the application: trace lines and state changes; and the timers'
+// Telling the application: trace lines, state changes and a request its
+// link took with it; and the timers'
 // and ids' small helpers.
 #pragma once
 #include <event2/event.h>
@@ -19,6 +20,10 @@ uint64_t random_u64(void);
 // The new state, told to on_state (CONNECTING and ALLOCATING each time,
 // the others only when they change).
 void set_state(hf_client *c, int state, const char *detail);
+
+// The link l is going: a SUBSCRIBE out on it will not be answered, and
+// its callback hears disconnected (complete, with that code).
+void subscription_lost(hf_client *c, const hf_link *l);
 
 // Fires ev once after ms.
 void arm(event *ev, uint64_t ms);

@@ -145,12 +145,14 @@ void on_subscription(hf_client *c, const hf_msg *m)
     }
     c->subscription_cb = nullptr;
     c->subscribe_id = 0;
+    c->subscribe_link = nullptr;
     cb(c->user, nullptr, nullptr, nullptr, 0, 1, int(m->code), hf_msg_has(m, HF_TAG_TEXT) ? text.c_str() : nullptr);
 }
 
 void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove)
 {
     c->subscribe_id = c->next_ping_id++;
+    c->subscribe_link = c->link;
     hf_msg m = hf_msg_subscribe(
         c->subscribe_id, app ? app : "",
         std::string_view(reinterpret_cast<const char *>(vapid_key), vapid_key ? vapid_key_len : 0), remove);
@@ -260,6 +262,8 @@ void on_old_link_frame(hf_client *c, const hf_msg *m)
         on_send_ack(c, m);
     else if (m->type == HF_MSG_DELIVER)
         on_deliver(c, c->old_link, m);
+    else if (m->type == HF_MSG_SUBSCRIPTION)
+        on_subscription(c, m);
     else if (m->type == HF_MSG_ERROR)
         drop_old_link(c);
 }
