@@ -163,6 +163,18 @@ typedef void (*hf_client_subscription_cb)(void *user, const char *app, const cha
                                           size_t vapid_key_len, int complete, int code, const char *text);
 int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, int remove,
                         hf_client_subscription_cb cb);
+/* End-to-end keys (docs/protocol.md, "Device keys"): the device's public
+ * keys, published with every HELLO: its P-256 ECDH key then its P-256
+ * ECDSA key, 65 bytes each, uncompressed. Call before hf_client_start.
+ * Returns 0, or -1 if len is not HF_DEVICE_KEYS_LEN. */
+#define HF_DEVICE_KEYS_LEN 130
+int hf_client_set_device_key(hf_client *c, const uint8_t *key, size_t len);
+/* A peer's published keys, as the last presence answer gave them (the
+ * server offers them when WELCOME's features have HF_FEATURE_KEYS):
+ * copies HF_DEVICE_KEYS_LEN bytes to out and returns 0, or -1 if the
+ * device published none. The server only relays keys: trust one on first
+ * use and compare its fingerprint before trusting a changed one. */
+int hf_client_device_key(const hf_client *c, const char *device, uint8_t out[HF_DEVICE_KEYS_LEN]);
 /* Web Push keys, made on the device and kept there (RFC 8291): a P-256
  * key pair for ECDH (the subscription's p256dh is public_key) and an auth
  * secret. Returns 0, or -1 if the random source fails. */

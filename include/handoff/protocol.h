@@ -102,12 +102,14 @@ enum hf_tag {
     HF_TAG_ENDPOINT = 48,         /* string: a subscription's push resource, https:// URL */
     HF_TAG_URGENCY = 49,          /* uint: a push's Urgency, enum hf_urgency */
     HF_TAG_REMOVE = 50,           /* uint: 0 or 1 */
-    HF_TAG_MAX = 50
+    HF_TAG_DEVICE_KEY = 51,       /* bytes: a device's public keys for end-to-end messages (ECDH, ECDSA; 130) */
+    HF_TAG_MAX = 51
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */
 #define HF_FEATURE_PRESENCE 1u /* PRESENCE_REQ and PRESENCE */
 #define HF_FEATURE_PUSH 2u     /* SUBSCRIBE and SUBSCRIPTION: Web Push subscriptions */
+#define HF_FEATURE_KEYS 4u     /* HELLO's device_key is kept, and PRESENCE carries each device's */
 
 /* A push's Urgency (RFC 8030, section 5.3), in DELIVER's `urgency`. */
 enum hf_urgency { HF_URGENCY_VERY_LOW = 0, HF_URGENCY_LOW = 1, HF_URGENCY_NORMAL = 2, HF_URGENCY_HIGH = 3 };

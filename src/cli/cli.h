@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/keys.h"
 #include "handoff/client.h"
 
 // Exit statuses, as handoff(1) lists them.
@@ -16,6 +17,7 @@ struct cli_common {
     std::string server_name;             // --server-name, or HANDOFF_SERVER_NAME
     std::string token;                   // --token, or HANDOFF_TOKEN
     std::string keys_file;               // --keys, or HANDOFF_KEYS: the device's key file (keys.h)
+    cli_keys keys;                       // its contents, read (and made) once the options are parsed
     bool verbose = false;
 };
 
@@ -69,3 +71,6 @@ int cli_listen(int argc, char **argv, cli_common *common);
 int cli_ping(int argc, char **argv, cli_common *common);
 // subscribe and unsubscribe (argv[0] says which).
 int cli_subscribe(int argc, char **argv, cli_common *common);
+// fingerprint, and devices [verify DEVICE FINGERPRINT].
+int cli_fingerprint(int argc, char **argv, cli_common *common);
+int cli_devices(int argc, char **argv, cli_common *common);

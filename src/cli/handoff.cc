@@ -20,6 +20,8 @@ void usage(FILE *out)
             "       handoff [COMMON] ping [--timeout SECONDS]\n"
             "       handoff [COMMON] subscribe --app NAME [--vapid-key KEY] [--timeout S]   (needs --keys)\n"
             "       handoff [COMMON] unsubscribe --app NAME [--timeout S]                   (needs --keys)\n"
+            "       handoff --keys FILE fingerprint\n"
+            "       handoff [COMMON] devices [verify DEVICE FINGERPRINT] [--timeout S]      (needs --keys)\n"
             "\n"
             "COMMON:\n"
             "  --allocator HOST:PORT  allocator to ask (repeatable; env HANDOFF_ALLOCATOR, comma-separated)\n"
@@ -118,6 +120,10 @@ int main(int argc, char **argv)
         common.server_name = env;
     if (common.keys_file.empty() && (env = getenv("HANDOFF_KEYS")))
         common.keys_file = env;
+    if (std::string err; !common.keys_file.empty() && !cli_keys_open_file(common.keys_file, &common.keys, &err)) {
+        fprintf(stderr, "handoff: --keys: %s\n", err.c_str());
+        return cli_usage;
+    }
     if (argc < 1) {
         usage(stderr);
         return cli_usage;
@@ -126,6 +132,8 @@ int main(int argc, char **argv)
     if (!strcmp(command, "token")) {
         return cli_token(argc, argv);
     }
+    if (!strcmp(command, "fingerprint"))
+        return cli_fingerprint(argc, argv, &common);
     if (common.allocators.empty() || common.token.empty()) {
         fprintf(stderr, "handoff: %s needs --allocator and --token (or HANDOFF_ALLOCATOR and HANDOFF_TOKEN)\n",
                 command);
@@ -139,6 +147,8 @@ int main(int argc, char **argv)
         return cli_ping(argc, argv, &common);
     if (!strcmp(command, "subscribe") || !strcmp(command, "unsubscribe"))
         return cli_subscribe(argc, argv, &common);
+    if (!strcmp(command, "devices"))
+        return cli_devices(argc, argv, &common);
     fprintf(stderr, "handoff: unknown command \"%s\"\n", command);
     usage(stderr);
     return cli_usage;

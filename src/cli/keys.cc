@@ -28,6 +28,18 @@ bool take_bytes(json_t *object, const char *name, size_t len, std::string *out)
     return text && hf_base64url_decode(text, out) && out->size() == len;
 }
 
+// A new P-256 pair into private_key and public_key; false if the random
+// source fails.
+bool make_pair(std::string *private_key, std::string *public_key)
+{
+    uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], unused[HF_PUSH_AUTH_LEN];
+    if (hf_push_keys_new(priv, pub, unused) != 0)
+        return false;
+    private_key->assign(reinterpret_cast<char *>(priv), sizeof priv);
+    public_key->assign(reinterpret_cast<char *>(pub), sizeof pub);
+    return true;
+}
+
 } // namespace
 
 bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
@@ -43,6 +55,10 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
     bool ok = json_integer_value(json_object_get(root, "version")) == 1 &&
               take_bytes(root, "private_key", HF_PUSH_PRIVATE_KEY_LEN, &keys->private_key) &&
               take_bytes(root, "public_key", HF_PUSH_PUBLIC_KEY_LEN, &keys->public_key);
+    // A file from before the signing pair gets one when it is opened.
+    if (ok && json_object_get(root, "signing_private_key"))
+        ok = take_bytes(root, "signing_private_key", HF_PUSH_PRIVATE_KEY_LEN, &keys->signing_private_key) &&
+             take_bytes(root, "signing_public_key", HF_PUSH_PUBLIC_KEY_LEN, &keys->signing_public_key);
     const char *app;
     json_t *entry;
     json_object_foreach(json_object_get(root, "apps"), app, entry)
@@ -51,6 +67,14 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
         const char *endpoint = json_string_value(json_object_get(entry, "endpoint"));
         ok = ok && take_bytes(entry, "auth", HF_PUSH_AUTH_LEN, &k.auth);
         k.endpoint = endpoint ? endpoint : "";
+    }
+    const char *device;
+    json_object_foreach(json_object_get(root, "peers"), device, entry)
+    {
+        cli_peer &peer = keys->peers[device];
+        const char *state = json_string_value(json_object_get(entry, "state"));
+        ok = ok && take_bytes(entry, "key", HF_DEVICE_KEYS_LEN, &peer.key) && state;
+        peer.state = state ? state : "";
     }
     json_decref(root);
     if (!ok)
@@ -64,8 +88,14 @@ bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *e
     for (const auto &[app, k] : keys.apps)
         json_object_set_new(apps, app.c_str(),
                             json_pack("{s:s, s:s}", "auth", encoded(k.auth).c_str(), "endpoint", k.endpoint.c_str()));
-    json_t *root = json_pack("{s:i, s:s, s:s, s:o}", "version", 1, "private_key", encoded(keys.private_key).c_str(),
-                             "public_key", encoded(keys.public_key).c_str(), "apps", apps);
+    json_t *peers = json_object();
+    for (const auto &[device, peer] : keys.peers)
+        json_object_set_new(peers, device.c_str(),
+                            json_pack("{s:s, s:s}", "key", encoded(peer.key).c_str(), "state", peer.state.c_str()));
+    json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o}", "version", 1, "private_key",
+                             encoded(keys.private_key).c_str(), "public_key", encoded(keys.public_key).c_str(),
+                             "signing_private_key", encoded(keys.signing_private_key).c_str(), "signing_public_key",
+                             encoded(keys.signing_public_key).c_str(), "apps", apps, "peers", peers);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(root);
     if (!text) {
@@ -77,16 +107,27 @@ bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *e
     return ok;
 }
 
-bool cli_keys_ensure_pair(cli_keys *keys)
+bool cli_keys_open_file(const std::string &path, cli_keys *keys, std::string *err)
 {
-    if (!keys->private_key.empty())
-        return true;
-    uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], unused[HF_PUSH_AUTH_LEN];
-    if (hf_push_keys_new(priv, pub, unused) != 0)
+    if (!cli_keys_load(path, keys, err))
         return false;
-    keys->private_key.assign(reinterpret_cast<char *>(priv), sizeof priv);
-    keys->public_key.assign(reinterpret_cast<char *>(pub), sizeof pub);
-    return true;
+    bool made = false;
+    for (auto [priv, pub] : {std::pair{&keys->private_key, &keys->public_key},
+                             std::pair{&keys->signing_private_key, &keys->signing_public_key}}) {
+        if (!priv->empty())
+            continue;
+        if (!make_pair(priv, pub)) {
+            *err = "cannot make a key pair: no random bytes";
+            return false;
+        }
+        made = true;
+    }
+    return !made || cli_keys_save(path, *keys, err);
+}
+
+std::string cli_keys_device_key(const cli_keys &keys)
+{
+    return keys.public_key + keys.signing_public_key;
 }
 
 bool cli_keys_open(const cli_keys &keys, const char *app, const uint8_t *body, size_t len, std::string *plaintext,

@@ -20,8 +20,7 @@ struct listen_job {
     bool json = false;
     bool presence = false; // --presence
     bool presence_asked = false;
-    bool has_keys = false; // --keys: pushes are decrypted
-    cli_keys keys;
+    const cli_keys *keys = nullptr; // --keys: pushes are decrypted
 };
 
 void print_json_string(std::string_view s)
@@ -90,10 +89,10 @@ void on_message(void *user, const hf_client_message *msg)
         return; // past --count: left for the next listener
     std::string_view payload(reinterpret_cast<const char *>(msg->payload), msg->payload_len);
     std::string plaintext, why;
-    if (msg->app && job->has_keys) {
+    if (msg->app && job->keys) {
         // A push that does not open with this device's keys will not open
         // later either: refused, it goes to the dead letters.
-        if (!cli_keys_open(job->keys, msg->app, msg->payload, msg->payload_len, &plaintext, &why)) {
+        if (!cli_keys_open(*job->keys, msg->app, msg->payload, msg->payload_len, &plaintext, &why)) {
             fprintf(stderr, "handoff listen: a push for app \"%s\" (id %llu): %s; refused\n", msg->app,
                     (unsigned long long)msg->id, why.c_str());
             hf_client_refuse(run->client, msg->seq, HF_ERR_BAD_FIELD, why.c_str());
@@ -191,14 +190,8 @@ int cli_listen(int argc, char **argv, cli_common *common)
         fprintf(stderr, "handoff listen: unexpected argument \"%s\"\n", argv[optind]);
         return cli_usage;
     }
-    if (!common->keys_file.empty()) {
-        std::string err;
-        if (!cli_keys_load(common->keys_file, &job.keys, &err)) {
-            fprintf(stderr, "handoff listen: %s\n", err.c_str());
-            return cli_usage;
-        }
-        job.has_keys = true;
-    }
+    if (!common->keys_file.empty())
+        job.keys = &common->keys;
     hf_client_callbacks cb{};
     cb.on_message = on_message;
     cb.on_state = on_state;

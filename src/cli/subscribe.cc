@@ -16,7 +16,7 @@ namespace
 struct subscribe_job {
     std::string command; // "subscribe" or "unsubscribe"
     std::string app, vapid_key;
-    cli_keys keys;
+    cli_keys *keys; // the common options'
     bool asked = false;
 };
 
@@ -35,7 +35,7 @@ void on_subscription(void *user, const char *app, const char *endpoint, const ui
     if (!complete) {
         // The same endpoint as before keeps its auth secret: the
         // application server may hold it already.
-        cli_app_keys &k = job->keys.apps[app];
+        cli_app_keys &k = job->keys->apps[app];
         if (k.endpoint != endpoint || k.auth.empty()) {
             uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], auth[HF_PUSH_AUTH_LEN];
             if (hf_push_keys_new(priv, pub, auth) != 0) {
@@ -54,17 +54,17 @@ void on_subscription(void *user, const char *app, const char *endpoint, const ui
         return;
     }
     if (job->command == "unsubscribe")
-        job->keys.apps.erase(job->app);
+        job->keys->apps.erase(job->app);
     std::string err;
-    if (!cli_keys_save(run->common->keys_file, job->keys, &err)) {
+    if (!cli_keys_save(run->common->keys_file, *job->keys, &err)) {
         fprintf(stderr, "handoff %s: %s\n", job->command.c_str(), err.c_str());
         cli_finish(run, cli_rejected);
         return;
     }
     if (job->command == "subscribe") {
-        const cli_app_keys &k = job->keys.apps[job->app];
+        const cli_app_keys &k = job->keys->apps[job->app];
         printf("{\"endpoint\":\"%s\",\"expirationTime\":null,\"keys\":{\"p256dh\":\"%s\",\"auth\":\"%s\"}}\n",
-               k.endpoint.c_str(), encoded(job->keys.public_key).c_str(), encoded(k.auth).c_str());
+               k.endpoint.c_str(), encoded(job->keys->public_key).c_str(), encoded(k.auth).c_str());
         fflush(stdout);
     }
     cli_finish(run, cli_ok);
@@ -103,6 +103,7 @@ int cli_subscribe(int argc, char **argv, cli_common *common)
     };
     subscribe_job job;
     job.command = argv[0];
+    job.keys = &common->keys;
     cli_run run;
     run.common = common;
     run.job = &job;
@@ -141,15 +142,6 @@ int cli_subscribe(int argc, char **argv, cli_common *common)
     if (optind != argc || job.app.empty() || common->keys_file.empty()) {
         fprintf(stderr, "handoff %s: needs --app NAME and --keys FILE\n", name);
         return cli_usage;
-    }
-    std::string err;
-    if (!cli_keys_load(common->keys_file, &job.keys, &err)) {
-        fprintf(stderr, "handoff %s: %s\n", name, err.c_str());
-        return cli_usage;
-    }
-    if (!cli_keys_ensure_pair(&job.keys)) {
-        fprintf(stderr, "handoff %s: cannot make a key pair\n", name);
-        return cli_rejected;
     }
     hf_client_callbacks cb{};
     cb.on_state = on_state;

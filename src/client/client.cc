@@ -205,6 +205,23 @@ int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key,
     return 0;
 }
 
+int hf_client_set_device_key(hf_client *c, const uint8_t *key, size_t len)
+{
+    if (len != HF_DEVICE_KEYS_LEN)
+        return -1;
+    c->device_key.assign(reinterpret_cast<const char *>(key), len);
+    return 0;
+}
+
+int hf_client_device_key(const hf_client *c, const char *device, uint8_t out[HF_DEVICE_KEYS_LEN])
+{
+    auto found = c->peer_keys.find(device);
+    if (found == c->peer_keys.end() || found->second.size() != HF_DEVICE_KEYS_LEN)
+        return -1;
+    memcpy(out, found->second.data(), HF_DEVICE_KEYS_LEN);
+    return 0;
+}
+
 int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN],
                      uint8_t auth[HF_PUSH_AUTH_LEN])
 {

@@ -103,6 +103,8 @@ struct hf_client {
     // Presence: whom to tell, and whether to ask again after a reconnect.
     hf_client_presence_cb presence_cb = nullptr;
     bool presence_follow = false;
+    std::string device_key;                              // published in every HELLO (hf_client_set_device_key)
+    std::map<std::string, std::string> peer_keys;        // the account's devices' keys, as PRESENCE said
     hf_client_subscription_cb subscription_cb = nullptr; // the SUBSCRIBE out (subscribe_id), if any
     uint64_t subscribe_id = 0;
     const hf_link *subscribe_link = nullptr; // the link it went on

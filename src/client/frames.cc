@@ -41,6 +41,8 @@ void on_link_open(void *arg, hf_link *)
     auto *c = static_cast<hf_client *>(arg);
     uint64_t ask = c->probe.current_ms ? c->probe.current_ms : c->heartbeat_ms;
     hf_msg m = c->role == link_role::allocator ? hf_msg_alloc_req(c->token) : hf_msg_hello(c->token, ask);
+    if (c->role != link_role::allocator && !c->device_key.empty())
+        hf_msg_add_device_key(&m, c->device_key);
     send_frame(c, &m);
 }
 
@@ -125,6 +127,9 @@ void on_presence(hf_client *c, const hf_msg *m)
         return;
     if (hf_msg_has(m, HF_TAG_DEVICE)) {
         std::string device(m->device);
+        // A peer's published keys, for hf_client_device_key.
+        if (hf_msg_has(m, HF_TAG_DEVICE_KEY))
+            c->peer_keys[device] = std::string(m->device_key);
         c->presence_cb(c->user, device.c_str(), m->online ? 1 : 0, 0);
     } else {
         c->presence_cb(c->user, nullptr, 0, 1);

@@ -270,6 +270,12 @@ hf_msg hf_msg_presence(uint64_t id, std::string_view device, bool online)
     return m;
 }
 
+void hf_msg_add_device_key(hf_msg *m, std::string_view key)
+{
+    m->device_key = key;
+    mark(m, {HF_TAG_DEVICE_KEY});
+}
+
 hf_msg hf_msg_presence_end(uint64_t id, uint64_t count)
 {
     hf_msg m = of_type(HF_MSG_PRESENCE);

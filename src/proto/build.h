@@ -91,6 +91,9 @@ hf_msg hf_msg_presence_req(uint64_t id, bool follow);
 // PRESENCE: one device's state, in the answer to request id (0: a change).
 hf_msg hf_msg_presence(uint64_t id, std::string_view device, bool online);
 
+// device_key: HELLO's (the device's own), or PRESENCE's (a peer's).
+void hf_msg_add_device_key(hf_msg *m, std::string_view key);
+
 // PRESENCE: the end of the answer to request id, which listed count.
 hf_msg hf_msg_presence_end(uint64_t id, uint64_t count);
 

@@ -83,6 +83,7 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     S("endpoint", endpoint),
     U("urgency", urgency),
     U("remove", remove),
+    B("device_key", device_key),
 };
 
 #undef U
@@ -108,8 +109,9 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_ADDRESS) | bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MIN_MS) | bit(HF_TAG_HEARTBEAT_MAX_MS) |
          bit(HF_TAG_BACKOFF_BASE_MS) | bit(HF_TAG_BACKOFF_CAP_MS),
      bit(HF_TAG_ADDRESS)},
-    /* HELLO */
-    {bit(HF_TAG_TOKEN) | bit(HF_TAG_VERSION_MIN) | bit(HF_TAG_VERSION_MAX) | bit(HF_TAG_HEARTBEAT_MS),
+    /* HELLO: device_key publishes the device's keys */
+    {bit(HF_TAG_TOKEN) | bit(HF_TAG_VERSION_MIN) | bit(HF_TAG_VERSION_MAX) | bit(HF_TAG_HEARTBEAT_MS) |
+         bit(HF_TAG_DEVICE_KEY),
      bit(HF_TAG_TOKEN)},
     /* WELCOME */
     {bit(HF_TAG_VERSION) | bit(HF_TAG_HEARTBEAT_MS) | bit(HF_TAG_TIMEOUT_MS) | bit(HF_TAG_WINDOW) |
@@ -154,7 +156,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_ID) | bit(HF_TAG_FOLLOW), bit(HF_TAG_ID)},
     /* PRESENCE: a device's state (with id in an answer, without in a
        change), or an answer's end (id and count, no device) */
-    {bit(HF_TAG_ID) | bit(HF_TAG_DEVICE) | bit(HF_TAG_ONLINE) | bit(HF_TAG_COUNT), 0},
+    {bit(HF_TAG_ID) | bit(HF_TAG_DEVICE) | bit(HF_TAG_ONLINE) | bit(HF_TAG_COUNT) | bit(HF_TAG_DEVICE_KEY), 0},
     /* SUBSCRIBE: with app, make (or with remove, drop) that app's
        subscription; without, list them all */
     {bit(HF_TAG_ID) | bit(HF_TAG_APP) | bit(HF_TAG_VAPID_KEY) | bit(HF_TAG_REMOVE), bit(HF_TAG_ID)},

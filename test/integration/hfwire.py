@@ -35,6 +35,7 @@ TAGS = {
     48: ("endpoint", "s"),
     49: ("urgency", "u"),
     50: ("remove", "u"),
+    51: ("device_key", "b"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

@@ -8,9 +8,12 @@
 #include "core/api/api_call.h"
 #include "core/common/dead_letter.h"
 #include "core/common/event_ptr.h"
+#include "core/server/device_keys.h"
 #include "core/server/devices.h"
 #include "core/server/queue_purge.h"
 #include "proto/clock.h"
+#include "proto/device_key.h"
+#include "proto/token.h"
 
 namespace
 {
@@ -20,7 +23,8 @@ struct device_call {
     hf_api_call *call;
     void (*next)(device_call *); // once the device is known
     std::vector<std::string> names;
-    std::vector<json_t *> states; // the list: one per name
+    std::vector<json_t *> states;  // the list: one per name
+    std::vector<std::string> keys; // each device's published keys (device_keys.h), "" for none
     size_t waiting = 0;
     int failed = HF_STORE_OK;
     std::string server; // where the device is online, if anywhere
@@ -95,6 +99,14 @@ void list_done(device_call *d)
     std::sort(order.begin(), order.end(), [d](size_t a, size_t b) { return d->names[a] < d->names[b]; });
     json_t *devices = json_array();
     for (size_t i : order) {
+        // The keys its peers encrypt to and verify with, for a backend
+        // that encrypts end to end, and their fingerprint to compare.
+        std::string key;
+        hf_base64url_encode(d->keys[i], &key);
+        json_object_set_new(d->states[i], "device_key", d->keys[i].empty() ? json_null() : json_string(key.c_str()));
+        json_object_set_new(d->states[i], "fingerprint",
+                            d->keys[i].empty() ? json_null()
+                                               : json_string(hf_device_key_fingerprint(d->keys[i]).c_str()));
         json_array_append(devices, d->states[i]);
     }
     finish(d, 200, json_pack("{s:s, s:o}", "account", d->call->account.c_str(), "devices", devices));
@@ -118,13 +130,32 @@ void state_read(void *arg, int status, const hf_store_device_state *st)
         list_done(d);
 }
 
+void keys_read(void *arg, int status, const hf_store_record *records, size_t count)
+{
+    auto *slot = static_cast<state_slot *>(arg);
+    device_call *d = slot->d;
+    if (status != HF_STORE_OK)
+        d->failed = status;
+    else
+        d->keys[slot->index] = hf_keys_of(records, count);
+    delete slot;
+    if (--d->waiting == 0)
+        list_done(d);
+}
+
 void describe_all(device_call *d)
 {
     d->states.assign(d->names.size(), nullptr);
-    d->waiting = d->names.size() + 1; // the last answer, or this function, finishes
-    for (size_t i = 0; i < d->names.size(); i++)
+    d->keys.assign(d->names.size(), "");
+    bool keys = hf_keys_enabled(server_of(d));
+    d->waiting = d->names.size() * (keys ? 2 : 1) + 1; // the last answer, or this function, finishes
+    for (size_t i = 0; i < d->names.size(); i++) {
         server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->names[i].c_str(), state_read,
                             new state_slot{d, i});
+        if (keys)
+            server_of(d)->store(&hf_store_ops::records, d->call->account.c_str(), d->names[i].c_str(), keys_read,
+                                new state_slot{d, i});
+    }
     if (--d->waiting == 0)
         list_done(d);
 }

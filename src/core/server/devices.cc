@@ -5,12 +5,14 @@
 #include "core/common/log.h"
 #include "core/common/token_check.h"
 #include "core/server/delivery.h"
+#include "core/server/device_keys.h"
 #include "core/server/presence.h"
 #include "core/server/subscriptions.h"
 #include "core/server/revocation.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
 #include "proto/build.h"
+#include "proto/device_key.h"
 #include "proto/frame.h"
 
 namespace
@@ -46,7 +48,8 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
         srv->heartbeat(&hf_heartbeat_ops::bounds, &min_ms, &max_ms);
         hf_msg_add_bounds(&m, min_ms, max_ms);
     }
-    hf_msg_add_features(&m, HF_FEATURE_PRESENCE | (hf_push_enabled(s->srv) ? HF_FEATURE_PUSH : 0));
+    hf_msg_add_features(&m, HF_FEATURE_PRESENCE | (hf_push_enabled(s->srv) ? HF_FEATURE_PUSH : 0) |
+                                (hf_keys_enabled(s->srv) ? HF_FEATURE_KEYS : 0));
     hf_conn_send(s->conn, &m);
 }
 
@@ -98,6 +101,10 @@ void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
     add_device(s);
     srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),
                uint64_t(srv->cfg->presence_ttl_ms), presence_done, nullptr);
+    if (s->device_key) {
+        hf_keys_publish(s, *s->device_key);
+        s->device_key.reset();
+    }
     hf_conn_set_ready(c, timeout);
     send_welcome(s, timeout);
     hf_log(HF_LOG_DEBUG, "conn %llu %s: %s/%s online, heartbeat %llums", (unsigned long long)c->id, c->peer,
@@ -167,6 +174,11 @@ void on_hello(hf_conn *c, const hf_msg *m)
         hf_conn_fail(c, HF_ERR_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only");
         return;
     }
+    if (hf_msg_has(m, HF_TAG_DEVICE_KEY) && !hf_device_key_valid(m->device_key)) {
+        srv->stats->hello_refused++;
+        hf_conn_fail(c, HF_ERR_BAD_FIELD, "device_key must be two uncompressed P-256 points (ECDH, then ECDSA)");
+        return;
+    }
     if (std::string where; srv->held_elsewhere && srv->held_elsewhere(srv->shell, claims.account, &where)) {
         srv->stats->hello_refused++;
         hf_conn_fail(c, HF_ERR_WRONG_SERVER,
@@ -181,6 +193,8 @@ void on_hello(hf_conn *c, const hf_msg *m)
     s->key = hf_device_key(s->account, s->device);
     s->issued_at_ms = claims.issued_at_ms;
     s->requested_heartbeat_ms = hf_msg_has(m, HF_TAG_HEARTBEAT_MS) ? m->heartbeat_ms : 0;
+    if (hf_msg_has(m, HF_TAG_DEVICE_KEY))
+        s->device_key = std::make_unique<std::string>(m->device_key);
     c->owner = s;
     if (!srv->store.has(&hf_store_ops::revocation)) {
         welcome(s, s->requested_heartbeat_ms);

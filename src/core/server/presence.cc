@@ -5,6 +5,7 @@
 
 #include "core/common/log.h"
 #include "core/conn/conn.h"
+#include "core/server/device_keys.h"
 #include "core/server/online.h"
 #include "core/server/server.h"
 #include "core/server/session.h"
@@ -19,6 +20,7 @@ struct presence_answer {
     uint64_t id;
     std::vector<std::string> names;
     std::vector<char> online;
+    std::vector<std::string> keys; // each device's published keys, "" for none (device_keys.h)
     size_t waiting = 0;
     int failed = HF_STORE_OK;
 };
@@ -36,6 +38,8 @@ void send_answer(presence_answer *a)
         std::sort(order.begin(), order.end(), [a](size_t x, size_t y) { return a->names[x] < a->names[y]; });
         for (size_t i : order) {
             hf_msg m = hf_msg_presence(a->id, a->names[i], a->online[i] != 0);
+            if (!a->keys[i].empty())
+                hf_msg_add_device_key(&m, a->keys[i]);
             hf_conn_send(c, &m);
         }
         hf_msg end = hf_msg_presence_end(a->id, a->names.size());
@@ -63,6 +67,19 @@ void looked_up(void *arg, int status, const char *server_id)
         send_answer(a);
 }
 
+void keys_read(void *arg, int status, const hf_store_record *records, size_t count)
+{
+    auto *slot = static_cast<lookup_slot *>(arg);
+    presence_answer *a = slot->a;
+    if (status != HF_STORE_OK)
+        a->failed = status;
+    else
+        a->keys[slot->index] = hf_keys_of(records, count);
+    delete slot;
+    if (--a->waiting == 0)
+        send_answer(a);
+}
+
 void listed(void *arg, int status, const char *const *devices, size_t count)
 {
     auto *a = static_cast<presence_answer *>(arg);
@@ -74,8 +91,14 @@ void listed(void *arg, int status, const char *const *devices, size_t count)
     }
     a->names.assign(devices, devices + count);
     a->online.assign(count, 0);
+    a->keys.assign(count, "");
     a->waiting = count + 1; // the last answer, or this function, sends it
     for (size_t i = 0; i < count; i++) {
+        if (hf_keys_enabled(srv)) {
+            a->waiting++;
+            srv->store(&hf_store_ops::records, a->s->account.c_str(), a->names[i].c_str(), keys_read,
+                       new lookup_slot{a, i});
+        }
         if (hf_online_find(&srv->online, a->s->account, a->names[i])) {
             a->online[i] = 1;
             a->waiting--;
@@ -125,7 +148,7 @@ void hf_presence_request(hf_session *s, const hf_msg *m)
         hf_presence_forget(s);
     s->presence_pending = true;
     hf_conn_ref(s->conn);
-    s->srv->store(&hf_store_ops::list_devices, s->account.c_str(), listed, new presence_answer{s, m->id, {}, {}});
+    s->srv->store(&hf_store_ops::list_devices, s->account.c_str(), listed, new presence_answer{s, m->id, {}, {}, {}});
 }
 
 void hf_presence_changed(hf_server *srv, const std::string &account, const std::string &device, bool online)

@@ -3,6 +3,7 @@
 // so a slow device costs store space, not daemon memory).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,7 +51,9 @@ struct hf_session {
     // the frames behind it (encoded) wait with it.
     bool hello_pending = false;
     std::vector<std::string> early_frames;
-    uint64_t issued_at_ms = 0;           // its token's (revocation.h)
+    uint64_t issued_at_ms = 0; // its token's (revocation.h)
+    // HELLO's device_key, published once the HELLO is admitted (device_keys.h).
+    std::unique_ptr<std::string> device_key;
     uint64_t requested_heartbeat_ms = 0; // HELLO's
     // Admitted while the store could not say whether it is revoked:
     // nothing is delivered to it or taken from it until it can.
