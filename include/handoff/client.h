@@ -61,6 +61,10 @@ struct hf_client_message {
      * it. NULL for a device's or a backend's message. */
     const char *app;
     int urgency; /* a push's Urgency, enum hf_urgency; HF_URGENCY_NORMAL otherwise */
+    /* Appended in libhandoff 0.3.0: 1 if the payload has an end-to-end
+     * message's form (docs/protocol.md, "End-to-end messages"): a hint;
+     * only its verification with the sender's trusted keys says it is. */
+    int e2e;
 };
 
 struct hf_client_callbacks {
@@ -175,6 +179,9 @@ int hf_client_set_device_key(hf_client *c, const uint8_t *key, size_t len);
  * device published none. The server only relays keys: trust one on first
  * use and compare its fingerprint before trusting a changed one. */
 int hf_client_device_key(const hf_client *c, const char *device, uint8_t out[HF_DEVICE_KEYS_LEN]);
+/* This device's name, as the server's last WELCOME said it; "" before
+ * any. */
+const char *hf_client_device(const hf_client *c);
 /* Web Push keys, made on the device and kept there (RFC 8291): a P-256
  * key pair for ECDH (the subscription's p256dh is public_key) and an auth
  * secret. Returns 0, or -1 if the random source fails. */

@@ -103,7 +103,8 @@ enum hf_tag {
     HF_TAG_URGENCY = 49,          /* uint: a push's Urgency, enum hf_urgency */
     HF_TAG_REMOVE = 50,           /* uint: 0 or 1 */
     HF_TAG_DEVICE_KEY = 51,       /* bytes: a device's public keys for end-to-end messages (ECDH, ECDSA; 130) */
-    HF_TAG_MAX = 51
+    HF_TAG_E2E = 52,              /* uint: DELIVER: 1 if the payload has an end-to-end message's form */
+    HF_TAG_MAX = 52
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */

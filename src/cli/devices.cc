@@ -28,22 +28,6 @@ struct devices_job {
     bool changed = false; // the key file was changed
 };
 
-// Where the device's key stands against the key file: new (first seen
-// now, and trusted from here on), trusted, verified, changed, or none
-// (the device published no keys).
-std::string state_of(cli_keys *keys, const std::string &device, const std::string &key, bool *changed)
-{
-    if (key.empty())
-        return "none";
-    auto found = keys->peers.find(device);
-    if (found == keys->peers.end()) {
-        keys->peers[device] = {key, "trusted"};
-        *changed = true;
-        return "new";
-    }
-    return found->second.key == key ? found->second.state : "changed";
-}
-
 void on_presence(void *user, const char *device, int online, int complete)
 {
     auto *run = static_cast<cli_run *>(user);
@@ -54,7 +38,7 @@ void on_presence(void *user, const char *device, int online, int complete)
         std::string published;
         if (hf_client_device_key(run->client, device, key) == 0)
             published.assign(reinterpret_cast<char *>(key), sizeof key);
-        std::string state = state_of(&keys, device, published, &job->changed);
+        std::string state = cli_keys_trust(&keys, device, published, &job->changed);
         job->rows.push_back(
             {device, published.empty() ? "-" : hf_device_key_fingerprint(published), state, online != 0});
         if (device == job->verify_device && !published.empty() &&

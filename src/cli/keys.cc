@@ -130,6 +130,19 @@ std::string cli_keys_device_key(const cli_keys &keys)
     return keys.public_key + keys.signing_public_key;
 }
 
+std::string cli_keys_trust(cli_keys *keys, const std::string &device, const std::string &key, bool *changed)
+{
+    if (key.empty())
+        return "none";
+    auto found = keys->peers.find(device);
+    if (found == keys->peers.end()) {
+        keys->peers[device] = {key, "trusted"};
+        *changed = true;
+        return "new";
+    }
+    return found->second.key == key ? found->second.state : "changed";
+}
+
 bool cli_keys_open(const cli_keys &keys, const char *app, const uint8_t *body, size_t len, std::string *plaintext,
                    std::string *why)
 {

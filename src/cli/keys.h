@@ -47,6 +47,12 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err);
 // Writes keys to path (mode 0600); false with *err.
 bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *err);
 
+// Where a peer's published key stands against the key file: "new" (seen
+// for the first time: trusted from now on, *changed set), "trusted",
+// "verified", "changed" (another key than the one trusted: not to be
+// used until verified), or "none" (key empty: it published none).
+std::string cli_keys_trust(cli_keys *keys, const std::string &device, const std::string &key, bool *changed);
+
 // Decrypts a push for app; false with *why.
 bool cli_keys_open(const cli_keys &keys, const char *app, const uint8_t *body, size_t len, std::string *plaintext,
                    std::string *why);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cli/cli.h"
+#include "cli/send_e2e.h"
 
 namespace
 {
@@ -46,18 +47,20 @@ bool read_all(FILE *f, std::string *out)
 
 int cli_send(int argc, char **argv, cli_common *common)
 {
-    enum { opt_to = 256, opt_ttl, opt_collapse, opt_timeout };
+    enum { opt_to = 256, opt_ttl, opt_collapse, opt_timeout, opt_e2e };
     static const struct option options[] = {
         {"to", required_argument, nullptr, opt_to},
         {"ttl", required_argument, nullptr, opt_ttl},
         {"collapse", required_argument, nullptr, opt_collapse},
         {"timeout", required_argument, nullptr, opt_timeout},
+        {"e2e", no_argument, nullptr, opt_e2e},
         {nullptr, 0, nullptr, 0},
     };
     send_job job;
     job.run.common = common;
     job.run.job = &job;
     double timeout_s = 10;
+    bool e2e = false;
     int ch;
     while ((ch = getopt_long(argc, argv, "", options, nullptr)) != -1) {
         switch (ch) {
@@ -83,6 +86,9 @@ int cli_send(int argc, char **argv, cli_common *common)
                 return cli_usage;
             }
             break;
+        case opt_e2e:
+            e2e = true;
+            break;
         default:
             return cli_usage;
         }
@@ -99,6 +105,8 @@ int cli_send(int argc, char **argv, cli_common *common)
     } else {
         job.payload = argv[optind];
     }
+    if (e2e)
+        return cli_send_e2e(common, {job.to, job.payload, job.collapse, job.ttl_s}, timeout_s);
     hf_client_callbacks cb{};
     cb.on_send_result = on_send_result;
     if (!cli_start(&job.run, cb, timeout_s))

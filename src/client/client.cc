@@ -222,6 +222,11 @@ int hf_client_device_key(const hf_client *c, const char *device, uint8_t out[HF_
     return 0;
 }
 
+const char *hf_client_device(const hf_client *c)
+{
+    return c->device_name.c_str();
+}
+
 int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN],
                      uint8_t auth[HF_PUSH_AUTH_LEN])
 {

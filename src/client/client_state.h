@@ -104,6 +104,7 @@ struct hf_client {
     hf_client_presence_cb presence_cb = nullptr;
     bool presence_follow = false;
     std::string device_key;                              // published in every HELLO (hf_client_set_device_key)
+    std::string device_name;                             // as WELCOME said it
     std::map<std::string, std::string> peer_keys;        // the account's devices' keys, as PRESENCE said
     hf_client_subscription_cb subscription_cb = nullptr; // the SUBSCRIBE out (subscribe_id), if any
     uint64_t subscribe_id = 0;

@@ -78,6 +78,8 @@ void on_welcome(hf_client *c, const hf_msg *m)
     }
     c->link_max_seq = 0;
     c->deliveries.by_seq.clear(); // seqs are the new server's from now on
+    if (hf_msg_has(m, HF_TAG_DEVICE))
+        c->device_name = std::string(m->device);
     c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
     c->max_frame = m->max_frame ? size_t(m->max_frame) : default_max_frame;
     c->backoff_attempt = 0;
@@ -227,7 +229,8 @@ void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
                           m->payload.size(),
                           m->stored_at_ms,
                           hf_msg_has(m, HF_TAG_APP) ? app.c_str() : nullptr,
-                          hf_msg_has(m, HF_TAG_URGENCY) ? int(m->urgency) : HF_URGENCY_NORMAL};
+                          hf_msg_has(m, HF_TAG_URGENCY) ? int(m->urgency) : HF_URGENCY_NORMAL,
+                          m->e2e ? 1 : 0};
     c->delivering_link = from_link;
     if (c->cb.on_message)
         c->cb.on_message(c->user, &msg);

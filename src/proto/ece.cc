@@ -1,6 +1,7 @@
 #include "proto/ece.h"
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rand.h>
@@ -164,6 +165,61 @@ bool hf_ece_keys_new(hf_ece_keys *out)
 bool hf_p256_public_valid(std::string_view raw)
 {
     return raw.size() == HF_P256_PUBLIC_LEN && raw[0] == '\x04' && p256_key(raw, {}) != nullptr;
+}
+
+bool hf_p256_sign(const hf_ece_keys &keys, std::string_view data, std::string *sig)
+{
+    pkey_ptr key = p256_key(keys.public_key, keys.private_key);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    size_t der_len = 0;
+    std::string der;
+    bool ok =
+        key && ctx && EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+        EVP_DigestSign(ctx, nullptr, &der_len, reinterpret_cast<const unsigned char *>(data.data()), data.size()) == 1;
+    if (ok) {
+        der.resize(der_len);
+        ok = EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(der.data()), &der_len,
+                            reinterpret_cast<const unsigned char *>(data.data()), data.size()) == 1;
+    }
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return false;
+    // DER to r || s.
+    const unsigned char *p = reinterpret_cast<const unsigned char *>(der.data());
+    ECDSA_SIG *parsed = d2i_ECDSA_SIG(nullptr, &p, long(der_len));
+    if (!parsed)
+        return false;
+    sig->assign(64, '\0');
+    ok = BN_bn2binpad(ECDSA_SIG_get0_r(parsed), reinterpret_cast<unsigned char *>(sig->data()), 32) == 32 &&
+         BN_bn2binpad(ECDSA_SIG_get0_s(parsed), reinterpret_cast<unsigned char *>(sig->data()) + 32, 32) == 32;
+    ECDSA_SIG_free(parsed);
+    return ok;
+}
+
+bool hf_p256_verify(std::string_view public_key, std::string_view data, std::string_view sig)
+{
+    if (sig.size() != 64)
+        return false;
+    pkey_ptr key = p256_key(public_key, {});
+    ECDSA_SIG *parsed = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(reinterpret_cast<const unsigned char *>(sig.data()), 32, nullptr);
+    BIGNUM *s = BN_bin2bn(reinterpret_cast<const unsigned char *>(sig.data()) + 32, 32, nullptr);
+    if (!parsed || !r || !s || !ECDSA_SIG_set0(parsed, r, s)) {
+        BN_free(r);
+        BN_free(s);
+        ECDSA_SIG_free(parsed);
+        return false;
+    }
+    unsigned char *der = nullptr;
+    int der_len = i2d_ECDSA_SIG(parsed, &der);
+    ECDSA_SIG_free(parsed);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = key && ctx && der_len > 0 && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+              EVP_DigestVerify(ctx, der, size_t(der_len), reinterpret_cast<const unsigned char *>(data.data()),
+                               data.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    return ok;
 }
 
 bool hf_ece_decrypt(const hf_ece_keys &keys, std::string_view auth, std::string_view body, std::string *plaintext,

@@ -31,6 +31,12 @@ bool hf_ece_keys_new(hf_ece_keys *out);
 // Whether raw is an uncompressed point on P-256.
 bool hf_p256_public_valid(std::string_view raw);
 
+// ECDSA P-256 with SHA-256 over data: the signature as JWS and WebCrypto
+// write it, r then s, 32 bytes each. Sign: false if the key pair is not
+// one; verify: whether sig is public_key's over data.
+bool hf_p256_sign(const hf_ece_keys &keys, std::string_view data, std::string *sig);
+bool hf_p256_verify(std::string_view public_key, std::string_view data, std::string_view sig);
+
 // Decrypts an aes128gcm body sent to keys with auth. False with why (a
 // static sentence: "not aes128gcm: ...", "does not decrypt ...") if it is
 // not one for them.

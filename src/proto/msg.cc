@@ -84,6 +84,7 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     U("urgency", urgency),
     U("remove", remove),
     B("device_key", device_key),
+    U("e2e", e2e),
 };
 
 #undef U
@@ -132,7 +133,7 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
      bit(HF_TAG_ID) | bit(HF_TAG_STATUS)},
     /* DELIVER: app and urgency mark a push */
     {bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD) | bit(HF_TAG_STORED_AT_MS) | bit(HF_TAG_ID) |
-         bit(HF_TAG_COLLAPSE) | bit(HF_TAG_APP) | bit(HF_TAG_URGENCY),
+         bit(HF_TAG_COLLAPSE) | bit(HF_TAG_APP) | bit(HF_TAG_URGENCY) | bit(HF_TAG_E2E),
      bit(HF_TAG_SEQ) | bit(HF_TAG_FROM) | bit(HF_TAG_PAYLOAD)},
     /* DELIVER_ACK: with code (and text), upto is refused */
     {bit(HF_TAG_UPTO) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT), bit(HF_TAG_UPTO)},

@@ -31,7 +31,7 @@ struct hf_msg {
     uint64_t upto = 0, stored_at_ms = 0;
     uint64_t delivered_count = 0, stored_count = 0, rejected_count = 0;
     uint64_t weight = 0, load = 0, draining = 0, retry_ms = 0, refresh_ms = 0, max_payload = 0;
-    uint64_t follow = 0, online = 0, count = 0, features = 0, urgency = 0, remove = 0;
+    uint64_t follow = 0, online = 0, count = 0, features = 0, urgency = 0, remove = 0, e2e = 0;
 };
 
 struct hf_decode_limits {

@@ -111,6 +111,107 @@ def test_a_server_that_swaps_a_key_is_caught():
     assert state == "changed" and fingerprint != real[0] and fingerprint == mallory.fingerprint(), (real, state)
 
 
+def store_files_hold(folder, text):
+    """Whether any file under folder holds text."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                if text.encode() in f.read():
+                    return True
+    return False
+
+
+def e2e_relay(store):
+    if store == "redis":
+        redis = harness.RedisServer().start()
+        return Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
+                                       "store.prefix": "e2e:"}).start(), redis
+    return Relay(api_keys=True, **{"store.module": "lmdb"}).start(), None
+
+
+def test_an_end_to_end_message_is_stored_as_ciphertext_and_read_by_its_target():
+    """send --e2e while the target is away: no store file holds the
+    plaintext (LMDB's data, and a Redis dump), and the target prints it
+    marked end-to-end."""
+    for store in ("lmdb", "redis"):
+        relay, redis = e2e_relay(store)
+        phone, pc = Device(relay, "phone"), Device(relay, "pc")
+        phone.run("ping")
+        secret = "a bookmark only phone reads %s" % os.urandom(4).hex()
+        assert pc.run("send", "--e2e", "--to", "phone", secret).strip() == "stored"
+        if redis:
+            harness.Resp(redis.port).call("SAVE")
+            folder = redis.dir
+        else:
+            folder = relay.settings["store.path"]
+        assert store_files_hold(folder, "only phone reads") is False, store
+        out = phone.run("listen", "--count", "1", "--timeout", "10", "--format", "json")
+        got = json.loads(out)
+        assert (got["payload"], got["from"], got.get("e2e")) == (secret, "pc", True), got
+        relay.stop()
+
+
+def test_a_swapped_or_reinstalled_key_stops_the_send_until_verified():
+    """The server swaps phone's published keys: pc's send --e2e is refused,
+    naming phone, and nothing is sent. A reinstalled phone (new keys) is
+    refused alike until `devices verify`, then takes the message."""
+    redis = harness.RedisServer().start()
+    relay = Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
+                                    "store.prefix": "e2e:"}).start()
+    phone, pc, mallory = Device(relay, "phone"), Device(relay, "pc"), Device(relay, "mallory")
+    phone.run("ping")
+    mallory.run("ping")
+    assert pc.run("send", "--e2e", "--to", "phone", "first").strip() == "stored"  # trusted on first use
+    real = harness.Resp(redis.port).call("HGET", "e2e:{alice}v:phone", "keys")
+    fake = harness.Resp(redis.port).call("HGET", "e2e:{alice}v:mallory", "keys")
+    harness.Resp(redis.port).call("HSET", "e2e:{alice}v:phone", "keys", fake)
+    code, _, err = relay.cli(pc.token, "--keys", pc.keys, "send", "--e2e", "--to", "phone", "to the server?")
+    assert code == 1 and "the key of phone changed" in err and "nothing was sent" in err, err
+    harness.Resp(redis.port).call("HSET", "e2e:{alice}v:phone", "keys", real)
+    # A reinstall: the same name, new keys.
+    os.unlink(phone.keys)
+    phone.run("ping")
+    code, _, err = relay.cli(pc.token, "--keys", pc.keys, "send", "--e2e", "--to", "phone", "after reinstall")
+    assert code == 1 and "the key of phone changed" in err, err
+    pc.run("devices", "verify", "phone", phone.fingerprint())
+    assert pc.run("send", "--e2e", "--to", "phone", "after verify").strip() == "stored"
+    # The reinstalled phone cannot read what was sent to its old keys
+    # (refused), and reads what came after.
+    code, out, err = relay.cli(phone.token, "--keys", phone.keys, "listen", "--count", "1", "--timeout", "10",
+                               "--format", "json")
+    assert code == 0 and json.loads(out)["payload"] == "after verify", (out, err)
+    assert "refused" in err, err
+
+
+def test_every_device_gets_its_own_copy_and_a_revoked_one_none():
+    relay = Relay(api_keys=True).start()
+    pc = Device(relay, "pc")
+    others = [Device(relay, name) for name in ("phone", "tablet", "laptop")]
+    for d in others:
+        d.run("ping")
+    status, _ = relay.api("POST", "/v1/accounts/alice/devices/laptop/revoke")
+    assert status == 200
+    code, out, err = relay.cli(pc.token, "--keys", pc.keys, "send", "--e2e", "--to", "*", "for everyone")
+    assert code == 0 and out.strip() == "stored", err
+    assert "laptop published no keys" in err, err
+    for d in others[:2]:
+        got = json.loads(d.run("listen", "--count", "1", "--timeout", "10", "--format", "json"))
+        assert (got["payload"], got.get("e2e")) == ("for everyone", True), got
+    status, body = relay.api("GET", "/v1/accounts/alice/queues")
+    assert status == 200 and not any(q["device"] == "laptop" and q["messages"] for q in body["queues"]), body
+
+
+def test_an_api_send_is_not_end_to_end():
+    """A backend's plain message is shown as such: no e2e mark."""
+    relay = Relay(api_keys=True).start()
+    phone = Device(relay, "phone")
+    phone.run("ping")
+    status, _ = relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "from the backend"})
+    assert status == 200
+    got = json.loads(phone.run("listen", "--count", "1", "--timeout", "10", "--format", "json"))
+    assert got["payload"] == "from the backend" and "e2e" not in got, got
+
+
 def test_a_hello_with_a_malformed_key_is_refused():
     relay = Relay().start()
     conn = relay.conn()

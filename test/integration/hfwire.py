@@ -36,6 +36,7 @@ TAGS = {
     49: ("urgency", "u"),
     50: ("remove", "u"),
     51: ("device_key", "b"),
+    52: ("e2e", "u"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

@@ -17,7 +17,7 @@ int main(void)
         (void *)hf_msg_type_name, (void *)hf_client_presence, (void *)hf_client_last_error,
         (void *)hf_client_error_permanent, (void *)hf_client_error_name, (void *)hf_client_subscribe,
         (void *)hf_push_keys_new, (void *)hf_push_decrypt, (void *)hf_client_set_device_key,
-        (void *)hf_client_device_key,
+        (void *)hf_client_device_key, (void *)hf_client_device,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])

@@ -12,6 +12,7 @@ extern "C" {
 
 #include <string>
 
+#include "proto/e2e.h"
 #include "proto/ece.h"
 #include "proto/token.h"
 
@@ -89,6 +90,52 @@ void refuses_what_is_not_for_it(void **)
     assert_false(hf_p256_public_valid(raw(ua_public).substr(1)));
 }
 
+// A device's published keys: its ECDH public key, then its ECDSA one.
+std::string published(const hf_ece_keys &ecdh, const hf_ece_keys &signing)
+{
+    return ecdh.public_key + signing.public_key;
+}
+
+void end_to_end_opens_only_for_its_target_and_its_sender(void **)
+{
+    hf_ece_keys pc_ecdh, pc_sign, phone_ecdh, phone_sign;
+    for (hf_ece_keys *k : {&pc_ecdh, &pc_sign, &phone_ecdh, &phone_sign})
+        assert_true(hf_ece_keys_new(k));
+    std::string payload, plain;
+    const char *why = nullptr;
+    assert_true(hf_e2e_seal(pc_sign, "pc", "phone", published(phone_ecdh, phone_sign), "a bookmark", &payload));
+    assert_true(hf_e2e_is(payload));
+    assert_int_equal(payload.size(), HF_E2E_OVERHEAD + 10);
+    assert_true(payload.find("a bookmark") == std::string::npos);
+    assert_true(hf_e2e_open(phone_ecdh, "pc", "phone", published(pc_ecdh, pc_sign), payload, &plain, &why));
+    assert_string_equal(plain.c_str(), "a bookmark");
+    // Passed on to another device, or said to come from another sender,
+    // or signed by a key the server swapped in: refused.
+    assert_false(hf_e2e_open(phone_ecdh, "pc", "tablet", published(pc_ecdh, pc_sign), payload, &plain, &why));
+    assert_false(hf_e2e_open(phone_ecdh, "laptop", "phone", published(pc_ecdh, pc_sign), payload, &plain, &why));
+    assert_false(hf_e2e_open(phone_ecdh, "pc", "phone", published(phone_ecdh, phone_sign), payload, &plain, &why));
+    assert_string_equal(why, "the signature is not the sender's: forged, or sent to another device");
+    std::string damaged = payload;
+    damaged[damaged.size() - 1] ^= 1;
+    assert_false(hf_e2e_open(phone_ecdh, "pc", "phone", published(pc_ecdh, pc_sign), damaged, &plain, &why));
+    // Another device's keys do not decrypt it, even with a good signature.
+    assert_false(hf_e2e_open(pc_ecdh, "pc", "phone", published(pc_ecdh, pc_sign), payload, &plain, &why));
+    assert_false(hf_e2e_is("plain text"));
+}
+
+void a_p256_signature_verifies_with_its_key_only(void **)
+{
+    hf_ece_keys a, b;
+    assert_true(hf_ece_keys_new(&a) && hf_ece_keys_new(&b));
+    std::string sig;
+    assert_true(hf_p256_sign(a, "data", &sig));
+    assert_int_equal(sig.size(), 64);
+    assert_true(hf_p256_verify(a.public_key, "data", sig));
+    assert_false(hf_p256_verify(b.public_key, "data", sig));
+    assert_false(hf_p256_verify(a.public_key, "other", sig));
+    assert_false(hf_p256_verify(a.public_key, "data", sig.substr(1)));
+}
+
 } // namespace
 
 int main(void)
@@ -98,6 +145,8 @@ int main(void)
         cmocka_unit_test(encrypts_rfc_example),
         cmocka_unit_test(round_trip_with_fresh_keys),
         cmocka_unit_test(refuses_what_is_not_for_it),
+        cmocka_unit_test(end_to_end_opens_only_for_its_target_and_its_sender),
+        cmocka_unit_test(a_p256_signature_verifies_with_its_key_only),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

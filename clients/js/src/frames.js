@@ -37,7 +37,7 @@ const TAGS = {
   35: ['device', 's'], 36: ['retry_ms', 'u'], 38: ['max_payload', 'u'], 39: ['follow', 'u'],
   40: ['online', 'u'], 41: ['count', 'u'], 42: ['features', 'u'],
   46: ['app', 's'], 47: ['vapid_key', 'b'], 48: ['endpoint', 's'], 49: ['urgency', 'u'], 50: ['remove', 'u'],
-  51: ['device_key', 'b'],
+  51: ['device_key', 'b'], 52: ['e2e', 'u'],
 };
 const TAG_OF = Object.fromEntries(Object.entries(TAGS).map(([tag, [name]]) => [name, Number(tag)]));
 const utf8 = new TextEncoder();

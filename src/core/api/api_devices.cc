@@ -325,6 +325,7 @@ void revocation_recorded(void *arg, int status)
     auto *d = static_cast<device_call *>(arg);
     if (ended(d, status))
         return;
+    hf_keys_forget(server_of(d), d->call->account, d->call->device);
     server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(), revoke_found,
                         d);
 }

@@ -9,6 +9,7 @@
 #include "core/server/server.h"
 #include "proto/build.h"
 #include "proto/clock.h"
+#include "proto/e2e.h"
 
 namespace
 {
@@ -52,8 +53,13 @@ bool send_deliver(hf_session *s, const hf_store_msg *sm)
     hf_msg m = hf_msg_deliver(sm->seq, sm->from,
                               std::string_view(reinterpret_cast<const char *>(sm->payload), sm->payload_len),
                               sm->stored_at_ms, sm->msg_id, sm->collapse_key ? sm->collapse_key : "");
-    if (hf_push_is(m.from) && !hf_push_deliver(&m))
-        return false;
+    if (hf_push_is(m.from)) {
+        if (!hf_push_deliver(&m))
+            return false;
+    } else if (hf_e2e_is(m.payload)) {
+        m.e2e = 1; // a hint: the device's verification says whether it is one
+        hf_msg_set(&m, HF_TAG_E2E);
+    }
     uint64_t max_frame = uint64_t(s->srv->cfg->max_frame);
     if (sm->payload_len + HF_DELIVER_RESERVE > max_frame && hf_msg_body_size(&m) > max_frame)
         return false;

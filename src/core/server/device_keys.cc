@@ -58,6 +58,13 @@ void hf_keys_publish(hf_session *s, const std::string &key)
     s->srv->store(&hf_store_ops::records, job->account.c_str(), job->device.c_str(), records_read, job);
 }
 
+void hf_keys_forget(hf_server *srv, const std::string &account, const std::string &device)
+{
+    if (hf_keys_enabled(srv))
+        srv->store(&hf_store_ops::record_put, account.c_str(), device.c_str(), record_name, nullptr, 0,
+                   hf_server_store_done, const_cast<char *>("dropping a revoked device's keys"));
+}
+
 std::string hf_keys_of(const hf_store_record *records, size_t count)
 {
     for (size_t i = 0; i < count; i++)

@@ -18,5 +18,9 @@ bool hf_keys_enabled(const hf_server *srv);
 // Keeps key as s's published keys (after its HELLO was admitted).
 void hf_keys_publish(hf_session *s, const std::string &key);
 
+// A revoked device's keys go: it leaves every peer's recipients at once
+// (its next HELLO, once restored, publishes them again).
+void hf_keys_forget(hf_server *srv, const std::string &account, const std::string &device);
+
 // The keys among a device's records ("" if it published none).
 std::string hf_keys_of(const hf_store_record *records, size_t count);
