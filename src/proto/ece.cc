@@ -196,29 +196,39 @@ bool hf_p256_sign(const hf_ece_keys &keys, std::string_view data, std::string *s
     return ok;
 }
 
-bool hf_p256_verify(std::string_view public_key, std::string_view data, std::string_view sig)
+bool hf_p256_sig_der(std::string_view raw, std::string *der)
 {
-    if (sig.size() != 64)
+    if (raw.size() != 64)
         return false;
-    pkey_ptr key = p256_key(public_key, {});
     ECDSA_SIG *parsed = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(reinterpret_cast<const unsigned char *>(sig.data()), 32, nullptr);
-    BIGNUM *s = BN_bin2bn(reinterpret_cast<const unsigned char *>(sig.data()) + 32, 32, nullptr);
+    BIGNUM *r = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()), 32, nullptr);
+    BIGNUM *s = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()) + 32, 32, nullptr);
     if (!parsed || !r || !s || !ECDSA_SIG_set0(parsed, r, s)) {
         BN_free(r);
         BN_free(s);
         ECDSA_SIG_free(parsed);
         return false;
     }
-    unsigned char *der = nullptr;
-    int der_len = i2d_ECDSA_SIG(parsed, &der);
+    unsigned char *out = nullptr;
+    int len = i2d_ECDSA_SIG(parsed, &out);
     ECDSA_SIG_free(parsed);
+    if (len <= 0)
+        return false;
+    der->assign(reinterpret_cast<char *>(out), size_t(len));
+    OPENSSL_free(out);
+    return true;
+}
+
+bool hf_p256_verify(std::string_view public_key, std::string_view data, std::string_view sig)
+{
+    pkey_ptr key = p256_key(public_key, {});
+    std::string der;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = key && ctx && der_len > 0 && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
-              EVP_DigestVerify(ctx, der, size_t(der_len), reinterpret_cast<const unsigned char *>(data.data()),
-                               data.size()) == 1;
+    bool ok = key && ctx && hf_p256_sig_der(sig, &der) &&
+              EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char *>(der.data()), der.size(),
+                               reinterpret_cast<const unsigned char *>(data.data()), data.size()) == 1;
     EVP_MD_CTX_free(ctx);
-    OPENSSL_free(der);
     return ok;
 }
 

@@ -36,6 +36,8 @@ bool hf_p256_public_valid(std::string_view raw);
 // one; verify: whether sig is public_key's over data.
 bool hf_p256_sign(const hf_ece_keys &keys, std::string_view data, std::string *sig);
 bool hf_p256_verify(std::string_view public_key, std::string_view data, std::string_view sig);
+// A raw r || s signature as the DER OpenSSL verifies; false if not 64 bytes.
+bool hf_p256_sig_der(std::string_view raw, std::string *der);
 
 // Decrypts an aes128gcm body sent to keys with auth. False with why (a
 // static sentence: "not aes128gcm: ...", "does not decrypt ...") if it is

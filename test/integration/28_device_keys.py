@@ -47,6 +47,14 @@ class Device:
         return rows
 
 
+def e2e_relay(store):
+    if store == "redis":
+        redis = harness.RedisServer().start()
+        return Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
+                                       "store.prefix": "e2e:"}).start(), redis
+    return Relay(api_keys=True, **{"store.module": "lmdb"}).start(), None
+
+
 def test_keys_are_published_and_trusted_on_first_use():
     relay = Relay(api_keys=True).start()
     phone, pc = Device(relay, "phone"), Device(relay, "pc")
@@ -96,9 +104,7 @@ def test_a_server_that_swaps_a_key_is_caught():
     """The store's record of phone's keys replaced behind its back (what a
     malicious server would do): pc, which trusted the real one, shows the
     swapped one "changed"."""
-    redis = harness.RedisServer().start()
-    relay = Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
-                                    "store.prefix": "swap:"}).start()
+    relay, redis = e2e_relay("redis")
     phone, pc, mallory = Device(relay, "phone"), Device(relay, "pc"), Device(relay, "mallory")
     phone.run("ping")
     mallory.run("ping")
@@ -106,7 +112,7 @@ def test_a_server_that_swaps_a_key_is_caught():
     with open(mallory.keys) as f:
         stored = json.load(f)
     swapped = b64url(stored["public_key"]) + b64url(stored["signing_public_key"])
-    harness.Resp(redis.port).call("HSET", "swap:{alice}v:phone", "keys", swapped)
+    harness.Resp(redis.port).call("HSET", "e2e:{alice}v:phone", "keys", swapped)
     fingerprint, state = pc.devices()["phone"]
     assert state == "changed" and fingerprint != real[0] and fingerprint == mallory.fingerprint(), (real, state)
 
@@ -119,14 +125,6 @@ def store_files_hold(folder, text):
                 if text.encode() in f.read():
                     return True
     return False
-
-
-def e2e_relay(store):
-    if store == "redis":
-        redis = harness.RedisServer().start()
-        return Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
-                                       "store.prefix": "e2e:"}).start(), redis
-    return Relay(api_keys=True, **{"store.module": "lmdb"}).start(), None
 
 
 def test_an_end_to_end_message_is_stored_as_ciphertext_and_read_by_its_target():
@@ -155,9 +153,7 @@ def test_a_swapped_or_reinstalled_key_stops_the_send_until_verified():
     """The server swaps phone's published keys: pc's send --e2e is refused,
     naming phone, and nothing is sent. A reinstalled phone (new keys) is
     refused alike until `devices verify`, then takes the message."""
-    redis = harness.RedisServer().start()
-    relay = Relay(api_keys=True, **{"store.module": "redis", "store.address": redis.address(),
-                                    "store.prefix": "e2e:"}).start()
+    relay, redis = e2e_relay("redis")
     phone, pc, mallory = Device(relay, "phone"), Device(relay, "pc"), Device(relay, "mallory")
     phone.run("ping")
     mallory.run("ping")

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "handoff/protocol.h"
+#include "proto/ece.h"
 
 namespace
 {
@@ -46,30 +47,6 @@ json_ptr decode_object(std::string_view part)
     return j && json_is_object(j.get()) ? std::move(j) : nullptr;
 }
 
-// JWS's ES256 signature is r and s, 32 bytes each; OpenSSL verifies DER.
-bool es256_der(std::string_view raw, std::string *der)
-{
-    if (raw.size() != 64)
-        return false;
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()), 32, nullptr);
-    BIGNUM *s = BN_bin2bn(reinterpret_cast<const unsigned char *>(raw.data()) + 32, 32, nullptr);
-    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(sig);
-        return false;
-    }
-    unsigned char *out = nullptr;
-    int len = i2d_ECDSA_SIG(sig, &out);
-    ECDSA_SIG_free(sig);
-    if (len <= 0)
-        return false;
-    der->assign(reinterpret_cast<char *>(out), size_t(len));
-    OPENSSL_free(out);
-    return true;
-}
-
 bool signature_holds(const hf_jwt_key &key, std::string_view signed_part, const std::string &signature)
 {
     if (key.alg == hf_jwt_alg::hs256) {
@@ -80,7 +57,8 @@ bool signature_holds(const hf_jwt_key &key, std::string_view signed_part, const 
     std::string der;
     const std::string *sig = &signature;
     if (key.alg == hf_jwt_alg::es256) {
-        if (!es256_der(signature, &der))
+        // JWS's ES256 signature is r and s, 32 bytes each; OpenSSL verifies DER.
+        if (!hf_p256_sig_der(signature, &der))
             return false;
         sig = &der;
     }
