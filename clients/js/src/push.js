@@ -35,12 +35,15 @@ async function hkdf(salt, ikm, info, bytes) {
 // toJSON() gives the handoff CLI's key file (handoff(1), --keys), and
 // fromJSON() reads one.
 export class PushKeys {
-  #privateKey; #publicKey; #apps;
+  #privateKey; #publicKey; #apps; #rest;
 
-  constructor(privateKey, publicKey, apps = {}) {
+  constructor(privateKey, publicKey, apps = {}, rest = {}) {
     this.#privateKey = privateKey; // CryptoKey (ECDH, deriveBits)
     this.#publicKey = publicKey;   // Uint8Array(65), uncompressed
     this.#apps = apps;             // app -> { auth: Uint8Array(16), endpoint }
+    // What else the key file holds (the CLI's signing pair and trusted
+    // peers): kept as it was, and written back.
+    this.#rest = rest;
   }
 
   // New keys. extractable: false (the default) keeps the private key out
@@ -62,7 +65,8 @@ export class PushKeys {
     const apps = {};
     for (const [app, entry] of Object.entries(file.apps || {}))
       apps[app] = { auth: fromB64url(entry.auth), endpoint: entry.endpoint };
-    return new PushKeys(privateKey, publicKey, apps);
+    const { version, private_key: _d, public_key: _p, apps: _a, ...rest } = file;
+    return new PushKeys(privateKey, publicKey, apps, rest);
   }
 
   async toJSON() {
@@ -70,7 +74,7 @@ export class PushKeys {
     const apps = {};
     for (const [app, entry] of Object.entries(this.#apps))
       apps[app] = { auth: b64url(entry.auth), endpoint: entry.endpoint };
-    return { version: 1, private_key: jwk.d, public_key: b64url(this.#publicKey), apps };
+    return { ...this.#rest, version: 1, private_key: jwk.d, public_key: b64url(this.#publicKey), apps };
   }
 
   // Keeps the keys in IndexedDB (a browser's), under name; load() reads

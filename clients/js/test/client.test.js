@@ -373,16 +373,21 @@ test('Web Push: a push from npm web-push is decrypted with WebCrypto, and the ke
       await webpush.sendNotification(sub, 'the next toot', { TTL: 60, vapidDetails });
       assert.equal((await next).text(), 'the next toot');
       phone.stop();
-      // The keys as the CLI's key file: handoff listen --keys decrypts.
+      // The keys as the CLI's key file: handoff listen --keys decrypts
+      // (and adds its signing pair, which the client keeps as it is).
       writeFileSync(`${dir}/phone.keys`, JSON.stringify(await keys.toJSON()));
       await webpush.sendNotification(sub, 'to the CLI', { TTL: 60, vapidDetails });
       const out = execFileSync(`${build}/handoff`, ['--allocator', `127.0.0.1:${pushRelay.allocPort}`, '--ca',
         `${dir}/ca.pem`, '--token', token, '--keys', `${dir}/phone.keys`, 'listen', '--count', '1', '--format',
         'json', '--timeout', '10'], { encoding: 'utf8' });
       assert.equal(JSON.parse(out).payload, 'to the CLI');
-      // And back: keys read from the file decrypt in the client.
-      const again = new HandoffClient({ allocators: [pushRelay.allocateUrl], token, WebSocket,
-        pushKeys: await PushKeys.fromJSON(readFileSync(`${dir}/phone.keys`, 'utf8')) });
+      // And back: keys read from the file decrypt in the client, and
+      // written again keep what the CLI put there.
+      const fromFile = await PushKeys.fromJSON(readFileSync(`${dir}/phone.keys`, 'utf8'));
+      const cliFile = JSON.parse(readFileSync(`${dir}/phone.keys`, 'utf8'));
+      assert.ok(cliFile.signing_public_key);
+      assert.equal((await fromFile.toJSON()).signing_public_key, cliFile.signing_public_key);
+      const again = new HandoffClient({ allocators: [pushRelay.allocateUrl], token, WebSocket, pushKeys: fromFile });
       again.start();
       await connected(again);
       const last = once(again, 'message');
