@@ -5,6 +5,7 @@
 // after a reconnect, acknowledge DELIVERs cumulatively, and not dispatch a
 // copy of a message it has dispatched (and so acknowledged) before.
 import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
+import { isE2e } from './push.js';
 
 // Refusals that no retry will fix: the client stops on them ('error').
 const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden', 'revoked',
@@ -74,6 +75,9 @@ export class HandoffClient extends EventTarget {
   // dispatched (and acknowledged) once decrypted, and what came after it
   // waits its turn.
   #subscribeAsk = null; #inbox = Promise.resolve(); #inboxWaiting = 0;
+  // Device keys: this device's name (WELCOME's) and its peers' published
+  // keys, as the last presence answer gave them.
+  #device = ''; #peerKeys = new Map();
   // The last failure ({ code, text }), and the current server's limit.
   #lastError = null; #maxPayload = DEFAULT_MAX_PAYLOAD;
 
@@ -114,8 +118,9 @@ export class HandoffClient extends EventTarget {
 
   // Sends to a device of the account ('*': all the others). Resolves to
   // 'delivered' or 'stored'; rejects with a HandoffError when refused.
-  send(to, payload, { ttl, collapse } = {}) {
+  send(to, payload, { ttl, collapse, e2e = false } = {}) {
     if (this.#stopped) return Promise.reject(new HandoffError('stopped', 'the client was stopped'));
+    if (e2e) return this.#sendE2e(to, payload, { ttl, collapse });
     const bytes = typeof payload === 'string' ? new TextEncoder().encode(payload) : payload;
     // What no server would take fails at once, alone, and is never queued.
     if (bytes.length > this.#maxPayload) {
@@ -128,6 +133,71 @@ export class HandoffClient extends EventTarget {
       this.#pending.set(id, { fields, resolve, reject });
       if (this.#state === 'connected') this.#write(TYPE.SEND, fields);
     });
+  }
+
+  // This device's fingerprint (docs/protocol.md, "Device keys"): compare
+  // it with what another device of the account shows for this one.
+  fingerprint() {
+    if (!this.#opts.pushKeys) return Promise.reject(new HandoffError('no_keys', 'fingerprint() needs pushKeys'));
+    return this.#opts.pushKeys.fingerprint();
+  }
+
+  // The account's devices by their published keys: [{ device, online,
+  // fingerprint, state }], state as pushKeys.trust() says ('new' ones are
+  // trusted from now on: save the keys after).
+  async deviceKeys() {
+    const keys = this.#opts.pushKeys;
+    if (!keys) throw new HandoffError('no_keys', 'deviceKeys() needs pushKeys');
+    const list = await this.#presenceNow();
+    return Promise.all(list.map(async ({ device, online }) => {
+      const key = this.#peerKeys.get(device);
+      return { device, online, fingerprint: key ? await keys.fingerprint(key) : null, state: keys.trust(device, key) };
+    }));
+  }
+
+  // Trusts device's current key if its fingerprint is the one read off
+  // that device; resolves whether it did.
+  async verifyDevice(device, fingerprint) {
+    await this.#presenceNow();
+    return this.#opts.pushKeys.verify(device, this.#peerKeys.get(device), fingerprint);
+  }
+
+  #presenceNow() {
+    if (this.#state !== 'connected')
+      return Promise.reject(new HandoffError('not_connected', 'end-to-end messages need a connection'));
+    return new Promise((resolve, reject) => this.#askPresence(resolve, reject));
+  }
+
+  // One copy per target, encrypted to its published keys and signed with
+  // this device's (docs/protocol.md, "End-to-end messages"). A target
+  // whose key changed since it was trusted stops the send: a 'keychange'
+  // event names it, and nothing goes.
+  async #sendE2e(to, payload, options) {
+    const keys = this.#opts.pushKeys;
+    if (!keys) throw new HandoffError('no_keys', 'an end-to-end send needs the pushKeys option');
+    const devices = (await this.#presenceNow()).map((d) => d.device);
+    const targets = devices.filter((d) => (to === '*' ? d !== this.#device : d === to));
+    const sealed = [];
+    for (const device of targets) {
+      const key = this.#peerKeys.get(device);
+      const state = keys.trust(device, key);
+      if (state === 'none') {
+        if (to === '*') continue; // never set up, or revoked: it gets none
+        throw new HandoffError('no_keys', `${device} published no keys: it takes no end-to-end messages`);
+      }
+      if (state === 'changed') {
+        const fingerprint = await keys.fingerprint(key);
+        this.dispatchEvent(new CustomEvent('keychange', { detail: { device, fingerprint } }));
+        throw new HandoffError('key_changed', `the key of ${device} changed (fingerprint now ${fingerprint}): ` +
+          'verify it before sending to it');
+      }
+      sealed.push([device, key]);
+    }
+    if (!sealed.length) throw new HandoffError('no_target', 'no device of the account to send to end to end');
+    const copies = await Promise.all(sealed.map(async ([device, key]) =>
+      [device, await keys.seal(this.#device, device, key, payload)]));
+    const results = await Promise.all(copies.map(([device, body]) => this.send(device, body, options)));
+    return results.every((r) => r === 'delivered') ? 'delivered' : 'stored';
   }
 
   // The account's devices and whether each is online: resolves to
@@ -207,6 +277,7 @@ export class HandoffClient extends EventTarget {
       this.dispatchEvent(new CustomEvent('presence', { detail: { device: msg.device, online: msg.online === 1 } }));
       return;
     }
+    if (msg.device !== undefined && msg.device_key !== undefined) this.#peerKeys.set(msg.device, msg.device_key);
     const ask = this.#presenceAsks.get(msg.id);
     if (!ask) return;
     if (msg.device !== undefined) {
@@ -358,7 +429,7 @@ export class HandoffClient extends EventTarget {
       };
       ws.onopen = () => {
         this.#write(TYPE.HELLO, { token, version_min: 1, version_max: 1,
-          heartbeat_ms: this.#opts.heartbeatMs || undefined });
+          heartbeat_ms: this.#opts.heartbeatMs || undefined, device_key: this.#opts.pushKeys?.deviceKey });
       };
       ws.onclose = finish;
       ws.onerror = (event) => this.#failed(failureOf(event, `server ${url}`));
@@ -375,6 +446,7 @@ export class HandoffClient extends EventTarget {
             this.#attempt = 0;
             clearTimeout(connectTimer);
             this.#features = msg.features || 0;
+            this.#device = msg.device || '';
             this.#maxPayload = msg.max_payload || Math.max(0, (msg.max_frame || 262144) - 256);
             // Following: every device's state again, as events.
             if (this.#follow && (this.#features & PRESENCE_FEATURE)) {
@@ -439,7 +511,7 @@ export class HandoffClient extends EventTarget {
   // A push waits for its decryption, and every message after it for its
   // turn: they are dispatched and acknowledged in order.
   #delivered(msg) {
-    if (msg.app === undefined && this.#inboxWaiting === 0) {
+    if (msg.app === undefined && !msg.e2e && this.#inboxWaiting === 0) {
       this.#take(msg, msg.payload);
       return;
     }
@@ -447,19 +519,37 @@ export class HandoffClient extends EventTarget {
     const ws = this.#ws;
     this.#inbox = this.#inbox.then(async () => {
       let payload = msg.payload;
-      if (msg.app !== undefined && this.#opts.pushKeys) {
+      const keys = this.#opts.pushKeys;
+      if ((msg.app !== undefined || msg.e2e) && keys) {
         try {
-          payload = await this.#opts.pushKeys.decrypt(msg.app, msg.payload);
+          payload = msg.app !== undefined ? await keys.decrypt(msg.app, msg.payload) : await this.#openE2e(msg);
         } catch (e) {
           // It will not decrypt later either: refused, it goes to the
           // device's dead letters (and acknowledges what came before).
-          this.#trace(`push ${msg.id} for ${msg.app}: ${e.message}; refused`);
+          this.#trace(`${msg.app !== undefined ? `push ${msg.id} for ${msg.app}` : `message ${msg.id} from ${msg.from}`}: ${e.message}; refused`);
           if (this.#ws === ws) this.#write(TYPE.DELIVER_ACK, { upto: msg.seq, code: 3, text: e.message });
           return;
         }
       }
       if (this.#ws === ws) this.#take(msg, payload);
     }).finally(() => { this.#inboxWaiting--; });
+  }
+
+  // An end-to-end message: its sender's key read first if need be, and
+  // held to the key this device trusts for it.
+  async #openE2e(msg) {
+    const keys = this.#opts.pushKeys;
+    if (!isE2e(msg.payload)) throw new TypeError('not an end-to-end message');
+    if (!this.#peerKeys.has(msg.from)) await this.#presenceNow();
+    const key = this.#peerKeys.get(msg.from);
+    const state = keys.trust(msg.from, key);
+    if (state === 'none') throw new TypeError(`${msg.from} published no keys`);
+    if (state === 'changed') {
+      const fingerprint = await keys.fingerprint(key);
+      this.dispatchEvent(new CustomEvent('keychange', { detail: { device: msg.from, fingerprint } }));
+      throw new TypeError(`the key of ${msg.from} changed (fingerprint now ${fingerprint})`);
+    }
+    return keys.open(msg.from, this.#device, key, msg.payload);
   }
 
   #take(msg, payload) {
@@ -473,6 +563,8 @@ export class HandoffClient extends EventTarget {
       const detail = { from: msg.from, id: String(msg.id), seq: msg.seq, payload, storedAt: msg.stored_at_ms, text };
       // A push: its app and urgency (its payload decrypted with pushKeys).
       if (msg.app !== undefined) Object.assign(detail, { app: msg.app, urgency: URGENCIES[msg.urgency] || 'normal' });
+      // Verified and decrypted with pushKeys (false: the server says it is not one).
+      detail.e2e = Boolean(msg.e2e && this.#opts.pushKeys && msg.app === undefined);
       // The id in decimal, always: ids are 64-bit, and most (libhandoff's,
       // the HTTP API's) pass what a JavaScript number holds exactly.
       this.dispatchEvent(new CustomEvent('message', { detail }));

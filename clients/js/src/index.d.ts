@@ -39,6 +39,18 @@ export interface HandoffMessage {
    *  payload is decrypted with pushKeys. */
   app?: string;
   urgency?: 'very-low' | 'low' | 'normal' | 'high';
+  /** An end-to-end message, verified with the sender's trusted key and decrypted with pushKeys. */
+  e2e: boolean;
+}
+
+/** A device of the account by its published keys (docs/protocol.md, "Device keys"). */
+export interface DeviceKeyState {
+  device: string;
+  online: boolean;
+  /** Eight groups of four hex digits; null if it published no keys. */
+  fingerprint: string | null;
+  /** 'new' (first seen: trusted from now on), 'trusted', 'verified', 'changed' (not used until verified), 'none'. */
+  state: 'new' | 'trusted' | 'verified' | 'changed' | 'none';
 }
 
 /** The standard PushSubscription JSON an application server takes (npm web-push's first argument). */
@@ -64,6 +76,17 @@ export class PushKeys {
   readonly publicKey: Uint8Array;
   /** Decrypts an aes128gcm body pushed to app; rejects with a TypeError if it is not one for these keys. */
   decrypt(app: string, body: Uint8Array): Promise<Uint8Array>;
+  /** What the device publishes: its ECDH public key, then its ECDSA one (130 bytes). */
+  readonly deviceKey: Uint8Array;
+  /** The fingerprint of a device's keys (this device's by default). */
+  fingerprint(key?: Uint8Array): Promise<string>;
+  /** Where a peer's published key stands against the keys trusted here. */
+  trust(device: string, key?: Uint8Array): DeviceKeyState['state'];
+  /** Trusts the key if its fingerprint is the one read off that device. */
+  verify(device: string, key: Uint8Array, fingerprint: string): Promise<boolean>;
+  /** An end-to-end payload from this device (from) to a device (to, its published keys toKey), and back. */
+  seal(from: string, to: string, toKey: Uint8Array, plaintext: string | Uint8Array): Promise<Uint8Array>;
+  open(from: string, to: string, fromKey: Uint8Array, payload: Uint8Array): Promise<Uint8Array>;
 }
 
 /** One device of the account and whether it is online (presence). */
@@ -102,7 +125,14 @@ export class HandoffClient extends EventTarget {
   stop(): void;
   /** Sends to a device of the account, or '*' for all the others. A payload over the server's max_payload rejects at
    *  once with 'payload_too_large' and is never sent. */
-  send(to: string, payload: string | Uint8Array, options?: { ttl?: number; collapse?: string }): Promise<SendResult>;
+  send(to: string, payload: string | Uint8Array, options?: { ttl?: number; collapse?: string; e2e?: boolean }):
+    Promise<SendResult>;
+  /** This device's fingerprint (needs pushKeys). */
+  fingerprint(): Promise<string>;
+  /** The account's devices with their fingerprints and how far this device trusts each (save pushKeys after). */
+  deviceKeys(): Promise<DeviceKeyState[]>;
+  /** Trusts device's current key if its fingerprint is the one read off that device. */
+  verifyDevice(device: string, fingerprint: string): Promise<boolean>;
   /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
    *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
   devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;
@@ -115,6 +145,9 @@ export class HandoffClient extends EventTarget {
   /** This device's subscriptions. */
   subscriptions(): Promise<Array<{ app: string; endpoint: string }>>;
   addEventListener(type: 'presence', listener: (event: CustomEvent<DevicePresence>) => void): void;
+  /** A device's key changed since it was trusted: end-to-end sends to it and messages from it stop until verified. */
+  addEventListener(type: 'keychange', listener: (event: CustomEvent<{ device: string; fingerprint: string }>) => void):
+    void;
   addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
   addEventListener(type: 'state', listener: (event: StateEvent) => void): void;
   addEventListener(type: 'error', listener: (event: CustomEvent<HandoffError>) => void): void;

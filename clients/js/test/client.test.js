@@ -401,3 +401,42 @@ test('Web Push: a push from npm web-push is decrypted with WebCrypto, and the ke
       pushRelay.stop();
     }
   });
+
+// End-to-end messages (docs/protocol.md): the JS client and the handoff
+// CLI, each with its own keys, both ways, and a changed key stopped.
+test('end-to-end messages between the client and the CLI, and a changed key stops the send', limit, async () => {
+  const cliArgs = (device, keys) => ['--allocator', `127.0.0.1:${relay.allocPort}`, '--ca', `${dir}/ca.pem`,
+    '--token', mintToken('e2e', device), '--keys', `${dir}/${keys}`];
+  const cli = (device, keys, ...args) => execFileSync(`${build}/handoff`, [...cliArgs(device, keys), ...args],
+    { encoding: 'utf8' });
+  cli('phone', 'e2e-phone.keys', 'ping'); // publishes its keys
+  const keys = await PushKeys.generate({ extractable: true });
+  const pc = new HandoffClient({ allocators: [allocateUrl], token: mintToken('e2e', 'pc'), WebSocket, pushKeys: keys });
+  pc.start();
+  await connected(pc);
+  // JS to the CLI: the phone prints it, marked end to end.
+  assert.equal(await pc.send('phone', 'from the page', { e2e: true }), 'stored');
+  const printed = JSON.parse(cli('phone', 'e2e-phone.keys', 'listen', '--count', '1', '--timeout', '10', '--format',
+    'json'));
+  assert.deepEqual([printed.payload, printed.e2e], ['from the page', true]);
+  // The CLI to JS: the page gets it decrypted and verified.
+  const got = once(pc, 'message');
+  cli('phone', 'e2e-phone.keys', 'send', '--e2e', '--to', 'pc', 'from the CLI');
+  const msg = await got;
+  assert.deepEqual([msg.text(), msg.e2e, msg.from], ['from the CLI', true, 'phone']);
+  // The fingerprints agree.
+  const list = await pc.deviceKeys();
+  const phoneFp = cli('phone', 'e2e-phone.keys', 'fingerprint').trim();
+  assert.equal(list.find((d) => d.device === 'phone').fingerprint, phoneFp);
+  assert.match(await pc.fingerprint(), /^([0-9a-f]{4} ){7}[0-9a-f]{4}$/);
+  // A reinstalled phone: the send stops with a keychange event, until verified.
+  execFileSync('rm', [`${dir}/e2e-phone.keys`]);
+  cli('phone', 'e2e-phone.keys', 'ping');
+  const change = once(pc, 'keychange');
+  await assert.rejects(pc.send('phone', 'not yet', { e2e: true }), (e) => e.code === 'key_changed');
+  const newFp = cli('phone', 'e2e-phone.keys', 'fingerprint').trim();
+  assert.equal((await change).fingerprint, newFp);
+  assert.equal(await pc.verifyDevice('phone', newFp), true);
+  assert.equal(await pc.send('phone', 'after verify', { e2e: true }), 'stored');
+  pc.stop();
+});
