@@ -2,7 +2,9 @@
 // fragment (#relay=https://HOST:PORT&token=hf1...). It shows the list,
 // takes new bookmarks and removals, says what the relay did with them, and
 // shows which devices of the account are online ("phone: online") or away.
-import { HandoffClient, tokenClaims } from '../js/src/index.js';
+// Bookmarks go end to end: each device's keys live in its IndexedDB, and a
+// bookmark that came encrypted and signed by another device shows a lock.
+import { HandoffClient, PushKeys, tokenClaims } from '../js/src/index.js';
 import { BookmarkList } from './bookmarks.js';
 import { BookmarkSync } from './sync.js';
 
@@ -14,7 +16,7 @@ const RESULT_TEXT = {
   no_target: 'no other device of this account yet; a new one gets the whole list when it joins',
 };
 
-function start() {
+async function start() {
   const params = new URLSearchParams(location.hash.slice(1));
   const token = params.get('token');
   const relay = (params.get('relay') || '').replace(/\/+$/, '');
@@ -36,8 +38,15 @@ function start() {
 
   const prefix = `handoff-demo:${claims.account}:${device}`;
   const list = new BookmarkList(localStorage, `${prefix}:bookmarks`);
-  const client = new HandoffClient({ allocators: [`${relay}/allocate`], token });
+  // This device's keys (not extractable), and the others' as it trusts them.
+  let keys = await PushKeys.load(prefix);
+  if (!keys) {
+    keys = await PushKeys.generate();
+    await keys.save(prefix);
+  }
+  const client = new HandoffClient({ allocators: [`${relay}/allocate`], token, pushKeys: keys });
   const sync = new BookmarkSync(client, list, localStorage, `${prefix}:outbox`);
+  const keepKeys = () => keys.save(prefix); // what it trusts changes as devices are seen
 
   const render = () => {
     const ul = $('bookmarks');
@@ -87,8 +96,12 @@ function start() {
   sync.addEventListener('changed', (event) => {
     render();
     say(`updated from ${event.detail.from}`);
+    keepKeys();
   });
+  client.addEventListener('keychange', (event) => say(`${event.detail.device}'s key changed (now ` +
+    `${event.detail.fingerprint}): nothing goes to it or is taken from it until you verify it`));
   sync.addEventListener('sent', (event) => {
+    keepKeys();
     if (event.detail.op.op !== 'sync' && event.detail.op.op !== 'snapshot')
       say(RESULT_TEXT[event.detail.result] || `not sent: ${event.detail.result}`);
   });
@@ -124,6 +137,14 @@ function bookmarkItem(b, onRemove) {
   const meta = document.createElement('span');
   meta.className = 'meta';
   meta.textContent = `${b.addedBy ? `${b.addedBy}, ` : ''}${new Date(b.addedAt).toLocaleTimeString()}`;
+  if (b.e2e) {
+    // Came encrypted to this device and signed by the one that sent it.
+    const lock = document.createElement('span');
+    lock.className = 'e2e';
+    lock.title = 'end to end: the relay could not read it';
+    lock.textContent = '🔒';
+    meta.prepend(lock);
+  }
   const remove = document.createElement('button');
   remove.type = 'button';
   remove.title = 'remove on every device';

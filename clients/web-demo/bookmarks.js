@@ -63,7 +63,7 @@ export class BookmarkList {
     if (this.#bookmarks.has(b.id) || this.#removed.has(b.id)) return false;
     this.#bookmarks.set(b.id, {
       id: b.id, url: b.url, title: String(b.title || b.url), addedAt: Number(b.addedAt) || Date.now(),
-      addedBy: String(b.addedBy || ''),
+      addedBy: String(b.addedBy || ''), e2e: b.e2e === true,
     });
     return true;
   }

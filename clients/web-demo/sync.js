@@ -1,5 +1,6 @@
 // Carries the bookmark list's operations between the account's devices
-// over a HandoffClient, as JSON payloads sent to '*'. An operation waits in
+// over a HandoffClient, as JSON payloads sent to '*', end to end (each
+// device's copy encrypted to it and signed). An operation waits in
 // an outbox kept in storage until the relay has taken it (delivered, or
 // stored for the devices that are away), so one made offline, or just
 // before the page was closed, goes out the next time the page runs.
@@ -44,7 +45,7 @@ export class BookmarkSync extends EventTarget {
   }
 
   #send(entry) {
-    this.#client.send(entry.to, JSON.stringify(entry.op)).then(
+    this.#client.send(entry.to, JSON.stringify(entry.op), { e2e: true }).then(
       (result) => this.#done(entry, result),
       (error) => {
         if (error.code === 'stopped') return; // still in the outbox for next time
@@ -75,6 +76,10 @@ export class BookmarkSync extends EventTarget {
       // redelivery is not a second bookmark.
       op = { op: 'add', bookmark: { id: `${message.from}#${message.id}`, url: text.trim(), addedBy: message.from } };
     }
+    // What came end to end says so on its bookmarks (the lock); plain text
+    // from another kind of device, or a backend, does not.
+    if (message.e2e && op?.op === 'add') op.bookmark = { ...op.bookmark, e2e: true };
+    if (message.e2e && op?.op === 'snapshot') op.bookmarks = (op.bookmarks || []).map((b) => ({ ...b, e2e: true }));
     if (op?.op === 'sync') {
       this.publish(this.#list.snapshot(), message.from);
       return;

@@ -43,7 +43,9 @@ function cliArgs(relay, device) {
 // `handoff listen` as device "cli": resolves once it is connected; lines
 // holds what it printed, one JSON object per message.
 function listenCli(relay) {
-  const child = spawn(`${build}/handoff`, [...cliArgs(relay, 'cli'), '--verbose', 'listen', '--format', 'json']);
+  // With keys: it publishes them, and decrypts the pages' end-to-end copies.
+  const child = spawn(`${build}/handoff`, [...cliArgs(relay, 'cli'), '--keys', `${dir}/cli.keys`, '--verbose', 'listen',
+    '--format', 'json']);
   const lines = [];
   let out = '';
   child.stdout.on('data', (chunk) => {
@@ -110,9 +112,11 @@ test('a bookmark made on one device reaches the others, and a closed page gets i
     await add(pc, one, 'One');
     await phone.waitForSelector(link(one));
     assert.equal(await phone.textContent(link(one)), 'One');
+    // It came end to end, and says so.
+    assert.ok(await phone.$(`#bookmarks li:has(a[href="${one}"]) .e2e`), 'bookmark one shows its lock');
     await statusSays(pc, 'delivered to every other device');
-    await until('the CLI device to print bookmark one', () =>
-      cli.lines.some((m) => m.from === 'pc' && JSON.parse(m.payload).bookmark?.url === one));
+    await until('the CLI device to print bookmark one, end to end', () =>
+      cli.lines.some((m) => m.from === 'pc' && m.e2e && JSON.parse(m.payload).bookmark?.url === one));
 
     // Each page shows the others' presence, and follows it.
     const presence = (page, name, state) => page.waitForSelector(`#devices li[data-device="${name}"].${state}`);
@@ -137,6 +141,8 @@ test('a bookmark made on one device reaches the others, and a closed page gets i
     await promisify(execFile)(`${build}/handoff`, [...cliArgs(relay, 'cli-sender'), 'send', '--to', '*', three]);
     await pc.waitForSelector(link(three));
     await phone.waitForSelector(link(three));
+    // A plain message from a device without keys shows no lock.
+    assert.equal(await pc.$(`#bookmarks li:has(a[href="${three}"]) .e2e`), null);
 
     // A removal on the phone removes it on the pc.
     await phone.click(`#bookmarks li:has(a[href="${one}"]) button`);
