@@ -143,11 +143,17 @@ test('a bookmark made on one device reaches the others, and a closed page gets i
     await phone.waitForSelector(link(three));
     // A plain message from a device without keys shows no lock.
     assert.equal(await pc.$(`#bookmarks li:has(a[href="${three}"]) .e2e`), null);
+    // The CLI, with keys, sends end to end: libhandoff's side to the pages'.
+    const four = 'https://example.org/four';
+    await promisify(execFile)(`${build}/handoff`, [...cliArgs(relay, 'cli-e2e'), '--keys', `${dir}/cli-e2e.keys`, 'send',
+      '--e2e', '--to', '*', four]);
+    await pc.waitForSelector(`#bookmarks li:has(a[href="${four}"]) .e2e`);
+    await phone.waitForSelector(`#bookmarks li:has(a[href="${four}"]) .e2e`);
 
     // A removal on the phone removes it on the pc.
     await phone.click(`#bookmarks li:has(a[href="${one}"]) button`);
     await pc.waitForSelector(link(one), { state: 'detached' });
-    assert.deepEqual(await pc.$$eval('#bookmarks a', (as) => as.map((a) => a.href)), [three, two]);
+    assert.deepEqual(await pc.$$eval('#bookmarks a', (as) => as.map((a) => a.href)), [four, three, two]);
 
     for (const [name, page] of [['pc', pc], ['phone', phone]]) {
       await page.screenshot({ path: `${output}/${name}.png`, fullPage: true });
