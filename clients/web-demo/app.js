@@ -142,7 +142,7 @@ function bookmarkItem(b, onRemove) {
     const lock = document.createElement('span');
     lock.className = 'e2e';
     lock.title = 'end to end: the relay could not read it';
-    lock.textContent = '🔒';
+    lock.textContent = 'end to end';
     meta.prepend(lock);
   }
   const remove = document.createElement('button');
