@@ -103,37 +103,6 @@ bool derive(std::string_view shared, std::string_view auth, std::string_view rec
     return ikm.size() == 32 && cek->size() == key_len && nonce->size() == nonce_len;
 }
 
-// AES-128-GCM, sealing (tag appended) or opening (tag checked).
-bool gcm(bool seal, const std::string &key, const std::string &nonce, std::string_view in, std::string *out)
-{
-    if (!seal && in.size() < tag_len)
-        return false;
-    size_t text_len = seal ? in.size() : in.size() - tag_len;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    out->assign(text_len + (seal ? tag_len : 0), '\0');
-    auto *o = reinterpret_cast<unsigned char *>(out->data());
-    const auto *i = reinterpret_cast<const unsigned char *>(in.data());
-    int n = 0, last = 0;
-    bool ok = ctx &&
-              (seal ? EVP_EncryptInit_ex(ctx, EVP_aes_128_gcm(), nullptr, nullptr, nullptr)
-                    : EVP_DecryptInit_ex(ctx, EVP_aes_128_gcm(), nullptr, nullptr, nullptr)) == 1 &&
-              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, int(nonce_len), nullptr) == 1 &&
-              (seal ? EVP_EncryptInit_ex(ctx, nullptr, nullptr, reinterpret_cast<const unsigned char *>(key.data()),
-                                         reinterpret_cast<const unsigned char *>(nonce.data()))
-                    : EVP_DecryptInit_ex(ctx, nullptr, nullptr, reinterpret_cast<const unsigned char *>(key.data()),
-                                         reinterpret_cast<const unsigned char *>(nonce.data()))) == 1;
-    if (ok && seal)
-        ok = EVP_EncryptUpdate(ctx, o, &n, i, int(text_len)) == 1 && EVP_EncryptFinal_ex(ctx, o + n, &last) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(tag_len), o + text_len) == 1;
-    else if (ok)
-        ok = EVP_DecryptUpdate(ctx, o, &n, i, int(text_len)) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, int(tag_len), const_cast<unsigned char *>(i + text_len)) ==
-                 1 &&
-             EVP_DecryptFinal_ex(ctx, o + n, &last) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    return ok;
-}
-
 bool refuse(const char **why, const char *text)
 {
     *why = text;
@@ -141,6 +110,43 @@ bool refuse(const char **why, const char *text)
 }
 
 } // namespace
+
+bool hf_aes_gcm(bool seal, std::string_view key, std::string_view nonce, std::string_view aad, std::string_view in,
+                std::string *out)
+{
+    const EVP_CIPHER *cipher = key.size() == 16 ? EVP_aes_128_gcm() : key.size() == 32 ? EVP_aes_256_gcm() : nullptr;
+    if (!cipher || nonce.size() != nonce_len || (!seal && in.size() < tag_len))
+        return false;
+    size_t text_len = seal ? in.size() : in.size() - tag_len;
+    out->assign(text_len + (seal ? tag_len : 0), '\0');
+    auto *o = reinterpret_cast<unsigned char *>(out->data());
+    const auto *i = reinterpret_cast<const unsigned char *>(in.data());
+    const auto *k = reinterpret_cast<const unsigned char *>(key.data());
+    const auto *iv = reinterpret_cast<const unsigned char *>(nonce.data());
+    const auto *a = reinterpret_cast<const unsigned char *>(aad.data());
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int n = 0, last = 0;
+    bool ok = ctx != nullptr;
+    if (ok && seal)
+        ok = EVP_EncryptInit_ex(ctx, cipher, nullptr, k, iv) == 1 &&
+             (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &n, a, int(aad.size())) == 1) &&
+             EVP_EncryptUpdate(ctx, o, &n, i, int(text_len)) == 1 && EVP_EncryptFinal_ex(ctx, o + n, &last) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(tag_len), o + text_len) == 1;
+    else if (ok)
+        ok = EVP_DecryptInit_ex(ctx, cipher, nullptr, k, iv) == 1 &&
+             (aad.empty() || EVP_DecryptUpdate(ctx, nullptr, &n, a, int(aad.size())) == 1) &&
+             EVP_DecryptUpdate(ctx, o, &n, i, int(text_len)) == 1 &&
+             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, int(tag_len), const_cast<unsigned char *>(i + text_len)) ==
+                 1 &&
+             EVP_DecryptFinal_ex(ctx, o + n, &last) == 1;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}
+
+EVP_PKEY *hf_p256_public_key(std::string_view point)
+{
+    return p256_key(point, {}).release();
+}
 
 bool hf_ece_keys_new(hf_ece_keys *out)
 {
@@ -255,7 +261,7 @@ bool hf_ece_decrypt(const hf_ece_keys &keys, std::string_view auth, std::string_
         return refuse(why, "the sender's key is not a P-256 public key");
     if (!ecdh(mine.get(), theirs.get(), &shared) ||
         !derive(shared, auth, keys.public_key, sender_public, salt, &cek, &nonce) ||
-        !gcm(false, cek, nonce, record, plaintext))
+        !hf_aes_gcm(false, cek, nonce, {}, record, plaintext))
         return refuse(why, "does not decrypt with this device's keys");
     // The last record: its data, 0x02, then zeros.
     size_t end = plaintext->find_last_not_of('\0');
@@ -285,7 +291,7 @@ bool hf_ece_encrypt(std::string_view receiver_public, std::string_view auth, std
     record.push_back('\x02');
     if (!mine || !theirs || salt.size() != salt_len || !ecdh(mine.get(), theirs.get(), &shared) ||
         !derive(shared, auth, receiver_public, from.public_key, salt, &cek, &nonce) ||
-        !gcm(true, cek, nonce, record, &sealed))
+        !hf_aes_gcm(true, cek, nonce, {}, record, &sealed))
         return false;
     body->assign(salt);
     for (int shift = 24; shift >= 0; shift -= 8)

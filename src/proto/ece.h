@@ -28,6 +28,18 @@ struct hf_ece_keys {
 // A new key pair; false only if OpenSSL fails.
 bool hf_ece_keys_new(hf_ece_keys *out);
 
+typedef struct evp_pkey_st EVP_PKEY;
+
+// AES-GCM, AES-128 or AES-256 by the key's length (16 or 32 bytes), with
+// a 12-byte nonce and associated data (empty: none): sealing appends the
+// 16-byte tag, opening checks and strips it. False if it fails.
+bool hf_aes_gcm(bool seal, std::string_view key, std::string_view nonce, std::string_view aad, std::string_view in,
+                std::string *out);
+
+// A P-256 public key from its uncompressed point (EVP_PKEY_free it); null
+// if it is not one.
+EVP_PKEY *hf_p256_public_key(std::string_view point);
+
 // Whether raw is an uncompressed point on P-256.
 bool hf_p256_public_valid(std::string_view raw);
 

@@ -175,26 +175,6 @@ bool jwk_bytes(json_t *jwk, const char *name, std::string *out)
     return json_is_string(v) && hf_base64url_decode(json_string_value(v), out) && !out->empty();
 }
 
-// A P-256 public key from its uncompressed point (65 bytes); null if it
-// is not one.
-EVP_PKEY *p256_public(std::string_view point)
-{
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    if (!bld)
-        return nullptr;
-    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-    EVP_PKEY *key = nullptr;
-    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *ctx = params ? EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr) : nullptr;
-    if (ctx && EVP_PKEY_fromdata_init(ctx) == 1)
-        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    return key;
-}
-
 // A public key from one JWK of the kind alg takes; null if it is not one.
 EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
 {
@@ -211,7 +191,7 @@ EVP_PKEY *jwk_key(json_t *jwk, hf_jwt_alg alg)
         if (!kty || strcmp(kty, "EC") != 0 || !crv || strcmp(crv, "P-256") != 0 || !jwk_bytes(jwk, "x", &x) ||
             !jwk_bytes(jwk, "y", &y) || x.size() != 32 || y.size() != 32)
             return nullptr;
-        return p256_public(std::string(1, '\x04') + x + y); // uncompressed
+        return hf_p256_public_key(std::string(1, '\x04') + x + y); // uncompressed
     }
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     BIGNUM *bn_n = nullptr, *bn_e = nullptr;
@@ -324,7 +304,7 @@ bool hf_jwt_verify_vapid(std::string_view token, std::string_view public_key, co
     jws parts;
     hf_jwt_key key;
     key.alg = hf_jwt_alg::es256;
-    key.public_key.reset(p256_public(public_key), EVP_PKEY_free);
+    key.public_key.reset(hf_p256_public_key(public_key), EVP_PKEY_free);
     if (!key.public_key) {
         *why = "k is not a P-256 public key";
         return false;

@@ -5,6 +5,7 @@
 
 #include "proto/token.h"
 #include "proto/be64.h"
+#include "proto/ece.h"
 
 namespace
 {
@@ -14,7 +15,7 @@ const uint8_t record_version = 1;
 const uint8_t sealed_version = 1;
 const size_t nonce_len = 12, tag_len = 16;
 // Bound to the seal: a sealed part made for anything else does not open.
-const char seal_context[] = "handoff push endpoint";
+const std::string_view seal_context = "handoff push endpoint";
 
 std::string random_bytes(size_t n)
 {
@@ -39,37 +40,6 @@ bool take_text(std::string_view in, size_t *at, std::string *out)
     out->assign(in.substr(*at + 1, len));
     *at += 1 + len;
     return true;
-}
-
-// AES-256-GCM under key, with seal_context as associated data.
-bool gcm(bool seal, const std::string &key, std::string_view nonce, std::string_view in, std::string *out)
-{
-    if (key.size() != 32 || (!seal && in.size() < tag_len))
-        return false;
-    size_t text_len = seal ? in.size() : in.size() - tag_len;
-    out->assign(text_len + (seal ? tag_len : 0), '\0');
-    auto *o = reinterpret_cast<unsigned char *>(out->data());
-    const auto *i = reinterpret_cast<const unsigned char *>(in.data());
-    const auto *k = reinterpret_cast<const unsigned char *>(key.data());
-    const auto *iv = reinterpret_cast<const unsigned char *>(nonce.data());
-    const auto *aad = reinterpret_cast<const unsigned char *>(seal_context);
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int n = 0, last = 0;
-    bool ok = ctx != nullptr;
-    if (ok && seal)
-        ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k, iv) == 1 &&
-             EVP_EncryptUpdate(ctx, nullptr, &n, aad, int(sizeof seal_context - 1)) == 1 &&
-             EVP_EncryptUpdate(ctx, o, &n, i, int(text_len)) == 1 && EVP_EncryptFinal_ex(ctx, o + n, &last) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, int(tag_len), o + text_len) == 1;
-    else if (ok)
-        ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, k, iv) == 1 &&
-             EVP_DecryptUpdate(ctx, nullptr, &n, aad, int(sizeof seal_context - 1)) == 1 &&
-             EVP_DecryptUpdate(ctx, o, &n, i, int(text_len)) == 1 &&
-             EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, int(tag_len), const_cast<unsigned char *>(i + text_len)) ==
-                 1 &&
-             EVP_DecryptFinal_ex(ctx, o + n, &last) == 1;
-    EVP_CIPHER_CTX_free(ctx);
-    return ok;
 }
 
 } // namespace
@@ -135,7 +105,7 @@ std::string hf_push_seal(const std::string &key, std::initializer_list<std::stri
         !hf_hmac_sha256(std::string_view(reinterpret_cast<char *>(nonce_key), sizeof nonce_key), plain, mac))
         return {};
     std::string nonce(reinterpret_cast<char *>(mac), nonce_len);
-    if (!gcm(true, key, nonce, plain, &sealed))
+    if (!hf_aes_gcm(true, key, nonce, seal_context, plain, &sealed))
         return {};
     hf_base64url_encode(nonce + sealed, &text);
     return text;
@@ -145,7 +115,8 @@ bool hf_push_unseal(const std::string &key, std::string_view sealed, size_t coun
 {
     std::string raw, plain;
     if (sealed.size() > 1024 || !hf_base64url_decode(sealed, &raw) || raw.size() < nonce_len + tag_len ||
-        !gcm(false, key, std::string_view(raw).substr(0, nonce_len), std::string_view(raw).substr(nonce_len), &plain) ||
+        !hf_aes_gcm(false, key, std::string_view(raw).substr(0, nonce_len), seal_context,
+                    std::string_view(raw).substr(nonce_len), &plain) ||
         plain.empty() || uint8_t(plain[0]) != sealed_version)
         return false;
     size_t at = 1;
