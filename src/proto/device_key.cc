@@ -1,8 +1,7 @@
 #include "proto/device_key.h"
 
-#include <openssl/evp.h>
-
 #include "proto/ece.h"
+#include "proto/token.h"
 
 bool hf_device_key_valid(std::string_view key)
 {
@@ -13,8 +12,7 @@ bool hf_device_key_valid(std::string_view key)
 std::string hf_device_key_fingerprint(std::string_view key)
 {
     unsigned char digest[32];
-    unsigned int len = 0;
-    EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr);
+    hf_sha256(key, digest);
     static const char hex[] = "0123456789abcdef";
     std::string out;
     for (int i = 0; i < 16; i++) {

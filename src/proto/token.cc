@@ -252,6 +252,12 @@ int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key
     return HF_OK;
 }
 
+void hf_sha256(std::string_view data, unsigned char digest[32])
+{
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+}
+
 bool hf_hmac_sha256(std::string_view secret, std::string_view data, unsigned char mac[32])
 {
     unsigned int len = 0;

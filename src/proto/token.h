@@ -50,6 +50,9 @@ int hf_token_jwt_signing_input(const hf_token_claims *claims, std::string_view a
 int hf_token_verify(std::string_view token, const hf_token_key *keys, size_t key_count, uint64_t now_s, uint64_t skew_s,
                     hf_token_claims *claims);
 
+// SHA-256 of data, 32 bytes.
+void hf_sha256(std::string_view data, unsigned char digest[32]);
+
 // HMAC-SHA256 of data under secret, 32 bytes (hf1 tokens and HS256 JWTs).
 bool hf_hmac_sha256(std::string_view secret, std::string_view data, unsigned char mac[32]);
 

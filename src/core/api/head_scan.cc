@@ -3,11 +3,12 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <strings.h>
 
 #include <cstdlib>
 #include <vector>
+
+#include "proto/token.h"
 
 // One connection's: where its request heads have got to.
 struct hf_head_scan {
@@ -20,13 +21,6 @@ struct hf_head_scan {
 
 namespace
 {
-
-// SHA-256 of a secret.
-void digest(const char *secret, size_t len, unsigned char out[32])
-{
-    unsigned int out_len = 0;
-    EVP_Digest(secret, len, out, &out_len, EVP_sha256(), nullptr);
-}
 
 // The value of header `name` in a request head ("" if absent).
 std::string header(const std::string &head, const char *name)
@@ -152,8 +146,8 @@ void hf_head_scan_start(bufferevent *bev, SSL *ssl, const hf_head_limits *limits
 bool hf_secret_matches(const char *presented, const std::string &secret)
 {
     unsigned char a[32], b[32];
-    digest(presented, strlen(presented), a);
-    digest(secret.data(), secret.size(), b);
+    hf_sha256(presented, a);
+    hf_sha256(secret, b);
     return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 

@@ -1,7 +1,6 @@
 #include "core/common/config.h"
 
 #include <libconfig.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +15,7 @@
 
 #include "core/common/config_keys.h"
 #include "core/common/log.h"
+#include "proto/token.h"
 #include "proto/units.h"
 
 bool hf_address_is_wildcard(const std::string &address)
@@ -505,9 +505,8 @@ bool check_push(parse_ctx *ctx)
     if (!read_secret_file(ctx, "push.key_file", resolve_path(ctx, cfg->push_key_file), line, &secret))
         return false;
     unsigned char digest[32];
-    unsigned int len = 0;
-    EVP_Digest(secret.data(), secret.size(), digest, &len, EVP_sha256(), nullptr);
-    cfg->push_key.assign(reinterpret_cast<char *>(digest), len);
+    hf_sha256(secret, digest);
+    cfg->push_key.assign(reinterpret_cast<char *>(digest), sizeof digest);
     if (cfg->push_url.empty())
         cfg->push_url = cfg->api_advertise;
     while (!cfg->push_url.empty() && cfg->push_url.back() == '/')

@@ -1,7 +1,5 @@
 #include "core/server/push_message.h"
 
-#include <openssl/evp.h>
-
 #include "proto/build.h"
 #include "proto/token.h"
 
@@ -20,8 +18,7 @@ std::string hf_push_payload(uint64_t urgency, std::string_view body)
 std::string hf_push_collapse(std::string_view app, std::string_view topic, uint64_t id)
 {
     unsigned char digest[32];
-    unsigned int len = 0;
-    EVP_Digest(app.data(), app.size(), digest, &len, EVP_sha256(), nullptr);
+    hf_sha256(app, digest);
     std::string tag;
     hf_base64url_encode(std::string_view(reinterpret_cast<char *>(digest), 9), &tag);
     return "+" + tag + "/" + (topic.empty() ? "#" + std::to_string(id) : std::string(topic));
