@@ -65,6 +65,12 @@ struct hf_client_message {
      * message's form (docs/protocol.md, "End-to-end messages"): a hint;
      * only its verification with the sender's trusted keys says it is. */
     int e2e;
+    /* Appended in libhandoff 0.4.0: 1 if the client opened the payload
+     * with its key file (hf_client_use_keys) and payload is the
+     * plaintext: a push for an app of the file, decrypted, or an
+     * end-to-end message (e2e 1), verified against its sender's trusted
+     * key and decrypted. */
+    int opened;
 };
 
 struct hf_client_callbacks {
@@ -130,7 +136,12 @@ enum hf_client_error {
     HF_CLIENT_ERR_CLOSED = 106,        /* the peer closed the connection */
     HF_CLIENT_ERR_TLS = 107,           /* another TLS failure */
     HF_CLIENT_ERR_BAD_FRAME = 108,     /* the peer sent a malformed frame */
-    HF_CLIENT_ERR_OTHER = 109          /* another socket error */
+    HF_CLIENT_ERR_OTHER = 109,         /* another socket error */
+    /* Appended in libhandoff 0.4.0, for hf_client_send_e2e and the key
+     * file (hf_client_use_keys): */
+    HF_CLIENT_ERR_KEY_CHANGED = 110, /* a target's key changed since it was trusted: verify it first */
+    HF_CLIENT_ERR_NO_KEYS = 111,     /* no target published keys, or the server relays none */
+    HF_CLIENT_ERR_KEY_FILE = 112     /* the key file cannot be read or written, or is not one */
 };
 /* The last failure: its code (0: none yet; an enum hf_err or enum
  * hf_client_error) and, if text is not NULL, a sentence a person can act
@@ -141,7 +152,8 @@ int hf_client_last_error(const hf_client *c, const char **text);
  * lists them): a certificate that does not verify or name the host, and
  * bad_token, token_expired, unknown_key, revoked, unsupported_version. */
 int hf_client_error_permanent(int code);
-/* A code's stable name: hf_err_name's, or "certificate", "refused", ... */
+/* A code's stable name: hf_err_name's, or "certificate", "refused",
+ * "key_changed", ... */
 const char *hf_client_error_name(int code);
 /* Presence (libhandoff(3), docs/protocol.md "Presence"): asks the server
  * which devices of the account are online. cb hears each device (device,
@@ -197,6 +209,99 @@ int hf_push_keys_new(uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN], uint8_t publi
 int hf_push_decrypt(const uint8_t private_key[HF_PUSH_PRIVATE_KEY_LEN],
                     const uint8_t public_key[HF_PUSH_PUBLIC_KEY_LEN], const uint8_t auth[HF_PUSH_AUTH_LEN],
                     const uint8_t *body, size_t body_len, uint8_t **plaintext, size_t *plaintext_len, const char **why);
+/* End-to-end messages (libhandoff(3); docs/protocol.md, "End-to-end
+ * messages"). The device's key file (JSON, mode 0600, the format of
+ * handoff(1) --keys and of the JS client's PushKeys) holds its keys, each
+ * Web Push app's auth secret and the keys of the account's other devices
+ * as it trusts them; it is made, with new keys, if path does not exist.
+ * Call before hf_client_start. From then on the client:
+ *   - publishes the device's keys with every HELLO;
+ *   - trusts a peer's key on first use, and keeps it in the file;
+ *   - opens what arrives before on_message hears it (msg->opened): a
+ *     push for an app of the file is decrypted; an end-to-end message is
+ *     verified against its sender's trusted key and decrypted (while the
+ *     sender's key is being read, it waits, and every message behind it
+ *     too, so the order holds). One that does not open is refused to the
+ *     dead letters (hf_client_refuse, HF_ERR_BAD_FIELD), told to
+ *     hf_client_on_refused's cb, and a changed key to
+ *     hf_client_on_key_change's;
+ *   - applies another device's approval of a key (hf_client_approve_device)
+ *     when the approving device is trusted: the key becomes verified;
+ *   - keeps each app's auth secret and endpoint in the file when
+ *     hf_client_subscribe makes or drops a subscription.
+ * Returns 0; -1 if the file cannot be read or written, or is not a key
+ * file (hf_client_last_error says why, with HF_CLIENT_ERR_KEY_FILE). */
+int hf_client_use_keys(hf_client *c, const char *path);
+/* A fingerprint as people compare it: the first 16 bytes of SHA-256 of
+ * a device's published keys, as eight groups of four hex digits. */
+#define HF_FINGERPRINT_SIZE 40 /* with its NUL */
+/* This device's fingerprint; "" without a key file. */
+const char *hf_client_fingerprint(const hf_client *c);
+/* The fingerprint of the device whose key file is path (made, with new
+ * keys, if it does not exist), without a client: for showing it before
+ * connecting. Returns 0; -1 with why in err (err_len bytes at most). */
+int hf_keys_fingerprint(const char *path, char fingerprint[HF_FINGERPRINT_SIZE], char *err, size_t err_len);
+/* Where a peer's key stands against the key file. */
+enum hf_key_state {
+    HF_KEY_NONE = 0,     /* it published no key (never set up, or revoked) */
+    HF_KEY_NEW = 1,      /* seen for the first time just now: trusted from now on */
+    HF_KEY_TRUSTED = 2,  /* the key first seen (trust on first use) */
+    HF_KEY_VERIFIED = 3, /* its fingerprint was compared, here or by an approving device */
+    HF_KEY_CHANGED = 4   /* another key than the one trusted: refused until verified */
+};
+/* "none", "new", "trusted", "verified", "changed". */
+const char *hf_key_state_name(int state);
+/* device's published key (the last presence answer's) against the key
+ * file: an enum hf_key_state, with its fingerprint copied to fingerprint
+ * if not NULL ("" with none). A new key is trusted from now on and
+ * written to the file. -1 without a key file. */
+int hf_client_key_state(hf_client *c, const char *device, char fingerprint[HF_FINGERPRINT_SIZE]);
+/* The user read fingerprint off device (its hf_client_fingerprint): if
+ * device's published key (the last presence answer's) has it, the key
+ * becomes verified in the key file, changed or not. Returns 0; -1 if it
+ * does not (nothing changes), without a key file, or if the file cannot
+ * be written. */
+int hf_client_verify_device(hf_client *c, const char *device, const char *fingerprint);
+/* As hf_client_verify_device, then tells every other device with keys of
+ * the account: an end-to-end approval, signed by this device, naming
+ * device and its key. A device that trusts this one takes the key as
+ * verified (a reinstalled device is then accepted everywhere after one
+ * comparison). The approvals are sent as hf_client_send_e2e's copies are;
+ * on_send_result hears *id once. Returns 0, or -1 as
+ * hf_client_verify_device does, or if not connected. */
+int hf_client_approve_device(hf_client *c, const char *device, const char *fingerprint, uint64_t *id);
+/* Sends payload end to end: reads the account's devices and their keys
+ * (a presence answer; once connected, if not yet), then queues one copy
+ * per target, each encrypted to its key and signed with this device's.
+ * `to` is a device, or "*" for every other device that published keys
+ * (one revoked has none: it gets nothing). on_send_result hears *id once:
+ * HF_SEND_DELIVERED if every copy was delivered, HF_SEND_STORED if one
+ * was stored, HF_SEND_REJECTED with the first refusal of a copy; or,
+ * before any copy goes, HF_SEND_REJECTED with HF_CLIENT_ERR_KEY_CHANGED (a
+ * target's key changed since it was trusted: the text names it and both
+ * fingerprints; nothing was sent) or HF_CLIENT_ERR_NO_KEYS (the target,
+ * or every other device, published none). Returns 0; -1 without a key
+ * file or if stopped; otherwise as hf_client_send (a payload over
+ * max_payload less HF_E2E_OVERHEAD is HF_ERR_PAYLOAD_TOO_LARGE). A
+ * send to "*" that left out devices without keys says which in the
+ * result's text. */
+int hf_client_send_e2e(hf_client *c, const char *to, const void *payload, size_t len, uint32_t ttl_s,
+                       const char *collapse, uint64_t *id);
+/* Tells cb when a peer's published key is found changed (by a presence
+ * answer read for an end-to-end send or message): its device and new
+ * fingerprint. cb NULL: none. */
+typedef void (*hf_client_key_change_cb)(void *user, const char *device, const char *fingerprint);
+void hf_client_on_key_change(hf_client *c, hf_client_key_change_cb cb);
+/* Tells cb of each message the key file did not open, and the client
+ * refused to the dead letters: its sender (or "+app" for a push), id and
+ * why. cb NULL: none (on_trace still says it). */
+typedef void (*hf_client_refused_cb)(void *user, const char *from, uint64_t id, const char *why);
+void hf_client_on_refused(hf_client *c, hf_client_refused_cb cb);
+/* With a key file, app's Web Push keys as a PushSubscription carries them
+ * (p256dh: the device's ECDH key; auth: the app's secret, made by
+ * hf_client_subscribe). Returns 0, or -1 if the file has no such app. */
+int hf_client_push_keys(const hf_client *c, const char *app, uint8_t p256dh[HF_PUSH_PUBLIC_KEY_LEN],
+                        uint8_t auth[HF_PUSH_AUTH_LEN]);
 /* Messages sent but not yet answered by a SEND_ACK. */
 size_t hf_client_unacked(const hf_client *c);
 const char *hf_client_state_name(int state);

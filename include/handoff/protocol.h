@@ -18,6 +18,11 @@ extern "C" {
  * payload may be at most max_frame less this (WELCOME's max_payload), so
  * its DELIVER never exceeds the receiver's max_frame. */
 #define HF_DELIVER_RESERVE 256u
+/* What an end-to-end message's payload adds to its plaintext
+ * (docs/protocol.md, "End-to-end messages"): "hfe" and its kind (4), the
+ * signature (64) and RFC 8291's aes128gcm header, padding delimiter and
+ * tag (86 + 1 + 16). */
+#define HF_E2E_OVERHEAD 171u
 /* Longest varint: 10 bytes carry 64 bits. */
 #define HF_VARINT_MAX 10
 /* type + flags + varint length. */

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "cli/keys.h"
 #include "handoff/client.h"
 
 // Exit statuses, as handoff(1) lists them.
@@ -16,8 +15,7 @@ struct cli_common {
     std::string ca;                      // --ca, or HANDOFF_CA
     std::string server_name;             // --server-name, or HANDOFF_SERVER_NAME
     std::string token;                   // --token, or HANDOFF_TOKEN
-    std::string keys_file;               // --keys, or HANDOFF_KEYS: the device's key file (keys.h)
-    cli_keys keys;                       // its contents, read (and made) once the options are parsed
+    std::string keys_file;               // --keys, or HANDOFF_KEYS: the device's key file (hf_client_use_keys)
     bool verbose = false;
 };
 

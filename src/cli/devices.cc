@@ -3,7 +3,8 @@
 // each (docs/protocol.md, "Device keys"). A key seen for the first time is
 // trusted on first use; one that changed since is shown "changed" and
 // kept out until `devices verify DEVICE FINGERPRINT` names its new
-// fingerprint, read off that device.
+// fingerprint, read off that device. `devices approve` verifies it too,
+// and tells the account's other devices, which then take it as verified.
 #include <getopt.h>
 
 #include <cstdio>
@@ -12,67 +13,75 @@
 #include <vector>
 
 #include "cli/cli.h"
-#include "proto/device_key.h"
 
 namespace
 {
 
 struct devices_job {
-    std::string verify_device, verify_fingerprint; // empty: list
+    std::string command;                           // "", "verify" or "approve"
+    std::string verify_device, verify_fingerprint; // with verify and approve
     struct row {
-        std::string device, fingerprint, state;
+        std::string device, fingerprint;
+        int state;
         bool online;
     };
     std::vector<row> rows;
     bool asked = false;
-    bool changed = false; // the key file was changed
 };
+
+void on_approval_sent(void *user, uint64_t, int status, int code, const char *text)
+{
+    auto *run = static_cast<cli_run *>(user);
+    if (status == HF_SEND_REJECTED && code == HF_CLIENT_ERR_NO_KEYS) {
+        printf("no other device with keys to tell\n");
+    } else if (status == HF_SEND_REJECTED) {
+        fprintf(stderr, "handoff devices: the approval was refused: %s: %s\n", hf_client_error_name(code), text);
+        cli_finish(run, cli_rejected);
+        return;
+    } else {
+        printf("approval %s for the account's other devices\n", status == HF_SEND_DELIVERED ? "delivered" : "stored");
+    }
+    fflush(stdout);
+    cli_finish(run, cli_ok);
+}
+
+// verify and approve: the fingerprint read off the device is its
+// published key's, or nothing changes.
+void verify(cli_run *run, devices_job *job)
+{
+    const char *device = job->verify_device.c_str(), *fingerprint = job->verify_fingerprint.c_str();
+    int rc = job->command == "approve" ? hf_client_approve_device(run->client, device, fingerprint, nullptr)
+                                       : hf_client_verify_device(run->client, device, fingerprint);
+    if (rc != 0) {
+        fprintf(stderr,
+                "handoff devices: %s's published key does not have fingerprint %s: not verified (compare with "
+                "`handoff fingerprint` on that device)\n",
+                device, fingerprint);
+        cli_finish(run, cli_rejected);
+        return;
+    }
+    printf("verified %s: %s\n", device, fingerprint);
+    fflush(stdout);
+    if (job->command == "verify")
+        cli_finish(run, cli_ok);
+}
 
 void on_presence(void *user, const char *device, int online, int complete)
 {
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<devices_job>(user);
-    cli_keys &keys = run->common->keys;
     if (!complete) {
-        uint8_t key[HF_DEVICE_KEYS_LEN];
-        std::string published;
-        if (hf_client_device_key(run->client, device, key) == 0)
-            published.assign(reinterpret_cast<char *>(key), sizeof key);
-        std::string state = cli_keys_trust(&keys, device, published, &job->changed);
-        job->rows.push_back(
-            {device, published.empty() ? "-" : hf_device_key_fingerprint(published), state, online != 0});
-        if (device == job->verify_device && !published.empty() &&
-            hf_device_key_fingerprint(published) == job->verify_fingerprint) {
-            keys.peers[device] = {published, "verified"};
-            job->changed = true;
-        }
+        char fingerprint[HF_FINGERPRINT_SIZE];
+        int state = hf_client_key_state(run->client, device, fingerprint);
+        job->rows.push_back({device, *fingerprint ? fingerprint : "-", state, online != 0});
         return;
     }
-    std::string err;
-    if (job->changed && !cli_keys_save(run->common->keys_file, keys, &err)) {
-        fprintf(stderr, "handoff devices: %s\n", err.c_str());
-        cli_finish(run, cli_rejected);
-        return;
-    }
-    if (!job->verify_device.empty()) {
-        auto peer = keys.peers.find(job->verify_device);
-        if (peer == keys.peers.end() || peer->second.state != "verified" ||
-            hf_device_key_fingerprint(peer->second.key) != job->verify_fingerprint) {
-            fprintf(stderr,
-                    "handoff devices: %s's published key does not have fingerprint %s: not verified (compare with "
-                    "`handoff fingerprint` on that device)\n",
-                    job->verify_device.c_str(), job->verify_fingerprint.c_str());
-            cli_finish(run, cli_rejected);
-            return;
-        }
-        printf("verified %s: %s\n", job->verify_device.c_str(), job->verify_fingerprint.c_str());
-        cli_finish(run, cli_ok);
-        return;
-    }
+    if (!job->command.empty())
+        return verify(run, job);
     printf("%-24s %-7s %-39s %s\n", "DEVICE", "ONLINE", "FINGERPRINT", "STATE");
     for (const auto &r : job->rows)
         printf("%-24s %-7s %-39s %s\n", r.device.c_str(), r.online ? "yes" : "no", r.fingerprint.c_str(),
-               r.state.c_str());
+               hf_key_state_name(r.state));
     fflush(stdout);
     cli_finish(run, cli_ok);
 }
@@ -95,11 +104,16 @@ void on_state(void *user, int state, const char *detail)
 
 int cli_fingerprint(int argc, char **, cli_common *common)
 {
+    char fingerprint[HF_FINGERPRINT_SIZE], err[512];
     if (argc != 1 || common->keys_file.empty()) {
         fprintf(stderr, "handoff fingerprint: needs --keys FILE and nothing else\n");
         return cli_usage;
     }
-    printf("%s\n", hf_device_key_fingerprint(cli_keys_device_key(common->keys)).c_str());
+    if (hf_keys_fingerprint(common->keys_file.c_str(), fingerprint, err, sizeof err) != 0) {
+        fprintf(stderr, "handoff fingerprint: %s\n", err);
+        return cli_usage;
+    }
+    printf("%s\n", fingerprint);
     return cli_ok;
 }
 
@@ -123,16 +137,21 @@ int cli_devices(int argc, char **argv, cli_common *common)
         }
     }
     std::vector<std::string> rest(argv + optind, argv + argc);
-    if (common->keys_file.empty() || !(rest.empty() || (rest.size() == 3 && rest[0] == "verify"))) {
-        fprintf(stderr, "handoff devices: needs --keys FILE; takes nothing, or verify DEVICE FINGERPRINT\n");
+    if (common->keys_file.empty() ||
+        !(rest.empty() || (rest.size() == 3 && (rest[0] == "verify" || rest[0] == "approve")))) {
+        fprintf(stderr,
+                "handoff devices: needs --keys FILE; takes nothing, or verify DEVICE FINGERPRINT, or approve DEVICE "
+                "FINGERPRINT\n");
         return cli_usage;
     }
     if (!rest.empty()) {
+        job.command = rest[0];
         job.verify_device = rest[1];
         job.verify_fingerprint = rest[2];
     }
     hf_client_callbacks cb{};
     cb.on_state = on_state;
+    cb.on_send_result = on_approval_sent;
     if (!cli_start(&run, cb, timeout_s))
         return cli_usage;
     return cli_loop(&run);

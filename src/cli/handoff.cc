@@ -21,7 +21,7 @@ void usage(FILE *out)
             "       handoff [COMMON] subscribe --app NAME [--vapid-key KEY] [--timeout S]   (needs --keys)\n"
             "       handoff [COMMON] unsubscribe --app NAME [--timeout S]                   (needs --keys)\n"
             "       handoff --keys FILE fingerprint\n"
-            "       handoff [COMMON] devices [verify DEVICE FINGERPRINT] [--timeout S]      (needs --keys)\n"
+            "       handoff [COMMON] devices [verify|approve DEVICE FINGERPRINT] [--timeout S] (needs --keys)\n"
             "\n"
             "COMMON:\n"
             "  --allocator HOST:PORT  allocator to ask (repeatable; env HANDOFF_ALLOCATOR, comma-separated)\n"
@@ -29,7 +29,8 @@ void usage(FILE *out)
             "  --server-name NAME     name the servers' certificates carry, if not their address's host\n"
             "                         (env HANDOFF_SERVER_NAME)\n"
             "  --token TOKEN          this device's token (env HANDOFF_TOKEN)\n"
-            "  --keys FILE            this device's key file: Web Push keys (env HANDOFF_KEYS)\n"
+            "  --keys FILE            this device's key file: its keys, Web Push secrets, trusted peers\n"
+            "                         (env HANDOFF_KEYS)\n"
             "  --verbose              trace allocation, failover and backoff on stderr\n"
             "\n"
             "Exit status: 0 ok, 1 rejected, 2 usage, 3 timed out, 4 refused (token). See handoff(1).\n");
@@ -120,8 +121,10 @@ int main(int argc, char **argv)
         common.server_name = env;
     if (common.keys_file.empty() && (env = getenv("HANDOFF_KEYS")))
         common.keys_file = env;
-    if (std::string err; !common.keys_file.empty() && !cli_keys_open_file(common.keys_file, &common.keys, &err)) {
-        fprintf(stderr, "handoff: --keys: %s\n", err.c_str());
+    // The key file is read (and made on first use) before anything else.
+    char fingerprint[HF_FINGERPRINT_SIZE], err[512];
+    if (!common.keys_file.empty() && hf_keys_fingerprint(common.keys_file.c_str(), fingerprint, err, sizeof err) != 0) {
+        fprintf(stderr, "handoff: --keys: %s\n", err);
         return cli_usage;
     }
     if (argc < 1) {

@@ -76,14 +76,17 @@ bool cli_start(cli_run *run, hf_client_callbacks callbacks, double timeout_s)
     callbacks.on_pong = callbacks.on_pong ? callbacks.on_pong : cli_on_flushed;
     callbacks.on_trace = cli_on_trace;
     run->client = hf_client_new(run->base, &opts, &callbacks, run);
-    // With a key file, every HELLO publishes the device's keys.
-    if (run->client && !run->common->keys_file.empty()) {
-        std::string key = cli_keys_device_key(run->common->keys);
-        hf_client_set_device_key(run->client, reinterpret_cast<const uint8_t *>(key.data()), key.size());
-    }
     if (!run->client) {
         fprintf(stderr, "handoff: cannot set up the client: check that --ca %s is a readable PEM file\n",
                 opts.ca_file ? opts.ca_file : "(system default)");
+        return false;
+    }
+    // With a key file, the client publishes the device's keys and opens
+    // what comes encrypted to them.
+    if (!run->common->keys_file.empty() && hf_client_use_keys(run->client, run->common->keys_file.c_str()) != 0) {
+        const char *why;
+        hf_client_last_error(run->client, &why);
+        fprintf(stderr, "handoff: --keys: %s\n", why);
         return false;
     }
     if (timeout_s > 0) {

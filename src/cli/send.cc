@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "cli/cli.h"
-#include "cli/send_e2e.h"
 
 namespace
 {
@@ -21,6 +20,8 @@ struct send_job {
 void on_send_result(void *user, uint64_t, int status, int code, const char *text)
 {
     auto *job = cli_job<send_job>(user);
+    if (status != HF_SEND_REJECTED && text && *text)
+        fprintf(stderr, "handoff send: %s\n", text); // devices an end-to-end send to '*' left out
     if (status == HF_SEND_DELIVERED) {
         printf("delivered\n");
         cli_finish(&job->run, cli_ok);
@@ -28,7 +29,15 @@ void on_send_result(void *user, uint64_t, int status, int code, const char *text
         printf("stored\n");
         cli_finish(&job->run, cli_ok);
     } else {
-        fprintf(stderr, "rejected: %s: %s\n", hf_err_name(code), text);
+        // An end-to-end send refused before any copy went says so.
+        bool before_sending = code == HF_CLIENT_ERR_KEY_CHANGED || code == HF_CLIENT_ERR_NO_KEYS;
+        fprintf(
+            stderr, "rejected: %s: %s%s\n", hf_client_error_name(code), text,
+            code == HF_CLIENT_ERR_KEY_CHANGED
+                ? " (`handoff fingerprint` there, then `handoff devices verify DEVICE FINGERPRINT` here); nothing was "
+                  "sent"
+            : before_sending ? "; nothing was sent"
+                             : "");
         cli_finish(&job->run, cli_rejected);
     }
     fflush(stdout);
@@ -105,21 +114,27 @@ int cli_send(int argc, char **argv, cli_common *common)
     } else {
         job.payload = argv[optind];
     }
-    if (e2e)
-        return cli_send_e2e(common, {job.to, job.payload, job.collapse, job.ttl_s}, timeout_s);
+    if (e2e && common->keys_file.empty()) {
+        fprintf(stderr, "handoff send: --e2e needs --keys FILE (this device's keys)\n");
+        return cli_usage;
+    }
     hf_client_callbacks cb{};
     cb.on_send_result = on_send_result;
     if (!cli_start(&job.run, cb, timeout_s))
         return cli_usage;
-    int rc = hf_client_send(job.run.client, job.to.c_str(), job.payload.data(), job.payload.size(), job.ttl_s,
-                            job.collapse.empty() ? nullptr : job.collapse.c_str(), nullptr);
+    const char *collapse = job.collapse.empty() ? nullptr : job.collapse.c_str();
+    int rc = e2e ? hf_client_send_e2e(job.run.client, job.to.c_str(), job.payload.data(), job.payload.size(), job.ttl_s,
+                                      collapse, nullptr)
+                 : hf_client_send(job.run.client, job.to.c_str(), job.payload.data(), job.payload.size(), job.ttl_s,
+                                  collapse, nullptr);
     if (rc == HF_ERR_PAYLOAD_TOO_LARGE || rc == HF_ERR_BAD_TARGET) {
         // Refused before anything was sent: no server would take it.
         fprintf(stderr, "rejected: %s: %s\n", hf_err_name(rc),
-                rc == HF_ERR_BAD_TARGET ? "--to and --collapse must be UTF-8 text"
-                                        : ("the message is " + std::to_string(job.payload.size()) +
-                                           " bytes; a server takes at most its max_payload (261888 by default)")
-                                              .c_str());
+                rc == HF_ERR_BAD_TARGET
+                    ? "--to and --collapse must be UTF-8 text"
+                    : ("the message is " + std::to_string(job.payload.size() + (e2e ? HF_E2E_OVERHEAD : 0)) +
+                       " bytes; a server takes at most its max_payload (261888 by default)")
+                          .c_str());
         cli_finish(&job.run, cli_rejected);
     }
     return cli_loop(&job.run);

@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "cli/cli.h"
-#include "cli/keys.h"
 #include "proto/token.h"
 
 namespace
@@ -16,36 +15,26 @@ namespace
 struct subscribe_job {
     std::string command; // "subscribe" or "unsubscribe"
     std::string app, vapid_key;
-    cli_keys *keys; // the common options'
+    std::string endpoint; // as the server answered
     bool asked = false;
 };
 
-std::string encoded(const std::string &raw)
+std::string encoded(const uint8_t *raw, size_t len)
 {
     std::string out;
-    hf_base64url_encode(raw, &out);
+    hf_base64url_encode(std::string_view(reinterpret_cast<const char *>(raw), len), &out);
     return out;
 }
 
-void on_subscription(void *user, const char *app, const char *endpoint, const uint8_t *, size_t, int complete, int code,
+// The client keeps the app's auth secret and endpoint in the key file
+// (hf_client_use_keys); the subscription printed is the file's.
+void on_subscription(void *user, const char *, const char *endpoint, const uint8_t *, size_t, int complete, int code,
                      const char *text)
 {
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<subscribe_job>(user);
     if (!complete) {
-        // The same endpoint as before keeps its auth secret: the
-        // application server may hold it already.
-        cli_app_keys &k = job->keys->apps[app];
-        if (k.endpoint != endpoint || k.auth.empty()) {
-            uint8_t priv[HF_PUSH_PRIVATE_KEY_LEN], pub[HF_PUSH_PUBLIC_KEY_LEN], auth[HF_PUSH_AUTH_LEN];
-            if (hf_push_keys_new(priv, pub, auth) != 0) {
-                fprintf(stderr, "handoff subscribe: no random bytes for the auth secret\n");
-                cli_finish(run, cli_rejected);
-                return;
-            }
-            k.auth.assign(reinterpret_cast<char *>(auth), sizeof auth);
-        }
-        k.endpoint = endpoint;
+        job->endpoint = endpoint;
         return;
     }
     if (code != 0) {
@@ -53,18 +42,15 @@ void on_subscription(void *user, const char *app, const char *endpoint, const ui
         cli_finish(run, cli_rejected);
         return;
     }
-    if (job->command == "unsubscribe")
-        job->keys->apps.erase(job->app);
-    std::string err;
-    if (!cli_keys_save(run->common->keys_file, *job->keys, &err)) {
-        fprintf(stderr, "handoff %s: %s\n", job->command.c_str(), err.c_str());
-        cli_finish(run, cli_rejected);
-        return;
-    }
     if (job->command == "subscribe") {
-        const cli_app_keys &k = job->keys->apps[job->app];
+        uint8_t p256dh[HF_PUSH_PUBLIC_KEY_LEN], auth[HF_PUSH_AUTH_LEN];
+        if (hf_client_push_keys(run->client, job->app.c_str(), p256dh, auth) != 0) {
+            fprintf(stderr, "handoff subscribe: the key file could not keep the subscription's keys\n");
+            cli_finish(run, cli_rejected);
+            return;
+        }
         printf("{\"endpoint\":\"%s\",\"expirationTime\":null,\"keys\":{\"p256dh\":\"%s\",\"auth\":\"%s\"}}\n",
-               k.endpoint.c_str(), encoded(job->keys->public_key).c_str(), encoded(k.auth).c_str());
+               job->endpoint.c_str(), encoded(p256dh, sizeof p256dh).c_str(), encoded(auth, sizeof auth).c_str());
         fflush(stdout);
     }
     cli_finish(run, cli_ok);
@@ -103,7 +89,6 @@ int cli_subscribe(int argc, char **argv, cli_common *common)
     };
     subscribe_job job;
     job.command = argv[0];
-    job.keys = &common->keys;
     cli_run run;
     run.common = common;
     run.job = &job;

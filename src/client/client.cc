@@ -179,8 +179,9 @@ int hf_client_error_permanent(int code)
 const char *hf_client_error_name(int code)
 {
     static const char *const names[] = {"certificate", "name_mismatch", "refused", "unreachable", "timed_out",
-                                        "reset",       "closed",        "tls",     "bad_frame",   "other"};
-    if (code >= HF_CLIENT_ERR_CERTIFICATE && code <= HF_CLIENT_ERR_OTHER)
+                                        "reset",       "closed",        "tls",     "bad_frame",   "other",
+                                        "key_changed", "no_keys",       "key_file"};
+    if (code >= HF_CLIENT_ERR_CERTIFICATE && code <= HF_CLIENT_ERR_KEY_FILE)
         return names[code - HF_CLIENT_ERR_CERTIFICATE];
     return hf_err_name(code);
 }

@@ -6,11 +6,14 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "client/deliveries.h"
+#include "client/key_file.h"
 #include "client/hb_probe.h"
 #include "handoff/client.h"
 #include "net/link.h"
@@ -34,6 +37,32 @@ struct outgoing {
 };
 
 enum class link_role { none, allocator, server };
+
+// An end-to-end send (or approval) waiting for the account's keys.
+struct e2e_send {
+    uint64_t id; // the application's
+    std::string to, plaintext, collapse;
+    uint32_t ttl_s;
+    bool approval;      // plaintext is an approval (proto/e2e.h)
+    std::string except; // with "*": not to this device (the one approved)
+};
+
+// How the copies of one end-to-end send were answered so far.
+struct e2e_tally {
+    size_t unanswered = 0;
+    bool stored = false;
+    int code = 0;     // the first refusal's
+    std::string text; // its text, or which devices were left out
+};
+
+// A DELIVER held until its sender's key is read, with every one behind
+// it: acknowledgements are cumulative, and the order is kept.
+struct held_message {
+    hf_link *link; // the one it came on: gone, it is dropped (and comes again)
+    std::string from, app, payload;
+    uint64_t seq, id, stored_at_ms;
+    int urgency, e2e;
+};
 
 } // namespace hf_clientlib
 
@@ -106,7 +135,23 @@ struct hf_client {
     std::string device_key;                              // published in every HELLO (hf_client_set_device_key)
     std::string device_name;                             // as WELCOME said it
     std::map<std::string, std::string> peer_keys;        // the account's devices' keys, as PRESENCE said
+    std::vector<std::string> account_devices;            // as the key file's last PRESENCE answer listed them
     hf_client_subscription_cb subscription_cb = nullptr; // the SUBSCRIBE out (subscribe_id), if any
     uint64_t subscribe_id = 0;
     const hf_link *subscribe_link = nullptr; // the link it went on
+    std::string subscribe_app;               // its app (the key file keeps its secret)
+    bool subscribe_remove = false;
+    // Who asked for each PRESENCE answer still to come, in order: true
+    // the application (presence_cb hears it), false the key file's
+    // reading of the account's keys (e2e.cc).
+    std::deque<bool> presence_askers;
+    // End-to-end (e2e.cc), with a key file (hf_client_use_keys).
+    std::unique_ptr<hf_key_file> keys;
+    std::string fingerprint; // this device's
+    hf_client_key_change_cb key_change_cb = nullptr;
+    hf_client_refused_cb refused_cb = nullptr;
+    std::vector<hf_clientlib::e2e_send> e2e_waiting; // for the keys
+    std::map<uint64_t, uint64_t> e2e_copy_of;        // a copy's message id -> its send's id
+    std::map<uint64_t, hf_clientlib::e2e_tally> e2e_tallies;
+    std::vector<hf_clientlib::held_message> held;
 };

@@ -47,8 +47,12 @@ void arm(event *ev, uint64_t ms)
     event_add(ev, &tv);
 }
 
-void subscription_lost(hf_client *c, const hf_link *l)
+void requests_lost(hf_client *c, const hf_link *l)
 {
+    if (l && l == c->link)
+        c->presence_askers.clear();
+    // Held for their senders' keys: the next server delivers them again.
+    std::erase_if(c->held, [l](const held_message &h) { return h.link == l; });
     hf_client_subscription_cb cb = c->subscription_cb;
     if (!cb || c->subscribe_link != l)
         return;

@@ -21,9 +21,11 @@ uint64_t random_u64(void);
 // the others only when they change).
 void set_state(hf_client *c, int state, const char *detail);
 
-// The link l is going: a SUBSCRIBE out on it will not be answered, and
-// its callback hears disconnected (complete, with that code).
-void subscription_lost(hf_client *c, const hf_link *l);
+// The link l is going: what was asked on it will not be answered. A
+// SUBSCRIBE's callback hears disconnected (complete, with that code);
+// PRESENCE answers are no longer awaited; the DELIVERs it brought that
+// wait for keys (e2e.cc) are dropped, to come again from the next server.
+void requests_lost(hf_client *c, const hf_link *l);
 
 // Fires ev once after ms.
 void arm(event *ev, uint64_t ms);

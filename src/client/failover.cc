@@ -11,7 +11,7 @@ namespace hf_clientlib
 
 void drop_link(hf_client *c)
 {
-    subscription_lost(c, c->link);
+    requests_lost(c, c->link);
     hf_link_free(c->link);
     c->link = nullptr;
     c->role = link_role::none;
@@ -25,7 +25,7 @@ void drop_old_link(hf_client *c)
 {
     if (!c->old_link)
         return;
-    subscription_lost(c, c->old_link);
+    requests_lost(c, c->old_link);
     hf_link_free(c->old_link);
     c->old_link = nullptr;
     c->old_deliveries.by_seq.clear();

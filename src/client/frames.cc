@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "client/e2e.h"
 #include "client/events.h"
 #include "client/failover.h"
 #include "proto/build.h"
@@ -20,8 +21,7 @@ void send_message(hf_client *c, uint64_t id, outgoing &o)
 void fail_message(hf_client *c, uint64_t id, int code, const char *text)
 {
     c->unacked.erase(id);
-    if (c->cb.on_send_result)
-        c->cb.on_send_result(c->user, id, HF_SEND_REJECTED, code, text);
+    message_answered(c, id, HF_SEND_REJECTED, code, text);
 }
 
 void send_ping(hf_client *c, uint64_t id)
@@ -32,6 +32,7 @@ void send_ping(hf_client *c, uint64_t id)
 
 void send_presence_req(hf_client *c)
 {
+    c->presence_askers.push_back(true);
     hf_msg m = hf_msg_presence_req(c->next_ping_id++, c->presence_follow);
     send_frame(c, &m);
 }
@@ -78,6 +79,7 @@ void on_welcome(hf_client *c, const hf_msg *m)
     }
     c->link_max_seq = 0;
     c->deliveries.by_seq.clear(); // seqs are the new server's from now on
+    c->presence_askers.clear();   // and answers: none asked before comes on this link
     if (hf_msg_has(m, HF_TAG_DEVICE))
         c->device_name = std::string(m->device);
     c->granted_heartbeat_ms = m->heartbeat_ms ? m->heartbeat_ms : 30000;
@@ -121,21 +123,35 @@ void on_welcome(hf_client *c, const hf_msg *m)
         else
             send_message(c, entry->first, entry->second);
     }
+    e2e_connected(c);
 }
 
+// An answer's devices and end, or (none asked) a followed change; each
+// to whoever asked: the application, or the key file (e2e.cc).
 void on_presence(hf_client *c, const hf_msg *m)
 {
-    if (!c->presence_cb)
-        return;
+    bool answer = !c->presence_askers.empty();
+    bool for_application = !answer || c->presence_askers.front();
     if (hf_msg_has(m, HF_TAG_DEVICE)) {
         std::string device(m->device);
-        // A peer's published keys, for hf_client_device_key.
+        // A peer's published keys, for hf_client_device_key; an answer
+        // without them says it has none (any more: revoked).
         if (hf_msg_has(m, HF_TAG_DEVICE_KEY))
             c->peer_keys[device] = std::string(m->device_key);
-        c->presence_cb(c->user, device.c_str(), m->online ? 1 : 0, 0);
-    } else {
-        c->presence_cb(c->user, nullptr, 0, 1);
+        else if (answer)
+            c->peer_keys.erase(device);
+        if (!for_application)
+            c->account_devices.push_back(device);
+        else if (c->presence_cb)
+            c->presence_cb(c->user, device.c_str(), m->online ? 1 : 0, 0);
+        return;
     }
+    if (answer)
+        c->presence_askers.pop_front();
+    if (!for_application)
+        e2e_keys_read(c);
+    else if (c->presence_cb)
+        c->presence_cb(c->user, nullptr, 0, 1);
 }
 
 void on_subscription(hf_client *c, const hf_msg *m)
@@ -145,11 +161,16 @@ void on_subscription(hf_client *c, const hf_msg *m)
         return;
     std::string app(m->app), endpoint(m->endpoint), text(m->text);
     const auto *key = reinterpret_cast<const uint8_t *>(m->vapid_key.data());
+    bool keeps_keys = c->keys && !c->subscribe_app.empty();
     if (hf_msg_has(m, HF_TAG_ENDPOINT)) {
+        if (keeps_keys && !c->subscribe_remove && app == c->subscribe_app)
+            keys_subscribed(c, app, endpoint);
         cb(c->user, app.c_str(), endpoint.c_str(), m->vapid_key.empty() ? nullptr : key, m->vapid_key.size(), 0, 0,
            nullptr);
         return;
     }
+    if (keeps_keys && m->code == 0)
+        keys_subscription_done(c, c->subscribe_app, c->subscribe_remove);
     c->subscription_cb = nullptr;
     c->subscribe_id = 0;
     c->subscribe_link = nullptr;
@@ -160,6 +181,8 @@ void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, siz
 {
     c->subscribe_id = c->next_ping_id++;
     c->subscribe_link = c->link;
+    c->subscribe_app = app ? app : "";
+    c->subscribe_remove = remove;
     hf_msg m = hf_msg_subscribe(
         c->subscribe_id, app ? app : "",
         std::string_view(reinterpret_cast<const char *>(vapid_key), vapid_key ? vapid_key_len : 0), remove);
@@ -193,8 +216,7 @@ void on_send_ack(hf_client *c, const hf_msg *m)
         return; // an answer to a resend already answered
     c->unacked.erase(it);
     std::string text(m->text);
-    if (c->cb.on_send_result)
-        c->cb.on_send_result(c->user, m->id, int(m->status), int(m->code), text.c_str());
+    message_answered(c, m->id, int(m->status), int(m->code), text.c_str());
 }
 
 bool send_deliver_ack(hf_link *l, uint64_t upto)
@@ -230,9 +252,12 @@ void on_deliver(hf_client *c, hf_link *from_link, const hf_msg *m)
                           m->stored_at_ms,
                           hf_msg_has(m, HF_TAG_APP) ? app.c_str() : nullptr,
                           hf_msg_has(m, HF_TAG_URGENCY) ? int(m->urgency) : HF_URGENCY_NORMAL,
-                          m->e2e ? 1 : 0};
+                          m->e2e ? 1 : 0,
+                          0};
     c->delivering_link = from_link;
-    if (c->cb.on_message)
+    if (c->keys)
+        e2e_arrived(c, from_link, &msg);
+    else if (c->cb.on_message)
         c->cb.on_message(c->user, &msg);
     c->delivering_link = nullptr;
 }

@@ -4,7 +4,7 @@ its keys in every HELLO; its peers see them in PRESENCE and the API in
 its device list, with the fingerprint `handoff fingerprint` prints on the
 device; a peer trusts a key on first use, shows one that changed
 (a reinstall, or a server swapping it) as "changed" until its user
-verifies the new fingerprint."""
+verifies the new fingerprint, or a device it trusts approves it."""
 
 import base64
 import json
@@ -177,6 +177,41 @@ def test_a_swapped_or_reinstalled_key_stops_the_send_until_verified():
                                "--format", "json")
     assert code == 0 and json.loads(out)["payload"] == "after verify", (out, err)
     assert "refused" in err, err
+
+
+def test_an_approval_by_a_trusted_device_verifies_a_key_everywhere():
+    """phone is reinstalled: tablet shows it "changed". Its user compares
+    fingerprints once, on pc, with `devices approve`: tablet, which
+    trusts pc, takes phone's new key as verified from pc's approval and
+    sends to it. An approval signed by a key tablet does not trust (pc
+    reinstalled too, or a server forging one) changes nothing."""
+    relay = Relay(api_keys=True).start()
+    pc, tablet, phone = Device(relay, "pc"), Device(relay, "tablet"), Device(relay, "phone")
+    for d in (pc, tablet, phone):
+        d.run("ping")
+    assert {state for _, state in tablet.devices().values()} == {"new"}
+    pc.devices()
+    os.unlink(phone.keys)
+    new = phone.fingerprint()
+    phone.run("ping")
+    assert tablet.devices()["phone"] == (new, "changed")
+    out = pc.run("devices", "approve", "phone", new)
+    assert out.splitlines() == ["verified phone: " + new, "approval stored for the account's other devices"], out
+    code, out, err = relay.cli(tablet.token, "--keys", tablet.keys, "listen", "--timeout", "3")
+    assert code == 0 and out == "" and "refused" not in err, (out, err)  # applied, not shown
+    assert tablet.devices()["phone"] == (new, "verified")
+    assert tablet.run("send", "--e2e", "--to", "phone", "after the approval").strip() == "stored"
+    got = json.loads(phone.run("listen", "--count", "1", "--timeout", "10", "--format", "json"))
+    assert (got["payload"], got["from"], got.get("e2e")) == ("after the approval", "tablet", True), got
+    # phone again, approved by a pc whose key tablet never trusted.
+    os.unlink(phone.keys)
+    newer = phone.fingerprint()
+    phone.run("ping")
+    os.unlink(pc.keys)
+    pc.run("devices", "approve", "phone", newer)
+    code, out, err = relay.cli(tablet.token, "--keys", tablet.keys, "listen", "--timeout", "3")
+    assert code == 0 and "the key of pc changed" in err and "refused" in err, (out, err)
+    assert tablet.devices()["phone"] == (newer, "changed")
 
 
 def test_every_device_gets_its_own_copy_and_a_revoked_one_none():

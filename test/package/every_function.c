@@ -17,7 +17,11 @@ int main(void)
         (void *)hf_msg_type_name, (void *)hf_client_presence, (void *)hf_client_last_error,
         (void *)hf_client_error_permanent, (void *)hf_client_error_name, (void *)hf_client_subscribe,
         (void *)hf_push_keys_new, (void *)hf_push_decrypt, (void *)hf_client_set_device_key,
-        (void *)hf_client_device_key, (void *)hf_client_device,
+        (void *)hf_client_device_key, (void *)hf_client_device, (void *)hf_client_use_keys,
+        (void *)hf_client_fingerprint, (void *)hf_keys_fingerprint, (void *)hf_key_state_name,
+        (void *)hf_client_key_state, (void *)hf_client_verify_device, (void *)hf_client_approve_device,
+        (void *)hf_client_send_e2e, (void *)hf_client_on_key_change, (void *)hf_client_on_refused,
+        (void *)hf_client_push_keys,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])
@@ -25,6 +29,8 @@ int main(void)
     if (strcmp(hf_err_name(HF_ERR_QUEUE_FULL), "queue_full") != 0 || strcmp(hf_msg_type_name(HF_MSG_SEND), "SEND") ||
         !*hf_err_text(HF_ERR_STORE_FULL) || !*hf_client_state_name(0) ||
         strcmp(hf_client_error_name(HF_CLIENT_ERR_REFUSED), "refused") != 0 ||
+        strcmp(hf_client_error_name(HF_CLIENT_ERR_KEY_CHANGED), "key_changed") != 0 ||
+        strcmp(hf_key_state_name(HF_KEY_VERIFIED), "verified") != 0 ||
         !hf_client_error_permanent(HF_CLIENT_ERR_CERTIFICATE) || hf_client_error_permanent(HF_ERR_STORE_UNAVAILABLE)) {
         fprintf(stderr, "libhandoff answers wrongly\n");
         return 1;

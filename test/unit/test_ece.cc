@@ -123,6 +123,33 @@ void end_to_end_opens_only_for_its_target_and_its_sender(void **)
     assert_false(hf_e2e_is("plain text"));
 }
 
+void an_approval_is_not_a_message(void **)
+{
+    hf_ece_keys pc_ecdh, pc_sign, tablet_ecdh, tablet_sign, phone_ecdh, phone_sign;
+    for (hf_ece_keys *k : {&pc_ecdh, &pc_sign, &tablet_ecdh, &tablet_sign, &phone_ecdh, &phone_sign})
+        assert_true(hf_ece_keys_new(k));
+    std::string phone_key = published(phone_ecdh, phone_sign), payload, plain, device, key;
+    const char *why = nullptr;
+    assert_true(hf_e2e_seal(pc_sign, "pc", "tablet", published(tablet_ecdh, tablet_sign),
+                            hf_e2e_approval("phone", phone_key), &payload, hf_e2e_kind::approval));
+    assert_true(hf_e2e_is(payload));
+    hf_e2e_kind kind = hf_e2e_kind::message;
+    assert_true(hf_e2e_open(tablet_ecdh, "pc", "tablet", published(pc_ecdh, pc_sign), payload, &plain, &why, &kind));
+    assert_true(kind == hf_e2e_kind::approval);
+    assert_true(hf_e2e_approval_parse(plain, &device, &key));
+    assert_string_equal(device.c_str(), "phone");
+    assert_true(key == phone_key);
+    // Its kind is signed: said to be a message, it does not verify (and
+    // a message cannot be passed off as an approval).
+    std::string relabelled = payload;
+    relabelled[3] = char(hf_e2e_kind::message);
+    assert_false(hf_e2e_open(tablet_ecdh, "pc", "tablet", published(pc_ecdh, pc_sign), relabelled, &plain, &why));
+    assert_false(hf_e2e_approval_parse("phone", &device, &key));
+    assert_false(hf_e2e_approval_parse(hf_e2e_approval("phone", "short"), &device, &key));
+    relabelled[3] = 3; // no such kind
+    assert_false(hf_e2e_is(relabelled));
+}
+
 void a_p256_signature_verifies_with_its_key_only(void **)
 {
     hf_ece_keys a, b;
@@ -146,6 +173,7 @@ int main(void)
         cmocka_unit_test(round_trip_with_fresh_keys),
         cmocka_unit_test(refuses_what_is_not_for_it),
         cmocka_unit_test(end_to_end_opens_only_for_its_target_and_its_sender),
+        cmocka_unit_test(an_approval_is_not_a_message),
         cmocka_unit_test(a_p256_signature_verifies_with_its_key_only),
     };
     return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -5,7 +5,7 @@
 // after a reconnect, acknowledge DELIVERs cumulatively, and not dispatch a
 // copy of a message it has dispatched (and so acknowledged) before.
 import { TYPE, STATUS, ERRORS, encodeFrame, decodeFrames } from './frames.js';
-import { isE2e } from './push.js';
+import { E2E_APPROVAL, E2E_MESSAGE, approval, e2eKind, isE2e, parseApproval } from './push.js';
 
 // Refusals that no retry will fix: the client stops on them ('error').
 const FATAL = new Set(['bad_token', 'token_expired', 'unknown_key', 'unsupported_version', 'forbidden', 'revoked',
@@ -162,6 +162,21 @@ export class HandoffClient extends EventTarget {
     return this.#opts.pushKeys.verify(device, this.#peerKeys.get(device), fingerprint);
   }
 
+  // As verifyDevice, then tells every other device with keys: an
+  // approval, signed by this device, naming device and its key. A device
+  // that trusts this one takes the key as verified (a reinstalled device
+  // is then accepted everywhere after one comparison). Resolves whether
+  // the fingerprint matched; the approvals are sent by then.
+  async approveDevice(device, fingerprint) {
+    if (!(await this.verifyDevice(device, fingerprint))) return false;
+    try {
+      await this.#sendE2e('*', approval(device, this.#peerKeys.get(device)), {}, E2E_APPROVAL, device);
+    } catch (e) {
+      if (e.code !== 'no_target') throw e; // no other device to tell
+    }
+    return true;
+  }
+
   #presenceNow() {
     if (this.#state !== 'connected')
       return Promise.reject(new HandoffError('not_connected', 'end-to-end messages need a connection'));
@@ -172,11 +187,11 @@ export class HandoffClient extends EventTarget {
   // this device's (docs/protocol.md, "End-to-end messages"). A target
   // whose key changed since it was trusted stops the send: a 'keychange'
   // event names it, and nothing goes.
-  async #sendE2e(to, payload, options) {
+  async #sendE2e(to, payload, options, kind = E2E_MESSAGE, except = null) {
     const keys = this.#opts.pushKeys;
     if (!keys) throw new HandoffError('no_keys', 'an end-to-end send needs the pushKeys option');
     const devices = (await this.#presenceNow()).map((d) => d.device);
-    const targets = devices.filter((d) => (to === '*' ? d !== this.#device : d === to));
+    const targets = devices.filter((d) => (to === '*' ? d !== this.#device && d !== except : d === to));
     const sealed = [];
     for (const device of targets) {
       const key = this.#peerKeys.get(device);
@@ -195,7 +210,7 @@ export class HandoffClient extends EventTarget {
     }
     if (!sealed.length) throw new HandoffError('no_target', 'no device of the account to send to end to end');
     const copies = await Promise.all(sealed.map(async ([device, key]) =>
-      [device, await keys.seal(this.#device, device, key, payload)]));
+      [device, await keys.seal(this.#device, device, key, payload, kind)]));
     const results = await Promise.all(copies.map(([device, body]) => this.send(device, body, options)));
     return results.every((r) => r === 'delivered') ? 'delivered' : 'stored';
   }
@@ -549,12 +564,23 @@ export class HandoffClient extends EventTarget {
       this.dispatchEvent(new CustomEvent('keychange', { detail: { device: msg.from, fingerprint } }));
       throw new TypeError(`the key of ${msg.from} changed (fingerprint now ${fingerprint})`);
     }
-    return keys.open(msg.from, this.#device, key, msg.payload);
+    if (e2eKind(msg.payload) !== E2E_APPROVAL) return keys.open(msg.from, this.#device, key, msg.payload);
+    // Another device's approval of a key: applied, not shown (null).
+    const approved = parseApproval(await keys.open(msg.from, this.#device, key, msg.payload, E2E_APPROVAL));
+    if (!approved) throw new TypeError('not an approval: no device and key');
+    if (approved.device !== this.#device) {
+      keys.approve(approved.device, approved.key);
+      const fingerprint = await keys.fingerprint(approved.key);
+      this.dispatchEvent(new CustomEvent('keyapproved', { detail: { device: approved.device, by: msg.from, fingerprint } }));
+    }
+    return null;
   }
 
   #take(msg, payload) {
     const key = `${msg.from}\0${msg.id}`;
-    if (this.#dispatched.has(key)) {
+    if (payload === null) {
+      // An approval, applied: nothing to show.
+    } else if (this.#dispatched.has(key)) {
       this.#trace(`message ${msg.id} from ${msg.from} again: dispatched before, acknowledged, not dispatched`);
     } else {
       this.#dispatched.add(key);

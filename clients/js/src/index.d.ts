@@ -85,8 +85,11 @@ export class PushKeys {
   /** Trusts the key if its fingerprint is the one read off that device. */
   verify(device: string, key: Uint8Array, fingerprint: string): Promise<boolean>;
   /** An end-to-end payload from this device (from) to a device (to, its published keys toKey), and back. */
-  seal(from: string, to: string, toKey: Uint8Array, plaintext: string | Uint8Array): Promise<Uint8Array>;
-  open(from: string, to: string, fromKey: Uint8Array, payload: Uint8Array): Promise<Uint8Array>;
+  /** kind: 1 a message (the default), 2 an approval of another device's key (docs/protocol.md). */
+  seal(from: string, to: string, toKey: Uint8Array, plaintext: string | Uint8Array, kind?: 1 | 2): Promise<Uint8Array>;
+  open(from: string, to: string, fromKey: Uint8Array, payload: Uint8Array, kind?: 1 | 2): Promise<Uint8Array>;
+  /** Takes device's key as verified: a device trusted here approved it. */
+  approve(device: string, key: Uint8Array): void;
 }
 
 /** One device of the account and whether it is online (presence). */
@@ -133,6 +136,9 @@ export class HandoffClient extends EventTarget {
   deviceKeys(): Promise<DeviceKeyState[]>;
   /** Trusts device's current key if its fingerprint is the one read off that device. */
   verifyDevice(device: string, fingerprint: string): Promise<boolean>;
+  /** As verifyDevice, then sends every other device with keys an approval of device's key: a device that trusts this
+   *  one takes it as verified (a 'keyapproved' event there; save pushKeys after). */
+  approveDevice(device: string, fingerprint: string): Promise<boolean>;
   /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
    *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
   devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;
@@ -148,6 +154,9 @@ export class HandoffClient extends EventTarget {
   /** A device's key changed since it was trusted: end-to-end sends to it and messages from it stop until verified. */
   addEventListener(type: 'keychange', listener: (event: CustomEvent<{ device: string; fingerprint: string }>) => void):
     void;
+  /** A device this one trusts approved another's key (by: the approving device); save pushKeys after. */
+  addEventListener(type: 'keyapproved',
+    listener: (event: CustomEvent<{ device: string; by: string; fingerprint: string }>) => void): void;
   addEventListener(type: 'message', listener: (event: CustomEvent<HandoffMessage>) => void): void;
   addEventListener(type: 'state', listener: (event: StateEvent) => void): void;
   addEventListener(type: 'error', listener: (event: CustomEvent<HandoffError>) => void): void;

@@ -32,9 +32,13 @@ async function hkdf(salt, ikm, info, bytes) {
 
 const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' };
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' };
-// docs/protocol.md, "End-to-end messages": the payload's first bytes, and
-// the auth secret its aes128gcm body is made with.
-const E2E_MAGIC = Uint8Array.of(0x68, 0x66, 0x65, 0x01);
+// docs/protocol.md, "End-to-end messages": the payload's first bytes
+// ("hfe" and its kind: a message, or another device's approval of a key),
+// and the auth secret its aes128gcm body is made with.
+const E2E_MAGIC = Uint8Array.of(0x68, 0x66, 0x65);
+export const E2E_MESSAGE = 1;
+export const E2E_APPROVAL = 2;
+const E2E_LABELS = { [E2E_MESSAGE]: 'handoff e2e 1', [E2E_APPROVAL]: 'handoff approval 1' };
 const E2E_AUTH = text('handoff e2e auth');
 
 // A P-256 private key from the raw scalar and public point.
@@ -51,7 +55,7 @@ async function derive(shared, auth, receiverPublic, senderPublic, salt) {
   return [await subtle().importKey('raw', cek, 'AES-GCM', false, ['encrypt', 'decrypt']), nonce];
 }
 
-const signedPart = (from, to, body) => concat(text(`handoff e2e 1\0${from}\0${to}\0`), body);
+const signedPart = (kind, from, to, body) => concat(text(`${E2E_LABELS[kind]}\0${from}\0${to}\0`), body);
 
 // The device's keys, made and kept on the device: a P-256 ECDH pair (Web
 // Push and end-to-end messages are encrypted to it), a P-256 ECDSA pair
@@ -207,8 +211,9 @@ export class PushKeys {
   }
 
   // An end-to-end payload of plaintext from this device (named from) to
-  // the device to, whose published keys are toKey.
-  async seal(from, to, toKey, plaintext) {
+  // the device to, whose published keys are toKey; kind E2E_APPROVAL for
+  // an approval (approval() makes its plaintext).
+  async seal(from, to, toKey, plaintext, kind = E2E_MESSAGE) {
     const toPublic = toKey.subarray(0, 65);
     const ephemeral = await subtle().generateKey(ECDH, true, ['deriveBits']);
     const ephemeralPublic = new Uint8Array(await subtle().exportKey('raw', ephemeral.publicKey));
@@ -221,25 +226,46 @@ export class PushKeys {
     const sealed = new Uint8Array(await subtle().encrypt({ name: 'AES-GCM', iv: nonce }, key,
       concat(data, Uint8Array.of(2))));
     const body = concat(salt, Uint8Array.of(0, 0, 16, 0, 65), ephemeralPublic, sealed);
-    const signature = new Uint8Array(await subtle().sign(SIGN, this.#k.signPrivate, signedPart(from, to, body)));
-    return concat(E2E_MAGIC, signature, body);
+    const signature = new Uint8Array(await subtle().sign(SIGN, this.#k.signPrivate, signedPart(kind, from, to, body)));
+    return concat(E2E_MAGIC, Uint8Array.of(kind), signature, body);
   }
 
   // The plaintext of an end-to-end payload from the device from (its
-  // published keys: fromKey) to this one (named to); rejects with a
-  // TypeError saying why if it is not one of from's for this device.
-  async open(from, to, fromKey, payload) {
-    if (!isE2e(payload)) throw new TypeError('not an end-to-end message');
+  // published keys: fromKey) to this one (named to), of the kind given;
+  // rejects with a TypeError saying why if it is not one of from's for
+  // this device.
+  async open(from, to, fromKey, payload, kind = E2E_MESSAGE) {
+    if (e2eKind(payload) !== kind) throw new TypeError(kind === E2E_MESSAGE ? 'not an end-to-end message' : 'not an approval');
     const verifier = await subtle().importKey('raw', fromKey.subarray(65, 130), ECDSA, false, ['verify']);
     const signature = payload.subarray(4, 68), body = payload.subarray(68);
-    if (!(await subtle().verify(SIGN, verifier, signature, signedPart(from, to, body))))
+    if (!(await subtle().verify(SIGN, verifier, signature, signedPart(kind, from, to, body))))
       throw new TypeError("the signature is not the sender's: forged, or sent to another device");
     return this.#open(E2E_AUTH, body);
   }
+
+  // Takes device's key as verified: another device this one trusts
+  // approved it (an approval, opened).
+  approve(device, key) {
+    this.#k.peers[device] = { key, state: 'verified' };
+  }
 }
 
-// Whether a payload has an end-to-end message's form.
-export const isE2e = (payload) => payload.length > 68 && E2E_MAGIC.every((b, i) => payload[i] === b);
+// An approval's plaintext (device's name, 0x00, its published keys), and
+// back: { device, key }, or null if it is not one.
+export const approval = (device, key) => concat(text(`${device}\0`), key);
+export function parseApproval(plain) {
+  const nul = plain.indexOf(0);
+  if (nul < 1 || plain.length - nul - 1 !== 130) return null;
+  return { device: new TextDecoder().decode(plain.subarray(0, nul)), key: plain.slice(nul + 1) };
+}
+
+// An end-to-end payload's kind (E2E_MESSAGE or E2E_APPROVAL), or 0 if it
+// has neither's form.
+export const e2eKind = (payload) => (payload.length > 68 && E2E_MAGIC.every((b, i) => payload[i] === b) &&
+  E2E_LABELS[payload[3]] ? payload[3] : 0);
+
+// Whether a payload has an end-to-end message's form (either kind).
+export const isE2e = (payload) => e2eKind(payload) !== 0;
 
 // One IndexedDB request in a store of its own.
 function idb(name, mode, request) {

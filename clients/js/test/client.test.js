@@ -440,3 +440,42 @@ test('end-to-end messages between the client and the CLI, and a changed key stop
   assert.equal(await pc.send('phone', 'after verify', { e2e: true }), 'stored');
   pc.stop();
 });
+
+// Approvals (docs/protocol.md, "Approvals"): a reinstalled device's key
+// compared once, on one device, and taken as verified by the others that
+// trust it; libhandoff's (the CLI's) to the page, and the page's to it.
+test('an approval from the CLI verifies a key on the page, and the page\'s on the CLI', limit, async () => {
+  const cli = (device, ...args) => execFileSync(`${build}/handoff`, ['--allocator', `127.0.0.1:${relay.allocPort}`,
+    '--ca', `${dir}/ca.pem`, '--token', mintToken('appr', device), '--keys', `${dir}/appr-${device}.keys`, ...args],
+  { encoding: 'utf8' });
+  const reinstall = (device) => {
+    execFileSync('rm', ['-f', `${dir}/appr-${device}.keys`]);
+    cli(device, 'ping');
+    return cli(device, 'fingerprint').trim();
+  };
+  cli('pc', 'ping');
+  cli('phone', 'ping');
+  const keys = await PushKeys.generate({ extractable: true });
+  const page = new HandoffClient({ allocators: [allocateUrl], token: mintToken('appr', 'page'), WebSocket,
+    pushKeys: keys });
+  page.start();
+  await connected(page);
+  await page.deviceKeys(); // trusts pc and phone on first use
+  cli('pc', 'devices'); // pc trusts the page and phone
+  const first = reinstall('phone');
+  assert.equal((await page.deviceKeys()).find((d) => d.device === 'phone').state, 'changed');
+  const approved = once(page, 'keyapproved');
+  const out = cli('pc', 'devices', 'approve', 'phone', first);
+  assert.match(out, /^verified phone: /);
+  assert.deepEqual(await approved, { device: 'phone', by: 'pc', fingerprint: first });
+  assert.equal((await page.deviceKeys()).find((d) => d.device === 'phone').state, 'verified');
+  assert.equal(await page.send('phone', 'after the approval', { e2e: true }), 'stored');
+  // The page approves phone's next key; the CLI takes it (listening).
+  const second = reinstall('phone');
+  assert.equal(await page.approveDevice('phone', 'ffff ffff ffff ffff ffff ffff ffff ffff'), false);
+  assert.equal(await page.approveDevice('phone', second), true);
+  cli('pc', 'listen', '--timeout', '3');
+  const row = cli('pc', 'devices').split('\n').find((line) => line.startsWith('phone '));
+  assert.match(row, new RegExp(`${second} +verified$`));
+  page.stop();
+});

@@ -1,4 +1,4 @@
-#include "cli/keys.h"
+#include "client/key_file.h"
 
 #include <jansson.h>
 #include <unistd.h>
@@ -40,9 +40,8 @@ bool make_pair(std::string *private_key, std::string *public_key)
     return true;
 }
 
-} // namespace
-
-bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
+// Reads path into keys; a file that does not exist is no keys yet.
+bool load(const std::string &path, hf_key_file *keys, std::string *err)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path.c_str(), JSON_REJECT_DUPLICATES, &jerr);
@@ -63,7 +62,7 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
     json_t *entry;
     json_object_foreach(json_object_get(root, "apps"), app, entry)
     {
-        cli_app_keys &k = keys->apps[app];
+        hf_key_file_app &k = keys->apps[app];
         const char *endpoint = json_string_value(json_object_get(entry, "endpoint"));
         ok = ok && take_bytes(entry, "auth", HF_PUSH_AUTH_LEN, &k.auth);
         k.endpoint = endpoint ? endpoint : "";
@@ -71,7 +70,7 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
     const char *device;
     json_object_foreach(json_object_get(root, "peers"), device, entry)
     {
-        cli_peer &peer = keys->peers[device];
+        hf_key_file_peer &peer = keys->peers[device];
         const char *state = json_string_value(json_object_get(entry, "state"));
         ok = ok && take_bytes(entry, "key", HF_DEVICE_KEYS_LEN, &peer.key) && state;
         peer.state = state ? state : "";
@@ -82,7 +81,9 @@ bool cli_keys_load(const std::string &path, cli_keys *keys, std::string *err)
     return ok;
 }
 
-bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *err)
+} // namespace
+
+bool hf_key_file_save(const hf_key_file &keys, std::string *err)
 {
     json_t *apps = json_object();
     for (const auto &[app, k] : keys.apps)
@@ -102,14 +103,15 @@ bool cli_keys_save(const std::string &path, const cli_keys &keys, std::string *e
         *err = "out of memory";
         return false;
     }
-    bool ok = hf_write_whole_file(path, std::string(text) + "\n", 0600, err);
+    bool ok = hf_write_whole_file(keys.path, std::string(text) + "\n", 0600, err);
     free(text);
     return ok;
 }
 
-bool cli_keys_open_file(const std::string &path, cli_keys *keys, std::string *err)
+bool hf_key_file_open(const std::string &path, hf_key_file *keys, std::string *err)
 {
-    if (!cli_keys_load(path, keys, err))
+    keys->path = path;
+    if (!load(path, keys, err))
         return false;
     bool made = false;
     for (auto [priv, pub] : {std::pair{&keys->private_key, &keys->public_key},
@@ -122,29 +124,31 @@ bool cli_keys_open_file(const std::string &path, cli_keys *keys, std::string *er
         }
         made = true;
     }
-    return !made || cli_keys_save(path, *keys, err);
+    return !made || hf_key_file_save(*keys, err);
 }
 
-std::string cli_keys_device_key(const cli_keys &keys)
+std::string hf_key_file_device_key(const hf_key_file &keys)
 {
     return keys.public_key + keys.signing_public_key;
 }
 
-std::string cli_keys_trust(cli_keys *keys, const std::string &device, const std::string &key, bool *changed)
+int hf_key_file_trust(hf_key_file *keys, const std::string &device, const std::string &key, bool *changed)
 {
     if (key.empty())
-        return "none";
+        return HF_KEY_NONE;
     auto found = keys->peers.find(device);
     if (found == keys->peers.end()) {
         keys->peers[device] = {key, "trusted"};
         *changed = true;
-        return "new";
+        return HF_KEY_NEW;
     }
-    return found->second.key == key ? found->second.state : "changed";
+    if (found->second.key != key)
+        return HF_KEY_CHANGED;
+    return found->second.state == "verified" ? HF_KEY_VERIFIED : HF_KEY_TRUSTED;
 }
 
-bool cli_keys_open(const cli_keys &keys, const char *app, const uint8_t *body, size_t len, std::string *plaintext,
-                   std::string *why)
+bool hf_key_file_open_push(const hf_key_file &keys, const char *app, const uint8_t *body, size_t len,
+                           std::string *plaintext, std::string *why)
 {
     auto found = keys.apps.find(app);
     if (keys.private_key.empty() || found == keys.apps.end()) {
