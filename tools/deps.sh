@@ -23,7 +23,7 @@ hf_install_packages() {
 
 # What building handoff needs.
 HF_BUILD_PACKAGES="build-essential autoconf automake libtool pkg-config libevent-dev libssl-dev
-    libconfig-dev libjemalloc-dev liblmdb-dev libhiredis-dev libjansson-dev"
+    libconfig-dev libjemalloc-dev liblmdb-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev"
 # What the tests need on top: cmocka, the integration tests' python, groff
 # for the man page check, clang and its runtimes for fuzzing.
 HF_TEST_PACKAGES="libcmocka-dev python3 python3-yaml python3-jwt curl openssl groff-base clang clang-format libclang-rt-14-dev redis-server gnutls-bin nodejs

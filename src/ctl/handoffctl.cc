@@ -33,6 +33,7 @@ void usage(FILE *out)
                  "       handoffctl [OPTIONS] revoke|restore|disconnect ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] subscriptions ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] unsubscribe ACCOUNT DEVICE APP\n"
+                 "       handoffctl [OPTIONS] wake-test ACCOUNT DEVICE\n"
                  "       handoffctl [OPTIONS] dead-letters ACCOUNT [DEVICE] [--retry | --purge]\n"
                  "       handoffctl [OPTIONS] queues ACCOUNT [--purge-never-connected]\n"
                  "       handoffctl [OPTIONS] token ACCOUNT DEVICE [--ttl DURATION] [--format jwt|hf1]\n"
@@ -184,6 +185,13 @@ bool build(const options &o, int argc, char **argv, ctl_request *req, std::strin
             return *err = "unsubscribe takes an ACCOUNT, a DEVICE and an APP", false;
         req->method = "POST";
         req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/subscriptions/" + arg(3) + "/revoke";
+        return true;
+    }
+    if (cmd == "wake-test") {
+        if (argc != 3)
+            return *err = "wake-test takes an ACCOUNT and a DEVICE", false;
+        req->method = "POST";
+        req->path = "/v1/accounts/" + arg(1) + "/devices/" + arg(2) + "/wake/test";
         return true;
     }
     if (cmd == "dead-letters") {
@@ -360,8 +368,8 @@ int main(int argc, char **argv)
     int code = res.status < 300 ? exit_ok : exit_refused;
     if (o.json)
         fputs(res.body.c_str(), code == exit_ok ? stdout : stderr);
-    else if (code == exit_ok)
-        ctl_show(argv[optind], answer, stdout);
+    else if (code == exit_ok && !ctl_show(argv[optind], answer, stdout))
+        code = exit_refused;
     else
         fprintf(stderr, "handoffctl: %d %s: %s\n", res.status, json_string_value(json_object_get(answer, "error")),
                 json_string_value(json_object_get(answer, "message")));

@@ -131,7 +131,26 @@ std::string where(json_t *answer)
 
 } // namespace
 
-void ctl_show(const char *command, json_t *answer, FILE *out)
+// What each provider said to a wake-up through the device's routes;
+// false unless every one was sent.
+bool show_wake_trials(json_t *answer, FILE *out)
+{
+    fprintf(out, "%-8s %-7s %-6s %s\n", "ROUTE", "OUTCOME", "STATUS", "DETAIL");
+    bool all_sent = true;
+    size_t i;
+    json_t *trial;
+    json_array_foreach(json_object_get(answer, "trials"), i, trial)
+    {
+        json_t *status = json_object_get(trial, "status");
+        fprintf(out, "%-8s %-7s %-6s %s\n", text_of(trial, "provider").c_str(), text_of(trial, "outcome").c_str(),
+                json_is_integer(status) ? std::to_string(json_integer_value(status)).c_str() : "-",
+                text_of(trial, "detail").c_str());
+        all_sent = all_sent && text_of(trial, "outcome") == "sent";
+    }
+    return all_sent;
+}
+
+bool ctl_show(const char *command, json_t *answer, FILE *out)
 {
     std::string cmd = command;
     std::string device = text_of(answer, "device");
@@ -148,6 +167,8 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
     } else if (cmd == "unsubscribe") {
         fprintf(out, "unsubscribed %s from %s: its endpoint answers 410 Gone\n", device.c_str(),
                 text_of(answer, "app").c_str());
+    } else if (cmd == "wake-test") {
+        return show_wake_trials(answer, out);
     } else if (cmd == "queues") {
         show_queues(answer, out);
     } else if (cmd == "revoke") {
@@ -181,4 +202,5 @@ void ctl_show(const char *command, json_t *answer, FILE *out)
                                                                       : "draining: devices are sent elsewhere, then "
                                                                         "the daemon exits\n");
     }
+    return true;
 }

@@ -5,4 +5,6 @@
 
 #include <cstdio>
 
-void ctl_show(const char *command, json_t *answer, FILE *out);
+// False when the answer, although the call succeeded, says something
+// failed (a wake-test whose wake-up was not sent): handoffctl exits 1.
+bool ctl_show(const char *command, json_t *answer, FILE *out);

@@ -3,7 +3,6 @@ server is npm web-push (test/webpush/appserver.mjs), the device the
 handoff CLI with its key file: subscriptions, pushes online and away,
 Topic and TTL, VAPID, and every refusal RFC 8030 and 8292 name."""
 
-import fcntl
 import json
 import os
 import subprocess
@@ -17,20 +16,9 @@ SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspat
 APPSERVER = os.path.join(SRCDIR, "test", "webpush")
 
 
-def install_appserver():
-    """npm ci in test/webpush once: the _lmdb and _redis runs of this file
-    may start together, so under a lock."""
-    with open(os.path.join(APPSERVER, ".install.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.isdir(os.path.join(APPSERVER, "node_modules", "web-push")):
-            out = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=APPSERVER,
-                                 capture_output=True, text=True)
-            assert out.returncode == 0, "npm ci in test/webpush failed: " + out.stderr
-
-
 def appserver(command, relay):
     """One command to the web-push application server: its JSON answer."""
-    install_appserver()
+    harness.npm_ci(APPSERVER, "web-push")
     out = subprocess.run(["node", os.path.join(APPSERVER, "appserver.mjs"), json.dumps(command)],
                          capture_output=True, text=True, timeout=30,
                          env=dict(os.environ, NODE_EXTRA_CA_CERTS=relay.ca))

@@ -43,6 +43,18 @@ for var in ("HANDOFF_ALLOCATOR", "HANDOFF_CA", "HANDOFF_TOKEN"):
 _ports_given = set()
 
 
+def npm_ci(folder, module):
+    """npm ci in folder (a test's npm packages) unless module is there:
+    tests that share a folder may start together, so under a lock."""
+    import fcntl
+    with open(os.path.join(folder, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isdir(os.path.join(folder, "node_modules", module)):
+            out = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=folder,
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, "npm ci in %s failed: %s" % (folder, out.stderr)
+
+
 def free_port(bus=False):
     """A free loopback port below the kernel's ephemeral range (32768 and
     up), so that no outgoing connection takes it between now and the bind

@@ -27,13 +27,14 @@ ALLOWED = {
     "cli": {"proto"},
     "ctl": {"net", "proto"},
     "core/common": {"proto"},
+    "core/wake": {"core/common", "proto"},
     "core/conn": {"core/common", "net", "proto"},
-    "core/server": {"core/conn", "core/common", "net", "proto"},
+    "core/server": {"core/wake", "core/conn", "core/common", "net", "proto"},
     "core/allocator": {"core/conn", "core/common", "net", "proto"},
-    "core/api": {"core/server", "core/conn", "core/common", "net", "proto"},
+    "core/api": {"core/server", "core/wake", "core/conn", "core/common", "net", "proto"},
     "core/box": {"core/allocator", "core/conn", "core/common", "net", "proto"},
-    "core/front": {"core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
-    "core/shell": {"core/api", "core/box", "core/front", "core/server", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/front": {"core/server", "core/wake", "core/allocator", "core/conn", "core/common", "net", "proto"},
+    "core/shell": {"core/api", "core/box", "core/front", "core/server", "core/wake", "core/allocator", "core/conn", "core/common", "net", "proto"},
 }
 
 

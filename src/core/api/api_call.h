@@ -19,7 +19,7 @@ struct hf_api_call {
     const char *route = "";        // for the count ("messages", "devices", ...)
     std::string key_id;            // the caller's api.keys id
     std::string account, device;   // from the path
-    std::string app;               // from the path: a subscription's (api_subscriptions.cc)
+    std::string app;               // from the path: a subscription's app, or a wake route's provider
     json_t *body = nullptr;        // a POST's parsed body, or null
     bool handed_on = false;        // worker 0 took it and counted it (api_forward.cc)
     ~hf_api_call() { json_decref(body); }
@@ -91,6 +91,13 @@ void hf_api_purge_queues(hf_api_call *call);
 void hf_api_mint_token(hf_api_call *call);
 void hf_api_list_subscriptions(hf_api_call *call);
 void hf_api_revoke_subscription(hf_api_call *call);
+// Wake routes (api_wake.cc): set, list, drop one, try them; and the
+// daemon's VAPID key, which needs no API key.
+void hf_api_set_wake_route(hf_api_call *call);
+void hf_api_list_wake_routes(hf_api_call *call);
+void hf_api_drop_wake_route(hf_api_call *call);
+void hf_api_try_wake(hf_api_call *call);
+void hf_api_wake_vapid(hf_api_call *call);
 // A push resource's call (api_push.cc): its path's segments ("push", the
 // sealed part).
 void hf_api_push(hf_api_call *call, const std::vector<std::string> &segments);

@@ -11,6 +11,7 @@
 #include "core/server/device_keys.h"
 #include "core/server/devices.h"
 #include "core/server/queue_purge.h"
+#include "core/server/wake.h"
 #include "proto/clock.h"
 #include "proto/device_key.h"
 #include "proto/token.h"
@@ -23,8 +24,9 @@ struct device_call {
     hf_api_call *call;
     void (*next)(device_call *); // once the device is known
     std::vector<std::string> names;
-    std::vector<json_t *> states;  // the list: one per name
-    std::vector<std::string> keys; // each device's published keys (device_keys.h), "" for none
+    std::vector<json_t *> states;               // the list: one per name
+    std::vector<std::string> keys;              // each device's published keys (device_keys.h), "" for none
+    std::vector<std::vector<std::string>> wake; // each device's wake routes' providers (wake.h)
     size_t waiting = 0;
     int failed = HF_STORE_OK;
     std::string server; // where the device is online, if anywhere
@@ -107,6 +109,10 @@ void list_done(device_call *d)
         json_object_set_new(d->states[i], "fingerprint",
                             d->keys[i].empty() ? json_null()
                                                : json_string(hf_device_key_fingerprint(d->keys[i]).c_str()));
+        json_t *wake = json_array();
+        for (const std::string &provider : d->wake[i])
+            json_array_append_new(wake, json_string(provider.c_str()));
+        json_object_set_new(d->states[i], "wake", wake);
         json_array_append(devices, d->states[i]);
     }
     finish(d, 200, json_pack("{s:s, s:o}", "account", d->call->account.c_str(), "devices", devices));
@@ -130,14 +136,17 @@ void state_read(void *arg, int status, const hf_store_device_state *st)
         list_done(d);
 }
 
-void keys_read(void *arg, int status, const hf_store_record *records, size_t count)
+void records_read(void *arg, int status, const hf_store_record *records, size_t count)
 {
     auto *slot = static_cast<state_slot *>(arg);
     device_call *d = slot->d;
-    if (status != HF_STORE_OK)
+    if (status != HF_STORE_OK) {
         d->failed = status;
-    else
+    } else {
         d->keys[slot->index] = hf_keys_of(records, count);
+        for (const hf_wake_route &route : hf_wake_routes_of(records, count))
+            d->wake[slot->index].push_back(hf_wake_provider_name(route.provider));
+    }
     delete slot;
     if (--d->waiting == 0)
         list_done(d);
@@ -147,13 +156,14 @@ void describe_all(device_call *d)
 {
     d->states.assign(d->names.size(), nullptr);
     d->keys.assign(d->names.size(), "");
-    bool keys = hf_keys_enabled(server_of(d));
-    d->waiting = d->names.size() * (keys ? 2 : 1) + 1; // the last answer, or this function, finishes
+    d->wake.assign(d->names.size(), {});
+    bool records = server_of(d)->store.has(&hf_store_ops::records);
+    d->waiting = d->names.size() * (records ? 2 : 1) + 1; // the last answer, or this function, finishes
     for (size_t i = 0; i < d->names.size(); i++) {
         server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->names[i].c_str(), state_read,
                             new state_slot{d, i});
-        if (keys)
-            server_of(d)->store(&hf_store_ops::records, d->call->account.c_str(), d->names[i].c_str(), keys_read,
+        if (records)
+            server_of(d)->store(&hf_store_ops::records, d->call->account.c_str(), d->names[i].c_str(), records_read,
                                 new state_slot{d, i});
     }
     if (--d->waiting == 0)
@@ -326,6 +336,7 @@ void revocation_recorded(void *arg, int status)
     if (ended(d, status))
         return;
     hf_keys_forget(server_of(d), d->call->account, d->call->device);
+    hf_wake_forget(server_of(d), d->call->account, d->call->device);
     server_of(d)->store(&hf_store_ops::device_state, d->call->account.c_str(), d->call->device.c_str(), revoke_found,
                         d);
 }

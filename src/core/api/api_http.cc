@@ -135,6 +135,18 @@ const route routes[] = {
      EVHTTP_REQ_POST,
      hf_scope_admin,
      hf_api_revoke_subscription},
+    {"wake", {"v1", "accounts", "*", "devices", "*", "wake"}, EVHTTP_REQ_PUT, hf_scope_admin, hf_api_set_wake_route},
+    {"wake", {"v1", "accounts", "*", "devices", "*", "wake"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_wake_routes},
+    {"wake-drop",
+     {"v1", "accounts", "*", "devices", "*", "wake", "*"},
+     EVHTTP_REQ_DELETE,
+     hf_scope_admin,
+     hf_api_drop_wake_route},
+    {"wake-test",
+     {"v1", "accounts", "*", "devices", "*", "wake", "test"},
+     EVHTTP_REQ_POST,
+     hf_scope_admin,
+     hf_api_try_wake},
     {"status", {"v1", "status"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_status},
     {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_drain},
     {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_queues},
@@ -191,9 +203,12 @@ bool split_path(const char *path, std::vector<std::string> *out)
     return true;
 }
 
-// Which route the path names (and its names), or null.
-const route *match(const std::vector<std::string> &segments, std::vector<std::string> *names)
+// Which route the path names (and its names), or null: the one of the
+// request's method among those of the same path, else the first (to be
+// answered 405).
+const route *match(const std::vector<std::string> &segments, evhttp_cmd_type method, std::vector<std::string> *names)
 {
+    const route *path_match = nullptr;
     for (const route &r : routes) {
         if (r.segments.size() != segments.size())
             continue;
@@ -205,17 +220,19 @@ const route *match(const std::vector<std::string> &segments, std::vector<std::st
             else if (segments[i] != r.segments[i])
                 break;
         }
-        if (i == segments.size()) {
+        if (i == segments.size() && (!path_match || r.method == method)) {
             *names = std::move(found);
-            return &r;
+            path_match = &r;
+            if (r.method == method)
+                return path_match;
         }
     }
-    return nullptr;
+    return path_match;
 }
 
 const char *method_name(evhttp_cmd_type m)
 {
-    return m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_DELETE ? "DELETE" : "POST";
+    return m == EVHTTP_REQ_GET ? "GET" : m == EVHTTP_REQ_DELETE ? "DELETE" : m == EVHTTP_REQ_PUT ? "PUT" : "POST";
 }
 
 // The body: empty, or one JSON object.
@@ -262,13 +279,21 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         hf_api_push(call, segments);
         return;
     }
+    // The daemon's VAPID key is public: a page asks for it to subscribe.
+    if (split && segments == std::vector<std::string>{"v1", "wake", "vapid"} &&
+        evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        call->route = "wake-vapid";
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Access-Control-Allow-Origin", "*");
+        hf_api_wake_vapid(call);
+        return;
+    }
     const hf_api_key *key = caller_key(api->cfg, req);
     if (!key) {
         hf_api_fail(call, 401, "unauthorized", "send an api.keys secret as \"Authorization: Bearer <secret>\"");
         return;
     }
     call->key_id = key->id;
-    const route *r = split ? match(segments, &names) : nullptr;
+    const route *r = split ? match(segments, evhttp_request_get_command(req), &names) : nullptr;
     if (!r) {
         hf_api_fail(call, 404, "not_found", "no such route; the routes are in docs/api.md");
         return;
@@ -358,7 +383,7 @@ void no_delay(evhttp_bound_socket *bound)
 void configure(hf_api *api, evhttp *http, void (*on_call)(evhttp_request *, void *))
 {
     const hf_config &cfg = *api->cfg;
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE);
+    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
     hf_http_guard_limits(http, size_t(cfg.http_max_headers), size_t(cfg.api_max_body * body_read_factor),
                          int((cfg.api_timeout_ms + 999) / 1000));
     evhttp_set_gencb(http, on_call, api);

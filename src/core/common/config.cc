@@ -261,6 +261,8 @@ std::vector<std::string> hf_config::*string_list_member(const std::string &path)
         return &hf_config::register_allocators;
     if (path == "websocket.origins")
         return &hf_config::websocket_origins;
+    if (path == "wake.allow_endpoints")
+        return &hf_config::wake_allow_endpoints;
     return nullptr;
 }
 
@@ -596,6 +598,11 @@ bool check_whole(parse_ctx *ctx)
     if (!cfg->api_advertise.empty() && cfg->api_advertise.compare(0, 8, "https://") != 0)
         return fail(ctx, line_of(ctx, "api.advertise"),
                     "api.advertise \"" + cfg->api_advertise + "\" must be an https:// URL: https://host:port");
+    // Wake-ups' files are read later (core/wake/wake_options), relative to
+    // the configuration as every file is.
+    for (std::string *path :
+         {&cfg->wake_vapid_key_file, &cfg->wake_fcm_credentials, &cfg->wake_apns_key_file, &cfg->wake_ca_file})
+        *path = resolve_path(ctx, *path);
     if (!cfg->push_key_file.empty() && !check_push(ctx))
         return false;
     if (cfg->server_id.empty()) {

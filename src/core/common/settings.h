@@ -169,6 +169,16 @@ struct hf_config {
     int64_t push_max_body = 0;
     int64_t push_rate = 0, push_burst = 0;
     int64_t push_max_subscriptions = 0;
+
+    // Wake-ups (docs/wake.md): each provider is off while its file is "".
+    std::string wake_vapid_key_file, wake_vapid_subject;
+    std::string wake_fcm_credentials, wake_fcm_url;
+    std::string wake_apns_key_file, wake_apns_key_id, wake_apns_team_id, wake_apns_url, wake_apns_sandbox_url;
+    std::vector<std::string> wake_allow_endpoints;
+    std::string wake_ca_file;
+    int64_t wake_min_interval_ms = 0, wake_ttl_ms = 0, wake_timeout_ms = 0;
+    int64_t wake_rate = 0, wake_burst = 0, wake_max_attempts = 0;
+    int64_t wake_retry_base_ms = 0, wake_retry_cap_ms = 0, wake_max_response = 0;
     std::string log_level;
     std::string log_target;
     std::string log_format;

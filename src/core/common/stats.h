@@ -34,6 +34,13 @@ enum class hf_push_outcome {
 };
 const char *hf_push_outcome_name(hf_push_outcome o);
 
+// Wake-ups (docs/wake.md) are counted by provider (core/wake's
+// hf_wake_provider: webpush, fcm, apns) and outcome (hf_wake_outcome:
+// sent, gone, retry, failed; then rate_limited, not sent).
+#define HF_WAKE_PROVIDER_COUNT 3
+#define HF_WAKE_RATE_LIMITED 4
+#define HF_WAKE_OUTCOME_COUNT 5
+
 // Every field is a uint64_t counter, or a histogram of them: the box
 // (core/shell/metrics_sample.cc) adds workers' stats up as an array.
 struct hf_stats {
@@ -59,4 +66,6 @@ struct hf_stats {
     uint64_t alloc_home_away = 0;       // ALLOC_REQs of an account whose fixed server (cluster.servers) was away
     uint64_t registrations_refused = 0; // REGISTERs an allocator refused: unknown server, wrong key, weight
     uint64_t pushes[size_t(hf_push_outcome::count)] = {};
+    uint64_t wakeups[HF_WAKE_PROVIDER_COUNT][HF_WAKE_OUTCOME_COUNT] = {};
+    uint64_t wakeups_coalesced = 0; // messages stored for a sleeping device already woken (or being woken)
 };

@@ -1,3 +1,4 @@
+#include "core/server/wake.h"
 #include "core/server/devices.h"
 
 #include <memory>
@@ -97,6 +98,7 @@ void welcome(hf_session *s, uint64_t requested_heartbeat_ms)
         return;
     }
     hf_online_enter(&online, s);
+    hf_wake_connected(srv, s->account, s->device);
     hf_presence_changed(srv, s->account, s->device, true);
     add_device(s);
     srv->store(&hf_store_ops::presence_set, s->account.c_str(), s->device.c_str(), srv->cfg->server_id.c_str(),

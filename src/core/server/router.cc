@@ -1,3 +1,4 @@
+#include "core/server/wake.h"
 #include "core/server/router.h"
 
 #include <algorithm>
@@ -247,10 +248,12 @@ void presence_found(void *arg, int status, const char *server_id)
     hf_server *srv = ctx->srv;
     if (status == HF_STORE_OK && server_id && srv->cfg->server_id != server_id)
         srv->store(&hf_store_ops::notify, server_id, ctx->account.c_str(), ctx->device.c_str());
+    else if (status == HF_STORE_OK && !server_id)
+        hf_wake_stored(srv, ctx->account, ctx->device);
 }
 
 // The target is not here: if a shared store says another server holds
-// it, tell that server to deliver.
+// it, tell that server to deliver; if none does, wake it (wake.h).
 void notify_elsewhere(hf_server *srv, const std::string &account, const std::string &device)
 {
     auto *ctx = new presence_ctx{srv, account, device};

@@ -19,6 +19,7 @@
 #include "core/server/followers.h"
 
 struct hf_router;
+struct hf_wake;
 
 // A server of the cluster as the allocators list it in REGISTER_ACK
 // (peers): the API hands an account's calls on to the one it ranks first.
@@ -40,6 +41,7 @@ struct hf_server {
     hf_online online;
     hf_presence presence;
     hf_router *router = nullptr;  // see router.h
+    hf_wake *wake = nullptr;      // wake-ups (wake.h); null when no provider is configured
     hf_expiry_clock expiry_clock; // what sweeps and fetches call now
     bool stopping = false;        // SIGTERM: draining, then exit
     // The other servers' addresses as the allocators last listed them (for

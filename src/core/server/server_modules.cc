@@ -4,6 +4,7 @@
 #include "core/server/devices.h"
 #include "core/server/presence.h"
 #include "core/server/router.h"
+#include "core/server/wake.h"
 #include "proto/clock.h"
 
 namespace
@@ -65,6 +66,30 @@ void fill_host(hf_server *srv, hf_host_api *host)
     host->fatal = host_fatal;
 }
 
+// Wake-ups, when a provider is configured (their files were read by -t
+// too: the same function fails the same way).
+bool open_wake(hf_server *srv, const hf_config &cfg, std::string *err)
+{
+    hf_wake_options options;
+    if (!hf_wake_options_load(cfg, &options, err))
+        return false;
+    bool any = false;
+    for (auto provider : {hf_wake_provider::webpush, hf_wake_provider::fcm, hf_wake_provider::apns})
+        any = any || hf_wake_serves(options, provider);
+    if (!any)
+        return true;
+    hf_wake_sender *sender = hf_wake_sender_new(srv->conns->base, options);
+    if (!sender) {
+        *err = "wake-ups: libcurl failed to start";
+        return false;
+    }
+    srv->wake = hf_wake_new(srv, sender);
+    if (!hf_wake_enabled(srv))
+        hf_log(HF_LOG_WARNING, "store \"%s\" keeps no device records: no wake routes, so no wake-ups",
+               cfg.store.module.c_str());
+    return true;
+}
+
 } // namespace
 
 bool hf_server_open(hf_server *srv, hf_config *cfg, std::string *err)
@@ -93,15 +118,18 @@ bool hf_server_open(hf_server *srv, hf_config *cfg, std::string *err)
         return false;
     }
     srv->router = hf_router_new(srv);
-    return true;
+    return open_wake(srv, *cfg, err);
 }
 
 void hf_server_close(hf_server *srv)
 {
+    hf_wake_close(srv->wake);
     if (srv->store.instance)
         srv->store.ops->close(srv->store.instance); // may complete enqueues: the router is still there
     hf_router_free(srv->router);
     srv->router = nullptr;
+    hf_wake_free(srv->wake);
+    srv->wake = nullptr;
     if (srv->heartbeat.instance)
         srv->heartbeat.ops->close(srv->heartbeat.instance);
     srv->store.instance = srv->heartbeat.instance = nullptr;

@@ -1,3 +1,4 @@
+#include "core/wake/wake_options.h"
 #include "core/shell/config_check.h"
 
 #include <vector>
@@ -111,9 +112,17 @@ bool modules_configure(hf_config *cfg, std::string *err)
                                &heartbeat_ops, err);
 }
 
+// The wake-up providers' files, read as the start reads them.
+bool wake_files(const hf_config &cfg, std::string *err)
+{
+    hf_wake_options options;
+    return hf_wake_options_load(cfg, &options, err);
+}
+
 } // namespace
 
 bool hf_config_check_whole(hf_config *cfg, std::string *err)
 {
-    return distinct_listeners(*cfg, err) && modules_configure(cfg, err) && hf_store_layout_check(*cfg, err);
+    return distinct_listeners(*cfg, err) && modules_configure(cfg, err) && hf_store_layout_check(*cfg, err) &&
+           wake_files(*cfg, err);
 }

@@ -1,4 +1,5 @@
 #include "core/shell/dev.h"
+#include "core/wake/jwt_sign.h"
 #include "proto/token.h"
 
 #include <openssl/evp.h>
@@ -151,6 +152,8 @@ std::string dev_config(int port_base, const std::string &store_path)
              "tokens = { keys = ( { id = \"k1\"; secret_file = \"token.secret\"; } ); };\n"
              "# Web Push endpoints on the API listener (docs/push.md).\n"
              "push = { key_file = \"push.secret\"; };\n"
+             "# Wake-ups through Web Push, signed with this VAPID key (docs/wake.md).\n"
+             "wake = { vapid_key_file = \"wake-vapid.pem\"; };\n"
              "# Durable: acknowledged messages survive a crash (see docs/storage.md).\n"
              "store = { module = \"lmdb\"; path = \"%s\"; map_size = \"256m\"; };\n"
              "heartbeat = { module = \"fixed\"; interval = \"30s\"; };\n"
@@ -175,6 +178,8 @@ bool hf_dev_prepare(const std::string &dir, int port_base, std::string *config, 
     for (const char *name : {"/token.secret", "/api.secret", "/push.secret"})
         if (!exists(dir + name) && !write_random_secret(dir + name, err))
             return false;
+    if (!exists(dir + "/wake-vapid.pem") && !write_text(dir + "/wake-vapid.pem", hf_p256_pem_new(), 0600, err))
+        return false;
     *config = dir + "/handoffd.conf";
     // The store's path is written absolute: modules see it as given.
     char *abs = realpath(dir.c_str(), nullptr);

@@ -21,6 +21,8 @@
 #include "core/conn/http_guard.h"
 #include "core/server/router.h"
 #include "core/server/session.h"
+#include "core/wake/wake_result.h"
+#include "core/wake/wake_route.h"
 #include "proto/clock.h"
 
 namespace
@@ -137,6 +139,10 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
           "Acknowledgements of a seq that the store had given another message than the one sent as it: the "
           "store's seqs forked (a Redis split brain, docs/faults.md).",
           [](const hf_metrics_sample &s) { return s.stats.seq_mismatches; });
+    plain("wakeups_coalesced_total", "counter",
+          "Messages stored for a sleeping device that was woken already (within wake.min_interval) or is being "
+          "woken: no wake-up of their own.",
+          [](const hf_metrics_sample &s) { return s.stats.wakeups_coalesced; });
     plain("messages_dead_lettered_total", "counter",
           "Messages moved to their device's dead-letter list: too large for max_frame, or refused by the device.",
           [](const hf_metrics_sample &s) { return s.stats.messages_dead_lettered; });
@@ -157,6 +163,21 @@ void render_samples(std::string *out, const std::string &prefix, const views &vs
             series(out, name,
                    joined(v.labels, std::string("outcome=\"") + hf_push_outcome_name(hf_push_outcome(i)) + "\""),
                    v.sample->stats.pushes[i]);
+    name = prefix + "wakeups_total";
+    header(out, name, "counter",
+           "Wake-ups (docs/wake.md) by provider (webpush, fcm, apns) and outcome: sent, gone (the route was dropped), "
+           "retry, failed, rate_limited (wake.rate; not sent)." +
+               per);
+    for (const view &v : vs)
+        for (int p = 0; p < HF_WAKE_PROVIDER_COUNT; p++)
+            for (int o = 0; o < HF_WAKE_OUTCOME_COUNT; o++)
+                series(
+                    out, name,
+                    joined(v.labels,
+                           std::string("provider=\"") + hf_wake_provider_name(hf_wake_provider(p)) + "\",outcome=\"" +
+                               (o == HF_WAKE_RATE_LIMITED ? "rate_limited" : hf_wake_outcome_name(hf_wake_outcome(o))) +
+                               "\""),
+                    v.sample->stats.wakeups[p][o]);
     name = prefix + "limit_hits_total";
     header(out, name, "counter", "Times a limit was reached, by config key." + per);
     for (const view &v : vs)

@@ -1,0 +1,198 @@
+"""29: wake-ups (docs/wake.md). A device that is not connected and has a
+wake route gets one content-free wake-up when a message is stored for
+it. Web Push goes to npm web-push-testing, a third-party push service on
+loopback that decrypts what it receives and checks the VAPID signature;
+FCM and APNs go to the stand-ins in test/wake (written from the
+providers' documentation: the real ones cannot be reached from here)."""
+
+import json
+import os
+import subprocess
+import time
+import urllib.request
+
+import harness
+from harness import Relay
+
+SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+WAKE = os.path.join(SRCDIR, "test", "wake")
+
+
+class PushService:
+    """npm web-push-testing on a loopback port: subscriptions, the pushes
+    each received (decrypted), and expiry."""
+
+    def __init__(self):
+        harness.npm_ci(WAKE, "web-push-testing")
+        self.port = harness.free_port()
+        self.proc = subprocess.Popen(
+            ["node", os.path.join(WAKE, "node_modules", "web-push-testing", "src", "bin", "server.js"),
+             str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=WAKE)
+        deadline = time.time() + 20
+        while True:
+            try:
+                self.call("/status")
+                break
+            except OSError:
+                if time.time() > deadline or self.proc.poll() is not None:
+                    self.proc.kill()
+                    raise AssertionError("web-push-testing did not start: " + self.proc.communicate()[0].decode())
+                time.sleep(0.1)
+
+    def url(self):
+        return "http://localhost:%d" % self.port
+
+    def call(self, path, body=None):
+        req = urllib.request.Request(self.url() + path, data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as answer:
+            text = answer.read()
+            return json.loads(text) if text.startswith(b"{") else text
+
+    def subscribe(self, vapid_key):
+        sub = self.call("/subscribe", {"applicationServerKey": vapid_key, "userVisibleOnly": "true"})["data"]
+        return sub
+
+    def received(self, sub):
+        try:
+            return self.call("/get-notifications", {"clientHash": sub["clientHash"]})["data"]["messages"]
+        except urllib.error.HTTPError:
+            return []  # none yet: it knows the subscription from its first push
+
+    def expire(self, sub):
+        self.call("/expire-subscription/" + sub["clientHash"])
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def wake_relay(push, **settings):
+    relay = Relay(api_keys=True, **{"store.module": "lmdb"})
+    key = os.path.join(relay.dir, "vapid.pem")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
+    relay.settings.update({"wake.vapid_key_file": key,
+                           "wake.allow_endpoints": [push.url()] if push else []})
+    relay.settings.update(settings)
+    relay.write_config()
+    return relay.start()
+
+
+def put_route(relay, device, route):
+    return relay.api("PUT", "/v1/accounts/alice/devices/%s/wake" % device, route)
+
+
+def route_of(sub):
+    return {"webpush": {"endpoint": sub["endpoint"], "keys": sub["keys"]}}
+
+
+def wait_for(fn, timeout=10):
+    deadline = time.time() + timeout
+    while True:
+        value = fn()
+        if value or time.time() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def test_three_messages_give_one_wake_up_without_their_text():
+    push = PushService()
+    try:
+        relay = wake_relay(push)
+        relay.cli(relay.token("alice", "phone"), "ping")  # the account has phone
+        status, body = relay.api("GET", "/v1/wake/vapid")
+        assert status == 200 and len(body["public_key"]) == 87, body
+        sub = push.subscribe(body["public_key"])
+        status, body = put_route(relay, "phone", route_of(sub))
+        assert status == 200 and body["routes"]["webpush"]["endpoint"] == sub["endpoint"], body
+        for i in range(3):
+            status, _ = relay.api("POST", "/v1/accounts/alice/messages",
+                                  {"to": "phone", "data": "secret bookmark %d" % i})
+            assert status == 200
+        got = wait_for(lambda: push.received(sub))
+        assert got == ['{"handoff":"wake"}'], got
+        assert relay.metric_becomes('handoff_wakeups_total{provider="webpush",outcome="sent"}', 1)
+        assert relay.metric('handoff_wakeups_coalesced_total') == 2
+        time.sleep(1)
+        assert push.received(sub) == got  # still one
+        # The messages stayed queued: the device drains them on connecting.
+        out = relay.cli(relay.token("alice", "phone"), "listen", "--count", "3", "--timeout", "10")[1]
+        assert out.split("\n")[:3] == ["secret bookmark %d" % i for i in range(3)], out
+    finally:
+        push.stop()
+
+
+def test_a_route_the_service_expired_is_dropped_and_the_message_stays():
+    push = PushService()
+    try:
+        relay = wake_relay(push)
+        relay.cli(relay.token("alice", "phone"), "ping")
+        sub = push.subscribe(relay.api("GET", "/v1/wake/vapid")[1]["public_key"])
+        assert put_route(relay, "phone", route_of(sub))[0] == 200
+        push.expire(sub)
+        status, _ = relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "after expiry"})
+        assert status == 200
+        assert relay.metric_becomes('handoff_wakeups_total{provider="webpush",outcome="gone"}', 1)
+        status, body = wait_for(lambda: (lambda r: r if r[1]["routes"] == {} else None)(
+            relay.api("GET", "/v1/accounts/alice/devices/phone/wake")))
+        assert (status, body["routes"]) == (200, {}), body
+        out = relay.cli(relay.token("alice", "phone"), "listen", "--count", "1", "--timeout", "10")[1]
+        assert out.strip() == "after expiry", out
+    finally:
+        push.stop()
+
+
+def test_wake_test_prints_the_providers_answer():
+    push = PushService()
+    try:
+        relay = wake_relay(push)
+        relay.cli(relay.token("alice", "phone"), "ping")
+        sub = push.subscribe(relay.api("GET", "/v1/wake/vapid")[1]["public_key"])
+        assert put_route(relay, "phone", route_of(sub))[0] == 200
+        code, out, err = relay.ctl("wake-test", "alice", "phone")
+        assert code == 0 and "webpush" in out and "sent" in out and "201" in out, (out, err)
+        assert wait_for(lambda: push.received(sub)) == ['{"handoff":"wake"}']
+        push.expire(sub)
+        code, out, err = relay.ctl("wake-test", "alice", "phone")
+        assert code == 1 and "gone" in out and "410" in out, (out, err)
+    finally:
+        push.stop()
+
+
+def test_routes_are_checked_listed_dropped_and_revoked():
+    relay = wake_relay(None, **{"wake.allow_endpoints": ["http://127.0.0.1:9"]})
+    relay.cli(relay.token("alice", "phone"), "ping")
+    keys = {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+            "auth": "tBHItJI5svbpez7KI4CCXg"}
+    for endpoint, why in [("http://push.example.net/x", "not an https:// URL"),
+                          ("http://127.0.0.1.evil.example/x", "not an https:// URL"),
+                          ("https://user@push.example.net/x", "user name"),
+                          ("http://127.0.0.1:9@10.0.0.1/x", "user name")]:
+        status, body = put_route(relay, "phone", {"webpush": {"endpoint": endpoint, "keys": keys}})
+        assert status == 400 and why in body["message"], (endpoint, body)
+    assert put_route(relay, "phone", {"webpush": {"endpoint": "http://127.0.0.1:9/x", "keys": keys}})[0] == 200
+    status, body = put_route(relay, "phone", {"fcm": {"token": "abc"}})
+    assert (status, body["error"]) == (409, "not_supported"), body
+    status, body = put_route(relay, "nobody", {"webpush": {"endpoint": "https://push.example.net/x", "keys": keys}})
+    assert status == 404, body
+    status, body = put_route(relay, "phone", {"webpush": {"endpoint": "https://push.example.net/x", "keys": {}}})
+    assert status == 400 and "p256dh" in body["message"], body
+    # A public name that resolves to a private address is refused when the
+    # wake-up would connect: localhost is not listed.
+    assert put_route(relay, "phone", {"webpush": {"endpoint": "https://localhost:9/x", "keys": keys}})[0] == 200
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/wake/test")
+    assert status == 200, body
+    assert body["trials"][0]["outcome"] == "failed" and "not public" in body["trials"][0]["detail"], body
+    status, body = relay.api("GET", "/v1/accounts/alice/devices")
+    assert [d["wake"] for d in body["devices"] if d["device"] == "phone"] == [["webpush"]], body
+    status, body = relay.api("DELETE", "/v1/accounts/alice/devices/phone/wake/webpush")
+    assert (status, body["routes"]) == (200, {}), body
+    assert put_route(relay, "phone", {"webpush": {"endpoint": "http://127.0.0.1:9/x", "keys": keys}})[0] == 200
+    assert relay.api("POST", "/v1/accounts/alice/devices/phone/revoke")[0] == 200
+    status, body = wait_for(lambda: (lambda r: r if r[1]["routes"] == {} else None)(
+        relay.api("GET", "/v1/accounts/alice/devices/phone/wake")))
+    assert body["routes"] == {}, body
+
+
+if __name__ == "__main__":
+    harness.run(dict(globals()))
