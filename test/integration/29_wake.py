@@ -194,5 +194,129 @@ def test_routes_are_checked_listed_dropped_and_revoked():
     assert body["routes"] == {}, body
 
 
+class StandIn:
+    """A provider stand-in from test/wake (node): started, its port, and
+    the requests it logged."""
+
+    def __init__(self, script, *args):
+        self.log = os.path.join(os.path.dirname(args[0]), os.path.basename(script) + ".log")
+        self.proc = subprocess.Popen(["node", os.path.join(WAKE, script), *args, self.log], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("ready "), "%s did not start: %s" % (script, line + self.proc.stdout.read())
+        self.url = "https://127.0.0.1:%d" % int(line.split()[1])
+
+    def requests(self):
+        if not os.path.exists(self.log):
+            return []
+        with open(self.log) as f:
+            return [json.loads(line) for line in f]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+APNS_TOPIC = "org.example.handoff"
+
+
+def provider_relay():
+    """A relay that wakes through the FCM and APNs stand-ins, which use its
+    own certificate (its CA is wake.ca_file)."""
+    relay = Relay(api_keys=True, **{"store.module": "lmdb"})
+    pem, key = os.path.join(relay.dir, "server.pem"), os.path.join(relay.dir, "server.key")
+    credentials, p8 = os.path.join(relay.dir, "fcm.json"), os.path.join(relay.dir, "apns.p8")
+    fcm = StandIn("fcm_standin.mjs", pem, key, credentials)
+    apns = StandIn("apns_standin.mjs", pem, key, p8, "KEY1234567", "TEAM123456", APNS_TOPIC)
+    relay.settings.update({"wake.fcm_credentials": credentials, "wake.fcm_url": fcm.url,
+                           "wake.apns_key_file": p8, "wake.apns_key_id": "KEY1234567",
+                           "wake.apns_team_id": "TEAM123456", "wake.apns_url": apns.url,
+                           "wake.apns_sandbox_url": apns.url, "wake.ca_file": relay.ca, "wake.retry_base": "100ms"})
+    relay.write_config()
+    relay.start()
+    return relay, fcm, apns
+
+
+def try_route(relay, device, route):
+    """Sets device's route and wakes it once: what the provider's answer
+    came to (outcome, status, detail)."""
+    relay.cli(relay.token("alice", device), "ping")
+    status, body = put_route(relay, device, route)
+    assert status == 200, body
+    status, body = relay.api("POST", "/v1/accounts/alice/devices/%s/wake/test" % device)
+    assert status == 200 and len(body["trials"]) == 1, body
+    trial = body["trials"][0]
+    return trial["outcome"], trial["status"], trial["detail"]
+
+
+def routes(relay, device):
+    return relay.api("GET", "/v1/accounts/alice/devices/%s/wake" % device)[1]["routes"]
+
+
+def test_fcm_every_documented_answer():
+    relay, fcm, apns = provider_relay()
+    try:
+        cases = [("ok", "ok-1", "sent", 200), ("unregistered", "unregistered-1", "gone", 404),
+                 ("unavailable", "unavailable-1", "retry", 503), ("invalid", "invalid-1", "failed", 400),
+                 ("sender", "sender-1", "failed", 403), ("quota", "quota-once-1", "retry", 429),
+                 ("auth", "auth-once-1", "retry", 401)]
+        for device, token, outcome, status in cases:
+            got = try_route(relay, device, {"fcm": {"token": token}})
+            assert got[:2] == (outcome, status), (device, got)
+        assert "UNREGISTERED" in try_route(relay, "unregistered2", {"fcm": {"token": "unregistered-2"}})[2]
+        # The gone route was dropped; the others stay.
+        assert routes(relay, "unregistered") == {} and "fcm" in routes(relay, "ok")
+        # The access token was bought once, and again after the 401 only.
+        assert try_route(relay, "after", {"fcm": {"token": "ok-2"}})[0] == "sent"
+        requests = fcm.requests()
+        assert [r["path"] for r in requests].count("/token") == 2, requests
+        # Every request was as the documentation asks: a data-only message,
+        # high priority, a ttl, the assertion signed and scoped.
+        assert [r for r in requests if r["problem"]] == [], requests
+        assert all(r["data"] == {"handoff": "wake"} for r in requests if r["path"] != "/token"), requests
+    finally:
+        fcm.stop()
+        apns.stop()
+
+
+def test_fcm_retries_after_retry_after_then_sends():
+    relay, fcm, apns = provider_relay()
+    try:
+        relay.cli(relay.token("alice", "phone"), "ping")
+        assert put_route(relay, "phone", {"fcm": {"token": "quota-once-9"}})[0] == 200
+        assert relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "x"})[0] == 200
+        assert relay.metric_becomes('handoff_wakeups_total{provider="fcm",outcome="sent"}', 1, timeout=10)
+        assert relay.metric('handoff_wakeups_total{provider="fcm",outcome="retry"}') == 1
+        sends = [r for r in fcm.requests() if r["path"] != "/token"]
+        assert len(sends) == 2, sends
+    finally:
+        fcm.stop()
+        apns.stop()
+
+
+def test_apns_every_documented_answer_over_http2():
+    relay, fcm, apns = provider_relay()
+    try:
+        def apns_route(prefix, environment="production"):
+            return {"apns": {"token": prefix + "ab" * 30, "topic": APNS_TOPIC, "environment": environment}}
+        cases = [("ok", apns_route("abcd"), "sent", 200), ("dev", apns_route("abcd", "development"), "sent", 200),
+                 ("unregistered", apns_route("0410"), "gone", 410), ("bad", apns_route("0400"), "gone", 400),
+                 ("busy", apns_route("0429"), "retry", 429), ("down", apns_route("0503"), "retry", 503),
+                 ("expired", apns_route("0403"), "retry", 403), ("topic", apns_route("0401"), "failed", 400)]
+        for device, route, outcome, status in cases:
+            got = try_route(relay, device, route)
+            assert got[:2] == (outcome, status), (device, got)
+        assert routes(relay, "unregistered") == {} and routes(relay, "bad") == {} and "apns" in routes(relay, "ok")
+        # After ExpiredProviderToken the next wake-up goes with a new token.
+        assert try_route(relay, "expired", apns_route("0403"))[0] == "sent"
+        requests = apns.requests()
+        assert [r for r in requests if r["problem"]] == [], requests
+        assert {(r["pushType"], r["priority"], r["topic"], r["collapse"]) for r in requests} == {
+            ("background", "5", APNS_TOPIC, "handoffwake")}, requests
+    finally:
+        fcm.stop()
+        apns.stop()
+
+
 if __name__ == "__main__":
     harness.run(dict(globals()))

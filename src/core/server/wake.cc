@@ -108,6 +108,17 @@ void settle(hf_wake *w, const std::string &key)
     hf_timeout_arm(w->srv->conns->timeouts, d->retry_timer.get(), delay);
 }
 
+// The provider says the app is gone from the device: its route goes;
+// the message stays queued for when it connects.
+void drop_gone(hf_server *srv, const std::string &account, const std::string &device, hf_wake_provider provider,
+               const hf_wake_result &result)
+{
+    hf_log(HF_LOG_INFO, "%s/%s: the %s wake route is gone (%s): dropped", account.c_str(), device.c_str(),
+           hf_wake_provider_name(provider), result.detail.c_str());
+    hf_wake_drop_route(srv, account, device, provider, hf_server_store_done,
+                       const_cast<char *>("dropping a gone wake route"));
+}
+
 void route_answered(void *arg, const hf_wake_result *result)
 {
     std::unique_ptr<route_call> call(static_cast<route_call *>(arg));
@@ -124,14 +135,8 @@ void route_answered(void *arg, const hf_wake_result *result)
             d->last_sent_ms = hf_mono_ms();
         break;
     case hf_wake_outcome::gone: {
-        // The provider says the app is gone from the device: its route
-        // goes; the message stays queued for when it connects.
         size_t nul = call->key.find('\0');
-        std::string account = call->key.substr(0, nul), device = call->key.substr(nul + 1);
-        hf_log(HF_LOG_INFO, "%s/%s: the %s wake route is gone (%s): dropped", account.c_str(), device.c_str(), provider,
-               result->detail.c_str());
-        hf_wake_drop_route(srv, account, device, call->route.provider, hf_server_store_done,
-                           const_cast<char *>("dropping a gone wake route"));
+        drop_gone(srv, call->key.substr(0, nul), call->key.substr(nul + 1), call->route.provider, *result);
         break;
     }
     case hf_wake_outcome::retry:
@@ -293,6 +298,7 @@ namespace
 
 struct trial_call {
     hf_server *srv;
+    std::string account, device;
     hf_wake_trial_cb done;
     void *arg;
     std::vector<hf_wake_trial> trials;
@@ -308,8 +314,11 @@ void trial_answered(void *arg, const hf_wake_result *result)
 {
     std::unique_ptr<trial_slot> slot(static_cast<trial_slot *>(arg));
     trial_call *call = slot->call;
-    call->trials[slot->index].result = *result;
-    count(call->srv, call->trials[slot->index].provider, int(result->outcome));
+    hf_wake_trial &trial = call->trials[slot->index];
+    trial.result = *result;
+    count(call->srv, trial.provider, int(result->outcome));
+    if (result->outcome == hf_wake_outcome::gone && !call->srv->wake->closing)
+        drop_gone(call->srv, call->account, call->device, trial.provider, *result);
     if (--call->out > 0)
         return;
     std::unique_ptr<trial_call> owned(call);
@@ -347,5 +356,5 @@ void hf_wake_try(hf_server *srv, const std::string &account, const std::string &
                  void *arg)
 {
     srv->store(&hf_store_ops::records, account.c_str(), device.c_str(), trial_routes_read,
-               new trial_call{srv, done, arg, {}, 0});
+               new trial_call{srv, account, device, done, arg, {}, 0});
 }
