@@ -179,6 +179,21 @@ typedef void (*hf_client_subscription_cb)(void *user, const char *app, const cha
                                           size_t vapid_key_len, int complete, int code, const char *text);
 int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, int remove,
                         hf_client_subscription_cb cb);
+/* Wake routes (docs/wake.md): how the server wakes this device when a
+ * message waits and the app is asleep. With route (JSON: {"webpush":
+ * PushSubscriptionJSON}, {"fcm": {"token": ...}} or {"apns": {"token":
+ * ..., "topic": ..., "environment": "production" | "development"}}), sets
+ * this device's route of that provider; with drop_provider ("webpush",
+ * "fcm" or "apns"), drops it; with neither, only asks. cb hears once: code
+ * 0, or why the server refused (an enum hf_err, and text), or
+ * HF_ERR_DISCONNECTED if the connection ended first; and the daemon's
+ * VAPID key (65 bytes, NULL if it sends no Web Push wake-ups), the
+ * applicationServerKey a push service subscription needs. Returns 0; -1
+ * if not connected, if the server does not offer wake routes (WELCOME's
+ * features lack HF_FEATURE_WAKE), or if a request is already out. */
+typedef void (*hf_client_wake_cb)(void *user, int code, const char *text, const uint8_t *vapid_key,
+                                  size_t vapid_key_len);
+int hf_client_wake_route(hf_client *c, const char *route, const char *drop_provider, hf_client_wake_cb cb);
 /* End-to-end keys (docs/protocol.md, "Device keys"): the device's public
  * keys, published with every HELLO: its P-256 ECDH key then its P-256
  * ECDSA key, 65 bytes each, uncompressed. Call before hf_client_start.

@@ -51,7 +51,9 @@ enum hf_msg_type {
     HF_MSG_PRESENCE = 16,     /* server -> device: one device's state, or the end of an answer */
     HF_MSG_SUBSCRIBE = 17,    /* device -> server: make, remove or list its Web Push subscriptions */
     HF_MSG_SUBSCRIPTION = 18, /* server -> device: one subscription, or the end of an answer */
-    HF_MSG_TYPE_MAX = 18
+    HF_MSG_WAKE = 19,         /* device -> server: set or drop its wake route of a provider, or ask */
+    HF_MSG_WAKE_ACK = 20,     /* server -> device: the answer, with the daemon's VAPID key */
+    HF_MSG_TYPE_MAX = 20
 };
 
 /* Field tags share one namespace across all message types: a tag means the
@@ -109,13 +111,16 @@ enum hf_tag {
     HF_TAG_REMOVE = 50,           /* uint: 0 or 1 */
     HF_TAG_DEVICE_KEY = 51,       /* bytes: a device's public keys for end-to-end messages (ECDH, ECDSA; 130) */
     HF_TAG_E2E = 52,              /* uint: DELIVER: 1 if the payload has an end-to-end message's form */
-    HF_TAG_MAX = 52
+    HF_TAG_ROUTE = 53,    /* string: WAKE: a wake route as JSON ({"webpush": ...}, {"fcm": ...}, {"apns": ...}) */
+    HF_TAG_PROVIDER = 54, /* string: WAKE: the provider whose route goes (with remove) */
+    HF_TAG_MAX = 54
 };
 
 /* What a server offers beyond version 1's core, in WELCOME's `features`. */
 #define HF_FEATURE_PRESENCE 1u /* PRESENCE_REQ and PRESENCE */
 #define HF_FEATURE_PUSH 2u     /* SUBSCRIBE and SUBSCRIPTION: Web Push subscriptions */
 #define HF_FEATURE_KEYS 4u     /* HELLO's device_key is kept, and PRESENCE carries each device's */
+#define HF_FEATURE_WAKE 8u     /* WAKE and WAKE_ACK: the device sets its own wake routes */
 
 /* A push's Urgency (RFC 8030, section 5.3), in DELIVER's `urgency`. */
 enum hf_urgency { HF_URGENCY_VERY_LOW = 0, HF_URGENCY_LOW = 1, HF_URGENCY_NORMAL = 2, HF_URGENCY_HIGH = 3 };

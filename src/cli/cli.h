@@ -72,3 +72,5 @@ int cli_subscribe(int argc, char **argv, cli_common *common);
 // fingerprint, and devices [verify DEVICE FINGERPRINT].
 int cli_fingerprint(int argc, char **argv, cli_common *common);
 int cli_devices(int argc, char **argv, cli_common *common);
+// wake [ROUTE_JSON | --drop PROVIDER]: this device's wake routes.
+int cli_wake(int argc, char **argv, cli_common *common);

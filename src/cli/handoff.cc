@@ -21,6 +21,7 @@ void usage(FILE *out)
             "       handoff [COMMON] subscribe --app NAME [--vapid-key KEY] [--timeout S]   (needs --keys)\n"
             "       handoff [COMMON] unsubscribe --app NAME [--timeout S]                   (needs --keys)\n"
             "       handoff --keys FILE fingerprint\n"
+            "       handoff [COMMON] wake [ROUTE_JSON | --drop PROVIDER] [--timeout S]\n"
             "       handoff [COMMON] devices [verify|approve DEVICE FINGERPRINT] [--timeout S] (needs --keys)\n"
             "\n"
             "COMMON:\n"
@@ -152,6 +153,8 @@ int main(int argc, char **argv)
         return cli_subscribe(argc, argv, &common);
     if (!strcmp(command, "devices"))
         return cli_devices(argc, argv, &common);
+    if (!strcmp(command, "wake"))
+        return cli_wake(argc, argv, &common);
     fprintf(stderr, "handoff: unknown command \"%s\"\n", command);
     usage(stderr);
     return cli_usage;

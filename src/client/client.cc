@@ -206,6 +206,15 @@ int hf_client_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key,
     return 0;
 }
 
+int hf_client_wake_route(hf_client *c, const char *route, const char *drop_provider, hf_client_wake_cb cb)
+{
+    if (c->state != HF_CLIENT_CONNECTED || !(c->server_features & HF_FEATURE_WAKE) || c->wake_cb || !cb)
+        return -1;
+    c->wake_cb = cb;
+    send_wake(c, route, drop_provider);
+    return 0;
+}
+
 int hf_client_set_device_key(hf_client *c, const uint8_t *key, size_t len)
 {
     if (len != HF_DEVICE_KEYS_LEN)

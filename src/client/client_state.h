@@ -140,6 +140,9 @@ struct hf_client {
     uint64_t subscribe_id = 0;
     const hf_link *subscribe_link = nullptr; // the link it went on
     std::string subscribe_app;               // its app (the key file keeps its secret)
+    hf_client_wake_cb wake_cb = nullptr;     // the WAKE out (wake_id), if any
+    uint64_t wake_id = 0;
+    const hf_link *wake_link = nullptr;
     bool subscribe_remove = false;
     // Who asked for each PRESENCE answer still to come, in order: true
     // the application (presence_cb hears it), false the key file's

@@ -53,6 +53,12 @@ void requests_lost(hf_client *c, const hf_link *l)
         c->presence_askers.clear();
     // Held for their senders' keys: the next server delivers them again.
     std::erase_if(c->held, [l](const held_message &h) { return h.link == l; });
+    if (c->wake_cb && c->wake_link == l) {
+        hf_client_wake_cb wake = c->wake_cb;
+        c->wake_cb = nullptr;
+        c->wake_link = nullptr;
+        wake(c->user, HF_ERR_DISCONNECTED, "the connection ended before the server answered; ask again", nullptr, 0);
+    }
     hf_client_subscription_cb cb = c->subscription_cb;
     if (!cb || c->subscribe_link != l)
         return;

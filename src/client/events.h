@@ -22,7 +22,8 @@ uint64_t random_u64(void);
 void set_state(hf_client *c, int state, const char *detail);
 
 // The link l is going: what was asked on it will not be answered. A
-// SUBSCRIBE's callback hears disconnected (complete, with that code);
+// SUBSCRIBE's and a WAKE's callback hear disconnected (a SUBSCRIBE's
+// complete, with that code);
 // PRESENCE answers are no longer awaited; the DELIVERs it brought that
 // wait for keys (e2e.cc) are dropped, to come again from the next server.
 void requests_lost(hf_client *c, const hf_link *l);

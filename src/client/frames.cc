@@ -177,6 +177,26 @@ void on_subscription(hf_client *c, const hf_msg *m)
     cb(c->user, nullptr, nullptr, nullptr, 0, 1, int(m->code), hf_msg_has(m, HF_TAG_TEXT) ? text.c_str() : nullptr);
 }
 
+void on_wake_ack(hf_client *c, const hf_msg *m)
+{
+    hf_client_wake_cb cb = c->wake_cb;
+    if (!cb || m->id != c->wake_id)
+        return;
+    c->wake_cb = nullptr;
+    c->wake_link = nullptr;
+    std::string text(m->text), key(m->vapid_key);
+    cb(c->user, int(m->code), hf_msg_has(m, HF_TAG_TEXT) ? text.c_str() : nullptr,
+       key.empty() ? nullptr : reinterpret_cast<const uint8_t *>(key.data()), key.size());
+}
+
+void send_wake(hf_client *c, const char *route, const char *drop_provider)
+{
+    c->wake_id = c->next_ping_id++;
+    c->wake_link = c->link;
+    hf_msg m = hf_msg_wake(c->wake_id, route ? route : "", drop_provider ? drop_provider : "");
+    hf_link_send(c->link, &m);
+}
+
 void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove)
 {
     c->subscribe_id = c->next_ping_id++;
@@ -297,6 +317,8 @@ void on_old_link_frame(hf_client *c, const hf_msg *m)
         on_deliver(c, c->old_link, m);
     else if (m->type == HF_MSG_SUBSCRIPTION)
         on_subscription(c, m);
+    else if (m->type == HF_MSG_WAKE_ACK)
+        on_wake_ack(c, m);
     else if (m->type == HF_MSG_ERROR)
         drop_old_link(c);
 }
@@ -368,6 +390,9 @@ void on_server_frame(hf_client *c, const hf_msg *m)
         break;
     case HF_MSG_SUBSCRIPTION:
         on_subscription(c, m);
+        break;
+    case HF_MSG_WAKE_ACK:
+        on_wake_ack(c, m);
         break;
     default:
         link_failed(c, HF_CLIENT_ERR_BAD_FRAME, "unexpected frame from the server");

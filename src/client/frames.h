@@ -1,6 +1,6 @@
 // What allocators and servers send a device, and the frames it sends
 // back: ALLOC_RESP, WELCOME, DELIVER, SEND_ACK, PONG, PRESENCE,
-// SUBSCRIPTION, GOAWAY, ERROR.
+// SUBSCRIPTION, WAKE_ACK, GOAWAY, ERROR.
 #pragma once
 #include <event2/util.h>
 
@@ -29,6 +29,9 @@ void send_presence_req(hf_client *c);
 
 // SUBSCRIBE on the current link; its answer goes to c->subscription_cb.
 void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove);
+
+// WAKE on the current link; its answer goes to c->wake_cb.
+void send_wake(hf_client *c, const char *route, const char *drop_provider);
 
 // DELIVER_ACK(upto) on l; false if it is closed.
 bool send_deliver_ack(hf_link *l, uint64_t upto);

@@ -216,6 +216,37 @@ hf_msg hf_msg_subscribe(uint64_t id, std::string_view app, std::string_view vapi
     return m;
 }
 
+hf_msg hf_msg_wake(uint64_t id, std::string_view route, std::string_view provider)
+{
+    hf_msg m = of_type(HF_MSG_WAKE);
+    m.id = id;
+    mark(&m, {HF_TAG_ID});
+    if (!route.empty()) {
+        m.route = route;
+        mark(&m, {HF_TAG_ROUTE});
+    }
+    if (!provider.empty()) {
+        m.provider = provider;
+        m.remove = 1;
+        mark(&m, {HF_TAG_PROVIDER, HF_TAG_REMOVE});
+    }
+    return m;
+}
+
+hf_msg hf_msg_wake_ack(uint64_t id, int code, std::string_view text, std::string_view vapid_key)
+{
+    hf_msg m = of_type(HF_MSG_WAKE_ACK);
+    m.id = id;
+    mark(&m, {HF_TAG_ID});
+    if (code != HF_OK)
+        hf_msg_add_reason(&m, code, text);
+    if (!vapid_key.empty()) {
+        m.vapid_key = vapid_key;
+        mark(&m, {HF_TAG_VAPID_KEY});
+    }
+    return m;
+}
+
 hf_msg hf_msg_subscription(uint64_t id, std::string_view app, std::string_view endpoint, std::string_view vapid_key)
 {
     hf_msg m = of_type(HF_MSG_SUBSCRIPTION);

@@ -75,6 +75,14 @@ void hf_msg_add_features(hf_msg *m, uint64_t features);
 // (vapid_key empty: none), or with remove drop it; app empty: list them.
 hf_msg hf_msg_subscribe(uint64_t id, std::string_view app, std::string_view vapid_key, bool remove);
 
+// WAKE(id): with route (JSON), set that provider's wake route; with
+// provider, drop it; with neither, ask (the answer has the VAPID key).
+hf_msg hf_msg_wake(uint64_t id, std::string_view route, std::string_view provider);
+
+// WAKE_ACK: the answer to request id (code and text when refused), with
+// the daemon's VAPID key if it wakes through Web Push.
+hf_msg hf_msg_wake_ack(uint64_t id, int code, std::string_view text, std::string_view vapid_key);
+
 // SUBSCRIPTION: one subscription, in the answer to request id.
 hf_msg hf_msg_subscription(uint64_t id, std::string_view app, std::string_view endpoint, std::string_view vapid_key);
 

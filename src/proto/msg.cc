@@ -85,6 +85,8 @@ const tag_spec tag_specs[HF_TAG_MAX + 1] = {
     U("remove", remove),
     B("device_key", device_key),
     U("e2e", e2e),
+    S("route", route),
+    S("provider", provider),
 };
 
 #undef U
@@ -166,6 +168,12 @@ const msg_schema schemas[HF_MSG_TYPE_MAX + 1] = {
     {bit(HF_TAG_ID) | bit(HF_TAG_APP) | bit(HF_TAG_ENDPOINT) | bit(HF_TAG_VAPID_KEY) | bit(HF_TAG_COUNT) |
          bit(HF_TAG_CODE) | bit(HF_TAG_TEXT),
      bit(HF_TAG_ID)},
+    /* WAKE: with route, set that provider's route; with provider and
+       remove, drop it; with neither, ask */
+    {bit(HF_TAG_ID) | bit(HF_TAG_ROUTE) | bit(HF_TAG_PROVIDER) | bit(HF_TAG_REMOVE), bit(HF_TAG_ID)},
+    /* WAKE_ACK: code and text when refused; vapid_key when the server
+       wakes through Web Push */
+    {bit(HF_TAG_ID) | bit(HF_TAG_CODE) | bit(HF_TAG_TEXT) | bit(HF_TAG_VAPID_KEY), bit(HF_TAG_ID)},
 };
 
 int fail(hf_decode_error *err, int code, unsigned tag)

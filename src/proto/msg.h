@@ -20,7 +20,7 @@ struct hf_msg {
     uint64_t present = 0; // bit (1 << tag) for every field present
 
     std::string_view token, to, from, collapse, payload, text, server_id, key, account, device, api, peers,
-        store_format, app, vapid_key, endpoint, device_key;
+        store_format, app, vapid_key, endpoint, device_key, route, provider;
     std::string_view addresses[HF_MAX_ADDRESSES];
     size_t address_count = 0;
 

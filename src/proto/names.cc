@@ -52,7 +52,7 @@ const named_code err_names[HF_ERR_MAX + 1] = {
 const char *type_names[HF_MSG_TYPE_MAX + 1] = {
     "UNKNOWN",      "ALLOC_REQ",    "ALLOC_RESP", "HELLO",       "WELCOME",      "PING",  "PONG",
     "SEND",         "SEND_ACK",     "DELIVER",    "DELIVER_ACK", "GOAWAY",       "ERROR", "REGISTER",
-    "REGISTER_ACK", "PRESENCE_REQ", "PRESENCE",   "SUBSCRIBE",   "SUBSCRIPTION",
+    "REGISTER_ACK", "PRESENCE_REQ", "PRESENCE",   "SUBSCRIBE",   "SUBSCRIPTION", "WAKE",  "WAKE_ACK",
 };
 
 } // namespace

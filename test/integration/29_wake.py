@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import harness
+import hfwire
 from harness import Relay
 
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -159,11 +160,15 @@ def test_wake_test_prints_the_providers_answer():
         push.stop()
 
 
+# A subscription's keys (RFC 8291's example receiver).
+KEYS = {"p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+        "auth": "BTBZMqHH6r4Tts7J_aSIgg"}
+
+
 def test_routes_are_checked_listed_dropped_and_revoked():
     relay = wake_relay(None, **{"wake.allow_endpoints": ["http://127.0.0.1:9"]})
     relay.cli(relay.token("alice", "phone"), "ping")
-    keys = {"p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
-            "auth": "tBHItJI5svbpez7KI4CCXg"}
+    keys = KEYS
     for endpoint, why in [("http://push.example.net/x", "not an https:// URL"),
                           ("http://127.0.0.1.evil.example/x", "not an https:// URL"),
                           ("https://user@push.example.net/x", "user name"),
@@ -316,6 +321,45 @@ def test_apns_every_documented_answer_over_http2():
     finally:
         fcm.stop()
         apns.stop()
+
+
+def test_a_device_sets_its_own_route_through_its_connection():
+    """WAKE from libhandoff (handoff wake): set, asked, dropped, refused;
+    and from raw frames, a WAKE of a server without wake-ups is answered,
+    not fatal."""
+    relay, fcm, apns = provider_relay()
+    try:
+        token = relay.token("alice", "phone")
+        code, out, err = relay.cli(token, "wake", '{"fcm": {"token": "ok-7"}}')
+        assert code == 0 and out.splitlines() == ["route set"], (out, err)
+        assert routes(relay, "phone") == {"fcm": {"token": "ok-7"}}
+        status, body = relay.api("POST", "/v1/accounts/alice/devices/phone/wake/test")
+        assert body["trials"][0]["outcome"] == "sent", body
+        code, out, err = relay.cli(token, "wake", '{"fcm": {}}')
+        assert code == 1 and "bad_field" in err and "token" in err, (out, err)
+        code, out, err = relay.cli(token, "wake", json.dumps({"webpush": {"endpoint": "https://x.example/1",
+                                                                          "keys": KEYS}}))
+        assert code == 1 and "no wake-ups through webpush" in err, (out, err)
+        code, out, err = relay.cli(token, "wake", "--drop", "fcm")
+        assert code == 0 and out.strip() == "fcm route dropped" and routes(relay, "phone") == {}, (out, err)
+    finally:
+        fcm.stop()
+        apns.stop()
+    push = PushService()
+    try:
+        relay = wake_relay(push)
+        code, out, err = relay.cli(relay.token("alice", "pc"), "wake")
+        vapid = relay.api("GET", "/v1/wake/vapid")[1]["public_key"]
+        assert code == 0 and out.strip() == "vapid_key " + vapid, (out, err)
+        conn = relay.conn()
+        conn.send(hfwire.HELLO, [("token", relay.token("alice", "tablet"))])
+        kind, welcome = conn.recv(timeout=5)
+        assert kind == hfwire.WELCOME and welcome["features"] & 8, welcome
+        conn.send(hfwire.WAKE, [("id", 1), ("provider", "apns"), ("route", '{"fcm":{"token":"t"}}')])
+        kind, ack = conn.recv(timeout=5)
+        assert kind == hfwire.WAKE_ACK and ack["code"] == hfwire.ERR["bad_field"] and "do not go together" in ack["text"]
+    finally:
+        push.stop()
 
 
 if __name__ == "__main__":

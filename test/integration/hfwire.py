@@ -11,6 +11,7 @@ import ssl
 ALLOC_REQ, ALLOC_RESP, HELLO, WELCOME, PING, PONG, SEND, SEND_ACK = 1, 2, 3, 4, 5, 6, 7, 8
 DELIVER, DELIVER_ACK, GOAWAY, ERROR, REGISTER, REGISTER_ACK = 9, 10, 11, 12, 13, 14
 PRESENCE_REQ, PRESENCE = 15, 16
+SUBSCRIBE, SUBSCRIPTION, WAKE, WAKE_ACK = 17, 18, 19, 20
 CRITICAL = 0x01
 
 # Tags: (name, kind) where kind is "u" (varint), "s" (UTF-8) or "b" (bytes).
@@ -37,6 +38,8 @@ TAGS = {
     50: ("remove", "u"),
     51: ("device_key", "b"),
     52: ("e2e", "u"),
+    53: ("route", "s"),
+    54: ("provider", "s"),
 }
 TAG_OF = {name: tag for tag, (name, _) in TAGS.items()}
 

@@ -21,7 +21,7 @@ int main(void)
         (void *)hf_client_fingerprint, (void *)hf_keys_fingerprint, (void *)hf_key_state_name,
         (void *)hf_client_key_state, (void *)hf_client_verify_device, (void *)hf_client_approve_device,
         (void *)hf_client_send_e2e, (void *)hf_client_on_key_change, (void *)hf_client_on_refused,
-        (void *)hf_client_push_keys,
+        (void *)hf_client_push_keys, (void *)hf_client_wake_route,
     };
     for (size_t i = 0; i < sizeof every / sizeof every[0]; i++)
         if (!every[i])

@@ -5,7 +5,7 @@
 export const TYPE = Object.freeze({
   ALLOC_REQ: 1, ALLOC_RESP: 2, HELLO: 3, WELCOME: 4, PING: 5, PONG: 6, SEND: 7, SEND_ACK: 8,
   DELIVER: 9, DELIVER_ACK: 10, GOAWAY: 11, ERROR: 12, PRESENCE_REQ: 15, PRESENCE: 16,
-  SUBSCRIBE: 17, SUBSCRIPTION: 18,
+  SUBSCRIBE: 17, SUBSCRIPTION: 18, WAKE: 19, WAKE_ACK: 20,
 });
 
 export const STATUS = Object.freeze({ DELIVERED: 0, STORED: 1, REJECTED: 2 });
@@ -38,6 +38,7 @@ const TAGS = {
   40: ['online', 'u'], 41: ['count', 'u'], 42: ['features', 'u'],
   46: ['app', 's'], 47: ['vapid_key', 'b'], 48: ['endpoint', 's'], 49: ['urgency', 'u'], 50: ['remove', 'u'],
   51: ['device_key', 'b'], 52: ['e2e', 'u'],
+  53: ['route', 's'], 54: ['provider', 's'],
 };
 const TAG_OF = Object.fromEntries(Object.entries(TAGS).map(([tag, [name]]) => [name, Number(tag)]));
 const utf8 = new TextEncoder();

@@ -6,7 +6,6 @@
 // the daemon's VAPID key that a page subscribes with.
 #include "core/api/api_call.h"
 #include "core/server/wake.h"
-#include "core/wake/endpoint_policy.h"
 #include "proto/token.h"
 
 namespace
@@ -65,20 +64,10 @@ void device_listed(void *arg, int status, const char *const *devices, size_t cou
     std::string body = text ? text : "";
     free(text);
     hf_wake_route route;
-    std::string err;
-    bool listed_endpoint = false;
-    if (!hf_wake_route_parse(body, &route, &err))
-        return hf_api_fail(call, 400, "bad_field", err);
-    if (!hf_wake_serves_provider(call->api->server, route.provider))
-        return hf_api_fail(call, 409, "not_supported",
-                           std::string("this server sends no wake-ups through ") +
-                               hf_wake_provider_name(route.provider) + " (its wake.* keys are not set)");
-    if (route.provider == hf_wake_provider::webpush) {
-        std::string problem =
-            hf_endpoint_problem(route.endpoint, call->api->cfg->wake_allow_endpoints, &listed_endpoint);
-        if (!problem.empty())
-            return hf_api_fail(call, 400, "bad_field", "webpush: endpoint " + route.endpoint + ": " + problem);
-    }
+    bool unserved;
+    std::string problem = hf_wake_route_problem(call->api->server, body, &route, &unserved);
+    if (!problem.empty())
+        return hf_api_fail(call, unserved ? 409 : 400, unserved ? "not_supported" : "bad_field", problem);
     hf_wake_set_route(call->api->server, call->account, call->device, route, list_after_write, call);
 }
 

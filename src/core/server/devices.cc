@@ -50,7 +50,8 @@ void send_welcome(hf_session *s, uint64_t timeout_ms)
         hf_msg_add_bounds(&m, min_ms, max_ms);
     }
     hf_msg_add_features(&m, HF_FEATURE_PRESENCE | (hf_push_enabled(s->srv) ? HF_FEATURE_PUSH : 0) |
-                                (hf_keys_enabled(s->srv) ? HF_FEATURE_KEYS : 0));
+                                (hf_keys_enabled(s->srv) ? HF_FEATURE_KEYS : 0) |
+                                (hf_wake_enabled(s->srv) ? HF_FEATURE_WAKE : 0));
     hf_conn_send(s->conn, &m);
 }
 
@@ -320,6 +321,9 @@ void on_frame(hf_conn *c, const hf_msg *m)
         break;
     case HF_MSG_SUBSCRIBE:
         hf_subscribe_request(s, m);
+        break;
+    case HF_MSG_WAKE:
+        hf_wake_request(s, m);
         break;
     default:
         hf_conn_fail(c, HF_ERR_UNEXPECTED_TYPE,

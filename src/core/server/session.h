@@ -63,6 +63,7 @@ struct hf_session {
     bool following = false;         // told of its account's presence changes (presence.h)
     bool presence_pending = false;  // a PRESENCE_REQ being answered
     bool subscribe_pending = false; // a SUBSCRIBE being answered (subscriptions.h)
+    bool wake_pending = false;      // a WAKE being answered (wake.h)
     hf_token_bucket send_bucket;    // limits.send_rate
     uint32_t unanswered_sends = 0;  // its SENDs without a SEND_ACK yet (limits.max_unanswered_sends)
 

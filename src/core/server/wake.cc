@@ -3,9 +3,13 @@
 #include <memory>
 #include <unordered_map>
 
+#include "core/conn/conn.h"
 #include "core/conn/token_bucket.h"
 #include "core/server/online.h"
 #include "core/server/server.h"
+#include "core/server/session.h"
+#include "core/wake/endpoint_policy.h"
+#include "proto/build.h"
 #include "proto/clock.h"
 
 namespace
@@ -269,6 +273,25 @@ void hf_wake_connected(hf_server *srv, const std::string &account, const std::st
         srv->wake->devices.erase(hf_device_key(account, device));
 }
 
+std::string hf_wake_route_problem(const hf_server *srv, std::string_view json, hf_wake_route *route, bool *unserved)
+{
+    std::string err;
+    bool listed = false;
+    *unserved = false;
+    if (!hf_wake_route_parse(json, route, &err))
+        return err;
+    *unserved = !hf_wake_serves_provider(srv, route->provider);
+    if (*unserved)
+        return std::string("this server sends no wake-ups through ") + hf_wake_provider_name(route->provider) +
+               " (its wake.* keys are not set)";
+    if (route->provider == hf_wake_provider::webpush) {
+        std::string problem = hf_endpoint_problem(route->endpoint, srv->cfg->wake_allow_endpoints, &listed);
+        if (!problem.empty())
+            return "webpush: endpoint " + route->endpoint + ": " + problem;
+    }
+    return "";
+}
+
 void hf_wake_set_route(hf_server *srv, const std::string &account, const std::string &device,
                        const hf_wake_route &route, void (*done)(void *arg, int status), void *arg)
 {
@@ -282,6 +305,80 @@ void hf_wake_drop_route(hf_server *srv, const std::string &account, const std::s
 {
     std::string name = hf_wake_record_name(provider);
     srv->store(&hf_store_ops::record_put, account.c_str(), device.c_str(), name.c_str(), nullptr, 0, done, arg);
+}
+
+namespace
+{
+
+// One WAKE while the store writes the route.
+struct wake_call {
+    hf_session *s; // its connection's ref is held
+    uint64_t id;
+};
+
+void answer_wake(hf_session *s, uint64_t id, int code, const std::string &text)
+{
+    hf_msg ack = hf_msg_wake_ack(id, code, text, code == HF_OK ? hf_wake_vapid_key(s->srv) : "");
+    hf_conn_send(s->conn, &ack);
+}
+
+void route_written(void *arg, int status)
+{
+    std::unique_ptr<wake_call> call(static_cast<wake_call *>(arg));
+    hf_session *s = call->s;
+    s->wake_pending = false;
+    if (hf_conn_is_open(s->conn)) {
+        if (status == HF_STORE_OK)
+            answer_wake(s, call->id, HF_OK, "");
+        else
+            answer_wake(s, call->id, HF_ERR_STORE_UNAVAILABLE, "the store could not keep the route; ask again");
+    }
+    hf_conn_unref(s->conn);
+}
+
+// Why a device's WAKE is refused, or "" (a route it sets is checked as the
+// API checks one).
+std::string wake_problem(hf_server *srv, const hf_msg *m, hf_wake_route *route, hf_wake_provider *provider)
+{
+    if (!hf_wake_enabled(srv))
+        return "this server sends no wake-ups (no wake.* provider, or its store keeps no device records)";
+    if (hf_msg_has(m, HF_TAG_ROUTE) && hf_msg_has(m, HF_TAG_PROVIDER))
+        return "route and provider do not go together: set one route, or drop one provider's";
+    if (hf_msg_has(m, HF_TAG_PROVIDER)) {
+        if (!m->remove || !hf_wake_provider_from_name(m->provider, provider))
+            return "provider (webpush, fcm or apns) goes with remove, to drop its route";
+        return "";
+    }
+    bool unserved;
+    return hf_msg_has(m, HF_TAG_ROUTE) ? hf_wake_route_problem(srv, m->route, route, &unserved) : "";
+}
+
+} // namespace
+
+void hf_wake_request(hf_session *s, const hf_msg *m)
+{
+    if (m->id == 0) {
+        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "WAKE id must be 1 or more");
+        return;
+    }
+    if (s->wake_pending) {
+        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED, "a WAKE is still being answered; ask one at a time");
+        return;
+    }
+    hf_wake_route route;
+    hf_wake_provider provider = hf_wake_provider::webpush;
+    std::string problem = wake_problem(s->srv, m, &route, &provider);
+    if (!problem.empty())
+        return answer_wake(s, m->id, HF_ERR_BAD_FIELD, problem);
+    if (!hf_msg_has(m, HF_TAG_ROUTE) && !hf_msg_has(m, HF_TAG_PROVIDER))
+        return answer_wake(s, m->id, HF_OK, "");
+    s->wake_pending = true;
+    hf_conn_ref(s->conn);
+    auto *call = new wake_call{s, m->id};
+    if (hf_msg_has(m, HF_TAG_ROUTE))
+        hf_wake_set_route(s->srv, s->account, s->device, route, route_written, call);
+    else
+        hf_wake_drop_route(s->srv, s->account, s->device, provider, route_written, call);
 }
 
 void hf_wake_forget(hf_server *srv, const std::string &account, const std::string &device)

@@ -16,7 +16,9 @@
 #include "core/wake/wake_sender.h"
 
 struct hf_server;
+struct hf_session;
 struct hf_wake;
+struct hf_msg;
 
 // The wake-ups of srv, sending with sender (owned from now on).
 hf_wake *hf_wake_new(hf_server *srv, hf_wake_sender *sender);
@@ -42,12 +44,22 @@ void hf_wake_stored(hf_server *srv, const std::string &account, const std::strin
 // The device connected: its wake-up state goes with any retry.
 void hf_wake_connected(hf_server *srv, const std::string &account, const std::string &device);
 
+// A route as the API's PUT and a device's WAKE give it (JSON), checked:
+// why it is refused ("" if not; then *route is it). Refused: not a route,
+// a provider this server does not wake through, or a Web Push endpoint
+// the endpoint policy forbids (core/wake/endpoint_policy.h). *unserved
+// says which was the provider's.
+std::string hf_wake_route_problem(const hf_server *srv, std::string_view json, hf_wake_route *route, bool *unserved);
+
 // Sets (route) or drops (provider only) a route; done hears the store's
 // status.
 void hf_wake_set_route(hf_server *srv, const std::string &account, const std::string &device,
                        const hf_wake_route &route, void (*done)(void *arg, int status), void *arg);
 void hf_wake_drop_route(hf_server *srv, const std::string &account, const std::string &device,
                         hf_wake_provider provider, void (*done)(void *arg, int status), void *arg);
+
+// A device's WAKE: its own route set or dropped, answered WAKE_ACK.
+void hf_wake_request(hf_session *s, const hf_msg *m);
 
 // A revoked device's routes go.
 void hf_wake_forget(hf_server *srv, const std::string &account, const std::string &device);
