@@ -33,9 +33,10 @@ function failureOf(error, where) {
 const DISPATCHED_REMEMBERED = 4096;
 
 // WELCOME's features bits: PRESENCE_REQ and PRESENCE; SUBSCRIBE and
-// SUBSCRIPTION (Web Push).
+// SUBSCRIPTION (Web Push); WAKE and WAKE_ACK (wake routes).
 const PRESENCE_FEATURE = 1;
 const PUSH_FEATURE = 2;
+const WAKE_FEATURE = 8;
 
 // DELIVER's urgency of a push, by number (RFC 8030's names).
 const URGENCIES = ['very-low', 'low', 'normal', 'high'];
@@ -74,7 +75,7 @@ export class HandoffClient extends EventTarget {
   // list }), and the messages still being decrypted, in order: a push is
   // dispatched (and acknowledged) once decrypted, and what came after it
   // waits its turn.
-  #subscribeAsk = null; #inbox = Promise.resolve(); #inboxWaiting = 0;
+  #subscribeAsk = null; #wakeAsk = null; #inbox = Promise.resolve(); #inboxWaiting = 0;
   // Device keys: this device's name (WELCOME's) and its peers' published
   // keys, as the last presence answer gave them.
   #device = ''; #peerKeys = new Map();
@@ -256,6 +257,47 @@ export class HandoffClient extends EventTarget {
     return this.#askSubscribe({});
   }
 
+  // Wake routes (docs/wake.md): how the server wakes this device when a
+  // message waits and the app is asleep. setWakeRoute({ webpush:
+  // pushSubscription.toJSON() }) (or { fcm: { token } }, or { apns: {
+  // token, topic, environment } }) sets this device's route of that
+  // provider; both resolve to the daemon's VAPID key (a Uint8Array, or
+  // null if it sends no Web Push wake-ups), which a service worker's
+  // pushManager.subscribe() takes as applicationServerKey: wakeKey()
+  // only asks for it.
+  setWakeRoute(route) {
+    return this.#askWake({ route: JSON.stringify(route) });
+  }
+
+  dropWakeRoute(provider) {
+    return this.#askWake({ provider, remove: 1 });
+  }
+
+  wakeKey() {
+    return this.#askWake({});
+  }
+
+  #askWake(fields) {
+    if (this.#state !== 'connected')
+      return Promise.reject(new HandoffError('not_connected', 'wake routes need a connection'));
+    if (!(this.#features & WAKE_FEATURE))
+      return Promise.reject(new HandoffError('not_supported', 'this server sends no wake-ups'));
+    if (this.#wakeAsk) return Promise.reject(new HandoffError('busy', 'one wake route request at a time'));
+    const id = ++this.#nextPresenceId;
+    return new Promise((resolve, reject) => {
+      this.#wakeAsk = { id, resolve, reject };
+      this.#write(TYPE.WAKE, { id, ...fields });
+    });
+  }
+
+  #wakeAnswered(msg) {
+    const ask = this.#wakeAsk;
+    if (!ask || msg.id !== ask.id) return;
+    this.#wakeAsk = null;
+    if (msg.code) ask.reject(new HandoffError(ERRORS[msg.code] || String(msg.code), msg.text));
+    else ask.resolve(msg.vapid_key || null);
+  }
+
   #askSubscribe(fields) {
     if (this.#state !== 'connected')
       return Promise.reject(new HandoffError('not_connected', 'Web Push needs a connection'));
@@ -309,6 +351,8 @@ export class HandoffClient extends EventTarget {
     this.#presenceAsks.clear();
     this.#subscribeAsk?.reject(new HandoffError('disconnected', 'the connection ended'));
     this.#subscribeAsk = null;
+    this.#wakeAsk?.reject(new HandoffError('disconnected', 'the connection ended'));
+    this.#wakeAsk = null;
   }
 
   #setState(state) {
@@ -497,6 +541,8 @@ export class HandoffClient extends EventTarget {
             this.#presence(msg);
           } else if (type === TYPE.SUBSCRIPTION) {
             this.#subscription(msg);
+          } else if (type === TYPE.WAKE_ACK) {
+            this.#wakeAnswered(msg);
           } else if (type === TYPE.GOAWAY) {
             this.#trace(`${url}: GOAWAY, moving on`);
             ws.close(1001);

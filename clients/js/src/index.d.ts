@@ -139,6 +139,16 @@ export class HandoffClient extends EventTarget {
   /** As verifyDevice, then sends every other device with keys an approval of device's key: a device that trusts this
    *  one takes it as verified (a 'keyapproved' event there; save pushKeys after). */
   approveDevice(device: string, fingerprint: string): Promise<boolean>;
+  /** Sets this device's wake route of one provider (docs/wake.md): { webpush: PushSubscriptionJSON },
+   *  { fcm: { token } } or { apns: { token, topic, environment } }. Resolves to the daemon's VAPID key (null if it
+   *  sends no Web Push wake-ups), a service worker subscription's applicationServerKey. Rejects 'not_supported' on a
+   *  server without wake-ups, or with the server's reason ('bad_field'). */
+  setWakeRoute(route: { webpush?: object; fcm?: { token: string };
+    apns?: { token: string; topic: string; environment?: 'production' | 'development' } }): Promise<Uint8Array | null>;
+  /** Drops this device's wake route of provider. */
+  dropWakeRoute(provider: 'webpush' | 'fcm' | 'apns'): Promise<Uint8Array | null>;
+  /** Asks only: the daemon's VAPID key, or null. */
+  wakeKey(): Promise<Uint8Array | null>;
   /** The account's devices by name; with follow, a 'presence' event for every change after (and every device after a
    *  reconnect). Rejects with 'not_connected', or 'not_supported' on a server without presence. */
   devices(options?: { follow?: boolean }): Promise<DevicePresence[]>;

@@ -479,3 +479,27 @@ test('an approval from the CLI verifies a key on the page, and the page\'s on th
   assert.match(row, new RegExp(`${second} +verified$`));
   page.stop();
 });
+
+// Wake routes (docs/wake.md): the page sets its own, through its connection.
+test('a page sets, asks and drops its wake route, and a bad one is refused', limit, async () => {
+  const wakeRelay = await startRelay({ dir, build, wake: true });
+  try {
+    const page = new HandoffClient({ allocators: [wakeRelay.allocateUrl], token: mintToken('wake', 'page'),
+      WebSocket });
+    page.start();
+    await connected(page);
+    const key = await page.wakeKey();
+    assert.equal(key.length, 65);
+    const subscription = { endpoint: 'https://push.example.net/send/abc', expirationTime: null,
+      keys: { p256dh: 'BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4',
+        auth: 'BTBZMqHH6r4Tts7J_aSIgg' } };
+    assert.deepEqual(await page.setWakeRoute({ webpush: subscription }), key);
+    await assert.rejects(page.setWakeRoute({ webpush: { ...subscription, endpoint: 'http://10.0.0.1/x' } }),
+      (e) => e.code === 'bad_field' && /https/.test(e.message));
+    await assert.rejects(page.setWakeRoute({ fcm: { token: 't' } }), (e) => e.code === 'bad_field');
+    assert.deepEqual(await page.dropWakeRoute('webpush'), key);
+    page.stop();
+  } finally {
+    wakeRelay.stop();
+  }
+});

@@ -41,17 +41,21 @@ export async function waitForPort(port, what) {
 // its ports, the browser allocation URL and stop().
 // tokenKeys: more tokens.keys entries ('{ id = "web"; algorithm = ...; }').
 // push: Web Push too, on an API listener (apiPort) with dir's api.secret
-// and push.secret.
+// and push.secret. wake: wake-ups through Web Push with dir's
+// wake-vapid.pem, to endpoints under wakeAllow (URL prefixes) too.
 export async function startRelay({ dir, build, origins = ['*'], limits = '', allocator = '', tokenKeys = '',
-  push = false }) {
+  push = false, wake = false, wakeAllow = [] }) {
   const [wsPort, devicePort, allocPort, apiPort] = [await freePort(), await freePort(), await freePort(),
     await freePort()];
   const list = origins.map((o) => `"${o}"`).join(', ');
   const pushConfig = push ? `
     api = { keys = ( { id = "js"; secret_file = "${dir}/api.secret"; scope = "admin"; } ); };
     push = { key_file = "${dir}/push.secret"; };` : '';
+  const wakeConfig = wake ? `
+    wake = { vapid_key_file = "${dir}/wake-vapid.pem";
+             allow_endpoints = [ ${wakeAllow.map((u) => `"${u}"`).join(', ')} ]; };` : '';
   writeFileSync(`${dir}/relay.conf`, `
-    role = "standalone"; server_id = "js";${pushConfig}
+    role = "standalone"; server_id = "js";${pushConfig}${wakeConfig}
     listen = { device = "127.0.0.1:${devicePort}"; allocator = "127.0.0.1:${allocPort}";
                websocket = "127.0.0.1:${wsPort}"; ${push ? `api = "127.0.0.1:${apiPort}";` : ''} };
     websocket = { origins = [ ${list} ]; };
