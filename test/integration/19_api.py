@@ -861,7 +861,8 @@ SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspat
 
 
 # The Web Push resources, served beside the route table (api_push.cc).
-PUSH_ROUTES = {("post", "/push/{endpoint}"), ("get", "/push/{endpoint}"), ("delete", "/push/message/{message}")}
+PUSH_ROUTES = {("post", "/push/{endpoint}"), ("get", "/push/{endpoint}"), ("delete", "/push/message/{message}"),
+               ("get", "/v1/wake/vapid")}
 
 
 def served_routes():
@@ -873,8 +874,11 @@ def served_routes():
     routes = set()
     for segments, method in re.findall(r'\{"[\w-]+",\s*\{([^}]*)\},\s*EVHTTP_REQ_(\w+)', source):
         parts = re.findall(r'"([^"]*)"', segments)
-        names = iter(["{account}", "{device}", "{app}"])
-        routes.add((method.lower(), "/" + "/".join(next(names) if p == "*" else p for p in parts)))
+        names = iter(["{account}", "{device}"])
+        # The third name is a subscription's app, or a wake route's provider.
+        routes.add((method.lower(), "/" + "/".join(
+            ("{provider}" if parts[i - 1] == "wake" else "{app}") if p == "*" and i > 4 else next(names) if p == "*"
+            else p for i, p in enumerate(parts))))
     return routes | PUSH_ROUTES
 
 
@@ -884,16 +888,21 @@ def test_openapi_matches_the_routes_served():
         spec = yaml.safe_load(f)
     documented = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     served = served_routes()
-    assert len(served) == 21, served
+    assert len(served) == 26, served
     assert documented == served, (documented ^ served)
     relay = Relay(api_keys=True)
     relay.settings["push.key_file"] = os.path.join(relay.dir, "push.secret")
+    relay.settings["wake.vapid_key_file"] = os.path.join(relay.dir, "wake-vapid.pem")
+    relay.settings["wake.allow_endpoints"] = ["http://127.0.0.1:9"]
     relay.write_config()
     relay.start()
     online(relay, "phone").close()
     code, _, err = relay.cli(relay.token("alice", "phone"), "--keys", os.path.join(relay.dir, "phone.keys"),
                              "subscribe", "--app", "mastodon")
     assert code == 0, err
+    route = {"webpush": {"endpoint": "http://127.0.0.1:9/x", "keys": {
+        "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+        "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}}
     schemas = spec["components"]["schemas"]
     # Each documented operation is served (never not_found or
     # method_not_allowed), and a 200's body has the fields it lists.
@@ -901,10 +910,12 @@ def test_openapi_matches_the_routes_served():
     # 27_webpush drives them with a Web Push library.
     for method, path in sorted(documented - PUSH_ROUTES, key=lambda op: op[1] == "/v1/drain"):
         op = spec["paths"][path][method]
-        body = {"postMessage": {"to": "phone", "data": "x"},
+        if op["operationId"] == "tryWake":  # a route to try (revoke, called in any order, drops them)
+            assert relay.api("PUT", "/v1/accounts/alice/devices/phone/wake", route)[0] == 200
+        body = {"postMessage": {"to": "phone", "data": "x"}, "setWakeRoute": route,
                 "purgeQueues": {"never_connected": True}}.get(op["operationId"])
-        status, answer = relay.api(method.upper(), path.format(account="alice", device="phone", app="mastodon"),
-                                   body)
+        status, answer = relay.api(method.upper(), path.format(account="alice", device="phone", app="mastodon",
+                                                               provider="fcm"), body)
         assert str(status) in op["responses"], (path, status, answer)
         assert status < 400, (path, status, answer)
         schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
