@@ -4,6 +4,8 @@
 // shows which devices of the account are online ("phone: online") or away.
 // Bookmarks go end to end: each device's keys live in its IndexedDB, and a
 // bookmark that came encrypted and signed by another device shows a lock.
+// With no tab open, the relay wakes the device through the browser's push
+// service (sw.js, docs/wake.md).
 import { HandoffClient, PushKeys, tokenClaims } from '../js/src/index.js';
 import { BookmarkList } from './bookmarks.js';
 import { BookmarkSync } from './sync.js';
@@ -81,6 +83,8 @@ async function start() {
     // Asked once: the client asks again itself after a reconnect.
     if (event.detail === 'connected' && !followed) {
       followed = true;
+      registerWake(client).then((text) => { $('wake').textContent = text; },
+        (e) => { $('wake').textContent = `no wake-ups while this page is closed: ${e.message}`; });
       client.devices({ follow: true }).then((list) => {
         for (const d of list) present.set(d.device, d.online);
         renderDevices();
@@ -122,6 +126,24 @@ async function start() {
   render();
   sync.start();
   client.start();
+}
+
+// The browser's push subscription as this device's wake route: the relay
+// nudges the service worker when a bookmark waits and no tab is open.
+// Resolves what to tell the user.
+async function registerWake(client) {
+  if (!('serviceWorker' in navigator) || !('PushManager' in globalThis))
+    throw new Error('this browser has no service workers or push');
+  const key = await client.wakeKey();
+  if (!key) throw new Error('the relay sends no Web Push wake-ups (wake.vapid_key_file)');
+  await navigator.serviceWorker.register('sw.js');
+  const registration = await navigator.serviceWorker.ready; // subscribing needs it active
+  // Where the service worker opens the page again: this address, token included.
+  await (await caches.open('handoff-demo')).put('/handoff-demo/page', new Response(location.href));
+  const subscription = await registration.pushManager.getSubscription() ||
+    await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+  await client.setWakeRoute({ webpush: subscription.toJSON() });
+  return 'wake-ups on: a closed page is told of new bookmarks';
 }
 
 // One <li>; built from text nodes only, since titles and URLs come from
