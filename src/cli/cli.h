@@ -58,6 +58,10 @@ Job *cli_job(void *user)
 // Shared on_state: prints refusals, and every change with --verbose.
 void cli_on_state(void *user, int state, const char *detail);
 void cli_on_trace(void *user, const char *line);
+// cli_on_state, then whether this is the first time the client is
+// connected (*asked records it): a command's one request goes then (the
+// client asks again itself after a reconnect, where it does).
+bool cli_first_connected(void *user, int state, const char *detail, bool *asked);
 void cli_on_flushed(void *user, uint64_t rtt_us);
 
 // Parses a number of seconds ("2.5"); false if not a positive number.

@@ -88,12 +88,10 @@ void on_presence(void *user, const char *device, int online, int complete)
 
 void on_state(void *user, int state, const char *detail)
 {
-    cli_on_state(user, state, detail);
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<devices_job>(user);
-    if (state != HF_CLIENT_CONNECTED || job->asked)
+    if (!cli_first_connected(user, state, detail, &job->asked))
         return;
-    job->asked = true;
     if (hf_client_presence(run->client, 0, on_presence) != 0) {
         fprintf(stderr, "handoff devices: this server does not offer presence (an older handoffd?)\n");
         cli_finish(run, cli_rejected);

@@ -135,12 +135,10 @@ void on_presence(void *user, const char *device, int online, int complete)
 // reconnect).
 void on_state(void *user, int state, const char *detail)
 {
-    cli_on_state(user, state, detail);
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<listen_job>(user);
-    if (state != HF_CLIENT_CONNECTED || !job->presence || job->presence_asked)
+    if (!cli_first_connected(user, state, detail, &job->presence_asked) || !job->presence)
         return;
-    job->presence_asked = true;
     if (hf_client_presence(run->client, 1, on_presence) != 0)
         fprintf(stderr, "handoff listen: this server does not offer presence (an older handoffd?)\n");
 }

@@ -45,6 +45,15 @@ void cli_on_trace(void *user, const char *line)
         fprintf(stderr, "handoff: %s\n", line);
 }
 
+bool cli_first_connected(void *user, int state, const char *detail, bool *asked)
+{
+    cli_on_state(user, state, detail);
+    if (state != HF_CLIENT_CONNECTED || *asked)
+        return false;
+    *asked = true;
+    return true;
+}
+
 void cli_on_state(void *user, int state, const char *detail)
 {
     auto *run = static_cast<cli_run *>(user);

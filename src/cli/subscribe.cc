@@ -58,12 +58,10 @@ void on_subscription(void *user, const char *, const char *endpoint, const uint8
 
 void on_state(void *user, int state, const char *detail)
 {
-    cli_on_state(user, state, detail);
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<subscribe_job>(user);
-    if (state != HF_CLIENT_CONNECTED || job->asked)
+    if (!cli_first_connected(user, state, detail, &job->asked))
         return;
-    job->asked = true;
     bool remove = job->command == "unsubscribe";
     const auto *key = reinterpret_cast<const uint8_t *>(job->vapid_key.data());
     if (hf_client_subscribe(run->client, job->app.c_str(), job->vapid_key.empty() ? nullptr : key,

@@ -42,12 +42,10 @@ void on_answer(void *user, int code, const char *text, const uint8_t *vapid_key,
 
 void on_state(void *user, int state, const char *detail)
 {
-    cli_on_state(user, state, detail);
     auto *run = static_cast<cli_run *>(user);
     auto *job = cli_job<wake_job>(user);
-    if (state != HF_CLIENT_CONNECTED || job->asked)
+    if (!cli_first_connected(user, state, detail, &job->asked))
         return;
-    job->asked = true;
     if (hf_client_wake_route(run->client, job->route.empty() ? nullptr : job->route.c_str(),
                              job->drop.empty() ? nullptr : job->drop.c_str(), on_answer) != 0) {
         fprintf(stderr, "handoff wake: this server sends no wake-ups (no wake.* provider, or an older handoffd)\n");

@@ -123,13 +123,20 @@ def test_three_messages_give_one_wake_up_without_their_text():
         push.stop()
 
 
+def subscribed_phone(push):
+    """A relay whose device phone has a Web Push route at push: the relay
+    and the push service's subscription."""
+    relay = wake_relay(push)
+    relay.cli(relay.token("alice", "phone"), "ping")
+    sub = push.subscribe(relay.api("GET", "/v1/wake/vapid")[1]["public_key"])
+    assert put_route(relay, "phone", route_of(sub))[0] == 200
+    return relay, sub
+
+
 def test_a_route_the_service_expired_is_dropped_and_the_message_stays():
     push = PushService()
     try:
-        relay = wake_relay(push)
-        relay.cli(relay.token("alice", "phone"), "ping")
-        sub = push.subscribe(relay.api("GET", "/v1/wake/vapid")[1]["public_key"])
-        assert put_route(relay, "phone", route_of(sub))[0] == 200
+        relay, sub = subscribed_phone(push)
         push.expire(sub)
         status, _ = relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "after expiry"})
         assert status == 200
@@ -146,10 +153,7 @@ def test_a_route_the_service_expired_is_dropped_and_the_message_stays():
 def test_wake_test_prints_the_providers_answer():
     push = PushService()
     try:
-        relay = wake_relay(push)
-        relay.cli(relay.token("alice", "phone"), "ping")
-        sub = push.subscribe(relay.api("GET", "/v1/wake/vapid")[1]["public_key"])
-        assert put_route(relay, "phone", route_of(sub))[0] == 200
+        relay, sub = subscribed_phone(push)
         code, out, err = relay.ctl("wake-test", "alice", "phone")
         assert code == 0 and "webpush" in out and "sent" in out and "201" in out, (out, err)
         assert wait_for(lambda: push.received(sub)) == ['{"handoff":"wake"}']
@@ -225,9 +229,9 @@ class StandIn:
 APNS_TOPIC = "org.example.handoff"
 
 
-def provider_relay():
+def provider_relay(**settings):
     """A relay that wakes through the FCM and APNs stand-ins, which use its
-    own certificate (its CA is wake.ca_file)."""
+    own certificate (its CA is wake.ca_file); settings: more keys."""
     relay = Relay(api_keys=True, **{"store.module": "lmdb"})
     pem, key = os.path.join(relay.dir, "server.pem"), os.path.join(relay.dir, "server.key")
     credentials, p8 = os.path.join(relay.dir, "fcm.json"), os.path.join(relay.dir, "apns.p8")
@@ -237,6 +241,7 @@ def provider_relay():
                            "wake.apns_key_file": p8, "wake.apns_key_id": "KEY1234567",
                            "wake.apns_team_id": "TEAM123456", "wake.apns_url": apns.url,
                            "wake.apns_sandbox_url": apns.url, "wake.ca_file": relay.ca, "wake.retry_base": "100ms"})
+    relay.settings.update(settings)
     relay.write_config()
     relay.start()
     return relay, fcm, apns

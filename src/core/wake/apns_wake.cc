@@ -12,11 +12,7 @@ namespace
 
 const uint64_t token_reuse_ms = 40 * 60 * 1000;
 
-struct pending {
-    hf_apns_wake *a;
-    hf_wake_done_cb done;
-    void *arg;
-};
+using pending = hf_wake_pending<hf_apns_wake>;
 
 void answered(void *arg, const hf_http_response *response)
 {
@@ -25,17 +21,13 @@ void answered(void *arg, const hf_http_response *response)
     if (hf_wake_common_outcome(*response, hf_wall_ms(), &result))
         return p->done(p->arg, &result);
     std::string reason = hf_apns_reason(response->body);
-    result.detail = std::to_string(response->status) + (reason.empty() ? "" : " " + reason);
-    if (response->status == 200)
-        result.outcome = hf_wake_outcome::sent;
-    else if (response->status == 410 || reason == "BadDeviceToken" || reason == "Unregistered")
-        result.outcome = hf_wake_outcome::gone;
-    else if (reason == "ExpiredProviderToken") {
+    result = hf_wake_provider_outcome(
+        *response, reason, response->status == 410 || reason == "BadDeviceToken" || reason == "Unregistered");
+    if (reason == "ExpiredProviderToken") {
         // Apple's clock says the token is old: make another, and retry.
-        p->a->provider_token.clear();
+        p->provider->provider_token.clear();
         result.outcome = hf_wake_outcome::retry;
-    } else
-        result.outcome = hf_wake_outcome::failed;
+    }
     p->done(p->arg, &result);
 }
 

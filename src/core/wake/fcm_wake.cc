@@ -14,11 +14,7 @@ const uint64_t assertion_life_s = 3600;
 // An access token is given up this long before it expires.
 const uint64_t token_margin_ms = 60 * 1000;
 
-struct pending {
-    hf_fcm_wake *f;
-    hf_wake_done_cb done;
-    void *arg;
-};
+using pending = hf_wake_pending<hf_fcm_wake>;
 
 void answered(void *arg, const hf_http_response *response)
 {
@@ -27,18 +23,13 @@ void answered(void *arg, const hf_http_response *response)
     if (hf_wake_common_outcome(*response, hf_wall_ms(), &result))
         return p->done(p->arg, &result);
     std::string code = hf_fcm_error_code(response->body);
-    result.detail = std::to_string(response->status) + (code.empty() ? "" : " " + code);
-    if (response->status == 200)
-        result.outcome = hf_wake_outcome::sent;
-    else if (code == "UNREGISTERED" || response->status == 404)
-        result.outcome = hf_wake_outcome::gone;
-    else if (response->status == 401) {
+    result = hf_wake_provider_outcome(*response, code, code == "UNREGISTERED" || response->status == 404);
+    if (response->status == 401) {
         // The access token was refused (revoked, or expired early): buy
         // another and try again.
-        p->f->access_token.clear();
+        p->provider->access_token.clear();
         result.outcome = hf_wake_outcome::retry;
-    } else
-        result.outcome = hf_wake_outcome::failed;
+    }
     p->done(p->arg, &result);
 }
 

@@ -37,3 +37,14 @@ bool hf_wake_common_outcome(const hf_http_response &response, uint64_t now_ms, h
     out->retry_after_ms = hf_retry_after_ms(response.header("retry-after"), now_ms);
     return true;
 }
+
+hf_wake_result hf_wake_provider_outcome(const hf_http_response &response, const std::string &reason, bool gone)
+{
+    hf_wake_result result;
+    result.status = response.status;
+    result.detail = std::to_string(response.status) + (reason.empty() ? "" : " " + reason);
+    result.outcome = response.status >= 200 && response.status < 300 ? hf_wake_outcome::sent
+                     : gone                                          ? hf_wake_outcome::gone
+                                                                     : hf_wake_outcome::failed;
+    return result;
+}

@@ -28,6 +28,20 @@ typedef void (*hf_wake_done_cb)(void *arg, const hf_wake_result *result);
 // for the provider to read the answer itself.
 bool hf_wake_common_outcome(const hf_http_response &response, uint64_t now_ms, hf_wake_result *out);
 
+// A provider's answer that hf_wake_common_outcome left to it: sent on
+// 2xx, gone if the provider's reading says so, failed otherwise; the
+// detail is the status and the provider's reason.
+hf_wake_result hf_wake_provider_outcome(const hf_http_response &response, const std::string &reason, bool gone);
+
+// A wake-up's request out to a provider: the provider's state, and whom
+// to tell.
+template <typename Provider>
+struct hf_wake_pending {
+    Provider *provider;
+    hf_wake_done_cb done;
+    void *arg;
+};
+
 // A Retry-After header's delay in ms (delta seconds or an HTTP date);
 // 0 if absent or not one.
 uint64_t hf_retry_after_ms(const std::string &value, uint64_t now_ms);

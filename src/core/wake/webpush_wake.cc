@@ -13,24 +13,15 @@ namespace
 // and made again after one.
 const uint64_t token_life_s = 12 * 3600, token_reuse_ms = 3600 * 1000;
 
-struct pending {
-    hf_wake_done_cb done;
-    void *arg;
-};
+using pending = hf_wake_pending<hf_webpush_wake>;
 
 void answered(void *arg, const hf_http_response *response)
 {
     std::unique_ptr<pending> p(static_cast<pending *>(arg));
     hf_wake_result result;
-    if (!hf_wake_common_outcome(*response, hf_wall_ms(), &result)) {
-        if (response->status >= 200 && response->status < 300)
-            result.outcome = hf_wake_outcome::sent;
-        else if (response->status == 404 || response->status == 410)
-            result.outcome = hf_wake_outcome::gone;
-        else
-            result.outcome = hf_wake_outcome::failed;
-        result.detail = std::to_string(response->status) + " " + response->body.substr(0, 200);
-    }
+    if (!hf_wake_common_outcome(*response, hf_wall_ms(), &result))
+        result = hf_wake_provider_outcome(*response, response->body.substr(0, 200),
+                                          response->status == 404 || response->status == 410);
     p->done(p->arg, &result);
 }
 
@@ -66,7 +57,7 @@ void hf_webpush_wake_send(hf_webpush_wake *w, const hf_wake_route &route, hf_wak
         hf_http_response refused;
         refused.refused = true;
         refused.error = "the subscription's keys do not encrypt";
-        answered(new pending{done, arg}, &refused);
+        answered(new pending{w, done, arg}, &refused);
         return;
     }
     std::string key;
@@ -77,5 +68,5 @@ void hf_webpush_wake_send(hf_webpush_wake *w, const hf_wake_route &route, hf_wak
                        "Content-Encoding: aes128gcm",
                        "Content-Type: application/octet-stream",
                        "Authorization: vapid t=" + vapid_token(w, hf_url_origin(route.endpoint)) + ", k=" + key};
-    hf_http_send(w->http, request, answered, new pending{done, arg});
+    hf_http_send(w->http, request, answered, new pending{w, done, arg});
 }
