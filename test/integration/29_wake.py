@@ -289,6 +289,23 @@ def test_fcm_every_documented_answer():
         apns.stop()
 
 
+def test_a_route_set_after_a_message_found_none_is_used_at_once():
+    """A device without routes is not read again for each message (within
+    wake.min_interval); a route set meanwhile wakes it with the next."""
+    relay, fcm, apns = provider_relay()
+    try:
+        relay.cli(relay.token("alice", "phone"), "ping")
+        for i in range(3):
+            assert relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "x%d" % i})[0] == 200
+        assert put_route(relay, "phone", {"fcm": {"token": "ok-late"}})[0] == 200
+        assert relay.api("POST", "/v1/accounts/alice/messages", {"to": "phone", "data": "y"})[0] == 200
+        assert relay.metric_becomes('handoff_wakeups_total{provider="fcm",outcome="sent"}', 1)
+        assert relay.metric("handoff_wakeups_coalesced_total") == 0
+    finally:
+        fcm.stop()
+        apns.stop()
+
+
 def test_fcm_retries_after_retry_after_then_sends():
     relay, fcm, apns = provider_relay()
     try:

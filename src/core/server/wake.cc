@@ -22,9 +22,14 @@ struct device_wake {
     hf_wake *w;
     std::string account, device;
     uint64_t last_sent_ms = 0; // monotonic; 0: none sent
-    bool reading = false;      // its routes are being read
-    size_t out = 0;            // wake-ups with their providers
-    uint32_t attempt = 0;      // tries so far of the routes in retry
+    // When its records showed no route (monotonic; 0: not so): its next
+    // messages within wake.min_interval do not read them again, so a
+    // device without routes costs the store one read per interval, not
+    // one per message.
+    uint64_t routeless_ms = 0;
+    bool reading = false; // its routes are being read
+    size_t out = 0;       // wake-ups with their providers
+    uint32_t attempt = 0; // tries so far of the routes in retry
     uint64_t retry_after_ms = 0;
     std::vector<hf_wake_route> retry;
     hf_event_ptr retry_timer; // goes with the device's state (it connected)
@@ -67,7 +72,7 @@ void prune(hf_wake *w, uint64_t now)
     auto min_interval = uint64_t(w->srv->cfg->wake_min_interval_ms);
     for (auto it = w->devices.begin(); it != w->devices.end();) {
         const device_wake *d = it->second.get();
-        if (!busy(d) && now - d->last_sent_ms >= min_interval)
+        if (!busy(d) && now - std::max(d->last_sent_ms, d->routeless_ms) >= min_interval)
             it = w->devices.erase(it);
         else
             ++it;
@@ -99,7 +104,7 @@ void settle(hf_wake *w, const std::string &key)
     if (!d || d->out > 0)
         return;
     if (d->retry.empty()) {
-        if (d->last_sent_ms == 0)
+        if (d->last_sent_ms == 0 && d->routeless_ms == 0)
             w->devices.erase(key);
         return;
     }
@@ -201,6 +206,8 @@ void routes_read(void *arg, int status, const hf_store_record *records, size_t c
     else
         hf_log(HF_LOG_DEBUG, "wake-up of %s/%s: the store could not read its routes (status %d)", d->account.c_str(),
                d->device.c_str(), status);
+    if (status == HF_STORE_OK && routes.empty())
+        d->routeless_ms = hf_mono_ms();
     send_routes(call->w, d, call->key, routes);
 }
 
@@ -259,10 +266,14 @@ void hf_wake_stored(hf_server *srv, const std::string &account, const std::strin
         slot->device = device;
     }
     device_wake *d = slot.get();
-    if (busy(d) || (d->last_sent_ms && now - d->last_sent_ms < uint64_t(srv->cfg->wake_min_interval_ms))) {
+    auto min_interval = uint64_t(srv->cfg->wake_min_interval_ms);
+    if (d->routeless_ms && now - d->routeless_ms < min_interval)
+        return; // no route a moment ago
+    if (busy(d) || (d->last_sent_ms && now - d->last_sent_ms < min_interval)) {
         srv->stats->wakeups_coalesced++;
         return;
     }
+    d->routeless_ms = 0;
     d->reading = true;
     srv->store(&hf_store_ops::records, account.c_str(), device.c_str(), routes_read, new read_call{w, key});
 }
@@ -295,6 +306,10 @@ std::string hf_wake_route_problem(const hf_server *srv, std::string_view json, h
 void hf_wake_set_route(hf_server *srv, const std::string &account, const std::string &device,
                        const hf_wake_route &route, void (*done)(void *arg, int status), void *arg)
 {
+    // A route set here counts at once (one set through another worker or
+    // server, within wake.min_interval of a message that found none).
+    if (srv->wake)
+        srv->wake->devices.erase(hf_device_key(account, device));
     std::string name = hf_wake_record_name(route.provider), value = hf_wake_route_json(route);
     srv->store(&hf_store_ops::record_put, account.c_str(), device.c_str(), name.c_str(),
                reinterpret_cast<const uint8_t *>(value.data()), value.size(), done, arg);
