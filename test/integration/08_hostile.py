@@ -63,7 +63,7 @@ def malformed_frames(count, seed=1):
         return bytes(rng.randrange(256) for _ in range(n))
     makers = [
         lambda: (bytes([hfwire.PING, rng.choice([2, 4, 8, 0x10, 0x80, 0xfe])]) + b"\x00", "bad_frame"),
-        lambda: (bytes([rng.randrange(15, 256), 0]) + b"\x00", "unexpected_type"),
+        lambda: (bytes([rng.randrange(hfwire.TYPE_MAX + 1, 256), 0]) + b"\x00", "unexpected_type"),
         lambda: (bytes([hfwire.SEND, 0]) + varint(rng.randrange(300 * 1024, 1 << 40)), "frame_too_large"),
         lambda: (bytes([hfwire.PING, 0]) + b"\xff" * rng.randrange(11, 20), "bad_frame"),
         lambda: (frame(hfwire.SEND, body=field(6, "x") + varint(11) + varint(rng.randrange(50, 1000)) + junk(10)),

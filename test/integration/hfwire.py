@@ -12,6 +12,7 @@ ALLOC_REQ, ALLOC_RESP, HELLO, WELCOME, PING, PONG, SEND, SEND_ACK = 1, 2, 3, 4, 
 DELIVER, DELIVER_ACK, GOAWAY, ERROR, REGISTER, REGISTER_ACK = 9, 10, 11, 12, 13, 14
 PRESENCE_REQ, PRESENCE = 15, 16
 SUBSCRIBE, SUBSCRIPTION, WAKE, WAKE_ACK = 17, 18, 19, 20
+TYPE_MAX = WAKE_ACK  # past it, a type no server knows
 CRITICAL = 0x01
 
 # Tags: (name, kind) where kind is "u" (varint), "s" (UTF-8) or "b" (bytes).

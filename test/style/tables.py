@@ -78,6 +78,12 @@ import hfwire  # noqa: E402
 
 compare("test/integration/hfwire.py TAGS", hfwire.TAGS, tags, True)
 compare("test/integration/hfwire.py ERR", {v: k for k, v in hfwire.ERR.items()}, errors, False)
+# Its type numbers, and the last one (the hostile test sends types past it).
+compare("test/integration/hfwire.py types", {name.lower(): getattr(hfwire, name) for name in dir(hfwire)
+                                             if name.lower() in types}, types, True)
+type_max = int(re.search(r"HF_MSG_TYPE_MAX = (\d+)", header).group(1))
+if hfwire.TYPE_MAX != type_max:
+    problems.append("test/integration/hfwire.py: TYPE_MAX is %d, protocol.h says %d" % (hfwire.TYPE_MAX, type_max))
 
 for p in problems:
     print("FAIL " + p)
