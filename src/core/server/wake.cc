@@ -333,7 +333,9 @@ struct wake_call {
 
 void answer_wake(hf_session *s, uint64_t id, int code, const std::string &text)
 {
-    hf_msg ack = hf_msg_wake_ack(id, code, text, code == HF_OK ? hf_wake_vapid_key(s->srv) : "");
+    // The frame holds views: the key must outlive it.
+    std::string vapid_key = code == HF_OK ? hf_wake_vapid_key(s->srv) : "";
+    hf_msg ack = hf_msg_wake_ack(id, code, text, vapid_key);
     hf_conn_send(s->conn, &ack);
 }
 
