@@ -16,7 +16,7 @@ import hfwire
 from harness import Relay
 
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-WAKE = os.path.join(SRCDIR, "test", "wake")
+WAKE = os.path.abspath(os.path.join(SRCDIR, "test", "wake"))
 
 
 class PushService:
