@@ -17,6 +17,8 @@ from harness import Relay
 
 SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 WAKE = os.path.abspath(os.path.join(SRCDIR, "test", "wake"))
+# LMDB, unless HF_STORE names another store (29_wake_redis.py: Redis).
+STORE = {} if os.environ.get("HF_STORE") else {"store.module": "lmdb"}
 
 
 class PushService:
@@ -69,7 +71,7 @@ class PushService:
 
 
 def wake_relay(push, **settings):
-    relay = Relay(api_keys=True, **{"store.module": "lmdb"})
+    relay = Relay(api_keys=True, **STORE)
     key = os.path.join(relay.dir, "vapid.pem")
     subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
     relay.settings.update({"wake.vapid_key_file": key,
@@ -232,7 +234,7 @@ APNS_TOPIC = "org.example.handoff"
 def provider_relay(**settings):
     """A relay that wakes through the FCM and APNs stand-ins, which use its
     own certificate (its CA is wake.ca_file); settings: more keys."""
-    relay = Relay(api_keys=True, **{"store.module": "lmdb"})
+    relay = Relay(api_keys=True, **STORE)
     pem, key = os.path.join(relay.dir, "server.pem"), os.path.join(relay.dir, "server.key")
     credentials, p8 = os.path.join(relay.dir, "fcm.json"), os.path.join(relay.dir, "apns.p8")
     fcm = StandIn("fcm_standin.mjs", pem, key, credentials)
