@@ -192,7 +192,7 @@ int hf_client_presence(hf_client *c, int follow, hf_client_presence_cb cb)
         return -1;
     c->presence_cb = cb;
     c->presence_follow = follow != 0;
-    send_presence_req(c);
+    send_presence_req(c, true);
     return 0;
 }
 

@@ -5,7 +5,6 @@
 
 #include "client/events.h"
 #include "client/failover.h"
-#include "proto/build.h"
 #include "proto/device_key.h"
 #include "proto/e2e.h"
 #include "proto/utf8.h"
@@ -62,10 +61,8 @@ void ask_keys(hf_client *c)
     for (bool application : c->presence_askers)
         if (!application)
             return;
-    c->presence_askers.push_back(false);
     c->account_devices.clear();
-    hf_msg m = hf_msg_presence_req(c->next_ping_id++, c->presence_follow);
-    send_frame(c, &m);
+    send_presence_req(c, false);
 }
 
 void tell_result(hf_client *c, uint64_t id, int status, int code, const char *text)

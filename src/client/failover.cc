@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "client/events.h"
+#include "proto/build.h"
 #include "proto/clock.h"
 
 namespace hf_clientlib
@@ -168,6 +169,13 @@ void send_frame(hf_client *c, const hf_msg *m)
 {
     if (c->link && !hf_link_send(c->link, m))
         trace(c, "write to %s failed", c->link_address.c_str());
+}
+
+void send_presence_req(hf_client *c, bool for_application)
+{
+    c->presence_askers.push_back(for_application);
+    hf_msg m = hf_msg_presence_req(c->next_ping_id++, c->presence_follow);
+    send_frame(c, &m);
 }
 
 void on_step_timer(evutil_socket_t, short, void *arg)

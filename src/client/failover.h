@@ -32,6 +32,11 @@ int error_of(hf_link_failure failure);
 // One frame on the current link, if there is one.
 void send_frame(hf_client *c, const hf_msg *m);
 
+// PRESENCE_REQ on the current link, following if c->presence_follow;
+// for_application: its answer is the application's (presence_cb), else
+// the key file's (e2e.cc). Answers come in the order asked.
+void send_presence_req(hf_client *c, bool for_application);
+
 // The step timer: a backoff ends, or an attempt or a PONG is overdue.
 void on_step_timer(evutil_socket_t, short, void *arg);
 

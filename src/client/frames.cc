@@ -30,13 +30,6 @@ void send_ping(hf_client *c, uint64_t id)
     send_frame(c, &m);
 }
 
-void send_presence_req(hf_client *c)
-{
-    c->presence_askers.push_back(true);
-    hf_msg m = hf_msg_presence_req(c->next_ping_id++, c->presence_follow);
-    send_frame(c, &m);
-}
-
 void on_link_open(void *arg, hf_link *)
 {
     auto *c = static_cast<hf_client *>(arg);
@@ -95,7 +88,7 @@ void on_welcome(hf_client *c, const hf_msg *m)
     // Following presence: asked again on every new server, before on_state
     // (which may ask itself) hears of it.
     if (c->presence_follow && (c->server_features & HF_FEATURE_PRESENCE))
-        send_presence_req(c);
+        send_presence_req(c, true);
     char detail[300];
     snprintf(detail, sizeof detail, "connected to %s, heartbeat %llu ms", c->link_address.c_str(),
              (unsigned long long)c->granted_heartbeat_ms);

@@ -24,9 +24,6 @@ void fail_message(hf_client *c, uint64_t id, int code, const char *text);
 // PING(id) on the current link.
 void send_ping(hf_client *c, uint64_t id);
 
-// PRESENCE_REQ on the current link, following if c->presence_follow.
-void send_presence_req(hf_client *c);
-
 // SUBSCRIBE on the current link; its answer goes to c->subscription_cb.
 void send_subscribe(hf_client *c, const char *app, const uint8_t *vapid_key, size_t vapid_key_len, bool remove);
 

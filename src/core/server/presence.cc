@@ -134,14 +134,8 @@ void follow(hf_session *s)
 
 void hf_presence_request(hf_session *s, const hf_msg *m)
 {
-    if (m->id == 0) {
-        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "PRESENCE_REQ id must be 1 or more");
+    if (!hf_session_request_admitted(s, m, s->presence_pending))
         return;
-    }
-    if (s->presence_pending) {
-        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED, "a PRESENCE_REQ is still being answered; ask one at a time");
-        return;
-    }
     if (hf_msg_has(m, HF_TAG_FOLLOW) && m->follow)
         follow(s);
     else

@@ -10,6 +10,7 @@
 
 #include "core/common/fifo.h"
 #include "core/common/event_ptr.h"
+#include "core/conn/conn.h"
 #include "core/conn/token_bucket.h"
 #include "core/server/enqueue_arg.h"
 
@@ -99,4 +100,17 @@ struct hf_session {
 static inline size_t hf_session_inflight(const hf_session *s)
 {
     return s->inflight.size() - s->inflight_head;
+}
+
+// A device's request answered later (PRESENCE_REQ, SUBSCRIBE, WAKE): its
+// id is 1 or more, and none of its kind is still out (pending). Else
+// the connection fails, and false.
+static inline bool hf_session_request_admitted(hf_session *s, const hf_msg *m, bool pending)
+{
+    if (m->id == 0)
+        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, std::string(hf_msg_type_name(m->type)) + " id must be 1 or more");
+    else if (pending)
+        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED,
+                     std::string("a ") + hf_msg_type_name(m->type) + " is still being answered; ask one at a time");
+    return m->id != 0 && !pending;
 }

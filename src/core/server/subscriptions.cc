@@ -118,14 +118,8 @@ bool hf_push_enabled(const hf_server *srv)
 
 void hf_subscribe_request(hf_session *s, const hf_msg *m)
 {
-    if (m->id == 0) {
-        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "SUBSCRIBE id must be 1 or more");
+    if (!hf_session_request_admitted(s, m, s->subscribe_pending))
         return;
-    }
-    if (s->subscribe_pending) {
-        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED, "a SUBSCRIBE is still being answered; ask one at a time");
-        return;
-    }
     const char *refused = nullptr;
     int code = HF_ERR_BAD_FIELD;
     if (!hf_push_enabled(s->srv)) {

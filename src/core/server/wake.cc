@@ -374,14 +374,8 @@ std::string wake_problem(hf_server *srv, const hf_msg *m, hf_wake_route *route, 
 
 void hf_wake_request(hf_session *s, const hf_msg *m)
 {
-    if (m->id == 0) {
-        hf_conn_fail(s->conn, HF_ERR_BAD_FIELD, "WAKE id must be 1 or more");
+    if (!hf_session_request_admitted(s, m, s->wake_pending))
         return;
-    }
-    if (s->wake_pending) {
-        hf_conn_fail(s->conn, HF_ERR_RATE_LIMITED, "a WAKE is still being answered; ask one at a time");
-        return;
-    }
     hf_wake_route route;
     hf_wake_provider provider = hf_wake_provider::webpush;
     std::string problem = wake_problem(s->srv, m, &route, &provider);
