@@ -861,8 +861,7 @@ SRCDIR = os.environ.get("HF_SRCDIR", os.path.join(os.path.dirname(os.path.abspat
 
 
 # The Web Push resources, served beside the route table (api_push.cc).
-PUSH_ROUTES = {("post", "/push/{endpoint}"), ("get", "/push/{endpoint}"), ("delete", "/push/message/{message}"),
-               ("get", "/v1/wake/vapid")}
+PUSH_ROUTES = {("post", "/push/{endpoint}"), ("get", "/push/{endpoint}"), ("delete", "/push/message/{message}")}
 
 
 def served_routes():

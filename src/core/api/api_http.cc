@@ -105,7 +105,11 @@ const char *scope_name(unsigned scope)
 }
 
 // A route: the path's segments ("*" matches a name), the method, the
-// scope a key needs to call it (hf_api_scope), and its handler.
+// scope a key needs to call it (hf_api_scope; public: none, no key), and
+// its handler.
+// A route anyone may call: what it answers is public (a page asks for it).
+const unsigned public_route = 0;
+
 struct route {
     const char *name;
     std::vector<const char *> segments;
@@ -147,6 +151,7 @@ const route routes[] = {
      EVHTTP_REQ_POST,
      hf_scope_admin,
      hf_api_try_wake},
+    {"wake-vapid", {"v1", "wake", "vapid"}, EVHTTP_REQ_GET, public_route, hf_api_wake_vapid},
     {"status", {"v1", "status"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_status},
     {"drain", {"v1", "drain"}, EVHTTP_REQ_POST, hf_scope_admin, hf_api_drain},
     {"queues", {"v1", "accounts", "*", "queues"}, EVHTTP_REQ_GET, hf_scope_admin, hf_api_list_queues},
@@ -279,12 +284,11 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         hf_api_push(call, segments);
         return;
     }
-    // The daemon's VAPID key is public: a page asks for it to subscribe.
-    if (split && segments == std::vector<std::string>{"v1", "wake", "vapid"} &&
-        evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
-        call->route = "wake-vapid";
+    const route *r = split ? match(segments, evhttp_request_get_command(req), &names) : nullptr;
+    if (r && r->scope == public_route && evhttp_request_get_command(req) == r->method) {
+        call->route = r->name;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Access-Control-Allow-Origin", "*");
-        hf_api_wake_vapid(call);
+        r->handler(call);
         return;
     }
     const hf_api_key *key = caller_key(api->cfg, req);
@@ -293,7 +297,6 @@ void take(hf_api *api, evhttp_request *req, bool handed_on)
         return;
     }
     call->key_id = key->id;
-    const route *r = split ? match(segments, evhttp_request_get_command(req), &names) : nullptr;
     if (!r) {
         hf_api_fail(call, 404, "not_found", "no such route; the routes are in docs/api.md");
         return;
